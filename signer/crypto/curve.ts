@@ -1,0 +1,40 @@
+/**
+ * The secp256k1 operations the signer needs, behind one small interface.
+ *
+ * The signer never calls a curve library directly: it receives a `Curve`. `nobleCurve`
+ * (pure JS, runs under XS on the device) is the default everywhere; a faster backend
+ * may be plugged in on Node as long as every output is byte-identical.
+ *
+ * All keys are 32-byte scalars, all points 33-byte compressed, all hashes 32 bytes.
+ */
+export interface Curve {
+  /** Compressed public key of a private key. */
+  publicKey(priv: Uint8Array): Uint8Array;
+  /** True if 0 < priv < n. */
+  isPrivateKey(priv: Uint8Array): boolean;
+  /** (a + b) mod n; throws if the result is zero. */
+  privateAdd(a: Uint8Array, b: Uint8Array): Uint8Array;
+  /** (a * b) mod n. */
+  privateMul(a: Uint8Array, b: Uint8Array): Uint8Array;
+  /** P + Q, compressed. */
+  pointAdd(p: Uint8Array, q: Uint8Array): Uint8Array;
+  /** scalar * P, compressed. */
+  pointMul(p: Uint8Array, scalar: Uint8Array): Uint8Array;
+  /** P + tweak * G, compressed. */
+  pointAddTweak(p: Uint8Array, tweak: Uint8Array): Uint8Array;
+  /**
+   * ECDSA over a 32-byte hash: RFC 6979 nonce with libsecp256k1's optional 32 bytes of
+   * extra data, low-S, 64-byte compact r‖s.
+   */
+  sign(hash: Uint8Array, priv: Uint8Array, extraEntropy?: Uint8Array): Uint8Array;
+  /** As `sign`, plain RFC 6979, plus the recovery id (0..3). */
+  signRecoverable(hash: Uint8Array, priv: Uint8Array): { signature: Uint8Array; recovery: number };
+  /** ECDSA verification of a compact signature (low-S not required). */
+  verify(signature: Uint8Array, hash: Uint8Array, pub: Uint8Array): boolean;
+  /** BIP 340 Schnorr signature of a 32-byte message with 32 bytes of aux randomness. */
+  signSchnorr(message: Uint8Array, priv: Uint8Array, aux: Uint8Array): Uint8Array;
+  /** BIP 340 verification against a 32-byte x-only key. */
+  verifySchnorr(signature: Uint8Array, message: Uint8Array, xOnly: Uint8Array): boolean;
+  /** libsecp256k1's default ECDH: SHA256(compressed(priv * P)). */
+  ecdh(priv: Uint8Array, point: Uint8Array): Uint8Array;
+}

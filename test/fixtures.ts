@@ -1,0 +1,26 @@
+/**
+ * Locates files under test/fixtures/ from source or compiled (dist/) tests alike.
+ * Every fixture is a copy of a file from the team's shared data; test/fixtures/README.md
+ * says where each came from.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: the nearest directory above this file holding package.json. */
+export const repoRoot: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+})();
+
+/** Absolute path of test/fixtures/<name>. */
+export const fixturePath = (name: string): string => join(repoRoot, 'test', 'fixtures', name);
+
+/** Parsed JSON of test/fixtures/<name>. */
+export const readJsonFixture = <T = any>(name: string): T =>
+  JSON.parse(readFileSync(fixturePath(name), 'utf8')) as T;
