@@ -1,0 +1,122 @@
+/**
+ * WireReader / WireWriter: big-endian integers, CLN's bool rule, truncation errors that name
+ * the field, and BigSize against BOLT 1 Appendix A (lightning/bolts a377265, 01-messaging.md).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fromHex, toHex } from '../bytes.js';
+import { WireError } from './errors.js';
+import { WireReader } from './reader.js';
+import { WireWriter } from './writer.js';
+
+test('integers are big-endian and round-trip at their limits', () => {
+  const w = new WireWriter(1); // start tiny: exercises growth
+  w.u8(0xff);
+  w.u16(0x0102);
+  w.u32(0xdeadbeef);
+  w.u64(0xffffffffffffffffn);
+  w.bool(true);
+  w.bool(false);
+  w.bytes(fromHex('a1a2'));
+  const out = w.finish();
+  assert.equal(toHex(out), 'ff' + '0102' + 'deadbeef' + 'ffffffffffffffff' + '01' + '00' + 'a1a2');
+  const r = new WireReader(out);
+  assert.equal(r.u8(), 0xff);
+  assert.equal(r.u16(), 0x0102);
+  assert.equal(r.u32(), 0xdeadbeef);
+  assert.equal(r.u64(), 0xffffffffffffffffn);
+  assert.equal(r.bool(), true);
+  assert.equal(r.bool(), false);
+  assert.equal(r.offset, 17);
+  assert.equal(r.remaining, 2);
+  assert.deepEqual(r.bytes(2), fromHex('a1a2'));
+  assert.ok(r.atEnd);
+});
+
+test('writer grows across many writes without losing bytes', () => {
+  const w = new WireWriter(2);
+  for (let i = 0; i < 1000; i++) w.u32(i);
+  const r = new WireReader(w.finish());
+  for (let i = 0; i < 1000; i++) assert.equal(r.u32(), i);
+  assert.ok(r.atEnd);
+});
+
+test('writer rejects values outside their type', () => {
+  const w = new WireWriter();
+  assert.throws(() => w.u8(256), WireError);
+  assert.throws(() => w.u16(-1), WireError);
+  assert.throws(() => w.u32(2 ** 32), WireError);
+  assert.throws(() => w.u32(1.5), WireError);
+  assert.throws(() => w.u64(-1n), WireError);
+  assert.throws(() => w.u64(2n ** 64n), WireError);
+  assert.throws(() => w.bool(1 as unknown as boolean), WireError);
+});
+
+test('fromwire_bool: bytes other than 0 and 1 fail', () => {
+  assert.equal(new WireReader(fromHex('01')).bool(), true);
+  assert.equal(new WireReader(fromHex('00')).bool(), false);
+  for (const b of ['02', '80', 'ff']) {
+    assert.throws(() => new WireReader(fromHex(b)).bool(), WireError);
+  }
+});
+
+test('a truncated read names the message, field, size, offset and what is left', () => {
+  const r = new WireReader(fromHex('0017' + '0078' + 'aabbcc'), 4);
+  r.msgName = 'hsmd_sign_message';
+  r.fieldName = 'msg';
+  assert.throws(() => r.bytes(120), (e: unknown) => {
+    assert.ok(e instanceof WireError);
+    assert.equal(e.message, 'hsmd_sign_message: field msg needs 120 bytes at offset 4, only 3 left');
+    assert.equal(e.offset, 4);
+    return true;
+  });
+});
+
+test('every integer read past the end throws WireError', () => {
+  const empty = (): WireReader => new WireReader(new Uint8Array(0));
+  for (const read of [
+    (r: WireReader) => r.u8(), (r: WireReader) => r.u16(), (r: WireReader) => r.u32(),
+    (r: WireReader) => r.u64(), (r: WireReader) => r.bool(), (r: WireReader) => r.bigsize(),
+  ]) {
+    assert.throws(() => read(empty()), WireError);
+  }
+  assert.throws(() => new WireReader(fromHex('010203')).u32(), WireError);
+});
+
+test('a sub-reader is bounded and reports absolute offsets', () => {
+  const r = new WireReader(fromHex('00112233445566'));
+  r.u8();
+  const sub = r.sub(3);
+  assert.equal(r.offset, 4);
+  assert.equal(sub.offset, 1);
+  assert.equal(sub.u16(), 0x1122);
+  assert.throws(() => sub.u16(), (e: unknown) => e instanceof WireError && e.offset === 3);
+});
+
+// BOLT 1 Appendix A: BigSize Decoding Tests and BigSize Encoding Tests.
+const BIGSIZE_OK: [string, bigint][] = [
+  ['00', 0n], ['fc', 252n], ['fd00fd', 253n], ['fdffff', 65535n], ['fe00010000', 65536n],
+  ['feffffffff', 4294967295n], ['ff0000000100000000', 4294967296n],
+  ['ffffffffffffffffff', 18446744073709551615n],
+];
+const BIGSIZE_BAD: [string, string][] = [
+  ['fd00fc', 'two byte not canonical'], ['fe0000ffff', 'four byte not canonical'],
+  ['ff00000000ffffffff', 'eight byte not canonical'], ['fd00', 'two byte short read'],
+  ['feffff', 'four byte short read'], ['ffffffffff', 'eight byte short read'],
+  ['', 'one byte no read'], ['fd', 'two byte no read'], ['fe', 'four byte no read'],
+  ['ff', 'eight byte no read'],
+];
+
+test('BigSize decoding and encoding (BOLT 1 Appendix A)', () => {
+  for (const [hex, value] of BIGSIZE_OK) {
+    const r = new WireReader(fromHex(hex));
+    assert.equal(r.bigsize(), value, hex);
+    assert.ok(r.atEnd);
+    const w = new WireWriter();
+    w.bigsize(value);
+    assert.equal(toHex(w.finish()), hex);
+  }
+  for (const [hex, name] of BIGSIZE_BAD) {
+    assert.throws(() => new WireReader(fromHex(hex)).bigsize(), WireError, name);
+  }
+});

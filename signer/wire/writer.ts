@@ -1,0 +1,108 @@
+/**
+ * `WireWriter`: big-endian writes into a growing buffer, as CLN's `wire/towire.c` does them.
+ *
+ * The buffer doubles when full (amortised O(1) per byte); `finish()` hands back a view of the
+ * bytes written without copying. Integer writers reject values outside their type with a
+ * `WireError` instead of silently truncating them.
+ */
+import { WireError } from './errors.js';
+
+const U64_MAX = 0xffffffffffffffffn;
+
+export class WireWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private len = 0;
+
+  constructor(initialCapacity = 128) {
+    this.buf = new Uint8Array(initialCapacity > 0 ? initialCapacity : 16);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.len;
+  }
+
+  /** Makes room for n more bytes and returns the offset where they go. */
+  private reserve(n: number): number {
+    const at = this.len;
+    const need = at + n;
+    if (need > this.buf.length) {
+      let cap = this.buf.length * 2;
+      while (cap < need) cap *= 2;
+      const grown = new Uint8Array(cap);
+      grown.set(this.buf.subarray(0, at));
+      this.buf = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    this.len = need;
+    return at;
+  }
+
+  u8(v: number): void {
+    checkUint(v, 0xff, 'u8');
+    const at = this.reserve(1); // before reading this.buf: reserve may replace it
+    this.buf[at] = v;
+  }
+
+  u16(v: number): void {
+    checkUint(v, 0xffff, 'u16');
+    const at = this.reserve(2);
+    this.view.setUint16(at, v);
+  }
+
+  u32(v: number): void {
+    checkUint(v, 0xffffffff, 'u32');
+    const at = this.reserve(4);
+    this.view.setUint32(at, v);
+  }
+
+  u64(v: bigint): void {
+    if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) {
+      throw new WireError(`u64 out of range: ${String(v)}`);
+    }
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, v);
+  }
+
+  bool(v: boolean): void {
+    if (typeof v !== 'boolean') throw new WireError(`bool expected, got ${typeof v}`);
+    const at = this.reserve(1);
+    this.buf[at] = v ? 1 : 0;
+  }
+
+  bytes(b: Uint8Array): void {
+    if (!(b instanceof Uint8Array)) throw new WireError('Uint8Array expected');
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
+  }
+
+  /** BOLT 1 BigSize, minimally encoded (`common/bigsize.c` bigsize_put). */
+  bigsize(v: bigint): void {
+    if (v < 0n || v > U64_MAX) throw new WireError(`bigsize out of range: ${v}`);
+    if (v < 0xfdn) {
+      this.u8(Number(v));
+    } else if (v <= 0xffffn) {
+      this.u8(0xfd);
+      this.u16(Number(v));
+    } else if (v <= 0xffffffffn) {
+      this.u8(0xfe);
+      this.u32(Number(v));
+    } else {
+      this.u8(0xff);
+      this.u64(v);
+    }
+  }
+
+  /** The bytes written, as a view of the internal buffer (no copy; later writes leave it as is). */
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+}
+
+function checkUint(v: number, max: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new WireError(`${what} out of range: ${String(v)}`);
+  }
+}
