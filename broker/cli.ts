@@ -1,0 +1,84 @@
+/**
+ * Command line of bin/sphinx-hsmd. lightningd runs it twice: `--version` at start-up
+ * (must print its own version, §A.6) and as the hsmd subdaemon with
+ * `[--log-io] [--log-trace] [--dev-debug-self] [--developer]` (subd.c). The --version
+ * path imports nothing heavy; the daemon is loaded only when needed.
+ */
+import { resolve } from 'node:path';
+import { VersionUnknown, lightningdVersion } from './version.js';
+
+const USAGE = `usage: sphinx-hsmd [--version | --help]
+       sphinx-hsmd [--log-io] [--log-trace] [--dev-debug-self] [--developer]
+
+A drop-in hsmd for Core Lightning: lightningd starts it with
+  lightningd --subdaemon=hsmd:/absolute/path/to/bin/sphinx-hsmd
+(a relative path is resolved against lightningd's subdaemon directory, not the cwd).
+It runs in lightningd's network directory and uses hsm_secret there, as CLN's hsmd does.
+
+Options (lightningd passes them; they are not for people):
+  --version         print lightningd's version and exit (see SPHINX_CLN_VERSION)
+  --help            this text
+  --log-io          log at trace level too (CLN: also logs IO)
+  --log-trace       log at trace level too
+  --developer       developer mode: allows hsmd_dev_preinit, hsmd_dev_memleak and the
+                    dev_force_* init fields, as CLN's --developer does
+  --dev-debug-self  accepted and ignored
+Unknown arguments are logged and ignored.
+
+Environment:
+  SPHINX_SIGNER       where signing happens: local (default; in this process).
+                      remote (a device over MQTT) is not available yet.
+  SPHINX_DATA_DIR     the signer's state directory (default ./sphinx, i.e. inside
+                      lightningd's network directory)
+  SPHINX_CLN_VERSION  the version to report; default: ask the parent process
+                      ($(readlink /proc/$PPID/exe) --version), which is lightningd
+  SPHINX_LOG_STDERR   1: also write every log line to stderr
+`;
+
+/** Flags lightningd passes to every subdaemon (lightningd/subd.c subd()). */
+const KNOWN_FLAGS = ['--log-io', '--log-trace', '--dev-debug-self', '--developer'] as const;
+
+export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.includes('--version')) {
+    try {
+      process.stdout.write(lightningdVersion(env) + '\n');
+    } catch (err) {
+      if (!(err instanceof VersionUnknown)) throw err;
+      process.stderr.write(
+        `sphinx-hsmd: cannot tell lightningd's version: ${err.message}\n` +
+          'Set SPHINX_CLN_VERSION to the output of `lightningd --version` (e.g. v25.12.1).\n',
+      );
+      process.exitCode = 1;
+    }
+    return;
+  }
+
+  const signerKind = env['SPHINX_SIGNER'] || 'local';
+  if (signerKind !== 'local') {
+    process.stderr.write(
+      signerKind === 'remote'
+        ? 'sphinx-hsmd: SPHINX_SIGNER=remote is not available yet; use SPHINX_SIGNER=local.\n'
+        : `sphinx-hsmd: unknown SPHINX_SIGNER=${signerKind}; use SPHINX_SIGNER=local.\n`,
+    );
+    process.exit(1);
+  }
+  const developer = args.includes('--developer');
+  const dataDir = resolve(env['SPHINX_DATA_DIR'] || 'sphinx');
+  const hsmSecretPath = resolve('hsm_secret'); // hsmd.c opens "hsm_secret" in the cwd
+
+  const { runHsmd } = await import('./hsmd.js');
+  await runHsmd({
+    version: () => lightningdVersion(env),
+    trace: args.includes('--log-trace') || args.includes('--log-io'),
+    logStderr: env['SPHINX_LOG_STDERR'] === '1',
+    ignoredArgs: args.filter((a) => !(KNOWN_FLAGS as readonly string[]).includes(a)),
+    openSigner: async (log) => {
+      const { createLocalSigner } = await import('./local-signer.js');
+      return createLocalSigner({ dataDir, hsmSecretPath, developer, log: (level, text) => log.log(level, text) });
+    },
+  });
+}

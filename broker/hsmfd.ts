@@ -1,0 +1,71 @@
+/**
+ * hsmd_client_hsmfd (9), which the broker answers itself: lightningd asks for a new
+ * socket for a subdaemon with (id, dbid, permissions); we create a socketpair, keep one
+ * end as a new client, reply hsmd_client_hsmfd_reply (109, empty) on the master and then
+ * pass the other end with SCM_RIGHTS. hsmd.md §A.2; hsmd.c pass_client_hsmfd.
+ */
+import { closeSync } from 'node:fs';
+import net from 'node:net';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { ClientContext } from '../signer/envelope.js';
+import type { Connection } from './connection.js';
+import { fdpass } from './fdpass.js';
+
+export const WIRE_HSMD_CLIENT_HSMFD = 9;
+export const WIRE_HSMD_CLIENT_HSMFD_REPLY = 109;
+
+/** hsmd_client_hsmfd_reply: the type alone (on the wire `00000002 006d`). */
+const CLIENT_HSMFD_REPLY = Uint8Array.of(0, WIRE_HSMD_CLIENT_HSMFD_REPLY);
+
+/** hsmd_client_hsmfd {id node_id, dbid u64, permissions u64}, or null if too short (trailing bytes are ignored, as fromwire_ does). */
+export function fromwireClientHsmfd(msg: Uint8Array): ClientContext | null {
+  if (msg.length < 2 + 33 + 8 + 8) return null;
+  const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+  if (view.getUint16(0) !== WIRE_HSMD_CLIENT_HSMFD) return null;
+  return { peer: msg.slice(2, 35), dbid: view.getBigUint64(35), permissions: view.getBigUint64(43) };
+}
+
+/** hsmd_client_hsmfd with these fields (lightningd's side; used by tests and tools). */
+export function towireClientHsmfd(client: ClientContext): Uint8Array {
+  const out = new Uint8Array(2 + 33 + 8 + 8);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, WIRE_HSMD_CLIENT_HSMFD);
+  out.set(client.peer, 2);
+  view.setBigUint64(35, client.dbid);
+  view.setBigUint64(43, client.permissions);
+  return out;
+}
+
+/** node_id_valid (common/node_id.c): the 33 bytes parse as a compressed secp256k1 point. */
+export function isValidNodeId(id: Uint8Array): boolean {
+  try {
+    secp256k1.Point.fromBytes(id);
+    return id.length === 33;
+  } catch {
+    return false;
+  }
+}
+
+/** A new socketpair: our end wrapped as a socket, their end as a raw (blocking) fd. */
+export function newClientSocketpair(): { ours: net.Socket; theirs: number } {
+  const [ours, theirs] = fdpass.socketpair();
+  // Only our end goes to libuv (which makes it non-blocking). O_NONBLOCK lives on the open
+  // file description, and the two ends are separate ones, so `theirs` stays blocking, as
+  // subdaemons' wire_sync_read/write require (§A.1: EAGAIN counts as failure there).
+  const socket = new net.Socket({ fd: ours, readable: true, writable: true, allowHalfOpen: true });
+  return { ours: socket, theirs };
+}
+
+/**
+ * Replies 109 on the master and, once that reply is in the kernel, sends `theirs` over
+ * `masterFd` and closes our copy (io_send_fd(conn, fd, true, ...)). lightningd reads the
+ * reply with exact-length reads and then does fdpass_recv, so this order is the protocol.
+ */
+export async function passClientFd(master: Connection, masterFd: number, theirs: number): Promise<void> {
+  try {
+    await master.reply(CLIENT_HSMFD_REPLY);
+    if (!master.closed) fdpass.sendFd(masterFd, theirs);
+  } finally {
+    closeSync(theirs);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The status channel: hsmd's write-only socket to lightningd on fd 0 (hsmd.md §A.5).
+ * CLN's hsmd writes it through an async daemon_conn; so do we, through a net.Socket, so
+ * a slow lightningd never stalls request handling. Write errors are swallowed: when the
+ * status socket breaks, lightningd is gone and the master socket tells us so (exit 2).
+ */
+import net from 'node:net';
+import { frame } from './frames.js';
+import {
+  type FailReason,
+  type LogLevel,
+  towireClientBadRequest,
+  towireStatusFail,
+  towireStatusLog,
+  towireStatusVersion,
+} from './status-wire.js';
+
+export class StatusChannel {
+  private broken = false;
+
+  constructor(private readonly socket: net.Socket) {
+    socket.on('error', () => {
+      this.broken = true;
+    });
+  }
+
+  /** The channel on an inherited descriptor (fd 0 under lightningd). */
+  static open(fd: number): StatusChannel {
+    return new StatusChannel(new net.Socket({ fd, readable: false, writable: true }));
+  }
+
+  /** status_version: CLN sends it first thing (status_setup_async), so must we. */
+  version(version: string): void {
+    this.send(towireStatusVersion(version));
+  }
+
+  log(level: LogLevel, entry: string, peer: Uint8Array | null = null): void {
+    this.send(towireStatusLog(level, peer, entry));
+  }
+
+  /** hsmstatus_client_bad_request: lightningd logs it as BROKEN (hsm_control.c hsm_msg). */
+  clientBadRequest(id: Uint8Array, description: string, msg: Uint8Array): void {
+    this.send(towireClientBadRequest(id, description, msg));
+  }
+
+  /** status_fail, then resolves once everything queued has reached the socket (or broke). */
+  fail(reason: FailReason, desc: string): Promise<void> {
+    this.send(towireStatusFail(reason, desc));
+    return this.flush();
+  }
+
+  /** Resolves when every message sent so far has been handed to the kernel. */
+  flush(): Promise<void> {
+    if (this.broken || this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.write(new Uint8Array(0), () => resolve());
+    });
+  }
+
+  private send(body: Uint8Array): void {
+    if (this.broken || this.socket.destroyed) return;
+    this.socket.write(frame(body));
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * bin/sphinx-hsmd's command line: `--version` must print lightningd's version() and a
+ * newline (lightningd test_subdaemons, hsmd.md §A.6), `--help` documents the settings.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { HSMD_BIN } from './sim-lightningd.js';
+
+function run(args: string[], env: Record<string, string | undefined>, viaShell = false) {
+  const base = { ...process.env };
+  delete base['SPHINX_CLN_VERSION'];
+  const merged = { ...base, ...env };
+  // Through a shell that stays the parent (the trailing echo keeps it from exec'ing us).
+  const [cmd, argv] = viaShell ? ['/bin/sh', ['-c', `"${HSMD_BIN}" ${args.join(' ')}; echo exit=$?`]] : [HSMD_BIN, args];
+  return spawnSync(cmd, argv as string[], { env: merged, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+test('--version prints SPHINX_CLN_VERSION and a newline, nothing else, exit 0', () => {
+  const r = run(['--version'], { SPHINX_CLN_VERSION: 'v25.12.1' });
+  assert.equal(r.stdout, 'v25.12.1\n');
+  assert.equal(r.stderr, '');
+  assert.equal(r.status, 0);
+});
+
+test('--version without SPHINX_CLN_VERSION asks the parent process: here node, so node --version', () => {
+  const r = run(['--version'], {});
+  assert.equal(r.stdout, `${process.version}\n`);
+  assert.equal(r.status, 0);
+});
+
+test('--version under a parent that is not lightningd fails clearly', () => {
+  const r = run(['--version'], {}, true);
+  assert.equal(r.stdout, 'exit=1\n');
+  // dash fails `--version`; bash prints a banner that is not a version: both are refused.
+  assert.match(r.stderr, /cannot tell lightningd's version: .*\nSet SPHINX_CLN_VERSION/);
+});
+
+test('--help lists the options and the environment', () => {
+  const r = run(['--help'], {});
+  assert.equal(r.status, 0);
+  for (const word of ['--developer', '--log-trace', 'SPHINX_SIGNER', 'SPHINX_DATA_DIR', 'SPHINX_CLN_VERSION', 'SPHINX_LOG_STDERR']) {
+    assert.ok(r.stdout.includes(word), word);
+  }
+});
+
+test('SPHINX_SIGNER=remote is refused with advice (not available yet)', () => {
+  const r = run([], { SPHINX_SIGNER: 'remote', SPHINX_CLN_VERSION: 'v25.12.1' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /not available yet; use SPHINX_SIGNER=local/);
+});
