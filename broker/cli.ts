@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { VersionUnknown, lightningdVersion } from './version.js';
+import { writeStdio } from './stdio.js';
 
 const USAGE = `usage: sphinx-hsmd [--version | --help]
        sphinx-hsmd [--log-io] [--log-trace] [--dev-debug-self] [--developer]
@@ -40,15 +41,16 @@ const KNOWN_FLAGS = ['--log-io', '--log-trace', '--dev-debug-self', '--developer
 
 export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(USAGE);
+    writeStdio(1, USAGE);
     return;
   }
   if (args.includes('--version')) {
     try {
-      process.stdout.write(lightningdVersion(env) + '\n');
+      writeStdio(1, lightningdVersion(env) + '\n');
     } catch (err) {
       if (!(err instanceof VersionUnknown)) throw err;
-      process.stderr.write(
+      writeStdio(
+        2,
         `sphinx-hsmd: cannot tell lightningd's version: ${err.message}\n` +
           'Set SPHINX_CLN_VERSION to the output of `lightningd --version` (e.g. v25.12.1).\n',
       );
@@ -59,7 +61,8 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   const signerKind = env['SPHINX_SIGNER'] || 'local';
   if (signerKind !== 'local') {
-    process.stderr.write(
+    writeStdio(
+      2,
       signerKind === 'remote'
         ? 'sphinx-hsmd: SPHINX_SIGNER=remote is not available yet; use SPHINX_SIGNER=local.\n'
         : `sphinx-hsmd: unknown SPHINX_SIGNER=${signerKind}; use SPHINX_SIGNER=local.\n`,

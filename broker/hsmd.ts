@@ -17,6 +17,7 @@ import { Router } from './router.js';
 import type { SignerPort } from './signer-port.js';
 import { StatusChannel } from './status.js';
 import { type FailReason, STATUS_FAIL } from './status-wire.js';
+import { writeStdio } from './stdio.js';
 
 /** common/subdaemon.c: fd 0 is the status socket; hsmd.c REQ_FD. */
 export const STATUS_FD = 0;
@@ -51,7 +52,8 @@ export async function runHsmd(options: HsmdOptions): Promise<void> {
     status = StatusChannel.open(STATUS_FD);
     masterSocket = new net.Socket({ fd: MASTER_FD, readable: true, writable: true, allowHalfOpen: true });
   } catch (err) {
-    process.stderr.write(
+    writeStdio(
+      2,
       `sphinx-hsmd: fd 0 and fd 3 must be the sockets lightningd passes (${(err as Error).message}).\n` +
         'Run it through lightningd: --subdaemon=hsmd:/absolute/path/to/bin/sphinx-hsmd (see --help).\n',
     );
@@ -95,7 +97,7 @@ export async function runHsmd(options: HsmdOptions): Promise<void> {
   try {
     version = options.version();
   } catch (err) {
-    process.stderr.write(`sphinx-hsmd: ${(err as Error).message}; set SPHINX_CLN_VERSION\n`);
+    writeStdio(2, `sphinx-hsmd: ${(err as Error).message}; set SPHINX_CLN_VERSION\n`);
     return fatal('internal', `cannot tell lightningd's version: ${(err as Error).message}; set SPHINX_CLN_VERSION`);
   }
   status.version(version); // first message, always (status_setup_async)

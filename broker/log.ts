@@ -5,6 +5,7 @@
  */
 import type { StatusChannel } from './status.js';
 import type { LogLevel } from './status-wire.js';
+import { writeStdio } from './stdio.js';
 
 export type { LogLevel };
 
@@ -30,7 +31,7 @@ export function createLogger(status: StatusChannel, options: LoggerOptions): Log
       status.log(level, text, peer ?? null);
       if (options.stderr) {
         const who = peer ? Buffer.from(peer).toString('hex') + ': ' : '';
-        process.stderr.write(`sphinx-hsmd ${level.toUpperCase()}: ${who}${text}\n`);
+        writeStdio(2, `sphinx-hsmd ${level.toUpperCase()}: ${who}${text}\n`);
       }
     },
   };
