@@ -12,19 +12,23 @@ export interface Curve {
   publicKey(priv: Uint8Array): Uint8Array;
   /** True if 0 < priv < n. */
   isPrivateKey(priv: Uint8Array): boolean;
-  /** (a + b) mod n; throws if the result is zero. */
+  /** (a + b) mod n for a valid key a and b < n (secp256k1_ec_seckey_tweak_add); throws if zero. */
   privateAdd(a: Uint8Array, b: Uint8Array): Uint8Array;
-  /** (a * b) mod n. */
+  /** (a * b) mod n, both in [1, n-1] (secp256k1_ec_seckey_tweak_mul). */
   privateMul(a: Uint8Array, b: Uint8Array): Uint8Array;
   /** P + Q, compressed. */
   pointAdd(p: Uint8Array, q: Uint8Array): Uint8Array;
-  /** scalar * P, compressed. */
+  /** scalar * P, compressed; scalar in [1, n-1], treated as secret (constant time). */
   pointMul(p: Uint8Array, scalar: Uint8Array): Uint8Array;
-  /** P + tweak * G, compressed. */
+  /**
+   * P + tweak * G, compressed; tweak in [0, n-1] (secp256k1_ec_pubkey_tweak_add), a zero
+   * tweak returns P itself (after parsing, so it also validates P). Tweaks are public.
+   */
   pointAddTweak(p: Uint8Array, tweak: Uint8Array): Uint8Array;
   /**
    * ECDSA over a 32-byte hash: RFC 6979 nonce with libsecp256k1's optional 32 bytes of
-   * extra data, low-S, 64-byte compact r‖s.
+   * extra data (appended to key ‖ msg in the HMAC-DRBG seed; absent = ndata NULL, which is
+   * NOT the same nonce as 32 zero bytes), low-S, 64-byte compact r‖s.
    */
   sign(hash: Uint8Array, priv: Uint8Array, extraEntropy?: Uint8Array): Uint8Array;
   /** As `sign`, plain RFC 6979, plus the recovery id (0..3). */

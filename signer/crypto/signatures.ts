@@ -1,0 +1,100 @@
+/**
+ * CLN's signing rules on top of a `Curve`, and the hashes around them.
+ *
+ * Which rule signs what (hsmd.md §A.11, cln-hsmd-facts.json signing_nonce_facts):
+ * - `signLowR`: bitcoin/signature.c sign_hash. Every tx signature hsmd makes itself
+ *   (commitment, HTLC, closing, penalty…) and channel_announcement, node_announcement,
+ *   channel_update.
+ * - `signLowRLibwally`: libwally wally_ec_sig_from_bytes with EC_FLAG_GRIND_R, which
+ *   wally_psbt_sign uses for wallet PSBT inputs. Its first try has *no* extra data.
+ * - `signRecoverableRfc6979`: sign_invoice and sign_message (plain RFC 6979, recoverable).
+ * - `signSchnorrBip340`: sign_bolt12 / sign_bolt12_2 (aux_rand32 = NULL ≡ 32 zero bytes).
+ */
+import { ripemd160 } from '@noble/hashes/legacy.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { concat, toHex, utf8 } from '../bytes.js';
+import type { Curve } from './curve.js';
+
+/** SHA-256. */
+export const sha256 = (data: Uint8Array): Uint8Array => nobleSha256(data);
+
+/** SHA-256 twice (CLN's sha256_double). */
+export const sha256d = (data: Uint8Array): Uint8Array => nobleSha256(nobleSha256(data));
+
+/** RIPEMD160(SHA256(data)): P2WPKH programs, BIP 32 fingerprints. */
+export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(nobleSha256(data));
+
+const tagHashes = new Map<string, Uint8Array>();
+
+/**
+ * BIP 340 tagged hash: SHA256(SHA256(tag) ‖ SHA256(tag) ‖ msg…). The tag is text (UTF-8) or
+ * raw bytes (BOLT 12 builds it from wire strings). A few SHA256(tag) values are cached.
+ */
+export function taggedHash(tag: string | Uint8Array, ...messages: Uint8Array[]): Uint8Array {
+  const tagBytes = typeof tag === 'string' ? utf8(tag) : tag;
+  const cacheKey = typeof tag === 'string' ? 's' + tag : 'b' + toHex(tag);
+  let th = tagHashes.get(cacheKey);
+  if (th === undefined) {
+    th = nobleSha256(tagBytes);
+    if (tagHashes.size < 64) tagHashes.set(cacheKey, th); // a handful of tags recur; bound anyway
+  }
+  return nobleSha256(concat(th, th, ...messages));
+}
+
+/**
+ * bitcoin/signature.c sig_has_low_r: compact r's top bit clear, i.e. r < 2^255, so the DER
+ * integer needs no 0x00 pad.
+ */
+export const hasLowR = (compact: Uint8Array): boolean => compact[0]! < 0x80;
+
+/**
+ * CLN's sign_hash (bitcoin/signature.c L97-L118): ECDSA grinding for low R.
+ * `extra_entropy` is 32 bytes starting ALL ZERO (so even the first try is not plain
+ * RFC 6979), passed to secp256k1_ecdsa_sign as ndata; after each try
+ * `((u32 *)extra_entropy)[0]++` (little-endian on every platform CLN runs on) until r < 2^255.
+ */
+export function signLowR(curve: Curve, hash: Uint8Array, priv: Uint8Array): Uint8Array {
+  const extra = new Uint8Array(32);
+  const counter = new DataView(extra.buffer);
+  for (let i = 0; ; i++) {
+    counter.setUint32(0, i, true);
+    const sig = curve.sign(hash, priv, extra);
+    if (hasLowR(sig)) return sig;
+  }
+}
+
+/**
+ * libwally wally_ec_sig_from_bytes_aux with EC_FLAG_GRIND_R (src/sign.c): the first try is
+ * plain RFC 6979 (entropy pointer NULL); then 32 bytes whose first u32 little-endian is
+ * 1, 2, … until r < 2^255.
+ */
+export function signLowRLibwally(curve: Curve, hash: Uint8Array, priv: Uint8Array): Uint8Array {
+  const first = curve.sign(hash, priv);
+  if (hasLowR(first)) return first;
+  const extra = new Uint8Array(32);
+  const counter = new DataView(extra.buffer);
+  for (let i = 1; ; i++) {
+    counter.setUint32(0, i, true);
+    const sig = curve.sign(hash, priv, extra);
+    if (hasLowR(sig)) return sig;
+  }
+}
+
+/**
+ * secp256k1_ecdsa_sign_recoverable(…, NULL, NULL): plain RFC 6979, low S
+ * (libhsmd.c handle_sign_invoice, handle_sign_message).
+ */
+export function signRecoverableRfc6979(
+  curve: Curve,
+  hash: Uint8Array,
+  priv: Uint8Array,
+): { signature: Uint8Array; recovery: number } {
+  return curve.signRecoverable(hash, priv);
+}
+
+const ZERO_AUX = new Uint8Array(32);
+
+/** secp256k1_schnorrsig_sign32(…, aux_rand32 = NULL), which BIP 340 defines as aux = 0^32. */
+export function signSchnorrBip340(curve: Curve, message: Uint8Array, priv: Uint8Array): Uint8Array {
+  return curve.signSchnorr(message, priv, ZERO_AUX);
+}
