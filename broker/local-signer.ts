@@ -1,0 +1,78 @@
+/**
+ * The in-process signer (`SPHINX_SIGNER=local`): the signer core running inside the
+ * broker, with hsm_secret read from (or created in) the working directory as CLN's hsmd
+ * does (hsmd.c maybe_create_new_hsm / load_hsm).
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { nobleCurve } from '../signer/crypto/noble.js';
+import type { Decision } from '../signer/decision.js';
+import type { Envelope } from '../signer/envelope.js';
+import { createMnemonicHsmSecret } from '../signer/keys/hsm-secret.js';
+import { Signer } from '../signer/signer.js';
+import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
+
+export interface LocalSignerOptions {
+  /** Where the signer keeps its state (SPHINX_DATA_DIR). */
+  readonly dataDir: string;
+  readonly hsmSecretPath: string;
+  readonly developer: boolean;
+  readonly log: (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
+}
+
+export async function createLocalSigner(options: LocalSignerOptions): Promise<SignerPort> {
+  const signer = new Signer({
+    curve: nobleCurve,
+    developer: options.developer,
+    readHsmSecret: (passphrase) => readOrCreateHsmSecret(options, passphrase),
+  });
+  return {
+    request: async (env: Envelope) => outcome(signer.handle(env)),
+    close: async () => {},
+  };
+}
+
+/** The port's view of a decision: a frame, no reply, or one of hsmd's two failures. */
+export function outcome(decision: Decision): Uint8Array | null {
+  const { reply } = decision;
+  switch (reply.kind) {
+    case 'frame':
+      return reply.frame;
+    case 'none':
+      return null;
+    case 'bad-request':
+      throw new BadRequest(reply.description);
+    case 'fatal':
+      throw new SignerFatal(reply.failure, reply.description, reply.frame);
+  }
+}
+
+/**
+ * hsm_secret's bytes; a missing file is created first as CLN v25.12 does: a 12-word
+ * mnemonic from 16 random bytes, mode 0400, synced with its directory.
+ */
+function readOrCreateHsmSecret(options: LocalSignerOptions, passphrase: string | undefined): Uint8Array {
+  const path = options.hsmSecretPath;
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o400);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return new Uint8Array(readFileSync(path));
+    throw e;
+  }
+  try {
+    writeSync(fd, createMnemonicHsmSecret(new Uint8Array(randomBytes(16)), passphrase));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+  options.log('unusual', 'HSM: created new hsm_secret file');
+  return new Uint8Array(readFileSync(path));
+}

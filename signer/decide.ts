@@ -1,0 +1,52 @@
+/**
+ * decide: one request in, the events it causes and the reply out (DESIGN §3).
+ *
+ * Pure: the same context, state and envelope give the same decision, on Node and on the
+ * device. The order of checks is hsmd's: capability gate, parse, initialised, handler.
+ */
+import { badRequest, fatal, type Decision } from './decision.js';
+import type { Envelope } from './envelope.js';
+import { channelHandlers } from './handlers/channel.js';
+import type { DecideContext, Handler, HandlerTable } from './handlers/context.js';
+import { gossipHandlers } from './handlers/gossip.js';
+import { initHandlers } from './handlers/init.js';
+import { nodeHandlers } from './handlers/node.js';
+import { paymentHandlers } from './handlers/payments.js';
+import { mayRequest } from './permissions.js';
+import type { SignerState } from './state.js';
+import { WireError } from './wire/errors.js';
+import { decodeMessage, peekType, type HsmdMessage, type MessageName } from './wire/messages.js';
+
+const HANDLERS: HandlerTable = {
+  ...initHandlers,
+  ...nodeHandlers,
+  ...gossipHandlers,
+  ...channelHandlers,
+  ...paymentHandlers,
+};
+
+/** Requests that do not need hsm_secret's keys (the rest need init first). */
+const KEYLESS: ReadonlySet<MessageName> = new Set(['hsmd_dev_preinit']);
+
+/** Like DecideContext, but before hsmd_init there are no keys yet. */
+export type SignerContext = Omit<DecideContext, 'keys'> & { readonly keys: DecideContext['keys'] | undefined };
+
+export function decide(ctx: SignerContext, state: SignerState, env: Envelope): Decision {
+  const type = peekType(env.message);
+  // libhsmd.c hsmd_handle_client_message: the capability gate comes first.
+  if (!mayRequest(env.client.permissions, type)) return badRequest(`does not have capability to run ${type}`);
+
+  let msg: HsmdMessage;
+  try {
+    msg = decodeMessage(env.message);
+  } catch (e) {
+    if (e instanceof WireError) return badRequest('could not parse request');
+    throw e;
+  }
+
+  const handler = HANDLERS[msg.name] as Handler<MessageName> | undefined;
+  if (!handler) return badRequest('Unknown request');
+  if (!ctx.keys && !KEYLESS.has(msg.name))
+    return fatal('master-io', `hsmd was not initialized correctly, expected message type 11, got ${type}`);
+  return handler(ctx as DecideContext, state, env, msg as never);
+}

@@ -1,0 +1,86 @@
+/**
+ * Signer events: past-tense facts the signer's state is folded from (DESIGN §3).
+ *
+ * Keys derived from the seed are never events; they are recomputed at start. Events carry
+ * only what a later decision depends on, so replaying them rebuilds the same state.
+ */
+
+/** A channel as hsmd knows it: the peer's node id and lightningd's channel dbid. */
+export interface ChannelRef {
+  readonly peer: Uint8Array;
+  readonly dbid: bigint;
+}
+
+export interface DevPreinitialized {
+  readonly kind: 'DevPreinitialized';
+  readonly failPreapprove: boolean;
+  readonly noPreapproveCheck: boolean;
+  readonly warnOnOvergrind: boolean;
+}
+
+export interface NodeInitialized {
+  readonly kind: 'NodeInitialized';
+  /** hsmd_mutual_version: min(lightningd's max, 6). v5 changes get_per_commitment_point. */
+  readonly wireVersion: number;
+  readonly bip32KeyVersion: { readonly pub: number; readonly priv: number };
+  readonly chainHash: Uint8Array;
+}
+
+export interface ChannelCreated {
+  readonly kind: 'ChannelCreated';
+  readonly channel: ChannelRef;
+}
+
+/** setup_channel: the channel's unchanging parameters (hsmd_setup_channel fields). */
+export interface ChannelSetUp {
+  readonly kind: 'ChannelSetUp';
+  readonly channel: ChannelRef;
+  readonly isOutbound: boolean;
+  readonly channelValueSat: bigint;
+  readonly pushValueMsat: bigint;
+  readonly fundingTxid: Uint8Array;
+  readonly fundingTxout: number;
+  readonly localToSelfDelay: number;
+  readonly localShutdownScript: Uint8Array;
+  readonly localShutdownWalletIndex: number | undefined;
+  readonly remoteBasepoints: {
+    readonly revocation: Uint8Array;
+    readonly payment: Uint8Array;
+    readonly htlc: Uint8Array;
+    readonly delayed_payment: Uint8Array;
+  };
+  readonly remoteFundingPubkey: Uint8Array;
+  readonly remoteToSelfDelay: number;
+  readonly remoteShutdownScript: Uint8Array;
+  readonly channelType: Uint8Array;
+}
+
+export interface ChannelForgotten {
+  readonly kind: 'ChannelForgotten';
+  readonly channel: ChannelRef;
+}
+
+/** lock_outpoint: the funding (or splice) outpoint of a channel is buried. */
+export interface OutpointLocked {
+  readonly kind: 'OutpointLocked';
+  readonly channel: ChannelRef;
+  readonly txid: Uint8Array;
+  readonly vout: number;
+}
+
+/** preapprove_invoice / preapprove_keysend (not the check-only forms). */
+export interface PaymentPreapproved {
+  readonly kind: 'PaymentPreapproved';
+  readonly invoice: string | undefined;
+  readonly keysend: { readonly destination: Uint8Array; readonly paymentHash: Uint8Array; readonly amountMsat: bigint } | undefined;
+  readonly approved: boolean;
+}
+
+export type SignerEvent =
+  | DevPreinitialized
+  | NodeInitialized
+  | ChannelCreated
+  | ChannelSetUp
+  | ChannelForgotten
+  | OutpointLocked
+  | PaymentPreapproved;

@@ -1,0 +1,96 @@
+/**
+ * SignerState: everything the signer's decisions depend on besides its keys, and `apply`,
+ * the fold that builds it from events (DESIGN §3). Immutable: apply returns a new state
+ * sharing what did not change, so a state handed out is never modified behind anyone.
+ */
+import { toHex } from './bytes.js';
+import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
+
+export interface DevFlags {
+  readonly failPreapprove: boolean;
+  readonly noPreapproveCheck: boolean;
+  readonly warnOnOvergrind: boolean;
+}
+
+export interface NodeSettings {
+  readonly wireVersion: number;
+  readonly bip32KeyVersion: { readonly pub: number; readonly priv: number };
+  readonly chainHash: Uint8Array;
+}
+
+export interface ChannelState {
+  readonly ref: ChannelRef;
+  /** setup_channel's parameters, once lightningd has sent them. */
+  readonly setup: Omit<ChannelSetUp, 'kind' | 'channel'> | undefined;
+  /** Outpoints lock_outpoint reported buried, as "txid-hex:vout". */
+  readonly lockedOutpoints: ReadonlySet<string>;
+}
+
+export interface SignerState {
+  readonly dev: DevFlags;
+  /** Set by hsmd_init; null until lightningd has initialised us. */
+  readonly node: NodeSettings | null;
+  /** Channels by `channelKey`. */
+  readonly channels: ReadonlyMap<string, ChannelState>;
+  readonly preapprovals: number;
+}
+
+export const initialState: SignerState = Object.freeze({
+  dev: Object.freeze({ failPreapprove: false, noPreapproveCheck: false, warnOnOvergrind: false }),
+  node: null,
+  channels: new Map<string, ChannelState>(),
+  preapprovals: 0,
+});
+
+/** The map key of a channel: peer id hex and dbid. */
+export const channelKey = (ref: ChannelRef): string => `${toHex(ref.peer)}/${ref.dbid}`;
+
+/** Folds one event into the state. Total: every event kind is handled. */
+export function apply(state: SignerState, event: SignerEvent): SignerState {
+  switch (event.kind) {
+    case 'DevPreinitialized': {
+      const { failPreapprove, noPreapproveCheck, warnOnOvergrind } = event;
+      return { ...state, dev: { failPreapprove, noPreapproveCheck, warnOnOvergrind } };
+    }
+    case 'NodeInitialized': {
+      const { wireVersion, bip32KeyVersion, chainHash } = event;
+      return { ...state, node: { wireVersion, bip32KeyVersion, chainHash } };
+    }
+    case 'ChannelCreated':
+      // new_channel for a dbid lightningd reuses starts that channel afresh.
+      return withChannel(state, event.channel, () => ({
+        ref: event.channel,
+        setup: undefined,
+        lockedOutpoints: new Set(),
+      }));
+    case 'ChannelSetUp': {
+      const { kind: _kind, channel, ...setup } = event;
+      return withChannel(state, channel, (c) => ({ ...c, setup }));
+    }
+    case 'ChannelForgotten': {
+      const channels = new Map(state.channels);
+      channels.delete(channelKey(event.channel));
+      return { ...state, channels };
+    }
+    case 'OutpointLocked':
+      return withChannel(state, event.channel, (c) => ({
+        ...c,
+        lockedOutpoints: new Set(c.lockedOutpoints).add(`${toHex(event.txid)}:${event.vout}`),
+      }));
+    case 'PaymentPreapproved':
+      return { ...state, preapprovals: state.preapprovals + 1 };
+  }
+}
+
+/** Replaces one channel, creating it if lightningd never sent new_channel for it. */
+function withChannel(
+  state: SignerState,
+  ref: ChannelRef,
+  update: (current: ChannelState) => ChannelState,
+): SignerState {
+  const key = channelKey(ref);
+  const current = state.channels.get(key) ?? { ref, setup: undefined, lockedOutpoints: new Set<string>() };
+  const channels = new Map(state.channels);
+  channels.set(key, update(current));
+  return { ...state, channels };
+}

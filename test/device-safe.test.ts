@@ -1,0 +1,40 @@
+/**
+ * The code the device runs (signer/, and later projections/, log/ formats, firmware/app)
+ * must not use Node-only APIs (DESIGN §6): no Buffer, node:*, process, global crypto, btoa.
+ * Tests beside the modules may; they never ship to the device.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import test from 'node:test';
+import { repoRoot } from './fixtures.js';
+
+const DEVICE_DIRS = ['signer'];
+const FORBIDDEN: ReadonlyArray<[RegExp, string]> = [
+  [/\bBuffer\b/, 'Buffer'],
+  [/from\s+['"]node:/, 'a node: import'],
+  [/\bprocess\./, 'process'],
+  [/\bglobalThis\.crypto\b|\bcrypto\.(getRandomValues|subtle|randomUUID)\b/, 'global crypto'],
+  [/\bbtoa\(|\batob\(/, 'btoa/atob'],
+];
+
+function* sources(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* sources(path);
+    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) yield path;
+  }
+}
+
+test('device code uses no Node-only API', () => {
+  const findings: string[] = [];
+  for (const dir of DEVICE_DIRS) {
+    for (const file of sources(join(repoRoot, dir))) {
+      // Comments may name what the code avoids.
+      const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      for (const [pattern, what] of FORBIDDEN)
+        if (pattern.test(code)) findings.push(`${relative(repoRoot, file)} uses ${what}`);
+    }
+  }
+  assert.deepEqual(findings, []);
+});

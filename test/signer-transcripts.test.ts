@@ -1,0 +1,62 @@
+/**
+ * Every recorded exchange replayed through the signer core in this process (no broker,
+ * no sockets): each reply must equal CLN v25.12.1's byte for byte. hsmd_client_hsmfd is
+ * the broker's (it hands out fds), so here it only has to be the empty 109 reply.
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { fromHex, toHex } from '../signer/bytes.js';
+import { nobleCurve } from '../signer/crypto/noble.js';
+import { Signer } from '../signer/signer.js';
+import { MASTER_PERMISSIONS } from '../signer/permissions.js';
+import { fixturePath } from './fixtures.js';
+import { loadTranscript } from './transcript.js';
+
+const CLIENT_HSMFD = 9;
+const MASTER_PEER = new Uint8Array(33);
+
+/** Replays a transcript through one Signer; returns the mismatching exchanges. */
+function replayThroughSigner(name: string, onlyTypes?: ReadonlySet<number>): string[] {
+  const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
+  const signer = new Signer({
+    curve: nobleCurve,
+    developer: header.hsmd_args.includes('--developer'),
+    readHsmSecret: () => fromHex(header.hsm_secret),
+  });
+  const mismatches: string[] = [];
+  let id = 0n;
+  for (const ex of exchanges) {
+    const message = fromHex(ex.req);
+    const type = (message[0]! << 8) | message[1]!;
+    if (type === CLIENT_HSMFD || (onlyTypes && !onlyTypes.has(type))) continue;
+    const decision = signer.handle({
+      id: ++id,
+      client: {
+        peer: ex.peer ? fromHex(ex.peer) : MASTER_PEER,
+        dbid: BigInt(ex.dbid),
+        permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
+      },
+      at: 0,
+      message,
+    });
+    const { reply } = decision;
+    const got = reply.kind === 'frame' ? toHex(reply.frame) : reply.kind === 'none' ? null : `${reply.kind}: ${JSON.stringify(reply)}`;
+    if (got !== ex.rep) mismatches.push(`seq ${ex.seq} type ${type}\n  expected ${ex.rep}\n  got      ${got}`);
+  }
+  return mismatches;
+}
+
+for (const name of ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl']) {
+  test(`${name}: every reply byte-identical through the signer core`, () => {
+    assert.deepEqual(replayThroughSigner(name), []);
+  });
+}
+
+/** Requests that involve no commitment or on-chain transaction (issue scope of node level). */
+const NODE_LEVEL = new Set([1, 2, 3, 4, 6, 8, 10, 11, 18, 22, 23, 24, 25, 26, 27, 28, 30, 31, 32, 33, 34, 37, 38, 39, 41, 45, 51, 52, 56, 99]);
+
+for (const name of ['session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
+  test(`${name}: every node-level reply byte-identical through the signer core`, () => {
+    assert.deepEqual(replayThroughSigner(name, NODE_LEVEL), []);
+  });
+}
