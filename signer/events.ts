@@ -76,6 +76,13 @@ export interface PaymentPreapproved {
   readonly approved: boolean;
 }
 
+/** A policy rule configured as warn-only was violated; the request went ahead. */
+export interface PolicyWarned {
+  readonly kind: 'PolicyWarned';
+  readonly policy: string;
+  readonly detail: string;
+}
+
 export type SignerEvent =
   | DevPreinitialized
   | NodeInitialized
@@ -83,4 +90,5 @@ export type SignerEvent =
   | ChannelSetUp
   | ChannelForgotten
   | OutpointLocked
-  | PaymentPreapproved;
+  | PaymentPreapproved
+  | PolicyWarned;

@@ -11,6 +11,7 @@ import type { Envelope } from './envelope.js';
 import type { SignerEvent } from './events.js';
 import { openKeyRing, type KeyRing, type KeyRingOptions } from './keys/node-keys.js';
 import { HsmSecretError, HsmSecretTypeCode, parseHsmSecret, unlockHsmSecret } from './keys/hsm-secret.js';
+import { DEFAULT_POLICY, type PolicyConfig } from './policy/policy.js';
 import { apply, initialState, type SignerState } from './state.js';
 import { decodeAs, encodeMessage, peekType, type MessageFields } from './wire/messages.js';
 
@@ -20,6 +21,8 @@ export interface SignerOptions {
   readonly curve: Curve;
   /** hsmd started with --developer (dev_preinit, dev_memleak). */
   readonly developer: boolean;
+  /** Validation policies; DEFAULT_POLICY unless configured. */
+  readonly policy?: PolicyConfig;
   /**
    * The hsm_secret file's bytes, asked for when hsmd_init arrives (CLN reads, or creates,
    * the file at that moment; the passphrase is init's, for a file that must be created).
@@ -52,8 +55,8 @@ export class Signer {
       const failure = this.#unlock(env.message);
       if (failure) return failure;
     }
-    const { curve, developer } = this.options;
-    return decide({ keys: this.#keys, curve, developer }, this.#state, env);
+    const { curve, developer, policy = DEFAULT_POLICY } = this.options;
+    return decide({ keys: this.#keys, curve, developer, policy }, this.#state, env);
   }
 
   apply(events: readonly SignerEvent[]): void {

@@ -79,6 +79,8 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
       }));
     case 'PaymentPreapproved':
       return { ...state, preapprovals: state.preapprovals + 1 };
+    case 'PolicyWarned':
+      return state; // a fact for the audit trail; decisions do not depend on it
   }
 }
 

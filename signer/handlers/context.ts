@@ -5,6 +5,7 @@ import type { Curve } from '../crypto/curve.js';
 import type { Decision } from '../decision.js';
 import type { Envelope } from '../envelope.js';
 import type { KeyRing } from '../keys/node-keys.js';
+import type { PolicyConfig } from '../policy/policy.js';
 import type { SignerState } from '../state.js';
 import type { MessageFields, MessageName } from '../wire/messages.js';
 
@@ -14,6 +15,8 @@ export interface DecideContext {
   readonly curve: Curve;
   /** hsmd runs with --developer: dev_preinit, dev_memleak and dev_force_* are allowed. */
   readonly developer: boolean;
+  /** Validation policy limits and which rules are demoted to warnings. */
+  readonly policy: PolicyConfig;
 }
 
 /** Decides one decoded request of type N. Pure: no I/O, no clock, no randomness. */

@@ -1,0 +1,65 @@
+/**
+ * Validation policies (VLS style): every rule has a stable name, is enforced by default,
+ * and can be demoted to a logged warning only by explicit configuration.
+ *
+ * A handler collects the violations of a request with `check(...)` and turns them into a
+ * decision with `enforce(...)`: any enforced violation refuses the request with the rule's
+ * name in the message; demoted ones become `PolicyWarned` events (journaled, audited) and
+ * the request goes ahead.
+ */
+import { badRequest, type Decision } from '../decision.js';
+import type { PolicyWarned } from '../events.js';
+
+/** A rule's stable name, e.g. `policy-commitment-previous-revoked`. */
+export type PolicyName = `policy-${string}`;
+
+export interface PolicyViolation {
+  readonly policy: PolicyName;
+  /** What was wrong, with the numbers, for the log and the refusal. */
+  readonly detail: string;
+}
+
+/** Limits the rules check; defaults in DEFAULT_POLICY let everything CLN normally does work. */
+export interface PolicyConfig {
+  /** Rules demoted to warnings (explicit configuration only). */
+  readonly warnOnly: ReadonlySet<PolicyName>;
+  readonly minFeeratePerKw: number;
+  readonly maxFeeratePerKw: number;
+  readonly minToSelfDelay: number;
+  readonly maxToSelfDelay: number;
+  readonly maxHtlcs: number;
+  readonly maxHtlcValueSat: bigint;
+  readonly maxChannelValueSat: bigint;
+  /** Extra scripts mutual closes and sweeps may pay to, besides our own wallet. */
+  readonly allowlist: readonly Uint8Array[];
+}
+
+/** VLS's defaults where it has them (prior-art.md §3), widened where regtest needs it. */
+export const DEFAULT_POLICY: PolicyConfig = {
+  warnOnly: new Set(),
+  minFeeratePerKw: 253,
+  maxFeeratePerKw: 150_000,
+  minToSelfDelay: 6,
+  maxToSelfDelay: 2016,
+  maxHtlcs: 1000,
+  maxHtlcValueSat: 16_777_216n,
+  maxChannelValueSat: 2_100_000_000_000_000n,
+  allowlist: [],
+};
+
+/** A violation if `ok` is false, else nothing: `check(x < y, 'policy-..', () => '...')`. */
+export const check = (ok: boolean, policy: PolicyName, detail: () => string): PolicyViolation[] =>
+  ok ? [] : [{ policy, detail: detail() }];
+
+/**
+ * The decision for a request with these violations: refused (naming the first enforced
+ * rule) or `proceed()` with a PolicyWarned event per demoted rule prepended.
+ */
+export function enforce(config: PolicyConfig, violations: readonly PolicyViolation[], proceed: () => Decision): Decision {
+  const enforced = violations.filter((v) => !config.warnOnly.has(v.policy));
+  if (enforced.length > 0) return badRequest(enforced.map((v) => `${v.policy}: ${v.detail}`).join('; '));
+  const decision = proceed();
+  if (violations.length === 0 || decision.reply.kind !== 'frame') return decision;
+  const warnings: PolicyWarned[] = violations.map((v) => ({ kind: 'PolicyWarned', policy: v.policy, detail: v.detail }));
+  return { ...decision, events: [...warnings, ...decision.events] };
+}
