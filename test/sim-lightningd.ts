@@ -17,7 +17,7 @@ import { towireClientHsmfd } from '../broker/hsmfd.js';
 import { type StatusMessage, fromwireStatus } from '../broker/status-wire.js';
 import { repoRoot } from './fixtures.js';
 import { SyncConnection } from './sync-wire.js';
-import { type ReplayResult, loadTranscript, replayExchanges } from './transcript.js';
+import { type ExchangeObserver, type ReplayResult, loadTranscript, replayExchanges } from './transcript.js';
 
 export const HSMD_BIN = join(repoRoot, 'bin', 'sphinx-hsmd');
 
@@ -122,8 +122,8 @@ export class SimLightningd {
   }
 
   /** Replays a transcript on this hsmd (which must hold its hsm_secret and flags). */
-  replay(path: string): ReplayResult {
-    return replayExchanges(this, loadTranscript(path).exchanges);
+  replay(path: string, observe?: ExchangeObserver): ReplayResult {
+    return replayExchanges(this, loadTranscript(path).exchanges, observe);
   }
 
   /** The first status message (received so far or later) matching `match`. */

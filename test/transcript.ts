@@ -68,8 +68,15 @@ export interface ReplayTarget {
 
 const typeOf = (hex: string): number => parseInt(hex.slice(0, 4), 16);
 
+/** Told after each exchange: whether it matched and how long the round trip took. */
+export type ExchangeObserver = (ex: Exchange, matched: boolean, microseconds: number) => void;
+
 /** Replays every exchange; a broken connection fails the exchanges that follow on it. */
-export function replayExchanges(target: ReplayTarget, exchanges: readonly Exchange[]): ReplayResult {
+export function replayExchanges(
+  target: ReplayTarget,
+  exchanges: readonly Exchange[],
+  observe?: ExchangeObserver,
+): ReplayResult {
   const conns = new Map<string, SyncConnection>([['master', target.master]]);
   const broken = new Map<string, string>();
   const result: ReplayResult = { passed: 0, failed: 0, mismatches: [] };
@@ -79,17 +86,25 @@ export function replayExchanges(target: ReplayTarget, exchanges: readonly Exchan
   };
 
   for (const ex of exchanges) {
+    const started = process.hrtime.bigint();
+    const before = result.passed;
+    replayOne(ex);
+    observe?.(ex, result.passed > before, Number(process.hrtime.bigint() - started) / 1000);
+  }
+  return result;
+
+  function replayOne(ex: Exchange): void {
     const conn = conns.get(ex.conn);
     if (!conn || broken.has(ex.conn)) {
       fail(ex, `(${broken.get(ex.conn) ?? `connection ${ex.conn} was never created`})`);
-      continue;
+      return;
     }
     try {
       conn.send(ex.req);
     } catch (err) {
       broken.set(ex.conn, `send failed: ${(err as Error).message}`);
       fail(ex, `(${broken.get(ex.conn)})`);
-      continue;
+      return;
     }
     if (ex.rep === null) {
       if (typeOf(ex.req) === 99 || !ex.error) {
@@ -101,7 +116,7 @@ export function replayExchanges(target: ReplayTarget, exchanges: readonly Exchan
         fail(ex, '(connection not closed)');
         broken.set(ex.conn, 'not closed as recorded');
       }
-      continue;
+      return;
     }
     let got: Uint8Array;
     try {
@@ -110,7 +125,7 @@ export function replayExchanges(target: ReplayTarget, exchanges: readonly Exchan
       if (!(err instanceof Timeout || err instanceof Closed)) throw err;
       broken.set(ex.conn, `${err.name} at seq ${ex.seq}`);
       fail(ex, `(${err.message})`);
-      continue;
+      return;
     }
     const gotHex = Buffer.from(got).toString('hex');
     if (gotHex === ex.rep) result.passed++;
@@ -118,7 +133,7 @@ export function replayExchanges(target: ReplayTarget, exchanges: readonly Exchan
     if (ex.creates) {
       if (typeOf(gotHex) !== 109) {
         broken.set(ex.creates, `not created: reply to seq ${ex.seq} was type ${typeOf(gotHex)}`);
-        continue;
+        return;
       }
       try {
         conns.set(ex.creates, target.adoptClientFd(conn.receiveFd()));
@@ -127,5 +142,4 @@ export function replayExchanges(target: ReplayTarget, exchanges: readonly Exchan
       }
     }
   }
-  return result;
 }
