@@ -52,6 +52,11 @@ function compressed(p: Pt): Uint8Array {
 
 const parsePoint = (p: Uint8Array): Pt => Point.fromBytes(p);
 
+/** secp256k1_ecdsa_sign/verify take exactly 32 bytes; noble would truncate or pad others. */
+function checkHash(hash: Uint8Array): void {
+  if (hash.length !== 32) throw new RangeError('ECDSA hash must be 32 bytes, got ' + hash.length);
+}
+
 export const nobleCurve: Curve = {
   publicKey(priv) {
     return compressed(Point.BASE.multiply(secretScalar(priv)));
@@ -93,6 +98,7 @@ export const nobleCurve: Curve = {
   },
 
   sign(hash, priv, extraEntropy) {
+    checkHash(hash);
     if (extraEntropy !== undefined && extraEntropy.length !== 32)
       throw new RangeError('extra entropy must be 32 bytes');
     return secp256k1.sign(hash, priv, {
@@ -104,6 +110,7 @@ export const nobleCurve: Curve = {
   },
 
   signRecoverable(hash, priv) {
+    checkHash(hash);
     const rec = secp256k1.sign(hash, priv, { prehash: false, lowS: true, format: 'recovered' });
     // noble's 'recovered' layout is recovery ‖ r ‖ s.
     return { signature: rec.slice(1), recovery: rec[0]! };
@@ -111,6 +118,7 @@ export const nobleCurve: Curve = {
 
   verify(signature, hash, pub) {
     try {
+      checkHash(hash);
       return secp256k1.verify(signature, hash, pub, { prehash: false, lowS: false, format: 'compact' });
     } catch {
       return false;
