@@ -1,0 +1,156 @@
+/**
+ * The fast `Curve` for Node: libsecp256k1 through the `secp256k1` v5 N-API addon (its
+ * linux/darwin/win32 prebuilds ship inside the npm tarball, so no compiler and no GitHub
+ * download), with BIP 340 from tiny-secp256k1's WASM build (the addon has no Schnorr).
+ * Node only (N-API, node:module), hence in broker/ and not signer/.
+ *
+ * The addon bundles a 2019-era libsecp256k1, older than CLN's. Where that version differs
+ * from CLN's (and from nobleCurve, which curve-native.test.ts holds it to byte for byte),
+ * the difference is closed here in JS:
+ * - RFC 6979 nonces: current libsecp256k1 seeds the DRBG with msg32 reduced mod n
+ *   (nonce_function_rfc6979 msgmod32); the bundled one with msg32 as given. A hash ≥ n is
+ *   therefore reduced before the call; the signature itself is unchanged by that (ECDSA
+ *   reduces the message to a scalar anyway).
+ * - secp256k1_ec_privkey_tweak_add/_mul there do not check the secret key (≥ n is silently
+ *   reduced, 0 accepted): keys are checked first.
+ * - secp256k1_ecdsa_verify rejects high-S; `Curve.verify` does not: S is normalized first.
+ * - secp256k1_ec_pubkey_tweak_mul is variable time; `pointMul` promises constant time, so it
+ *   goes through secp256k1_ecdh (ecmult_const) with a hash function that returns the point.
+ * - secp256k1_ec_pubkey_parse takes hybrid (06/07) keys; nobleCurve does not, nor do we.
+ *
+ * `index.js` of the package silently falls back to elliptic (pure JS) when the addon does not
+ * load; we require `secp256k1/bindings` so that a missing addon is a failure, not a slow path.
+ */
+import { createRequire } from 'node:module';
+import type { Curve } from '../signer/crypto/curve.js';
+import { nobleCurve } from '../signer/crypto/noble.js';
+import { belowN, checkPoint, fromScalar, isSecretKey, N, toScalar } from './curve-scalars.js';
+import { loadWasmCurve } from './curve-wasm.js';
+
+/** The part of secp256k1 v5's API used here (API.md); every failure throws. */
+interface Secp256k1Addon {
+  publicKeyCreate(seckey: Uint8Array, compressed?: boolean): Uint8Array;
+  privateKeyTweakAdd(seckey: Uint8Array, tweak: Uint8Array): Uint8Array;
+  privateKeyTweakMul(seckey: Uint8Array, tweak: Uint8Array): Uint8Array;
+  publicKeyCombine(pubkeys: Uint8Array[], compressed?: boolean): Uint8Array;
+  publicKeyTweakAdd(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
+  signatureNormalize(signature: Uint8Array): Uint8Array;
+  ecdsaSign(msg32: Uint8Array, seckey: Uint8Array, options?: { data?: Uint8Array }): { signature: Uint8Array; recid: number };
+  ecdsaVerify(signature: Uint8Array, msg32: Uint8Array, pubkey: Uint8Array): boolean;
+  ecdh(
+    pubkey: Uint8Array,
+    seckey: Uint8Array,
+    options?: { hashfn?: (x: Uint8Array, y: Uint8Array) => Uint8Array; xbuf?: Uint8Array; ybuf?: Uint8Array },
+    output?: Uint8Array,
+  ): Uint8Array;
+}
+
+function checkSecret(priv: Uint8Array): void {
+  if (!isSecretKey(priv)) throw new RangeError('invalid private key');
+}
+
+/** msg32 as current libsecp256k1's nonce function sees it: reduced mod n. */
+const reducedMessage = (hash: Uint8Array): Uint8Array =>
+  hash.length === 32 && !belowN(hash) ? fromScalar(toScalar(hash) - N) : hash;
+
+function nativeCurveOn(addon: Secp256k1Addon, bip340: Pick<Curve, 'signSchnorr' | 'verifySchnorr'>): Curve {
+  const xbuf = new Uint8Array(32);
+  const ybuf = new Uint8Array(32);
+  // secp256k1_ecdh's hash function receives the affine point: return it compressed.
+  const compressedPoint = (x: Uint8Array, y: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(33);
+    out[0] = 2 | (y[31]! & 1);
+    out.set(x, 1);
+    return out;
+  };
+
+  return {
+    publicKey: (priv) => addon.publicKeyCreate(priv, true),
+
+    isPrivateKey: isSecretKey,
+
+    // secp256k1_ec_seckey_tweak_add: a valid (checked here), b < n, sum ≠ 0. Works in place.
+    privateAdd(a, b) {
+      checkSecret(a);
+      return addon.privateKeyTweakAdd(a.slice(), b);
+    },
+
+    // secp256k1_ec_seckey_tweak_mul: both in [1, n-1]. Works in place.
+    privateMul(a, b) {
+      checkSecret(a);
+      checkSecret(b);
+      return addon.privateKeyTweakMul(a.slice(), b);
+    },
+
+    // secp256k1_ec_pubkey_combine; throws on the point at infinity.
+    pointAdd(p, q) {
+      checkPoint(p);
+      checkPoint(q);
+      return addon.publicKeyCombine([p, q], true);
+    },
+
+    // Constant time: secp256k1_ecdh (ecmult_const) rejects 0 and ≥ n as tweak_mul does.
+    pointMul(p, scalar) {
+      checkPoint(p);
+      return addon.ecdh(p, scalar, { hashfn: compressedPoint, xbuf, ybuf }, new Uint8Array(33));
+    },
+
+    // secp256k1_ec_pubkey_tweak_add: tweak in [0, n-1].
+    pointAddTweak(p, tweak) {
+      checkPoint(p);
+      return addon.publicKeyTweakAdd(p, tweak, true);
+    },
+
+    // secp256k1_ecdsa_sign with nonce_function_rfc6979 and ndata = extraEntropy (or NULL).
+    sign(hash, priv, extraEntropy) {
+      const options = extraEntropy === undefined ? {} : { data: extraEntropy };
+      return addon.ecdsaSign(reducedMessage(hash), priv, options).signature;
+    },
+
+    signRecoverable(hash, priv) {
+      const { signature, recid } = addon.ecdsaSign(reducedMessage(hash), priv);
+      return { signature, recovery: recid };
+    },
+
+    verify(signature, hash, pub) {
+      try {
+        checkPoint(pub);
+        return addon.ecdsaVerify(addon.signatureNormalize(signature.slice()), hash, pub);
+      } catch {
+        return false;
+      }
+    },
+
+    signSchnorr: (message, priv, aux) => bip340.signSchnorr(message, priv, aux),
+    verifySchnorr: (signature, message, xOnly) => bip340.verifySchnorr(signature, message, xOnly),
+
+    // secp256k1_ecdh with its default hash: SHA256(compressed(priv * P)).
+    ecdh(priv, point) {
+      checkPoint(point);
+      return addon.ecdh(point, priv);
+    },
+  };
+}
+
+/** The N-API backend, or undefined when the addon cannot be loaded here. */
+export function loadNativeCurve(): Curve | undefined {
+  let addon: Secp256k1Addon;
+  try {
+    addon = createRequire(import.meta.url)('secp256k1/bindings') as Secp256k1Addon;
+  } catch {
+    return undefined;
+  }
+  return nativeCurveOn(addon, loadWasmCurve() ?? nobleCurve);
+}
+
+let chosen: Curve | undefined;
+
+/**
+ * The fastest byte-identical `Curve` this process can load: the native backend, else
+ * nobleCurve. Logs nothing (the caller decides what to say about it).
+ */
+export function fastCurve(): Curve {
+  chosen ??= loadNativeCurve() ?? nobleCurve;
+  return chosen;
+}
+
