@@ -11,6 +11,7 @@ import type { DecideContext, Handler, HandlerTable } from './handlers/context.js
 import { gossipHandlers } from './handlers/gossip.js';
 import { initHandlers } from './handlers/init.js';
 import { nodeHandlers } from './handlers/node.js';
+import { onchainHandlers } from './handlers/onchain.js';
 import { paymentHandlers } from './handlers/payments.js';
 import { mayRequest } from './permissions.js';
 import type { SignerState } from './state.js';
@@ -23,6 +24,7 @@ const HANDLERS: HandlerTable = {
   ...gossipHandlers,
   ...channelHandlers,
   ...paymentHandlers,
+  ...onchainHandlers,
 };
 
 /** Requests that do not need hsm_secret's keys (the rest need init first). */

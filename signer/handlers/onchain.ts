@@ -1,0 +1,106 @@
+/**
+ * On-chain signing requests (hsmd.md §A.8): wallet PSBTs (sign_withdrawal 7,
+ * sign_anchorspend 147, sign_htlc_tx_mingle 149), the channel's funding-key spends
+ * (sign_mutual_close_tx 21, sign_splice_tx 29), and onchaind's sweeps (onchain-sweeps.ts).
+ * The PSBT replies are libwally's serialization of the signed PSBT (psbt/psbt.ts), so they
+ * equal CLN's byte for byte.
+ */
+import { badRequest, replyWith, type Decision } from '../decision.js';
+import { SIGHASH_ALL } from '../bolt3/sighash.js';
+import { fundingScript } from '../bolt3/scripts.js';
+import { enforce } from '../policy/policy.js';
+import { feeRange, mutualCloseDestinations } from '../policy/onchain-rules.js';
+import { serializePsbt, type Psbt } from '../psbt/psbt.js';
+import { signPsbtWithKey } from '../psbt/sign.js';
+import type { ChannelRef } from '../events.js';
+import { channelKey, type SignerState } from '../state.js';
+import { encodeMessage } from '../wire/messages.js';
+import type { BitcoinTx, HsmUtxo, WallyPsbt } from '../wire/tx-fields.js';
+import type { DecideContext, HandlerTable } from './context.js';
+import { allSpent, readBitcoinTx, readPsbt, signInputReply, witnessUpperBound } from './onchain-tx.js';
+import { sweepHandlers } from './onchain-sweeps.js';
+import { signOurInputs } from './wallet.js';
+
+/** Parses the PSBT, signs our inputs (libhsmd.c sign_our_inputs), then `more` if given. */
+function signWalletPsbt(
+  ctx: DecideContext,
+  inputs: readonly HsmUtxo[],
+  wire: WallyPsbt,
+  more?: (psbt: Psbt) => string | undefined,
+): Psbt | string {
+  const psbt = readPsbt(wire);
+  if (typeof psbt === 'string') return psbt;
+  const error = signOurInputs(ctx.keys, ctx.curve, inputs, psbt) ?? more?.(psbt);
+  return error ?? psbt;
+}
+
+export const onchainHandlers: HandlerTable = {
+  ...sweepHandlers,
+
+  // libhsmd.c handle_sign_withdrawal_tx. A withdrawal may pay anyone: no destination rule.
+  hsmd_sign_withdrawal: (ctx, _s, _e, { inputs, psbt }) => {
+    const signed = signWalletPsbt(ctx, inputs, psbt);
+    if (typeof signed === 'string') return badRequest(signed);
+    return replyWith(encodeMessage('hsmd_sign_withdrawal_reply', { psbt: serializePsbt(signed) }));
+  },
+
+  // handle_sign_anchorspend: our wallet inputs, then wally_psbt_sign with the funding key
+  // (it signs the anchor input, whose derivation lightningd filled in).
+  hsmd_sign_anchorspend: (ctx, _s, _e, { peerid, channel_dbid, inputs, psbt }) => {
+    const funding = ctx.keys.channel(peerid, channel_dbid).fundingPrivateKey;
+    const signed = signWalletPsbt(ctx, inputs, psbt, (p) => signPsbtWithKey(ctx.curve, p, funding));
+    if (typeof signed === 'string') return badRequest(signed);
+    return replyWith(encodeMessage('hsmd_sign_anchorspend_reply', { psbt: serializePsbt(signed) }));
+  },
+
+  // handle_sign_htlc_tx_mingle: the HTLC input is already signed SINGLE|ANYONECANPAY;
+  // only the wallet inputs that pay its fee are signed here.
+  hsmd_sign_htlc_tx_mingle: (ctx, _s, _e, { inputs, psbt }) => {
+    const signed = signWalletPsbt(ctx, inputs, psbt);
+    if (typeof signed === 'string') return badRequest(signed);
+    return replyWith(encodeMessage('hsmd_sign_htlc_tx_mingle_reply', { psbt: serializePsbt(signed) }));
+  },
+
+  hsmd_sign_mutual_close_tx: (ctx, state, env, { tx, remote_funding_key }) => mutualClose(ctx, state, env.client, tx, remote_funding_key),
+
+  // handle_sign_splice_tx: the funding input `input_index`, SIGHASH_ALL.
+  hsmd_sign_splice_tx: (ctx, _s, env, { tx, remote_funding_key, input_index }) => {
+    const parsed = readBitcoinTx(tx);
+    if (typeof parsed === 'string') return badRequest(parsed);
+    const ch = ctx.keys.channel(env.client.peer, env.client.dbid);
+    const wscript = fundingScript(ch.fundingPublicKey, remote_funding_key);
+    const reply = signInputReply(ctx.curve, parsed, input_index, wscript, ch.fundingPrivateKey, SIGHASH_ALL);
+    return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
+  },
+};
+
+/**
+ * handle_sign_mutual_close_tx: input 0 spends the 2-of-2 funding output, SIGHASH_ALL.
+ * CLN has a FIXME to check outputs; we do (policy-mutual-destination-allowlisted) and check
+ * the fee (policy-onchain-fee-range).
+ */
+function mutualClose(
+  ctx: DecideContext,
+  state: SignerState,
+  client: ChannelRef,
+  tx: BitcoinTx,
+  remoteFundingKey: Uint8Array,
+): Decision {
+  const parsed = readBitcoinTx(tx);
+  if (typeof parsed === 'string') return badRequest(parsed);
+  if (parsed.tx.inputs.length === 0) return badRequest('bad input 0 of 0');
+  const spent = allSpent(parsed.psbt);
+  if (typeof spent === 'string') return badRequest(spent);
+  const ch = ctx.keys.channel(client.peer, client.dbid);
+  const wscript = fundingScript(ch.fundingPublicKey, remoteFundingKey);
+  const channel = state.channels.get(channelKey(client));
+  const witness = 2 + witnessUpperBound([0, 73, 73, wscript.length]) + (parsed.tx.inputs.length - 1) * witnessUpperBound([73, 33]);
+  const violations = [
+    ...mutualCloseDestinations(ctx, parsed.psbt, channel),
+    ...feeRange(ctx.policy, parsed.psbt, spent, witness),
+  ];
+  return enforce(ctx.policy, violations, () => {
+    const reply = signInputReply(ctx.curve, parsed, 0, wscript, ch.fundingPrivateKey, SIGHASH_ALL);
+    return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * Named policies for transactions that move channel money on chain (VLS-style; see
+ * policy.ts for check/enforce):
+ *
+ * - `policy-mutual-destination-allowlisted`: a mutual close (sign_mutual_close_tx) pays
+ *   only to our wallet (an output lightningd marks with a wallet derivation that we re-derive,
+ *   setup_channel's local shutdown script or the wallet key of its shutdown index), to the
+ *   allowlist, and to the counterparty: its shutdown script if setup_channel gave one, else
+ *   at most one other output (the counterparty's, whose script we were never told).
+ * - `policy-sweep-destination`: a sweep to us (delayed to_local, remote HTLC, penalty)
+ *   pays only to our wallet or the allowlist. CLN's onchaind sweeps to a fresh wallet
+ *   key and says so in the PSBT output's derivation (session-basic: BIP 86 P2TR of m/0/0/4).
+ * - `policy-onchain-fee-range`: inputs cover outputs, and the feerate, with the witness
+ *   counted at its largest, stays below PolicyConfig.maxFeeratePerKw (a lower bound on the
+ *   real rate, so this never refuses a transaction that is within the limit).
+ */
+import { equal } from '../bytes.js';
+import type { Curve } from '../crypto/curve.js';
+import type { KeyRing } from '../keys/node-keys.js';
+import { serializeTxNoWitness } from '../bolt3/tx.js';
+import type { Psbt } from '../psbt/psbt.js';
+import type { SpentOutput } from '../psbt/taproot.js';
+import { isWalletScript, paysToWallet } from '../handlers/wallet.js';
+import type { ChannelState } from '../state.js';
+import { check, type PolicyConfig, type PolicyViolation } from './policy.js';
+
+export const MUTUAL_DESTINATION = 'policy-mutual-destination-allowlisted';
+export const SWEEP_DESTINATION = 'policy-sweep-destination';
+export const ONCHAIN_FEE_RANGE = 'policy-onchain-fee-range';
+
+/** What the output rules need besides the transaction. */
+export interface OwnershipContext {
+  readonly keys: KeyRing;
+  readonly curve: Curve;
+  readonly policy: PolicyConfig;
+}
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+const allowlisted = (policy: PolicyConfig, script: Uint8Array): boolean => policy.allowlist.some((a) => equal(a, script));
+
+/** Our wallet, or the allowlist. */
+function isOurs(ctx: OwnershipContext, psbt: Psbt, index: number, channel?: ChannelState): boolean {
+  const script = psbt.tx.outputs[index]!.scriptPubKey;
+  if (paysToWallet(ctx.keys, ctx.curve, psbt, index) || allowlisted(ctx.policy, script)) return true;
+  const setup = channel?.setup;
+  if (!setup) return false;
+  if (setup.localShutdownScript.length > 0 && equal(setup.localShutdownScript, script)) return true;
+  const idx = setup.localShutdownWalletIndex;
+  return idx !== undefined && isWalletScript(ctx.keys, ctx.curve, idx, script);
+}
+
+/** policy-mutual-destination-allowlisted (see the module comment). */
+export function mutualCloseDestinations(ctx: OwnershipContext, psbt: Psbt, channel: ChannelState | undefined): PolicyViolation[] {
+  const remote = channel?.setup?.remoteShutdownScript;
+  const remoteKnown = remote !== undefined && remote.length > 0;
+  const unknown: number[] = [];
+  psbt.tx.outputs.forEach((o, k) => {
+    if (isOurs(ctx, psbt, k, channel)) return;
+    if (remoteKnown && equal(remote, o.scriptPubKey)) return;
+    unknown.push(k);
+  });
+  // Without the peer's shutdown script one unknown output is the peer's own.
+  const tolerated = remoteKnown ? 0 : 1;
+  return check(unknown.length <= tolerated, MUTUAL_DESTINATION, () =>
+    `outputs ${unknown.join(', ')} pay to ${unknown.map((k) => hex(psbt.tx.outputs[k]!.scriptPubKey)).join(', ')}, ` +
+    `neither our wallet, the allowlist nor the counterparty's shutdown script`,
+  );
+}
+
+/** policy-sweep-destination: every output is ours (wallet or allowlist). */
+export function sweepDestinations(ctx: OwnershipContext, psbt: Psbt): PolicyViolation[] {
+  const foreign = psbt.tx.outputs.map((_, k) => k).filter((k) => !isOurs(ctx, psbt, k));
+  return check(foreign.length === 0, SWEEP_DESTINATION, () =>
+    `sweep outputs ${foreign.join(', ')} pay to ${foreign.map((k) => hex(psbt.tx.outputs[k]!.scriptPubKey)).join(', ')}, not our wallet or the allowlist`,
+  );
+}
+
+/**
+ * policy-onchain-fee-range for a transaction whose spent outputs are all known.
+ * `witnessBytes` is the largest witness (all inputs, marker and flag included) it can get.
+ */
+export function feeRange(policy: PolicyConfig, psbt: Psbt, spent: readonly SpentOutput[], witnessBytes: number): PolicyViolation[] {
+  const inSat = spent.reduce((a, s) => a + s.amountSat, 0n);
+  const outSat = psbt.tx.outputs.reduce((a, o) => a + o.amountSat, 0n);
+  const fee = inSat - outSat;
+  const weight = 4 * serializeTxNoWitness(psbt.tx).length + witnessBytes;
+  const feerate = fee < 0n ? 0n : (fee * 1000n) / BigInt(weight);
+  return [
+    ...check(fee >= 0n, ONCHAIN_FEE_RANGE, () => `outputs (${outSat} sat) exceed inputs (${inSat} sat)`),
+    ...check(feerate <= BigInt(policy.maxFeeratePerKw), ONCHAIN_FEE_RANGE, () =>
+      `fee ${fee} sat is at least ${feerate} sat/kw, above the maximum ${policy.maxFeeratePerKw}`,
+    ),
+  ];
+}
