@@ -7,6 +7,7 @@
 import { badRequest, fatal, type Decision } from './decision.js';
 import type { Envelope } from './envelope.js';
 import { channelHandlers } from './handlers/channel.js';
+import { commitmentHandlers } from './handlers/commitment.js';
 import type { DecideContext, Handler, HandlerTable } from './handlers/context.js';
 import { gossipHandlers } from './handlers/gossip.js';
 import { initHandlers } from './handlers/init.js';
@@ -23,6 +24,7 @@ const HANDLERS: HandlerTable = {
   ...nodeHandlers,
   ...gossipHandlers,
   ...channelHandlers,
+  ...commitmentHandlers,
   ...paymentHandlers,
   ...onchainHandlers,
 };

@@ -76,6 +76,40 @@ export interface PaymentPreapproved {
   readonly approved: boolean;
 }
 
+/** validate_commitment_tx: the peer's signatures on our commitment n were accepted. */
+export interface HolderCommitmentValidated {
+  readonly kind: 'HolderCommitmentValidated';
+  readonly channel: ChannelRef;
+  readonly commitNum: bigint;
+  /** SHA256 of the request (PSBT replaced by the funding amount): a retry must match it. */
+  readonly digest: Uint8Array;
+}
+
+/** revoke_commitment_tx: our commitment n's secret was released; never sign it again. */
+export interface HolderCommitmentRevoked {
+  readonly kind: 'HolderCommitmentRevoked';
+  readonly channel: ChannelRef;
+  readonly commitNum: bigint;
+}
+
+/** sign_remote_commitment_tx: we signed the peer's commitment n for their point. */
+export interface CounterpartyCommitmentSigned {
+  readonly kind: 'CounterpartyCommitmentSigned';
+  readonly channel: ChannelRef;
+  readonly commitNum: bigint;
+  readonly point: Uint8Array;
+  /** SHA256 of the request (PSBT replaced by the funding amount): a retry must match it. */
+  readonly digest: Uint8Array;
+}
+
+/** validate_revocation: the peer revealed the secret of its commitment n. */
+export interface CounterpartySecretStored {
+  readonly kind: 'CounterpartySecretStored';
+  readonly channel: ChannelRef;
+  readonly commitNum: bigint;
+  readonly secret: Uint8Array;
+}
+
 /** A policy rule configured as warn-only was violated; the request went ahead. */
 export interface PolicyWarned {
   readonly kind: 'PolicyWarned';
@@ -91,4 +125,8 @@ export type SignerEvent =
   | ChannelForgotten
   | OutpointLocked
   | PaymentPreapproved
+  | HolderCommitmentValidated
+  | HolderCommitmentRevoked
+  | CounterpartyCommitmentSigned
+  | CounterpartySecretStored
   | PolicyWarned;

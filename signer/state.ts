@@ -5,6 +5,7 @@
  */
 import { toHex } from './bytes.js';
 import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
+import { applyCommitmentEvent, type CommitmentState } from './handlers/commitment-state.js';
 
 export interface DevFlags {
   readonly failPreapprove: boolean;
@@ -24,6 +25,8 @@ export interface ChannelState {
   readonly setup: Omit<ChannelSetUp, 'kind' | 'channel'> | undefined;
   /** Outpoints lock_outpoint reported buried, as "txid-hex:vout". */
   readonly lockedOutpoints: ReadonlySet<string>;
+  /** Commitment history (handlers/commitment-state.ts); absent until the first one. */
+  readonly commitments?: CommitmentState;
 }
 
 export interface SignerState {
@@ -77,6 +80,11 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
         ...c,
         lockedOutpoints: new Set(c.lockedOutpoints).add(`${toHex(event.txid)}:${event.vout}`),
       }));
+    case 'HolderCommitmentValidated':
+    case 'HolderCommitmentRevoked':
+    case 'CounterpartyCommitmentSigned':
+    case 'CounterpartySecretStored':
+      return withChannel(state, event.channel, (c) => ({ ...c, commitments: applyCommitmentEvent(c.commitments, event) }));
     case 'PaymentPreapproved':
       return { ...state, preapprovals: state.preapprovals + 1 };
     case 'PolicyWarned':

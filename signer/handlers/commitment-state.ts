@@ -1,0 +1,94 @@
+/**
+ * Per-channel commitment state, folded from the four commitment events (DESIGN §3):
+ * HolderCommitmentValidated, HolderCommitmentRevoked, CounterpartyCommitmentSigned,
+ * CounterpartySecretStored. `state.ts` delegates those events here.
+ *
+ * Everything is optional on purpose: a signer whose state begins after the channel did
+ * (lightningd restarted on an old database, hsmd.md §A.7b) has no history, and the rules
+ * that need history skip until it has some (commitment-rules.ts).
+ */
+import type {
+  CounterpartyCommitmentSigned,
+  CounterpartySecretStored,
+  HolderCommitmentRevoked,
+  HolderCommitmentValidated,
+} from '../events.js';
+import { emptySecretChain, insertSecret, type SecretChain } from './secret-chain.js';
+
+/** A commitment we took part in: its number and the digest of the request's data. */
+export interface CommitmentRecord {
+  readonly n: bigint;
+  /** SHA256 of the request with its PSBT replaced by the funding amount (retry identity). */
+  readonly digest: Uint8Array;
+}
+
+export interface SignedCounterpartyCommitment extends CommitmentRecord {
+  /** The counterparty's per-commitment point for n (its secret must match it). */
+  readonly point: Uint8Array;
+}
+
+export interface CommitmentState {
+  /** Our latest validated commitment (validate_commitment_tx). */
+  readonly holderValidated: CommitmentRecord | undefined;
+  /** The first holder commitment this state saw validated: history before it is unknown. */
+  readonly holderFirst: bigint | undefined;
+  /** The highest holder commitment number we revoked (revoke_commitment_tx). */
+  readonly holderRevokedThrough: bigint | undefined;
+  /** The latest counterparty commitment we signed, and the one before it. */
+  readonly counterpartySigned: SignedCounterpartyCommitment | undefined;
+  readonly counterpartyPrevious: SignedCounterpartyCommitment | undefined;
+  /** The first counterparty commitment this state saw signed. */
+  readonly counterpartyFirst: bigint | undefined;
+  /** Their revealed per-commitment secrets (BOLT 3 compact storage). */
+  readonly secrets: SecretChain;
+}
+
+export const emptyCommitmentState: CommitmentState = Object.freeze({
+  holderValidated: undefined,
+  holderFirst: undefined,
+  holderRevokedThrough: undefined,
+  counterpartySigned: undefined,
+  counterpartyPrevious: undefined,
+  counterpartyFirst: undefined,
+  secrets: emptySecretChain,
+});
+
+export type CommitmentEvent =
+  | HolderCommitmentValidated
+  | HolderCommitmentRevoked
+  | CounterpartyCommitmentSigned
+  | CounterpartySecretStored;
+
+/** Folds one commitment event. A repeat of the latest fact changes nothing. */
+export function applyCommitmentEvent(s: CommitmentState | undefined, e: CommitmentEvent): CommitmentState {
+  const c = s ?? emptyCommitmentState;
+  switch (e.kind) {
+    case 'HolderCommitmentValidated':
+      return {
+        ...c,
+        holderValidated: { n: e.commitNum, digest: e.digest },
+        holderFirst: c.holderFirst ?? e.commitNum,
+      };
+    case 'HolderCommitmentRevoked': {
+      const through = c.holderRevokedThrough;
+      return { ...c, holderRevokedThrough: through === undefined || e.commitNum > through ? e.commitNum : through };
+    }
+    case 'CounterpartyCommitmentSigned': {
+      const signed = { n: e.commitNum, point: e.point, digest: e.digest };
+      const last = c.counterpartySigned;
+      const previous = last !== undefined && last.n !== e.commitNum ? last : c.counterpartyPrevious;
+      return {
+        ...c,
+        counterpartySigned: signed,
+        counterpartyPrevious: previous,
+        counterpartyFirst: c.counterpartyFirst ?? e.commitNum,
+      };
+    }
+    case 'CounterpartySecretStored': {
+      // Compact storage only takes the next secret (the first may be any, secret-chain.ts);
+      // decide checked it (policy-revocation-shachain), a journal that disagrees keeps the old chain.
+      if (c.secrets.last !== undefined && e.commitNum !== c.secrets.last + 1n) return c;
+      return { ...c, secrets: insertSecret(c.secrets, e.commitNum, e.secret) ?? c.secrets };
+    }
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Commitment signing with validation: sign_remote_commitment_tx (19), sign_remote_htlc_tx
+ * (20), validate_commitment_tx (35), validate_revocation (36), revoke_commitment_tx (40)
+ * and sign_commitment_tx (5).
+ *
+ * Replies are CLN v25.12.1's (libhsmd.c handlers of the same names) byte for byte; on top,
+ * the commitment rules of policy/commitment-rules.ts are enforced and the channel's
+ * history is recorded as events (commitment-state.ts). A retry with identical data gets the
+ * identical reply (signatures are deterministic) and records nothing new.
+ */
+import { equal } from '../bytes.js';
+import { badRequest, replyWith, type Decision } from '../decision.js';
+import type { ChannelRef, SignerEvent } from '../events.js';
+import type { Envelope } from '../envelope.js';
+import { derivePrivateKey, derivePublicKey } from '../keys/bolt3-keys.js';
+import {
+  commitmentLimits,
+  counterpartyHtlcRules,
+  counterpartySignRules,
+  holderRevokeRules,
+  holderSignRules,
+  holderValidateRules,
+  revocationRules,
+} from '../policy/commitment-rules.js';
+import { check, enforce } from '../policy/policy.js';
+import { channelKey, type ChannelState, type SignerState } from '../state.js';
+import { encodeMessage } from '../wire/messages.js';
+import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
+import { htlcFieldsBytes, requestDigest, signFundingInput, signInput0, spendingTx, verifyFundingInput } from './commitment-sign.js';
+import type { DecideContext, HandlerTable } from './context.js';
+import { emptySecretChain, insertSecret } from './secret-chain.js';
+
+/** BOLT 3 per-commitment indexes are 48 bits (derive_basepoints.c per_commit_secret). */
+const MAX_COMMITMENT = 1n << 48n;
+
+/** Per-channel requests from a channel daemon act on that connection's channel. */
+const clientChannel = (env: Envelope): ChannelRef => ({ peer: env.client.peer, dbid: env.client.dbid });
+const channelOf = (state: SignerState, ref: ChannelRef): ChannelState | undefined => state.channels.get(channelKey(ref));
+const u64be = (v: bigint): Uint8Array => {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, v, false);
+  return out;
+};
+
+const fundingKeys = (ctx: DecideContext, ref: ChannelRef) => {
+  const keys = ctx.keys.channel(ref.peer, ref.dbid);
+  return { keys, funding: { priv: keys.fundingPrivateKey, pub: keys.fundingPublicKey } };
+};
+
+export const commitmentHandlers: HandlerTable = {
+  // libhsmd.c handle_sign_remote_commitment_tx: SIGHASH_ALL over the 2-of-2 funding script.
+  hsmd_sign_remote_commitment_tx: (ctx, state, env, m) => {
+    const s = spendingTx(m.tx, true);
+    if (!s.ok) return badRequest(s.why);
+    const ref = clientChannel(env);
+    const channel = channelOf(state, ref);
+    const c = channel?.commitments;
+    const digest = requestDigest(m.tx.tx, s.amountSat, m.remote_funding_key, m.remote_per_commit,
+      Uint8Array.of(m.option_static_remotekey ? 1 : 0), u64be(m.commit_num), htlcFieldsBytes(m.htlcs, m.feerate));
+    const violations = [
+      ...commitmentLimits(ctx.policy, channel, { commitNum: m.commit_num, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
+      ...counterpartySignRules(c, m.commit_num, digest),
+    ];
+    return enforce(ctx.policy, violations, () => {
+      const sig = signFundingInput(ctx.curve, s, fundingKeys(ctx, ref).funding, m.remote_funding_key);
+      const last = c?.counterpartySigned;
+      const retry = last !== undefined && last.n === m.commit_num && equal(last.digest, digest);
+      const events: SignerEvent[] = retry
+        ? []
+        : [{ kind: 'CounterpartyCommitmentSigned', channel: ref, commitNum: m.commit_num, point: m.remote_per_commit, digest }];
+      return replyWith(encodeMessage('hsmd_sign_tx_reply', { sig }), events);
+    });
+  },
+
+  // libhsmd.c handle_sign_remote_htlc_tx: the HTLC key for their point; BOLT 3: with
+  // option_anchors SIGHASH_SINGLE|SIGHASH_ANYONECANPAY, else SIGHASH_ALL.
+  hsmd_sign_remote_htlc_tx: (ctx, state, env, m) => {
+    const s = spendingTx(m.tx, false);
+    if (!s.ok) return badRequest(s.why);
+    const ref = clientChannel(env);
+    const keys = ctx.keys.channel(ref.peer, ref.dbid);
+    let priv: Uint8Array;
+    try {
+      priv = derivePrivateKey(ctx.curve, keys.secrets.htlc, keys.basepoints.htlc, m.remote_per_commit_point);
+    } catch {
+      return badRequest('Failed deriving htlc privkey');
+    }
+    try {
+      derivePublicKey(ctx.curve, keys.basepoints.htlc, m.remote_per_commit_point);
+    } catch {
+      return badRequest('Failed deriving htlc pubkey');
+    }
+    const violations = counterpartyHtlcRules(channelOf(state, ref)?.commitments, m.remote_per_commit_point);
+    return enforce(ctx.policy, violations, () => {
+      const sighash = m.option_anchor_outputs ? SIGHASH_SINGLE | SIGHASH_ANYONECANPAY : SIGHASH_ALL;
+      return replyWith(encodeMessage('hsmd_sign_tx_reply', { sig: signInput0(ctx.curve, s, m.wscript, priv, sighash) }));
+    });
+  },
+
+  // libhsmd.c handle_validate_commitment_tx: CLN's stub only returns point n+1 (never the
+  // old secret: revoke_commitment_tx releases it). We also check the peer's funding sig.
+  hsmd_validate_commitment_tx: (ctx, state, env, m) => {
+    const n = m.commit_num;
+    if (n + 1n >= MAX_COMMITMENT) return badRequest(`bad per_commit_point ${n + 1n}`);
+    const s = spendingTx(m.tx, true);
+    if (!s.ok) return badRequest(s.why);
+    const ref = clientChannel(env);
+    const channel = channelOf(state, ref);
+    const c = channel?.commitments;
+    const { keys, funding } = fundingKeys(ctx, ref);
+    const digest = requestDigest(m.tx.tx, s.amountSat, u64be(n), htlcFieldsBytes(m.htlcs, m.feerate),
+      m.sig.signature, Uint8Array.of(m.sig.sighash), ...m.htlc_sigs.flatMap((h) => [h.signature, Uint8Array.of(h.sighash)]));
+    const remoteFunding = channel?.setup?.remoteFundingPubkey;
+    const violations = [
+      ...commitmentLimits(ctx.policy, channel, { commitNum: n, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
+      ...holderValidateRules(c, n, digest),
+      // Needs setup_channel's remote funding key: skipped without it (hsmd.md §A.7b).
+      ...check(remoteFunding === undefined || verifyFundingInput(ctx.curve, s, funding.pub, remoteFunding, m.sig),
+        'policy-commitment-counterparty-signature', () => `peer's signature on our commitment ${n} is invalid`),
+    ];
+    return enforce(ctx.policy, violations, () => {
+      const last = c?.holderValidated;
+      const retry = last !== undefined && last.n === n && equal(last.digest, digest);
+      const events: SignerEvent[] = retry ? [] : [{ kind: 'HolderCommitmentValidated', channel: ref, commitNum: n, digest }];
+      const reply = encodeMessage('hsmd_validate_commitment_tx_reply', {
+        old_commitment_secret: undefined,
+        next_per_commitment_point: keys.perCommitmentPoint(n + 1n),
+      });
+      return replyWith(reply, events);
+    });
+  },
+
+  // libhsmd.c handle_revoke_commitment_tx: secret n and point n+2.
+  hsmd_revoke_commitment_tx: (ctx, state, env, { commit_num: n }) => {
+    if (n + 2n >= MAX_COMMITMENT) return badRequest(`bad per_commit_point ${n + 2n}`);
+    const ref = clientChannel(env);
+    const c = channelOf(state, ref)?.commitments;
+    return enforce(ctx.policy, holderRevokeRules(c, n), () => {
+      const keys = ctx.keys.channel(ref.peer, ref.dbid);
+      const through = c?.holderRevokedThrough;
+      const events: SignerEvent[] =
+        through !== undefined && n <= through ? [] : [{ kind: 'HolderCommitmentRevoked', channel: ref, commitNum: n }];
+      const reply = encodeMessage('hsmd_revoke_commitment_tx_reply', {
+        old_commitment_secret: keys.perCommitmentSecret(n),
+        next_per_commitment_point: keys.perCommitmentPoint(n + 2n),
+      });
+      return replyWith(reply, events);
+    });
+  },
+
+  // libhsmd.c handle_validate_revocation: CLN's stub accepts anything; we check the secret.
+  hsmd_validate_revocation: (ctx, state, env, { revoke_num: n, per_commitment_secret: secret }) => {
+    if (n >= MAX_COMMITMENT) return badRequest(`bad revocation number ${n}`);
+    if (!ctx.curve.isPrivateKey(secret)) return badRequest(`per_commitment_secret ${n} is not a valid key`);
+    const ref = clientChannel(env);
+    const c = channelOf(state, ref)?.commitments;
+    const last = c?.secrets.last;
+    const isNext = last === undefined || n === last + 1n;
+    const chain = isNext ? insertSecret(c?.secrets ?? emptySecretChain, n, secret) : undefined;
+    const violations = [
+      ...revocationRules(c, n, secret, ctx.curve.publicKey(secret)),
+      // BOLT 3 insert_secret: "MUST fail if ... the secret does not derive the earlier ones".
+      ...check(!isNext || chain !== undefined, 'policy-revocation-shachain', () => `secret ${n} does not derive the secrets stored`),
+    ];
+    return enforce(ctx.policy, violations, () => {
+      const events: SignerEvent[] =
+        isNext && chain !== undefined ? [{ kind: 'CounterpartySecretStored', channel: ref, commitNum: n, secret }] : [];
+      return replyWith(encodeMessage('hsmd_validate_revocation_reply', {}), events);
+    });
+  },
+
+  // libhsmd.c handle_sign_commitment_tx (master only): our own commitment, for broadcast.
+  hsmd_sign_commitment_tx: (ctx, state, _env, m) => {
+    const s = spendingTx(m.tx, true);
+    if (!s.ok) return badRequest(s.why);
+    const ref = { peer: m.peer_id, dbid: m.channel_dbid };
+    return enforce(ctx.policy, holderSignRules(channelOf(state, ref)?.commitments, m.commit_num), (): Decision => {
+      const sig = signFundingInput(ctx.curve, s, fundingKeys(ctx, ref).funding, m.remote_funding_key);
+      return replyWith(encodeMessage('hsmd_sign_commitment_tx_reply', { sig }));
+    });
+  },
+};
