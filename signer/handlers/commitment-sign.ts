@@ -15,7 +15,8 @@ import { SIGHASH_ALL, witnessV0Sighash } from '../bolt3/sighash.js';
 import { parseTx, type Tx } from '../bolt3/tx.js';
 import type { BitcoinSignature } from '../wire/fields.js';
 import type { BitcoinTx } from '../wire/tx-fields.js';
-import { psbtInputAmount, PsbtError } from './psbt-input.js';
+import { parsePsbt, PsbtError } from '../psbt/psbt.js';
+import { spentOutput } from '../psbt/sign.js';
 
 /** A bitcoin_tx parsed for signing its input 0, or why it cannot be. */
 export type SpendingTx = { readonly ok: true; readonly tx: Tx; readonly amountSat: bigint } | { readonly ok: false; readonly why: string };
@@ -34,10 +35,14 @@ export function spendingTx(btx: BitcoinTx, commitment: boolean): SpendingTx {
   if (commitment && tx.inputs.length !== 1) return { ok: false, why: 'tx must have 1 input' };
   if (commitment && tx.outputs.length === 0) return { ok: false, why: 'tx must have > 0 outputs' };
   if (tx.inputs.length === 0) return { ok: false, why: 'tx has no input 0' };
+  // bitcoin_tx_hash_for_sig: psbt_input_get_amount(tx->psbt, 0) (bitcoin/psbt.c).
   try {
-    return { ok: true, tx, amountSat: psbtInputAmount(btx.psbt, 0) };
+    const psbt = parsePsbt(btx.psbt);
+    const spent = psbt.inputs.length > 0 ? spentOutput(psbt, 0) : undefined;
+    if (spent === undefined) return { ok: false, why: 'malformed psbt: input 0 has no amount' };
+    return { ok: true, tx, amountSat: spent.amountSat };
   } catch (e) {
-    if (e instanceof PsbtError) return { ok: false, why: `malformed psbt: ${e.message}` };
+    if (e instanceof PsbtError || e instanceof RangeError) return { ok: false, why: `malformed psbt: ${e.message}` };
     throw e;
   }
 }
