@@ -1,0 +1,46 @@
+/**
+ * `npm run bench`: the machine, a same-process baseline, then each bench module in turn.
+ * Every figure is ops/s with the number of calls timed; ratios are against the baseline
+ * (raw @noble/curves secp256k1.sign) so runs on different machines can be compared.
+ */
+import { cpus } from 'node:os';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { curveOpsBench } from './curve-ops.js';
+import { type Baseline, type Bench, fmtOps, measure } from './harness.js';
+import { nodeRequestsBench } from './node-requests.js';
+
+const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
+const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench];
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1) + ' MiB';
+function memory(label: string): void {
+  const { rss, heapUsed } = process.memoryUsage();
+  console.log(`memory ${label}: rss ${mib(rss)}, heapUsed ${mib(heapUsed)}`);
+}
+
+function measureBaseline(): Baseline {
+  const priv = sha256(Uint8Array.of(1));
+  const hashes = Array.from({ length: 16 }, (_, i) => sha256(Uint8Array.of(2, i)));
+  const block = new Uint8Array(64).fill(7);
+  return {
+    nobleSign: measure((i) => secp256k1.sign(hashes[i & 15]!, priv, { prehash: false }), 2 * BUDGET_MS),
+    sha256: measure(() => sha256(block), BUDGET_MS),
+  };
+}
+
+const cpu = cpus();
+console.log(`node ${process.version} (${process.platform}/${process.arch}), ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}`);
+console.log(`time budget per measurement: ${BUDGET_MS} ms (BENCH_BUDGET_MS); figures are ops/s (calls timed)`);
+memory('before');
+const started = performance.now();
+const baseline = measureBaseline();
+console.log(`baseline: noble secp256k1.sign ${fmtOps(baseline.nobleSign.opsPerSec)}/s (${baseline.nobleSign.iterations}), ` +
+  `sha256(64 B) ${fmtOps(baseline.sha256.opsPerSec)}/s (${baseline.sha256.iterations}); "÷base" = ops/s ÷ that sign rate`);
+for (const bench of BENCHES) {
+  console.log(`\n== ${bench.name}`);
+  bench.run({ baseline, budgetMs: BUDGET_MS });
+}
+console.log();
+memory('after');
+console.log(`bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
