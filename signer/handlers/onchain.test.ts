@@ -62,3 +62,21 @@ for (const [name, counts] of Object.entries(EXPECTED)) {
     assert.deepEqual([...matched.entries()].sort((a, b) => a[0] - b[0]), counts);
   });
 }
+
+test('malformed PSBTs and transactions are bad requests, never exceptions', async () => {
+  const { onchainHandlers } = await import('./onchain.js');
+  const { openKeyRing } = await import('../keys/node-keys.js');
+  const { DEFAULT_POLICY } = await import('../policy/policy.js');
+  const { initialState } = await import('../state.js');
+  const ctx = { keys: openKeyRing(nobleCurve, new Uint8Array(32).fill(1)), curve: nobleCurve, developer: false, policy: DEFAULT_POLICY };
+  const env = { id: 1n, client: { peer: new Uint8Array(33).fill(2), dbid: 1n, permissions: 0n }, at: 0, message: new Uint8Array(0) };
+  const garbage = fromHex('70736274ff0100');
+  const w = onchainHandlers.hsmd_sign_withdrawal!(ctx, initialState, env, { inputs: [], psbt: garbage });
+  assert.equal(w.reply.kind, 'bad-request');
+  const p = onchainHandlers.hsmd_sign_penalty_to_us!(ctx, initialState, env, {
+    revocation_secret: new Uint8Array(32).fill(3),
+    tx: { tx: fromHex('0200'), psbt: garbage },
+    wscript: new Uint8Array(0),
+  });
+  assert.equal(p.reply.kind, 'bad-request');
+});

@@ -20,8 +20,7 @@
  * appends it. Parsing a libwally-written PSBT and serializing it gives the same bytes.
  */
 import { concat } from '../bytes.js';
-import { readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
-import { ByteWriter } from '../bolt3/tx.js';
+import { ByteWriter, readTx, type Tx } from '../bolt3/tx.js';
 
 /** One key-value record; `key` starts with the key type (a CompactSize, always one byte here). */
 export interface PsbtRecord {
@@ -29,7 +28,10 @@ export interface PsbtRecord {
   readonly value: Uint8Array;
 }
 
-/** A parsed version 0 PSBT: the unsigned tx and the three kinds of maps, records in order. */
+/**
+ * A parsed version 0 PSBT: the three kinds of maps, records in order, and `tx`, a read-only
+ * view of the global unsigned-tx record (serialization writes the record, not `tx`).
+ */
 export interface Psbt {
   readonly tx: Tx;
   readonly global: PsbtRecord[];
@@ -195,9 +197,6 @@ export function serializePsbt(psbt: Psbt): Uint8Array {
   for (const output of psbt.outputs) writeMap(w, output, outputRank);
   return w.finish();
 }
-
-/** The unsigned transaction as libwally writes it (no witnesses). */
-export const unsignedTxBytes = (psbt: Psbt): Uint8Array => serializeTxNoWitness(psbt.tx);
 
 /** A record whose key is a type byte followed by `keyData`. */
 export const record = (type: number, keyData: Uint8Array, value: Uint8Array): PsbtRecord => ({
