@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { curveOpsBench } from './curve-ops.js';
-import { type Baseline, type Bench, fmtOps, measure } from './harness.js';
+import { type Baseline, type Bench, fmtOps, type Measurement, measure } from './harness.js';
 import { nodeRequestsBench } from './node-requests.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
@@ -23,9 +23,12 @@ function measureBaseline(): Baseline {
   const priv = sha256(Uint8Array.of(1));
   const hashes = Array.from({ length: 16 }, (_, i) => sha256(Uint8Array.of(2, i)));
   const block = new Uint8Array(64).fill(7);
+  // Best of three: one slow moment on a shared machine would skew every ratio after it.
+  const best = (f: (i: number) => void): Measurement =>
+    [0, 1, 2].map(() => measure(f, BUDGET_MS)).reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
   return {
-    nobleSign: measure((i) => secp256k1.sign(hashes[i & 15]!, priv, { prehash: false }), 2 * BUDGET_MS),
-    sha256: measure(() => sha256(block), BUDGET_MS),
+    nobleSign: best((i) => secp256k1.sign(hashes[i & 15]!, priv, { prehash: false })),
+    sha256: best(() => sha256(block)),
   };
 }
 
@@ -36,7 +39,7 @@ memory('before');
 const started = performance.now();
 const baseline = measureBaseline();
 console.log(`baseline: noble secp256k1.sign ${fmtOps(baseline.nobleSign.opsPerSec)}/s (${baseline.nobleSign.iterations}), ` +
-  `sha256(64 B) ${fmtOps(baseline.sha256.opsPerSec)}/s (${baseline.sha256.iterations}); "÷base" = ops/s ÷ that sign rate`);
+  `sha256(64 B) ${fmtOps(baseline.sha256.opsPerSec)}/s (${baseline.sha256.iterations}), best of 3; "÷base" = ops/s ÷ that sign rate`);
 for (const bench of BENCHES) {
   console.log(`\n== ${bench.name}`);
   bench.run({ baseline, budgetMs: BUDGET_MS });

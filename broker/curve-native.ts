@@ -4,7 +4,7 @@
  * download), with BIP 340 from tiny-secp256k1's WASM build (the addon has no Schnorr).
  * Node only (N-API, node:module), hence in broker/ and not signer/.
  *
- * The addon bundles a 2019-era libsecp256k1, older than CLN's. Where that version differs
+ * The addon bundles an older libsecp256k1 than CLN's (still ec_privkey_tweak_*). Where it differs
  * from CLN's (and from nobleCurve, which curve-native.test.ts holds it to byte for byte),
  * the difference is closed here in JS:
  * - RFC 6979 nonces: current libsecp256k1 seeds the DRBG with msg32 reduced mod n
