@@ -122,11 +122,11 @@ export class FrameReader {
     const first = this.chunks[0];
     if (first && first.length - this.offset >= len) {
       // Zero-copy: the whole body lies inside one received chunk.
-      const body = first.subarray(this.offset, this.offset + len);
+      const body = plain(first.subarray(this.offset, this.offset + len));
       this.skip(len);
       return body;
     }
-    return this.copyOut(len, true);
+    return plain(this.copyOut(len, true));
   }
 
   /** Drops n buffered bytes (n never exceeds what is buffered). */
@@ -161,3 +161,10 @@ export class FrameReader {
     return out;
   }
 }
+
+/**
+ * The same bytes as a plain Uint8Array. Frames go to the signer, whose contract is
+ * Uint8Array: a Buffer there would be a trap, since Buffer#slice returns a view where
+ * Uint8Array#slice copies, and the socket reuses its buffers.
+ */
+const plain = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

@@ -1,13 +1,17 @@
 /**
  * Replays CLN v25.12.1 hsmd recordings through bin/sphinx-hsmd with the local signer,
  * exactly as lightningd would drive it: every reply must be byte-identical (DESIGN §3).
+ * The two full sessions (open, pay, withdraw, close) also guard the broker boundary: the
+ * signer keeps bytes from earlier requests, which must not alias reused socket buffers.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fixturePath } from './fixtures.js';
 import { SimLightningd } from './sim-lightningd.js';
 
-for (const name of ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl']) {
+const TRANSCRIPTS = ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl', 'session-basic-l1.jsonl', 'session-basic-l2.jsonl'];
+
+for (const name of TRANSCRIPTS) {
   test(`replay ${name}: every reply byte-identical`, async () => {
     const result = await SimLightningd.replayTranscript(fixturePath(`transcripts/${name}`), {
       env: { SPHINX_SIGNER: 'local', SPHINX_CLN_VERSION: 'v25.12.1' },
