@@ -11,6 +11,7 @@ import type { Decision } from '../signer/decision.js';
 import type { Envelope } from '../signer/envelope.js';
 import { createMnemonicHsmSecret } from '../signer/keys/hsm-secret.js';
 import { Signer } from '../signer/signer.js';
+import { fastCurve } from './curve-native.js';
 import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
 
 export interface LocalSignerOptions {
@@ -22,8 +23,11 @@ export interface LocalSignerOptions {
 }
 
 export async function createLocalSigner(options: LocalSignerOptions): Promise<SignerPort> {
+  // libsecp256k1 where it loads (same bytes, ~15x faster: npm run bench), else pure JS.
+  const curve = fastCurve();
+  options.log('info', `signer curve backend: ${curve === nobleCurve ? '@noble/curves (pure JS)' : 'libsecp256k1 (native)'}`);
   const signer = new Signer({
-    curve: nobleCurve,
+    curve,
     developer: options.developer,
     readHsmSecret: (passphrase) => readOrCreateHsmSecret(options, passphrase),
   });
