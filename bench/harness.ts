@@ -47,10 +47,10 @@ export interface BenchContext {
   readonly budgetMs: number;
 }
 
-/** One bench module: prints its own tables. */
+/** One bench module: prints its own tables (may be async: processes, disks). */
 export interface Bench {
   readonly name: string;
-  run(ctx: BenchContext): void;
+  run(ctx: BenchContext): void | Promise<void>;
 }
 
 export const fmtOps = (ops: number): string =>

@@ -42,7 +42,7 @@ console.log(`baseline: noble secp256k1.sign ${fmtOps(baseline.nobleSign.opsPerSe
   `sha256(64 B) ${fmtOps(baseline.sha256.opsPerSec)}/s (${baseline.sha256.iterations}), best of 3; "÷base" = ops/s ÷ that sign rate`);
 for (const bench of BENCHES) {
   console.log(`\n== ${bench.name}`);
-  bench.run({ baseline, budgetMs: BUDGET_MS });
+  await bench.run({ baseline, budgetMs: BUDGET_MS });
 }
 console.log();
 memory('after');
