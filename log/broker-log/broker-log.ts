@@ -1,0 +1,290 @@
+/**
+ * `BrokerLog`: the broker's durable event log on LevelDB (`level`, DESIGN §4). Node-side.
+ *
+ * Keys are 8-byte big-endian sequence numbers from 0, so iteration order is append order;
+ * values are `record.ts` records. Appends use group commit: appends made while no batch is in
+ * flight are written together (after the current microtask, so a burst shares one batch) in one
+ * `db.batch(..., { sync: true })`; appends made while a batch is being written wait for the next
+ * one. Each append resolves with its sequence number only once its batch is durable, so the
+ * broker may answer lightningd then (DESIGN §2).
+ *
+ * A failed batch poisons the log: that batch and every later append reject, and nothing more is
+ * written, so a sequence never has a hole behind a durable record. Reopening resumes after the
+ * last durable key.
+ *
+ * Reads (`read`, `tail`, `subscribe`) only see durable records.
+ */
+import { Level } from 'level';
+import { decodeRecord, encodeRecord, type LogRecord } from './record.js';
+
+/** A record with its place in the log. */
+export interface StoredRecord {
+  readonly seq: bigint;
+  readonly record: LogRecord;
+}
+
+/** A live view of the log (see `BrokerLog.subscribe`). */
+export interface Subscription {
+  /** Resolves once every record stored at subscribe time was delivered and delivery is live; rejects if that read failed. */
+  readonly ready: Promise<void>;
+  /**
+   * Resolves when the subscription ends: with undefined when closed (by `close()` or the log
+   * closing), with the error when onRecord threw or a read failed. Never rejects, so an
+   * unobserved failing view cannot bring the broker down.
+   */
+  readonly ended: Promise<unknown>;
+  close(): void;
+}
+
+/** Counters for tests and benches. */
+export interface BrokerLogStats {
+  /** Synced batches written since open. */
+  readonly batches: number;
+  /** Records made durable since open. */
+  readonly appends: number;
+}
+
+interface PendingAppend {
+  readonly seq: bigint;
+  readonly value: Uint8Array;
+  readonly resolve: (seq: bigint) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Subscriber {
+  /** Next seq to deliver. */
+  cursor: bigint;
+  live: boolean;
+  closed: boolean;
+  readonly onRecord: (r: StoredRecord) => void;
+  readonly end: (error?: unknown) => void;
+}
+
+type Db = Level<Uint8Array, Uint8Array>;
+
+const SEQ_MAX = 0xffffffffffffffffn;
+
+/** The 8-byte big-endian key of `seq`. */
+export function seqKey(seq: bigint): Uint8Array {
+  const key = new Uint8Array(8);
+  new DataView(key.buffer).setBigUint64(0, seq);
+  return key;
+}
+
+function seqOfKey(key: Uint8Array): bigint {
+  if (key.length !== 8) throw new Error(`broker log: key of ${key.length} bytes is not an 8-byte sequence number`);
+  return new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
+}
+
+/** Decodes a stored value; level hands back Buffers, whose slice() aliases, so view it as a plain Uint8Array. */
+function decodeStored(seq: bigint, value: Uint8Array): StoredRecord {
+  try {
+    return { seq, record: decodeRecord(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)) };
+  } catch (e) {
+    throw new Error(`broker log: record at seq ${seq}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export class BrokerLog {
+  private readonly db: Db;
+  /** Seq the next append gets. */
+  private nextSeq: bigint;
+  /** Every seq below this is durable. */
+  private durableEnd: bigint;
+  private queue: PendingAppend[] = [];
+  /** The batch being written, if any. */
+  private writing: Promise<void> | null = null;
+  private flushScheduled = false;
+  private failure: Error | null = null;
+  private closing = false;
+  private readonly subscribers = new Set<Subscriber>();
+  private batchCount = 0;
+  private appendCount = 0;
+
+  private constructor(db: Db, end: bigint) {
+    this.db = db;
+    this.nextSeq = end;
+    this.durableEnd = end;
+  }
+
+  /** Opens (creating if needed) the log in `dir`; appends continue after its last record. */
+  static async open(dir: string): Promise<BrokerLog> {
+    const db: Db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    try {
+      let end = 0n;
+      for await (const key of db.keys({ reverse: true, limit: 1 })) end = seqOfKey(key) + 1n;
+      return new BrokerLog(db, end);
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+  }
+
+  /** The seq the next append will get (= number of records, as seqs start at 0). */
+  get end(): bigint {
+    return this.nextSeq;
+  }
+
+  get stats(): BrokerLogStats {
+    return { batches: this.batchCount, appends: this.appendCount };
+  }
+
+  /** Appends `record`; resolves with its seq once it is durable (synced to disk). */
+  append(record: LogRecord): Promise<bigint> {
+    if (this.closing) return Promise.reject(new Error('broker log: append after close'));
+    if (this.failure) return Promise.reject(this.failure);
+    let value: Uint8Array;
+    try {
+      value = encodeRecord(record);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.nextSeq > SEQ_MAX) return Promise.reject(new Error('broker log: sequence numbers exhausted'));
+    const seq = this.nextSeq++;
+    return new Promise<bigint>((resolve, reject) => {
+      this.queue.push({ seq, value, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Starts the next batch after the current microtask, unless one is in flight (it starts the next itself). */
+  private scheduleFlush(): void {
+    if (this.writing !== null || this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.writing !== null || this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.writing = this.writeBatch(batch).finally(() => {
+      this.writing = null;
+      this.flush();
+    });
+  }
+
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
+    if (this.failure) {
+      for (const p of batch) p.reject(this.failure);
+      return;
+    }
+    try {
+      await this.db.batch(batch.map((p) => ({ type: 'put' as const, key: seqKey(p.seq), value: p.value })), { sync: true });
+    } catch (e) {
+      this.failure = new Error(`broker log: synced batch of seqs ${batch[0]!.seq}..${batch.at(-1)!.seq} failed; ` +
+        `the log takes no more appends until reopened: ${(e as Error).message}`, { cause: e });
+      for (const p of batch) p.reject(this.failure);
+      for (const p of this.queue.splice(0)) p.reject(this.failure);
+      return;
+    }
+    this.batchCount++;
+    this.appendCount += batch.length;
+    this.durableEnd = batch.at(-1)!.seq + 1n;
+    for (const p of batch) p.resolve(p.seq);
+    if (this.subscribers.size > 0) this.deliverLive(batch);
+  }
+
+  private deliverLive(batch: PendingAppend[]): void {
+    const stored = batch.map((p) => decodeStored(p.seq, p.value));
+    for (const sub of this.subscribers) {
+      if (!sub.live) continue;
+      for (const s of stored) {
+        if (sub.closed) break;
+        if (s.seq < sub.cursor) continue;
+        this.deliver(sub, s);
+      }
+    }
+  }
+
+  private deliver(sub: Subscriber, s: StoredRecord): void {
+    try {
+      sub.onRecord(s);
+      sub.cursor = s.seq + 1n;
+    } catch (e) {
+      sub.end(e);
+    }
+  }
+
+  /** Durable records with fromSeq <= seq < toSeq (default: up to the durable end at call time), in order. */
+  async *read(fromSeq = 0n, toSeq?: bigint): AsyncGenerator<StoredRecord> {
+    const end = toSeq === undefined || toSeq > this.durableEnd ? this.durableEnd : toSeq;
+    if (fromSeq >= end) return;
+    for await (const [key, value] of this.db.iterator({ gte: seqKey(fromSeq), lt: seqKey(end) })) {
+      yield decodeStored(seqOfKey(key), value);
+    }
+  }
+
+  /** The last `n` durable records, oldest first. */
+  async tail(n: number): Promise<StoredRecord[]> {
+    const out: StoredRecord[] = [];
+    if (n <= 0 || this.durableEnd === 0n) return out;
+    for await (const [key, value] of this.db.iterator({ lt: seqKey(this.durableEnd), reverse: true, limit: n })) {
+      out.push(decodeStored(seqOfKey(key), value));
+    }
+    return out.reverse();
+  }
+
+  /**
+   * Calls `onRecord` for every record from `fromSeq` on, in seq order, exactly once each: the
+   * stored ones first, then each new one as soon as its batch is durable. If onRecord throws,
+   * the subscription ends with that error (see `Subscription.ended`).
+   */
+  subscribe(fromSeq: bigint, onRecord: (r: StoredRecord) => void): Subscription {
+    let endWith!: (error: unknown) => void;
+    const ended = new Promise<unknown>((resolve) => {
+      endWith = resolve;
+    });
+    const sub: Subscriber = {
+      cursor: fromSeq,
+      live: false,
+      closed: false,
+      onRecord,
+      end: (error?: unknown) => {
+        if (sub.closed) return;
+        sub.closed = true;
+        this.subscribers.delete(sub);
+        endWith(error);
+      },
+    };
+    this.subscribers.add(sub);
+    const ready = this.catchUp(sub);
+    // A failed catch-up is also reported through `ended`; an unobserved `ready` must not crash.
+    ready.catch(() => undefined);
+    return { ready, ended, close: () => sub.end() };
+  }
+
+  /** Delivers stored records until the subscriber is level with the durable end, then makes it live. */
+  private async catchUp(sub: Subscriber): Promise<void> {
+    try {
+      // Batches that become durable while we read are picked up by the next pass; the check
+      // and `live = true` run in one synchronous step, so no batch falls between them.
+      while (!sub.closed && sub.cursor < this.durableEnd) {
+        for await (const s of this.read(sub.cursor)) {
+          if (sub.closed) return;
+          this.deliver(sub, s);
+        }
+      }
+      sub.live = true;
+    } catch (e) {
+      sub.end(e);
+      throw e;
+    }
+  }
+
+  /** Waits for queued appends to become durable, ends subscriptions, closes the database. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    while (this.writing !== null || this.queue.length > 0 || this.flushScheduled) {
+      if (this.writing) await this.writing;
+      else await new Promise<void>((r) => queueMicrotask(r));
+    }
+    for (const sub of [...this.subscribers]) sub.end();
+    await this.db.close();
+  }
+}

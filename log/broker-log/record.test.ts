@@ -1,0 +1,142 @@
+/**
+ * The record codec: the documented byte layout (record.ts), round trips of every kind with
+ * requests and replies from a recorded CLN session, and refusal of anything else by name.
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { fromHex, toHex } from '../../signer/bytes.js';
+import { MASTER_PERMISSIONS } from '../../signer/permissions.js';
+import { fixturePath } from '../../test/fixtures.js';
+import { loadTranscript } from '../../test/transcript.js';
+import { decodeRecord, encodeRecord, type LogRecord, RecordError } from './record.js';
+
+/** Every recorded exchange as the broker would log it: request, then reply (or none). */
+function recordedSession(): LogRecord[] {
+  const { exchanges } = loadTranscript(fixturePath('transcripts/session-basic-l1.jsonl'));
+  const at = Date.parse('2026-11-22T21:16:03Z');
+  return exchanges.flatMap((ex, i): LogRecord[] => {
+    const message = fromHex(ex.req);
+    const id = BigInt(ex.seq);
+    return [
+      {
+        kind: 'request-received',
+        id,
+        client: {
+          peer: ex.peer ? fromHex(ex.peer) : new Uint8Array(33),
+          dbid: BigInt(ex.dbid),
+          permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
+        },
+        type: (message[0]! << 8) | message[1]!,
+        message,
+        at: at + i,
+      },
+      {
+        kind: 'reply-received',
+        id,
+        reply: ex.rep === null ? { kind: 'none' } : { kind: 'frame', frame: fromHex(ex.rep) },
+        latencyMicros: 250 + i,
+      },
+    ];
+  });
+}
+
+/** One record of each kind and reply form not in the recording. */
+const OTHER_KINDS: LogRecord[] = [
+  { kind: 'reply-received', id: 7n, reply: { kind: 'bad-request', description: 'hsmd_sign_message: field msg needs 120 bytes' }, latencyMicros: 0 },
+  { kind: 'reply-received', id: 8n, reply: { kind: 'fatal', failure: 'internal', description: 'wallet key differs' }, latencyMicros: 12 },
+  { kind: 'reply-received', id: 9n, reply: { kind: 'fatal', failure: null, description: 'wrong passphrase' }, latencyMicros: 1 },
+  { kind: 'reply-received', id: 10n, reply: { kind: 'fatal', failure: 'master-io', description: 'init failed', frame: Uint8Array.of(0, 115, 0, 0) }, latencyMicros: 5 },
+  { kind: 'signer-connected', deviceId: '02' + 'ab'.repeat(32), at: 1_700_000_000_000 },
+  { kind: 'signer-disconnected', deviceId: 'ünïcode-device', at: 1_700_000_000_001 },
+  { kind: 'error', id: 0xffffffffffffffffn, text: 'signer timed out; resending', at: 1_700_000_000_002 },
+  { kind: 'error', text: 'mqtt: connection refused', at: 0 },
+];
+
+const allRecords = (): LogRecord[] => [...recordedSession(), ...OTHER_KINDS];
+
+test('byte layout: signer-connected is version, kind 3, text16 device id, u64 at', () => {
+  const bytes = encodeRecord({ kind: 'signer-connected', deviceId: 'ab', at: 0x0102 });
+  assert.equal(toHex(bytes), '01' + '03' + '0002' + '6162' + '0000000000000102');
+});
+
+test('byte layout: request-received and error follow record.ts field by field', () => {
+  const peer = new Uint8Array(33).fill(0x02);
+  const req: LogRecord = {
+    kind: 'request-received', id: 5n, client: { peer, dbid: 3n, permissions: 0x403n }, type: 0x0017,
+    message: Uint8Array.of(0x00, 0x17, 0xaa), at: 1,
+  };
+  assert.equal(toHex(encodeRecord(req)),
+    '0101' + '0000000000000005' + '02'.repeat(33) + '0000000000000003' + '0000000000000403' + '0017' +
+    '00000003' + '0017aa' + '0000000000000001');
+  assert.equal(toHex(encodeRecord({ kind: 'error', id: 2n, text: 'x', at: 4 })),
+    '0105' + '01' + '0000000000000002' + '00000001' + '78' + '0000000000000004');
+  assert.equal(toHex(encodeRecord({ kind: 'reply-received', id: 1n, reply: { kind: 'none' }, latencyMicros: 9 })),
+    '0102' + '0000000000000001' + '0000000000000009' + '01');
+});
+
+test('every kind round-trips, with every request and reply of a recorded CLN session', () => {
+  const records = allRecords();
+  const kinds = new Set(records.map((r) => r.kind));
+  assert.deepEqual([...kinds].sort(), ['error', 'reply-received', 'request-received', 'signer-connected', 'signer-disconnected']);
+  for (const record of records) assert.deepEqual(decodeRecord(encodeRecord(record)), record);
+});
+
+test('decoded bytes are copies, not views of the stored value', () => {
+  const value = encodeRecord(recordedSession()[0]!);
+  const decoded = decodeRecord(value) as Extract<LogRecord, { kind: 'request-received' }>;
+  const before = toHex(decoded.message);
+  value.fill(0);
+  assert.equal(toHex(decoded.message), before);
+});
+
+test('an unknown version is refused by number, never read as version 1', () => {
+  const value = encodeRecord(OTHER_KINDS[4]!);
+  for (const version of [0, 2, 255]) {
+    value[0] = version;
+    assert.throws(() => decodeRecord(value), (e: unknown) =>
+      e instanceof RecordError && e.message === `unknown broker-log record version ${version} (this build reads version 1)`);
+  }
+});
+
+test('an unknown kind is refused by number', () => {
+  const value = encodeRecord(OTHER_KINDS[4]!);
+  for (const kind of [0, 6, 200]) {
+    value[1] = kind;
+    assert.throws(() => decodeRecord(value), (e: unknown) =>
+      e instanceof RecordError && e.message === `unknown broker-log record kind ${kind} (version 1)`);
+  }
+});
+
+test('every truncation of every kind is refused, naming the field', () => {
+  for (const record of [...recordedSession().slice(0, 4), ...OTHER_KINDS]) {
+    const value = encodeRecord(record);
+    for (let n = 0; n < value.length; n++) {
+      assert.throws(() => decodeRecord(value.subarray(0, n)), (e: unknown) =>
+        e instanceof RecordError && /needs \d+ bytes at offset \d+, only \d+ left/.test(e.message) &&
+        (n < 2 || e.message.includes(`broker-log record ${record.kind}: field `)),
+      `${record.kind} cut to ${n} of ${value.length} bytes`);
+    }
+  }
+});
+
+test('trailing bytes, bad reply kinds, bad failure codes, bad bools and bad UTF-8 are refused', () => {
+  const reply = encodeRecord(OTHER_KINDS[0]!);
+  const cases: [Uint8Array, RegExp][] = [
+    [Uint8Array.of(...encodeRecord(OTHER_KINDS[4]!), 0), /1 trailing bytes after the record/],
+    [Uint8Array.of(...reply.subarray(0, 18), 9, ...reply.subarray(19)), /field reply: unknown reply kind 9 at offset 18/],
+    [fromHex('0102' + '00'.repeat(16) + '03' + '07' + '00000000' + '00'), /unknown status_failreason 7/],
+    [fromHex('0105' + '02' + '00000000' + '0000000000000000'), /field id: bool must be 0 or 1, got 2/],
+    [fromHex('0103' + '0001' + 'ff' + '0000000000000000'), /field deviceId: invalid UTF-8 at offset 4/],
+    [fromHex('0103' + '0000' + 'ffffffffffffffff'), /field at: 18446744073709551615 exceeds Number.MAX_SAFE_INTEGER/],
+  ];
+  for (const [value, message] of cases) assert.throws(() => decodeRecord(value), (e: unknown) => e instanceof RecordError && message.test(e.message), message.source);
+});
+
+test('values that do not fit the layout are refused when encoding', () => {
+  const [req] = recordedSession() as [Extract<LogRecord, { kind: 'request-received' }>];
+  assert.throws(() => encodeRecord({ ...req, client: { ...req.client, peer: new Uint8Array(32) } }), /peer must be 33 bytes, got 32/);
+  assert.throws(() => encodeRecord({ ...req, type: 0x10000 }), /request-received: u16 out of range: 65536/);
+  assert.throws(() => encodeRecord({ ...req, at: 1.5 }), /at must be a non-negative safe integer, got 1.5/);
+  assert.throws(() => encodeRecord({ kind: 'signer-connected', deviceId: 'x'.repeat(0x10000), at: 0 }), /u16 out of range/);
+  assert.throws(() => encodeRecord({ kind: 'nonsense' } as unknown as LogRecord), /unknown broker-log record kind "nonsense"/);
+});

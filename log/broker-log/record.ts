@@ -1,0 +1,293 @@
+/**
+ * The broker log's record codec (DESIGN §4): one versioned binary value per LevelDB entry.
+ * Pure (Uint8Array/DataView only), so any tool can read a copied log. Encoders and decoders
+ * sit side by side; a decoder reads exactly one whole record and refuses anything else by name
+ * (unknown version, unknown kind, truncation, trailing bytes), never guessing.
+ *
+ * Byte layout, version 1 (all integers big-endian; `bytes32` = u32 length ‖ bytes;
+ * `text16`/`text32` = u16/u32 length ‖ UTF-8):
+ *
+ *   u8 version = 1 ‖ u8 kind ‖ body
+ *
+ *   kind 1 request-received: u64 id ‖ peer[33] ‖ u64 dbid ‖ u64 permissions ‖ u16 type ‖
+ *                            bytes32 message ‖ u64 at (unix ms)
+ *   kind 2 reply-received:   u64 id ‖ u64 latency (µs) ‖ u8 reply kind ‖ reply body
+ *       reply kind 0 frame:       bytes32 frame
+ *       reply kind 1 none:        (empty)
+ *       reply kind 2 bad-request: text32 description
+ *       reply kind 3 fatal:       u8 failure (status_failreason 0..3, 0xff = none: clean exit) ‖
+ *                                 text32 description ‖ u8 has frame (0/1) ‖ [bytes32 frame]
+ *   kind 3 signer-connected:    text16 device id ‖ u64 at (unix ms)
+ *   kind 4 signer-disconnected: text16 device id ‖ u64 at (unix ms)
+ *   kind 5 error:               u8 has id (0/1) ‖ [u64 id] ‖ text32 text ‖ u64 at (unix ms)
+ *
+ * Times and latencies are u64 on the wire and `number` in memory (unix ms and µs stay far
+ * below 2^53; a decoded value above Number.MAX_SAFE_INTEGER is refused, not rounded).
+ */
+import { type Reply, STATUS_FAILURE_CODE, type StatusFailure } from '../../signer/decision.js';
+import type { ClientContext } from '../../signer/envelope.js';
+import { WireError } from '../../signer/wire/errors.js';
+import { WireReader } from '../../signer/wire/reader.js';
+import { WireWriter } from '../../signer/wire/writer.js';
+
+/** The version this build writes, and the only one it reads. */
+export const RECORD_VERSION = 1;
+
+/** lightningd's request as the broker received it (DESIGN §2: before it goes to the signer). */
+export interface RequestReceived {
+  readonly kind: 'request-received';
+  /** The broker's 64-bit request id. */
+  readonly id: bigint;
+  readonly client: ClientContext;
+  /** hsmd message type (the frame's first two bytes). */
+  readonly type: number;
+  /** The hsmd request frame: 2-byte type + fields, without the length prefix. */
+  readonly message: Uint8Array;
+  /** Unix ms. */
+  readonly at: number;
+}
+
+/** The signer's answer to request `id`, as it will be given to lightningd. */
+export interface ReplyReceived {
+  readonly kind: 'reply-received';
+  readonly id: bigint;
+  readonly reply: Reply;
+  /** From RequestReceived to this reply, in µs. */
+  readonly latencyMicros: number;
+}
+
+export interface SignerConnected {
+  readonly kind: 'signer-connected';
+  readonly deviceId: string;
+  /** Unix ms. */
+  readonly at: number;
+}
+
+export interface SignerDisconnected {
+  readonly kind: 'signer-disconnected';
+  readonly deviceId: string;
+  /** Unix ms. */
+  readonly at: number;
+}
+
+/** Something went wrong, about request `id` if set. */
+export interface ErrorRecord {
+  readonly kind: 'error';
+  readonly id?: bigint;
+  readonly text: string;
+  /** Unix ms. */
+  readonly at: number;
+}
+
+export type LogRecord = RequestReceived | ReplyReceived | SignerConnected | SignerDisconnected | ErrorRecord;
+
+/** A record that cannot be encoded or decoded; the message says which and why. */
+export class RecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordError';
+  }
+}
+
+const KIND_CODE: Readonly<Record<LogRecord['kind'], number>> = {
+  'request-received': 1,
+  'reply-received': 2,
+  'signer-connected': 3,
+  'signer-disconnected': 4,
+  error: 5,
+};
+const KIND_OF_CODE = new Map(Object.entries(KIND_CODE).map(([k, c]) => [c, k as LogRecord['kind']]));
+
+const REPLY_CODE: Readonly<Record<Reply['kind'], number>> = { frame: 0, none: 1, 'bad-request': 2, fatal: 3 };
+const REPLY_OF_CODE = new Map(Object.entries(REPLY_CODE).map(([k, c]) => [c, k as Reply['kind']]));
+const FAILURE_OF_CODE = new Map(Object.entries(STATUS_FAILURE_CODE).map(([k, c]) => [c, k as StatusFailure]));
+/** A fatal reply with no status_failreason (hsmd's clean exit). */
+const NO_FAILURE = 0xff;
+
+const PEER_LENGTH = 33;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The value stored for `record`. RecordError if a field does not fit its type. */
+export function encodeRecord(record: LogRecord): Uint8Array {
+  const w = new WireWriter(64);
+  try {
+    w.u8(RECORD_VERSION);
+    const code = KIND_CODE[record.kind];
+    if (code === undefined) throw new RecordError(`unknown broker-log record kind ${JSON.stringify(record.kind)}`);
+    w.u8(code);
+    switch (record.kind) {
+      case 'request-received':
+        w.u64(record.id);
+        if (record.client.peer.length !== PEER_LENGTH)
+          throw new RecordError(`request-received: peer must be ${PEER_LENGTH} bytes, got ${record.client.peer.length}`);
+        w.bytes(record.client.peer);
+        w.u64(record.client.dbid);
+        w.u64(record.client.permissions);
+        w.u16(record.type);
+        bytes32(w, record.message);
+        time(w, record.at, 'at');
+        break;
+      case 'reply-received':
+        w.u64(record.id);
+        time(w, record.latencyMicros, 'latencyMicros');
+        encodeReply(w, record.reply);
+        break;
+      case 'signer-connected':
+      case 'signer-disconnected':
+        text16(w, record.deviceId);
+        time(w, record.at, 'at');
+        break;
+      case 'error':
+        w.bool(record.id !== undefined);
+        if (record.id !== undefined) w.u64(record.id);
+        text32(w, record.text);
+        time(w, record.at, 'at');
+        break;
+    }
+  } catch (e) {
+    if (e instanceof WireError) throw new RecordError(`${record.kind}: ${e.message}`);
+    throw e;
+  }
+  return w.finish().slice();
+}
+
+function encodeReply(w: WireWriter, reply: Reply): void {
+  const code = REPLY_CODE[reply.kind];
+  if (code === undefined) throw new RecordError(`unknown reply kind ${JSON.stringify(reply.kind)}`);
+  w.u8(code);
+  switch (reply.kind) {
+    case 'frame':
+      bytes32(w, reply.frame);
+      break;
+    case 'none':
+      break;
+    case 'bad-request':
+      text32(w, reply.description);
+      break;
+    case 'fatal':
+      w.u8(reply.failure === null ? NO_FAILURE : STATUS_FAILURE_CODE[reply.failure]);
+      text32(w, reply.description);
+      w.bool(reply.frame !== undefined);
+      if (reply.frame !== undefined) bytes32(w, reply.frame);
+      break;
+  }
+}
+
+/** Decodes one stored value. RecordError naming the version, kind or field that is wrong. */
+export function decodeRecord(value: Uint8Array): LogRecord {
+  const r = new WireReader(value);
+  r.msgName = 'broker-log record';
+  try {
+    const version = r.u8();
+    if (version !== RECORD_VERSION)
+      throw new RecordError(`unknown broker-log record version ${version} (this build reads version ${RECORD_VERSION})`);
+    const code = r.u8();
+    const kind = KIND_OF_CODE.get(code);
+    if (kind === undefined) throw new RecordError(`unknown broker-log record kind ${code} (version ${version})`);
+    r.msgName = `broker-log record ${kind}`;
+    const record = decodeBody(r, kind);
+    if (!r.atEnd) r.fail(`${r.remaining} trailing bytes after the record`);
+    return record;
+  } catch (e) {
+    if (e instanceof WireError) throw new RecordError(e.message);
+    throw e;
+  }
+}
+
+function decodeBody(r: WireReader, kind: LogRecord['kind']): LogRecord {
+  switch (kind) {
+    case 'request-received': {
+      const id = field(r, 'id', () => r.u64());
+      const peer = field(r, 'peer', () => r.bytes(PEER_LENGTH));
+      const dbid = field(r, 'dbid', () => r.u64());
+      const permissions = field(r, 'permissions', () => r.u64());
+      const type = field(r, 'type', () => r.u16());
+      const message = field(r, 'message', () => r.bytes(r.u32()));
+      const at = field(r, 'at', () => readTime(r));
+      return { kind, id, client: { peer, dbid, permissions }, type, message, at };
+    }
+    case 'reply-received': {
+      const id = field(r, 'id', () => r.u64());
+      const latencyMicros = field(r, 'latencyMicros', () => readTime(r));
+      const reply = field(r, 'reply', () => decodeReply(r));
+      return { kind, id, reply, latencyMicros };
+    }
+    case 'signer-connected':
+    case 'signer-disconnected': {
+      const deviceId = field(r, 'deviceId', () => readText(r, r.u16()));
+      const at = field(r, 'at', () => readTime(r));
+      return { kind, deviceId, at };
+    }
+    case 'error': {
+      const id = field(r, 'id', () => (r.bool() ? r.u64() : undefined));
+      const text = field(r, 'text', () => readText(r, r.u32()));
+      const at = field(r, 'at', () => readTime(r));
+      return id === undefined ? { kind, text, at } : { kind, id, text, at };
+    }
+  }
+}
+
+function decodeReply(r: WireReader): Reply {
+  const code = r.u8();
+  const kind = REPLY_OF_CODE.get(code);
+  if (kind === undefined) r.fail(`unknown reply kind ${code}`, r.offset - 1);
+  switch (kind) {
+    case 'frame':
+      return { kind, frame: r.bytes(r.u32()) };
+    case 'none':
+      return { kind };
+    case 'bad-request':
+      return { kind, description: readText(r, r.u32()) };
+    case 'fatal': {
+      const failureCode = r.u8();
+      const failure = failureCode === NO_FAILURE ? null : FAILURE_OF_CODE.get(failureCode);
+      if (failure === undefined) r.fail(`unknown status_failreason ${failureCode}`, r.offset - 1);
+      const description = readText(r, r.u32());
+      return r.bool() ? { kind, failure, description, frame: r.bytes(r.u32()) } : { kind, failure, description };
+    }
+  }
+}
+
+/** Runs a field's reader with the field named in any error. */
+function field<T>(r: WireReader, name: string, read: () => T): T {
+  r.fieldName = name;
+  return read();
+}
+
+function bytes32(w: WireWriter, b: Uint8Array): void {
+  w.u32(b.length);
+  w.bytes(b);
+}
+
+function text16(w: WireWriter, s: string): void {
+  const b = utf8Encoder.encode(s);
+  w.u16(b.length);
+  w.bytes(b);
+}
+
+function text32(w: WireWriter, s: string): void {
+  bytes32(w, utf8Encoder.encode(s));
+}
+
+function readText(r: WireReader, length: number): string {
+  const start = r.offset;
+  try {
+    return utf8Decoder.decode(r.bytes(length));
+  } catch (e) {
+    if (e instanceof WireError) throw e;
+    return r.fail('invalid UTF-8', start);
+  }
+}
+
+function time(w: WireWriter, v: number, name: string): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RecordError(`${name} must be a non-negative safe integer, got ${v}`);
+  w.u64(BigInt(v));
+}
+
+function readTime(r: WireReader): number {
+  const start = r.offset;
+  const v = r.u64();
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) r.fail(`${v} exceeds Number.MAX_SAFE_INTEGER`, start);
+  return Number(v);
+}
