@@ -5,6 +5,8 @@
  * path imports nothing heavy; the daemon is loaded only when needed.
  */
 import { resolve } from 'node:path';
+import type { PolicyConfig } from '../signer/policy/policy.js';
+import { ConfigError, dataDirOf, loadSettings, policyOf, SETTINGS, type Settings } from './config.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
 import { writeStdio } from './stdio.js';
 
@@ -26,14 +28,8 @@ Options (lightningd passes them; they are not for people):
   --dev-debug-self  accepted and ignored
 Unknown arguments are logged and ignored.
 
-Environment:
-  SPHINX_SIGNER       where signing happens: local (default; in this process).
-                      remote (a device over MQTT) is not available yet.
-  SPHINX_DATA_DIR     the signer's state directory (default ./sphinx, i.e. inside
-                      lightningd's network directory)
-  SPHINX_CLN_VERSION  the version to report; default: ask the parent process
-                      ($(readlink /proc/$PPID/exe) --version), which is lightningd
-  SPHINX_LOG_STDERR   1: also write every log line to stderr
+Settings (environment variables, or KEY=value lines in ./sphinx.conf; the environment wins):
+${Object.entries(SETTINGS).map(([key, what]) => `  ${key.padEnd(36)} ${what}`).join('\n')}
 `;
 
 /** Flags lightningd passes to every subdaemon (lightningd/subd.c subd()). */
@@ -46,7 +42,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   if (args.includes('--version')) {
     try {
-      writeStdio(1, lightningdVersion(env) + '\n');
+      writeStdio(1, lightningdVersion({ ...env, ...settingsForVersion(env) }) + '\n');
     } catch (err) {
       if (!(err instanceof VersionUnknown)) throw err;
       writeStdio(
@@ -59,7 +55,17 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     return;
   }
 
-  const signerKind = env['SPHINX_SIGNER'] || 'local';
+  let settings: Settings;
+  let policy: PolicyConfig;
+  try {
+    settings = loadSettings(env, process.cwd(), (warning) => writeStdio(2, `sphinx-hsmd: ${warning}\n`));
+    policy = policyOf(settings);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    writeStdio(2, `sphinx-hsmd: ${err.message}\n`);
+    process.exit(1);
+  }
+  const signerKind = settings.SPHINX_SIGNER || 'local';
   if (signerKind !== 'local') {
     writeStdio(
       2,
@@ -70,18 +76,27 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     process.exit(1);
   }
   const developer = args.includes('--developer');
-  const dataDir = resolve(env['SPHINX_DATA_DIR'] || 'sphinx');
+  const dataDir = dataDirOf(settings);
   const hsmSecretPath = resolve('hsm_secret'); // hsmd.c opens "hsm_secret" in the cwd
 
   const { runHsmd } = await import('./hsmd.js');
   await runHsmd({
-    version: () => lightningdVersion(env),
+    version: () => lightningdVersion({ ...env, ...settings }),
     trace: args.includes('--log-trace') || args.includes('--log-io'),
-    logStderr: env['SPHINX_LOG_STDERR'] === '1',
+    logStderr: settings.SPHINX_LOG_STDERR === '1',
     ignoredArgs: args.filter((a) => !(KNOWN_FLAGS as readonly string[]).includes(a)),
     openSigner: async (log) => {
       const { createLocalSigner } = await import('./local-signer.js');
-      return createLocalSigner({ dataDir, hsmSecretPath, developer, log: (level, text) => log.log(level, text) });
+      return createLocalSigner({ dataDir, hsmSecretPath, developer, policy, log: (level, text) => log.log(level, text) });
     },
   });
+}
+
+/** --version must answer even with a broken sphinx.conf (that is reported at start-up). */
+function settingsForVersion(env: NodeJS.ProcessEnv): Settings {
+  try {
+    return loadSettings(env);
+  } catch {
+    return {};
+  }
 }

@@ -10,6 +10,7 @@ import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Decision } from '../signer/decision.js';
 import type { Envelope } from '../signer/envelope.js';
 import { createMnemonicHsmSecret } from '../signer/keys/hsm-secret.js';
+import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import { fastCurve } from './curve-native.js';
 import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
@@ -19,6 +20,8 @@ export interface LocalSignerOptions {
   readonly dataDir: string;
   readonly hsmSecretPath: string;
   readonly developer: boolean;
+  /** Validation policy (broker/config.ts); DEFAULT_POLICY if absent. */
+  readonly policy?: PolicyConfig;
   readonly log: (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
 }
 
@@ -29,12 +32,23 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
   const signer = new Signer({
     curve,
     developer: options.developer,
+    policy: options.policy,
     readHsmSecret: (passphrase) => readOrCreateHsmSecret(options, passphrase),
   });
   return {
-    request: async (env: Envelope) => outcome(signer.handle(env)),
+    request: async (env: Envelope) => {
+      const decision = signer.handle(env);
+      logPolicyWarnings(decision, options.log);
+      return outcome(decision);
+    },
     close: async () => {},
   };
+}
+
+/** Rules demoted to warnings still deserve a loud line in lightningd's log. */
+export function logPolicyWarnings(decision: Decision, log: LocalSignerOptions['log']): void {
+  for (const event of decision.events)
+    if (event.kind === 'PolicyWarned') log('unusual', `${event.policy} (warn-only, signed anyway): ${event.detail}`);
 }
 
 /** The port's view of a decision: a frame, no reply, or one of hsmd's two failures. */

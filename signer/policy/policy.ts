@@ -10,8 +10,9 @@
 import { badRequest, type Decision } from '../decision.js';
 import type { PolicyWarned } from '../events.js';
 
-/** A rule's stable name, e.g. `policy-commitment-previous-revoked`. */
-export type PolicyName = `policy-${string}`;
+import type { PolicyName } from './catalog.js';
+
+export type { PolicyName } from './catalog.js';
 
 export interface PolicyViolation {
   readonly policy: PolicyName;

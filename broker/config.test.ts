@@ -1,0 +1,77 @@
+/**
+ * Settings from sphinx.conf and the environment, and the policy they configure.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import { toHex } from '../signer/bytes.js';
+import { DEFAULT_POLICY } from '../signer/policy/policy.js';
+import { HSMD_BIN } from '../test/sim-lightningd.js';
+import { ConfigError, loadSettings, policyOf } from './config.js';
+
+function withConf(text: string | undefined, f: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-conf-'));
+  try {
+    if (text !== undefined) writeFileSync(join(dir, 'sphinx.conf'), text);
+    f(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('sphinx.conf is read, comments ignored, and the environment wins', () => {
+  withConf('# a comment\nSPHINX_DATA_DIR = /var/sphinx  # trailing\nSPHINX_POLICY_MAX_HTLCS=30\n', (dir) => {
+    const s = loadSettings({ SPHINX_POLICY_MAX_HTLCS: '40', PATH: '/bin' }, dir);
+    assert.equal(s.SPHINX_DATA_DIR, '/var/sphinx');
+    assert.equal(s.SPHINX_POLICY_MAX_HTLCS, '40');
+  });
+});
+
+test('unknown keys: refused in sphinx.conf (naming the line), a warning in the environment', () => {
+  withConf('SPHINX_DATA_DIR=/x\nSPHINX_MAX_HTLC=3\n', (dir) => {
+    assert.throws(() => loadSettings({}, dir), (e: Error) => e instanceof ConfigError && /sphinx\.conf:2: .*SPHINX_MAX_HTLC/.test(e.message));
+  });
+  withConf(undefined, (dir) => {
+    const warnings: string[] = [];
+    assert.deepEqual(loadSettings({ SPHINX_SINGER: 'local' }, dir, (w) => warnings.push(w)), {});
+    assert.match(warnings.join('\n'), /ignoring unknown setting SPHINX_SINGER/);
+  });
+});
+
+test('no settings: the default policy, everything enforced', () => {
+  withConf(undefined, (dir) => assert.deepEqual(policyOf(loadSettings({}, dir)), DEFAULT_POLICY));
+});
+
+test('policy settings: warn-only names, limits and allowlist; mistakes name the fix', () => {
+  const p = policyOf({
+    SPHINX_POLICY_WARN_ONLY: 'policy-feerate-range, policy-htlc-count',
+    SPHINX_POLICY_MAX_FEERATE: '5000',
+    SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT: '16777215',
+    SPHINX_POLICY_ALLOWLIST: '0014' + '11'.repeat(20),
+  });
+  assert.deepEqual([...p.warnOnly], ['policy-feerate-range', 'policy-htlc-count']);
+  assert.equal(p.maxFeeratePerKw, 5000);
+  assert.equal(p.maxChannelValueSat, 16777215n);
+  assert.deepEqual(p.allowlist.map(toHex), ['0014' + '11'.repeat(20)]);
+  assert.throws(() => policyOf({ SPHINX_POLICY_WARN_ONLY: 'policy-everything' }), /unknown policy "policy-everything"; known: policy-/);
+  assert.throws(() => policyOf({ SPHINX_POLICY_MAX_HTLCS: 'lots' }), /SPHINX_POLICY_MAX_HTLCS=lots: expected a whole number/);
+  assert.throws(() => policyOf({ SPHINX_POLICY_ALLOWLIST: 'bc1qxyz' }), /not a hex scriptPubKey/);
+});
+
+test('sphinx-hsmd refuses to start on a bad setting, saying which (exit 1)', () => {
+  withConf('SPHINX_POLICY_WARN_ONLY=policy-nope\n', (dir) => {
+    const r = spawnSync(HSMD_BIN, [], { cwd: dir, env: { ...process.env, SPHINX_CLN_VERSION: 'v25.12.1' }, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /SPHINX_POLICY_WARN_ONLY: unknown policy "policy-nope"/);
+  });
+});
+
+test('--help lists every setting', () => {
+  const r = spawnSync(HSMD_BIN, ['--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  for (const key of ['SPHINX_SIGNER', 'SPHINX_DATA_DIR', 'SPHINX_POLICY_WARN_ONLY', 'SPHINX_POLICY_ALLOWLIST', 'sphinx.conf'])
+    assert.ok(r.stdout.includes(key), key);
+});

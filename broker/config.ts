@@ -1,0 +1,118 @@
+/**
+ * Configuration: `SPHINX_*` settings from the environment and from `sphinx.conf` in the
+ * working directory (under lightningd: the network directory). The environment wins.
+ * `sphinx.conf` holds `KEY=value` lines with the same keys; `#` starts a comment.
+ * Every mistake is an error that names the key and says what would be accepted.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fromHex } from '../signer/bytes.js';
+import { isPolicyName, POLICIES, type PolicyName } from '../signer/policy/catalog.js';
+import { DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
+
+export const CONFIG_FILE = 'sphinx.conf';
+
+/** Settings keys, with what each means (for --help and for typo detection). */
+export const SETTINGS = {
+  SPHINX_SIGNER: 'where signing happens: local (in this process)',
+  SPHINX_DATA_DIR: "the signer's state directory (default ./sphinx, in lightningd's network directory)",
+  SPHINX_CLN_VERSION: "the version to report; default: ask the parent lightningd ($(readlink /proc/$PPID/exe) --version)",
+  SPHINX_LOG_STDERR: '1: also write every log line to stderr',
+  SPHINX_POLICY_WARN_ONLY: 'comma-separated policy names to demote to logged warnings (default: none; all enforced)',
+  SPHINX_POLICY_MIN_FEERATE: `lowest commitment feerate, sat/kw (default ${DEFAULT_POLICY.minFeeratePerKw})`,
+  SPHINX_POLICY_MAX_FEERATE: `highest feerate, sat/kw (default ${DEFAULT_POLICY.maxFeeratePerKw})`,
+  SPHINX_POLICY_MIN_TO_SELF_DELAY: `shortest to_self_delay, blocks (default ${DEFAULT_POLICY.minToSelfDelay})`,
+  SPHINX_POLICY_MAX_TO_SELF_DELAY: `longest to_self_delay, blocks (default ${DEFAULT_POLICY.maxToSelfDelay})`,
+  SPHINX_POLICY_MAX_HTLCS: `most HTLCs on one commitment (default ${DEFAULT_POLICY.maxHtlcs})`,
+  SPHINX_POLICY_MAX_HTLC_VALUE_SAT: `most value in HTLCs on one commitment, sat (default ${DEFAULT_POLICY.maxHtlcValueSat})`,
+  SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT: `largest channel, sat (default ${DEFAULT_POLICY.maxChannelValueSat})`,
+  SPHINX_POLICY_ALLOWLIST: 'comma-separated hex scriptPubKeys that closes and sweeps may also pay to',
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+export type Settings = Partial<Record<SettingKey, string>>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * sphinx.conf (if present) overlaid with the environment's SPHINX_* variables. A key
+ * sphinx.conf does not know is an error; an unknown SPHINX_* variable only a warning (the
+ * environment is shared with other programs).
+ */
+export function loadSettings(
+  env: NodeJS.ProcessEnv,
+  dir: string = process.cwd(),
+  warn: (text: string) => void = () => {},
+): Settings {
+  const settings: Settings = {};
+  const path = join(dir, CONFIG_FILE);
+  if (existsSync(path)) {
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .forEach((raw, i) => {
+        const line = raw.replace(/#.*/, '').trim();
+        if (!line) return;
+        const eq = line.indexOf('=');
+        const key = line.slice(0, eq).trim();
+        if (eq < 0 || !isSettingKey(key))
+          throw new ConfigError(`${path}:${i + 1}: "${raw.trim()}" is not KEY=value with a known key (${Object.keys(SETTINGS).join(', ')})`);
+        settings[key] = line.slice(eq + 1).trim();
+      });
+  }
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith('SPHINX_') || value === undefined) continue;
+    if (isSettingKey(key)) settings[key] = value;
+    else warn(`ignoring unknown setting ${key} in the environment (known: ${Object.keys(SETTINGS).join(', ')})`);
+  }
+  return settings;
+}
+
+const isSettingKey = (key: string): key is SettingKey => Object.hasOwn(SETTINGS, key);
+
+export const dataDirOf = (s: Settings): string => resolve(s.SPHINX_DATA_DIR || 'sphinx');
+
+/** The validation policy the settings ask for; defaults where they say nothing. */
+export function policyOf(s: Settings): PolicyConfig {
+  const warnOnly = new Set<PolicyName>();
+  for (const name of list(s.SPHINX_POLICY_WARN_ONLY)) {
+    if (!isPolicyName(name))
+      throw new ConfigError(`SPHINX_POLICY_WARN_ONLY: unknown policy "${name}"; known: ${Object.keys(POLICIES).join(', ')}`);
+    warnOnly.add(name);
+  }
+  const allowlist = list(s.SPHINX_POLICY_ALLOWLIST).map((script) => {
+    if (!/^([0-9a-f]{2})+$/i.test(script))
+      throw new ConfigError(`SPHINX_POLICY_ALLOWLIST: "${script}" is not a hex scriptPubKey (e.g. 0014<20-byte key hash>)`);
+    return fromHex(script);
+  });
+  return {
+    warnOnly,
+    allowlist,
+    minFeeratePerKw: int(s, 'SPHINX_POLICY_MIN_FEERATE', DEFAULT_POLICY.minFeeratePerKw),
+    maxFeeratePerKw: int(s, 'SPHINX_POLICY_MAX_FEERATE', DEFAULT_POLICY.maxFeeratePerKw),
+    minToSelfDelay: int(s, 'SPHINX_POLICY_MIN_TO_SELF_DELAY', DEFAULT_POLICY.minToSelfDelay),
+    maxToSelfDelay: int(s, 'SPHINX_POLICY_MAX_TO_SELF_DELAY', DEFAULT_POLICY.maxToSelfDelay),
+    maxHtlcs: int(s, 'SPHINX_POLICY_MAX_HTLCS', DEFAULT_POLICY.maxHtlcs),
+    maxHtlcValueSat: sats(s, 'SPHINX_POLICY_MAX_HTLC_VALUE_SAT', DEFAULT_POLICY.maxHtlcValueSat),
+    maxChannelValueSat: sats(s, 'SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT', DEFAULT_POLICY.maxChannelValueSat),
+  };
+}
+
+const list = (value: string | undefined): string[] =>
+  (value ?? '').split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+
+function int(s: Settings, key: SettingKey, fallback: number): number {
+  const value = s[key];
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new ConfigError(`${key}=${value}: expected a whole number (default ${fallback})`);
+  return Number(value);
+}
+
+function sats(s: Settings, key: SettingKey, fallback: bigint): bigint {
+  const value = s[key];
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${key}=${value}: expected a whole number of satoshis (default ${fallback})`);
+  return BigInt(value);
+}

@@ -1,0 +1,32 @@
+/**
+ * Every validation rule the signer enforces, by its stable name, with what it checks.
+ * `PolicyName` is this list's keys, so a rule cannot be written under a name that is not
+ * listed here, and configuration naming an unknown rule is refused (broker config).
+ * docs/policies.md gives each rule's exact conditions; the rule modules cite them.
+ */
+export const POLICIES = {
+  // Commitments (policy/commitment-rules.ts)
+  'policy-commitment-revoked-holder': 'never sign a holder commitment that was revoked',
+  'policy-commitment-counterparty-order': 'counterparty commitments only in order, after the one before the previous is revoked',
+  'policy-commitment-holder-order': 'holder commitments validated in order, after the one before the previous is revoked',
+  'policy-commitment-counterparty-signature': "the counterparty's signature on our commitment is valid",
+  'policy-retry-identical': 'a retry of a commitment or revocation carries identical data (and gets the identical reply)',
+  'policy-revocation-secret-matches-point': 'a revocation secret matches the per-commitment point we signed for',
+  'policy-revocation-shachain': 'a revocation secret derives the ones already stored (BOLT 3 shachain)',
+  'policy-revocation-order': 'revocations in order, only for commitments already superseded',
+  'policy-revoke-holder-current': 'never revoke our current holder commitment',
+  'policy-htlc-tx-counterparty-point': "HTLC transactions only for the counterparty's current or previous commitment",
+  'policy-feerate-range': 'commitment feerate within [minFeeratePerKw, maxFeeratePerKw]',
+  'policy-htlc-count': 'at most maxHtlcs HTLCs on a commitment',
+  'policy-htlc-value': 'HTLCs on a commitment total at most maxHtlcValueSat',
+  'policy-channel-value': 'channel value at most maxChannelValueSat',
+  'policy-to-self-delay-range': 'both to_self_delays within [minToSelfDelay, maxToSelfDelay]',
+  // On chain (policy/onchain-rules.ts)
+  'policy-mutual-destination-allowlisted': 'mutual closes pay only our wallet, our shutdown script, the allowlist and the counterparty',
+  'policy-sweep-destination': 'sweeps to us pay only our wallet or the allowlist',
+  'policy-onchain-fee-range': 'on-chain transactions: inputs cover outputs, feerate at most maxFeeratePerKw',
+} as const;
+
+export type PolicyName = keyof typeof POLICIES;
+
+export const isPolicyName = (name: string): name is PolicyName => Object.hasOwn(POLICIES, name);
