@@ -1,0 +1,41 @@
+/**
+ * The file port the device journal and its snapshot slots go through (DESIGN §6 `Journal`
+ * port): synchronous, because SD-card files on the device and `fs` on the host both are.
+ * Adapters: log/memory-file.ts (tests, with fault injection) and firmware/host/node-file.ts.
+ *
+ * Durability contract: bytes appended (or a truncation) are durable only once `sync()`
+ * returns; a crash may lose anything after the last sync, or keep part of it.
+ */
+export interface FilePort {
+  /** What the file is called, for error messages (a path on the host). */
+  readonly name: string;
+  /** Current length in bytes. */
+  size(): number;
+  /** Bytes [offset, offset+length) (fewer if the file ends first). */
+  read(offset: number, length: number): Uint8Array;
+  /** Writes at the end of the file. */
+  append(bytes: Uint8Array): void;
+  /** Makes everything written so far durable (fsync). */
+  sync(): void;
+  /** Cuts the file to `length` bytes. */
+  truncate(length: number): void;
+}
+
+/** A directory of named files (the journal and its two snapshot slots). */
+export interface FileDir {
+  /** Opens `name`, creating it (durably: the directory entry too) if absent. */
+  open(name: string): FilePort;
+}
+
+/** The whole content of a file. */
+export const readWhole = (file: FilePort): Uint8Array => file.read(0, file.size());
+
+/**
+ * Replaces a file's content and syncs. Not atomic: a crash may leave it empty or torn, so
+ * only content that carries its own check (a CRC'd snapshot slot) is written this way.
+ */
+export function replaceWhole(file: FilePort, bytes: Uint8Array): void {
+  file.truncate(0);
+  file.append(bytes);
+  file.sync();
+}

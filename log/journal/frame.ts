@@ -1,0 +1,111 @@
+/**
+ * Journal frames (DESIGN §4): `u32 length ‖ u32 CRC-32C ‖ payload`, big-endian, where the
+ * CRC covers the 4 length bytes and the payload (so a flipped length is caught too) and
+ * 1 ≤ length ≤ MAX_FRAME_PAYLOAD (an all-zero region never passes for a frame).
+ *
+ * The recovery scan reads frames from offset 0. At the first bad frame (bad CRC, length
+ * out of range, or running past the end of the file) it looks for any good frame after it:
+ * - none: the bad frame is the torn tail of the last write (a crash mid-append); it is
+ *   reported for the caller to truncate and log;
+ * - one: the journal is corrupt in the middle; the scan refuses, naming the byte offset.
+ */
+import { crc32c } from './crc32c.js';
+
+export const FRAME_HEADER = 8;
+export const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024;
+
+export function encodeFrame(payload: Uint8Array): Uint8Array {
+  if (payload.length < 1 || payload.length > MAX_FRAME_PAYLOAD) throw new RangeError(`frame payload of ${payload.length} bytes`);
+  const frame = new Uint8Array(FRAME_HEADER + payload.length);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, payload.length);
+  frame.set(payload, FRAME_HEADER);
+  view.setUint32(4, crc32c(frameCovered(frame)));
+  return frame;
+}
+
+/** The bytes the CRC covers: length and payload, without the CRC field. */
+function frameCovered(frame: Uint8Array): Uint8Array {
+  const covered = new Uint8Array(frame.length - 4);
+  covered.set(frame.subarray(0, 4));
+  covered.set(frame.subarray(FRAME_HEADER), 4);
+  return covered;
+}
+
+export interface Frame {
+  /** Byte offset of the frame's header in the file. */
+  readonly offset: number;
+  readonly payload: Uint8Array;
+}
+
+/** Why the frame at an offset is not good, or its payload. */
+export type FrameCheck = { readonly ok: true; readonly payload: Uint8Array } | { readonly ok: false; readonly reason: string };
+
+/** Checks the frame at `offset` of `bytes` (the whole file). */
+export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
+  if (bytes.length - offset < FRAME_HEADER) return { ok: false, reason: `short header (${bytes.length - offset} of ${FRAME_HEADER} bytes)` };
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, FRAME_HEADER);
+  const length = view.getUint32(0);
+  if (length < 1 || length > MAX_FRAME_PAYLOAD) return { ok: false, reason: `length ${length} out of range` };
+  const end = offset + FRAME_HEADER + length;
+  if (end > bytes.length) return { ok: false, reason: `short frame (${bytes.length - offset} of ${FRAME_HEADER + length} bytes)` };
+  const frame = bytes.subarray(offset, end);
+  const expected = view.getUint32(4);
+  const actual = crc32c(frameCovered(frame));
+  if (actual !== expected) return { ok: false, reason: `CRC-32C ${hex32(actual)} != stored ${hex32(expected)}` };
+  return { ok: true, payload: frame.slice(FRAME_HEADER) };
+}
+
+const hex32 = (n: number): string => '0x' + n.toString(16).padStart(8, '0');
+
+export interface TornTail {
+  /** Where the torn frame begins: the file is cut back to this length. */
+  readonly offset: number;
+  /** How many bytes it had. */
+  readonly length: number;
+  readonly reason: string;
+}
+
+export interface FrameScan {
+  readonly frames: Frame[];
+  /** The good length of the file: where the next frame goes. */
+  readonly end: number;
+  readonly torn: TornTail | undefined;
+}
+
+/** The journal cannot be used as is: a bad frame with good ones after it, or a bad record. */
+export class JournalCorruptError extends Error {
+  override readonly name = 'JournalCorruptError';
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly detail: string,
+  ) {
+    super(`journal ${file} is corrupt at byte offset ${offset}: ${detail}`);
+  }
+}
+
+/**
+ * Scans every frame of `bytes` (a whole journal file named `file`). Pure: the caller reads
+ * the file and truncates a torn tail.
+ */
+export function scanFrames(file: string, bytes: Uint8Array): FrameScan {
+  const frames: Frame[] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    const check = checkFrame(bytes, offset);
+    if (check.ok) {
+      frames.push({ offset, payload: check.payload });
+      offset += FRAME_HEADER + check.payload.length;
+      continue;
+    }
+    // Error path only: is any good frame left after this bad one?
+    for (let next = offset + 1; next + FRAME_HEADER < bytes.length; next++) {
+      if (checkFrame(bytes, next).ok) {
+        throw new JournalCorruptError(file, offset, `${check.reason}; a good frame follows at offset ${next}, so this is not a torn last write`);
+      }
+    }
+    return { frames, end: offset, torn: { offset, length: bytes.length - offset, reason: check.reason } };
+  }
+  return { frames, end: offset, torn: undefined };
+}

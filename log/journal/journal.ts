@@ -1,0 +1,186 @@
+/**
+ * The device journal (DESIGN §4): an append-only file of records (record.ts) in frames
+ * (frame.ts), and two snapshot slots (snapshot-slots.ts), all through the FilePort.
+ *
+ * Opening recovers: the newest good snapshot; the journal scanned (a torn last frame cut
+ * off and reported; corruption refused, naming the byte offset); the records the snapshot
+ * does not cover, for the caller to replay. Record ids strictly increase.
+ *
+ * A snapshot covers every record journaled so far; compaction then restarts the journal
+ * with a start marker naming that snapshot (generation and last id). Opening checks that
+ * the journal continues the snapshot it recovered: if the snapshot the journal follows is
+ * unusable (a bad slot), records would be missing, so it refuses instead. A crash between
+ * the snapshot and compaction leaves covered records at the head of the journal: opening
+ * skips them by id and finishes the compaction.
+ */
+import type { FileDir, FilePort } from '../file-port.js';
+import { JournalCorruptError, encodeFrame, scanFrames, type TornTail } from './frame.js';
+import { type JournalRecord, type JournalStart, decodeRecord, decodeStart, encodeRecord, encodeStart, isStart } from './record.js';
+import { type Snapshot, SnapshotSlots } from './snapshot-slots.js';
+
+export const JOURNAL_FILE = 'journal';
+export const SNAPSHOT_FILES = ['snapshot-a', 'snapshot-b'] as const;
+
+export interface JournalFiles {
+  readonly journal: FilePort;
+  readonly slots: readonly [FilePort, FilePort];
+}
+
+export const openJournalFiles = (dir: FileDir): JournalFiles => ({
+  journal: dir.open(JOURNAL_FILE),
+  slots: [dir.open(SNAPSHOT_FILES[0]), dir.open(SNAPSHOT_FILES[1])],
+});
+
+/** A record as found by the scan, with where its frame starts. */
+export interface ScannedRecord {
+  readonly offset: number;
+  readonly record: JournalRecord;
+}
+
+export interface Recovery {
+  /** The newest good snapshot, if any. */
+  readonly snapshot: Snapshot | undefined;
+  /** The records after the snapshot (all of them without one), in journal order. */
+  readonly records: readonly ScannedRecord[];
+  /** A torn last frame that was cut off. */
+  readonly torn: TornTail | undefined;
+  /** What recovery found and did, one line each, for the caller's log. */
+  readonly notes: readonly string[];
+}
+
+export class Journal {
+  #lastId: bigint | undefined;
+
+  private constructor(
+    private readonly files: JournalFiles,
+    private readonly slots: SnapshotSlots,
+    lastId: bigint | undefined,
+  ) {
+    this.#lastId = lastId;
+  }
+
+  /** Opens and recovers; throws JournalCorruptError if the journal must not be used. */
+  static open(files: JournalFiles): { journal: Journal; recovery: Recovery } {
+    const slots = new SnapshotSlots(files.slots);
+    const { newest: snapshot, problems } = slots.read();
+    const notes = [...problems];
+    const file = files.journal;
+    const scan = scanFrames(file.name, file.read(0, file.size()));
+    if (scan.torn) {
+      // DESIGN §4: a bad last frame is a torn write: truncate it, log it.
+      file.truncate(scan.end);
+      file.sync();
+      notes.push(`journal ${file.name}: torn last write of ${scan.torn.length} bytes at offset ${scan.torn.offset} (${scan.torn.reason}); truncated`);
+    }
+    let start: JournalStart | undefined;
+    const scanned: ScannedRecord[] = [];
+    let previous: bigint | undefined;
+    for (const frame of scan.frames) {
+      let record: JournalRecord;
+      try {
+        if (frame.offset === 0 && isStart(frame.payload)) {
+          start = decodeStart(frame.payload);
+          continue;
+        }
+        record = decodeRecord(frame.payload);
+      } catch (e) {
+        throw new JournalCorruptError(file.name, frame.offset, `record does not decode: ${(e as Error).message}`);
+      }
+      if (previous !== undefined && record.id <= previous) {
+        throw new JournalCorruptError(file.name, frame.offset, `record id ${record.id} after id ${previous} (ids must increase)`);
+      }
+      previous = record.id;
+      scanned.push({ offset: frame.offset, record });
+    }
+    const journal = new Journal(files, slots, snapshot?.lastId);
+    const records = journal.#afterSnapshot(snapshot, start, scanned, scan.end, notes);
+    journal.#lastId = records.at(-1)?.record.id ?? snapshot?.lastId;
+    return { journal, recovery: { snapshot, records, torn: scan.torn, notes } };
+  }
+
+  /** The id of the last record journaled (or covered by the snapshot). */
+  get lastId(): bigint | undefined {
+    return this.#lastId;
+  }
+
+  /** Appends a record; durable only after sync(). */
+  append(record: JournalRecord): void {
+    if (this.#lastId !== undefined && record.id <= this.#lastId) {
+      throw new RangeError(`journal: record id ${record.id} is not after the last id ${this.#lastId}`);
+    }
+    this.files.journal.append(encodeFrame(encodeRecord(record)));
+    this.#lastId = record.id;
+  }
+
+  sync(): void {
+    this.files.journal.sync();
+  }
+
+  /**
+   * Writes a snapshot covering every record so far (`body` is the caller's encoding of the
+   * state they fold to), then compacts: the journal restarts empty after its id.
+   */
+  snapshot(body: Uint8Array): Snapshot {
+    if (this.#lastId === undefined) throw new RangeError('journal: nothing to snapshot');
+    const journal = this.files.journal;
+    journal.sync();
+    const snapshot = this.slots.write(this.#lastId, journal.size(), body);
+    this.#compact(snapshot);
+    return snapshot;
+  }
+
+  /** Restarts the journal after `snapshot`: only its start marker remains. */
+  #compact(snapshot: Snapshot): void {
+    const journal = this.files.journal;
+    journal.truncate(0);
+    journal.append(encodeFrame(encodeStart({ generation: snapshot.generation, lastId: snapshot.lastId })));
+    journal.sync();
+  }
+
+  /**
+   * The records the snapshot does not cover. The journal must continue the snapshot (its
+   * start marker names the same generation), or the one before it when a crash came
+   * between the snapshot and compaction: then the covered records are its head, ending
+   * at the snapshot's journal offset.
+   */
+  #afterSnapshot(
+    snapshot: Snapshot | undefined,
+    start: JournalStart | undefined,
+    scanned: readonly ScannedRecord[],
+    end: number,
+    notes: string[],
+  ): readonly ScannedRecord[] {
+    const file = this.files.journal;
+    const follows = start?.generation ?? -1n;
+    const have = snapshot?.generation ?? -1n;
+    if (have === follows) {
+      if (start !== undefined && start.lastId !== snapshot!.lastId) {
+        throw new JournalCorruptError(file.name, 0, `starts after id ${start.lastId}, its snapshot (generation ${have}) ends at id ${snapshot!.lastId}`);
+      }
+      return scanned;
+    }
+    if (have !== follows + 1n) {
+      const missing = start === undefined ? 'no snapshot' : `the snapshot of generation ${follows} (last id ${start.lastId})`;
+      throw new JournalCorruptError(file.name, 0,
+        `the journal continues ${missing} but the newest usable snapshot is ${snapshot ? `generation ${have}` : 'none'}: records would be missing`);
+    }
+    const s = snapshot!;
+    if (scanned.length === 0 && end === 0) {
+      // A crash mid-compaction after the truncation reached the disk, before the marker did.
+      this.#compact(s);
+      notes.push(`journal ${file.name}: empty after the snapshot of id ${s.lastId}; compaction finished`);
+      return [];
+    }
+    const firstNew = scanned.findIndex((r) => r.record.id > s.lastId);
+    const covered = firstNew === -1 ? scanned.length : firstNew;
+    const coveredEnd = covered === scanned.length ? end : scanned[covered]!.offset;
+    if (coveredEnd !== s.journalOffset) {
+      throw new JournalCorruptError(file.name, coveredEnd,
+        `the records the snapshot of id ${s.lastId} covers end at offset ${coveredEnd}, the snapshot says ${s.journalOffset}`);
+    }
+    if (covered < scanned.length) return scanned.slice(covered);
+    this.#compact(s);
+    notes.push(`journal ${file.name}: ${covered} records already in the snapshot of id ${s.lastId}; compaction finished`);
+    return [];
+  }
+}
