@@ -75,6 +75,11 @@ for (const name of ['session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
       // No input names the channel's funding key: wally_psbt_sign with it signs nothing more.
       const anchor = decodeAs('hsmd_sign_anchorspend_reply', frameOf(session.send(encodeMessage('hsmd_sign_anchorspend', fields))));
       assert.equal(toHex(anchor.psbt!), toHex(expected), `147 from seq ${ex.seq}`);
+      // sign_our_inputs only derives keys for utxos an input spends: an unspent utxo with a
+      // hardened (invalid) keyindex is never looked at, and the reply is unchanged.
+      const stray: HsmUtxo = { ...inputs[0]!, outpoint: { txid: new Uint8Array(32).fill(0xee), n: 7 }, keyindex: 0x8000_0000 };
+      const withStray = session.send(encodeMessage('hsmd_sign_withdrawal', { inputs: [...inputs, stray], psbt }));
+      assert.equal(toHex(decodeAs('hsmd_sign_withdrawal_reply', frameOf(withStray)).psbt!), toHex(expected));
     }
   });
 }

@@ -45,11 +45,13 @@ export function keyForUtxo(keys: KeyRing, curve: Curve, utxo: HsmUtxo): Uint8Arr
 /** libhsmd.c sign_our_inputs: for each utxo, every PSBT input spending it. Error or undefined. */
 export function signOurInputs(keys: KeyRing, curve: Curve, utxos: readonly HsmUtxo[], psbt: Psbt): string | undefined {
   for (const utxo of utxos) {
-    if (!utxo.close_info && utxo.keyindex >= HARDENED) return `Index ${utxo.keyindex} too great`;
     for (let j = 0; j < psbt.inputs.length; j++) {
       const input = psbt.tx.inputs[j]!;
       // wally_psbt_input_spends
       if (!equal(input.prevTxid, utxo.outpoint.txid) || input.prevVout !== utxo.outpoint.n) continue;
+      // bitcoin_key / bip86_key fail on a hardened index only when hsm_key_for_utxo runs,
+      // i.e. for a utxo some input spends (a utxo no input spends is never looked at).
+      if (!utxo.close_info && utxo.keyindex >= HARDENED) return `Index ${utxo.keyindex} too great`;
       const priv = keyForUtxo(keys, curve, utxo);
       const pub = curve.publicKey(priv);
       addInputPubkey(psbt, j, pub, isP2tr(utxo.scriptPubkey));
