@@ -1,0 +1,45 @@
+/**
+ * MQTT topics between the broker and a signing device (DESIGN §5). Everything for one
+ * device lives under `sphinx/v1/<deviceId>/`, deviceId being the hex of the device's
+ * public key (its node id); the broker's ACL lets a device touch only its own subtree.
+ */
+
+export const TOPIC_ROOT = 'sphinx/v1';
+
+/** The suffixes, and who publishes each. */
+export const TOPIC_SUFFIXES = {
+  /** broker → device: request envelopes (envelope-codec.ts). */
+  req: 'req',
+  /** device → broker: reply envelopes. */
+  res: 'res',
+  /** device → broker: "I am here and ready", with the last journaled id. */
+  hello: 'hello',
+  /** device → broker, retained: "online" / "offline" (the device's last will). */
+  status: 'status',
+  /** broker → device: control commands. */
+  control: 'control',
+  /** device → broker: answers to control commands. */
+  controlRes: 'control-res',
+  /** device → broker: journal records mirrored for restore and audit. */
+  journal: 'journal',
+} as const;
+
+export type TopicSuffix = (typeof TOPIC_SUFFIXES)[keyof typeof TOPIC_SUFFIXES];
+
+export const topic = (deviceId: string, suffix: TopicSuffix): string => `${TOPIC_ROOT}/${deviceId}/${suffix}`;
+
+/** The device id and suffix of a topic under the root, or undefined for anything else. */
+export function parseTopic(name: string): { deviceId: string; suffix: TopicSuffix } | undefined {
+  const parts = name.split('/');
+  if (parts.length !== 4 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return undefined;
+  const suffix = parts[3] as TopicSuffix;
+  if (!(Object.values(TOPIC_SUFFIXES) as string[]).includes(suffix)) return undefined;
+  return { deviceId: parts[2]!, suffix };
+}
+
+/** True if `filter` (a topic or a subscription filter) stays inside the device's subtree. */
+export function withinDevice(deviceId: string, filter: string): boolean {
+  const prefix = `${TOPIC_ROOT}/${deviceId}/`;
+  // No wildcard may reach above the device's subtree (e.g. "sphinx/v1/#" or "sphinx/+/x/req").
+  return filter.startsWith(prefix) && !filter.slice(0, prefix.length).includes('+') && !filter.slice(0, prefix.length).includes('#');
+}
