@@ -1,5 +1,6 @@
 /**
- * The code the device runs (signer/, and later projections/, log/ formats, firmware/app)
+ * The code the device runs (signer/, projections/, the journal format and its file port
+ * in log/, firmware/app)
  * must not use Node-only APIs (DESIGN §6): no Buffer, node:*, process, global crypto, btoa.
  * Tests beside the modules may; they never ship to the device.
  */
@@ -9,7 +10,7 @@ import { join, relative } from 'node:path';
 import test from 'node:test';
 import { repoRoot } from './fixtures.js';
 
-const DEVICE_DIRS = ['signer'];
+const DEVICE_DIRS = ['signer', 'projections', 'log/journal', 'log/file-port.ts', 'log/memory-file.ts', 'firmware/app'];
 const FORBIDDEN: ReadonlyArray<[RegExp, string]> = [
   [/\bBuffer\b/, 'Buffer'],
   [/from\s+['"]node:/, 'a node: import'],
@@ -19,6 +20,10 @@ const FORBIDDEN: ReadonlyArray<[RegExp, string]> = [
 ];
 
 function* sources(dir: string): Generator<string> {
+  if (!statSync(dir).isDirectory()) {
+    yield dir;
+    return;
+  }
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) yield* sources(path);

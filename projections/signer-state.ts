@@ -1,0 +1,196 @@
+/**
+ * The SignerState projection (DESIGN §4): the fold of journaled events (from the start or
+ * from a snapshot), and the deterministic snapshot encoding of the state with its digest.
+ *
+ * State layout (version 1; primitives as in signer/event-codec.ts):
+ *   u8 version ‖ dev: bool failPreapprove, bool noPreapproveCheck, bool warnOnOvergrind
+ *   ‖ option(node: u32 wireVersion, u32 bip32 pub, u32 bip32 priv, bytes chainHash)
+ *   ‖ u32 preapprovals ‖ u32 channel count ‖ channel* in ascending channelKey order
+ *   channel     = ref (bytes peer, u64 dbid) ‖ option(setup: as ChannelSetUp's fields)
+ *                 ‖ u32 count ‖ string outpoint* (ascending) ‖ option(commitments)
+ *   commitments = option(holderValidated: u64 n, bytes digest) ‖ option(u64 holderFirst)
+ *                 ‖ option(u64 holderRevokedThrough) ‖ option(counterpartySigned)
+ *                 ‖ option(counterpartyPrevious) ‖ option(u64 counterpartyFirst)
+ *                 ‖ u32 secret slots ‖ option(u64 index, bytes secret)* ‖ option(u64 last)
+ *   counterparty commitment = u64 n, bytes point, bytes digest
+ * Equal states give equal bytes whatever order their maps and sets were filled in.
+ *
+ * Snapshot body (what the device core keeps in a snapshot slot): u8 version (1)
+ *   ‖ bytes state ‖ u32 count ‖ (u64 id ‖ 32-byte request digest ‖ reply)* : the replies
+ *   of the latest requests, so a redelivered id is answered after compaction too.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { Reply } from '../signer/decision.js';
+import {
+  CodecError,
+  decodeWith,
+  readChannelRef,
+  readChannelSetup,
+  readOption,
+  readReply,
+  readString,
+  readVarBytes,
+  readVersion,
+  writeChannelRef,
+  writeChannelSetup,
+  writeOption,
+  writeReply,
+  writeString,
+  writeVarBytes,
+} from '../signer/event-codec.js';
+import type { SignerEvent } from '../signer/events.js';
+import type { CommitmentState, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
+import { apply, channelKey, initialState, type ChannelState, type SignerState } from '../signer/state.js';
+import type { WireReader } from '../signer/wire/reader.js';
+import { WireWriter } from '../signer/wire/writer.js';
+
+export const STATE_CODEC_VERSION = 1;
+export const SNAPSHOT_BODY_VERSION = 1;
+
+/** Folds journaled records (or any event batches) into the state, in order. */
+export function replayEvents(batches: Iterable<{ readonly events: readonly SignerEvent[] }>, from: SignerState = initialState): SignerState {
+  let state = from;
+  for (const { events } of batches) for (const e of events) state = apply(state, e);
+  return state;
+}
+
+const ascending = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function writeCounterparty(w: WireWriter, c: SignedCounterpartyCommitment): void {
+  w.u64(c.n);
+  writeVarBytes(w, c.point);
+  writeVarBytes(w, c.digest);
+}
+const readCounterparty = (r: WireReader): SignedCounterpartyCommitment => ({ n: r.u64(), point: readVarBytes(r), digest: readVarBytes(r) });
+
+function writeCommitments(w: WireWriter, c: CommitmentState): void {
+  writeOption(w, c.holderValidated, (v) => {
+    w.u64(v.n);
+    writeVarBytes(w, v.digest);
+  });
+  writeOption(w, c.holderFirst, (n) => w.u64(n));
+  writeOption(w, c.holderRevokedThrough, (n) => w.u64(n));
+  writeOption(w, c.counterpartySigned, (v) => writeCounterparty(w, v));
+  writeOption(w, c.counterpartyPrevious, (v) => writeCounterparty(w, v));
+  writeOption(w, c.counterpartyFirst, (n) => w.u64(n));
+  w.u32(c.secrets.known.length);
+  for (const k of c.secrets.known) {
+    writeOption(w, k, (s) => {
+      w.u64(s.index);
+      writeVarBytes(w, s.secret);
+    });
+  }
+  writeOption(w, c.secrets.last, (n) => w.u64(n));
+}
+
+function readCommitments(r: WireReader): CommitmentState {
+  const holderValidated = readOption(r, () => ({ n: r.u64(), digest: readVarBytes(r) }));
+  const holderFirst = readOption(r, () => r.u64());
+  const holderRevokedThrough = readOption(r, () => r.u64());
+  const counterpartySigned = readOption(r, () => readCounterparty(r));
+  const counterpartyPrevious = readOption(r, () => readCounterparty(r));
+  const counterpartyFirst = readOption(r, () => r.u64());
+  const slots = r.u32();
+  const known = [];
+  for (let i = 0; i < slots; i++) known.push(readOption(r, () => ({ index: r.u64(), secret: readVarBytes(r) })));
+  const last = readOption(r, () => r.u64());
+  return { holderValidated, holderFirst, holderRevokedThrough, counterpartySigned, counterpartyPrevious, counterpartyFirst, secrets: { known, last } };
+}
+
+function writeChannel(w: WireWriter, c: ChannelState): void {
+  writeChannelRef(w, c.ref);
+  writeOption(w, c.setup, (s) => writeChannelSetup(w, s));
+  const outpoints = [...c.lockedOutpoints].sort(ascending);
+  w.u32(outpoints.length);
+  for (const o of outpoints) writeString(w, o);
+  writeOption(w, c.commitments, (s) => writeCommitments(w, s));
+}
+
+function readChannel(r: WireReader): ChannelState {
+  const ref = readChannelRef(r);
+  const setup = readOption(r, () => readChannelSetup(r));
+  const count = r.u32();
+  const lockedOutpoints = new Set<string>();
+  for (let i = 0; i < count; i++) lockedOutpoints.add(readString(r));
+  const commitments = readOption(r, () => readCommitments(r));
+  // `commitments` is absent, not undefined, until the first commitment (state.ts).
+  return commitments === undefined ? { ref, setup, lockedOutpoints } : { ref, setup, lockedOutpoints, commitments };
+}
+
+export function writeState(w: WireWriter, s: SignerState): void {
+  w.u8(STATE_CODEC_VERSION);
+  w.bool(s.dev.failPreapprove);
+  w.bool(s.dev.noPreapproveCheck);
+  w.bool(s.dev.warnOnOvergrind);
+  writeOption(w, s.node, (n) => {
+    w.u32(n.wireVersion);
+    w.u32(n.bip32KeyVersion.pub);
+    w.u32(n.bip32KeyVersion.priv);
+    writeVarBytes(w, n.chainHash);
+  });
+  w.u32(s.preapprovals);
+  const keys = [...s.channels.keys()].sort(ascending);
+  w.u32(keys.length);
+  for (const k of keys) writeChannel(w, s.channels.get(k)!);
+}
+
+export function readState(r: WireReader): SignerState {
+  readVersion(r, 'signer state', STATE_CODEC_VERSION);
+  const dev = { failPreapprove: r.bool(), noPreapproveCheck: r.bool(), warnOnOvergrind: r.bool() };
+  const node = readOption(r, () => ({ wireVersion: r.u32(), bip32KeyVersion: { pub: r.u32(), priv: r.u32() }, chainHash: readVarBytes(r) })) ?? null;
+  const preapprovals = r.u32();
+  const count = r.u32();
+  const channels = new Map<string, ChannelState>();
+  for (let i = 0; i < count; i++) {
+    const c = readChannel(r);
+    channels.set(channelKey(c.ref), c);
+  }
+  if (channels.size !== count) throw new CodecError(`signer state: ${count - channels.size} duplicate channels`);
+  return { dev, node, channels, preapprovals };
+}
+
+export function encodeState(state: SignerState): Uint8Array {
+  const w = new WireWriter(1024);
+  writeState(w, state);
+  return w.finish().slice();
+}
+
+export const decodeState = (bytes: Uint8Array): SignerState => decodeWith('signer state', bytes, readState);
+
+/** SHA-256 of the state's snapshot encoding: equal states, equal digests. */
+export const stateDigest = (state: SignerState): Uint8Array => sha256(encodeState(state));
+
+/** A request answered recently: what a redelivery of its id gets. */
+export interface RecentReply {
+  readonly id: bigint;
+  readonly requestDigest: Uint8Array;
+  readonly reply: Reply;
+}
+
+export interface SignerSnapshot {
+  readonly state: SignerState;
+  readonly recent: readonly RecentReply[];
+}
+
+export function encodeSnapshotBody(snapshot: SignerSnapshot): Uint8Array {
+  const w = new WireWriter(1024);
+  w.u8(SNAPSHOT_BODY_VERSION);
+  writeVarBytes(w, encodeState(snapshot.state));
+  w.u32(snapshot.recent.length);
+  for (const r of snapshot.recent) {
+    w.u64(r.id);
+    w.bytes(r.requestDigest);
+    writeReply(w, r.reply);
+  }
+  return w.finish().slice();
+}
+
+export const decodeSnapshotBody = (bytes: Uint8Array): SignerSnapshot =>
+  decodeWith('snapshot', bytes, (r) => {
+    readVersion(r, 'snapshot', SNAPSHOT_BODY_VERSION);
+    const state = decodeState(readVarBytes(r));
+    const count = r.u32();
+    const recent: RecentReply[] = [];
+    for (let i = 0; i < count; i++) recent.push({ id: r.u64(), requestDigest: r.bytes(32), reply: readReply(r) });
+    return { state, recent };
+  });
