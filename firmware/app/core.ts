@@ -1,0 +1,116 @@
+/**
+ * SignerCore: the device's platform-neutral request handling, write-ahead (DESIGN §2):
+ *   id already answered → the same reply again (no second decision);
+ *   else decide → append the record {id, request digest, events, reply} and sync
+ *        → apply the events → reply.
+ * A reply therefore never leaves before its record is durable, and after a crash the
+ * journal folds back into the same state. Opening recovers the journal (a torn tail cut
+ * and reported; corruption refused with JournalCorruptError), loads the newest snapshot
+ * and replays the rest. Every `snapshotEvery` records it snapshots and compacts, keeping
+ * the latest `recentReplies` replies in the snapshot so redelivered ids are still answered.
+ *
+ * A retried request with a new id but the same content is decided again: decide is
+ * deterministic (RFC 6979 signatures, hsmd.md) and CLN's retries pass the commitment
+ * policies (policy-retry-identical), so it gets the identical reply (core.test.ts).
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { type JournalFiles, Journal, type Recovery } from '../../log/journal/journal.js';
+import { equal } from '../../signer/bytes.js';
+import { badRequest, type Decision } from '../../signer/decision.js';
+import type { Envelope } from '../../signer/envelope.js';
+import type { Signer } from '../../signer/signer.js';
+import type { SignerState } from '../../signer/state.js';
+import { initialState } from '../../signer/state.js';
+import { decodeSnapshotBody, encodeSnapshotBody, replayEvents, type RecentReply } from '../../projections/signer-state.js';
+
+export interface SignerCoreOptions {
+  /** Records between snapshots (each followed by compaction). */
+  readonly snapshotEvery?: number;
+  /** Replies kept across a snapshot for redelivered ids. */
+  readonly recentReplies?: number;
+  /** Recovery's findings (torn tail, unusable slots), one line each. */
+  readonly log?: (line: string) => void;
+}
+
+export const DEFAULT_SNAPSHOT_EVERY = 1000;
+export const DEFAULT_RECENT_REPLIES = 64;
+
+/** What handle() did: decided anew, or answered a known id from the journal. */
+export interface Handled extends Decision {
+  readonly replayed: boolean;
+}
+
+export class SignerCore {
+  /** Replies by id: every record since the last snapshot, and the snapshot's recent ones. */
+  readonly #replies = new Map<bigint, RecentReply>();
+  #sinceSnapshot: number;
+
+  private constructor(
+    readonly signer: Signer,
+    private readonly journal: Journal,
+    private readonly options: SignerCoreOptions,
+    recent: readonly RecentReply[],
+    sinceSnapshot: number,
+  ) {
+    for (const r of recent) this.#replies.set(r.id, r);
+    this.#sinceSnapshot = sinceSnapshot;
+  }
+
+  /**
+   * Recovers the journal and builds the signer on the recovered state
+   * (`makeSigner(state)`: the host's keys and options). Throws JournalCorruptError.
+   */
+  static open(files: JournalFiles, makeSigner: (state: SignerState) => Signer, options: SignerCoreOptions = {}): { core: SignerCore; recovery: Recovery } {
+    const { journal, recovery } = Journal.open(files);
+    for (const note of recovery.notes) options.log?.(note);
+    const snapshot = recovery.snapshot && decodeSnapshotBody(recovery.snapshot.body);
+    const records = recovery.records.map((s) => s.record);
+    const state = replayEvents(records, snapshot?.state ?? initialState);
+    const recent = [...(snapshot?.recent ?? []), ...records.map(({ id, requestDigest, reply }) => ({ id, requestDigest, reply }))];
+    const core = new SignerCore(makeSigner(state), journal, options, recent, records.length);
+    return { core, recovery };
+  }
+
+  get state(): SignerState {
+    return this.signer.state;
+  }
+
+  /** The last id journaled (or covered by the snapshot); new requests need a larger one. */
+  get lastId(): bigint | undefined {
+    return this.journal.lastId;
+  }
+
+  handle(env: Envelope): Handled {
+    const requestDigest = sha256(env.message);
+    const known = this.#replies.get(env.id);
+    if (known !== undefined) {
+      // DESIGN §2: a request id seen before gets the journaled reply, never a second decision.
+      if (!equal(known.requestDigest, requestDigest)) {
+        return { ...badRequest(`request id ${env.id} was already answered for a different request`), replayed: false };
+      }
+      return { events: [], reply: known.reply, replayed: true };
+    }
+    const last = this.journal.lastId;
+    if (last !== undefined && env.id <= last) {
+      return { ...badRequest(`request id ${env.id} is not after the last handled id ${last} and its reply is no longer kept: not deciding it again`), replayed: false };
+    }
+    const decision = this.signer.decide(env);
+    const record = { id: env.id, requestDigest, events: decision.events, reply: decision.reply };
+    this.journal.append(record); // write-ahead: durable before it is applied or answered
+    this.journal.sync();
+    this.signer.apply(decision.events);
+    this.#replies.set(env.id, record);
+    if (++this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY)) this.snapshot();
+    return { ...decision, replayed: false };
+  }
+
+  /** Snapshots the state with the latest replies, then compacts the journal. */
+  snapshot(): void {
+    const keep = this.options.recentReplies ?? DEFAULT_RECENT_REPLIES;
+    const recent = [...this.#replies.values()].slice(-keep);
+    this.journal.snapshot(encodeSnapshotBody({ state: this.signer.state, recent }));
+    this.#replies.clear();
+    for (const r of recent) this.#replies.set(r.id, r);
+    this.#sinceSnapshot = 0;
+  }
+}
