@@ -1,7 +1,10 @@
 /**
  * The in-process signer (`SPHINX_SIGNER=local`): the signer core running inside the
  * broker, with hsm_secret read from (or created in) the working directory as CLN's hsmd
- * does (hsmd.c maybe_create_new_hsm / load_hsm).
+ * does (hsmd.c maybe_create_new_hsm / load_hsm). It runs the device's write-ahead core
+ * (firmware/app/core.ts) journaling under `dataDir` (SPHINX_DATA_DIR), so a restarted
+ * hsmd resumes its channels' state. The router numbers requests from 1 in each process;
+ * the journal's ids continue across processes, so they are offset by the last id journaled.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -12,6 +15,11 @@ import type { Envelope } from '../signer/envelope.js';
 import { createMnemonicHsmSecret } from '../signer/keys/hsm-secret.js';
 import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
+import type { SignerState } from '../signer/state.js';
+import { SignerCore } from '../firmware/app/core.js';
+import { NodeDir } from '../firmware/host/node-file.js';
+import { JournalCorruptError } from '../log/journal/frame.js';
+import { openJournalFiles } from '../log/journal/journal.js';
 import { fastCurve } from './curve-native.js';
 import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
 
@@ -29,15 +37,37 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
   // libsecp256k1 where it loads (same bytes, ~15x faster: npm run bench), else pure JS.
   const curve = fastCurve();
   options.log('info', `signer curve backend: ${curve === nobleCurve ? '@noble/curves (pure JS)' : 'libsecp256k1 (native)'}`);
-  const signer = new Signer({
-    curve,
-    developer: options.developer,
-    policy: options.policy,
-    readHsmSecret: (passphrase) => readOrCreateHsmSecret(options, passphrase),
-  });
+  const makeSigner = (state: SignerState) =>
+    new Signer({
+      curve,
+      developer: options.developer,
+      policy: options.policy,
+      readHsmSecret: (passphrase) => readOrCreateHsmSecret(options, passphrase),
+    }, state);
+  let core: SignerCore;
+  try {
+    core = SignerCore.open(openJournalFiles(new NodeDir(options.dataDir)), makeSigner, {
+      log: (line) => options.log('unusual', line),
+    }).core;
+  } catch (e) {
+    if (!(e instanceof JournalCorruptError)) throw e;
+    // Refuse to sign (status_fail at the first request), saying what is wrong and the way out.
+    const description = `${e.message}. Refusing to sign with a state that cannot be rebuilt. ` +
+      `Keep the file for inspection and move it aside (e.g. mv ${options.dataDir} ${options.dataDir}.corrupt), ` +
+      'then restart: the signer starts without channel history and its history policies skip until it has some.';
+    options.log('broken', description);
+    return {
+      request: async () => {
+        throw new SignerFatal('internal', description);
+      },
+      close: async () => {},
+    };
+  }
+  const idBase = core.lastId ?? 0n;
+  options.log('info', `signer journal in ${options.dataDir}: resuming after id ${idBase}`);
   return {
     request: async (env: Envelope) => {
-      const decision = signer.handle(env);
+      const decision = core.handle({ ...env, id: idBase + env.id });
       logPolicyWarnings(decision, options.log);
       return outcome(decision);
     },

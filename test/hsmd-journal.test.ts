@@ -1,0 +1,121 @@
+/**
+ * The in-process signer journals under SPHINX_DATA_DIR, so a restarted bin/sphinx-hsmd
+ * resumes its channels: session-basic-l1 replayed up to seq 98 in one hsmd, then (after
+ * lightningd's restart: hsmd_init and the client fds again) the rest in a second hsmd on
+ * the same data dir, every reply identical to CLN's recording; the second hsmd refuses a
+ * sign_remote_commitment_tx that skips a number, which only the journaled history shows
+ * (a fresh data dir signs it, as CLN's stateless hsmd would). A corrupt journal makes
+ * hsmd refuse with status_fail naming the file, the byte offset and the way out.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import { fixturePath } from './fixtures.js';
+import { SimLightningd } from './sim-lightningd.js';
+import { Closed } from './sync-wire.js';
+import { type Exchange, loadTranscript, replayExchanges } from './transcript.js';
+
+const { header, exchanges } = loadTranscript(fixturePath('transcripts/session-basic-l1.jsonl'));
+const SPLIT = 98;
+const SKIPPING = exchanges.find((e) => e.seq === 101)!; // sign_remote_commitment_tx n=3 (last signed: 1)
+const EXIT_FATAL = 242;
+
+const start = (dataDir: string) =>
+  SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_DATA_DIR: dataDir } });
+
+/** What lightningd does again after a restart: hsmd_init, and the client fds `rest` uses. */
+function restartExchanges(rest: readonly Exchange[]): Exchange[] {
+  const created = new Set(rest.flatMap((e) => (e.creates ? [e.creates] : [])));
+  const needed = new Set(rest.map((e) => e.conn).filter((c) => c !== 'master' && !created.has(c)));
+  const init = exchanges.find((e) => parseInt(e.req.slice(0, 4), 16) === 11)!;
+  return [init, ...exchanges.filter((e) => e.creates && needed.has(e.creates) && e.seq < SPLIT)];
+}
+
+/** `ex`'s request on a new client fd for its channel: hsmd's reply type, or 'closed'. */
+function onNewClient(ld: SimLightningd, ex: Exchange): number | 'closed' {
+  const client = ld.hsmfd(Buffer.from(ex.peer!, 'hex'), BigInt(ex.dbid), BigInt(ex.perms));
+  client.send(ex.req);
+  try {
+    const reply = client.receive(5_000);
+    return (reply[0]! << 8) | reply[1]!;
+  } catch (e) {
+    if (e instanceof Closed) return 'closed';
+    throw e;
+  }
+}
+
+test('a restarted hsmd on the same SPHINX_DATA_DIR resumes the channel: replies identical, history policies apply', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-data-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = await start(dataDir);
+  try {
+    const r = replayExchanges(first, exchanges.filter((e) => e.seq < SPLIT));
+    assert.deepEqual(r.mismatches, []);
+    assert.equal((await first.stop()).code, 2);
+  } finally {
+    first.cleanup();
+  }
+
+  const second = await start(dataDir);
+  try {
+    const rest = exchanges.filter((e) => e.seq >= SPLIT);
+    const restart = restartExchanges(rest);
+    let refused: number | 'closed' | undefined;
+    // Right after hsmd_init, the skipping request on a client fd of its own (the channel's
+    // fd for the rest comes after: CLN closes a client when another takes its dbid).
+    const r = replayExchanges(second, [...restart, ...rest], (ex) => {
+      if (ex === restart[0]) refused = onNewClient(second, SKIPPING);
+    });
+    assert.deepEqual(r.mismatches, []);
+    assert.equal(r.passed, restart.length + rest.length);
+    assert.equal(refused, 'closed', 'skipping commitment 2 refused after the restart');
+    const badRequest = await second.waitForStatus((m) => m.kind === 'badRequest');
+    assert.match(badRequest.kind === 'badRequest' ? badRequest.description : '', /policy-commitment-counterparty-order/);
+  } finally {
+    second.cleanup();
+  }
+});
+
+test('without the journal (a fresh data dir) the same skipping request is signed, as CLN\'s hsmd does', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-data-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const ld = await start(dataDir);
+  try {
+    assert.deepEqual(replayExchanges(ld, restartExchanges([SKIPPING])).mismatches, []);
+    assert.equal(onNewClient(ld, SKIPPING), 0x70); // hsmd_sign_tx_reply
+  } finally {
+    ld.cleanup();
+  }
+});
+
+test('a corrupt journal: hsmd refuses to sign, status_fail names the file, the offset and the fix', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-data-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = await start(dataDir);
+  try {
+    assert.deepEqual(replayExchanges(first, exchanges.filter((e) => e.seq < 60)).mismatches, []);
+    await first.stop();
+  } finally {
+    first.cleanup();
+  }
+  const path = join(dataDir, 'journal');
+  const bytes = readFileSync(path);
+  bytes[20] = (bytes[20]! ^ 0x01) & 0xff; // inside the first record (the init)
+  writeFileSync(path, bytes);
+
+  const second = await start(dataDir);
+  try {
+    const init = restartExchanges([])[0]!;
+    second.master.send(init.req);
+    const fail = await second.waitForStatus((m) => m.kind === 'fail');
+    assert.ok(fail.kind === 'fail');
+    assert.equal(fail.reason, 3); // STATUS_FAIL_INTERNAL_ERROR
+    assert.match(fail.desc, new RegExp(`^journal ${path} is corrupt at byte offset 0: CRC-32C .*a good frame follows at offset \\d+`));
+    assert.match(fail.desc, new RegExp(`move it aside \\(e\\.g\\. mv ${dataDir} ${dataDir}\\.corrupt\\)`));
+    assert.equal((await second.exited()).code, EXIT_FATAL);
+  } finally {
+    second.cleanup();
+  }
+});
