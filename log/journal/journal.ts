@@ -151,6 +151,12 @@ export class Journal {
     notes: string[],
   ): readonly ScannedRecord[] {
     const file = this.files.journal;
+    if (snapshot !== undefined && end === 0) {
+      // A crash mid-compaction after the truncation reached the disk, before the marker did.
+      this.#compact(snapshot);
+      notes.push(`journal ${file.name}: empty after the snapshot of id ${snapshot.lastId}; compaction finished`);
+      return [];
+    }
     const follows = start?.generation ?? -1n;
     const have = snapshot?.generation ?? -1n;
     if (have === follows) {
@@ -165,12 +171,6 @@ export class Journal {
         `the journal continues ${missing} but the newest usable snapshot is ${snapshot ? `generation ${have}` : 'none'}: records would be missing`);
     }
     const s = snapshot!;
-    if (scanned.length === 0 && end === 0) {
-      // A crash mid-compaction after the truncation reached the disk, before the marker did.
-      this.#compact(s);
-      notes.push(`journal ${file.name}: empty after the snapshot of id ${s.lastId}; compaction finished`);
-      return [];
-    }
     const firstNew = scanned.findIndex((r) => r.record.id > s.lastId);
     const covered = firstNew === -1 ? scanned.length : firstNew;
     const coveredEnd = covered === scanned.length ? end : scanned[covered]!.offset;
