@@ -11,11 +11,10 @@ import { equal, fromHex } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Envelope } from '../signer/envelope.js';
-import { MASTER_PERMISSIONS } from '../signer/permissions.js';
 import { Signer } from '../signer/signer.js';
 import { messageNameOf } from '../signer/wire/messages.js';
 import { fixturePath } from '../test/fixtures.js';
-import { loadTranscript } from '../test/transcript.js';
+import { clientOf, loadTranscript } from '../test/transcript.js';
 import { type Bench, fmtOps, fmtRatio, type Measurement, measure, printTable } from './harness.js';
 
 const TRANSCRIPTS = ['hsmd-basic-legacy.jsonl', 'session-basic-l1.jsonl'];
@@ -37,11 +36,7 @@ function loadRequests(name: string): { hsmSecret: Uint8Array; developer: boolean
     const message = fromHex(ex.req);
     const type = (message[0]! << 8) | message[1]!;
     if (!NODE_LEVEL.has(type)) continue;
-    const client = {
-      peer: ex.peer ? fromHex(ex.peer) : new Uint8Array(33),
-      dbid: BigInt(ex.dbid),
-      permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
-    };
+    const client = clientOf(ex);
     requests.push({ type, envelope: { id: BigInt(ex.seq), client, at: 0, message }, reply: ex.rep === null ? null : fromHex(ex.rep) });
   }
   return { hsmSecret: fromHex(header.hsm_secret), developer: header.hsmd_args.includes('--developer'), requests };

@@ -11,11 +11,10 @@ import { fastCurve } from '../broker/curve-native.js';
 import { equal, fromHex } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
-import { MASTER_PERMISSIONS } from '../signer/permissions.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath } from '../test/fixtures.js';
 import { SimLightningd } from '../test/sim-lightningd.js';
-import { loadTranscript } from '../test/transcript.js';
+import { clientOf, loadTranscript } from '../test/transcript.js';
 import { type Bench, fmtRatio, printTable } from './harness.js';
 
 const SESSION = 'session-basic-l1.jsonl';
@@ -40,11 +39,7 @@ function replayInProcess(curve: Curve): number {
     const message = fromHex(ex.req);
     const type = (message[0]! << 8) | message[1]!;
     if (type === CLIENT_HSMFD) continue; // the broker's, not the signer's
-    const client = {
-      peer: ex.peer ? fromHex(ex.peer) : new Uint8Array(33),
-      dbid: BigInt(ex.dbid),
-      permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
-    };
+    const client = clientOf(ex);
     const started = performance.now();
     const { reply } = signer.handle({ id: ++id, client, at: 0, message });
     if (type !== WIRE_HSMD_INIT) ms += performance.now() - started;

@@ -11,10 +11,9 @@ import { concat, fromHex, toHex, utf8 } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { signLowR, signRecoverableRfc6979, signSchnorrBip340, taggedHash } from '../signer/crypto/signatures.js';
-import { MASTER_PERMISSIONS } from '../signer/permissions.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath, readJsonFixture } from '../test/fixtures.js';
-import { loadTranscript } from '../test/transcript.js';
+import { clientOf, loadTranscript } from '../test/transcript.js';
 import { fastCurve, loadNativeCurve } from './curve-native.js';
 import { fromScalar, N, toScalar } from './curve-scalars.js';
 import { loadWasmCurve } from './curve-wasm.js';
@@ -254,11 +253,7 @@ for (const [name, onlyNodeLevel] of [['hsmd-basic-legacy.jsonl', false], ['hsmd-
       if (type === CLIENT_HSMFD || (onlyNodeLevel && !NODE_LEVEL.has(type))) continue;
       const { reply } = signer.handle({
         id: ++id,
-        client: {
-          peer: ex.peer ? fromHex(ex.peer) : new Uint8Array(33),
-          dbid: BigInt(ex.dbid),
-          permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
-        },
+        client: clientOf(ex),
         at: 0,
         message,
       });

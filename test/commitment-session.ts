@@ -6,15 +6,13 @@
 import { fromHex, toHex } from '../signer/bytes.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Decision } from '../signer/decision.js';
-import { MASTER_PERMISSIONS } from '../signer/permissions.js';
 import { DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import { decodeAs, encodeMessage, type MessageFields, type MessageName } from '../signer/wire/messages.js';
 import { fixturePath } from './fixtures.js';
-import { loadTranscript, type Exchange } from './transcript.js';
+import { clientOf, loadTranscript, type Exchange } from './transcript.js';
 
 const CLIENT_HSMFD = 9;
-const MASTER_PEER = new Uint8Array(33);
 
 /** Request types without an on-chain transaction (the node level) plus the commitment ones. */
 export const COMMITMENT_TYPES: ReadonlySet<number> = new Set([5, 19, 20, 35, 36, 40]);
@@ -53,11 +51,7 @@ export class Session {
   send(ex: Exchange, frame: Uint8Array = fromHex(ex.req)): Decision {
     return this.signer.handle({
       id: ++this.id,
-      client: {
-        peer: ex.peer ? fromHex(ex.peer) : MASTER_PEER,
-        dbid: BigInt(ex.dbid),
-        permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
-      },
+      client: clientOf(ex),
       at: 0,
       message: frame,
     });

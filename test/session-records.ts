@@ -8,14 +8,12 @@ import { fromHex } from '../signer/bytes.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Decision } from '../signer/decision.js';
 import type { Envelope } from '../signer/envelope.js';
-import { MASTER_PERMISSIONS } from '../signer/permissions.js';
 import { DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
 import { Signer, type SignerOptions } from '../signer/signer.js';
 import { fixturePath } from './fixtures.js';
-import { loadTranscript, type Exchange } from './transcript.js';
+import { clientOf, loadTranscript, type Exchange } from './transcript.js';
 
 const CLIENT_HSMFD = 9;
-const MASTER_PEER = new Uint8Array(33);
 
 export interface SessionRequest {
   readonly exchange: Exchange;
@@ -43,11 +41,7 @@ export function sessionRequests(name: string): SessionRequest[] {
       exchange,
       envelope: {
         id: ++id,
-        client: {
-          peer: exchange.peer ? fromHex(exchange.peer) : MASTER_PEER,
-          dbid: BigInt(exchange.dbid),
-          permissions: exchange.conn === 'master' ? MASTER_PERMISSIONS : BigInt(exchange.perms),
-        },
+        client: clientOf(exchange),
         at: 0,
         message: fromHex(exchange.req),
       },

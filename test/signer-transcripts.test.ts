@@ -8,12 +8,10 @@ import test from 'node:test';
 import { fromHex, toHex } from '../signer/bytes.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { Signer } from '../signer/signer.js';
-import { MASTER_PERMISSIONS } from '../signer/permissions.js';
 import { fixturePath } from './fixtures.js';
-import { loadTranscript } from './transcript.js';
+import { clientOf, loadTranscript } from './transcript.js';
 
 const CLIENT_HSMFD = 9;
-const MASTER_PEER = new Uint8Array(33);
 
 /** Replays a transcript through one Signer; returns the mismatching exchanges. */
 function replayThroughSigner(name: string, onlyTypes?: ReadonlySet<number>): string[] {
@@ -31,11 +29,7 @@ function replayThroughSigner(name: string, onlyTypes?: ReadonlySet<number>): str
     if (type === CLIENT_HSMFD || (onlyTypes && !onlyTypes.has(type))) continue;
     const decision = signer.handle({
       id: ++id,
-      client: {
-        peer: ex.peer ? fromHex(ex.peer) : MASTER_PEER,
-        dbid: BigInt(ex.dbid),
-        permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
-      },
+      client: clientOf(ex),
       at: 0,
       message,
     });

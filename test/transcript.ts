@@ -6,6 +6,9 @@
  * hsmd closed that connection.
  */
 import { readFileSync } from 'node:fs';
+import { fromHex } from '../signer/bytes.js';
+import type { ClientContext } from '../signer/envelope.js';
+import { MASTER_PERMISSIONS } from '../signer/permissions.js';
 import { Closed, type SyncConnection, Timeout } from './sync-wire.js';
 
 export interface TranscriptHeader {
@@ -58,6 +61,16 @@ export function loadTranscript(path: string): Transcript {
   if (!header) throw new Error(`${path}: no {"header": ...} line`);
   exchanges.sort((a, b) => a.seq - b.seq);
   return { header, exchanges };
+}
+
+/**
+ * The connection a recorded exchange came in on, as the broker stamps it on the envelope:
+ * the master is lightningd (33 zero bytes, dbid 0, hsmd.c's master capabilities).
+ */
+export function clientOf(ex: Exchange): ClientContext {
+  return ex.conn === 'master'
+    ? { peer: new Uint8Array(33), dbid: 0n, permissions: MASTER_PERMISSIONS }
+    : { peer: fromHex(ex.peer!), dbid: BigInt(ex.dbid), permissions: BigInt(ex.perms) };
 }
 
 /** The hsmd side as the replay sees it: the master, and new clients by fd. */

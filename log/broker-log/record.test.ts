@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { fromHex, toHex } from '../../signer/bytes.js';
-import { MASTER_PERMISSIONS } from '../../signer/permissions.js';
 import { fixturePath } from '../../test/fixtures.js';
-import { loadTranscript } from '../../test/transcript.js';
+import { clientOf, loadTranscript } from '../../test/transcript.js';
 import { decodeRecord, encodeRecord, type LogRecord, RecordError } from './record.js';
 
 /** Every recorded exchange as the broker would log it: request, then reply (or none). */
@@ -21,11 +20,7 @@ function recordedSession(): LogRecord[] {
       {
         kind: 'request-received',
         id,
-        client: {
-          peer: ex.peer ? fromHex(ex.peer) : new Uint8Array(33),
-          dbid: BigInt(ex.dbid),
-          permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
-        },
+        client: clientOf(ex),
         type: (message[0]! << 8) | message[1]!,
         message,
         at: at + i,

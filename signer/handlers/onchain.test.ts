@@ -8,10 +8,9 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { fixturePath } from '../../test/fixtures.js';
-import { loadTranscript } from '../../test/transcript.js';
+import { clientOf, loadTranscript } from '../../test/transcript.js';
 import { fromHex, toHex } from '../bytes.js';
 import { nobleCurve } from '../crypto/noble.js';
-import { MASTER_PERMISSIONS } from '../permissions.js';
 import { Signer } from '../signer.js';
 
 /** The request types this module answers. */
@@ -34,11 +33,7 @@ function replay(name: string): { matched: Map<number, number>; mismatches: strin
     if (type === CLIENT_HSMFD) continue;
     const { reply } = signer.handle({
       id: ++id,
-      client: {
-        peer: ex.peer ? fromHex(ex.peer) : new Uint8Array(33),
-        dbid: BigInt(ex.dbid),
-        permissions: ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms),
-      },
+      client: clientOf(ex),
       at: 0,
       message,
     });

@@ -13,7 +13,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fixturePath, readJsonFixture } from '../../test/fixtures.js';
-import { loadTranscript, type Exchange } from '../../test/transcript.js';
+import { clientOf, loadTranscript, type Exchange } from '../../test/transcript.js';
 import { concat, fromHex, toHex, utf8 } from '../bytes.js';
 import { nobleCurve as curve } from '../crypto/noble.js';
 import type { Decision } from '../decision.js';
@@ -41,7 +41,8 @@ function replayed(name: string): Replayed {
     signer.handle({ id: ++id, client: { peer, dbid, permissions }, at: 0, message });
   for (const ex of exchanges) {
     if (typeOf(ex.req) === 9) continue;
-    send(fromHex(ex.req), ex.peer ? fromHex(ex.peer) : MASTER_PEER, BigInt(ex.dbid), ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms));
+    const c = clientOf(ex);
+    send(fromHex(ex.req), c.peer, c.dbid, c.permissions);
   }
   const init = decodeAs('hsmd_init_reply_v4', fromHex(exchanges.find((ex) => typeOf(ex.req) === 11)!.rep!));
   return { exchanges, send, nodeId: init.node_id, bolt12: init.bolt12 };

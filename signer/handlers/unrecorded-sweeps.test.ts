@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fixturePath } from '../../test/fixtures.js';
-import { loadTranscript, type Exchange } from '../../test/transcript.js';
+import { clientOf, loadTranscript, type Exchange } from '../../test/transcript.js';
 import { concat, fromHex, toHex } from '../bytes.js';
 import { nobleCurve as curve } from '../crypto/noble.js';
 import type { Decision } from '../decision.js';
@@ -48,7 +48,8 @@ function replayed(name: string): { exchanges: Exchange[]; send: (peer: Uint8Arra
     signer.handle({ id: ++id, client: { peer, dbid, permissions }, at: 0, message });
   for (const ex of exchanges) {
     if (typeOf(ex.req) === 9) continue;
-    send(ex.peer ? fromHex(ex.peer) : MASTER_PEER, BigInt(ex.dbid), ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms), fromHex(ex.req));
+    const c = clientOf(ex);
+    send(c.peer, c.dbid, c.permissions, fromHex(ex.req));
   }
   return { exchanges, send };
 }

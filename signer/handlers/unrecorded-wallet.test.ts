@@ -15,7 +15,7 @@ import test from 'node:test';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fixturePath } from '../../test/fixtures.js';
-import { loadTranscript, type Exchange } from '../../test/transcript.js';
+import { clientOf, loadTranscript, type Exchange } from '../../test/transcript.js';
 import { concat, fromHex, toHex, utf8 } from '../bytes.js';
 import { nobleCurve as curve } from '../crypto/noble.js';
 import type { Decision } from '../decision.js';
@@ -50,7 +50,8 @@ function replayed(name: string): { exchanges: Exchange[]; send: (frame: Uint8Arr
     signer.handle({ id: ++id, client: { peer, dbid, permissions }, at: 0, message });
   for (const ex of exchanges) {
     if (typeOf(ex.req) === 9) continue;
-    handle(ex.peer ? fromHex(ex.peer) : MASTER_PEER, BigInt(ex.dbid), ex.conn === 'master' ? MASTER_PERMISSIONS : BigInt(ex.perms), fromHex(ex.req));
+    const c = clientOf(ex);
+    handle(c.peer, c.dbid, c.permissions, fromHex(ex.req));
   }
   return { exchanges, send: (frame) => handle(MASTER_PEER, 0n, MASTER_PERMISSIONS, frame) };
 }
