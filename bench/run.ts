@@ -9,12 +9,13 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { brokerLogBench } from './broker-log.js';
 import { curveOpsBench } from './curve-ops.js';
 import { type Baseline, type Bench, fmtOps, type Measurement, measure } from './harness.js';
+import { journalBench } from './journal.js';
 import { nodeRequestsBench } from './node-requests.js';
 import { commitmentsBench } from './commitments.js';
 import { sessionReplayBench } from './session-replay.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
-const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench];
+const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench];
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1) + ' MiB';
 function memory(label: string): void {

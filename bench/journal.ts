@@ -1,0 +1,181 @@
+/**
+ * The device journal (log/journal) on the host:
+ * - append+sync per record through firmware/host/node-file.ts on a real temp file (the
+ *   records session-basic-l1's decisions journal, ids increasing), against a same-process
+ *   baseline: raw fs.writeSync + fsyncSync of the same frame bytes on the same disk
+ *   (alternating rounds, medians: fsync time on a shared disk drifts);
+ * - state rebuild rate for 100k and 1M journal records: the session's records repeated
+ *   with increasing ids (so its channel is created, used, closed and forgotten over and
+ *   over, one channel at a time), as one journal in memory (MemoryFile, so the figure is
+ *   the scan and the fold, not the disk): scan with CRC-32C + decode + fold in chunks
+ *   (memory: the file and one chunk), the fold alone, and at 100k the device core's own
+ *   recovery path (Journal.open, which holds every record, then replayJournal).
+ */
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { NodeDir } from '../firmware/host/node-file.js';
+import { checkFrame, encodeFrame, FRAME_HEADER } from '../log/journal/frame.js';
+import { Journal, JOURNAL_FILE, openJournalFiles } from '../log/journal/journal.js';
+import { decodeRecord, encodeRecord, type JournalRecord } from '../log/journal/record.js';
+import { MemoryDir } from '../log/memory-file.js';
+import { replayJournal } from '../projections/replay.js';
+import { replayEvents } from '../projections/signer-state.js';
+import { initialState } from '../signer/state.js';
+import { liveSession } from '../test/session-records.js';
+import { type Bench, fmtOps, fmtRatio, type Measurement, measure, printTable } from './harness.js';
+
+const SESSION = 'session-basic-l1.jsonl';
+const REBUILD_SIZES = [100_000, 1_000_000];
+
+/** The session's journal records (what SignerCore appends for it). */
+function sessionRecords(): JournalRecord[] {
+  return liveSession(SESSION).decisions.map((d) => ({
+    id: d.envelope.id,
+    requestDigest: sha256(d.envelope.message),
+    events: d.decision.events,
+    reply: d.decision.reply,
+  }));
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const rss = () => mib(process.memoryUsage().rss);
+
+const ROUNDS = 3;
+
+/**
+ * Journal.append+sync and the raw baseline in alternating rounds (a shared disk's fsync
+ * time drifts), each figure the median round.
+ */
+function appendSync(records: readonly JournalRecord[], budgetMs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-journal-'));
+  try {
+    const { journal } = Journal.open(openJournalFiles(new NodeDir(join(dir, 'journal'))));
+    const frames = records.map((r) => encodeFrame(encodeRecord(r)));
+    const fd = openSync(join(dir, 'raw'), 'a');
+    let id = 0n;
+    const viaJournal: Measurement[] = [];
+    const raw: Measurement[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      viaJournal.push(measure((i) => {
+        journal.append({ ...records[i % records.length]!, id: ++id });
+        journal.sync();
+      }, budgetMs / ROUNDS));
+      raw.push(measure((i) => {
+        const bytes = frames[i % frames.length]!;
+        writeSync(fd, bytes, 0, bytes.length);
+        fsyncSync(fd);
+      }, budgetMs / ROUNDS));
+    }
+    closeSync(fd);
+    const median = (ms: Measurement[]) => [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec)[ms.length >> 1]!;
+    const meanFrame = frames.reduce((n, f) => n + f.length, 0) / frames.length;
+    return { viaJournal: median(viaJournal), raw: median(raw), meanFrame };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A journal of `n` records (the session's, repeated with ids 1..n), in one MemoryDir. */
+function journalOf(records: readonly JournalRecord[], n: number): { dir: MemoryDir; bytes: number } {
+  const payloads = records.map((r) => encodeRecord(r));
+  const frameBytes = payloads.map((p) => FRAME_HEADER + p.length);
+  const perRound = frameBytes.reduce((a, b) => a + b, 0);
+  let bytes = Math.floor(n / records.length) * perRound;
+  for (let i = 0; i < n % records.length; i++) bytes += frameBytes[i]!;
+  const content = new Uint8Array(bytes);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const payload = payloads[i % payloads.length]!.slice();
+    new DataView(payload.buffer).setBigUint64(1, BigInt(i + 1)); // record.ts: u8 version ‖ u64 id ‖ …
+    content.set(encodeFrame(payload), at);
+    at += FRAME_HEADER + payload.length;
+  }
+  const dir = new MemoryDir();
+  dir.open(JOURNAL_FILE).append(content); // one append: MemoryFile copies its content on every append
+  return { dir, bytes };
+}
+
+const CHUNK = 10_000;
+
+/**
+ * Scan (CRC-32C), decode and fold a journal of `n` records chunk by chunk, so memory stays
+ * the file plus one chunk of decoded records; scan+decode and fold are timed apart.
+ */
+function rebuildStreaming(records: readonly JournalRecord[], n: number) {
+  const before = rss();
+  const { dir, bytes } = journalOf(records, n);
+  const file = dir.open(JOURNAL_FILE);
+  const content = file.read(0, file.size());
+  let state = initialState;
+  let decodeMs = 0;
+  let foldMs = 0;
+  let events = 0;
+  let offset = 0;
+  let count = 0;
+  while (offset < content.length) {
+    let start = performance.now();
+    const chunk: JournalRecord[] = [];
+    while (chunk.length < CHUNK && offset < content.length) {
+      const frame = checkFrame(content, offset);
+      if (!frame.ok) throw new Error(`rebuild: frame at ${offset}: ${frame.reason}`);
+      chunk.push(decodeRecord(frame.payload));
+      offset += FRAME_HEADER + frame.payload.length;
+    }
+    decodeMs += performance.now() - start;
+    start = performance.now();
+    state = replayEvents(chunk, state);
+    foldMs += performance.now() - start;
+    count += chunk.length;
+    for (const r of chunk) events += r.events.length;
+  }
+  if (count !== n) throw new Error(`rebuild: ${count} records of ${n}`);
+  return { n, bytes, events, decodeMs, foldMs, before, after: rss() };
+}
+
+/** The recovery path as the device core runs it: Journal.open (holds every record) then replayJournal. */
+function rebuildByRecovery(records: readonly JournalRecord[], n: number) {
+  const { dir } = journalOf(records, n);
+  const start = performance.now();
+  const { recovery } = Journal.open(openJournalFiles(dir));
+  replayJournal(recovery);
+  const ms = performance.now() - start;
+  if (recovery.records.length !== n) throw new Error(`rebuild: ${recovery.records.length} records recovered of ${n}`);
+  return { ms, after: rss() };
+}
+
+export const journalBench: Bench = {
+  name: 'device journal: append+sync per record (host file) and state rebuild rate',
+  run({ budgetMs }) {
+    const records = sessionRecords();
+    const budget = Math.min(Math.max(budgetMs * 10, 1500), 3000);
+    const { viaJournal, raw, meanFrame } = appendSync(records, budget);
+    const us = (opsPerSec: number) => (1e6 / opsPerSec).toFixed(1);
+    printTable(
+      ['append + fsync', 'µs/record', 'records/s (n)', '÷ raw'],
+      [
+        ['Journal.append+sync via NodeFile', us(viaJournal.opsPerSec), `${fmtOps(viaJournal.opsPerSec)} (${viaJournal.iterations})`, fmtRatio(viaJournal.opsPerSec / raw.opsPerSec)],
+        ['raw fs.writeSync+fsyncSync, same bytes', us(raw.opsPerSec), `${fmtOps(raw.opsPerSec)} (${raw.iterations})`, '1'],
+      ],
+    );
+    console.log(`records cycle session-basic-l1's ${records.length} journal records, mean frame ${meanFrame.toFixed(0)} B; median of ${ROUNDS} alternating rounds of ${Math.round(budget / ROUNDS)} ms; files under ${tmpdir()}`);
+
+    const rate = (count: number, ms: number) => `${fmtOps((count * 1000) / ms)} (${(ms / 1000).toFixed(2)} s)`;
+    const rows = REBUILD_SIZES.map((n) => {
+      const r = rebuildStreaming(records, n);
+      return [
+        n.toLocaleString('en-US'), mib(r.bytes), r.events.toLocaleString('en-US'), rate(n, r.decodeMs + r.foldMs),
+        rate(n, r.foldMs), fmtRatio(r.foldMs / (r.decodeMs + r.foldMs)), `${r.before} → ${r.after}`,
+      ];
+    });
+    console.log();
+    printTable(['journal records', 'size', 'events', 'rebuild records/s (time)', 'fold only records/s', 'fold ÷ rebuild time', 'rss before → after'], rows);
+    const n = REBUILD_SIZES[0]!;
+    const recovered = rebuildByRecovery(records, n);
+    console.log(`Journal.open + replayJournal (the device core's recovery, holding every record): ${n.toLocaleString('en-US')} records ` +
+      `at ${rate(n, recovered.ms)} records/s, rss after ${recovered.after}`);
+    console.log(`rebuild = scan with CRC-32C, decode and fold in chunks of ${CHUNK.toLocaleString('en-US')}, on journals in memory ` +
+      '(MemoryFile: no disk reads); fold only = replayEvents over decoded records; the records are session-basic-l1\'s repeated with new ids');
+  },
+};
