@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { PolicyConfig } from '../signer/policy/policy.js';
-import { ConfigError, dataDirOf, loadSettings, policyOf, SETTINGS, type Settings } from './config.js';
+import { ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf } from './config.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
 import { writeStdio } from './stdio.js';
 
@@ -57,22 +57,16 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
 
   let settings: Settings;
   let policy: PolicyConfig;
+  let signerKind: 'remote' | 'local';
+  let remote: ReturnType<typeof remoteOf> | undefined;
   try {
     settings = loadSettings(env, process.cwd(), (warning) => writeStdio(2, `sphinx-hsmd: ${warning}\n`));
     policy = policyOf(settings);
+    signerKind = signerKindOf(settings);
+    if (signerKind === 'remote') remote = remoteOf(settings);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     writeStdio(2, `sphinx-hsmd: ${err.message}\n`);
-    process.exit(1);
-  }
-  const signerKind = settings.SPHINX_SIGNER || 'local';
-  if (signerKind !== 'local') {
-    writeStdio(
-      2,
-      signerKind === 'remote'
-        ? 'sphinx-hsmd: SPHINX_SIGNER=remote is not available yet; use SPHINX_SIGNER=local.\n'
-        : `sphinx-hsmd: unknown SPHINX_SIGNER=${signerKind}; use SPHINX_SIGNER=local.\n`,
-    );
     process.exit(1);
   }
   const developer = args.includes('--developer');
@@ -86,6 +80,11 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     logStderr: settings.SPHINX_LOG_STDERR === '1',
     ignoredArgs: args.filter((a) => !(KNOWN_FLAGS as readonly string[]).includes(a)),
     openSigner: async (log) => {
+      if (remote) {
+        // The policy runs on the device, which has its own settings.
+        const { openRemoteSigner } = await import('./remote/open-remote.js');
+        return openRemoteSigner(remote, (level, text) => log.log(level, text));
+      }
       const { createLocalSigner } = await import('./local-signer.js');
       return createLocalSigner({ dataDir, hsmSecretPath, developer, policy, log: (level, text) => log.log(level, text) });
     },

@@ -14,8 +14,14 @@ export const CONFIG_FILE = 'sphinx.conf';
 
 /** Settings keys, with what each means (for --help and for typo detection). */
 export const SETTINGS = {
-  SPHINX_SIGNER: 'where signing happens: local (in this process)',
-  SPHINX_DATA_DIR: "the signer's state directory (default ./sphinx, in lightningd's network directory)",
+  SPHINX_SIGNER: 'where signing happens: remote (default: a device over MQTT) or local (in this process)',
+  SPHINX_DATA_DIR: "the state directory (default ./sphinx, in lightningd's network directory): broker log, MQTT sessions, broker-id, pinned-devices; the local signer's journal",
+  SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server on 127.0.0.1 (default 1883)',
+  SPHINX_MQTT_URL: 'remote: mqtt://host:port or mqtts://host:port of an external MQTT server to use instead of the embedded one (it then does device auth and ACLs)',
+  SPHINX_DEVICE_KEYS: 'remote: comma-separated hex public keys (node ids) of the devices allowed to connect; with none, the first device that authenticates is pinned in SPHINX_DATA_DIR/pinned-devices',
+  SPHINX_TLS_CERT: 'remote: PEM certificate file for the embedded server\'s TLS listener (with SPHINX_TLS_KEY)',
+  SPHINX_TLS_KEY: 'remote: PEM private key file for the TLS listener',
+  SPHINX_MQTT_TLS_PORT: 'remote: port of the TLS listener on all interfaces (default 8883; only with SPHINX_TLS_CERT and SPHINX_TLS_KEY)',
   SPHINX_CLN_VERSION: "the version to report; default: ask the parent lightningd ($(readlink /proc/$PPID/exe) --version)",
   SPHINX_LOG_STDERR: '1: also write every log line to stderr',
   SPHINX_POLICY_WARN_ONLY: 'comma-separated policy names to demote to logged warnings (default: none; all enforced)',
@@ -96,6 +102,39 @@ export function policyOf(s: Settings): PolicyConfig {
     maxHtlcs: int(s, 'SPHINX_POLICY_MAX_HTLCS', DEFAULT_POLICY.maxHtlcs),
     maxHtlcValueSat: sats(s, 'SPHINX_POLICY_MAX_HTLC_VALUE_SAT', DEFAULT_POLICY.maxHtlcValueSat),
     maxChannelValueSat: sats(s, 'SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT', DEFAULT_POLICY.maxChannelValueSat),
+  };
+}
+
+/** Which signer the settings ask for (SPHINX_SIGNER; remote by default). */
+export function signerKindOf(s: Settings): 'remote' | 'local' {
+  const kind = s.SPHINX_SIGNER || 'remote';
+  if (kind !== 'remote' && kind !== 'local') throw new ConfigError(`SPHINX_SIGNER=${kind}: expected remote (the default) or local`);
+  return kind;
+}
+
+/** The remote signer's settings (broker/remote/open-remote.ts), checked. */
+export function remoteOf(s: Settings) {
+  const port = (key: SettingKey, fallback: number): number => {
+    const value = int(s, key, fallback);
+    if (value > 65535) throw new ConfigError(`${key}=${value}: expected a TCP port (0..65535)`);
+    return value;
+  };
+  const url = s.SPHINX_MQTT_URL || undefined;
+  if (url !== undefined && !/^mqtts?:\/\/[^/]+/.test(url))
+    throw new ConfigError(`SPHINX_MQTT_URL=${url}: expected mqtt://host:port or mqtts://host:port`);
+  const deviceKeys = list(s.SPHINX_DEVICE_KEYS);
+  for (const key of deviceKeys)
+    if (!/^0[23][0-9a-fA-F]{64}$/.test(key))
+      throw new ConfigError(`SPHINX_DEVICE_KEYS: "${key}" is not a compressed public key in hex (66 digits starting 02 or 03)`);
+  const [certFile, keyFile] = [s.SPHINX_TLS_CERT || undefined, s.SPHINX_TLS_KEY || undefined];
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new ConfigError('SPHINX_TLS_CERT and SPHINX_TLS_KEY go together: set both for the TLS listener, or neither');
+  return {
+    dataDir: dataDirOf(s),
+    mqttPort: port('SPHINX_MQTT_PORT', 1883),
+    mqttUrl: url,
+    deviceKeys: deviceKeys.join(','),
+    tls: certFile && keyFile ? { certFile: resolve(certFile), keyFile: resolve(keyFile), port: port('SPHINX_MQTT_TLS_PORT', 8883) } : undefined,
   };
 }
 

@@ -44,8 +44,28 @@ test('--help lists the options and the environment', () => {
   }
 });
 
-test('SPHINX_SIGNER=remote is refused with advice (not available yet)', () => {
+test('--help lists the remote signer settings', () => {
+  const r = run(['--help'], {});
+  for (const word of ['SPHINX_MQTT_PORT', 'SPHINX_MQTT_URL', 'SPHINX_DEVICE_KEYS', 'SPHINX_TLS_CERT', 'SPHINX_TLS_KEY', 'SPHINX_MQTT_TLS_PORT']) {
+    assert.ok(r.stdout.includes(word), word);
+  }
+  assert.match(r.stdout, /SPHINX_SIGNER +where signing happens: remote \(default/);
+});
+
+test('an unknown SPHINX_SIGNER is refused naming both choices; remote settings are checked at start', () => {
+  const r = run([], { SPHINX_SIGNER: 'cloud', SPHINX_CLN_VERSION: 'v25.12.1' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /SPHINX_SIGNER=cloud: expected remote \(the default\) or local/);
+  const url = run([], { SPHINX_MQTT_URL: 'http://example.org', SPHINX_CLN_VERSION: 'v25.12.1' });
+  assert.equal(url.status, 1);
+  assert.match(url.stderr, /SPHINX_MQTT_URL=http:\/\/example.org: expected mqtt:\/\/host:port/);
+  const keys = run([], { SPHINX_SIGNER: 'remote', SPHINX_DEVICE_KEYS: 'abc', SPHINX_CLN_VERSION: 'v25.12.1' });
+  assert.equal(keys.status, 1);
+  assert.match(keys.stderr, /SPHINX_DEVICE_KEYS: "abc" is not a compressed public key/);
+});
+
+test('SPHINX_SIGNER=remote (the default) is accepted: without lightningd\'s fds it stops at those', () => {
   const r = run([], { SPHINX_SIGNER: 'remote', SPHINX_CLN_VERSION: 'v25.12.1' });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /not available yet; use SPHINX_SIGNER=local/);
+  assert.match(r.stderr, /fd 0 and fd 3 must be the sockets lightningd passes/);
 });

@@ -23,7 +23,7 @@ const SKIPPING = exchanges.find((e) => e.seq === 101)!; // sign_remote_commitmen
 const EXIT_FATAL = 242;
 
 const start = (dataDir: string) =>
-  SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_DATA_DIR: dataDir } });
+  SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_DATA_DIR: dataDir, SPHINX_SIGNER: 'local' } });
 
 /** What lightningd does again after a restart: hsmd_init, and the client fds `rest` uses. */
 function restartExchanges(rest: readonly Exchange[]): Exchange[] {

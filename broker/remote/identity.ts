@@ -1,0 +1,101 @@
+/**
+ * The broker's identity and the devices it lets in (docs/remote-protocol.md "Identities",
+ * "Connecting"): the broker id (random 16 bytes hex, created once in
+ * `SPHINX_DATA_DIR/broker-id`), and the known device keys: `SPHINX_DEVICE_KEYS`, the node id
+ * lightningd's init revealed, and, only when no key is configured, the first device that
+ * authenticates, pinned in `SPHINX_DATA_DIR/pinned-devices`.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const BROKER_ID_FILE = 'broker-id';
+export const PINNED_DEVICES_FILE = 'pinned-devices';
+
+const DEVICE_KEY = /^0[23][0-9a-f]{64}$/;
+
+/** Appends `text` to `path` (creating it) and syncs the file and, if new, its directory. */
+function appendSynced(path: string, dir: string, text: string): void {
+  const created = !existsSync(path);
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  if (created) {
+    const d = openSync(dir, 'r');
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
+  }
+}
+
+/** The broker id in `dataDir`, created (durably) on first use. */
+export function loadOrCreateBrokerId(dataDir: string): { id: string; created: boolean } {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, BROKER_ID_FILE);
+  if (existsSync(path)) {
+    const id = readFileSync(path, 'utf8').trim();
+    if (!/^[0-9a-f]{32}$/.test(id)) throw new Error(`${path}: "${id}" is not a broker id (32 hex digits); move the file aside to create a new one`);
+    return { id, created: false };
+  }
+  const id = randomBytes(16).toString('hex');
+  appendSynced(path, dataDir, id + '\n');
+  return { id, created: true };
+}
+
+/** Parses SPHINX_DEVICE_KEYS: comma-separated compressed public keys in hex. */
+export function parseDeviceKeys(value: string | undefined): string[] {
+  const keys = (value ?? '').split(',').map((k) => k.trim().toLowerCase()).filter((k) => k.length > 0);
+  for (const key of keys) {
+    if (!DEVICE_KEY.test(key)) throw new Error(`SPHINX_DEVICE_KEYS: "${key}" is not a compressed public key in hex (66 digits starting 02 or 03)`);
+  }
+  return keys;
+}
+
+export type KeyVerdict = { readonly known: true; readonly pinned: boolean } | { readonly known: false; readonly reason: string };
+
+/** Which device keys may connect; pins the first device when none is configured. */
+export class KnownDevices {
+  private readonly configured: ReadonlySet<string>;
+  private readonly pinned = new Set<string>();
+  private initNodeId: string | undefined;
+  private readonly pinnedPath: string;
+
+  constructor(private readonly dataDir: string, configured: readonly string[]) {
+    this.configured = new Set(configured);
+    this.pinnedPath = join(dataDir, PINNED_DEVICES_FILE);
+    if (existsSync(this.pinnedPath)) {
+      for (const line of readFileSync(this.pinnedPath, 'utf8').split('\n')) {
+        const key = line.replace(/#.*/, '').trim();
+        if (key && DEVICE_KEY.test(key)) this.pinned.add(key);
+      }
+    }
+  }
+
+  /** The node id lightningd's init reply revealed (hsmd_init_reply_v4 node_id). */
+  learnInitNodeId(id: string): void {
+    this.initNodeId = id;
+  }
+
+  /** Whether `id` may connect; the first device is pinned (durably) when nothing is configured or pinned. */
+  admit(id: string): KeyVerdict {
+    if (this.configured.has(id) || this.pinned.has(id) || this.initNodeId === id) return { known: true, pinned: false };
+    if (this.configured.size === 0 && this.pinned.size === 0) {
+      mkdirSync(this.dataDir, { recursive: true });
+      appendSynced(this.pinnedPath, this.dataDir, `${id}\n`);
+      this.pinned.add(id);
+      return { known: true, pinned: true };
+    }
+    const allowed = this.configured.size > 0 ? 'SPHINX_DEVICE_KEYS' : `the device pinned in ${this.pinnedPath}`;
+    return { known: false, reason: `unknown key ${id} (allowed: ${allowed}${this.initNodeId ? ', the node id from init' : ''})` };
+  }
+
+  get pinnedFile(): string {
+    return this.pinnedPath;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The embedded MQTT server (DESIGN §5, docs/remote-protocol.md "Connecting"): aedes with its
+ * sessions in LevelDB (`SPHINX_DATA_DIR/mqtt`), on 127.0.0.1:SPHINX_MQTT_PORT and optionally
+ * a TLS listener. TCP_NODELAY on every accepted socket. It lets in:
+ * - the broker's own client (a per-process random password; exempt from the ACL), and
+ * - devices whose username is their key and whose password is a fresh token signed over the
+ *   broker id (signer/remote/auth-token.ts), not seen before, from a known key (identity.ts).
+ * A device may publish and subscribe only under `sphinx/v1/<its id>/` (withinDevice). Every
+ * refusal is logged with its reason.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { Aedes, type Client } from 'aedes';
+import aedesPersistenceLevel from 'aedes-persistence-level';
+import { Level } from 'level';
+import type { Curve } from '../../signer/crypto/curve.js';
+import { checkCredentials, TOKEN_MAX_AGE_MS } from '../../signer/remote/auth-token.js';
+import { withinDevice } from '../../signer/remote/topics.js';
+import type { KnownDevices } from './identity.js';
+
+export type ServerLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
+
+export interface MqttServerOptions {
+  /** Its LevelDB directory (SPHINX_DATA_DIR/mqtt). */
+  readonly persistenceDir: string;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number; readonly host?: string };
+  readonly brokerId: string;
+  readonly curve: Curve;
+  readonly devices: KnownDevices;
+  readonly log: ServerLog;
+  readonly now?: () => number;
+}
+
+export interface MqttServer {
+  /** The plain listener's port (the real one when 0 was asked). */
+  readonly port: number;
+  readonly tlsPort: number | undefined;
+  /** What the broker's own client presents. */
+  readonly internalCredentials: { readonly username: string; readonly password: string };
+  /** Accepted sockets still open (tests check their TCP_NODELAY). */
+  sockets(): readonly net.Socket[];
+  close(): Promise<void>;
+}
+
+const INTERNAL_USERNAME = 'sphinx-broker';
+/** The device id a client authenticated as; absent for the broker's own client. */
+const deviceOf = new WeakMap<Client, string>();
+const internal = new WeakSet<Client>();
+
+export async function startMqttServer(options: MqttServerOptions): Promise<MqttServer> {
+  const { log, devices } = options;
+  const now = options.now ?? Date.now;
+  const internalPassword = randomBytes(32).toString('hex');
+  /** Tokens seen, until they expire (protocol: a token is accepted once). */
+  const usedTokens = new Map<string, number>();
+
+  const db = new Level<string, unknown>(options.persistenceDir);
+  const aedes = new Aedes({ persistence: aedesPersistenceLevel(db), id: `sphinx-${options.brokerId}` });
+  await aedes.listen();
+
+  const refuse = (what: string, reason: string): void => log('unusual', `MQTT: refused ${what}: ${reason}`);
+
+  aedes.authenticate = (client, username, password, done) => {
+    const fail = (reason: string, code: 4 | 5): void => {
+      refuse(`connection from ${client.id ?? '?'} (username ${username ?? 'none'})`, reason);
+      done(Object.assign(new Error(reason), { returnCode: code }), false);
+    };
+    const secret = password?.toString('utf8') ?? '';
+    if (username === INTERNAL_USERNAME) {
+      const ok = secret.length === internalPassword.length && timingSafeEqual(Buffer.from(secret), Buffer.from(internalPassword));
+      if (!ok) return fail('wrong password for the broker\'s own user', 4);
+      internal.add(client);
+      return done(null, true);
+    }
+    if (username === undefined || password === undefined) return fail('no username/password (a device signs a token)', 4);
+    const at = now();
+    for (const [token, expires] of usedTokens) if (expires < at) usedTokens.delete(token);
+    const check = checkCredentials(options.curve, username, secret, options.brokerId, at);
+    if (!check.ok) return fail(check.reason, 4);
+    if (usedTokens.has(secret)) return fail('token already used (a device signs a fresh one per connection)', 4);
+    usedTokens.set(secret, check.issuedAt + TOKEN_MAX_AGE_MS);
+    const verdict = devices.admit(username);
+    if (!verdict.known) return fail(verdict.reason, 5);
+    if (verdict.pinned) {
+      log('unusual', `MQTT: PINNED DEVICE ${username}: no SPHINX_DEVICE_KEYS configured, so the first device that ` +
+        `authenticated is now the only one allowed (${devices.pinnedFile}). If this is not your device, stop now, ` +
+        'delete that file and set SPHINX_DEVICE_KEYS.');
+    }
+    deviceOf.set(client, username);
+    log('info', `MQTT: device ${username} authenticated (client id ${client.id})`);
+    done(null, true);
+  };
+
+  aedes.authorizePublish = (client, packet, done) => {
+    if (client === null || internal.has(client)) return done(null);
+    const device = deviceOf.get(client);
+    if (device !== undefined && withinDevice(device, packet.topic)) return done(null);
+    const reason = `device ${device} may publish only under sphinx/v1/${device}/, not to ${packet.topic}`;
+    refuse(`publish from ${client.id}`, reason);
+    done(new Error(reason));
+  };
+
+  aedes.authorizeSubscribe = (client, subscription, done) => {
+    if (internal.has(client)) return done(null, subscription);
+    const device = deviceOf.get(client);
+    if (device !== undefined && withinDevice(device, subscription.topic)) return done(null, subscription);
+    refuse(`subscription from ${client.id}`, `device ${device} may subscribe only under sphinx/v1/${device}/, not to ${subscription.topic}`);
+    done(null, null); // SUBACK 0x80 (failure) for this filter, MQTT 3.1.1 §3.9.3
+  };
+
+  aedes.on('clientError', (client, err) => log('debug', `MQTT: client ${client.id}: ${err.message}`));
+  aedes.on('connectionError', (client, err) => log('debug', `MQTT: connection ${client.id ?? '?'}: ${err.message}`));
+
+  const open = new Set<net.Socket>();
+  const accept = (socket: net.Socket): void => {
+    socket.setNoDelay(true); // Nagle would hold small replies back for the peer's delayed ACK
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    aedes.handle(socket);
+  };
+  const plain = net.createServer(accept);
+  await listen(plain, options.port, options.host ?? '127.0.0.1');
+  let secure: tls.Server | undefined;
+  if (options.tls) {
+    secure = tls.createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) });
+    secure.on('secureConnection', accept);
+    secure.on('tlsClientError', (err) => log('unusual', `MQTT TLS: handshake failed: ${err.message}`));
+    await listen(secure, options.tls.port, options.tls.host ?? '0.0.0.0');
+  }
+  const port = (plain.address() as net.AddressInfo).port;
+  const tlsPort = secure ? (secure.address() as net.AddressInfo).port : undefined;
+  log('info', `MQTT: embedded server on ${options.host ?? '127.0.0.1'}:${port}` +
+    (secure ? `, TLS on ${options.tls!.host ?? '0.0.0.0'}:${tlsPort}` : '') + `, sessions in ${options.persistenceDir}`);
+
+  return {
+    port,
+    tlsPort,
+    internalCredentials: { username: INTERNAL_USERNAME, password: internalPassword },
+    sockets: () => [...open],
+    async close() {
+      const closing = [plain, ...(secure ? [secure] : [])].map((s) => new Promise<void>((r) => s.close(() => r())));
+      for (const s of open) s.destroy();
+      await Promise.all(closing);
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await db.close();
+    },
+  };
+}
+
+function listen(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+export const mqttPersistenceDir = (dataDir: string): string => join(dataDir, 'mqtt');

@@ -1,0 +1,67 @@
+/**
+ * Puts the remote path together for `SPHINX_SIGNER=remote`: the broker id, the broker log
+ * (`SPHINX_DATA_DIR/broker-log`), the embedded MQTT server (or an external one from
+ * SPHINX_MQTT_URL), the broker's own MQTT client, and the remote SignerPort on top.
+ */
+import { join } from 'node:path';
+import { BrokerLog } from '../../log/broker-log/broker-log.js';
+import { fastCurve } from '../curve-native.js';
+import type { SignerPort } from '../signer-port.js';
+import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.js';
+import { connectMqtt } from './mqtt-connect.js';
+import { mqttPersistenceDir, type ServerLog, startMqttServer } from './mqtt-server.js';
+import { createRemoteSigner } from './remote-signer.js';
+
+export interface RemoteSettings {
+  readonly dataDir: string;
+  /** Embedded server's port (SPHINX_MQTT_PORT). */
+  readonly mqttPort: number;
+  /** An external server instead of the embedded one (SPHINX_MQTT_URL). */
+  readonly mqttUrl?: string;
+  /** SPHINX_DEVICE_KEYS, unparsed. */
+  readonly deviceKeys?: string;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number };
+}
+
+export const brokerLogDir = (dataDir: string): string => join(dataDir, 'broker-log');
+
+export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog): Promise<SignerPort> {
+  const brokerId = loadOrCreateBrokerId(settings.dataDir);
+  log('info', `broker id ${brokerId.id} (${brokerId.created ? 'created' : 'from'} ${join(settings.dataDir, 'broker-id')}): ` +
+    `start the device with --broker-id ${brokerId.id}`);
+  const devices = new KnownDevices(settings.dataDir, parseDeviceKeys(settings.deviceKeys));
+  const brokerLog = await BrokerLog.open(brokerLogDir(settings.dataDir));
+  log('info', `broker log in ${brokerLogDir(settings.dataDir)} (${brokerLog.end} records)`);
+  const clientId = `sphinx-broker-${brokerId.id}`;
+  try {
+    if (settings.mqttUrl) {
+      log('unusual', `MQTT: using the external server ${redact(settings.mqttUrl)}: device authentication and the ` +
+        'per-device topic ACL are that server\'s job (the embedded server does them itself)');
+      const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000 });
+      return await createRemoteSigner({ mqtt, brokerLog, log, devices });
+    }
+    const server = await startMqttServer({
+      persistenceDir: mqttPersistenceDir(settings.dataDir),
+      port: settings.mqttPort,
+      tls: settings.tls,
+      brokerId: brokerId.id,
+      curve: fastCurve(),
+      devices,
+      log,
+    });
+    const mqtt = connectMqtt(`mqtt://127.0.0.1:${server.port}`, {
+      clientId, clean: false, reconnectPeriod: 1000, ...server.internalCredentials,
+    });
+    return await createRemoteSigner({ mqtt, brokerLog, log, devices, onClose: () => server.close() });
+  } catch (e) {
+    await brokerLog.close();
+    throw e;
+  }
+}
+
+/** A URL for the log: without its password. */
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
