@@ -1,0 +1,36 @@
+/**
+ * A failing property prints its shrunk counterexample as a readable list of steps. Shown on
+ * a deliberately broken variant that lives only here: a journal whose sync() does nothing
+ * (so an acknowledged record is lost by a crash), run through property (a).
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import fc from 'fast-check';
+import type { FilePort } from '../log/file-port.js';
+import { recoveryRestoresState } from './properties.js';
+
+/** The broken variant: appends reach the file, but sync never makes them durable. */
+const syncless = (file: FilePort): FilePort => ({
+  get name() {
+    return file.name;
+  },
+  size: () => file.size(),
+  read: (offset, length) => file.read(offset, length),
+  append: (bytes) => file.append(bytes),
+  sync: () => {},
+  truncate: (length) => file.truncate(length),
+});
+
+test('a counterexample prints as numbered steps with the crash named', (t) => {
+  const details = fc.check(recoveryRestoresState({ wrapJournal: syncless }), { seed: 42, numRuns: 200, includeErrorInReport: true });
+  assert.equal(details.failed, true, 'the broken journal must be caught');
+  const report = fc.defaultReportMessage(details)!;
+  t.diagnostic(report.split('\n').slice(0, 12).join('\n'));
+  assert.match(report, /Counterexample: \[\n {2}snapshot every \d+, \d+ recent replies kept\n/);
+  assert.match(report, /\n {2}1\. #1 init/);
+  assert.match(report, /CRASH (after sync|after append)[^\n]*; reboot; redeliver #\d+/);
+  assert.match(report, /is not the crash-free state of the acknowledged records/);
+  // Shrunk: a handful of steps, not a whole session.
+  const steps = report.match(/\n {2}\d+\.(-\d+\.)? /g) ?? [];
+  assert.ok(steps.length > 0 && steps.length <= 4, `${steps.length} steps:\n${report}`);
+});

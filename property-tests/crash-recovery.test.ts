@@ -1,0 +1,14 @@
+/**
+ * Property (a): whatever step the power goes at (before append, after append before sync
+ * with the record torn at any byte, after sync during a snapshot or compaction, before the
+ * reply), the rebooted signer's state is the crash-free run's state of the acknowledged
+ * records (plus the pending one exactly when its record survived whole), and a torn record
+ * is reported.
+ */
+import test from 'node:test';
+import { recoveryRestoresState } from './properties.js';
+import { assertProperty } from './settings.js';
+
+test('property: state after recovery equals the crash-free state of the acknowledged prefix', () => {
+  assertProperty(recoveryRestoresState(), 8);
+});
