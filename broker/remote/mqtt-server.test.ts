@@ -1,0 +1,168 @@
+/**
+ * The embedded MQTT server's doors (docs/remote-protocol.md "Connecting"), with real aedes,
+ * real mqtt.js clients and LevelDB: a fresh token from a known key gets in; a forged
+ * signature, an expired token, a reused token and an unknown key are refused; a device may
+ * not publish or subscribe under another device's id; each refusal is logged with its
+ * reason. TCP_NODELAY is on at both ends; the first device is pinned when none is configured;
+ * the TLS listener authenticates the same way.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { toHex } from '../../signer/bytes.js';
+import { nobleCurve } from '../../signer/crypto/noble.js';
+import { type Credentials, makeCredentials } from '../../signer/remote/auth-token.js';
+import { topic } from '../../signer/remote/topics.js';
+import { KnownDevices } from './identity.js';
+import { connectMqtt, hasNoDelay } from './mqtt-connect.js';
+import { type MqttServer, startMqttServer } from './mqtt-server.js';
+
+const BROKER_ID = '00112233445566778899aabbccddeeff';
+const KEY_A = new Uint8Array(32).fill(0xa1);
+const KEY_B = new Uint8Array(32).fill(0xb2);
+const ID_A = toHex(nobleCurve.publicKey(KEY_A));
+const ID_B = toHex(nobleCurve.publicKey(KEY_B));
+
+async function withServer(configured: string[], body: (s: MqttServer, lines: string[], dir: string) => Promise<void>, tls?: { certFile: string; keyFile: string }) {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-mqtt-'));
+  const lines: string[] = [];
+  const server = await startMqttServer({
+    persistenceDir: join(dir, 'mqtt'),
+    port: 0,
+    tls: tls && { ...tls, port: 0, host: '127.0.0.1' },
+    brokerId: BROKER_ID,
+    curve: nobleCurve,
+    devices: new KnownDevices(dir, configured),
+    log: (level, text) => lines.push(`${level}: ${text}`),
+  });
+  try {
+    await body(server, lines, dir);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Connects once (no reconnects): the client, or the refusal's error. */
+async function attempt(url: string, clientId: string, creds: Credentials, extra: object = {}): Promise<{ client: MqttClient; error?: Error }> {
+  const client = connectMqtt(url, { clientId, clean: false, reconnectPeriod: 0, ...creds, ...extra });
+  const error = await new Promise<Error | undefined>((resolve) => {
+    client.once('connect', () => resolve(undefined));
+    client.once('error', (e) => resolve(e));
+  });
+  if (error) client.end(true);
+  return { client, error };
+}
+
+const now = () => Date.now();
+const url = (s: MqttServer) => `mqtt://127.0.0.1:${s.port}`;
+
+test('a fresh token from a known key gets in; TCP_NODELAY on both sockets', async () => {
+  await withServer([ID_A], async (server, lines) => {
+    const { client, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    assert.equal(error, undefined);
+    assert.ok(hasNoDelay(client.stream), 'client socket has TCP_NODELAY');
+    assert.ok(server.sockets().length > 0 && server.sockets().every(hasNoDelay), 'accepted sockets have TCP_NODELAY');
+    assert.ok(lines.some((l) => l.includes(`device ${ID_A} authenticated`)));
+    await client.endAsync();
+  });
+});
+
+test('refused, each with its reason logged: forged signature, expired token, reused token, unknown key', async () => {
+  await withServer([ID_A], async (server, lines) => {
+    const refusals: [string, Credentials, RegExp][] = [
+      ['forged signature', { username: ID_A, password: makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()).password }, /bad signature/],
+      ['token for another broker', makeCredentials(nobleCurve, KEY_A, 'another-broker', now()), /bad signature/],
+      ['expired token', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() - 6 * 60_000), /token expired \(issued 360 s ago; limit 300 s\)/],
+      ['token from the future', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 120_000), /token from the future/],
+      ['unknown key', makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()), new RegExp(`unknown key ${ID_B}`)],
+    ];
+    for (const [what, creds, reason] of refusals) {
+      const before = lines.length;
+      const { error } = await attempt(url(server), creds.username, creds);
+      assert.ok(error, `${what}: refused`);
+      assert.match(error.message, /Bad username or password|Not authorized/, what);
+      const logged = lines.slice(before).find((l) => l.startsWith('unusual: MQTT: refused connection'));
+      assert.ok(logged, `${what}: logged`);
+      assert.match(logged, reason, what);
+    }
+
+    const creds = makeCredentials(nobleCurve, KEY_A, BROKER_ID, now());
+    const first = await attempt(url(server), ID_A, creds);
+    assert.equal(first.error, undefined, 'first use of the token');
+    await first.client.endAsync();
+    const before = lines.length;
+    const again = await attempt(url(server), ID_A, creds);
+    assert.ok(again.error, 'reused token refused');
+    assert.match(lines.slice(before).join('\n'), /refused connection .*: token already used/);
+  });
+});
+
+test('a device may not publish or subscribe under another device\'s id; the refusals are logged', async () => {
+  await withServer([ID_A, ID_B], async (server, lines) => {
+    const { client } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    assert.deepEqual((await client.subscribeAsync(topic(ID_A, 'req'), { qos: 1 })).map((g) => g.qos), [1]);
+    for (const filter of [topic(ID_B, 'req'), 'sphinx/v1/#', 'sphinx/v1/+/req']) {
+      // SUBACK 0x80, which mqtt.js reports as an error.
+      await assert.rejects(client.subscribeAsync(filter, { qos: 1 }), /Subscribe error/, filter);
+      assert.ok(lines.some((l) => l.includes(`refused subscription from ${ID_A}`) && l.includes(`not to ${filter}`)), filter);
+    }
+
+    // Its own subtree is fine; another device's is refused and the client disconnected (MQTT 3.1.1 has no negative PUBACK).
+    await client.publishAsync(topic(ID_A, 'res'), 'x', { qos: 1 });
+    const closed = new Promise<void>((r) => client.once('close', () => r()));
+    client.publish(topic(ID_B, 'res'), 'forged reply', { qos: 1 });
+    await closed;
+    assert.ok(lines.some((l) => l.includes(`refused publish from ${ID_A}`) && l.includes(`not to ${topic(ID_B, 'res')}`)));
+    client.end(true);
+
+    // The broker's own client is exempt: it reads every device's replies.
+    const own = await attempt(url(server), 'sphinx-broker-test', server.internalCredentials);
+    assert.equal(own.error, undefined);
+    assert.deepEqual((await own.client.subscribeAsync('sphinx/v1/+/res', { qos: 1 })).map((g) => g.qos), [1]);
+    await own.client.endAsync();
+    const wrong = await attempt(url(server), 'sphinx-broker-test', { username: server.internalCredentials.username, password: 'guess' });
+    assert.ok(wrong.error);
+  });
+});
+
+test('no key configured: the first device is pinned (durably, loudly); another is then unknown', async () => {
+  await withServer([], async (server, lines, dir) => {
+    const a = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    assert.equal(a.error, undefined);
+    assert.equal(readFileSync(join(dir, 'pinned-devices'), 'utf8'), `${ID_A}\n`);
+    assert.ok(lines.some((l) => l.startsWith(`unusual: MQTT: PINNED DEVICE ${ID_A}`)));
+    await a.client.endAsync();
+    const b = await attempt(url(server), ID_B, makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()));
+    assert.ok(b.error);
+    assert.ok(lines.some((l) => l.includes(`unknown key ${ID_B} (allowed: the device pinned in`)));
+    assert.deepEqual(new KnownDevices(dir, []).admit(ID_B), { known: false, reason: `unknown key ${ID_B} (allowed: the device pinned in ${join(dir, 'pinned-devices')})` });
+  });
+});
+
+const openssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0;
+test('the TLS listener authenticates devices the same way', { skip: !openssl && 'openssl is not installed' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-tls-'));
+  const [certFile, keyFile] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', keyFile, '-out', certFile], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  try {
+    await withServer([ID_A], async (server) => {
+      assert.ok(server.tlsPort);
+      const tlsUrl = `mqtts://localhost:${server.tlsPort}`;
+      const ok = await attempt(tlsUrl, ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()), { ca: readFileSync(certFile) });
+      assert.equal(ok.error, undefined);
+      assert.ok(hasNoDelay(ok.client.stream));
+      await ok.client.endAsync();
+      const bad = await attempt(tlsUrl, ID_B, makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()), { ca: readFileSync(certFile) });
+      assert.ok(bad.error);
+    }, { certFile, keyFile });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
