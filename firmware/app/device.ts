@@ -1,0 +1,269 @@
+/**
+ * The device loop (issue 5 item 5, docs/remote-protocol.md): boot → open the write-ahead
+ * core on the journal → connect with credentials signed by the node key and a last will →
+ * status "online" (retained) → subscribe req and control → hello {lastId, firmware} → for
+ * each request envelope: SignerCore.handle (journaled before the reply leaves) → res.
+ * A payload that does not decode is logged and blinked, never thrown. A lost connection is
+ * retried with backoff and fresh credentials, state kept in memory (no reboot: prior-art §2).
+ */
+import type { Reply } from '../../signer/decision.js';
+import type { Envelope } from '../../signer/envelope.js';
+import type { PolicyConfig } from '../../signer/policy/policy.js';
+import type { Curve } from '../../signer/crypto/curve.js';
+import { toHex, utf8 } from '../../signer/bytes.js';
+import { HsmSecretError, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
+import { nodePrivateKey } from '../../signer/keys/root-secrets.js';
+import { makeCredentials } from '../../signer/remote/auth-token.js';
+import { decodeRequest, encodeReplyEnvelope } from '../../signer/remote/envelope-codec.js';
+import { parseTopic, topic } from '../../signer/remote/topics.js';
+import { Signer } from '../../signer/signer.js';
+import type { SignerState } from '../../signer/state.js';
+import { openJournalFiles } from '../../log/journal/journal.js';
+import { SignerCore, type SignerCoreOptions } from './core.js';
+import { nextLed, type LedEvent, type LedName } from './leds.js';
+import { DeviceSetupError, type Clock, type DeviceConfig, type Leds, type Store, type TimerHandle, type Transport } from './ports.js';
+
+export type DeviceLogLevel = 'info' | 'unusual' | 'broken';
+
+export interface DeviceOptions {
+  readonly transport: Transport;
+  readonly leds: Leds;
+  readonly store: Store;
+  readonly clock: Clock;
+  /** nobleCurve on the device; a byte-identical faster one may be used on Node. */
+  readonly curve: Curve;
+  /** Reported in hello. */
+  readonly firmware: string;
+  readonly developer?: boolean;
+  readonly policy?: PolicyConfig;
+  readonly core?: Omit<SignerCoreOptions, 'log'>;
+  /** Reconnect delays: the first, doubled after each failure up to the last. */
+  readonly backoff?: { readonly firstMs: number; readonly maxMs: number };
+  readonly log: (level: DeviceLogLevel, line: string) => void;
+  /** The device stopped signing for good (its journal cannot be written); the host should exit. */
+  readonly onFatal?: (reason: string) => void;
+}
+
+export const DEFAULT_BACKOFF = { firstMs: 500, maxMs: 30_000 };
+
+export class Device {
+  #led: LedName = 'booting';
+  #delay: number;
+  #retry: TimerHandle | undefined;
+  #connected = false;
+  #stopping = false;
+  #failed: string | undefined;
+
+  private constructor(
+    private readonly options: DeviceOptions,
+    private readonly core: SignerCore,
+    private readonly nodeKey: Uint8Array,
+    readonly deviceId: string,
+    readonly config: DeviceConfig,
+  ) {
+    this.#delay = this.#backoff.firstMs;
+  }
+
+  /**
+   * Reads the seed, derives the node key (the MQTT identity) and recovers the journal.
+   * Throws DeviceSetupError (missing or locked hsm_secret) or JournalCorruptError, with the
+   * error light on.
+   */
+  static boot(options: DeviceOptions): Device {
+    options.leds.show('booting');
+    try {
+      const { store, curve } = options;
+      const config = store.config();
+      const file = store.hsmSecret();
+      const nodeKey = nodePrivateKey(curve, unlockSeed(file, store.passphrase()));
+      const deviceId = toHex(curve.publicKey(nodeKey));
+      const makeSigner = (state: SignerState) =>
+        new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file }, state);
+      const { core } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
+        ...options.core,
+        log: (line) => options.log('unusual', line),
+      });
+      const device = new Device(options, core, nodeKey, deviceId, config);
+      device.#event('booted');
+      options.log('info', `device ${deviceId}, firmware ${options.firmware}, journal resumes after id ${core.lastId ?? 0n}`);
+      return device;
+    } catch (e) {
+      options.leds.show('error');
+      throw e;
+    }
+  }
+
+  get led(): LedName {
+    return this.#led;
+  }
+
+  get lastId(): bigint | undefined {
+    return this.core.lastId;
+  }
+
+  /** Starts connecting (and keeps reconnecting until stop()). */
+  start(): void {
+    this.#connect();
+  }
+
+  /**
+   * Clean stop: requests are handled synchronously, so none is half done; publishes
+   * "offline" (a clean DISCONNECT suppresses the will), waits for in-flight publishes,
+   * disconnects.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#retry) this.options.clock.cancel(this.#retry);
+    if (this.#connected) {
+      await this.options.transport.publish(this.#topic('status'), utf8('offline'), { retain: true }).catch(() => {});
+    }
+    await this.options.transport.end();
+  }
+
+  get #backoff() {
+    return this.options.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  #topic(suffix: Parameters<typeof topic>[1]): string {
+    return topic(this.deviceId, suffix);
+  }
+
+  #event(event: LedEvent): void {
+    const step = nextLed(this.#led, event);
+    if (step.state !== this.#led) {
+      this.#led = step.state;
+      this.options.leds.show(step.state);
+    }
+    if (step.blink) this.options.leds.blink(step.blink);
+  }
+
+  #connect(): void {
+    if (this.#stopping) return;
+    const { transport, clock, curve } = this.options;
+    // A fresh token per attempt: the server refuses one it has seen, and old ones expire.
+    const { username, password } = makeCredentials(curve, this.nodeKey, this.config.brokerId, clock.now());
+    transport.connect(
+      { url: this.config.mqttUrl, clientId: this.deviceId, username, password, will: { topic: this.#topic('status'), payload: utf8('offline') } },
+      {
+        connected: () => void this.#announce(),
+        message: (name, payload) => this.#message(name, payload),
+        disconnected: (reason) => this.#disconnected(reason),
+      },
+    );
+  }
+
+  async #announce(): Promise<void> {
+    this.#connected = true;
+    this.#delay = this.#backoff.firstMs;
+    const { transport, log } = this.options;
+    try {
+      await transport.publish(this.#topic('status'), utf8('online'), { retain: true });
+      await transport.subscribe([this.#topic('req'), this.#topic('control')]);
+      // The broker resends what is outstanding when it sees hello, so hello goes last.
+      const hello = JSON.stringify({ lastId: String(this.core.lastId ?? 0n), firmware: this.options.firmware });
+      await transport.publish(this.#topic('hello'), utf8(hello));
+      this.#event('connected');
+      log('info', `connected to ${this.config.mqttUrl}; hello lastId ${this.core.lastId ?? 0n}`);
+    } catch (e) {
+      log('unusual', `announcing on ${this.config.mqttUrl} failed: ${(e as Error).message}`);
+    }
+  }
+
+  #disconnected(reason: string): void {
+    const wasConnected = this.#connected;
+    this.#connected = false;
+    if (this.#stopping) return;
+    this.#event('disconnected');
+    const delay = this.#delay;
+    this.#delay = Math.min(delay * 2, this.#backoff.maxMs);
+    this.options.log(
+      'unusual',
+      `${wasConnected ? 'lost the connection to' : 'cannot reach'} the MQTT server ${this.config.mqttUrl} (${reason}); retrying in ${(delay / 1000).toFixed(1)} s`,
+    );
+    this.#retry = this.options.clock.after(delay, () => {
+      this.#retry = undefined;
+      this.#connect();
+    });
+  }
+
+  /**
+   * hsmd_init while the keys are locked. After a restart the journal already holds this
+   * init (same id: its journaled reply; an id compacted away: the same reply decided
+   * again, as init's reply depends on the seed only) but the keys are unlocked only by
+   * deciding it, which decide does without changing the state.
+   */
+  #init(env: Envelope): { reply: Reply; replayed: boolean } {
+    const known = this.core.lastId !== undefined && env.id <= this.core.lastId;
+    if (!known) return this.core.handle(env);
+    const decision = this.core.signer.decide(env);
+    const handled = this.core.handle(env);
+    this.options.log('info', `request ${env.id}: hsmd_init again after a restart; keys unlocked`);
+    return handled.replayed ? handled : { reply: decision.reply, replayed: true };
+  }
+
+  #message(name: string, payload: Uint8Array): void {
+    const parsed = parseTopic(name);
+    if (!parsed || parsed.deviceId !== this.deviceId) return;
+    if (parsed.suffix === 'req') this.#request(payload);
+    else if (parsed.suffix === 'control') this.options.log('unusual', `control message of ${payload.length} bytes ignored: this firmware knows no control commands`);
+  }
+
+  #request(payload: Uint8Array): void {
+    const { log, transport } = this.options;
+    if (this.#failed) {
+      log('broken', `request not handled: ${this.#failed}`);
+      return;
+    }
+    let env;
+    try {
+      env = decodeRequest(payload);
+    } catch (e) {
+      // docs/remote-protocol.md: logged with the reason and dropped; the broker resends.
+      log('unusual', `dropped a request payload of ${payload.length} bytes that does not decode: ${(e as Error).message}`);
+      this.#event('malformed');
+      return;
+    }
+    const isInit = peekType(env.message) === WIRE_HSMD_INIT;
+    if (!isInit && !this.core.signer.initialized && this.core.lastId !== undefined) {
+      // Restarted: the keys come from hsmd_init, which the broker sends first after hello.
+      // Deciding now would journal "not initialized" for good; leave it for the resend.
+      log('unusual', `request ${env.id} held back: hsmd_init not seen since this device started (the broker resends it first after hello, then this request)`);
+      return;
+    }
+    this.#event('request');
+    let handled: { reply: Reply; replayed: boolean };
+    try {
+      handled = isInit && !this.core.signer.initialized ? this.#init(env) : this.core.handle(env);
+    } catch (e) {
+      // The journal could not be written: no reply may leave without its record.
+      this.#failed = `the journal cannot be written (${(e as Error).message}); stopped signing`;
+      log('broken', `request ${env.id}: ${this.#failed}`);
+      this.#event('fatal');
+      this.options.onFatal?.(this.#failed);
+      return;
+    }
+    if (handled.replayed) log('info', `request ${env.id} seen before: sent its journaled reply again`);
+    transport
+      .publish(this.#topic('res'), encodeReplyEnvelope({ id: env.id, reply: handled.reply }))
+      .catch((e: Error) => log('unusual', `reply ${env.id} not acknowledged (${e.message}); the broker resends the request and gets the journaled reply`));
+    this.#event('replied');
+  }
+}
+
+const WIRE_HSMD_INIT = 11;
+
+/** The message type of an hsmd frame, or -1 if it is too short to have one. */
+const peekType = (message: Uint8Array): number => (message.length >= 2 ? (message[0]! << 8) | message[1]! : -1);
+
+/** secret_data for the node key; the fix in the error if the passphrase is missing or wrong. */
+function unlockSeed(file: Uint8Array, passphrase: string | undefined): Uint8Array {
+  if (hsmSecretNeedsPassphrase(file) && passphrase === undefined) {
+    throw new DeviceSetupError('hsm_secret is a mnemonic with a passphrase: the device needs that passphrase to derive its node key; configure it and restart');
+  }
+  try {
+    return unlockHsmSecret(file, passphrase);
+  } catch (e) {
+    if (e instanceof HsmSecretError) throw new DeviceSetupError(`hsm_secret cannot be unlocked: ${e.message}`);
+    throw e;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The ports the device app talks to (DESIGN §6). firmware/host implements them on Node,
+ * firmware/moddable on an ESP32. Platform-neutral: Uint8Array and plain callbacks only.
+ * (The journal port is log/file-port.ts's FileDir.)
+ */
+import type { FileDir } from '../../log/file-port.js';
+import type { LedName } from './leds.js';
+
+/** One MQTT connection attempt's parameters (docs/remote-protocol.md "Connecting"). */
+export interface ConnectOptions {
+  /** mqtt://host:port or mqtts://host:port. */
+  readonly url: string;
+  /** The device id: with clean session false the server keeps the session under it. */
+  readonly clientId: string;
+  readonly username: string;
+  readonly password: string;
+  /** Published (QoS 1, retained) by the server if the connection dies without DISCONNECT. */
+  readonly will: { readonly topic: string; readonly payload: Uint8Array };
+}
+
+export interface TransportHandlers {
+  /** CONNACK accepted. */
+  connected(): void;
+  /**
+   * A PUBLISH on a subscribed topic. The transport acknowledges it (PUBACK) only after this
+   * returns; the device handles requests synchronously, so an acknowledged request is
+   * journaled and the server redelivers exactly the unhandled suffix, in order.
+   */
+  message(topic: string, payload: Uint8Array): void;
+  /** The attempt failed or the connection ended; called once per connect(). */
+  disconnected(reason: string): void;
+}
+
+/**
+ * MQTT 3.1.1, QoS 1, clean session false, TCP_NODELAY. One connection per connect() and no
+ * reconnect of its own: the device loop owns reconnecting (with fresh credentials, since
+ * the server refuses a token seen before).
+ */
+export interface Transport {
+  connect(options: ConnectOptions, handlers: TransportHandlers): void;
+  /** Subscribes at QoS 1; resolves on SUBACK. */
+  subscribe(topics: readonly string[]): Promise<void>;
+  /** Publishes at QoS 1; resolves on PUBACK (rejects if the connection goes first). */
+  publish(topic: string, payload: Uint8Array, options?: { readonly retain?: boolean }): Promise<void>;
+  /** Waits for in-flight publishes, sends DISCONNECT and closes. */
+  end(): Promise<void>;
+}
+
+/** Status lights: what the device shows (leds.ts has the colours). */
+export interface Leds {
+  /** Shows a state steadily until the next call. */
+  show(state: LedName): void;
+  /** Flashes a state briefly over the current one (e.g. an error blink for a bad payload). */
+  blink(state: LedName): void;
+}
+
+/** What the device is configured with. */
+export interface DeviceConfig {
+  /** The MQTT server, mqtt://host:port. */
+  readonly mqttUrl: string;
+  /** The broker's id (docs/remote-protocol.md "Identities"); tokens are signed over it. */
+  readonly brokerId: string;
+}
+
+/** Persistent storage: the seed, its passphrase, the configuration and the journal's files. */
+export interface Store {
+  /** The hsm_secret file's bytes; throws DeviceSetupError (saying the fix) if absent. */
+  hsmSecret(): Uint8Array;
+  /** The passphrase of a mnemonic hsm_secret that has one, if configured. */
+  passphrase(): string | undefined;
+  config(): DeviceConfig;
+  /** The directory holding the journal and its snapshot slots. */
+  journalDir(): FileDir;
+}
+
+export interface TimerHandle {
+  readonly __timer: unknown;
+}
+
+export interface Clock {
+  /** Unix time in milliseconds (the auth token carries it: the device clock must be set). */
+  now(): number;
+  after(ms: number, fn: () => void): TimerHandle;
+  cancel(timer: TimerHandle): void;
+}
+
+/** A problem the device cannot get past without its owner; the message says the fix. */
+export class DeviceSetupError extends Error {
+  override readonly name = 'DeviceSetupError';
+}

@@ -1,0 +1,47 @@
+/**
+ * The Store port on a data directory (sphinx-signer --data DIR): DIR/hsm_secret (the file
+ * lightningd's hsmd would use, any of CLN's forms), the journal and its snapshot slots in
+ * DIR itself, the passphrase and configuration from the command line.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FileDir } from '../../log/file-port.js';
+import { DeviceSetupError, type DeviceConfig, type Store } from '../app/ports.js';
+import { NodeDir } from './node-file.js';
+
+export class NodeStore implements Store {
+  readonly #dir: NodeDir;
+
+  constructor(
+    readonly dataDir: string,
+    private readonly settings: DeviceConfig & { readonly passphrase?: string },
+  ) {
+    this.#dir = new NodeDir(dataDir);
+  }
+
+  hsmSecret(): Uint8Array {
+    const path = join(this.dataDir, 'hsm_secret');
+    try {
+      return new Uint8Array(readFileSync(path));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new DeviceSetupError(
+        `no hsm_secret in ${this.dataDir}. Copy your node's seed there (lightningd keeps it as ` +
+          `<lightning-dir>/<network>/hsm_secret): cp ~/.lightning/bitcoin/hsm_secret ${path} && chmod 0400 ${path}; ` +
+          `or, for a new node, create one with Core Lightning's tool: lightning-hsmtool generatehsm ${path}`,
+      );
+    }
+  }
+
+  passphrase(): string | undefined {
+    return this.settings.passphrase;
+  }
+
+  config(): DeviceConfig {
+    return { mqttUrl: this.settings.mqttUrl, brokerId: this.settings.brokerId };
+  }
+
+  journalDir(): FileDir {
+    return this.#dir;
+  }
+}

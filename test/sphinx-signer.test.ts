@@ -1,0 +1,182 @@
+/**
+ * bin/sphinx-signer as a real process over a real MQTT server (aedes on TCP) with its
+ * journal on disk, driven as docs/remote-protocol.md's broker drives a device, with
+ * session-basic-l1 (CLN v25.12.1's recorded hsmd replies):
+ * - all requests in flight at once: every reply byte-identical to CLN's; an undecodable
+ *   payload is logged and blinked, nothing else changes;
+ * - duplicates and reordered redeliveries get the first reply byte for byte, and the
+ *   journal does not grow;
+ * - SIGTERM: "offline" retained, exit 0; the journal holds each id once;
+ * - SIGKILL twice mid-replay, restarted: hello's lastId covers every reply seen; the init
+ *   the broker sends first after hello (its journaled id) unlocks the keys again; the
+ *   resends are answered, every reply identical, each id journaled once;
+ * - the server drops the connection, and later goes away for a while: the same process
+ *   reconnects (new hello) and answers the rest;
+ * - no hsm_secret: exit 1 with how to copy or create one.
+ */
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'node:test';
+import { toHex } from '../signer/bytes.js';
+import { decodeReplyEnvelope } from '../signer/remote/envelope-codec.js';
+import { Journal, openJournalFiles } from '../log/journal/journal.js';
+import { NodeDir } from '../firmware/host/node-file.js';
+import { BrokerStandIn, MqttServer, SignerProcess, dataDirWith, deviceIdOf } from './device-driver.js';
+import { fixturePath } from './fixtures.js';
+import { sessionRequests, type SessionRequest } from './session-records.js';
+import { loadTranscript } from './transcript.js';
+
+const NAME = 'session-basic-l1.jsonl';
+const requests = sessionRequests(NAME);
+const secret = (() => {
+  const hex = loadTranscript(fixturePath(`transcripts/${NAME}`)).header.hsm_secret;
+  return Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+})();
+const deviceId = deviceIdOf(secret);
+
+/** The recorded reply as the device's reply envelope carries it. */
+function assertRecorded(broker: BrokerStandIn, r: SessionRequest): void {
+  const payloads = broker.replies.get(r.envelope.id);
+  assert.ok(payloads?.length, `id ${r.envelope.id} answered`);
+  const { reply } = decodeReplyEnvelope(payloads[0]!);
+  const got = reply.kind === 'frame' ? toHex(reply.frame) : reply.kind === 'none' ? null : reply.kind;
+  assert.equal(got, r.exchange.rep, `seq ${r.exchange.seq} (id ${r.envelope.id})`);
+  for (const again of payloads.slice(1)) assert.equal(toHex(again), toHex(payloads[0]!), `id ${r.envelope.id}: a repeated reply is identical`);
+}
+
+/** The ids journaled in `dir`, in order. */
+function journaledIds(dir: string): bigint[] {
+  const { recovery } = Journal.open(openJournalFiles(new NodeDir(dir)));
+  return recovery.records.map((s) => s.record.id);
+}
+
+const allIds = requests.map((r) => r.envelope.id);
+
+async function sendAll(broker: BrokerStandIn, list: readonly SessionRequest[]): Promise<void> {
+  for (const r of list) await broker.send(r.envelope);
+}
+
+test('replay over MQTT: byte-identical replies; garbage, duplicates and reorders change nothing; SIGTERM exits 0', async () => {
+  const server = await MqttServer.start();
+  const dir = dataDirWith(secret);
+  const broker = await BrokerStandIn.connect(server.url, deviceId);
+  const signer = SignerProcess.start(dir, server.url);
+  try {
+    await broker.until(() => broker.hellos.length === 1, 'hello');
+    assert.deepEqual(broker.hellos[0]!.lastId, '0');
+    assert.match(broker.hellos[0]!.firmware, /^sphinx-signer\//);
+    assert.equal(broker.statuses.at(-1), 'online');
+
+    await broker.sendRaw(Uint8Array.of(1, 2, 3));
+    // All in flight at once; QoS 1 keeps their order.
+    await Promise.all(requests.map((r) => broker.send(r.envelope)));
+    await broker.until(() => broker.answered === requests.length, 'every reply');
+    for (const r of requests) assertRecorded(broker, r);
+    assert.match(signer.stderr, /dropped a request payload of 3 bytes that does not decode/);
+    assert.match(signer.stdout, /LED blink error/);
+
+    const journalBytes = statSync(join(dir, 'journal')).size;
+    // Redeliveries out of order, some twice: a fixed shuffle of every 5th request.
+    const again = requests.filter((_, i) => i % 5 === 0);
+    const shuffled = [...again].sort((a, b) => Number((a.envelope.id * 7919n) % 101n) - Number((b.envelope.id * 7919n) % 101n));
+    await sendAll(broker, [...shuffled, ...shuffled.slice(0, 10)]);
+    const expectedCount = (r: SessionRequest) => 2 + (shuffled.slice(0, 10).includes(r) ? 1 : 0);
+    await broker.until(() => again.every((r) => broker.replies.get(r.envelope.id)!.length === expectedCount(r)), 'the redelivered replies');
+    for (const r of requests) assertRecorded(broker, r);
+    assert.equal(statSync(join(dir, 'journal')).size, journalBytes, 'no second journal record');
+
+    signer.child.kill('SIGTERM');
+    assert.deepEqual(await signer.exited, { code: 0, signal: null });
+    await broker.until(() => broker.statuses.at(-1) === 'offline', 'status offline');
+    assert.match(signer.stderr, /stopping \(SIGTERM\)[\s\S]*stopped: MQTT closed/);
+    assert.deepEqual(journaledIds(dir), allIds);
+  } finally {
+    signer.child.kill('SIGKILL');
+    await broker.close();
+    await server.close();
+  }
+});
+
+test('SIGKILL mid-replay, twice, and restart: every request answered, replies identical, each id journaled once', async () => {
+  const server = await MqttServer.start();
+  const dir = dataDirWith(secret);
+  const broker = await BrokerStandIn.connect(server.url, deviceId);
+  // docs/remote-protocol.md: on hello the broker sends lightningd's init first (same id),
+  // then resends what is still outstanding.
+  let resending = Promise.resolve();
+  broker.onHello = () => {
+    const list = [requests[0]!, ...requests.filter((r) => !broker.replies.has(r.envelope.id))];
+    resending = resending.then(() => sendAll(broker, list));
+  };
+  let signer = SignerProcess.start(dir, server.url);
+  try {
+    for (const killAt of [60, 130]) {
+      await broker.until(() => broker.answered >= killAt, `${killAt} replies`);
+      signer.child.kill('SIGKILL');
+      assert.equal((await signer.exited).signal, 'SIGKILL');
+      const seen = broker.answered;
+      const hellos = broker.hellos.length;
+      signer = SignerProcess.start(dir, server.url);
+      await broker.until(() => broker.hellos.length > hellos, 'hello after restart');
+      // Write-ahead: a reply left only after its record was durable.
+      assert.ok(BigInt(broker.hellos.at(-1)!.lastId) >= BigInt(seen), `hello lastId ${broker.hellos.at(-1)!.lastId} covers the ${seen} replies seen`);
+      await broker.until(() => /hsmd_init again after a restart; keys unlocked/.test(signer.stderr), 'keys unlocked by the resent init');
+    }
+    await broker.until(() => broker.answered === requests.length, 'every reply');
+    await resending;
+    for (const r of requests) assertRecorded(broker, r);
+    signer.child.kill('SIGTERM');
+    assert.equal((await signer.exited).code, 0);
+    assert.deepEqual(journaledIds(dir), allIds);
+  } finally {
+    signer.child.kill('SIGKILL');
+    await broker.close();
+    await server.close();
+  }
+});
+
+test('the server drops the connection, then goes away for a while: the same process reconnects and answers', async () => {
+  const server = await MqttServer.start();
+  const dir = dataDirWith(secret);
+  const broker = await BrokerStandIn.connect(server.url, deviceId);
+  const signer = SignerProcess.start(dir, server.url);
+  let exited = false;
+  void signer.exited.then(() => (exited = true));
+  try {
+    await broker.until(() => broker.hellos.length === 1, 'hello');
+    await sendAll(broker, requests.slice(0, 50));
+    await broker.until(() => broker.answered === 50, '50 replies');
+
+    server.dropConnections();
+    await broker.until(() => broker.hellos.length === 2, 'hello after the drop');
+    assert.equal(broker.hellos[1]!.lastId, '50');
+    await sendAll(broker, requests.slice(50, 100));
+    await broker.until(() => broker.answered === 100, '100 replies');
+
+    await server.stopListening();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await server.listen();
+    await broker.until(() => broker.hellos.length === 3, 'hello after the server came back', 60_000);
+    assert.match(signer.stderr, /cannot reach the MQTT server .* retrying in/);
+    await sendAll(broker, requests.slice(100));
+    await broker.until(() => broker.answered === requests.length, 'every reply');
+    for (const r of requests) assertRecorded(broker, r);
+    assert.equal(exited, false, 'no restart');
+    assert.match(signer.stdout, /connecting[\s\S]*ready[\s\S]*connecting[\s\S]*ready/);
+    signer.child.kill('SIGTERM');
+    assert.equal((await signer.exited).code, 0);
+  } finally {
+    signer.child.kill('SIGKILL');
+    await broker.close();
+    await server.close();
+  }
+});
+
+test('no hsm_secret: exit 1 saying how to copy or create one', async () => {
+  const dir = dataDirWith(undefined);
+  const signer = SignerProcess.start(dir, 'mqtt://127.0.0.1:1');
+  assert.equal((await signer.exited).code, 1);
+  assert.match(signer.stderr, /no hsm_secret in .*cp .*hsm_secret.*lightning-hsmtool generatehsm/);
+  assert.match(signer.stdout, /LED \* error/);
+});
