@@ -17,6 +17,7 @@ import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import type { SignerState } from '../signer/state.js';
 import { SignerCore } from '../firmware/app/core.js';
+import { corruptJournalAdvice } from '../firmware/host/journal-advice.js';
 import { NodeDir } from '../firmware/host/node-file.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { openJournalFiles } from '../log/journal/journal.js';
@@ -52,9 +53,7 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
   } catch (e) {
     if (!(e instanceof JournalCorruptError)) throw e;
     // Refuse to sign (status_fail at the first request), saying what is wrong and the way out.
-    const description = `${e.message}. Refusing to sign with a state that cannot be rebuilt. ` +
-      `Keep the file for inspection and move it aside (e.g. mv ${options.dataDir} ${options.dataDir}.corrupt), ` +
-      'then restart: the signer starts without channel history and its history policies skip until it has some.';
+    const description = corruptJournalAdvice(e, options.dataDir);
     options.log('broken', description);
     return {
       request: async () => {
