@@ -1,0 +1,142 @@
+/**
+ * The Transport port on Moddable's ECMA-419 MQTT client (embedded:network/mqtt/client),
+ * which, unlike the older `mqtt` module (QoS 0 only, clean session only), does QoS 1 and
+ * clean session false. TCP_NODELAY through the socket's `noDelay`. The client sends the
+ * PUBACK of a received message after onReadable returns, i.e. after the device journaled it.
+ */
+import MQTTClient from 'embedded:network/mqtt/client';
+import type { ConnectOptions, Transport, TransportHandlers } from '../app/ports.js';
+
+/** What manifest_mqttclient.json's config puts on globalThis.device.network.mqtt. */
+interface MqttProvider {
+  readonly io: typeof MQTTClient;
+  readonly dns: Record<string, unknown>;
+  readonly socket: Record<string, unknown>;
+}
+
+interface Pending {
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+export class ModdableMqttTransport implements Transport {
+  #client: MQTTClient | undefined;
+  #handlers: TransportHandlers | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  #message: { topic: string; chunks: Uint8Array[] } | undefined;
+
+  constructor(private readonly provider: MqttProvider) {}
+
+  connect(options: ConnectOptions, handlers: TransportHandlers): void {
+    const match = /^mqtts?:\/\/([^:/]+)(?::(\d+))?/.exec(options.url);
+    if (!match) {
+      handlers.disconnected(`not an mqtt:// URL: ${options.url}`);
+      return;
+    }
+    this.#handlers = handlers;
+    const transport = this;
+    const Client = this.provider.io;
+    this.#client = new Client({
+      ...this.provider,
+      socket: { ...this.provider.socket, noDelay: true },
+      dns: this.provider.dns,
+      host: match[1]!,
+      port: Number(match[2] ?? 1883),
+      id: options.clientId,
+      user: options.username,
+      password: options.password,
+      clean: false,
+      keepAlive: 30_000,
+      will: { topic: options.will.topic, message: options.will.payload.slice().buffer, QoS: 1, retain: true },
+      onControl(opcode: number, message: { id: number }) {
+        if (opcode === MQTTClient.CONNACK) handlers.connected();
+        else if (opcode === MQTTClient.PUBACK || opcode === MQTTClient.SUBACK) transport.#settle(message.id);
+      },
+      onReadable(this: MQTTClient, count: number, info: { more: boolean; topic?: string }) {
+        if (info.topic !== undefined) transport.#message = { topic: info.topic, chunks: [] };
+        const chunk = this.read(count);
+        if (chunk && transport.#message) transport.#message.chunks.push(new Uint8Array(chunk));
+        if (!info.more && transport.#message) {
+          const { topic, chunks } = transport.#message;
+          transport.#message = undefined;
+          handlers.message(topic, join(chunks));
+        }
+      },
+      onError() {
+        transport.#closed('connection error');
+      },
+      onClose() {
+        transport.#closed('connection closed');
+      },
+    } as ConstructorParameters<typeof MQTTClient>[0]);
+  }
+
+  subscribe(topics: readonly string[]): Promise<void> {
+    return this.#send((client, id) =>
+      client.write(null as unknown as ArrayBuffer, { operation: MQTTClient.SUBSCRIBE, id, topic: '', items: topics.map((topic) => ({ topic, QoS: 1 })) }),
+    );
+  }
+
+  publish(topic: string, payload: Uint8Array, options: { readonly retain?: boolean } = {}): Promise<void> {
+    return this.#send((client, id) => client.write(payload.slice().buffer, { topic, QoS: 1, id, retain: options.retain ?? false }));
+  }
+
+  async end(): Promise<void> {
+    const client = this.#client;
+    if (!client) return;
+    await Promise.all([...this.#pending.values()].map((p) => new Promise<void>((resolve) => {
+      const { resolve: done, reject } = p;
+      Object.assign(p, { resolve: () => (done(), resolve()), reject: (e: Error) => (reject(e), resolve()) });
+    })));
+    this.#handlers = undefined;
+    try {
+      client.write(null as unknown as ArrayBuffer, { operation: MQTTClient.DISCONNECT, topic: '' });
+    } finally {
+      client.close();
+      this.#client = undefined;
+    }
+  }
+
+  #send(write: (client: MQTTClient, id: number) => void): Promise<void> {
+    const client = this.#client;
+    if (!client) return Promise.reject(new Error('not connected'));
+    const id = this.#nextId;
+    this.#nextId = (this.#nextId % 0xffff) + 1;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      try {
+        write(client, id);
+      } catch (e) {
+        this.#pending.delete(id);
+        reject(e as Error);
+      }
+    });
+  }
+
+  #settle(id: number): void {
+    const pending = this.#pending.get(id);
+    this.#pending.delete(id);
+    pending?.resolve();
+  }
+
+  #closed(reason: string): void {
+    const handlers = this.#handlers;
+    this.#handlers = undefined;
+    this.#client?.close();
+    this.#client = undefined;
+    for (const p of this.#pending.values()) p.reject(new Error(reason));
+    this.#pending.clear();
+    handlers?.disconnected(reason);
+  }
+}
+
+function join(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

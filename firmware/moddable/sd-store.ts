@@ -1,0 +1,57 @@
+/**
+ * The Store port on the SD card: `<root>/hsm_secret` (CLN's file, any form),
+ * `<root>/config.json` ({"mqttUrl", "brokerId", "passphrase"?}) and the journal files in
+ * `<root>/journal/` (firmware/README.md).
+ */
+import { File } from 'file';
+import type { FileDir } from '../../log/file-port.js';
+import { DeviceSetupError, type DeviceConfig, type Store } from '../app/ports.js';
+import { SdDir } from './sd-file.js';
+
+interface ConfigFile extends DeviceConfig {
+  readonly passphrase?: string;
+}
+
+export class SdStore implements Store {
+  #config: ConfigFile | undefined;
+
+  constructor(readonly root: string) {}
+
+  hsmSecret(): Uint8Array {
+    const path = `${this.root}/hsm_secret`;
+    if (!File.exists(path)) throw new DeviceSetupError(`no ${path} on the SD card: copy your node's hsm_secret (lightningd's <lightning-dir>/<network>/hsm_secret) to the card as /hsm_secret`);
+    const file = new File(path);
+    try {
+      return new Uint8Array(file.read(ArrayBuffer));
+    } finally {
+      file.close();
+    }
+  }
+
+  passphrase(): string | undefined {
+    return this.config().passphrase;
+  }
+
+  config(): ConfigFile {
+    if (this.#config) return this.#config;
+    const path = `${this.root}/config.json`;
+    if (!File.exists(path)) throw new DeviceSetupError(`no ${path} on the SD card: write {"mqttUrl": "mqtt://<broker host>:1883", "brokerId": "<the id sphinx-hsmd prints>"} there`);
+    const file = new File(path);
+    let parsed: Partial<ConfigFile>;
+    try {
+      parsed = JSON.parse(file.read(String)) as Partial<ConfigFile>;
+    } catch (e) {
+      throw new DeviceSetupError(`${path} is not JSON: ${(e as Error).message}`);
+    } finally {
+      file.close();
+    }
+    if (typeof parsed.mqttUrl !== 'string' || typeof parsed.brokerId !== 'string') {
+      throw new DeviceSetupError(`${path} needs "mqttUrl" and "brokerId" (strings)`);
+    }
+    return (this.#config = parsed as ConfigFile);
+  }
+
+  journalDir(): FileDir {
+    return new SdDir(`${this.root}/journal`);
+  }
+}
