@@ -1,0 +1,193 @@
+/**
+ * `sphinx-audit`: see and prove what the signer signed (issue 6). Commands: summary, verify,
+ * channel, state (and report, audit/report*). Exit 0 when all is well, 1 when verify finds a
+ * mismatch, 2 for a usage or input error (the message says the fix).
+ */
+import { parseArgs } from 'node:util';
+import { fastCurve } from '../broker/curve-native.js';
+import type { BrokerLog, StoredRecord } from '../log/broker-log/broker-log.js';
+import { Journal, type Recovery } from '../log/journal/journal.js';
+import { JournalCorruptError } from '../log/journal/frame.js';
+import { emptyBrokerViews, replayBrokerLog, replayJournal, replayJournalViews } from '../projections/replay.js';
+import { fmtHelp, HELP } from './help.js';
+import { AuditInputError, openBrokerLog, readJournal, readSecretFile } from './inputs.js';
+import { type JournalScan, scanJournal } from './journal-scan.js';
+import { Progress, progressStream, type ProgressStream } from './progress.js';
+import { printChannel, printState, printSummary, printVerify } from './print.js';
+import { channelOf, parseChannel, stateOf, summaryOf } from './views.js';
+import { verifyLog } from './verify.js';
+
+export interface AuditIo {
+  readonly stdout: ProgressStream;
+  readonly stderr: ProgressStream;
+  readonly env: Record<string, string | undefined>;
+}
+
+const OPTIONS = {
+  log: { type: 'string' },
+  journal: { type: 'string' },
+  'hsm-secret': { type: 'string' },
+  developer: { type: 'boolean' },
+  json: { type: 'boolean' },
+  progress: { type: 'boolean' },
+  'no-progress': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+
+class UsageError extends Error {}
+
+const line = (io: AuditIo, s: string): void => void io.stdout.write(s + '\n');
+
+export async function runAudit(argv: readonly string[], io: AuditIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      line(io, fmtHelp(command === 'help' ? rest[0] : undefined));
+      return command === undefined ? 2 : 0;
+    }
+    if (!(command in HELP)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    const { values, positionals } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
+    const v = values as Values;
+    if (v.help) {
+      line(io, fmtHelp(command));
+      return 0;
+    }
+    const progress = progressStream(io.stderr, v['no-progress'] ? false : v.progress, io.env);
+    switch (command) {
+      case 'summary':
+        return await summary(io, v, progress);
+      case 'verify':
+        return await verify(io, v, progress);
+      case 'channel':
+        return await channel(io, v, positionals, progress);
+      case 'state':
+        return state(io, v);
+      default:
+        throw new UsageError(`${command}: not built into this command line (see sphinx-audit --help)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`sphinx-audit: ${(e as Error).message}\n${fmtHelp(command && command in HELP ? command : undefined)}\n`);
+      return 2;
+    }
+    if (e instanceof AuditInputError || e instanceof JournalCorruptError) {
+      io.stderr.write(`sphinx-audit: ${(e as Error).message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function needLog(v: Values): string {
+  if (!v.log) throw new UsageError("--log DIR is required: the broker's SPHINX_DATA_DIR (its broker log is DIR/broker-log)");
+  return v.log;
+}
+
+async function withLog<T>(dir: string, f: (log: BrokerLog) => Promise<T>): Promise<T> {
+  const { log } = await openBrokerLog(dir);
+  try {
+    return await f(log);
+  } finally {
+    await log.close();
+  }
+}
+
+/** The log's records, drawing progress as they go by. */
+async function* counted(log: BrokerLog, bar: Progress): AsyncGenerator<StoredRecord> {
+  let n = 0;
+  for await (const r of log.read()) {
+    yield r;
+    if ((++n & 1023) === 0) bar.update(n);
+  }
+  bar.update(n);
+  bar.done();
+}
+
+async function summary(io: AuditIo, v: Values, progress: ProgressStream | undefined): Promise<number> {
+  const views = await withLog(needLog(v), (log) => replayBrokerLog(counted(log, new Progress(progress, 'summary', Number(log.end))), emptyBrokerViews()));
+  const s = summaryOf(views);
+  if (v.json) line(io, JSON.stringify(s, null, 2));
+  else printSummary((t) => line(io, t), s);
+  return 0;
+}
+
+async function verify(io: AuditIo, v: Values, progress: ProgressStream | undefined): Promise<number> {
+  const dir = needLog(v);
+  const hsmSecret = v['hsm-secret'] === undefined ? undefined : readSecretFile(v['hsm-secret']);
+  let journal: JournalScan | undefined;
+  if (v.journal !== undefined) {
+    const copy = readJournal(v.journal);
+    const bar = new Progress(progress, 'journal', copy.bytes.length, 'bytes');
+    journal = scanJournal(copy.files, (done) => bar.update(done));
+    bar.done();
+  }
+  const report = await withLog(dir, (log) => {
+    const bar = new Progress(progress, hsmSecret ? 'replay' : 'verify', Number(log.end));
+    return verifyLog(log, { curve: fastCurve(), hsmSecret, developer: v.developer, journal, onProgress: (n) => bar.update(n) }).finally(() => bar.done());
+  });
+  if (v.json) line(io, JSON.stringify(verifyJson(report), null, 2));
+  else printVerify((t) => line(io, t), report);
+  return report.findings.length === 0 ? 0 : 1;
+}
+
+const verifyJson = (r: Awaited<ReturnType<typeof verifyLog>>) => ({
+  ok: r.findings.length === 0,
+  mode: r.mode,
+  records: r.records,
+  requests: r.requests,
+  replies: r.replies,
+  verified: r.verified,
+  byType: Object.fromEntries([...r.byType].map(([t, c]) => [t, { ok: c.ok, bad: c.bad, unchecked: c.unchecked, none: c.none, how: [...c.how] }])),
+  journal: r.journal,
+  findings: r.findings.map(findingJson),
+  notes: r.notes.map(findingJson),
+});
+
+const findingJson = (f: { seq?: bigint; id?: bigint; type?: string; offset?: number; text: string }) => ({
+  seq: f.seq?.toString(),
+  id: f.id?.toString(),
+  type: f.type,
+  offset: f.offset,
+  text: f.text,
+});
+
+/** The device's own recovery of the journal (on an in-memory copy: nothing is written). */
+function recoverJournal(path: string): { recovery: Recovery; path: string } {
+  const copy = readJournal(path);
+  return { recovery: Journal.open(copy.files).recovery, path: copy.path };
+}
+
+async function channel(io: AuditIo, v: Values, positionals: string[], progress: ProgressStream | undefined): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError('channel needs one <peer>/<dbid>: the peer node id (66 hex digits) and the channel dbid');
+  const ref = parseChannel(positionals[0]!);
+  if (!ref) throw new UsageError(`bad channel ${JSON.stringify(positionals[0])}: write <peer>/<dbid>, the peer node id in 66 hex digits, e.g. 02ab…/1`);
+  if (!v.log && !v.journal) throw new UsageError('channel needs --log DIR (the broker log), --journal FILE|DIR, or both');
+  const fromLog = v.log === undefined ? undefined
+    : await withLog(v.log, (log) => replayBrokerLog(counted(log, new Progress(progress, 'channel', Number(log.end))), emptyBrokerViews()));
+  const fromJournal = v.journal === undefined ? undefined : replayJournalViews(recoverJournal(v.journal).recovery);
+  const report = channelOf(ref, fromLog, fromJournal);
+  if (v.json) line(io, JSON.stringify(report, null, 2));
+  else printChannel((t) => line(io, t), report);
+  return 0;
+}
+
+function state(io: AuditIo, v: Values): number {
+  if (!v.journal) throw new UsageError("state needs --journal FILE|DIR: the device's journal (or the in-process signer's SPHINX_DATA_DIR)");
+  const { recovery, path } = recoverJournal(v.journal);
+  const s = stateOf(replayJournal(recovery), {
+    path,
+    records: recovery.records.length,
+    snapshotLastId: recovery.snapshot?.lastId,
+    notes: recovery.notes,
+  });
+  if (v.json) line(io, JSON.stringify(s, null, 2));
+  else printState((t) => line(io, t), s);
+  return 0;
+}
+
+/** The bin/sphinx-audit entry point. */
+export async function main(argv: readonly string[]): Promise<void> {
+  process.exitCode = await runAudit(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+}

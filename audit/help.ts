@@ -1,0 +1,48 @@
+/** `sphinx-audit --help` and each command's help. */
+
+const TOOL = `sphinx-audit: see and prove what the signer signed.
+
+Usage: sphinx-audit <command> [options]   (sphinx-audit <command> --help for more)
+
+Commands:
+  summary  --log DIR                          counts by type, client and channel; time range; latency
+  verify   --log DIR [--journal J] [--hsm-secret FILE]
+                                              re-verify every reply; cross-check the device journal
+  channel  <peer>/<dbid> [--log DIR] [--journal J]
+                                              one channel's timeline
+  state    --journal J                        the rebuilt signer state, with its digest
+
+DIR is the broker's SPHINX_DATA_DIR (its log is DIR/broker-log); J is the device's data
+directory (journal, snapshot-a, snapshot-b) or its journal file. Nothing is written to either.
+Every command takes --json (machine-readable, the same facts) and --progress/--no-progress
+(a progress bar on stderr; by default only when stderr is a terminal; SPHINX_AUDIT_PROGRESS=1 forces it).
+Exit status: 0 all well, 1 verify found a mismatch, 2 usage or input error.`;
+
+export const HELP: Readonly<Record<string, string>> = {
+  summary: `sphinx-audit summary --log DIR [--json]
+
+Reads the broker log once: requests by hsmd message type (with errors and policy refusals),
+by client connection (peer/dbid/permissions) and by channel; the time range; the latency
+distribution (p50/p90/p99/max) and its histogram rows; holes in the sequence.`,
+  verify: `sphinx-audit verify --log DIR [--journal FILE|DIR] [--hsm-secret FILE] [--developer] [--json]
+
+With --hsm-secret: replays every answered request through a fresh signer (in the order the
+device answered, with the logged client and time) and compares every reply byte for byte
+(--developer as hsmd was run with it). Without it: checks every signature in every reply
+against the keys the log establishes (node id from the init reply, funding keys and basepoints
+from get_channel_basepoints, per-commitment points) and reports per type what it checked and
+what needs the secret. With --journal: every logged reply must be the journal record of the
+same id (same request digest, same reply); damaged frames are named by byte offset.
+Exits 1 naming each mismatch: broker-log seq, request id, message type, journal offset.`,
+  channel: `sphinx-audit channel <peer>/<dbid> [--log DIR] [--journal FILE|DIR] [--json]
+
+The channel's timeline: created, set up, each commitment validated/signed/revoked with its
+number and HTLC count, secrets stored, closes and sweeps, policy refusals. From the broker log
+(with times, sequence numbers and latencies) and/or the journal (from its events).`,
+  state: `sphinx-audit state --journal FILE|DIR [--json]
+
+The signer state the device would recover (snapshot + journal replay, on a copy) as JSON
+(bigints as strings, bytes as hex) with its SHA-256 digest (projections/signer-state.ts).`,
+};
+
+export const fmtHelp = (command: string | undefined): string => (command !== undefined && HELP[command] !== undefined ? HELP[command]! : TOOL);

@@ -1,0 +1,78 @@
+/**
+ * What `sphinx-audit` reads, opened read-only with errors that say the fix:
+ * - the broker log: `SPHINX_DATA_DIR/broker-log` (broker/remote/open-remote.ts brokerLogDir),
+ *   a LevelDB the broker must not hold open at the same time;
+ * - a device journal: a directory (its `journal`, `snapshot-a`, `snapshot-b`) or the journal
+ *   file itself (its slots are looked for next to it). The bytes are copied into memory
+ *   files, so recovery (which cuts torn tails and finishes compactions) never writes to the
+ *   device's files: an audit changes nothing it audits.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { brokerLogDir } from '../broker/remote/open-remote.js';
+import { BrokerLog } from '../log/broker-log/broker-log.js';
+import type { JournalFiles } from '../log/journal/journal.js';
+import { JOURNAL_FILE, SNAPSHOT_FILES } from '../log/journal/journal.js';
+import { MemoryFile } from '../log/memory-file.js';
+
+/** An input that cannot be read; the message says what to pass instead. Exit code 2. */
+export class AuditInputError extends Error {
+  override readonly name = 'AuditInputError';
+}
+
+/** Opens the broker log of the broker whose SPHINX_DATA_DIR is `dataDir` (or the LevelDB directory itself). */
+export async function openBrokerLog(dataDir: string): Promise<{ log: BrokerLog; path: string }> {
+  if (!existsSync(dataDir)) throw new AuditInputError(`no such directory ${dataDir}: pass the broker's SPHINX_DATA_DIR with --log`);
+  const nested = brokerLogDir(dataDir);
+  const path = existsSync(join(nested, 'CURRENT')) ? nested : existsSync(join(dataDir, 'CURRENT')) ? dataDir : undefined;
+  if (path === undefined) {
+    throw new AuditInputError(`no broker log at ${nested}: pass the broker's SPHINX_DATA_DIR with --log ` +
+      '(the log exists only with SPHINX_SIGNER=remote; the in-process signer keeps just the device journal, see --journal)');
+  }
+  try {
+    return { log: await BrokerLog.open(path), path };
+  } catch (e) {
+    const why = String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
+    if (/lock/i.test(why)) {
+      throw new AuditInputError(`the broker log at ${path} is locked (${why}): a running broker holds it; ` +
+        `stop the broker, or audit a copy (cp -r ${path} /tmp/broker-log-copy && sphinx-audit ... --log /tmp/broker-log-copy)`);
+    }
+    throw new AuditInputError(`cannot open the broker log at ${path}: ${why}`);
+  }
+}
+
+/** A journal's files, copied into memory, and where they came from. */
+export interface JournalCopy {
+  readonly path: string;
+  readonly files: JournalFiles;
+  /** The journal file's bytes. */
+  readonly bytes: Uint8Array;
+}
+
+function copyOf(path: string): MemoryFile {
+  const file = new MemoryFile(path);
+  if (existsSync(path)) file.append(new Uint8Array(readFileSync(path)));
+  return file;
+}
+
+/** Reads a journal directory (or journal file) into memory files. */
+export function readJournal(path: string): JournalCopy {
+  if (!existsSync(path)) {
+    throw new AuditInputError(`no such journal ${path}: pass the device's data directory (with its ${JOURNAL_FILE} file) ` +
+      "or the journal file itself with --journal (the in-process signer's is SPHINX_DATA_DIR)");
+  }
+  const dir = statSync(path).isDirectory() ? path : dirname(path);
+  const journalPath = dir === path ? join(dir, JOURNAL_FILE) : path;
+  if (!existsSync(journalPath)) {
+    throw new AuditInputError(`no journal file in ${path} (expected ${journalPath}): pass the device's data directory or its ${JOURNAL_FILE} file with --journal`);
+  }
+  const journal = copyOf(journalPath);
+  const files: JournalFiles = { journal, slots: [copyOf(join(dir, SNAPSHOT_FILES[0])), copyOf(join(dir, SNAPSHOT_FILES[1]))] };
+  return { path: journalPath, files, bytes: journal.read(0, journal.size()) };
+}
+
+/** Reads an hsm_secret file (the raw 32 bytes, or CLN's encrypted/mnemonic forms the signer unlocks). */
+export function readSecretFile(path: string): Uint8Array {
+  if (!existsSync(path)) throw new AuditInputError(`no such hsm_secret ${path}: pass the node's hsm_secret file with --hsm-secret, or leave it out to check signatures only`);
+  return new Uint8Array(readFileSync(path));
+}

@@ -1,0 +1,67 @@
+/** The terminal forms of the audit's results (the --json forms print the same values). */
+import type { ChannelReport, Summary } from './views.js';
+import { describeEntry, type stateOf } from './views.js';
+import { describeFinding, type VerifyReport } from './verify.js';
+
+type Out = (line: string) => void;
+
+const us = (v: number | undefined): string => (v === undefined ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} ms` : `${Math.round(v)} µs`);
+
+export function printSummary(out: Out, s: Summary): void {
+  out(`${s.records} records: ${s.requests} requests, replies ${JSON.stringify(s.replies)}, ${s.pending} unanswered, ` +
+    `${s.errorRecords} error records, signer connected ${s.signerConnected}× / disconnected ${s.signerDisconnected}×`);
+  out(`time range: ${s.timeRange.first ?? '-'} .. ${s.timeRange.last ?? '-'} (${s.timeRange.seconds} s)`);
+  if (s.gaps.length > 0) out(`HOLES in the sequence: ${s.gaps.map((g) => `${g.from}..${BigInt(g.to) - 1n}`).join(', ')}`);
+  const l = s.latency;
+  out(`latency: ${l.count} replies, p50 ${us(l.p50Micros)}, p90 ${us(l.p90Micros)}, p99 ${us(l.p99Micros)}, max ${us(l.maxMicros)}`);
+  const peak = Math.max(1, ...s.histogram.map((r) => r.count));
+  for (const r of s.histogram) out(`  ${us(r.lowMicros).padStart(9)} .. ${us(r.highMicros).padEnd(9)} ${String(r.count).padStart(8)} ${'#'.repeat(Math.ceil((r.count / peak) * 40))}`);
+  out('by message type:');
+  for (const t of s.byType) {
+    out(`  ${t.type.padEnd(40)} ${String(t.requests).padStart(8)}  errors ${t.errors}  refusals ${t.policyRefusals}  p50 ${us(t.latency.p50Micros)}  max ${us(t.latency.maxMicros)}`);
+  }
+  out('by client (peer/dbid/permissions):');
+  for (const c of s.byClient) out(`  ${c.peer}/${c.dbid}/${c.permissions} ${String(c.requests).padStart(8)}  errors ${c.errors}  ${c.firstAt} .. ${c.lastAt}`);
+  out('by channel (peer/dbid):');
+  if (s.byChannel.length === 0) out('  (none)');
+  for (const c of s.byChannel) out(`  ${c.peer}/${c.dbid} ${String(c.requests).padStart(8)} requests  errors ${c.errors}  timeline entries ${c.timelineEntries}`);
+}
+
+export function printVerify(out: Out, r: VerifyReport): void {
+  out(`${r.mode === 'replay' ? 'replayed through a fresh signer (hsm_secret given)' : 'signatures checked against the keys the log establishes (no hsm_secret)'}`);
+  out(`${r.records} records, ${r.requests} requests, ${r.replies} replies, ${r.verified} ${r.mode === 'replay' ? 'identical' : 'with verified signatures'}`);
+  out('per message type: ok / bad / unchecked / no signature — how');
+  for (const [type, c] of [...r.byType].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    out(`  ${type.padEnd(40)} ${c.ok} / ${c.bad} / ${c.unchecked} / ${c.none} — ${[...c.how].join('; ')}`);
+  }
+  if (r.journal) {
+    out(`journal ${r.journal.path}: ${r.journal.records} records, ${r.journal.matched} identical to the logged replies` +
+      (r.journal.coveredBySnapshot ? `, ${r.journal.coveredBySnapshot} logged replies before its snapshot` : ''));
+  }
+  for (const n of r.notes) out(`note: ${describeFinding(n)}`);
+  if (r.findings.length === 0) {
+    out('OK: no mismatch');
+    return;
+  }
+  out(`MISMATCH: ${r.findings.length} finding${r.findings.length === 1 ? '' : 's'}`);
+  for (const f of r.findings) out(`  ${describeFinding(f)}`);
+}
+
+export function printChannel(out: Out, c: ChannelReport): void {
+  out(`channel ${c.channel}`);
+  if (c.fromLog) {
+    out(`from the broker log (${c.fromLog.length} entries):`);
+    for (const e of c.fromLog) out(`  ${describeEntry(e)}`);
+  }
+  if (c.fromJournal) {
+    out(`from the journal (${c.fromJournal.length} entries${c.journalSince ? `, after its snapshot of id ${c.journalSince}` : ''}):`);
+    for (const e of c.fromJournal) out(`  ${describeEntry(e)}`);
+  }
+}
+
+export function printState(out: Out, s: ReturnType<typeof stateOf>): void {
+  out(`journal ${s.journal}: ${s.records} records replayed${s.snapshotLastId ? ` on the snapshot of id ${s.snapshotLastId}` : ''}`);
+  for (const n of s.notes) out(`note: ${n}`);
+  out(`state digest (SHA-256 of its ${s.encodedBytes}-byte encoding): ${s.digest}`);
+  out(JSON.stringify(s.state, null, 2));
+}

@@ -1,0 +1,115 @@
+/**
+ * `summary`, `channel` and `state` as plain JSON-ready facts, built from the projections
+ * (projections/replay.ts): the terminal and `--json` outputs print the same values.
+ */
+import { toArray } from '../projections/chain.js';
+import { type TimelineEntry, timelineOf } from '../projections/channel-timeline.js';
+import { histogramRows, summarizeLatency } from '../projections/latency-histogram.js';
+import type { BrokerViews, JournalViews } from '../projections/replay.js';
+import { encodeState, stateDigest } from '../projections/signer-state.js';
+import { fromHex, toHex } from '../signer/bytes.js';
+import type { ChannelRef } from '../signer/events.js';
+import type { SignerState } from '../signer/state.js';
+
+/** A JSON-safe copy: bigints as strings, bytes as hex, maps as objects (or pair lists), sets as arrays. */
+export function toJson(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return toHex(value);
+  if (value instanceof Map) {
+    const entries = [...value.entries()];
+    return entries.every(([k]) => typeof k === 'string')
+      ? Object.fromEntries(entries.map(([k, v]) => [k, toJson(v)]))
+      : entries.map(([k, v]) => ({ key: toJson(k), value: toJson(v) }));
+  }
+  if (value instanceof Set) return [...value].map(toJson);
+  if (Array.isArray(value)) return value.map(toJson);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v)]));
+  return value;
+}
+
+const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export function summaryOf(views: BrokerViews) {
+  const { stats, clients } = views;
+  const byType = [...stats.byType.entries()]
+    .map(([type, t]) => ({ type, requests: t.requests, errors: t.errors, policyRefusals: t.policyRefusals, latency: summarizeLatency(t.latency) }))
+    .sort((a, b) => b.requests - a.requests || (a.type < b.type ? -1 : 1));
+  const byClient = [...clients.clients.values()]
+    .map((c) => ({ peer: toHex(c.client.peer), dbid: c.client.dbid.toString(), permissions: c.client.permissions.toString(), requests: c.requests, errors: c.errors, firstAt: iso(c.firstAt), lastAt: iso(c.lastAt) }))
+    .sort((a, b) => b.requests - a.requests);
+  const channels = new Map<string, { peer: string; dbid: string; requests: number; errors: number; timelineEntries: number }>();
+  for (const c of clients.clients.values()) {
+    if (c.client.dbid === 0n) continue;
+    const key = `${toHex(c.client.peer)}/${c.client.dbid}`;
+    const ch = channels.get(key) ?? { peer: toHex(c.client.peer), dbid: c.client.dbid.toString(), requests: 0, errors: 0, timelineEntries: 0 };
+    channels.set(key, { ...ch, requests: ch.requests + c.requests, errors: ch.errors + c.errors });
+  }
+  for (const [key, t] of views.timeline.channels) {
+    const [peer, dbid] = key.split('/') as [string, string];
+    const ch = channels.get(key) ?? { peer, dbid, requests: 0, errors: 0, timelineEntries: 0 };
+    channels.set(key, { ...ch, timelineEntries: t.entries?.length ?? 0 });
+  }
+  return {
+    records: Number(views.nextSeq),
+    requests: stats.requests,
+    replies: Object.fromEntries(stats.replies),
+    pending: stats.pending.size,
+    signerConnected: stats.signerConnected,
+    signerDisconnected: stats.signerDisconnected,
+    errorRecords: stats.errorRecords,
+    timeRange: { first: iso(stats.firstAt), last: iso(stats.lastAt), seconds: stats.firstAt === undefined ? 0 : (stats.lastAt! - stats.firstAt) / 1000 },
+    latency: summarizeLatency(stats.latency),
+    histogram: histogramRows(stats.latency),
+    byType,
+    byClient,
+    byChannel: [...channels.values()].sort((a, b) => b.requests - a.requests),
+    gaps: toArray(views.gaps).map((g) => ({ from: g.from.toString(), to: g.to.toString() })),
+  };
+}
+export type Summary = ReturnType<typeof summaryOf>;
+
+/** "peerhex/dbid" → the channel, or undefined when malformed. */
+export function parseChannel(arg: string): ChannelRef | undefined {
+  const m = /^([0-9a-fA-F]{66})\/(\d+)$/.exec(arg);
+  return m ? { peer: fromHex(m[1]!.toLowerCase()), dbid: BigInt(m[2]!) } : undefined;
+}
+
+const entryJson = (e: TimelineEntry) => ({
+  id: e.id.toString(),
+  at: iso(e.at),
+  requestSeq: e.requestSeq?.toString(),
+  replySeq: e.replySeq?.toString(),
+  latencyMicros: e.latencyMicros,
+  ...(toJson(e.what) as object),
+});
+
+export function channelOf(ref: ChannelRef, log: BrokerViews | undefined, journal: JournalViews | undefined) {
+  return {
+    channel: `${toHex(ref.peer)}/${ref.dbid}`,
+    fromLog: log && timelineOf(log.timeline, ref).map(entryJson),
+    fromJournal: journal && timelineOf(journal.timeline, ref).map(entryJson),
+    journalSince: journal?.since?.toString(),
+  };
+}
+export type ChannelReport = ReturnType<typeof channelOf>;
+
+/** One line for a timeline entry (the JSON form's `kind` and its fields). */
+export function describeEntry(e: ReturnType<typeof entryJson>): string {
+  const { id, at, requestSeq, replySeq, latencyMicros, ...what } = e as Record<string, unknown>;
+  const { kind, ...fields } = what;
+  const detail = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
+  const place = requestSeq === undefined ? `id ${id}` : `id ${id} seq ${requestSeq}→${replySeq}`;
+  return `${at ?? '(journal)'}  ${place}  ${kind}${detail ? '  ' + detail : ''}${latencyMicros === undefined ? '' : `  ${latencyMicros} µs`}`;
+}
+
+export function stateOf(state: SignerState, source: { path: string; records: number; snapshotLastId: bigint | undefined; notes: readonly string[] }) {
+  return {
+    journal: source.path,
+    records: source.records,
+    snapshotLastId: source.snapshotLastId?.toString(),
+    notes: source.notes,
+    digest: toHex(stateDigest(state)),
+    encodedBytes: encodeState(state).length,
+    state: toJson(state),
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * sphinx-audit on session-basic-l1 (issue 6 "Must show"): a real broker log (LevelDB) and a
+ * real device journal (SignerCore through NodeDir), built by test/audit-session.ts, then
+ * tampered with as an attacker would: one byte of a logged reply, one byte of a journal record
+ * (breaking its CRC), a journal record rewritten with a valid CRC and another reply, one record
+ * dropped from each. Each must be caught by `verify` (exit 1) and named: broker-log seq,
+ * request id, message type, journal byte offset. Plus summary, channel, state, --json,
+ * --help and the progress bar.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'node:test';
+import { runAudit } from '../audit/cli.js';
+import { decodeRecord as decodeJournalRecord, encodeRecord as encodeJournalRecord } from '../log/journal/record.js';
+import { repoRoot } from './fixtures.js';
+import { buildSession, deleteRecord, encodeFrame, journalFrames, logRecords, putRecord, rewriteJournal, type SessionDirs } from './audit-session.js';
+
+async function audit(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runAudit(argv, {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { isTTY: false, write: (s: string) => (err += s) },
+    env,
+  });
+  return { code, out, err };
+}
+
+async function withSession(f: (s: SessionDirs) => Promise<void>): Promise<void> {
+  const s = await buildSession();
+  try {
+    await f(s);
+  } finally {
+    rmSync(s.root, { recursive: true, force: true });
+  }
+}
+
+const verifyArgs = (s: SessionDirs, secret: boolean) =>
+  ['verify', '--log', s.dataDir, '--journal', s.deviceDir, ...(secret ? ['--hsm-secret', s.secretFile] : [])];
+
+test('a clean log and journal verify (exit 0) with the secret (every reply replayed byte for byte) and without (signatures checked)', async () => {
+  await withSession(async (s) => {
+    const records = await logRecords(s.dataDir);
+    const replies = records.filter((r) => r.record.kind === 'reply-received').length;
+    const replay = await audit([...verifyArgs(s, true), '--json']);
+    assert.equal(replay.code, 0, replay.out + replay.err);
+    const r = JSON.parse(replay.out);
+    assert.equal(r.ok, true);
+    assert.equal(r.mode, 'replay');
+    assert.equal(r.verified, replies, 'every logged reply identical to the replayed one');
+    assert.equal(r.journal.matched, replies, 'every logged reply is its journal record');
+
+    const sigs = await audit([...verifyArgs(s, false), '--json']);
+    assert.equal(sigs.code, 0, sigs.out + sigs.err);
+    const v = JSON.parse(sigs.out);
+    assert.equal(v.mode, 'signatures');
+    // The session's signatures (the recording's own names): each checked and good.
+    for (const type of ['hsmd_sign_remote_commitment_tx', 'hsmd_sign_remote_htlc_tx', 'hsmd_sign_invoice', 'hsmd_sign_message',
+      'hsmd_sign_any_cannouncement_req', 'hsmd_cupdate_sig_req', 'hsmd_node_announcement_sig_req', 'hsmd_sign_commitment_tx',
+      'hsmd_sign_mutual_close_tx', 'hsmd_validate_commitment_tx', 'hsmd_revoke_commitment_tx']) {
+      assert.ok(v.byType[type].ok > 0 && v.byType[type].bad === 0 && v.byType[type].unchecked === 0, `${type}: ${JSON.stringify(v.byType[type])}`);
+    }
+    assert.ok(v.byType['hsmd_ecdh_req'].unchecked > 0 && /needs the secret/.test(v.byType['hsmd_ecdh_req'].how[0]), 'ECDH is reported as needing the secret');
+    const text = await audit(verifyArgs(s, false));
+    assert.match(text.out, /OK: no mismatch/);
+  });
+});
+
+test('one byte of a logged reply changed: caught and named (seq, id, type) with and without the secret', async () => {
+  await withSession(async (s) => {
+    const records = await logRecords(s.dataDir);
+    const requestOf = new Map(records.flatMap((r) => (r.record.kind === 'request-received' ? [[r.record.id, r.record.type]] : [])));
+    // The first reply to sign_remote_commitment_tx (type 19): flip a byte of its signature.
+    const target = records.find((r) => r.record.kind === 'reply-received' && requestOf.get(r.record.id) === 19)!;
+    const rec = target.record as Extract<typeof target.record, { kind: 'reply-received' }>;
+    assert.equal(rec.reply.kind, 'frame');
+    const frame = (rec.reply as { frame: Uint8Array }).frame.slice();
+    frame[10]! ^= 0x01;
+    await putRecord(s.dataDir, target.seq, { ...rec, reply: { kind: 'frame', frame } });
+    const named = new RegExp(`seq ${target.seq}, id ${rec.id}, hsmd_sign_remote_commitment_tx`);
+    for (const secret of [true, false]) {
+      const { code, out } = await audit(verifyArgs(s, secret));
+      assert.equal(code, 1, out);
+      assert.match(out, named);
+      assert.match(out, secret ? /differs from the signer's replayed reply: frames differ from byte 10/ : /signature does not verify/);
+      assert.match(out, /journal record's reply differs from the logged reply/, 'and the journal disagrees');
+    }
+  });
+});
+
+test('one byte of a journal record changed (its CRC breaks): named by byte offset; a record rewritten with a valid CRC: caught by the cross-check', async () => {
+  await withSession(async (s) => {
+    const frames = journalFrames(s.deviceDir);
+    const victim = frames[40]!;
+    const id = decodeJournalRecord(victim.payload).id;
+    rewriteJournal(s.deviceDir, (b) => {
+      b[victim.offset + 8 + 20]! ^= 0x01; // inside the request digest
+      return b;
+    });
+    const flipped = await audit(verifyArgs(s, false));
+    assert.equal(flipped.code, 1, flipped.out);
+    assert.match(flipped.out, new RegExp(`id ${id}, journal offset ${victim.offset}: journal .* corrupt frame .*CRC-32C`));
+    assert.match(flipped.out, new RegExp(`id ${id}, .*journal offset ${victim.offset}: the journal record of this reply is damaged`));
+    // The device itself refuses this journal; `state` says so, naming the offset.
+    const st = await audit(['state', '--journal', s.deviceDir]);
+    assert.equal(st.code, 2);
+    assert.match(st.err, new RegExp(`corrupt at byte offset ${victim.offset}`));
+  });
+  await withSession(async (s) => {
+    const frames = journalFrames(s.deviceDir);
+    // A signed reply (hsmd_sign_tx_reply, type 112) rewritten: same length, valid CRC, other signature.
+    const victim = frames.find((f) => {
+      const r = decodeJournalRecord(f.payload).reply;
+      return r.kind === 'frame' && r.frame[0] === 0 && r.frame[1] === 112;
+    })!;
+    const record = decodeJournalRecord(victim.payload);
+    const frame = (record.reply as { frame: Uint8Array }).frame.slice();
+    frame[5]! ^= 0x01;
+    const forged = encodeFrame(encodeJournalRecord({ ...record, reply: { kind: 'frame', frame } }));
+    rewriteJournal(s.deviceDir, (b) => {
+      b.set(forged, victim.offset);
+      return b;
+    });
+    const { code, out } = await audit(verifyArgs(s, true));
+    assert.equal(code, 1, out);
+    assert.match(out, new RegExp(`seq \\d+, id ${record.id}, hsmd_sign_\\w+, journal offset ${victim.offset}: journal record's reply differs from the logged reply: frames differ from byte 5`));
+  });
+});
+
+test('one record dropped from the broker log, or from the journal: caught and named', async () => {
+  await withSession(async (s) => {
+    const records = await logRecords(s.dataDir);
+    const dropped = records.find((r) => r.record.kind === 'reply-received' && r.seq > 100n)!;
+    const id = (dropped.record as { id: bigint }).id;
+    await deleteRecord(s.dataDir, dropped.seq);
+    const { code, out } = await audit(verifyArgs(s, true));
+    assert.equal(code, 1, out);
+    assert.match(out, new RegExp(`seq ${dropped.seq}: record missing: the log never has holes`));
+    assert.match(out, new RegExp(`id ${id}, hsmd_\\w+, journal offset \\d+: the device answered this request \\(journal record\\) but the broker never logged the reply`));
+    const summary = await audit(['summary', '--log', s.dataDir, '--json']);
+    assert.deepEqual(JSON.parse(summary.out).gaps, [{ from: String(dropped.seq), to: String(dropped.seq + 1n) }]);
+  });
+  await withSession(async (s) => {
+    const frames = journalFrames(s.deviceDir);
+    const victim = frames[30]!;
+    const next = frames[31]!;
+    const id = decodeJournalRecord(victim.payload).id;
+    rewriteJournal(s.deviceDir, (b) => new Uint8Array([...b.subarray(0, victim.offset), ...b.subarray(next.offset)]));
+    const { code, out } = await audit(verifyArgs(s, false));
+    assert.equal(code, 1, out);
+    assert.match(out, new RegExp(`seq \\d+, id ${id}, hsmd_\\w+: logged reply has no journal record in .*journal: the device never journaled it`));
+  });
+});
+
+test('summary, channel and state: the same facts as text and --json; progress shows when forced, not otherwise', async () => {
+  await withSession(async (s) => {
+    const records = await logRecords(s.dataDir);
+    const requests = records.filter((r) => r.record.kind === 'request-received');
+    const json = JSON.parse((await audit(['summary', '--log', s.dataDir, '--json'])).out);
+    assert.equal(json.requests, requests.length);
+    assert.equal(json.byType.find((t: { type: string }) => t.type === 'hsmd_check_pubkey').requests, 64, 'the recording has 64 check_pubkey');
+    assert.equal(json.latency.count, requests.length);
+    assert.ok(json.latency.p50Micros <= json.latency.p99Micros && json.latency.p99Micros <= json.latency.maxMicros);
+    assert.equal(json.byChannel.length, 1, 'the session has one channel');
+    const text = (await audit(['summary', '--log', s.dataDir])).out;
+    assert.match(text, /hsmd_check_pubkey\s+64/);
+    assert.match(text, /latency: \d+ replies, p50/);
+
+    const ch = json.byChannel[0];
+    const timeline = JSON.parse((await audit(['channel', `${ch.peer}/${ch.dbid}`, '--log', s.dataDir, '--journal', s.deviceDir, '--json'])).out);
+    const signed = timeline.fromLog.filter((e: { kind: string }) => e.kind === 'counterparty-commitment-signed');
+    assert.equal(signed.length, 17, 'the recording signs 17 remote commitments');
+    assert.deepEqual(signed.map((e: { commitNum: string }) => Number(e.commitNum)), signed.map((_: unknown, i: number) => Number(signed[0].commitNum) + i), 'consecutive numbers');
+    assert.ok(timeline.fromLog.some((e: { kind: string }) => e.kind === 'mutual-close-signed'));
+    assert.ok(timeline.fromJournal.some((e: { kind: string }) => e.kind === 'holder-commitment-revoked'));
+
+    const state = JSON.parse((await audit(['state', '--journal', join(s.deviceDir, 'journal'), '--json'])).out);
+    assert.match(state.digest, /^[0-9a-f]{64}$/);
+    assert.equal(state.records, requests.length);
+    assert.equal((await audit(['state', '--journal', s.deviceDir])).out.includes(state.digest), true, 'text shows the same digest');
+
+    const quiet = await audit(['verify', '--log', s.dataDir]);
+    assert.equal(quiet.err, '', 'no progress when stderr is not a terminal');
+    const forced = await audit(['verify', '--log', s.dataDir, '--progress']);
+    assert.match(forced.err, /verify \[#+\] 100\.0% \d+\/\d+ records \d+ records\/s ETA/);
+    const env = await audit(['summary', '--log', s.dataDir], { SPHINX_AUDIT_PROGRESS: '1' });
+    assert.match(env.err, /summary .*100\.0%/);
+  });
+});
+
+test('clear errors with the fix, --help for the tool and each command, the bin shim', async () => {
+  const missing = await audit(['verify', '--log', '/nonexistent/sphinx']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /pass the broker's SPHINX_DATA_DIR/);
+  const noLog = await audit(['summary', '--log', repoRoot]);
+  assert.match(noLog.err, /no broker log at .*broker-log: pass the broker's SPHINX_DATA_DIR/);
+  assert.match((await audit(['state'])).err, /state needs --journal/);
+  assert.match((await audit(['channel', 'xyz', '--log', repoRoot])).err, /bad channel "xyz"/);
+  for (const cmd of ['summary', 'verify', 'channel', 'state']) {
+    const h = await audit([cmd, '--help']);
+    assert.equal(h.code, 0);
+    assert.match(h.out, new RegExp(`^sphinx-audit ${cmd} `));
+  }
+  const bin = spawnSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-audit'), '--help'], { encoding: 'utf8' });
+  assert.equal(bin.status, 0, bin.stderr);
+  assert.match(bin.stdout, /Commands:\n  summary/);
+});
