@@ -12,10 +12,11 @@ import { type Baseline, type Bench, fmtOps, type Measurement, measure } from './
 import { journalBench } from './journal.js';
 import { nodeRequestsBench } from './node-requests.js';
 import { commitmentsBench } from './commitments.js';
+import { remotePathBench } from './remote-path.js';
 import { sessionReplayBench } from './session-replay.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
-const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench];
+const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench];
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1) + ' MiB';
 function memory(label: string): void {

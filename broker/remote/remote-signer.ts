@@ -95,10 +95,36 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
   };
   const error = (text: string, id?: bigint): void => note({ kind: 'error', text, at: Date.now(), ...(id === undefined ? {} : { id }) });
 
-  const publish = (device: string, p: Outstanding): void => {
+  /**
+   * One request at a time at the device, the next once it is answered: the device core takes
+   * ids in increasing order only (firmware/app/core.ts), and aedes, keeping a persistent
+   * session's QoS 1 messages in LevelDB, was seen to deliver pipelined publishes out of order
+   * and to drop some (64 connections in flight). The device decides one request at a time
+   * anyway; lightningd's connections still have many requests in flight here, and a lost
+   * message is resent after the bounded wait.
+   */
+  const queue: { device: string; p: Outstanding }[] = [];
+  let inFlight: { device: string; p: Outstanding } | undefined;
+  const current = (q: { device: string; p: Outstanding }): boolean =>
+    !q.p.answered && outstanding.get(q.p.id) === q.p && (q.p.verifies ? q.p.verifies === q.device : active === q.device);
+  const transmit = ({ device, p }: { device: string; p: Outstanding }): void => {
     mqtt.publish(topic(device, 'req'), Buffer.from(p.payload), { qos: 1 }, (err) => {
       if (err) log('unusual', `remote signer: publishing request ${p.id} to ${device}: ${err.message}; it is resent later`);
     });
+  };
+  const pump = (): void => {
+    if (inFlight && !current(inFlight)) inFlight = undefined;
+    while (!inFlight && !closed && queue.length > 0) {
+      const next = queue.shift()!;
+      if (!current(next)) continue;
+      inFlight = next;
+      transmit(next);
+    }
+  };
+  const publish = (device: string, p: Outstanding): void => {
+    if (inFlight?.p === p && inFlight.device === device) return transmit(inFlight); // a resend
+    if (!queue.some((q) => q.p === p && q.device === device)) queue.push({ device, p });
+    pump();
   };
 
   const arm = (p: Outstanding): void => {
@@ -149,6 +175,8 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
     if (closed) return;
     devices.set(device, { kind: 'ready' });
     active = device;
+    queue.length = 0;
+    inFlight = undefined;
     const waiting = [...outstanding.values()].filter((p) => !p.verifies).sort((a, b) => (a.id < b.id ? -1 : 1));
     log(waiting.length ? 'unusual' : 'info', `remote signer: device ${device} is ready` +
       (waiting.length ? `; resending ${waiting.length} outstanding request(s) (ids ${waiting.map((p) => p.id).join(', ')})` : ''));
@@ -233,6 +261,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
     }
     p.answered = true;
     clearTimeout(p.timer);
+    pump();
     const latencyMicros = Math.round((performance.now() - p.started) * 1000);
     const reply = env.reply;
     brokerLog.append({ kind: 'reply-received', id: p.id, reply, latencyMicros }).then(() => {
@@ -282,6 +311,11 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
   });
 
   return {
+    brokerLog,
+    inspect: () => ({
+      devices: [...devices].map(([id, s]) => ({ id, state: s.kind, active: id === active })),
+      outstanding: outstanding.size,
+    }),
     async request(envelope) {
       const reply = await send(envelope);
       return outcome({ events: [], reply });

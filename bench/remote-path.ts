@@ -1,0 +1,112 @@
+/**
+ * Per-request latency (p50/p99) and requests/s through bin/sphinx-hsmd, local signer against
+ * the remote path (simulated lightningd → sphinx-hsmd remote → embedded MQTT → a device
+ * process, test/remote-device.ts), with 1 and with 64 client connections in flight at once.
+ * The request is the recorded hsmd_ecdh of hsmd-basic-legacy (a cheap one, so the figures
+ * are the path's cost); every reply is checked against the recording.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixturePath } from '../test/fixtures.js';
+import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
+import { SimLightningd } from '../test/sim-lightningd.js';
+import type { SyncConnection } from '../test/sync-wire.js';
+import { loadTranscript } from '../test/transcript.js';
+import { type Bench, fmtOps, printTable } from './harness.js';
+
+const TRANSCRIPT = 'hsmd-basic-legacy.jsonl';
+const WIRE_HSMD_ECDH = 1;
+const PERM_ECDH = 1n;
+
+interface Figures {
+  readonly requests: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly perSec: number;
+}
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+/** Sends one request on every connection, then reads every reply, until the budget is spent. */
+function drive(conns: readonly SyncConnection[], req: string, rep: string, budgetMs: number): Figures {
+  const latencies: number[] = [];
+  const sentAt = new Array<number>(conns.length);
+  const started = performance.now();
+  const warmupEnd = started + Math.min(200, budgetMs / 4);
+  let measuredFrom = 0;
+  let counted = 0;
+  while (true) {
+    const now = performance.now();
+    if (now >= warmupEnd && measuredFrom === 0) measuredFrom = now;
+    if (measuredFrom && now - measuredFrom >= budgetMs && counted >= 100) break;
+    conns.forEach((c, i) => {
+      sentAt[i] = performance.now();
+      c.send(req);
+    });
+    conns.forEach((c, i) => {
+      const got = Buffer.from(c.receive()).toString('hex');
+      if (got !== rep) throw new Error(`reply differs from the recording: ${got}`);
+      if (measuredFrom) {
+        latencies.push(performance.now() - sentAt[i]!);
+        counted++;
+      }
+    });
+  }
+  const elapsed = performance.now() - measuredFrom;
+  latencies.sort((a, b) => a - b);
+  return { requests: counted, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), perSec: (counted * 1000) / elapsed };
+}
+
+async function measurePath(mode: 'local' | 'remote', budgetMs: number): Promise<Record<1 | 64, Figures>> {
+  const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${TRANSCRIPT}`));
+  const init = exchanges[0]!;
+  const ecdh = exchanges.find((e) => parseInt(e.req.slice(0, 4), 16) === WIRE_HSMD_ECDH)!;
+  const channel = exchanges.find((e) => e.peer)!;
+  const secret = Buffer.from(header.hsm_secret, 'hex');
+  const dataDir = mkdtempSync(join(tmpdir(), `sphinx-bench-${mode}-`));
+  const port = await freePort();
+  const device = mode === 'remote'
+    ? startDeviceProcess({ url: `mqtt://127.0.0.1:${port}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: secret })
+    : undefined;
+  const ld = await SimLightningd.start({
+    hsmSecret: secret,
+    env: { SPHINX_SIGNER: mode, SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port), SPHINX_CLN_VERSION: header.cln_version },
+    timeoutMs: 30_000,
+  });
+  try {
+    if (Buffer.from(ld.master.request(init.req)).toString('hex') !== init.rep) throw new Error('init reply differs');
+    const conns = Array.from({ length: 64 }, (_, i) => ld.hsmfd(Buffer.from(channel.peer!, 'hex'), BigInt(i + 1), PERM_ECDH));
+    try {
+      const one = drive(conns.slice(0, 1), ecdh.req, ecdh.rep!, budgetMs);
+      const many = drive(conns, ecdh.req, ecdh.rep!, budgetMs);
+      await ld.stop();
+      return { 1: one, 64: many };
+    } catch (e) {
+      await ld.exited(2000).catch(() => undefined);
+      throw new Error(`${mode}: ${(e as Error).message}\nhsmd status:\n${ld.describeStatus()}`, { cause: e });
+    }
+  } finally {
+    ld.cleanup();
+    await device?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (device) rmSync(device.dir, { recursive: true, force: true });
+  }
+}
+
+export const remotePathBench: Bench = {
+  name: `hsmd_ecdh through bin/sphinx-hsmd: local signer vs remote (embedded MQTT → device process), 1 and 64 connections`,
+  async run(ctx) {
+    const budget = Math.max(1000, ctx.budgetMs * 5);
+    const rows: string[][] = [];
+    for (const mode of ['local', 'remote'] as const) {
+      const figures = await measurePath(mode, budget);
+      for (const n of [1, 64] as const) {
+        const f = figures[n];
+        rows.push([`${mode}, ${n} connection${n > 1 ? 's' : ''}`, `${f.p50.toFixed(3)} ms`, `${f.p99.toFixed(3)} ms`, fmtOps(f.perSec), String(f.requests)]);
+      }
+    }
+    printTable(['path', 'p50', 'p99', 'requests/s', 'timed'], rows);
+    console.log('latency = from writing the request to reading its reply on the client fd; with 64 connections all are in flight at once.');
+  },
+};
