@@ -44,7 +44,8 @@ function runAndKill(dir: string, killAfterMs: number): Promise<{ ready: bigint; 
       if (timer === undefined && out.includes('\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': acknowledgements still in the pipe when the child died must be read.
+    child.on('close', (code, signal) => {
       if (signal !== 'SIGKILL') return reject(new Error(`child exited ${code} ${signal}: ${out.slice(-500)}`));
       // Only complete lines count: a kill mid-print acknowledges nothing.
       const lines = out.split('\n').slice(0, -1);
