@@ -13,7 +13,7 @@ import type {
   HolderCommitmentRevoked,
   HolderCommitmentValidated,
 } from '../events.js';
-import { emptySecretChain, insertSecret, type SecretChain } from './secret-chain.js';
+import { emptySecretChain, storeSecret, type SecretChain } from './secret-chain.js';
 
 /** A commitment we took part in: its number and the digest of the request's data. */
 export interface CommitmentRecord {
@@ -85,10 +85,11 @@ export function applyCommitmentEvent(s: CommitmentState | undefined, e: Commitme
       };
     }
     case 'CounterpartySecretStored': {
-      // Compact storage only takes the next secret (the first may be any, secret-chain.ts);
-      // decide checked it (policy-revocation-shachain), a journal that disagrees keeps the old chain.
+      // Compact storage only takes the next secret (the first may be any, secret-chain.ts).
+      // decide checked the secret (policy-revocation-shachain); the fold only stores it. A
+      // journal altered behind its CRCs is sphinx-audit verify's to find, not the fold's.
       if (c.secrets.last !== undefined && e.commitNum !== c.secrets.last + 1n) return c;
-      return { ...c, secrets: insertSecret(c.secrets, e.commitNum, e.secret) ?? c.secrets };
+      return { ...c, secrets: storeSecret(c.secrets, e.commitNum, e.secret) };
     }
   }
 }

@@ -52,22 +52,34 @@ function canDerive(from: bigint, to: bigint): boolean {
 }
 
 /**
- * BOLT 3 insert_secret for commitment number n (the next after `last`, or any for an
- * empty chain): the new chain, or undefined if the secret fails to derive a secret stored
- * at a lower position ("the secret is wrong").
+ * BOLT 3 insert_secret's check for commitment number n: the secret derives every secret
+ * stored at a lower position ("the secret is wrong" otherwise).
  */
-export function insertSecret(chain: SecretChain, n: bigint, secret: Uint8Array): SecretChain | undefined {
+export function secretFitsChain(chain: SecretChain, n: bigint, secret: Uint8Array): boolean {
   const index = shachainIndex(n);
   const pos = position(index);
   for (let i = 0; i < pos && i < chain.known.length; i++) {
     const k = chain.known[i];
-    if (k !== undefined && !equal(deriveSecret(index, secret, k.index), k.secret)) return undefined;
+    if (k !== undefined && !equal(deriveSecret(index, secret, k.index), k.secret)) return false;
   }
+  return true;
+}
+
+/**
+ * BOLT 3 insert_secret's storage step, without the check: where a replay folds a secret
+ * that decide() already checked, hashing it again would only slow the rebuild.
+ */
+export function storeSecret(chain: SecretChain, n: bigint, secret: Uint8Array): SecretChain {
+  const pos = position(shachainIndex(n));
   const known = chain.known.slice();
   while (known.length < pos) known.push(undefined);
-  known[pos] = { index, secret: secret.slice() };
+  known[pos] = { index: shachainIndex(n), secret: secret.slice() };
   return { known, last: n };
 }
+
+/** BOLT 3 insert_secret: the new chain, or undefined if the secret is wrong. */
+export const insertSecret = (chain: SecretChain, n: bigint, secret: Uint8Array): SecretChain | undefined =>
+  secretFitsChain(chain, n, secret) ? storeSecret(chain, n, secret) : undefined;
 
 /** shachain_get_hash: the secret of commitment n if the chain can derive it. */
 export function chainSecret(chain: SecretChain, n: bigint): Uint8Array | undefined {
