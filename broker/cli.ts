@@ -6,7 +6,9 @@
  */
 import { resolve } from 'node:path';
 import type { PolicyConfig } from '../signer/policy/policy.js';
-import { ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf } from './config.js';
+import { ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
+import type { Logger } from './log.js';
+import type { SignerPort } from './signer-port.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
 import { writeStdio } from './stdio.js';
 
@@ -59,10 +61,12 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   let policy: PolicyConfig;
   let signerKind: 'remote' | 'local';
   let remote: ReturnType<typeof remoteOf> | undefined;
+  let statusPage: ReturnType<typeof statusPageOf>;
   try {
     settings = loadSettings(env, process.cwd(), (warning) => writeStdio(2, `sphinx-hsmd: ${warning}\n`));
     policy = policyOf(settings);
     signerKind = signerKindOf(settings);
+    statusPage = statusPageOf(settings);
     if (signerKind === 'remote') remote = remoteOf(settings);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -73,6 +77,16 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   const dataDir = dataDirOf(settings);
   const hsmSecretPath = resolve('hsm_secret'); // hsmd.c opens "hsm_secret" in the cwd
 
+  const openSigner = async (log: Logger): Promise<SignerPort> => {
+    if (remote) {
+      // The policy runs on the device, which has its own settings.
+      const { openRemoteSigner } = await import('./remote/open-remote.js');
+      return openRemoteSigner(remote, (level, text) => log.log(level, text));
+    }
+    const { createLocalSigner } = await import('./local-signer.js');
+    return createLocalSigner({ dataDir, hsmSecretPath, developer, policy, log: (level, text) => log.log(level, text) });
+  };
+
   const { runHsmd } = await import('./hsmd.js');
   await runHsmd({
     version: () => lightningdVersion({ ...env, ...settings }),
@@ -80,13 +94,16 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     logStderr: settings.SPHINX_LOG_STDERR === '1',
     ignoredArgs: args.filter((a) => !(KNOWN_FLAGS as readonly string[]).includes(a)),
     openSigner: async (log) => {
-      if (remote) {
-        // The policy runs on the device, which has its own settings.
-        const { openRemoteSigner } = await import('./remote/open-remote.js');
-        return openRemoteSigner(remote, (level, text) => log.log(level, text));
-      }
-      const { createLocalSigner } = await import('./local-signer.js');
-      return createLocalSigner({ dataDir, hsmSecretPath, developer, policy, log: (level, text) => log.log(level, text) });
+      const signer = await openSigner(log);
+      if (!statusPage) return signer;
+      // Started with the signer (at lightningd's init): before it there is nothing to show.
+      const { withStatusPage } = await import('./status-page.js');
+      return withStatusPage(signer, {
+        ...statusPage,
+        mode: signerKind,
+        logDir: remote ? (await import('./remote/open-remote.js')).brokerLogDir(remote.dataDir) : undefined,
+        log: (level, text) => log.log(level, text),
+      });
     },
   });
 }

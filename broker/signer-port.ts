@@ -3,7 +3,16 @@
  * (`SPHINX_SIGNER=local`) or on a device over MQTT. The broker itself handles only the
  * fd protocol (framing, hsmd_client_hsmfd, permissions); every other request goes here.
  */
+import type { BrokerLog } from '../log/broker-log/broker-log.js';
 import type { Envelope } from '../signer/envelope.js';
+
+/** Read-only facts about a signer, for the status page (broker/status-page.ts). */
+export interface SignerInspection {
+  /** Devices that said hello and their state; `active` is the one requests go to. */
+  readonly devices: readonly { readonly id: string; readonly state: 'verifying' | 'ready' | 'refused'; readonly active: boolean }[];
+  /** Requests published to a device and not answered yet (init checks included). */
+  readonly outstanding: number;
+}
 
 export interface SignerPort {
   /**
@@ -15,6 +24,10 @@ export interface SignerPort {
   request(envelope: Envelope): Promise<Uint8Array | null>;
   /** Stops the signer (flushes logs); the broker calls it once on shutdown. */
   close(): Promise<void>;
+  /** Read-only facts for the status page (remote signer). */
+  inspect?(): SignerInspection;
+  /** The broker log it writes (remote signer): the status page's views follow it. */
+  readonly brokerLog?: BrokerLog;
 }
 
 /** A request CLN's hsmd would reject with bad_req: the message says why. */

@@ -43,18 +43,22 @@ export interface ChromiumRun {
   readonly requested: string[];
 }
 
-/** Loads `file` (an HTML file) and returns its DOM and the URLs it requested; `screenshot` also writes a PNG there. */
-export function loadInChromium(file: string, opts: { dumpDom?: boolean; screenshot?: string; windowSize?: string } = {}): ChromiumRun {
+/**
+ * Loads `target` (an HTML file's path, or an http URL) and returns its DOM and the URLs it
+ * requested; `screenshot` also writes a PNG there; `virtualTimeMs` lets timers run that long first.
+ */
+export function loadInChromium(target: string, opts: { dumpDom?: boolean; screenshot?: string; windowSize?: string; virtualTimeMs?: number } = {}): ChromiumRun {
   requireChromium();
   const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
   const netLog = join(profile, 'net-log.json');
+  const page = /^https?:\/\//.test(target) ? target : pathToFileURL(target).href;
   try {
     const args = [...FLAGS, `--user-data-dir=${profile}`, `--log-net-log=${netLog}`, `--window-size=${opts.windowSize ?? '1000,1400'}`,
-      ...(opts.dumpDom ? ['--dump-dom'] : []), ...(opts.screenshot ? [`--screenshot=${opts.screenshot}`] : []), pathToFileURL(file).href];
+      ...(opts.virtualTimeMs ? [`--virtual-time-budget=${opts.virtualTimeMs}`] : []),
+      ...(opts.dumpDom ? ['--dump-dom'] : []), ...(opts.screenshot ? [`--screenshot=${opts.screenshot}`] : []), page];
     const run = spawnSync(CHROMIUM, args, { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
     if (run.error) throw new Error(`chromium: ${run.error.message}`);
     if (run.status !== 0) throw new Error(`chromium exited ${run.status}: ${run.stderr}`);
-    const page = pathToFileURL(file).href;
     return { dom: run.stdout, requested: pageRequests(netLog).filter((u) => u !== page) };
   } finally {
     rmSync(profile, { recursive: true, force: true });

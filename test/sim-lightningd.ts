@@ -56,7 +56,8 @@ export class SimLightningd {
   static async start(options: SimOptions = {}): Promise<SimLightningd> {
     const dir = mkdtempSync(join(tmpdir(), 'sim-lightningd-'));
     if (options.hsmSecret) writeFileSync(join(dir, 'hsm_secret'), options.hsmSecret, { mode: 0o400 });
-    const env: NodeJS.ProcessEnv = { ...process.env, SPHINX_DATA_DIR: join(dir, 'sphinx') };
+    // No status page unless a test asks for one (SPHINX_HTTP_PORT): parallel hsmds would share its default port.
+    const env: NodeJS.ProcessEnv = { ...process.env, SPHINX_DATA_DIR: join(dir, 'sphinx'), SPHINX_HTTP_PORT: '0' };
     for (const [k, v] of Object.entries(options.env ?? {})) {
       if (v === undefined) delete env[k];
       else env[k] = v;

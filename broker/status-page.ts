@@ -1,0 +1,138 @@
+/**
+ * The broker's status page (issue 6 item 6): an HTTP server on SPHINX_HTTP_HOST:
+ * SPHINX_HTTP_PORT (127.0.0.1:8735 by default; port 0 turns it off) serving
+ * - `/`: the audit report (audit/report.ts) of the live views, with a status panel; its script
+ *   polls `/api/status` every second and swaps in a fresh report when the views moved on;
+ * - `/api/status`: devices connected, requests outstanding, recent latency p50/p99, the broker
+ *   log's records and bytes, uptime;
+ * - `/api/views`: the report's views as JSON (bigints as strings, bytes hex).
+ * Read-only (GET and HEAD only). On a loopback address, requests must name a loopback Host
+ * (a web page elsewhere cannot reach it by DNS rebinding). If it cannot listen (port in use),
+ * it says so loudly and the broker carries on: lightningd dies with its hsmd.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { renderReport } from '../audit/report.js';
+import { esc } from '../audit/report-html.js';
+import { toJsonValue } from '../audit/views-json.js';
+import { summarizeLatency } from '../projections/latency-histogram.js';
+import type { SignerPort } from './signer-port.js';
+import { LiveViews, nearestRank, RECENT_REPLIES } from './status-views.js';
+
+export const DEFAULT_HTTP_PORT = 8735;
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+
+export interface StatusPageOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly mode: 'remote' | 'local';
+  /** The broker log's directory (remote), for its size on disk. */
+  readonly logDir?: string;
+  readonly log: (level: 'info' | 'unusual' | 'broken', text: string) => void;
+}
+
+/** Bytes of the files in `dir` (LevelDB keeps a flat directory), or undefined if unreadable. */
+function dirBytes(dir: string): number | undefined {
+  try {
+    return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+  } catch {
+    return undefined;
+  }
+}
+
+export function statusOf(live: LiveViews, signer: SignerPort, options: StatusPageOptions) {
+  const recent = live.recentLatencies();
+  const inspection = signer.inspect?.();
+  return {
+    mode: options.mode,
+    uptimeSeconds: Math.round(process.uptime()),
+    devices: inspection
+      ? { connected: inspection.devices.filter((d) => d.state === 'ready').length, list: inspection.devices }
+      : { connected: null, list: [] },
+    requests: {
+      /** lightningd's requests waiting for the signer. */
+      outstanding: live.outstanding,
+      /** Published to a device and not answered (remote; init checks included). */
+      atDevices: inspection?.outstanding ?? null,
+      total: live.views.stats.requests,
+    },
+    latency: {
+      recent: { replies: recent.length, p50Micros: nearestRank(recent, 0.5) ?? null, p99Micros: nearestRank(recent, 0.99) ?? null },
+      all: summarizeLatency(live.views.stats.latency),
+    },
+    log: signer.brokerLog
+      ? { records: signer.brokerLog.end.toString(), bytes: options.logDir === undefined ? null : dirBytes(options.logDir) ?? null }
+      : { records: null, bytes: null },
+    views: { nextSeq: live.views.nextSeq.toString() },
+  };
+}
+
+const field = (label: string, path: string, value: unknown): string =>
+  `<span class="live-field">${esc(label)} <b data-live="${esc(path)}">${esc(value ?? '–')}</b></span>`;
+
+function panel(status: ReturnType<typeof statusOf>): string {
+  return '<section id="live" class="facts-live"><b>Live</b> · ' + [
+    field('mode', 'mode', status.mode),
+    field('devices connected', 'devices.connected', status.devices.connected),
+    field('outstanding', 'requests.outstanding', status.requests.outstanding),
+    field(`p50 (last ${RECENT_REPLIES}) µs`, 'latency.recent.p50Micros', status.latency.recent.p50Micros),
+    field('p99 µs', 'latency.recent.p99Micros', status.latency.recent.p99Micros),
+    field('log records', 'log.records', status.log.records),
+    field('log bytes', 'log.bytes', status.log.bytes),
+    field('uptime s', 'uptimeSeconds', status.uptimeSeconds),
+  ].join(' · ') + '</section>';
+}
+
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i;
+const isLoopback = (host: string): boolean => host === '127.0.0.1' || host === '::1' || host === 'localhost';
+
+/** Starts the status page for `signer`; returns the port to use in its place (closing it closes the page). */
+export function withStatusPage(signer: SignerPort, options: StatusPageOptions): SignerPort {
+  const live = new LiveViews();
+  const port = live.attach(signer, (text) => options.log('broken', text));
+  const send = (res: http.ServerResponse, code: number, type: string, body: string): void => {
+    res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  };
+  const server = http.createServer((req, res) => {
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'read-only: GET or HEAD\n');
+      if (isLoopback(options.host) && !LOOPBACK_HOST.test(req.headers.host ?? '')) return send(res, 421, 'text/plain', 'use http://127.0.0.1 or localhost\n');
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const json = (value: unknown): void => send(res, 200, 'application/json', JSON.stringify(value));
+      if (path === '/api/status') return json(statusOf(live, port, options));
+      if (path === '/api/views') return json(toJsonValue(live.views));
+      if (path === '/') {
+        return send(res, 200, 'text/html; charset=utf-8', renderReport(live.views, {
+          title: 'sphinx-key broker status',
+          source: options.mode === 'remote' ? `the broker log${options.logDir ? ` ${options.logDir}` : ''}` : 'this process (local signer: no broker log)',
+          generatedAt: Date.now(),
+          live: { panelHtml: panel(statusOf(live, port, options)), statusUrl: '/api/status', pageUrl: '/' },
+        }));
+      }
+      return send(res, 404, 'text/plain', 'not found: /, /api/status, /api/views\n');
+    } catch (e) {
+      options.log('broken', `status page: ${req.url}: ${(e as Error).stack ?? String(e)}`);
+      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+    }
+  });
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    options.log('broken', `status page: cannot listen on ${options.host}:${options.port} (${e.code ?? e.message}): ` +
+      'running without it; set SPHINX_HTTP_PORT to a free port, or 0 to turn it off');
+  });
+  server.listen(options.port, options.host, () => {
+    const address = server.address();
+    const where = typeof address === 'object' && address ? `${address.address}:${address.port}` : `${options.host}:${options.port}`;
+    options.log('info', `status page on http://${where}/ (JSON: /api/status, /api/views)`);
+  });
+  server.unref();
+  return {
+    ...port,
+    close: async () => {
+      server.close();
+      server.closeAllConnections();
+      await port.close();
+    },
+  };
+}

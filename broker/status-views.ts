@@ -1,0 +1,84 @@
+/**
+ * The status page's live views (broker/status-page.ts): the report's BrokerViews kept
+ * current, the replies' recent latencies, and the requests lightningd is waiting on.
+ * - Remote signer: the views follow the broker log (BrokerLog.subscribe from seq 0: its whole
+ *   history first, then each record once it is durable).
+ * - Local signer: there is no broker log (the signer journals on its own), so the port is
+ *   wrapped and each request and reply is folded as the record the broker log would hold,
+ *   in memory, for this process's lifetime only.
+ */
+import type { Subscription } from '../log/broker-log/broker-log.js';
+import type { LogRecord } from '../log/broker-log/record.js';
+import type { Reply } from '../signer/decision.js';
+import { brokerViewsFromLog, type BrokerViews, emptyBrokerViews } from '../projections/replay.js';
+import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
+
+/** How many of the latest replies "recent latency" covers. */
+export const RECENT_REPLIES = 1000;
+
+export class LiveViews {
+  views: BrokerViews = emptyBrokerViews();
+  /** lightningd's requests handed to the signer and not answered yet. */
+  outstanding = 0;
+  private readonly recent: number[] = [];
+  private nextSeq = 0n;
+  private subscription: Subscription | undefined;
+
+  /** The latencies (µs) of the last RECENT_REPLIES replies, oldest first. */
+  recentLatencies(): readonly number[] {
+    return this.recent;
+  }
+
+  private fold(seq: bigint, record: LogRecord): void {
+    this.views = brokerViewsFromLog(this.views, { seq, record });
+    if (record.kind !== 'reply-received') return;
+    this.recent.push(record.latencyMicros);
+    if (this.recent.length > RECENT_REPLIES) this.recent.shift();
+  }
+
+  /** Follows the signer's broker log if it has one; else folds what passes through the returned port. */
+  attach(signer: SignerPort, onError: (text: string) => void): SignerPort {
+    if (signer.brokerLog) {
+      this.subscription = signer.brokerLog.subscribe(0n, ({ seq, record }) => this.fold(seq, record));
+      void this.subscription.ended.then((e) => {
+        if (e !== undefined) onError(`status page: stopped following the broker log: ${(e as Error).message ?? String(e)}`);
+      });
+    }
+    const logged = !signer.brokerLog;
+    return {
+      brokerLog: signer.brokerLog,
+      inspect: signer.inspect?.bind(signer),
+      request: async (envelope) => {
+        const at = Date.now();
+        const started = performance.now();
+        this.outstanding++;
+        if (logged) this.fold(this.nextSeq++, { kind: 'request-received', id: envelope.id, client: envelope.client, type: envelope.message.length >= 2 ? (envelope.message[0]! << 8) | envelope.message[1]! : 0, message: envelope.message.slice(), at });
+        const record = (reply: Reply): void => {
+          if (logged) this.fold(this.nextSeq++, { kind: 'reply-received', id: envelope.id, reply, latencyMicros: Math.round((performance.now() - started) * 1000) });
+        };
+        try {
+          const frame = await signer.request(envelope);
+          record(frame === null ? { kind: 'none' } : { kind: 'frame', frame });
+          return frame;
+        } catch (e) {
+          if (e instanceof BadRequest) record({ kind: 'bad-request', description: e.message });
+          else if (e instanceof SignerFatal) record({ kind: 'fatal', failure: e.failure, description: e.message, frame: e.frame });
+          throw e;
+        } finally {
+          this.outstanding--;
+        }
+      },
+      close: async () => {
+        this.subscription?.close();
+        await signer.close();
+      },
+    };
+  }
+}
+
+/** The exact nearest-rank p-quantile of `values`, or undefined when empty. */
+export function nearestRank(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil(p * sorted.length)) - 1];
+}
