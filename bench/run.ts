@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { auditBench } from './audit.js';
 import { brokerLogBench } from './broker-log.js';
 import { curveOpsBench } from './curve-ops.js';
 import { type Baseline, type Bench, fmtOps, type Measurement, measure } from './harness.js';
@@ -16,7 +17,7 @@ import { remotePathBench } from './remote-path.js';
 import { sessionReplayBench } from './session-replay.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
-const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench];
+const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench];
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1) + ' MiB';
 function memory(label: string): void {
