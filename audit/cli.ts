@@ -3,6 +3,7 @@
  * channel, state (and report, audit/report*). Exit 0 when all is well, 1 when verify finds a
  * mismatch, 2 for a usage or input error (the message says the fix).
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fastCurve } from '../broker/curve-native.js';
 import type { BrokerLog, StoredRecord } from '../log/broker-log/broker-log.js';
@@ -14,6 +15,7 @@ import { AuditInputError, openBrokerLog, readJournal, readSecretFile } from './i
 import { type JournalScan, scanJournal } from './journal-scan.js';
 import { Progress, progressStream, type ProgressStream } from './progress.js';
 import { printChannel, printState, printSummary, printVerify } from './print.js';
+import { renderReport } from './report.js';
 import { channelOf, parseChannel, stateOf, summaryOf } from './views.js';
 import { verifyLog } from './verify.js';
 
@@ -29,6 +31,7 @@ const OPTIONS = {
   'hsm-secret': { type: 'string' },
   developer: { type: 'boolean' },
   json: { type: 'boolean' },
+  out: { type: 'string' },
   progress: { type: 'boolean' },
   'no-progress': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -64,6 +67,8 @@ export async function runAudit(argv: readonly string[], io: AuditIo): Promise<nu
         return await channel(io, v, positionals, progress);
       case 'state':
         return state(io, v);
+      case 'report':
+        return await report(io, v, progress);
       default:
         throw new UsageError(`${command}: not built into this command line (see sphinx-audit --help)`);
     }
@@ -184,6 +189,21 @@ function state(io: AuditIo, v: Values): number {
   });
   if (v.json) line(io, JSON.stringify(s, null, 2));
   else printState((t) => line(io, t), s);
+  return 0;
+}
+
+/** The HTML report (audit/report.ts) of the broker log, with the journal's statistics if given. */
+async function report(io: AuditIo, v: Values, progress: ProgressStream | undefined): Promise<number> {
+  const dir = needLog(v);
+  if (!v.out) throw new UsageError('report needs --out FILE: where to write the HTML report (one self-contained file)');
+  const views = await withLog(dir, (log) => replayBrokerLog(counted(log, new Progress(progress, 'report', Number(log.end))), emptyBrokerViews()));
+  const journal = v.journal === undefined ? undefined : (() => {
+    const { recovery, path } = recoverJournal(v.journal);
+    return { path, stats: replayJournalViews(recovery).stats };
+  })();
+  writeFileSync(v.out, renderReport(views, { source: dir, generatedAt: Date.now(), journal }));
+  const facts = { out: v.out, requests: views.stats.requests, channels: views.timeline.channels.size, records: views.nextSeq.toString() };
+  line(io, v.json ? JSON.stringify(facts, null, 2) : `wrote ${facts.out}: ${facts.records} records, ${facts.requests} requests, ${facts.channels} channels`);
   return 0;
 }
 

@@ -11,6 +11,7 @@ Commands:
   channel  <peer>/<dbid> [--log DIR] [--journal J]
                                               one channel's timeline
   state    --journal J                        the rebuilt signer state, with its digest
+  report   --log DIR [--journal J] --out FILE one self-contained HTML report with charts
 
 DIR is the broker's SPHINX_DATA_DIR (its log is DIR/broker-log); J is the device's data
 directory (journal, snapshot-a, snapshot-b) or its journal file. Nothing is written to either.
@@ -43,6 +44,13 @@ number and HTLC count, secrets stored, closes and sweeps, policy refusals. From 
 
 The signer state the device would recover (snapshot + journal replay, on a copy) as JSON
 (bigints as strings, bytes as hex) with its SHA-256 digest (projections/signer-state.ts).`,
+  report: `sphinx-audit report --log DIR [--journal FILE|DIR] --out FILE [--json]
+
+Writes one self-contained HTML file (inline CSS and SVG, no script, nothing fetched: it opens
+offline): summary numbers, requests over time by message type, the latency histogram, each
+channel's timeline (set-up, commitments signed/validated/revoked, closes, sweeps), policy
+refusals, and tables by message type and by client; with --journal, the journal's statistics.
+Every string from the log is escaped.`,
 };
 
 export const fmtHelp = (command: string | undefined): string => (command !== undefined && HELP[command] !== undefined ? HELP[command]! : TOOL);

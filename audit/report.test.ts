@@ -22,6 +22,7 @@ import { channelKey } from '../signer/state.js';
 import { loadInChromium } from '../test/chromium.js';
 import { sessionRequests, sessionSignerOptions } from '../test/session-records.js';
 import { sessionLog } from '../test/session-log.js';
+import { runAudit } from './cli.js';
 import { timeSlots } from './report-charts.js';
 import { renderReport } from './report.js';
 
@@ -131,5 +132,26 @@ test('report: rendered in headless Chromium, the charts, the channel timeline an
     if (process.env.REPORT_SCREENSHOT) writeFileSync(process.env.REPORT_SCREENSHOT, readFileSync(shot));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sphinx-audit report --log DIR --out FILE writes the report of the broker log', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'report-cli-'));
+  try {
+    const log = await BrokerLog.open(join(dataDir, 'broker-log'));
+    for (const r of session.records) await log.append(r);
+    await log.close();
+    const out = join(dataDir, 'report.html');
+    let stdout = '';
+    const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, env: {} };
+    assert.equal(await runAudit(['report', '--log', dataDir, '--out', out, '--json'], io), 0);
+    const facts = JSON.parse(stdout);
+    assert.deepEqual(facts, { out, requests: session.exchanges.length, channels: 1, records: String(session.records.length) });
+    const html = readFileSync(out, 'utf8');
+    assert.match(html, new RegExp(`<span id="total-requests">${session.exchanges.length}</span>`));
+    assert.match(html, /<svg id="requests-over-time"[\s\S]*<svg id="latency-histogram"[\s\S]*class="channel-timeline"/);
+    assert.equal(await runAudit(['report', '--log', dataDir], io), 2, '--out is required');
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });
