@@ -224,9 +224,10 @@ export class Device {
       return;
     }
     const isInit = peekType(env.message) === WIRE_HSMD_INIT;
-    if (!isInit && !this.core.signer.initialized && this.core.lastId !== undefined) {
+    if (!isInit && !this.core.signer.initialized && this.core.lastId !== undefined && env.id > this.core.lastId) {
       // Restarted: the keys come from hsmd_init, which the broker sends first after hello.
       // Deciding now would journal "not initialized" for good; leave it for the resend.
+      // (A journaled id needs no keys: its reply is in the journal.)
       log('unusual', `request ${env.id} held back: hsmd_init not seen since this device started (the broker resends it first after hello, then this request)`);
       return;
     }
