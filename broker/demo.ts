@@ -1,19 +1,27 @@
 /**
- * `npm start`: a scripted lightningd session through bin/sphinx-hsmd on embedded defaults.
+ * `npm start`: the main job on embedded defaults. One machine plays every part:
  *
- * The script is a real one: requests lightningd and its subdaemons sent to CLN v25.12.1's
- * own hsmd (test/fixtures/transcripts), replayed by the simulated lightningd exactly as
- * lightningd would (fd 0 status, fd 3 master, client fds over SCM_RIGHTS), each reply
- * compared with the one CLN's hsmd gave. Prints progress, then what was asked, how fast
- * it was answered, and whether every reply matched.
+ *   simulated lightningd ──hsmd protocol (fd 0, fd 3, client fds over SCM_RIGHTS)──▶
+ *   bin/sphinx-hsmd (remote: embedded MQTT server, LevelDB broker log) ──MQTT──▶
+ *   bin/sphinx-signer (the device on Node: write-ahead journal, LED line)
+ *
+ * The script is a real one: what lightningd and its subdaemons asked CLN v25.12.1's own
+ * hsmd in a recorded session (start, open a channel, pay both ways, withdraw, close), each
+ * reply compared with CLN's. Prints progress, then requests by type with latencies, and
+ * where the logs are for `sphinx-audit`.
  */
-import { loadTranscript, type Exchange } from '../test/transcript.js';
-import { fixturePath } from '../test/fixtures.js';
-import { SimLightningd } from '../test/sim-lightningd.js';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrCreateBrokerId } from './remote/identity.js';
 import { messageNameOf } from '../signer/wire/messages.js';
+import { fixturePath, repoRoot } from '../test/fixtures.js';
+import { SimLightningd } from '../test/sim-lightningd.js';
+import { loadTranscript, type Exchange } from '../test/transcript.js';
 
-/** The scripted sessions, in order: node start-up and node-level requests, then a full node. */
-const SESSIONS = ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl', 'session-basic-l1.jsonl'];
+const SESSION = 'session-basic-l1.jsonl';
 
 interface TypeStats {
   count: number;
@@ -26,70 +34,99 @@ const typeName = (ex: Exchange): string => {
   return (messageNameOf(type) ?? `type ${type}`).replace(/^hsmd_/, '');
 };
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }
 
-const progress = (text: string): void => {
-  if (process.stdout.isTTY) process.stdout.write(`\r${text}\x1b[K`);
-};
+/** bin/sphinx-signer with its output (LED line, logs) in DIR/signer.log. */
+function startDevice(dir: string, port: number, brokerId: string): ChildProcess {
+  const out = openSync(join(dir, 'signer.log'), 'a');
+  const child = spawn(
+    join(repoRoot, 'bin', 'sphinx-signer'),
+    ['--mqtt', `mqtt://127.0.0.1:${port}`, '--data', dir, '--broker-id', brokerId],
+    { stdio: ['ignore', out, out] },
+  );
+  closeSync(out);
+  return child;
+}
 
-async function runSession(name: string, stats: Map<string, TypeStats>): Promise<{ failed: number; total: number }> {
-  const path = fixturePath(`transcripts/${name}`);
-  const { header, exchanges } = loadTranscript(path);
-  console.log(`\n▶ ${name}: ${exchanges.length} requests recorded from CLN ${header.cln_version}'s hsmd`);
-  const ld = await SimLightningd.start({
-    hsmSecret: Uint8Array.from(Buffer.from(header.hsm_secret, 'hex')),
-    args: header.hsmd_args,
-    env: { SPHINX_SIGNER: 'local', SPHINX_CLN_VERSION: header.cln_version },
-  });
-  let done = 0;
-  try {
-    const result = ld.replay(path, (ex, matched, micros) => {
-      const entry = stats.get(typeName(ex)) ?? { count: 0, matched: 0, micros: [] };
-      entry.count++;
-      if (matched) entry.matched++;
-      entry.micros.push(micros);
-      stats.set(typeName(ex), entry);
-      progress(`  ${++done}/${exchanges.length} ${typeName(ex)}`);
-    });
-    progress('');
-    const exit = await ld.stop();
+function printSummary(stats: Map<string, TypeStats>): void {
+  console.log('\nrequests by type                        count  identical   p50 ms   p99 ms');
+  for (const [name, s] of [...stats].sort((a, b) => b[1].count - a[1].count)) {
+    const sorted = [...s.micros].sort((a, b) => a - b);
+    const ms = (us: number): string => (us / 1000).toFixed(2).padStart(8);
     console.log(
-      `  ${result.passed}/${exchanges.length} replies byte-identical to CLN's; hsmd exited ${exit.code} when the master closed (CLN: 2)`,
+      `  ${name.padEnd(36)} ${String(s.count).padStart(6)} ${String(s.matched).padStart(10)} ${ms(percentile(sorted, 50))} ${ms(percentile(sorted, 99))}`,
     );
-    for (const m of result.mismatches.slice(0, 3))
-      console.log(`  ✗ seq ${m.seq} (${m.conn}, type ${m.type}): got ${m.got.slice(0, 80)}`);
-    return { failed: result.failed, total: exchanges.length };
-  } finally {
-    ld.cleanup();
   }
+  const all = [...stats.values()].flatMap((s) => s.micros).sort((a, b) => a - b);
+  console.log(`  ${'all'.padEnd(36)} ${String(all.length).padStart(6)} ${' '.repeat(10)} ${(percentile(all, 50) / 1000).toFixed(2).padStart(8)} ${(percentile(all, 99) / 1000).toFixed(2).padStart(8)}`);
 }
 
 async function main(): Promise<void> {
-  console.log('sphinx-hsmd, local signer (SPHINX_SIGNER=local), driven by a simulated lightningd');
+  const path = fixturePath(`transcripts/${SESSION}`);
+  const { header, exchanges } = loadTranscript(path);
+  const work = mkdtempSync(join(tmpdir(), 'sphinx-demo-'));
+  const brokerData = join(work, 'lightningd', 'sphinx');
+  const deviceData = join(work, 'device');
+  mkdirSync(deviceData, { recursive: true });
+  writeFileSync(join(deviceData, 'hsm_secret'), Buffer.from(header.hsm_secret, 'hex'), { mode: 0o400 });
+  const port = await freePort();
+  const { id: brokerId } = loadOrCreateBrokerId(brokerData);
+
+  console.log('sphinx-key: lightningd → sphinx-hsmd (broker) → MQTT → sphinx-signer (device)');
+  console.log(`  broker: embedded MQTT on 127.0.0.1:${port}, broker id ${brokerId}`);
+  console.log(`  script: ${SESSION}, ${exchanges.length} requests lightningd sent to CLN ${header.cln_version}'s hsmd`);
+
+  const device = startDevice(deviceData, port, brokerId);
+  const ld = await SimLightningd.start({
+    hsmSecret: new Uint8Array(32), // lightningd's own copy is not used in remote mode
+    args: header.hsmd_args,
+    env: {
+      SPHINX_SIGNER: 'remote',
+      SPHINX_DATA_DIR: brokerData,
+      SPHINX_MQTT_PORT: String(port),
+      SPHINX_CLN_VERSION: header.cln_version,
+    },
+    timeoutMs: 60_000,
+  });
   const stats = new Map<string, TypeStats>();
-  let failed = 0;
-  let total = 0;
-  for (const name of SESSIONS) {
-    const r = await runSession(name, stats);
-    failed += r.failed;
-    total += r.total;
+  let done = 0;
+  let result;
+  try {
+    result = ld.replay(path, (ex, matched, micros) => {
+      const name = typeName(ex);
+      const entry = stats.get(name) ?? { count: 0, matched: 0, micros: [] };
+      entry.count++;
+      if (matched) entry.matched++;
+      entry.micros.push(micros);
+      stats.set(name, entry);
+      done++;
+      if (process.stdout.isTTY) process.stdout.write(`\r  ${done}/${exchanges.length} ${name}\x1b[K`);
+      else if (done % 50 === 0 || done === exchanges.length) console.log(`  ${done}/${exchanges.length} requests answered`);
+    });
+    if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+    await ld.stop();
+  } finally {
+    ld.cleanup();
+    device.kill('SIGTERM');
   }
-  console.log('\nrequests by type                        count  identical   p50 µs   p99 µs');
-  for (const [name, s] of [...stats].sort((a, b) => b[1].count - a[1].count)) {
-    const sorted = [...s.micros].sort((a, b) => a - b);
-    console.log(
-      `  ${name.padEnd(36)} ${String(s.count).padStart(6)} ${String(s.matched).padStart(10)} ${percentile(sorted, 50)
-        .toFixed(0)
-        .padStart(8)} ${percentile(sorted, 99).toFixed(0).padStart(8)}`,
-    );
-  }
-  console.log(`\n${total - failed}/${total} replies byte-identical to Core Lightning's own hsmd.`);
-  if (failed > 0) {
-    console.log('Replies that differ are requests this signer does not sign yet (channel signing: see `issues`).');
-    process.exitCode = 1;
-  }
+
+  printSummary(stats);
+  console.log(`\n${result.passed}/${exchanges.length} replies byte-identical to Core Lightning's own hsmd.`);
+  for (const m of result.mismatches.slice(0, 3)) console.log(`  ✗ seq ${m.seq} (${m.conn}, type ${m.type}): got ${m.got.slice(0, 80)}`);
+  console.log(`\nlogs (kept): ${work}`);
+  console.log(`  broker log (LevelDB):  ${join(brokerData, 'broker-log')}`);
+  console.log(`  device journal:        ${join(deviceData, 'journal')}  (device output: ${join(deviceData, 'signer.log')})`);
+  console.log(`  audit them:            bin/sphinx-audit verify --log ${brokerData} --journal ${join(deviceData, 'journal')}`);
+  if (result.failed > 0) process.exitCode = 1;
 }
 
 await main();
