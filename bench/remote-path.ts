@@ -1,7 +1,7 @@
 /**
  * Per-request latency (p50/p99) and requests/s through bin/sphinx-hsmd, local signer against
  * the remote path (simulated lightningd → sphinx-hsmd remote → embedded MQTT → a device
- * process, test/remote-device.ts), with 1 and with 64 client connections in flight at once.
+ * process, bin/sphinx-signer), with 1 and with 64 client connections in flight at once.
  * The request is the recorded hsmd_ecdh of hsmd-basic-legacy (a cheap one, so the figures
  * are the path's cost); every reply is checked against the recording.
  */

@@ -1,7 +1,7 @@
 /**
  * The remote path end to end (issue 5 "Must show"): a simulated lightningd → bin/sphinx-hsmd
  * (SPHINX_SIGNER=remote) → MQTT (the embedded aedes, or an external Mosquitto) → a device
- * process (test/remote-device.ts: the write-ahead SignerCore). Recorded CLN v25.12.1
+ * process (bin/sphinx-signer; test/crashing-device.ts for the crashes). Recorded CLN v25.12.1
  * sessions must come back byte-identical; the broker log must hold each RequestReceived
  * before its reply and a ReplyReceived for every request; a device killed in mid-replay
  * and started again must get every request answered, identically, its journal agreeing with
@@ -18,7 +18,7 @@ import { NodeDir } from '../firmware/host/node-file.js';
 import type { StoredRecord } from '../log/broker-log/broker-log.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { fixturePath } from './fixtures.js';
-import { deviceIdOf } from './remote-device-core.js';
+import { deviceIdOf } from './device-driver.js';
 import { type DeviceProcess, freePort, readBrokerLog, startDeviceProcess, startMosquitto } from './remote-helpers.js';
 import { SimLightningd } from './sim-lightningd.js';
 import { loadTranscript } from './transcript.js';
@@ -33,7 +33,7 @@ interface Run {
   dataDir: string;
 }
 
-async function replayRemote(name: string, opts: { mqttUrl?: string; deviceArgs?: string[]; env?: Record<string, string> } = {}): Promise<Run> {
+async function replayRemote(name: string, opts: { mqttUrl?: string; crash?: string[]; env?: Record<string, string> } = {}): Promise<Run> {
   const path = fixturePath(`transcripts/${name}`);
   const { header } = loadTranscript(path);
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-remote-'));
@@ -42,7 +42,7 @@ async function replayRemote(name: string, opts: { mqttUrl?: string; deviceArgs?:
     url: opts.mqttUrl ?? `mqtt://127.0.0.1:${port}`,
     brokerIdFile: join(dataDir, 'broker-id'),
     hsmSecret: Buffer.from(header.hsm_secret, 'hex'),
-    extraArgs: opts.deviceArgs,
+    crash: opts.crash,
   });
   try {
     const result = await SimLightningd.replayTranscript(path, {
@@ -139,7 +139,7 @@ test('remote via an external Mosquitto (SPHINX_MQTT_URL): session-basic-l1 byte-
 for (const when of ['before deciding', 'after journaling'] as const) {
   test(`device SIGKILLed ${when} a request in mid-replay, started again: outstanding resent, replay byte-identical, journal = broker log`, async () => {
     const crash = ['--supervise', '--crash-at', '60', ...(when === 'after journaling' ? ['--crash-after-journal'] : [])];
-    const run = await replayRemote('session-basic-l1.jsonl', { deviceArgs: crash });
+    const run = await replayRemote('session-basic-l1.jsonl', { crash });
     try {
       assertReplayed(run);
       assertLogOrder(run.records, 'session-basic-l1.jsonl');

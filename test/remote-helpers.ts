@@ -1,6 +1,7 @@
 /**
- * Helpers for the remote-path tests and bench: free ports, a device process (test/remote-device.ts)
- * with its output in a file, an external Mosquitto, the broker log read back after a run.
+ * Helpers for the remote-path tests and bench: free ports, a device process (bin/sphinx-signer,
+ * or test/crashing-device.ts when a crash is asked for) with its output in a file, an external
+ * Mosquitto, the broker log read back after a run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, closeSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,8 @@ import { brokerLogDir } from '../broker/remote/open-remote.js';
 import { BrokerLog, type StoredRecord } from '../log/broker-log/broker-log.js';
 import { repoRoot } from './fixtures.js';
 
-export const DEVICE_SCRIPT = join(repoRoot, 'dist', 'test', 'remote-device.js');
+export const SIGNER_BIN = join(repoRoot, 'bin', 'sphinx-signer');
+export const CRASHING_DEVICE = join(repoRoot, 'dist', 'test', 'crashing-device.js');
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -29,13 +31,18 @@ export interface DeviceProcess {
   stop(): Promise<void>;
 }
 
-/** Starts test/remote-device.js with its own data dir holding `hsmSecret`. */
-export function startDeviceProcess(opts: { url: string; brokerIdFile: string; hsmSecret: Uint8Array; extraArgs?: string[]; dir?: string }): DeviceProcess {
+/**
+ * Starts bin/sphinx-signer with its own data dir holding `hsmSecret`, waiting for the broker
+ * id in `brokerIdFile`; with `crash` (test/crashing-device.ts's options), the crashing device.
+ */
+export function startDeviceProcess(opts: { url: string; brokerIdFile: string; hsmSecret: Uint8Array; crash?: readonly string[]; dir?: string }): DeviceProcess {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sphinx-device-'));
   writeFileSync(join(dir, 'hsm_secret'), opts.hsmSecret);
   const outPath = join(dir, 'device.out');
   const out = openSync(outPath, 'a');
-  const child = spawn(process.execPath, [DEVICE_SCRIPT, '--url', opts.url, '--data', dir, '--broker-id-file', opts.brokerIdFile, ...(opts.extraArgs ?? [])], {
+  const signerArgs = ['--mqtt', opts.url, '--data', dir, '--broker-id-file', opts.brokerIdFile];
+  const argv = opts.crash ? [CRASHING_DEVICE, ...signerArgs, ...opts.crash] : [SIGNER_BIN, ...signerArgs];
+  const child = spawn(process.execPath, argv, {
     stdio: ['ignore', out, out],
   });
   closeSync(out);

@@ -53,6 +53,8 @@ export class Device {
   #connected = false;
   #stopping = false;
   #failed: string | undefined;
+  /** New ids held back since this start, until journaled or passed by the journal. */
+  readonly #heldBack = new Set<bigint>();
 
   private constructor(
     private readonly options: DeviceOptions,
@@ -224,11 +226,20 @@ export class Device {
       return;
     }
     const isInit = peekType(env.message) === WIRE_HSMD_INIT;
-    if (!isInit && !this.core.signer.initialized && this.core.lastId !== undefined && env.id > this.core.lastId) {
+    const isNew = this.core.lastId !== undefined && env.id > this.core.lastId;
+    const waitingFor = isNew ? [...this.#heldBack].find((id) => id < env.id) : undefined;
+    if (!isInit && isNew && (!this.core.signer.initialized || waitingFor !== undefined)) {
       // Restarted: the keys come from hsmd_init, which the broker sends first after hello.
       // Deciding now would journal "not initialized" for good; leave it for the resend.
-      // (A journaled id needs no keys: its reply is in the journal.)
-      log('unusual', `request ${env.id} held back: hsmd_init not seen since this device started (the broker resends it first after hello, then this request)`);
+      // (A journaled id needs no keys: its reply is in the journal.) And after init, while
+      // an id held back is not journaled, later ids wait too: the server may go on
+      // delivering its queued copies between the broker's resends (aedes interleaves them),
+      // and deciding a later id first would leave the held-back one below the journal's
+      // last id, refused for good (bad-request) when its resend comes. The broker resends
+      // them all in order; one that renumbers instead moves the journal past them.
+      this.#heldBack.add(env.id);
+      const why = waitingFor === undefined ? 'hsmd_init not seen since this device started (the broker resends it first after hello, then this request)' : `request ${waitingFor}, held back before it, is not journaled yet (the broker resends both, in order)`;
+      log('unusual', `request ${env.id} held back: ${why}`);
       return;
     }
     this.#event('request');
@@ -243,6 +254,7 @@ export class Device {
       this.options.onFatal?.(this.#failed);
       return;
     }
+    for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
     if (handled.replayed) log('info', `request ${env.id} seen before: sent its journaled reply again`);
     transport
       .publish(this.#topic('res'), encodeReplyEnvelope({ id: env.id, reply: handled.reply }))

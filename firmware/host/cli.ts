@@ -2,21 +2,23 @@
  * `sphinx-signer`: the signing device on Node (issue 5 item 6). It connects to the broker's
  * MQTT server, answers hsmd requests from DIR/hsm_secret, journals every decision with
  * fsync before replying, shows its status light as a terminal line, and stops cleanly on
- * SIGTERM/SIGINT (exit 0).
+ * SIGTERM/SIGINT (exit 0). `bootHostDevice` is the adapter wiring, exported so a test
+ * harness (test/crashing-device.ts) runs the same Device with wrapped ports.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { JournalCorruptError } from '../../log/journal/frame.js';
+import type { FileDir } from '../../log/file-port.js';
 import { fastCurve } from '../../broker/curve-native.js';
-import { Device } from '../app/device.js';
-import { DeviceSetupError, type Clock, type TimerHandle } from '../app/ports.js';
+import { Device, type DeviceLogLevel } from '../app/device.js';
+import { DeviceSetupError, type Clock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
 import { corruptJournalAdvice } from './journal-advice.js';
 import { MqttTransport } from './mqtt-transport.js';
 import { NodeStore } from './node-store.js';
 import { TerminalLeds } from './terminal-leds.js';
 
-const USAGE = `usage: sphinx-signer --mqtt URL --data DIR --broker-id ID [--passphrase-file FILE] [--developer]
+const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--passphrase-file FILE] [--developer]
        sphinx-signer --help
 
 The signing device on Node: it connects to the broker (bin/sphinx-hsmd) over MQTT and
@@ -26,6 +28,9 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
   --data DIR             holds hsm_secret and the signer's journal             (SPHINX_SIGNER_DATA)
   --broker-id ID         the id sphinx-hsmd prints at start (SPHINX_DATA_DIR/broker-id)
                                                                                (SPHINX_SIGNER_BROKER_ID)
+  --broker-id-file FILE  read the broker id from FILE (e.g. SPHINX_DATA_DIR/broker-id on the
+                         broker's machine), waiting until it exists     (SPHINX_SIGNER_BROKER_ID_FILE)
+                         Exactly one of --broker-id and --broker-id-file.
   --passphrase-file FILE the passphrase of a mnemonic hsm_secret that has one
                                                     (or its text in SPHINX_SIGNER_PASSPHRASE)
   --developer            as lightningd's --developer (dev_* requests and init fields)
@@ -35,7 +40,50 @@ The device's MQTT username is its node id; its password a token signed with the 
 SIGTERM or SIGINT: finishes the request in hand, says "offline", disconnects, exits 0.
 `;
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+/** Wrappers a test harness puts around the host adapters (the product passes none). */
+export interface HostPortWrappers {
+  readonly transport?: (transport: Transport) => Transport;
+  readonly journalDir?: (dir: FileDir) => FileDir;
+}
+
+export interface HostDeviceSettings {
+  readonly mqttUrl: string;
+  /** The data directory (absolute): hsm_secret and the journal. */
+  readonly dataDir: string;
+  readonly brokerId: string;
+  readonly passphrase?: string;
+  readonly developer: boolean;
+  readonly leds: TerminalLeds;
+  readonly log: (level: DeviceLogLevel, line: string) => void;
+  readonly onFatal: (reason: string) => void;
+}
+
+/** The Device on the Node adapters (mqtt.js, fs journal, terminal LEDs); throws as Device.boot does. */
+export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrappers = {}): Device {
+  const transport = new MqttTransport();
+  const nodeStore = new NodeStore(settings.dataDir, { mqttUrl: settings.mqttUrl, brokerId: settings.brokerId, passphrase: settings.passphrase });
+  const store: Store = wrap.journalDir
+    ? {
+        hsmSecret: () => nodeStore.hsmSecret(),
+        passphrase: () => nodeStore.passphrase(),
+        config: () => nodeStore.config(),
+        journalDir: () => wrap.journalDir!(nodeStore.journalDir()),
+      }
+    : nodeStore;
+  return Device.boot({
+    transport: wrap.transport ? wrap.transport(transport) : transport,
+    leds: settings.leds,
+    store,
+    clock: nodeClock,
+    curve: fastCurve(),
+    firmware: `sphinx-signer/${packageVersion()} (node ${process.version})`,
+    developer: settings.developer,
+    log: settings.log,
+    onFatal: settings.onFatal,
+  });
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap: HostPortWrappers = {}): Promise<void> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -44,6 +92,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         mqtt: { type: 'string' },
         data: { type: 'string' },
         'broker-id': { type: 'string' },
+        'broker-id-file': { type: 'string' },
         'passphrase-file': { type: 'string' },
         developer: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -58,8 +107,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   const mqttUrl = values.mqtt ?? env.SPHINX_SIGNER_MQTT;
   const dataDir = values.data ?? env.SPHINX_SIGNER_DATA;
-  const brokerId = values['broker-id'] ?? env.SPHINX_SIGNER_BROKER_ID;
-  const missing = [!mqttUrl && '--mqtt URL', !dataDir && '--data DIR', !brokerId && '--broker-id ID'].filter(Boolean);
+  // A flag overrides the environment; otherwise the environment's (at most one of the two).
+  const fromFlags = values['broker-id'] !== undefined || values['broker-id-file'] !== undefined;
+  const brokerIdArg = fromFlags ? values['broker-id'] : env.SPHINX_SIGNER_BROKER_ID;
+  const brokerIdFile = fromFlags ? values['broker-id-file'] : env.SPHINX_SIGNER_BROKER_ID_FILE;
+  if (brokerIdArg !== undefined && brokerIdFile !== undefined) return fail(`give exactly one of --broker-id ID and --broker-id-file FILE\n\n${USAGE}`);
+  const missing = [!mqttUrl && '--mqtt URL', !dataDir && '--data DIR', !brokerIdArg && !brokerIdFile && '--broker-id ID (or --broker-id-file FILE)'].filter(Boolean);
   if (missing.length) return fail(`missing ${missing.join(', ')}\n\n${USAGE}`);
   let passphrase = env.SPHINX_SIGNER_PASSPHRASE;
   if (values['passphrase-file']) passphrase = readFileSync(values['passphrase-file'], 'utf8').replace(/\r?\n$/, '');
@@ -67,39 +120,47 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const leds = new TerminalLeds();
   const log = (level: string, line: string) => leds.log(`${new Date().toISOString()} ${level.toUpperCase().padEnd(7)} ${line}`);
   const data = resolve(dataDir!);
-  const transport = new MqttTransport();
-  let device: Device;
-  try {
-    device = Device.boot({
-      transport,
-      leds,
-      store: new NodeStore(data, { mqttUrl: mqttUrl!, brokerId: brokerId!, passphrase }),
-      clock: nodeClock,
-      curve: fastCurve(),
-      firmware: `sphinx-signer/${packageVersion()} (node ${process.version})`,
-      developer: values.developer ?? false,
-      log,
-      onFatal: (reason) => void stop(2, reason),
-    });
-  } catch (e) {
-    if (e instanceof DeviceSetupError) return fail(e.message);
-    if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));
-    throw e;
-  }
-
+  let device: Device | undefined;
   let stopping = false;
   async function stop(code: number, why: string): Promise<void> {
     if (stopping) return;
     stopping = true;
     log('info', `stopping (${why})`);
-    await device.stop();
-    log('info', 'stopped: MQTT closed');
+    if (device) {
+      await device.stop();
+      log('info', 'stopped: MQTT closed');
+    }
     if (leds.tty) process.stdout.write('\n');
     process.exit(code);
   }
   process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
   process.on('SIGINT', () => void stop(0, 'SIGINT'));
+
+  const brokerId = brokerIdArg ?? (await readBrokerIdFile(resolve(brokerIdFile!), log));
+  if (stopping) return;
+  try {
+    device = bootHostDevice({ mqttUrl: mqttUrl!, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
+  } catch (e) {
+    if (e instanceof DeviceSetupError) return fail(e.message);
+    if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));
+    throw e;
+  }
   device.start();
+}
+
+/**
+ * The broker id in `path`, once the file exists and holds it: sphinx-hsmd creates it at its
+ * first start, so a device started alongside waits (polling, without a deadline).
+ */
+async function readBrokerIdFile(path: string, log: (level: string, line: string) => void): Promise<string> {
+  const read = () => (existsSync(path) ? readFileSync(path, 'utf8').trim() : '');
+  let id = read();
+  if (!id) log('info', `waiting for ${path} (the broker id sphinx-hsmd writes at its first start)`);
+  while (!id) {
+    await new Promise((r) => setTimeout(r, 100));
+    id = read();
+  }
+  return id;
 }
 
 const nodeClock: Clock = {
