@@ -32,7 +32,6 @@ const CLIENT_HSMFD = 9;
 const NODE_LEVEL = new Set([1, 8, 11, 23, 27, 28, 51]);
 const REVOKE_COMMITMENT_TX = 40;
 const SIGN_COMMITMENT_TX = 5;
-const FORGET_CHANNEL = 34;
 
 /** One request as lightningd sends it; `origin` keys the crash-free reference run. */
 export interface Request {
@@ -90,12 +89,6 @@ export const REVOKED_THROUGH: readonly (bigint | undefined)[] = (() => {
 })();
 /** The fewest recorded requests after which a holder commitment is revoked. */
 export const FIRST_REVOKED = REVOKED_THROUGH.findIndex((n) => n !== undefined);
-/**
- * The recorded requests before hsmd_forget_channel. Forgetting drops the channel's state,
- * its revocations with it: after it the signer signs any sign_commitment_tx for that
- * channel (see revoked-holder.test.ts), so the probes stop before it.
- */
-export const BEFORE_FORGET = RECORDED.findIndex((r) => peekType(r.message) === FORGET_CHANNEL);
 
 const SIGN_TEMPLATE = RECORDED.find((r) => peekType(r.message) === SIGN_COMMITMENT_TX)!;
 /** sign_commitment_tx for our revoked commitment n (the recorded request, commit_num changed). */

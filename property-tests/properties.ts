@@ -9,7 +9,7 @@ import { JOURNAL_FILE, SNAPSHOT_FILES } from '../log/journal/journal.js';
 import { stateDigest } from '../projections/signer-state.js';
 import { toHex } from '../signer/bytes.js';
 import { replyText, run, type RunOptions, type Trace } from './harness.js';
-import { BEFORE_FORGET, FIRST_REVOKED, revokedProbe, REVOKED_THROUGH, scenarios, type Scenario } from './node-model.js';
+import { FIRST_REVOKED, RECORDED, revokedProbe, REVOKED_THROUGH, scenarios, type Scenario } from './node-model.js';
 
 const digestOf = (t: Trace) => toHex(stateDigest(t.core.state));
 const recordedText = (rep: string | null) => (rep === null ? 'none' : rep);
@@ -82,7 +82,7 @@ export function damagedJournalNeverSilentlyWrong(): fc.IProperty<[Scenario]> {
 
 /** (d) A revoked holder commitment is never signed, before or after crashes. */
 export function revokedHolderNeverSigned(): fc.IProperty<[Scenario]> {
-  return fc.property(scenarios({ minPrefix: FIRST_REVOKED, maxPrefix: BEFORE_FORGET, crashes: true, probes: true, restarts: true }), (scenario) => {
+  return fc.property(scenarios({ minPrefix: FIRST_REVOKED, maxPrefix: RECORDED.length, crashes: true, probes: true, restarts: true }), (scenario) => {
     const t = run(scenario);
     for (const a of t.answers.filter((a) => a.request.revoked !== undefined)) {
       assert.match(a.reply, /^bad-request: .*policy-commitment-revoked-holder:/, `step ${a.step + 1}: ${a.request.label} was answered ${a.reply.slice(0, 80)}`);

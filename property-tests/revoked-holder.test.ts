@@ -14,11 +14,10 @@ test('property: the signer never signs a revoked holder commitment across crashe
   assertProperty(revokedHolderNeverSigned(), 6);
 });
 
-// Found by the long run (PROPERTY_SEED=1026190081): hsmd_forget_channel drops the channel's
-// state with its revocations, so sign_commitment_tx for commitment 15 of the forgotten
-// channel is signed afterwards. The property above stops before forget_channel; whether a
-// forgotten channel keeps a tombstone that refuses commitment signing is for the policy owner.
-test('a revoked holder commitment of a forgotten channel is refused', { todo: 'forget_channel drops holderRevokedThrough (signer/state.ts ChannelForgotten)' }, () => {
+// Found by the long run (PROPERTY_SEED=1026190081): hsmd_forget_channel used to drop the
+// channel's state with its revocations, so sign_commitment_tx for commitment 15 of the
+// forgotten channel was signed afterwards. The forgotten channel now keeps its commitments.
+test('a revoked holder commitment of a forgotten channel is refused', () => {
   const t = run(new Scenario(1000, 1000, RECORDED.map((request, i) => ({ kind: 'deliver', id: BigInt(i + 1), request, crashes: [] }))));
   const probe = revokedProbe(REVOKED_THROUGH[RECORDED.length]!);
   const h = t.core.handle({ id: BigInt(RECORDED.length + 1), client: probe.client, at: 0, message: probe.message });

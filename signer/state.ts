@@ -71,8 +71,15 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
       return withChannel(state, channel, (c) => ({ ...c, setup }));
     }
     case 'ChannelForgotten': {
+      const key = channelKey(event.channel);
+      const forgotten = state.channels.get(key);
       const channels = new Map(state.channels);
-      channels.delete(channelKey(event.channel));
+      // Keep what says which holder commitments were revoked: they must stay unsignable
+      // after lightningd forgets the channel (policy-commitment-revoked-holder; found by
+      // the property tests). Everything else about the channel goes.
+      if (forgotten?.commitments?.holderRevokedThrough !== undefined)
+        channels.set(key, { ref: forgotten.ref, setup: undefined, lockedOutpoints: new Set(), commitments: forgotten.commitments });
+      else channels.delete(key);
       return { ...state, channels };
     }
     case 'OutpointLocked':
