@@ -311,6 +311,11 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
   });
 
   return {
+    brokerLog,
+    inspect: () => ({
+      devices: [...devices].map(([id, s]) => ({ id, state: s.kind, active: id === active })),
+      outstanding: outstanding.size,
+    }),
     async request(envelope) {
       const reply = await send(envelope);
       return outcome({ events: [], reply });
