@@ -3,21 +3,20 @@
  *
  *   simulated lightningd ──hsmd protocol (fd 0, fd 3, client fds over SCM_RIGHTS)──▶
  *   bin/sphinx-hsmd (remote: embedded MQTT server, LevelDB broker log) ──MQTT──▶
- *   bin/sphinx-signer (the device on Node: write-ahead journal, LED line)
+ *   bin/sphinx-signer (the device on Node: write-ahead journal, LED line; it waits for the
+ *   broker id the broker writes at its first start)
  *
  * The script is a real one: what lightningd and its subdaemons asked CLN v25.12.1's own
  * hsmd in a recorded session (start, open a channel, pay both ways, withdraw, close), each
  * reply compared with CLN's. Prints progress, then requests by type with latencies, and
  * where the logs are for `sphinx-audit`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadOrCreateBrokerId } from './remote/identity.js';
 import { messageNameOf } from '../signer/wire/messages.js';
-import { fixturePath, repoRoot } from '../test/fixtures.js';
+import { fixturePath } from '../test/fixtures.js';
+import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
 import { SimLightningd } from '../test/sim-lightningd.js';
 import { loadTranscript, type Exchange } from '../test/transcript.js';
 
@@ -36,26 +35,6 @@ const typeName = (ex: Exchange): string => {
 
 const percentile = (sorted: readonly number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-/** bin/sphinx-signer with its output (LED line, logs) in DIR/signer.log. */
-function startDevice(dir: string, port: number, brokerId: string): ChildProcess {
-  const out = openSync(join(dir, 'signer.log'), 'a');
-  const child = spawn(
-    join(repoRoot, 'bin', 'sphinx-signer'),
-    ['--mqtt', `mqtt://127.0.0.1:${port}`, '--data', dir, '--broker-id', brokerId],
-    { stdio: ['ignore', out, out] },
-  );
-  closeSync(out);
-  return child;
-}
 
 function printSummary(stats: Map<string, TypeStats>): void {
   console.log('\nrequests by type                        count  identical   p50 ms   p99 ms');
@@ -77,15 +56,18 @@ async function main(): Promise<void> {
   const brokerData = join(work, 'lightningd', 'sphinx');
   const deviceData = join(work, 'device');
   mkdirSync(deviceData, { recursive: true });
-  writeFileSync(join(deviceData, 'hsm_secret'), Buffer.from(header.hsm_secret, 'hex'), { mode: 0o400 });
   const port = await freePort();
-  const { id: brokerId } = loadOrCreateBrokerId(brokerData);
 
   console.log('sphinx-key: lightningd → sphinx-hsmd (broker) → MQTT → sphinx-signer (device)');
-  console.log(`  broker: embedded MQTT on 127.0.0.1:${port}, broker id ${brokerId}`);
+  console.log(`  broker: embedded MQTT on 127.0.0.1:${port}; the device waits for its id in ${join(brokerData, 'broker-id')}`);
   console.log(`  script: ${SESSION}, ${exchanges.length} requests lightningd sent to CLN ${header.cln_version}'s hsmd`);
 
-  const device = startDevice(deviceData, port, brokerId);
+  const device = startDeviceProcess({
+    url: `mqtt://127.0.0.1:${port}`,
+    brokerIdFile: join(brokerData, 'broker-id'),
+    hsmSecret: Uint8Array.from(Buffer.from(header.hsm_secret, 'hex')),
+    dir: deviceData,
+  });
   const ld = await SimLightningd.start({
     hsmSecret: new Uint8Array(32), // lightningd's own copy is not used in remote mode
     args: header.hsmd_args,
@@ -116,7 +98,7 @@ async function main(): Promise<void> {
     await ld.stop();
   } finally {
     ld.cleanup();
-    device.kill('SIGTERM');
+    await device.stop();
   }
 
   printSummary(stats);
@@ -124,7 +106,7 @@ async function main(): Promise<void> {
   for (const m of result.mismatches.slice(0, 3)) console.log(`  ✗ seq ${m.seq} (${m.conn}, type ${m.type}): got ${m.got.slice(0, 80)}`);
   console.log(`\nlogs (kept): ${work}`);
   console.log(`  broker log (LevelDB):  ${join(brokerData, 'broker-log')}`);
-  console.log(`  device journal:        ${join(deviceData, 'journal')}  (device output: ${join(deviceData, 'signer.log')})`);
+  console.log(`  device journal:        ${join(deviceData, 'journal')}  (device output: ${join(deviceData, 'device.out')})`);
   console.log(`  audit them:            bin/sphinx-audit verify --log ${brokerData} --journal ${join(deviceData, 'journal')}`);
   if (result.failed > 0) process.exitCode = 1;
 }
