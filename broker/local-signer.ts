@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Decision } from '../signer/decision.js';
 import type { Envelope } from '../signer/envelope.js';
-import { createMnemonicHsmSecret } from '../signer/keys/hsm-secret.js';
+import { createMnemonicHsmSecret, HsmSecretError, HsmSecretErrorCode } from '../signer/keys/hsm-secret.js';
 import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import type { SignerState } from '../signer/state.js';
@@ -105,7 +105,7 @@ function readOrCreateHsmSecret(options: LocalSignerOptions, passphrase: string |
   try {
     fd = openSync(path, 'wx', 0o400);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return new Uint8Array(readFileSync(path));
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return readHsmSecretFile(path);
     throw e;
   }
   try {
@@ -121,5 +121,14 @@ function readOrCreateHsmSecret(options: LocalSignerOptions, passphrase: string |
     closeSync(dir);
   }
   options.log('unusual', 'HSM: created new hsm_secret file');
-  return new Uint8Array(readFileSync(path));
+  return readHsmSecretFile(path);
+}
+
+/** The file's bytes; an unreadable file is an init failure (hsmd.c load_hsm), not a crash. */
+function readHsmSecretFile(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new HsmSecretError(HsmSecretErrorCode.INVALID_FORMAT, `Could not read ${path}: ${(e as Error).message}`);
+  }
 }

@@ -4,7 +4,7 @@
  * 12-word English BIP 39 mnemonic, mode 0400, and answers init with secret type 2.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { fromHex, toHex } from '../signer/bytes.js';
@@ -52,5 +52,14 @@ test('an encrypted (73-byte) hsm_secret: init_reply_failure saying how to conver
   assert.match(failure.error_message, /lightning-hsmtool decrypt/);
   const fail = await ld.waitForStatus((m) => m.kind === 'fail');
   assert.match(fail.kind === 'fail' ? fail.desc : '', /Failed to load hsm_secret/);
+  assert.notEqual((await ld.exited()).code, 0);
+});
+
+test('an unreadable hsm_secret: init_reply_failure naming it, then hsmd exits (lightningd is not left waiting)', async (t) => {
+  const ld = await SimLightningd.start({ env: { SPHINX_SIGNER: 'local', SPHINX_CLN_VERSION: 'v25.12.1' } });
+  t.after(() => ld.cleanup());
+  mkdirSync(join(ld.dir, 'hsm_secret')); // a directory: reading it fails (EISDIR), even as root
+  const failure = decodeAs('hsmd_init_reply_failure', ld.master.request(INIT));
+  assert.match(failure.error_message, /Could not read .*hsm_secret: .*EISDIR/);
   assert.notEqual((await ld.exited()).code, 0);
 });
