@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { fromHex, toHex } from '../bytes.js';
 import type { Decision } from '../decision.js';
-import { decodeAs } from '../wire/messages.js';
+import { decodeAs, encodeMessage } from '../wire/messages.js';
+import { nobleCurve } from '../crypto/noble.js';
+import { openKeyRing } from '../keys/node-keys.js';
+import { fundingScript } from '../bolt3/scripts.js';
+import { SIGHASH_ALL, witnessV0Sighash } from '../bolt3/sighash.js';
+import { parseTx } from '../bolt3/tx.js';
+import { fixturePath } from '../../test/fixtures.js';
+import { loadTranscript } from '../../test/transcript.js';
 import { DEFAULT_POLICY, type PolicyConfig, type PolicyName } from '../policy/policy.js';
 import { COMMITMENT_TYPES, modified, Session, typeOf } from '../../test/commitment-session.js';
 
@@ -175,4 +182,23 @@ test('check_future_secret still confirms our own revealed secrets (data-loss rec
   const frame = Uint8Array.of(0, 22, ...new Uint8Array(8), ...secret0); // check_future_secret n=0
   const d = s.send(s.at(95), frame);
   assert.equal(d.reply.kind === 'frame' && toHex(d.reply.frame), '007a01');
+});
+
+test('policy-retry-identical: the same holder commitment with another valid peer signature is a retry', () => {
+  const v = l1Before(95); // holder commitment 1 validated at 94
+  const request = decodeAs('hsmd_validate_commitment_tx', fromHex(v.at(94).req));
+  // The peer is session-basic-l2's node: its hsm_secret is in that recording's header, and
+  // its channel with l1 has dbid 1 there (l2's setup_channel, seq 69).
+  const l1Id = decodeAs('hsmd_init_reply_v4', fromHex(v.exchanges.find((e) => typeOf(e.req) === 11)!.rep!)).node_id;
+  const peerSecret = fromHex(loadTranscript(fixturePath('transcripts/session-basic-l2.jsonl')).header.hsm_secret);
+  const peerFunding = openKeyRing(nobleCurve, peerSecret).channel(l1Id, 1n);
+  const ours = openKeyRing(nobleCurve, fromHex(loadTranscript(fixturePath('transcripts/session-basic-l1.jsonl')).header.hsm_secret))
+    .channel(fromHex(v.at(94).peer!), 1n);
+  const value = decodeAs('hsmd_setup_channel', fromHex(v.at(73).req)).channel_value;
+  const sighash = witnessV0Sighash(parseTx(request.tx.tx), 0, fundingScript(ours.fundingPublicKey, peerFunding.fundingPublicKey), value, SIGHASH_ALL);
+  const resigned = nobleCurve.sign(sighash, peerFunding.fundingPrivateKey, new Uint8Array(32).fill(7)); // another nonce
+  assert.notEqual(toHex(resigned), toHex(request.sig.signature));
+  const again = v.send(v.at(94), encodeMessage('hsmd_validate_commitment_tx', { ...request, sig: { signature: resigned, sighash: SIGHASH_ALL } }));
+  assert.equal(again.reply.kind === 'frame' && toHex(again.reply.frame), v.at(94).rep);
+  assert.deepEqual(again.events, []);
 });

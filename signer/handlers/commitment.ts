@@ -108,8 +108,10 @@ export const commitmentHandlers: HandlerTable = {
     const channel = channelOf(state, ref);
     const c = channel?.commitments;
     const { keys, funding } = fundingKeys(ctx, ref);
-    const digest = requestDigest(m.tx.tx, s.amountSat, u64be(n), htlcFieldsBytes(m.htlcs, m.feerate),
-      m.sig.signature, Uint8Array.of(m.sig.sighash), ...m.htlc_sigs.flatMap((h) => [h.signature, Uint8Array.of(h.sighash)]));
+    // The commitment's content, not the peer's signature bytes: a peer that signs the same
+    // commitment again after a reconnect may use another nonce, and that is no conflict
+    // (the new signature is still checked, policy-commitment-counterparty-signature).
+    const digest = requestDigest(m.tx.tx, s.amountSat, u64be(n), htlcFieldsBytes(m.htlcs, m.feerate));
     const remoteFunding = channel?.setup?.remoteFundingPubkey;
     const violations = [
       ...commitmentLimits(ctx.policy, channel, { commitNum: n, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
