@@ -89,14 +89,21 @@ const u64be = (v: bigint): Uint8Array => {
 };
 
 /**
- * Retry identity of a commitment request: SHA256 over the transaction, the funding amount
- * (what the PSBT contributes to the signature) and the request's other fields, each
- * length-prefixed. The PSBT's other bytes do not change what is signed, so they are left out.
+ * Retry identity of a commitment request: the funding outpoint it spends (txid ‖ u32 LE
+ * vout, 36 bytes), then SHA256 over the transaction, the funding amount (what the PSBT
+ * contributes to the signature) and the request's other fields, each length-prefixed.
+ * The outpoint comes first so that commitments of one number for different funding
+ * transactions (a splice in flight: channeld signs and validates one per funding, BOLT 2)
+ * are told apart from a retry (commitment-rules.ts conflictsWith).
  */
-export function requestDigest(txBytes: Uint8Array, amountSat: bigint, ...fields: Uint8Array[]): Uint8Array {
+export function requestDigest(tx: Tx, txBytes: Uint8Array, amountSat: bigint, ...fields: Uint8Array[]): Uint8Array {
+  const input = tx.inputs[0]!;
   const parts = [txBytes, u64be(amountSat), ...fields].flatMap((p) => [u32le(p.length), p]);
-  return sha256(concat(...parts));
+  return concat(input.prevTxid, u32le(input.prevVout), sha256(concat(...parts)));
 }
+
+/** Length of the funding-outpoint prefix of a requestDigest. */
+export const DIGEST_FUNDING_BYTES = 36;
 
 /** The fields of hsm_htlc entries and a feerate, as bytes for `requestDigest`. */
 export function htlcFieldsBytes(htlcs: readonly { side: number; amount: bigint; payment_hash: Uint8Array; cltv_expiry: number }[], feerate: number): Uint8Array {

@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { fromHex, toHex } from '../bytes.js';
 import type { Decision } from '../decision.js';
-import { decodeAs, encodeMessage } from '../wire/messages.js';
+import { decodeAs, encodeMessage, type MessageFields } from '../wire/messages.js';
+import { sha256 } from '../crypto/signatures.js';
 import { nobleCurve } from '../crypto/noble.js';
 import { openKeyRing } from '../keys/node-keys.js';
 import { fundingScript } from '../bolt3/scripts.js';
 import { SIGHASH_ALL, witnessV0Sighash } from '../bolt3/sighash.js';
-import { parseTx } from '../bolt3/tx.js';
+import { parseTx, serializeTx } from '../bolt3/tx.js';
 import { fixturePath } from '../../test/fixtures.js';
 import { loadTranscript } from '../../test/transcript.js';
 import { DEFAULT_POLICY, type PolicyConfig, type PolicyName } from '../policy/policy.js';
@@ -184,21 +185,53 @@ test('check_future_secret still confirms our own revealed secrets (data-loss rec
   assert.equal(d.reply.kind === 'frame' && toHex(d.reply.frame), '007a01');
 });
 
+
+/**
+ * Signs a holder commitment of l1's channel as its peer would: the peer is session-basic-l2's
+ * node (its hsm_secret is in that recording's header; its channel with l1 has dbid 1 there).
+ */
+function peerSigner(v: Session): (tx: Uint8Array, entropy?: Uint8Array) => Uint8Array {
+  const l1Id = decodeAs('hsmd_init_reply_v4', fromHex(v.exchanges.find((e) => typeOf(e.req) === 11)!.rep!)).node_id;
+  const secretOf = (name: string) => fromHex(loadTranscript(fixturePath(`transcripts/${name}`)).header.hsm_secret);
+  const peer = openKeyRing(nobleCurve, secretOf('session-basic-l2.jsonl')).channel(l1Id, 1n);
+  const ours = openKeyRing(nobleCurve, secretOf('session-basic-l1.jsonl')).channel(fromHex(v.at(94).peer!), 1n);
+  const value = decodeAs('hsmd_setup_channel', fromHex(v.at(73).req)).channel_value;
+  const script = fundingScript(ours.fundingPublicKey, peer.fundingPublicKey);
+  return (tx, entropy) => nobleCurve.sign(witnessV0Sighash(parseTx(tx), 0, script, value, SIGHASH_ALL), peer.fundingPrivateKey, entropy);
+}
+
 test('policy-retry-identical: the same holder commitment with another valid peer signature is a retry', () => {
   const v = l1Before(95); // holder commitment 1 validated at 94
   const request = decodeAs('hsmd_validate_commitment_tx', fromHex(v.at(94).req));
-  // The peer is session-basic-l2's node: its hsm_secret is in that recording's header, and
-  // its channel with l1 has dbid 1 there (l2's setup_channel, seq 69).
-  const l1Id = decodeAs('hsmd_init_reply_v4', fromHex(v.exchanges.find((e) => typeOf(e.req) === 11)!.rep!)).node_id;
-  const peerSecret = fromHex(loadTranscript(fixturePath('transcripts/session-basic-l2.jsonl')).header.hsm_secret);
-  const peerFunding = openKeyRing(nobleCurve, peerSecret).channel(l1Id, 1n);
-  const ours = openKeyRing(nobleCurve, fromHex(loadTranscript(fixturePath('transcripts/session-basic-l1.jsonl')).header.hsm_secret))
-    .channel(fromHex(v.at(94).peer!), 1n);
-  const value = decodeAs('hsmd_setup_channel', fromHex(v.at(73).req)).channel_value;
-  const sighash = witnessV0Sighash(parseTx(request.tx.tx), 0, fundingScript(ours.fundingPublicKey, peerFunding.fundingPublicKey), value, SIGHASH_ALL);
-  const resigned = nobleCurve.sign(sighash, peerFunding.fundingPrivateKey, new Uint8Array(32).fill(7)); // another nonce
+  const resigned = peerSigner(v)(request.tx.tx, new Uint8Array(32).fill(7)); // another nonce
   assert.notEqual(toHex(resigned), toHex(request.sig.signature));
   const again = v.send(v.at(94), encodeMessage('hsmd_validate_commitment_tx', { ...request, sig: { signature: resigned, sighash: SIGHASH_ALL } }));
   assert.equal(again.reply.kind === 'frame' && toHex(again.reply.frame), v.at(94).rep);
   assert.deepEqual(again.events, []);
+});
+
+/** The recorded request with its funding input moved to another outpoint (a splice candidate). */
+function onOtherFunding<N extends 'hsmd_sign_remote_commitment_tx' | 'hsmd_validate_commitment_tx'>(
+  frame: Uint8Array,
+  name: N,
+  resign?: (tx: Uint8Array) => Uint8Array,
+): Uint8Array {
+  const m = decodeAs(name, frame) as MessageFields<'hsmd_validate_commitment_tx'> & MessageFields<N>;
+  const tx = parseTx(m.tx.tx);
+  const moved = serializeTx({ ...tx, inputs: [{ ...tx.inputs[0]!, prevTxid: sha256(tx.inputs[0]!.prevTxid) }] });
+  const fields = { ...m, tx: { ...m.tx, tx: moved } };
+  if (resign) Object.assign(fields, { sig: { signature: resign(moved), sighash: SIGHASH_ALL } });
+  return encodeMessage(name, fields as MessageFields<N>);
+}
+
+test('policy-retry-identical: commitment n for another funding outpoint (a splice in flight) is not a conflicting retry', () => {
+  const s = l1Before(92); // counterparty commitment 1 signed at 91
+  const signed = s.send(s.at(91), onOtherFunding(fromHex(s.at(91).req), 'hsmd_sign_remote_commitment_tx'));
+  assert.equal(signed.reply.kind, 'frame', JSON.stringify(signed.reply));
+  assert.equal(signed.events[0]?.kind, 'CounterpartyCommitmentSigned');
+
+  const v = l1Before(95); // holder commitment 1 validated at 94; the peer signs the splice candidate too
+  const resign = peerSigner(v);
+  const validated = v.send(v.at(94), onOtherFunding(fromHex(v.at(94).req), 'hsmd_validate_commitment_tx', resign));
+  assert.equal(validated.reply.kind === 'frame' && toHex(validated.reply.frame), v.at(94).rep);
 });

@@ -55,7 +55,7 @@ export const commitmentHandlers: HandlerTable = {
     const ref = clientChannel(env);
     const channel = channelOf(state, ref);
     const c = channel?.commitments;
-    const digest = requestDigest(m.tx.tx, s.amountSat, m.remote_funding_key, m.remote_per_commit,
+    const digest = requestDigest(s.tx, m.tx.tx, s.amountSat, m.remote_funding_key, m.remote_per_commit,
       Uint8Array.of(m.option_static_remotekey ? 1 : 0), u64be(m.commit_num), htlcFieldsBytes(m.htlcs, m.feerate));
     const violations = [
       ...commitmentLimits(ctx.policy, channel, { commitNum: m.commit_num, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
@@ -111,7 +111,7 @@ export const commitmentHandlers: HandlerTable = {
     // The commitment's content, not the peer's signature bytes: a peer that signs the same
     // commitment again after a reconnect may use another nonce, and that is no conflict
     // (the new signature is still checked, policy-commitment-counterparty-signature).
-    const digest = requestDigest(m.tx.tx, s.amountSat, u64be(n), htlcFieldsBytes(m.htlcs, m.feerate));
+    const digest = requestDigest(s.tx, m.tx.tx, s.amountSat, u64be(n), htlcFieldsBytes(m.htlcs, m.feerate));
     const remoteFunding = channel?.setup?.remoteFundingPubkey;
     const violations = [
       ...commitmentLimits(ctx.policy, channel, { commitNum: n, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),

@@ -16,7 +16,8 @@
 import { equal } from '../bytes.js';
 import type { ChannelState } from '../state.js';
 import type { HsmHtlc } from '../wire/fields.js';
-import type { CommitmentState } from '../handlers/commitment-state.js';
+import { DIGEST_FUNDING_BYTES } from '../handlers/commitment-sign.js';
+import type { CommitmentRecord, CommitmentState } from '../handlers/commitment-state.js';
 import { chainSecret } from '../handlers/secret-chain.js';
 import { check, type PolicyConfig, type PolicyViolation } from './policy.js';
 
@@ -69,7 +70,8 @@ function counterpartyRevokedOrUnknown(c: CommitmentState, n: bigint): boolean {
  *   (a retry); and if n ≥ 2, the counterparty's n-2 is revoked (its secret is stored).
  *   Skipped while no counterparty commitment was ever signed; n-2 is not required when it
  *   is older than the first commitment this state saw signed.
- * - policy-retry-identical: a retry of n carries exactly the data (digest) of the first.
+ * - policy-retry-identical: a retry of n carries exactly the data (digest) of the first
+ *   (conflictsWith).
  */
 export function counterpartySignRules(c: CommitmentState | undefined, n: bigint, digest: Uint8Array): PolicyViolation[] {
   const last = c?.counterpartySigned;
@@ -79,8 +81,20 @@ export function counterpartySignRules(c: CommitmentState | undefined, n: bigint,
   return [
     ...check(inOrder && previousRevoked, 'policy-commitment-counterparty-order', () =>
       inOrder ? `commitment ${n - 2n} not revoked before signing ${n}` : `commitment ${n} out of order (last signed ${last.n})`),
-    ...check(n !== last.n || equal(digest, last.digest), 'policy-retry-identical', () => `retry of commitment ${n} with different data`),
+    ...check(!conflictsWith(last, n, digest), 'policy-retry-identical', () => `retry of commitment ${n} with different data`),
   ];
+}
+
+/**
+ * A request for commitment n conflicts with the last one recorded if it has the same number
+ * and the same funding outpoint but different data. The same number for another funding
+ * outpoint is not a retry: during a splice channeld signs and validates commitment n once
+ * per funding transaction in flight (channeld.c send_commit, handle_peer_commit_sig_batch).
+ */
+function conflictsWith(last: CommitmentRecord, n: bigint, digest: Uint8Array): boolean {
+  if (n !== last.n || equal(digest, last.digest)) return false;
+  const sameFunding = equal(digest.subarray(0, DIGEST_FUNDING_BYTES), last.digest.subarray(0, DIGEST_FUNDING_BYTES));
+  return sameFunding;
 }
 
 /**
@@ -127,7 +141,7 @@ export function revocationRules(c: CommitmentState | undefined, n: bigint, secre
  * - policy-commitment-holder-order: n is the last validated + 1, or the last (a retry);
  *   and if n ≥ 2, our n-2 is revoked (skipped while none was validated, and for n-2 older
  *   than the first one this state saw).
- * - policy-retry-identical: a retry of n carries the same data.
+ * - policy-retry-identical: a retry of n carries the same data (conflictsWith).
  */
 export function holderValidateRules(c: CommitmentState | undefined, n: bigint, digest: Uint8Array): PolicyViolation[] {
   const last = c?.holderValidated;
@@ -138,7 +152,7 @@ export function holderValidateRules(c: CommitmentState | undefined, n: bigint, d
   return [
     ...check(inOrder && previousRevoked, 'policy-commitment-holder-order', () =>
       inOrder ? `our commitment ${prev} not revoked before validating ${n}` : `commitment ${n} out of order (last validated ${last.n})`),
-    ...check(n !== last.n || equal(digest, last.digest), 'policy-retry-identical', () => `retry of commitment ${n} with different data`),
+    ...check(!conflictsWith(last, n, digest), 'policy-retry-identical', () => `retry of commitment ${n} with different data`),
   ];
 }
 
