@@ -9,7 +9,7 @@
  *   reported for the caller to truncate and log;
  * - one: the journal is corrupt in the middle; the scan refuses, naming the byte offset.
  */
-import { crc32c } from './crc32c.js';
+import { crc32cUpdate } from './crc32c.js';
 
 export const FRAME_HEADER = 8;
 export const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024;
@@ -20,17 +20,12 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
   const view = new DataView(frame.buffer);
   view.setUint32(0, payload.length);
   frame.set(payload, FRAME_HEADER);
-  view.setUint32(4, crc32c(frameCovered(frame)));
+  view.setUint32(4, frameCrc(frame));
   return frame;
 }
 
-/** The bytes the CRC covers: length and payload, without the CRC field. */
-function frameCovered(frame: Uint8Array): Uint8Array {
-  const covered = new Uint8Array(frame.length - 4);
-  covered.set(frame.subarray(0, 4));
-  covered.set(frame.subarray(FRAME_HEADER), 4);
-  return covered;
-}
+/** The CRC of what it covers, the length field and the payload, without copying them out. */
+const frameCrc = (frame: Uint8Array): number => crc32cUpdate(crc32cUpdate(0, frame.subarray(0, 4)), frame.subarray(FRAME_HEADER));
 
 export interface Frame {
   /** Byte offset of the frame's header in the file. */
@@ -51,7 +46,7 @@ export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
   if (end > bytes.length) return { ok: false, reason: `short frame (${bytes.length - offset} of ${FRAME_HEADER + length} bytes)` };
   const frame = bytes.subarray(offset, end);
   const expected = view.getUint32(4);
-  const actual = crc32c(frameCovered(frame));
+  const actual = frameCrc(frame);
   if (actual !== expected) return { ok: false, reason: `CRC-32C ${hex32(actual)} != stored ${hex32(expected)}` };
   return { ok: true, payload: frame.slice(FRAME_HEADER) };
 }
