@@ -2,8 +2,9 @@
  * The SignerPort that signs on a device over MQTT (docs/remote-protocol.md "Requests"):
  * - every request gets a 64-bit id, unique across broker restarts (the broker log's last
  *   id + 1), is appended to the broker log as RequestReceived (durable) and only then
- *   published on the active device's `req` (QoS 1); many may be in flight;
- * - a reply on `res` is matched by id, appended as ReplyReceived (durable), and only then
+ *   published on the active device's `req` (QoS 1) in a batch with whatever else is waiting
+ *   (one `req` message in flight at a time, up to MAX_BATCH_REQUESTS / MAX_BATCH_BYTES);
+ * - each reply of a `res` message (a batch, or a version-1 single) is matched by id, appended as ReplyReceived (durable), and only then
  *   handed back (the router writes it to lightningd in each connection's order);
  * - what is outstanding is resent when a device says `hello`, and after bounded waits with
  *   backoff (1, 2, 4 … 30 s) with a loud line each time; it never gives up, never exits;
@@ -16,7 +17,7 @@ import type { MqttClient } from 'mqtt';
 import { equal, toHex } from '../../signer/bytes.js';
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
-import { decodeReplyEnvelope, encodeReplyEnvelope, encodeRequest } from '../../signer/remote/envelope-codec.js';
+import { batchedRequestSize, decodeReplyPayload, encodeReplyEnvelope, encodeRequestBatch, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS } from '../../signer/remote/envelope-codec.js';
 import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import { decodeMessage } from '../../signer/wire/messages.js';
 import type { BrokerLog } from '../../log/broker-log/broker-log.js';
@@ -28,6 +29,8 @@ import type { ServerLog } from './mqtt-server.js';
 
 /** Waits before each resend of an unanswered request (the last one repeats). */
 export const RESEND_BACKOFF_MS: readonly number[] = [1000, 2000, 4000, 8000, 16000, 30000];
+/** A message in flight is not resent again within this long (its requests' timers fire together). */
+const RESEND_GUARD_MS = 250;
 const WIRE_HSMD_INIT = 11;
 const WIRE_HSMD_INIT_REPLY_V4 = 114;
 
@@ -46,7 +49,6 @@ export interface RemoteSignerOptions {
 interface Outstanding {
   readonly id: bigint;
   readonly type: number;
-  readonly payload: Uint8Array;
   readonly envelope: Envelope;
   readonly started: number;
   attempt: number;
@@ -96,35 +98,80 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
   const error = (text: string, id?: bigint): void => note({ kind: 'error', text, at: Date.now(), ...(id === undefined ? {} : { id }) });
 
   /**
-   * One request at a time at the device, the next once it is answered: the device core takes
-   * ids in increasing order only (firmware/app/core.ts), and aedes, keeping a persistent
+   * One `req` message at a time at the device, the next once it is answered: the device core
+   * takes ids in increasing order only (firmware/app/core.ts), and aedes, keeping a persistent
    * session's QoS 1 messages in LevelDB, was seen to deliver pipelined publishes out of order
-   * and to drop some (64 connections in flight). The device decides one request at a time
-   * anyway; lightningd's connections still have many requests in flight here, and a lost
-   * message is resent after the bounded wait.
+   * and to drop some (64 connections in flight). So what waits meanwhile goes in the next
+   * message as one batch (docs/remote-protocol.md "Batches"), in the order it was queued,
+   * which the device handles with one journal sync; a lost message is resent after the
+   * bounded wait.
    */
-  const queue: { device: string; p: Outstanding }[] = [];
-  let inFlight: { device: string; p: Outstanding } | undefined;
-  const current = (q: { device: string; p: Outstanding }): boolean =>
+  type Queued = { device: string; p: Outstanding };
+  const queue: Queued[] = [];
+  let inFlight: { device: string; batch: Queued[]; sentAt: number } | undefined;
+  const current = (q: Queued): boolean =>
     !q.p.answered && outstanding.get(q.p.id) === q.p && (q.p.verifies ? q.p.verifies === q.device : active === q.device);
-  const transmit = ({ device, p }: { device: string; p: Outstanding }): void => {
-    mqtt.publish(topic(device, 'req'), Buffer.from(p.payload), { qos: 1 }, (err) => {
-      if (err) log('unusual', `remote signer: publishing request ${p.id} to ${device}: ${err.message}; it is resent later`);
+  const transmit = (device: string, batch: readonly Queued[]): void => {
+    let payload: Uint8Array;
+    try {
+      payload = encodeRequestBatch(batch.map((q) => q.p.envelope));
+    } catch (e) {
+      log('broken', `remote signer: encoding requests ${batch.map((q) => q.p.id).join(', ')}: ${(e as Error).message}`);
+      return;
+    }
+    mqtt.publish(topic(device, 'req'), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }, (err) => {
+      if (err) log('unusual', `remote signer: publishing request(s) ${batch.map((q) => q.p.id).join(', ')} to ${device}: ${err.message}; resent later`);
     });
   };
   const pump = (): void => {
-    if (inFlight && !current(inFlight)) inFlight = undefined;
+    if (inFlight && !inFlight.batch.some(current)) inFlight = undefined;
     while (!inFlight && !closed && queue.length > 0) {
-      const next = queue.shift()!;
-      if (!current(next)) continue;
-      inFlight = next;
-      transmit(next);
+      const first = queue.shift()!;
+      if (!current(first)) continue;
+      const batch = [first];
+      let bytes = 3 + batchedRequestSize(first.p.envelope);
+      while (queue.length > 0 && batch.length < MAX_BATCH_REQUESTS) {
+        const next = queue[0]!;
+        if (!current(next)) {
+          queue.shift();
+          continue;
+        }
+        const size = batchedRequestSize(next.p.envelope);
+        if (next.device !== first.device || bytes + size > MAX_BATCH_BYTES) break;
+        queue.shift();
+        batch.push(next);
+        bytes += size;
+      }
+      inFlight = { device: first.device, batch, sentAt: performance.now() };
+      transmit(first.device, batch);
     }
   };
   const publish = (device: string, p: Outstanding): void => {
-    if (inFlight?.p === p && inFlight.device === device) return transmit(inFlight); // a resend
+    if (inFlight?.device === device && inFlight.batch.some((q) => q.p === p)) {
+      // A resend of the message in flight (what of it is still unanswered); its other
+      // requests' timers, firing about now too, do not send it again.
+      if (performance.now() - inFlight.sentAt < RESEND_GUARD_MS) return;
+      inFlight.batch = inFlight.batch.filter(current);
+      inFlight.sentAt = performance.now();
+      if (inFlight.batch.length > 0) return transmit(device, inFlight.batch);
+      inFlight = undefined;
+    }
     if (!queue.some((q) => q.p === p && q.device === device)) queue.push({ device, p });
-    pump();
+    schedulePump();
+  };
+  /**
+   * Pumps once the current turn is over: the requests whose RequestReceived one group commit
+   * made durable all resume in this turn, so they leave together in one batch, not the first
+   * alone and the others after its reply.
+   */
+  let pumpScheduled = false;
+  const schedulePump = (): void => {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      pump();
+    });
   };
 
   const arm = (p: Outstanding): void => {
@@ -153,7 +200,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
     const started = performance.now();
     await brokerLog.append({ kind: 'request-received', id, client: env.client, type, message, at: Date.now() });
     return new Promise<Reply>((resolve, reject) => {
-      const p: Outstanding = { id, type, payload: encodeRequest(envelope), envelope, started, attempt: 0, timer: undefined, answered: false, resolve, reject, verifies };
+      const p: Outstanding = { id, type, envelope, started, attempt: 0, timer: undefined, answered: false, resolve, reject, verifies };
       outstanding.set(id, p);
       const target = verifies ?? active;
       if (target) publish(target, p);
@@ -197,7 +244,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
     } catch (e) {
       return old.reject(e as Error);
     }
-    const p: Outstanding = { ...old, id, envelope, payload: encodeRequest(envelope), attempt: 0, timer: undefined };
+    const p: Outstanding = { ...old, id, envelope, attempt: 0, timer: undefined };
     outstanding.set(id, p);
     arm(p);
   };
@@ -244,26 +291,32 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
   };
 
   const onReply = (device: string, payload: Buffer): void => {
-    let env;
+    let envs;
     try {
-      env = decodeReplyEnvelope(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+      envs = decodeReplyPayload(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
     } catch (e) {
       const text = `malformed reply from ${device} dropped: ${(e as Error).message}`;
       log('unusual', `remote signer: ${text}`);
       return error(text);
     }
-    const p = outstanding.get(env.id);
+    // The device answered the message in flight: the next one may go. What it held back
+    // (not in its reply) stays outstanding and is resent after the bounded wait.
+    if (inFlight?.device === device && envs.some((env) => inFlight!.batch.some((q) => q.p.id === env.id))) inFlight = undefined;
+    for (const env of envs) onOneReply(device, env.id, env.reply);
+    pump();
+  };
+
+  const onOneReply = (device: string, id: bigint, reply: Reply): void => {
+    const p = outstanding.get(id);
     const state = devices.get(device);
     const expected = p?.verifies ? p.verifies === device : state?.kind === 'ready';
     if (!p || p.answered || !expected) {
-      log('debug', `remote signer: reply ${env.id} from ${device} ignored (${!p || p.answered ? 'already answered' : `device ${state?.kind ?? 'unknown'}`})`);
+      log('debug', `remote signer: reply ${id} from ${device} ignored (${!p || p.answered ? 'already answered' : `device ${state?.kind ?? 'unknown'}`})`);
       return;
     }
     p.answered = true;
     clearTimeout(p.timer);
-    pump();
     const latencyMicros = Math.round((performance.now() - p.started) * 1000);
-    const reply = env.reply;
     brokerLog.append({ kind: 'reply-received', id: p.id, reply, latencyMicros }).then(() => {
       outstanding.delete(p.id);
       if (p.type === WIRE_HSMD_INIT && !p.verifies && reply.kind === 'frame') learnInit(p.envelope, reply);

@@ -3,6 +3,8 @@
  *   id already answered → the same reply again (no second decision);
  *   else decide → append the record {id, request digest, events, reply} and sync
  *        → apply the events → reply.
+ * handleBatch (or begin/handle/commit) takes several requests with one sync: each decided,
+ * appended and applied in memory in order, then one sync, then the replies.
  * A reply therefore never leaves before its record is durable, and after a crash the
  * journal folds back into the same state. Opening recovers the journal (a torn tail cut
  * and reported; corruption refused with JournalCorruptError), loads the newest snapshot
@@ -82,6 +84,62 @@ export class SignerCore {
 
   handle(env: Envelope): Handled {
     const requestDigest = sha256(env.message);
+    const early = this.#known(env, requestDigest);
+    if (early) return early;
+    const { decision, record } = this.#decideAndAppend(env, requestDigest);
+    this.journal.sync(); // write-ahead: durable before it is applied or answered
+    this.signer.apply(decision.events);
+    this.#replies.set(env.id, record);
+    this.#afterSync(1);
+    return { ...decision, replayed: false };
+  }
+
+  /**
+   * Several requests in order with ONE journal sync (docs/remote-protocol.md "Batches"): each
+   * is deduplicated, decided (on the state its predecessors in the batch leave), appended
+   * and applied in memory; then the journal is synced once, and only then are the replies
+   * returned. Nothing leaves before that sync: a sync that throws leaves this core unusable
+   * (the device stops signing: firmware/app/device.ts) and the journal as recovery finds it.
+   */
+  handleBatch(envs: readonly Envelope[]): Handled[] {
+    const batch = this.begin();
+    const handled = envs.map((env) => batch.handle(env));
+    batch.commit();
+    return handled;
+  }
+
+  /**
+   * A batch the caller drives one request at a time (the device checks each against its
+   * held-back rules first): `handle` decides, appends and applies without syncing; `commit`
+   * syncs once. The replies may leave only after commit().
+   */
+  begin(): { handle(env: Envelope): Handled; commit(): void } {
+    let appended = 0;
+    let committed = false;
+    return {
+      handle: (env) => {
+        if (committed) throw new Error('SignerCore batch: handle after commit');
+        const requestDigest = sha256(env.message);
+        const early = this.#known(env, requestDigest);
+        if (early) return early;
+        const { decision, record } = this.#decideAndAppend(env, requestDigest);
+        this.signer.apply(decision.events); // in memory only: the next in the batch is decided on it
+        this.#replies.set(env.id, record);
+        appended++;
+        return { ...decision, replayed: false };
+      },
+      commit: () => {
+        if (committed) return;
+        committed = true;
+        if (appended === 0) return;
+        this.journal.sync(); // write-ahead: every record of the batch is durable before any reply leaves
+        this.#afterSync(appended);
+      },
+    };
+  }
+
+  /** A known id's journaled reply, or a refusal; undefined when `env` is to be decided. */
+  #known(env: Envelope, requestDigest: Uint8Array): Handled | undefined {
     const known = this.#replies.get(env.id);
     if (known !== undefined) {
       // DESIGN §2: a request id seen before gets the journaled reply, never a second decision.
@@ -94,14 +152,19 @@ export class SignerCore {
     if (last !== undefined && env.id <= last) {
       return { ...badRequest(`request id ${env.id} is not after the last handled id ${last} and its reply is no longer kept: not deciding it again`), replayed: false };
     }
+    return undefined;
+  }
+
+  #decideAndAppend(env: Envelope, requestDigest: Uint8Array) {
     const decision = this.signer.decide(env);
     const record = { id: env.id, requestDigest, events: decision.events, reply: decision.reply };
-    this.journal.append(record); // write-ahead: durable before it is applied or answered
-    this.journal.sync();
-    this.signer.apply(decision.events);
-    this.#replies.set(env.id, record);
-    if (++this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY)) this.snapshot();
-    return { ...decision, replayed: false };
+    this.journal.append(record);
+    return { decision, record };
+  }
+
+  #afterSync(records: number): void {
+    this.#sinceSnapshot += records;
+    if (this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY)) this.snapshot();
   }
 
   /** Snapshots the state with the latest replies, then compacts the journal. */

@@ -9,7 +9,9 @@ import test from 'node:test';
 import { MemoryDir } from '../../log/memory-file.js';
 import { toHex } from '../../signer/bytes.js';
 import { nobleCurve } from '../../signer/crypto/noble.js';
-import { decodeReplyEnvelope, encodeRequest } from '../../signer/remote/envelope-codec.js';
+import { decodeReplyPayload, encodeRequest, encodeRequestBatch } from '../../signer/remote/envelope-codec.js';
+import { JOURNAL_FILE } from '../../log/journal/journal.js';
+import type { MemoryFile } from '../../log/memory-file.js';
 import { topic } from '../../signer/remote/topics.js';
 import { fixturePath } from '../../test/fixtures.js';
 import { sessionRequests } from '../../test/session-records.js';
@@ -24,6 +26,9 @@ const secret = Uint8Array.from(loadTranscript(fixturePath(`transcripts/${NAME}`)
 /** A Device on `dir` with a transport that records replies and lets the test deliver requests. */
 function bootOn(dir: MemoryDir) {
   const replies: { id: bigint; reply: string }[] = [];
+  /** Each res message: its ids, and the journal's syncs when it was published. */
+  const messages: { ids: bigint[]; syncs: number }[] = [];
+  const journal = dir.open(JOURNAL_FILE) as MemoryFile;
   let handlers: TransportHandlers | undefined;
   const device = Device.boot({
     transport: {
@@ -31,8 +36,9 @@ function bootOn(dir: MemoryDir) {
       subscribe: async () => {},
       publish: async (name, payload) => {
         if (!name.endsWith('/res')) return;
-        const { id, reply } = decodeReplyEnvelope(payload);
-        replies.push({ id, reply: reply.kind === 'frame' ? toHex(reply.frame) : reply.kind });
+        const envs = decodeReplyPayload(payload);
+        messages.push({ ids: envs.map((e) => e.id), syncs: journal.syncs });
+        for (const { id, reply } of envs) replies.push({ id, reply: reply.kind === 'frame' ? toHex(reply.frame) : reply.kind });
       },
       end: async () => {},
     },
@@ -48,7 +54,10 @@ function bootOn(dir: MemoryDir) {
   const deliver = (...indexes: number[]) => {
     for (const i of indexes) handlers!.message(topic(device.deviceId, 'req'), encodeRequest(requests[i]!.envelope));
   };
-  return { replies, deliver };
+  const deliverBatch = (...indexes: number[]) => {
+    handlers!.message(topic(device.deviceId, 'req'), encodeRequestBatch(indexes.map((i) => requests[i]!.envelope)));
+  };
+  return { replies, messages, journal, deliver, deliverBatch };
 }
 
 test('restart: queued copies interleaved with the resends after init are answered in id order, none refused', () => {
@@ -66,5 +75,36 @@ test('restart: queued copies interleaved with the resends after init are answere
     again.replies.map((r) => r.id),
     [1n, 11n, 12n, 13n, 14n, 15n],
   );
+  for (const { id, reply } of again.replies) assert.equal(reply, requests[Number(id) - 1]!.exchange.rep, `id ${id}`);
+});
+
+test('a batch is handled in order with one journal sync, answered by one res message after it, every reply as recorded', () => {
+  const dir = new MemoryDir();
+  const d = bootOn(dir);
+  d.deliver(0); // hsmd_init alone (a version-1 envelope, answered with version 1)
+  const before = d.journal.syncs;
+  d.deliverBatch(...Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.equal(d.journal.syncs, before + 1, 'one sync for the batch');
+  assert.equal(d.messages.length, 2);
+  assert.deepEqual(d.messages[1], { ids: Array.from({ length: 40 }, (_, i) => BigInt(i + 2)), syncs: before + 1 }, 'published after the sync, in order');
+  for (const { id, reply } of d.replies) assert.equal(reply, requests[Number(id) - 1]!.exchange.rep, `id ${id}`);
+  // Redelivered (a QoS 1 duplicate): the journaled replies, no new record, no sync needed.
+  d.deliverBatch(5, 6, 7);
+  assert.equal(d.journal.syncs, before + 1);
+  assert.deepEqual(d.messages[2]!.ids, [6n, 7n, 8n]);
+  for (const { id, reply } of d.replies.slice(41)) assert.equal(reply, requests[Number(id) - 1]!.exchange.rep, `id ${id}`);
+});
+
+test('restart: in a batch, ids before init are held back (no reply), init and what follows answered; the held-back ones after their resend', () => {
+  const dir = new MemoryDir();
+  bootOn(dir).deliverBatch(...Array.from({ length: 10 }, (_, i) => i));
+  const again = bootOn(dir);
+  again.deliverBatch(10, 11); // queued copies before init: held back, nothing published
+  assert.equal(again.messages.length, 0);
+  again.deliverBatch(0, 12); // init (journaled id: its reply); 13 waits for 11 and 12
+  assert.deepEqual(again.replies.map((r) => r.id), [1n]);
+  again.deliverBatch(10, 11, 12, 13);
+  assert.deepEqual(again.replies.map((r) => r.id), [1n, 11n, 12n, 13n, 14n]);
+  assert.equal(again.messages.length, 2);
   for (const { id, reply } of again.replies) assert.equal(reply, requests[Number(id) - 1]!.exchange.rep, `id ${id}`);
 });

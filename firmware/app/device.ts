@@ -2,7 +2,9 @@
  * The device loop (issue 5 item 5, docs/remote-protocol.md): boot → open the write-ahead
  * core on the journal → connect with credentials signed by the node key and a last will →
  * status "online" (retained) → subscribe req and control → hello {lastId, firmware} → for
- * each request envelope: SignerCore.handle (journaled before the reply leaves) → res.
+ * each request envelope: SignerCore.handle (journaled before the reply leaves) → res; for a
+ * batch of requests (docs/remote-protocol.md "Batches"): each in order under the same rules,
+ * one journal sync for the batch, then one res with every reply.
  * A payload that does not decode is logged and blinked, never thrown. A lost connection is
  * retried with backoff and fresh credentials, state kept in memory (no reboot: prior-art §2).
  */
@@ -14,7 +16,7 @@ import { toHex, utf8 } from '../../signer/bytes.js';
 import { HsmSecretError, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
 import { nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
-import { decodeRequest, encodeReplyEnvelope } from '../../signer/remote/envelope-codec.js';
+import { decodeRequestPayload, encodeReplyBatch, encodeReplyEnvelope, type ReplyEnvelope } from '../../signer/remote/envelope-codec.js';
 import { parseTopic, topic } from '../../signer/remote/topics.js';
 import { Signer } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
@@ -194,11 +196,11 @@ export class Device {
    * again, as init's reply depends on the seed only) but the keys are unlocked only by
    * deciding it, which decide does without changing the state.
    */
-  #init(env: Envelope): { reply: Reply; replayed: boolean } {
+  #init(env: Envelope, handle: (env: Envelope) => { reply: Reply; replayed: boolean }): { reply: Reply; replayed: boolean } {
     const known = this.core.lastId !== undefined && env.id <= this.core.lastId;
-    if (!known) return this.core.handle(env);
+    if (!known) return handle(env);
     const decision = this.core.signer.decide(env);
-    const handled = this.core.handle(env);
+    const handled = handle(env);
     this.options.log('info', `request ${env.id}: hsmd_init again after a restart; keys unlocked`);
     return handled.replayed ? handled : { reply: decision.reply, replayed: true };
   }
@@ -216,15 +218,54 @@ export class Device {
       log('broken', `request not handled: ${this.#failed}`);
       return;
     }
-    let env;
+    let decoded;
     try {
-      env = decodeRequest(payload);
+      decoded = decodeRequestPayload(payload);
     } catch (e) {
       // docs/remote-protocol.md: logged with the reason and dropped; the broker resends.
       log('unusual', `dropped a request payload of ${payload.length} bytes that does not decode: ${(e as Error).message}`);
       this.#event('malformed');
       return;
     }
+    // One journal sync for the whole message (a batch, or a batch of one).
+    const batch = this.core.begin();
+    const replies: ReplyEnvelope[] = [];
+    for (const env of decoded.envelopes) {
+      let handled: { reply: Reply; replayed: boolean } | undefined;
+      try {
+        handled = this.#one(env, batch.handle);
+      } catch (e) {
+        return this.#fatal(env.id, e as Error);
+      }
+      if (handled) replies.push({ id: env.id, reply: handled.reply });
+    }
+    try {
+      batch.commit();
+    } catch (e) {
+      return this.#fatal(decoded.envelopes[0]!.id, e as Error);
+    }
+    for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
+    if (replies.length === 0) return;
+    // Write-ahead: every record above is durable (commit) before any reply leaves.
+    const ids = replies.map((r) => r.id);
+    const reply = decoded.batch ? encodeReplyBatch(replies) : encodeReplyEnvelope(replies[0]!);
+    transport
+      .publish(this.#topic('res'), reply)
+      .catch((e: Error) => log('unusual', `reply ${ids.join(', ')} not acknowledged (${e.message}); the broker resends the request and gets the journaled reply`));
+    for (let i = 0; i < replies.length; i++) this.#event('replied');
+  }
+
+  /** The journal could not be written: no reply may leave without its record. */
+  #fatal(id: bigint, e: Error): void {
+    this.#failed = `the journal cannot be written (${e.message}); stopped signing`;
+    this.options.log('broken', `request ${id}: ${this.#failed}`);
+    this.#event('fatal');
+    this.options.onFatal?.(this.#failed);
+  }
+
+  /** One request of a message: held back (undefined), or handled with `handle` (not yet synced). */
+  #one(env: Envelope, handle: (env: Envelope) => { reply: Reply; replayed: boolean }): { reply: Reply; replayed: boolean } | undefined {
+    const { log } = this.options;
     const isInit = peekType(env.message) === WIRE_HSMD_INIT;
     const isNew = this.core.lastId !== undefined && env.id > this.core.lastId;
     const waitingFor = isNew ? [...this.#heldBack].find((id) => id < env.id) : undefined;
@@ -240,26 +281,14 @@ export class Device {
       this.#heldBack.add(env.id);
       const why = waitingFor === undefined ? 'hsmd_init not seen since this device started (the broker resends it first after hello, then this request)' : `request ${waitingFor}, held back before it, is not journaled yet (the broker resends both, in order)`;
       log('unusual', `request ${env.id} held back: ${why}`);
-      return;
+      return undefined;
     }
     this.#event('request');
-    let handled: { reply: Reply; replayed: boolean };
-    try {
-      handled = isInit && !this.core.signer.initialized ? this.#init(env) : this.core.handle(env);
-    } catch (e) {
-      // The journal could not be written: no reply may leave without its record.
-      this.#failed = `the journal cannot be written (${(e as Error).message}); stopped signing`;
-      log('broken', `request ${env.id}: ${this.#failed}`);
-      this.#event('fatal');
-      this.options.onFatal?.(this.#failed);
-      return;
-    }
+    const handled = isInit && !this.core.signer.initialized ? this.#init(env, handle) : handle(env);
+    // Within a batch, the journal's last id moves with each append: a held-back id it passed is done.
     for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
     if (handled.replayed) log('info', `request ${env.id} seen before: sent its journaled reply again`);
-    transport
-      .publish(this.#topic('res'), encodeReplyEnvelope({ id: env.id, reply: handled.reply }))
-      .catch((e: Error) => log('unusual', `reply ${env.id} not acknowledged (${e.message}); the broker resends the request and gets the journaled reply`));
-    this.#event('replied');
+    return handled;
   }
 }
 

@@ -6,13 +6,26 @@
  *
  * request: u8 version ‖ u64 id ‖ peer(33) ‖ u64 dbid ‖ u64 permissions ‖ u64 at ‖ u32 len ‖ message
  * reply:   u8 version ‖ u64 id ‖ reply (event-codec writeReply)
+ *
+ * Batches (version 2, docs/remote-protocol.md "Batches"): several requests in one `req`
+ * message, answered by one `res` message with every reply, in the same order:
+ * request batch: u8 2 ‖ u16 count ‖ count × (u64 id ‖ peer(33) ‖ u64 dbid ‖ u64 permissions ‖ u64 at ‖ u32 len ‖ message)
+ * reply batch:   u8 2 ‖ u16 count ‖ count × (u64 id ‖ reply)
+ * count is 1..MAX_BATCH_REQUESTS and the ids in one batch are distinct; anything else is a
+ * CodecError. A version-1 single envelope is still read (and answered with version 1).
  */
 import type { Reply } from '../decision.js';
 import type { Envelope } from '../envelope.js';
 import { CodecError, decodeWith, readReply, readVarBytes, readVersion, writeReply, writeVarBytes } from '../event-codec.js';
+import type { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
 
 export const ENVELOPE_VERSION = 1;
+export const BATCH_VERSION = 2;
+/** At most this many requests in one batch. */
+export const MAX_BATCH_REQUESTS = 64;
+/** The broker closes a batch before its encoding passes this many bytes (a lone larger request still goes, alone). */
+export const MAX_BATCH_BYTES = 256 * 1024;
 
 export interface ReplyEnvelope {
   readonly id: bigint;
@@ -22,6 +35,14 @@ export interface ReplyEnvelope {
 export function encodeRequest(env: Envelope): Uint8Array {
   const w = new WireWriter(64 + env.message.length);
   w.u8(ENVELOPE_VERSION);
+  writeRequestBody(w, env);
+  return w.finish().slice();
+}
+
+/** The bytes one request adds to a batch. */
+export const batchedRequestSize = (env: Envelope): number => 8 + 33 + 8 + 8 + 8 + 4 + env.message.length;
+
+function writeRequestBody(w: WireWriter, env: Envelope): void {
   w.u64(env.id);
   if (env.client.peer.length !== 33) throw new CodecError(`request ${env.id}: peer must be 33 bytes`);
   w.bytes(env.client.peer);
@@ -29,17 +50,62 @@ export function encodeRequest(env: Envelope): Uint8Array {
   w.u64(env.client.permissions);
   w.u64(BigInt(env.at));
   writeVarBytes(w, env.message);
-  return w.finish().slice();
+}
+
+function readRequestBody(r: WireReader): Envelope {
+  const id = r.u64();
+  const client = { peer: r.bytes(33), dbid: r.u64(), permissions: r.u64() };
+  const at = Number(r.u64());
+  return { id, client, at, message: readVarBytes(r) };
 }
 
 export const decodeRequest = (bytes: Uint8Array): Envelope =>
   decodeWith('request envelope', bytes, (r) => {
     readVersion(r, 'request envelope', ENVELOPE_VERSION);
-    const id = r.u64();
-    const client = { peer: r.bytes(33), dbid: r.u64(), permissions: r.u64() };
-    const at = Number(r.u64());
-    return { id, client, at, message: readVarBytes(r) };
+    return readRequestBody(r);
   });
+
+function checkCount(what: string, n: number): void {
+  if (n < 1 || n > MAX_BATCH_REQUESTS) throw new CodecError(`${what}: ${n} entries (a batch holds 1 to ${MAX_BATCH_REQUESTS})`);
+}
+
+function checkDistinct(what: string, ids: readonly bigint[]): void {
+  const seen = new Set<bigint>();
+  for (const id of ids) {
+    if (seen.has(id)) throw new CodecError(`${what}: id ${id} appears twice`);
+    seen.add(id);
+  }
+}
+
+export function encodeRequestBatch(envs: readonly Envelope[]): Uint8Array {
+  checkCount('request batch', envs.length);
+  checkDistinct('request batch', envs.map((e) => e.id));
+  const w = new WireWriter(3 + envs.reduce((n, e) => n + batchedRequestSize(e), 0));
+  w.u8(BATCH_VERSION);
+  w.u16(envs.length);
+  for (const env of envs) writeRequestBody(w, env);
+  return w.finish().slice();
+}
+
+export const decodeRequestBatch = (bytes: Uint8Array): Envelope[] =>
+  decodeWith('request batch', bytes, (r) => {
+    readVersion(r, 'request batch', BATCH_VERSION);
+    const n = r.u16();
+    checkCount('request batch', n);
+    const envs: Envelope[] = [];
+    for (let i = 0; i < n; i++) envs.push(readRequestBody(r));
+    checkDistinct('request batch', envs.map((e) => e.id));
+    return envs;
+  });
+
+/** A `req` payload of either version: the device answers in the version it was asked in. */
+export function decodeRequestPayload(bytes: Uint8Array): { readonly batch: boolean; readonly envelopes: Envelope[] } {
+  if (bytes.length > 0 && bytes[0] === BATCH_VERSION) return { batch: true, envelopes: decodeRequestBatch(bytes) };
+  if (bytes.length > 0 && bytes[0] !== ENVELOPE_VERSION) {
+    throw new CodecError(`request: unknown version ${bytes[0]} (this build reads versions ${ENVELOPE_VERSION} and ${BATCH_VERSION})`);
+  }
+  return { batch: false, envelopes: [decodeRequest(bytes)] };
+}
 
 export function encodeReplyEnvelope(env: ReplyEnvelope): Uint8Array {
   const w = new WireWriter();
@@ -54,3 +120,36 @@ export const decodeReplyEnvelope = (bytes: Uint8Array): ReplyEnvelope =>
     readVersion(r, 'reply envelope', ENVELOPE_VERSION);
     return { id: r.u64(), reply: readReply(r) };
   });
+
+export function encodeReplyBatch(envs: readonly ReplyEnvelope[]): Uint8Array {
+  checkCount('reply batch', envs.length);
+  checkDistinct('reply batch', envs.map((e) => e.id));
+  const w = new WireWriter();
+  w.u8(BATCH_VERSION);
+  w.u16(envs.length);
+  for (const env of envs) {
+    w.u64(env.id);
+    writeReply(w, env.reply);
+  }
+  return w.finish().slice();
+}
+
+export const decodeReplyBatch = (bytes: Uint8Array): ReplyEnvelope[] =>
+  decodeWith('reply batch', bytes, (r) => {
+    readVersion(r, 'reply batch', BATCH_VERSION);
+    const n = r.u16();
+    checkCount('reply batch', n);
+    const envs: ReplyEnvelope[] = [];
+    for (let i = 0; i < n; i++) envs.push({ id: r.u64(), reply: readReply(r) });
+    checkDistinct('reply batch', envs.map((e) => e.id));
+    return envs;
+  });
+
+/** A `res` payload of either version. */
+export function decodeReplyPayload(bytes: Uint8Array): ReplyEnvelope[] {
+  if (bytes.length > 0 && bytes[0] === BATCH_VERSION) return decodeReplyBatch(bytes);
+  if (bytes.length > 0 && bytes[0] !== ENVELOPE_VERSION) {
+    throw new CodecError(`reply: unknown version ${bytes[0]} (this build reads versions ${ENVELOPE_VERSION} and ${BATCH_VERSION})`);
+  }
+  return [decodeReplyEnvelope(bytes)];
+}

@@ -7,7 +7,20 @@ import { fromHex, toHex } from '../bytes.js';
 import { nobleCurve } from '../crypto/noble.js';
 import { CodecError } from '../event-codec.js';
 import { checkCredentials, makeCredentials, TOKEN_MAX_AGE_MS } from './auth-token.js';
-import { decodeReplyEnvelope, decodeRequest, encodeReplyEnvelope, encodeRequest } from './envelope-codec.js';
+import {
+  BATCH_VERSION,
+  decodeReplyBatch,
+  decodeReplyEnvelope,
+  decodeReplyPayload,
+  decodeRequest,
+  decodeRequestBatch,
+  decodeRequestPayload,
+  encodeReplyBatch,
+  encodeReplyEnvelope,
+  encodeRequest,
+  encodeRequestBatch,
+  MAX_BATCH_REQUESTS,
+} from './envelope-codec.js';
 import { parseTopic, topic, withinDevice } from './topics.js';
 
 const PRIV = new Uint8Array(32).fill(1);
@@ -46,6 +59,60 @@ test('request and reply envelopes round-trip; bad versions and truncation are cl
   ] as const) {
     assert.deepEqual(decodeReplyEnvelope(encodeReplyEnvelope({ id: 3n, reply })), { id: 3n, reply });
   }
+});
+
+test('batch envelopes (version 2) round-trip in order; empty, oversized, duplicate ids, bad versions, truncation and trailing bytes are clear errors', () => {
+  const env = (id: bigint, hex: string) => ({
+    id,
+    client: { peer: nobleCurve.publicKey(PRIV), dbid: id, permissions: 0x1bfn },
+    at: 1_790_000_000,
+    message: fromHex(hex),
+  });
+  const envs = [env(9n, '0012000000000000002a'), env(7n, '0001'), env(2n ** 64n - 1n, '000b' + 'ab'.repeat(300))];
+  const bytes = encodeRequestBatch(envs);
+  assert.equal(bytes[0], BATCH_VERSION);
+  assert.deepEqual(decodeRequestBatch(bytes), envs);
+  assert.deepEqual(decodeRequestPayload(bytes), { batch: true, envelopes: envs });
+  assert.deepEqual(decodeRequestPayload(encodeRequest(envs[0]!)), { batch: false, envelopes: [envs[0]] });
+  assert.deepEqual(decodeRequestBatch(encodeRequestBatch([envs[1]!])), [envs[1]]);
+  const many = Array.from({ length: MAX_BATCH_REQUESTS }, (_, i) => env(BigInt(i + 1), '0001'));
+  assert.equal(decodeRequestBatch(encodeRequestBatch(many)).length, MAX_BATCH_REQUESTS);
+
+  const codecError = (re: RegExp) => (e: Error) => e instanceof CodecError && re.test(e.message);
+  assert.throws(() => encodeRequestBatch([]), codecError(/0 entries/));
+  assert.throws(() => encodeRequestBatch([...many, env(1000n, '0001')]), codecError(/65 entries/));
+  assert.throws(() => encodeRequestBatch([envs[0]!, envs[0]!]), codecError(/id 9 appears twice/));
+  assert.throws(() => decodeRequestBatch(Uint8Array.of(BATCH_VERSION, 0, 0)), codecError(/0 entries/));
+  assert.throws(() => decodeRequestBatch(Uint8Array.of(BATCH_VERSION, 0, 65)), codecError(/65 entries/));
+  const twice = encodeRequestBatch([envs[0]!, env(10n, '0012000000000000002a')]);
+  twice.set(twice.subarray(3, 11), 3 + (twice.length - 3) / 2); // the second entry's id := the first's
+  assert.throws(() => decodeRequestBatch(twice), codecError(/id 9 appears twice/));
+  assert.throws(() => decodeRequestBatch(Uint8Array.of(1, ...bytes.subarray(1))), codecError(/unknown version 1/));
+  assert.throws(() => decodeRequestPayload(Uint8Array.of(9, ...bytes.subarray(1))), codecError(/unknown version 9/));
+  assert.throws(() => decodeRequestPayload(new Uint8Array(0)), CodecError);
+  assert.throws(() => decodeRequestBatch(bytes.subarray(0, bytes.length - 1)), CodecError);
+  assert.throws(() => decodeRequestBatch(Uint8Array.of(...bytes, 0)), codecError(/trailing/));
+  // A count that promises more entries than there are is truncation, not a shorter batch.
+  assert.throws(() => decodeRequestBatch(Uint8Array.of(BATCH_VERSION, 0, 4, ...bytes.subarray(3))), CodecError);
+
+  const replies = [
+    { id: 9n, reply: { kind: 'frame', frame: fromHex('007f' + '11'.repeat(32)) } },
+    { id: 7n, reply: { kind: 'none' } },
+    { id: 3n, reply: { kind: 'bad-request', description: 'policy-htlc-count: 2000 HTLCs > 1000' } },
+    { id: 4n, reply: { kind: 'fatal', failure: 'internal', description: 'x', frame: fromHex('0073') } },
+  ] as const;
+  const rb = encodeReplyBatch(replies);
+  assert.equal(rb[0], BATCH_VERSION);
+  assert.deepEqual(decodeReplyBatch(rb), replies);
+  assert.deepEqual(decodeReplyPayload(rb), replies);
+  assert.deepEqual(decodeReplyPayload(encodeReplyEnvelope(replies[0])), [replies[0]]);
+  assert.throws(() => encodeReplyBatch([]), codecError(/0 entries/));
+  assert.throws(() => encodeReplyBatch([replies[1], replies[1]]), codecError(/id 7 appears twice/));
+  assert.throws(() => decodeReplyBatch(Uint8Array.of(BATCH_VERSION, 0, 0)), codecError(/0 entries/));
+  assert.throws(() => decodeReplyBatch(encodeReplyEnvelope(replies[0])), codecError(/unknown version 1/));
+  assert.throws(() => decodeReplyPayload(Uint8Array.of(9, ...rb.subarray(1))), codecError(/unknown version 9/));
+  assert.throws(() => decodeReplyBatch(rb.subarray(0, rb.length - 1)), CodecError);
+  assert.throws(() => decodeReplyBatch(Uint8Array.of(...rb, 0)), codecError(/trailing/));
 });
 
 test('tokens: a fresh token verifies; expired, future, forged, other-broker and malformed ones do not', () => {
