@@ -12,25 +12,8 @@ import {
 } from './codec.js';
 import { WireError } from './errors.js';
 import { WireReader } from './reader.js';
-import { WireWriter } from './writer.js';
 import { pubkey } from './fields.js';
-
-function enc<T>(c: Codec<T>, v: T): Uint8Array {
-  const w = new WireWriter();
-  c.encode(w, v);
-  return w.finish();
-}
-
-/** Decodes all of `hex` with c, checks nothing is left and that re-encoding gives `hex`. */
-function roundTrip<T>(c: Codec<T>, hex: string): T {
-  const r = new WireReader(fromHex(hex));
-  const v = c.decode(r);
-  assert.ok(r.atEnd, `bytes left after decoding ${hex}`);
-  assert.equal(toHex(enc(c, v)), hex);
-  return v;
-}
-
-const decodeHex = <T>(c: Codec<T>, hex: string): T => c.decode(new WireReader(fromHex(hex)));
+import { decodeHex, enc, roundTrip } from '../../test/codec-roundtrip.js';
 
 test('bytes(n) round-trips and rejects other lengths on encode, short input on decode', () => {
   assert.deepEqual(roundTrip(bytes(3), 'a1b2c3'), fromHex('a1b2c3'));

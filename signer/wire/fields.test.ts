@@ -7,30 +7,14 @@ import assert from 'node:assert/strict';
 import { fromHex, toHex } from '../bytes.js';
 import type { Codec } from './codec.js';
 import { WireError } from './errors.js';
-import { WireReader } from './reader.js';
-import { WireWriter } from './writer.js';
 import {
   amountMsat, amountSat, basepoints, bip32KeyVersion, bip340sig, bitcoinSignature, bitcoinTxid,
   chainparams, channelType, ecdsaSignature, extKey, hsmHtlc, nodeId, privkey, pubkey,
   recoverableSignature, secret, secrets, sha256, side,
 } from './fields.js';
 import { bitcoinOutpoint, bitcoinTx, hsmUtxo, wallyPsbt, type HsmUtxo } from './tx-fields.js';
+import { decodeHex, enc, roundTrip } from '../../test/codec-roundtrip.js';
 
-function enc<T>(c: Codec<T>, v: T): Uint8Array {
-  const w = new WireWriter();
-  c.encode(w, v);
-  return w.finish();
-}
-
-function roundTrip<T>(c: Codec<T>, hex: string): T {
-  const r = new WireReader(fromHex(hex));
-  const v = c.decode(r);
-  assert.ok(r.atEnd, `bytes left after decoding ${hex}`);
-  assert.equal(toHex(enc(c, v)), hex);
-  return v;
-}
-
-const decodeHex = <T>(c: Codec<T>, hex: string): T => c.decode(new WireReader(fromHex(hex)));
 const rep = (byte: string, n: number): string => byte.repeat(n);
 
 /** secp256k1 group order n and n-1, the bounds of parse_compact. */
