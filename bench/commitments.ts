@@ -7,14 +7,13 @@
  * HTLCs are Appendix C's amounts repeated with distinct hashes. Timed on both curves.
  */
 import { fastCurve } from '../broker/curve-native.js';
-import { fromHex } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { sha256, signLowR } from '../signer/crypto/signatures.js';
-import { buildCommitment, commitmentNumberObscurer, type CommitmentHtlc, type CommitmentParams } from '../signer/bolt3/commitment.js';
+import { buildCommitment, type CommitmentHtlc, type CommitmentParams } from '../signer/bolt3/commitment.js';
 import { buildHtlcTxs, remoteHtlcSighashType } from '../signer/bolt3/htlc-tx.js';
 import { SIGHASH_ALL, sighasher } from '../signer/bolt3/sighash.js';
-import { reverseTxid } from '../signer/bolt3/tx.js';
+import { appendixCChannel } from '../test/bolt3-appendix-c.js';
 import { readJsonFixture } from '../test/fixtures.js';
 import { type Bench, fmtOps, fmtRatio, measure, printTable } from './harness.js';
 
@@ -24,47 +23,18 @@ const FORMAT = 'anchors_zero_fee_htlc_tx' as const;
 /** Appendix C's channel with n HTLCs (its five HTLCs cycled, each with its own hash). */
 function channelWith(n: number): { params: CommitmentParams; remoteFundingPriv: Uint8Array; remoteHtlcPriv: Uint8Array; localFundingPriv: Uint8Array } {
   const common = readJsonFixture('vectors/bolt03-commitment-txs.json').appendix_c_static_remotekey.common_parameters;
-  const v = common.values;
-  const internal = common.internal_values_from_html_comment;
-  const h = (s: string): Uint8Array => fromHex(s);
+  const ch = appendixCChannel(common, false);
   const htlcs: CommitmentHtlc[] = Array.from({ length: n }, (_, i) => {
-    const x = common.htlcs[i % 5];
-    return {
-      offered: x.direction === 'local->remote',
-      amountMsat: BigInt(x.amount_msat) + BigInt(i) * 1000n,
-      paymentHash: sha256(Uint8Array.of(i >> 8, i & 0xff)),
-      cltvExpiry: x.expiry + i,
-    };
+    const x = ch.htlcs[i % 5]!;
+    return { ...x, amountMsat: x.amountMsat + BigInt(i) * 1000n, paymentHash: sha256(Uint8Array.of(i >> 8, i & 0xff)), cltvExpiry: x.cltvExpiry + i };
   });
   const inFlight = htlcs.reduce((sum, x) => sum + x.amountMsat, 0n);
-  const fundingMsat = BigInt(v.funding_amount_satoshi) * 1000n;
+  const balance = (ch.base.fundingAmountSat * 1000n - inFlight) / 2n;
   return {
-    params: {
-      format: FORMAT,
-      funding: { txid: reverseTxid(h(v.funding_tx_id)), vout: v.funding_output_index },
-      fundingAmountSat: BigInt(v.funding_amount_satoshi),
-      localFundingPubkey: h(v.local_funding_pubkey),
-      remoteFundingPubkey: h(v.remote_funding_pubkey),
-      commitmentNumber: BigInt(v.commitment_number),
-      commitmentNumberObscurer: commitmentNumberObscurer(h(v.local_payment_basepoint), h(v.remote_payment_basepoint)),
-      toSelfDelay: v.local_delay,
-      dustLimitSat: BigInt(v.local_dust_limit_satoshi),
-      feeratePerKw: 253,
-      toLocalMsat: (fundingMsat - inFlight) / 2n,
-      toRemoteMsat: (fundingMsat - inFlight) / 2n,
-      localIsOpener: true,
-      htlcs,
-      keys: {
-        revocationPubkey: h(v.local_revocation_pubkey),
-        localDelayedPubkey: h(v.local_delayedpubkey),
-        localHtlcPubkey: h(v.local_htlcpubkey),
-        remoteHtlcPubkey: h(v.remote_htlcpubkey),
-        remotePaymentPubkey: h(v.remote_payment_basepoint),
-      },
-    },
-    remoteFundingPriv: h(internal.remote_funding_privkey.value).subarray(0, 32),
-    remoteHtlcPriv: h(internal.remote_privkey.value).subarray(0, 32),
-    localFundingPriv: h(v.local_funding_privkey).subarray(0, 32),
+    params: { ...ch.base, format: FORMAT, dustLimitSat: ch.dustLimitSat, feeratePerKw: 253, toLocalMsat: balance, toRemoteMsat: balance, htlcs },
+    remoteFundingPriv: ch.remoteFundingPriv,
+    remoteHtlcPriv: ch.remoteHtlcPriv,
+    localFundingPriv: ch.localFundingPriv,
   };
 }
 

@@ -3,87 +3,26 @@
  * commitment transaction and every HTLC transaction rebuilt, signed with plain RFC 6979 and
  * compared byte for byte. Inputs and expected values all come from the vector files.
  */
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { appendixCChannel as channel, type Channel } from '../../test/bolt3-appendix-c.js';
 import { readJsonFixture } from '../../test/fixtures.js';
 import { fromHex, toHex } from '../bytes.js';
 import { nobleCurve } from '../crypto/noble.js';
-import {
-  buildCommitment,
-  commitmentNumberObscurer,
-  fundingWitness,
-  type CommitmentHtlc,
-  type CommitmentKeys,
-  type CommitmentParams,
-} from './commitment.js';
+import { buildCommitment, fundingWitness } from './commitment.js';
 import { compactToDer, derToCompact, witnessSignature } from './der.js';
 import type { CommitmentFormat } from './fees.js';
 import { buildHtlcTxs, htlcTxWitness, remoteHtlcSighashType } from './htlc-tx.js';
 import { p2wpkh } from './scripts.js';
 import { SIGHASH_ALL, witnessV0Sighash } from './sighash.js';
-import { parseTx, reverseTxid, serializeTx, type Tx } from './tx.js';
+import { parseTx, serializeTx, type Tx } from './tx.js';
 
 const h = (s: string): Uint8Array => fromHex(s);
-/** BOLT 3 private keys carry a trailing 01 byte (vectors README). */
-const priv = (s: string): Uint8Array => fromHex(s).subarray(0, 32);
 const sign = (hash: Uint8Array, key: Uint8Array): Uint8Array => nobleCurve.sign(hash, key); // plain RFC 6979
 const der = (compact: Uint8Array): string => toHex(compactToDer(compact));
 
 const current = readJsonFixture('vectors/bolt03-commitment-txs.json');
 const historical = readJsonFixture('vectors/bolt03-commitment-txs-historical.json');
-
-/** An Appendix C common-parameter block turned into builder inputs. */
-interface Channel {
-  base: Omit<CommitmentParams, 'format' | 'feeratePerKw' | 'toLocalMsat' | 'toRemoteMsat' | 'htlcs' | 'dustLimitSat'>;
-  dustLimitSat: bigint;
-  htlcs: CommitmentHtlc[];
-  preimages: Uint8Array[];
-  localFundingPriv: Uint8Array;
-  remoteFundingPriv: Uint8Array;
-  localHtlcPriv: Uint8Array;
-  remoteHtlcPriv: Uint8Array;
-}
-
-function channel(common: any, legacyKeyNames: boolean): Channel {
-  const v = common.values;
-  const internal = common.internal_values_from_html_comment;
-  const keys: CommitmentKeys = {
-    revocationPubkey: h(v.local_revocation_pubkey),
-    localDelayedPubkey: h(v.local_delayedpubkey),
-    // Legacy set: "localpubkey"/"remotepubkey" are the HTLC keys, and remotepubkey also pays
-    // to_remote; static_remotekey: to_remote pays the remote payment basepoint.
-    localHtlcPubkey: h(legacyKeyNames ? v.localpubkey : v.local_htlcpubkey),
-    remoteHtlcPubkey: h(legacyKeyNames ? v.remotepubkey : v.remote_htlcpubkey),
-    remotePaymentPubkey: h(legacyKeyNames ? v.remotepubkey : v.remote_payment_basepoint),
-  };
-  return {
-    base: {
-      funding: { txid: reverseTxid(h(v.funding_tx_id)), vout: v.funding_output_index },
-      fundingAmountSat: BigInt(v.funding_amount_satoshi),
-      localFundingPubkey: h(v.local_funding_pubkey),
-      remoteFundingPubkey: h(v.remote_funding_pubkey),
-      commitmentNumber: BigInt(v.commitment_number),
-      // "local is the opener/funder": local payment basepoint first.
-      commitmentNumberObscurer: commitmentNumberObscurer(h(v.local_payment_basepoint), h(v.remote_payment_basepoint)),
-      toSelfDelay: v.local_delay,
-      localIsOpener: true,
-      keys,
-    },
-    dustLimitSat: BigInt(v.local_dust_limit_satoshi),
-    htlcs: common.htlcs.map((x: any) => ({
-      offered: x.direction === 'local->remote',
-      amountMsat: BigInt(x.amount_msat),
-      paymentHash: nobleSha256(h(x.payment_preimage)),
-      cltvExpiry: x.expiry,
-    })),
-    preimages: common.htlcs.map((x: any) => h(x.payment_preimage)),
-    localFundingPriv: priv(v.local_funding_privkey),
-    remoteFundingPriv: priv(internal.remote_funding_privkey.value),
-    localHtlcPriv: priv(v.local_privkey),
-    remoteHtlcPriv: priv(internal.remote_privkey.value),
-  };
-}
 
 /**
  * Which HTLCs a case commits to. BOLT 3 Appendix C: "HTLCs are not used for the first ...
