@@ -13,6 +13,7 @@ import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath } from '../test/fixtures.js';
+import { messageType } from '../signer/wire/messages.js';
 import { SimLightningd } from '../test/sim-lightningd.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
 import { type Bench, fmtRatio, printTable } from './harness.js';
@@ -26,8 +27,8 @@ const SESSION = 'session-basic-l1.jsonl';
 const CLN_HSMD_MS = 22;
 const ROUNDS = 5;
 
-const CLIENT_HSMFD = 9;
-const WIRE_HSMD_INIT = 11;
+const CLIENT_HSMFD = messageType('hsmd_client_hsmfd');
+const WIRE_HSMD_INIT = messageType('hsmd_init');
 
 /** Milliseconds to handle every exchange after init in a fresh Signer; throws on a wrong reply. */
 function replayInProcess(curve: Curve): number {

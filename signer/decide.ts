@@ -17,7 +17,7 @@ import { paymentHandlers } from './handlers/payments.js';
 import { mayRequest } from './permissions.js';
 import type { SignerState } from './state.js';
 import { WireError } from './wire/errors.js';
-import { decodeMessage, peekType, type HsmdMessage, type MessageName } from './wire/messages.js';
+import { decodeMessage, requestType, type HsmdMessage, type MessageName } from './wire/messages.js';
 
 const HANDLERS: HandlerTable = {
   ...initHandlers,
@@ -36,7 +36,7 @@ const KEYLESS: ReadonlySet<MessageName> = new Set(['hsmd_dev_preinit']);
 export type SignerContext = Omit<DecideContext, 'keys'> & { readonly keys: DecideContext['keys'] | undefined };
 
 export function decide(ctx: SignerContext, state: SignerState, env: Envelope): Decision {
-  const type = peekType(env.message);
+  const type = requestType(env.message);
   // libhsmd.c hsmd_handle_client_message: the capability gate comes first.
   if (!mayRequest(env.client.permissions, type)) return badRequest(`does not have capability to run ${type}`);
 

@@ -13,9 +13,9 @@ import { openKeyRing, type KeyRing, type KeyRingOptions } from './keys/node-keys
 import { HsmSecretError, HsmSecretTypeCode, parseHsmSecret, unlockHsmSecret } from './keys/hsm-secret.js';
 import { DEFAULT_POLICY, type PolicyConfig } from './policy/policy.js';
 import { apply, initialState, type SignerState } from './state.js';
-import { decodeAs, encodeMessage, peekType, type MessageFields } from './wire/messages.js';
+import { decodeAs, encodeMessage, messageType, requestType, type MessageFields } from './wire/messages.js';
 
-const WIRE_HSMD_INIT = 11;
+const WIRE_HSMD_INIT = messageType('hsmd_init');
 
 export interface SignerOptions {
   readonly curve: Curve;
@@ -51,7 +51,7 @@ export class Signer {
   }
 
   decide(env: Envelope): Decision {
-    if (peekType(env.message) === WIRE_HSMD_INIT) {
+    if (requestType(env.message) === WIRE_HSMD_INIT) {
       const failure = this.#unlock(env.message);
       if (failure) return failure;
     }

@@ -19,7 +19,7 @@ import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
 import { batchedRequestSize, decodeReplyPayload, encodeReplyEnvelope, encodeRequestBatch, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS } from '../../signer/remote/envelope-codec.js';
 import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
-import { decodeMessage } from '../../signer/wire/messages.js';
+import { decodeMessage, messageType, requestType } from '../../signer/wire/messages.js';
 import type { BrokerLog } from '../../log/broker-log/broker-log.js';
 import type { LogRecord } from '../../log/broker-log/record.js';
 import { outcome } from '../local-signer.js';
@@ -31,8 +31,8 @@ import type { ServerLog } from './mqtt-server.js';
 export const RESEND_BACKOFF_MS: readonly number[] = [1000, 2000, 4000, 8000, 16000, 30000];
 /** A message in flight is not resent again within this long (its requests' timers fire together). */
 const RESEND_GUARD_MS = 250;
-const WIRE_HSMD_INIT = 11;
-const WIRE_HSMD_INIT_REPLY_V4 = 114;
+const WIRE_HSMD_INIT = messageType('hsmd_init');
+const WIRE_HSMD_INIT_REPLY_V4 = messageType('hsmd_init_reply_v4');
 
 export interface RemoteSignerOptions {
   /** The broker's own MQTT client (connected or connecting). */
@@ -62,7 +62,6 @@ interface Outstanding {
 
 type DeviceState = { readonly kind: 'verifying' | 'ready' | 'refused' };
 
-const peekType = (m: Uint8Array): number => (m.length >= 2 ? (m[0]! << 8) | m[1]! : -1);
 /** The reply's bytes without the id: what two devices with one seed must agree on. */
 const replyBytes = (reply: Reply): Uint8Array => encodeReplyEnvelope({ id: 0n, reply });
 
@@ -196,7 +195,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
     const id = nextId++;
     const message = env.message.slice(); // may be a view into a socket buffer (frames.ts)
     const envelope: Envelope = { ...env, id, message };
-    const type = peekType(message);
+    const type = requestType(message);
     const started = performance.now();
     await brokerLog.append({ kind: 'request-received', id, client: env.client, type, message, at: Date.now() });
     return new Promise<Reply>((resolve, reject) => {
@@ -329,7 +328,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
 
   const learnInit = (envelope: Envelope, reply: Reply & { kind: 'frame' }): void => {
     cachedInit = { envelope, reply: replyBytes(reply) };
-    if (peekType(reply.frame) !== WIRE_HSMD_INIT_REPLY_V4) return;
+    if (requestType(reply.frame) !== WIRE_HSMD_INIT_REPLY_V4) return;
     try {
       const decoded = decodeMessage(reply.frame);
       if (decoded.name === 'hsmd_init_reply_v4') options.devices?.learnInitNodeId(toHex(decoded.node_id));

@@ -18,6 +18,7 @@ import { nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
 import { decodeRequestPayload, encodeReplyBatch, encodeReplyEnvelope, type ReplyEnvelope } from '../../signer/remote/envelope-codec.js';
 import { parseTopic, topic } from '../../signer/remote/topics.js';
+import { messageType, requestType } from '../../signer/wire/messages.js';
 import { Signer } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
 import { openJournalFiles } from '../../log/journal/journal.js';
@@ -266,7 +267,7 @@ export class Device {
   /** One request of a message: held back (undefined), or handled with `handle` (not yet synced). */
   #one(env: Envelope, handle: (env: Envelope) => { reply: Reply; replayed: boolean }): { reply: Reply; replayed: boolean } | undefined {
     const { log } = this.options;
-    const isInit = peekType(env.message) === WIRE_HSMD_INIT;
+    const isInit = requestType(env.message) === WIRE_HSMD_INIT;
     const isNew = this.core.lastId !== undefined && env.id > this.core.lastId;
     const waitingFor = isNew ? [...this.#heldBack].find((id) => id < env.id) : undefined;
     if (!isInit && isNew && (!this.core.signer.initialized || waitingFor !== undefined)) {
@@ -292,10 +293,9 @@ export class Device {
   }
 }
 
-const WIRE_HSMD_INIT = 11;
+const WIRE_HSMD_INIT = messageType('hsmd_init');
 
 /** The message type of an hsmd frame, or -1 if it is too short to have one. */
-const peekType = (message: Uint8Array): number => (message.length >= 2 ? (message[0]! << 8) | message[1]! : -1);
 
 /** secret_data for the node key; the fix in the error if the passphrase is missing or wrong. */
 function unlockSeed(file: Uint8Array, passphrase: string | undefined): Uint8Array {

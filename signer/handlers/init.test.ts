@@ -130,3 +130,8 @@ test('get_per_commitment_point at version 5 also reveals secret n-2 (the one rev
  */
 const passphraseFile = (mnemonic: string, passphrase: string): Uint8Array =>
   concat(sha256(mnemonicToSeed(mnemonic, passphrase)), utf8(mnemonic));
+
+test('a frame too short to have a type is a bad request (type -1, as fromwire_peektype), never an exception', () => {
+  const d = send(signerFor(fromHex(legacy.header.hsm_secret)), Uint8Array.of(1));
+  assert.deepEqual(d.reply, { kind: 'bad-request', description: 'does not have capability to run -1' });
+});

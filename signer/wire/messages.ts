@@ -65,7 +65,13 @@ export function messageNameOf(type: number): MessageName | undefined {
   return BY_TYPE.get(type)?.name;
 }
 
-/** The 2-byte big-endian type of a frame (`wire/fromwire.c` fromwire_peektype). */
+/**
+ * The type of a request as hsmd reads it (`wire/fromwire.c` fromwire_peektype): -1 for a
+ * frame too short to have one, a type no client may send, so it is refused, not thrown on.
+ */
+export const requestType = (frame: Uint8Array): number => (frame.length >= 2 ? peekType(frame) : -1);
+
+/** The 2-byte big-endian type of a frame; a frame shorter than that is a WireError. */
 export function peekType(frame: Uint8Array): number {
   if (frame.length < 2) {
     throw new WireError(`frame needs 2 bytes for its type, has ${frame.length}`, 0);
