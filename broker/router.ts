@@ -11,6 +11,7 @@
 import type net from 'node:net';
 import type { ClientContext, Envelope } from '../signer/envelope.js';
 import { mayRequest } from '../signer/permissions.js';
+import { requestType } from '../signer/wire/messages.js';
 import type { Client } from './clients.js';
 import type { Connection } from './connection.js';
 import {
@@ -45,9 +46,6 @@ export interface RouterDeps {
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
-/** fromwire_peektype: the u16 type, or -1 for a body shorter than 2 bytes. */
-export const peekType = (msg: Uint8Array): number => (msg.length >= 2 ? (msg[0]! << 8) | msg[1]! : -1);
-
 export class Router {
   /** Envelope ids: unique, increasing, from 1 (DESIGN §2). */
   private nextId = 1n;
@@ -62,12 +60,12 @@ export class Router {
       // Our own bug, not the peer's: keep the process up (the broker never gives up on
       // lightningd). A client is closed so its daemon fails instead of hanging.
       if (!client.isMaster) return this.badRequest(client, conn, message, `internal error: ${describe(err)}`);
-      this.deps.log.log('broken', `request ${peekType(message)} from lightningd failed: ${describe(err)}; it gets no reply`);
+      this.deps.log.log('broken', `request ${requestType(message)} from lightningd failed: ${describe(err)}; it gets no reply`);
     }
   }
 
   private async route(client: Client, conn: Connection, message: Uint8Array): Promise<void> {
-    const type = peekType(message);
+    const type = requestType(message);
     if (!mayRequest(client.context.permissions, type)) {
       return this.badRequest(client, conn, message, `client does not have capability to run ${type}`);
     }
@@ -115,7 +113,7 @@ export class Router {
       // Game over: status_broken(str), then master_badmsg (common/status.c), whose %u
       // prints fromwire_peektype's -1 as 4294967295.
       log.log('broken', description);
-      return this.deps.fatal('master-io', `Error parsing ${peekType(message) >>> 0}: ${hex(message)}`);
+      return this.deps.fatal('master-io', `Error parsing ${requestType(message) >>> 0}: ${hex(message)}`);
     }
     const peer = client.context.peer;
     log.log('broken', `${hex(peer)}: ${description}`);
