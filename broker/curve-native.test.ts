@@ -159,11 +159,13 @@ for (const [name, curve] of backends) {
     same(curve, (c) => c.sign(hash, a, new Uint8Array(33)), 'sign 33-byte extra');
     same(curve, (c) => c.signSchnorr(hash.slice(1), a, zero), 'schnorr 31-byte message');
     same(curve, (c) => c.signSchnorr(hash, a, new Uint8Array(31)), 'schnorr 31-byte aux');
-    // Verification: high S is accepted, out-of-range r/s and wrong lengths are false.
+    // Verification: high S (the other spelling of a valid signature), out-of-range r/s and
+    // wrong lengths are false.
     const sig = nobleCurve.sign(hash, a);
     const highS = concat(sig.slice(0, 32), fromScalar(N - toScalar(sig.slice(32))));
-    same(curve, (c) => c.verify(highS, hash, A), 'high-S verifies');
-    assert.equal(curve.verify(highS, hash, A), true);
+    same(curve, (c) => c.verify(highS, hash, A), 'high-S refused');
+    assert.equal(curve.verify(sig, hash, A), true);
+    assert.equal(curve.verify(highS, hash, A), false);
     for (const [i, bad] of [
       concat(zero, sig.slice(32)),
       concat(sig.slice(0, 32), zero),

@@ -13,7 +13,6 @@
  *   reduces the message to a scalar anyway).
  * - secp256k1_ec_privkey_tweak_add/_mul there do not check the secret key (≥ n is silently
  *   reduced, 0 accepted): keys are checked first.
- * - secp256k1_ecdsa_verify rejects high-S; `Curve.verify` does not: S is normalized first.
  * - secp256k1_ec_pubkey_tweak_mul is variable time; `pointMul` promises constant time, so it
  *   goes through secp256k1_ecdh (ecmult_const) with a hash function that returns the point.
  * - secp256k1_ec_pubkey_parse takes hybrid (06/07) keys; nobleCurve does not, nor do we.
@@ -34,7 +33,6 @@ interface Secp256k1Addon {
   privateKeyTweakMul(seckey: Uint8Array, tweak: Uint8Array): Uint8Array;
   publicKeyCombine(pubkeys: Uint8Array[], compressed?: boolean): Uint8Array;
   publicKeyTweakAdd(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
-  signatureNormalize(signature: Uint8Array): Uint8Array;
   ecdsaSign(msg32: Uint8Array, seckey: Uint8Array, options?: { data?: Uint8Array }): { signature: Uint8Array; recid: number };
   ecdsaVerify(signature: Uint8Array, msg32: Uint8Array, pubkey: Uint8Array): boolean;
   ecdh(
@@ -115,7 +113,7 @@ function nativeCurveOn(addon: Secp256k1Addon, bip340: Pick<Curve, 'signSchnorr' 
     verify(signature, hash, pub) {
       try {
         checkPoint(pub);
-        return addon.ecdsaVerify(addon.signatureNormalize(signature.slice()), hash, pub);
+        return addon.ecdsaVerify(signature, hash, pub); // refuses high-S, as Curve.verify promises
       } catch {
         return false;
       }

@@ -73,10 +73,10 @@ function wasmCurveOn(tiny: TinySecp256k1): Curve {
       return { signature, recovery: recoveryId };
     },
 
-    // strict = false: tiny normalizes S first, so high-S verifies as in nobleCurve.
+    // strict = true: high-S is refused, as in nobleCurve (Curve.verify).
     verify(signature, hash, pub) {
       try {
-        return tiny.verify(hash, pub, signature, false);
+        return tiny.verify(hash, pub, signature, true);
       } catch {
         return false;
       }

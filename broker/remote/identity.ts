@@ -3,35 +3,51 @@
  * "Connecting"): the broker id (random 16 bytes hex, created once in
  * `SPHINX_DATA_DIR/broker-id`), and the known device keys: `SPHINX_DEVICE_KEYS`, the node id
  * lightningd's init revealed, and, only when no key is configured, the first device that
- * authenticates, pinned in `SPHINX_DATA_DIR/pinned-devices`.
+ * authenticates, pinned in `SPHINX_DATA_DIR/pinned-devices`; and the tokens already used
+ * (`SPHINX_DATA_DIR/used-tokens`), so a token is accepted once even across broker restarts.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const BROKER_ID_FILE = 'broker-id';
 export const PINNED_DEVICES_FILE = 'pinned-devices';
+export const USED_TOKENS_FILE = 'used-tokens';
 
 const DEVICE_KEY = /^0[23][0-9a-f]{64}$/;
 
-/** Appends `text` to `path` (creating it) and syncs the file and, if new, its directory. */
-function appendSynced(path: string, dir: string, text: string): void {
-  const created = !existsSync(path);
-  const fd = openSync(path, 'a', 0o600);
+/** Writes `text` to `path` (appending, or creating/truncating) and syncs it. */
+function writeSynced(path: string, text: string, flags: 'a' | 'w'): void {
+  const fd = openSync(path, flags, 0o600);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  if (created) {
-    const d = openSync(dir, 'r');
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
+}
+
+function syncDir(dir: string): void {
+  const d = openSync(dir, 'r');
+  try {
+    fsyncSync(d);
+  } finally {
+    closeSync(d);
   }
+}
+
+/** Appends `text` to `path` (creating it) and syncs the file and, if new, its directory. */
+function appendSynced(path: string, dir: string, text: string): void {
+  const created = !existsSync(path);
+  writeSynced(path, text, 'a');
+  if (created) syncDir(dir);
+}
+
+/** Replaces `path` with `text` atomically (a synced temporary file renamed over it). */
+function replaceSynced(path: string, dir: string, text: string): void {
+  writeSynced(`${path}.new`, text, 'w');
+  renameSync(`${path}.new`, path);
+  syncDir(dir);
 }
 
 /** The broker id in `dataDir`, created (durably) on first use. */
@@ -97,5 +113,41 @@ export class KnownDevices {
 
   get pinnedFile(): string {
     return this.pinnedPath;
+  }
+}
+
+/**
+ * The tokens already accepted, until they expire: a token is accepted once. Kept by what it
+ * means, the device key and its issue time (the signed content; one key signs one time
+ * once), not by its text, so no other spelling of the same token passes; and on disk, so a
+ * restarted broker still refuses it. Only tokens of known keys with good signatures get
+ * here, so the file holds at most the logins of the last few minutes.
+ */
+export class UsedTokens {
+  /** "key issuedAt" → when it may be forgotten (unix ms). */
+  private readonly used = new Map<string, number>();
+  private readonly path: string;
+
+  constructor(private readonly dataDir: string, private readonly keepMs: number) {
+    this.path = join(dataDir, USED_TOKENS_FILE);
+    if (!existsSync(this.path)) return;
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      const m = /^(0[23][0-9a-f]{64}) (\d+)$/.exec(line.trim());
+      if (m) this.used.set(`${m[1]} ${m[2]}`, Number(m[2]) + keepMs);
+    }
+  }
+
+  /**
+   * Records the token `id` signed for `issuedAt` (durably, before the login is accepted);
+   * false if it was used before.
+   */
+  claim(id: string, issuedAt: number, now: number): boolean {
+    for (const [key, forgetAt] of this.used) if (forgetAt < now) this.used.delete(key);
+    const key = `${id} ${issuedAt}`;
+    if (this.used.has(key)) return false;
+    this.used.set(key, issuedAt + this.keepMs);
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    replaceSynced(this.path, this.dataDir, [...this.used.keys()].map((k) => `${k}\n`).join(''));
+    return true;
   }
 }

@@ -13,10 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { toHex } from '../../signer/bytes.js';
+import { fromHex, toHex } from '../../signer/bytes.js';
 import { nobleCurve } from '../../signer/crypto/noble.js';
 import { type Credentials, makeCredentials } from '../../signer/remote/auth-token.js';
 import { topic } from '../../signer/remote/topics.js';
+import { fromScalar, N, toScalar } from '../curve-scalars.js';
+import { fastCurve } from '../curve-native.js';
 import { KnownDevices } from './identity.js';
 import { connectMqtt, hasNoDelay } from './mqtt-connect.js';
 import { type MqttServer, startMqttServer } from './mqtt-server.js';
@@ -27,18 +29,22 @@ const KEY_B = new Uint8Array(32).fill(0xb2);
 const ID_A = toHex(nobleCurve.publicKey(KEY_A));
 const ID_B = toHex(nobleCurve.publicKey(KEY_B));
 
-async function withServer(configured: string[], body: (s: MqttServer, lines: string[], dir: string) => Promise<void>, tls?: { certFile: string; keyFile: string }) {
-  const dir = mkdtempSync(join(tmpdir(), 'sphinx-mqtt-'));
-  const lines: string[] = [];
-  const server = await startMqttServer({
+const serverIn = (dir: string, configured: string[], lines: string[], tls?: { certFile: string; keyFile: string }, curve = nobleCurve) =>
+  startMqttServer({
+    dataDir: dir,
     persistenceDir: join(dir, 'mqtt'),
     port: 0,
     tls: tls && { ...tls, port: 0, host: '127.0.0.1' },
     brokerId: BROKER_ID,
-    curve: nobleCurve,
+    curve,
     devices: new KnownDevices(dir, configured),
     log: (level, text) => lines.push(`${level}: ${text}`),
   });
+
+async function withServer(configured: string[], body: (s: MqttServer, lines: string[], dir: string) => Promise<void>, tls?: { certFile: string; keyFile: string }) {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-mqtt-'));
+  const lines: string[] = [];
+  const server = await serverIn(dir, configured, lines, tls);
   try {
     await body(server, lines, dir);
   } finally {
@@ -101,6 +107,49 @@ test('refused, each with its reason logged: forged signature, expired token, reu
     assert.match(lines.slice(before).join('\n'), /refused connection .*: token already used/);
   });
 });
+
+/** The same token with S replaced by n − S: the same signature, spelled differently. */
+function otherSpelling(creds: Credentials): Credentials {
+  const token = fromHex(creds.password);
+  const s = toScalar(token.subarray(40));
+  return { username: creds.username, password: toHex(token.subarray(0, 40)) + toHex(fromScalar(N - s)) };
+}
+
+for (const [name, curve] of [['noble', nobleCurve], ['native', fastCurve()]] as const) {
+  test(`a used token is refused in its other (high-S) spelling and after a server restart (${name} curve)`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sphinx-replay-'));
+    const lines: string[] = [];
+    const refusals = () => lines.filter((l) => l.startsWith('unusual: MQTT: refused connection'));
+    try {
+      const creds = makeCredentials(nobleCurve, KEY_A, BROKER_ID, now());
+      let server = await serverIn(dir, [ID_A], lines, undefined, curve);
+      const device = await attempt(url(server), ID_A, creds);
+      assert.equal(device.error, undefined, 'the device logs in');
+      await device.client.endAsync();
+      const malleated = await attempt(url(server), ID_A, otherSpelling(creds));
+      assert.ok(malleated.error, 'the high-S spelling of the used token is refused');
+      assert.match(refusals().at(-1)!, /: bad signature$/);
+      await server.close();
+
+      server = await serverIn(dir, [ID_A], lines, undefined, curve);
+      try {
+        for (const replay of [creds, otherSpelling(creds)]) {
+          const again = await attempt(url(server), ID_A, replay);
+          assert.ok(again.error, 'a restarted server still refuses the used token');
+        }
+        assert.match(refusals().at(-2)!, /: token already used/);
+        assert.match(refusals().at(-1)!, /: bad signature$/);
+        const fresh = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 1));
+        assert.equal(fresh.error, undefined, 'a fresh token still gets in');
+        await fresh.client.endAsync();
+      } finally {
+        await server.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('a device may not publish or subscribe under another device\'s id; the refusals are logged', async () => {
   await withServer([ID_A, ID_B], async (server, lines) => {

@@ -4,7 +4,7 @@
  * a TLS listener. TCP_NODELAY on every accepted socket. It lets in:
  * - the broker's own client (a per-process random password; exempt from the ACL), and
  * - devices whose username is their key and whose password is a fresh token signed over the
- *   broker id (signer/remote/auth-token.ts), not seen before, from a known key (identity.ts).
+ *   broker id (signer/remote/auth-token.ts), from a known key, not used before (identity.ts).
  * A device may publish and subscribe only under `sphinx/v1/<its id>/` (withinDevice). Every
  * refusal is logged with its reason.
  */
@@ -17,13 +17,15 @@ import { Aedes, type Client } from 'aedes';
 import aedesPersistenceLevel from 'aedes-persistence-level';
 import { Level } from 'level';
 import type { Curve } from '../../signer/crypto/curve.js';
-import { checkCredentials, TOKEN_MAX_AGE_MS } from '../../signer/remote/auth-token.js';
+import { checkCredentials, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../signer/remote/auth-token.js';
 import { withinDevice } from '../../signer/remote/topics.js';
-import type { KnownDevices } from './identity.js';
+import { type KnownDevices, UsedTokens } from './identity.js';
 
 export type ServerLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
 
 export interface MqttServerOptions {
+  /** SPHINX_DATA_DIR: the used tokens (identity.ts UsedTokens). */
+  readonly dataDir: string;
   /** Its LevelDB directory (SPHINX_DATA_DIR/mqtt). */
   readonly persistenceDir: string;
   readonly host?: string;
@@ -58,7 +60,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   const now = options.now ?? Date.now;
   const internalPassword = randomBytes(32).toString('hex');
   /** Tokens seen, until they expire (protocol: a token is accepted once). */
-  const usedTokens = new Map<string, number>();
+  const usedTokens = new UsedTokens(options.dataDir, TOKEN_MAX_AGE_MS + TOKEN_MAX_SKEW_MS);
 
   const db = new Level<string, unknown>(options.persistenceDir);
   const aedes = new Aedes({ persistence: aedesPersistenceLevel(db), id: `sphinx-${options.brokerId}` });
@@ -80,13 +82,11 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
     }
     if (username === undefined || password === undefined) return fail('no username/password (a device signs a token)', 4);
     const at = now();
-    for (const [token, expires] of usedTokens) if (expires < at) usedTokens.delete(token);
     const check = checkCredentials(options.curve, username, secret, options.brokerId, at);
     if (!check.ok) return fail(check.reason, 4);
-    if (usedTokens.has(secret)) return fail('token already used (a device signs a fresh one per connection)', 4);
-    usedTokens.set(secret, check.issuedAt + TOKEN_MAX_AGE_MS);
     const verdict = devices.admit(username);
     if (!verdict.known) return fail(verdict.reason, 5);
+    if (!usedTokens.claim(username, check.issuedAt, at)) return fail('token already used (a device signs a fresh one per connection)', 4);
     if (verdict.pinned) {
       log('unusual', `MQTT: PINNED DEVICE ${username}: no SPHINX_DEVICE_KEYS configured, so the first device that ` +
         `authenticated is now the only one allowed (${devices.pinnedFile}). If this is not your device, stop now, ` +

@@ -41,6 +41,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       return await createRemoteSigner({ mqtt, brokerLog, log, devices });
     }
     const server = await startMqttServer({
+      dataDir: settings.dataDir,
       persistenceDir: mqttPersistenceDir(settings.dataDir),
       port: settings.mqttPort,
       tls: settings.tls,

@@ -33,7 +33,12 @@ export interface Curve {
   sign(hash: Uint8Array, priv: Uint8Array, extraEntropy?: Uint8Array): Uint8Array;
   /** As `sign`, plain RFC 6979, plus the recovery id (0..3). */
   signRecoverable(hash: Uint8Array, priv: Uint8Array): { signature: Uint8Array; recovery: number };
-  /** ECDSA verification of a compact signature (low-S not required). */
+  /**
+   * ECDSA verification of a compact signature, low-S only (libsecp256k1
+   * secp256k1_ecdsa_verify, which CLN uses): (r, n−s) verifies whenever (r, s) does, so
+   * accepting both would give every signature a second spelling (docs/remote-protocol.md
+   * "Connecting": a replayed login token in its other form).
+   */
   verify(signature: Uint8Array, hash: Uint8Array, pub: Uint8Array): boolean;
   /** BIP 340 Schnorr signature of a 32-byte message with 32 bytes of aux randomness. */
   signSchnorr(message: Uint8Array, priv: Uint8Array, aux: Uint8Array): Uint8Array;

@@ -119,7 +119,7 @@ export const nobleCurve: Curve = {
   verify(signature, hash, pub) {
     try {
       checkHash(hash);
-      return secp256k1.verify(signature, hash, pub, { prehash: false, lowS: false, format: 'compact' });
+      return secp256k1.verify(signature, hash, pub, { prehash: false, lowS: true, format: 'compact' });
     } catch {
       return false;
     }
