@@ -30,6 +30,27 @@ test('sphinx.conf is read, comments ignored, and the environment wins', () => {
   });
 });
 
+test('sphinx.conf values may be quoted as in an EnvironmentFile: the quotes are not part of the value', () => {
+  const conf = [
+    'SPHINX_POLICY_WARN_ONLY="policy-feerate-range"',
+    "SPHINX_DATA_DIR='/var/lib/sphinx key' # a comment after the quotes",
+    'SPHINX_HTTP_HOST="127.0.0.1#not-a-comment"',
+    'SPHINX_MQTT_URL="mqtt://u:p\\"q@h:1"',
+  ].join('\n');
+  withConf(conf, (dir) => {
+    const s = loadSettings({}, dir);
+    assert.equal(s.SPHINX_POLICY_WARN_ONLY, 'policy-feerate-range');
+    assert.deepEqual([...policyOf(s).warnOnly], ['policy-feerate-range']);
+    assert.equal(s.SPHINX_DATA_DIR, '/var/lib/sphinx key');
+    assert.equal(s.SPHINX_HTTP_HOST, '127.0.0.1#not-a-comment');
+    assert.equal(s.SPHINX_MQTT_URL, 'mqtt://u:p"q@h:1');
+  });
+  withConf('SPHINX_DATA_DIR="/x\n', (dir) =>
+    assert.throws(() => loadSettings({}, dir), (e: Error) => e instanceof ConfigError && /sphinx\.conf:1: .*no closing "/.test(e.message)));
+  withConf("SPHINX_DATA_DIR='/x' /y\n", (dir) =>
+    assert.throws(() => loadSettings({}, dir), /sphinx\.conf:1: .*unexpected "\/y" after the closing '/));
+});
+
 test('unknown keys: refused in sphinx.conf (naming the line), a warning in the environment', () => {
   withConf('SPHINX_DATA_DIR=/x\nSPHINX_MAX_HTLC=3\n', (dir) => {
     assert.throws(() => loadSettings({}, dir), (e: Error) => e instanceof ConfigError && /sphinx\.conf:2: .*SPHINX_MAX_HTLC/.test(e.message));

@@ -1,7 +1,8 @@
 /**
  * Configuration: `SPHINX_*` settings from the environment and from `sphinx.conf` in the
  * working directory (under lightningd: the network directory). The environment wins.
- * `sphinx.conf` holds `KEY=value` lines with the same keys; `#` starts a comment.
+ * `sphinx.conf` holds `KEY=value` lines with the same keys (values may be quoted, see
+ * parseConfLine); `#` starts a comment.
  * Every mistake is an error that names the key and says what would be accepted.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -60,13 +61,13 @@ export function loadSettings(
     readFileSync(path, 'utf8')
       .split('\n')
       .forEach((raw, i) => {
-        const line = raw.replace(/#.*/, '').trim();
-        if (!line) return;
-        const eq = line.indexOf('=');
-        const key = line.slice(0, eq).trim();
-        if (eq < 0 || !isSettingKey(key))
-          throw new ConfigError(`${path}:${i + 1}: "${raw.trim()}" is not KEY=value with a known key (${Object.keys(SETTINGS).join(', ')})`);
-        settings[key] = line.slice(eq + 1).trim();
+        const entry = parseConfLine(raw);
+        if (entry === null) return;
+        const where = `${path}:${i + 1}: "${raw.trim()}"`;
+        if ('error' in entry) throw new ConfigError(`${where}: ${entry.error}`);
+        if (!isSettingKey(entry.key))
+          throw new ConfigError(`${where} is not KEY=value with a known key (${Object.keys(SETTINGS).join(', ')})`);
+        settings[entry.key] = entry.value;
       });
   }
   for (const [key, value] of Object.entries(env)) {
@@ -75,6 +76,34 @@ export function loadSettings(
     else warn(`ignoring unknown setting ${key} in the environment (known: ${Object.keys(SETTINGS).join(', ')})`);
   }
   return settings;
+}
+
+/**
+ * One sphinx.conf line as an EnvironmentFile reader would take it (systemd, `set -a; . file`):
+ * `KEY=value`, `KEY="value"` or `KEY='value'`; blank lines and `#` comments skipped. A quoted
+ * value keeps `#` and spaces; in double quotes `\"` and `\\` escape. Null for no entry.
+ */
+export function parseConfLine(raw: string): { key: string; value: string } | { error: string } | null {
+  const line = raw.trim();
+  if (line === '' || line.startsWith('#')) return null;
+  const eq = line.indexOf('=');
+  if (eq < 0) return { error: 'expected KEY=value' };
+  const key = line.slice(0, eq).trim();
+  const rest = line.slice(eq + 1).trim();
+  const quote = rest[0];
+  if (quote !== '"' && quote !== "'") return { key, value: rest.replace(/\s*#.*/, '') };
+  let value = '';
+  for (let at = 1; at < rest.length; at++) {
+    const c = rest[at]!;
+    if (c === quote) {
+      const after = rest.slice(at + 1).trim();
+      if (after !== '' && !after.startsWith('#')) return { error: `unexpected ${JSON.stringify(after)} after the closing ${quote}` };
+      return { key, value };
+    }
+    if (quote === '"' && c === '\\' && (rest[at + 1] === '"' || rest[at + 1] === '\\')) value += rest[++at];
+    else value += c;
+  }
+  return { error: `no closing ${quote}` };
 }
 
 const isSettingKey = (key: string): key is SettingKey => Object.hasOwn(SETTINGS, key);
