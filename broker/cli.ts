@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { PolicyConfig } from '../signer/policy/policy.js';
-import { ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
+import { CONFIG_FILE, ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
 import type { Logger } from './log.js';
 import type { SignerPort } from './signer-port.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
@@ -57,11 +57,13 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     return;
   }
 
-  let settings: Settings;
-  let policy: PolicyConfig;
-  let signerKind: 'remote' | 'local';
+  // A wrong setting is reported through lightningd (runHsmd's startupError), not just stderr.
+  let settings: Settings = {};
+  let policy: PolicyConfig | undefined;
+  let signerKind: 'remote' | 'local' = 'remote';
   let remote: ReturnType<typeof remoteOf> | undefined;
   let statusPage: ReturnType<typeof statusPageOf>;
+  let startupError: string | undefined;
   try {
     settings = loadSettings(env, process.cwd(), (warning) => writeStdio(2, `sphinx-hsmd: ${warning}\n`));
     policy = policyOf(settings);
@@ -70,8 +72,8 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (signerKind === 'remote') remote = remoteOf(settings);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    writeStdio(2, `sphinx-hsmd: ${err.message}\n`);
-    process.exit(1);
+    startupError = `${err.message} (settings: the environment or ${resolve(CONFIG_FILE)}; sphinx-hsmd --help lists them)`;
+    settings = settingsForVersion(env);
   }
   const developer = args.includes('--developer');
   const dataDir = dataDirOf(settings);
@@ -84,7 +86,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       return openRemoteSigner(remote, (level, text) => log.log(level, text));
     }
     const { createLocalSigner } = await import('./local-signer.js');
-    return createLocalSigner({ dataDir, hsmSecretPath, developer, policy, log: (level, text) => log.log(level, text) });
+    return createLocalSigner({ dataDir, hsmSecretPath, developer, policy: policy!, log: (level, text) => log.log(level, text) });
   };
 
   const { runHsmd } = await import('./hsmd.js');
@@ -93,6 +95,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     trace: args.includes('--log-trace') || args.includes('--log-io'),
     logStderr: settings.SPHINX_LOG_STDERR === '1',
     ignoredArgs: args.filter((a) => !(KNOWN_FLAGS as readonly string[]).includes(a)),
+    startupError,
     openSigner: async (log) => {
       const signer = await openSigner(log);
       if (!statusPage) return signer;
@@ -100,6 +103,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       const { withStatusPage } = await import('./status-page.js');
       return withStatusPage(signer, {
         ...statusPage,
+        dataDir,
         mode: signerKind,
         logDir: remote ? (await import('./remote/open-remote.js')).brokerLogDir(remote.dataDir) : undefined,
         log: (level, text) => log.log(level, text),

@@ -23,7 +23,7 @@ export const SETTINGS = {
   SPHINX_TLS_CERT: 'remote: PEM certificate file for the embedded server\'s TLS listener (with SPHINX_TLS_KEY)',
   SPHINX_TLS_KEY: 'remote: PEM private key file for the TLS listener',
   SPHINX_MQTT_TLS_PORT: 'remote: port of the TLS listener on all interfaces (default 8883; only with SPHINX_TLS_CERT and SPHINX_TLS_KEY)',
-  SPHINX_HTTP_PORT: 'port of the status page and JSON API (/, /api/status, /api/views; default 8735); 0 turns it off',
+  SPHINX_HTTP_PORT: 'port of the status page and JSON API (/, /api/status, /api/views); 0 turns it off. Default 8735, or a free port when 8735 is taken (a second node on the machine); the URL is written to SPHINX_DATA_DIR/status-url',
   SPHINX_HTTP_HOST: 'address the status page listens on (default 127.0.0.1; it is read-only but shows what was signed: keep it local)',
   SPHINX_CLN_VERSION: "the version to report; default: ask the parent lightningd ($(readlink /proc/$PPID/exe) --version)",
   SPHINX_LOG_STDERR: '1: also write every log line to stderr',
@@ -169,11 +169,14 @@ export function remoteOf(s: Settings) {
   };
 }
 
-/** The status page's address (broker/status-page.ts), or undefined when SPHINX_HTTP_PORT=0. */
-export function statusPageOf(s: Settings): { host: string; port: number } | undefined {
+/**
+ * The status page's address (broker/status-page.ts), or undefined when SPHINX_HTTP_PORT=0.
+ * `fixed` is false for the default port, which gives way to a free one when taken.
+ */
+export function statusPageOf(s: Settings): { host: string; port: number; fixed: boolean } | undefined {
   const port = int(s, 'SPHINX_HTTP_PORT', 8735);
   if (port > 65535) throw new ConfigError(`SPHINX_HTTP_PORT=${port}: expected a TCP port (1..65535), or 0 to turn the status page off`);
-  return port === 0 ? undefined : { host: s.SPHINX_HTTP_HOST || '127.0.0.1', port };
+  return port === 0 ? undefined : { host: s.SPHINX_HTTP_HOST || '127.0.0.1', port, fixed: !!s.SPHINX_HTTP_PORT };
 }
 
 const list = (value: string | undefined): string[] =>

@@ -42,6 +42,12 @@ export interface HsmdOptions {
    * (hsmd_client_hsmfd, the permission gate) works without a signer.
    */
   openSigner: (log: Logger) => Promise<SignerPort>;
+  /**
+   * Why the broker cannot start (a wrong setting), with the fix: sent as status_fail right
+   * after status_version, so it lands in lightningd's log (under --daemon or systemd nobody
+   * reads our stderr), and written to stderr too.
+   */
+  startupError?: string;
 }
 
 /** Runs the daemon; the process ends through process.exit. */
@@ -52,6 +58,10 @@ export async function runHsmd(options: HsmdOptions): Promise<void> {
     status = StatusChannel.open(STATUS_FD);
     masterSocket = new net.Socket({ fd: MASTER_FD, readable: true, writable: true, allowHalfOpen: true });
   } catch (err) {
+    if (options.startupError !== undefined) {
+      writeStdio(2, `sphinx-hsmd: ${options.startupError}\n`);
+      process.exit(1);
+    }
     writeStdio(
       2,
       `sphinx-hsmd: fd 0 and fd 3 must be the sockets lightningd passes (${(err as Error).message}).\n` +
@@ -101,6 +111,10 @@ export async function runHsmd(options: HsmdOptions): Promise<void> {
     return fatal('internal', `cannot tell lightningd's version: ${(err as Error).message}; set SPHINX_CLN_VERSION`);
   }
   status.version(version); // first message, always (status_setup_async)
+  if (options.startupError !== undefined) {
+    writeStdio(2, `sphinx-hsmd: ${options.startupError}\n`);
+    return fatal('internal', options.startupError);
+  }
   for (const arg of options.ignoredArgs) log.log('unusual', `ignoring unknown argument ${arg}`);
 
   const port: Pick<SignerPort, 'request'> = {

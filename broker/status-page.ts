@@ -7,11 +7,13 @@
  *   log's records and bytes, uptime;
  * - `/api/views`: the report's views as JSON (bigints as strings, bytes hex).
  * Read-only (GET and HEAD only). On a loopback address, requests must name a loopback Host
- * (a web page elsewhere cannot reach it by DNS rebinding). If it cannot listen (port in use),
- * it says so loudly and the broker carries on: lightningd dies with its hsmd.
+ * (a web page elsewhere cannot reach it by DNS rebinding). The default port gives way to a
+ * free one when taken (listenOrGiveWay); if it cannot listen at all, it says so at UNUSUAL and
+ * the broker carries on: lightningd dies with its hsmd.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { renderReport } from '../audit/report.js';
 import { esc } from '../audit/report-html.js';
@@ -26,6 +28,10 @@ export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export interface StatusPageOptions {
   readonly host: string;
   readonly port: number;
+  /** False for the default port: when it is taken (another node's broker), a free one is used. */
+  readonly fixed: boolean;
+  /** Where `status-url` is written (SPHINX_DATA_DIR). */
+  readonly dataDir: string;
   readonly mode: 'remote' | 'local';
   /** The broker log's directory (remote), for its size on disk. */
   readonly logDir?: string;
@@ -87,6 +93,41 @@ function panel(status: ReturnType<typeof statusOf>): string {
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i;
 const isLoopback = (host: string): boolean => host === '127.0.0.1' || host === '::1' || host === 'localhost';
 
+/** The file under SPHINX_DATA_DIR that holds the status page's URL while it runs. */
+export const STATUS_URL_FILE = 'status-url';
+
+/**
+ * Listens on the configured port. The default one (8735) gives way to a free port when taken,
+ * as it is for a second node on the same machine; a port the operator set does not (they
+ * chose it), and then the page is off, said at UNUSUAL: CLN treats BROKEN as a bug, and a
+ * busy port is the operator's to settle. The URL goes to the log and to SPHINX_DATA_DIR/status-url.
+ */
+function listenOrGiveWay(server: http.Server, options: StatusPageOptions): void {
+  const wanted = `${options.host}:${options.port}`;
+  let givingWay = false;
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRINUSE' && !options.fixed && !givingWay) {
+      givingWay = true;
+      server.listen(0, options.host);
+      return;
+    }
+    options.log('unusual', `status page: cannot listen on ${wanted} (${e.code ?? e.message}): running without it; ` +
+      'set SPHINX_HTTP_PORT to a free port, or 0 to turn it off');
+  });
+  server.on('listening', () => {
+    const address = server.address() as AddressInfo;
+    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
+    try {
+      writeFileSync(join(options.dataDir, STATUS_URL_FILE), url + '\n');
+    } catch (e) {
+      options.log('unusual', `status page: cannot write ${join(options.dataDir, STATUS_URL_FILE)}: ${(e as Error).message}`);
+    }
+    options.log('info', `status page on ${url} (JSON: /api/status, /api/views)` + (givingWay
+      ? `: ${wanted} is in use (another node's broker?), so a free port was taken; set SPHINX_HTTP_PORT for a fixed one` : ''));
+  });
+  server.listen(options.port, options.host);
+}
+
 /** Starts the status page for `signer`; returns the port to use in its place (closing it closes the page). */
 export function withStatusPage(signer: SignerPort, options: StatusPageOptions): SignerPort {
   const live = new LiveViews();
@@ -117,15 +158,7 @@ export function withStatusPage(signer: SignerPort, options: StatusPageOptions): 
       if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
     }
   });
-  server.on('error', (e: NodeJS.ErrnoException) => {
-    options.log('broken', `status page: cannot listen on ${options.host}:${options.port} (${e.code ?? e.message}): ` +
-      'running without it; set SPHINX_HTTP_PORT to a free port, or 0 to turn it off');
-  });
-  server.listen(options.port, options.host, () => {
-    const address = server.address();
-    const where = typeof address === 'object' && address ? `${address.address}:${address.port}` : `${options.host}:${options.port}`;
-    options.log('info', `status page on http://${where}/ (JSON: /api/status, /api/views)`);
-  });
+  listenOrGiveWay(server, options);
   server.unref();
   return {
     ...port,

@@ -125,13 +125,13 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
     aedes.handle(socket);
   };
   const plain = net.createServer(accept);
-  await listen(plain, options.port, options.host ?? '127.0.0.1');
+  await listen(plain, options.port, options.host ?? '127.0.0.1', 'SPHINX_MQTT_PORT');
   let secure: tls.Server | undefined;
   if (options.tls) {
     secure = tls.createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) });
     secure.on('secureConnection', accept);
     secure.on('tlsClientError', (err) => log('unusual', `MQTT TLS: handshake failed: ${err.message}`));
-    await listen(secure, options.tls.port, options.tls.host ?? '0.0.0.0');
+    await listen(secure, options.tls.port, options.tls.host ?? '0.0.0.0', 'SPHINX_MQTT_TLS_PORT');
   }
   const port = (plain.address() as net.AddressInfo).port;
   const tlsPort = secure ? (secure.address() as net.AddressInfo).port : undefined;
@@ -153,11 +153,18 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   };
 }
 
-function listen(server: net.Server, port: number, host: string): Promise<void> {
+/** Listens; a port in use is an error that says what to set (`setting` names the port's key). */
+function listen(server: net.Server, port: number, host: string, setting: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EADDRINUSE') return reject(e);
+      reject(new Error(`MQTT: cannot listen on ${host}:${port}: the port is in use (another MQTT server such as ` +
+        `Mosquitto, or another node's sphinx-hsmd). Set ${setting} to a free port (and the device's --mqtt to match), ` +
+        `or SPHINX_MQTT_URL=mqtt://127.0.0.1:${port} to use the server already there (it must then do device ` +
+        'authentication and the topic ACL: see examples/mosquitto.conf)'));
+    });
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });
