@@ -9,6 +9,7 @@ import { fastCurve } from '../broker/curve-native.js';
 import type { BrokerLog, StoredRecord } from '../log/broker-log/broker-log.js';
 import { Journal, type Recovery } from '../log/journal/journal.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
+import { isSourced } from '../log/journal/record.js';
 import { emptyBrokerViews, replayBrokerLog, replayJournal, replayJournalViews } from '../projections/replay.js';
 import { fmtHelp, HELP } from './help.js';
 import { AuditInputError, openBrokerLog, readJournal, readSecretFile } from './inputs.js';
@@ -184,6 +185,7 @@ function state(io: AuditIo, v: Values): number {
   const s = stateOf(replayJournal(recovery), {
     path,
     records: recovery.records.length,
+    sourced: recovery.entries.flatMap(({ entry }) => (isSourced(entry) ? [entry] : [])),
     snapshotLastId: recovery.snapshot?.lastId,
     notes: recovery.notes,
   });

@@ -8,7 +8,7 @@
  */
 import { checkFrame, FRAME_HEADER } from '../log/journal/frame.js';
 import type { JournalFiles } from '../log/journal/journal.js';
-import { decodeRecord, decodeStart, isStart, type JournalRecord, type JournalStart } from '../log/journal/record.js';
+import { decodeEntry, decodeStart, isSourced, isStart, type JournalRecord, type JournalStart, type SourcedRecord } from '../log/journal/record.js';
 import { type Snapshot, SnapshotSlots } from '../log/journal/snapshot-slots.js';
 import { decodeSnapshotBody, type RecentReply } from '../projections/signer-state.js';
 
@@ -27,6 +27,8 @@ export interface JournalScan {
   readonly size: number;
   readonly start: JournalStart | undefined;
   readonly records: readonly { readonly offset: number; readonly record: JournalRecord }[];
+  /** Sourced records (control commands, chain updates): not in the broker log. */
+  readonly sourced: readonly { readonly offset: number; readonly record: SourcedRecord }[];
   readonly bad: readonly BadFrame[];
   /** Good frames whose payload is not a record (offset, why). */
   readonly undecodable: readonly { readonly offset: number; readonly reason: string }[];
@@ -47,6 +49,7 @@ export function scanJournal(files: JournalFiles, onProgress?: (done: number) => 
   const file = files.journal;
   const bytes = file.read(0, file.size());
   const records: { offset: number; record: JournalRecord }[] = [];
+  const sourced: { offset: number; record: SourcedRecord }[] = [];
   const bad: BadFrame[] = [];
   const undecodable: { offset: number; reason: string }[] = [];
   let start: JournalStart | undefined;
@@ -65,7 +68,11 @@ export function scanJournal(files: JournalFiles, onProgress?: (done: number) => 
     }
     try {
       if (offset === 0 && isStart(check.payload)) start = decodeStart(check.payload);
-      else records.push({ offset, record: decodeRecord(check.payload) });
+      else {
+        const entry = decodeEntry(check.payload);
+        if (isSourced(entry)) sourced.push({ offset, record: entry });
+        else records.push({ offset, record: entry });
+      }
     } catch (e) {
       undecodable.push({ offset, reason: (e as Error).message });
     }
@@ -79,5 +86,5 @@ export function scanJournal(files: JournalFiles, onProgress?: (done: number) => 
   const { newest: snapshot, problems } = new SnapshotSlots(files.slots).read();
   const snapshotReplies = new Map<bigint, RecentReply>();
   if (snapshot) for (const r of decodeSnapshotBody(snapshot.body).recent) snapshotReplies.set(r.id, r);
-  return { file: file.name, size: bytes.length, start, records, bad, undecodable, snapshot, snapshotReplies, slotProblems: problems };
+  return { file: file.name, size: bytes.length, start, records, sourced, bad, undecodable, snapshot, snapshotReplies, slotProblems: problems };
 }

@@ -60,8 +60,9 @@ export function printChannel(out: Out, c: ChannelReport): void {
 }
 
 export function printState(out: Out, s: ReturnType<typeof stateOf>): void {
-  out(`journal ${s.journal}: ${s.records} records replayed${s.snapshotLastId ? ` on the snapshot of id ${s.snapshotLastId}` : ''}`);
+  out(`journal ${s.journal}: ${s.records} records replayed${s.sourced.length ? ` and ${s.sourced.length} sourced records` : ''}${s.snapshotLastId ? ` on the snapshot of id ${s.snapshotLastId}` : ''}`);
   for (const n of s.notes) out(`note: ${n}`);
+  for (const r of s.sourced) out(`${r.source} #${r.seq} at ${r.at}: ${r.events.map((e) => (e as { kind: string }).kind).join(', ') || 'no events'}`);
   out(`state digest (SHA-256 of its ${s.encodedBytes}-byte encoding): ${s.digest}`);
   out(JSON.stringify(s.state, null, 2));
 }

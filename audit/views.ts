@@ -2,6 +2,7 @@
  * `summary`, `channel` and `state` as plain JSON-ready facts, built from the projections
  * (projections/replay.ts): the terminal and `--json` outputs print the same values.
  */
+import type { SourcedRecord } from '../log/journal/record.js';
 import { toArray } from '../projections/chain.js';
 import { type TimelineEntry, timelineOf } from '../projections/channel-timeline.js';
 import { histogramRows, summarizeLatency } from '../projections/latency-histogram.js';
@@ -102,10 +103,15 @@ export function describeEntry(e: ReturnType<typeof entryJson>): string {
   return `${at ?? '(journal)'}  ${place}  ${kind}${detail ? '  ' + detail : ''}${latencyMicros === undefined ? '' : `  ${latencyMicros} µs`}`;
 }
 
-export function stateOf(state: SignerState, source: { path: string; records: number; snapshotLastId: bigint | undefined; notes: readonly string[] }) {
+export function stateOf(
+  state: SignerState,
+  source: { path: string; records: number; sourced: readonly SourcedRecord[]; snapshotLastId: bigint | undefined; notes: readonly string[] },
+) {
   return {
     journal: source.path,
     records: source.records,
+    /** Records of events no hsmd request caused (control commands, chain updates), replayed too. */
+    sourced: source.sourced.map((r) => ({ source: r.source, seq: r.seq.toString(), at: new Date(r.at).toISOString(), events: r.events.map(toJson) })),
     snapshotLastId: source.snapshotLastId?.toString(),
     notes: source.notes,
     digest: toHex(stateDigest(state)),

@@ -8,9 +8,11 @@
  * - a device journal (its `Recovery`, or records): the SignerState from the snapshot (or from
  *   the start), and the journal's timelines and statistics. A compacted journal's history
  *   before its snapshot survives only as state: the views cover the records after `since`.
+ *   Sourced records (control commands, chain updates) fold into the state only; the
+ *   timelines and statistics are of requests.
  */
-import type { Recovery, ScannedRecord } from '../log/journal/journal.js';
-import type { JournalRecord } from '../log/journal/record.js';
+import type { Recovery, ScannedEntry, ScannedRecord } from '../log/journal/journal.js';
+import { isSourced, type JournalEntry } from '../log/journal/record.js';
 import { initialState, type SignerState } from '../signer/state.js';
 import { type List, push } from './chain.js';
 import { emptyTimeline, timelineFromJournal, timelineFromLog, type TimelineView } from './channel-timeline.js';
@@ -59,14 +61,15 @@ export async function replayBrokerLog(
   return views;
 }
 
-type JournalInput = Recovery | Iterable<JournalRecord | ScannedRecord>;
+type JournalInput = Recovery | Iterable<JournalEntry | ScannedRecord | ScannedEntry>;
 
-const isRecovery = (input: JournalInput): input is Recovery => 'records' in input && 'notes' in input;
-const recordOf = (r: JournalRecord | ScannedRecord): JournalRecord => ('record' in r ? r.record : r);
+const isRecovery = (input: JournalInput): input is Recovery => 'entries' in input && 'notes' in input;
+const entryOf = (r: JournalEntry | ScannedRecord | ScannedEntry): JournalEntry => ('record' in r ? r.record : 'entry' in r ? r.entry : r);
 
-function* journalRecords(input: JournalInput): Generator<JournalRecord> {
-  const items: Iterable<JournalRecord | ScannedRecord> = isRecovery(input) ? input.records : input;
-  for (const item of items) yield recordOf(item);
+/** Every record, request and sourced, in journal order. */
+function* journalEntries(input: JournalInput): Generator<JournalEntry> {
+  const items: Iterable<JournalEntry | ScannedRecord | ScannedEntry> = isRecovery(input) ? input.entries : input;
+  for (const item of items) yield entryOf(item);
 }
 
 /** The state a journal's snapshot holds (the initial state without one). */
@@ -80,7 +83,7 @@ const snapshotState = (input: JournalInput): SignerState => {
  * bare records replay on `from` (default: the initial state, i.e. from the start).
  */
 export function replayJournal(input: JournalInput, from?: SignerState): SignerState {
-  return replayEvents(journalRecords(input), from ?? snapshotState(input));
+  return replayEvents(journalEntries(input), from ?? snapshotState(input));
 }
 
 export interface JournalViews {
@@ -101,8 +104,9 @@ export const emptyJournalViews: JournalViews = {
   since: undefined,
 };
 
-/** Folds one journal record into the state and the journal's views. */
-export function journalViewsFromRecord(v: JournalViews, record: JournalRecord): JournalViews {
+/** Folds one journal record into the state and the journal's views (a sourced one into the state only). */
+export function journalViewsFromRecord(v: JournalViews, record: JournalEntry): JournalViews {
+  if (isSourced(record)) return { ...v, state: replayEvents([record], v.state) };
   if (v.lastId !== undefined && record.id <= v.lastId) return v;
   return {
     state: replayEvents([record], v.state),
@@ -117,6 +121,6 @@ export function journalViewsFromRecord(v: JournalViews, record: JournalRecord): 
 export function replayJournalViews(input: JournalInput, from?: JournalViews): JournalViews {
   const lastId = isRecovery(input) ? input.snapshot?.lastId : undefined;
   let views = from ?? { ...emptyJournalViews, state: snapshotState(input), lastId, since: lastId };
-  for (const record of journalRecords(input)) views = journalViewsFromRecord(views, record);
+  for (const record of journalEntries(input)) views = journalViewsFromRecord(views, record);
   return views;
 }

@@ -60,16 +60,22 @@ test('the encoding does not depend on the order maps and sets were filled in', (
   assert.deepEqual(decodeState(encodeState(both)), both);
 });
 
-test('snapshot body round-trips with recent replies; unknown versions are refused by name', () => {
+test('snapshot body round-trips with recent replies and source numbers; unknown versions are refused by name', () => {
   const recent = l1.decisions.slice(-3).map((d) => ({ id: d.envelope.id, requestDigest: new Uint8Array(32).fill(7), reply: d.decision.reply }));
-  const body = encodeSnapshotBody({ state: l1.signer.state, recent });
+  const sources = new Map([['control', 3n], ['chain', 12n]]);
+  const body = encodeSnapshotBody({ state: l1.signer.state, recent, sources });
   const back = decodeSnapshotBody(body);
   assert.deepEqual(back.recent, recent);
+  assert.deepEqual(back.sources, sources);
+  // Version 1 (before sourced records) ends after the replies and has no sources.
+  const v1 = encodeSnapshotBody({ state: l1.signer.state, recent, sources: new Map() }).slice(0, -4);
+  v1[0] = 1;
+  assert.deepEqual(decodeSnapshotBody(v1), { state: back.state, recent, sources: new Map() });
   assert.deepEqual(stateDigest(back.state), stateDigest(l1.signer.state));
   const v9 = encodeState(initialState);
   v9[0] = 9;
   assert.throws(() => decodeState(v9), new CodecError('signer state: unknown version 9 (this build reads version 1)'));
   const b9 = body.slice();
   b9[0] = 9;
-  assert.throws(() => decodeSnapshotBody(b9), new CodecError('snapshot: unknown version 9 (this build reads version 1)'));
+  assert.throws(() => decodeSnapshotBody(b9), new CodecError('snapshot: unknown version 9 (this build reads versions 1 and 2)'));
 });

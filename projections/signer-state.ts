@@ -15,9 +15,12 @@
  *   counterparty commitment = u64 n, bytes point, bytes digest
  * Equal states give equal bytes whatever order their maps and sets were filled in.
  *
- * Snapshot body (what the device core keeps in a snapshot slot): u8 version (1)
+ * Snapshot body (what the device core keeps in a snapshot slot): u8 version (2)
  *   ‖ bytes state ‖ u32 count ‖ (u64 id ‖ 32-byte request digest ‖ reply)* : the replies
- *   of the latest requests, so a redelivered id is answered after compaction too.
+ *   of the latest requests, so a redelivered id is answered after compaction too
+ *   ‖ u32 count ‖ (string source ‖ u64 last seq)* in ascending source order: where each
+ *   source of sourced records (log/journal/record.ts) goes on numbering. Version 1 (no
+ *   sources) is still read.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Reply } from '../signer/decision.js';
@@ -45,7 +48,7 @@ import type { WireReader } from '../signer/wire/reader.js';
 import { WireWriter } from '../signer/wire/writer.js';
 
 export const STATE_CODEC_VERSION = 1;
-export const SNAPSHOT_BODY_VERSION = 1;
+export const SNAPSHOT_BODY_VERSION = 2;
 
 /** Folds journaled records (or any event batches) into the state, in order. */
 export function replayEvents(batches: Iterable<{ readonly events: readonly SignerEvent[] }>, from: SignerState = initialState): SignerState {
@@ -170,6 +173,8 @@ export interface RecentReply {
 export interface SignerSnapshot {
   readonly state: SignerState;
   readonly recent: readonly RecentReply[];
+  /** The last sequence number of each source of sourced records. */
+  readonly sources: ReadonlyMap<string, bigint>;
 }
 
 export function encodeSnapshotBody(snapshot: SignerSnapshot): Uint8Array {
@@ -182,15 +187,25 @@ export function encodeSnapshotBody(snapshot: SignerSnapshot): Uint8Array {
     w.bytes(r.requestDigest);
     writeReply(w, r.reply);
   }
+  const sources = [...snapshot.sources.keys()].sort(ascending);
+  w.u32(sources.length);
+  for (const source of sources) {
+    writeString(w, source);
+    w.u64(snapshot.sources.get(source)!);
+  }
   return w.finish().slice();
 }
 
 export const decodeSnapshotBody = (bytes: Uint8Array): SignerSnapshot =>
   decodeWith('snapshot', bytes, (r) => {
-    readVersion(r, 'snapshot', SNAPSHOT_BODY_VERSION);
+    const version = r.u8();
+    if (version !== 1 && version !== SNAPSHOT_BODY_VERSION) throw new CodecError(`snapshot: unknown version ${version} (this build reads versions 1 and ${SNAPSHOT_BODY_VERSION})`);
     const state = decodeState(readVarBytes(r));
     const count = r.u32();
     const recent: RecentReply[] = [];
     for (let i = 0; i < count; i++) recent.push({ id: r.u64(), requestDigest: r.bytes(32), reply: readReply(r) });
-    return { state, recent };
+    const sources = new Map<string, bigint>();
+    const sourceCount = version === 1 ? 0 : r.u32();
+    for (let i = 0; i < sourceCount; i++) sources.set(readString(r), r.u64());
+    return { state, recent, sources };
   });

@@ -9,11 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { runAudit } from '../audit/cli.js';
-import { decodeRecord as decodeJournalRecord, encodeRecord as encodeJournalRecord } from '../log/journal/record.js';
+import { decodeRecord as decodeJournalRecord, encodeRecord as encodeJournalRecord, encodeSourced } from '../log/journal/record.js';
 import { repoRoot } from './fixtures.js';
 import { buildSession, deleteRecord, encodeFrame, journalFrames, logRecords, putRecord, rewriteJournal, type SessionDirs } from './audit-session.js';
 
@@ -187,6 +187,19 @@ test('summary, channel and state: the same facts as text and --json; progress sh
     assert.match(forced.err, /verify \[#+\] 100\.0% \d+\/\d+ records \d+ records\/s ETA/);
     const env = await audit(['summary', '--log', s.dataDir], { SPHINX_AUDIT_PROGRESS: '1' });
     assert.match(env.err, /summary .*100\.0%/);
+  });
+});
+
+test('state shows sourced records (a control command journaled on the device) folded into the state; verify still matches every reply', async () => {
+  await withSession(async (s) => {
+    const control = { source: 'control', seq: 1n, at: Date.UTC(2026, 0, 2), events: [{ kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false }] } as const;
+    appendFileSync(join(s.deviceDir, 'journal'), encodeFrame(encodeSourced(control)));
+    const state = JSON.parse((await audit(['state', '--journal', s.deviceDir, '--json'])).out);
+    assert.deepEqual(state.sourced, [{ source: 'control', seq: '1', at: '2026-01-02T00:00:00.000Z', events: [{ kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false }] }]);
+    assert.equal(state.state.dev.failPreapprove, true, 'replayed after the request records');
+    assert.match((await audit(['state', '--journal', s.deviceDir])).out, /and 1 sourced records[^]*control #1 at 2026-01-02T00:00:00.000Z: DevPreinitialized/);
+    const verified = await audit(verifyArgs(s, true));
+    assert.equal(verified.code, 0, verified.out + verified.err);
   });
 });
 

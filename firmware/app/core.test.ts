@@ -157,3 +157,47 @@ test('handleBatch: the session in batches, one sync each, replies in order as re
   assert.equal(toHex(stateDigest(snap.state)), liveDigests.at(-1));
   assert.equal(toHex(stateDigest(open(snapDir).core.state)), liveDigests.at(-1));
 });
+
+test('commit(source, events): sourced records between requests, numbered per source, synced before applied, replayed after reopen and across snapshots', () => {
+  const dir = new MemoryDir();
+  const opts = { snapshotEvery: 30 };
+  let { core } = open(dir, opts);
+  const journal = dir.open(JOURNAL_FILE) as MemoryFile;
+  const sync = journal.sync.bind(journal);
+  let stateAtSync: unknown;
+  journal.sync = () => {
+    stateAtSync = core.state;
+    sync();
+  };
+  // A control command's change: the dev flags the preapprove handler reads.
+  const refuse = { kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false } as const;
+  const warn = (n: number) => ({ kind: 'PolicyWarned', policy: 'policy-htlc-count', detail: `note ${n}` }) as const;
+  assert.throws(() => core.commit('Control!', [], 1), /source name "Control!" must be 1 to 32 characters/);
+  requests.forEach(({ exchange, envelope }, i) => {
+    if (i % 17 === 5) {
+      const before = core.state;
+      const record = core.commit(i % 2 ? 'control' : 'chain', [warn(i)], 1_700_000_000_000 + i);
+      assert.equal(stateAtSync, before, `${record.source} #${record.seq}: synced before apply`);
+    }
+    assert.equal(recorded(core.handle(envelope).reply), exchange.rep, `seq ${exchange.seq}`);
+  });
+  const seqs = { control: core.lastSeq('control'), chain: core.lastSeq('chain') };
+  assert.ok(seqs.control > 2n && seqs.chain > 2n);
+  assert.equal(toHex(stateDigest(core.state)), liveDigests.at(-1), 'PolicyWarned changes no state');
+  const batch = core.begin();
+  assert.throws(() => core.commit('control', [refuse], 2), /inside a request batch/);
+  batch.commit();
+
+  const record = core.commit('control', [refuse], 1_700_000_000_999);
+  assert.equal(record.seq, seqs.control + 1n);
+  assert.equal(core.state.dev.failPreapprove, true);
+  // Reopened: the state holds the change, the numbering goes on (the snapshot kept it), and
+  // the sourced record after the last snapshot is recovered as an entry, in order.
+  const reopened = open(dir, opts);
+  core = reopened.core;
+  assert.equal(core.state.dev.failPreapprove, true);
+  assert.deepEqual({ control: core.lastSeq('control'), chain: core.lastSeq('chain') }, { control: seqs.control + 1n, chain: seqs.chain });
+  assert.deepEqual(reopened.recovery.entries.at(-1)!.entry, record);
+  assert.equal(reopened.recovery.records.length, reopened.recovery.entries.length - reopened.recovery.entries.filter((e) => 'source' in e.entry).length);
+  assert.equal(core.commit('chain', [], 3).seq, seqs.chain + 1n);
+});

@@ -11,15 +11,21 @@
  * and replays the rest. Every `snapshotEvery` records it snapshots and compacts, keeping
  * the latest `recentReplies` replies in the snapshot so redelivered ids are still answered.
  *
+ * Events that no hsmd request caused (a control command's policy change, a chain update)
+ * go through `commit(source, events, at)`: a sourced record numbered per source, journaled
+ * and synced, then applied, replayed at open like the request records (docs/journal.md).
+ *
  * A retried request with a new id but the same content is decided again: decide is
  * deterministic (RFC 6979 signatures, hsmd.md) and CLN's retries pass the commitment
  * policies (policy-retry-identical), so it gets the identical reply (core.test.ts).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { type JournalFiles, Journal, type Recovery } from '../../log/journal/journal.js';
+import { assertSourceName, isSourced, type SourcedRecord } from '../../log/journal/record.js';
 import { equal } from '../../signer/bytes.js';
 import { badRequest, type Decision } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
+import type { SignerEvent } from '../../signer/events.js';
 import type { Signer } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
 import { initialState } from '../../signer/state.js';
@@ -45,16 +51,21 @@ export interface Handled extends Decision {
 export class SignerCore {
   /** Replies by id: every record since the last snapshot, and the snapshot's recent ones. */
   readonly #replies = new Map<bigint, RecentReply>();
+  /** The last sequence number of each source of sourced records. */
+  readonly #sources: Map<string, bigint>;
   #sinceSnapshot: number;
+  #inBatch = false;
 
   private constructor(
     readonly signer: Signer,
     private readonly journal: Journal,
     private readonly options: SignerCoreOptions,
     recent: readonly RecentReply[],
+    sources: ReadonlyMap<string, bigint>,
     sinceSnapshot: number,
   ) {
     for (const r of recent) this.#replies.set(r.id, r);
+    this.#sources = new Map(sources);
     this.#sinceSnapshot = sinceSnapshot;
   }
 
@@ -66,10 +77,12 @@ export class SignerCore {
     const { journal, recovery } = Journal.open(files);
     for (const note of recovery.notes) options.log?.(note);
     const snapshot = recovery.snapshot && decodeSnapshotBody(recovery.snapshot.body);
-    const records = recovery.records.map((s) => s.record);
-    const state = replayEvents(records, snapshot?.state ?? initialState);
-    const recent = [...(snapshot?.recent ?? []), ...records.map(({ id, requestDigest, reply }) => ({ id, requestDigest, reply }))];
-    const core = new SignerCore(makeSigner(state), journal, options, recent, records.length);
+    const entries = recovery.entries.map((s) => s.entry);
+    const state = replayEvents(entries, snapshot?.state ?? initialState);
+    const recent = [...(snapshot?.recent ?? []), ...recovery.records.map(({ record: { id, requestDigest, reply } }) => ({ id, requestDigest, reply }))];
+    const sources = new Map(snapshot?.sources ?? []);
+    for (const e of entries) if (isSourced(e)) sources.set(e.source, e.seq);
+    const core = new SignerCore(makeSigner(state), journal, options, recent, sources, entries.length);
     return { core, recovery };
   }
 
@@ -80,6 +93,30 @@ export class SignerCore {
   /** The last id journaled (or covered by the snapshot); new requests need a larger one. */
   get lastId(): bigint | undefined {
     return this.journal.lastId;
+  }
+
+  /** The last sequence number `source` has journaled (0 if none). */
+  lastSeq(source: string): bigint {
+    return this.#sources.get(source) ?? 0n;
+  }
+
+  /**
+   * Journals events no hsmd request caused, from `source` ('control', 'chain', ...: a
+   * sourced record numbered lastSeq(source) + 1), at `at` (unix ms, the device's clock);
+   * syncs, then applies them. The caller decides the events (purely, on `state`) and acts
+   * on them only after this returns: write-ahead as for requests. Not inside a batch
+   * (begin .. commit): the batch's records would not yet be durable.
+   */
+  commit(source: string, events: readonly SignerEvent[], at: number): SourcedRecord {
+    assertSourceName(source);
+    if (this.#inBatch) throw new Error(`SignerCore.commit(${source}) inside a request batch: commit the batch first`);
+    const record: SourcedRecord = { source, seq: this.lastSeq(source) + 1n, at, events };
+    this.journal.appendSourced(record);
+    this.journal.sync(); // write-ahead: durable before it is applied or acted on
+    this.#sources.set(source, record.seq);
+    this.signer.apply(events);
+    this.#afterSync(1);
+    return record;
   }
 
   handle(env: Envelope): Handled {
@@ -116,6 +153,7 @@ export class SignerCore {
   begin(): { handle(env: Envelope): Handled; commit(): void } {
     let appended = 0;
     let committed = false;
+    this.#inBatch = true;
     return {
       handle: (env) => {
         if (committed) throw new Error('SignerCore batch: handle after commit');
@@ -131,6 +169,7 @@ export class SignerCore {
       commit: () => {
         if (committed) return;
         committed = true;
+        this.#inBatch = false;
         if (appended === 0) return;
         this.journal.sync(); // write-ahead: every record of the batch is durable before any reply leaves
         this.#afterSync(appended);
@@ -164,14 +203,15 @@ export class SignerCore {
 
   #afterSync(records: number): void {
     this.#sinceSnapshot += records;
-    if (this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY)) this.snapshot();
+    // A snapshot names the last request id: sourced records alone wait for the first request.
+    if (this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY) && this.journal.lastId !== undefined) this.snapshot();
   }
 
   /** Snapshots the state with the latest replies, then compacts the journal. */
   snapshot(): void {
     const keep = this.options.recentReplies ?? DEFAULT_RECENT_REPLIES;
     const recent = [...this.#replies.values()].slice(-keep);
-    this.journal.snapshot(encodeSnapshotBody({ state: this.signer.state, recent }));
+    this.journal.snapshot(encodeSnapshotBody({ state: this.signer.state, recent, sources: this.#sources }));
     this.#replies.clear();
     for (const r of recent) this.#replies.set(r.id, r);
     this.#sinceSnapshot = 0;

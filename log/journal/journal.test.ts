@@ -14,7 +14,7 @@ import { MemoryDir, type MemoryFile } from '../memory-file.js';
 import { crc32c } from './crc32c.js';
 import { FRAME_HEADER, JournalCorruptError, encodeFrame, scanFrames } from './frame.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from './journal.js';
-import { type JournalRecord, decodeRecord, encodeRecord } from './record.js';
+import { type JournalRecord, type SourcedRecord, decodeEntry, decodeRecord, encodeRecord, encodeSourced } from './record.js';
 
 const records: JournalRecord[] = liveSession('session-basic-l1.jsonl').decisions.map(({ envelope, decision }) => ({
   id: envelope.id,
@@ -50,6 +50,35 @@ test('records round-trip through the record codec and reopen in order', () => {
   assert.deepEqual(recovery.notes, []);
   assert.equal(journal.lastId, records.at(-1)!.id);
   assert.throws(() => journal.append(records[0]!), /record id 1 is not after the last id 193/);
+});
+
+const sourced = (source: string, seq: bigint): SourcedRecord => ({
+  source,
+  seq,
+  at: 1_700_000_000_000 + Number(seq),
+  events: [{ kind: 'PolicyWarned', policy: 'policy-htlc-count', detail: `${source} ${seq}` }],
+});
+
+test('sourced records round-trip, interleave with request records in order, and must be numbered increasingly per source', () => {
+  const s1 = sourced('control', 1n);
+  assert.deepEqual(decodeEntry(encodeSourced(s1)), s1);
+  assert.deepEqual(decodeEntry(encodeRecord(records[0]!)), records[0]);
+  assert.throws(() => encodeSourced({ ...s1, source: '' }), /source name "" must be/);
+  const dir = new MemoryDir();
+  const { journal } = open(dir);
+  journal.append(records[0]!);
+  journal.appendSourced(s1);
+  journal.appendSourced(sourced('chain', 1n));
+  journal.append(records[1]!);
+  journal.appendSourced(sourced('control', 2n));
+  journal.sync();
+  const { recovery, journal: reopened } = open(dir);
+  assert.deepEqual(recovery.entries.map((e) => e.entry), [records[0], s1, sourced('chain', 1n), records[1], sourced('control', 2n)]);
+  assert.deepEqual(recovery.records.map((r) => r.record), records.slice(0, 2));
+  assert.equal(reopened.lastId, records[1]!.id);
+  reopened.appendSourced(sourced('control', 2n));
+  reopened.sync();
+  assert.throws(() => open(dir), /control record 2 after 2 \(sequence numbers must increase\)/);
 });
 
 test('a crash during an append, torn at any byte, loses only that record; the tail is cut and reported', () => {
@@ -182,6 +211,26 @@ test('a crash between the snapshot and compaction: covered records are skipped a
       assert.deepEqual(open(dir).recovery.records, []);
     }
   }
+});
+
+test('a crash between the snapshot and compaction with sourced records: the covered head ends at the snapshot offset', () => {
+  const dir = new MemoryDir();
+  const { journal } = open(dir);
+  for (const [i, r] of records.slice(0, 3).entries()) {
+    journal.append(r);
+    journal.appendSourced(sourced('chain', BigInt(i + 1)));
+  }
+  journal.sync();
+  const { journal: crashing } = Journal.open(crashBeforeCompaction(dir));
+  assert.throws(() => crashing.snapshot(Uint8Array.of(9)), /power lost/);
+  dir.crash();
+  // After the covered head (ending with a sourced record): one sourced, then one request.
+  journalFile(dir).append(encodeFrame(encodeSourced(sourced('chain', 4n))));
+  journalFile(dir).append(encodeFrame(encodeRecord(records[3]!)));
+  journalFile(dir).sync();
+  const { recovery } = open(dir);
+  assert.equal(recovery.snapshot?.lastId, 3n);
+  assert.deepEqual(recovery.entries.map((e) => e.entry), [sourced('chain', 4n), records[3]]);
 });
 
 test('a crash mid-compaction (journal emptied, marker lost or torn) recovers from the snapshot alone', () => {

@@ -11,11 +11,16 @@
  * the journal continues the snapshot it recovered: if the snapshot the journal follows is
  * unusable (a bad slot), records would be missing, so it refuses instead. A crash between
  * the snapshot and compaction leaves covered records at the head of the journal: opening
- * skips them by id and finishes the compaction.
+ * skips them (they end at the snapshot's journal offset) and finishes the compaction.
+ *
+ * Besides request records the journal holds sourced records (record.ts): events from a
+ * control command or a chain update, numbered per source. Their sequence numbers must
+ * increase per source within the file; which numbers a source has used is its owner's
+ * business (SignerCore keeps them in the snapshot body).
  */
 import type { FileDir, FilePort } from '../file-port.js';
 import { JournalCorruptError, encodeFrame, scanFrames, type TornTail } from './frame.js';
-import { type JournalRecord, type JournalStart, decodeRecord, decodeStart, encodeRecord, encodeStart, isStart } from './record.js';
+import { type JournalEntry, type JournalRecord, type JournalStart, type SourcedRecord, decodeEntry, decodeStart, encodeRecord, encodeSourced, encodeStart, isSourced, isStart } from './record.js';
 import { type Snapshot, SnapshotSlots } from './snapshot-slots.js';
 
 export const JOURNAL_FILE = 'journal';
@@ -31,17 +36,25 @@ export const openJournalFiles = (dir: FileDir): JournalFiles => ({
   slots: [dir.open(SNAPSHOT_FILES[0]), dir.open(SNAPSHOT_FILES[1])],
 });
 
-/** A record as found by the scan, with where its frame starts. */
+/** A request record as found by the scan, with where its frame starts. */
 export interface ScannedRecord {
   readonly offset: number;
   readonly record: JournalRecord;
 }
 
+/** Any record (request or sourced) as found by the scan, with where its frame starts. */
+export interface ScannedEntry {
+  readonly offset: number;
+  readonly entry: JournalEntry;
+}
+
 export interface Recovery {
   /** The newest good snapshot, if any. */
   readonly snapshot: Snapshot | undefined;
-  /** The records after the snapshot (all of them without one), in journal order. */
+  /** The request records after the snapshot (all of them without one), in journal order. */
   readonly records: readonly ScannedRecord[];
+  /** Every record after the snapshot, request and sourced, in journal order: what to replay. */
+  readonly entries: readonly ScannedEntry[];
   /** A torn last frame that was cut off. */
   readonly torn: TornTail | undefined;
   /** What recovery found and did, one line each, for the caller's log. */
@@ -73,29 +86,39 @@ export class Journal {
       notes.push(`journal ${file.name}: torn last write of ${scan.torn.length} bytes at offset ${scan.torn.offset} (${scan.torn.reason}); truncated`);
     }
     let start: JournalStart | undefined;
-    const scanned: ScannedRecord[] = [];
+    const scanned: ScannedEntry[] = [];
     let previous: bigint | undefined;
+    const seqs = new Map<string, bigint>();
     for (const frame of scan.frames) {
-      let record: JournalRecord;
+      let entry: JournalEntry;
       try {
         if (frame.offset === 0 && isStart(frame.payload)) {
           start = decodeStart(frame.payload);
           continue;
         }
-        record = decodeRecord(frame.payload);
+        entry = decodeEntry(frame.payload);
       } catch (e) {
         throw new JournalCorruptError(file.name, frame.offset, `record does not decode: ${(e as Error).message}`);
       }
-      if (previous !== undefined && record.id <= previous) {
-        throw new JournalCorruptError(file.name, frame.offset, `record id ${record.id} after id ${previous} (ids must increase)`);
+      if (isSourced(entry)) {
+        const last = seqs.get(entry.source);
+        if (last !== undefined && entry.seq <= last) {
+          throw new JournalCorruptError(file.name, frame.offset, `${entry.source} record ${entry.seq} after ${last} (sequence numbers must increase)`);
+        }
+        seqs.set(entry.source, entry.seq);
+      } else {
+        if (previous !== undefined && entry.id <= previous) {
+          throw new JournalCorruptError(file.name, frame.offset, `record id ${entry.id} after id ${previous} (ids must increase)`);
+        }
+        previous = entry.id;
       }
-      previous = record.id;
-      scanned.push({ offset: frame.offset, record });
+      scanned.push({ offset: frame.offset, entry });
     }
     const journal = new Journal(files, slots, snapshot?.lastId);
-    const records = journal.#afterSnapshot(snapshot, start, scanned, scan.end, notes);
+    const entries = journal.#afterSnapshot(snapshot, start, scanned, scan.end, notes);
+    const records = requestRecords(entries);
     journal.#lastId = records.at(-1)?.record.id ?? snapshot?.lastId;
-    return { journal, recovery: { snapshot, records, torn: scan.torn, notes } };
+    return { journal, recovery: { snapshot, records, entries, torn: scan.torn, notes } };
   }
 
   /** The id of the last record journaled (or covered by the snapshot). */
@@ -103,7 +126,7 @@ export class Journal {
     return this.#lastId;
   }
 
-  /** Appends a record; durable only after sync(). */
+  /** Appends a request record; durable only after sync(). */
   append(record: JournalRecord): void {
     if (this.#lastId !== undefined && record.id <= this.#lastId) {
       throw new RangeError(`journal: record id ${record.id} is not after the last id ${this.#lastId}`);
@@ -112,16 +135,22 @@ export class Journal {
     this.#lastId = record.id;
   }
 
+  /** Appends a sourced record (its seq is the caller's to keep increasing); durable only after sync(). */
+  appendSourced(record: SourcedRecord): void {
+    this.files.journal.append(encodeFrame(encodeSourced(record)));
+  }
+
   sync(): void {
     this.files.journal.sync();
   }
 
   /**
    * Writes a snapshot covering every record so far (`body` is the caller's encoding of the
-   * state they fold to), then compacts: the journal restarts empty after its id.
+   * state they fold to), then compacts: the journal restarts empty after its id. Needs a
+   * request record (the slot names the last id).
    */
   snapshot(body: Uint8Array): Snapshot {
-    if (this.#lastId === undefined) throw new RangeError('journal: nothing to snapshot');
+    if (this.#lastId === undefined) throw new RangeError('journal: nothing to snapshot (no request record yet)');
     const journal = this.files.journal;
     journal.sync();
     const snapshot = this.slots.write(this.#lastId, journal.size(), body);
@@ -146,10 +175,10 @@ export class Journal {
   #afterSnapshot(
     snapshot: Snapshot | undefined,
     start: JournalStart | undefined,
-    scanned: readonly ScannedRecord[],
+    scanned: readonly ScannedEntry[],
     end: number,
     notes: string[],
-  ): readonly ScannedRecord[] {
+  ): readonly ScannedEntry[] {
     const file = this.files.journal;
     if (snapshot !== undefined && end === 0) {
       // A crash mid-compaction after the truncation reached the disk, before the marker did.
@@ -171,12 +200,19 @@ export class Journal {
         `the journal continues ${missing} but the newest usable snapshot is ${snapshot ? `generation ${have}` : 'none'}: records would be missing`);
     }
     const s = snapshot!;
-    const firstNew = scanned.findIndex((r) => r.record.id > s.lastId);
+    // The snapshot covers what was written before it: the head up to its journal offset,
+    // which must hold its last id and end on a frame boundary.
+    const firstNew = scanned.findIndex((r) => r.offset >= s.journalOffset);
     const covered = firstNew === -1 ? scanned.length : firstNew;
     const coveredEnd = covered === scanned.length ? end : scanned[covered]!.offset;
     if (coveredEnd !== s.journalOffset) {
       throw new JournalCorruptError(file.name, coveredEnd,
         `the records the snapshot of id ${s.lastId} covers end at offset ${coveredEnd}, the snapshot says ${s.journalOffset}`);
+    }
+    const lastCovered = requestRecords(scanned.slice(0, covered)).at(-1)?.record.id ?? start?.lastId;
+    if (lastCovered !== s.lastId) {
+      throw new JournalCorruptError(file.name, coveredEnd,
+        `the records before the snapshot's offset ${s.journalOffset} end at id ${lastCovered ?? 'none'}, the snapshot says ${s.lastId}`);
     }
     if (covered < scanned.length) return scanned.slice(covered);
     this.#compact(s);
@@ -184,3 +220,7 @@ export class Journal {
     return [];
   }
 }
+
+/** The request records among `entries`, in order. */
+const requestRecords = (entries: readonly ScannedEntry[]): ScannedRecord[] =>
+  entries.flatMap(({ offset, entry }) => (isSourced(entry) ? [] : [{ offset, record: entry }]));

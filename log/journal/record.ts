@@ -1,15 +1,18 @@
 /**
- * The journal record: one per handled request (DESIGN §2 write-ahead), the payload of one
- * frame (frame.ts).
+ * The journal's records, each the payload of one frame (frame.ts) (docs/journal.md):
  *
- * Layout: u8 version (1) ‖ u64 id ‖ 32-byte request digest (SHA-256 of the request frame)
- *         ‖ events (signer/event-codec, itself versioned) ‖ reply (event-codec, versioned)
+ * - a request record, one per handled hsmd request (write-ahead):
+ *   u8 version (1) ‖ u64 id ‖ 32-byte request digest (SHA-256 of the request frame)
+ *   ‖ events (signer/event-codec, itself versioned) ‖ reply (event-codec, versioned)
+ * - a sourced record, events that no hsmd request caused (a control command, a chain
+ *   update), numbered by their source, not by the broker's request ids:
+ *   u8 0x02 ‖ string source ‖ u64 seq ‖ u64 at (unix ms, the device's clock) ‖ events
  *
  * The first frame of a compacted journal is instead a start marker naming the snapshot
  * the journal continues (journal.ts): u8 0xF0 ‖ u64 snapshot generation ‖ u64 its last id.
  */
 import type { Reply } from '../../signer/decision.js';
-import { CodecError, decodeWith, readEvents, readReply, readVersion, writeEvents, writeReply } from '../../signer/event-codec.js';
+import { CodecError, decodeWith, readEvents, readReply, readString, readVersion, writeEvents, writeReply, writeString } from '../../signer/event-codec.js';
 import type { SignerEvent } from '../../signer/events.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 
@@ -59,6 +62,59 @@ export const decodeStart = (payload: Uint8Array): JournalStart =>
     r.u8();
     return { generation: r.u64(), lastId: r.u64() };
   });
+
+/** Events from a source other than hsmd requests (SignerCore.commit). */
+export interface SourcedRecord {
+  /** Who caused them: 'control', 'chain', ... (1 to 32 characters [a-z0-9-]). */
+  readonly source: string;
+  /** Strictly increasing per source, from 1; kept across snapshots. */
+  readonly seq: bigint;
+  /** Unix milliseconds on the device's clock when they were journaled. */
+  readonly at: number;
+  readonly events: readonly SignerEvent[];
+}
+
+/** Any record of the journal, request or sourced, in journal order. */
+export type JournalEntry = JournalRecord | SourcedRecord;
+
+export const isSourced = (entry: JournalEntry): entry is SourcedRecord => 'source' in entry;
+
+export const SOURCED_RECORD_TAG = 0x02;
+const SOURCE_NAME = /^[a-z0-9-]{1,32}$/;
+
+/** Throws unless `source` is a valid source name (it is part of the journal format). */
+export function assertSourceName(source: string): void {
+  if (!SOURCE_NAME.test(source)) throw new RangeError(`journal: source name ${JSON.stringify(source)} must be 1 to 32 characters of a-z, 0-9 and -`);
+}
+
+export function encodeSourced(record: SourcedRecord): Uint8Array {
+  assertSourceName(record.source);
+  if (!Number.isSafeInteger(record.at) || record.at < 0) throw new CodecError(`journal sourced record: time ${record.at} is not a unix time in ms`);
+  const w = new WireWriter(128);
+  w.u8(SOURCED_RECORD_TAG);
+  writeString(w, record.source);
+  w.u64(record.seq);
+  w.u64(BigInt(record.at));
+  writeEvents(w, record.events);
+  return w.finish().slice();
+}
+
+export const decodeSourced = (payload: Uint8Array): SourcedRecord =>
+  decodeWith('journal sourced record', payload, (r) => {
+    readVersion(r, 'journal sourced record', SOURCED_RECORD_TAG);
+    const source = readString(r);
+    if (!SOURCE_NAME.test(source)) throw new CodecError(`journal sourced record: bad source name ${JSON.stringify(source)}`);
+    const seq = r.u64();
+    const at = r.u64();
+    if (at > BigInt(Number.MAX_SAFE_INTEGER)) throw new CodecError(`journal sourced record: time ${at} is not a unix time in ms`);
+    return { source, seq, at: Number(at), events: readEvents(r) };
+  });
+
+/** A request or sourced record by its first byte (a start marker is not an entry). */
+export const decodeEntry = (payload: Uint8Array): JournalEntry =>
+  payload[0] === SOURCED_RECORD_TAG ? decodeSourced(payload) : decodeRecord(payload);
+
+export const encodeEntry = (entry: JournalEntry): Uint8Array => (isSourced(entry) ? encodeSourced(entry) : encodeRecord(entry));
 
 export const decodeRecord = (payload: Uint8Array): JournalRecord =>
   decodeWith('journal record', payload, (r) => {
