@@ -13,6 +13,11 @@
  *                 ‖ option(counterpartyPrevious) ‖ option(u64 counterpartyFirst)
  *                 ‖ u32 secret slots ‖ option(u64 index, bytes secret)* ‖ option(u64 last)
  *   counterparty commitment = u64 n, bytes point, bytes digest
+ *   ‖ [chain, only when the state has a chain view: u8 1 ‖ string network
+ *      ‖ u32 count ‖ (u32 height, bytes hash, u32 time, u32 bits)* ‖ option(u32 height, u32 time)
+ *      ‖ u32 count ‖ (string outpoint, option(u32 height, bytes block, u64 value),
+ *      option(u32 height, bytes block, bytes txid))* in ascending outpoint order]
+ *   (a state without a chain view encodes exactly as before chain tracking existed)
  * Equal states give equal bytes whatever order their maps and sets were filled in.
  *
  * Snapshot body (what the device core keeps in a snapshot slot): u8 version (2)
@@ -44,6 +49,8 @@ import {
 import type { SignerEvent } from '../signer/events.js';
 import type { CommitmentState, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
 import { apply, channelKey, initialState, type ChannelState, type SignerState } from '../signer/state.js';
+import { NETWORKS, type NetworkName } from '../signer/chain/networks.js';
+import type { ChainView, OutpointStatus } from '../signer/chain/view.js';
 import type { WireReader } from '../signer/wire/reader.js';
 import { WireWriter } from '../signer/wire/writer.js';
 
@@ -135,6 +142,60 @@ export function writeState(w: WireWriter, s: SignerState): void {
   const keys = [...s.channels.keys()].sort(ascending);
   w.u32(keys.length);
   for (const k of keys) writeChannel(w, s.channels.get(k)!);
+  if (s.chain) writeChain(w, s.chain);
+}
+
+const CHAIN_SECTION = 1;
+
+function writeChain(w: WireWriter, c: ChainView): void {
+  w.u8(CHAIN_SECTION);
+  writeString(w, c.network);
+  w.u32(c.recent.length);
+  for (const k of c.recent) {
+    w.u32(k.height);
+    writeVarBytes(w, k.hash);
+    w.u32(k.time);
+    w.u32(k.bits);
+  }
+  writeOption(w, c.periodStart, (p) => {
+    w.u32(p.height);
+    w.u32(p.time);
+  });
+  const keys = [...c.outpoints.keys()].sort(ascending);
+  w.u32(keys.length);
+  for (const key of keys) {
+    const o = c.outpoints.get(key)!;
+    writeString(w, key);
+    writeOption(w, o.confirmed, (x) => {
+      w.u32(x.height);
+      writeVarBytes(w, x.blockHash);
+      w.u64(x.valueSat);
+    });
+    writeOption(w, o.spent, (x) => {
+      w.u32(x.height);
+      writeVarBytes(w, x.blockHash);
+      writeVarBytes(w, x.txid);
+    });
+  }
+}
+
+function readChain(r: WireReader): ChainView {
+  const section = r.u8();
+  if (section !== CHAIN_SECTION) throw new CodecError(`signer state: unknown section ${section} after the channels`);
+  const network = readString(r);
+  if (!Object.hasOwn(NETWORKS, network)) throw new CodecError(`signer state: unknown network ${network}`);
+  const recent = [];
+  for (let i = r.u32(); i > 0; i--) recent.push({ height: r.u32(), hash: readVarBytes(r), time: r.u32(), bits: r.u32() });
+  if (recent.length === 0) throw new CodecError('signer state: a chain view without headers');
+  const periodStart = readOption(r, () => ({ height: r.u32(), time: r.u32() }));
+  const outpoints = new Map<string, OutpointStatus>();
+  for (let i = r.u32(); i > 0; i--) {
+    const key = readString(r);
+    const confirmed = readOption(r, () => ({ height: r.u32(), blockHash: readVarBytes(r), valueSat: r.u64() }));
+    const spent = readOption(r, () => ({ height: r.u32(), blockHash: readVarBytes(r), txid: readVarBytes(r) }));
+    outpoints.set(key, { confirmed, spent });
+  }
+  return { network: network as NetworkName, recent, periodStart, outpoints };
 }
 
 export function readState(r: WireReader): SignerState {
@@ -149,7 +210,8 @@ export function readState(r: WireReader): SignerState {
     channels.set(channelKey(c.ref), c);
   }
   if (channels.size !== count) throw new CodecError(`signer state: ${count - channels.size} duplicate channels`);
-  return { dev, node, channels, preapprovals };
+  if (r.atEnd) return { dev, node, channels, preapprovals };
+  return { dev, node, channels, preapprovals, chain: readChain(r) };
 }
 
 export function encodeState(state: SignerState): Uint8Array {

@@ -34,6 +34,10 @@ export const EVENT_TAGS: Readonly<Record<SignerEvent['kind'], number>> = {
   CounterpartyCommitmentSigned: 10,
   CounterpartySecretStored: 11,
   PolicyWarned: 12,
+  ChainTipAdvanced: 13,
+  ChainReorganized: 14,
+  OutpointConfirmed: 15,
+  OutpointSpent: 16,
 };
 const KIND_OF_TAG = new Map(Object.entries(EVENT_TAGS).map(([k, t]) => [t, k as SignerEvent['kind']]));
 
@@ -198,6 +202,29 @@ export function writeEvent(w: WireWriter, e: SignerEvent): void {
       writeString(w, e.policy);
       writeString(w, e.detail);
       return;
+    case 'ChainTipAdvanced':
+      w.u32(e.height);
+      writeVarBytes(w, e.header);
+      return;
+    case 'ChainReorganized':
+      w.u32(e.forkHeight);
+      writeVarBytes(w, e.oldTipHash);
+      w.u32(e.disconnected);
+      return;
+    case 'OutpointConfirmed':
+      writeVarBytes(w, e.txid);
+      w.u32(e.vout);
+      w.u32(e.height);
+      writeVarBytes(w, e.blockHash);
+      w.u64(e.valueSat);
+      return;
+    case 'OutpointSpent':
+      writeVarBytes(w, e.txid);
+      w.u32(e.vout);
+      w.u32(e.height);
+      writeVarBytes(w, e.blockHash);
+      writeVarBytes(w, e.spendingTxid);
+      return;
   }
 }
 
@@ -235,6 +262,14 @@ export function readEvent(r: WireReader): SignerEvent {
       return { kind, channel: readChannelRef(r), commitNum: r.u64(), secret: readVarBytes(r) };
     case 'PolicyWarned':
       return { kind, policy: readString(r), detail: readString(r) };
+    case 'ChainTipAdvanced':
+      return { kind, height: r.u32(), header: readVarBytes(r) };
+    case 'ChainReorganized':
+      return { kind, forkHeight: r.u32(), oldTipHash: readVarBytes(r), disconnected: r.u32() };
+    case 'OutpointConfirmed':
+      return { kind, txid: readVarBytes(r), vout: r.u32(), height: r.u32(), blockHash: readVarBytes(r), valueSat: r.u64() };
+    case 'OutpointSpent':
+      return { kind, txid: readVarBytes(r), vout: r.u32(), height: r.u32(), blockHash: readVarBytes(r), spendingTxid: readVarBytes(r) };
   }
 }
 

@@ -117,6 +117,51 @@ export interface PolicyWarned {
   readonly detail: string;
 }
 
+/**
+ * Chain events (docs/chain.md): facts the device checked itself from what the broker showed
+ * it (headers with their proof of work, transactions with merkle proofs). Txids and block
+ * hashes are internal byte order, as elsewhere in the signer.
+ */
+
+/** A header that links to the tip, with valid proof of work, is the new tip. */
+export interface ChainTipAdvanced {
+  readonly kind: 'ChainTipAdvanced';
+  readonly height: number;
+  /** The 80-byte header (its hash, time and bits are read from it). */
+  readonly header: Uint8Array;
+}
+
+/** A branch with more work replaced the headers above `forkHeight`. */
+export interface ChainReorganized {
+  readonly kind: 'ChainReorganized';
+  readonly forkHeight: number;
+  /** The tip that was given up, and how many headers went with it. */
+  readonly oldTipHash: Uint8Array;
+  readonly disconnected: number;
+}
+
+/** A watched outpoint's transaction is in the block at `height` (merkle proof checked). */
+export interface OutpointConfirmed {
+  readonly kind: 'OutpointConfirmed';
+  readonly txid: Uint8Array;
+  readonly vout: number;
+  readonly height: number;
+  readonly blockHash: Uint8Array;
+  readonly valueSat: bigint;
+}
+
+/** A watched outpoint is spent by `spendingTxid` in the block at `height` (merkle proof checked). */
+export interface OutpointSpent {
+  readonly kind: 'OutpointSpent';
+  readonly txid: Uint8Array;
+  readonly vout: number;
+  readonly height: number;
+  readonly blockHash: Uint8Array;
+  readonly spendingTxid: Uint8Array;
+}
+
+export type ChainEvent = ChainTipAdvanced | ChainReorganized | OutpointConfirmed | OutpointSpent;
+
 export type SignerEvent =
   | DevPreinitialized
   | NodeInitialized
@@ -129,4 +174,5 @@ export type SignerEvent =
   | HolderCommitmentRevoked
   | CounterpartyCommitmentSigned
   | CounterpartySecretStored
-  | PolicyWarned;
+  | PolicyWarned
+  | ChainEvent;

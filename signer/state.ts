@@ -6,6 +6,8 @@
 import { toHex } from './bytes.js';
 import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
 import { applyCommitmentEvent, type CommitmentState } from './handlers/commitment-state.js';
+import { networkOfChainHash } from './chain/networks.js';
+import { applyChainEvent, startView, type ChainView } from './chain/view.js';
 
 export interface DevFlags {
   readonly failPreapprove: boolean;
@@ -36,6 +38,8 @@ export interface SignerState {
   /** Channels by `channelKey`. */
   readonly channels: ReadonlyMap<string, ChannelState>;
   readonly preapprovals: number;
+  /** What the device checked of the chain (chain/view.ts); absent until it is shown a header. */
+  readonly chain?: ChainView;
 }
 
 export const initialState: SignerState = Object.freeze({
@@ -96,6 +100,11 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
       return { ...state, preapprovals: state.preapprovals + 1 };
     case 'PolicyWarned':
       return state; // a fact for the audit trail; decisions do not depend on it
+    case 'ChainTipAdvanced':
+    case 'ChainReorganized':
+    case 'OutpointConfirmed':
+    case 'OutpointSpent':
+      return { ...state, chain: applyChainEvent(state.chain ?? chainStart(state), event) };
   }
 }
 
@@ -110,4 +119,12 @@ function withChannel(
   const channels = new Map(state.channels);
   channels.set(key, update(current));
   return { ...state, channels };
+}
+
+/** The view a first chain event starts from: the checkpoint of hsmd_init's network. */
+function chainStart(state: SignerState): ChainView {
+  const network = state.node && networkOfChainHash(state.node.chainHash);
+  // decideChain refuses chain updates before this is known, so a journal never has them.
+  if (!network) throw new Error('a chain event before hsmd_init named a known network');
+  return startView(network.name);
 }

@@ -1,0 +1,55 @@
+/**
+ * What the device knows of each network before it is shown anything (docs/chain.md): the
+ * header it starts from (a checkpoint, by default the genesis block), the proof-of-work
+ * limit and which difficulty rules apply. The network is the one hsmd_init names by its
+ * chain hash (the genesis block's hash).
+ */
+import { equal, fromHex } from '../bytes.js';
+import { parseHeader, type BlockHeader } from './header.js';
+
+export type NetworkName = 'bitcoin' | 'testnet' | 'signet' | 'regtest';
+
+export interface NetworkRules {
+  readonly name: NetworkName;
+  /** The easiest target a header may claim (consensus.powLimit). */
+  readonly powLimit: bigint;
+  /** Regtest: the target never changes (fPowNoRetargeting). */
+  readonly noRetargeting: boolean;
+  /** Testnet: a block more than 20 minutes after its parent may use powLimit (fPowAllowMinDifficultyBlocks). */
+  readonly minDifficultyBlocks: boolean;
+  /** The header the chain starts from and its height. */
+  readonly checkpoint: { readonly height: number; readonly header: BlockHeader };
+}
+
+/** Blocks per difficulty period and the period's intended duration (two weeks). */
+export const RETARGET_INTERVAL = 2016;
+export const TARGET_TIMESPAN = 14 * 24 * 60 * 60;
+
+const ones = (hexPrefix: string): bigint => BigInt(`0x${hexPrefix.padEnd(64, 'f')}`);
+
+// Genesis headers: version 1, no parent, the genesis coinbase's merkle root, and each
+// network's time, bits and nonce (Bitcoin Core chainparams.cpp CreateGenesisBlock calls).
+const GENESIS_MERKLE_ROOT = '3ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a';
+function genesis(time: number, bits: number, nonce: number): BlockHeader {
+  const raw = new Uint8Array(80);
+  const v = new DataView(raw.buffer);
+  v.setUint32(0, 1, true);
+  raw.set(fromHex(GENESIS_MERKLE_ROOT), 36);
+  v.setUint32(68, time, true);
+  v.setUint32(72, bits, true);
+  v.setUint32(76, nonce, true);
+  return parseHeader(raw);
+}
+
+export const NETWORKS: Readonly<Record<NetworkName, NetworkRules>> = {
+  bitcoin: { name: 'bitcoin', powLimit: ones('00000000'), noRetargeting: false, minDifficultyBlocks: false, checkpoint: { height: 0, header: genesis(1231006505, 0x1d00ffff, 2083236893) } },
+  testnet: { name: 'testnet', powLimit: ones('00000000'), noRetargeting: false, minDifficultyBlocks: true, checkpoint: { height: 0, header: genesis(1296688602, 0x1d00ffff, 414098458) } },
+  signet: { name: 'signet', powLimit: BigInt('0x00000377ae'.padEnd(66, '0')), noRetargeting: false, minDifficultyBlocks: false, checkpoint: { height: 0, header: genesis(1598918400, 0x1e0377ae, 52613770) } },
+  regtest: { name: 'regtest', powLimit: ones('7'), noRetargeting: true, minDifficultyBlocks: false, checkpoint: { height: 0, header: genesis(1296688602, 0x207fffff, 2) } },
+};
+
+/** The network whose genesis hash is hsmd_init's chain hash (internal order), if any. */
+export function networkOfChainHash(chainHash: Uint8Array): NetworkRules | undefined {
+  return Object.values(NETWORKS).find((n) => n.checkpoint.height === 0 && equal(n.checkpoint.header.hash, chainHash));
+}
+
