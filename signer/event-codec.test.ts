@@ -7,6 +7,8 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { liveSession, sessionSignerOptions } from '../test/session-records.js';
+import { reorgScenario, replayChainSession } from '../test/chain-session.js';
+import { decideChain } from './chain/track.js';
 import type { Decision, Reply } from './decision.js';
 import {
   CodecError,
@@ -43,6 +45,11 @@ function realDecisions(): Decision[] {
   const broken = new Signer({ ...options, readHsmSecret: () => new Uint8Array(17) });
   const init = liveSession('session-basic-l1.jsonl').decisions.find((d) => d.envelope.message[1] === 11)!;
   decisions.push(broken.handle(init.envelope));
+  // Chain events: l2 following its recorded chain, and a 2-block reorg on l1's.
+  decisions.push({ events: replayChainSession('l2', { chain: true }).chainEvents, reply: { kind: 'none' } });
+  const reorg = reorgScenario();
+  const reorged = decideChain(reorg.state, reorg.updates);
+  if (reorged.ok) decisions.push({ events: reorged.events, reply: { kind: 'none' } });
   return decisions;
 }
 

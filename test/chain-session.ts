@@ -14,7 +14,7 @@ import { encodeReply } from '../signer/event-codec.js';
 import type { ChainEvent } from '../signer/events.js';
 import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
-import { headerBytes, recordedChain, recordedSession, txoutProof, type RecordedBlock } from './recorded-chain.js';
+import { branchBlock, headerBytes, recordedChain, recordedSession, txoutProof, type RecordedBlock } from './recorded-chain.js';
 
 /** The header of `b`, then each of its transactions that touches a watched outpoint, with a proof. */
 export function blockUpdates(b: RecordedBlock, watched: ReadonlyMap<string, WatchedOutpoint>): ChainUpdate[] {
@@ -36,9 +36,16 @@ export interface ChainSessionReplay {
   readonly refusals: ChainRefusal[];
 }
 
-/** Replays node `node`'s session, with its chain (every block up to `throughHeight`) or without. */
-export function replayChainSession(node: 'l1' | 'l2', options: { chain: boolean; policy?: PolicyConfig; throughHeight?: number }): ChainSessionReplay {
-  const { exchanges, hsmSecret } = recordedSession(node);
+/**
+ * Replays node `node`'s session (through request `untilId`), with its chain (every block
+ * up to `throughHeight`) or without.
+ */
+export function replayChainSession(
+  node: 'l1' | 'l2',
+  options: { chain: boolean; policy?: PolicyConfig; throughHeight?: number; untilId?: bigint },
+): ChainSessionReplay {
+  const { hsmSecret, ...session } = recordedSession(node);
+  const exchanges = session.exchanges.filter((ex) => options.untilId === undefined || ex.id <= options.untilId);
   const signer = new Signer({ curve: nobleCurve, developer: false, policy: options.policy, readHsmSecret: () => hsmSecret });
   const blocks = options.chain ? recordedChain().slice(1, (options.throughHeight ?? Infinity) + 1) : [];
   const chainEvents: ChainEvent[] = [];
@@ -60,4 +67,24 @@ export function replayChainSession(node: 'l1' | 'l2', options: { chain: boolean;
   }
   while (next < blocks.length) show(blocks[next++]!);
   return { signer, mismatches, chainEvents, refusals };
+}
+
+/**
+ * A 2-block reorg on l1's chain: the device has followed it to height 104 with the first
+ * channel's funding confirmed at 103 (l1's session through lock_outpoint, request 80);
+ * a competing branch 103', 104', 105' from 102 has the funding transaction in 104'.
+ * `updates` shows the branch's headers and the funding transaction's proof in 104'.
+ */
+export function reorgScenario() {
+  const chain = recordedChain();
+  const { signer } = replayChainSession('l1', { chain: true, throughHeight: 104, untilId: 80n });
+  const funding = chain[103]!.block.transactions![1]!;
+  const b103 = branchBlock(chain[102]!.block, chain[102]!.hash, 1);
+  const b104 = branchBlock(chain[103]!.block, b103.getId(), 2);
+  const b105 = branchBlock(chain[104]!.block, b104.getId(), 3);
+  const updates: ChainUpdate[] = [
+    { kind: 'headers', firstHeight: 103, headers: [b103, b104, b105].map((b) => headerBytes(b)) },
+    { kind: 'transaction', height: 104, proof: txoutProof(b104, [funding.getId()]), tx: new Uint8Array(funding.toBuffer()) },
+  ];
+  return { state: signer.state, funding, branch: [b103, b104, b105], updates };
 }
