@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { fastCurve } from '../broker/curve-native.js';
+import { fastCurve } from '../node/curve-native.js';
 import type { BrokerLog, StoredRecord } from '../log/broker-log/broker-log.js';
 import { Journal, type Recovery } from '../log/journal/journal.js';
 import { JournalCorruptError } from '../log/journal/frame.js';

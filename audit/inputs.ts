@@ -1,6 +1,6 @@
 /**
  * What `sphinx-audit` reads, opened read-only with errors that say the fix:
- * - the broker log: `SPHINX_DATA_DIR/broker-log` (broker/remote/open-remote.ts brokerLogDir),
+ * - the broker log: `SPHINX_DATA_DIR/broker-log` (log/broker-log/broker-log.ts brokerLogDir),
  *   a LevelDB the broker must not hold open at the same time;
  * - a device journal: a directory (its `journal`, `snapshot-a`, `snapshot-b`) or the journal
  *   file itself (its slots are looked for next to it). The bytes are copied into memory
@@ -9,8 +9,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { brokerLogDir } from '../broker/remote/open-remote.js';
-import { BrokerLog } from '../log/broker-log/broker-log.js';
+import { BrokerLog, brokerLogDir } from '../log/broker-log/broker-log.js';
 import type { JournalFiles } from '../log/journal/journal.js';
 import { JOURNAL_FILE, SNAPSHOT_FILES } from '../log/journal/journal.js';
 import { MemoryFile } from '../log/memory-file.js';

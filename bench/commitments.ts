@@ -6,7 +6,7 @@
  * grind. The channel is BOLT 3 Appendix C's (test/fixtures/vectors), anchors format; the
  * HTLCs are Appendix C's amounts repeated with distinct hashes. Timed on both curves.
  */
-import { fastCurve } from '../broker/curve-native.js';
+import { fastCurve } from '../node/curve-native.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { sha256, signLowR } from '../signer/crypto/signatures.js';

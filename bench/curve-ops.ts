@@ -4,8 +4,8 @@
  * measurement behind choosing the addon.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { loadNativeCurve } from '../broker/curve-native.js';
-import { loadWasmCurve } from '../broker/curve-wasm.js';
+import { loadNativeCurve } from '../node/curve-native.js';
+import { loadWasmCurve } from '../node/curve-wasm.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { type Bench, fmtOps, fmtRatio, measure, printTable } from './harness.js';

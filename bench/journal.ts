@@ -1,6 +1,6 @@
 /**
  * The device journal (log/journal) on the host:
- * - append+sync per record through firmware/host/node-file.ts on a real temp file (the
+ * - append+sync per record through node/node-file.ts on a real temp file (the
  *   records session-basic-l1's decisions journal, ids increasing), against a same-process
  *   baseline: raw fs.writeSync + fsyncSync of the same frame bytes on the same disk
  *   (alternating rounds, medians: fsync time on a shared disk drifts);
@@ -15,7 +15,7 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { NodeDir } from '../firmware/host/node-file.js';
+import { NodeDir } from '../node/node-file.js';
 import { checkFrame, encodeFrame, FRAME_HEADER } from '../log/journal/frame.js';
 import { Journal, JOURNAL_FILE, openJournalFiles } from '../log/journal/journal.js';
 import { decodeRecord, encodeRecord, type JournalRecord } from '../log/journal/record.js';

@@ -6,7 +6,7 @@
  * over and over, noble and fast alternating. Replies are compared with the recording while timing, so a figure for a
  * request that stopped answering as CLN did is flagged rather than trusted.
  */
-import { fastCurve } from '../broker/curve-native.js';
+import { fastCurve } from '../node/curve-native.js';
 import { equal, fromHex } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';

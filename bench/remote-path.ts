@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturePath } from '../test/fixtures.js';
 import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
-import { SimLightningd } from '../test/sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import type { SyncConnection } from '../test/sync-wire.js';
 import { loadTranscript } from '../test/transcript.js';
 import { type Bench, fmtOps, printTable } from './harness.js';

@@ -7,14 +7,14 @@
  *   with CLN's own hsmd.
  * Every reply is checked against the recording while timing.
  */
-import { fastCurve } from '../broker/curve-native.js';
+import { fastCurve } from '../node/curve-native.js';
 import { equal, fromHex } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath } from '../test/fixtures.js';
 import { messageType } from '../signer/wire/messages.js';
-import { SimLightningd } from '../test/sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
 import { type Bench, fmtRatio, printTable } from './harness.js';
 

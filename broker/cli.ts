@@ -105,7 +105,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
         ...statusPage,
         dataDir,
         mode: signerKind,
-        logDir: remote ? (await import('./remote/open-remote.js')).brokerLogDir(remote.dataDir) : undefined,
+        logDir: remote ? (await import('../log/broker-log/broker-log.js')).brokerLogDir(remote.dataDir) : undefined,
         log: (level, text) => log.log(level, text),
       });
     },

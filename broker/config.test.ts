@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
 import { DEFAULT_POLICY } from '../signer/policy/policy.js';
-import { HSMD_BIN } from '../test/sim-lightningd.js';
+import { HSMD_BIN } from '../demo/sim-lightningd.js';
 import { ConfigError, loadSettings, policyOf } from './config.js';
 
 function withConf(text: string | undefined, f: (dir: string) => void): void {

@@ -2,7 +2,7 @@
  * The in-process signer (`SPHINX_SIGNER=local`): the signer core running inside the
  * broker, with hsm_secret read from (or created in) the working directory as CLN's hsmd
  * does (hsmd.c maybe_create_new_hsm / load_hsm). It runs the device's write-ahead core
- * (firmware/app/core.ts) journaling under `dataDir` (SPHINX_DATA_DIR), so a restarted
+ * (core/signer-core.ts) journaling under `dataDir` (SPHINX_DATA_DIR), so a restarted
  * hsmd resumes its channels' state. The router numbers requests from 1 in each process;
  * the journal's ids continue across processes, so they are offset by the last id journaled.
  */
@@ -16,12 +16,12 @@ import { createMnemonicHsmSecret, HsmSecretError, HsmSecretErrorCode } from '../
 import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import type { SignerState } from '../signer/state.js';
-import { SignerCore } from '../firmware/app/core.js';
-import { corruptJournalAdvice } from '../firmware/host/journal-advice.js';
-import { NodeDir } from '../firmware/host/node-file.js';
+import { SignerCore } from '../core/signer-core.js';
+import { corruptJournalAdvice } from '../node/journal-advice.js';
+import { NodeDir } from '../node/node-file.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { openJournalFiles } from '../log/journal/journal.js';
-import { fastCurve } from './curve-native.js';
+import { fastCurve } from '../node/curve-native.js';
 import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
 
 export interface LocalSignerOptions {

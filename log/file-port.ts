@@ -1,7 +1,7 @@
 /**
  * The file port the device journal and its snapshot slots go through (DESIGN §6 `Journal`
  * port): synchronous, because SD-card files on the device and `fs` on the host both are.
- * Adapters: log/memory-file.ts (tests, with fault injection) and firmware/host/node-file.ts.
+ * Adapters: log/memory-file.ts (tests, with fault injection) and node/node-file.ts.
  *
  * Durability contract: bytes appended (or a truncation) are durable only once `sync()`
  * returns; a crash may lose anything after the last sync, or keep part of it.

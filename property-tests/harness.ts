@@ -12,7 +12,7 @@ import { JournalCorruptError } from '../log/journal/frame.js';
 import { JOURNAL_FILE, SNAPSHOT_FILES, type JournalFiles } from '../log/journal/journal.js';
 import type { FilePort } from '../log/file-port.js';
 import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
-import { SignerCore } from '../firmware/app/core.js';
+import { SignerCore } from '../core/signer-core.js';
 import { stateDigest } from '../projections/signer-state.js';
 import { toHex } from '../signer/bytes.js';
 import type { Reply } from '../signer/decision.js';

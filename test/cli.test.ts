@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { HSMD_BIN } from './sim-lightningd.js';
+import { HSMD_BIN } from '../demo/sim-lightningd.js';
 
 function run(args: string[], env: Record<string, string | undefined>, viaShell = false) {
   const base = { ...process.env };

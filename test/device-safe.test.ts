@@ -1,7 +1,7 @@
 /**
- * The code the device runs (signer/, projections/, the journal format and its file port
+ * The code the device runs (signer/, core/, projections/, the journal format and its file port
  * in log/, firmware/app)
- * must not use Node-only APIs (DESIGN §6): no Buffer, node:*, process, global crypto, btoa.
+ * must not use Node-only APIs (docs/design.md): no Buffer, node:*, process, global crypto, btoa.
  * Tests beside the modules may; they never ship to the device.
  */
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import test from 'node:test';
 import { repoRoot } from './fixtures.js';
 
-const DEVICE_DIRS = ['signer', 'projections', 'log/journal', 'log/file-port.ts', 'log/memory-file.ts', 'log/broker-log/record.ts', 'firmware/app'];
+const DEVICE_DIRS = ['signer', 'core', 'projections', 'log/journal', 'log/file-port.ts', 'log/memory-file.ts', 'log/broker-log/record.ts', 'firmware/app'];
 const FORBIDDEN: ReadonlyArray<[RegExp, string]> = [
   [/\bBuffer\b/, 'Buffer'],
   [/from\s+['"]node:/, 'a node: import'],

@@ -11,7 +11,7 @@ import { fromHex, toHex } from '../signer/bytes.js';
 import { isValidMnemonic } from '../signer/keys/bip39.js';
 import { decodeAs } from '../signer/wire/messages.js';
 import { fixturePath } from './fixtures.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { loadTranscript } from './transcript.js';
 
 const INIT = fromHex(loadTranscript(fixturePath('transcripts/hsmd-basic-legacy.jsonl')).exchanges[0]!.req);

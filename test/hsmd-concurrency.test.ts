@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fixturePath } from './fixtures.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { type Exchange, loadTranscript } from './transcript.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

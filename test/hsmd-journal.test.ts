@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { fixturePath } from './fixtures.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { Closed } from './sync-wire.js';
 import { type Exchange, loadTranscript, replayExchanges } from './transcript.js';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type TestContext, test } from 'node:test';
 import type { StatusMessage } from '../broker/status-wire.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import type { SyncConnection } from './sync-wire.js';
 
 const VERSION = 'v25.12.1';

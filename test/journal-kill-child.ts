@@ -5,7 +5,7 @@
  * it snapshots and compacts, so kills land in those steps too.
  */
 import { writeSync } from 'node:fs';
-import { NodeDir } from '../firmware/host/node-file.js';
+import { NodeDir } from '../node/node-file.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { journalTestRecord } from './journal-test-records.js';
 

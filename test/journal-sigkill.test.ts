@@ -1,6 +1,6 @@
 /**
  * Must show (issue 4): a real process appends journal records through the Node fs adapter
- * (firmware/host/node-file.ts), printing each id once its append is synced; it is killed
+ * (node/node-file.ts), printing each id once its append is synced; it is killed
  * with SIGKILL at 50 random moments (seeded). After each kill, recovery holds every
  * acknowledged record, possibly one more (appended, killed before it printed), never a
  * corrupted one: each recovered record equals the one written for its id, the ids run on
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { NodeDir } from '../firmware/host/node-file.js';
+import { NodeDir } from '../node/node-file.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { journalTestRecord } from './journal-test-records.js';
 

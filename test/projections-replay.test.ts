@@ -23,7 +23,7 @@ import { BrokerLog, type StoredRecord } from '../log/broker-log/broker-log.js';
 import type { LogRecord } from '../log/broker-log/record.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { MemoryDir } from '../log/memory-file.js';
-import { SignerCore } from '../firmware/app/core.js';
+import { SignerCore } from '../core/signer-core.js';
 import { toArray } from '../projections/chain.js';
 import { type TimelineEntry, nodeEntries, timelineOf } from '../projections/channel-timeline.js';
 import { clientKey } from '../projections/records.js';

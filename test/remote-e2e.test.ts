@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { NodeDir } from '../firmware/host/node-file.js';
+import { NodeDir } from '../node/node-file.js';
 import type { StoredRecord } from '../log/broker-log/broker-log.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { fixturePath } from './fixtures.js';
 import { deviceIdOf } from './device-driver.js';
 import { type DeviceProcess, freePort, readBrokerLog, startDeviceProcess, startMosquitto } from './remote-helpers.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { loadTranscript } from './transcript.js';
 
 const CLIENT_HSMFD = 9;

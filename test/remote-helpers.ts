@@ -8,8 +8,7 @@ import { mkdtempSync, openSync, readFileSync, closeSync, writeFileSync } from 'n
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brokerLogDir } from '../broker/remote/open-remote.js';
-import { BrokerLog, type StoredRecord } from '../log/broker-log/broker-log.js';
+import { BrokerLog, brokerLogDir, type StoredRecord } from '../log/broker-log/broker-log.js';
 import { repoRoot } from './fixtures.js';
 
 export const SIGNER_BIN = join(repoRoot, 'bin', 'sphinx-signer');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fixturePath } from './fixtures.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 
 const TRANSCRIPTS = ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl', 'session-basic-l1.jsonl', 'session-basic-l2.jsonl'];
 

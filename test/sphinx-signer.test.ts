@@ -21,7 +21,7 @@ import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
 import { decodeReplyEnvelope } from '../signer/remote/envelope-codec.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
-import { NodeDir } from '../firmware/host/node-file.js';
+import { NodeDir } from '../node/node-file.js';
 import { BrokerStandIn, MqttServer, SignerProcess, dataDirWith, deviceIdOf } from './device-driver.js';
 import { fixturePath } from './fixtures.js';
 import { sessionRequests, type SessionRequest } from './session-records.js';

@@ -20,7 +20,7 @@ import { RECENT_REPLIES, nearestRank } from '../broker/status-views.js';
 import { replayBrokerLog } from '../projections/replay.js';
 import { fixturePath } from './fixtures.js';
 import { freePort, readBrokerLog, startDeviceProcess } from './remote-helpers.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { loadTranscript } from './transcript.js';
 import { loadInChromium } from './chromium.js';
 

@@ -4,8 +4,8 @@
  * SPHINX_MQTT_URL), the broker's own MQTT client, and the remote SignerPort on top.
  */
 import { join } from 'node:path';
-import { BrokerLog } from '../../log/broker-log/broker-log.js';
-import { fastCurve } from '../curve-native.js';
+import { BrokerLog, brokerLogDir } from '../../log/broker-log/broker-log.js';
+import { fastCurve } from '../../node/curve-native.js';
 import type { SignerPort } from '../signer-port.js';
 import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.js';
 import { connectMqtt } from './mqtt-connect.js';
@@ -22,8 +22,6 @@ export interface RemoteSettings {
   readonly deviceKeys?: string;
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number };
 }
-
-export const brokerLogDir = (dataDir: string): string => join(dataDir, 'broker-log');
 
 export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog): Promise<SignerPort> {
   const brokerId = loadOrCreateBrokerId(settings.dataDir);

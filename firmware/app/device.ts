@@ -22,7 +22,7 @@ import { messageType, requestType } from '../../signer/wire/messages.js';
 import { Signer } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
 import { openJournalFiles } from '../../log/journal/journal.js';
-import { SignerCore, type SignerCoreOptions } from './core.js';
+import { SignerCore, type SignerCoreOptions } from '../../core/signer-core.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import { DeviceSetupError, type Clock, type DeviceConfig, type Leds, type Store, type TimerHandle, type Transport } from './ports.js';
 

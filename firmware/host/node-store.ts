@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileDir } from '../../log/file-port.js';
 import { DeviceSetupError, type DeviceConfig, type Store } from '../app/ports.js';
-import { NodeDir } from './node-file.js';
+import { NodeDir } from '../../node/node-file.js';
 
 export class NodeStore implements Store {
   readonly #dir: NodeDir;

@@ -14,8 +14,12 @@
  *
  * Reads (`read`, `tail`, `subscribe`) only see durable records.
  */
+import { join } from 'node:path';
 import { Level } from 'level';
 import { decodeRecord, encodeRecord, type LogRecord } from './record.js';
+
+/** Where a broker whose SPHINX_DATA_DIR is `dataDir` keeps its log. */
+export const brokerLogDir = (dataDir: string): string => join(dataDir, 'broker-log');
 
 /** A record with its place in the log. */
 export interface StoredRecord {

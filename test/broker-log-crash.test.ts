@@ -1,5 +1,5 @@
 /**
- * Issue 4's SIGKILL must-show for the LevelDB log: a real child process (crash-writer.ts)
+ * Issue 4's SIGKILL must-show for the LevelDB log: a real child process (test/broker-log-crash-child.ts)
  * appends with group commit and prints each seq once its append resolved; it is killed with
  * SIGKILL at 50 seeded random moments, over 5 databases (side by side) reopened 10 times each. After every
  * kill the log must hold every acknowledged record intact at its seq, hold nothing corrupt
@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BrokerLog } from './broker-log.js';
-import { crashRecord } from './crash-writer.js';
+import { BrokerLog } from '../log/broker-log/broker-log.js';
+import { crashRecord } from './broker-log-crash-child.js';
 
 const RUNS = 5;
 const KILLS_PER_RUN = 10;
 /** Kill moments are uniform in [0, MAX_DELAY_MS) after the child reported its log open. */
 const MAX_DELAY_MS = 60;
-const WRITER = fileURLToPath(new URL('./crash-writer.js', import.meta.url));
+const WRITER = fileURLToPath(new URL('./broker-log-crash-child.js', import.meta.url));
 
 /** mulberry32: a small seeded PRNG, so every run kills at the same moments. */
 function seeded(seed: number): () => number {

@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { FileDir, FilePort } from '../../log/file-port.js';
+import type { FileDir, FilePort } from '../log/file-port.js';
 
 /** fsync of a directory (its entries). */
 function syncDir(path: string): void {

@@ -15,9 +15,9 @@ import { fdpass } from '../broker/fdpass.js';
 import { FrameReader } from '../broker/frames.js';
 import { towireClientHsmfd } from '../broker/hsmfd.js';
 import { type StatusMessage, fromwireStatus } from '../broker/status-wire.js';
-import { repoRoot } from './fixtures.js';
-import { SyncConnection } from './sync-wire.js';
-import { type ExchangeObserver, type ReplayResult, loadTranscript, replayExchanges } from './transcript.js';
+import { repoRoot } from '../test/fixtures.js';
+import { SyncConnection } from '../test/sync-wire.js';
+import { type ExchangeObserver, type ReplayResult, loadTranscript, replayExchanges } from '../test/transcript.js';
 
 export const HSMD_BIN = join(repoRoot, 'bin', 'sphinx-hsmd');
 

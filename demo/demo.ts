@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { messageNameOf } from '../signer/wire/messages.js';
 import { fixturePath } from '../test/fixtures.js';
 import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
-import { SimLightningd } from '../test/sim-lightningd.js';
+import { SimLightningd } from './sim-lightningd.js';
 import { loadTranscript, type Exchange } from '../test/transcript.js';
 
 const SESSION = 'session-basic-l1.jsonl';

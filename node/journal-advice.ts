@@ -2,7 +2,7 @@
  * What to tell the owner of a journal that cannot be used (JournalCorruptError): shared by
  * the broker's in-process signer and sphinx-signer, both of which refuse to sign then.
  */
-import type { JournalCorruptError } from '../../log/journal/frame.js';
+import type { JournalCorruptError } from '../log/journal/frame.js';
 
 export const corruptJournalAdvice = (e: JournalCorruptError, dataDir: string): string =>
   `${e.message}. Refusing to sign with a state that cannot be rebuilt. ` +

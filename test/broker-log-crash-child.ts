@@ -1,5 +1,5 @@
 /**
- * The child process of crash.test.ts: opens the broker log at argv[2], prints `ready <end>`,
+ * The child process of test/broker-log-crash.test.ts: opens the broker log at argv[2], prints `ready <end>`,
  * then appends records from 32 concurrent writers forever, printing `<seq> <id>` for each
  * append as soon as it resolved (acknowledged = durable). The parent kills it with SIGKILL.
  * Lines go out with writeSync on fd 1, so an acknowledgement printed is in the pipe before the
@@ -7,8 +7,8 @@
  */
 import { writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { BrokerLog } from './broker-log.js';
-import type { RequestReceived } from './record.js';
+import { BrokerLog } from '../log/broker-log/broker-log.js';
+import type { RequestReceived } from '../log/broker-log/record.js';
 
 const WRITERS = 32;
 

@@ -9,14 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { toHex } from '../../signer/bytes.js';
-import type { Reply } from '../../signer/decision.js';
-import { Signer } from '../../signer/signer.js';
-import { JOURNAL_FILE, openJournalFiles } from '../../log/journal/journal.js';
-import { MemoryDir, type MemoryFile } from '../../log/memory-file.js';
-import { stateDigest } from '../../projections/signer-state.js';
-import { liveSession, sessionRequests, sessionSignerOptions } from '../../test/session-records.js';
-import { SignerCore, type SignerCoreOptions } from './core.js';
+import { toHex } from '../signer/bytes.js';
+import type { Reply } from '../signer/decision.js';
+import { Signer } from '../signer/signer.js';
+import { JOURNAL_FILE, openJournalFiles } from '../log/journal/journal.js';
+import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
+import { stateDigest } from '../projections/signer-state.js';
+import { liveSession, sessionRequests, sessionSignerOptions } from '../test/session-records.js';
+import { SignerCore, type SignerCoreOptions } from './signer-core.js';
 
 const NAME = 'session-basic-l1.jsonl';
 const requests = sessionRequests(NAME);

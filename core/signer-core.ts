@@ -17,19 +17,19 @@
  *
  * A retried request with a new id but the same content is decided again: decide is
  * deterministic (RFC 6979 signatures, hsmd.md) and CLN's retries pass the commitment
- * policies (policy-retry-identical), so it gets the identical reply (core.test.ts).
+ * policies (policy-retry-identical), so it gets the identical reply (signer-core.test.ts).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { type JournalFiles, Journal, type Recovery } from '../../log/journal/journal.js';
-import { assertSourceName, isSourced, type SourcedRecord } from '../../log/journal/record.js';
-import { equal } from '../../signer/bytes.js';
-import { badRequest, type Decision } from '../../signer/decision.js';
-import type { Envelope } from '../../signer/envelope.js';
-import type { SignerEvent } from '../../signer/events.js';
-import type { Signer } from '../../signer/signer.js';
-import type { SignerState } from '../../signer/state.js';
-import { initialState } from '../../signer/state.js';
-import { decodeSnapshotBody, encodeSnapshotBody, replayEvents, type RecentReply } from '../../projections/signer-state.js';
+import { type JournalFiles, Journal, type Recovery } from '../log/journal/journal.js';
+import { assertSourceName, isSourced, type SourcedRecord } from '../log/journal/record.js';
+import { equal } from '../signer/bytes.js';
+import { badRequest, type Decision } from '../signer/decision.js';
+import type { Envelope } from '../signer/envelope.js';
+import type { SignerEvent } from '../signer/events.js';
+import type { Signer } from '../signer/signer.js';
+import type { SignerState } from '../signer/state.js';
+import { initialState } from '../signer/state.js';
+import { decodeSnapshotBody, encodeSnapshotBody, replayEvents, type RecentReply } from '../projections/signer-state.js';
 
 export interface SignerCoreOptions {
   /** Records between snapshots (each followed by compaction). */
