@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { LOG_LEVELS } from '../broker/status-wire.js';
 import { fixturePath } from './fixtures.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { loadTranscript } from './transcript.js';
 
 const PATH = fixturePath('transcripts/hsmd-basic-legacy.jsonl');
