@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
 import { CodecError } from '../signer/event-codec.js';
+import { PersistentMap } from '../signer/persistent-map.js';
 import { apply, initialState, type SignerState } from '../signer/state.js';
 import { liveSession } from '../test/session-records.js';
 import {
@@ -55,7 +56,7 @@ test('the encoding does not depend on the order maps and sets were filled in', (
   const open = (s: typeof l1) => s.decisions.flatMap((d) => d.decision.events).filter((e) => e.kind !== 'ChannelForgotten');
   const both = [...open(l1), ...open(l2)].reduce(apply, initialState);
   assert.equal(both.channels.size, 2);
-  const reversed: SignerState = { ...both, channels: new Map([...both.channels].reverse()) };
+  const reversed: SignerState = { ...both, channels: PersistentMap.from([...both.channels].reverse()) };
   assert.deepEqual(encodeState(reversed), encodeState(both));
   assert.deepEqual(decodeState(encodeState(both)), both);
 });

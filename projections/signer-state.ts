@@ -47,6 +47,7 @@ import {
   writeVarBytes,
 } from '../signer/event-codec.js';
 import type { SignerEvent } from '../signer/events.js';
+import { PersistentMap } from '../signer/persistent-map.js';
 import type { CommitmentState, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
 import { apply, channelKey, initialState, type ChannelState, type SignerState } from '../signer/state.js';
 import { NETWORKS, type NetworkName } from '../signer/chain/networks.js';
@@ -204,10 +205,10 @@ export function readState(r: WireReader): SignerState {
   const node = readOption(r, () => ({ wireVersion: r.u32(), bip32KeyVersion: { pub: r.u32(), priv: r.u32() }, chainHash: readVarBytes(r) })) ?? null;
   const preapprovals = r.u32();
   const count = r.u32();
-  const channels = new Map<string, ChannelState>();
+  let channels = PersistentMap.empty<ChannelState>();
   for (let i = 0; i < count; i++) {
     const c = readChannel(r);
-    channels.set(channelKey(c.ref), c);
+    channels = channels.set(channelKey(c.ref), c);
   }
   if (channels.size !== count) throw new CodecError(`signer state: ${count - channels.size} duplicate channels`);
   if (r.atEnd) return { dev, node, channels, preapprovals };

@@ -8,6 +8,7 @@ import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
 import { applyCommitmentEvent, type CommitmentState } from './handlers/commitment-state.js';
 import { networkOfChainHash } from './chain/networks.js';
 import { applyChainEvent, startView, type ChainView } from './chain/view.js';
+import { PersistentMap } from './persistent-map.js';
 
 export interface DevFlags {
   readonly failPreapprove: boolean;
@@ -35,8 +36,8 @@ export interface SignerState {
   readonly dev: DevFlags;
   /** Set by hsmd_init; null until lightningd has initialised us. */
   readonly node: NodeSettings | null;
-  /** Channels by `channelKey`. */
-  readonly channels: ReadonlyMap<string, ChannelState>;
+  /** Channels by `channelKey`; persistent, so an event costs the same with 1 or 10,000 channels. */
+  readonly channels: PersistentMap<ChannelState>;
   readonly preapprovals: number;
   /** What the device checked of the chain (chain/view.ts); absent until it is shown a header. */
   readonly chain?: ChainView;
@@ -45,7 +46,7 @@ export interface SignerState {
 export const initialState: SignerState = Object.freeze({
   dev: Object.freeze({ failPreapprove: false, noPreapproveCheck: false, warnOnOvergrind: false }),
   node: null,
-  channels: new Map<string, ChannelState>(),
+  channels: PersistentMap.empty<ChannelState>(),
   preapprovals: 0,
 });
 
@@ -77,13 +78,13 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
     case 'ChannelForgotten': {
       const key = channelKey(event.channel);
       const forgotten = state.channels.get(key);
-      const channels = new Map(state.channels);
       // Keep what says which holder commitments were revoked: they must stay unsignable
       // after lightningd forgets the channel (policy-commitment-revoked-holder; found by
       // the property tests). Everything else about the channel goes.
-      if (forgotten?.commitments?.holderRevokedThrough !== undefined)
-        channels.set(key, { ref: forgotten.ref, setup: undefined, lockedOutpoints: new Set(), commitments: forgotten.commitments });
-      else channels.delete(key);
+      const channels =
+        forgotten?.commitments?.holderRevokedThrough !== undefined
+          ? state.channels.set(key, { ref: forgotten.ref, setup: undefined, lockedOutpoints: new Set(), commitments: forgotten.commitments })
+          : state.channels.delete(key);
       return { ...state, channels };
     }
     case 'OutpointLocked':
@@ -116,9 +117,7 @@ function withChannel(
 ): SignerState {
   const key = channelKey(ref);
   const current = state.channels.get(key) ?? { ref, setup: undefined, lockedOutpoints: new Set<string>() };
-  const channels = new Map(state.channels);
-  channels.set(key, update(current));
-  return { ...state, channels };
+  return { ...state, channels: state.channels.set(key, update(current)) };
 }
 
 /** The view a first chain event starts from: the checkpoint of hsmd_init's network. */
