@@ -1,0 +1,96 @@
+/**
+ * Bundles the device's module graph into one script, as a firmware build would: each module
+ * (our TypeScript sources and the @noble/@scure packages they import) transpiled to a function
+ * run once, in import order, on first require. The platform's own modules (Moddable's `timer`,
+ * `file`, `embedded:*`, …) come from `platform`, as small sources the caller writes.
+ *
+ * The script needs no Node global: it runs in a bare `node:vm` context (the boot-order test)
+ * and under the XS engine (the memory bench). It ends by assigning the entry's exports to
+ * `globalThis.deviceEntry`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
+import { repoRoot } from './fixtures.js';
+
+export interface BundleOptions {
+  /** Source file (repo-relative, .ts) whose exports become `globalThis.deviceEntry`. */
+  readonly entry: string;
+  /** Platform module specifier → CommonJS source (`module.exports = …`). */
+  readonly platform?: Readonly<Record<string, string>>;
+}
+
+const nodeModules = join(repoRoot, 'node_modules');
+
+/** The file an import names: our .ts beside a `.js` specifier, or a package's file. */
+function resolveImport(from: string, specifier: string): string {
+  if (specifier.startsWith('.')) {
+    const js = resolve(dirname(from), specifier);
+    const tsSource = js.replace(/\.js$/, '.ts');
+    if (existsSync(tsSource)) return tsSource;
+    if (existsSync(js)) return js;
+    throw new Error(`${relative(repoRoot, from)}: cannot resolve ${specifier}`);
+  }
+  // Scoped packages whose "exports" map each subpath to the same file name (noble, scure).
+  const match = /^(@[^/]+\/[^/]+)(\/.*)?$/.exec(specifier);
+  if (!match) throw new Error(`${relative(repoRoot, from)}: ${specifier} is neither ours nor a platform module`);
+  const file = join(nodeModules, match[1]!, match[2] ?? 'index.js');
+  if (!existsSync(file)) throw new Error(`${relative(repoRoot, from)}: cannot resolve ${specifier}`);
+  return file;
+}
+
+function transpile(file: string): string {
+  return ts.transpileModule(readFileSync(file, 'utf8'), {
+    fileName: file,
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: false, verbatimModuleSyntax: false },
+  }).outputText;
+}
+
+/** One script holding the entry's module graph. */
+export function bundleDevice(options: BundleOptions): string {
+  const platform = options.platform ?? {};
+  const ids = new Map<string, number>();
+  const bodies: string[] = [];
+  const add = (key: string, source: string, deps: (specifier: string) => number): number => {
+    const id = bodies.length;
+    ids.set(key, id);
+    bodies.push('');
+    const requires = [...source.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]!);
+    const table = Object.fromEntries(requires.map((s) => [s, deps(s)]));
+    bodies[id] = `[${JSON.stringify(table)}, function (module, exports, require) {\n${source}\n}]`;
+    return id;
+  };
+  const visit = (file: string): number => {
+    const known = ids.get(file);
+    if (known !== undefined) return known;
+    return add(file, transpile(file), (specifier) => {
+      if (Object.hasOwn(platform, specifier)) {
+        const key = `platform:${specifier}`;
+        return ids.get(key) ?? add(key, platform[specifier]!, () => -1);
+      }
+      return visit(resolveImport(file, specifier));
+    });
+  };
+  const entry = visit(join(repoRoot, options.entry));
+  return `(function () {
+  "use strict";
+  const modules = [${bodies.join(',\n')}];
+  const cache = [];
+  function load(id) {
+    if (cache[id]) return cache[id].exports;
+    const module = { exports: {} };
+    cache[id] = module;
+    const [table, body] = modules[id];
+    body(module, module.exports, (specifier) => load(table[specifier]));
+    return module.exports;
+  }
+  globalThis.deviceEntry = load(${entry});
+})();
+`;
+}
+
+/** CommonJS source of a platform module that exports `names` as inert stand-ins. */
+export function inertModule(defaultExport: string, named: Readonly<Record<string, string>> = {}): string {
+  const parts = Object.entries({ default: defaultExport, ...named }).map(([k, v]) => `${JSON.stringify(k)}: ${v}`);
+  return `module.exports = { __esModule: true, ${parts.join(', ')} };`;
+}
