@@ -24,6 +24,7 @@ export const MODDABLE_STANDINS: Readonly<Record<string, string>> = {
   'embedded:network/mqtt/client': inertModule('class MQTTClient {}'),
   'embedded:network/tls/client': inertModule('class TLSClient {}'),
   sntp: inertModule('class SNTP {}'),
+  'hardware-random': inertModule('function fillRandom() { throw new Error("no RNG at load"); }'),
   time: inertModule('{ set() {} }'),
 };
 

@@ -15,8 +15,14 @@ const FORBIDDEN: ReadonlyArray<[RegExp, string]> = [
   [/\bBuffer\b/, 'Buffer'],
   [/from\s+['"]node:/, 'a node: import'],
   [/\bprocess\./, 'process'],
-  [/\bglobalThis\.crypto\b|\bcrypto\.(getRandomValues|subtle|randomUUID)\b/, 'global crypto'],
+  [/\bglobalThis\b[^;]*\.crypto\b|\bcrypto\.(getRandomValues|subtle|randomUUID)\b/, 'global crypto'],
   [/\bbtoa\(|\batob\(/, 'btoa/atob'],
+];
+
+/** Deliberate uses, each with its reason. */
+const ALLOWED: ReadonlyArray<[string, string]> = [
+  // Web Crypto as the RNG port for hosts that have it, read at call time; the device passes its own.
+  ['signer/crypto/random.ts', 'global crypto'],
 ];
 
 function* sources(dir: string): Generator<string> {
@@ -38,7 +44,8 @@ test('device code uses no Node-only API', () => {
       // Comments may name what the code avoids.
       const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
       for (const [pattern, what] of FORBIDDEN)
-        if (pattern.test(code)) findings.push(`${relative(repoRoot, file)} uses ${what}`);
+        if (pattern.test(code) && !ALLOWED.some(([f, w]) => f === relative(repoRoot, file) && w === what))
+          findings.push(`${relative(repoRoot, file)} uses ${what}`);
     }
   }
   assert.deepEqual(findings, []);

@@ -8,7 +8,9 @@ import Timer from 'timer';
 import boardConfig from 'mc/config';
 import Decoder from 'text/decoder';
 import Encoder from 'text/encoder';
-import { nobleCurve } from '../../signer/crypto/noble.js';
+import fillRandom from 'hardware-random';
+import { createNobleCurve } from '../../signer/crypto/noble.js';
+import { randomBytesFrom } from '../app/hardware-random.js';
 import { Device } from '../app/device.js';
 import type { Clock, TimerHandle } from '../app/ports.js';
 import { GpioLeds, NeoPixelLeds } from './leds.js';
@@ -18,8 +20,6 @@ import { SdStore } from './sd-store.js';
 declare const device: { network: { mqtt: ConstructorParameters<typeof ModdableMqttTransport>[0] } };
 
 
-// The shared code (signer/) uses these as globals, as on Node.
-Object.assign(globalThis, { TextEncoder: Encoder, TextDecoder: Decoder });
 
 const clock: Clock = {
   now: () => Date.now(),
@@ -29,6 +29,11 @@ const clock: Clock = {
 
 /** Moddable calls the main module's default export at start. */
 export default function main(config = boardConfig): void {
+  // The shared code (signer/) uses these as globals when it runs, as on Node; nothing uses them
+  // while loading (test/device-boot-order.test.ts).
+  Object.assign(globalThis, { TextEncoder: Encoder, TextDecoder: Decoder });
+  // Blinding from the hardware RNG; no precomputed table: memory before speed (docs/device-memory.md).
+  const curve = createNobleCurve({ randomBytes: randomBytesFrom(fillRandom), windowSize: 1 });
   const leds = config.neopixelPin !== undefined ? new NeoPixelLeds(config.neopixelPin) : new GpioLeds(config.ledPin ?? 2);
   const log = (level: string, line: string) => trace(`${level}: ${line}\n`);
   try {
@@ -37,7 +42,7 @@ export default function main(config = boardConfig): void {
       leds,
       store: new SdStore(config.sdRoot ?? '/sd'),
       clock,
-      curve: nobleCurve,
+      curve,
       firmware: config.firmware ?? 'sphinx-signer-esp32/0.1.0',
       log,
       onFatal: (reason) => log('broken', `${reason}: fix the SD card and restart`),

@@ -12,12 +12,22 @@ import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { concat, utf8 } from '../bytes.js';
 
-let wordIndex: Map<string, number> | undefined;
-
-/** Index of an English word (built once on first use). */
+/**
+ * Index of an English word: binary search in the list, which is sorted (bip39.test.ts checks).
+ * No word → index Map: the device decodes one mnemonic per boot, and a 2,048-entry Map would
+ * stay in its heap for nothing (docs/device-memory.md).
+ */
 function indexOfWord(word: string): number | undefined {
-  if (wordIndex === undefined) wordIndex = new Map(wordlist.map((w, i) => [w, i]));
-  return wordIndex.get(word);
+  let low = 0;
+  let high = wordlist.length - 1;
+  while (low <= high) {
+    const mid = (low + high) >>> 1;
+    const w = wordlist[mid]!;
+    if (w === word) return mid;
+    if (w < word) low = mid + 1;
+    else high = mid - 1;
+  }
+  return undefined;
 }
 
 /** Bytes of a mnemonic or passphrase: strings as UTF-8, bytes as given. */
