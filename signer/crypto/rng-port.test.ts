@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { loadNativeCurve } from '../../broker/curve-native.js';
+import { loadNativeCurve } from '../../node/curve-native.js';
 import { randomBytesFrom } from '../../firmware/app/hardware-random.js';
 import { toHex } from '../bytes.js';
 import type { Curve } from './curve.js';
