@@ -3,15 +3,13 @@
  * broker, with hsm_secret read from (or created in) the working directory as CLN's hsmd
  * does (hsmd.c maybe_create_new_hsm / load_hsm). It runs the device's write-ahead core
  * (core/signer-core.ts) journaling under `dataDir` (SPHINX_DATA_DIR), so a restarted
- * hsmd resumes its channels' state. The router numbers requests from 1 in each process;
- * the journal's ids continue across processes, so they are offset by the last id journaled.
+ * hsmd resumes its channels' state. Request ids continue after the last one journaled.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Decision } from '../signer/decision.js';
-import type { Envelope } from '../signer/envelope.js';
 import { createMnemonicHsmSecret, HsmSecretError, HsmSecretErrorCode } from '../signer/keys/hsm-secret.js';
 import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
@@ -22,7 +20,8 @@ import { NodeDir } from '../node/node-file.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { openJournalFiles } from '../log/journal/journal.js';
 import { fastCurve } from '../node/curve-native.js';
-import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
+import { RequestIds } from './request-ids.js';
+import type { SignerPort } from './signer-port.js';
 
 export interface LocalSignerOptions {
   /** Where the signer keeps its state (SPHINX_DATA_DIR). */
@@ -56,19 +55,17 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
     const description = corruptJournalAdvice(e, options.dataDir);
     options.log('broken', description);
     return {
-      request: async () => {
-        throw new SignerFatal('internal', description);
-      },
+      request: async () => ({ kind: 'fatal', failure: 'internal', description }),
       close: async () => {},
     };
   }
-  const idBase = core.lastId ?? 0n;
-  options.log('info', `signer journal in ${options.dataDir}: resuming after id ${idBase}`);
+  const ids = new RequestIds(core.lastId ?? 0n);
+  options.log('info', `signer journal in ${options.dataDir}: resuming after id ${core.lastId ?? 0n}`);
   return {
-    request: async (env: Envelope) => {
-      const decision = core.handle({ ...env, id: idBase + env.id });
+    request: async (request) => {
+      const decision = core.handle({ ...request, id: ids.take() });
       logPolicyWarnings(decision, options.log);
-      return outcome(decision);
+      return decision.reply;
     },
     close: async () => {},
   };
@@ -78,21 +75,6 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
 export function logPolicyWarnings(decision: Decision, log: LocalSignerOptions['log']): void {
   for (const event of decision.events)
     if (event.kind === 'PolicyWarned') log('unusual', `${event.policy} (warn-only, signed anyway): ${event.detail}`);
-}
-
-/** The port's view of a decision: a frame, no reply, or one of hsmd's two failures. */
-export function outcome(decision: Decision): Uint8Array | null {
-  const { reply } = decision;
-  switch (reply.kind) {
-    case 'frame':
-      return reply.frame;
-    case 'none':
-      return null;
-    case 'bad-request':
-      throw new BadRequest(reply.description);
-    case 'fatal':
-      throw new SignerFatal(reply.failure, reply.description, reply.frame);
-  }
 }
 
 /**

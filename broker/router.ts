@@ -9,9 +9,9 @@
  * the master. hsmd.md §A.2, §A.3.
  */
 import type net from 'node:net';
-import type { ClientContext, Envelope } from '../signer/envelope.js';
-import { mayRequest } from '../signer/permissions.js';
-import { requestType } from '../signer/wire/messages.js';
+import type { ClientContext } from '../signer/envelope.js';
+import { mayRequest, type RequestName } from '../signer/permissions.js';
+import { messageType, requestType } from '../signer/wire/messages.js';
 import type { Client } from './clients.js';
 import type { Connection } from './connection.js';
 import {
@@ -22,12 +22,14 @@ import {
   passClientFd,
 } from './hsmfd.js';
 import type { Logger } from './log.js';
-import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
+import type { SignerPort } from './signer-port.js';
 import type { StatusChannel } from './status.js';
 import type { FailReason } from './status-wire.js';
 
 /** Requests hsmd.c handles itself; libhsmd logs "Received message" for all the others. */
-const HANDLED_BY_HSMD_C: ReadonlySet<number> = new Set([11, 99, 56, 33]);
+const HANDLED_BY_HSMD_C: ReadonlySet<number> = new Set(
+  (['hsmd_init', 'hsmd_dev_preinit', 'hsmd_check_bip86_pubkey', 'hsmd_dev_memleak'] as const satisfies readonly RequestName[]).map(messageType),
+);
 
 export interface RouterDeps {
   /** Where requests go; only request() is used here. */
@@ -47,9 +49,6 @@ export interface RouterDeps {
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 export class Router {
-  /** Envelope ids: unique, increasing, from 1 (DESIGN §2). */
-  private nextId = 1n;
-
   constructor(private readonly deps: RouterDeps) {}
 
   /** Handles one request completely (reply written, or connection closed). Never throws. */
@@ -72,21 +71,23 @@ export class Router {
     if (type === WIRE_HSMD_CLIENT_HSMFD) return this.clientHsmfd(client, conn, message);
 
     if (!HANDLED_BY_HSMD_C.has(type)) this.deps.log.log('debug', `Client: Received message ${type} from client`);
-    // The message may be a view into the socket's read buffer (frames.ts): zero-copy.
-    const envelope: Envelope = { id: this.nextId++, client: client.context, at: this.deps.now(), message };
-    let reply: Uint8Array | null;
-    try {
-      reply = await this.deps.port.request(envelope);
-    } catch (err) {
-      if (err instanceof BadRequest) return this.badRequest(client, conn, message, err.message);
-      if (err instanceof SignerFatal) {
+    // The message may be a view into the socket's read buffer (frames.ts): zero-copy. The
+    // port gives the request its id (broker/request-ids.ts).
+    const reply = await this.deps.port.request({ client: client.context, at: this.deps.now(), message });
+    switch (reply.kind) {
+      case 'frame':
+        return conn.reply(reply.frame);
+      case 'none': // hsmd_dev_preinit
+        return;
+      case 'bad-request':
+        return this.badRequest(client, conn, message, reply.description);
+      case 'fatal':
         // e.g. hsmd_send_init_reply_failure: the reply goes out first, then status_failed.
-        if (err.frame) await conn.reply(err.frame);
-        return this.deps.fatal(err.failure, err.message);
-      }
-      throw err;
+        if (reply.frame) await conn.reply(reply.frame);
+        return this.deps.fatal(reply.failure, reply.description);
+      default:
+        return unreachable(reply);
     }
-    if (reply !== null) await conn.reply(reply);
   }
 
   /** hsmd.c pass_client_hsmfd. */
@@ -124,4 +125,8 @@ export class Router {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function unreachable(reply: never): never {
+  throw new Error(`unknown reply ${JSON.stringify(reply)}`);
 }

@@ -9,9 +9,9 @@
  */
 import type { Subscription } from '../log/broker-log/broker-log.js';
 import type { LogRecord } from '../log/broker-log/record.js';
-import type { Reply } from '../signer/decision.js';
+import { requestType } from '../signer/wire/messages.js';
 import { brokerViewsFromLog, type BrokerViews, emptyBrokerViews } from '../projections/replay.js';
-import { BadRequest, SignerFatal, type SignerPort } from './signer-port.js';
+import type { SignerPort } from './signer-port.js';
 
 /** How many of the latest replies "recent latency" covers. */
 export const RECENT_REPLIES = 1000;
@@ -22,6 +22,7 @@ export class LiveViews {
   outstanding = 0;
   private readonly recent: number[] = [];
   private nextSeq = 0n;
+  private localIds = 0n;
   private subscription: Subscription | undefined;
 
   /** The latencies (µs) of the last RECENT_REPLIES replies, oldest first. */
@@ -48,22 +49,17 @@ export class LiveViews {
     return {
       brokerLog: signer.brokerLog,
       inspect: signer.inspect?.bind(signer),
-      request: async (envelope) => {
+      request: async (request) => {
         const at = Date.now();
         const started = performance.now();
+        // Local signer: ids of this view only (the port's own ids stay inside it).
+        const id = ++this.localIds;
         this.outstanding++;
-        if (logged) this.fold(this.nextSeq++, { kind: 'request-received', id: envelope.id, client: envelope.client, type: envelope.message.length >= 2 ? (envelope.message[0]! << 8) | envelope.message[1]! : 0, message: envelope.message.slice(), at });
-        const record = (reply: Reply): void => {
-          if (logged) this.fold(this.nextSeq++, { kind: 'reply-received', id: envelope.id, reply, latencyMicros: Math.round((performance.now() - started) * 1000) });
-        };
+        if (logged) this.fold(this.nextSeq++, { kind: 'request-received', id, client: request.client, type: requestType(request.message), message: request.message.slice(), at });
         try {
-          const frame = await signer.request(envelope);
-          record(frame === null ? { kind: 'none' } : { kind: 'frame', frame });
-          return frame;
-        } catch (e) {
-          if (e instanceof BadRequest) record({ kind: 'bad-request', description: e.message });
-          else if (e instanceof SignerFatal) record({ kind: 'fatal', failure: e.failure, description: e.message, frame: e.frame });
-          throw e;
+          const reply = await signer.request(request);
+          if (logged) this.fold(this.nextSeq++, { kind: 'reply-received', id, reply, latencyMicros: Math.round((performance.now() - started) * 1000) });
+          return reply;
         } finally {
           this.outstanding--;
         }

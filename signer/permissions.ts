@@ -1,10 +1,14 @@
 /**
  * hsmd client permissions (CLN hsmd/permissions.h) and the gate that decides which
- * request types a client may send (libhsmd.c hsmd_check_client_capabilities, v25.12.1).
+ * requests a client may send (libhsmd.c hsmd_check_client_capabilities, v25.12.1).
  *
- * A request that fails the gate is a bad request: the client is closed with
- * hsmstatus_client_bad_request, or hsmd exits if the client is lightningd itself.
+ * Each request of the wire table (signer/wire/messages.ts) names the permission it needs in
+ * REQUIRED_PERMISSION, whose type lists every request name: a request added to the table
+ * without a permission does not compile. A request that fails the gate is a bad request:
+ * the client is closed with hsmstatus_client_bad_request, or hsmd exits if the client is
+ * lightningd itself.
  */
+import { type MessageName, messageType } from './wire/messages.js';
 
 export const HSM_PERM_ECDH = 1n;
 export const HSM_PERM_SIGN_GOSSIP = 2n;
@@ -20,41 +24,87 @@ export const HSM_PERM_MASTER = 1024n;
 /** hsmd.c main(): the master connection is created with these capabilities. */
 export const MASTER_PERMISSIONS = HSM_PERM_MASTER | HSM_PERM_SIGN_GOSSIP | HSM_PERM_ECDH;
 
-/** Request type → the permission bit it needs. Types not listed are never accepted. */
-const REQUIRED: ReadonlyMap<number, bigint> = new Map<number, bigint>([
-  [1, HSM_PERM_ECDH], // ecdh_req
-  [2, HSM_PERM_SIGN_GOSSIP], // cannouncement_sig_req
-  [3, HSM_PERM_SIGN_GOSSIP], // cupdate_sig_req
-  [6, HSM_PERM_SIGN_GOSSIP], // node_announcement_sig_req
-  [12, HSM_PERM_SIGN_ONCHAIN_TX], // sign_delayed_payment_to_us
-  [13, HSM_PERM_SIGN_ONCHAIN_TX], // sign_remote_htlc_to_us
-  [14, HSM_PERM_SIGN_ONCHAIN_TX], // sign_penalty_to_us
-  [16, HSM_PERM_SIGN_ONCHAIN_TX], // sign_local_htlc_tx
-  [18, HSM_PERM_COMMITMENT_POINT], // get_per_commitment_point
-  [22, HSM_PERM_COMMITMENT_POINT], // check_future_secret
-  [31, HSM_PERM_COMMITMENT_POINT], // setup_channel
-  [19, HSM_PERM_SIGN_REMOTE_TX], // sign_remote_commitment_tx
-  [20, HSM_PERM_SIGN_REMOTE_TX], // sign_remote_htlc_tx
-  [35, HSM_PERM_SIGN_REMOTE_TX], // validate_commitment_tx
-  [40, HSM_PERM_SIGN_REMOTE_TX], // revoke_commitment_tx
-  [36, HSM_PERM_SIGN_REMOTE_TX], // validate_revocation
-  [21, HSM_PERM_SIGN_CLOSING_TX], // sign_mutual_close_tx
-  [29, HSM_PERM_SIGN_SPLICE_TX], // sign_splice_tx
-  [26, HSM_PERM_SIGN_WILL_FUND_OFFER], // sign_option_will_fund_offer
-  [32, HSM_PERM_LOCK_OUTPOINT], // check_outpoint
-  [37, HSM_PERM_LOCK_OUTPOINT], // lock_outpoint
+/** The wire table's names that are not requests: replies and hsmd's status message. */
+type NotRequest = `${string}_reply` | `${string}_reply_${string}` | `${string}_resp` | `hsmstatus_${string}`;
+/** Every request a client may send hsmd. */
+export type RequestName = Exclude<MessageName, NotRequest>;
+
+const PERMISSION_BITS = {
+  ecdh: HSM_PERM_ECDH,
+  'sign-gossip': HSM_PERM_SIGN_GOSSIP,
+  'sign-onchain-tx': HSM_PERM_SIGN_ONCHAIN_TX,
+  'commitment-point': HSM_PERM_COMMITMENT_POINT,
+  'sign-remote-tx': HSM_PERM_SIGN_REMOTE_TX,
+  'sign-closing-tx': HSM_PERM_SIGN_CLOSING_TX,
+  'sign-will-fund-offer': HSM_PERM_SIGN_WILL_FUND_OFFER,
+  'sign-splice-tx': HSM_PERM_SIGN_SPLICE_TX,
+  'lock-outpoint': HSM_PERM_LOCK_OUTPOINT,
+  master: HSM_PERM_MASTER,
+} as const;
+export type Permission = keyof typeof PERMISSION_BITS;
+
+/** The permission each request needs (hsmd_check_client_capabilities' cases). */
+export const REQUIRED_PERMISSION: { readonly [N in RequestName]: Permission } = {
+  hsmd_ecdh_req: 'ecdh',
+  hsmd_cannouncement_sig_req: 'sign-gossip',
+  hsmd_cupdate_sig_req: 'sign-gossip',
+  hsmd_node_announcement_sig_req: 'sign-gossip',
+  hsmd_sign_delayed_payment_to_us: 'sign-onchain-tx',
+  hsmd_sign_remote_htlc_to_us: 'sign-onchain-tx',
+  hsmd_sign_penalty_to_us: 'sign-onchain-tx',
+  hsmd_sign_local_htlc_tx: 'sign-onchain-tx',
+  hsmd_get_per_commitment_point: 'commitment-point',
+  hsmd_check_future_secret: 'commitment-point',
+  hsmd_setup_channel: 'commitment-point',
+  hsmd_sign_remote_commitment_tx: 'sign-remote-tx',
+  hsmd_sign_remote_htlc_tx: 'sign-remote-tx',
+  hsmd_validate_commitment_tx: 'sign-remote-tx',
+  hsmd_revoke_commitment_tx: 'sign-remote-tx',
+  hsmd_validate_revocation: 'sign-remote-tx',
+  hsmd_sign_mutual_close_tx: 'sign-closing-tx',
+  hsmd_sign_splice_tx: 'sign-splice-tx',
+  hsmd_sign_option_will_fund_offer: 'sign-will-fund-offer',
+  hsmd_check_outpoint: 'lock-outpoint',
+  hsmd_lock_outpoint: 'lock-outpoint',
   // Everything else a client may ask needs MASTER.
-  ...[
-    56, 11, 99, 30, 34, 9, 7, 8, 5, 10, 33, 23, 45, 24, 25, 41, 38, 39, 51, 52, 27, 28, 144, 142,
-    143, 146, 147, 149, 4,
-  ].map((t): [number, bigint] => [t, HSM_PERM_MASTER]),
-]);
+  hsmd_check_bip86_pubkey: 'master',
+  hsmd_init: 'master',
+  hsmd_dev_preinit: 'master',
+  hsmd_new_channel: 'master',
+  hsmd_forget_channel: 'master',
+  hsmd_client_hsmfd: 'master',
+  hsmd_sign_withdrawal: 'master',
+  hsmd_sign_invoice: 'master',
+  hsmd_sign_commitment_tx: 'master',
+  hsmd_get_channel_basepoints: 'master',
+  hsmd_dev_memleak: 'master',
+  hsmd_sign_message: 'master',
+  hsmd_bip137_sign_message: 'master',
+  hsmd_get_output_scriptpubkey: 'master',
+  hsmd_sign_bolt12: 'master',
+  hsmd_sign_bolt12_2: 'master',
+  hsmd_preapprove_invoice: 'master',
+  hsmd_preapprove_keysend: 'master',
+  hsmd_preapprove_invoice_check: 'master',
+  hsmd_preapprove_keysend_check: 'master',
+  hsmd_derive_secret: 'master',
+  hsmd_check_pubkey: 'master',
+  hsmd_sign_any_penalty_to_us: 'master',
+  hsmd_sign_any_delayed_payment_to_us: 'master',
+  hsmd_sign_any_remote_htlc_to_us: 'master',
+  hsmd_sign_any_local_htlc_tx: 'master',
+  hsmd_sign_anchorspend: 'master',
+  hsmd_sign_htlc_tx_mingle: 'master',
+  hsmd_sign_any_cannouncement_req: 'master',
+};
+
+/** Request type → the permission bit it needs; types not here (replies, unknown) are never accepted. */
+const REQUIRED_BITS: ReadonlyMap<number, bigint> = new Map(
+  (Object.entries(REQUIRED_PERMISSION) as [RequestName, Permission][]).map(([name, p]) => [messageType(name), PERMISSION_BITS[p]]),
+);
 
 /** True if a client holding `permissions` may send a request of `type`. */
 export function mayRequest(permissions: bigint, type: number): boolean {
-  const needed = REQUIRED.get(type);
+  const needed = REQUIRED_BITS.get(type);
   return needed !== undefined && (permissions & needed) !== 0n;
 }
-
-/** True if `type` is an hsmd request type at all (replies and unknown numbers are not). */
-export const isRequestType = (type: number): boolean => REQUIRED.has(type);

@@ -1,0 +1,510 @@
+/**
+ * The broker side of the device protocol (docs/remote-protocol.md) as a pure state machine:
+ * `handle(event)` takes what happened (a request from lightningd, a device's hello, reply or
+ * status, a timer, a log append made durable) and returns the commands that follow (publish,
+ * append to the broker log, answer lightningd, arm a timer, log a line). It does no I/O and
+ * reads no clock: broker/remote/remote-signer.ts carries the commands out and feeds back
+ * their results.
+ *
+ * The rules it keeps:
+ * - every request gets the next id (RequestIds), is appended as RequestReceived (durable)
+ *   and only then published to the active device, in a batch with whatever else waits: one
+ *   `req` message in flight at a time, up to MAX_BATCH_REQUESTS / MAX_BATCH_BYTES;
+ * - each reply is matched by id, appended as ReplyReceived (durable), and only then answered;
+ * - what is outstanding is resent when a device becomes ready, and after bounded waits with
+ *   backoff (the last wait repeats), with a loud line each time; it never gives up;
+ * - lightningd's init is kept with its reply: a device saying hello later is first sent that
+ *   init (under a fresh id) and is used only if it gives the same reply (same seed);
+ * - after that check, requests the device had not journaled (id above its hello's lastId)
+ *   would arrive below its journal's last id, which it refuses: they get fresh ids;
+ * - a device whose hello's lastId is below the highest id the broker log shows answered lost
+ *   journal records (deleted, truncated, restored from a copy): it is refused, unless the
+ *   operator accepted exactly that device and id;
+ * - a payload that does not decode, and a hello whose lastId is not a u64, is logged and dropped.
+ */
+import { equal, toHex } from '../../signer/bytes.js';
+import type { Reply } from '../../signer/decision.js';
+import type { Envelope } from '../../signer/envelope.js';
+import { batchedRequestSize, decodeReplyPayload, encodeReplyEnvelope, encodeRequestBatch, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS } from '../../signer/remote/envelope-codec.js';
+import { decodeMessage, messageType, requestType } from '../../signer/wire/messages.js';
+import type { LogRecord } from '../../log/broker-log/record.js';
+import { MAX_REQUEST_ID, parseDecimalU64, RequestIds } from '../request-ids.js';
+import type { SignerRequest } from '../signer-port.js';
+import type { ServerLog } from './mqtt-server.js';
+import { DeviceSet, type DeviceView } from './device-set.js';
+
+/** Waits before each resend of an unanswered request (the last one repeats). */
+export const RESEND_BACKOFF_MS: readonly number[] = [1000, 2000, 4000, 8000, 16000, 30000];
+/** A message in flight is not resent again within this long (its requests' timers fire together). */
+export const RESEND_GUARD_MS = 250;
+const WIRE_HSMD_INIT = messageType('hsmd_init');
+const WIRE_HSMD_INIT_REPLY_V4 = messageType('hsmd_init_reply_v4');
+
+/** When an event happened: wall clock (unix ms, for records) and a monotonic one (ms, for waits). */
+export interface Now {
+  readonly wall: number;
+  readonly mono: number;
+}
+
+
+export type SessionEvent =
+  /** lightningd's request; `token` names it in the `answer` or `fail` command. */
+  | { readonly kind: 'request'; readonly token: number; readonly request: SignerRequest; readonly now: Now }
+  /** The append command carrying `ack` is durable. */
+  | { readonly kind: 'appended'; readonly ack: number; readonly now: Now }
+  | { readonly kind: 'append-failed'; readonly ack: number; readonly error: string; readonly now: Now }
+  /** A payload on a device's topic. */
+  | { readonly kind: 'hello' | 'res' | 'status'; readonly device: string; readonly payload: Uint8Array; readonly now: Now }
+  /** The resend timer of request `id` fired. */
+  | { readonly kind: 'timer'; readonly id: bigint; readonly now: Now }
+  /** The pump the `schedule-pump` command asked for (after the current turn). */
+  | { readonly kind: 'pump'; readonly now: Now }
+  | { readonly kind: 'close' };
+
+export type SessionCommand =
+  | { readonly kind: 'publish'; readonly device: string; readonly payload: Uint8Array; readonly ids: readonly bigint[] }
+  /** Append `record`; with `ack`, feed back `appended` or `append-failed` (else log a failure). */
+  | { readonly kind: 'append'; readonly record: LogRecord; readonly ack?: number }
+  | { readonly kind: 'answer'; readonly token: number; readonly reply: Reply }
+  /** lightningd's request `token` cannot be answered (its record could not be appended). */
+  | { readonly kind: 'fail'; readonly token: number; readonly error: string }
+  /** (Re)arm request `id`'s resend timer: a `timer` event after `ms`. */
+  | { readonly kind: 'arm'; readonly id: bigint; readonly ms: number }
+  | { readonly kind: 'disarm'; readonly id: bigint }
+  /** A `pump` event once the current turn is over. */
+  | { readonly kind: 'schedule-pump' }
+  | { readonly kind: 'log'; readonly level: Parameters<ServerLog>[0]; readonly text: string }
+  /** Init's reply revealed the node id: it becomes a known device key. */
+  | { readonly kind: 'node-id'; readonly hex: string };
+
+export interface SessionOptions {
+  /** The last request id the broker log holds (0 if none). */
+  readonly lastId: bigint;
+  /** The highest request id the broker log shows a device answered (0 if none). */
+  readonly answeredUpTo: bigint;
+  /** The operator's way out of a rollback refusal: this device, saying hello with this lastId, is accepted. */
+  readonly acceptRollback?: { readonly device: string; readonly lastId: bigint };
+  readonly backoffMs?: readonly number[];
+}
+
+/** lightningd's request, or a device's check against the kept init. */
+type Origin =
+  | { readonly kind: 'lightningd'; readonly token: number }
+  | { readonly kind: 'check'; readonly device: string; readonly lastId: bigint; readonly init: KeptInit };
+
+interface Pending {
+  readonly id: bigint;
+  readonly type: number;
+  readonly envelope: Envelope;
+  /** Monotonic ms when lightningd's request came (kept across a renumbering). */
+  readonly started: number;
+  readonly origin: Origin;
+  attempt: number;
+  answered: boolean;
+}
+
+interface KeptInit {
+  readonly envelope: Envelope;
+  readonly reply: Uint8Array;
+}
+
+/** A device becoming ready once the renumbered requests' records are durable. */
+interface Activation {
+  readonly device: string;
+  left: number;
+}
+
+/** What a durable append lets happen next. */
+type Continuation =
+  | { readonly kind: 'request-logged'; readonly p: Pending }
+  | { readonly kind: 'reply-logged'; readonly p: Pending; readonly reply: Reply }
+  | { readonly kind: 'renumber-logged'; readonly p: Pending; readonly activation: Activation };
+
+interface Queued {
+  readonly device: string;
+  readonly p: Pending;
+}
+
+/** The reply's bytes without the id: what two devices with one seed must agree on. */
+const replyBytes = (reply: Reply): Uint8Array => encodeReplyEnvelope({ id: 0n, reply });
+const byId = (a: Pending, b: Pending): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+export class Session {
+  readonly devices = new DeviceSet();
+  readonly #ids: RequestIds;
+  readonly #backoff: readonly number[];
+  readonly #outstanding = new Map<bigint, Pending>();
+  readonly #continuations = new Map<number, Continuation>();
+  #nextAck = 1;
+  #answeredUpTo: bigint;
+  #init: KeptInit | undefined;
+  /** Waiting for the message in flight to be answered, in the order queued. */
+  #queue: Queued[] = [];
+  #inFlight: { device: string; batch: Queued[]; sentAt: number } | undefined;
+  #pumpScheduled = false;
+  #closed = false;
+  #out: SessionCommand[] = [];
+
+  constructor(private readonly options: SessionOptions) {
+    this.#ids = new RequestIds(options.lastId);
+    this.#answeredUpTo = options.answeredUpTo;
+    this.#backoff = options.backoffMs ?? RESEND_BACKOFF_MS;
+  }
+
+  /** The id the next request gets. */
+  get nextId(): bigint {
+    return this.#ids.next;
+  }
+
+  /** Requests published to a device and not answered yet (init checks included). */
+  get outstanding(): number {
+    return this.#outstanding.size;
+  }
+
+  inspect(): { devices: DeviceView[]; outstanding: number } {
+    return { devices: this.devices.list(), outstanding: this.#outstanding.size };
+  }
+
+  handle(event: SessionEvent): SessionCommand[] {
+    this.#out = [];
+    switch (event.kind) {
+      case 'request':
+        this.#send(event.request, { kind: 'lightningd', token: event.token }, event.now);
+        break;
+      case 'appended':
+        this.#appended(event.ack, undefined, event.now);
+        break;
+      case 'append-failed':
+        this.#appended(event.ack, event.error, event.now);
+        break;
+      case 'hello':
+        this.#hello(event.device, event.payload, event.now);
+        break;
+      case 'res':
+        this.#res(event.device, event.payload, event.now);
+        break;
+      case 'status':
+        this.#status(event.device, event.payload, event.now);
+        break;
+      case 'timer':
+        this.#timer(event.id, event.now);
+        break;
+      case 'pump':
+        this.#pumpScheduled = false;
+        this.#pump(event.now);
+        break;
+      case 'close':
+        this.#closed = true;
+        for (const id of this.#outstanding.keys()) this.#emit({ kind: 'disarm', id });
+        break;
+    }
+    return this.#out;
+  }
+
+  #emit(command: SessionCommand): void {
+    this.#out.push(command);
+  }
+
+  #log(level: Parameters<ServerLog>[0], text: string): void {
+    this.#emit({ kind: 'log', level, text: `remote signer: ${text}` });
+  }
+
+  /** An error record (informs, gates nothing). */
+  #error(text: string, now: Now, id?: bigint): void {
+    this.#emit({ kind: 'append', record: { kind: 'error', text, at: now.wall, ...(id === undefined ? {} : { id }) } });
+  }
+
+  #append(record: LogRecord, then: Continuation): void {
+    const ack = this.#nextAck++;
+    this.#continuations.set(ack, then);
+    this.#emit({ kind: 'append', record, ack });
+  }
+
+  /** Gives the request the next id and logs RequestReceived; it goes out once that is durable. */
+  #send(request: SignerRequest, origin: Origin, now: Now): void {
+    const id = this.#ids.take();
+    // The message may be a view into a socket's read buffer (broker/frames.ts): keep a copy.
+    const envelope: Envelope = { ...request, id, message: request.message.slice() };
+    const type = requestType(envelope.message);
+    const p: Pending = { id, type, envelope, started: now.mono, origin, attempt: 0, answered: false };
+    this.#append({ kind: 'request-received', id, client: envelope.client, type, message: envelope.message, at: now.wall }, { kind: 'request-logged', p });
+  }
+
+  #appended(ack: number, error: string | undefined, now: Now): void {
+    const then = this.#continuations.get(ack);
+    if (then === undefined) return;
+    this.#continuations.delete(ack);
+    const { p } = then;
+    switch (then.kind) {
+      case 'request-logged':
+        if (error !== undefined) return this.#failed(p, error);
+        this.#outstanding.set(p.id, p);
+        this.#publishTo(this.#target(p), p, now);
+        return this.#arm(p);
+      case 'renumber-logged':
+        if (error !== undefined) this.#failed(p, error);
+        else {
+          this.#outstanding.set(p.id, p);
+          this.#arm(p);
+        }
+        if (--then.activation.left === 0) this.#activate(then.activation.device, now);
+        return;
+      case 'reply-logged':
+        this.#outstanding.delete(p.id);
+        if (error !== undefined) return this.#failed(p, error);
+        return this.#replied(p, then.reply, now);
+    }
+  }
+
+  #failed(p: Pending, error: string): void {
+    if (p.origin.kind === 'lightningd') this.#emit({ kind: 'fail', token: p.origin.token, error });
+    else this.#log('broken', `checking ${p.origin.device}: ${error}`);
+  }
+
+  /** The device a request goes to: the one checked, or the active one. */
+  #target(p: Pending): string | undefined {
+    return p.origin.kind === 'check' ? p.origin.device : this.devices.active;
+  }
+
+  /** Still to be sent to `q.device`: not answered, not renumbered, and that device still the target. */
+  #current(q: Queued): boolean {
+    return !q.p.answered && this.#outstanding.get(q.p.id) === q.p && this.#target(q.p) === q.device;
+  }
+
+  #arm(p: Pending): void {
+    this.#emit({ kind: 'arm', id: p.id, ms: this.#backoff[Math.min(p.attempt, this.#backoff.length - 1)]! });
+  }
+
+  #timer(id: bigint, now: Now): void {
+    const p = this.#outstanding.get(id);
+    if (!p || p.answered || this.#closed) return;
+    p.attempt++;
+    const seconds = Math.round((now.mono - p.started) / 1000);
+    const target = this.#target(p);
+    const text = `request ${p.id} (type ${p.type}) unanswered after ${seconds} s; ` +
+      (target ? `resending it to device ${target}` : 'no device is ready: waiting for one to say hello');
+    this.#log('unusual', text);
+    this.#error(text, now, p.id);
+    this.#publishTo(target, p, now);
+    this.#arm(p);
+  }
+
+  /**
+   * Queues `p` for `device`, or resends the message in flight if `p` is in it (what of it is
+   * still unanswered); its other requests' timers, firing about now too, do not send it again.
+   */
+  #publishTo(device: string | undefined, p: Pending, now: Now): void {
+    if (device === undefined) return;
+    const inFlight = this.#inFlight;
+    if (inFlight?.device === device && inFlight.batch.some((q) => q.p === p)) {
+      if (now.mono - inFlight.sentAt < RESEND_GUARD_MS) return;
+      inFlight.batch = inFlight.batch.filter((q) => this.#current(q));
+      inFlight.sentAt = now.mono;
+      if (inFlight.batch.length > 0) return this.#transmit(device, inFlight.batch);
+      this.#inFlight = undefined;
+    }
+    if (!this.#queue.some((q) => q.p === p && q.device === device)) this.#queue.push({ device, p });
+    // After the current turn: the requests one group commit made durable all resume in this
+    // turn, so they leave together in one batch, not the first alone and the rest after it.
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      this.#emit({ kind: 'schedule-pump' });
+    }
+  }
+
+  /**
+   * One `req` message at a time at the device, the next once it is answered: the device core
+   * takes ids in increasing order only (firmware/app/core.ts), and aedes, keeping a persistent
+   * session's QoS 1 messages in LevelDB, was seen to deliver pipelined publishes out of order
+   * and to drop some. So what waits meanwhile goes in the next message as one batch, in the
+   * order it was queued; a lost message is resent after the bounded wait.
+   */
+  #pump(now: Now): void {
+    if (this.#inFlight && !this.#inFlight.batch.some((q) => this.#current(q))) this.#inFlight = undefined;
+    while (!this.#inFlight && !this.#closed && this.#queue.length > 0) {
+      const first = this.#queue.shift()!;
+      if (!this.#current(first)) continue;
+      const batch = [first];
+      let bytes = 3 + batchedRequestSize(first.p.envelope);
+      while (this.#queue.length > 0 && batch.length < MAX_BATCH_REQUESTS) {
+        const next = this.#queue[0]!;
+        if (!this.#current(next)) {
+          this.#queue.shift();
+          continue;
+        }
+        const size = batchedRequestSize(next.p.envelope);
+        if (next.device !== first.device || bytes + size > MAX_BATCH_BYTES) break;
+        this.#queue.shift();
+        batch.push(next);
+        bytes += size;
+      }
+      this.#inFlight = { device: first.device, batch, sentAt: now.mono };
+      this.#transmit(first.device, batch);
+    }
+  }
+
+  #transmit(device: string, batch: readonly Queued[]): void {
+    const ids = batch.map((q) => q.p.id);
+    try {
+      this.#emit({ kind: 'publish', device, payload: encodeRequestBatch(batch.map((q) => q.p.envelope)), ids });
+    } catch (e) {
+      this.#log('broken', `encoding requests ${ids.join(', ')}: ${(e as Error).message}`);
+    }
+  }
+
+  #hello(device: string, payload: Uint8Array, now: Now): void {
+    let lastId: bigint | Error;
+    let firmware: unknown;
+    try {
+      const hello = JSON.parse(new TextDecoder().decode(payload)) as { lastId?: unknown; firmware?: unknown };
+      lastId = parseDecimalU64(hello.lastId);
+      if (lastId instanceof Error) lastId = new Error(`lastId ${lastId.message}`);
+      else if (lastId === MAX_REQUEST_ID) lastId = new Error('lastId 2^64-1 leaves no request id after it');
+      firmware = hello.firmware;
+    } catch (e) {
+      lastId = e as Error;
+    }
+    if (lastId instanceof Error) {
+      const text = `malformed hello from ${device} dropped: ${lastId.message}`;
+      this.#log('unusual', text);
+      return this.#error(text, now);
+    }
+    this.#log('info', `hello from ${device} (firmware ${String(firmware)}, last journaled id ${lastId})`);
+    this.#emit({ kind: 'append', record: { kind: 'signer-connected', deviceId: device, at: now.wall } });
+    if (this.#ids.continueAfter(lastId)) {
+      this.#log('unusual', `device ${device} journaled id ${lastId}, beyond this broker's log; ids continue at ${lastId + 1n}`);
+    }
+    if (this.devices.active === device) this.#leave(device, now);
+    if (lastId < this.#answeredUpTo && !this.#rollbackAccepted(device, lastId, now)) return this.#refuseRollback(device, lastId, now);
+    const init = this.#init;
+    if (!init) return this.#ready(device, undefined, now);
+    // Protocol "Init": the same init first; the device is used only if its reply is the same.
+    this.#log('info', `sending lightningd's init to ${device} to check it holds the same seed`);
+    this.#send(init.envelope, { kind: 'check', device, lastId, init }, now);
+    this.devices.set(device, 'verifying');
+  }
+
+  #rollbackAccepted(device: string, lastId: bigint, now: Now): boolean {
+    const accept = this.options.acceptRollback;
+    if (accept?.device !== device || accept.lastId !== lastId) return false;
+    const text = `device ${device} says its journal ends at id ${lastId} although the broker log shows id ${this.#answeredUpTo} answered: ` +
+      'accepted because SPHINX_ACCEPT_ROLLBACK names it (the operator\'s decision: state after that id is lost to it)';
+    this.#log('broken', text);
+    this.#error(text, now);
+    return true;
+  }
+
+  #refuseRollback(device: string, lastId: bigint, now: Now): void {
+    this.devices.set(device, 'refused');
+    const text = `device ${device} refused: its journal ends at id ${lastId} but the broker log shows id ${this.#answeredUpTo} answered: ` +
+      'its journal was deleted, truncated or restored from an older copy, and signing from that state could sign a revoked commitment. ' +
+      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_ROLLBACK=${device}:${lastId} (docs/remote-protocol.md "Rollback")`;
+    this.#log('broken', text);
+    this.#error(text, now);
+  }
+
+  /**
+   * Makes `device` the one requests go to and resends what is outstanding, in id order. After
+   * the init check (a fresh id), a request the device never journaled (id above `journaledUpTo`)
+   * would arrive below the device's last id, which the device core refuses: it gets a new id
+   * (logged as a request of its own, and an error record names the old id).
+   */
+  #ready(device: string, journaledUpTo: bigint | undefined, now: Now): void {
+    const renumber = journaledUpTo === undefined
+      ? []
+      : [...this.#outstanding.values()].filter((p) => p.origin.kind === 'lightningd' && !p.answered && p.id > journaledUpTo).sort(byId);
+    if (renumber.length === 0) return this.#activate(device, now);
+    const activation: Activation = { device, left: renumber.length };
+    for (const old of renumber) {
+      const id = this.#ids.take();
+      this.#emit({ kind: 'disarm', id: old.id });
+      this.#outstanding.delete(old.id);
+      const text = `request ${old.id} renumbered as ${id}: device ${device} had not journaled it when it restarted`;
+      this.#log('unusual', text);
+      this.#error(text, now, old.id);
+      const p: Pending = { ...old, id, envelope: { ...old.envelope, id }, attempt: 0 };
+      this.#append({ kind: 'request-received', id, client: p.envelope.client, type: p.type, message: p.envelope.message, at: now.wall }, { kind: 'renumber-logged', p, activation });
+    }
+  }
+
+  #activate(device: string, now: Now): void {
+    if (this.#closed) return;
+    this.devices.activate(device);
+    this.#queue = [];
+    this.#inFlight = undefined;
+    const waiting = [...this.#outstanding.values()].filter((p) => p.origin.kind === 'lightningd').sort(byId);
+    this.#log(waiting.length ? 'unusual' : 'info', `device ${device} is ready` +
+      (waiting.length ? `; resending ${waiting.length} outstanding request(s) (ids ${waiting.map((p) => p.id).join(', ')})` : ''));
+    for (const p of waiting) this.#publishTo(device, p, now);
+  }
+
+  #leave(device: string, now: Now): void {
+    const { wasActive, successor } = this.devices.remove(device);
+    if (!wasActive) return;
+    if (successor) this.#ready(successor, undefined, now);
+    else if (this.#outstanding.size > 0) this.#log('unusual', `no device is ready; ${this.#outstanding.size} request(s) wait for one`);
+  }
+
+  #res(device: string, payload: Uint8Array, now: Now): void {
+    let envs;
+    try {
+      envs = decodeReplyPayload(payload);
+    } catch (e) {
+      const text = `malformed reply from ${device} dropped: ${(e as Error).message}`;
+      this.#log('unusual', text);
+      return this.#error(text, now);
+    }
+    // The device answered the message in flight: the next one may go. What it held back
+    // (not in its reply) stays outstanding and is resent after the bounded wait.
+    const inFlight = this.#inFlight;
+    if (inFlight?.device === device && envs.some((env) => inFlight.batch.some((q) => q.p.id === env.id))) this.#inFlight = undefined;
+    for (const env of envs) this.#oneReply(device, env.id, env.reply, now);
+    this.#pump(now);
+  }
+
+  #oneReply(device: string, id: bigint, reply: Reply, now: Now): void {
+    const p = this.#outstanding.get(id);
+    const state = this.devices.state(device);
+    const expected = p?.origin.kind === 'check' ? p.origin.device === device : state === 'ready';
+    if (!p || p.answered || !expected) {
+      this.#log('debug', `reply ${id} from ${device} ignored (${!p || p.answered ? 'already answered' : `device ${state ?? 'unknown'}`})`);
+      return;
+    }
+    p.answered = true;
+    if (id > this.#answeredUpTo) this.#answeredUpTo = id;
+    this.#emit({ kind: 'disarm', id });
+    const latencyMicros = Math.round((now.mono - p.started) * 1000);
+    this.#append({ kind: 'reply-received', id, reply, latencyMicros }, { kind: 'reply-logged', p, reply });
+  }
+
+  #replied(p: Pending, reply: Reply, now: Now): void {
+    const { origin } = p;
+    if (origin.kind === 'lightningd') {
+      if (p.type === WIRE_HSMD_INIT && reply.kind === 'frame') this.#learnInit(p.envelope, reply.frame);
+      return this.#emit({ kind: 'answer', token: origin.token, reply });
+    }
+    if (equal(replyBytes(reply), origin.init.reply)) return this.#ready(origin.device, origin.lastId, now);
+    this.devices.set(origin.device, 'refused');
+    const text = `device ${origin.device} refused: its init reply differs from the one lightningd was given (another seed?)`;
+    this.#log('broken', text);
+    this.#error(text, now);
+  }
+
+  #learnInit(envelope: Envelope, frame: Uint8Array): void {
+    this.#init = { envelope, reply: replyBytes({ kind: 'frame', frame }) };
+    if (requestType(frame) !== WIRE_HSMD_INIT_REPLY_V4) return;
+    try {
+      const decoded = decodeMessage(frame);
+      if (decoded.name === 'hsmd_init_reply_v4') this.#emit({ kind: 'node-id', hex: toHex(decoded.node_id) });
+    } catch (e) {
+      this.#log('unusual', `cannot read the node id from init's reply: ${(e as Error).message}`);
+    }
+  }
+
+  #status(device: string, payload: Uint8Array, now: Now): void {
+    if (new TextDecoder().decode(payload) !== 'offline' || !this.devices.has(device)) return;
+    this.#log('unusual', `device ${device} went offline`);
+    this.#emit({ kind: 'append', record: { kind: 'signer-disconnected', deviceId: device, at: now.wall } });
+    this.#leave(device, now);
+  }
+}
