@@ -1,13 +1,15 @@
 /**
  * A failing property prints its shrunk counterexample as a readable list of steps. Shown on
- * a deliberately broken variant that lives only here: a journal whose sync() does nothing
- * (so an acknowledged record is lost by a crash), run through property (a).
+ * deliberately broken variants that live only here: a journal whose sync() does nothing
+ * (so an acknowledged record is lost by a crash), run through property (a); and a broker
+ * session whose resend timers are never armed, run through the session property (f).
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import fc from 'fast-check';
 import type { FilePort } from '../log/file-port.js';
 import { recoveryRestoresState } from './properties.js';
+import { type SessionLike, sessionSurvivesTheNetwork } from './session-network.js';
 
 /** The broken variant: appends reach the file, but sync never makes them durable. */
 const syncless = (file: FilePort): FilePort => ({
@@ -33,4 +35,17 @@ test('a counterexample prints as numbered steps with the crash named', (t) => {
   // Shrunk: a handful of steps, not a whole session.
   const steps = report.match(/\n {2}\d+\.(-\d+\.)? /g) ?? [];
   assert.ok(steps.length > 0 && steps.length <= 4, `${steps.length} steps:\n${report}`);
+});
+
+test('the session property on a broken variant (resend timers never armed) prints the lost message and the unanswered request', async (t) => {
+  const withoutResends = (session: SessionLike): SessionLike => ({ handle: (event) => session.handle(event).filter((c) => c.kind !== 'arm') });
+  const details = await fc.check(sessionSurvivesTheNetwork({ wrap: withoutResends }), { seed: 42, numRuns: 200, includeErrorInReport: true });
+  assert.equal(details.failed, true, 'a session that never resends must be caught');
+  const report = fc.defaultReportMessage(details)!;
+  t.diagnostic(report.split('\n').slice(0, 8).join('\n'));
+  assert.match(report, /Counterexample: \[\{"requests":\d+,"steps":\[[^\]]*"drop (req|res) \d+"/);
+  assert.match(report, /#\d+ \w+ never answered after the network settled/);
+  assert.match(report, /session log \(last lines\):\n {2}(remote signer|device): /);
+  const steps = JSON.parse(/Counterexample: \[(.*)\]\n/.exec(report)![1]!) as { steps: string[] };
+  assert.ok(steps.steps.length <= 8, `shrunk to a few steps: ${steps.steps.join(', ')}`);
 });

@@ -27,3 +27,8 @@ const RUNS = process.env.PROPERTY_RUNS ? Number(process.env.PROPERTY_RUNS) : und
 export function assertProperty<T>(property: fc.IProperty<T>, fixedRuns: number): void {
   fc.assert(property, { seed: SEED, numRuns: RUNS ?? fixedRuns, includeErrorInReport: true });
 }
+
+/** assertProperty for an async property. */
+export async function assertAsyncProperty<T>(property: fc.IAsyncProperty<T>, fixedRuns: number): Promise<void> {
+  await fc.assert(property, { seed: SEED, numRuns: RUNS ?? fixedRuns, includeErrorInReport: true });
+}

@@ -15,8 +15,8 @@
  *   backoff (the last wait repeats), with a loud line each time; it never gives up;
  * - lightningd's init is kept with its reply: a device saying hello later is first sent that
  *   init (under a fresh id) and is used only if it gives the same reply (same seed);
- * - after that check, requests the device had not journaled (id above its hello's lastId)
- *   would arrive below its journal's last id, which it refuses: they get fresh ids;
+ * - requests the device had not journaled (id above its hello's lastId) would arrive below
+ *   the check's id, which it refuses: they get fresh ids above it;
  * - a device whose hello's lastId is below the highest id the broker log shows answered lost
  *   journal records (deleted, truncated, restored from a copy): it is refused, unless the
  *   operator accepted exactly that device and id;
@@ -90,7 +90,7 @@ export interface SessionOptions {
 /** lightningd's request, or a device's check against the kept init. */
 type Origin =
   | { readonly kind: 'lightningd'; readonly token: number }
-  | { readonly kind: 'check'; readonly device: string; readonly lastId: bigint; readonly init: KeptInit };
+  | { readonly kind: 'check'; readonly device: string };
 
 interface Pending {
   readonly id: bigint;
@@ -108,17 +108,10 @@ interface KeptInit {
   readonly reply: Uint8Array;
 }
 
-/** A device becoming ready once the renumbered requests' records are durable. */
-interface Activation {
-  readonly device: string;
-  left: number;
-}
-
 /** What a durable append lets happen next. */
 type Continuation =
   | { readonly kind: 'request-logged'; readonly p: Pending }
-  | { readonly kind: 'reply-logged'; readonly p: Pending; readonly reply: Reply }
-  | { readonly kind: 'renumber-logged'; readonly p: Pending; readonly activation: Activation };
+  | { readonly kind: 'reply-logged'; readonly p: Pending; readonly reply: Reply };
 
 interface Queued {
   readonly device: string;
@@ -138,6 +131,12 @@ export class Session {
   #nextAck = 1;
   #answeredUpTo: bigint;
   #init: KeptInit | undefined;
+  /** Each device's check from its latest hello; an earlier hello's check is void (its reply too). */
+  readonly #checks = new Map<string, Pending>();
+  /** The id of the latest check: lightningd's requests below it are not published before they are renumbered. */
+  #checkFloor = 0n;
+  /** lightningd's init once it was published to a device (before its reply is known). */
+  #initSent: Envelope | undefined;
   /** Waiting for the message in flight to be answered, in the order queued. */
   #queue: Queued[] = [];
   #inFlight: { device: string; batch: Queued[]; sentAt: number } | undefined;
@@ -227,6 +226,10 @@ export class Session {
     const envelope: Envelope = { ...request, id, message: request.message.slice() };
     const type = requestType(envelope.message);
     const p: Pending = { id, type, envelope, started: now.mono, origin, attempt: 0, answered: false };
+    if (origin.kind === 'check') {
+      this.#checks.set(origin.device, p);
+      this.#checkFloor = id;
+    }
     this.#append({ kind: 'request-received', id, client: envelope.client, type, message: envelope.message, at: now.wall }, { kind: 'request-logged', p });
   }
 
@@ -238,17 +241,12 @@ export class Session {
     switch (then.kind) {
       case 'request-logged':
         if (error !== undefined) return this.#failed(p, error);
+        if (p.origin.kind === 'check' && this.#checks.get(p.origin.device) !== p) return;
+        // A check sent meanwhile took a larger id: a device that journaled it would refuse this one.
+        if (p.origin.kind === 'lightningd' && p.id < this.#checkFloor) return this.#renumber(p, 'a device was sent a check with a larger id since it came', now);
         this.#outstanding.set(p.id, p);
         this.#publishTo(this.#target(p), p, now);
         return this.#arm(p);
-      case 'renumber-logged':
-        if (error !== undefined) this.#failed(p, error);
-        else {
-          this.#outstanding.set(p.id, p);
-          this.#arm(p);
-        }
-        if (--then.activation.left === 0) this.#activate(then.activation.device, now);
-        return;
       case 'reply-logged':
         this.#outstanding.delete(p.id);
         if (error !== undefined) return this.#failed(p, error);
@@ -345,6 +343,8 @@ export class Session {
 
   #transmit(device: string, batch: readonly Queued[]): void {
     const ids = batch.map((q) => q.p.id);
+    const init = batch.find((q) => q.p.origin.kind === 'lightningd' && q.p.type === WIRE_HSMD_INIT);
+    if (init) this.#initSent ??= init.p.envelope;
     try {
       this.#emit({ kind: 'publish', device, payload: encodeRequestBatch(batch.map((q) => q.p.envelope)), ids });
     } catch (e) {
@@ -376,12 +376,25 @@ export class Session {
     }
     if (this.devices.active === device) this.#leave(device, now);
     if (lastId < this.#answeredUpTo && !this.#rollbackAccepted(device, lastId, now)) return this.#refuseRollback(device, lastId, now);
-    const init = this.#init;
-    if (!init) return this.#ready(device, undefined, now);
-    // Protocol "Init": the same init first; the device is used only if its reply is the same.
+    // Protocol "Init": the same init first, under a fresh id; the device is used only if its
+    // reply is the same. Also once lightningd's init went out unanswered: a restarted device
+    // must handle an init before any new id (it unlocks its keys), and lightningd's own could
+    // be answered first by the device's previous run's late reply, never reaching this run.
+    const init = this.#init?.envelope ?? this.#initSent;
+    if (!init) return this.#activate(device, now);
+    const previous = this.#checks.get(device);
+    if (previous) {
+      this.#outstanding.delete(previous.id);
+      this.#emit({ kind: 'disarm', id: previous.id });
+    }
     this.#log('info', `sending lightningd's init to ${device} to check it holds the same seed`);
-    this.#send(init.envelope, { kind: 'check', device, lastId, init }, now);
+    this.#send(init, { kind: 'check', device }, now);
     this.devices.set(device, 'verifying');
+    // What it had not journaled (id above its lastId) would now arrive below the check's id,
+    // which the device core refuses: it gets a new id (logged as a request of its own, and an
+    // error record names the old id). Published once the device passed the check.
+    const unjournaled = [...this.#outstanding.values()].filter((p) => p.origin.kind === 'lightningd' && !p.answered && p.id > lastId).sort(byId);
+    for (const p of unjournaled) this.#renumber(p, `device ${device} had not journaled it when it restarted`, now);
   }
 
   #rollbackAccepted(device: string, lastId: bigint, now: Now): boolean {
@@ -403,30 +416,19 @@ export class Session {
     this.#error(text, now);
   }
 
-  /**
-   * Makes `device` the one requests go to and resends what is outstanding, in id order. After
-   * the init check (a fresh id), a request the device never journaled (id above `journaledUpTo`)
-   * would arrive below the device's last id, which the device core refuses: it gets a new id
-   * (logged as a request of its own, and an error record names the old id).
-   */
-  #ready(device: string, journaledUpTo: bigint | undefined, now: Now): void {
-    const renumber = journaledUpTo === undefined
-      ? []
-      : [...this.#outstanding.values()].filter((p) => p.origin.kind === 'lightningd' && !p.answered && p.id > journaledUpTo).sort(byId);
-    if (renumber.length === 0) return this.#activate(device, now);
-    const activation: Activation = { device, left: renumber.length };
-    for (const old of renumber) {
-      const id = this.#ids.take();
-      this.#emit({ kind: 'disarm', id: old.id });
-      this.#outstanding.delete(old.id);
-      const text = `request ${old.id} renumbered as ${id}: device ${device} had not journaled it when it restarted`;
-      this.#log('unusual', text);
-      this.#error(text, now, old.id);
-      const p: Pending = { ...old, id, envelope: { ...old.envelope, id }, attempt: 0 };
-      this.#append({ kind: 'request-received', id, client: p.envelope.client, type: p.type, message: p.envelope.message, at: now.wall }, { kind: 'renumber-logged', p, activation });
-    }
+  /** Moves `old` to a fresh id: logged as a new request, published once that is durable. */
+  #renumber(old: Pending, why: string, now: Now): void {
+    const id = this.#ids.take();
+    this.#emit({ kind: 'disarm', id: old.id });
+    this.#outstanding.delete(old.id);
+    const text = `request ${old.id} renumbered as ${id}: ${why}`;
+    this.#log('unusual', text);
+    this.#error(text, now, old.id);
+    const p: Pending = { ...old, id, envelope: { ...old.envelope, id }, attempt: 0 };
+    this.#append({ kind: 'request-received', id, client: p.envelope.client, type: p.type, message: p.envelope.message, at: now.wall }, { kind: 'request-logged', p });
   }
 
+  /** Makes `device` the one requests go to and resends what is outstanding, in id order. */
   #activate(device: string, now: Now): void {
     if (this.#closed) return;
     this.devices.activate(device);
@@ -441,7 +443,7 @@ export class Session {
   #leave(device: string, now: Now): void {
     const { wasActive, successor } = this.devices.remove(device);
     if (!wasActive) return;
-    if (successor) this.#ready(successor, undefined, now);
+    if (successor) this.#activate(successor, now);
     else if (this.#outstanding.size > 0) this.#log('unusual', `no device is ready; ${this.#outstanding.size} request(s) wait for one`);
   }
 
@@ -465,7 +467,7 @@ export class Session {
   #oneReply(device: string, id: bigint, reply: Reply, now: Now): void {
     const p = this.#outstanding.get(id);
     const state = this.devices.state(device);
-    const expected = p?.origin.kind === 'check' ? p.origin.device === device : state === 'ready';
+    const expected = p?.origin.kind === 'check' ? this.#checks.get(device) === p : state === 'ready';
     if (!p || p.answered || !expected) {
       this.#log('debug', `reply ${id} from ${device} ignored (${!p || p.answered ? 'already answered' : `device ${state ?? 'unknown'}`})`);
       return;
@@ -483,7 +485,10 @@ export class Session {
       if (p.type === WIRE_HSMD_INIT && reply.kind === 'frame') this.#learnInit(p.envelope, reply.frame);
       return this.#emit({ kind: 'answer', token: origin.token, reply });
     }
-    if (equal(replyBytes(reply), origin.init.reply)) return this.#ready(origin.device, origin.lastId, now);
+    if (this.#checks.get(origin.device) !== p) return; // a later hello voided it
+    this.#checks.delete(origin.device);
+    // Compared with lightningd's init reply if known by now; if not, this device gives it.
+    if (!this.#init || equal(replyBytes(reply), this.#init.reply)) return this.#activate(origin.device, now);
     this.devices.set(origin.device, 'refused');
     const text = `device ${origin.device} refused: its init reply differs from the one lightningd was given (another seed?)`;
     this.#log('broken', text);
