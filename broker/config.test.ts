@@ -10,7 +10,7 @@ import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
 import { DEFAULT_POLICY } from '../signer/policy/policy.js';
 import { HSMD_BIN } from '../demo/sim-lightningd.js';
-import { ConfigError, loadSettings, policyOf } from './config.js';
+import { ConfigError, loadSettings, policyOf, remoteOf } from './config.js';
 
 function withConf(text: string | undefined, f: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-conf-'));
@@ -80,6 +80,14 @@ test('policy settings: warn-only names, limits and allowlist; mistakes name the 
   assert.throws(() => policyOf({ SPHINX_POLICY_WARN_ONLY: 'policy-everything' }), /unknown policy "policy-everything"; known: policy-/);
   assert.throws(() => policyOf({ SPHINX_POLICY_MAX_HTLCS: 'lots' }), /SPHINX_POLICY_MAX_HTLCS=lots: expected a whole number/);
   assert.throws(() => policyOf({ SPHINX_POLICY_ALLOWLIST: 'bc1qxyz' }), /not a hex scriptPubKey/);
+});
+
+test('SPHINX_ACCEPT_ROLLBACK names one device and one last id (u64); anything else is refused with the form expected', () => {
+  const device = '02' + 'ab'.repeat(32);
+  assert.equal(remoteOf({}).acceptRollback, undefined);
+  assert.deepEqual(remoteOf({ SPHINX_ACCEPT_ROLLBACK: `${device}:7` }).acceptRollback, { device, lastId: 7n });
+  for (const bad of [device, `${device}:`, `${device}:-1`, `${device}:18446744073709551616`, `${device.toUpperCase()}:7`, 'ab:7'])
+    assert.throws(() => remoteOf({ SPHINX_ACCEPT_ROLLBACK: bad }), /SPHINX_ACCEPT_ROLLBACK=.*: expected DEVICE_ID:LAST_ID/);
 });
 
 test('sphinx-hsmd refuses to start on a bad setting, saying which (exit 1)', () => {

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fromHex } from '../signer/bytes.js';
+import { parseDecimalU64 } from './request-ids.js';
 import { isPolicyName, POLICIES, type PolicyName } from '../signer/policy/catalog.js';
 import { DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
 
@@ -20,6 +21,7 @@ export const SETTINGS = {
   SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server on 127.0.0.1 (default 1883)',
   SPHINX_MQTT_URL: 'remote: mqtt://host:port or mqtts://host:port of an external MQTT server to use instead of the embedded one (it then does device auth and ACLs)',
   SPHINX_DEVICE_KEYS: 'remote: comma-separated hex public keys (node ids) of the devices allowed to connect; with none, the first device that authenticates is pinned in SPHINX_DATA_DIR/pinned-devices',
+  SPHINX_ACCEPT_ROLLBACK: 'remote: DEVICE_ID:LAST_ID: accept that device although its journal ends at LAST_ID, below what the broker log shows answered (it lost its journal; it may then sign from lost state: docs/remote-protocol.md "Rollback")',
   SPHINX_TLS_CERT: 'remote: PEM certificate file for the embedded server\'s TLS listener (with SPHINX_TLS_KEY)',
   SPHINX_TLS_KEY: 'remote: PEM private key file for the TLS listener',
   SPHINX_MQTT_TLS_PORT: 'remote: port of the TLS listener on all interfaces (default 8883; only with SPHINX_TLS_CERT and SPHINX_TLS_KEY)',
@@ -162,11 +164,21 @@ export function remoteOf(s: Settings) {
     throw new ConfigError('SPHINX_TLS_CERT and SPHINX_TLS_KEY go together: set both for the TLS listener, or neither');
   return {
     dataDir: dataDirOf(s),
+    acceptRollback: acceptRollbackOf(s.SPHINX_ACCEPT_ROLLBACK),
     mqttPort: port('SPHINX_MQTT_PORT', 1883),
     mqttUrl: url,
     deviceKeys: deviceKeys.join(','),
     tls: certFile && keyFile ? { certFile: resolve(certFile), keyFile: resolve(keyFile), port: port('SPHINX_MQTT_TLS_PORT', 8883) } : undefined,
   };
+}
+
+function acceptRollbackOf(value: string | undefined): { device: string; lastId: bigint } | undefined {
+  if (value === undefined || value === '') return undefined;
+  const match = /^(0[23][0-9a-f]{64}):(\d{1,20})$/.exec(value);
+  const lastId = match ? parseDecimalU64(match[2]) : undefined;
+  if (!match || lastId instanceof Error || lastId === undefined)
+    throw new ConfigError(`SPHINX_ACCEPT_ROLLBACK=${value}: expected DEVICE_ID:LAST_ID, the device id (66 hex digits, lower case) and the last id its hello says, as the refusal in the log names them`);
+  return { device: match[1]!, lastId };
 }
 
 /**

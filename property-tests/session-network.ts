@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Session, type SessionCommand, type SessionEvent } from '../broker/remote/session.js';
-import { fastCurve } from '../broker/curve-native.js';
+import { fastCurve } from '../node/curve-native.js';
 import { Device } from '../firmware/app/device.js';
 import type { TimerHandle, TransportHandlers } from '../firmware/app/ports.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';

@@ -21,6 +21,8 @@ export interface RemoteSettings {
   /** SPHINX_DEVICE_KEYS, unparsed. */
   readonly deviceKeys?: string;
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number };
+  /** SPHINX_ACCEPT_ROLLBACK (docs/remote-protocol.md "Rollback"). */
+  readonly acceptRollback?: { readonly device: string; readonly lastId: bigint };
 }
 
 export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog): Promise<SignerPort> {
@@ -36,7 +38,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       log('unusual', `MQTT: using the external server ${redact(settings.mqttUrl)}: device authentication and the ` +
         'per-device topic ACL are that server\'s job (the embedded server does them itself)');
       const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000 });
-      return await createRemoteSigner({ mqtt, brokerLog, log, devices });
+      return await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback });
     }
     const server = await startMqttServer({
       dataDir: settings.dataDir,
@@ -51,7 +53,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     const mqtt = connectMqtt(`mqtt://127.0.0.1:${server.port}`, {
       clientId, clean: false, reconnectPeriod: 1000, ...server.internalCredentials,
     });
-    return await createRemoteSigner({ mqtt, brokerLog, log, devices, onClose: () => server.close() });
+    return await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => server.close() });
   } catch (e) {
     await brokerLog.close();
     throw e;

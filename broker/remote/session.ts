@@ -312,7 +312,7 @@ export class Session {
 
   /**
    * One `req` message at a time at the device, the next once it is answered: the device core
-   * takes ids in increasing order only (firmware/app/core.ts), and aedes, keeping a persistent
+   * takes ids in increasing order only (core/signer-core.ts), and aedes, keeping a persistent
    * session's QoS 1 messages in LevelDB, was seen to deliver pipelined publishes out of order
    * and to drop some. So what waits meanwhile goes in the next message as one batch, in the
    * order it was queued; a lost message is resent after the bounded wait.

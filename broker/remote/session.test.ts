@@ -1,0 +1,184 @@
+/**
+ * The broker's session (session.ts) one rule at a time, driven by events with the commands
+ * checked against docs/remote-protocol.md. Requests and replies are session-basic-l1's,
+ * recorded from CLN v25.12.1.
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { fromHex } from '../../signer/bytes.js';
+import type { Reply } from '../../signer/decision.js';
+import { decodeRequestBatch, encodeReplyBatch } from '../../signer/remote/envelope-codec.js';
+import { sessionRequests } from '../../test/session-records.js';
+import { type Now, RESEND_BACKOFF_MS, Session, type SessionCommand, type SessionOptions } from './session.js';
+
+const RECORDED = sessionRequests('session-basic-l1.jsonl');
+const DEVICE = '02'.repeat(33);
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const hello = (lastId: string) => utf8(JSON.stringify({ lastId, firmware: 'test' }));
+const recordedReply = (k: number): Reply => ({ kind: 'frame', frame: fromHex(RECORDED[k]!.exchange.rep!) });
+
+/** A session with a clock and the commands it gave, sorted by kind. */
+function drive(options: Partial<SessionOptions> = {}) {
+  const session = new Session({ lastId: 0n, answeredUpTo: 0n, ...options });
+  let mono = 0;
+  const now = (advance = 1): Now => ({ wall: 1_700_000_000_000 + mono, mono: (mono += advance) });
+  const all: SessionCommand[] = [];
+  const step = (commands: SessionCommand[]) => (all.push(...commands), commands);
+  const of = <K extends SessionCommand['kind']>(cs: SessionCommand[], kind: K) => cs.filter((c): c is Extract<SessionCommand, { kind: K }> => c.kind === kind);
+  const api = {
+    session,
+    all,
+    of,
+    request: (k: number, token = k) => {
+      const { client, at, message } = RECORDED[k]!.envelope;
+      return step(session.handle({ kind: 'request', token, request: { client, at, message }, now: now() }));
+    },
+    /** Makes every append carrying an ack durable, in order. */
+    durable: (cs: SessionCommand[]) => of(cs, 'append').flatMap((a) => (a.ack === undefined ? [] : step(session.handle({ kind: 'appended', ack: a.ack, now: now() })))),
+    pump: () => step(session.handle({ kind: 'pump', now: now() })),
+    hello: (lastId: string) => step(session.handle({ kind: 'hello', device: DEVICE, payload: hello(lastId), now: now() })),
+    res: (replies: { id: bigint; reply: Reply }[]) => step(session.handle({ kind: 'res', device: DEVICE, payload: encodeReplyBatch(replies), now: now() })),
+    offline: () => step(session.handle({ kind: 'status', device: DEVICE, payload: utf8('offline'), now: now() })),
+    timer: (id: bigint, after: number) => step(session.handle({ kind: 'timer', id, now: now(after) })),
+    /** The ids of each `req` message published. */
+    published: (cs: SessionCommand[]) => of(cs, 'publish').map((p) => decodeRequestBatch(p.payload).map((e) => e.id)),
+    logs: (cs: SessionCommand[]) => of(cs, 'log').map((l) => `${l.level}: ${l.text}`),
+  };
+  return api;
+}
+
+/** A ready device and lightningd's init answered with the recorded reply (ids: init 1). */
+function withInit(options: Partial<SessionOptions> = {}) {
+  const d = drive(options);
+  d.hello('0');
+  d.durable(d.request(0));
+  d.pump();
+  d.durable(d.res([{ id: 1n, reply: recordedReply(0) }]));
+  return d;
+}
+
+test('a request is published only once its RequestReceived is durable, and answered only once its ReplyReceived is', () => {
+  const d = drive();
+  d.hello('0');
+  const received = d.request(0);
+  assert.deepEqual(d.of(received, 'append').map((a) => a.record.kind), ['request-received']);
+  assert.equal(d.of(received, 'publish').length, 0, 'nothing published before the record is durable');
+  const logged = d.durable(received);
+  assert.deepEqual(d.of(logged, 'schedule-pump').length, 1);
+  assert.deepEqual(d.of(logged, 'arm'), [{ kind: 'arm', id: 1n, ms: RESEND_BACKOFF_MS[0] }]);
+  assert.deepEqual(d.published(d.pump()), [[1n]]);
+  const replied = d.res([{ id: 1n, reply: recordedReply(0) }]);
+  assert.deepEqual(d.of(replied, 'append').map((a) => a.record.kind), ['reply-received']);
+  assert.equal(d.of(replied, 'answer').length, 0, 'not answered before ReplyReceived is durable');
+  const answered = d.durable(replied);
+  assert.deepEqual(d.of(answered, 'answer'), [{ kind: 'answer', token: 0, reply: recordedReply(0) }]);
+});
+
+test('one message in flight: what comes meanwhile leaves as one batch once the device answers', () => {
+  const d = withInit();
+  d.durable(d.request(1));
+  assert.deepEqual(d.published(d.pump()), [[2n]]);
+  d.durable([...d.request(2), ...d.request(3)]);
+  assert.deepEqual(d.published(d.pump()), [], 'waits for the reply to the message in flight');
+  assert.deepEqual(d.published(d.res([{ id: 2n, reply: recordedReply(1) }])), [[3n, 4n]]);
+});
+
+test('an unanswered request is resent after each backoff wait, with a loud line and an error record', () => {
+  const d = withInit();
+  d.durable(d.request(1));
+  d.pump();
+  const resent = d.timer(2n, RESEND_BACKOFF_MS[0]!);
+  assert.deepEqual(d.published(resent), [[2n]]);
+  assert.match(d.logs(resent)[0]!, /^unusual: remote signer: request 2 \(type 27\) unanswered after 1 s; resending it to device 02/);
+  assert.deepEqual(d.of(resent, 'append').map((a) => a.record.kind), ['error']);
+  assert.deepEqual(d.of(resent, 'arm'), [{ kind: 'arm', id: 2n, ms: RESEND_BACKOFF_MS[1] }]);
+  d.res([{ id: 2n, reply: recordedReply(1) }]);
+  assert.deepEqual(d.timer(2n, 5000), [], 'an answered request is not resent');
+});
+
+test('a device saying hello later gets the same init under a fresh id first; the same reply makes it ready', () => {
+  const d = withInit();
+  d.durable(d.request(1)); // id 2, published to the device, which restarts without journaling it
+  d.pump();
+  d.offline();
+  const check = d.hello('1');
+  assert.match(d.logs(check).join('\n'), /sending lightningd's init to 0202\S* to check it holds the same seed/);
+  assert.match(d.logs(check).join('\n'), /request 2 renumbered as 4: device 0202\S* had not journaled it when it restarted/);
+  assert.deepEqual(d.session.inspect().devices, [{ id: DEVICE, state: 'verifying', active: false }]);
+  d.durable(check);
+  assert.deepEqual(d.published(d.pump()), [[3n]], 'only the check goes out before the device passed it');
+  const ready = d.durable(d.res([{ id: 3n, reply: recordedReply(0) }]));
+  assert.match(d.logs(ready).join('\n'), /device 0202\S* is ready; resending 1 outstanding request\(s\) \(ids 4\)/);
+  assert.deepEqual(d.published(d.pump()), [[4n]]);
+  assert.deepEqual(d.session.inspect().devices, [{ id: DEVICE, state: 'ready', active: true }]);
+});
+
+test('a device whose init reply differs (another seed) is refused and gets nothing', () => {
+  const d = withInit();
+  d.offline();
+  d.durable(d.hello('1'));
+  d.pump();
+  const refused = d.durable(d.res([{ id: 2n, reply: { kind: 'frame', frame: fromHex('0072') } }]));
+  assert.match(d.logs(refused).join('\n'), /broken: remote signer: device 0202\S* refused: its init reply differs/);
+  assert.deepEqual(d.session.inspect().devices, [{ id: DEVICE, state: 'refused', active: false }]);
+  d.durable(d.request(1));
+  assert.deepEqual(d.published(d.pump()), []);
+});
+
+test('a hello whose lastId is not a u64 is logged and dropped; requests go on (it used to wedge the broker)', () => {
+  const d = withInit();
+  for (const [lastId, why] of [
+    ['18446744073709551616', 'lastId 18446744073709551616 is above 2\\^64-1'],
+    ['99999999999999999999', 'lastId 99999999999999999999 is above 2\\^64-1'],
+    ['18446744073709551615', 'lastId 2\\^64-1 leaves no request id after it'],
+    ['-1', 'lastId is not a decimal string'],
+    ['1e3', 'lastId is not a decimal string'],
+  ]) {
+    const dropped = d.hello(lastId!);
+    assert.match(d.logs(dropped)[0]!, new RegExp(`^unusual: remote signer: malformed hello from 0202\\S* dropped: ${why}$`));
+    assert.deepEqual(d.of(dropped, 'append').map((a) => a.record.kind), ['error']);
+  }
+  assert.deepEqual(d.session.nextId, 2n);
+  d.durable(d.request(1));
+  assert.deepEqual(d.published(d.pump()), [[2n]]);
+});
+
+test('a hello with a lastId beyond the broker log moves the ids past it', () => {
+  const d = drive();
+  const moved = d.hello('41');
+  assert.match(d.logs(moved).join('\n'), /device 0202\S* journaled id 41, beyond this broker's log; ids continue at 42/);
+  assert.equal(d.session.nextId, 42n);
+});
+
+test('a device whose lastId is below what the broker log shows answered is refused loudly, unless the operator accepted exactly it', () => {
+  const d = drive({ lastId: 10n, answeredUpTo: 10n });
+  const refused = d.hello('7');
+  assert.match(d.logs(refused).join('\n'), /broken: remote signer: device 0202\S* refused: its journal ends at id 7 but the broker log shows id 10 answered: .*SPHINX_ACCEPT_ROLLBACK=0202\S*:7/);
+  assert.ok(d.of(refused, 'append').some((a) => a.record.kind === 'error' && /refused: its journal ends at id 7/.test(a.record.text)));
+  assert.deepEqual(d.session.inspect().devices, [{ id: DEVICE, state: 'refused', active: false }]);
+  d.durable(d.request(1));
+  assert.deepEqual(d.published(d.pump()), [], 'no request goes to it');
+
+  const accepted = drive({ lastId: 10n, answeredUpTo: 10n, acceptRollback: { device: DEVICE, lastId: 7n } });
+  assert.match(accepted.logs(accepted.hello('7')).join('\n'), /accepted because SPHINX_ACCEPT_ROLLBACK names it/);
+  assert.deepEqual(accepted.session.inspect().devices, [{ id: DEVICE, state: 'ready', active: true }]);
+  const other = drive({ lastId: 10n, answeredUpTo: 10n, acceptRollback: { device: DEVICE, lastId: 6n } });
+  other.hello('7');
+  assert.deepEqual(other.session.inspect().devices[0]!.state, 'refused', 'the setting names one lastId, not any');
+});
+
+test('the highest id answered this run counts too: a device restarted without its journal is refused', () => {
+  const d = withInit();
+  d.offline();
+  d.hello('0');
+  assert.deepEqual(d.session.inspect().devices[0]!.state, 'refused');
+});
+
+test('a malformed reply is logged and dropped; the request stays outstanding', () => {
+  const d = withInit();
+  d.durable(d.request(1));
+  d.pump();
+  const dropped = d.session.handle({ kind: 'res', device: DEVICE, payload: Uint8Array.of(9, 9), now: { wall: 0, mono: 10 } });
+  assert.match(d.logs(dropped)[0]!, /^unusual: remote signer: malformed reply from 0202\S* dropped: /);
+  assert.equal(d.session.outstanding, 1);
+});
