@@ -1,0 +1,85 @@
+/**
+ * Rollback through the real processes (docs/remote-protocol.md "Rollback"): a simulated
+ * lightningd → bin/sphinx-hsmd (remote, embedded MQTT, LevelDB broker log) → bin/sphinx-signer
+ * replays the first part of session-basic-l1 (CLN v25.12.1); the device is killed, its journal
+ * deleted, and it is started again: its hello says a last id below what the broker log shows
+ * answered, so it is refused loudly and nothing is decided from the lost state. Restoring the
+ * journal is the way back: the waiting request is then answered with CLN's recorded reply.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import { NodeDir } from '../firmware/host/node-file.js';
+import { Journal, openJournalFiles } from '../log/journal/journal.js';
+import { fixturePath } from './fixtures.js';
+import { freePort, readBrokerLog, startDeviceProcess, type DeviceProcess } from './remote-helpers.js';
+import { SimLightningd } from './sim-lightningd.js';
+import { Timeout } from './sync-wire.js';
+import { loadTranscript, replayExchanges } from './transcript.js';
+
+const PATH = fixturePath('transcripts/session-basic-l1.jsonl');
+const { header, exchanges } = loadTranscript(PATH);
+const BEFORE = 80;
+
+const journaledIds = (dir: string): bigint[] => Journal.open(openJournalFiles(new NodeDir(dir))).recovery.records.map((r) => r.record.id);
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a device restarted without its journal is refused (lightningd log, broker log), decides nothing; its restored journal lets it back', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-rollback-'));
+  const port = await freePort();
+  const deviceOptions = { url: `mqtt://127.0.0.1:${port}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: Buffer.from(header.hsm_secret, 'hex') };
+  let device: DeviceProcess = startDeviceProcess(deviceOptions);
+  const deviceDir = device.dir;
+  const ld = await SimLightningd.start({
+    hsmSecret: Buffer.from(header.hsm_secret, 'hex'),
+    args: header.hsmd_args,
+    env: { SPHINX_SIGNER: 'remote', SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port), SPHINX_CLN_VERSION: header.cln_version },
+  });
+  const saved = mkdtempSync(join(tmpdir(), 'sphinx-rollback-journal-'));
+  try {
+    const first = replayExchanges(ld, exchanges.slice(0, BEFORE));
+    assert.equal(first.failed, 0, JSON.stringify(first.mismatches));
+    const journaled = journaledIds(deviceDir);
+    const lastId = journaled.at(-1)!;
+
+    // The journal is lost (a copy kept for the way back), the device starts again.
+    device.child.kill('SIGKILL');
+    await device.stop();
+    for (const f of ['journal', 'snapshot-a', 'snapshot-b']) {
+      cpSync(join(deviceDir, f), join(saved, f), { force: true });
+      rmSync(join(deviceDir, f), { force: true });
+    }
+    device = startDeviceProcess({ ...deviceOptions, dir: deviceDir });
+    const next = exchanges.slice(BEFORE).find((ex) => ex.conn === 'master' && !ex.req.startsWith('0009'))!;
+    ld.master.send(next.req);
+    const refusal = new RegExp(`device [0-9a-f]{66} refused: its journal ends at id 0 but the broker log shows id ${lastId} answered: .*SPHINX_ACCEPT_ROLLBACK=[0-9a-f]{66}:0`);
+    await until('the refusal in lightningd\'s log', () => refusal.test(ld.describeStatus()));
+    assert.match(ld.describeStatus(), new RegExp(`log\\(6\\) remote signer: ${refusal.source}`));
+    assert.throws(() => ld.master.receive(1500), Timeout, 'no reply while only a refused device is connected');
+    assert.deepEqual(journaledIds(deviceDir), [], 'nothing decided from the lost state');
+
+    // The way back: the journal restored, the device started again.
+    await device.stop();
+    for (const f of ['journal', 'snapshot-a', 'snapshot-b']) cpSync(join(saved, f), join(deviceDir, f), { force: true });
+    device = startDeviceProcess({ ...deviceOptions, dir: deviceDir });
+    assert.equal(Buffer.from(ld.master.receive(20_000)).toString('hex'), next.rep, 'the waiting request gets CLN\'s recorded reply');
+    assert.deepEqual(journaledIds(deviceDir).slice(0, journaled.length), journaled);
+
+    await ld.stop();
+    const records = await readBrokerLog(dataDir);
+    assert.ok(records.some((r) => r.record.kind === 'error' && refusal.test(r.record.text)), 'the refusal is an error record in the broker log');
+  } finally {
+    await device.stop();
+    ld.cleanup();
+    for (const dir of [dataDir, saved, deviceDir]) rmSync(dir, { recursive: true, force: true });
+  }
+});
