@@ -11,11 +11,11 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
-import { NodeDir } from '../firmware/host/node-file.js';
+import { NodeDir } from '../node/node-file.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { fixturePath } from './fixtures.js';
 import { freePort, readBrokerLog, startDeviceProcess, type DeviceProcess } from './remote-helpers.js';
-import { SimLightningd } from './sim-lightningd.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { Timeout } from './sync-wire.js';
 import { loadTranscript, replayExchanges } from './transcript.js';
 
