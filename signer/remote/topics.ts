@@ -22,6 +22,10 @@ export const TOPIC_SUFFIXES = {
   controlRes: 'control-res',
   /** device → broker: journal records mirrored for restore and audit. */
   journal: 'journal',
+  /** broker → device: chain updates (signer/chain/updates.ts). */
+  chain: 'chain',
+  /** device → broker: the device's chain view (signer/chain/status.ts), after each chain message and on connect. */
+  chainState: 'chain-state',
 } as const;
 
 export type TopicSuffix = (typeof TOPIC_SUFFIXES)[keyof typeof TOPIC_SUFFIXES];
