@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fromHex } from '../signer/bytes.js';
 import { parseDecimalU64 } from './request-ids.js';
 import { isPolicyName, POLICIES, type PolicyName } from '../signer/policy/catalog.js';
+import { chainSourceOf, ChainSourceError, type ChainSourceChoice } from './chain/source.js';
 import { DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
 
 export const CONFIG_FILE = 'sphinx.conf';
@@ -38,6 +39,12 @@ export const SETTINGS = {
   SPHINX_POLICY_MAX_HTLC_VALUE_SAT: `most value in HTLCs on one commitment, sat (default ${DEFAULT_POLICY.maxHtlcValueSat})`,
   SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT: `largest channel, sat (default ${DEFAULT_POLICY.maxChannelValueSat})`,
   SPHINX_POLICY_ALLOWLIST: 'comma-separated hex scriptPubKeys that closes and sweeps may also pay to',
+  SPHINX_CHAIN: 'remote: on (default: follow bitcoind when its RPC can be found, docs/chain.md) or off',
+  SPHINX_BITCOIND_URL: "remote: bitcoind's RPC address, http://host:port (default: from lightningd's bitcoin-rpcconnect/bitcoin-rpcport options)",
+  SPHINX_BITCOIND_USER: 'remote: bitcoind RPC user (default: lightningd\'s bitcoin-rpcuser)',
+  SPHINX_BITCOIND_PASSWORD: 'remote: bitcoind RPC password (default: lightningd\'s bitcoin-rpcpassword)',
+  SPHINX_BITCOIND_COOKIE: "remote: bitcoind's .cookie file (default: in lightningd's bitcoin-datadir, or ~/.bitcoin)",
+  SPHINX_BITCOIND_POLL_MS: 'remote: milliseconds between polls of bitcoind (default 2000)',
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -162,7 +169,15 @@ export function remoteOf(s: Settings) {
   const [certFile, keyFile] = [s.SPHINX_TLS_CERT || undefined, s.SPHINX_TLS_KEY || undefined];
   if ((certFile === undefined) !== (keyFile === undefined))
     throw new ConfigError('SPHINX_TLS_CERT and SPHINX_TLS_KEY go together: set both for the TLS listener, or neither');
+  let chain: ChainSourceChoice;
+  try {
+    chain = chainSourceOf(s);
+  } catch (e) {
+    if (e instanceof ChainSourceError) throw new ConfigError(e.message);
+    throw e;
+  }
   return {
+    chain,
     dataDir: dataDirOf(s),
     acceptRollback: acceptRollbackOf(s.SPHINX_ACCEPT_ROLLBACK),
     mqttPort: port('SPHINX_MQTT_PORT', 1883),

@@ -7,6 +7,7 @@ import type { BrokerLog } from '../log/broker-log/broker-log.js';
 import type { DeviceView } from './remote/device-set.js';
 import type { Reply } from '../signer/decision.js';
 import type { Envelope } from '../signer/envelope.js';
+import type { ChainRelayStatus } from './chain/relay.js';
 
 /** Read-only facts about a signer, for the status page (broker/status-page.ts). */
 export interface SignerInspection {
@@ -14,6 +15,8 @@ export interface SignerInspection {
   readonly devices: readonly DeviceView[];
   /** Requests published to a device and not answered yet (init checks included). */
   readonly outstanding: number;
+  /** Chain tracking, when a chain source is configured (broker/chain/relay.ts). */
+  readonly chain?: ChainRelayStatus;
 }
 
 /** A request as the router hands it over: the port gives it its id (broker/request-ids.ts). */

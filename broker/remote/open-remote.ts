@@ -11,6 +11,8 @@ import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.
 import { connectMqtt } from './mqtt-connect.js';
 import { mqttPersistenceDir, type ServerLog, startMqttServer } from './mqtt-server.js';
 import { createRemoteSigner } from './remote-signer.js';
+import { withChainRelay } from '../chain/with-relay.js';
+import type { ChainSourceChoice } from '../chain/source.js';
 
 export interface RemoteSettings {
   readonly dataDir: string;
@@ -23,6 +25,8 @@ export interface RemoteSettings {
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number };
   /** SPHINX_ACCEPT_ROLLBACK (docs/remote-protocol.md "Rollback"). */
   readonly acceptRollback?: { readonly device: string; readonly lastId: bigint };
+  /** Chain tracking: bitcoind to follow, or why not (broker/chain/source.ts). */
+  readonly chain?: ChainSourceChoice;
 }
 
 export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog): Promise<SignerPort> {
@@ -38,7 +42,8 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       log('unusual', `MQTT: using the external server ${redact(settings.mqttUrl)}: device authentication and the ` +
         'per-device topic ACL are that server\'s job (the embedded server does them itself)');
       const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000 });
-      return await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback });
+      const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback });
+      return withChainRelay(signer, settings.chain, () => connectMqtt(settings.mqttUrl!, { clientId: `${clientId}-chain`, reconnectPeriod: 1000 }), log);
     }
     const server = await startMqttServer({
       dataDir: settings.dataDir,
@@ -53,7 +58,9 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     const mqtt = connectMqtt(`mqtt://127.0.0.1:${server.port}`, {
       clientId, clean: false, reconnectPeriod: 1000, ...server.internalCredentials,
     });
-    return await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => server.close() });
+    const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => server.close() });
+    const chainMqtt = () => connectMqtt(`mqtt://127.0.0.1:${server.port}`, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ...server.internalCredentials });
+    return withChainRelay(signer, settings.chain, chainMqtt, log);
   } catch (e) {
     await brokerLog.close();
     throw e;

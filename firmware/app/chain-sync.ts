@@ -9,7 +9,7 @@ import { CodecError } from '../../signer/event-codec.js';
 import { chainStatusOf, encodeChainStatus } from '../../signer/chain/status.js';
 import { decideChain, watchedOutpoints, type ChainRefusal } from '../../signer/chain/track.js';
 import { decodeChainUpdates, type ChainUpdate } from '../../signer/chain/updates.js';
-import type { SignerCore } from './core.js';
+import type { SignerCore } from '../../core/signer-core.js';
 
 export const CHAIN_SOURCE = 'chain';
 

@@ -22,6 +22,7 @@ import { messageType, requestType } from '../../signer/wire/messages.js';
 import { Signer } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
 import { openJournalFiles } from '../../log/journal/journal.js';
+import { DeviceChain } from './chain-sync.js';
 import { SignerCore, type SignerCoreOptions } from '../../core/signer-core.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import { DeviceSetupError, type Clock, type DeviceConfig, type Leds, type Store, type TimerHandle, type Transport } from './ports.js';
@@ -58,6 +59,8 @@ export class Device {
   #failed: string | undefined;
   /** New ids held back since this start, until journaled or passed by the journal. */
   readonly #heldBack = new Set<bigint>();
+  /** Chain tracking (chain-sync.ts): what the broker shows, checked and journaled. */
+  readonly #chain: DeviceChain;
 
   private constructor(
     private readonly options: DeviceOptions,
@@ -67,6 +70,7 @@ export class Device {
     readonly config: DeviceConfig,
   ) {
     this.#delay = this.#backoff.firstMs;
+    this.#chain = new DeviceChain(core);
   }
 
   /**
@@ -163,10 +167,11 @@ export class Device {
     const { transport, log } = this.options;
     try {
       await transport.publish(this.#topic('status'), utf8('online'), { retain: true });
-      await transport.subscribe([this.#topic('req'), this.#topic('control')]);
+      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain')]);
       // The broker resends what is outstanding when it sees hello, so hello goes last.
       const hello = JSON.stringify({ lastId: String(this.core.lastId ?? 0n), firmware: this.options.firmware });
       await transport.publish(this.#topic('hello'), utf8(hello));
+      await transport.publish(this.#topic('chain-state'), this.#chain.status());
       this.#event('connected');
       log('info', `connected to ${this.config.mqttUrl}; hello lastId ${this.core.lastId ?? 0n}`);
     } catch (e) {
@@ -210,6 +215,7 @@ export class Device {
     const parsed = parseTopic(name);
     if (!parsed || parsed.deviceId !== this.deviceId) return;
     if (parsed.suffix === 'req') this.#request(payload);
+    else if (parsed.suffix === 'chain') this.#chainMessage(payload);
     else if (parsed.suffix === 'control') this.options.log('unusual', `control message of ${payload.length} bytes ignored: this firmware knows no control commands`);
   }
 
@@ -254,6 +260,27 @@ export class Device {
       .publish(this.#topic('res'), reply)
       .catch((e: Error) => log('unusual', `reply ${ids.join(', ')} not acknowledged (${e.message}); the broker resends the request and gets the journaled reply`));
     for (let i = 0; i < replies.length; i++) this.#event('replied');
+    // setup_channel / forget_channel change what the broker must watch for this device.
+    if (this.#chain.watchedChanged()) this.#publishChainState(this.#chain.status());
+  }
+
+  /** A chain message: checked, journaled (write-ahead), then answered with the chain status. */
+  #chainMessage(payload: Uint8Array): void {
+    if (this.#failed) return this.options.log('broken', `chain update not handled: ${this.#failed}`);
+    let result;
+    try {
+      result = this.#chain.handle(payload, this.options.clock.now());
+    } catch (e) {
+      return this.#fatal(0n, e as Error);
+    }
+    if (result.refused) this.options.log('unusual', `chain update refused: ${result.refused.name}: ${result.refused.detail}`);
+    this.#publishChainState(result.status);
+  }
+
+  #publishChainState(status: Uint8Array): void {
+    this.options.transport
+      .publish(this.#topic('chain-state'), status)
+      .catch((e: Error) => this.options.log('unusual', `chain status not acknowledged (${e.message}); the broker asks again by resending`));
   }
 
   /** The journal could not be written: no reply may leave without its record. */
