@@ -39,6 +39,10 @@ export const SETTINGS = {
   SPHINX_POLICY_MAX_HTLC_VALUE_SAT: `most value in HTLCs on one commitment, sat (default ${DEFAULT_POLICY.maxHtlcValueSat})`,
   SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT: `largest channel, sat (default ${DEFAULT_POLICY.maxChannelValueSat})`,
   SPHINX_POLICY_ALLOWLIST: 'comma-separated hex scriptPubKeys that closes and sweeps may also pay to',
+  SPHINX_POLICY_MAX_HTLC_CLTV_DELTA: `policy-htlc-cltv-range: blocks an HTLC may expire above the chain tip (default ${DEFAULT_POLICY.maxHtlcCltvDelta})`,
+  SPHINX_POLICY_HTLC_EXPIRED_GRACE: `policy-htlc-cltv-range: blocks an HTLC may have expired below the chain tip (default ${DEFAULT_POLICY.htlcExpiredGraceBlocks})`,
+  SPHINX_POLICY_MIN_FORGET_DEPTH: `policy-forget-channel-closed: depth the funding spend needs before forget_channel (default ${DEFAULT_POLICY.minForgetDepth})`,
+  SPHINX_POLICY_MAX_UNCONFIRMED_HTLC_SAT: `policy-funding-confirmed: HTLC value allowed before the funding is seen confirmed, sat (default ${DEFAULT_POLICY.maxUnconfirmedHtlcSat})`,
   SPHINX_CHAIN: 'remote: on (default: follow bitcoind when its RPC can be found, docs/chain.md) or off',
   SPHINX_BITCOIND_URL: "remote: bitcoind's RPC address, http://host:port (default: from lightningd's bitcoin-rpcconnect/bitcoin-rpcport options)",
   SPHINX_BITCOIND_USER: 'remote: bitcoind RPC user (default: lightningd\'s bitcoin-rpcuser)',
@@ -142,6 +146,10 @@ export function policyOf(s: Settings): PolicyConfig {
     maxHtlcs: int(s, 'SPHINX_POLICY_MAX_HTLCS', DEFAULT_POLICY.maxHtlcs),
     maxHtlcValueSat: sats(s, 'SPHINX_POLICY_MAX_HTLC_VALUE_SAT', DEFAULT_POLICY.maxHtlcValueSat),
     maxChannelValueSat: sats(s, 'SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT', DEFAULT_POLICY.maxChannelValueSat),
+    maxHtlcCltvDelta: int(s, 'SPHINX_POLICY_MAX_HTLC_CLTV_DELTA', DEFAULT_POLICY.maxHtlcCltvDelta),
+    htlcExpiredGraceBlocks: int(s, 'SPHINX_POLICY_HTLC_EXPIRED_GRACE', DEFAULT_POLICY.htlcExpiredGraceBlocks),
+    minForgetDepth: int(s, 'SPHINX_POLICY_MIN_FORGET_DEPTH', DEFAULT_POLICY.minForgetDepth),
+    maxUnconfirmedHtlcSat: sats(s, 'SPHINX_POLICY_MAX_UNCONFIRMED_HTLC_SAT', DEFAULT_POLICY.maxUnconfirmedHtlcSat),
   };
 }
 

@@ -38,11 +38,11 @@ export interface ChainSessionReplay {
 
 /**
  * Replays node `node`'s session (through request `untilId`), with its chain (every block
- * up to `throughHeight`) or without.
+ * up to `throughHeight`; with `showAllFirst`, all of them right after hsmd_init) or without.
  */
 export function replayChainSession(
   node: 'l1' | 'l2',
-  options: { chain: boolean; policy?: PolicyConfig; throughHeight?: number; untilId?: bigint },
+  options: { chain: boolean; policy?: PolicyConfig; throughHeight?: number; untilId?: bigint; showAllFirst?: boolean },
 ): ChainSessionReplay {
   const { hsmSecret, ...session } = recordedSession(node);
   const exchanges = session.exchanges.filter((ex) => options.untilId === undefined || ex.id <= options.untilId);
@@ -59,7 +59,8 @@ export function replayChainSession(
   const mismatches: string[] = [];
   let next = 0;
   for (const ex of exchanges) {
-    while (next < blocks.length && (blocks[next]!.block.timestamp + 1) * 1000 <= ex.at && signer.initialized) show(blocks[next++]!);
+    const due = (b: RecordedBlock) => options.showAllFirst || (b.block.timestamp + 1) * 1000 <= ex.at;
+    while (next < blocks.length && due(blocks[next]!) && signer.initialized) show(blocks[next++]!);
     const decision = signer.handle({ id: ex.id, client: ex.client, at: Math.floor(ex.at / 1000), message: ex.message });
     const got = Buffer.from(encodeReply(decision.reply)).toString('hex');
     const want = Buffer.from(ex.reply).toString('hex');

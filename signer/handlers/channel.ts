@@ -11,6 +11,9 @@ import { encodeMessage } from '../wire/messages.js';
 import type { ChannelRef } from '../events.js';
 import type { Envelope } from '../envelope.js';
 import type { HandlerTable } from './context.js';
+import { enforce } from '../policy/policy.js';
+import { forgetChainRules } from '../policy/chain-rules.js';
+import { channelKey } from '../state.js';
 
 /** BOLT 3 per-commitment indexes are 48 bits (derive_basepoints.c per_commit_secret). */
 const MAX_COMMITMENT = 1n << 48n;
@@ -55,10 +58,12 @@ export const channelHandlers: HandlerTable = {
       },
     ]),
 
-  hsmd_forget_channel: (_c, _s, _e, { id, dbid }) =>
-    replyWith(encodeMessage('hsmd_forget_channel_reply', {}), [
-      { kind: 'ChannelForgotten', channel: { peer: id, dbid } },
-    ]),
+  hsmd_forget_channel: (ctx, state, _e, { id, dbid }) =>
+    enforce(ctx.policy, forgetChainRules(ctx.policy, state.chain, state.channels.get(channelKey({ peer: id, dbid }))), () =>
+      replyWith(encodeMessage('hsmd_forget_channel_reply', {}), [
+        { kind: 'ChannelForgotten', channel: { peer: id, dbid } },
+      ]),
+    ),
 
   hsmd_get_per_commitment_point: (ctx, state, env, { n }) => {
     if (n >= MAX_COMMITMENT) return badRequest(`bad per_commit_point ${n}`);

@@ -23,6 +23,7 @@ import {
   revocationRules,
 } from '../policy/commitment-rules.js';
 import { check, enforce } from '../policy/policy.js';
+import { commitmentChainRules } from '../policy/chain-rules.js';
 import { channelKey, type ChannelState, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
@@ -60,6 +61,7 @@ export const commitmentHandlers: HandlerTable = {
     const violations = [
       ...commitmentLimits(ctx.policy, channel, { commitNum: m.commit_num, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
       ...counterpartySignRules(c, m.commit_num, digest),
+      ...commitmentChainRules(ctx.policy, state.chain, channel, m.htlcs),
     ];
     return enforce(ctx.policy, violations, () => {
       const sig = signFundingInput(ctx.curve, s, fundingKeys(ctx, ref).funding, m.remote_funding_key);
@@ -116,6 +118,7 @@ export const commitmentHandlers: HandlerTable = {
     const violations = [
       ...commitmentLimits(ctx.policy, channel, { commitNum: n, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
       ...holderValidateRules(c, n, digest),
+      ...commitmentChainRules(ctx.policy, state.chain, channel, m.htlcs),
       // Needs setup_channel's remote funding key: skipped without it (hsmd.md §A.7b).
       ...check(remoteFunding === undefined || verifyFundingInput(ctx.curve, s, funding.pub, remoteFunding, m.sig),
         'policy-commitment-counterparty-signature', () => `peer's signature on our commitment ${n} is invalid`),

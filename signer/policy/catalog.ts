@@ -25,6 +25,10 @@ export const POLICIES = {
   'policy-mutual-destination-allowlisted': 'mutual closes pay only our wallet, our shutdown script, the allowlist and the counterparty',
   'policy-sweep-destination': 'sweeps to us pay only our wallet or the allowlist',
   'policy-onchain-fee-range': 'on-chain transactions: inputs cover outputs, feerate at most maxFeeratePerKw',
+  // Chain (policy/chain-rules.ts): skipped while the device has no chain view
+  'policy-htlc-cltv-range': 'HTLC expiries within [tip − htlcExpiredGraceBlocks, tip + maxHtlcCltvDelta] of the chain tip',
+  'policy-forget-channel-closed': 'forget_channel only once the funding is spent at least minForgetDepth deep (or was never confirmed)',
+  'policy-funding-confirmed': 'HTLCs total at most maxUnconfirmedHtlcSat while the channel funding is not seen confirmed',
 } as const;
 
 export type PolicyName = keyof typeof POLICIES;

@@ -33,6 +33,14 @@ export interface PolicyConfig {
   readonly maxChannelValueSat: bigint;
   /** Extra scripts mutual closes and sweeps may pay to, besides our own wallet. */
   readonly allowlist: readonly Uint8Array[];
+  /** Chain rules (chain-rules.ts): HTLC expiries at most this far above the tip... */
+  readonly maxHtlcCltvDelta: number;
+  /** ...and at most this far below it. */
+  readonly htlcExpiredGraceBlocks: number;
+  /** forget_channel needs the funding spent at least this deep. */
+  readonly minForgetDepth: number;
+  /** HTLC value allowed on a channel whose funding is not seen confirmed. */
+  readonly maxUnconfirmedHtlcSat: bigint;
 }
 
 /** VLS's defaults where it has them (prior-art.md §3), widened where regtest needs it. */
@@ -46,6 +54,12 @@ export const DEFAULT_POLICY: PolicyConfig = {
   maxHtlcValueSat: 16_777_216n,
   maxChannelValueSat: 2_100_000_000_000_000n,
   allowlist: [],
+  // CLN refuses HTLCs expiring more than max-locktime-blocks (2016) ahead; a day of slack
+  // for a device a little behind lightningd's tip.
+  maxHtlcCltvDelta: 2016 + 144,
+  htlcExpiredGraceBlocks: 144,
+  minForgetDepth: 6,
+  maxUnconfirmedHtlcSat: 0n,
 };
 
 /** A violation if `ok` is false, else nothing: `check(x < y, 'policy-..', () => '...')`. */
