@@ -2,39 +2,36 @@
  * hsmd_client_hsmfd (9), which the broker answers itself: lightningd asks for a new
  * socket for a subdaemon with (id, dbid, permissions); we create a socketpair, keep one
  * end as a new client, reply hsmd_client_hsmfd_reply (109, empty) on the master and then
- * pass the other end with SCM_RIGHTS. hsmd.md §A.2; hsmd.c pass_client_hsmfd.
+ * pass the other end with SCM_RIGHTS (hsmd.c pass_client_hsmfd).
  */
 import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { ClientContext } from '../signer/envelope.js';
+import { WireError } from '../signer/wire/errors.js';
+import { decodeAs, encodeMessage, messageType } from '../signer/wire/messages.js';
 import type { Connection } from './connection.js';
 import { fdpass } from './fdpass.js';
 
-export const WIRE_HSMD_CLIENT_HSMFD = 9;
-export const WIRE_HSMD_CLIENT_HSMFD_REPLY = 109;
+export const WIRE_HSMD_CLIENT_HSMFD = messageType('hsmd_client_hsmfd');
 
 /** hsmd_client_hsmfd_reply: the type alone (on the wire `00000002 006d`). */
-const CLIENT_HSMFD_REPLY = Uint8Array.of(0, WIRE_HSMD_CLIENT_HSMFD_REPLY);
+const CLIENT_HSMFD_REPLY = encodeMessage('hsmd_client_hsmfd_reply', {});
 
-/** hsmd_client_hsmfd {id node_id, dbid u64, permissions u64}, or null if too short (trailing bytes are ignored, as fromwire_ does). */
-export function fromwireClientHsmfd(msg: Uint8Array): ClientContext | null {
-  if (msg.length < 2 + 33 + 8 + 8) return null;
-  const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-  if (view.getUint16(0) !== WIRE_HSMD_CLIENT_HSMFD) return null;
-  return { peer: msg.slice(2, 35), dbid: view.getBigUint64(35), permissions: view.getBigUint64(43) };
+/** hsmd_client_hsmfd {id node_id, dbid u64, permissions u64}, or null if it does not decode (trailing bytes are ignored, as fromwire_ does). */
+export function fromwireClientHsmfd(message: Uint8Array): ClientContext | null {
+  try {
+    const { id, dbid, permissions } = decodeAs('hsmd_client_hsmfd', message);
+    return { peer: id.slice(), dbid, permissions };
+  } catch (e) {
+    if (e instanceof WireError) return null;
+    throw e;
+  }
 }
 
 /** hsmd_client_hsmfd with these fields (lightningd's side; used by tests and tools). */
-export function towireClientHsmfd(client: ClientContext): Uint8Array {
-  const out = new Uint8Array(2 + 33 + 8 + 8);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, WIRE_HSMD_CLIENT_HSMFD);
-  out.set(client.peer, 2);
-  view.setBigUint64(35, client.dbid);
-  view.setBigUint64(43, client.permissions);
-  return out;
-}
+export const towireClientHsmfd = (client: ClientContext): Uint8Array =>
+  encodeMessage('hsmd_client_hsmfd', { id: client.peer, dbid: client.dbid, permissions: client.permissions });
 
 /** node_id_valid (common/node_id.c): the 33 bytes parse as a compressed secp256k1 point. */
 export function isValidNodeId(id: Uint8Array): boolean {

@@ -10,7 +10,7 @@ import {
   towireStatusFail,
   towireStatusLog,
   towireStatusVersion,
-  wirestring,
+  statusText,
 } from './status-wire.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -39,7 +39,10 @@ test('hsmstatus_client_bad_request 1000 {node_id, wirestring, u16 len, msg}', ()
 });
 
 test('control bytes never reach lightningd: they would make it drop hsmd (and die)', () => {
-  assert.deepEqual([...wirestring('a\nb\0c\t')], [0x61, 0x20, 0x62, 0x20, 0x63, 0x20, 0]);
+  assert.equal(statusText('a\nb\0c\t'), 'a b c ');
+  assert.equal(hex(towireStatusVersion('a\nb\0c\t')), 'fff6' + '6120622063' + '2000');
+  // A lone surrogate: the bytes UTF-8 encoding gives it (U+FFFD), no exception.
+  assert.equal(hex(towireStatusVersion('x\ud800y')), 'fff6' + '78efbfbd79' + '00');
   const decoded = fromwireStatus(towireStatusLog('info', null, 'line one\nline two'));
   assert.deepEqual(decoded, { kind: 'log', level: 4, peer: null, entry: 'line one line two' });
 });

@@ -1,18 +1,31 @@
 /**
- * The messages hsmd sends lightningd on the status socket (fd 0), encoders and decoders
- * side by side: CLN common/status_wire.csv, hsmd/hsmd_wire.csv (hsmstatus_client_bad_request)
- * and common/status_levels.h. hsmd.md §A.5.
+ * The messages hsmd sends lightningd on the status socket (fd 0): CLN common/status_wire.csv
+ * as a typed table of the wire codec (signer/wire), hsmstatus_client_bad_request from the
+ * hsmd table (signer/wire/messages.ts), and common/status_levels.h.
  *
  * lightningd parses every one of them with fromwire_wirestring, which FAILS on any byte
  * below 0x20 (wire/fromwire.c); a status message that fails to parse makes lightningd
- * close hsmd's status connection, and losing hsmd kills lightningd (subd.c sd_msg_read,
- * §A.9). So every text we send goes through `wirestring`, which replaces such bytes.
+ * close hsmd's status connection, and losing hsmd kills lightningd (subd.c sd_msg_read). So
+ * every text we send goes through `statusText`, which replaces such characters.
  */
+import { STATUS_FAILURE_CODE, type StatusFailure } from '../signer/decision.js';
+import { optional, struct, type StructValue, u8, wirestring } from '../signer/wire/codec.js';
+import { nodeId } from '../signer/wire/fields.js';
+import { msg } from '../signer/wire/message-spec.js';
+import { decodeAs, encodeMessage, messageType } from '../signer/wire/messages.js';
+import { WireReader } from '../signer/wire/reader.js';
+import { WireWriter } from '../signer/wire/writer.js';
 
-export const STATUS_LOG = 0xfff0;
-export const STATUS_FAIL = 0xfff2;
-export const STATUS_VERSION = 0xfff6;
-export const HSMSTATUS_CLIENT_BAD_REQUEST = 1000;
+/** common/status_wire.csv, the messages hsmd sends. */
+const STATUS_MESSAGES = {
+  status_log: msg(0xfff0, { level: u8, peer: optional(nodeId), entry: wirestring }),
+  status_fail: msg(0xfff2, { failreason: u8, desc: wirestring }),
+  status_version: msg(0xfff6, { version: wirestring }),
+} as const;
+type StatusName = keyof typeof STATUS_MESSAGES;
+
+export const STATUS_FAIL = STATUS_MESSAGES.status_fail.type;
+const HSMSTATUS_CLIENT_BAD_REQUEST = messageType('hsmstatus_client_bad_request');
 
 /**
  * CLN enum log_level. IO_OUT (0) and IO_IN (1) are absent on purpose: lightningd rejects a
@@ -21,54 +34,44 @@ export const HSMSTATUS_CLIENT_BAD_REQUEST = 1000;
 export const LOG_LEVELS = { trace: 2, debug: 3, info: 4, unusual: 5, broken: 6 } as const;
 export type LogLevel = keyof typeof LOG_LEVELS;
 
-/** CLN enum status_failreason. */
-export const FAIL_REASONS = { 'master-io': 0, 'hsm-io': 1, 'gossip-io': 2, internal: 3 } as const;
-export type FailReason = keyof typeof FAIL_REASONS;
+/** status_fail's reason: CLN's enum status_failreason (signer/decision.ts). */
+export type FailReason = StatusFailure;
 
-const NODE_ID_LEN = 33;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/**
+ * Text lightningd's fromwire_wirestring accepts: control characters (< 0x20) become spaces,
+ * and a lone surrogate U+FFFD (what UTF-8 encoding would make of it anyway).
+ */
+export const statusText = (text: string): string =>
+  text.replace(/[\x00-\x1f]/g, ' ').replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 
-/** towire_wirestring: UTF-8 text plus a NUL, control bytes (< 0x20) replaced by spaces. */
-export function wirestring(text: string): Uint8Array {
-  const utf8 = encoder.encode(text);
-  const out = new Uint8Array(utf8.length + 1);
-  for (let i = 0; i < utf8.length; i++) out[i] = utf8[i]! < 0x20 ? 0x20 : utf8[i]!;
-  return out;
+type StatusFields<N extends StatusName> = StructValue<(typeof STATUS_MESSAGES)[N]['fields']>;
+
+function encode<N extends StatusName>(name: N, fields: StatusFields<N>): Uint8Array {
+  const w = new WireWriter();
+  w.u16(STATUS_MESSAGES[name].type);
+  struct(STATUS_MESSAGES[name].fields).encode(w, fields);
+  return w.finish();
 }
 
-function message(type: number, ...fields: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(2 + fields.reduce((n, f) => n + f.length, 0));
-  new DataView(out.buffer).setUint16(0, type);
-  let at = 2;
-  for (const f of fields) {
-    out.set(f, at);
-    at += f.length;
-  }
-  return out;
-}
+const decode = <N extends StatusName>(name: N, body: Uint8Array): StatusFields<N> =>
+  struct(STATUS_MESSAGES[name].fields).decode(new WireReader(body, 2)) as StatusFields<N>;
 
-/** status_version {version: wirestring}: must equal lightningd's version() (§A.5). */
-export const towireStatusVersion = (version: string): Uint8Array =>
-  message(STATUS_VERSION, wirestring(version));
+/** status_version {version: wirestring}: must equal lightningd's version(). */
+export const towireStatusVersion = (version: string): Uint8Array => encode('status_version', { version: statusText(version) });
 
 /** status_log {level u8, peer ?node_id, entry wirestring}. */
-export function towireStatusLog(level: LogLevel, peer: Uint8Array | null, entry: string): Uint8Array {
-  const header = Uint8Array.of(LOG_LEVELS[level], peer ? 1 : 0);
-  return message(STATUS_LOG, header, peer ?? new Uint8Array(0), wirestring(entry));
-}
+export const towireStatusLog = (level: LogLevel, peer: Uint8Array | null, entry: string): Uint8Array =>
+  encode('status_log', { level: LOG_LEVELS[level], peer: peer ?? undefined, entry: statusText(entry) });
 
 /** status_fail {failreason u8, desc wirestring}: the last word before a fatal exit. */
 export const towireStatusFail = (reason: FailReason, desc: string): Uint8Array =>
-  message(STATUS_FAIL, Uint8Array.of(FAIL_REASONS[reason]), wirestring(desc));
+  encode('status_fail', { failreason: STATUS_FAILURE_CODE[reason], desc: statusText(desc) });
 
 /** hsmstatus_client_bad_request {id node_id, description wirestring, len u16, msg u8[len]}. */
-export function towireClientBadRequest(id: Uint8Array, description: string, msg: Uint8Array): Uint8Array {
+export function towireClientBadRequest(id: Uint8Array, description: string, message: Uint8Array): Uint8Array {
   // The generated towire does `u16 len = tal_count(msg)` and writes len bytes: CLN wraps
   // a longer message modulo 65536, and so do we (lightningd only logs it).
-  const len = msg.length & 0xffff;
-  const lenField = Uint8Array.of(len >> 8, len & 0xff);
-  return message(HSMSTATUS_CLIENT_BAD_REQUEST, id, wirestring(description), lenField, msg.subarray(0, len));
+  return encodeMessage('hsmstatus_client_bad_request', { id, description: statusText(description), msg: message.subarray(0, message.length & 0xffff) });
 }
 
 /** A decoded status message, as lightningd sees it. */
@@ -79,50 +82,23 @@ export type StatusMessage =
   | { kind: 'badRequest'; id: Uint8Array; description: string; msg: Uint8Array }
   | { kind: 'unknown'; type: number; body: Uint8Array };
 
-/** Reads fields off a message body; throws on a short or malformed body. */
-class Cursor {
-  private at = 2;
-  constructor(private readonly body: Uint8Array) {}
-  bytes(n: number): Uint8Array {
-    if (this.at + n > this.body.length) throw new Error('status message too short');
-    const out = this.body.subarray(this.at, this.at + n);
-    this.at += n;
-    return out;
-  }
-  u8 = (): number => this.bytes(1)[0]!;
-  u16 = (): number => {
-    const b = this.bytes(2);
-    return (b[0]! << 8) | b[1]!;
-  };
-  /** As fromwire_wirestring: up to a NUL, refusing control bytes. */
-  wirestring(): string {
-    const rest = this.body.subarray(this.at);
-    const nul = rest.indexOf(0);
-    if (nul < 0) throw new Error('wirestring without NUL');
-    if (rest.subarray(0, nul).some((b) => b < 0x20)) throw new Error('wirestring with a control byte');
-    this.at += nul + 1;
-    return decoder.decode(rest.subarray(0, nul));
-  }
-}
-
-/** Decodes one status-socket message body (lightningd's side of §A.5). */
+/** Decodes one status-socket message body (lightningd's side); WireError if malformed. */
 export function fromwireStatus(body: Uint8Array): StatusMessage {
   const type = body.length >= 2 ? (body[0]! << 8) | body[1]! : -1;
-  const c = new Cursor(body);
   switch (type) {
-    case STATUS_VERSION:
-      return { kind: 'version', version: c.wirestring() };
-    case STATUS_LOG: {
-      const level = c.u8();
-      const peer = c.u8() ? c.bytes(NODE_ID_LEN) : null;
-      return { kind: 'log', level, peer, entry: c.wirestring() };
+    case STATUS_MESSAGES.status_version.type:
+      return { kind: 'version', version: decode('status_version', body).version };
+    case STATUS_MESSAGES.status_log.type: {
+      const { level, peer, entry } = decode('status_log', body);
+      return { kind: 'log', level, peer: peer ?? null, entry };
     }
-    case STATUS_FAIL:
-      return { kind: 'fail', reason: c.u8(), desc: c.wirestring() };
+    case STATUS_MESSAGES.status_fail.type: {
+      const { failreason, desc } = decode('status_fail', body);
+      return { kind: 'fail', reason: failreason, desc };
+    }
     case HSMSTATUS_CLIENT_BAD_REQUEST: {
-      const id = c.bytes(NODE_ID_LEN);
-      const description = c.wirestring();
-      return { kind: 'badRequest', id, description, msg: c.bytes(c.u16()) };
+      const { id, description, msg: message } = decodeAs('hsmstatus_client_bad_request', body);
+      return { kind: 'badRequest', id, description, msg: message };
     }
     default:
       return { kind: 'unknown', type, body };
