@@ -2,6 +2,7 @@
  * Bench plumbing: time-budgeted measurement and plain-text tables. Figures are printed,
  * never asserted (DESIGN: benchmarks inform, tests decide).
  */
+import type { Floors } from './floors.js';
 
 export interface Measurement {
   /** Calls made inside the timed window. */
@@ -43,6 +44,8 @@ export interface Baseline {
 
 export interface BenchContext {
   readonly baseline: Baseline;
+  /** The durability and transport floors, measured at the start of the run (bench/floors.ts). */
+  readonly floors: Floors;
   /** Time budget per single measurement. */
   readonly budgetMs: number;
 }

@@ -9,7 +9,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { auditBench } from './audit.js';
 import { brokerLogBench } from './broker-log.js';
 import { curveOpsBench } from './curve-ops.js';
-import { type Baseline, type Bench, fmtOps, type Measurement, measure } from './harness.js';
+import { fmtMs, measureFloors } from './floors.js';
+import { type Baseline, type Bench, fmtOps, type Measurement, measure, printTable } from './harness.js';
 import { journalBench } from './journal.js';
 import { nodeRequestsBench } from './node-requests.js';
 import { commitmentsBench } from './commitments.js';
@@ -46,9 +47,19 @@ const started = performance.now();
 const baseline = measureBaseline();
 console.log(`baseline: noble secp256k1.sign ${fmtOps(baseline.nobleSign.opsPerSec)}/s (${baseline.nobleSign.iterations}), ` +
   `sha256(64 B) ${fmtOps(baseline.sha256.opsPerSec)}/s (${baseline.sha256.iterations}), best of 3; "÷base" = ops/s ÷ that sign rate`);
+const floors = await measureFloors();
+console.log('\n== floors (medians, measured now on this disk and loopback; every path below is given as a ratio to its floor)');
+printTable(['floor', 'median'], [
+  ['write 150 B + fsync (device journal)', fmtMs(floors.fsyncMs)],
+  ['LevelDB put, sync (broker log)', fmtMs(floors.levelSyncMs)],
+  ['MQTT QoS 1 round trip (aedes, in-memory sessions, TCP_NODELAY)', fmtMs(floors.mqttRoundTripMs)],
+  ['  the same with aedes sessions in LevelDB (not a floor: what that persistence costs)', fmtMs(floors.mqttRoundTripLevelMs)],
+  ['UNIX-socket round trip, 64 B', fmtMs(floors.unixRoundTripMs)],
+  ['libsecp256k1 ECDSA sign', fmtMs(floors.nativeSignMs)],
+]);
 for (const bench of BENCHES) {
   console.log(`\n== ${bench.name}`);
-  await bench.run({ baseline, budgetMs: BUDGET_MS });
+  await bench.run({ baseline, floors, budgetMs: BUDGET_MS });
 }
 console.log();
 memory('after');

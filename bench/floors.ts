@@ -1,0 +1,158 @@
+/**
+ * The floors every path is held to, measured in the same run on the same disk and loopback
+ * (docs/performance.md): what a durable small append costs (fsync), what the broker's durable
+ * LevelDB write costs, an MQTT QoS 1 round trip through aedes (and what LevelDB sessions add
+ * to it), a UNIX-socket round trip (lightningd ↔ hsmd), and libsecp256k1's
+ * signature. Each is the median of many samples, in milliseconds.
+ */
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import aedesPersistenceLevel from 'aedes-persistence-level';
+import { Level } from 'level';
+import mqtt from 'mqtt';
+import { fastCurve } from '../node/curve-native.js';
+
+export interface Floors {
+  /** write(150 B) + fsync on a file in the temp directory. */
+  readonly fsyncMs: number;
+  /** LevelDB put of 150 B with { sync: true } (the broker log's durable write). */
+  readonly levelSyncMs: number;
+  /** Publish QoS 1 → a subscriber echoes QoS 1 → received back, through aedes (in-memory sessions) over TCP (TCP_NODELAY). */
+  readonly mqttRoundTripMs: number;
+  /** The same round trip with aedes keeping its sessions in LevelDB (aedes-persistence-level). */
+  readonly mqttRoundTripLevelMs: number;
+  /** 64 bytes each way over a UNIX socket. */
+  readonly unixRoundTripMs: number;
+  /** One libsecp256k1 ECDSA signature (RFC 6979). */
+  readonly nativeSignMs: number;
+}
+
+const SAMPLES = 300;
+const RECORD = new Uint8Array(150).fill(0x5a);
+
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function samples(n: number, once: () => void | Promise<void>): Promise<number> {
+  for (let i = 0; i < 10; i++) await once(); // warm-up
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = performance.now();
+    await once();
+    ms.push(performance.now() - start);
+  }
+  return median(ms);
+}
+
+function fsyncFloor(dir: string): Promise<number> {
+  const fd = openSync(join(dir, 'fsync'), 'a');
+  return samples(SAMPLES, () => {
+    writeSync(fd, RECORD);
+    fsyncSync(fd);
+  }).finally(() => closeSync(fd));
+}
+
+async function levelSyncFloor(dir: string): Promise<number> {
+  const db = new Level<string, Uint8Array>(join(dir, 'level'), { valueEncoding: 'view' });
+  await db.open();
+  let key = 0;
+  try {
+    return await samples(SAMPLES, () => db.put(String(key++).padStart(12, '0'), RECORD, { sync: true }));
+  } finally {
+    await db.close();
+  }
+}
+
+async function mqttRoundTrip(dir: string, sessions: 'memory' | 'level'): Promise<number> {
+  const db = sessions === 'level' ? new Level<string, unknown>(join(dir, 'sessions')) : undefined;
+  const aedes = new Aedes(db ? { persistence: aedesPersistenceLevel(db) } : {});
+  await aedes.listen();
+  const server = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const connect = async (clientId: string) => {
+    const c = await mqtt.connectAsync(url, { clientId, clean: false, reconnectPeriod: 0 });
+    (c.stream as net.Socket).setNoDelay?.(true);
+    return c;
+  };
+  const broker = await connect('floor-broker');
+  const device = await connect('floor-device');
+  try {
+    await device.subscribeAsync('floor/req', { qos: 1 });
+    device.on('message', (_t, payload) => void device.publish('floor/res', payload, { qos: 1 }));
+    await broker.subscribeAsync('floor/res', { qos: 1 });
+    let pending: (() => void) | undefined;
+    broker.on('message', () => pending?.());
+    return await samples(SAMPLES, () =>
+      new Promise<void>((resolve) => {
+        pending = resolve;
+        broker.publish('floor/req', Buffer.from(RECORD), { qos: 1 });
+      }),
+    );
+  } finally {
+    await Promise.all([broker.endAsync(), device.endAsync()]);
+    await new Promise<void>((r) => server.close(() => r()));
+    await new Promise<void>((r) => aedes.close(() => r()));
+    await db?.close();
+  }
+}
+
+async function unixRoundTrip(dir: string): Promise<number> {
+  const path = join(dir, 'echo.sock');
+  const server = net.createServer((s) => s.on('data', (d) => s.write(d)));
+  await new Promise<void>((r) => server.listen(path, r));
+  const client = net.connect(path);
+  await new Promise<void>((r) => client.once('connect', r));
+  const message = Buffer.alloc(64, 1);
+  let pending: (() => void) | undefined;
+  let got = 0;
+  client.on('data', (d) => {
+    got += d.length;
+    if (got >= message.length) {
+      got -= message.length;
+      pending?.();
+    }
+  });
+  try {
+    return await samples(SAMPLES * 3, () =>
+      new Promise<void>((resolve) => {
+        pending = resolve;
+        client.write(message);
+      }),
+    );
+  } finally {
+    client.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
+async function nativeSign(): Promise<number> {
+  const curve = fastCurve();
+  const priv = new Uint8Array(32).fill(3);
+  const hash = new Uint8Array(32);
+  let i = 0;
+  return samples(SAMPLES * 3, () => {
+    hash[0] = i++ & 0xff;
+    curve.sign(hash, priv);
+  });
+}
+
+export async function measureFloors(): Promise<Floors> {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-bench-floors-'));
+  try {
+    return {
+      fsyncMs: await fsyncFloor(dir),
+      levelSyncMs: await levelSyncFloor(dir),
+      mqttRoundTripMs: await mqttRoundTrip(dir, 'memory'),
+      mqttRoundTripLevelMs: await mqttRoundTrip(dir, 'level'),
+      unixRoundTripMs: await unixRoundTrip(dir),
+      nativeSignMs: await nativeSign(),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const fmtMs = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3)) + ' ms';
