@@ -20,6 +20,7 @@ import { esc } from '../audit/report-html.js';
 import { toJsonValue } from '../audit/views-json.js';
 import { summarizeLatency } from '../projections/latency-histogram.js';
 import type { SignerPort } from './signer-port.js';
+import type { ChainRelayStatus } from './chain/relay.js';
 import { LiveViews, nearestRank, RECENT_REPLIES } from './status-views.js';
 
 export const DEFAULT_HTTP_PORT = 8735;
@@ -71,6 +72,23 @@ export function statusOf(live: LiveViews, signer: SignerPort, options: StatusPag
       ? { records: signer.brokerLog.end.toString(), bytes: options.logDir === undefined ? null : dirBytes(options.logDir) ?? null }
       : { records: null, bytes: null },
     views: { nextSeq: live.views.nextSeq.toString() },
+    chain: chainSummary(inspection?.chain),
+  };
+}
+
+/** Chain tracking for the page: bitcoind's height and each device's tip and watched outpoints (docs/chain.md). */
+function chainSummary(chain: ChainRelayStatus | undefined) {
+  if (!chain) return { tracking: false, bitcoindHeight: null, deviceTip: null, watched: '–', devices: [] };
+  const first = chain.devices[0]?.status;
+  const watched = first?.watched.map((w) => `${w.outpoint.slice(0, 8)}…:${w.outpoint.split(':')[1]} ${w.spent !== null ? `spent@${w.spent}` : w.confirmed !== null ? `confirmed@${w.confirmed}` : 'unconfirmed'}`);
+  return {
+    tracking: true,
+    source: chain.source,
+    reachable: chain.reachable,
+    bitcoindHeight: chain.bitcoindHeight,
+    deviceTip: first?.tip?.height ?? null,
+    watched: watched && watched.length > 0 ? watched.join(', ') : 'none',
+    devices: chain.devices,
   };
 }
 
@@ -87,6 +105,9 @@ function panel(status: ReturnType<typeof statusOf>): string {
     field('log records', 'log.records', status.log.records),
     field('log bytes', 'log.bytes', status.log.bytes),
     field('uptime s', 'uptimeSeconds', status.uptimeSeconds),
+    field('bitcoind height', 'chain.bitcoindHeight', status.chain.bitcoindHeight),
+    field('device tip', 'chain.deviceTip', status.chain.deviceTip),
+    field('watched', 'chain.watched', status.chain.watched),
   ].join(' · ') + '</section>';
 }
 

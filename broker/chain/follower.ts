@@ -6,8 +6,8 @@
  *   hashes bitcoind still has: a reorg), then up to `maxHeaders` headers from there;
  * - for each of those blocks, when the device watches anything, every transaction that
  *   creates or spends a watched outpoint, with gettxoutproof's proof;
- * - when nothing is new: a watched outpoint the device has not seen confirmed but bitcoind
- *   has unspent in a block the device has (gettxout), with its proof.
+ * - a watched outpoint the device has not seen confirmed but bitcoind has unspent in a block
+ *   the device has (gettxout), with its proof.
  */
 import { readTx, txid as txidOf } from '../../signer/bolt3/tx.js';
 import type { DeviceChainStatus } from '../../signer/chain/status.js';
@@ -68,9 +68,12 @@ export async function nextChainMessage(rpc: ChainRpc, status: DeviceChainStatus,
       if (watched.size > 0) txs.push(...(await watchedTransactions(rpc, h, hash, watched)));
     }
     updates.push({ kind: 'headers', firstHeight: fork + 1, headers }, ...txs);
-    return { updates, bitcoindHeight };
   }
-  return { updates: await unseenConfirmations(rpc, status, bitcoindHeight), bitcoindHeight };
+  // Outpoints the device started watching after their block was shown (a setup_channel
+  // racing the block that confirms it), from what the device already has.
+  // Blocks above the fork are scanned above.
+  updates.push(...(await unseenConfirmations(rpc, status, bitcoindHeight, fork)));
+  return { updates, bitcoindHeight };
 }
 
 /** The transactions of block `hash` that create or spend a watched outpoint, with proofs. */
@@ -90,8 +93,8 @@ async function watchedTransactions(rpc: ChainRpc, height: number, hash: string, 
   return updates;
 }
 
-/** Watched outpoints the device has not seen confirmed that bitcoind has unspent, in a block the device has. */
-async function unseenConfirmations(rpc: ChainRpc, status: DeviceChainStatus, bitcoindHeight: number): Promise<ChainUpdate[]> {
+/** Watched outpoints the device has not seen confirmed that bitcoind has unspent, in a block the device has up to `fork`. */
+async function unseenConfirmations(rpc: ChainRpc, status: DeviceChainStatus, bitcoindHeight: number, fork: number): Promise<ChainUpdate[]> {
   const tip = status.tip!;
   const updates: ChainUpdate[] = [];
   for (const w of status.watched) {
@@ -100,7 +103,7 @@ async function unseenConfirmations(rpc: ChainRpc, status: DeviceChainStatus, bit
     const out = await rpc.getTxOut(txid, Number(vout));
     if (!out || out.confirmations < 1) continue;
     const height = bitcoindHeight - out.confirmations + 1;
-    if (height > tip.height || height <= tip.height - status.recent.length) continue; // the device cannot check it
+    if (height > fork || height <= tip.height - status.recent.length) continue; // scanned above, or the device cannot check it
     const hash = await rpc.getBlockHash(height);
     updates.push(...(await watchedTransactions(rpc, height, hash, new Set([w.outpoint]))));
   }

@@ -7,7 +7,7 @@
  */
 import { CodecError } from '../../signer/event-codec.js';
 import { chainStatusOf, encodeChainStatus } from '../../signer/chain/status.js';
-import { decideChain, watchedOutpoints, type ChainRefusal } from '../../signer/chain/track.js';
+import { chainRules, decideChain, watchedOutpoints, type ChainRefusal } from '../../signer/chain/track.js';
 import { decodeChainUpdates, type ChainUpdate } from '../../signer/chain/updates.js';
 import type { SignerCore } from '../../core/signer-core.js';
 
@@ -46,12 +46,15 @@ export class DeviceChain {
     return encodeChainStatus(chainStatusOf(this.core.state));
   }
 
-  /** True when the watched outpoints changed since the last status (a request set up or forgot a channel). */
-  watchedChanged(): boolean {
+  /**
+   * True when what the broker follows for this device changed since the last status: the
+   * network (hsmd_init names it) or the watched outpoints (setup_channel, forget_channel).
+   */
+  followChanged(): boolean {
     return this.#watchedKey() !== this.#lastWatched;
   }
 
-  #watchedKey = (): string => [...watchedOutpoints(this.core.state).keys()].sort().join(',');
+  #watchedKey = (): string => `${chainRules(this.core.state)?.name}|${[...watchedOutpoints(this.core.state).keys()].sort().join(',')}`;
 
   #answer(refused: ChainRefusal | null, events: number): ChainMessageResult {
     this.#lastWatched = this.#watchedKey();

@@ -260,8 +260,8 @@ export class Device {
       .publish(this.#topic('res'), reply)
       .catch((e: Error) => log('unusual', `reply ${ids.join(', ')} not acknowledged (${e.message}); the broker resends the request and gets the journaled reply`));
     for (let i = 0; i < replies.length; i++) this.#event('replied');
-    // setup_channel / forget_channel change what the broker must watch for this device.
-    if (this.#chain.watchedChanged()) this.#publishChainState(this.#chain.status());
+    // hsmd_init, setup_channel, forget_channel change what the broker follows for this device.
+    if (this.#chain.followChanged()) this.#publishChainState(this.#chain.status());
   }
 
   /** A chain message: checked, journaled (write-ahead), then answered with the chain status. */
