@@ -18,7 +18,7 @@ export const CONFIG_FILE = 'sphinx.conf';
 /** Settings keys, with what each means (for --help and for typo detection). */
 export const SETTINGS = {
   SPHINX_SIGNER: 'where signing happens: remote (default: a device over MQTT) or local (in this process)',
-  SPHINX_DATA_DIR: "the state directory (default ./sphinx, in lightningd's network directory): broker log, MQTT sessions, broker-id, pinned-devices; the local signer's journal",
+  SPHINX_DATA_DIR: "the state directory (default ./sphinx, in lightningd's network directory): broker log, broker-id, pinned-devices; the local signer's journal",
   SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server on 127.0.0.1 (default 1883)',
   SPHINX_MQTT_URL: 'remote: mqtt://host:port or mqtts://host:port of an external MQTT server to use instead of the embedded one (it then does device auth and ACLs)',
   SPHINX_DEVICE_KEYS: 'remote: comma-separated hex public keys (node ids) of the devices allowed to connect; with none, the first device that authenticates is pinned in SPHINX_DATA_DIR/pinned-devices',

@@ -32,7 +32,6 @@ const ID_B = toHex(nobleCurve.publicKey(KEY_B));
 const serverIn = (dir: string, configured: string[], lines: string[], tls?: { certFile: string; keyFile: string }, curve = nobleCurve) =>
   startMqttServer({
     dataDir: dir,
-    persistenceDir: join(dir, 'mqtt'),
     port: 0,
     tls: tls && { ...tls, port: 0, host: '127.0.0.1' },
     brokerId: BROKER_ID,

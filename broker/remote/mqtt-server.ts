@@ -1,7 +1,9 @@
 /**
- * The embedded MQTT server (DESIGN §5, docs/remote-protocol.md "Connecting"): aedes with its
- * sessions in LevelDB (`SPHINX_DATA_DIR/mqtt`), on 127.0.0.1:SPHINX_MQTT_PORT and optionally
- * a TLS listener. TCP_NODELAY on every accepted socket. It lets in:
+ * The embedded MQTT server (docs/remote-protocol.md "Connecting"): aedes with its sessions in
+ * memory, on 127.0.0.1:SPHINX_MQTT_PORT and optionally a TLS listener. In memory, because
+ * nothing the broker relies on is in them (docs/remote-protocol.md "Sessions"): every request
+ * is in the broker log and resent until answered, and a device subscribes again on every
+ * connection; LevelDB sessions cost ~1.8 ms per round trip (npm run bench, floors). TCP_NODELAY on every accepted socket. It lets in:
  * - the broker's own client (a per-process random password; exempt from the ACL), and
  * - devices whose username is their key and whose password is a fresh token signed over the
  *   broker id (signer/remote/auth-token.ts), from a known key, not used before (identity.ts).
@@ -11,11 +13,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import { Aedes, type Client } from 'aedes';
-import aedesPersistenceLevel from 'aedes-persistence-level';
-import { Level } from 'level';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { checkCredentials, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../signer/remote/auth-token.js';
 import { withinDevice } from '../../signer/remote/topics.js';
@@ -26,8 +25,6 @@ export type ServerLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: s
 export interface MqttServerOptions {
   /** SPHINX_DATA_DIR: the used tokens (identity.ts UsedTokens). */
   readonly dataDir: string;
-  /** Its LevelDB directory (SPHINX_DATA_DIR/mqtt). */
-  readonly persistenceDir: string;
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -62,8 +59,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   /** Tokens seen, until they expire (protocol: a token is accepted once). */
   const usedTokens = new UsedTokens(options.dataDir, TOKEN_MAX_AGE_MS + TOKEN_MAX_SKEW_MS);
 
-  const db = new Level<string, unknown>(options.persistenceDir);
-  const aedes = new Aedes({ persistence: aedesPersistenceLevel(db), id: `sphinx-${options.brokerId}` });
+  const aedes = new Aedes({ id: `sphinx-${options.brokerId}` });
   await aedes.listen();
 
   const refuse = (what: string, reason: string): void => log('unusual', `MQTT: refused ${what}: ${reason}`);
@@ -136,7 +132,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   const port = (plain.address() as net.AddressInfo).port;
   const tlsPort = secure ? (secure.address() as net.AddressInfo).port : undefined;
   log('info', `MQTT: embedded server on ${options.host ?? '127.0.0.1'}:${port}` +
-    (secure ? `, TLS on ${options.tls!.host ?? '0.0.0.0'}:${tlsPort}` : '') + `, sessions in ${options.persistenceDir}`);
+    (secure ? `, TLS on ${options.tls!.host ?? '0.0.0.0'}:${tlsPort}` : '') + ', sessions in memory');
 
   return {
     port,
@@ -148,7 +144,6 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
       for (const s of open) s.destroy();
       await Promise.all(closing);
       await new Promise<void>((r) => aedes.close(() => r()));
-      await db.close();
     },
   };
 }
@@ -169,5 +164,3 @@ function listen(server: net.Server, port: number, host: string, setting: string)
     });
   });
 }
-
-export const mqttPersistenceDir = (dataDir: string): string => join(dataDir, 'mqtt');

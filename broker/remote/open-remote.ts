@@ -9,7 +9,7 @@ import { fastCurve } from '../../node/curve-native.js';
 import type { SignerPort } from '../signer-port.js';
 import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.js';
 import { connectMqtt } from './mqtt-connect.js';
-import { mqttPersistenceDir, type ServerLog, startMqttServer } from './mqtt-server.js';
+import { type ServerLog, startMqttServer } from './mqtt-server.js';
 import { createRemoteSigner } from './remote-signer.js';
 import { withChainRelay } from '../chain/with-relay.js';
 import type { ChainSourceChoice } from '../chain/source.js';
@@ -47,7 +47,6 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     }
     const server = await startMqttServer({
       dataDir: settings.dataDir,
-      persistenceDir: mqttPersistenceDir(settings.dataDir),
       port: settings.mqttPort,
       tls: settings.tls,
       brokerId: brokerId.id,
