@@ -64,5 +64,12 @@ export function printState(out: Out, s: ReturnType<typeof stateOf>): void {
   for (const n of s.notes) out(`note: ${n}`);
   for (const r of s.sourced) out(`${r.source} #${r.seq} at ${r.at}: ${r.events.map((e) => (e as { kind: string }).kind).join(', ') || 'no events'}`);
   out(`state digest (SHA-256 of its ${s.encodedBytes}-byte encoding): ${s.digest}`);
+  if (s.chain) {
+    out(`chain (${s.chain.network}): tip ${s.chain.tip.height} ${s.chain.tip.hash}, ${s.chain.headersKept} headers kept`);
+    for (const o of s.chain.outpoints) {
+      const confirmed = o.confirmed ? `confirmed at ${o.confirmed.height} (${o.confirmed.valueSat} sat)` : 'not seen confirmed';
+      out(`  outpoint ${o.outpoint}: ${confirmed}${o.spent ? `, spent at ${o.spent.height} by ${o.spent.by}` : ', unspent'}`);
+    }
+  }
   out(JSON.stringify(s.state, null, 2));
 }

@@ -116,6 +116,26 @@ export function stateOf(
     notes: source.notes,
     digest: toHex(stateDigest(state)),
     encodedBytes: encodeState(state).length,
+    chain: chainOf(state),
     state: toJson(state),
+  };
+}
+
+const displayHex = (h: Uint8Array): string => toHex(h.slice().reverse());
+
+/** The device's chain view (docs/chain.md): tip, headers kept, every outpoint it was shown; null without one. */
+export function chainOf(state: SignerState) {
+  const view = state.chain;
+  if (!view) return null;
+  const tip = view.recent[view.recent.length - 1]!;
+  return {
+    network: view.network,
+    tip: { height: tip.height, hash: displayHex(tip.hash) },
+    headersKept: view.recent.length,
+    outpoints: [...view.outpoints].map(([key, o]) => ({
+      outpoint: `${displayHex(fromHex(key.split(':')[0]!))}:${key.split(':')[1]}`,
+      confirmed: o.confirmed ? { height: o.confirmed.height, block: displayHex(o.confirmed.blockHash), valueSat: o.confirmed.valueSat.toString() } : null,
+      spent: o.spent ? { height: o.spent.height, block: displayHex(o.spent.blockHash), by: displayHex(o.spent.txid) } : null,
+    })),
   };
 }

@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { auditBench } from './audit.js';
+import { chainBench } from './chain.js';
 import { brokerLogBench } from './broker-log.js';
 import { curveOpsBench } from './curve-ops.js';
 import { fmtMs, measureFloors } from './floors.js';
@@ -18,7 +19,7 @@ import { remotePathBench } from './remote-path.js';
 import { sessionReplayBench } from './session-replay.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
-const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench];
+const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench];
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1) + ' MiB';
 function memory(label: string): void {
