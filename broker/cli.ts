@@ -86,7 +86,8 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       return openRemoteSigner(remote, (level, text) => log.log(level, text));
     }
     const { createLocalSigner } = await import('./local-signer.js');
-    return createLocalSigner({ dataDir, hsmSecretPath, developer, policy: policy!, log: (level, text) => log.log(level, text) });
+    const acceptRollback = settings.SPHINX_ACCEPT_JOURNAL_ROLLBACK === '1';
+    return createLocalSigner({ dataDir, hsmSecretPath, developer, policy: policy!, acceptRollback, log: (level, text) => log.log(level, text) });
   };
 
   const { runHsmd } = await import('./hsmd.js');

@@ -38,6 +38,7 @@ export const SETTINGS = {
   SPHINX_POLICY_MAX_HTLCS: `most HTLCs on one commitment (default ${DEFAULT_POLICY.maxHtlcs})`,
   SPHINX_POLICY_MAX_HTLC_VALUE_SAT: `most value in HTLCs on one commitment, sat (default ${DEFAULT_POLICY.maxHtlcValueSat})`,
   SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT: `largest channel, sat (default ${DEFAULT_POLICY.maxChannelValueSat})`,
+  SPHINX_ACCEPT_JOURNAL_ROLLBACK: 'local: 1 to sign from a journal that ends below its high-water mark (deleted, cut back or restored from an older copy); only once the newest journal is lost for good',
   SPHINX_POLICY_ALLOWLIST: 'comma-separated hex scriptPubKeys that closes and sweeps may also pay to',
   SPHINX_POLICY_MAX_HTLC_CLTV_DELTA: `policy-htlc-cltv-range: blocks an HTLC may expire above the chain tip (default ${DEFAULT_POLICY.maxHtlcCltvDelta})`,
   SPHINX_POLICY_HTLC_EXPIRED_GRACE: `policy-htlc-cltv-range: blocks an HTLC may have expired below the chain tip (default ${DEFAULT_POLICY.htlcExpiredGraceBlocks})`,

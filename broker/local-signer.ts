@@ -2,12 +2,13 @@
  * The in-process signer (`SPHINX_SIGNER=local`): the signer core running inside the
  * broker, with hsm_secret read from (or created in) the working directory as CLN's hsmd
  * does (hsmd.c maybe_create_new_hsm / load_hsm). It runs the device's write-ahead core
- * (core/signer-core.ts) journaling under `dataDir` (SPHINX_DATA_DIR), so a restarted
- * hsmd resumes its channels' state. Request ids continue after the last one journaled.
+ * (core/signer-core.ts) journaling under `dataDir` (SPHINX_DATA_DIR), with its high-water
+ * mark there too (log/journal/high-water.ts), so a restarted hsmd resumes its channels'
+ * state and refuses one that went back. Request ids continue after the last one journaled.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Decision } from '../signer/decision.js';
 import { createMnemonicHsmSecret, HsmSecretError, HsmSecretErrorCode } from '../signer/keys/hsm-secret.js';
@@ -15,7 +16,8 @@ import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import type { SignerState } from '../signer/state.js';
 import { SignerCore } from '../core/signer-core.js';
-import { corruptJournalAdvice } from '../node/journal-advice.js';
+import { JournalRollbackError, slotMark } from '../log/journal/high-water.js';
+import { corruptJournalAdvice, rollbackAdvice } from '../node/journal-advice.js';
 import { NodeDir } from '../node/node-file.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { openJournalFiles } from '../log/journal/journal.js';
@@ -30,6 +32,8 @@ export interface LocalSignerOptions {
   readonly developer: boolean;
   /** Validation policy (broker/config.ts); DEFAULT_POLICY if absent. */
   readonly policy?: PolicyConfig;
+  /** SPHINX_ACCEPT_JOURNAL_ROLLBACK=1: sign from a journal below its high-water mark. */
+  readonly acceptRollback?: boolean;
   readonly log: (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
 }
 
@@ -46,13 +50,18 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
     }, state);
   let core: SignerCore;
   try {
-    core = SignerCore.open(openJournalFiles(new NodeDir(options.dataDir)), makeSigner, {
+    const dir = new NodeDir(options.dataDir);
+    core = SignerCore.open(openJournalFiles(dir), makeSigner, {
       log: (line) => options.log('unusual', line),
+      mark: slotMark(dir, join(options.dataDir, 'high-water-{a,b}')),
+      acceptRollback: options.acceptRollback ?? false,
     }).core;
   } catch (e) {
-    if (!(e instanceof JournalCorruptError)) throw e;
+    if (!(e instanceof JournalCorruptError || e instanceof JournalRollbackError)) throw e;
     // Refuse to sign (status_fail at the first request), saying what is wrong and the way out.
-    const description = corruptJournalAdvice(e, options.dataDir);
+    const description = e instanceof JournalCorruptError
+      ? corruptJournalAdvice(e, options.dataDir)
+      : rollbackAdvice(e, 'SPHINX_ACCEPT_JOURNAL_ROLLBACK=1');
     options.log('broken', description);
     return {
       request: async () => ({ kind: 'fatal', failure: 'internal', description }),

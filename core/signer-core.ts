@@ -8,7 +8,8 @@
  * A reply therefore never leaves before its record is durable, and after a crash the
  * journal folds back into the same state. Opening recovers the journal (a torn tail cut
  * and reported; corruption refused with JournalCorruptError), loads the newest snapshot
- * and replays the rest. Every `snapshotEvery` records it snapshots and compacts, keeping
+ * and replays the rest; a journal that ends below the high-water mark (log/journal/high-water.ts) is
+ * refused with JournalRollbackError unless the operator accepts the rollback. Every `snapshotEvery` records it snapshots and compacts, keeping
  * the latest `recentReplies` replies in the snapshot so redelivered ids are still answered.
  *
  * Events that no hsmd request caused (a control command's policy change, a chain update)
@@ -23,6 +24,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { type JournalFiles, Journal, type Recovery } from '../log/journal/journal.js';
 import { assertSourceName, isSourced, type SourcedRecord } from '../log/journal/record.js';
 import { equal } from '../signer/bytes.js';
+import { type HighWaterMark, JournalRollbackError } from '../log/journal/high-water.js';
 import { badRequest, type Decision } from '../signer/decision.js';
 import type { Envelope } from '../signer/envelope.js';
 import type { SignerEvent } from '../signer/events.js';
@@ -38,6 +40,10 @@ export interface SignerCoreOptions {
   readonly recentReplies?: number;
   /** Recovery's findings (torn tail, unusable slots), one line each. */
   readonly log?: (line: string) => void;
+  /** The high-water mark, raised after each journal sync, before any reply leaves. */
+  readonly mark?: HighWaterMark;
+  /** The operator's way out of a JournalRollbackError: lower the mark to the journal and go on. */
+  readonly acceptRollback?: boolean;
 }
 
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
@@ -55,6 +61,8 @@ export class SignerCore {
   readonly #sources: Map<string, bigint>;
   #sinceSnapshot: number;
   #inBatch = false;
+  /** The mark as last written (or read). */
+  #marked: bigint | undefined;
 
   private constructor(
     readonly signer: Signer,
@@ -63,26 +71,30 @@ export class SignerCore {
     recent: readonly RecentReply[],
     sources: ReadonlyMap<string, bigint>,
     sinceSnapshot: number,
+    marked: bigint | undefined,
   ) {
     for (const r of recent) this.#replies.set(r.id, r);
     this.#sources = new Map(sources);
     this.#sinceSnapshot = sinceSnapshot;
+    this.#marked = marked;
   }
 
   /**
    * Recovers the journal and builds the signer on the recovered state
-   * (`makeSigner(state)`: the host's keys and options). Throws JournalCorruptError.
+   * (`makeSigner(state)`: the host's keys and options). Throws JournalCorruptError, or
+   * JournalRollbackError when the journal ends below the mark.
    */
   static open(files: JournalFiles, makeSigner: (state: SignerState) => Signer, options: SignerCoreOptions = {}): { core: SignerCore; recovery: Recovery } {
     const { journal, recovery } = Journal.open(files);
     for (const note of recovery.notes) options.log?.(note);
+    const marked = checkMark(journal.lastId, options);
     const snapshot = recovery.snapshot && decodeSnapshotBody(recovery.snapshot.body);
     const entries = recovery.entries.map((s) => s.entry);
     const state = replayEvents(entries, snapshot?.state ?? initialState);
     const recent = [...(snapshot?.recent ?? []), ...recovery.records.map(({ record: { id, requestDigest, reply } }) => ({ id, requestDigest, reply }))];
     const sources = new Map(snapshot?.sources ?? []);
     for (const e of entries) if (isSourced(e)) sources.set(e.source, e.seq);
-    const core = new SignerCore(makeSigner(state), journal, options, recent, sources, entries.length);
+    const core = new SignerCore(makeSigner(state), journal, options, recent, sources, entries.length, marked);
     return { core, recovery };
   }
 
@@ -202,6 +214,11 @@ export class SignerCore {
   }
 
   #afterSync(records: number): void {
+    const last = this.journal.lastId;
+    if (this.options.mark && last !== undefined && (this.#marked === undefined || last > this.#marked)) {
+      this.options.mark.write(last); // before the replies leave: every answered id is under the mark
+      this.#marked = last;
+    }
     this.#sinceSnapshot += records;
     // A snapshot names the last request id: sourced records alone wait for the first request.
     if (this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY) && this.journal.lastId !== undefined) this.snapshot();
@@ -216,4 +233,26 @@ export class SignerCore {
     for (const r of recent) this.#replies.set(r.id, r);
     this.#sinceSnapshot = 0;
   }
+}
+
+/**
+ * The mark after checking the journal's last id against it: a journal below it is refused
+ * (or, accepted by the operator, the mark comes down to it, loudly). Otherwise the mark rises
+ * to the journal's last id: every journaled record may be answered (a redelivered id gets its
+ * journaled reply without a new sync), so all of them go under the mark.
+ */
+function checkMark(lastId: bigint | undefined, options: SignerCoreOptions): bigint | undefined {
+  const { mark } = options;
+  if (mark === undefined) return undefined;
+  const marked = mark.read();
+  const have = lastId ?? 0n;
+  if (marked !== undefined && have < marked) {
+    const error = new JournalRollbackError(mark.where, have, marked);
+    if (!options.acceptRollback) throw error;
+    options.log?.(`${error.message}. ACCEPTED by the operator: the mark comes down to ${have} and signing resumes from this journal`);
+  } else if (lastId === undefined || marked === have) {
+    return marked;
+  }
+  mark.write(have);
+  return have;
 }

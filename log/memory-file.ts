@@ -4,7 +4,8 @@
  * - `crash(keepUnsynced)`: everything after the last sync is lost, except (if the unsynced
  *   writes only appended) its first `keepUnsynced` bytes, i.e. a torn write at any byte;
  * - `tearLastWrite(keep)`: the last append keeps only its first `keep` bytes;
- * - `flipBit(offset, bit)`: one bit of the content flips (media corruption).
+ * - `flipBit(offset, bit)`: one bit of the content flips (media corruption);
+ * - `overwrite(offset, bytes)`: a region is zero-filled or overwritten (media corruption).
  */
 import type { FileDir, FilePort } from './file-port.js';
 
@@ -72,6 +73,13 @@ export class MemoryFile implements FilePort {
   flipBit(offset: number, bit = 0): void {
     if (offset < 0 || offset >= this.#content.length) throw new Error(`${this.name}: offset ${offset} outside ${this.#content.length} bytes`);
     this.#content[offset]! ^= 1 << bit;
+    this.#durable = this.#content.slice();
+  }
+
+  /** Overwrites the content from `offset` with `bytes` (cut at the end of the file), durably. */
+  overwrite(offset: number, bytes: Uint8Array): void {
+    if (offset < 0 || offset >= this.#content.length) throw new Error(`${this.name}: offset ${offset} outside ${this.#content.length} bytes`);
+    this.#content.set(bytes.subarray(0, this.#content.length - offset), offset);
     this.#durable = this.#content.slice();
   }
 

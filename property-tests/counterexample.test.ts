@@ -31,7 +31,8 @@ test('a counterexample prints as numbered steps with the crash named', (t) => {
   assert.match(report, /Counterexample: \[\n {2}snapshot every \d+, \d+ recent replies kept\n/);
   assert.match(report, /\n {2}1\. #1 init/);
   assert.match(report, /CRASH (after sync|after append)[^\n]*; reboot; redeliver #\d+/);
-  assert.match(report, /is not the crash-free state of the acknowledged records/);
+  // Caught by the state check, or earlier by the high-water mark (an answered record is gone).
+  assert.match(report, /is not the crash-free state of the acknowledged records|JournalRollbackError: the journal ends at request id \d+ but replies up to id \d+/);
   // Shrunk: a handful of steps, not a whole session.
   const steps = report.match(/\n {2}\d+\.(-\d+\.)? /g) ?? [];
   assert.ok(steps.length > 0 && steps.length <= 4, `${steps.length} steps:\n${report}`);

@@ -13,6 +13,7 @@ import { JOURNAL_FILE, SNAPSHOT_FILES, type JournalFiles } from '../log/journal/
 import type { FilePort } from '../log/file-port.js';
 import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
 import { SignerCore } from '../core/signer-core.js';
+import { JournalRollbackError, slotMark } from '../log/journal/high-water.js';
 import { stateDigest } from '../projections/signer-state.js';
 import { toHex } from '../signer/bytes.js';
 import type { Reply } from '../signer/decision.js';
@@ -147,8 +148,8 @@ export interface RecoveryCheck {
 export interface MediaOutcome {
   readonly fault: MediaFault;
   /** What the fault did ('nothing' if there was nothing to damage). */
-  readonly applied: 'flipped' | 'torn' | 'nothing';
-  readonly refused?: JournalCorruptError;
+  readonly applied: 'flipped' | 'torn' | 'overwritten' | 'nothing';
+  readonly refused?: JournalCorruptError | JournalRollbackError;
   readonly core?: SignerCore;
   readonly journalSize: number;
 }
@@ -211,11 +212,13 @@ export function run(scenario: Scenario, options: RunOptions = {}): Trace {
   const faulty = [journal, dir.open(SNAPSHOT_FILES[0]), dir.open(SNAPSHOT_FILES[1])].map((f) => new FaultyFile(f, cut, f === journal));
   const [wrapped, slotA, slotB] = faulty as [FaultyFile, FaultyFile, FaultyFile];
   const files: JournalFiles = { journal: options.wrapJournal ? options.wrapJournal(wrapped) : wrapped, slots: [slotA, slotB] };
+  // Kept apart from the journal (its own files, not hit by the faults): high-water.ts.
+  const mark = slotMark(dir, 'memory');
   const coreOptions = { snapshotEvery: scenario.snapshotEvery, recentReplies: scenario.recentReplies };
   let notes: string[] = [];
   const open = () => {
     notes = [];
-    return SignerCore.open(files, bootSigner, { ...coreOptions, log: (l) => notes.push(l) }).core;
+    return SignerCore.open(files, bootSigner, { ...coreOptions, mark, log: (l) => notes.push(l) }).core;
   };
   const reference = new Reference();
   const expectedReplies = new Map<bigint, string>();
@@ -286,6 +289,10 @@ function applyMedia(fault: MediaFault, dir: MemoryDir, faulty: FaultyFile, open:
     file.flipBit(fault.offset % file.size(), fault.bit);
     applied = 'flipped';
   }
+  if ((fault.kind === 'zero' || fault.kind === 'garbage') && file.size() > 0) {
+    file.overwrite(fault.atEnd ? Math.max(0, file.size() - fault.bytes.length) : fault.offset % file.size(), fault.bytes);
+    applied = 'overwritten';
+  }
   // Nothing to tear if the file was not appended to since its last truncation or crash.
   if (fault.kind === 'tear' && faulty.lastAppend > 0) {
     file.tearLastWrite(fault.keep % faulty.lastAppend);
@@ -295,7 +302,7 @@ function applyMedia(fault: MediaFault, dir: MemoryDir, faulty: FaultyFile, open:
   try {
     return { fault, applied, core: open(), journalSize };
   } catch (e) {
-    if (e instanceof JournalCorruptError) return { fault, applied, refused: e, journalSize };
+    if (e instanceof JournalCorruptError || e instanceof JournalRollbackError) return { fault, applied, refused: e, journalSize };
     throw e;
   }
 }

@@ -108,7 +108,12 @@ export type Crash =
 export type MediaFault =
   | { readonly kind: 'flip'; readonly file: string; readonly offset: number; readonly bit: number }
   /** The last write to `file` keeps `keep` (modulo its length) of its bytes. */
-  | { readonly kind: 'tear'; readonly file: string; readonly keep: number };
+  | { readonly kind: 'tear'; readonly file: string; readonly keep: number }
+  /**
+   * `bytes` (zeros, or any bytes) over a region of `file`: at `offset` (modulo its size), or,
+   * `atEnd`, its last `bytes.length` bytes (a zeroed last page).
+   */
+  | { readonly kind: 'zero' | 'garbage'; readonly file: string; readonly offset: number; readonly atEnd: boolean; readonly bytes: Uint8Array };
 
 export type Step =
   | { readonly kind: 'deliver'; readonly id: bigint; readonly request: Request; readonly crashes: readonly Crash[] }
@@ -138,9 +143,17 @@ function stepText(s: Step): string {
     case 'restart':
       return 'RESTART (clean reboot)';
     case 'media':
-      return s.fault.kind === 'flip'
-        ? `FLIP bit ${s.fault.bit} of byte ${s.fault.offset} of ${s.fault.file}; reboot`
-        : `TEAR the last write to ${s.fault.file} after byte ${s.fault.keep}; reboot`;
+      switch (s.fault.kind) {
+        case 'flip':
+          return `FLIP bit ${s.fault.bit} of byte ${s.fault.offset} of ${s.fault.file}; reboot`;
+        case 'tear':
+          return `TEAR the last write to ${s.fault.file} after byte ${s.fault.keep}; reboot`;
+        case 'zero':
+        case 'garbage': {
+          const where = s.fault.atEnd ? 'the last' : `from byte ${s.fault.offset}, up to`;
+          return `${s.fault.kind === 'zero' ? 'ZERO' : 'OVERWRITE'} ${where} ${s.fault.bytes.length} bytes of ${s.fault.file}; reboot`;
+        }
+      }
   }
 }
 
@@ -204,6 +217,14 @@ const crashArb: fc.Arbitrary<Crash> = fc.oneof(
 const mediaArb: fc.Arbitrary<MediaFault> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant('tear' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), keep: fc.nat(400) }),
+  fc.record({
+    kind: fc.constant('zero' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), atEnd: fc.boolean(),
+    bytes: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(4096)).map((n) => new Uint8Array(n)),
+  }),
+  fc.record({
+    kind: fc.constant('garbage' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), atEnd: fc.boolean(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 4096 }),
+  }),
 );
 
 /** Scenarios of a real node with the faults `o` asks for. */

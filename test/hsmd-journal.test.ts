@@ -5,10 +5,13 @@
  * the same data dir, every reply identical to CLN's recording; the second hsmd refuses a
  * sign_remote_commitment_tx that skips a number, which only the journaled history shows
  * (a fresh data dir signs it, as CLN's stateless hsmd would). A corrupt journal makes
- * hsmd refuse with status_fail naming the file, the byte offset and the way out.
+ * hsmd refuse with status_fail naming the file, the byte offset and the way out; so does a
+ * journal whose last 4 KiB were zeroed (damage, not a torn write: the file is left byte for
+ * byte), and one restored from an older copy (below its high-water mark), until the operator
+ * sets SPHINX_ACCEPT_JOURNAL_ROLLBACK=1.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -22,8 +25,23 @@ const SPLIT = 98;
 const SKIPPING = exchanges.find((e) => e.seq === 101)!; // sign_remote_commitment_tx n=3 (last signed: 1)
 const EXIT_FATAL = 242;
 
-const start = (dataDir: string) =>
-  SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_DATA_DIR: dataDir, SPHINX_SIGNER: 'local' } });
+const start = (dataDir: string, env: Record<string, string> = {}) =>
+  SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_DATA_DIR: dataDir, SPHINX_SIGNER: 'local', ...env } });
+
+/** hsmd on `dataDir` gets lightningd's init again: the status_fail it answers with. */
+async function refusedAtInit(dataDir: string): Promise<string> {
+  const ld = await start(dataDir);
+  try {
+    ld.master.send(restartExchanges([])[0]!.req);
+    const fail = await ld.waitForStatus((m) => m.kind === 'fail');
+    assert.ok(fail.kind === 'fail');
+    assert.equal(fail.reason, 3); // STATUS_FAIL_INTERNAL_ERROR
+    assert.equal((await ld.exited()).code, EXIT_FATAL);
+    return fail.desc;
+  } finally {
+    ld.cleanup();
+  }
+}
 
 /** What lightningd does again after a restart: hsmd_init, and the client fds `rest` uses. */
 function restartExchanges(rest: readonly Exchange[]): Exchange[] {
@@ -117,5 +135,62 @@ test('a corrupt journal: hsmd refuses to sign, status_fail names the file, the o
     assert.equal((await second.exited()).code, EXIT_FATAL);
   } finally {
     second.cleanup();
+  }
+});
+
+test('a zeroed last 4 KiB of the journal is damage, not a torn write: hsmd refuses, the file is left as it was', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-data-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = await start(dataDir);
+  try {
+    assert.deepEqual(replayExchanges(first, exchanges).mismatches, []);
+    await first.stop();
+  } finally {
+    first.cleanup();
+  }
+  const path = join(dataDir, 'journal');
+  const bytes = readFileSync(path);
+  assert.ok(bytes.length > 2 * 4096);
+  bytes.fill(0, bytes.length - 4096);
+  writeFileSync(path, bytes);
+  const desc = await refusedAtInit(dataDir);
+  assert.match(desc, new RegExp(`^journal ${path} is corrupt at byte offset \\d+: .*the \\d+ bytes from here to the end are not a torn last write`));
+  assert.deepEqual(readFileSync(path), bytes, 'nothing was cut');
+});
+
+test('a journal restored from an older copy is refused (nothing signed from it) until SPHINX_ACCEPT_JOURNAL_ROLLBACK=1', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-data-'));
+  const older = mkdtempSync(join(tmpdir(), 'sphinx-older-'));
+  t.after(() => [dataDir, older].forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const first = await start(dataDir);
+  try {
+    assert.deepEqual(replayExchanges(first, exchanges.filter((e) => e.seq < SPLIT)).mismatches, []);
+    await first.stop();
+  } finally {
+    first.cleanup();
+  }
+  for (const name of ['journal', 'snapshot-a', 'snapshot-b']) cpSync(join(dataDir, name), join(older, name));
+  // The rest of the session: the channel goes on, our older commitments get revoked.
+  const second = await start(dataDir);
+  try {
+    const rest = exchanges.filter((e) => e.seq >= SPLIT);
+    assert.deepEqual(replayExchanges(second, [...restartExchanges(rest), ...rest]).mismatches, []);
+    await second.stop();
+  } finally {
+    second.cleanup();
+  }
+  const newestSize = statSync(join(dataDir, 'journal')).size;
+  for (const name of ['journal', 'snapshot-a', 'snapshot-b']) cpSync(join(older, name), join(dataDir, name));
+
+  const desc = await refusedAtInit(dataDir);
+  assert.match(desc, new RegExp(`the journal ends at request id \\d+ but replies up to id \\d+ were sent from it \\(high-water mark in ${dataDir}/high-water-\\{a,b\\}\\)`));
+  assert.match(desc, /Refusing to sign\. Put the newest journal back .*SPHINX_ACCEPT_JOURNAL_ROLLBACK=1/);
+  assert.ok(statSync(join(dataDir, 'journal')).size < newestSize);
+
+  const accepted = await start(dataDir, { SPHINX_ACCEPT_JOURNAL_ROLLBACK: '1' });
+  try {
+    assert.deepEqual(replayExchanges(accepted, restartExchanges([])).mismatches, [], 'the operator\'s way out: init answered');
+  } finally {
+    accepted.cleanup();
   }
 });

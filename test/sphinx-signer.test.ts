@@ -12,10 +12,13 @@
  *   resends are answered, every reply identical, each id journaled once;
  * - the server drops the connection, and later goes away for a while: the same process
  *   reconnects (new hello) and answers the rest;
- * - no hsm_secret: exit 1 with how to copy or create one.
+ * - no hsm_secret: exit 1 with how to copy or create one;
+ * - its journal deleted after a session (the high-water mark files kept): exit 1 naming the
+ *   mark and the way out, nothing answered (so no revoked commitment signed); with
+ *   --accept-journal-rollback it starts from the empty journal.
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
@@ -179,4 +182,39 @@ test('no hsm_secret: exit 1 saying how to copy or create one', async () => {
   assert.equal((await signer.exited).code, 1);
   assert.match(signer.stderr, /no hsm_secret in .*cp .*hsm_secret.*lightning-hsmtool generatehsm/);
   assert.match(signer.stdout, /LED \* error/);
+});
+
+test('a journal deleted behind the device\'s back: it refuses to start, says why and the way out; the flag lets it start', async () => {
+  const server = await MqttServer.start();
+  const dir = dataDirWith(secret);
+  const broker = await BrokerStandIn.connect(server.url, deviceId);
+  let signer = SignerProcess.start(dir, server.url);
+  try {
+    await broker.until(() => broker.hellos.length === 1, 'hello');
+    await sendAll(broker, requests);
+    await broker.until(() => broker.answered === requests.length, 'every reply');
+    signer.child.kill('SIGTERM');
+    assert.equal((await signer.exited).code, 0);
+    assert.ok(readdirSync(dir).includes('high-water-a'), 'the mark is kept next to the journal');
+
+    // The journal and its snapshots go (an SD card swapped, a restore gone wrong); the mark stays.
+    for (const name of ['journal', 'snapshot-a', 'snapshot-b']) rmSync(join(dir, name));
+    const before = broker.answered;
+    signer = SignerProcess.start(dir, server.url);
+    assert.equal((await signer.exited).code, 1);
+    assert.match(signer.stderr, new RegExp(`the journal ends at request id 0 but replies up to id ${allIds.at(-1)} were sent from it ` +
+      `\\(high-water mark in ${dir}/high-water-\\{a,b\\}\\).*Refusing to sign.*--accept-journal-rollback`));
+    assert.match(signer.stdout, /LED \* error/);
+    assert.equal(broker.hellos.length, 1, 'it never connected');
+    assert.equal(broker.answered, before);
+
+    signer = SignerProcess.start(dir, server.url, ['--accept-journal-rollback']);
+    await broker.until(() => broker.hellos.length === 2, 'hello after the accepted rollback');
+    assert.equal(broker.hellos[1]!.lastId, '0');
+    assert.match(signer.stderr, /ACCEPTED by the operator: the mark comes down to 0/);
+  } finally {
+    signer.child.kill('SIGKILL');
+    await broker.close();
+    await server.close();
+  }
 });

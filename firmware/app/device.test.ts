@@ -17,6 +17,7 @@ import { fixturePath } from '../../test/fixtures.js';
 import { sessionRequests } from '../../test/session-records.js';
 import { loadTranscript } from '../../test/transcript.js';
 import { Device } from './device.js';
+import { slotMark } from '../../log/journal/high-water.js';
 import type { TimerHandle, TransportHandlers } from './ports.js';
 
 const NAME = 'session-basic-l1.jsonl';
@@ -43,7 +44,7 @@ function bootOn(dir: MemoryDir) {
       end: async () => {},
     },
     leds: { show: () => {}, blink: () => {} },
-    store: { hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir },
+    store: { hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory') },
     clock: { now: () => Date.now(), after: () => ({}) as TimerHandle, cancel: () => {} },
     curve: nobleCurve,
     firmware: 'test',

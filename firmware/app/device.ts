@@ -40,7 +40,7 @@ export interface DeviceOptions {
   readonly firmware: string;
   readonly developer?: boolean;
   readonly policy?: PolicyConfig;
-  readonly core?: Omit<SignerCoreOptions, 'log'>;
+  readonly core?: Omit<SignerCoreOptions, 'log' | 'mark'>;
   /** Reconnect delays: the first, doubled after each failure up to the last. */
   readonly backoff?: { readonly firstMs: number; readonly maxMs: number };
   readonly log: (level: DeviceLogLevel, line: string) => void;
@@ -75,8 +75,8 @@ export class Device {
 
   /**
    * Reads the seed, derives the node key (the MQTT identity) and recovers the journal.
-   * Throws DeviceSetupError (missing or locked hsm_secret) or JournalCorruptError, with the
-   * error light on.
+   * Throws DeviceSetupError (missing or locked hsm_secret), JournalCorruptError or
+   * JournalRollbackError (the journal ends below its high-water mark), with the error light on.
    */
   static boot(options: DeviceOptions): Device {
     options.leds.show('booting');
@@ -90,6 +90,7 @@ export class Device {
         new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file }, state);
       const { core } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
         ...options.core,
+        mark: store.highWaterMark(),
         log: (line) => options.log('unusual', line),
       });
       const device = new Device(options, core, nodeKey, deviceId, config);

@@ -4,6 +4,7 @@
  * (The journal port is log/file-port.ts's FileDir.)
  */
 import type { FileDir } from '../../log/file-port.js';
+import type { HighWaterMark } from '../../log/journal/high-water.js';
 import type { LedName } from './leds.js';
 
 /** One MQTT connection attempt's parameters (docs/remote-protocol.md "Connecting"). */
@@ -71,6 +72,11 @@ export interface Store {
   config(): DeviceConfig;
   /** The directory holding the journal and its snapshot slots. */
   journalDir(): FileDir;
+  /**
+   * The journal's high-water mark (docs/journal.md "Rollback"), kept apart from the journal
+   * file, so a journal deleted, cut back or restored from an older copy is noticed.
+   */
+  highWaterMark(): HighWaterMark;
 }
 
 export interface TimerHandle {
@@ -88,3 +94,5 @@ export interface Clock {
 export class DeviceSetupError extends Error {
   override readonly name = 'DeviceSetupError';
 }
+
+export type { HighWaterMark };

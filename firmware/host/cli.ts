@@ -12,8 +12,9 @@ import { JournalCorruptError } from '../../log/journal/frame.js';
 import type { FileDir } from '../../log/file-port.js';
 import { fastCurve } from '../../node/curve-native.js';
 import { Device, type DeviceLogLevel } from '../app/device.js';
+import { JournalRollbackError } from '../../log/journal/high-water.js';
 import { DeviceSetupError, type Clock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
-import { corruptJournalAdvice } from '../../node/journal-advice.js';
+import { corruptJournalAdvice, rollbackAdvice } from '../../node/journal-advice.js';
 import { MqttTransport } from './mqtt-transport.js';
 import { NodeStore } from './node-store.js';
 import { TerminalLeds } from './terminal-leds.js';
@@ -34,6 +35,11 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
   --passphrase-file FILE the passphrase of a mnemonic hsm_secret that has one
                                                     (or its text in SPHINX_SIGNER_PASSPHRASE)
   --developer            as lightningd's --developer (dev_* requests and init fields)
+  --accept-journal-rollback
+                         start although the journal ends below its high-water mark (it was
+                         deleted, cut back or restored from an older copy): only after
+                         restoring the newest journal failed, knowing that the lost state
+                         (e.g. a revoked commitment) is forgotten
   --help                 this text
 
 The device's MQTT username is its node id; its password a token signed with the node key.
@@ -53,6 +59,8 @@ export interface HostDeviceSettings {
   readonly brokerId: string;
   readonly passphrase?: string;
   readonly developer: boolean;
+  /** --accept-journal-rollback: sign from a journal below its high-water mark (high-water.ts). */
+  readonly acceptRollback?: boolean;
   readonly leds: TerminalLeds;
   readonly log: (level: DeviceLogLevel, line: string) => void;
   readonly onFatal: (reason: string) => void;
@@ -68,6 +76,7 @@ export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrapp
         passphrase: () => nodeStore.passphrase(),
         config: () => nodeStore.config(),
         journalDir: () => wrap.journalDir!(nodeStore.journalDir()),
+        highWaterMark: () => nodeStore.highWaterMark(),
       }
     : nodeStore;
   return Device.boot({
@@ -78,6 +87,7 @@ export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrapp
     curve: fastCurve(),
     firmware: `sphinx-signer/${packageVersion()} (node ${process.version})`,
     developer: settings.developer,
+    core: { acceptRollback: settings.acceptRollback ?? false },
     log: settings.log,
     onFatal: settings.onFatal,
   });
@@ -95,6 +105,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
         'broker-id-file': { type: 'string' },
         'passphrase-file': { type: 'string' },
         developer: { type: 'boolean' },
+        'accept-journal-rollback': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -139,10 +150,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   const brokerId = brokerIdArg ?? (await readBrokerIdFile(resolve(brokerIdFile!), log));
   if (stopping) return;
   try {
-    device = bootHostDevice({ mqttUrl: mqttUrl!, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
+    device = bootHostDevice({ mqttUrl: mqttUrl!, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
   } catch (e) {
     if (e instanceof DeviceSetupError) return fail(e.message);
     if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));
+    if (e instanceof JournalRollbackError) return fail(rollbackAdvice(e, '--accept-journal-rollback'));
     throw e;
   }
   device.start();

@@ -1,12 +1,14 @@
 /**
  * The Store port on a data directory (sphinx-signer --data DIR): DIR/hsm_secret (the file
- * lightningd's hsmd would use, any of CLN's forms), the journal and its snapshot slots in
- * DIR itself, the passphrase and configuration from the command line.
+ * lightningd's hsmd would use, any of CLN's forms), the journal, its snapshot slots and the
+ * high-water mark's slot files (high-water.ts) in DIR itself, the passphrase and
+ * configuration from the command line.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileDir } from '../../log/file-port.js';
-import { DeviceSetupError, type DeviceConfig, type Store } from '../app/ports.js';
+import { slotMark } from '../../log/journal/high-water.js';
+import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type Store } from '../app/ports.js';
 import { NodeDir } from '../../node/node-file.js';
 
 export class NodeStore implements Store {
@@ -43,5 +45,9 @@ export class NodeStore implements Store {
 
   journalDir(): FileDir {
     return this.#dir;
+  }
+
+  highWaterMark(): HighWaterMark {
+    return slotMark(this.#dir, join(this.dataDir, 'high-water-{a,b}'));
   }
 }

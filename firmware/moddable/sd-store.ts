@@ -1,11 +1,12 @@
 /**
  * The Store port on the SD card: `<root>/hsm_secret` (CLN's file, any form),
  * `<root>/config.json` ({"mqttUrl", "brokerId", "passphrase"?}) and the journal files in
- * `<root>/journal/` (firmware/README.md).
+ * `<root>/journal/` (firmware/README.md); the journal's high-water mark in NVS (nvs-mark.ts).
  */
 import { File } from 'file';
 import type { FileDir } from '../../log/file-port.js';
-import { DeviceSetupError, type DeviceConfig, type Store } from '../app/ports.js';
+import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type Store } from '../app/ports.js';
+import { nvsMark } from './nvs-mark.js';
 import { SdDir } from './sd-file.js';
 
 interface ConfigFile extends DeviceConfig {
@@ -53,5 +54,9 @@ export class SdStore implements Store {
 
   journalDir(): FileDir {
     return new SdDir(`${this.root}/journal`);
+  }
+
+  highWaterMark(): HighWaterMark {
+    return nvsMark;
   }
 }

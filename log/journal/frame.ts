@@ -3,11 +3,14 @@
  * CRC covers the 4 length bytes and the payload (so a flipped length is caught too) and
  * 1 ≤ length ≤ MAX_FRAME_PAYLOAD (an all-zero region never passes for a frame).
  *
- * The recovery scan reads frames from offset 0. At the first bad frame (bad CRC, length
- * out of range, or running past the end of the file) it looks for any good frame after it:
- * - none: the bad frame is the torn tail of the last write (a crash mid-append); it is
- *   reported for the caller to truncate and log;
- * - one: the journal is corrupt in the middle; the scan refuses, naming the byte offset.
+ * The recovery scan reads frames from offset 0. A crash mid-append leaves a prefix of the
+ * last write: good frames, then part of one frame. So the first bad frame is a torn last
+ * write, reported for the caller to cut off, only if it is the last thing in the file and
+ * shorter than a frame: fewer bytes than a header, or fewer than the frame its (in-range)
+ * length announces. Anything else is damage, refused naming the byte offset, and nothing is
+ * cut: a good frame after it (corrupt in the middle), a whole frame whose CRC fails, or a
+ * header whose length is out of range with a header's worth of bytes or more (a zero-filled
+ * or overwritten region, e.g. a zeroed last 4 KiB that cuts acknowledged records).
  */
 import { crc32cUpdate } from './crc32c.js';
 
@@ -35,6 +38,13 @@ export interface Frame {
 
 /** Why the frame at an offset is not good, or its payload. */
 export type FrameCheck = { readonly ok: true; readonly payload: Uint8Array } | { readonly ok: false; readonly reason: string };
+
+/** The whole length of the frame at `offset` if its header is there with a length in range. */
+function announcedLength(bytes: Uint8Array, offset: number): number | undefined {
+  if (bytes.length - offset < FRAME_HEADER) return undefined;
+  const length = new DataView(bytes.buffer, bytes.byteOffset + offset, 4).getUint32(0);
+  return length >= 1 && length <= MAX_FRAME_PAYLOAD ? FRAME_HEADER + length : undefined;
+}
 
 /** Checks the frame at `offset` of `bytes` (the whole file). */
 export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
@@ -100,7 +110,13 @@ export function scanFrames(file: string, bytes: Uint8Array): FrameScan {
         throw new JournalCorruptError(file, offset, `${check.reason}; a good frame follows at offset ${next}, so this is not a torn last write`);
       }
     }
-    return { frames, end: offset, torn: { offset, length: bytes.length - offset, reason: check.reason } };
+    const tail = bytes.length - offset;
+    const announced = announcedLength(bytes, offset);
+    if (tail < FRAME_HEADER || (announced !== undefined && tail < announced)) {
+      return { frames, end: offset, torn: { offset, length: tail, reason: check.reason } };
+    }
+    throw new JournalCorruptError(file, offset, `${check.reason}; the ${tail} bytes from here to the end are not a torn last write ` +
+      `(a crash leaves part of one frame${announced === undefined ? '' : `, here shorter than ${announced} bytes`}): damaged, e.g. zero-filled or overwritten`);
   }
   return { frames, end: offset, torn: undefined };
 }

@@ -2,8 +2,9 @@
  * The device journal on the in-memory file with faults: CRC-32C against its published
  * check value; real records (session-basic-l1 through a live Signer) survive reopen; a
  * crash mid-append at every byte loses only the unacknowledged record (torn tail cut and
- * reported); a flipped bit anywhere before the last frame is refused naming its frame's
- * offset; snapshots alternate slots, survive a torn slot, and compaction restarts the
+ * reported); a flipped bit anywhere is refused naming its frame's offset (in the last frame
+ * only a length raised past the end looks torn); zero-filled and overwritten regions, even
+ * at the end, are refused with the file left as it was; snapshots alternate slots, survive a torn slot, and compaction restarts the
  * journal after the snapshot's id, also when a crash interrupted it.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { liveSession } from '../../test/session-records.js';
 import { MemoryDir, type MemoryFile } from '../memory-file.js';
 import { crc32c } from './crc32c.js';
-import { FRAME_HEADER, JournalCorruptError, encodeFrame, scanFrames } from './frame.js';
+import { FRAME_HEADER, JournalCorruptError, MAX_FRAME_PAYLOAD, encodeFrame, scanFrames } from './frame.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from './journal.js';
 import { type JournalRecord, type SourcedRecord, decodeEntry, decodeRecord, encodeRecord, encodeSourced } from './record.js';
 
@@ -115,7 +116,7 @@ test('tearLastWrite after sync: the torn record is dropped (it was never acknowl
   assert.equal(recovery.torn?.offset, recovery.records.at(-1)!.offset + encodeFrame(encodeRecord(records[1]!)).length);
 });
 
-test('a flipped bit in any frame but the last is corruption, refused naming that frame\'s offset', () => {
+test('a flipped bit in any frame is corruption, refused naming that frame\'s offset; in the last frame a raised length looks torn', () => {
   const dir = new MemoryDir();
   write(dir, records.slice(0, 4));
   const bytes = journalFile(dir).read(0, journalFile(dir).size());
@@ -135,13 +136,79 @@ test('a flipped bit in any frame but the last is corruption, refused naming that
         assert.match(e.message, new RegExp(`^journal journal is corrupt at byte offset ${frameStart}: .*a good frame follows at offset \\d+, so this is not a torn last write$`));
         return true;
       }, `flip at ${at}`);
-    } else {
-      // A flip in the last frame cannot be told from a torn write: dropped, never used.
+    } else if (at < lastStart + 4 && flippedLength(bytes, lastStart, at) > bytes.length - lastStart - FRAME_HEADER &&
+      flippedLength(bytes, lastStart, at) <= MAX_FRAME_PAYLOAD) {
+      // The last frame's length raised past the end (still in range): a frame cut short, i.e.
+      // a torn last write. Dropped, never used.
       const { recovery } = open(copy);
       assert.deepEqual(recovery.records.map((s) => s.record), records.slice(0, 3), `flip at ${at}`);
       assert.equal(recovery.torn?.offset, lastStart);
+    } else {
+      // A whole last frame whose CRC fails (or whose length fell) is damage, not a torn write.
+      assert.throws(() => open(copy), (e: unknown) => e instanceof JournalCorruptError && e.offset === lastStart &&
+        /; the \d+ bytes from here to the end are not a torn last write/.test(e.message), `flip at ${at}`);
     }
   }
+});
+
+/** The last frame's length after flipping bit at % 8 of byte `at` (within its length field). */
+function flippedLength(bytes: Uint8Array, frameStart: number, at: number): number {
+  const header = bytes.slice(frameStart, frameStart + 4);
+  header[at - frameStart]! ^= 1 << (at % 8);
+  return new DataView(header.buffer).getUint32(0);
+}
+
+/** Opens a copy of `bytes` as the journal: the error it is refused with, and the file afterwards. */
+function refusal(bytes: Uint8Array): { error: JournalCorruptError; after: Uint8Array } {
+  const dir = new MemoryDir();
+  const file = journalFile(dir);
+  file.append(bytes);
+  file.sync();
+  let error: unknown;
+  try {
+    open(dir);
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof JournalCorruptError, `refused by name, got ${String(error)}`);
+  return { error, after: file.read(0, file.size()) };
+}
+
+test('damage at the end is not a torn write: all zeros, a zeroed last 4 KiB, garbage; refused by name, nothing cut', () => {
+  const dir = new MemoryDir();
+  write(dir, records);
+  const good = journalFile(dir).read(0, journalFile(dir).size());
+  const offsets = scanFrames('j', good).frames.map((f) => f.offset);
+  const firstHit = (from: number) => offsets.filter((o) => o <= from).at(-1)!;
+  assert.ok(good.length > 3 * 4096, 'the journal is longer than the damaged region');
+
+  const zeros = refusal(new Uint8Array(good.length));
+  assert.equal(zeros.error.offset, 0);
+  assert.match(zeros.error.message, /^journal journal is corrupt at byte offset 0: length 0 out of range; the \d+ bytes from here to the end are not a torn last write/);
+  assert.deepEqual(zeros.after, new Uint8Array(good.length), 'the file is kept as it was');
+
+  const lastPage = good.slice();
+  lastPage.fill(0, good.length - 4096);
+  const cut = offsets.filter((o) => o >= good.length - 4096).length;
+  assert.ok(cut >= 2, `the zeroed 4 KiB hold ${cut} acknowledged records`);
+  const zeroed = refusal(lastPage);
+  assert.equal(zeroed.error.offset, firstHit(good.length - 4096));
+  assert.deepEqual(zeroed.after, lastPage);
+
+  // Overwritten with bytes that are no frame (SHA-256 stream: deterministic), from the middle on.
+  const garbage = good.slice();
+  const from = Math.floor(good.length / 2);
+  for (let at = from, block = 0; at < good.length; at += 32, block++) {
+    garbage.set(sha256(Uint8Array.of(block >>> 8, block & 0xff)).subarray(0, Math.min(32, good.length - at)), at);
+  }
+  const overwritten = refusal(garbage);
+  assert.equal(overwritten.error.offset, firstHit(from));
+  assert.deepEqual(overwritten.after, garbage);
+
+  // Zeros appended after the records (a file extended but never written) are damage too.
+  const extended = new Uint8Array(good.length + 4096);
+  extended.set(good);
+  assert.equal(refusal(extended).error.offset, good.length);
 });
 
 test('snapshots alternate slots; the newest good one wins; a torn older slot is ignored', () => {

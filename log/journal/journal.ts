@@ -3,7 +3,7 @@
  * (frame.ts), and two snapshot slots (snapshot-slots.ts), all through the FilePort.
  *
  * Opening recovers: the newest good snapshot; the journal scanned (a torn last frame cut
- * off and reported; corruption refused, naming the byte offset); the records the snapshot
+ * off and reported; damage refused, naming the byte offset, with nothing cut: frame.ts); the records the snapshot
  * does not cover, for the caller to replay. Record ids strictly increase.
  *
  * A snapshot covers every record journaled so far; compaction then restarts the journal
@@ -80,7 +80,7 @@ export class Journal {
     const file = files.journal;
     const scan = scanFrames(file.name, file.read(0, file.size()));
     if (scan.torn) {
-      // DESIGN §4: a bad last frame is a torn write: truncate it, log it.
+      // A torn last write (never acknowledged: frame.ts tells it from damage): cut it, log it.
       file.truncate(scan.end);
       file.sync();
       notes.push(`journal ${file.name}: torn last write of ${scan.torn.length} bytes at offset ${scan.torn.offset} (${scan.torn.reason}); truncated`);

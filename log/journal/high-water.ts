@@ -1,0 +1,75 @@
+/**
+ * The journal's high-water mark (docs/journal.md "Rollback"), checked when the signer core
+ * opens: a journal that ends below the mark lost records that were answered (deleted, cut at
+ * a record boundary, restored from an older copy, or damaged where it looked torn). Signing
+ * from it could sign what the lost records forbid (our own revoked commitment), so it is
+ * refused unless the operator accepts the rollback explicitly.
+ *
+ * `slotMark` keeps the mark in two alternating slot files of a FileDir (Node: next to the
+ * journal): `u64 id ‖ u32 CRC-32C`, the larger good one wins, so a crash mid-write leaves the
+ * other. A slot that is torn or flipped is ignored (the other still holds a lower bound).
+ */
+import { type FileDir, readWhole, replaceWhole } from '../file-port.js';
+import { crc32c } from './crc32c.js';
+
+/**
+ * The port (the device's Store provides it: firmware/app/ports.ts): the last request id the
+ * journal held when a reply left, kept apart from the journal file (NVS on the ESP32,
+ * `slotMark` files next to the journal on Node).
+ */
+export interface HighWaterMark {
+  /** Where it is kept, for messages. */
+  readonly where: string;
+  /** The mark, or undefined if none was ever written. */
+  read(): bigint | undefined;
+  /** Replaces the mark; durable when it returns. */
+  write(id: bigint): void;
+}
+
+export const HIGH_WATER_FILES = ['high-water-a', 'high-water-b'] as const;
+
+/** The journal ends below the mark: refused until restored or accepted by the operator. */
+export class JournalRollbackError extends Error {
+  override readonly name = 'JournalRollbackError';
+  constructor(
+    readonly where: string,
+    readonly journalLastId: bigint,
+    readonly mark: bigint,
+  ) {
+    super(`the journal ends at request id ${journalLastId} but replies up to id ${mark} were sent from it (high-water mark in ${where}): ` +
+      'it was deleted, cut back or restored from an older copy, so its state may allow what the lost records forbid ' +
+      '(e.g. signing a revoked commitment)');
+  }
+}
+
+function decodeMarkSlot(bytes: Uint8Array): bigint | undefined {
+  if (bytes.length !== 12) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 12);
+  return crc32c(bytes.subarray(0, 8)) === view.getUint32(8) ? view.getBigUint64(0) : undefined;
+}
+
+/** The mark in `dir`'s two slot files (`where` names them for messages). */
+export function slotMark(dir: FileDir, where: string): HighWaterMark {
+  const slots = HIGH_WATER_FILES.map((name) => dir.open(name));
+  const values = () => slots.map((f) => decodeMarkSlot(readWhole(f)));
+  return {
+    where,
+    read() {
+      const good = values().filter((v) => v !== undefined);
+      return good.length === 0 ? undefined : good.reduce((a, b) => (a > b ? a : b));
+    },
+    write(id) {
+      const [a, b] = values();
+      // Overwrite the slot not holding the current mark: a crash mid-write keeps that one.
+      const target = a === undefined || (b !== undefined && a < b) ? 0 : 1;
+      const bytes = new Uint8Array(12);
+      const view = new DataView(bytes.buffer);
+      view.setBigUint64(0, id);
+      view.setUint32(8, crc32c(bytes.subarray(0, 8)));
+      replaceWhole(slots[target]!, bytes);
+      // Lowered (the operator accepted a rollback): the other slot must not keep the old mark.
+      const other = target === 0 ? b : a;
+      if (other !== undefined && other > id) replaceWhole(slots[1 - target]!, bytes);
+    },
+  };
+}
