@@ -25,6 +25,7 @@ import { Device } from '../firmware/app/device.js';
 import type { TimerHandle, TransportHandlers } from '../firmware/app/ports.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { MemoryDir } from '../log/memory-file.js';
+import { slotMark } from '../log/journal/high-water.js';
 import { equal, fromHex, toHex } from '../signer/bytes.js';
 import type { Reply } from '../signer/decision.js';
 import { parseTopic } from '../signer/remote/topics.js';
@@ -151,7 +152,7 @@ export async function runScenario(scenario: Scenario, options: NetworkOptions = 
         end: async () => {},
       },
       leds: { show: () => {}, blink: () => {} },
-      store: { hsmSecret: () => SECRET, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://model', brokerId: '00'.repeat(16) }), journalDir: () => dir },
+      store: { hsmSecret: () => SECRET, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://model', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'model') },
       clock: { now: () => wall, after: () => ({}) as TimerHandle, cancel: () => {} },
       curve: CURVE,
       firmware: 'model',
