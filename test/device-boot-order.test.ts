@@ -21,6 +21,7 @@ export const MODDABLE_STANDINS: Readonly<Record<string, string>> = {
   'pins/digital': inertModule('class Digital {}'),
   neopixel: inertModule('class NeoPixel {}'),
   file: inertModule('undefined', { File: 'class File {}', Iterator: 'class Iterator {}' }),
+  preference: inertModule('{ get() {}, set() {}, delete() {}, keys() { return []; } }'),
   'embedded:network/mqtt/client': inertModule('class MQTTClient {}'),
   'embedded:network/tls/client': inertModule('class TLSClient {}'),
   sntp: inertModule('class SNTP {}'),
