@@ -13,6 +13,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { type Duplex, duplexPair } from 'node:stream';
 import tls from 'node:tls';
 import { Aedes, type Client } from 'aedes';
 import type { Curve } from '../../signer/crypto/curve.js';
@@ -42,6 +43,8 @@ export interface MqttServer {
   readonly tlsPort: number | undefined;
   /** What the broker's own client presents. */
   readonly internalCredentials: { readonly username: string; readonly password: string };
+  /** A connection for the broker's own client inside this process (no TCP to itself). */
+  internalStream(): Duplex;
   /** Accepted sockets still open (tests check their TCP_NODELAY). */
   sockets(): readonly net.Socket[];
   close(): Promise<void>;
@@ -138,6 +141,14 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
     port,
     tlsPort,
     internalCredentials: { username: INTERNAL_USERNAME, password: internalPassword },
+    internalStream() {
+      const [ours, theirs] = duplexPair();
+      // One connection: either end going means both go (as a socket's two sides do).
+      ours.once('close', () => theirs.destroy());
+      theirs.once('close', () => ours.destroy());
+      aedes.handle(theirs);
+      return ours;
+    },
     sockets: () => [...open],
     async close() {
       const closing = [plain, ...(secure ? [secure] : [])].map((s) => new Promise<void>((r) => s.close(() => r())));

@@ -4,6 +4,7 @@
  * SPHINX_MQTT_URL), the broker's own MQTT client, and the remote SignerPort on top.
  */
 import { join } from 'node:path';
+import { MqttClient } from 'mqtt';
 import { BrokerLog, brokerLogDir } from '../../log/broker-log/broker-log.js';
 import { fastCurve } from '../../node/curve-native.js';
 import type { SignerPort } from '../signer-port.js';
@@ -54,8 +55,9 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       devices,
       log,
     });
-    const mqtt = connectMqtt(`mqtt://127.0.0.1:${server.port}`, {
-      clientId, clean: false, reconnectPeriod: 1000, ...server.internalCredentials,
+    // In this process: a stream pair into aedes, not a TCP connection to itself.
+    const mqtt = new MqttClient(() => server.internalStream(), {
+      protocolVersion: 4, clientId, clean: false, reconnectPeriod: 1000, ...server.internalCredentials,
     });
     const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => server.close() });
     const chainMqtt = () => connectMqtt(`mqtt://127.0.0.1:${server.port}`, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ...server.internalCredentials });
