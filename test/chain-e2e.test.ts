@@ -107,8 +107,18 @@ test('l1 through sphinx-hsmd and a device process, with the chain relay followin
       assert.equal(hex(reply), hex((recorded as { frame: Uint8Array }).frame), `request ${ex.id}`);
       initialized = true;
     }
+    // bitcoind goes away: the broker says so loudly and goes on answering lightningd (a
+    // request sent again gets its recorded reply); back, with blocks mined meanwhile, the
+    // device is caught up.
+    await bitcoind.down();
     bitcoind.tip = chain.length - 1;
+    for (let i = 0; i < 100 && !/chain: bitcoind at .* does not answer/.test(ld.describeStatus()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(ld.describeStatus(), /chain: bitcoind at http:\/\/127\.0\.0\.1:\d+\/ does not answer .*the broker goes on serving lightningd/);
+    const again = exchanges.find((ex) => connectionOf(ex.client) === ld.master && ex.message[1] !== 11)!;
+    assert.equal(hex(ld.master.request(again.message)), hex((decodeReply(again.reply) as { frame: Uint8Array }).frame));
+    await bitcoind.up();
     await deviceCaughtUp();
+    assert.match(ld.describeStatus(), /chain: bitcoind at .* answers again/);
   } finally {
     await ld.stop().catch(() => undefined);
     ld.cleanup();
