@@ -9,7 +9,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BrokerLog, brokerLogDir } from '../log/broker-log/broker-log.js';
+import { BrokerLog, BrokerLogLockedError, brokerLogDir } from '../log/broker-log/broker-log.js';
+import { describeHolder, readHolder } from '../node/dir-lock.js';
 import type { JournalFiles } from '../log/journal/journal.js';
 import { JOURNAL_FILE, SNAPSHOT_FILES } from '../log/journal/journal.js';
 import { MemoryFile } from '../log/memory-file.js';
@@ -31,11 +32,12 @@ export async function openBrokerLog(dataDir: string): Promise<{ log: BrokerLog; 
   try {
     return { log: await BrokerLog.open(path), path };
   } catch (e) {
-    const why = String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
-    if (/lock/i.test(why)) {
-      throw new AuditInputError(`the broker log at ${path} is locked (${why}): a running broker holds it; ` +
-        `stop the broker, or audit a copy (cp -r ${path} /tmp/broker-log-copy && sphinx-audit ... --log /tmp/broker-log-copy)`);
+    if (e instanceof BrokerLogLockedError) {
+      const holder = readHolder(dirname(path)) ?? readHolder(path);
+      throw new AuditInputError(`the broker log ${path} is in use by ${holder ? describeHolder(holder) : 'another process (LevelDB LOCK held)'}: stop it, or audit a copy ` +
+        `(cp -r ${path} /tmp/broker-log-copy && sphinx-audit ... --log /tmp/broker-log-copy)`);
     }
+    const why = String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
     throw new AuditInputError(`cannot open the broker log at ${path}: ${why}`);
   }
 }

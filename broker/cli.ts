@@ -4,6 +4,7 @@
  * `[--log-io] [--log-trace] [--dev-debug-self] [--developer]` (subd.c). The --version
  * path imports nothing heavy; the daemon is loaded only when needed.
  */
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PolicyConfig } from '../signer/policy/policy.js';
 import { CONFIG_FILE, ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
@@ -80,6 +81,11 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   const hsmSecretPath = resolve('hsm_secret'); // hsmd.c opens "hsm_secret" in the cwd
 
   const openSigner = async (log: Logger): Promise<SignerPort> => {
+    // One broker per data directory: its journal or broker log has one writer (docs/journal.md "Locks").
+    const { lockDir, staleLockNote } = await import('../node/dir-lock.js');
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const note = staleLockNote(lockDir(dataDir, 'sphinx-hsmd'));
+    if (note) log.log('unusual', note);
     if (remote) {
       // The policy runs on the device, which has its own settings.
       const { openRemoteSigner } = await import('./remote/open-remote.js');

@@ -152,7 +152,7 @@ export async function runScenario(scenario: Scenario, options: NetworkOptions = 
         end: async () => {},
       },
       leds: { show: () => {}, blink: () => {} },
-      store: { hsmSecret: () => SECRET, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://model', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'model') },
+      store: { lock: () => ({ release: () => {} }), hsmSecret: () => SECRET, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://model', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'model') },
       clock: { now: () => wall, after: () => ({}) as TimerHandle, cancel: () => {} },
       curve: CURVE,
       firmware: 'model',

@@ -44,7 +44,7 @@ function bootOn(dir: MemoryDir) {
       end: async () => {},
     },
     leds: { show: () => {}, blink: () => {} },
-    store: { hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory') },
+    store: { lock: () => ({ release() {} }), hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory') },
     clock: { now: () => Date.now(), after: () => ({}) as TimerHandle, cancel: () => {} },
     curve: nobleCurve,
     firmware: 'test',

@@ -25,7 +25,7 @@ import { openJournalFiles } from '../../log/journal/journal.js';
 import { DeviceChain } from './chain-sync.js';
 import { SignerCore, type SignerCoreOptions } from '../../core/signer-core.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
-import { DeviceSetupError, type Clock, type DeviceConfig, type Leds, type Store, type TimerHandle, type Transport } from './ports.js';
+import { DeviceSetupError, type Clock, type DeviceConfig, type Leds, type StorageLock, type Store, type TimerHandle, type Transport } from './ports.js';
 
 export type DeviceLogLevel = 'info' | 'unusual' | 'broken';
 
@@ -68,6 +68,7 @@ export class Device {
     private readonly nodeKey: Uint8Array,
     readonly deviceId: string,
     readonly config: DeviceConfig,
+    private readonly storageLock: StorageLock,
   ) {
     this.#delay = this.#backoff.firstMs;
     this.#chain = new DeviceChain(core);
@@ -80,9 +81,12 @@ export class Device {
    */
   static boot(options: DeviceOptions): Device {
     options.leds.show('booting');
+    let lock: StorageLock | undefined;
     try {
       const { store, curve } = options;
       const config = store.config();
+      lock = store.lock();
+      if (lock.note) options.log('unusual', lock.note);
       const file = store.hsmSecret();
       const nodeKey = nodePrivateKey(curve, unlockSeed(file, store.passphrase()));
       const deviceId = toHex(curve.publicKey(nodeKey));
@@ -93,11 +97,12 @@ export class Device {
         mark: store.highWaterMark(),
         log: (line) => options.log('unusual', line),
       });
-      const device = new Device(options, core, nodeKey, deviceId, config);
+      const device = new Device(options, core, nodeKey, deviceId, config, lock);
       device.#event('booted');
       options.log('info', `device ${deviceId}, firmware ${options.firmware}, journal resumes after id ${core.lastId ?? 0n}`);
       return device;
     } catch (e) {
+      lock?.release();
       options.leds.show('error');
       throw e;
     }
@@ -128,6 +133,7 @@ export class Device {
       await this.options.transport.publish(this.#topic('status'), utf8('offline'), { retain: true }).catch(() => {});
     }
     await this.options.transport.end();
+    this.storageLock.release();
   }
 
   get #backoff() {

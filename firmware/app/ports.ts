@@ -63,8 +63,21 @@ export interface DeviceConfig {
   readonly brokerId: string;
 }
 
+/** Held while the device runs: released by stop(). */
+export interface StorageLock {
+  release(): void;
+  /** What taking it found and did (a stale lock of a dead process taken over), for the log. */
+  readonly note?: string;
+}
+
 /** Persistent storage: the seed, its passphrase, the configuration and the journal's files. */
 export interface Store {
+  /**
+   * Takes exclusive use of the storage before the journal is opened: a journal must have one
+   * writer. Throws DeviceSetupError naming the holder. On the ESP32 one program owns the SD
+   * card, so there is nothing to take (a no-op); on a host it is a lock file with the pid.
+   */
+  lock(): StorageLock;
   /** The hsm_secret file's bytes; throws DeviceSetupError (saying the fix) if absent. */
   hsmSecret(): Uint8Array;
   /** The passphrase of a mnemonic hsm_secret that has one, if configured. */

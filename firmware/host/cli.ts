@@ -72,6 +72,7 @@ export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrapp
   const nodeStore = new NodeStore(settings.dataDir, { mqttUrl: settings.mqttUrl, brokerId: settings.brokerId, passphrase: settings.passphrase });
   const store: Store = wrap.journalDir
     ? {
+        lock: () => nodeStore.lock(),
         hsmSecret: () => nodeStore.hsmSecret(),
         passphrase: () => nodeStore.passphrase(),
         config: () => nodeStore.config(),

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileDir } from '../../log/file-port.js';
 import { slotMark } from '../../log/journal/high-water.js';
-import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type Store } from '../app/ports.js';
+import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type StorageLock, type Store } from '../app/ports.js';
+import { DirLockedError, lockDir, staleLockNote } from '../../node/dir-lock.js';
 import { NodeDir } from '../../node/node-file.js';
 
 export class NodeStore implements Store {
@@ -19,6 +20,18 @@ export class NodeStore implements Store {
     private readonly settings: DeviceConfig & { readonly passphrase?: string },
   ) {
     this.#dir = new NodeDir(dataDir);
+  }
+
+  /** DIR/sphinx.lock (dir-lock.ts): a second sphinx-signer on DIR refuses to start. */
+  lock(): StorageLock {
+    try {
+      const lock = lockDir(this.dataDir, 'sphinx-signer');
+      const note = staleLockNote(lock);
+      return { release: lock.release, ...(note ? { note } : {}) };
+    } catch (e) {
+      if (e instanceof DirLockedError) throw new DeviceSetupError(e.message);
+      throw e;
+    }
   }
 
   hsmSecret(): Uint8Array {

@@ -5,7 +5,7 @@
  */
 import { File } from 'file';
 import type { FileDir } from '../../log/file-port.js';
-import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type Store } from '../app/ports.js';
+import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type StorageLock, type Store } from '../app/ports.js';
 import { nvsMark } from './nvs-mark.js';
 import { SdDir } from './sd-file.js';
 
@@ -17,6 +17,11 @@ export class SdStore implements Store {
   #config: ConfigFile | undefined;
 
   constructor(readonly root: string) {}
+
+  /** One program runs on the ESP32 and it alone mounts the card: nothing to take. */
+  lock(): StorageLock {
+    return { release: () => {} };
+  }
 
   hsmSecret(): Uint8Array {
     const path = `${this.root}/hsm_secret`;

@@ -89,6 +89,17 @@ function decodeStored(seq: bigint, value: Uint8Array): StoredRecord {
   }
 }
 
+/**
+ * LevelDB's own LOCK is held by another process (a running broker). Callers that can read
+ * the data directory's lock file (node/dir-lock.ts) name the holder.
+ */
+export class BrokerLogLockedError extends Error {
+  override readonly name = 'BrokerLogLockedError';
+  constructor(readonly dir: string) {
+    super(`the broker log ${dir} is in use by another process (LevelDB LOCK held): a LevelDB log has one writer`);
+  }
+}
+
 export class BrokerLog {
   private readonly db: Db;
   /** Seq the next append gets. */
@@ -114,7 +125,12 @@ export class BrokerLog {
   /** Opens (creating if needed) the log in `dir`; appends continue after its last record. */
   static async open(dir: string): Promise<BrokerLog> {
     const db: Db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
-    await db.open();
+    try {
+      await db.open();
+    } catch (e) {
+      if ((e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') throw new BrokerLogLockedError(dir);
+      throw e;
+    }
     try {
       let end = 0n;
       for await (const key of db.keys({ reverse: true, limit: 1 })) end = seqOfKey(key) + 1n;
