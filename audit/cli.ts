@@ -14,6 +14,7 @@ import { emptyBrokerViews, replayBrokerLog, replayJournal, replayJournalViews } 
 import { fmtHelp, HELP } from './help.js';
 import { AuditInputError, openBrokerLog, readJournal, readSecretFile } from './inputs.js';
 import { type JournalScan, scanJournal } from './journal-scan.js';
+import { auditMirror, printMirror } from './mirror-check.js';
 import { Progress, progressStream, type ProgressStream } from './progress.js';
 import { printChannel, printState, printSummary, printVerify } from './print.js';
 import { renderReport } from './report.js';
@@ -133,9 +134,13 @@ async function verify(io: AuditIo, v: Values, progress: ProgressStream | undefin
     const bar = new Progress(progress, hsmSecret ? 'replay' : 'verify', Number(log.end));
     return verifyLog(log, { curve: fastCurve(), hsmSecret, developer: v.developer, journal, onProgress: (n) => bar.update(n) }).finally(() => bar.done());
   });
-  if (v.json) line(io, JSON.stringify(verifyJson(report), null, 2));
-  else printVerify((t) => line(io, t), report);
-  return report.findings.length === 0 ? 0 : 1;
+  const mirror = journal && (await auditMirror(dir, journal.records.map((r) => r.record), hsmSecret));
+  if (v.json) line(io, JSON.stringify({ ...verifyJson(report), mirror: mirror && { ...mirror, findings: mirror.findings.map(findingJson) } }, null, 2));
+  else {
+    printVerify((t) => line(io, t), report);
+    if (mirror) printMirror((t) => line(io, t), mirror);
+  }
+  return report.findings.length === 0 && !mirror?.findings.length ? 0 : 1;
 }
 
 const verifyJson = (r: Awaited<ReturnType<typeof verifyLog>>) => ({
@@ -151,7 +156,9 @@ const verifyJson = (r: Awaited<ReturnType<typeof verifyLog>>) => ({
   notes: r.notes.map(findingJson),
 });
 
-const findingJson = (f: { seq?: bigint; id?: bigint; type?: string; offset?: number; text: string }) => ({
+const findingJson = (f: { seq?: bigint; id?: bigint; type?: string; offset?: number; counter?: bigint; problem?: string; text: string }) => ({
+  problem: f.problem,
+  counter: f.counter?.toString(),
   seq: f.seq?.toString(),
   id: f.id?.toString(),
   type: f.type,

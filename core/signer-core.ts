@@ -22,7 +22,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { type JournalFiles, Journal, type Recovery } from '../log/journal/journal.js';
-import { assertSourceName, isSourced, type SourcedRecord } from '../log/journal/record.js';
+import { assertSourceName, isSourced, type JournalEntry, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
 import { equal } from '../signer/bytes.js';
 import { type HighWaterMark, JournalRollbackError } from '../log/journal/high-water.js';
 import { badRequest, type Decision } from '../signer/decision.js';
@@ -44,6 +44,16 @@ export interface SignerCoreOptions {
   readonly mark?: HighWaterMark;
   /** The operator's way out of a JournalRollbackError: lower the mark to the journal and go on. */
   readonly acceptRollback?: boolean;
+  /** Told what the journal made durable (the device's mirror: firmware/app/mirror.ts). */
+  readonly observer?: JournalObserver;
+}
+
+/** Sees the journal's durable records and snapshots, in journal order. */
+export interface JournalObserver {
+  /** After the sync that made them durable (request and sourced records), before any reply leaves. */
+  durable(entries: readonly JournalEntry[]): void;
+  /** Before the snapshot of every record so far is written (its body, covering up to lastId). */
+  snapshotting(lastId: bigint, body: Uint8Array): void;
 }
 
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
@@ -125,6 +135,7 @@ export class SignerCore {
     const record: SourcedRecord = { source, seq: this.lastSeq(source) + 1n, at, events };
     this.journal.appendSourced(record);
     this.journal.sync(); // write-ahead: durable before it is applied or acted on
+    this.options.observer?.durable([record]);
     this.#sources.set(source, record.seq);
     this.signer.apply(events);
     this.#afterSync(1);
@@ -137,6 +148,7 @@ export class SignerCore {
     if (early) return early;
     const { decision, record } = this.#decideAndAppend(env, requestDigest);
     this.journal.sync(); // write-ahead: durable before it is applied or answered
+    this.options.observer?.durable([record]);
     this.signer.apply(decision.events);
     this.#replies.set(env.id, record);
     this.#afterSync(1);
@@ -163,7 +175,7 @@ export class SignerCore {
    * syncs once. The replies may leave only after commit().
    */
   begin(): { handle(env: Envelope): Handled; commit(): void } {
-    let appended = 0;
+    const appended: JournalRecord[] = [];
     let committed = false;
     this.#inBatch = true;
     return {
@@ -175,16 +187,17 @@ export class SignerCore {
         const { decision, record } = this.#decideAndAppend(env, requestDigest);
         this.signer.apply(decision.events); // in memory only: the next in the batch is decided on it
         this.#replies.set(env.id, record);
-        appended++;
+        appended.push(record);
         return { ...decision, replayed: false };
       },
       commit: () => {
         if (committed) return;
         committed = true;
         this.#inBatch = false;
-        if (appended === 0) return;
+        if (appended.length === 0) return;
         this.journal.sync(); // write-ahead: every record of the batch is durable before any reply leaves
-        this.#afterSync(appended);
+        this.options.observer?.durable(appended);
+        this.#afterSync(appended.length);
       },
     };
   }
@@ -228,7 +241,9 @@ export class SignerCore {
   snapshot(): void {
     const keep = this.options.recentReplies ?? DEFAULT_RECENT_REPLIES;
     const recent = [...this.#replies.values()].slice(-keep);
-    this.journal.snapshot(encodeSnapshotBody({ state: this.signer.state, recent, sources: this.#sources }));
+    const body = encodeSnapshotBody({ state: this.signer.state, recent, sources: this.#sources });
+    if (this.journal.lastId !== undefined) this.options.observer?.snapshotting(this.journal.lastId, body);
+    this.journal.snapshot(body);
     this.#replies.clear();
     for (const r of recent) this.#replies.set(r.id, r);
     this.#sinceSnapshot = 0;

@@ -175,7 +175,7 @@ export interface RunOptions {
 }
 
 /** The crash-free reference: the recording's spine is shared, a detour runs live. */
-class Reference {
+export class Reference {
   static readonly spine: { state: SignerState; reply: string }[] = [];
   #onSpine = true;
   #k = 0;

@@ -34,12 +34,12 @@ export interface DeviceProcess {
  * Starts bin/sphinx-signer with its own data dir holding `hsmSecret`, waiting for the broker
  * id in `brokerIdFile`; with `crash` (test/crashing-device.ts's options), the crashing device.
  */
-export function startDeviceProcess(opts: { url: string; brokerIdFile: string; hsmSecret: Uint8Array; crash?: readonly string[]; dir?: string }): DeviceProcess {
+export function startDeviceProcess(opts: { url: string; brokerIdFile: string; hsmSecret: Uint8Array; crash?: readonly string[]; dir?: string; args?: readonly string[] }): DeviceProcess {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sphinx-device-'));
   writeFileSync(join(dir, 'hsm_secret'), opts.hsmSecret);
   const outPath = join(dir, 'device.out');
   const out = openSync(outPath, 'a');
-  const signerArgs = ['--mqtt', opts.url, '--data', dir, '--broker-id-file', opts.brokerIdFile];
+  const signerArgs = ['--mqtt', opts.url, '--data', dir, '--broker-id-file', opts.brokerIdFile, ...(opts.args ?? [])];
   const argv = opts.crash ? [CRASHING_DEVICE, ...signerArgs, ...opts.crash] : [SIGNER_BIN, ...signerArgs];
   const child = spawn(process.execPath, argv, {
     stdio: ['ignore', out, out],

@@ -11,6 +11,8 @@ import type { SignerPort } from '../signer-port.js';
 import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.js';
 import { connectMqtt } from './mqtt-connect.js';
 import { type ServerLog, startMqttServer } from './mqtt-server.js';
+import { mirrorDir } from '../../log/broker-log/mirror-db.js';
+import { attachMirror } from './mirror-store.js';
 import { createRemoteSigner } from './remote-signer.js';
 import { withChainRelay } from '../chain/with-relay.js';
 import type { ChainSourceChoice } from '../chain/source.js';
@@ -43,7 +45,8 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       log('unusual', `MQTT: using the external server ${redact(settings.mqttUrl)}: device authentication and the ` +
         'per-device topic ACL are that server\'s job (the embedded server does them itself)');
       const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000 });
-      const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback });
+      const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
+      const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => mirror.close() });
       return withChainRelay(signer, settings.chain, () => connectMqtt(settings.mqttUrl!, { clientId: `${clientId}-chain`, reconnectPeriod: 1000 }), log);
     }
     const server = await startMqttServer({
@@ -59,7 +62,11 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     const mqtt = new MqttClient(() => server.internalStream(), {
       protocolVersion: 4, clientId, clean: false, reconnectPeriod: 1000, ...server.internalCredentials,
     });
-    const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => server.close() });
+    const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
+    const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: async () => {
+      await mirror.close();
+      await server.close();
+    } });
     const chainMqtt = () => connectMqtt(`mqtt://127.0.0.1:${server.port}`, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ...server.internalCredentials });
     return withChainRelay(signer, settings.chain, chainMqtt, log);
   } catch (e) {

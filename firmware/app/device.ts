@@ -14,7 +14,7 @@ import type { PolicyConfig } from '../../signer/policy/policy.js';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { toHex, utf8 } from '../../signer/bytes.js';
 import { HsmSecretError, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
-import { nodePrivateKey } from '../../signer/keys/root-secrets.js';
+import { mirrorKey, nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
 import { decodeRequestPayload, encodeReplyBatch, encodeReplyEnvelope, type ReplyEnvelope } from '../../signer/remote/envelope-codec.js';
 import { parseTopic, topic } from '../../signer/remote/topics.js';
@@ -24,6 +24,7 @@ import type { SignerState } from '../../signer/state.js';
 import { openJournalFiles } from '../../log/journal/journal.js';
 import { DeviceChain } from './chain-sync.js';
 import { SignerCore, type SignerCoreOptions } from '../../core/signer-core.js';
+import { JournalMirror } from './mirror.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import { DeviceSetupError, type Clock, type DeviceConfig, type Leds, type StorageLock, type Store, type TimerHandle, type Transport } from './ports.js';
 
@@ -49,6 +50,8 @@ export interface DeviceOptions {
 }
 
 export const DEFAULT_BACKOFF = { firstMs: 500, maxMs: 30_000 };
+/** How long a clean stop waits for the broker to acknowledge the mirror. */
+const MIRROR_STOP_WAIT_MS = 2000;
 
 export class Device {
   #led: LedName = 'booting';
@@ -69,6 +72,7 @@ export class Device {
     readonly deviceId: string,
     readonly config: DeviceConfig,
     private readonly storageLock: StorageLock,
+    private readonly mirror: JournalMirror,
   ) {
     this.#delay = this.#backoff.firstMs;
     this.#chain = new DeviceChain(core);
@@ -88,16 +92,26 @@ export class Device {
       lock = store.lock();
       if (lock.note) options.log('unusual', lock.note);
       const file = store.hsmSecret();
-      const nodeKey = nodePrivateKey(curve, unlockSeed(file, store.passphrase()));
+      const secretData = unlockSeed(file, store.passphrase());
+      const nodeKey = nodePrivateKey(curve, secretData);
       const deviceId = toHex(curve.publicKey(nodeKey));
+      const mirror = new JournalMirror({
+        key: mirrorKey(secretData),
+        dir: store.journalDir(),
+        clock: options.clock,
+        publish: (payload) => options.transport.publish(topic(deviceId, 'journal'), payload),
+        log: options.log,
+      });
       const makeSigner = (state: SignerState) =>
         new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file }, state);
-      const { core } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
+      const { core, recovery } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
         ...options.core,
         mark: store.highWaterMark(),
         log: (line) => options.log('unusual', line),
+        observer: mirror,
       });
-      const device = new Device(options, core, nodeKey, deviceId, config, lock);
+      mirror.recovered(recovery);
+      const device = new Device(options, core, nodeKey, deviceId, config, lock, mirror);
       device.#event('booted');
       options.log('info', `device ${deviceId}, firmware ${options.firmware}, journal resumes after id ${core.lastId ?? 0n}`);
       return device;
@@ -130,6 +144,8 @@ export class Device {
     this.#stopping = true;
     if (this.#retry) this.options.clock.cancel(this.#retry);
     if (this.#connected) {
+      // The mirror is not on the reply path, but a clean stop leaves it complete if it can.
+      if (!(await this.mirror.acknowledged(MIRROR_STOP_WAIT_MS))) this.options.log('unusual', `mirror: ${this.mirror.unacknowledged} entries unacknowledged at stop; sent again at the next start`);
       await this.options.transport.publish(this.#topic('status'), utf8('offline'), { retain: true }).catch(() => {});
     }
     await this.options.transport.end();
@@ -174,13 +190,14 @@ export class Device {
     const { transport, log } = this.options;
     try {
       await transport.publish(this.#topic('status'), utf8('online'), { retain: true });
-      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain')]);
+      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack')]);
       // The broker resends what is outstanding when it sees hello, so hello goes last.
       const hello = JSON.stringify({ lastId: String(this.core.lastId ?? 0n), firmware: this.options.firmware });
       await transport.publish(this.#topic('hello'), utf8(hello));
       await transport.publish(this.#topic('chain-state'), this.#chain.status());
       this.#event('connected');
       log('info', `connected to ${this.config.mqttUrl}; hello lastId ${this.core.lastId ?? 0n}`);
+      this.mirror.connected();
     } catch (e) {
       log('unusual', `announcing on ${this.config.mqttUrl} failed: ${(e as Error).message}`);
     }
@@ -189,6 +206,7 @@ export class Device {
   #disconnected(reason: string): void {
     const wasConnected = this.#connected;
     this.#connected = false;
+    this.mirror.disconnected();
     if (this.#stopping) return;
     this.#event('disconnected');
     const delay = this.#delay;
@@ -223,6 +241,7 @@ export class Device {
     if (!parsed || parsed.deviceId !== this.deviceId) return;
     if (parsed.suffix === 'req') this.#request(payload);
     else if (parsed.suffix === 'chain') this.#chainMessage(payload);
+    else if (parsed.suffix === 'journal-ack') this.mirror.acked(payload);
     else if (parsed.suffix === 'control') this.options.log('unusual', `control message of ${payload.length} bytes ignored: this firmware knows no control commands`);
   }
 
@@ -332,7 +351,7 @@ const WIRE_HSMD_INIT = messageType('hsmd_init');
 /** The message type of an hsmd frame, or -1 if it is too short to have one. */
 
 /** secret_data for the node key; the fix in the error if the passphrase is missing or wrong. */
-function unlockSeed(file: Uint8Array, passphrase: string | undefined): Uint8Array {
+export function unlockSeed(file: Uint8Array, passphrase: string | undefined): Uint8Array {
   if (hsmSecretNeedsPassphrase(file) && passphrase === undefined) {
     throw new DeviceSetupError('hsm_secret is a mnemonic with a passphrase: the device needs that passphrase to derive its node key; configure it and restart');
   }

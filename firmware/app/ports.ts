@@ -15,8 +15,8 @@ export interface ConnectOptions {
   readonly clientId: string;
   readonly username: string;
   readonly password: string;
-  /** Published (QoS 1, retained) by the server if the connection dies without DISCONNECT. */
-  readonly will: { readonly topic: string; readonly payload: Uint8Array };
+  /** Published (QoS 1, retained) by the server if the connection dies without DISCONNECT (none for a restore's connection). */
+  readonly will?: { readonly topic: string; readonly payload: Uint8Array };
 }
 
 export interface TransportHandlers {

@@ -11,15 +11,17 @@ import { parseArgs } from 'node:util';
 import { JournalCorruptError } from '../../log/journal/frame.js';
 import type { FileDir } from '../../log/file-port.js';
 import { fastCurve } from '../../node/curve-native.js';
+import { MirrorRefusedError } from '../../log/mirror/verify.js';
 import { Device, type DeviceLogLevel } from '../app/device.js';
 import { JournalRollbackError } from '../../log/journal/high-water.js';
+import { restoreFromMirror } from '../app/restore.js';
 import { DeviceSetupError, type Clock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../../node/journal-advice.js';
 import { MqttTransport } from './mqtt-transport.js';
 import { NodeStore } from './node-store.js';
 import { TerminalLeds } from './terminal-leds.js';
 
-const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--passphrase-file FILE] [--developer]
+const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--passphrase-file FILE] [--developer] [--restore]
        sphinx-signer --help
 
 The signing device on Node: it connects to the broker (bin/sphinx-hsmd) over MQTT and
@@ -40,6 +42,11 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
                          deleted, cut back or restored from an older copy): only after
                          restoring the newest journal failed, knowing that the lost state
                          (e.g. a revoked commitment) is forgotten
+  --restore              DIR lost its journal (a dead card, a new disk): fetch this device's
+                         journal mirror from the broker, check its MAC chain and that it is not
+                         older than the broker's reply log, rebuild the journal from it, then
+                         run as usual. Refused, naming the problem, if the mirror was changed,
+                         has a gap or was rolled back (docs/journal.md "Restore").
   --help                 this text
 
 The device's MQTT username is its node id; its password a token signed with the node key.
@@ -107,6 +114,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
         'passphrase-file': { type: 'string' },
         developer: { type: 'boolean' },
         'accept-journal-rollback': { type: 'boolean' },
+        restore: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -150,6 +158,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
 
   const brokerId = brokerIdArg ?? (await readBrokerIdFile(resolve(brokerIdFile!), log));
   if (stopping) return;
+  if (values.restore) {
+    try {
+      await restoreFromMirror({
+        transport: new MqttTransport(),
+        store: new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase }),
+        clock: nodeClock,
+        curve: fastCurve(),
+        log,
+      });
+    } catch (e) {
+      if (e instanceof MirrorRefusedError || e instanceof DeviceSetupError) return fail(e.message);
+      if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));
+      throw e;
+    }
+  }
   try {
     device = bootHostDevice({ mqttUrl: mqttUrl!, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
   } catch (e) {

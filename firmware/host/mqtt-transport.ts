@@ -22,7 +22,7 @@ export class MqttTransport implements Transport {
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       keepalive: 30,
-      will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 1, retain: true },
+      ...(options.will ? { will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 1, retain: true } } : {}),
     });
     this.#client = client;
     noDelay(client);

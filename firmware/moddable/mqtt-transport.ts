@@ -48,7 +48,7 @@ export class ModdableMqttTransport implements Transport {
       password: options.password,
       clean: false,
       keepAlive: 30_000,
-      will: { topic: options.will.topic, message: options.will.payload.slice().buffer, QoS: 1, retain: true },
+      ...(options.will ? { will: { topic: options.will.topic, message: options.will.payload.slice().buffer, QoS: 1, retain: true } } : {}),
       onControl(opcode: number, message: { id: number }) {
         if (opcode === MQTTClient.CONNACK) handlers.connected();
         else if (opcode === MQTTClient.PUBACK || opcode === MQTTClient.SUBACK) transport.#settle(message.id);

@@ -145,6 +145,18 @@ export class Journal {
   }
 
   /**
+   * Starts an empty journal at a snapshot made elsewhere (a restore from the mirror,
+   * docs/journal.md "Restore"): the slot, then the start marker naming it.
+   */
+  install(lastId: bigint, body: Uint8Array): Snapshot {
+    if (this.#lastId !== undefined || this.files.journal.size() > 0) throw new RangeError('journal: a snapshot is installed only into an empty journal');
+    const snapshot = this.slots.write(lastId, 0, body);
+    this.#compact(snapshot);
+    this.#lastId = lastId;
+    return snapshot;
+  }
+
+  /**
    * Writes a snapshot covering every record so far (`body` is the caller's encoding of the
    * state they fold to), then compacts: the journal restarts empty after its id. Needs a
    * request record (the slot names the last id).

@@ -70,3 +70,13 @@ export function bip86BaseKey(curve: Curve, secretData: Uint8Array, privateVersio
   if (!master) throw new Error('Failed to create master key from BIP32 seed');
   return derivePath(curve, master, BIP86_BASE_PATH);
 }
+
+/**
+ * The journal mirror's MAC key (docs/journal.md "Mirror"; ours, not CLN's): HKDF(salt ∅,
+ * IKM = ALL of secret_data, info "sphinx journal mirror"), as hsmd derives its other
+ * secrets. Every device with the seed has it; the broker storing the mirror does not.
+ */
+export function mirrorKey(secretData: Uint8Array): Uint8Array {
+  checkSecret(secretData);
+  return hkdfSha256(secretData, undefined, 'sphinx journal mirror');
+}

@@ -20,12 +20,18 @@ export const TOPIC_SUFFIXES = {
   control: 'control',
   /** device → broker: answers to control commands. */
   controlRes: 'control-res',
-  /** device → broker: journal records mirrored for restore and audit. */
+  /** device → broker: journal records mirrored for restore and audit (docs/journal.md "Mirror"). */
   journal: 'journal',
   /** broker → device: chain updates (signer/chain/updates.ts). */
   chain: 'chain',
   /** device → broker: the device's chain view (signer/chain/status.ts), after each chain message and on connect. */
   chainState: 'chain-state',
+  /** broker → device: how far the mirror is durably stored. */
+  journalAck: 'journal-ack',
+  /** device → broker: "send me my mirror" (sphinx-signer --restore). */
+  journalFetch: 'journal-fetch',
+  /** broker → device: the mirror, in chunks, the last one marked final. */
+  journalDump: 'journal-dump',
 } as const;
 
 export type TopicSuffix = (typeof TOPIC_SUFFIXES)[keyof typeof TOPIC_SUFFIXES];

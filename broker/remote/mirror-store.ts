@@ -1,0 +1,124 @@
+/**
+ * The broker's side of the journal mirror (docs/journal.md "Mirror", docs/remote-protocol.md
+ * "Journal mirror"): entries the device sends on `journal` are kept in a LevelDB
+ * (SPHINX_DATA_DIR/mirror), acknowledged on `journal-ack` once durable, and served back on
+ * `journal-fetch` as `journal-dump` chunks with the largest request id the broker's reply log
+ * shows answered (restore's freshness check). The broker has no key: it checks only that
+ * each entry continues the stored chain (counter + 1, previous MAC equal); restore checks
+ * the MACs.
+ *
+ * `acceptEntries` is the pure decision per message; `MirrorDb` (log/broker-log/mirror-db.ts) its
+ * LevelDB; `attachMirror` the MQTT glue on the broker's client.
+ */
+import type { MqttClient } from 'mqtt';
+import { equal } from '../../signer/bytes.js';
+import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
+import type { BrokerLog } from '../../log/broker-log/broker-log.js';
+import { type ChainPosition, type MirrorEntry, positionAfter, ZERO_MAC } from '../../log/mirror/entry.js';
+import { MirrorDb } from '../../log/broker-log/mirror-db.js';
+import { chunkEntries, decodeFetch, decodeJournal, encodeAck, encodeDump, type JournalAck } from '../../log/mirror/messages.js';
+import type { ServerLog } from './mqtt-server.js';
+
+export interface Acceptance {
+  /** Entries to store, in order. */
+  readonly store: readonly MirrorEntry[];
+  /** Entries below this counter are superseded by a stored snapshot and may be dropped. */
+  readonly pruneBelow?: bigint;
+  /** The device started a new chain (a snapshot at entry 1): drop the old one first. */
+  readonly reset: boolean;
+  readonly ack: JournalAck;
+  /** Lines for the log (a new chain, an entry that does not continue the chain). */
+  readonly notes: readonly string[];
+}
+
+const isNewChain = (e: MirrorEntry): boolean => e.kind === 'snapshot' && e.counter === 1n && equal(e.prevMac, ZERO_MAC);
+
+/** What to do with one `journal` message, given the stored chain's last position. Pure. */
+export function acceptEntries(tip: ChainPosition | undefined, entries: readonly MirrorEntry[]): Acceptance {
+  const store: MirrorEntry[] = [];
+  const notes: string[] = [];
+  let pruneBelow: bigint | undefined;
+  let reset = false;
+  let at = tip;
+  for (const e of entries) {
+    if (at && e.counter <= at.counter) {
+      if (!isNewChain(e)) continue; // already stored: a resend
+      notes.push(`the device started a new mirror chain at a snapshot (the stored one ended at entry ${at.counter}); the old chain is dropped`);
+      reset = true;
+      store.length = 0;
+    } else if (at && e.counter === at.counter + 1n && !equal(e.prevMac, at.mac)) {
+      notes.push(`entry ${e.counter} does not continue the stored chain (its previous MAC differs): another device with this seed, or a forgery; not stored`);
+      return { store, pruneBelow, reset, ack: { counter: at.counter, gap: true }, notes };
+    } else if (at ? e.counter !== at.counter + 1n && e.kind !== 'snapshot' : e.kind !== 'snapshot' && e.counter !== 1n) {
+      return { store, pruneBelow, reset, ack: { counter: at?.counter ?? 0n, gap: true }, notes };
+    }
+    store.push(e);
+    if (e.kind === 'snapshot') pruneBelow = e.counter;
+    at = positionAfter(e);
+  }
+  return { store, pruneBelow, reset, ack: { counter: at?.counter ?? 0n, gap: false }, notes };
+}
+
+export interface MirrorAttachment {
+  readonly store: MirrorDb;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the mirror topics on the broker's MQTT client. Messages of one device are handled
+ * one at a time, in arrival order. The largest answered request id is followed live from the
+ * broker log (a reply is logged only after the device journaled it).
+ */
+export async function attachMirror(options: { mqtt: MqttClient; brokerLog: BrokerLog; dir: string; log: ServerLog }): Promise<MirrorAttachment> {
+  const { mqtt, brokerLog, log } = options;
+  const store = await MirrorDb.open(options.dir);
+  let repliedUpTo = 0n;
+  const replies = brokerLog.subscribe(0n, ({ record }) => {
+    if (record.kind === 'reply-received' && record.id > repliedUpTo) repliedUpTo = record.id;
+  });
+  await replies.ready;
+  const queues = new Map<string, Promise<void>>();
+  const send = (device: string, suffix: 'journal-ack' | 'journal-dump', payload: Uint8Array): Promise<void> =>
+    mqtt.publishAsync(topic(device, suffix), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }).then(() => undefined);
+
+  const onJournal = async (device: string, payload: Uint8Array): Promise<void> => {
+    const accepted = acceptEntries(await store.tip(device), decodeJournal(payload));
+    for (const note of accepted.notes) log('unusual', `mirror of ${device}: ${note}`);
+    await store.apply(device, accepted);
+    if (accepted.ack.gap) log('unusual', `mirror of ${device}: entries after ${accepted.ack.counter} do not follow the stored chain; asking for them again`);
+    await send(device, 'journal-ack', encodeAck(accepted.ack));
+  };
+  const onFetch = async (device: string, payload: Uint8Array): Promise<void> => {
+    decodeFetch(payload);
+    const entries = await store.entries(device);
+    const chunks = chunkEntries(entries);
+    log('info', `mirror of ${device}: sending ${entries.length} entries for a restore (answered up to request id ${repliedUpTo})`);
+    if (chunks.length === 0) chunks.push([]);
+    for (const [i, chunk] of chunks.entries()) await send(device, 'journal-dump', encodeDump({ final: i === chunks.length - 1, repliedUpTo, entries: chunk }));
+  };
+
+  const onMessage = (name: string, payload: Buffer): void => {
+    const where = parseTopic(name);
+    if (!where || (where.suffix !== 'journal' && where.suffix !== 'journal-fetch')) return;
+    const bytes = new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+    const handle = where.suffix === 'journal' ? onJournal : onFetch;
+    const previous = queues.get(where.deviceId) ?? Promise.resolve();
+    const next = previous.then(() => handle(where.deviceId, bytes)).catch((e: Error) => {
+      log('unusual', `mirror of ${where.deviceId}: ${where.suffix} message of ${bytes.length} bytes dropped: ${e.message}`);
+    });
+    queues.set(where.deviceId, next);
+  };
+  mqtt.on('message', onMessage);
+  mqtt.subscribe(['journal', 'journal-fetch'].map((s) => `${TOPIC_ROOT}/+/${s}`), { qos: 1 }, (err) => {
+    if (err) log('broken', `mirror: subscribing: ${err.message}`);
+  });
+  return {
+    store,
+    async close() {
+      mqtt.off('message', onMessage);
+      replies.close();
+      await Promise.all(queues.values());
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * The device's journal mirror (docs/journal.md "Mirror"): every record the journal makes
+ * durable, and every snapshot, becomes a MAC-chained entry (log/mirror/entry.ts) sent to the
+ * broker on `journal`, kept until the broker acknowledges it on `journal-ack` and sent again
+ * on every (re)connect, after a `gap` answer, and when no acknowledgement came for a while.
+ * It never delays a reply: the core tells it about records after their sync, and the
+ * entries are made and published on a later turn, after the replies have left.
+ *
+ * The chain continues across restarts: the position of each snapshot's entry is kept in an
+ * anchor beside the journal (two alternating CRC'd files, `mirror-a` / `mirror-b`, in the
+ * snapshot-slot format), written before the snapshot itself. At boot the entries since the
+ * snapshot are made again from the anchor and the journal, and sent; the broker keeps what it
+ * already has once. A snapshot without its anchor (a data directory from before the mirror)
+ * starts a new chain at that snapshot, which the broker adopts.
+ */
+import type { FileDir, FilePort } from '../../log/file-port.js';
+import { readWhole, replaceWhole } from '../../log/file-port.js';
+import type { Recovery } from '../../log/journal/journal.js';
+import { encodeEntry, type JournalEntry } from '../../log/journal/record.js';
+import { decodeSlot, encodeSlot } from '../../log/journal/snapshot-slots.js';
+import { type ChainPosition, GENESIS, makeEntry, type MirrorEntry, positionAfter, snapshotPayload } from '../../log/mirror/entry.js';
+import { chunkEntries, decodeAck, encodeJournal } from '../../log/mirror/messages.js';
+import type { JournalObserver } from '../../core/signer-core.js';
+import type { Clock, TimerHandle } from './ports.js';
+
+export const MIRROR_ANCHOR_FILES = ['mirror-a', 'mirror-b'] as const;
+/** Unacknowledged entries are sent again after this long without an acknowledgement. */
+export const MIRROR_RESEND_MS = 5000;
+
+/** Where a snapshot's entry stands in the chain: its counter and the MAC before it. */
+export interface MirrorAnchor {
+  readonly snapshotLastId: bigint;
+  readonly counter: bigint;
+  readonly prevMac: Uint8Array;
+}
+
+export const openAnchorFiles = (dir: FileDir): [FilePort, FilePort] => [dir.open(MIRROR_ANCHOR_FILES[0]), dir.open(MIRROR_ANCHOR_FILES[1])];
+
+/** The anchors in the two files (undefined: empty or unusable). */
+export function readAnchors(files: readonly FilePort[]): (MirrorAnchor | undefined)[] {
+  return files.map((file) => {
+    const slot = decodeSlot(readWhole(file));
+    if ('problem' in slot) return undefined;
+    return { snapshotLastId: slot.snapshot.lastId, counter: slot.snapshot.generation, prevMac: slot.snapshot.body };
+  });
+}
+
+/** The chain position an anchor proves (its snapshot entry's counter and MAC are not stored; the one before is). */
+export const anchorProves = (a: MirrorAnchor): ChainPosition => ({ counter: a.counter - 1n, mac: a.prevMac });
+
+/** Writes `anchor` over `file` (synced): the slot format, generation = counter, body = previous MAC. */
+export function writeAnchor(file: FilePort, anchor: MirrorAnchor): void {
+  replaceWhole(file, encodeSlot({ generation: anchor.counter, lastId: anchor.snapshotLastId, journalOffset: 0, body: anchor.prevMac }));
+}
+
+export interface MirrorOptions {
+  /** mirrorKey(secret_data) (signer/keys/root-secrets.ts). */
+  readonly key: Uint8Array;
+  readonly dir: FileDir;
+  readonly clock: Clock;
+  /** Publishes one `journal` message (QoS 1). */
+  readonly publish: (payload: Uint8Array) => Promise<void>;
+  readonly log: (level: 'info' | 'unusual' | 'broken', line: string) => void;
+}
+
+export class JournalMirror implements JournalObserver {
+  #position: ChainPosition = GENESIS;
+  /** Made and not yet acknowledged, in counter order. */
+  #outbox: MirrorEntry[] = [];
+  /** Durable journal records whose mirror entries are not made yet. */
+  #pending: JournalEntry[] = [];
+  #acked = 0n;
+  #sentUpTo = 0n;
+  #online = false;
+  #flushTimer: TimerHandle | undefined;
+  #waiters: (() => void)[] = [];
+  #resendTimer: TimerHandle | undefined;
+  /** The anchor file holding the current snapshot's anchor (the next one goes to the other). */
+  #anchorFile = 1;
+  readonly #anchorFiles: [FilePort, FilePort];
+
+  constructor(private readonly options: MirrorOptions) {
+    this.#anchorFiles = openAnchorFiles(options.dir);
+  }
+
+  /** Where the chain stands (with the records not yet made into entries counted in). */
+  get position(): ChainPosition {
+    this.#materialize();
+    return this.#position;
+  }
+
+  /** The entries the broker has not acknowledged yet. */
+  get unacknowledged(): number {
+    this.#materialize();
+    return this.#outbox.length;
+  }
+
+  /** Rebuilds the chain from what journal recovery found: the snapshot's entry, then one per record. */
+  recovered(recovery: Recovery): void {
+    const { key, log } = this.options;
+    const snapshot = recovery.snapshot;
+    if (snapshot) {
+      const anchors = readAnchors(this.#anchorFiles);
+      const index = anchors.findIndex((a) => a?.snapshotLastId === snapshot.lastId);
+      let anchor = anchors[index];
+      if (anchor === undefined) {
+        anchor = { snapshotLastId: snapshot.lastId, counter: 1n, prevMac: GENESIS.mac };
+        log('unusual', `mirror: no anchor for the snapshot of id ${snapshot.lastId}; a new mirror chain starts at it`);
+        this.#writeAnchor(anchor);
+      } else {
+        this.#anchorFile = index;
+      }
+      const entry = makeEntry(key, anchorProves(anchor), 'snapshot', snapshotPayload(snapshot.lastId, snapshot.body));
+      this.#outbox.push(entry);
+      this.#position = positionAfter(entry);
+    }
+    this.#pending.push(...recovery.entries.map((r) => r.entry));
+    this.#materialize();
+  }
+
+  durable(entries: readonly JournalEntry[]): void {
+    this.#pending.push(...entries);
+    // After this turn: the replies of these records leave first.
+    this.#flushTimer ??= this.options.clock.after(0, () => {
+      this.#flushTimer = undefined;
+      this.flush();
+    });
+  }
+
+  snapshotting(lastId: bigint, body: Uint8Array): void {
+    this.#materialize();
+    const anchor = { snapshotLastId: lastId, counter: this.#position.counter + 1n, prevMac: this.#position.mac };
+    this.#writeAnchor(anchor); // before the snapshot: a crash in between leaves the other anchor for the old one
+    const entry = makeEntry(this.options.key, this.#position, 'snapshot', snapshotPayload(lastId, body));
+    this.#outbox.push(entry);
+    this.#position = positionAfter(entry);
+  }
+
+  /** The connection is up (after hello): everything unacknowledged goes again. */
+  connected(): void {
+    this.#online = true;
+    this.#sentUpTo = this.#acked;
+    this.flush();
+  }
+
+  disconnected(): void {
+    this.#online = false;
+    if (this.#resendTimer) this.options.clock.cancel(this.#resendTimer);
+    this.#resendTimer = undefined;
+  }
+
+  /** A `journal-ack` payload. */
+  acked(payload: Uint8Array): void {
+    const { log } = this.options;
+    let ack;
+    try {
+      ack = decodeAck(payload);
+    } catch (e) {
+      log('unusual', `mirror: dropped an acknowledgement that does not decode: ${(e as Error).message}`);
+      return;
+    }
+    this.#materialize();
+    if (ack.counter > this.#position.counter) {
+      log('unusual', `mirror: the broker holds entries up to ${ack.counter}, this device only made ${this.#position.counter} (another device with this seed?)`);
+    }
+    if (ack.counter > this.#acked) {
+      this.#acked = ack.counter;
+      const keep = this.#outbox.findIndex((e) => e.counter > ack.counter);
+      this.#outbox = keep === -1 ? [] : this.#outbox.slice(keep);
+    }
+    if (ack.gap) {
+      const first = this.#outbox[0];
+      if (first && first.counter > ack.counter + 1n && first.kind !== 'snapshot') {
+        log('broken', `mirror: the broker lacks entries ${ack.counter + 1n}..${first.counter - 1n}, which this device no longer holds; the next snapshot covers them`);
+      }
+      this.#sentUpTo = ack.counter;
+      this.flush();
+    }
+    if (this.#outbox.length === 0) {
+      if (this.#resendTimer) this.options.clock.cancel(this.#resendTimer);
+      this.#resendTimer = undefined;
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves true once every entry is acknowledged, false if `ms` pass first. */
+  acknowledged(ms: number): Promise<boolean> {
+    this.flush();
+    if (this.unacknowledged === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = this.options.clock.after(ms, () => resolve(false));
+      this.#waiters.push(() => {
+        this.options.clock.cancel(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Sends what was not sent on this connection. */
+  flush(): void {
+    this.#materialize();
+    if (!this.#online) return;
+    const unsent = this.#outbox.filter((e) => e.counter > this.#sentUpTo);
+    if (unsent.length === 0) return;
+    for (const chunk of chunkEntries(unsent)) {
+      this.options.publish(encodeJournal(chunk)).catch((e: Error) =>
+        this.options.log('unusual', `mirror: entries ${chunk[0]!.counter}..${chunk.at(-1)!.counter} not acknowledged by the server (${e.message}); sent again on reconnect`));
+    }
+    this.#sentUpTo = unsent.at(-1)!.counter;
+    this.#armResend();
+  }
+
+  #armResend(): void {
+    const { clock } = this.options;
+    if (this.#resendTimer) clock.cancel(this.#resendTimer);
+    this.#resendTimer = clock.after(MIRROR_RESEND_MS, () => {
+      this.#resendTimer = undefined;
+      if (this.#outbox.length === 0 || !this.#online) return;
+      this.options.log('unusual', `mirror: entries after ${this.#acked} unacknowledged for ${MIRROR_RESEND_MS / 1000} s; sending them again`);
+      this.#sentUpTo = this.#acked;
+      this.flush();
+    });
+  }
+
+  #materialize(): void {
+    for (const record of this.#pending) {
+      const entry = makeEntry(this.options.key, this.#position, 'record', encodeEntry(record));
+      this.#outbox.push(entry);
+      this.#position = positionAfter(entry);
+    }
+    this.#pending = [];
+  }
+
+  #writeAnchor(anchor: MirrorAnchor): void {
+    const target = 1 - this.#anchorFile;
+    writeAnchor(this.#anchorFiles[target]!, anchor);
+    this.#anchorFile = target;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Restore from the broker's mirror (docs/journal.md "Restore"; `sphinx-signer --restore`): a
+ * device whose storage died gets its journal back. On an empty journal directory it connects
+ * under its own identity, asks for the mirror on `journal-fetch`, collects the `journal-dump`
+ * chunks, checks them (log/mirror/verify.ts: the MAC chain, and freshness against the
+ * broker's reply log and any mirror anchor the directory still holds) and writes the journal
+ * the mirror describes: the snapshot, its anchor, then every record, synced. The device then
+ * boots on it as on its own journal, and answers exactly as before.
+ */
+import { toHex } from '../../signer/bytes.js';
+import type { Curve } from '../../signer/crypto/curve.js';
+import { mirrorKey, nodePrivateKey } from '../../signer/keys/root-secrets.js';
+import { makeCredentials } from '../../signer/remote/auth-token.js';
+import { topic } from '../../signer/remote/topics.js';
+import { JournalCorruptError } from '../../log/journal/frame.js';
+import { Journal, openJournalFiles } from '../../log/journal/journal.js';
+import { encodeEntry, isSourced } from '../../log/journal/record.js';
+import { equal } from '../../signer/bytes.js';
+import type { MirrorEntry } from '../../log/mirror/entry.js';
+import { decodeDump, encodeFetch } from '../../log/mirror/messages.js';
+import { type CheckedMirror, checkMirror, MirrorRefusedError } from '../../log/mirror/verify.js';
+import type { FilePort } from '../../log/file-port.js';
+import { unlockSeed } from './device.js';
+import { anchorProves, openAnchorFiles, readAnchors, writeAnchor } from './mirror.js';
+import { type Clock, DeviceSetupError, type Store, type Transport } from './ports.js';
+
+export interface RestoreOptions {
+  readonly transport: Transport;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly curve: Curve;
+  readonly log: (level: 'info' | 'unusual' | 'broken', line: string) => void;
+  /** Give up if the whole mirror has not arrived within this long. */
+  readonly timeoutMs?: number;
+}
+
+export interface Restored {
+  readonly entries: number;
+  readonly records: number;
+  readonly lastId: bigint;
+}
+
+/** Restores; throws MirrorRefusedError (forged, gap, reordered, rollback, malformed) or DeviceSetupError. */
+export async function restoreFromMirror(options: RestoreOptions): Promise<Restored> {
+  const { store, curve, log } = options;
+  const lock = store.lock();
+  try {
+    const secretData = unlockSeed(store.hsmSecret(), store.passphrase());
+    const nodeKey = nodePrivateKey(curve, secretData);
+    const deviceId = toHex(curve.publicKey(nodeKey));
+    const dir = store.journalDir();
+    const files = openJournalFiles(dir);
+    let journal: Journal;
+    try {
+      const opened = Journal.open(files);
+      if (opened.recovery.snapshot || opened.recovery.records.length > 0) {
+        throw new DeviceSetupError(`the journal here is readable (last id ${opened.journal.lastId}): there is nothing to restore; start the device without --restore`);
+      }
+      journal = opened.journal;
+    } catch (e) {
+      if (!(e instanceof JournalCorruptError)) throw e;
+      throw new DeviceSetupError(`the journal cannot be read (${e.message}): move the files journal, snapshot-a and snapshot-b aside (keep hsm_secret and mirror-a/-b: they prove how far the mirror must reach) and run --restore again`);
+    }
+    const anchorFiles = openAnchorFiles(dir);
+    const proven = readAnchors(anchorFiles).reduce<ReturnType<typeof anchorProves> | undefined>((best, a) => {
+      const p = a && anchorProves(a);
+      return p && (!best || p.counter > best.counter) ? p : best;
+    }, undefined);
+    const dump = await fetchMirror(options, deviceId, nodeKey);
+    log('info', `restore: ${dump.entries.length} mirror entries received; the broker's reply log shows request ${dump.repliedUpTo} answered`);
+    const mirror = checkMirror(mirrorKey(secretData), dump.entries, { repliedUpTo: dump.repliedUpTo, proven });
+    if (dump.entries.length === 0) throw new DeviceSetupError(`the broker holds no mirror for device ${deviceId}: nothing to restore from`);
+    rebuildJournal(journal, anchorFiles, mirror);
+    log('info', `restore: journal rebuilt up to request id ${mirror.lastId} (${mirror.snapshot ? `snapshot of id ${mirror.snapshot.lastId} and ` : ''}${mirror.records.length} records), mirror entry ${mirror.end.counter}`);
+    return { entries: dump.entries.length, records: mirror.records.length, lastId: mirror.lastId };
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Writes the journal a checked mirror describes into an empty `journal`: the snapshot's anchor
+ * (before the snapshot, as the device does), the snapshot, then every record after it; synced.
+ */
+export function rebuildJournal(journal: Journal, anchorFiles: readonly [FilePort, FilePort], mirror: CheckedMirror): void {
+  if (mirror.snapshot) {
+    const s = mirror.snapshot;
+    writeAnchor(anchorFiles[0], { snapshotLastId: s.lastId, counter: s.position.counter, prevMac: s.prevMac });
+    journal.install(s.lastId, s.body);
+  }
+  for (const { entry, payload } of mirror.records) {
+    if (!equal(encodeEntry(entry), payload)) throw new MirrorRefusedError('malformed', 'a mirrored journal record is not in this build\'s canonical encoding');
+    if (isSourced(entry)) journal.appendSourced(entry);
+    else journal.append(entry);
+  }
+  journal.sync();
+}
+
+/** Between attempts to reach the broker (it may still be starting). */
+const RETRY_MS = 1000;
+
+/** Connects (retrying until the timeout), asks for the mirror and collects every chunk up to the final one. */
+async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: Uint8Array): Promise<{ entries: MirrorEntry[]; repliedUpTo: bigint }> {
+  const { transport, clock, curve, store } = options;
+  const config = store.config();
+  let entries: MirrorEntry[] = [];
+  try {
+    return await new Promise((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? 60_000;
+      let done = false;
+      let lastReason = 'no answer';
+      const timer = clock.after(timeoutMs, () => fail(new DeviceSetupError(`restore: the mirror did not arrive within ${timeoutMs / 1000} s from ${config.mqttUrl} (${lastReason})`)));
+      const fail = (e: Error): void => {
+        if (done) return;
+        done = true;
+        clock.cancel(timer);
+        reject(e);
+      };
+      const attempt = (): void => {
+        entries = [];
+        const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now());
+        transport.connect(
+          // Its own client id: the device's persistent session (its queued requests) is left alone.
+          // No will: its "offline" would be taken for the device's own (a spare may be live).
+          { url: config.mqttUrl, clientId: `${deviceId}-restore`, username, password },
+          {
+            connected: () => {
+              transport
+                .subscribe([topic(deviceId, 'journal-dump')])
+                .then(() => transport.publish(topic(deviceId, 'journal-fetch'), encodeFetch()))
+                .catch(fail);
+            },
+            message: (name, payload) => {
+              if (name !== topic(deviceId, 'journal-dump')) return;
+              try {
+                const dump = decodeDump(payload);
+                entries.push(...dump.entries);
+                if (!dump.final || done) return;
+                done = true;
+                clock.cancel(timer);
+                resolve({ entries, repliedUpTo: dump.repliedUpTo });
+              } catch (e) {
+                fail(new MirrorRefusedError('malformed', `a mirror chunk does not decode: ${(e as Error).message}`));
+              }
+            },
+            disconnected: (reason) => {
+              if (done) return;
+              lastReason = reason;
+              options.log('unusual', `restore: cannot reach the broker at ${config.mqttUrl} (${reason}); retrying in ${RETRY_MS / 1000} s`);
+              clock.after(RETRY_MS, attempt);
+            },
+          },
+        );
+      };
+      attempt();
+    });
+  } finally {
+    await transport.end().catch(() => undefined);
+  }
+}

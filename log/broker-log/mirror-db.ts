@@ -1,0 +1,72 @@
+/**
+ * The broker's store of device journal mirrors on LevelDB (Node only; docs/journal.md
+ * "Mirror"), in SPHINX_DATA_DIR/mirror: key `<device id>/<counter, 16 hex digits>`, value the
+ * encoded entry (entry.ts). What to store is decided by broker/remote/mirror-store.ts.
+ */
+import { join } from 'node:path';
+import { Level } from 'level';
+import { type ChainPosition, decodeMirrorEntry, encodeMirrorEntry, type MirrorEntry, positionAfter } from '../mirror/entry.js';
+
+/** Where a broker whose SPHINX_DATA_DIR is `dataDir` keeps the mirrors. */
+export const mirrorDir = (dataDir: string): string => join(dataDir, 'mirror');
+
+type Db = Level<string, Uint8Array>;
+
+const prefix = (deviceId: string): string => `${deviceId}/`;
+const keyOf = (deviceId: string, counter: bigint): string => `${prefix(deviceId)}${counter.toString(16).padStart(16, '0')}`;
+/** Just past every key of the device. */
+const endOf = (deviceId: string): string => `${deviceId}0`;
+
+export class MirrorDb {
+  readonly #tips = new Map<string, ChainPosition | undefined>();
+
+  private constructor(private readonly db: Db) {}
+
+  static async open(dir: string): Promise<MirrorDb> {
+    const db: Db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    await db.open();
+    return new MirrorDb(db);
+  }
+
+  async tip(deviceId: string): Promise<ChainPosition | undefined> {
+    if (this.#tips.has(deviceId)) return this.#tips.get(deviceId);
+    let tip: ChainPosition | undefined;
+    for await (const value of this.db.values({ gte: prefix(deviceId), lt: endOf(deviceId), reverse: true, limit: 1 })) tip = positionAfter(decodeMirrorEntry(value));
+    this.#tips.set(deviceId, tip);
+    return tip;
+  }
+
+  /**
+   * Stores entries durably (one synced batch): after dropping the device's chain if `reset`,
+   * and dropping the entries below `pruneBelow` afterwards (a snapshot supersedes them).
+   */
+  async apply(deviceId: string, a: { readonly store: readonly MirrorEntry[]; readonly reset: boolean; readonly pruneBelow?: bigint }): Promise<void> {
+    if (a.reset) await this.db.clear({ gte: prefix(deviceId), lt: endOf(deviceId) });
+    if (a.store.length > 0) {
+      await this.db.batch(a.store.map((e) => ({ type: 'put' as const, key: keyOf(deviceId, e.counter), value: encodeMirrorEntry(e) })), { sync: true });
+      this.#tips.set(deviceId, positionAfter(a.store.at(-1)!));
+    }
+    if (a.pruneBelow !== undefined) await this.db.clear({ gte: prefix(deviceId), lt: keyOf(deviceId, a.pruneBelow) });
+  }
+
+  /** The stored mirror of a device, in counter order: from its newest snapshot on. */
+  async entries(deviceId: string): Promise<MirrorEntry[]> {
+    const all: MirrorEntry[] = [];
+    for await (const value of this.db.values({ gte: prefix(deviceId), lt: endOf(deviceId) })) all.push(decodeMirrorEntry(value));
+    let snapshot = all.length - 1;
+    while (snapshot >= 0 && all[snapshot]!.kind !== 'snapshot') snapshot--;
+    return snapshot > 0 ? all.slice(snapshot) : all;
+  }
+
+  /** The devices with a stored mirror. */
+  async devices(): Promise<string[]> {
+    const ids = new Set<string>();
+    for await (const key of this.db.keys()) ids.add(key.slice(0, key.indexOf('/')));
+    return [...ids];
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+

@@ -1,0 +1,182 @@
+/**
+ * The journal mirror and restore with real processes (docs/journal.md "Mirror", "Restore"):
+ * simulated lightningd → bin/sphinx-hsmd (remote, embedded MQTT) → bin/sphinx-signer.
+ * - A device SIGKILLed mid-session has its data directory deleted; `sphinx-signer --restore`
+ *   on an empty one rebuilds the journal from the broker's mirror and the recorded session
+ *   goes on byte-identical; the restored journal refuses a revoked holder commitment of the
+ *   channel; `sphinx-audit verify` finds the mirror consistent with the journal.
+ * - The broker's mirror with one record changed, one dropped, or its tail cut off (rolled
+ *   back) is refused by `--restore`, naming forged / gap / rollback, and nothing is written.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Level } from 'level';
+import { mirrorDir } from '../log/broker-log/mirror-db.js';
+import { SignerCore } from '../core/signer-core.js';
+import { NodeDir } from '../node/node-file.js';
+import { openJournalFiles } from '../log/journal/journal.js';
+import { decodeMirrorEntry, encodeMirrorEntry } from '../log/mirror/entry.js';
+import { nobleCurve } from '../signer/crypto/noble.js';
+import { Signer } from '../signer/signer.js';
+import { RECORDED, revokedProbe, REVOKED_THROUGH } from '../property-tests/node-model.js';
+import { replyText } from '../property-tests/harness.js';
+import { fixturePath, repoRoot } from './fixtures.js';
+import { dataDirWith } from './device-driver.js';
+import { freePort, startDeviceProcess } from './remote-helpers.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
+import { loadTranscript } from './transcript.js';
+
+const NAME = 'session-basic-l1.jsonl';
+const PATH = fixturePath(`transcripts/${NAME}`);
+const transcript = loadTranscript(PATH);
+const secret = Buffer.from(transcript.header.hsm_secret, 'hex');
+const AUDIT_BIN = join(repoRoot, 'bin', 'sphinx-audit');
+const SIGNER_BIN = join(repoRoot, 'bin', 'sphinx-signer');
+/** Killed after this exchange: well into the commitment rounds, with holder commitments revoked. */
+const KILL_AFTER = 120;
+
+const hsmdEnv = (dataDir: string, port: number) => ({
+  SPHINX_SIGNER: 'remote',
+  SPHINX_DATA_DIR: dataDir,
+  SPHINX_MQTT_PORT: String(port),
+  SPHINX_CLN_VERSION: transcript.header.cln_version,
+});
+
+/** The broker's and the restored device's data directories after the must-show session, for the refusal cases. */
+let session: { brokerDir: string; deviceDir: string } | undefined;
+
+test('device SIGKILLed mid-session, its data directory deleted, restored from the mirror: the session goes on byte-identical; a revoked holder commitment stays refused', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-broker-'));
+  const port = await freePort();
+  const url = `mqtt://127.0.0.1:${port}`;
+  const brokerIdFile = join(dataDir, 'broker-id');
+  const ld = await SimLightningd.start({ hsmSecret: secret, args: transcript.header.hsmd_args, env: hsmdEnv(dataDir, port) });
+  const first = startDeviceProcess({ url, brokerIdFile, hsmSecret: secret });
+  let restored: ReturnType<typeof startDeviceProcess> | undefined;
+  let firstOutput = '';
+  try {
+    const result = ld.replay(PATH, (ex) => {
+      if (ex.seq !== transcript.exchanges[KILL_AFTER]!.seq) return;
+      first.child.kill('SIGKILL');
+      firstOutput = first.output();
+      rmSync(first.dir, { recursive: true, force: true }); // the dead SD card
+      restored = startDeviceProcess({ url, brokerIdFile, hsmSecret: secret, args: ['--restore'] });
+    });
+    const exit = await ld.stop();
+    const out = restored?.output() ?? '';
+    assert.equal(result.failed, 0, `replay: ${JSON.stringify(result.mismatches.slice(0, 3))}\nfirst device:\n${firstOutput}\nrestored device:\n${out}\nhsmd:\n${ld.describeStatus()}`);
+    assert.equal(exit.code, 2);
+    assert.match(out, /restore: \d+ mirror entries received/);
+    assert.match(out, /restore: journal rebuilt up to request id \d+/);
+    assert.match(ld.describeStatus(), /mirror of [0-9a-f]{66}: sending \d+ entries for a restore/);
+    await restored!.stop();
+
+    // The audit finds the mirror consistent with the restored device's journal, every MAC checked.
+    const secretFile = join(restored!.dir, 'hsm_secret');
+    const audit = spawnSync(process.execPath, [AUDIT_BIN, 'verify', '--log', dataDir, '--journal', restored!.dir, '--hsm-secret', secretFile], { encoding: 'utf8' });
+    assert.match(audit.stdout, /mirror: \d+ entries, consistent with the journal \(every MAC checked\)/, audit.stdout + audit.stderr);
+
+    // The restored journal (a copy: the probe is journaled) holds the channel's revocations: an old holder commitment is refused.
+    // (REVOKED_THROUGH counts the signer's requests: the broker answers client_hsmfd itself.)
+    const signerRequestsBeforeKill = transcript.exchanges.slice(0, KILL_AFTER + 1).filter((ex) => !ex.req.startsWith('0009')).length;
+    const revoked = REVOKED_THROUGH[signerRequestsBeforeKill];
+    assert.ok(revoked !== undefined, 'holder commitments were revoked before the kill');
+    const probeDir = mkdtempSync(join(tmpdir(), 'sphinx-probe-'));
+    cpSync(restored!.dir, probeDir, { recursive: true });
+    const { core } = SignerCore.open(openJournalFiles(new NodeDir(probeDir)), (state) =>
+      new Signer({ curve: nobleCurve, developer: false, readHsmSecret: () => secret }, state));
+    const init = core.handle({ id: core.lastId! + 1n, client: RECORDED[0]!.client, at: 0, message: RECORDED[0]!.message });
+    assert.equal(init.reply.kind, 'frame', 'init unlocks the keys again');
+    const probe = revokedProbe(revoked);
+    const refused = core.handle({ id: core.lastId! + 1n, client: probe.client, at: 0, message: probe.message });
+    assert.match(replyText(refused.reply), /policy-commitment-revoked-holder:/);
+    rmSync(probeDir, { recursive: true, force: true });
+    session = { brokerDir: dataDir, deviceDir: restored!.dir };
+  } finally {
+    await first.stop();
+    await restored?.stop();
+    ld.cleanup();
+    rmSync(first.dir, { recursive: true, force: true });
+    if (!session) {
+      if (restored) rmSync(restored.dir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+});
+
+type Tamper = (db: Level<string, Uint8Array>, keys: string[]) => Promise<void>;
+
+const tampers: { name: string; problem: RegExp; audit: RegExp; tamper: Tamper }[] = [
+  {
+    name: 'one record changed',
+    problem: /mirror refused \(forged\): entry \d+ \(record\): its MAC does not verify/,
+    audit: /mirror forged: .*entry \d+ \(record\): its MAC does not verify[^]*mirror forged: entry \d+ \(request id \d+\) differs from the journal record/,
+    tamper: async (db, keys) => {
+      const key = keys[Math.floor(keys.length / 2)]!;
+      const e = decodeMirrorEntry(await db.get(key));
+      const payload = e.payload.slice();
+      payload[payload.length - 1]! ^= 1;
+      await db.put(key, encodeMirrorEntry({ ...e, payload }));
+    },
+  },
+  {
+    name: 'one record dropped',
+    problem: /mirror refused \(gap\): entries (\d+)\.\.\1 are missing/,
+    audit: /mirror gap: .*entries (\d+)\.\.\1 are missing[^]*mirror gap: journal record \d+ is missing from the mirror/,
+    tamper: (db, keys) => db.del(keys[Math.floor(keys.length / 2)]!),
+  },
+  {
+    name: 'rolled back (its last records cut off)',
+    problem: /mirror refused \(rollback\): the mirror ends at request id \d+, but the broker's reply log shows the device answered id \d+/,
+    audit: /mirror rollback: journal record \d+ is not mirrored: the mirror ends at id \d+/,
+    tamper: async (db, keys) => {
+      for (const key of keys.slice(-5)) await db.del(key);
+    },
+  },
+];
+
+for (const { name, problem, audit, tamper } of tampers) {
+  test(`a mirror with ${name} is refused by --restore and named by sphinx-audit verify; nothing is written`, async (t) => {
+    if (!session) return t.skip('needs the session of the test above');
+    const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-broker-'));
+    cpSync(session.brokerDir, dataDir, { recursive: true });
+    rmSync(join(dataDir, 'sphinx.lock'), { force: true });
+    const db = new Level<string, Uint8Array>(mirrorDir(dataDir), { valueEncoding: 'view' });
+    const keys: string[] = [];
+    for await (const key of db.keys()) keys.push(key);
+    assert.ok(keys.length > 10, `the session mirrored its records (${keys.length} entries)`);
+    await tamper(db, keys);
+    await db.close();
+    const audited = spawnSync(process.execPath, [AUDIT_BIN, 'verify', '--log', dataDir, '--journal', session.deviceDir, '--hsm-secret', join(session.deviceDir, 'hsm_secret')], { encoding: 'utf8' });
+    assert.equal(audited.status, 1, audited.stdout + audited.stderr);
+    assert.match(audited.stdout, audit);
+
+    const port = await freePort();
+    const ld = await SimLightningd.start({ hsmSecret: secret, args: transcript.header.hsmd_args, env: hsmdEnv(dataDir, port) });
+    const deviceDir = dataDirWith(secret);
+    try {
+      ld.master.send(transcript.exchanges[0]!.req); // lightningd's init opens the broker's signer side; no reply awaited
+      const device = spawnSync(process.execPath, [SIGNER_BIN, '--mqtt', `mqtt://127.0.0.1:${port}`, '--data', deviceDir, '--broker-id-file', join(dataDir, 'broker-id'), '--restore'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(device.status, 1, `${device.stdout}${device.stderr}`);
+      assert.match(device.stderr, problem);
+      for (const file of ['journal', 'snapshot-a', 'snapshot-b', 'mirror-a', 'mirror-b']) {
+        assert.ok(!existsSync(join(deviceDir, file)) || statSync(join(deviceDir, file)).size === 0, `${file} not written`);
+      }
+    } finally {
+      ld.cleanup();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(deviceDir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('cleanup', () => {
+  if (session) for (const dir of Object.values(session)) rmSync(dir, { recursive: true, force: true });
+});
