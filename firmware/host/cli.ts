@@ -15,13 +15,14 @@ import { MirrorRefusedError } from '../../log/mirror/verify.js';
 import { Device, type DeviceLogLevel } from '../app/device.js';
 import { JournalRollbackError } from '../../log/journal/high-water.js';
 import { restoreFromMirror } from '../app/restore.js';
+import { standBy } from '../app/spare.js';
 import { DeviceSetupError, type Clock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../../node/journal-advice.js';
 import { MqttTransport } from './mqtt-transport.js';
 import { NodeStore } from './node-store.js';
 import { TerminalLeds } from './terminal-leds.js';
 
-const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--passphrase-file FILE] [--developer] [--restore]
+const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--passphrase-file FILE] [--developer] [--restore | --spare]
        sphinx-signer --help
 
 The signing device on Node: it connects to the broker (bin/sphinx-hsmd) over MQTT and
@@ -47,6 +48,10 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
                          older than the broker's reply log, rebuild the journal from it, then
                          run as usual. Refused, naming the problem, if the mirror was changed,
                          has a gap or was rolled back (docs/journal.md "Restore").
+  --spare                a second device with the same seed and an empty DIR: stands by
+                         (connected, but no request comes to it) until the primary goes
+                         offline, then catches up from the mirror as --restore does and takes
+                         over (docs/journal.md "Spare and failover").
   --help                 this text
 
 The device's MQTT username is its node id; its password a token signed with the node key.
@@ -115,6 +120,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
         developer: { type: 'boolean' },
         'accept-journal-rollback': { type: 'boolean' },
         restore: { type: 'boolean' },
+        spare: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -158,11 +164,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
 
   const brokerId = brokerIdArg ?? (await readBrokerIdFile(resolve(brokerIdFile!), log));
   if (stopping) return;
-  if (values.restore) {
+  if (values.restore && values.spare) return fail(`give at most one of --restore and --spare\n\n${USAGE}`);
+  if (values.restore || values.spare) {
     try {
+      const store = new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase });
+      if (values.spare) await standBy({ transport: new MqttTransport(), store, clock: nodeClock, curve: fastCurve(), log });
+      if (stopping) return;
       await restoreFromMirror({
         transport: new MqttTransport(),
-        store: new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase }),
+        store,
         clock: nodeClock,
         curve: fastCurve(),
         log,
