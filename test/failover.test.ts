@@ -8,6 +8,7 @@
  * primary's, byte for byte; every id it decided itself is absent from the primary's journal).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { encodeEntry, isSourced, type JournalEntry } from '../log/journal/record
 import { NodeDir } from '../node/node-file.js';
 import { toHex } from '../signer/bytes.js';
 import { fixturePath } from './fixtures.js';
-import { freePort, startDeviceProcess } from './remote-helpers.js';
+import { freePort, SIGNER_BIN, startDeviceProcess } from './remote-helpers.js';
 import { loadTranscript } from './transcript.js';
 
 const NAME = 'session-basic-l1.jsonl';
@@ -77,6 +78,13 @@ test('primary SIGKILLed with a spare connected: the spare takes over after catch
       else assert.ok(!fromPrimary.has(id), `id ${id} decided by both devices`);
     }
     assert.ok([...fromSpare.keys()].some((id) => id > upTo), 'the spare decided the rest of the session');
+
+    // The old primary cannot be made a spare (or restored) on its old journal: refused at once.
+    for (const flag of ['--spare', '--restore']) {
+      const again = spawnSync(process.execPath, [SIGNER_BIN, '--mqtt', url, '--data', primary.dir, '--broker-id-file', brokerIdFile, flag], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(again.status, 1, again.stderr);
+      assert.match(again.stderr, new RegExp(`${flag} needs a data directory without a journal, and this one is readable`));
+    }
   } finally {
     await primary.stop();
     await spare?.stop();

@@ -19,7 +19,7 @@ import { equal } from '../../signer/bytes.js';
 import type { MirrorEntry } from '../../log/mirror/entry.js';
 import { decodeDump, encodeFetch } from '../../log/mirror/messages.js';
 import { type CheckedMirror, checkMirror, MirrorRefusedError } from '../../log/mirror/verify.js';
-import type { FilePort } from '../../log/file-port.js';
+import type { FileDir, FilePort } from '../../log/file-port.js';
 import { unlockSeed } from './device.js';
 import { anchorProves, openAnchorFiles, readAnchors, writeAnchor } from './mirror.js';
 import { type Clock, DeviceSetupError, type Store, type Transport } from './ports.js';
@@ -49,18 +49,7 @@ export async function restoreFromMirror(options: RestoreOptions): Promise<Restor
     const nodeKey = nodePrivateKey(curve, secretData);
     const deviceId = toHex(curve.publicKey(nodeKey));
     const dir = store.journalDir();
-    const files = openJournalFiles(dir);
-    let journal: Journal;
-    try {
-      const opened = Journal.open(files);
-      if (opened.recovery.snapshot || opened.recovery.records.length > 0) {
-        throw new DeviceSetupError(`the journal here is readable (last id ${opened.journal.lastId}): there is nothing to restore; start the device without --restore`);
-      }
-      journal = opened.journal;
-    } catch (e) {
-      if (!(e instanceof JournalCorruptError)) throw e;
-      throw new DeviceSetupError(`the journal cannot be read (${e.message}): move the files journal, snapshot-a and snapshot-b aside (keep hsm_secret and mirror-a/-b: they prove how far the mirror must reach) and run --restore again`);
-    }
+    const journal = emptyJournal(dir, '--restore');
     const anchorFiles = openAnchorFiles(dir);
     const proven = readAnchors(anchorFiles).reduce<ReturnType<typeof anchorProves> | undefined>((best, a) => {
       const p = a && anchorProves(a);
@@ -75,6 +64,23 @@ export async function restoreFromMirror(options: RestoreOptions): Promise<Restor
     return { entries: dump.entries.length, records: mirror.records.length, lastId: mirror.lastId };
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * The journal in `dir`, which must hold nothing yet (a dead card's replacement, a spare):
+ * a readable journal is never overwritten, a corrupt one is left for the owner to move aside.
+ */
+export function emptyJournal(dir: FileDir, flag: string): Journal {
+  try {
+    const { journal, recovery } = Journal.open(openJournalFiles(dir));
+    if (recovery.snapshot || recovery.entries.length > 0) {
+      throw new DeviceSetupError(`${flag} needs a data directory without a journal, and this one is readable (last id ${journal.lastId ?? 'none'}): start the device without ${flag}`);
+    }
+    return journal;
+  } catch (e) {
+    if (!(e instanceof JournalCorruptError)) throw e;
+    throw new DeviceSetupError(`the journal cannot be read (${e.message}): move the files journal, snapshot-a and snapshot-b aside (keep hsm_secret and mirror-a/-b: they prove how far the mirror must reach) and run ${flag} again`);
   }
 }
 

@@ -15,7 +15,7 @@ import { nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
 import { topic } from '../../signer/remote/topics.js';
 import { unlockSeed } from './device.js';
-import type { RestoreOptions } from './restore.js';
+import { emptyJournal, type RestoreOptions } from './restore.js';
 
 const OFFLINE = 'offline';
 /** Between attempts to reach the broker while standing by. */
@@ -28,7 +28,10 @@ export async function standBy(options: Omit<RestoreOptions, 'timeoutMs'>): Promi
   const deviceId = toHex(curve.publicKey(nodeKey));
   const config = store.config();
   const statusTopic = topic(deviceId, 'status');
+  // Checked now, not at the takeover: a spare that cannot take over must say so at once.
+  const lock = store.lock();
   try {
+    emptyJournal(store.journalDir(), '--spare');
     await new Promise<void>((resolve) => {
       let done = false;
       const attempt = (): void => {
@@ -60,6 +63,7 @@ export async function standBy(options: Omit<RestoreOptions, 'timeoutMs'>): Promi
     });
   } finally {
     await transport.end().catch(() => undefined);
+    lock.release(); // restore takes it again
   }
   log('unusual', `spare: taking over device ${deviceId}: catching up from the broker's mirror first`);
 }
