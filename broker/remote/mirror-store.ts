@@ -59,6 +59,36 @@ export function acceptEntries(tip: ChainPosition | undefined, entries: readonly 
   return { store, pruneBelow, reset, ack: { counter: at?.counter ?? 0n, gap: false }, notes };
 }
 
+/**
+ * Several `journal` messages that waited together, decided in order as one store (group
+ * commit: one synced write for all of them). Pure. The acknowledgement is cumulative; it
+ * asks again (`gap`) if any of them did not continue the chain.
+ */
+export function acceptMessages(tip: ChainPosition | undefined, messages: readonly (readonly MirrorEntry[])[]): Acceptance {
+  let store: MirrorEntry[] = [];
+  const notes: string[] = [];
+  let pruneBelow: bigint | undefined;
+  let reset = false;
+  let gap = false;
+  let at = tip;
+  for (const entries of messages) {
+    const a = acceptEntries(at, entries);
+    notes.push(...a.notes);
+    if (a.reset) {
+      reset = true;
+      store = [];
+    }
+    store.push(...a.store);
+    pruneBelow = a.pruneBelow ?? pruneBelow;
+    if (a.store.length > 0) at = positionAfter(a.store.at(-1)!);
+    gap ||= a.ack.gap;
+  }
+  return { store, pruneBelow, reset, ack: { counter: at?.counter ?? 0n, gap }, notes };
+}
+
+/** How long the broker gathers `journal` messages before storing them (off the reply path). */
+export const GATHER_MS = 50;
+
 export interface MirrorAttachment {
   readonly store: MirrorDb;
   close(): Promise<void>;
@@ -66,7 +96,9 @@ export interface MirrorAttachment {
 
 /**
  * Serves the mirror topics on the broker's MQTT client. Messages of one device are handled
- * one at a time, in arrival order. The largest answered request id is followed live from the
+ * in arrival order; `journal` messages are gathered for GATHER_MS (and while a write is under
+ * way) and stored together with one synced write: the device sends one per reply batch, and
+ * an fsync each would compete with the broker log's own, which is on the reply path. The largest answered request id is followed live from the
  * broker log (a reply is logged only after the device journaled it).
  */
 export async function attachMirror(options: { mqtt: MqttClient; brokerLog: BrokerLog; dir: string; log: ServerLog }): Promise<MirrorAttachment> {
@@ -81,12 +113,26 @@ export async function attachMirror(options: { mqtt: MqttClient; brokerLog: Broke
   const send = (device: string, suffix: 'journal-ack' | 'journal-dump', payload: Uint8Array): Promise<void> =>
     mqtt.publishAsync(topic(device, suffix), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }).then(() => undefined);
 
-  const onJournal = async (device: string, payload: Uint8Array): Promise<void> => {
-    const accepted = acceptEntries(await store.tip(device), decodeJournal(payload));
+  /** `journal` payloads not yet stored, by device; a drain is queued whenever this is non-empty. */
+  const waiting = new Map<string, Uint8Array[]>();
+  const drain = async (device: string): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+    const payloads = waiting.get(device) ?? [];
+    waiting.delete(device);
+    const messages = payloads.flatMap((payload) => {
+      try {
+        return [decodeJournal(payload)];
+      } catch (e) {
+        log('unusual', `mirror of ${device}: journal message of ${payload.length} bytes dropped: ${(e as Error).message}`);
+        return [];
+      }
+    });
+    const accepted = acceptMessages(await store.tip(device), messages);
     for (const note of accepted.notes) log('unusual', `mirror of ${device}: ${note}`);
     await store.apply(device, accepted);
     if (accepted.ack.gap) log('unusual', `mirror of ${device}: entries after ${accepted.ack.counter} do not follow the stored chain; asking for them again`);
-    await send(device, 'journal-ack', encodeAck(accepted.ack));
+    // Not awaited: the next write need not wait for this PUBACK (acks are cumulative, in order).
+    send(device, 'journal-ack', encodeAck(accepted.ack)).catch((e: Error) => log('unusual', `mirror of ${device}: acknowledgement not sent (${e.message}); the device sends again`));
   };
   const onFetch = async (device: string, payload: Uint8Array): Promise<void> => {
     decodeFetch(payload);
@@ -101,9 +147,14 @@ export async function attachMirror(options: { mqtt: MqttClient; brokerLog: Broke
     const where = parseTopic(name);
     if (!where || (where.suffix !== 'journal' && where.suffix !== 'journal-fetch')) return;
     const bytes = new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
-    const handle = where.suffix === 'journal' ? onJournal : onFetch;
+    if (where.suffix === 'journal') {
+      const list = waiting.get(where.deviceId);
+      if (list) return void list.push(bytes); // a drain is already queued: it takes this one too
+      waiting.set(where.deviceId, [bytes]);
+    }
+    const handle = where.suffix === 'journal' ? drain : (device: string) => onFetch(device, bytes);
     const previous = queues.get(where.deviceId) ?? Promise.resolve();
-    const next = previous.then(() => handle(where.deviceId, bytes)).catch((e: Error) => {
+    const next = previous.then(() => handle(where.deviceId)).catch((e: Error) => {
       log('unusual', `mirror of ${where.deviceId}: ${where.suffix} message of ${bytes.length} bytes dropped: ${e.message}`);
     });
     queues.set(where.deviceId, next);

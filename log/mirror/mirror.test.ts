@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { acceptEntries } from '../../broker/remote/mirror-store.js';
+import { acceptEntries, acceptMessages } from '../../broker/remote/mirror-store.js';
 import { encodeRecord, type JournalRecord } from '../journal/record.js';
 import { GENESIS, makeEntry, type MirrorEntry, positionAfter, snapshotPayload } from './entry.js';
 import { decodeAck, decodeDump, decodeJournal, encodeAck, encodeDump, encodeJournal } from './messages.js';
@@ -78,6 +78,16 @@ test('the broker keeps each counter once, asks again after a gap, and a snapshot
   const spliced = acceptEntries(tip, [foreign]);
   assert.deepEqual(spliced.ack, { counter: 3n, gap: true });
   assert.match(spliced.notes[0]!, /entry 4 does not continue the stored chain/);
+});
+
+test('messages gathered together are decided in order as one write, with one cumulative acknowledgement', () => {
+  const all = chain(6, 3);
+  const together = acceptMessages(undefined, [all.slice(0, 2), all.slice(2, 5), all.slice(1, 3)]);
+  assert.deepEqual(together.store.map((e) => e.counter), [1n, 2n, 3n, 4n, 5n]);
+  assert.deepEqual([together.ack, together.pruneBelow], [{ counter: 5n, gap: false }, 4n]);
+  const withGap = acceptMessages(undefined, [all.slice(0, 2), all.slice(3, 4).map((e) => ({ ...e, kind: 'record' as const })), all.slice(2, 3)]);
+  assert.deepEqual(withGap.store.map((e) => e.counter), [1n, 2n, 3n]);
+  assert.deepEqual(withGap.ack, { counter: 3n, gap: true }, 'a message that did not follow is asked for again');
 });
 
 test('mirror payloads round-trip; trailing bytes and unknown versions are refused', () => {
