@@ -110,8 +110,10 @@ export async function attachMirror(options: { mqtt: MqttClient; brokerLog: Broke
   });
   await replies.ready;
   const queues = new Map<string, Promise<void>>();
+  // Acknowledgements go at QoS 0: they are cumulative and the device sends again what stays
+  // unacknowledged, so a lost one costs nothing, while QoS 1 has the MQTT server store each.
   const send = (device: string, suffix: 'journal-ack' | 'journal-dump', payload: Uint8Array): Promise<void> =>
-    mqtt.publishAsync(topic(device, suffix), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: 1 }).then(() => undefined);
+    mqtt.publishAsync(topic(device, suffix), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: suffix === 'journal-ack' ? 0 : 1 }).then(() => undefined);
 
   /** `journal` payloads not yet stored, by device; a drain is queued whenever this is non-empty. */
   const waiting = new Map<string, Uint8Array[]>();
