@@ -104,6 +104,8 @@ export function rebuildJournal(journal: Journal, anchorFiles: readonly [FilePort
 
 /** Between attempts to reach the broker (it may still be starting). */
 const RETRY_MS = 1000;
+/** Between fetches while no answer has come. */
+const FETCH_AGAIN_MS = 3000;
 
 /** Connects (retrying until the timeout), asks for the mirror and collects every chunk up to the final one. */
 async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: Uint8Array): Promise<{ entries: MirrorEntry[]; repliedUpTo: bigint }> {
@@ -122,8 +124,10 @@ async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: U
         clock.cancel(timer);
         reject(e);
       };
+      let chunks = 0;
       const attempt = (): void => {
         entries = [];
+        chunks = 0;
         const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now());
         transport.connect(
           // Its own client id: the device's persistent session (its queued requests) is left alone.
@@ -131,15 +135,19 @@ async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: U
           { url: config.mqttUrl, clientId: `${deviceId}-restore`, username, password },
           {
             connected: () => {
-              transport
-                .subscribe([topic(deviceId, 'journal-dump')])
-                .then(() => transport.publish(topic(deviceId, 'journal-fetch'), encodeFetch()))
-                .catch(fail);
+              // Asked again while nothing has come: a broker still starting may not yet listen.
+              const ask = (): void => {
+                if (done || chunks > 0) return;
+                transport.publish(topic(deviceId, 'journal-fetch'), encodeFetch()).catch(() => undefined);
+                clock.after(FETCH_AGAIN_MS, ask);
+              };
+              transport.subscribe([topic(deviceId, 'journal-dump')]).then(ask, fail);
             },
             message: (name, payload) => {
               if (name !== topic(deviceId, 'journal-dump')) return;
               try {
                 const dump = decodeDump(payload);
+                chunks++;
                 entries.push(...dump.entries);
                 if (!dump.final || done) return;
                 done = true;
