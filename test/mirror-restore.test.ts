@@ -54,7 +54,7 @@ test('device SIGKILLed mid-session, its data directory deleted, restored from th
   const port = await freePort();
   const url = `mqtt://127.0.0.1:${port}`;
   const brokerIdFile = join(dataDir, 'broker-id');
-  const ld = await SimLightningd.start({ hsmSecret: secret, args: transcript.header.hsmd_args, env: hsmdEnv(dataDir, port) });
+  const ld = await SimLightningd.start({ timeoutMs: 30_000, hsmSecret: secret, args: transcript.header.hsmd_args, env: hsmdEnv(dataDir, port) });
   const first = startDeviceProcess({ url, brokerIdFile, hsmSecret: secret });
   let restored: ReturnType<typeof startDeviceProcess> | undefined;
   let firstOutput = '';
