@@ -11,6 +11,7 @@ import { encodeState, stateDigest } from '../projections/signer-state.js';
 import { fromHex, toHex } from '../signer/bytes.js';
 import type { ChannelRef } from '../signer/events.js';
 import type { SignerState } from '../signer/state.js';
+import { hashHex as displayHex } from '../signer/chain/track.js';
 
 /** A JSON-safe copy: bigints as strings, bytes as hex, maps as objects (or pair lists), sets as arrays. */
 export function toJson(value: unknown): unknown {
@@ -120,8 +121,6 @@ export function stateOf(
     state: toJson(state),
   };
 }
-
-const displayHex = (h: Uint8Array): string => toHex(h.slice().reverse());
 
 /** The device's chain view (docs/chain.md): tip, headers kept, every outpoint it was shown; null without one. */
 export function chainOf(state: SignerState) {

@@ -13,7 +13,9 @@ import { readTx, txid as txidOf } from '../../signer/bolt3/tx.js';
 import type { DeviceChainStatus } from '../../signer/chain/status.js';
 import type { ChainUpdate } from '../../signer/chain/updates.js';
 import { MAX_REORG_DEPTH } from '../../signer/chain/view.js';
-import { fromHex, toHex } from '../../signer/bytes.js';
+import { readVarint } from '../../signer/chain/merkle-proof.js';
+import { hashHex as display } from '../../signer/chain/track.js';
+import { fromHex } from '../../signer/bytes.js';
 import { RPC_INVALID_PARAMETER, RpcError, type BitcoindRpc } from './bitcoind-rpc.js';
 
 export const DEFAULT_MAX_HEADERS = 144;
@@ -28,8 +30,6 @@ export interface NextMessage {
   /** A reorg the device's reported hashes cannot place (deeper than it reported). */
   readonly problem?: string;
 }
-
-const display = (internal: Uint8Array): string => toHex(internal.slice().reverse());
 
 async function hashAt(rpc: ChainRpc, height: number): Promise<string | undefined> {
   try {
@@ -110,12 +110,3 @@ async function unseenConfirmations(rpc: ChainRpc, status: DeviceChainStatus, bit
   return updates;
 }
 
-function readVarint(b: Uint8Array, at: { pos: number }): number {
-  const first = b[at.pos++]!;
-  if (first < 0xfd) return first;
-  const size = first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
-  let n = 0;
-  for (let i = size - 1; i >= 0; i--) n = n * 256 + b[at.pos + i]!;
-  at.pos += size;
-  return n;
-}

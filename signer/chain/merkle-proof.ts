@@ -24,9 +24,10 @@ export interface MerkleProof {
 /** Bitcoin Core's bound: a block cannot hold more transactions than 4,000,000 / 240 weight units. */
 const MAX_TRANSACTIONS = 16_666;
 
-function readVarint(b: Uint8Array, at: { pos: number }): number {
+/** Bitcoin's CompactSize integer at `at.pos` (moved past it); throws MerkleProofError when truncated. */
+export function readVarint(b: Uint8Array, at: { pos: number }): number {
   const need = (n: number) => {
-    if (at.pos + n > b.length) throw new MerkleProofError('merkle proof truncated');
+    if (at.pos + n > b.length) throw new MerkleProofError('truncated in a CompactSize integer');
   };
   need(1);
   const first = b[at.pos++]!;

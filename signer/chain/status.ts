@@ -4,9 +4,8 @@
  * from it), the outpoints it watches with their state, and the last refusal. JSON, hashes
  * and txids in display order (as bitcoind prints them).
  */
-import { toHex } from '../bytes.js';
 import type { SignerState } from '../state.js';
-import { chainRules, watchedOutpoints, type ChainRefusal } from './track.js';
+import { chainRules, hashHex as displayHex, watchedOutpoints, type ChainRefusal } from './track.js';
 import { outpointKey, startView, tipOf } from './view.js';
 
 /** Header hashes reported: more than any reorg the broker will need to find. */
@@ -27,8 +26,6 @@ export interface DeviceChainStatus {
   readonly watched: readonly WatchedStatus[];
   readonly refused: ChainRefusal | null;
 }
-
-const displayHex = (h: Uint8Array): string => toHex(h.slice().reverse());
 
 export function chainStatusOf(state: SignerState, refused: ChainRefusal | null = null): DeviceChainStatus {
   const rules = chainRules(state);
