@@ -102,7 +102,15 @@ export class Router {
       return this.deps.fatal('internal', `Invalid node id ${hex(context.peer)}`); // new_client
     }
     this.deps.log.log('debug', `new_client: ${context.dbid}`);
-    const { ours, theirs } = newClientSocketpair();
+    let pair: ReturnType<typeof newClientSocketpair>;
+    try {
+      pair = newClientSocketpair();
+    } catch (e) {
+      // Out of descriptors (EMFILE): fail loudly as hsmd.c does ("creating fds"), never leave
+      // lightningd waiting for a reply that cannot come.
+      return this.deps.fatal('internal', `creating fds: ${describe(e)}`);
+    }
+    const { ours, theirs } = pair;
     this.deps.startClient(ours, context);
     await passClientFd(conn, this.deps.masterFd, theirs);
   }

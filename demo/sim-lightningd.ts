@@ -30,6 +30,8 @@ export interface SimOptions {
   args?: string[];
   /** Per-reply timeout for the blocking connections. */
   timeoutMs?: number;
+  /** hsmd's RLIMIT_NOFILE (run under prlimit), to see it run out of descriptors. */
+  nofile?: number;
 }
 
 export interface Exit {
@@ -64,7 +66,10 @@ export class SimLightningd {
     }
     const [statusOurs, statusTheirs] = fdpass.socketpair();
     const [masterOurs, masterTheirs] = fdpass.socketpair();
-    const child = spawn(HSMD_BIN, options.args ?? [], {
+    const [command, args] = options.nofile === undefined
+      ? [HSMD_BIN, options.args ?? []]
+      : ['prlimit', [`--nofile=${options.nofile}`, '--', HSMD_BIN, ...(options.args ?? [])]];
+    const child = spawn(command, args, {
       cwd: dir,
       env,
       stdio: [statusTheirs, 'pipe', 'pipe', masterTheirs],

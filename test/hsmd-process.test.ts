@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { type TestContext, test } from 'node:test';
 import type { StatusMessage } from '../broker/status-wire.js';
 import { SimLightningd } from '../demo/sim-lightningd.js';
-import type { SyncConnection } from './sync-wire.js';
+import { Closed, type SyncConnection } from './sync-wire.js';
 
 const VERSION = 'v25.12.1';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -146,4 +146,25 @@ test('hsmd_client_hsmfd with an invalid node id: status_failed INTERNAL_ERROR (n
   assert.equal((await ld.exited()).code, EXIT_FATAL);
   const fail = ld.statusMessages.find((m) => m.kind === 'fail');
   assert.deepEqual(fail, { kind: 'fail', reason: 3, desc: `Invalid node id ${invalid}` });
+});
+
+test('descriptors run out (clients held open up to RLIMIT_NOFILE): the next client_hsmfd is a loud status_fail, not silence', async (t) => {
+  const ld = await SimLightningd.start({ env: { SPHINX_CLN_VERSION: VERSION, SPHINX_SIGNER: 'local' }, timeoutMs: 5000, nofile: 64 });
+  t.after(() => ld.cleanup());
+  await ld.waitForStatus((m) => m.kind === 'version');
+  const held: SyncConnection[] = [];
+  let ended: unknown;
+  for (let dbid = 1n; dbid <= 200n && ended === undefined; dbid++) {
+    try {
+      held.push(ld.hsmfd(PEER, dbid, 0x18n)); // kept open: each is a live client in hsmd
+    } catch (e) {
+      ended = e;
+    }
+  }
+  assert.ok(held.length > 0, 'some clients were created before the limit');
+  assert.ok(ended instanceof Closed, `the master was closed, not left without a reply (got ${String(ended)})`);
+  assert.equal((await ld.exited()).code, EXIT_FATAL);
+  const fail = ld.statusMessages.find((m) => m.kind === 'fail');
+  assert.ok(fail?.kind === 'fail' && fail.reason === 3, 'status_fail INTERNAL_ERROR');
+  assert.match(fail.desc, /^creating fds: .*(EMFILE|too many open files)/i);
 });
