@@ -4,7 +4,6 @@
  * `[--log-io] [--log-trace] [--dev-debug-self] [--developer]` (subd.c). The --version
  * path imports nothing heavy; the daemon is loaded only when needed.
  */
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PolicyConfig } from '../signer/policy/policy.js';
 import { CONFIG_FILE, ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
@@ -12,6 +11,7 @@ import type { Logger } from './log.js';
 import type { SignerPort } from './signer-port.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
 import { writeStdio } from './stdio.js';
+import { privateStateDir } from '../node/private-dir.js';
 
 const USAGE = `usage: sphinx-hsmd [--version | --help]
        sphinx-hsmd [--log-io] [--log-trace] [--dev-debug-self] [--developer]
@@ -83,7 +83,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   const openSigner = async (log: Logger): Promise<SignerPort> => {
     // One broker per data directory: its journal or broker log has one writer (docs/journal.md "Locks").
     const { lockDir, staleLockNote } = await import('../node/dir-lock.js');
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    privateStateDir(dataDir);
     const note = staleLockNote(lockDir(dataDir, 'sphinx-hsmd'));
     if (note) log.log('unusual', note);
     if (remote) {

@@ -18,6 +18,7 @@ import { restoreFromMirror } from '../app/restore.js';
 import { standBy } from '../app/spare.js';
 import { DeviceSetupError, type Clock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../../node/journal-advice.js';
+import { privateStateDir } from '../../node/private-dir.js';
 import { MqttTransport } from './mqtt-transport.js';
 import { NodeStore } from './node-store.js';
 import { TerminalLeds } from './terminal-leds.js';
@@ -146,6 +147,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   const leds = new TerminalLeds();
   const log = (level: string, line: string) => leds.log(`${new Date().toISOString()} ${level.toUpperCase().padEnd(7)} ${line}`);
   const data = resolve(dataDir!);
+  privateStateDir(data);
   let device: Device | undefined;
   let stopping = false;
   async function stop(code: number, why: string): Promise<void> {
