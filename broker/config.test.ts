@@ -104,3 +104,19 @@ test('--help lists every setting', () => {
   for (const key of ['SPHINX_SIGNER', 'SPHINX_DATA_DIR', 'SPHINX_POLICY_WARN_ONLY', 'SPHINX_POLICY_ALLOWLIST', 'sphinx.conf'])
     assert.ok(r.stdout.includes(key), key);
 });
+
+test('listener addresses: plain MQTT on loopback unless allowed explicitly; TLS generation conflicts with given files', () => {
+  const defaults = remoteOf({});
+  assert.equal(defaults.mqttHost, '127.0.0.1');
+  assert.equal(defaults.tls, undefined);
+  assert.equal(defaults.generateTls, undefined);
+  assert.equal(remoteOf({ SPHINX_MQTT_HOST: '127.0.0.3' }).mqttHost, '127.0.0.3');
+  assert.throws(() => remoteOf({ SPHINX_MQTT_HOST: '0.0.0.0' }), (e: Error) =>
+    e instanceof ConfigError && /plain MQTT .* in the clear/.test(e.message) && /SPHINX_TLS_GENERATE=1/.test(e.message) && /SPHINX_MQTT_PLAIN_REMOTE=1/.test(e.message));
+  assert.equal(remoteOf({ SPHINX_MQTT_HOST: '0.0.0.0', SPHINX_MQTT_PLAIN_REMOTE: '1' }).mqttHost, '0.0.0.0');
+  assert.deepEqual(remoteOf({ SPHINX_TLS_GENERATE: '1', SPHINX_MQTT_TLS_HOST: '192.168.1.2', SPHINX_TLS_NAMES: 'node.lan, 10.0.0.2' }).generateTls,
+    { port: 8883, host: '192.168.1.2', names: ['node.lan', '10.0.0.2'] });
+  assert.equal(remoteOf({ SPHINX_TLS_GENERATE: '1' }).generateTls?.host, '0.0.0.0');
+  assert.throws(() => remoteOf({ SPHINX_TLS_GENERATE: '1', SPHINX_TLS_CERT: 'c.pem', SPHINX_TLS_KEY: 'k.pem' }), /makes its own certificate/);
+  assert.throws(() => remoteOf({ SPHINX_TLS_GENERATE: 'yes' }), /SPHINX_TLS_GENERATE=yes: expected 1/);
+});

@@ -19,13 +19,18 @@ export const CONFIG_FILE = 'sphinx.conf';
 export const SETTINGS = {
   SPHINX_SIGNER: 'where signing happens: remote (default: a device over MQTT) or local (in this process)',
   SPHINX_DATA_DIR: "the state directory (default ./sphinx, in lightningd's network directory): broker log, broker-id, pinned-devices; the local signer's journal",
-  SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server on 127.0.0.1 (default 1883)',
+  SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server\'s plain listener (default 1883)',
+  SPHINX_MQTT_HOST: 'remote: address of the plain listener (default 127.0.0.1). Plain MQTT carries device tokens and every request in the clear: an address beyond loopback needs SPHINX_MQTT_PLAIN_REMOTE=1; devices on the network should use TLS',
+  SPHINX_MQTT_PLAIN_REMOTE: '1: allow SPHINX_MQTT_HOST beyond loopback (plain MQTT on the network)',
   SPHINX_MQTT_URL: 'remote: mqtt://host:port or mqtts://host:port of an external MQTT server to use instead of the embedded one (it then does device auth and ACLs)',
   SPHINX_DEVICE_KEYS: 'remote: comma-separated hex public keys (node ids) of the devices allowed to connect; with none, the first device that authenticates is pinned in SPHINX_DATA_DIR/pinned-devices',
   SPHINX_ACCEPT_ROLLBACK: 'remote: DEVICE_ID:LAST_ID: accept that device although its journal ends at LAST_ID, below what the broker log shows answered (it lost its journal; it may then sign from lost state: docs/remote-protocol.md "Rollback")',
   SPHINX_TLS_CERT: 'remote: PEM certificate file for the embedded server\'s TLS listener (with SPHINX_TLS_KEY)',
   SPHINX_TLS_KEY: 'remote: PEM private key file for the TLS listener',
-  SPHINX_MQTT_TLS_PORT: 'remote: port of the TLS listener on all interfaces (default 8883; only with SPHINX_TLS_CERT and SPHINX_TLS_KEY)',
+  SPHINX_MQTT_TLS_PORT: 'remote: port of the TLS listener (default 8883; with SPHINX_TLS_GENERATE=1, or SPHINX_TLS_CERT and SPHINX_TLS_KEY)',
+  SPHINX_MQTT_TLS_HOST: 'remote: address of the TLS listener (default 0.0.0.0: every interface, for devices on Wi-Fi)',
+  SPHINX_TLS_GENERATE: '1: make a private CA and a server certificate in SPHINX_DATA_DIR/tls on first start (kept; the server certificate is made again by the same CA when a name is missing) and open the TLS listener; the CA fingerprint is logged (sphinx-signer --ca or --ca-fingerprint)',
+  SPHINX_TLS_NAMES: 'remote: extra host names and IP addresses, comma-separated, that devices use to reach this machine (the generated certificate always covers localhost, this host name and its addresses)',
   SPHINX_HTTP_PORT: 'port of the status page and JSON API (/, /api/status, /api/views); 0 turns it off. Default 8735, or a free port when 8735 is taken (a second node on the machine); the URL is written to SPHINX_DATA_DIR/status-url',
   SPHINX_HTTP_HOST: 'address the status page listens on (default 127.0.0.1; it is read-only but shows what was signed: keep it local)',
   SPHINX_CLN_VERSION: "the version to report; default: ask the parent lightningd ($(readlink /proc/$PPID/exe) --version)",
@@ -185,14 +190,26 @@ export function remoteOf(s: Settings) {
     if (e instanceof ChainSourceError) throw new ConfigError(e.message);
     throw e;
   }
+  const generate = flag(s, 'SPHINX_TLS_GENERATE');
+  if (generate && certFile !== undefined)
+    throw new ConfigError('SPHINX_TLS_GENERATE=1 makes its own certificate: unset SPHINX_TLS_CERT and SPHINX_TLS_KEY, or SPHINX_TLS_GENERATE');
+  const mqttHost = s.SPHINX_MQTT_HOST || '127.0.0.1';
+  if (!isLoopback(mqttHost) && !flag(s, 'SPHINX_MQTT_PLAIN_REMOTE'))
+    throw new ConfigError(`SPHINX_MQTT_HOST=${mqttHost} would take plain MQTT (device tokens and requests in the clear) from beyond this machine. ` +
+      'Devices on the network should use TLS: SPHINX_TLS_GENERATE=1 (listener on SPHINX_MQTT_TLS_HOST, default every interface). ' +
+      'To allow plain MQTT there anyway, also set SPHINX_MQTT_PLAIN_REMOTE=1');
+  const tlsHost = s.SPHINX_MQTT_TLS_HOST || '0.0.0.0';
+  const tlsListener = { port: port('SPHINX_MQTT_TLS_PORT', 8883), host: tlsHost };
   return {
     chain,
     dataDir: dataDirOf(s),
     acceptRollback: acceptRollbackOf(s.SPHINX_ACCEPT_ROLLBACK),
     mqttPort: port('SPHINX_MQTT_PORT', 1883),
+    mqttHost,
     mqttUrl: url,
     deviceKeys: deviceKeys.join(','),
-    tls: certFile && keyFile ? { certFile: resolve(certFile), keyFile: resolve(keyFile), port: port('SPHINX_MQTT_TLS_PORT', 8883) } : undefined,
+    tls: certFile && keyFile ? { certFile: resolve(certFile), keyFile: resolve(keyFile), ...tlsListener } : undefined,
+    generateTls: generate ? { ...tlsListener, names: list(s.SPHINX_TLS_NAMES) } : undefined,
   };
 }
 
@@ -213,6 +230,16 @@ export function statusPageOf(s: Settings): { host: string; port: number; fixed: 
   const port = int(s, 'SPHINX_HTTP_PORT', 8735);
   if (port > 65535) throw new ConfigError(`SPHINX_HTTP_PORT=${port}: expected a TCP port (1..65535), or 0 to turn the status page off`);
   return port === 0 ? undefined : { host: s.SPHINX_HTTP_HOST || '127.0.0.1', port, fixed: !!s.SPHINX_HTTP_PORT };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export const isLoopback = (host: string): boolean =>
+  /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host === 'localhost';
+
+function flag(s: Settings, key: SettingKey): boolean {
+  const value = s[key] || '0';
+  if (value !== '0' && value !== '1') throw new ConfigError(`${key}=${value}: expected 1 (on) or 0 (off, the default)`);
+  return value === '1';
 }
 
 const list = (value: string | undefined): string[] =>

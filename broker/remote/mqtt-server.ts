@@ -40,6 +40,8 @@ export interface MqttServerOptions {
 export interface MqttServer {
   /** The plain listener's port (the real one when 0 was asked). */
   readonly port: number;
+  /** An address this machine reaches the plain listener on (loopback for 0.0.0.0 / ::). */
+  readonly host: string;
   readonly tlsPort: number | undefined;
   /** What the broker's own client presents. */
   readonly internalCredentials: { readonly username: string; readonly password: string };
@@ -124,7 +126,8 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
     aedes.handle(socket);
   };
   const plain = net.createServer(accept);
-  await listen(plain, options.port, options.host ?? '127.0.0.1', 'SPHINX_MQTT_PORT');
+  const host = options.host ?? '127.0.0.1';
+  await listen(plain, options.port, host, 'SPHINX_MQTT_PORT');
   let secure: tls.Server | undefined;
   if (options.tls) {
     secure = tls.createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) });
@@ -134,11 +137,12 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   }
   const port = (plain.address() as net.AddressInfo).port;
   const tlsPort = secure ? (secure.address() as net.AddressInfo).port : undefined;
-  log('info', `MQTT: embedded server on ${options.host ?? '127.0.0.1'}:${port}` +
+  log('info', `MQTT: embedded server on ${host}:${port}` +
     (secure ? `, TLS on ${options.tls!.host ?? '0.0.0.0'}:${tlsPort}` : '') + ', sessions in memory');
 
   return {
     port,
+    host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host,
     tlsPort,
     internalCredentials: { username: INTERNAL_USERNAME, password: internalPassword },
     internalStream() {

@@ -13,23 +13,39 @@ import { connectMqtt } from './mqtt-connect.js';
 import { type ServerLog, startMqttServer } from './mqtt-server.js';
 import { mirrorDir } from '../../log/broker-log/mirror-db.js';
 import { attachMirror } from './mirror-store.js';
+import { certificateNames, ensureTlsFiles } from './tls-files.js';
 import { createRemoteSigner } from './remote-signer.js';
 import { withChainRelay } from '../chain/with-relay.js';
 import type { ChainSourceChoice } from '../chain/source.js';
 
 export interface RemoteSettings {
   readonly dataDir: string;
-  /** Embedded server's port (SPHINX_MQTT_PORT). */
+  /** Embedded server's plain listener (SPHINX_MQTT_PORT, SPHINX_MQTT_HOST; default 127.0.0.1). */
   readonly mqttPort: number;
+  readonly mqttHost?: string;
   /** An external server instead of the embedded one (SPHINX_MQTT_URL). */
   readonly mqttUrl?: string;
   /** SPHINX_DEVICE_KEYS, unparsed. */
   readonly deviceKeys?: string;
-  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number };
   /** SPHINX_ACCEPT_ROLLBACK (docs/remote-protocol.md "Rollback"). */
   readonly acceptRollback?: { readonly device: string; readonly lastId: bigint };
   /** Chain tracking: bitcoind to follow, or why not (broker/chain/source.ts). */
   readonly chain?: ChainSourceChoice;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number; readonly host?: string };
+  /** SPHINX_TLS_GENERATE: the TLS listener on certificates made in SPHINX_DATA_DIR/tls. */
+  readonly generateTls?: { readonly port: number; readonly host?: string; readonly names: readonly string[] };
+}
+
+/** The TLS listener's files: given, or generated (and the CA fingerprint logged for the devices). */
+function tlsListenerOf(settings: RemoteSettings, log: ServerLog): RemoteSettings['tls'] {
+  const generate = settings.generateTls;
+  if (!generate) return settings.tls;
+  const files = ensureTlsFiles(settings.dataDir, certificateNames(generate.names, generate.host));
+  log('info', `TLS: ${files.caCreated ? 'made a new CA' : 'CA'} ${files.caFile}, SHA-256 fingerprint ${files.caFingerprint}; ` +
+    `start the device with --ca ${files.caFile} (or --ca-fingerprint ${files.caFingerprint}), or copy it to the SD card as ca.pem`);
+  log('info', `TLS: server certificate ${files.certFile}${files.serverCreated ? ' (new)' : ''} for ${files.names.join(', ')}; ` +
+    'more names with SPHINX_TLS_NAMES');
+  return { certFile: files.certFile, keyFile: files.keyFile, port: generate.port, ...(generate.host ? { host: generate.host } : {}) };
 }
 
 export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog): Promise<SignerPort> {
@@ -52,7 +68,8 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     const server = await startMqttServer({
       dataDir: settings.dataDir,
       port: settings.mqttPort,
-      tls: settings.tls,
+      ...(settings.mqttHost ? { host: settings.mqttHost } : {}),
+      tls: tlsListenerOf(settings, log),
       brokerId: brokerId.id,
       curve: fastCurve(),
       devices,
@@ -67,7 +84,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       await mirror.close();
       await server.close();
     } });
-    const chainMqtt = () => connectMqtt(`mqtt://127.0.0.1:${server.port}`, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ...server.internalCredentials });
+    const chainMqtt = () => connectMqtt(`mqtt://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ...server.internalCredentials });
     return withChainRelay(signer, settings.chain, chainMqtt, log);
   } catch (e) {
     await brokerLog.close();

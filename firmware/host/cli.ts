@@ -16,6 +16,7 @@ import { Device, type DeviceLogLevel } from '../app/device.js';
 import { JournalRollbackError } from '../../log/journal/high-water.js';
 import { restoreFromMirror } from '../app/restore.js';
 import { standBy } from '../app/spare.js';
+import { brokerTrust, type BrokerTrust } from '../app/broker-trust.js';
 import { DeviceSetupError, type Clock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../../node/journal-advice.js';
 import { privateStateDir } from '../../node/private-dir.js';
@@ -23,13 +24,21 @@ import { MqttTransport } from './mqtt-transport.js';
 import { NodeStore } from './node-store.js';
 import { TerminalLeds } from './terminal-leds.js';
 
-const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--passphrase-file FILE] [--developer] [--restore | --spare]
+const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--ca FILE | --ca-fingerprint SHA256]
+                     [--allow-plain] [--passphrase-file FILE] [--developer] [--restore | --spare]
        sphinx-signer --help
 
 The signing device on Node: it connects to the broker (bin/sphinx-hsmd) over MQTT and
 answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
 
-  --mqtt URL             the broker's MQTT server, e.g. mqtt://127.0.0.1:1883   (SPHINX_SIGNER_MQTT)
+  --mqtt URL             the broker's MQTT server: mqtts://host:8883 (TLS), or
+                         mqtt://127.0.0.1:1883 on the broker's machine          (SPHINX_SIGNER_MQTT)
+  --ca FILE              with mqtts: trust the broker's CA certificate in FILE (sphinx-hsmd with
+                         SPHINX_TLS_GENERATE=1 makes SPHINX_DATA_DIR/tls/ca.pem)  (SPHINX_SIGNER_CA)
+  --ca-fingerprint SHA256  with mqtts: trust the CA with this SHA-256 fingerprint (sphinx-hsmd
+                         logs it at start); with --ca, FILE must have it too
+                                                                 (SPHINX_SIGNER_CA_FINGERPRINT)
+  --allow-plain          allow mqtt:// to another machine (token and requests in the clear)
   --data DIR             holds hsm_secret and the signer's journal             (SPHINX_SIGNER_DATA)
   --broker-id ID         the id sphinx-hsmd prints at start (SPHINX_DATA_DIR/broker-id)
                                                                                (SPHINX_SIGNER_BROKER_ID)
@@ -67,6 +76,8 @@ export interface HostPortWrappers {
 
 export interface HostDeviceSettings {
   readonly mqttUrl: string;
+  /** How to trust the broker (brokerTrust); plain when absent. */
+  readonly trust?: BrokerTrust;
   /** The data directory (absolute): hsm_secret and the journal. */
   readonly dataDir: string;
   readonly brokerId: string;
@@ -81,7 +92,7 @@ export interface HostDeviceSettings {
 
 /** The Device on the Node adapters (mqtt.js, fs journal, terminal LEDs); throws as Device.boot does. */
 export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrappers = {}): Device {
-  const transport = new MqttTransport();
+  const transport = new MqttTransport(settings.trust);
   const nodeStore = new NodeStore(settings.dataDir, { mqttUrl: settings.mqttUrl, brokerId: settings.brokerId, passphrase: settings.passphrase });
   const store: Store = wrap.journalDir
     ? {
@@ -118,6 +129,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
         'broker-id': { type: 'string' },
         'broker-id-file': { type: 'string' },
         'passphrase-file': { type: 'string' },
+        ca: { type: 'string' },
+        'ca-fingerprint': { type: 'string' },
+        'allow-plain': { type: 'boolean' },
         developer: { type: 'boolean' },
         'accept-journal-rollback': { type: 'boolean' },
         restore: { type: 'boolean' },
@@ -141,6 +155,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   if (brokerIdArg !== undefined && brokerIdFile !== undefined) return fail(`give exactly one of --broker-id ID and --broker-id-file FILE\n\n${USAGE}`);
   const missing = [!mqttUrl && '--mqtt URL', !dataDir && '--data DIR', !brokerIdArg && !brokerIdFile && '--broker-id ID (or --broker-id-file FILE)'].filter(Boolean);
   if (missing.length) return fail(`missing ${missing.join(', ')}\n\n${USAGE}`);
+  const caFile = values.ca ?? env.SPHINX_SIGNER_CA;
+  let trust: BrokerTrust;
+  try {
+    if (caFile !== undefined && !existsSync(caFile)) return fail(`--ca ${caFile}: no such file (sphinx-hsmd's SPHINX_DATA_DIR/tls/ca.pem)`);
+    trust = brokerTrust({
+      url: mqttUrl!,
+      ...(caFile !== undefined ? { caPem: readFileSync(caFile, 'utf8'), caSource: caFile } : {}),
+      ...((values['ca-fingerprint'] ?? env.SPHINX_SIGNER_CA_FINGERPRINT) !== undefined ? { caFingerprint: values['ca-fingerprint'] ?? env.SPHINX_SIGNER_CA_FINGERPRINT } : {}),
+      allowPlain: values['allow-plain'] ?? false,
+    });
+  } catch (e) {
+    if (e instanceof DeviceSetupError) return fail(e.message);
+    throw e;
+  }
   let passphrase = env.SPHINX_SIGNER_PASSPHRASE;
   if (values['passphrase-file']) passphrase = readFileSync(values['passphrase-file'], 'utf8').replace(/\r?\n$/, '');
 
@@ -186,7 +214,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     }
   }
   try {
-    device = bootHostDevice({ mqttUrl: mqttUrl!, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
+    device = bootHostDevice({ mqttUrl: mqttUrl!, trust, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
   } catch (e) {
     if (e instanceof DeviceSetupError) return fail(e.message);
     if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));

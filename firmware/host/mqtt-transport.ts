@@ -4,16 +4,35 @@
  * no reconnect of mqtt.js's own (the device loop reconnects with fresh credentials).
  * mqtt.js sends PUBACK after the 'message' listeners return, as the port requires.
  */
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import tls, { type DetailedPeerCertificate } from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
+import { formatFingerprint, parseBrokerUrl, type BrokerAddress, type BrokerTrust } from '../app/broker-trust.js';
 import type { ConnectOptions, Transport, TransportHandlers } from '../app/ports.js';
 
 export class MqttTransport implements Transport {
   #client: MqttClient | undefined;
 
+  /** `trust` from brokerTrust(): plain, or TLS pinned to the broker's CA (docs/device-tls.md). */
+  constructor(private readonly trust: BrokerTrust = { secure: false }) {}
+
   connect(options: ConnectOptions, handlers: TransportHandlers): void {
+    const trust = this.trust;
+    if (!trust.secure) return this.#open(options, handlers, undefined);
+    const address = parseBrokerUrl(options.url);
+    const ca = trust.ca ? Promise.resolve(trust.ca) : pinnedCaFrom(address, trust.fingerprint);
+    ca.then(
+      (der) => this.#open(options, handlers, { der, address, fingerprint: trust.fingerprint }),
+      (e: Error) => handlers.disconnected(e.message),
+    );
+  }
+
+  #open(options: ConnectOptions, handlers: TransportHandlers, secure: { der: Uint8Array; address: BrokerAddress; fingerprint: Uint8Array } | undefined): void {
     let lastError = 'connection closed';
     let ended = false;
     const client = mqtt.connect(options.url, {
+      ...(secure ? { ca: derToPem(secure.der), rejectUnauthorized: true } : {}),
       protocolVersion: 4,
       clientId: options.clientId,
       username: options.username,
@@ -32,7 +51,7 @@ export class MqttTransport implements Transport {
     });
     client.on('message', (topic, payload) => handlers.message(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.length)));
     client.on('error', (e) => {
-      lastError = e.message || String((e as NodeJS.ErrnoException).code);
+      lastError = secure ? tlsRefusal(e as NodeJS.ErrnoException, secure.address, secure.fingerprint) : e.message || String((e as NodeJS.ErrnoException).code);
     });
     client.on('close', () => {
       if (ended) return;
@@ -75,6 +94,47 @@ export class MqttTransport implements Transport {
     return this.#client;
   }
 }
+
+/** The message for a TLS handshake the pinned CA refused; other errors as they are. */
+function tlsRefusal(e: NodeJS.ErrnoException, address: BrokerAddress, fingerprint: Uint8Array): string {
+  const where = `${address.host}:${address.port}`;
+  if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `TLS: the certificate of ${where} does not name ${address.host}: add it to sphinx-hsmd's SPHINX_TLS_NAMES (its certificate is then made again), or connect by a name it has (${e.message})`;
+  if (e.code && /CERT|SELF_SIGNED|UNABLE_TO|SIGNATURE/.test(e.code))
+    return `TLS: refused ${where}: its certificate is not issued by the pinned CA (SHA-256 ${formatFingerprint(fingerprint)}): ${e.message}. ` +
+      'Wrong --ca / --ca-fingerprint, or this is not your broker';
+  return e.message || String(e.code);
+}
+
+/**
+ * The CA certificate with the pinned fingerprint, from the chain the broker presents (a
+ * handshake that sends nothing); the MQTT connection then verifies against it as with --ca.
+ */
+function pinnedCaFrom(address: BrokerAddress, fingerprint: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: address.host, port: address.port, rejectUnauthorized: false, ...(isIP(address.host) ? {} : { servername: address.host }) });
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`TLS: no answer from ${address.host}:${address.port} in 10 s`)));
+    socket.once('error', (e) => reject(new Error(`TLS: cannot reach ${address.host}:${address.port}: ${e.message}`)));
+    socket.once('secureConnect', () => {
+      const presented: string[] = [];
+      let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+      let found: Uint8Array | undefined;
+      while (cert?.raw && found === undefined) {
+        const digest = createHash('sha256').update(cert.raw).digest();
+        presented.push(formatFingerprint(digest));
+        if (digest.equals(fingerprint)) found = new Uint8Array(cert.raw);
+        cert = cert.issuerCertificate === cert ? undefined : cert.issuerCertificate;
+      }
+      socket.destroy();
+      if (found) resolve(found);
+      else reject(new Error(`TLS: refused ${address.host}:${address.port}: no certificate in its chain has the pinned fingerprint ` +
+        `${formatFingerprint(fingerprint)} (it presented ${presented.join(', ') || 'none'}). Wrong --ca-fingerprint, or this is not your broker`));
+    });
+  });
+}
+
+const derToPem = (der: Uint8Array): string =>
+  `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
 
 function noDelay(client: MqttClient): void {
   const stream = client.stream as { setNoDelay?: (on: boolean) => void } | undefined;

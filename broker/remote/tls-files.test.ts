@@ -1,0 +1,40 @@
+/**
+ * The generated TLS files: openssl (an independent X.509 implementation) verifies the chain and
+ * the names; the CA is kept across starts and the server certificate made again, by the same
+ * CA, when a name is missing.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ensureTlsFiles } from './tls-files.js';
+
+test('openssl verifies the generated chain for its names; the CA is kept, the server certificate follows the names', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-tlsfiles-'));
+  try {
+    const first = ensureTlsFiles(dir, ['localhost', '127.0.0.2', 'signer.lan']);
+    assert.ok(first.caCreated && first.serverCreated);
+    for (const [flag, name] of [['-verify_ip', '127.0.0.2'], ['-verify_hostname', 'signer.lan'], ['-verify_hostname', 'localhost']]) {
+      const out = execFileSync('openssl', ['verify', '-purpose', 'sslserver', flag!, name!, '-CAfile', first.caFile, first.certFile], { encoding: 'utf8' });
+      assert.match(out, /: OK/);
+    }
+    assert.throws(() => execFileSync('openssl', ['verify', '-verify_ip', '10.9.9.9', '-CAfile', first.caFile, first.certFile], { stdio: 'pipe' }));
+    assert.equal(statSync(join(dir, 'tls', 'ca.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(first.keyFile).mode & 0o777, 0o600);
+    const ca = new X509Certificate(readFileSync(first.caFile));
+    assert.equal(ca.ca, true);
+    assert.equal(first.caFingerprint, ca.fingerprint256);
+
+    const again = ensureTlsFiles(dir, ['localhost', '127.0.0.2']);
+    assert.ok(!again.caCreated && !again.serverCreated, 'nothing is made when every name is covered');
+    const renamed = ensureTlsFiles(dir, ['localhost', '10.9.9.9']);
+    assert.ok(!renamed.caCreated && renamed.serverCreated);
+    assert.equal(renamed.caFingerprint, first.caFingerprint, 'the devices keep their pin');
+    execFileSync('openssl', ['verify', '-verify_ip', '10.9.9.9', '-CAfile', renamed.caFile, renamed.certFile]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
