@@ -28,6 +28,8 @@ export interface SignerOptions {
    * the file at that moment; the passphrase is init's, for a file that must be created).
    */
   readonly readHsmSecret: (passphrase: string | undefined) => Uint8Array;
+  /** Sizes of the key ring's caches (a device keeps them small: docs/device-memory.md). */
+  readonly keyCacheLimits?: KeyRingOptions['cacheLimits'];
 }
 
 export class Signer {
@@ -84,6 +86,7 @@ export class Signer {
       const secret = unlockHsmSecret(file, passphrase);
       this.#keys = openKeyRing(this.options.curve, secret, {
         secretType: HsmSecretTypeCode[parseHsmSecret(file).type],
+        ...(this.options.keyCacheLimits ? { cacheLimits: this.options.keyCacheLimits } : {}),
         // --developer only: the init handler refuses these otherwise, as hsmd asserts.
         dev: this.options.developer ? devOverrides(init) : undefined,
       });

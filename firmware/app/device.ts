@@ -19,7 +19,7 @@ import { makeCredentials } from '../../signer/remote/auth-token.js';
 import { decodeRequestPayload, encodeReplyBatch, encodeReplyEnvelope, type ReplyEnvelope } from '../../signer/remote/envelope-codec.js';
 import { parseTopic, topic } from '../../signer/remote/topics.js';
 import { messageType, requestType } from '../../signer/wire/messages.js';
-import { Signer } from '../../signer/signer.js';
+import { Signer, type SignerOptions } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
 import { openJournalFiles } from '../../log/journal/journal.js';
 import { DeviceChain } from './chain-sync.js';
@@ -35,8 +35,10 @@ export interface DeviceOptions {
   readonly leds: Leds;
   readonly store: Store;
   readonly clock: Clock;
-  /** nobleCurve on the device; a byte-identical faster one may be used on Node. */
+  /** createNobleCurve on the device; a byte-identical faster one may be used on Node. */
   readonly curve: Curve;
+  /** The signer's key caches (SignerOptions.keyCacheLimits); the ESP32 keeps them small. */
+  readonly keyCacheLimits?: SignerOptions['keyCacheLimits'];
   /** Reported in hello. */
   readonly firmware: string;
   readonly developer?: boolean;
@@ -103,7 +105,7 @@ export class Device {
         log: options.log,
       });
       const makeSigner = (state: SignerState) =>
-        new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file }, state);
+        new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file, keyCacheLimits: options.keyCacheLimits }, state);
       const { core, recovery } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
         ...options.core,
         mark: store.highWaterMark(),

@@ -10,6 +10,7 @@ import Decoder from 'text/decoder';
 import Encoder from 'text/encoder';
 import fillRandom from 'hardware-random';
 import { createNobleCurve } from '../../signer/crypto/noble.js';
+import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES } from '../app/device-memory.js';
 import { randomBytesFrom } from '../app/hardware-random.js';
 import { Device } from '../app/device.js';
 import type { Clock, TimerHandle } from '../app/ports.js';
@@ -33,7 +34,7 @@ export default function main(config = boardConfig): void {
   // while loading (test/device-boot-order.test.ts).
   Object.assign(globalThis, { TextEncoder: Encoder, TextDecoder: Decoder });
   // Blinding from the hardware RNG; no precomputed table: memory before speed (docs/device-memory.md).
-  const curve = createNobleCurve({ randomBytes: randomBytesFrom(fillRandom), windowSize: 1 });
+  const curve = createNobleCurve({ randomBytes: randomBytesFrom(fillRandom), windowSize: DEVICE_CURVE_WINDOW });
   const leds = config.neopixelPin !== undefined ? new NeoPixelLeds(config.neopixelPin) : new GpioLeds(config.ledPin ?? 2);
   const log = (level: string, line: string) => trace(`${level}: ${line}\n`);
   try {
@@ -43,6 +44,7 @@ export default function main(config = boardConfig): void {
       store: new SdStore(config.sdRoot ?? '/sd'),
       clock,
       curve,
+      keyCacheLimits: DEVICE_KEY_CACHES,
       firmware: config.firmware ?? 'sphinx-signer-esp32/0.1.0',
       log,
       onFatal: (reason) => log('broken', `${reason}: fix the SD card and restart`),
