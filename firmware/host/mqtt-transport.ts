@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import tls, { type DetailedPeerCertificate } from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
 import { formatFingerprint, parseBrokerUrl, type BrokerAddress, type BrokerTrust } from '../app/broker-trust.js';
+import { tokenRefusalAdvice } from '../app/clock-sync.js';
 import type { ConnectOptions, Transport, TransportHandlers } from '../app/ports.js';
 
 export class MqttTransport implements Transport {
@@ -58,7 +59,7 @@ export class MqttTransport implements Transport {
       ended = true;
       if (this.#client === client) this.#client = undefined;
       client.end(true);
-      handlers.disconnected(lastError);
+      handlers.disconnected(tokenRefusalAdvice(lastError, Date.now()));
     });
   }
 

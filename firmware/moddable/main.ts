@@ -2,8 +2,11 @@
  * The device on an ESP32 (Moddable SDK): the SD card's hsm_secret and config.json, the
  * journal on the card, MQTT over Wi-Fi (the base manifest connects using the `ssid` and
  * `password` given to mcconfig), a NeoPixel status LED (or a plain GPIO LED).
- * Time must be set (SNTP) before connecting: the auth token carries it.
+ * The clock is set by SNTP before the first connection: the auth token carries the time.
+ * mqtts:// trusts only the CA in the card's ca.pem (docs/device-tls.md).
  */
+import SNTP from 'sntp';
+import Time from 'time';
 import Timer from 'timer';
 import boardConfig from 'mc/config';
 import Decoder from 'text/decoder';
@@ -12,6 +15,7 @@ import fillRandom from 'hardware-random';
 import { createNobleCurve } from '../../signer/crypto/noble.js';
 import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES } from '../app/device-memory.js';
 import { randomBytesFrom } from '../app/hardware-random.js';
+import { syncClock, type SntpAnswer } from '../app/clock-sync.js';
 import { Device } from '../app/device.js';
 import type { Clock, TimerHandle } from '../app/ports.js';
 import { GpioLeds, NeoPixelLeds } from './leds.js';
@@ -28,6 +32,16 @@ const clock: Clock = {
   cancel: (timer) => Timer.clear(timer as unknown as Timer),
 };
 
+/** One SNTP query (Moddable's `sntp` module retries itself a few times, then reports an error). */
+function sntpQuery(host: string, done: (answer: SntpAnswer) => void): void {
+  let answered = false;
+  new SNTP({ host }, (message, value) => {
+    if (answered || message === SNTP.retry) return;
+    answered = true;
+    done(message === SNTP.time && value !== undefined ? { ok: true, seconds: value } : { ok: false, reason: 'no answer' });
+  });
+}
+
 /** Moddable calls the main module's default export at start. */
 export default function main(config = boardConfig): void {
   // The shared code (signer/) uses these as globals when it runs, as on Node; nothing uses them
@@ -38,10 +52,11 @@ export default function main(config = boardConfig): void {
   const leds = config.neopixelPin !== undefined ? new NeoPixelLeds(config.neopixelPin) : new GpioLeds(config.ledPin ?? 2);
   const log = (level: string, line: string) => trace(`${level}: ${line}\n`);
   try {
+    const store = new SdStore(config.sdRoot ?? '/sd');
     const device_ = Device.boot({
-      transport: new ModdableMqttTransport(device.network.mqtt),
+      transport: new ModdableMqttTransport(device.network.mqtt, store.brokerTrust()),
       leds,
-      store: new SdStore(config.sdRoot ?? '/sd'),
+      store,
       clock,
       curve,
       keyCacheLimits: DEVICE_KEY_CACHES,
@@ -49,7 +64,8 @@ export default function main(config = boardConfig): void {
       log,
       onFatal: (reason) => log('broken', `${reason}: fix the SD card and restart`),
     });
-    device_.start();
+    // The login token carries the time: set the clock before the first connection.
+    void syncClock(store.config().sntp ?? ['pool.ntp.org', 'time.google.com'], { query: sntpQuery, setTime: (s) => Time.set(s), clock, log }).then(() => device_.start());
   } catch (e) {
     // The error light is on; the owner reads the reason on the serial console.
     log('broken', (e as Error).message);

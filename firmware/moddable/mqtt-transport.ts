@@ -4,7 +4,11 @@
  * clean session false. TCP_NODELAY through the socket's `noDelay`. The client sends the
  * PUBACK of a received message after onReadable returns, i.e. after the device journaled it.
  */
+import TCP from 'embedded:io/socket/tcp';
+import TLSSocket from 'embedded:io/socket/tcp/tls';
 import MQTTClient from 'embedded:network/mqtt/client';
+import { parseBrokerUrl, type BrokerTrust } from '../app/broker-trust.js';
+import { tokenRefusalAdvice } from '../app/clock-sync.js';
 import type { ConnectOptions, Transport, TransportHandlers } from '../app/ports.js';
 
 /** What manifest_mqttclient.json's config puts on globalThis.device.network.mqtt. */
@@ -26,23 +30,40 @@ export class ModdableMqttTransport implements Transport {
   readonly #pending = new Map<number, Pending>();
   #message: { topic: string; chunks: Uint8Array[] } | undefined;
 
-  constructor(private readonly provider: MqttProvider) {}
+  /**
+   * `trust` from brokerTrust() (docs/device-tls.md): for mqtts the TLS socket gets the
+   * broker's CA as its only trusted certificate, so only that CA's server is accepted.
+   */
+  constructor(
+    private readonly provider: MqttProvider,
+    private readonly trust: BrokerTrust,
+  ) {}
 
   connect(options: ConnectOptions, handlers: TransportHandlers): void {
-    const match = /^mqtts?:\/\/([^:/]+)(?::(\d+))?/.exec(options.url);
-    if (!match) {
-      handlers.disconnected(`not an mqtt:// URL: ${options.url}`);
+    let address;
+    try {
+      address = parseBrokerUrl(options.url);
+    } catch (e) {
+      handlers.disconnected((e as Error).message);
+      return;
+    }
+    const trust = this.trust;
+    if (address.secure !== trust.secure || (trust.secure && trust.ca === undefined)) {
+      handlers.disconnected(`${options.url}: ${address.secure ? 'TLS needs ca.pem on the SD card' : 'plain URL with a CA configured'}`);
       return;
     }
     this.#handlers = handlers;
     const transport = this;
     const Client = this.provider.io;
+    const socket = trust.secure
+      ? { io: TLSSocket, TCP: { io: TCP }, noDelay: true, secure: { certificate: trust.ca!.slice().buffer } }
+      : { ...this.provider.socket, noDelay: true };
     this.#client = new Client({
       ...this.provider,
-      socket: { ...this.provider.socket, noDelay: true },
+      socket,
       dns: this.provider.dns,
-      host: match[1]!,
-      port: Number(match[2] ?? 1883),
+      host: address.host,
+      port: address.port,
       id: options.clientId,
       user: options.username,
       password: options.password,
@@ -63,11 +84,12 @@ export class ModdableMqttTransport implements Transport {
           handlers.message(topic, join(chunks));
         }
       },
-      onError() {
-        transport.#closed('connection error');
+      onError(error?: unknown) {
+        // A refused CONNECT (bad token) arrives as an error; say what the clock read.
+        transport.#closed(tokenRefusalAdvice(`connection error${error ? `: ${String(error)}` : ''}`, Date.now()));
       },
       onClose() {
-        transport.#closed('connection closed');
+        transport.#closed(trust.secure ? 'connection closed (if at once: the broker\'s certificate is not from ca.pem)' : 'connection closed');
       },
     } as ConstructorParameters<typeof MQTTClient>[0]);
   }

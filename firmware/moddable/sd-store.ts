@@ -7,10 +7,17 @@ import { File } from 'file';
 import type { FileDir } from '../../log/file-port.js';
 import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type StorageLock, type Store } from '../app/ports.js';
 import { nvsMark } from './nvs-mark.js';
+import { brokerTrust, type BrokerTrust } from '../app/broker-trust.js';
 import { SdDir } from './sd-file.js';
 
 interface ConfigFile extends DeviceConfig {
   readonly passphrase?: string;
+  /** SHA-256 of ca.pem, as sphinx-hsmd logs it: checked against the file. */
+  readonly caFingerprint?: string;
+  /** Plain mqtt:// to another machine (token and requests in the clear). */
+  readonly allowPlain?: boolean;
+  /** SNTP servers, tried in turn before the first login (default pool.ntp.org). */
+  readonly sntp?: readonly string[];
 }
 
 export class SdStore implements Store {
@@ -55,6 +62,30 @@ export class SdStore implements Store {
       throw new DeviceSetupError(`${path} needs "mqttUrl" and "brokerId" (strings)`);
     }
     return (this.#config = parsed as ConfigFile);
+  }
+
+  /** How to trust the broker: ca.pem on the card for mqtts (docs/device-tls.md). */
+  brokerTrust(): BrokerTrust {
+    const config = this.config();
+    const caPath = `${this.root}/ca.pem`;
+    let caPem: string | undefined;
+    if (File.exists(caPath)) {
+      const file = new File(caPath);
+      try {
+        caPem = file.read(String);
+      } finally {
+        file.close();
+      }
+    }
+    const trust = brokerTrust({
+      url: config.mqttUrl,
+      ...(caPem !== undefined ? { caPem, caSource: caPath } : {}),
+      ...(config.caFingerprint !== undefined ? { caFingerprint: config.caFingerprint } : {}),
+      allowPlain: config.allowPlain === true,
+    });
+    if (trust.secure && trust.ca === undefined)
+      throw new DeviceSetupError(`${config.mqttUrl} needs ${caPath}: copy sphinx-hsmd's SPHINX_DATA_DIR/tls/ca.pem to the card (the fingerprint alone is not enough here)`);
+    return trust;
   }
 
   journalDir(): FileDir {

@@ -48,7 +48,7 @@ export function checkCredentials(curve: Curve, username: string, password: strin
   if (!/^[0-9a-f]{144}$/.test(password)) return { ok: false, reason: 'password is not a token (72 bytes in hex)' };
   const token = fromHex(password);
   const issuedAt = Number(new DataView(token.buffer).getBigUint64(0));
-  if (nowMs - issuedAt > TOKEN_MAX_AGE_MS) return { ok: false, reason: `token expired (issued ${Math.round((nowMs - issuedAt) / 1000)} s ago; limit ${TOKEN_MAX_AGE_MS / 1000} s)` };
+  if (nowMs - issuedAt > TOKEN_MAX_AGE_MS) return { ok: false, reason: `token expired (issued ${Math.round((nowMs - issuedAt) / 1000)} s ago by its time; limit ${TOKEN_MAX_AGE_MS / 1000} s: the device clock is that far behind, or the token was replayed)` };
   if (issuedAt - nowMs > TOKEN_MAX_SKEW_MS) return { ok: false, reason: `token from the future (${Math.round((issuedAt - nowMs) / 1000)} s ahead; check the device clock)` };
   const publicKey = fromHex(username);
   let valid: boolean;
