@@ -10,6 +10,7 @@ import { auditBench } from './audit.js';
 import { chainBench } from './chain.js';
 import { brokerLogBench } from './broker-log.js';
 import { curveOpsBench } from './curve-ops.js';
+import { deviceHeapBench } from './device-heap.js';
 import { fmtMs, measureFloors } from './floors.js';
 import { type Baseline, type Bench, fmtOps, type Measurement, measure, printTable } from './harness.js';
 import { journalBench } from './journal.js';
@@ -19,7 +20,7 @@ import { remotePathBench } from './remote-path.js';
 import { sessionReplayBench } from './session-replay.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
-const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench];
+const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench, deviceHeapBench];
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1) + ' MiB';
 function memory(label: string): void {
