@@ -81,11 +81,17 @@ export function nodeHeap(s: Session, settings: MemorySettings): HeapFigure {
   const gc = vm.runInNewContext('gc') as () => void;
   replay(s.hsmSecret, s.developer, settings.windowSize, settings.keyCaches, s.exchanges);
   release();
-  const before = liveBytes(gc);
-  const mismatches = replay(s.hsmSecret, s.developer, settings.windowSize, settings.keyCaches, s.exchanges);
-  const after = liveBytes(gc);
-  release();
-  return { bytes: after - before, mismatches };
+  // The median of five: V8's own bookkeeping (compiled code, feedback) moves the total by tens of KiB.
+  const rounds: HeapFigure[] = [];
+  for (let i = 0; i < 5; i++) {
+    const before = liveBytes(gc);
+    const mismatches = replay(s.hsmSecret, s.developer, settings.windowSize, settings.keyCaches, s.exchanges);
+    const after = liveBytes(gc);
+    release();
+    rounds.push({ bytes: after - before, mismatches });
+  }
+  rounds.sort((a, b) => a.bytes - b.bytes);
+  return rounds[2]!;
 }
 
 /** XS (xsnap-worker): snapshot size growth across the replay, in a fresh engine. */
@@ -118,10 +124,12 @@ class XsnapWorker {
   #input = Buffer.alloc(0);
   #waiting: ((message: Buffer) => void) | undefined;
   #out = '';
+  #err = '';
 
   constructor(path: string) {
-    this.#child = spawn(path, ['sphinx-heap'], { stdio: ['ignore', 'pipe', 'inherit', 'pipe', 'pipe'] });
+    this.#child = spawn(path, ['sphinx-heap'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
     this.#child.stdout!.on('data', (d: Buffer) => (this.#out += d.toString()));
+    this.#child.stderr!.on('data', (d: Buffer) => (this.#err += d.toString()));
     (this.#child.stdio[4] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
       this.#input = Buffer.concat([this.#input, d]);
       this.#deliver();
@@ -146,7 +154,7 @@ class XsnapWorker {
 
   #send(command: string): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      this.#waiting = (message) => (message[0] === 0x2e ? resolve(message.subarray(1)) : reject(new Error(`xsnap: ${command.slice(0, 60)} failed: ${message.toString()}`)));
+      this.#waiting = (message) => (message[0] === 0x2e ? resolve(message.subarray(1)) : reject(new Error(`${command[0] === 's' ? 'loading' : 'running'} failed: ${this.#err.trim().split('\n')[0] ?? message.toString()}`)));
       const body = Buffer.from(command);
       (this.#child.stdio[3] as NodeJS.WritableStream).write(Buffer.concat([Buffer.from(`${body.length}:`), body, Buffer.from(',')]));
     });
