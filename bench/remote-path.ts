@@ -5,15 +5,11 @@
  * The request is the recorded hsmd_ecdh of hsmd-basic-legacy (a cheap one, so the figures
  * are the path's cost); every reply is checked against the recording.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fixturePath } from '../test/fixtures.js';
-import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
-import { SimLightningd } from '../demo/sim-lightningd.js';
 import type { SyncConnection } from '../test/sync-wire.js';
 import { loadTranscript } from '../test/transcript.js';
 import { fmtMs } from './floors.js';
+import { type SignerMode, withHsmd } from './hsmd-process.js';
 import { type Bench, fmtOps, fmtRatio, printTable } from './harness.js';
 import { verdict } from './session-replay.js';
 
@@ -60,40 +56,16 @@ function drive(conns: readonly SyncConnection[], req: string, rep: string, budge
   return { requests: counted, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), perSec: (counted * 1000) / elapsed };
 }
 
-async function measurePath(mode: 'local' | 'remote', budgetMs: number): Promise<Record<1 | 64, Figures>> {
+async function measurePath(mode: SignerMode, budgetMs: number): Promise<Record<1 | 64, Figures>> {
   const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${TRANSCRIPT}`));
   const init = exchanges[0]!;
   const ecdh = exchanges.find((e) => parseInt(e.req.slice(0, 4), 16) === WIRE_HSMD_ECDH)!;
   const channel = exchanges.find((e) => e.peer)!;
-  const secret = Buffer.from(header.hsm_secret, 'hex');
-  const dataDir = mkdtempSync(join(tmpdir(), `sphinx-bench-${mode}-`));
-  const port = await freePort();
-  const device = mode === 'remote'
-    ? startDeviceProcess({ url: `mqtt://127.0.0.1:${port}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: secret })
-    : undefined;
-  const ld = await SimLightningd.start({
-    hsmSecret: secret,
-    env: { SPHINX_SIGNER: mode, SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port), SPHINX_CLN_VERSION: header.cln_version },
-    timeoutMs: 30_000,
-  });
-  try {
+  return withHsmd(mode, header, (ld) => {
     if (Buffer.from(ld.master.request(init.req)).toString('hex') !== init.rep) throw new Error('init reply differs');
     const conns = Array.from({ length: 64 }, (_, i) => ld.hsmfd(Buffer.from(channel.peer!, 'hex'), BigInt(i + 1), PERM_ECDH));
-    try {
-      const one = drive(conns.slice(0, 1), ecdh.req, ecdh.rep!, budgetMs);
-      const many = drive(conns, ecdh.req, ecdh.rep!, budgetMs);
-      await ld.stop();
-      return { 1: one, 64: many };
-    } catch (e) {
-      await ld.exited(2000).catch(() => undefined);
-      throw new Error(`${mode}: ${(e as Error).message}\nhsmd status:\n${ld.describeStatus()}`, { cause: e });
-    }
-  } finally {
-    ld.cleanup();
-    await device?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-    if (device) rmSync(device.dir, { recursive: true, force: true });
-  }
+    return { 1: drive(conns.slice(0, 1), ecdh.req, ecdh.rep!, budgetMs), 64: drive(conns, ecdh.req, ecdh.rep!, budgetMs) };
+  });
 }
 
 /** Requests per second the remote path must reach with 64 connections in flight. */

@@ -13,9 +13,6 @@
  * fsync per state-changing request; remote = the same compute and round trips + for every
  * journaled request a device fsync, a broker LevelDB sync and an MQTT round trip.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fastCurve } from '../node/curve-native.js';
 import { equal, fromHex } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
@@ -23,10 +20,9 @@ import { nobleCurve } from '../signer/crypto/noble.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath } from '../test/fixtures.js';
 import { messageType } from '../signer/wire/messages.js';
-import { SimLightningd } from '../demo/sim-lightningd.js';
-import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
 import { fmtMs } from './floors.js';
+import { type SignerMode, withHsmd } from './hsmd-process.js';
 import { type Bench, fmtRatio, printTable } from './harness.js';
 
 const SESSION = 'session-basic-l1.jsonl';
@@ -94,40 +90,20 @@ function replayInProcess(baseCurve: Curve): InProcess {
 }
 
 /** Milliseconds after init of each of PASSES replays through one bin/sphinx-hsmd (and device). */
-async function replayThroughProcess(mode: 'local' | 'remote'): Promise<number[]> {
+function replayThroughProcess(mode: SignerMode): Promise<number[]> {
   const path = fixturePath(`transcripts/${SESSION}`);
-  const { header } = loadTranscript(path);
-  const secret = fromHex(header.hsm_secret);
-  const dataDir = mkdtempSync(join(tmpdir(), `sphinx-bench-session-${mode}-`));
-  const port = await freePort();
-  const device = mode === 'remote'
-    ? startDeviceProcess({ url: `mqtt://127.0.0.1:${port}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: secret })
-    : undefined;
-  const ld = await SimLightningd.start({
-    hsmSecret: secret,
-    env: { SPHINX_SIGNER: mode, SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port), SPHINX_CLN_VERSION: header.cln_version },
-    timeoutMs: 30_000,
-  });
-  try {
-    const passes: number[] = [];
-    for (let pass = 0; pass < PASSES; pass++) {
+  return withHsmd(mode, loadTranscript(path).header, (ld) =>
+    Array.from({ length: PASSES }, (_, pass) => {
       let micros = 0;
       // The session again on the same processes: new_channel restarts its channel (same dbid),
       // so every pass gets CLN's replies; the first pass includes the processes' JIT warm-up.
       const result = ld.replay(path, (ex, _matched, us) => {
         if (ex.seq !== 1) micros += us;
       });
-      if (result.failed > 0) throw new Error(`${mode}, pass ${pass + 1}: ${result.failed} replies differ from CLN's`);
-      passes.push(micros / 1000);
-    }
-    await ld.stop();
-    return passes;
-  } finally {
-    ld.cleanup();
-    await device?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-    if (device) rmSync(device.dir, { recursive: true, force: true });
-  }
+      if (result.failed > 0) throw new Error(`pass ${pass + 1}: ${result.failed} replies differ from CLN's`);
+      return micros / 1000;
+    }),
+  );
 }
 
 export const sessionReplayBench: Bench = {
