@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { nobleCurve } from '../signer/crypto/noble.js';
-import type { Decision } from '../signer/decision.js';
+import type { Decision, Reply } from '../signer/decision.js';
 import { createMnemonicHsmSecret, HsmSecretError, HsmSecretErrorCode } from '../signer/keys/hsm-secret.js';
 import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
@@ -55,6 +55,7 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
       log: (line) => options.log('unusual', line),
       mark: slotMark(dir, join(options.dataDir, 'high-water-{a,b}')),
       acceptRollback: options.acceptRollback ?? false,
+      syncReadOnly: false,
     }).core;
   } catch (e) {
     if (!(e instanceof JournalCorruptError || e instanceof JournalRollbackError)) throw e;
@@ -70,13 +71,58 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
   }
   const ids = new RequestIds(core.lastId ?? 0n);
   options.log('info', `signer journal in ${options.dataDir}: resuming after id ${core.lastId ?? 0n}`);
+  return groupCommitting(core, ids, options.log);
+}
+
+/** How long a read-only reply's record may wait for a sync (docs/journal.md "Read-only replies"). */
+export const READ_ONLY_FLUSH_MS = 20;
+
+/**
+ * The in-process port over the core: the requests that arrive in one event-loop turn (from
+ * any connection) are handled as one batch with at most one sync, as the device handles a
+ * `req` message; a batch of read-only requests is not synced at all, its records follow with
+ * the next sync or after READ_ONLY_FLUSH_MS.
+ */
+function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSignerOptions['log']): SignerPort {
+  type Waiting = { readonly request: Parameters<SignerPort['request']>[0]; readonly id: bigint; resolve(reply: Reply): void; reject(e: unknown): void };
+  let waiting: Waiting[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    flushTimer = undefined;
+    try {
+      core.flush();
+    } catch (e) {
+      log('broken', `signer journal: syncing read-only records failed: ${(e as Error).message}`);
+    }
+  };
+  const handleWaiting = (): void => {
+    const turn = waiting;
+    waiting = [];
+    let decisions: Decision[];
+    try {
+      const batch = core.begin();
+      decisions = turn.map((w) => batch.handle({ ...w.request, id: w.id }));
+      batch.commit();
+    } catch (e) {
+      for (const w of turn) w.reject(e);
+      return;
+    }
+    turn.forEach((w, i) => {
+      logPolicyWarnings(decisions[i]!, log);
+      w.resolve(decisions[i]!.reply);
+    });
+    if (core.unsynced > 0 && !flushTimer) flushTimer = setTimeout(flush, READ_ONLY_FLUSH_MS);
+  };
   return {
-    request: async (request) => {
-      const decision = core.handle({ ...request, id: ids.take() });
-      logPolicyWarnings(decision, options.log);
-      return decision.reply;
+    request: (request) =>
+      new Promise<Reply>((resolve, reject) => {
+        waiting.push({ request, id: ids.take(), resolve, reject });
+        if (waiting.length === 1) setImmediate(handleWaiting);
+      }),
+    close: async () => {
+      clearTimeout(flushTimer);
+      flush();
     },
-    close: async () => {},
   };
 }
 

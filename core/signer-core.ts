@@ -22,7 +22,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { type JournalFiles, Journal, type Recovery } from '../log/journal/journal.js';
-import { assertSourceName, isSourced, type JournalEntry, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
+import { assertSourceName, isSourced, type JournalEntry, type SourcedRecord } from '../log/journal/record.js';
 import { equal } from '../signer/bytes.js';
 import { type HighWaterMark, JournalRollbackError } from '../log/journal/high-water.js';
 import { badRequest, type Decision } from '../signer/decision.js';
@@ -46,6 +46,13 @@ export interface SignerCoreOptions {
   readonly acceptRollback?: boolean;
   /** Told what the journal made durable (the device's mirror: firmware/app/mirror.ts). */
   readonly observer?: JournalObserver;
+  /**
+   * Whether a record whose decision has no events is synced before its reply (true, the
+   * default: the device), or rides along with the next sync or the host's flush() (false:
+   * the in-process signer; docs/journal.md "Read-only replies"). A record with events is
+   * always synced before its reply, and with it every record before it.
+   */
+  readonly syncReadOnly?: boolean;
 }
 
 /** Sees the journal's durable records and snapshots, in journal order. */
@@ -73,6 +80,8 @@ export class SignerCore {
   #inBatch = false;
   /** The mark as last written (or read). */
   #marked: bigint | undefined;
+  /** Records appended (and answered) but not yet synced: read-only ones (syncReadOnly false). */
+  #unsynced: JournalEntry[] = [];
 
   private constructor(
     readonly signer: Signer,
@@ -135,10 +144,10 @@ export class SignerCore {
     const record: SourcedRecord = { source, seq: this.lastSeq(source) + 1n, at, events };
     this.journal.appendSourced(record);
     this.journal.sync(); // write-ahead: durable before it is applied or acted on
-    this.options.observer?.durable([record]);
     this.#sources.set(source, record.seq);
     this.signer.apply(events);
-    this.#afterSync(1);
+    this.#unsynced.push(record);
+    this.#synced();
     return record;
   }
 
@@ -147,12 +156,37 @@ export class SignerCore {
     const early = this.#known(env, requestDigest);
     if (early) return early;
     const { decision, record } = this.#decideAndAppend(env, requestDigest);
-    this.journal.sync(); // write-ahead: durable before it is applied or answered
-    this.options.observer?.durable([record]);
+    const mustSync = this.#mustSync(decision.events.length > 0);
+    if (mustSync) this.journal.sync(); // write-ahead: durable before it is applied or answered
     this.signer.apply(decision.events);
     this.#replies.set(env.id, record);
-    this.#afterSync(1);
+    this.#unsynced.push(record);
+    if (mustSync) this.#synced();
     return { ...decision, replayed: false };
+  }
+
+  /** Records answered but not yet synced (only with syncReadOnly false); flush() syncs them. */
+  get unsynced(): number {
+    return this.#unsynced.length;
+  }
+
+  /** Syncs the records that rode along unsynced (the host calls it on a short timer and at close). */
+  flush(): void {
+    if (this.#unsynced.length === 0 || this.#inBatch) return;
+    this.journal.sync();
+    this.#synced();
+  }
+
+  #mustSync(hasEvents: boolean): boolean {
+    return hasEvents || this.options.syncReadOnly !== false;
+  }
+
+  /** Everything appended so far was just synced: the observer is told, the mark raised. */
+  #synced(): void {
+    const durable = this.#unsynced;
+    this.#unsynced = [];
+    this.options.observer?.durable(durable);
+    this.#afterSync(durable.length);
   }
 
   /**
@@ -175,7 +209,8 @@ export class SignerCore {
    * syncs once. The replies may leave only after commit().
    */
   begin(): { handle(env: Envelope): Handled; commit(): void } {
-    const appended: JournalRecord[] = [];
+    let appended = 0;
+    let withEvents = false;
     let committed = false;
     this.#inBatch = true;
     return {
@@ -187,17 +222,18 @@ export class SignerCore {
         const { decision, record } = this.#decideAndAppend(env, requestDigest);
         this.signer.apply(decision.events); // in memory only: the next in the batch is decided on it
         this.#replies.set(env.id, record);
-        appended.push(record);
+        this.#unsynced.push(record);
+        appended++;
+        withEvents ||= decision.events.length > 0;
         return { ...decision, replayed: false };
       },
       commit: () => {
         if (committed) return;
         committed = true;
         this.#inBatch = false;
-        if (appended.length === 0) return;
+        if (appended === 0 || !this.#mustSync(withEvents)) return;
         this.journal.sync(); // write-ahead: every record of the batch is durable before any reply leaves
-        this.options.observer?.durable(appended);
-        this.#afterSync(appended.length);
+        this.#synced();
       },
     };
   }
@@ -239,6 +275,12 @@ export class SignerCore {
 
   /** Snapshots the state with the latest replies, then compacts the journal. */
   snapshot(): void {
+    if (this.#unsynced.length > 0) {
+      // The observer (the mirror) sees every record before the snapshot that covers it.
+      this.journal.sync();
+      this.options.observer?.durable(this.#unsynced);
+      this.#unsynced = [];
+    }
     const keep = this.options.recentReplies ?? DEFAULT_RECENT_REPLIES;
     const recent = [...this.#replies.values()].slice(-keep);
     const body = encodeSnapshotBody({ state: this.signer.state, recent, sources: this.#sources });

@@ -1,0 +1,96 @@
+/**
+ * The crash rule of read-only replies (docs/journal.md "Read-only replies"): with
+ * syncReadOnly false (the in-process signer), a record whose decision has no events is
+ * answered before it is synced. Power lost anywhere, with flushes and batches anywhere:
+ * - every reply whose record had events is in the recovered journal, with every record
+ *   before it (asked again, it is the journaled reply, not a second decision);
+ * - the recovered state is the crash-free state after every answered request (what was
+ *   lost changed nothing);
+ * - after hsmd_init (as lightningd restarts), a lost read-only request asked again gets the
+ *   reply it got before, and the session goes on with CLN's recorded replies.
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import fc from 'fast-check';
+import { SignerCore } from '../core/signer-core.js';
+import { JOURNAL_FILE, openJournalFiles } from '../log/journal/journal.js';
+import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
+import { stateDigest } from '../projections/signer-state.js';
+import { toHex } from '../signer/bytes.js';
+import type { Reply } from '../signer/decision.js';
+import { Signer } from '../signer/signer.js';
+import { sessionRequests, sessionSignerOptions } from '../test/session-records.js';
+import { assertProperty } from './settings.js';
+
+const NAME = 'session-basic-l1.jsonl';
+const requests = sessionRequests(NAME);
+const options = sessionSignerOptions(NAME);
+const text = (reply: Reply): string => (reply.kind === 'frame' ? toHex(reply.frame) : reply.kind);
+
+/** The crash-free run: each request's reply, whether it had events, and the state digest after it. */
+const reference = (() => {
+  const signer = new Signer(options);
+  return requests.map((r) => {
+    const { reply, events } = signer.handle(r.envelope);
+    return { reply: text(reply), hasEvents: events.length > 0, digest: toHex(stateDigest(signer.state)) };
+  });
+})();
+
+/** What the host does between requests: nothing, flush the ridden-along records, or batch the next few. */
+const step = fc.oneof(
+  { weight: 6, arbitrary: fc.constant({ kind: 'one' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'flush' as const }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('batch' as const), size: fc.integer({ min: 2, max: 6 }) }) },
+);
+
+const scenario = fc.record({
+  steps: fc.array(step, { minLength: 1, maxLength: 120 }),
+  keep: fc.nat({ max: 400 }), // bytes of the unsynced tail that reach the disk (a torn write)
+});
+
+test('property: read-only replies that ride along lose nothing that matters in a crash', () => {
+  assertProperty(
+    fc.property(scenario, ({ steps, keep }) => {
+      const dir = new MemoryDir();
+      const open = () => SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), { syncReadOnly: false, snapshotEvery: 30 }).core;
+      let core = open();
+      let answered = 0;
+      for (const s of steps) {
+        if (answered >= requests.length) break;
+        if (s.kind === 'flush') core.flush();
+        else {
+          const batch = core.begin();
+          const n = s.kind === 'batch' ? Math.min(s.size, requests.length - answered) : 1;
+          const replies = requests.slice(answered, answered + n).map((r) => batch.handle(r.envelope));
+          batch.commit();
+          replies.forEach((h, i) => assert.equal(text(h.reply), reference[answered + i]!.reply, `request ${answered + i + 1}`));
+          answered += n;
+        }
+      }
+      (dir.open(JOURNAL_FILE) as MemoryFile).crash(keep);
+
+      core = open();
+      // Requests up to the last one with events must all be there; only a read-only tail may be lost.
+      let lastWithEvents = answered - 1;
+      while (lastWithEvents >= 0 && !reference[lastWithEvents]!.hasEvents) lastWithEvents--;
+      const recovered = Number(core.lastId ?? 0n);
+      assert.ok(recovered >= lastWithEvents + 1, `recovered up to request ${recovered}, but request ${lastWithEvents + 1} had events`);
+      for (let i = recovered; i < answered; i++) assert.equal(reference[i]!.hasEvents, false, `request ${i + 1} had events and was lost`);
+      assert.equal(toHex(stateDigest(core.state)), answered === 0 ? toHex(stateDigest(new Signer(options).state)) : reference[answered - 1]!.digest, 'recovered state');
+      for (let i = 0; i < recovered; i++) {
+        const again = core.handle(requests[i]!.envelope);
+        assert.ok(again.replayed && text(again.reply) === reference[i]!.reply, `request ${i + 1}: its journaled reply`);
+      }
+      // As lightningd after a restart: hsmd_init first (the keys are not state), then the
+      // lost tail asked again and the rest of the session, under new ids: CLN's replies.
+      const init = requests.find((r) => r.envelope.message[1] === 11)!;
+      const restarted = [...(recovered > 0 ? [init.envelope] : []), ...requests.slice(recovered).map((r) => r.envelope)];
+      const expected = [...(recovered > 0 ? [reference[0]!.reply] : []), ...reference.slice(recovered).map((r) => r.reply)];
+      restarted.forEach((envelope, i) => {
+        const h = core.handle({ ...envelope, id: 10_000n + BigInt(i) });
+        assert.equal(text(h.reply), expected[i], `request ${i + 1} after the crash (recovered ${recovered})`);
+      });
+    }),
+    12,
+  );
+});
