@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { MqttClient } from 'mqtt';
@@ -20,6 +21,7 @@ import { topic } from '../../signer/remote/topics.js';
 import { fromScalar, N, toScalar } from '../../node/curve-scalars.js';
 import { fastCurve } from '../../node/curve-native.js';
 import { KnownDevices } from './identity.js';
+import { DEVICE_MAX_PACKET, type GateVerdict, MqttGate, PRE_AUTH_BUDGET, PRE_AUTH_MAX_PACKET } from './mqtt-limits.js';
 import { connectMqtt, hasNoDelay } from './mqtt-connect.js';
 import { type MqttServer, startMqttServer } from './mqtt-server.js';
 
@@ -213,4 +215,64 @@ test('the TLS listener authenticates devices the same way', { skip: !openssl && 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('memory before authentication: CONNECTs announcing 256 MiB are cut off, the server\'s RSS stays bounded', async () => {
+  await withServer([ID_A], async (server, lines) => {
+    const announce256MiB = Uint8Array.of(0x10, 0xff, 0xff, 0xff, 0x7f); // CONNECT, remaining length 268,435,455
+    const chunk = new Uint8Array(1024 * 1024).fill(0x41);
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    const closed = await Promise.all([0, 1, 2, 3].map(() => new Promise<number>((resolve) => {
+      const socket = net.connect(server.port, '127.0.0.1');
+      let sent = 0;
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(sent));
+      socket.on('connect', () => {
+        socket.write(announce256MiB);
+        const pump = (): void => {
+          while (sent < 32 * chunk.length && !socket.destroyed) {
+            sent += chunk.length;
+            if (!socket.write(chunk)) return void socket.once('drain', pump);
+          }
+          socket.end();
+        };
+        pump();
+      });
+    })));
+    const grown = (process.memoryUsage().rss - before) / 2 ** 20;
+    assert.ok(grown < 48, `RSS grew by ${grown.toFixed(1)} MiB while 4 clients sent ${closed.reduce((a, b) => a + b, 0) / 2 ** 20} MiB`);
+    assert.ok(lines.filter((l) => /refused connection .*: a packet of 268435455 bytes before authenticating \(limit \d+\)/.test(l)).length === 4, lines.join('\n'));
+    // A device still gets in, and its packets may be larger than before authentication.
+    const { client, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    assert.equal(error, undefined);
+    await client.publishAsync(topic(ID_A, 'res'), Buffer.alloc(1024 * 1024), { qos: 1 });
+    await client.endAsync();
+  });
+});
+
+test('the gate follows MQTT framing: lengths across chunks, the budget before authentication, the device limit after', () => {
+  const gate = new MqttGate();
+  const publish = (length: number): Uint8Array => {
+    const header = [0x30];
+    for (let n = length; ; ) {
+      const byte = n % 128;
+      n = Math.floor(n / 128);
+      header.push(n > 0 ? byte | 0x80 : byte);
+      if (n === 0) break;
+    }
+    return Uint8Array.from([...header, ...new Uint8Array(length)]);
+  };
+  const whole = publish(200);
+  for (const byte of whole) assert.deepEqual(gate.feed(Uint8Array.of(byte)), { ok: true }); // one byte at a time
+  assert.equal(new MqttGate().feed(publish(PRE_AUTH_MAX_PACKET + 1)).ok, false);
+  const budget = new MqttGate();
+  let verdict: GateVerdict = { ok: true };
+  for (let i = 0; i < 10 && verdict.ok; i++) verdict = budget.feed(publish(PRE_AUTH_MAX_PACKET - 8));
+  assert.deepEqual(verdict, { ok: false, reason: `more than ${PRE_AUTH_BUDGET} bytes before authenticating` });
+  const device = new MqttGate();
+  device.authenticated(DEVICE_MAX_PACKET);
+  assert.equal(device.feed(publish(PRE_AUTH_BUDGET * 2)).ok, true);
+  assert.equal(device.feed(publish(DEVICE_MAX_PACKET + 1).subarray(0, 5)).ok, false);
+  assert.equal(new MqttGate().feed(Uint8Array.of(0x30, 0xff, 0xff, 0xff, 0xff, 0x01)).ok, false);
 });

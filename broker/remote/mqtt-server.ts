@@ -8,7 +8,8 @@
  * - devices whose username is their key and whose password is a fresh token signed over the
  *   broker id (signer/remote/auth-token.ts), from a known key, not used before (identity.ts).
  * A device may publish and subscribe only under `sphinx/v1/<its id>/` (withinDevice). Every
- * refusal is logged with its reason.
+ * refusal is logged with its reason. Memory limits before and after authentication:
+ * mqtt-limits.ts.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import type { Curve } from '../../signer/crypto/curve.js';
 import { checkCredentials, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../signer/remote/auth-token.js';
 import { withinDevice } from '../../signer/remote/topics.js';
 import { type KnownDevices, UsedTokens } from './identity.js';
+import { CONNECT_TIMEOUT_MS, DEVICE_MAX_PACKET, gatedStream, MAX_CONNECTIONS, MqttGate } from './mqtt-limits.js';
 
 export type ServerLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
 
@@ -64,7 +66,13 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   /** Tokens seen, until they expire (protocol: a token is accepted once). */
   const usedTokens = new UsedTokens(options.dataDir, TOKEN_MAX_AGE_MS + TOKEN_MAX_SKEW_MS);
 
-  const aedes = new Aedes({ id: `sphinx-${options.brokerId}` });
+  const aedes = new Aedes({
+    id: `sphinx-${options.brokerId}`,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxClientsIdLength: 66, // a device id: 33 bytes in hex
+  });
+  /** Each client's gate (mqtt-limits.ts): its limit rises once it authenticates. */
+  const gateOf = new WeakMap<Client, MqttGate>();
   await aedes.listen();
 
   const refuse = (what: string, reason: string): void => log('unusual', `MQTT: refused ${what}: ${reason}`);
@@ -79,6 +87,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
       const ok = secret.length === internalPassword.length && timingSafeEqual(Buffer.from(secret), Buffer.from(internalPassword));
       if (!ok) return fail('wrong password for the broker\'s own user', 4);
       internal.add(client);
+      gateOf.get(client)?.authenticated(Infinity);
       return done(null, true);
     }
     if (username === undefined || password === undefined) return fail('no username/password (a device signs a token)', 4);
@@ -94,6 +103,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
         'delete that file and set SPHINX_DEVICE_KEYS.');
     }
     deviceOf.set(client, username);
+    gateOf.get(client)?.authenticated(DEVICE_MAX_PACKET);
     log('info', `MQTT: device ${username} authenticated (client id ${client.id})`);
     done(null, true);
   };
@@ -121,9 +131,16 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   const open = new Set<net.Socket>();
   const accept = (socket: net.Socket): void => {
     socket.setNoDelay(true); // Nagle would hold small replies back for the peer's delayed ACK
+    if (open.size >= MAX_CONNECTIONS) {
+      refuse(`connection from ${socket.remoteAddress}`, `${MAX_CONNECTIONS} connections are open already`);
+      socket.destroy();
+      return;
+    }
     open.add(socket);
     socket.once('close', () => open.delete(socket));
-    aedes.handle(socket);
+    const gate = new MqttGate();
+    const stream = gatedStream(socket, gate, (reason) => refuse(`connection from ${socket.remoteAddress}`, reason));
+    gateOf.set(aedes.handle(stream as unknown as net.Socket), gate);
   };
   const plain = net.createServer(accept);
   const host = options.host ?? '127.0.0.1';
