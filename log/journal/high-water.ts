@@ -9,7 +9,7 @@
  * journal): `u64 id ‖ u32 CRC-32C`, the larger good one wins, so a crash mid-write leaves the
  * other. A slot that is torn or flipped is ignored (the other still holds a lower bound).
  */
-import { type FileDir, readWhole, replaceWhole } from '../file-port.js';
+import { type FileDir, readWhole } from '../file-port.js';
 import { crc32c } from './crc32c.js';
 
 /**
@@ -22,7 +22,13 @@ export interface HighWaterMark {
   readonly where: string;
   /** The mark, or undefined if none was ever written. */
   read(): bigint | undefined;
-  /** Replaces the mark; durable when it returns. */
+  /**
+   * Replaces the mark. A raise need not be durable when it returns: the core raises the mark
+   * only after the journal's sync, so whatever reaches the disk never exceeds what the journal
+   * durably holds, and a raise a crash loses only leaves a lower (still true) mark. Writing it
+   * without a sync keeps the mark from doubling the cost of every durable request. A lowering
+   * (the operator accepted a rollback) is durable when it returns.
+   */
   write(id: bigint): void;
 }
 
@@ -51,7 +57,16 @@ function decodeMarkSlot(bytes: Uint8Array): bigint | undefined {
 /** The mark in `dir`'s two slot files (`where` names them for messages). */
 export function slotMark(dir: FileDir, where: string): HighWaterMark {
   const slots = HIGH_WATER_FILES.map((name) => dir.open(name));
-  const values = () => slots.map((f) => decodeMarkSlot(readWhole(f)));
+  /** What each slot holds: read once, then kept as written (this process is the only writer). */
+  let held: (bigint | undefined)[] | undefined;
+  const values = () => (held ??= slots.map((f) => decodeMarkSlot(readWhole(f))));
+  const put = (slot: number, bytes: Uint8Array, id: bigint, durable: boolean) => {
+    const file = slots[slot]!;
+    file.truncate(0);
+    file.append(bytes);
+    if (durable) file.sync();
+    values()[slot] = id;
+  };
   return {
     where,
     read() {
@@ -62,14 +77,15 @@ export function slotMark(dir: FileDir, where: string): HighWaterMark {
       const [a, b] = values();
       // Overwrite the slot not holding the current mark: a crash mid-write keeps that one.
       const target = a === undefined || (b !== undefined && a < b) ? 0 : 1;
+      const current = target === 0 ? b : a;
+      const lowering = current !== undefined && current > id;
       const bytes = new Uint8Array(12);
       const view = new DataView(bytes.buffer);
       view.setBigUint64(0, id);
       view.setUint32(8, crc32c(bytes.subarray(0, 8)));
-      replaceWhole(slots[target]!, bytes);
+      put(target, bytes, id, lowering);
       // Lowered (the operator accepted a rollback): the other slot must not keep the old mark.
-      const other = target === 0 ? b : a;
-      if (other !== undefined && other > id) replaceWhole(slots[1 - target]!, bytes);
+      if (lowering) put(1 - target, bytes, id, true);
     },
   };
 }
