@@ -3,8 +3,9 @@
  * durable, and every snapshot, becomes a MAC-chained entry (log/mirror/entry.ts) sent to the
  * broker on `journal`, kept until the broker acknowledges it on `journal-ack` and sent again
  * on every (re)connect, after a `gap` answer, and when no acknowledgement came for a while.
- * It never delays a reply: the core tells it about records after their sync, and the
- * entries are made and published on a later turn, after the replies have left.
+ * The core tells it about records after their sync; their entries are made and published
+ * at once, before the replies leave on the same connection, so the broker never holds a reply
+ * whose record a restore cannot get (only an HMAC per record is added to the reply path).
  *
  * The chain continues across restarts: the position of each snapshot's entry is kept in an
  * anchor beside the journal (two alternating CRC'd files, `mirror-a` / `mirror-b`, in the
@@ -72,7 +73,6 @@ export class JournalMirror implements JournalObserver {
   #acked = 0n;
   #sentUpTo = 0n;
   #online = false;
-  #flushTimer: TimerHandle | undefined;
   #waiters: (() => void)[] = [];
   #resendTimer: TimerHandle | undefined;
   /** The anchor file holding the current snapshot's anchor (the next one goes to the other). */
@@ -120,11 +120,10 @@ export class JournalMirror implements JournalObserver {
 
   durable(entries: readonly JournalEntry[]): void {
     this.#pending.push(...entries);
-    // After this turn: the replies of these records leave first.
-    this.#flushTimer ??= this.options.clock.after(0, () => {
-      this.#flushTimer = undefined;
-      this.flush();
-    });
+    // Now, before the replies of these records leave on the same connection: the broker then
+    // has each record before its reply, so a device killed right after a reply has still sent
+    // what a spare or a restore needs to reach it (an entry costs an HMAC, far below the sync).
+    this.flush();
   }
 
   snapshotting(lastId: bigint, body: Uint8Array): void {

@@ -55,9 +55,9 @@ export async function restoreFromMirror(options: RestoreOptions): Promise<Restor
       const p = a && anchorProves(a);
       return p && (!best || p.counter > best.counter) ? p : best;
     }, undefined);
-    const dump = await fetchMirror(options, deviceId, nodeKey);
-    log('info', `restore: ${dump.entries.length} mirror entries received; the broker's reply log shows request ${dump.repliedUpTo} answered`);
-    const mirror = checkMirror(mirrorKey(secretData), dump.entries, { repliedUpTo: dump.repliedUpTo, proven });
+    const { dump, mirror } = await fetchCurrentMirror(options, deviceId, nodeKey, (d) =>
+      checkMirror(mirrorKey(secretData), d.entries, { repliedUpTo: d.repliedUpTo, proven }),
+    );
     if (dump.entries.length === 0) throw new DeviceSetupError(`the broker holds no mirror for device ${deviceId}: nothing to restore from`);
     rebuildJournal(journal, anchorFiles, mirror);
     log('info', `restore: journal rebuilt up to request id ${mirror.lastId} (${mirror.snapshot ? `snapshot of id ${mirror.snapshot.lastId} and ` : ''}${mirror.records.length} records), mirror entry ${mirror.end.counter}`);
@@ -101,6 +101,35 @@ export function rebuildJournal(journal: Journal, anchorFiles: readonly [FilePort
   }
   journal.sync();
 }
+
+/**
+ * Fetches and checks the mirror; one that ends before what the broker's reply log (or the
+ * device's own anchor) shows journaled is asked for again, CATCH_UP_ATTEMPTS times
+ * CATCH_UP_WAIT_MS apart, before it is refused: a device that died right after a reply may
+ * have published its last journal messages, still on their way into the broker's store (it
+ * writes them in batches). A mirror still behind after that is refused (rollback).
+ */
+async function fetchCurrentMirror(
+  options: RestoreOptions,
+  deviceId: string,
+  nodeKey: Uint8Array,
+  check: (dump: { entries: MirrorEntry[]; repliedUpTo: bigint }) => CheckedMirror,
+): Promise<{ dump: { entries: MirrorEntry[]; repliedUpTo: bigint }; mirror: CheckedMirror }> {
+  for (let attempt = 1; ; attempt++) {
+    const dump = await fetchMirror(options, deviceId, nodeKey);
+    options.log('info', `restore: ${dump.entries.length} mirror entries received; the broker's reply log shows request ${dump.repliedUpTo} answered`);
+    try {
+      return { dump, mirror: check(dump) };
+    } catch (e) {
+      if (!(e instanceof MirrorRefusedError) || e.problem !== 'rollback' || attempt >= CATCH_UP_ATTEMPTS) throw e;
+      options.log('unusual', `restore: ${e.message}; asking again in ${CATCH_UP_WAIT_MS / 1000} s (attempt ${attempt + 1} of ${CATCH_UP_ATTEMPTS}: the last records may still be on their way)`);
+      await new Promise<void>((resolve) => options.clock.after(CATCH_UP_WAIT_MS, resolve));
+    }
+  }
+}
+
+const CATCH_UP_ATTEMPTS = 5;
+const CATCH_UP_WAIT_MS = 1000;
 
 /** Between attempts to reach the broker (it may still be starting). */
 const RETRY_MS = 1000;
