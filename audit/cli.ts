@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fastCurve } from '../node/curve-native.js';
+import { packageVersion } from '../node/package-version.js';
 import type { BrokerLog, StoredRecord } from '../log/broker-log/broker-log.js';
 import { Journal, type Recovery } from '../log/journal/journal.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
@@ -51,6 +52,10 @@ export async function runAudit(argv: readonly string[], io: AuditIo): Promise<nu
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       line(io, fmtHelp(command === 'help' ? rest[0] : undefined));
       return command === undefined ? 2 : 0;
+    }
+    if (command === '--version') {
+      line(io, `sphinx-audit ${packageVersion()}`);
+      return 0;
     }
     if (!(command in HELP)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     const { values, positionals } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true, strict: true });
@@ -181,6 +186,11 @@ async function channel(io: AuditIo, v: Values, positionals: string[], progress: 
     : await withLog(v.log, (log) => replayBrokerLog(counted(log, new Progress(progress, 'channel', Number(log.end))), emptyBrokerViews()));
   const fromJournal = v.journal === undefined ? undefined : replayJournalViews(recoverJournal(v.journal).recovery);
   const report = channelOf(ref, fromLog, fromJournal);
+  if (!report.fromLog?.length && !report.fromJournal?.length) {
+    const known = [...new Set([...(fromLog?.timeline.channels.keys() ?? []), ...(fromJournal?.timeline.channels.keys() ?? [])])];
+    throw new AuditInputError(`no channel ${report.channel} in ${[v.log && `the broker log ${v.log}`, v.journal && `the journal ${v.journal}`].filter(Boolean).join(' or ')}; ` +
+      (known.length ? `channels there: ${known.join(', ')}` : 'it has no channels') + ' (sphinx-audit summary lists them)');
+  }
   if (v.json) line(io, JSON.stringify(report, null, 2));
   else printChannel((t) => line(io, t), report);
   return 0;
@@ -218,5 +228,10 @@ async function report(io: AuditIo, v: Values, progress: ProgressStream | undefin
 
 /** The bin/sphinx-audit entry point. */
 export async function main(argv: readonly string[]): Promise<void> {
+  // A reader that stops early (`| head`) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   process.exitCode = await runAudit(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env });
 }

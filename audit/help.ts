@@ -3,6 +3,7 @@
 const TOOL = `sphinx-audit: see and prove what the signer signed.
 
 Usage: sphinx-audit <command> [options]   (sphinx-audit <command> --help for more)
+       sphinx-audit --version
 
 Commands:
   summary  --log DIR                          counts by type, client and channel; time range; latency

@@ -1,27 +1,51 @@
 /** The terminal forms of the audit's results (the --json forms print the same values). */
+import type { Reply } from '../signer/decision.js';
+import { micros } from './report-html.js';
 import type { ChannelReport, Summary } from './views.js';
 import { describeEntry, type stateOf } from './views.js';
 import { describeFinding, type VerifyReport } from './verify.js';
 
 type Out = (line: string) => void;
 
-const us = (v: number | undefined): string => (v === undefined ? '-' : v >= 10_000 ? `${(v / 1000).toFixed(1)} ms` : `${Math.round(v)} µs`);
+/** The log's reply kinds (signer/decision.ts Reply), as the summary words them. */
+const REPLY_KINDS: Readonly<Record<Reply['kind'], string>> = {
+  frame: 'answered',
+  none: 'without a reply (as hsmd)',
+  'bad-request': 'bad requests',
+  fatal: 'fatal (hsmd stopped)',
+};
+
+/** The histogram's rows merged per power of two (the log's buckets are eighths of one). */
+export function compactHistogram(rows: Summary['histogram']): Summary['histogram'] {
+  const out: Summary['histogram'][number][] = [];
+  for (const r of rows) {
+    const octave = (us: number) => (us < 16 ? 0 : Math.floor(Math.log2(us)));
+    const last = out.at(-1);
+    if (last && octave(last.lowMicros) === octave(r.lowMicros)) out[out.length - 1] = { ...last, highMicros: r.highMicros, count: last.count + r.count };
+    else out.push({ ...r });
+  }
+  return out;
+}
 
 export function printSummary(out: Out, s: Summary): void {
-  out(`${s.records} records: ${s.requests} requests, replies ${JSON.stringify(s.replies)}, ${s.pending} unanswered, ` +
+  const replies = Object.entries(s.replies).map(([kind, n]) => `${n} ${REPLY_KINDS[kind as Reply['kind']] ?? kind}`).join(', ') || 'none';
+  out(`${s.records} records: ${s.requests} requests, replies: ${replies}; ${s.pending} unanswered, ` +
     `${s.errorRecords} error records, signer connected ${s.signerConnected}× / disconnected ${s.signerDisconnected}×`);
+  out("  (lightningd's hsmd_client_hsmfd requests, one per client connection it asks for, are answered by the broker " +
+    'itself and not logged: a count taken at lightningd, e.g. npm start\'s, is higher by that many)');
   out(`time range: ${s.timeRange.first ?? '-'} .. ${s.timeRange.last ?? '-'} (${s.timeRange.seconds} s)`);
   if (s.gaps.length > 0) out(`HOLES in the sequence: ${s.gaps.map((g) => `${g.from}..${BigInt(g.to) - 1n}`).join(', ')}`);
   const l = s.latency;
-  out(`latency: ${l.count} replies, p50 ${us(l.p50Micros)}, p90 ${us(l.p90Micros)}, p99 ${us(l.p99Micros)}, max ${us(l.maxMicros)}`);
-  const peak = Math.max(1, ...s.histogram.map((r) => r.count));
-  for (const r of s.histogram) out(`  ${us(r.lowMicros).padStart(9)} .. ${us(r.highMicros).padEnd(9)} ${String(r.count).padStart(8)} ${'#'.repeat(Math.ceil((r.count / peak) * 40))}`);
+  out(`latency: ${l.count} replies, p50 ${micros(l.p50Micros)}, p90 ${micros(l.p90Micros)}, p99 ${micros(l.p99Micros)}, max ${micros(l.maxMicros)}`);
+  const rows = compactHistogram(s.histogram);
+  const peak = Math.max(1, ...rows.map((r) => r.count));
+  for (const r of rows) out(`  ${micros(r.lowMicros).padStart(10)} .. ${micros(r.highMicros).padEnd(10)} ${String(r.count).padStart(8)} ${'#'.repeat(Math.ceil((r.count / peak) * 40))}`);
   out('by message type:');
   for (const t of s.byType) {
-    out(`  ${t.type.padEnd(40)} ${String(t.requests).padStart(8)}  errors ${t.errors}  refusals ${t.policyRefusals}  p50 ${us(t.latency.p50Micros)}  max ${us(t.latency.maxMicros)}`);
+    out(`  ${t.type.padEnd(40)} ${String(t.requests).padStart(8)}  errors ${t.errors}  refusals ${t.policyRefusals}  p50 ${micros(t.latency.p50Micros)}  max ${micros(t.latency.maxMicros)}`);
   }
-  out('by client (peer/dbid/permissions):');
-  for (const c of s.byClient) out(`  ${c.peer}/${c.dbid}/${c.permissions} ${String(c.requests).padStart(8)}  errors ${c.errors}  ${c.firstAt} .. ${c.lastAt}`);
+  out('by client (peer/dbid, requests, errors, first .. last, permissions):');
+  for (const c of s.byClient) out(`  ${c.peer}/${c.dbid} ${String(c.requests).padStart(8)}  errors ${c.errors}  ${c.firstAt} .. ${c.lastAt}  ${c.permissionNames}`);
   out('by channel (peer/dbid):');
   if (s.byChannel.length === 0) out('  (none)');
   for (const c of s.byChannel) out(`  ${c.peer}/${c.dbid} ${String(c.requests).padStart(8)} requests  errors ${c.errors}  timeline entries ${c.timelineEntries}`);

@@ -12,12 +12,14 @@ export const esc = (value: unknown): string => String(value).replace(/[&<>"']/g,
 /** A whole number with thin grouping (1 234 567). */
 export const num = (n: number | bigint): string => n.toLocaleString('en-US').replace(/,/g, '\u202f');
 
-/** A latency in µs as µs, ms or s. */
+/**
+ * A latency given in µs, shown in ms, always (one unit on every page and line): to the µs
+ * below 1 ms (0.412 ms), three significant digits below 100 ms (12.3 ms), whole above.
+ */
 export function micros(us: number | undefined): string {
   if (us === undefined) return '–';
-  if (us < 1000) return `${Math.round(us)} µs`;
-  if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`;
-  return `${(us / 1_000_000).toFixed(2)} s`;
+  const ms = us / 1000;
+  return `${ms < 1 ? ms.toFixed(3) : ms < 100 ? ms.toPrecision(3) : num(Math.round(ms))} ms`;
 }
 
 /** Unix ms as an ISO time (UTC), or a dash. */

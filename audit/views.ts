@@ -10,6 +10,8 @@ import type { BrokerViews, JournalViews } from '../projections/replay.js';
 import { encodeState, stateDigest } from '../projections/signer-state.js';
 import { fromHex, toHex } from '../signer/bytes.js';
 import type { ChannelRef } from '../signer/events.js';
+import { permissionNames } from '../signer/permissions.js';
+import { micros } from './report-html.js';
 import type { SignerState } from '../signer/state.js';
 import { hashHex as displayHex } from '../signer/chain/track.js';
 
@@ -37,7 +39,7 @@ export function summaryOf(views: BrokerViews) {
     .map(([type, t]) => ({ type, requests: t.requests, errors: t.errors, policyRefusals: t.policyRefusals, latency: summarizeLatency(t.latency) }))
     .sort((a, b) => b.requests - a.requests || (a.type < b.type ? -1 : 1));
   const byClient = [...clients.clients.values()]
-    .map((c) => ({ peer: toHex(c.client.peer), dbid: c.client.dbid.toString(), permissions: c.client.permissions.toString(), requests: c.requests, errors: c.errors, firstAt: iso(c.firstAt), lastAt: iso(c.lastAt) }))
+    .map((c) => ({ peer: toHex(c.client.peer), dbid: c.client.dbid.toString(), permissions: c.client.permissions.toString(), permissionNames: permissionNames(c.client.permissions), requests: c.requests, errors: c.errors, firstAt: iso(c.firstAt), lastAt: iso(c.lastAt) }))
     .sort((a, b) => b.requests - a.requests);
   const channels = new Map<string, { peer: string; dbid: string; requests: number; errors: number; timelineEntries: number }>();
   for (const c of clients.clients.values()) {
@@ -99,9 +101,9 @@ export type ChannelReport = ReturnType<typeof channelOf>;
 export function describeEntry(e: ReturnType<typeof entryJson>): string {
   const { id, at, requestSeq, replySeq, latencyMicros, ...what } = e as Record<string, unknown>;
   const { kind, ...fields } = what;
-  const detail = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
+  const detail = Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
   const place = requestSeq === undefined ? `id ${id}` : `id ${id} seq ${requestSeq}→${replySeq}`;
-  return `${at ?? '(journal)'}  ${place}  ${kind}${detail ? '  ' + detail : ''}${latencyMicros === undefined ? '' : `  ${latencyMicros} µs`}`;
+  return `${at ?? '(journal)'}  ${place}  ${kind}${detail ? '  ' + detail : ''}${latencyMicros === undefined ? '' : `  ${micros(latencyMicros as number)}`}`;
 }
 
 export function stateOf(

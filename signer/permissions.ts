@@ -21,6 +21,23 @@ export const HSM_PERM_SIGN_SPLICE_TX = 128n;
 export const HSM_PERM_LOCK_OUTPOINT = 256n;
 export const HSM_PERM_MASTER = 1024n;
 
+/** The bits' names as in CLN's permissions.h (without HSM_PERM_), for people. */
+const PERMISSION_NAMES: readonly (readonly [bigint, string])[] = [
+  [HSM_PERM_MASTER, 'MASTER'], [HSM_PERM_ECDH, 'ECDH'], [HSM_PERM_SIGN_GOSSIP, 'SIGN_GOSSIP'],
+  [HSM_PERM_SIGN_ONCHAIN_TX, 'SIGN_ONCHAIN_TX'], [HSM_PERM_COMMITMENT_POINT, 'COMMITMENT_POINT'],
+  [HSM_PERM_SIGN_REMOTE_TX, 'SIGN_REMOTE_TX'], [HSM_PERM_SIGN_CLOSING_TX, 'SIGN_CLOSING_TX'],
+  [HSM_PERM_SIGN_WILL_FUND_OFFER, 'SIGN_WILL_FUND_OFFER'], [HSM_PERM_SIGN_SPLICE_TX, 'SIGN_SPLICE_TX'],
+  [HSM_PERM_LOCK_OUTPOINT, 'LOCK_OUTPOINT'],
+];
+
+/** e.g. `ECDH|SIGN_GOSSIP`; bits CLN does not define are shown in hex; `none` for 0. */
+export function permissionNames(permissions: bigint): string {
+  const names = PERMISSION_NAMES.filter(([bit]) => (permissions & bit) !== 0n).map(([, name]) => name);
+  const unknown = PERMISSION_NAMES.reduce((rest, [bit]) => rest & ~bit, permissions);
+  if (unknown !== 0n) names.push(`0x${unknown.toString(16)}`);
+  return names.length === 0 ? 'none' : names.join('|');
+}
+
 /** hsmd.c main(): the master connection is created with these capabilities. */
 export const MASTER_PERMISSIONS = HSM_PERM_MASTER | HSM_PERM_SIGN_GOSSIP | HSM_PERM_ECDH;
 

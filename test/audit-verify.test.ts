@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { runAudit } from '../audit/cli.js';
@@ -167,6 +167,13 @@ test('summary, channel and state: the same facts as text and --json; progress sh
     const text = (await audit(['summary', '--log', s.dataDir])).out;
     assert.match(text, /hsmd_check_pubkey\s+64/);
     assert.match(text, /latency: \d+ replies, p50/);
+    assert.match(text, new RegExp(`${requests.length} requests, replies: ${requests.length} answered;`));
+    assert.match(text, /hsmd_client_hsmfd requests, .* are answered by the broker itself and not logged/, 'says why lightningd counted more');
+    assert.doesNotMatch(text, /µs/, 'one unit: ms');
+    assert.match(text, /^ {2}0{66}\/0 .* MASTER\|ECDH\|SIGN_GOSSIP$/m, "the master's permissions by name (hsmd.c: MASTER, SIGN_GOSSIP, ECDH)");
+    const histogram = text.split('\n').filter((l) => /^ +[\d.]+ ms \.\. /.test(l));
+    assert.ok(histogram.length > 0 && histogram.length <= 12, `a compact histogram: ${histogram.length} rows`);
+    assert.equal(histogram.reduce((n, l) => n + Number(/ (\d+) #/.exec(l)![1]), 0), requests.length, 'its rows count every reply');
 
     const ch = json.byChannel[0];
     const timeline = JSON.parse((await audit(['channel', `${ch.peer}/${ch.dbid}`, '--log', s.dataDir, '--journal', s.deviceDir, '--json'])).out);
@@ -175,6 +182,12 @@ test('summary, channel and state: the same facts as text and --json; progress sh
     assert.deepEqual(signed.map((e: { commitNum: string }) => Number(e.commitNum)), signed.map((_: unknown, i: number) => Number(signed[0].commitNum) + i), 'consecutive numbers');
     assert.ok(timeline.fromLog.some((e: { kind: string }) => e.kind === 'mutual-close-signed'));
     assert.ok(timeline.fromJournal.some((e: { kind: string }) => e.kind === 'holder-commitment-revoked'));
+    const channelText = (await audit(['channel', `${ch.peer}/${ch.dbid}`, '--log', s.dataDir])).out;
+    assert.doesNotMatch(channelText, /=undefined/, 'fields an entry lacks are left out');
+    const unknown = await audit(['channel', `${ch.peer}/${Number(ch.dbid) + 1}`, '--log', s.dataDir]);
+    assert.equal(unknown.code, 2, 'an unknown channel is an input error');
+    assert.equal(unknown.out, '');
+    assert.match(unknown.err, new RegExp(`no channel ${ch.peer}/${Number(ch.dbid) + 1} in the broker log .*; channels there: ${ch.peer}/${ch.dbid} \\(sphinx-audit summary lists them\\)`));
 
     const state = JSON.parse((await audit(['state', '--journal', join(s.deviceDir, 'journal'), '--json'])).out);
     assert.match(state.digest, /^[0-9a-f]{64}$/);
@@ -219,4 +232,7 @@ test('clear errors with the fix, --help for the tool and each command, the bin s
   const bin = spawnSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-audit'), '--help'], { encoding: 'utf8' });
   assert.equal(bin.status, 0, bin.stderr);
   assert.match(bin.stdout, /Commands:\n  summary/);
+  const version = spawnSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-audit'), '--version'], { encoding: 'utf8' });
+  assert.equal(version.status, 0);
+  assert.equal(version.stdout, `sphinx-audit ${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version}\n`);
 });

@@ -6,20 +6,24 @@
  *   neither logs at BROKEN (CLN's test framework fails a run on any BROKEN line);
  * - a wrong setting is a status_fail after status_version (it lands in lightningd's log),
  *   exit 242 as CLN's status_failed;
- * - the MQTT port taken: a status_fail that names SPHINX_MQTT_PORT and SPHINX_MQTT_URL.
+ * - the MQTT port taken: a status_fail that names SPHINX_MQTT_PORT and SPHINX_MQTT_URL;
+ * - a device started with another broker id: the broker's refusal names its own id and the
+ *   likely mistake, the device's line names the id it signed over.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { LOG_LEVELS } from '../broker/status-wire.js';
 import { fixturePath } from './fixtures.js';
 import { SimLightningd } from '../demo/sim-lightningd.js';
+import { freePort, startDeviceProcess } from './remote-helpers.js';
 import { loadTranscript } from './transcript.js';
 
 const PATH = fixturePath('transcripts/hsmd-basic-legacy.jsonl');
-const { header } = loadTranscript(PATH);
+const { header, exchanges } = loadTranscript(PATH);
 const EXIT_STATUS_FAIL = 242;
 
 const start = (env: Record<string, string | undefined>): Promise<SimLightningd> =>
@@ -83,5 +87,27 @@ test('the MQTT port taken: status_fail suggesting SPHINX_MQTT_PORT or SPHINX_MQT
   } finally {
     ld.cleanup();
     squatter.close();
+  }
+});
+
+test('a device started with another broker id: both sides name the broker ids and the likely mistake', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-wrong-id-'));
+  const wrongId = 'f'.repeat(32);
+  writeFileSync(join(dir, 'wrong-broker-id'), wrongId);
+  const port = await freePort();
+  const device = startDeviceProcess({ url: `mqtt://127.0.0.1:${port}`, brokerIdFile: join(dir, 'wrong-broker-id'), hsmSecret: Buffer.from(header.hsm_secret, 'hex') });
+  const ld = await start({ SPHINX_SIGNER: 'remote', SPHINX_DATA_DIR: join(dir, 'sphinx'), SPHINX_MQTT_PORT: String(port) });
+  try {
+    ld.master.send(exchanges[0]!.req); // init: the signer starts; its reply waits for a device
+    const refused = await ld.waitForStatus((m) => m.kind === 'log' && /MQTT: refused connection/.test(m.entry), 20_000);
+    const brokerId = readFileSync(join(dir, 'sphinx', 'broker-id'), 'utf8').trim();
+    assert.ok(refused.kind === 'log' && refused.level === LOG_LEVELS.unusual);
+    assert.match(refused.entry, new RegExp(`bad signature: not signed over this broker's id ${brokerId}; most likely the device was started with another --broker-id \\(it must be ${brokerId}\\); device clock [\\d.]+ s (ahead of|behind) this broker's`));
+    for (let i = 0; i < 100 && !/refused this device's token/.test(device.output()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(device.output(), new RegExp(`cannot reach the MQTT server mqtt://127\\.0\\.0\\.1:${port} \\(.*\\): it refused this device's token, signed over broker id ${wrongId} at .*Check that the broker id is the one sphinx-hsmd prints`));
+  } finally {
+    ld.cleanup();
+    await device.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -15,10 +15,12 @@
  * - no hsm_secret: exit 1 with how to copy or create one;
  * - its journal deleted after a session (the high-water mark files kept): exit 1 naming the
  *   mark and the way out, nothing answered (so no revoked commitment signed); with
- *   --accept-journal-rollback it starts from the empty journal.
+ *   --accept-journal-rollback it starts from the empty journal;
+ * - the log: LED changes only, a timestamp on every line, --log-level, --version.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
@@ -26,7 +28,7 @@ import { decodeReplyEnvelope } from '../signer/remote/envelope-codec.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { NodeDir } from '../node/node-file.js';
 import { BrokerStandIn, MqttServer, SignerProcess, dataDirWith, deviceIdOf } from './device-driver.js';
-import { fixturePath } from './fixtures.js';
+import { fixturePath, repoRoot } from './fixtures.js';
 import { sessionRequests, type SessionRequest } from './session-records.js';
 import { loadTranscript } from './transcript.js';
 
@@ -94,6 +96,11 @@ test('replay over MQTT: byte-identical replies; garbage, duplicates and reorders
     await broker.until(() => broker.statuses.at(-1) === 'offline', 'status offline');
     assert.match(signer.stderr, /stopping \(SIGTERM\)[\s\S]*stopped: MQTT closed/);
     assert.deepEqual(journaledIds(dir), allIds);
+    // A quiet log: the light's changes only (not the blue flash of each request), every line stamped.
+    const ledLines = signer.stdout.split('\n').filter((l) => l !== '');
+    assert.deepEqual(ledLines.map((l) => l.replace(/^\S+ /, '')), ['LED * booting (white)', 'LED * connecting (amber, blinking)', 'LED * ready (green)', 'LED blink error (red)']);
+    for (const line of [...ledLines, ...signer.stderr.split('\n').filter((l) => l !== '')])
+      assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, 'a timestamp first');
   } finally {
     signer.child.kill('SIGKILL');
     await broker.close();
@@ -217,4 +224,27 @@ test('a journal deleted behind the device\'s back: it refuses to start, says why
     await broker.close();
     await server.close();
   }
+});
+
+test('--log-level unusual leaves out the info lines; --version; a bad level is refused naming the choices', async () => {
+  const server = await MqttServer.start();
+  const broker = await BrokerStandIn.connect(server.url, deviceId);
+  const signer = SignerProcess.start(dataDirWith(secret), server.url, ['--log-level', 'unusual']);
+  try {
+    await broker.until(() => broker.hellos.length === 1, 'hello');
+    signer.child.kill('SIGTERM');
+    assert.equal((await signer.exited).code, 0);
+    assert.doesNotMatch(signer.stderr, / INFO /);
+  } finally {
+    signer.child.kill('SIGKILL');
+    await broker.close();
+    await server.close();
+  }
+  const bin = join(repoRoot, 'bin', 'sphinx-signer');
+  const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+  assert.equal(version.status, 0);
+  assert.equal(version.stdout, `sphinx-signer/${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version} (node ${process.version})\n`);
+  const bad = spawnSync(process.execPath, [bin, '--log-level', 'chatty'], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--log-level chatty: expected one of info, unusual, broken/);
 });

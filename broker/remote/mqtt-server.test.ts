@@ -83,9 +83,9 @@ test('refused, each with its reason logged: forged signature, expired token, reu
   await withServer([ID_A], async (server, lines) => {
     const refusals: [string, Credentials, RegExp][] = [
       ['forged signature', { username: ID_A, password: makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()).password }, /bad signature/],
-      ['token for another broker', makeCredentials(nobleCurve, KEY_A, 'another-broker', now()), /bad signature/],
-      ['expired token', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() - 6 * 60_000), /token expired \(issued 360 s ago by its time; limit 300 s: the device clock is that far behind/],
-      ['token from the future', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 120_000), /token from the future/],
+      ['token for another broker', makeCredentials(nobleCurve, KEY_A, 'another-broker', now()), new RegExp(`bad signature: not signed over this broker's id ${BROKER_ID}; most likely the device was started with another --broker-id`)],
+      ['expired token', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() - 6 * 60_000), /token expired: device clock 360 s behind this broker's \(limit 300 s old\): set the device clock right/],
+      ['token from the future', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 120_000), /token from the future: device clock 120 s ahead of this broker's \(tolerance 30 s\)/],
       ['unknown key', makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()), new RegExp(`unknown key ${ID_B}`)],
     ];
     for (const [what, creds, reason] of refusals) {
@@ -129,7 +129,7 @@ for (const [name, curve] of [['noble', nobleCurve], ['native', fastCurve()]] as 
       await device.client.endAsync();
       const malleated = await attempt(url(server), ID_A, otherSpelling(creds));
       assert.ok(malleated.error, 'the high-S spelling of the used token is refused');
-      assert.match(refusals().at(-1)!, /: bad signature$/);
+      assert.match(refusals().at(-1)!, /: bad signature: /);
       await server.close();
 
       server = await serverIn(dir, [ID_A], lines, undefined, curve);
@@ -139,7 +139,7 @@ for (const [name, curve] of [['noble', nobleCurve], ['native', fastCurve()]] as 
           assert.ok(again.error, 'a restarted server still refuses the used token');
         }
         assert.match(refusals().at(-2)!, /: token already used/);
-        assert.match(refusals().at(-1)!, /: bad signature$/);
+        assert.match(refusals().at(-1)!, /: bad signature: /);
         const fresh = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 1));
         assert.equal(fresh.error, undefined, 'a fresh token still gets in');
         await fresh.client.endAsync();

@@ -55,6 +55,9 @@ export const DEFAULT_BACKOFF = { firstMs: 500, maxMs: 30_000 };
 /** How long a clean stop waits for the broker to acknowledge the mirror. */
 const MIRROR_STOP_WAIT_MS = 2000;
 
+/** A refused login, CONNACK code 4 or 5, as mqtt.js words it. */
+const REFUSED_LOGIN = /bad user ?name or password|not authori[sz]ed/i;
+
 export class Device {
   #led: LedName = 'booting';
   #delay: number;
@@ -215,12 +218,21 @@ export class Device {
     this.#delay = Math.min(delay * 2, this.#backoff.maxMs);
     this.options.log(
       'unusual',
-      `${wasConnected ? 'lost the connection to' : 'cannot reach'} the MQTT server ${this.config.mqttUrl} (${reason}); retrying in ${(delay / 1000).toFixed(1)} s`,
+      `${wasConnected ? 'lost the connection to' : 'cannot reach'} the MQTT server ${this.config.mqttUrl} (${reason})` +
+        `${REFUSED_LOGIN.test(reason) ? this.#refusedLogin() : ''}; retrying in ${(delay / 1000).toFixed(1)} s`,
     );
     this.#retry = this.options.clock.after(delay, () => {
       this.#retry = undefined;
       this.#connect();
     });
+  }
+
+  /** What to check when the server refuses this device's login (the broker's log says which it was). */
+  #refusedLogin(): string {
+    return `: it refused this device's token, signed over broker id ${this.config.brokerId} at ` +
+      `${new Date(this.options.clock.now()).toISOString()} by this device's clock. Check that the broker id is the one ` +
+      "sphinx-hsmd prints (its SPHINX_DATA_DIR/broker-id), that this clock is right, and that the broker allows " +
+      `device ${this.deviceId} (SPHINX_DEVICE_KEYS, or its pinned-devices file)`;
   }
 
   /**

@@ -12,6 +12,7 @@ import { JournalCorruptError } from '../../log/journal/frame.js';
 import type { FileDir } from '../../log/file-port.js';
 import { fastCurve } from '../../node/curve-native.js';
 import { MirrorRefusedError } from '../../log/mirror/verify.js';
+import { packageVersion } from '../../node/package-version.js';
 import { Device, type DeviceLogLevel } from '../app/device.js';
 import { JournalRollbackError } from '../../log/journal/high-water.js';
 import { restoreFromMirror } from '../app/restore.js';
@@ -25,8 +26,8 @@ import { NodeStore } from './node-store.js';
 import { TerminalLeds } from './terminal-leds.js';
 
 const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--ca FILE | --ca-fingerprint SHA256]
-                     [--allow-plain] [--passphrase-file FILE] [--developer] [--restore | --spare]
-       sphinx-signer --help
+                     [--allow-plain] [--passphrase-file FILE] [--mqtt-password-file FILE] [--log-level LEVEL] [--developer] [--restore | --spare]
+       sphinx-signer --help | --version
 
 The signing device on Node: it connects to the broker (bin/sphinx-hsmd) over MQTT and
 answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
@@ -47,6 +48,12 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
                          Exactly one of --broker-id and --broker-id-file.
   --passphrase-file FILE the passphrase of a mnemonic hsm_secret that has one
                                                     (or its text in SPHINX_SIGNER_PASSPHRASE)
+  --mqtt-password-file FILE
+                         an external MQTT server's password for this device (examples/
+                         mosquitto.conf), sent instead of the signed token the broker's
+                         embedded server checks          (SPHINX_SIGNER_MQTT_PASSWORD_FILE)
+  --log-level LEVEL      info (default), unusual or broken: the least severe lines written
+                                                                       (SPHINX_SIGNER_LOG_LEVEL)
   --developer            as lightningd's --developer (dev_* requests and init fields)
   --accept-journal-rollback
                          start although the journal ends below its high-water mark (it was
@@ -62,9 +69,12 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
                          (connected, but no request comes to it) until the primary goes
                          offline, then catches up from the mirror as --restore does and takes
                          over (docs/journal.md "Spare and failover").
+  --version              print the version and exit
   --help                 this text
 
 The device's MQTT username is its node id; its password a token signed with the node key.
+Every line starts with its time (UTC); the status light is a line per change (on a terminal,
+one line rewritten in place).
 SIGTERM or SIGINT: finishes the request in hand, says "offline", disconnects, exits 0.
 `;
 
@@ -85,6 +95,8 @@ export interface HostDeviceSettings {
   readonly developer: boolean;
   /** --accept-journal-rollback: sign from a journal below its high-water mark (high-water.ts). */
   readonly acceptRollback?: boolean;
+  /** An external server's password for this device, instead of the signed token. */
+  readonly mqttPassword?: string;
   readonly leds: TerminalLeds;
   readonly log: (level: DeviceLogLevel, line: string) => void;
   readonly onFatal: (reason: string) => void;
@@ -92,7 +104,7 @@ export interface HostDeviceSettings {
 
 /** The Device on the Node adapters (mqtt.js, fs journal, terminal LEDs); throws as Device.boot does. */
 export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrappers = {}): Device {
-  const transport = new MqttTransport(settings.trust);
+  const transport = new MqttTransport(settings.trust, settings.mqttPassword);
   const nodeStore = new NodeStore(settings.dataDir, { mqttUrl: settings.mqttUrl, brokerId: settings.brokerId, passphrase: settings.passphrase });
   const store: Store = wrap.journalDir
     ? {
@@ -110,7 +122,7 @@ export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrapp
     store,
     clock: nodeClock,
     curve: fastCurve(),
-    firmware: `sphinx-signer/${packageVersion()} (node ${process.version})`,
+    firmware: firmwareVersion(),
     developer: settings.developer,
     core: { acceptRollback: settings.acceptRollback ?? false },
     log: settings.log,
@@ -132,10 +144,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
         ca: { type: 'string' },
         'ca-fingerprint': { type: 'string' },
         'allow-plain': { type: 'boolean' },
+        'mqtt-password-file': { type: 'string' },
+        'log-level': { type: 'string' },
         developer: { type: 'boolean' },
         'accept-journal-rollback': { type: 'boolean' },
         restore: { type: 'boolean' },
         spare: { type: 'boolean' },
+        version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -146,6 +161,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     process.stdout.write(USAGE);
     return;
   }
+  if (values.version) {
+    process.stdout.write(`${firmwareVersion()}\n`);
+    return;
+  }
+  const logLevel = values['log-level'] ?? env.SPHINX_SIGNER_LOG_LEVEL ?? 'info';
+  if (!isLogLevel(logLevel)) return fail(`--log-level ${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
   const mqttUrl = values.mqtt ?? env.SPHINX_SIGNER_MQTT;
   const dataDir = values.data ?? env.SPHINX_SIGNER_DATA;
   // A flag overrides the environment; otherwise the environment's (at most one of the two).
@@ -170,10 +191,21 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     throw e;
   }
   let passphrase = env.SPHINX_SIGNER_PASSPHRASE;
-  if (values['passphrase-file']) passphrase = readFileSync(values['passphrase-file'], 'utf8').replace(/\r?\n$/, '');
+  let mqttPassword: string | undefined;
+  try {
+    if (values['passphrase-file']) passphrase = readFileSync(values['passphrase-file'], 'utf8').replace(/\r?\n$/, '');
+    const passwordFile = values['mqtt-password-file'] ?? env.SPHINX_SIGNER_MQTT_PASSWORD_FILE;
+    if (passwordFile) mqttPassword = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    return fail((e as Error).message);
+  }
 
   const leds = new TerminalLeds();
-  const log = (level: string, line: string) => leds.log(`${new Date().toISOString()} ${level.toUpperCase().padEnd(7)} ${line}`);
+  const least = LOG_LEVELS.indexOf(logLevel);
+  const log = (level: string, line: string) => {
+    if (LOG_LEVELS.indexOf(level as LogLevel) < least) return;
+    leds.log(`${leds.stamp()} ${level.toUpperCase().padEnd(7)} ${line}`);
+  };
   const data = resolve(dataDir!);
   privateStateDir(data);
   let device: Device | undefined;
@@ -198,10 +230,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   if (values.restore || values.spare) {
     try {
       const store = new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase });
-      if (values.spare) await standBy({ transport: new MqttTransport(), store, clock: nodeClock, curve: fastCurve(), log });
+      if (values.spare) await standBy({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log });
       if (stopping) return;
       await restoreFromMirror({
-        transport: new MqttTransport(),
+        transport: new MqttTransport(trust, mqttPassword),
         store,
         clock: nodeClock,
         curve: fastCurve(),
@@ -214,7 +246,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     }
   }
   try {
-    device = bootHostDevice({ mqttUrl: mqttUrl!, trust, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
+    device = bootHostDevice({ mqttUrl: mqttUrl!, trust, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, mqttPassword, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
   } catch (e) {
     if (e instanceof DeviceSetupError) return fail(e.message);
     if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));
@@ -245,10 +277,13 @@ const nodeClock: Clock = {
   cancel: (timer) => clearTimeout(timer as unknown as NodeJS.Timeout),
 };
 
-function packageVersion(): string {
-  const url = new URL('../../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-}
+/** The log levels of --log-level, least severe first (the device's own, DeviceLogLevel). */
+const LOG_LEVELS = ['info', 'unusual', 'broken'] as const satisfies readonly DeviceLogLevel[];
+type LogLevel = (typeof LOG_LEVELS)[number];
+const isLogLevel = (level: string): level is LogLevel => (LOG_LEVELS as readonly string[]).includes(level);
+
+/** What the device reports as its firmware (hello, the broker's status page) and --version prints. */
+const firmwareVersion = (): string => `sphinx-signer/${packageVersion()} (node ${process.version})`;
 
 function fail(message: string): void {
   process.stderr.write(`sphinx-signer: ${message}\n`);

@@ -15,8 +15,15 @@ import type { ConnectOptions, Transport, TransportHandlers } from '../app/ports.
 export class MqttTransport implements Transport {
   #client: MqttClient | undefined;
 
-  /** `trust` from brokerTrust(): plain, or TLS pinned to the broker's CA (docs/device-tls.md). */
-  constructor(private readonly trust: BrokerTrust = { secure: false }) {}
+  /**
+   * `trust` from brokerTrust(): plain, or TLS pinned to the broker's CA (docs/device-tls.md);
+   * `password`, if given, is sent instead of the signed token: an external server's password file
+   * (examples/mosquitto.conf).
+   */
+  constructor(
+    private readonly trust: BrokerTrust = { secure: false },
+    private readonly password?: string,
+  ) {}
 
   connect(options: ConnectOptions, handlers: TransportHandlers): void {
     const trust = this.trust;
@@ -37,7 +44,7 @@ export class MqttTransport implements Transport {
       protocolVersion: 4,
       clientId: options.clientId,
       username: options.username,
-      password: options.password,
+      password: this.password ?? options.password,
       clean: false,
       reconnectPeriod: 0,
       connectTimeout: 10_000,

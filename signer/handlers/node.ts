@@ -15,6 +15,10 @@ const LIGHTNING_SIGNED_MESSAGE = utf8('Lightning Signed Message:');
 const BITCOIN_SIGNED_MESSAGE = utf8('\x18Bitcoin Signed Message:\n');
 const OPTION_WILL_FUND = utf8('option_will_fund');
 
+/** CLN's text says what differed; the likely cause is said too (lightningd's log is where it lands). */
+const ANOTHER_SEED = ": the signer's hsm_secret is not this node's (a device set up with another node's seed?): " +
+  "give the signer this node's hsm_secret, or run lightningd on the node that seed belongs to";
+
 export const nodeHandlers: HandlerTable = {
   hsmd_ecdh_req: (ctx, _s, _e, { point }) => {
     // libsecp256k1 secp256k1_ecdh with its default hash: SHA256(compressed shared point).
@@ -37,7 +41,7 @@ export const nodeHandlers: HandlerTable = {
     if (!equal(ours, pubkey))
       return fatal(
         'internal',
-        `BIP32 derivation index ${index} differed: they got ${toHex(pubkey)}, we got ${toHex(ours)}`,
+        `BIP32 derivation index ${index} differed: they got ${toHex(pubkey)}, we got ${toHex(ours)}` + ANOTHER_SEED,
       );
     return replyWith(encodeMessage('hsmd_check_pubkey_reply', { ok: true }));
   },
@@ -49,7 +53,7 @@ export const nodeHandlers: HandlerTable = {
     if (!equal(ours, pubkey))
       return fatal(
         'internal',
-        `BIP86 derivation index ${index} differed: they got ${toHex(pubkey)}, we got ${toHex(ours)}`,
+        `BIP86 derivation index ${index} differed: they got ${toHex(pubkey)}, we got ${toHex(ours)}` + ANOTHER_SEED,
       );
     return replyWith(encodeMessage('hsmd_check_bip86_pubkey_reply', { ok: true }));
   },

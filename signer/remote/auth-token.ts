@@ -48,8 +48,11 @@ export function checkCredentials(curve: Curve, username: string, password: strin
   if (!/^[0-9a-f]{144}$/.test(password)) return { ok: false, reason: 'password is not a token (72 bytes in hex)' };
   const token = fromHex(password);
   const issuedAt = Number(new DataView(token.buffer).getBigUint64(0));
-  if (nowMs - issuedAt > TOKEN_MAX_AGE_MS) return { ok: false, reason: `token expired (issued ${Math.round((nowMs - issuedAt) / 1000)} s ago by its time; limit ${TOKEN_MAX_AGE_MS / 1000} s: the device clock is that far behind, or the token was replayed)` };
-  if (issuedAt - nowMs > TOKEN_MAX_SKEW_MS) return { ok: false, reason: `token from the future (${Math.round((issuedAt - nowMs) / 1000)} s ahead; check the device clock)` };
+  const skew = clockSkew(issuedAt - nowMs);
+  if (nowMs - issuedAt > TOKEN_MAX_AGE_MS)
+    return { ok: false, reason: `token expired: ${skew} (limit ${TOKEN_MAX_AGE_MS / 1000} s old): set the device clock right (NTP), or it is an old token replayed` };
+  if (issuedAt - nowMs > TOKEN_MAX_SKEW_MS)
+    return { ok: false, reason: `token from the future: ${skew} (tolerance ${TOKEN_MAX_SKEW_MS / 1000} s): set the device clock right (NTP)` };
   const publicKey = fromHex(username);
   let valid: boolean;
   try {
@@ -57,5 +60,13 @@ export function checkCredentials(curve: Curve, username: string, password: strin
   } catch {
     valid = false;
   }
-  return valid ? { ok: true, publicKey, issuedAt } : { ok: false, reason: 'bad signature' };
+  if (valid) return { ok: true, publicKey, issuedAt };
+  // The key is the username, so a good key's signature fails over another message: another broker id.
+  return { ok: false, reason: `bad signature: not signed over this broker's id ${brokerId}; most likely the device was started with another --broker-id (it must be ${brokerId}); ${skew}` };
+}
+
+/** "device clock 3.2 s ahead of this broker's" from issued-at minus now (ms). */
+function clockSkew(aheadMs: number): string {
+  const s = Math.abs(aheadMs) / 1000;
+  return `device clock ${s < 10 ? s.toFixed(1) : Math.round(s)} s ${aheadMs >= 0 ? 'ahead of' : 'behind'} this broker's`;
 }

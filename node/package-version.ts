@@ -1,0 +1,7 @@
+/** This project's own version (package.json), for the --version of sphinx-signer and sphinx-audit. */
+import { readFileSync } from 'node:fs';
+
+export function packageVersion(): string {
+  const url = new URL('../../package.json', import.meta.url); // from dist/node/
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
