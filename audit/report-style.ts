@@ -21,6 +21,12 @@ svg circle.kind-policy-refused, svg circle.kind-refused, svg circle.kind-error, 
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
 table { border-collapse: collapse; width: 100%; background: #fff; font-size: 12px; }
 th, td { border: 1px solid #e1e4e8; padding: 3px 6px; text-align: left; vertical-align: top; } th { background: #eef0f3; }
-#live { position: sticky; top: 0; z-index: 1; background: #eaf3ea; border: 1px solid #b9d8bb; border-radius: 4px; padding: 6px 8px; }
-#live.stale { background: #f8e7e5; border-color: #e2b3ad; }
+#live { position: sticky; top: 0; z-index: 1; background: #f6f7f9; padding: 0 0 6px; }
+#live.stale .banner::after { content: ' (the page lost the broker: these facts are stale)'; }
+.banner { border-radius: 4px; padding: 10px 12px; margin-bottom: 8px; color: #fff; font-size: 15px; }
+.banner code { display: block; margin-top: 6px; padding: 6px 8px; background: rgba(0, 0, 0, .25); border-radius: 3px; font-size: 13px; color: #fff; user-select: all; }
+.banner code:empty { display: none; }
+.banner[data-state="ok"] { background: #2e7d32; } .banner[data-state="warn"] { background: #e08a00; } .banner[data-state="bad"] { background: #c62828; }
+.live-facts .wide { grid-column: span 2; } .live-facts dd { word-break: break-all; }
+details { margin-top: 6px; } details > summary { cursor: pointer; color: #5a636e; font-size: 12px; } details .facts { margin-top: 4px; }
 `;

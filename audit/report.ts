@@ -4,8 +4,9 @@
  * Content-Security-Policy forbids any load), so it opens offline and a hostile string in a
  * log cannot reach the network. Every string from a log is escaped (report-html.ts `esc`).
  * The broker's status page (broker/status-page.ts) serves the same document with `meta.live`:
- * a status panel and a small script that polls the JSON API and swaps in a fresh report when
- * the log grew.
+ * a status panel and a small script that polls the JSON API, refills the panel's `data-live`
+ * elements (and `data-state` from `data-live-state`), and swaps in a fresh report when the
+ * log grew.
  */
 import { toArray } from '../projections/chain.js';
 import { summarizeLatency } from '../projections/latency-histogram.js';
@@ -40,21 +41,23 @@ function summary(views: BrokerViews): string {
   const gaps = toArray(views.gaps);
   return facts('summary', [
     ['requests', `<span id="total-requests">${num(stats.requests)}</span>`],
-    ['replies', replies],
     ['awaiting a reply', num(stats.pending.size)],
     ['first request', esc(isoTime(stats.firstAt))],
     ['last request', esc(isoTime(stats.lastAt))],
     ['latency p50 / p90 / p99', `${esc(micros(lat.p50Micros))} / ${esc(micros(lat.p90Micros))} / ${esc(micros(lat.p99Micros))}`],
-    ['latency min / mean / max', `${esc(micros(lat.minMicros))} / ${esc(micros(lat.meanMicros))} / ${esc(micros(lat.maxMicros))}`],
     ['clients', num(clients.clients.size)],
     ['channels', num(timeline.channels.size)],
     ['policy refusals', num(refusalEntries(timeline).filter((r) => r.entry.what.kind === 'policy-refused').length)],
     ['signer connected / disconnected', `${num(stats.signerConnected)} / ${num(stats.signerDisconnected)}`],
+    ...(gaps.length === 0 ? [] : [['gaps (removed records)', `<span class="bad">${gaps.map((g) => `${esc(g.from)}–${esc(g.to - 1n)}`).join(', ')}</span>`] as const]),
+  ]) + '<details class="internals"><summary>details</summary>' + facts('summary-details', [
+    ['replies by kind', replies],
+    ['latency min / mean / max', `${esc(micros(lat.minMicros))} / ${esc(micros(lat.meanMicros))} / ${esc(micros(lat.maxMicros))}`],
     ['error records', num(stats.errorRecords)],
     ['records folded', num(views.nextSeq)],
-    ['gaps (removed records)', gaps.length === 0 ? '0' : `<span class="bad">${gaps.map((g) => `${esc(g.from)}–${esc(g.to - 1n)}`).join(', ')}</span>`],
-    ['stamps before their bucket', num(stats.lateStamps)],
-  ]);
+    ['gaps (removed records)', gaps.length === 0 ? '0' : `<span class="bad">${gaps.length}</span>`],
+    ['time stamps before their bucket', num(stats.lateStamps)],
+  ]) + '</details>';
 }
 
 function byTypeTable(views: BrokerViews): string {
@@ -112,8 +115,9 @@ function liveScript(statusUrl: string, pageUrl: string): string {
       const s = await (await fetch(${js(statusUrl)}, { cache: 'no-store' })).json();
       for (const el of document.querySelectorAll('[data-live]')) {
         const v = pick(s, el.dataset.live);
-        el.textContent = v == null ? '–' : String(v);
+        el.textContent = v == null ? '–' : Array.isArray(v) ? v.join(', ') : String(v);
       }
+      for (const el of document.querySelectorAll('[data-live-state]')) el.dataset.state = String(pick(s, el.dataset.liveState));
       panel.classList.remove('stale');
       if (s.views && s.views.nextSeq !== seq) {
         const html = await (await fetch(${js(pageUrl)}, { cache: 'no-store' })).text();

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { PolicyConfig } from '../signer/policy/policy.js';
-import { CONFIG_FILE, ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
+import { CONFIG_FILE, ConfigError, dataDirOf, redactedUrl, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
 import type { Logger } from './log.js';
 import type { SignerPort } from './signer-port.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
@@ -112,11 +112,18 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
         ...statusPage,
         dataDir,
         mode: signerKind,
+        mqtt: remote && mqttListeners(remote),
         logDir: remote ? (await import('../log/broker-log/broker-log.js')).brokerLogDir(remote.dataDir) : undefined,
         log: (level, text) => log.log(level, text),
       });
     },
   });
+}
+
+/** Where devices connect, as a device's --mqtt would name them (the status page shows them). */
+function mqttListeners(remote: ReturnType<typeof remoteOf>): string[] {
+  if (remote.mqttUrl) return [redactedUrl(remote.mqttUrl)];
+  return [`mqtt://127.0.0.1:${remote.mqttPort}`, ...(remote.tls ? [`mqtts://<this host>:${remote.tls.port}`] : [])];
 }
 
 /** --version must answer even with a broken sphinx.conf (that is reported at start-up). */

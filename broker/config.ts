@@ -23,6 +23,7 @@ export const SETTINGS = {
   SPHINX_MQTT_HOST: 'remote: address of the plain listener (default 127.0.0.1). Plain MQTT carries device tokens and every request in the clear: an address beyond loopback needs SPHINX_MQTT_PLAIN_REMOTE=1; devices on the network should use TLS',
   SPHINX_MQTT_PLAIN_REMOTE: '1: allow SPHINX_MQTT_HOST beyond loopback (plain MQTT on the network)',
   SPHINX_MQTT_URL: 'remote: mqtt://host:port or mqtts://host:port of an external MQTT server to use instead of the embedded one (it then does device auth and ACLs)',
+  SPHINX_MQTT_CA: "remote, with an mqtts:// SPHINX_MQTT_URL: PEM file of the CA that signed the external server's certificate (default: the system's CAs)",
   SPHINX_DEVICE_KEYS: 'remote: comma-separated hex public keys (node ids) of the devices allowed to connect; with none, the first device that authenticates is pinned in SPHINX_DATA_DIR/pinned-devices',
   SPHINX_ACCEPT_ROLLBACK: 'remote: DEVICE_ID:LAST_ID: accept that device although its journal ends at LAST_ID, below what the broker log shows answered (it lost its journal; it may then sign from lost state: docs/remote-protocol.md "Rollback")',
   SPHINX_TLS_CERT: 'remote: PEM certificate file for the embedded server\'s TLS listener (with SPHINX_TLS_KEY)',
@@ -200,6 +201,9 @@ export function remoteOf(s: Settings) {
       'To allow plain MQTT there anyway, also set SPHINX_MQTT_PLAIN_REMOTE=1');
   const tlsHost = s.SPHINX_MQTT_TLS_HOST || '0.0.0.0';
   const tlsListener = { port: port('SPHINX_MQTT_TLS_PORT', 8883), host: tlsHost };
+  const ca = s.SPHINX_MQTT_CA || undefined;
+  if (ca !== undefined && !url?.startsWith('mqtts://'))
+    throw new ConfigError(`SPHINX_MQTT_CA=${ca}: only for an external server over TLS (SPHINX_MQTT_URL=mqtts://host:port)`);
   return {
     chain,
     dataDir: dataDirOf(s),
@@ -207,6 +211,7 @@ export function remoteOf(s: Settings) {
     mqttPort: port('SPHINX_MQTT_PORT', 1883),
     mqttHost,
     mqttUrl: url,
+    mqttCaFile: ca && resolve(ca),
     deviceKeys: deviceKeys.join(','),
     tls: certFile && keyFile ? { certFile: resolve(certFile), keyFile: resolve(keyFile), ...tlsListener } : undefined,
     generateTls: generate ? { ...tlsListener, names: list(s.SPHINX_TLS_NAMES) } : undefined,
@@ -240,6 +245,13 @@ function flag(s: Settings, key: SettingKey): boolean {
   const value = s[key] || '0';
   if (value !== '0' && value !== '1') throw new ConfigError(`${key}=${value}: expected 1 (on) or 0 (off, the default)`);
   return value === '1';
+}
+
+/** A URL for logs and pages: without its password. */
+export function redactedUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
 }
 
 const list = (value: string | undefined): string[] =>

@@ -1,114 +1,36 @@
 /**
  * The broker's status page (issue 6 item 6): an HTTP server on SPHINX_HTTP_HOST:
  * SPHINX_HTTP_PORT (127.0.0.1:8735 by default; port 0 turns it off) serving
- * - `/`: the audit report (audit/report.ts) of the live views, with a status panel; its script
- *   polls `/api/status` every second and swaps in a fresh report when the views moved on;
- * - `/api/status`: devices connected, requests outstanding, recent latency p50/p99, the broker
- *   log's records and bytes, uptime;
+ * - `/`: the operator's panel (broker/status-panel.ts: a banner saying what to do, the facts
+ *   asked first, internals folded away) over the audit report (audit/report.ts) of the live
+ *   views; its script polls `/api/status` every second and swaps in a fresh report when the
+ *   views moved on;
+ * - `/api/status`: the panel's facts (status-panel.ts statusOf);
  * - `/api/views`: the report's views as JSON (bigints as strings, bytes hex).
  * Read-only (GET and HEAD only). On a loopback address, requests must name a loopback Host
  * (a web page elsewhere cannot reach it by DNS rebinding). The default port gives way to a
  * free one when taken (listenOrGiveWay); if it cannot listen at all, it says so at UNUSUAL and
  * the broker carries on: lightningd dies with its hsmd.
  */
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { renderReport } from '../audit/report.js';
-import { esc } from '../audit/report-html.js';
 import { toJsonValue } from '../audit/views-json.js';
-import { summarizeLatency } from '../projections/latency-histogram.js';
 import type { SignerPort } from './signer-port.js';
-import type { ChainRelayStatus } from './chain/relay.js';
-import { LiveViews, nearestRank, RECENT_REPLIES } from './status-views.js';
+import { panelHtml, type PanelOptions, statusOf } from './status-panel.js';
+import { LiveViews } from './status-views.js';
 
 export const DEFAULT_HTTP_PORT = 8735;
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
 
-export interface StatusPageOptions {
+export interface StatusPageOptions extends PanelOptions {
   readonly host: string;
   readonly port: number;
   /** False for the default port: when it is taken (another node's broker), a free one is used. */
   readonly fixed: boolean;
-  /** Where `status-url` is written (SPHINX_DATA_DIR). */
-  readonly dataDir: string;
-  readonly mode: 'remote' | 'local';
-  /** The broker log's directory (remote), for its size on disk. */
-  readonly logDir?: string;
   readonly log: (level: 'info' | 'unusual' | 'broken', text: string) => void;
-}
-
-/** Bytes of the files in `dir` (LevelDB keeps a flat directory), or undefined if unreadable. */
-function dirBytes(dir: string): number | undefined {
-  try {
-    return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-  } catch {
-    return undefined;
-  }
-}
-
-export function statusOf(live: LiveViews, signer: SignerPort, options: StatusPageOptions) {
-  const recent = live.recentLatencies();
-  const inspection = signer.inspect?.();
-  return {
-    mode: options.mode,
-    uptimeSeconds: Math.round(process.uptime()),
-    devices: inspection
-      ? { connected: inspection.devices.filter((d) => d.state === 'ready').length, list: inspection.devices }
-      : { connected: null, list: [] },
-    requests: {
-      /** lightningd's requests waiting for the signer. */
-      outstanding: live.outstanding,
-      /** Published to a device and not answered (remote; init checks included). */
-      atDevices: inspection?.outstanding ?? null,
-      total: live.views.stats.requests,
-    },
-    latency: {
-      recent: { replies: recent.length, p50Micros: nearestRank(recent, 0.5) ?? null, p99Micros: nearestRank(recent, 0.99) ?? null },
-      all: summarizeLatency(live.views.stats.latency),
-    },
-    log: signer.brokerLog
-      ? { records: signer.brokerLog.end.toString(), bytes: options.logDir === undefined ? null : dirBytes(options.logDir) ?? null }
-      : { records: null, bytes: null },
-    views: { nextSeq: live.views.nextSeq.toString() },
-    chain: chainSummary(inspection?.chain),
-  };
-}
-
-/** Chain tracking for the page: bitcoind's height and each device's tip and watched outpoints (docs/chain.md). */
-function chainSummary(chain: ChainRelayStatus | undefined) {
-  if (!chain) return { tracking: false, bitcoindHeight: null, deviceTip: null, watched: '–', devices: [] };
-  const first = chain.devices[0]?.status;
-  const watched = first?.watched.map((w) => `${w.outpoint.slice(0, 8)}…:${w.outpoint.split(':')[1]} ${w.spent !== null ? `spent@${w.spent}` : w.confirmed !== null ? `confirmed@${w.confirmed}` : 'unconfirmed'}`);
-  return {
-    tracking: true,
-    source: chain.source,
-    reachable: chain.reachable,
-    bitcoindHeight: chain.bitcoindHeight,
-    deviceTip: first?.tip?.height ?? null,
-    watched: watched && watched.length > 0 ? watched.join(', ') : 'none',
-    devices: chain.devices,
-  };
-}
-
-const field = (label: string, path: string, value: unknown): string =>
-  `<span class="live-field">${esc(label)} <b data-live="${esc(path)}">${esc(value ?? '–')}</b></span>`;
-
-function panel(status: ReturnType<typeof statusOf>): string {
-  return '<section id="live" class="facts-live"><b>Live</b> · ' + [
-    field('mode', 'mode', status.mode),
-    field('devices connected', 'devices.connected', status.devices.connected),
-    field('outstanding', 'requests.outstanding', status.requests.outstanding),
-    field(`p50 (last ${RECENT_REPLIES}) µs`, 'latency.recent.p50Micros', status.latency.recent.p50Micros),
-    field('p99 µs', 'latency.recent.p99Micros', status.latency.recent.p99Micros),
-    field('log records', 'log.records', status.log.records),
-    field('log bytes', 'log.bytes', status.log.bytes),
-    field('uptime s', 'uptimeSeconds', status.uptimeSeconds),
-    field('bitcoind height', 'chain.bitcoindHeight', status.chain.bitcoindHeight),
-    field('device tip', 'chain.deviceTip', status.chain.deviceTip),
-    field('watched', 'chain.watched', status.chain.watched),
-  ].join(' · ') + '</section>';
 }
 
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i;
@@ -170,7 +92,7 @@ export function withStatusPage(signer: SignerPort, options: StatusPageOptions): 
           title: 'sphinx-key broker status',
           source: options.mode === 'remote' ? `the broker log${options.logDir ? ` ${options.logDir}` : ''}` : 'this process (local signer: no broker log)',
           generatedAt: Date.now(),
-          live: { panelHtml: panel(statusOf(live, port, options)), statusUrl: '/api/status', pageUrl: '/' },
+          live: { panelHtml: panelHtml(statusOf(live, port, options)), statusUrl: '/api/status', pageUrl: '/' },
         }));
       }
       return send(res, 404, 'text/plain', 'not found: /, /api/status, /api/views\n');

@@ -18,12 +18,30 @@ export const RECENT_REPLIES = 1000;
 
 export class LiveViews {
   views: BrokerViews = emptyBrokerViews();
-  /** lightningd's requests handed to the signer and not answered yet. */
-  outstanding = 0;
+  /** When the signer last answered (Unix ms): a request's time plus its latency. */
+  lastReplyAt: number | undefined;
+  /** The device that connected last, and when (remote: the broker log's signer-connected). */
+  lastConnected: { readonly deviceId: string; readonly at: number } | undefined;
   private readonly recent: number[] = [];
+  /** Requests folded and not answered yet: their times, for lastReplyAt. */
+  private readonly requestAt = new Map<bigint, number>();
+  /** Requests in the returned port and when each started (Unix ms). */
+  private readonly inFlight = new Set<{ readonly at: number }>();
   private nextSeq = 0n;
   private localIds = 0n;
   private subscription: Subscription | undefined;
+
+  /** lightningd's requests handed to the signer and not answered yet. */
+  get outstanding(): number {
+    return this.inFlight.size;
+  }
+
+  /** How long the oldest request lightningd is waiting on has waited (ms), 0 if none. */
+  waitingMs(now: number): number {
+    let oldest = now;
+    for (const r of this.inFlight) oldest = Math.min(oldest, r.at);
+    return now - oldest;
+  }
 
   /** The latencies (µs) of the last RECENT_REPLIES replies, oldest first. */
   recentLatencies(): readonly number[] {
@@ -32,7 +50,12 @@ export class LiveViews {
 
   private fold(seq: bigint, record: LogRecord): void {
     this.views = brokerViewsFromLog(this.views, { seq, record });
+    if (record.kind === 'request-received') this.requestAt.set(record.id, record.at);
+    if (record.kind === 'signer-connected') this.lastConnected = { deviceId: record.deviceId, at: record.at };
     if (record.kind !== 'reply-received') return;
+    const at = this.requestAt.get(record.id);
+    this.requestAt.delete(record.id);
+    if (at !== undefined) this.lastReplyAt = Math.max(this.lastReplyAt ?? 0, at + Math.round(record.latencyMicros / 1000));
     this.recent.push(record.latencyMicros);
     if (this.recent.length > RECENT_REPLIES) this.recent.shift();
   }
@@ -54,14 +77,15 @@ export class LiveViews {
         const started = performance.now();
         // Local signer: ids of this view only (the port's own ids stay inside it).
         const id = ++this.localIds;
-        this.outstanding++;
+        const waiting = { at };
+        this.inFlight.add(waiting);
         if (logged) this.fold(this.nextSeq++, { kind: 'request-received', id, client: request.client, type: requestType(request.message), message: request.message.slice(), at });
         try {
           const reply = await signer.request(request);
           if (logged) this.fold(this.nextSeq++, { kind: 'reply-received', id, reply, latencyMicros: Math.round((performance.now() - started) * 1000) });
           return reply;
         } finally {
-          this.outstanding--;
+          this.inFlight.delete(waiting);
         }
       },
       close: async () => {

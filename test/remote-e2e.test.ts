@@ -1,6 +1,7 @@
 /**
  * The remote path end to end (issue 5 "Must show"): a simulated lightningd → bin/sphinx-hsmd
- * (SPHINX_SIGNER=remote) → MQTT (the embedded aedes, or an external Mosquitto) → a device
+ * (SPHINX_SIGNER=remote) → MQTT (the embedded aedes, or an external Mosquitto configured as
+ * examples/mosquitto.conf, which must keep a device to its own topics as aedes does) → a device
  * process (bin/sphinx-signer; test/crashing-device.ts for the crashes). Recorded CLN v25.12.1
  * sessions must come back byte-identical; the broker log must hold each RequestReceived
  * before its reply and a ReplyReceived for every request; a device killed in mid-replay
@@ -14,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
+import type { MqttClient } from 'mqtt';
+import { connectMqtt } from '../broker/remote/mqtt-connect.js';
 import { NodeDir } from '../node/node-file.js';
 import type { StoredRecord } from '../log/broker-log/broker-log.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
@@ -33,7 +36,7 @@ interface Run {
   dataDir: string;
 }
 
-async function replayRemote(name: string, opts: { mqttUrl?: string; crash?: string[]; env?: Record<string, string> } = {}): Promise<Run> {
+async function replayRemote(name: string, opts: { mqttUrl?: string; crash?: string[]; env?: Record<string, string>; deviceArgs?: string[] } = {}): Promise<Run> {
   const path = fixturePath(`transcripts/${name}`);
   const { header } = loadTranscript(path);
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-remote-'));
@@ -43,6 +46,7 @@ async function replayRemote(name: string, opts: { mqttUrl?: string; crash?: stri
     brokerIdFile: join(dataDir, 'broker-id'),
     hsmSecret: Buffer.from(header.hsm_secret, 'hex'),
     crash: opts.crash,
+    args: opts.deviceArgs,
   });
   try {
     const result = await SimLightningd.replayTranscript(path, {
@@ -119,17 +123,53 @@ for (const name of ['hsmd-basic-legacy.jsonl', 'session-basic-l1.jsonl']) {
 }
 
 const mosquitto = spawnSync('sh', ['-c', 'command -v mosquitto']).status === 0;
-test('remote via an external Mosquitto (SPHINX_MQTT_URL): session-basic-l1 byte-identical', { skip: !mosquitto && 'mosquitto is not installed (.ci/run installs it)' }, async () => {
-  const server = await startMosquitto();
+test('remote via an external Mosquitto configured as examples/mosquitto.conf: session-basic-l1 byte-identical; a device is refused on another device\'s topics', { skip: !mosquitto && 'mosquitto is not installed (.ci/run installs it)' }, async () => {
+  const deviceA = deviceIdOf(Buffer.from(loadTranscript(fixturePath('transcripts/session-basic-l1.jsonl')).header.hsm_secret, 'hex'));
+  const deviceB = deviceIdOf(new Uint8Array(32).fill(7));
+  const server = await startMosquitto([deviceA, deviceB]);
   try {
-    const run = await replayRemote('session-basic-l1.jsonl', { mqttUrl: server.url });
+    const run = await replayRemote('session-basic-l1.jsonl', {
+      mqttUrl: server.url,
+      env: { SPHINX_MQTT_CA: server.caFile },
+      deviceArgs: ['--tls-ca', server.caFile, '--mqtt-password-file', server.passwordFiles.get(deviceA)!],
+    });
     try {
       assertReplayed(run);
       assertLogOrder(run.records, 'session-basic-l1.jsonl');
-      assert.match(run.result.status, /MQTT: using the external server mqtt:\/\/127\.0\.0\.1:\d+/);
+      assert.match(run.result.status, /MQTT: using the external server mqtts:\/\/sphinx-broker:\*\*\*@127\.0\.0\.1:\d+/, 'its password is not logged');
       assert.ok(!existsSync(join(run.dataDir, 'mqtt')), 'no embedded server was started');
     } finally {
       rmSync(run.dataDir, { recursive: true, force: true });
+    }
+
+    // Device A, logged in with its own password, tries device B's topics.
+    const url = new URL(server.url);
+    const login = (username: string, password: string) =>
+      connectMqtt(`mqtts://127.0.0.1:${url.port}`, { ca: readFileSync(server.caFile), username, password, clientId: `probe-${username.slice(0, 8)}`, reconnectPeriod: 0 });
+    const broker = login('sphinx-broker', decodeURIComponent(url.password));
+    const a = login(deviceA, readFileSync(server.passwordFiles.get(deviceA)!, 'utf8').trim());
+    try {
+      const connected = (c: MqttClient) => new Promise<void>((resolve, reject) => (c.once('connect', () => resolve()), c.once('error', reject)));
+      await Promise.all([connected(broker), connected(a)]);
+      const atBroker: string[] = [];
+      const atA: string[] = [];
+      broker.on('message', (topic) => atBroker.push(topic));
+      a.on('message', (topic) => atA.push(topic));
+      await broker.subscribeAsync('sphinx/v1/#', { qos: 1 });
+      await a.subscribeAsync([`sphinx/v1/${deviceA}/#`, `sphinx/v1/${deviceB}/#`], { qos: 1 });
+      await a.publishAsync(`sphinx/v1/${deviceB}/res`, 'forged reply', { qos: 1 });
+      await a.publishAsync(`sphinx/v1/${deviceA}/res`, 'own reply', { qos: 1 });
+      await broker.publishAsync(`sphinx/v1/${deviceB}/req`, 'for B', { qos: 1 });
+      await broker.publishAsync(`sphinx/v1/${deviceA}/req`, 'for A', { qos: 1 });
+      // The broker's own messages come back in order: once both are in, the refused ones would be too.
+      for (let i = 0; i < 100 && !(atBroker.includes(`sphinx/v1/${deviceA}/req`) && atA.includes(`sphinx/v1/${deviceA}/req`)); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(atBroker.includes(`sphinx/v1/${deviceA}/res`), 'A publishes under its own id');
+      assert.ok(!atBroker.includes(`sphinx/v1/${deviceB}/res`), "A's publish to B's topic is dropped");
+      assert.deepEqual(atA.filter((t) => t.endsWith('/req')), [`sphinx/v1/${deviceA}/req`], "A gets its own requests, not B's");
+      assert.match(server.log(), new RegExp(`Denied PUBLISH from probe-${deviceA.slice(0, 8)} .*'sphinx/v1/${deviceB}/res'`));
+    } finally {
+      broker.end(true);
+      a.end(true);
     }
   } finally {
     await server.stop();

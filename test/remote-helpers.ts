@@ -1,12 +1,13 @@
 /**
  * Helpers for the remote-path tests and bench: free ports, a device process (bin/sphinx-signer,
  * or test/crashing-device.ts when a crash is asked for) with its output in a file, an external
- * Mosquitto, the broker log read back after a run.
+ * Mosquitto configured as examples/mosquitto.conf, the broker log read back after a run.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, closeSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { BrokerLog, brokerLogDir, type StoredRecord } from '../log/broker-log/broker-log.js';
 import { repoRoot } from './fixtures.js';
@@ -58,13 +59,53 @@ export function startDeviceProcess(opts: { url: string; brokerIdFile: string; hs
   };
 }
 
-/** Mosquitto on a free port, anonymous clients allowed (the broker and the device). */
-export async function startMosquitto(): Promise<{ url: string; stop(): Promise<void> }> {
+export interface Mosquitto {
+  /** The broker's URL: mqtts://sphinx-broker:<its password>@127.0.0.1:<port>. */
+  readonly url: string;
+  /** The CA that signed the server's certificate (SPHINX_MQTT_CA, --tls-ca). */
+  readonly caFile: string;
+  /** Each device's password file (--mqtt-password-file), by device id. */
+  readonly passwordFiles: ReadonlyMap<string, string>;
+  /** What Mosquitto logged so far. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Mosquitto as examples/mosquitto.conf configures it, on a free port: TLS with a CA and server
+ * certificate from examples/mosquitto-certs.sh, a password file with the broker's user and one
+ * per device (mosquitto_passwd), examples/mosquitto.acl. The example's port and paths are
+ * replaced; two lines are added: `user` (started as root, Mosquitto would otherwise switch to
+ * the mosquitto user, which cannot read a private temporary directory) and a log file.
+ */
+export async function startMosquitto(deviceIds: readonly string[]): Promise<Mosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  const run = (cmd: string, args: readonly string[]): void => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message}`);
+  };
+  run('sh', [join(repoRoot, 'examples', 'mosquitto-certs.sh'), dir, '127.0.0.1']);
+  const password = () => randomBytes(16).toString('hex');
+  const brokerPassword = password();
+  run('mosquitto_passwd', ['-c', '-b', join(dir, 'passwd'), 'sphinx-broker', brokerPassword]);
+  const passwordFiles = new Map<string, string>();
+  for (const id of deviceIds) {
+    const secret = password();
+    run('mosquitto_passwd', ['-b', join(dir, 'passwd'), id, secret]);
+    writeFileSync(join(dir, `${id}.password`), secret + '\n');
+    passwordFiles.set(id, join(dir, `${id}.password`));
+  }
+  copyFileSync(join(repoRoot, 'examples', 'mosquitto.acl'), join(dir, 'mosquitto.acl'));
+  const example = readFileSync(join(repoRoot, 'examples', 'mosquitto.conf'), 'utf8');
+  const conf = example
+    .replace(/^listener 8883$/m, `listener ${port} 127.0.0.1`)
+    .replace(/^persistence_location .*$/m, `persistence_location ${dir}/`)
+    .replaceAll('/etc/mosquitto/sphinx/', `${dir}/`);
+  if (conf === example || /^[^#]*(\/etc\/mosquitto|\/var\/lib)/m.test(conf)) throw new Error('examples/mosquitto.conf changed: update startMosquitto');
+  const logFile = join(dir, 'mosquitto.log');
+  writeFileSync(join(dir, 'mosquitto.conf'), `${conf}\nuser ${userInfo().username}\nlog_dest file ${logFile}\nlog_type all\n`);
+  const child = spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   for (let i = 0; i < 100; i++) {
     const up = await new Promise<boolean>((r) => {
@@ -75,10 +116,14 @@ export async function startMosquitto(): Promise<{ url: string; stop(): Promise<v
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `mqtts://sphinx-broker:${brokerPassword}@127.0.0.1:${port}`,
+    caFile: join(dir, 'ca.pem'),
+    passwordFiles,
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     async stop() {
       child.kill('SIGTERM');
       await exited;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -3,10 +3,12 @@
  * (`SPHINX_DATA_DIR/broker-log`), the embedded MQTT server (or an external one from
  * SPHINX_MQTT_URL), the broker's own MQTT client, and the remote SignerPort on top.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MqttClient } from 'mqtt';
 import { BrokerLog, brokerLogDir } from '../../log/broker-log/broker-log.js';
 import { fastCurve } from '../../node/curve-native.js';
+import { redactedUrl } from '../config.js';
 import type { SignerPort } from '../signer-port.js';
 import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.js';
 import { connectMqtt } from './mqtt-connect.js';
@@ -25,6 +27,8 @@ export interface RemoteSettings {
   readonly mqttHost?: string;
   /** An external server instead of the embedded one (SPHINX_MQTT_URL). */
   readonly mqttUrl?: string;
+  /** The external server's CA (SPHINX_MQTT_CA), a PEM file. */
+  readonly mqttCaFile?: string;
   /** SPHINX_DEVICE_KEYS, unparsed. */
   readonly deviceKeys?: string;
   /** SPHINX_ACCEPT_ROLLBACK (docs/remote-protocol.md "Rollback"). */
@@ -58,12 +62,13 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
   const clientId = `sphinx-broker-${brokerId.id}`;
   try {
     if (settings.mqttUrl) {
-      log('unusual', `MQTT: using the external server ${redact(settings.mqttUrl)}: device authentication and the ` +
-        'per-device topic ACL are that server\'s job (the embedded server does them itself)');
-      const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000 });
+      log('unusual', `MQTT: using the external server ${redactedUrl(settings.mqttUrl)}: device authentication and the ` +
+        'per-device topic ACL are that server\'s job (the embedded server does them itself; examples/mosquitto.conf configures Mosquitto to)');
+      const ca = settings.mqttCaFile === undefined ? undefined : readFileSync(settings.mqttCaFile);
+      const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000, ca });
       const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
       const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => mirror.close() });
-      return withChainRelay(signer, settings.chain, () => connectMqtt(settings.mqttUrl!, { clientId: `${clientId}-chain`, reconnectPeriod: 1000 }), log);
+      return withChainRelay(signer, settings.chain, () => connectMqtt(settings.mqttUrl!, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ca }), log);
     }
     const server = await startMqttServer({
       dataDir: settings.dataDir,
@@ -90,11 +95,4 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     await brokerLog.close();
     throw e;
   }
-}
-
-/** A URL for the log: without its password. */
-function redact(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
 }

@@ -1,0 +1,108 @@
+/**
+ * The status page as the operator sees it, in headless Chromium, from a real bin/sphinx-hsmd
+ * (remote signer, embedded MQTT server) under the simulated lightningd:
+ * - no device: a red banner saying lightningd's request waits, with the sphinx-signer command
+ *   to run (this broker's MQTT address and broker id in it);
+ * - live (a device process answered a replay): a green banner, the device's id and the time of
+ *   its last reply.
+ * The screenshots are read back (test/png.ts): the banner's colour is on the screen.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import { loadInChromium } from './chromium.js';
+import { deviceIdOf } from './device-driver.js';
+import { fixturePath } from './fixtures.js';
+import { countColour, readPng } from './png.js';
+import { freePort, startDeviceProcess } from './remote-helpers.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
+import { loadTranscript } from './transcript.js';
+
+const PATH = fixturePath('transcripts/hsmd-basic-legacy.jsonl');
+const { header, exchanges } = loadTranscript(PATH);
+const SECRET = Buffer.from(header.hsm_secret, 'hex');
+/** The banner colours of audit/report-style.ts. */
+const RED = [0xc6, 0x28, 0x28] as const;
+const GREEN = [0x2e, 0x7d, 0x32] as const;
+/** Most of a 968 × ~40-90 px banner, which sits under the title (rows 60-240 of a 1000 px wide window). */
+const BANNER_PIXELS = 25_000;
+const BANNER_ROWS = [60, 240] as const;
+
+async function brokerUnderTest(dataDir: string, mqttPort: number, httpPort: number): Promise<SimLightningd> {
+  return SimLightningd.start({
+    hsmSecret: SECRET,
+    args: header.hsmd_args,
+    env: { SPHINX_SIGNER: 'remote', SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(mqttPort), SPHINX_CLN_VERSION: header.cln_version, SPHINX_HTTP_PORT: String(httpPort) },
+  });
+}
+
+/** The page's DOM after its script polled, and its screenshot (copied to $STATUS_SCREENSHOT_DIR/<name>.png if set, to look at). */
+function screenshot(url: string, dir: string, name: string): { dom: string; png: ReturnType<typeof readPng> } {
+  const shot = join(dir, `${name}.png`);
+  const { dom } = loadInChromium(url, { dumpDom: true, virtualTimeMs: 1500 });
+  loadInChromium(url, { screenshot: shot, windowSize: '1000,900', virtualTimeMs: 1500 });
+  if (process.env.STATUS_SCREENSHOT_DIR) copyFileSync(shot, join(process.env.STATUS_SCREENSHOT_DIR, `${name}.png`));
+  return { dom, png: readPng(shot) };
+}
+
+test('status page, no device: a red banner with the sphinx-signer command to run (MQTT address, broker id)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-status-nodevice-'));
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const ld = await brokerUnderTest(join(dir, 'sphinx'), mqttPort, httpPort);
+  try {
+    ld.master.send(exchanges[0]!.req); // lightningd's init: the signer starts, the request waits for a device
+    await ld.waitForStatus((m) => m.kind === 'log' && m.entry.startsWith(`status page on http://127.0.0.1:${httpPort}/`));
+    const brokerId = readFileSync(join(dir, 'sphinx', 'broker-id'), 'utf8').trim();
+    const status = await (await fetch(`http://127.0.0.1:${httpPort}/api/status`)).json() as any;
+    assert.equal(status.devices.connected, 0);
+    assert.equal(status.requests.outstanding, 1);
+    assert.equal(status.attention.level, 'bad');
+    assert.match(status.attention.text, /^No signing device is connected: 1 request from lightningd waits until one is\./);
+    const command = `sphinx-signer --mqtt mqtt://127.0.0.1:${mqttPort} --data DIR --broker-id ${brokerId}`;
+    assert.ok(status.attention.command.startsWith(command), status.attention.command);
+    assert.equal(status.broker.id, brokerId);
+    assert.deepEqual(status.broker.mqtt, [`mqtt://127.0.0.1:${mqttPort}`]);
+
+    const { dom, png } = screenshot(`http://127.0.0.1:${httpPort}/`, dir, 'status-no-device');
+    assert.match(dom, /<div id="attention" class="banner" data-state="bad"/);
+    assert.ok(dom.includes(`<code data-live="attention.command">${command}`), 'the command, as the page shows it after polling');
+    assert.match(dom, /<details id="live-details"><summary>details<\/summary>/, 'internals folded');
+    assert.ok(countColour(png, RED, BANNER_ROWS) > BANNER_PIXELS, `a red banner on the screen (${countColour(png, RED, BANNER_ROWS)} red pixels)`);
+    assert.equal(countColour(png, GREEN, BANNER_ROWS), 0, 'nothing green');
+  } finally {
+    ld.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('status page, live: a green banner, the device id and when it last answered', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-status-live-'));
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const device = startDeviceProcess({ url: `mqtt://127.0.0.1:${mqttPort}`, brokerIdFile: join(dir, 'sphinx', 'broker-id'), hsmSecret: SECRET });
+  const ld = await brokerUnderTest(join(dir, 'sphinx'), mqttPort, httpPort);
+  try {
+    const started = Date.now();
+    assert.equal(ld.replay(PATH).failed, 0, ld.describeStatus());
+    const replayed = Date.now();
+    await ld.waitForStatus((m) => m.kind === 'log' && m.entry.startsWith(`status page on http://127.0.0.1:${httpPort}/`));
+    const status = await (await fetch(`http://127.0.0.1:${httpPort}/api/status`)).json() as any;
+    const deviceId = deviceIdOf(SECRET);
+    assert.equal(status.attention.level, 'ok');
+    assert.equal(status.attention.text, `Signing: device ${deviceId} connected.`);
+    assert.equal(status.device.id, deviceId);
+    assert.ok(status.device.lastSeenAt >= started && status.device.lastSeenAt <= replayed, `last reply ${status.device.lastSeenAt} within the replay ${started}..${replayed}`);
+
+    const { dom, png } = screenshot(`http://127.0.0.1:${httpPort}/`, dir, 'status-live');
+    assert.match(dom, /<div id="attention" class="banner" data-state="ok"/);
+    assert.ok(dom.includes(`<dd data-live="device.id">${deviceId}</dd>`), 'the device id');
+    assert.match(dom, /<dd data-live="device.lastSeen">\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \([\d,]+ ms ago\)<\/dd>/, 'when it last answered');
+    assert.ok(countColour(png, GREEN, BANNER_ROWS) > BANNER_PIXELS, `a green banner on the screen (${countColour(png, GREEN, BANNER_ROWS)} green pixels)`);
+    assert.equal(countColour(png, RED, BANNER_ROWS), 0, 'nothing red');
+  } finally {
+    ld.cleanup();
+    await device.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
