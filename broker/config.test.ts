@@ -3,14 +3,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
 import { DEFAULT_POLICY } from '../signer/policy/policy.js';
 import { HSMD_BIN } from '../demo/sim-lightningd.js';
-import { ConfigError, loadSettings, policyOf, remoteOf } from './config.js';
+import { repoRoot } from '../test/fixtures.js';
+import { ConfigError, loadSettings, policyOf, remoteOf, signerKindOf } from './config.js';
 
 function withConf(text: string | undefined, f: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-conf-'));
@@ -119,4 +120,12 @@ test('listener addresses: plain MQTT on loopback unless allowed explicitly; TLS 
   assert.equal(remoteOf({ SPHINX_TLS_GENERATE: '1' }).generateTls?.host, '0.0.0.0');
   assert.throws(() => remoteOf({ SPHINX_TLS_GENERATE: '1', SPHINX_TLS_CERT: 'c.pem', SPHINX_TLS_KEY: 'k.pem' }), /makes its own certificate/);
   assert.throws(() => remoteOf({ SPHINX_TLS_GENERATE: 'yes' }), /SPHINX_TLS_GENERATE=yes: expected 1/);
+});
+
+test('examples/sphinx.conf reads as it is, and every setting it shows commented out is a known key', () => {
+  const example = readFileSync(join(repoRoot, 'examples', 'sphinx.conf'), 'utf8');
+  withConf(example, (dir) => assert.equal(signerKindOf(loadSettings({}, dir)), 'remote'));
+  const shown = [...example.matchAll(/^#(SPHINX_[A-Z_]+)=/gm)].map((m) => m[1]!);
+  assert.ok(shown.length >= 10, `${shown.length} settings shown`);
+  withConf(shown.map((key) => `${key}=1`).join('\n'), (dir) => assert.deepEqual(Object.keys(loadSettings({}, dir)).sort(), [...new Set(shown)].sort()));
 });
