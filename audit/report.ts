@@ -11,6 +11,8 @@
 import { toArray } from '../projections/chain.js';
 import { summarizeLatency } from '../projections/latency-histogram.js';
 import type { BrokerViews } from '../projections/replay.js';
+import { toHex } from '../signer/bytes.js';
+import { permissionNames } from '../signer/permissions.js';
 import type { JournalStats } from '../projections/request-stats.js';
 import { latencyHistogramChart, requestsOverTimeChart, typeOrder } from './report-charts.js';
 import { esc, facts, isoTime, micros, num, table } from './report-html.js';
@@ -70,11 +72,12 @@ function byTypeTable(views: BrokerViews): string {
 }
 
 function byClientTable(views: BrokerViews): string {
-  const rows = [...views.clients.clients].map(([key, c]) => {
+  const rows = [...views.clients.clients.values()].map((c) => {
     const l = summarizeLatency(c.latency);
-    return [`<code>${esc(key)}</code>`, num(c.requests), num(c.errors), esc(micros(l.p50Micros)), esc(isoTime(c.firstAt)), esc(isoTime(c.lastAt))];
+    return [`<code>${esc(toHex(c.client.peer))}/${esc(c.client.dbid)}</code>`, esc(permissionNames(c.client.permissions)), num(c.requests), num(c.errors),
+      esc(micros(l.p50Micros)), esc(isoTime(c.firstAt)), esc(isoTime(c.lastAt))];
   });
-  return table('by-client', ['client (peer / dbid / permissions)', 'requests', 'errors', 'p50', 'first', 'last'], rows);
+  return table('by-client', ['client (peer / dbid)', 'permissions', 'requests', 'errors', 'p50', 'first', 'last'], rows);
 }
 
 function journalSection(journal: NonNullable<ReportMeta['journal']>): string {
