@@ -9,15 +9,17 @@ import type { Reply } from '../signer/decision.js';
 import type { Envelope } from '../signer/envelope.js';
 import type { ChainRelayStatus } from './chain/relay.js';
 
+export interface DeviceHeard {
+  readonly firmware?: string;
+  readonly lastSeenAt: number;
+}
+
 /** Read-only facts about a signer, for the status page (broker/status-page.ts). */
 export interface SignerInspection {
   /** Devices that said hello and their state; `active` is the one requests go to. */
-  readonly devices: readonly (DeviceView & {
-    /** What its hello said it runs (status page; absent when the signer does not tell). */
-    readonly firmware?: string;
-    /** When it last said anything, Unix ms (status page; absent when the signer does not tell). */
-    readonly lastSeenAt?: number;
-  })[];
+  readonly devices: readonly DeviceView[];
+  /** Per device: what its hello said it runs, and when it was last heard from (Unix ms). */
+  readonly heard?: ReadonlyMap<string, DeviceHeard>;
   /** Requests published to a device and not answered yet (init checks included). */
   readonly outstanding: number;
   /** Chain tracking, when a chain source is configured (broker/chain/relay.ts). */

@@ -97,7 +97,8 @@ export function statusOf(live: LiveViews, signer: SignerPort, options: PanelOpti
   const devices = inspection?.devices ?? [];
   const active = devices.find((d) => d.active) ?? devices.find((d) => d.state === 'ready');
   const deviceId = active?.id ?? live.lastConnected?.deviceId;
-  const lastSeenAt = active?.lastSeenAt ?? live.lastReplyAt;
+  const heard = deviceId === undefined ? undefined : inspection?.heard?.get(deviceId);
+  const lastSeenAt = heard?.lastSeenAt ?? live.lastReplyAt;
   const connected = inspection ? devices.filter((d) => d.state === 'ready').length : null;
   const waitingMs = live.waitingMs(now);
   const deviceCommand = options.mode === 'remote'
@@ -112,8 +113,9 @@ export function statusOf(live: LiveViews, signer: SignerPort, options: PanelOpti
     broker: { id: brokerId, mqtt: options.mqtt ?? [], dataDir: options.dataDir },
     device: {
       id: deviceId ?? null,
-      firmware: active?.firmware ?? null,
+      firmware: heard?.firmware ?? null,
       lastSeenAt: lastSeenAt ?? null,
+      /** When it was last heard from (remote), else when the signer last answered. */
       lastSeen: lastSeenAt === undefined ? null : `${isoTime(lastSeenAt)} (${Math.max(0, now - lastSeenAt).toLocaleString('en-US')} ms ago)`,
     },
     uptimeSeconds: Math.round(process.uptime()),
@@ -172,7 +174,7 @@ const operatorFacts = (s: Status): string => '<dl class="facts live-facts">' + [
     fact('device', 'device.id', s.device.id, 'wide'),
     fact('firmware', 'device.firmware', s.device.firmware),
   ] : [fact('signer', 'mode', 'local (in this process)')]),
-  fact('last reply', 'device.lastSeen', s.device.lastSeen),
+  fact(s.mode === 'remote' ? 'last seen' : 'last reply', 'device.lastSeen', s.device.lastSeen),
   fact('waiting requests', 'requests.outstanding', s.requests.outstanding),
   fact('broker log position (records)', 'log.records', s.log.records),
   fact(`p50 ms (last ${RECENT_REPLIES})`, 'latency.recent.p50Ms', s.latency.recent.p50Ms),

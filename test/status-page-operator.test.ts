@@ -3,8 +3,8 @@
  * (remote signer, embedded MQTT server) under the simulated lightningd:
  * - no device: a red banner saying lightningd's request waits, with the sphinx-signer command
  *   to run (this broker's MQTT address and broker id in it);
- * - live (a device process answered a replay): a green banner, the device's id and the time of
- *   its last reply.
+ * - live (a device process answered a replay): a green banner, the device's id, its firmware
+ *   and when it was last heard from.
  * The screenshots are read back (test/png.ts): the banner's colour is on the screen.
  */
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { loadInChromium } from './chromium.js';
 import { deviceIdOf } from './device-driver.js';
-import { fixturePath } from './fixtures.js';
+import { fixturePath, repoRoot } from './fixtures.js';
 import { countColour, readPng } from './png.js';
 import { freePort, startDeviceProcess } from './remote-helpers.js';
 import { SimLightningd } from '../demo/sim-lightningd.js';
@@ -77,7 +77,7 @@ test('status page, no device: a red banner with the sphinx-signer command to run
   }
 });
 
-test('status page, live: a green banner, the device id and when it last answered', async () => {
+test('status page, live: a green banner, the device id, its firmware and when it was last heard from', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-status-live-'));
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
   const device = startDeviceProcess({ url: `mqtt://127.0.0.1:${mqttPort}`, brokerIdFile: join(dir, 'sphinx', 'broker-id'), hsmSecret: SECRET });
@@ -92,12 +92,15 @@ test('status page, live: a green banner, the device id and when it last answered
     assert.equal(status.attention.level, 'ok');
     assert.equal(status.attention.text, `Signing: device ${deviceId} connected.`);
     assert.equal(status.device.id, deviceId);
-    assert.ok(status.device.lastSeenAt >= started && status.device.lastSeenAt <= replayed, `last reply ${status.device.lastSeenAt} within the replay ${started}..${replayed}`);
+    assert.ok(status.device.lastSeenAt >= started && status.device.lastSeenAt <= replayed, `last seen ${status.device.lastSeenAt} within the replay ${started}..${replayed}`);
+    const firmware = `sphinx-signer/${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version} (node ${process.version})`;
+    assert.equal(status.device.firmware, firmware, 'what its hello said');
 
     const { dom, png } = screenshot(`http://127.0.0.1:${httpPort}/`, dir, 'status-live');
     assert.match(dom, /<div id="attention" class="banner" data-state="ok"/);
     assert.ok(dom.includes(`<dd data-live="device.id">${deviceId}</dd>`), 'the device id');
-    assert.match(dom, /<dd data-live="device.lastSeen">\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \([\d,]+ ms ago\)<\/dd>/, 'when it last answered');
+    assert.match(dom, /<dd data-live="device.lastSeen">\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \([\d,]+ ms ago\)<\/dd>/, 'when it was last heard from');
+    assert.ok(dom.includes(`<dd data-live="device.firmware">${firmware}</dd>`), 'its firmware');
     assert.ok(countColour(png, GREEN, BANNER_ROWS) > BANNER_PIXELS, `a green banner on the screen (${countColour(png, GREEN, BANNER_ROWS)} green pixels)`);
     assert.equal(countColour(png, RED, BANNER_ROWS), 0, 'nothing red');
   } finally {

@@ -182,3 +182,18 @@ test('a malformed reply is logged and dropped; the request stays outstanding', (
   assert.match(d.logs(dropped)[0]!, /^unusual: remote signer: malformed reply from 0202\S* dropped: /);
   assert.equal(d.session.outstanding, 1);
 });
+
+test('inspect: each device\'s firmware (from its hello) and when it was last heard from (hello or res, not its will)', () => {
+  const d = drive();
+  d.hello('0');
+  const helloAt = 1_700_000_000_000;
+  assert.deepEqual(d.session.inspect().heard.get(DEVICE), { firmware: 'test', lastSeenAt: helloAt });
+  d.durable(d.request(0));
+  d.pump();
+  d.res([{ id: 1n, reply: recordedReply(0) }]);
+  const resAt = d.session.inspect().heard.get(DEVICE)!.lastSeenAt;
+  assert.ok(resAt > helloAt, 'a reply is heard too');
+  assert.equal(d.session.inspect().heard.get(DEVICE)!.firmware, 'test', 'the firmware stays');
+  d.offline();
+  assert.equal(d.session.inspect().heard.get(DEVICE)!.lastSeenAt, resAt, "its will, published by the server, is not the device");
+});

@@ -29,7 +29,7 @@ import { batchedRequestSize, decodeReplyPayload, encodeReplyEnvelope, encodeRequ
 import { decodeMessage, messageType, requestType } from '../../signer/wire/messages.js';
 import type { LogRecord } from '../../log/broker-log/record.js';
 import { MAX_REQUEST_ID, parseDecimalU64, RequestIds } from '../request-ids.js';
-import type { SignerRequest } from '../signer-port.js';
+import type { DeviceHeard, SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
 import { DeviceSet, type DeviceView } from './device-set.js';
 
@@ -133,6 +133,8 @@ export class Session {
   #init: KeptInit | undefined;
   /** Each device's check from its latest hello; an earlier hello's check is void (its reply too). */
   readonly #checks = new Map<string, Pending>();
+  /** For the status page: each device's firmware (from its hello) and when it was last heard from. */
+  readonly #heard = new Map<string, DeviceHeard>();
   /** The id of the latest check: lightningd's requests below it are not published before they are renumbered. */
   #checkFloor = 0n;
   /** lightningd's init once it was published to a device (before its reply is known). */
@@ -160,12 +162,14 @@ export class Session {
     return this.#outstanding.size;
   }
 
-  inspect(): { devices: DeviceView[]; outstanding: number } {
-    return { devices: this.devices.list(), outstanding: this.#outstanding.size };
+  inspect(): { devices: DeviceView[]; outstanding: number; heard: ReadonlyMap<string, DeviceHeard> } {
+    return { devices: this.devices.list(), outstanding: this.#outstanding.size, heard: this.#heard };
   }
 
   handle(event: SessionEvent): SessionCommand[] {
     this.#out = [];
+    if (event.kind === 'hello' || event.kind === 'res')
+      this.#heard.set(event.device, { ...this.#heard.get(event.device), lastSeenAt: event.now.wall });
     switch (event.kind) {
       case 'request':
         this.#send(event.request, { kind: 'lightningd', token: event.token }, event.now);
@@ -370,6 +374,7 @@ export class Session {
       return this.#error(text, now);
     }
     this.#log('info', `hello from ${device} (firmware ${String(firmware)}, last journaled id ${lastId})`);
+    if (typeof firmware === 'string') this.#heard.set(device, { lastSeenAt: now.wall, firmware });
     this.#emit({ kind: 'append', record: { kind: 'signer-connected', deviceId: device, at: now.wall } });
     if (this.#ids.continueAfter(lastId)) {
       this.#log('unusual', `device ${device} journaled id ${lastId}, beyond this broker's log; ids continue at ${lastId + 1n}`);
