@@ -14,7 +14,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { messageNameOf } from '../signer/wire/messages.js';
+import { messageNameOf, messageType } from '../signer/wire/messages.js';
 import { fixturePath } from '../test/fixtures.js';
 import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
 import { SimLightningd } from './sim-lightningd.js';
@@ -108,6 +108,9 @@ async function main(): Promise<void> {
   console.log(`  broker log (LevelDB):  ${join(brokerData, 'broker-log')}`);
   console.log(`  device journal:        ${join(deviceData, 'journal')}  (device output: ${join(deviceData, 'device.out')})`);
   console.log(`  audit them:            bin/sphinx-audit verify --log ${brokerData} --journal ${join(deviceData, 'journal')}`);
+  const fdRequests = exchanges.filter((ex) => parseInt(ex.req.slice(0, 4), 16) === messageType('hsmd_client_hsmfd')).length;
+  console.log(`  (the log holds ${exchanges.length - fdRequests} of the ${exchanges.length} requests: the broker answers lightningd's ` +
+    `${fdRequests} hsmd_client_hsmfd itself, passing a socket, and does not log them)`);
   if (result.failed > 0) process.exitCode = 1;
 }
 
