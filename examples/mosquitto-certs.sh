@@ -2,7 +2,7 @@
 # Makes a CA and the server certificate examples/mosquitto.conf expects, with openssl:
 #   mosquitto-certs.sh DIR SERVER_HOST
 # DIR/ca.pem, ca.key          the CA: ca.pem goes to the broker (SPHINX_MQTT_CA) and to each
-#                             device (sphinx-signer --tls-ca); keep ca.key offline
+#                             device (sphinx-signer --ca); keep ca.key offline
 # DIR/server.pem, server.key  Mosquitto's, for SERVER_HOST (a DNS name or an IP address, as
 #                             the broker and the devices write it in their mqtts:// URL)
 # An existing CA is reused.

@@ -36,13 +36,13 @@ interface Run {
   dataDir: string;
 }
 
-async function replayRemote(name: string, opts: { mqttUrl?: string; crash?: string[]; env?: Record<string, string>; deviceArgs?: string[] } = {}): Promise<Run> {
+async function replayRemote(name: string, opts: { mqttUrl?: string; deviceUrl?: string; crash?: string[]; env?: Record<string, string>; deviceArgs?: string[] } = {}): Promise<Run> {
   const path = fixturePath(`transcripts/${name}`);
   const { header } = loadTranscript(path);
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-remote-'));
   const port = await freePort();
   const device = startDeviceProcess({
-    url: opts.mqttUrl ?? `mqtt://127.0.0.1:${port}`,
+    url: opts.deviceUrl ?? opts.mqttUrl ?? `mqtt://127.0.0.1:${port}`,
     brokerIdFile: join(dataDir, 'broker-id'),
     hsmSecret: Buffer.from(header.hsm_secret, 'hex'),
     crash: opts.crash,
@@ -130,8 +130,9 @@ test('remote via an external Mosquitto configured as examples/mosquitto.conf: se
   try {
     const run = await replayRemote('session-basic-l1.jsonl', {
       mqttUrl: server.url,
+      deviceUrl: server.deviceUrl,
       env: { SPHINX_MQTT_CA: server.caFile },
-      deviceArgs: ['--tls-ca', server.caFile, '--mqtt-password-file', server.passwordFiles.get(deviceA)!],
+      deviceArgs: ['--ca', server.caFile, '--mqtt-password-file', server.passwordFiles.get(deviceA)!],
     });
     try {
       assertReplayed(run);

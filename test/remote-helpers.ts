@@ -62,7 +62,9 @@ export function startDeviceProcess(opts: { url: string; brokerIdFile: string; hs
 export interface Mosquitto {
   /** The broker's URL: mqtts://sphinx-broker:<its password>@127.0.0.1:<port>. */
   readonly url: string;
-  /** The CA that signed the server's certificate (SPHINX_MQTT_CA, --tls-ca). */
+  /** A device's: mqtts://127.0.0.1:<port> (its user and password are its own). */
+  readonly deviceUrl: string;
+  /** The CA that signed the server's certificate (SPHINX_MQTT_CA, --ca). */
   readonly caFile: string;
   /** Each device's password file (--mqtt-password-file), by device id. */
   readonly passwordFiles: ReadonlyMap<string, string>;
@@ -117,6 +119,7 @@ export async function startMosquitto(deviceIds: readonly string[]): Promise<Mosq
   }
   return {
     url: `mqtts://sphinx-broker:${brokerPassword}@127.0.0.1:${port}`,
+    deviceUrl: `mqtts://127.0.0.1:${port}`,
     caFile: join(dir, 'ca.pem'),
     passwordFiles,
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
