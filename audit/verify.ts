@@ -16,6 +16,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { BrokerLog } from '../log/broker-log/broker-log.js';
 import type { RequestReceived } from '../log/broker-log/record.js';
 import type { JournalRecord } from '../log/journal/record.js';
+import type { SignerEvent } from '../signer/events.js';
 import { messageName } from '../projections/records.js';
 import { equal } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
@@ -120,6 +121,13 @@ export async function verifyLog(log: BrokerLog, options: VerifyOptions): Promise
   const journal = options.journal;
   const journalById = new Map<bigint, { offset: number; record: JournalRecord }>();
   for (const r of journal?.records ?? []) journalById.set(r.record.id, r);
+  // The device's own changes (policy file, control commands): the replay applies each before
+  // the request that followed it in the journal, so it decides under the same policy.
+  const sourcedBefore = new Map<bigint, SignerEvent[]>();
+  for (const { offset, record } of journal?.sourced ?? []) {
+    const next = journal!.records.find((r) => r.offset > offset);
+    if (next) sourcedBefore.set(next.record.id, [...(sourcedBefore.get(next.record.id) ?? []), ...record.events]);
+  }
   const damagedIds = new Map<bigint, number>();
   for (const b of journal?.bad ?? []) {
     findings.push({ offset: b.offset, id: b.id, text: `journal ${journal!.file}: ${b.tail ? 'damaged last frame (a torn write, or a changed byte)' : 'corrupt frame'} of ${b.length} bytes: ${b.reason}` });
@@ -169,6 +177,8 @@ export async function verifyLog(log: BrokerLog, options: VerifyOptions): Promise
         const type = messageName(p.request.type);
         const named = { seq, id: record.id, type };
         if (replay) {
+          const changes = sourcedBefore.get(record.id);
+          if (changes) replay.apply(changes);
           const decision = replay.handle({ id: record.id, client: p.request.client, at: Math.floor(p.request.at / 1000), message: p.request.message });
           const diff = replyDifference(record.reply, decision.reply);
           if (diff) {

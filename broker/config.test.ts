@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
-import { DEFAULT_POLICY } from '../signer/policy/policy.js';
+import { DEFAULT_POLICY, LOCAL_POLICY } from '../signer/policy/policy.js';
 import { HSMD_BIN } from '../demo/sim-lightningd.js';
 import { repoRoot } from '../test/fixtures.js';
 import { ConfigError, loadSettings, policyOf, remoteOf, signerKindOf } from './config.js';
@@ -63,8 +63,18 @@ test('unknown keys: refused in sphinx.conf (naming the line), a warning in the e
   });
 });
 
-test('no settings: the default policy, everything enforced', () => {
-  withConf(undefined, (dir) => assert.deepEqual(policyOf(loadSettings({}, dir)), DEFAULT_POLICY));
+test('no settings: the local default policy, everything enforced but the device-only rules (off: CLN checks neither)', () => {
+  withConf(undefined, (dir) => assert.deepEqual(policyOf(loadSettings({}, dir)), LOCAL_POLICY));
+  assert.deepEqual([...LOCAL_POLICY.off], ['policy-onchain-destination', 'policy-payment-velocity']);
+  assert.deepEqual(LOCAL_POLICY, { ...DEFAULT_POLICY, off: LOCAL_POLICY.off });
+});
+
+test('remote mode: any SPHINX_POLICY_* setting is refused, saying the policy belongs to the device and how to set it there', () => {
+  withConf('SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT=1000\n', (dir) => {
+    const s = loadSettings({}, dir);
+    assert.throws(() => remoteOf(s), /SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT set, but with SPHINX_SIGNER=remote the policy belongs to the device[^]*policy\.json in its data directory[^]*sphinx-ctl policy set maxChannelValueSat=1000/);
+    assert.equal(policyOf({ ...s, SPHINX_SIGNER: 'local' }).maxChannelValueSat, 1000n, 'local mode keeps them');
+  });
 });
 
 test('policy settings: warn-only names, limits and allowlist; mistakes name the fix', () => {
@@ -89,6 +99,14 @@ test('SPHINX_ACCEPT_ROLLBACK names one device and one last id (u64); anything el
   assert.deepEqual(remoteOf({ SPHINX_ACCEPT_ROLLBACK: `${device}:7` }).acceptRollback, { device, lastId: 7n });
   for (const bad of [device, `${device}:`, `${device}:-1`, `${device}:18446744073709551616`, `${device.toUpperCase()}:7`, 'ab:7'])
     assert.throws(() => remoteOf({ SPHINX_ACCEPT_ROLLBACK: bad }), /SPHINX_ACCEPT_ROLLBACK=.*: expected DEVICE_ID:LAST_ID/);
+});
+
+test('sphinx-hsmd in remote mode with SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT=1000 in sphinx.conf does not start, saying the policy belongs to the device', () => {
+  withConf('SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT=1000\n', (dir) => {
+    const r = spawnSync(HSMD_BIN, [], { cwd: dir, env: { ...process.env, SPHINX_CLN_VERSION: 'v25.12.1' }, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT set, but with SPHINX_SIGNER=remote the policy belongs to the device/);
+  });
 });
 
 test('sphinx-hsmd refuses to start on a bad setting, saying which (exit 1)', () => {

@@ -11,7 +11,7 @@ import { fromHex } from '../signer/bytes.js';
 import { parseDecimalU64 } from './request-ids.js';
 import { isPolicyName, POLICIES, type PolicyName } from '../signer/policy/catalog.js';
 import { chainSourceOf, ChainSourceError, type ChainSourceChoice } from './chain/source.js';
-import { DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
+import { LOCAL_POLICY as DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
 
 export const CONFIG_FILE = 'sphinx.conf';
 
@@ -36,20 +36,20 @@ export const SETTINGS = {
   SPHINX_HTTP_HOST: 'address the status page listens on (default 127.0.0.1; it is read-only but shows what was signed: keep it local)',
   SPHINX_CLN_VERSION: "the version to report; default: ask the parent lightningd ($(readlink /proc/$PPID/exe) --version)",
   SPHINX_LOG_STDERR: '1: also write every log line to stderr',
-  SPHINX_POLICY_WARN_ONLY: 'comma-separated policy names to demote to logged warnings (default: none; all enforced)',
-  SPHINX_POLICY_MIN_FEERATE: `lowest commitment feerate, sat/kw (default ${DEFAULT_POLICY.minFeeratePerKw})`,
-  SPHINX_POLICY_MAX_FEERATE: `highest feerate, sat/kw (default ${DEFAULT_POLICY.maxFeeratePerKw})`,
-  SPHINX_POLICY_MIN_TO_SELF_DELAY: `shortest to_self_delay, blocks (default ${DEFAULT_POLICY.minToSelfDelay})`,
-  SPHINX_POLICY_MAX_TO_SELF_DELAY: `longest to_self_delay, blocks (default ${DEFAULT_POLICY.maxToSelfDelay})`,
-  SPHINX_POLICY_MAX_HTLCS: `most HTLCs on one commitment (default ${DEFAULT_POLICY.maxHtlcs})`,
-  SPHINX_POLICY_MAX_HTLC_VALUE_SAT: `most value in HTLCs on one commitment, sat (default ${DEFAULT_POLICY.maxHtlcValueSat})`,
-  SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT: `largest channel, sat (default ${DEFAULT_POLICY.maxChannelValueSat})`,
+  SPHINX_POLICY_WARN_ONLY: 'local signer only: comma-separated policy names to demote to logged warnings (default: none; all enforced)',
+  SPHINX_POLICY_MIN_FEERATE: `local signer only: lowest commitment feerate, sat/kw (default ${DEFAULT_POLICY.minFeeratePerKw})`,
+  SPHINX_POLICY_MAX_FEERATE: `local signer only: highest feerate, sat/kw (default ${DEFAULT_POLICY.maxFeeratePerKw})`,
+  SPHINX_POLICY_MIN_TO_SELF_DELAY: `local signer only: shortest to_self_delay, blocks (default ${DEFAULT_POLICY.minToSelfDelay})`,
+  SPHINX_POLICY_MAX_TO_SELF_DELAY: `local signer only: longest to_self_delay, blocks (default ${DEFAULT_POLICY.maxToSelfDelay})`,
+  SPHINX_POLICY_MAX_HTLCS: `local signer only: most HTLCs on one commitment (default ${DEFAULT_POLICY.maxHtlcs})`,
+  SPHINX_POLICY_MAX_HTLC_VALUE_SAT: `local signer only: most value in HTLCs on one commitment, sat (default ${DEFAULT_POLICY.maxHtlcValueSat})`,
+  SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT: `local signer only: largest channel, sat (default ${DEFAULT_POLICY.maxChannelValueSat})`,
   SPHINX_ACCEPT_JOURNAL_ROLLBACK: 'local: 1 to sign from a journal that ends below its high-water mark (deleted, cut back or restored from an older copy); only once the newest journal is lost for good',
-  SPHINX_POLICY_ALLOWLIST: 'comma-separated hex scriptPubKeys that closes and sweeps may also pay to',
-  SPHINX_POLICY_MAX_HTLC_CLTV_DELTA: `policy-htlc-cltv-range: blocks an HTLC may expire above the chain tip (default ${DEFAULT_POLICY.maxHtlcCltvDelta})`,
-  SPHINX_POLICY_HTLC_EXPIRED_GRACE: `policy-htlc-cltv-range: blocks an HTLC may have expired below the chain tip (default ${DEFAULT_POLICY.htlcExpiredGraceBlocks})`,
-  SPHINX_POLICY_MIN_FORGET_DEPTH: `policy-forget-channel-closed: depth the funding spend needs before forget_channel (default ${DEFAULT_POLICY.minForgetDepth})`,
-  SPHINX_POLICY_MAX_UNCONFIRMED_HTLC_SAT: `policy-funding-confirmed: HTLC value allowed before the funding is seen confirmed, sat (default ${DEFAULT_POLICY.maxUnconfirmedHtlcSat})`,
+  SPHINX_POLICY_ALLOWLIST: 'local signer only: comma-separated hex scriptPubKeys that closes and sweeps may also pay to',
+  SPHINX_POLICY_MAX_HTLC_CLTV_DELTA: `local signer only: policy-htlc-cltv-range: blocks an HTLC may expire above the chain tip (default ${DEFAULT_POLICY.maxHtlcCltvDelta})`,
+  SPHINX_POLICY_HTLC_EXPIRED_GRACE: `local signer only: policy-htlc-cltv-range: blocks an HTLC may have expired below the chain tip (default ${DEFAULT_POLICY.htlcExpiredGraceBlocks})`,
+  SPHINX_POLICY_MIN_FORGET_DEPTH: `local signer only: policy-forget-channel-closed: depth the funding spend needs before forget_channel (default ${DEFAULT_POLICY.minForgetDepth})`,
+  SPHINX_POLICY_MAX_UNCONFIRMED_HTLC_SAT: `local signer only: policy-funding-confirmed: HTLC value allowed before the funding is seen confirmed, sat (default ${DEFAULT_POLICY.maxUnconfirmedHtlcSat})`,
   SPHINX_CHAIN: 'remote: on (default: follow bitcoind when its RPC can be found, docs/chain.md) or off',
   SPHINX_BITCOIND_URL: "remote: bitcoind's RPC address, http://host:port (default: from lightningd's bitcoin-rpcconnect/bitcoin-rpcport options)",
   SPHINX_BITCOIND_USER: 'remote: bitcoind RPC user (default: lightningd\'s bitcoin-rpcuser)',
@@ -130,7 +130,7 @@ const isSettingKey = (key: string): key is SettingKey => Object.hasOwn(SETTINGS,
 
 export const dataDirOf = (s: Settings): string => resolve(s.SPHINX_DATA_DIR || 'sphinx');
 
-/** The validation policy the settings ask for; defaults where they say nothing. */
+/** The in-process signer's validation policy the settings ask for; local defaults where they say nothing. */
 export function policyOf(s: Settings): PolicyConfig {
   const warnOnly = new Set<PolicyName>();
   for (const name of list(s.SPHINX_POLICY_WARN_ONLY)) {
@@ -144,6 +144,7 @@ export function policyOf(s: Settings): PolicyConfig {
     return fromHex(script);
   });
   return {
+    ...DEFAULT_POLICY,
     warnOnly,
     allowlist,
     minFeeratePerKw: int(s, 'SPHINX_POLICY_MIN_FEERATE', DEFAULT_POLICY.minFeeratePerKw),
@@ -169,6 +170,14 @@ export function signerKindOf(s: Settings): 'remote' | 'local' {
 
 /** The remote signer's settings (broker/remote/open-remote.ts), checked. */
 export function remoteOf(s: Settings) {
+  const policy = (Object.keys(s) as SettingKey[]).filter((k) => k.startsWith('SPHINX_POLICY_') && s[k] !== undefined && s[k] !== '');
+  if (policy.length > 0)
+    throw new ConfigError(
+      `${policy.join(', ')} set, but with SPHINX_SIGNER=remote the policy belongs to the device, which decides on its own: ` +
+        `remove ${policy.length > 1 ? 'them' : 'it'} here and set the policy on the device instead, in policy.json in its data directory ` +
+        `(e.g. {"maxChannelValueSat": 1000}) or with sphinx-ctl (sphinx-ctl policy set maxChannelValueSat=1000); docs/policies.md. ` +
+        `(SPHINX_SIGNER=local keeps the policy settings here.)`,
+    );
   const port = (key: SettingKey, fallback: number): number => {
     const value = int(s, key, fallback);
     if (value > 65535) throw new ConfigError(`${key}=${value}: expected a TCP port (0..65535)`);

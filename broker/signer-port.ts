@@ -43,4 +43,9 @@ export interface SignerPort {
   inspect?(): SignerInspection;
   /** The broker log it writes (remote signer): the status page's views follow it. */
   readonly brokerLog?: BrokerLog;
+  /**
+   * Relays a signed control command to its device and resolves with the device's signed
+   * answer (remote signer; broker/remote/control-relay.ts). Rejects with RelayError.
+   */
+  control?(payload: Uint8Array): Promise<Uint8Array>;
 }

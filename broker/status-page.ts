@@ -12,6 +12,7 @@
  * free one when taken (listenOrGiveWay); if it cannot listen at all, it says so at UNUSUAL and
  * the broker carries on: lightningd dies with its hsmd.
  */
+import { RelayError } from './remote/control-relay.js';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,6 +72,29 @@ function listenOrGiveWay(server: http.Server, options: StatusPageOptions): void 
   server.listen(options.port, options.host);
 }
 
+const MAX_CONTROL_BYTES = 64 * 1024;
+
+/**
+ * POST /control (docs/remote-protocol.md "Control"): a signed command from sphinx-ctl,
+ * relayed to its device; the device's signed answer is the response body.
+ */
+function relayControl(port: SignerPort, req: http.IncomingMessage, answer: (code: number, body: string) => void): void {
+  if (!port.control) return answer(404, 'control commands go to a remote device: this broker signs locally (SPHINX_SIGNER=local)\n');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= MAX_CONTROL_BYTES) chunks.push(c);
+  });
+  req.on('end', () => {
+    if (size > MAX_CONTROL_BYTES) return answer(413, `a control command is at most ${MAX_CONTROL_BYTES} bytes\n`);
+    port.control!(new Uint8Array(Buffer.concat(chunks))).then(
+      (response) => answer(200, new TextDecoder().decode(response)),
+      (e: Error) => answer(e instanceof RelayError ? e.status : 500, `${e.message}\n`),
+    );
+  });
+}
+
 /** Starts the status page for `signer`; returns the port to use in its place (closing it closes the page). */
 export function withStatusPage(signer: SignerPort, options: StatusPageOptions): SignerPort {
   const live = new LiveViews();
@@ -81,9 +105,10 @@ export function withStatusPage(signer: SignerPort, options: StatusPageOptions): 
   };
   const server = http.createServer((req, res) => {
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'read-only: GET or HEAD\n');
       if (isLoopback(options.host) && !LOOPBACK_HOST.test(req.headers.host ?? '')) return send(res, 421, 'text/plain', 'use http://127.0.0.1 or localhost\n');
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      if (req.method === 'POST' && path === '/control') return relayControl(port, req, (code, body) => send(res, code, code === 200 ? 'application/json' : 'text/plain', body));
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'read-only: GET or HEAD (POST only to /control)\n');
       const json = (value: unknown): void => send(res, 200, 'application/json', JSON.stringify(value));
       if (path === '/api/status') return json(statusOf(live, port, options));
       if (path === '/api/views') return json(toJsonValue(live.views));

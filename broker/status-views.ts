@@ -72,6 +72,7 @@ export class LiveViews {
     return {
       brokerLog: signer.brokerLog,
       inspect: signer.inspect?.bind(signer),
+      control: signer.control?.bind(signer),
       request: async (request) => {
         const at = Date.now();
         const started = performance.now();

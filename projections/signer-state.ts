@@ -18,6 +18,10 @@
  *      ‖ u32 count ‖ (string outpoint, option(u32 height, bytes block, u64 value),
  *      option(u32 height, bytes block, bytes txid))* in ascending outpoint order]
  *   (a state without a chain view encodes exactly as before chain tracking existed)
+ *   ‖ [device policy, only when it differs from the initial state's: u8 2
+ *      ‖ option(policy: signer/policy/policy-codec.ts) ‖ option(bytes policy file digest)
+ *      ‖ u64 control nonce ‖ u32 n ‖ string approval* (sorted) ‖ u32 n ‖ (u64 at ‖ u64 msat)*]
+ *   (the optional sections come in this order; a state without them encodes as before)
  * Equal states give equal bytes whatever order their maps and sets were filled in.
  *
  * Snapshot body (what the device core keeps in a snapshot slot): u8 version (2)
@@ -37,8 +41,8 @@ import {
   readOption,
   readReply,
   readString,
-  readVarBytes,
   readVersion,
+  readVarBytes,
   writeChannelRef,
   writeChannelSetup,
   writeOption,
@@ -48,6 +52,7 @@ import {
 } from '../signer/event-codec.js';
 import type { SignerEvent } from '../signer/events.js';
 import { PersistentMap } from '../signer/persistent-map.js';
+import { readPolicy, writePolicy } from '../signer/policy/policy-codec.js';
 import type { CommitmentState, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
 import { apply, channelKey, initialState, type ChannelState, type SignerState } from '../signer/state.js';
 import { NETWORKS, type NetworkName } from '../signer/chain/networks.js';
@@ -144,6 +149,38 @@ export function writeState(w: WireWriter, s: SignerState): void {
   w.u32(keys.length);
   for (const k of keys) writeChannel(w, s.channels.get(k)!);
   if (s.chain) writeChain(w, s.chain);
+  if (hasDeviceSection(s)) writeDeviceSection(w, s);
+}
+
+const DEVICE_SECTION = 2;
+
+const hasDeviceSection = (s: SignerState): boolean =>
+  s.policy !== undefined || s.policyFileDigest !== undefined || s.controlNonce !== 0n || s.approvals.size > 0 || s.payments.length > 0;
+
+function writeDeviceSection(w: WireWriter, s: SignerState): void {
+  w.u8(DEVICE_SECTION);
+  writeOption(w, s.policy, (p) => writePolicy(w, p));
+  writeOption(w, s.policyFileDigest, (d) => writeVarBytes(w, d));
+  w.u64(s.controlNonce);
+  const approvals = [...s.approvals].sort(ascending);
+  w.u32(approvals.length);
+  for (const a of approvals) writeString(w, a);
+  w.u32(s.payments.length);
+  for (const p of s.payments) {
+    w.u64(BigInt(p.at));
+    w.u64(p.amountMsat);
+  }
+}
+
+function readDeviceSection(r: WireReader): Pick<SignerState, 'policy' | 'policyFileDigest' | 'controlNonce' | 'approvals' | 'payments'> {
+  const policy = readOption(r, () => readPolicy(r));
+  const policyFileDigest = readOption(r, () => readVarBytes(r));
+  const controlNonce = r.u64();
+  const approvals = new Set<string>();
+  for (let i = r.u32(); i > 0; i--) approvals.add(readString(r));
+  const payments = [];
+  for (let i = r.u32(); i > 0; i--) payments.push({ at: Number(r.u64()), amountMsat: r.u64() });
+  return { policy, policyFileDigest, controlNonce, approvals, payments };
 }
 
 const CHAIN_SECTION = 1;
@@ -181,8 +218,6 @@ function writeChain(w: WireWriter, c: ChainView): void {
 }
 
 function readChain(r: WireReader): ChainView {
-  const section = r.u8();
-  if (section !== CHAIN_SECTION) throw new CodecError(`signer state: unknown section ${section} after the channels`);
   const network = readString(r);
   if (!Object.hasOwn(NETWORKS, network)) throw new CodecError(`signer state: unknown network ${network}`);
   const recent = [];
@@ -211,8 +246,18 @@ export function readState(r: WireReader): SignerState {
     channels = channels.set(channelKey(c.ref), c);
   }
   if (channels.size !== count) throw new CodecError(`signer state: ${count - channels.size} duplicate channels`);
-  if (r.atEnd) return { dev, node, channels, preapprovals };
-  return { dev, node, channels, preapprovals, chain: readChain(r) };
+  let state: SignerState = { ...initialState, dev, node, channels, preapprovals };
+  let last = 0;
+  while (!r.atEnd) {
+    const at = r.offset;
+    const section = r.u8();
+    if (section <= last) throw new CodecError(`signer state: section ${section} at offset ${at} out of order`);
+    last = section;
+    if (section === CHAIN_SECTION) state = { ...state, chain: readChain(r) };
+    else if (section === DEVICE_SECTION) state = { ...state, ...readDeviceSection(r) };
+    else throw new CodecError(`signer state: unknown section ${section} at offset ${at}`);
+  }
+  return state;
 }
 
 export function encodeState(state: SignerState): Uint8Array {

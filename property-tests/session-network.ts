@@ -31,7 +31,7 @@ import type { Reply } from '../signer/decision.js';
 import { parseTopic } from '../signer/remote/topics.js';
 import { messageNameOf, messageType, requestType } from '../signer/wire/messages.js';
 import { fixturePath } from '../test/fixtures.js';
-import { type SessionRequest, sessionRequests } from '../test/session-records.js';
+import { RECORDED_SESSIONS_POLICY_FILE, type SessionRequest, sessionRequests } from '../test/session-records.js';
 import { loadTranscript } from '../test/transcript.js';
 
 const NAME = 'session-basic-l1.jsonl';
@@ -152,7 +152,7 @@ export async function runScenario(scenario: Scenario, options: NetworkOptions = 
         end: async () => {},
       },
       leds: { show: () => {}, blink: () => {} },
-      store: { lock: () => ({ release: () => {} }), hsmSecret: () => SECRET, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://model', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'model') },
+      store: { lock: () => ({ release: () => {} }), hsmSecret: () => SECRET, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://model', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'model'), ownerKey: () => undefined, policyFile: () => new TextEncoder().encode(RECORDED_SESSIONS_POLICY_FILE) },
       clock: { now: () => wall, after: () => ({}) as TimerHandle, cancel: () => {} },
       curve: CURVE,
       firmware: 'model',

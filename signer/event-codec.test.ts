@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { liveSession, sessionSignerOptions } from '../test/session-records.js';
+import { liveSession, sessionPolicy, sessionSignerOptions } from '../test/session-records.js';
 import { reorgScenario, replayChainSession } from '../test/chain-session.js';
 import { decideChain } from './chain/track.js';
 import type { Decision, Reply } from './decision.js';
@@ -21,6 +21,7 @@ import {
   encodeReply,
 } from './event-codec.js';
 import type { SignerEvent } from './events.js';
+import { decideCommand } from './control/commands.js';
 import { DEFAULT_POLICY } from './policy/policy.js';
 import { Signer } from './signer.js';
 import { encodeMessage } from './wire/messages.js';
@@ -50,6 +51,13 @@ function realDecisions(): Decision[] {
   const reorg = reorgScenario();
   const reorged = decideChain(reorg.state, reorg.updates);
   if (reorged.ok) decisions.push({ events: reorged.events, reply: { kind: 'none' } });
+  // Payment velocity at 5,000 sat: the session's larger preapprovals refused (PolicyRefused).
+  decisions.push(...liveSession('session-basic-l1.jsonl', { ...sessionPolicy('session-basic-l1.jsonl'), velocityLimitSat: 5000n }).decisions.map((d) => d.decision));
+  // Control commands on the session's final state: a policy change and a one-time approval.
+  const state = liveSession('session-basic-l1.jsonl').signer.state;
+  const control = { deviceId: '02' + '00'.repeat(32), state, policy: DEFAULT_POLICY, network: undefined, now: 0 };
+  for (const [nonce, command, args] of [[1n, 'limits-set', { velocityLimitSat: 1000 }], [2n, 'approve', { paymentHash: '22'.repeat(32) }]] as const)
+    decisions.push({ ...decideCommand(control, { device: control.deviceId, nonce, command, args }), reply: { kind: 'none' } });
   return decisions;
 }
 

@@ -14,6 +14,7 @@
  */
 import type { Reply, StatusFailure } from './decision.js';
 import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
+import { readPolicy, writePolicy } from './policy/policy-codec.js';
 import { WireError } from './wire/errors.js';
 import { WireReader } from './wire/reader.js';
 import { WireWriter } from './wire/writer.js';
@@ -38,6 +39,12 @@ export const EVENT_TAGS: Readonly<Record<SignerEvent['kind'], number>> = {
   ChainReorganized: 14,
   OutpointConfirmed: 15,
   OutpointSpent: 16,
+  // Device policy and control.
+  PolicyChanged: 20,
+  ControlAccepted: 21,
+  PaymentApprovalGranted: 22,
+  PaymentAuthorized: 23,
+  PolicyRefused: 24,
 };
 const KIND_OF_TAG = new Map(Object.entries(EVENT_TAGS).map(([k, t]) => [t, k as SignerEvent['kind']]));
 
@@ -199,6 +206,7 @@ export function writeEvent(w: WireWriter, e: SignerEvent): void {
       writeVarBytes(w, e.secret);
       return;
     case 'PolicyWarned':
+    case 'PolicyRefused':
       writeString(w, e.policy);
       writeString(w, e.detail);
       return;
@@ -225,8 +233,28 @@ export function writeEvent(w: WireWriter, e: SignerEvent): void {
       writeVarBytes(w, e.blockHash);
       writeVarBytes(w, e.spendingTxid);
       return;
+    case 'PolicyChanged':
+      writePolicy(w, e.policy);
+      writeVarBytes(w, e.fileDigest);
+      return;
+    case 'ControlAccepted':
+      w.u64(e.nonce);
+      writeString(w, e.command);
+      return;
+    case 'PaymentApprovalGranted':
+      writeVarBytes(w, e.paymentHash);
+      return;
+    case 'PaymentAuthorized':
+      w.u64(BigInt(e.at));
+      w.u64(e.amountMsat);
+      writeVarBytes(w, e.paymentHash);
+      w.u8(VIAS.indexOf(e.via));
+      w.u32(e.windowSec);
+      return;
   }
 }
+
+const VIAS = ['limit', 'payee', 'approval'] as const;
 
 export function readEvent(r: WireReader): SignerEvent {
   const at = r.offset;
@@ -261,6 +289,7 @@ export function readEvent(r: WireReader): SignerEvent {
     case 'CounterpartySecretStored':
       return { kind, channel: readChannelRef(r), commitNum: r.u64(), secret: readVarBytes(r) };
     case 'PolicyWarned':
+    case 'PolicyRefused':
       return { kind, policy: readString(r), detail: readString(r) };
     case 'ChainTipAdvanced':
       return { kind, height: r.u32(), header: readVarBytes(r) };
@@ -270,6 +299,21 @@ export function readEvent(r: WireReader): SignerEvent {
       return { kind, txid: readVarBytes(r), vout: r.u32(), height: r.u32(), blockHash: readVarBytes(r), valueSat: r.u64() };
     case 'OutpointSpent':
       return { kind, txid: readVarBytes(r), vout: r.u32(), height: r.u32(), blockHash: readVarBytes(r), spendingTxid: readVarBytes(r) };
+    case 'PolicyChanged':
+      return { kind, policy: readPolicy(r), fileDigest: readVarBytes(r) };
+    case 'ControlAccepted':
+      return { kind, nonce: r.u64(), command: readString(r) };
+    case 'PaymentApprovalGranted':
+      return { kind, paymentHash: readVarBytes(r) };
+    case 'PaymentAuthorized': {
+      const at = Number(r.u64());
+      const amountMsat = r.u64();
+      const paymentHash = readVarBytes(r);
+      const code = r.u8();
+      const via = VIAS[code];
+      if (via === undefined) throw new CodecError(`event: unknown PaymentAuthorized reason ${code} at offset ${r.offset - 1}`);
+      return { kind, at, amountMsat, paymentHash, via, windowSec: r.u32() };
+    }
   }
 }
 

@@ -4,6 +4,7 @@
  * Keys derived from the seed are never events; they are recomputed at start. Events carry
  * only what a later decision depends on, so replaying them rebuilds the same state.
  */
+import type { PolicyConfig } from './policy/policy.js';
 
 /** A channel as hsmd knows it: the peer's node id and lightningd's channel dbid. */
 export interface ChannelRef {
@@ -161,6 +162,47 @@ export interface OutpointSpent {
 }
 
 export type ChainEvent = ChainTipAdvanced | ChainReorganized | OutpointConfirmed | OutpointSpent;
+/** The device's policy was replaced: from its policy file (its SHA-256 given) or a control command. */
+export interface PolicyChanged {
+  readonly kind: 'PolicyChanged';
+  readonly policy: PolicyConfig;
+  /** SHA-256 of the policy file it came from; empty when a control command set it. */
+  readonly fileDigest: Uint8Array;
+}
+
+/** A signed control command was accepted (signer/control): its nonce is used up. */
+export interface ControlAccepted {
+  readonly kind: 'ControlAccepted';
+  readonly nonce: bigint;
+  /** The command, as the owner would read it (e.g. "allowlist add bcrt1q…"). */
+  readonly command: string;
+}
+
+/** The owner approved one payment above the velocity limit. */
+export interface PaymentApprovalGranted {
+  readonly kind: 'PaymentApprovalGranted';
+  readonly paymentHash: Uint8Array;
+}
+
+/** A preapproved payment counted against the velocity limit (or passed beyond it). */
+export interface PaymentAuthorized {
+  readonly kind: 'PaymentAuthorized';
+  /** The device's clock, unix seconds, when it was decided. */
+  readonly at: number;
+  readonly amountMsat: bigint;
+  readonly paymentHash: Uint8Array;
+  /** Why it passed: within the limit, an allowlisted payee, or a one-time approval (used up). */
+  readonly via: 'limit' | 'payee' | 'approval';
+  /** The velocity window in force: older payments stop counting. */
+  readonly windowSec: number;
+}
+
+/** A rule refused something whose answer carries no reason (a preapproval): for the audit trail. */
+export interface PolicyRefused {
+  readonly kind: 'PolicyRefused';
+  readonly policy: string;
+  readonly detail: string;
+}
 
 export type SignerEvent =
   | DevPreinitialized
@@ -175,4 +217,9 @@ export type SignerEvent =
   | CounterpartyCommitmentSigned
   | CounterpartySecretStored
   | PolicyWarned
-  | ChainEvent;
+  | ChainEvent
+  | PolicyChanged
+  | ControlAccepted
+  | PaymentApprovalGranted
+  | PaymentAuthorized
+  | PolicyRefused;

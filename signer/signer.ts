@@ -21,7 +21,10 @@ export interface SignerOptions {
   readonly curve: Curve;
   /** hsmd started with --developer (dev_preinit, dev_memleak). */
   readonly developer: boolean;
-  /** Validation policies; DEFAULT_POLICY unless configured. */
+  /**
+   * Validation policies: DEFAULT_POLICY unless configured. A policy in the state (the
+   * device's own, set by its policy file or a control command) takes precedence.
+   */
   readonly policy?: PolicyConfig;
   /**
    * The hsm_secret file's bytes, asked for when hsmd_init arrives (CLN reads, or creates,
@@ -57,8 +60,12 @@ export class Signer {
       const failure = this.#unlock(env.message);
       if (failure) return failure;
     }
-    const { curve, developer, policy = DEFAULT_POLICY } = this.options;
-    return decide({ keys: this.#keys, curve, developer, policy }, this.#state, env);
+    return decide({ keys: this.#keys, curve: this.options.curve, developer: this.options.developer, policy: this.policy }, this.#state, env);
+  }
+
+  /** The policy in force: the state's (the device's own), else the configured one, else the default. */
+  get policy(): PolicyConfig {
+    return this.#state.policy ?? this.options.policy ?? DEFAULT_POLICY;
   }
 
   apply(events: readonly SignerEvent[]): void {

@@ -9,6 +9,7 @@ import { applyCommitmentEvent, type CommitmentState } from './handlers/commitmen
 import { networkOfChainHash } from './chain/networks.js';
 import { applyChainEvent, startView, type ChainView } from './chain/view.js';
 import { PersistentMap } from './persistent-map.js';
+import type { PolicyConfig } from './policy/policy.js';
 
 export interface DevFlags {
   readonly failPreapprove: boolean;
@@ -32,6 +33,13 @@ export interface ChannelState {
   readonly commitments?: CommitmentState;
 }
 
+/** A payment counted against the velocity limit (policy-payment-velocity). */
+export interface CountedPayment {
+  /** Unix seconds, the device's clock. */
+  readonly at: number;
+  readonly amountMsat: bigint;
+}
+
 export interface SignerState {
   readonly dev: DevFlags;
   /** Set by hsmd_init; null until lightningd has initialised us. */
@@ -41,6 +49,16 @@ export interface SignerState {
   readonly preapprovals: number;
   /** What the device checked of the chain (chain/view.ts); absent until it is shown a header. */
   readonly chain?: ChainView;
+  /** The device's own policy (PolicyChanged); undefined: the host's configured one. */
+  readonly policy: PolicyConfig | undefined;
+  /** SHA-256 of the policy file last applied, so an unchanged file is not applied again. */
+  readonly policyFileDigest: Uint8Array | undefined;
+  /** The last accepted control command's nonce (0: none yet); the next must be larger. */
+  readonly controlNonce: bigint;
+  /** One-time approvals of payments above the velocity limit, by payment hash hex. */
+  readonly approvals: ReadonlySet<string>;
+  /** Payments within the velocity window, oldest first. */
+  readonly payments: readonly CountedPayment[];
 }
 
 export const initialState: SignerState = Object.freeze({
@@ -48,6 +66,11 @@ export const initialState: SignerState = Object.freeze({
   node: null,
   channels: PersistentMap.empty<ChannelState>(),
   preapprovals: 0,
+  policy: undefined,
+  policyFileDigest: undefined,
+  controlNonce: 0n,
+  approvals: new Set<string>(),
+  payments: [],
 });
 
 /** The map key of a channel: peer id hex and dbid. */
@@ -106,6 +129,24 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
     case 'OutpointConfirmed':
     case 'OutpointSpent':
       return { ...state, chain: applyChainEvent(state.chain ?? chainStart(state), event) };
+    case 'PolicyRefused':
+      return state; // facts for the audit trail; decisions do not depend on them
+    case 'PolicyChanged':
+      return { ...state, policy: event.policy, policyFileDigest: event.fileDigest.length > 0 ? event.fileDigest : state.policyFileDigest };
+    case 'ControlAccepted':
+      return { ...state, controlNonce: event.nonce };
+    case 'PaymentApprovalGranted':
+      return { ...state, approvals: new Set(state.approvals).add(toHex(event.paymentHash)) };
+    case 'PaymentAuthorized': {
+      const since = event.at - event.windowSec;
+      // Only payments within the limit count towards it; the others passed beyond it.
+      const kept = state.payments.filter((p) => p.at > since);
+      const payments = event.via === 'limit' ? [...kept, { at: event.at, amountMsat: event.amountMsat }] : kept;
+      if (event.via !== 'approval') return { ...state, payments };
+      const approvals = new Set(state.approvals);
+      approvals.delete(toHex(event.paymentHash));
+      return { ...state, payments, approvals };
+    }
   }
 }
 

@@ -10,16 +10,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { SignerCore } from '../core/signer-core.js';
 import { NodeDir } from '../node/node-file.js';
 import { BrokerLog, brokerLogDir, seqKey } from '../log/broker-log/broker-log.js';
 import { decodeRecord, encodeRecord, type LogRecord } from '../log/broker-log/record.js';
 import { encodeFrame, scanFrames } from '../log/journal/frame.js';
+import { SOURCED_RECORD_TAG } from '../log/journal/record.js';
 import { openJournalFiles } from '../log/journal/journal.js';
 import { Signer } from '../signer/signer.js';
 import { fromHex } from '../signer/bytes.js';
 import { fixturePath } from './fixtures.js';
-import { sessionRequests, sessionSignerOptions } from './session-records.js';
+import { RECORDED_SESSIONS_POLICY_FILE, sessionPolicy, sessionRequests, sessionSignerOptions } from './session-records.js';
 import { loadTranscript } from './transcript.js';
 
 export const SESSION = 'session-basic-l1.jsonl';
@@ -44,6 +46,10 @@ export async function buildSession(): Promise<SessionDirs> {
   const log = await BrokerLog.open(brokerLogDir(dataDir));
   const { core } = SignerCore.open(openJournalFiles(new NodeDir(deviceDir)), (state) => new Signer(sessionSignerOptions(SESSION), state));
   try {
+    // As a device provisioned with a policy.json: the session's policy (its withdrawal
+    // destination allowlisted) is the journal's first record, where an audit replay finds it.
+    const policyFile = new TextEncoder().encode(RECORDED_SESSIONS_POLICY_FILE);
+    core.commit('policy-file', [{ kind: 'PolicyChanged', policy: sessionPolicy(SESSION), fileDigest: sha256(policyFile) }], t0);
     await log.append({ kind: 'signer-connected', deviceId: 'test-device', at: t0 });
     for (const [i, { envelope }] of sessionRequests(SESSION).entries()) {
       const at = t0 + i * 250;
@@ -87,9 +93,9 @@ export const putRecord = (dataDir: string, seq: bigint, record: LogRecord): Prom
 
 export const deleteRecord = (dataDir: string, seq: bigint): Promise<void> => editLog(dataDir, (db) => db.del(seqKey(seq)));
 
-/** The journal's frames: offset and payload. */
+/** The frames of the journal's request records (sourced records left out), with their offsets. */
 export function journalFrames(deviceDir: string): { offset: number; payload: Uint8Array }[] {
-  return scanFrames('journal', new Uint8Array(readFileSync(join(deviceDir, 'journal')))).frames;
+  return scanFrames('journal', new Uint8Array(readFileSync(join(deviceDir, 'journal')))).frames.filter((f) => f.payload[0] !== SOURCED_RECORD_TAG);
 }
 
 /** Replaces the bytes of the journal file. */

@@ -208,9 +208,10 @@ test('state shows sourced records (a control command journaled on the device) fo
     const control = { source: 'control', seq: 1n, at: Date.UTC(2026, 0, 2), events: [{ kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false }] } as const;
     appendFileSync(join(s.deviceDir, 'journal'), encodeFrame(encodeSourced(control)));
     const state = JSON.parse((await audit(['state', '--journal', s.deviceDir, '--json'])).out);
-    assert.deepEqual(state.sourced, [{ source: 'control', seq: '1', at: '2026-01-02T00:00:00.000Z', events: [{ kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false }] }]);
+    assert.equal(state.sourced[0].source, 'policy-file', 'the session\'s policy, first (test/audit-session.ts)');
+    assert.deepEqual(state.sourced.at(-1), { source: 'control', seq: '1', at: '2026-01-02T00:00:00.000Z', events: [{ kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false }] });
     assert.equal(state.state.dev.failPreapprove, true, 'replayed after the request records');
-    assert.match((await audit(['state', '--journal', s.deviceDir])).out, /and 1 sourced records[^]*control #1 at 2026-01-02T00:00:00.000Z: DevPreinitialized/);
+    assert.match((await audit(['state', '--journal', s.deviceDir])).out, /and 2 sourced records[^]*control #1 at 2026-01-02T00:00:00.000Z: DevPreinitialized/);
     const verified = await audit(verifyArgs(s, true));
     assert.equal(verified.code, 0, verified.out + verified.err);
   });

@@ -6,6 +6,7 @@
  * outpoint with its gettxoutproof proof. Which transactions those are is found with
  * bitcoinjs-lib, independently of the device's own parsing.
  */
+import { sessionPolicy } from './session-records.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { decideChain, watchedOutpoints, type ChainRefusal, type WatchedOutpoint } from '../signer/chain/track.js';
 import type { ChainUpdate } from '../signer/chain/updates.js';
@@ -46,7 +47,9 @@ export function replayChainSession(
 ): ChainSessionReplay {
   const { hsmSecret, ...session } = recordedSession(node);
   const exchanges = session.exchanges.filter((ex) => options.untilId === undefined || ex.id <= options.untilId);
-  const signer = new Signer({ curve: nobleCurve, developer: false, policy: options.policy, readHsmSecret: () => hsmSecret });
+  // The device's defaults with the session's withdrawal destination allowlisted (session-records.ts).
+  const policy = options.policy ?? sessionPolicy(`session-basic-${node}.jsonl`);
+  const signer = new Signer({ curve: nobleCurve, developer: false, policy, readHsmSecret: () => hsmSecret });
   const blocks = options.chain ? recordedChain().slice(1, (options.throughHeight ?? Infinity) + 1) : [];
   const chainEvents: ChainEvent[] = [];
   const refusals: ChainRefusal[] = [];

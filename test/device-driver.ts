@@ -4,6 +4,8 @@
  * a broker stand-in that publishes request envelopes on `req`, collects replies from `res`
  * and hellos, as docs/remote-protocol.md describes the broker's side.
  */
+import { POLICY_FILE } from '../firmware/app/control.js';
+import { RECORDED_SESSIONS_POLICY_FILE } from './session-records.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -77,10 +79,14 @@ export class MqttServer {
 export const deviceIdOf = (hsmSecret: Uint8Array): string =>
   toHex(nobleCurve.publicKey(nodePrivateKey(nobleCurve, unlockHsmSecret(hsmSecret))));
 
-/** A fresh data directory holding `hsm_secret`. */
-export function dataDirWith(hsmSecret: Uint8Array | undefined): string {
+/**
+ * A fresh data directory holding `hsm_secret`, and policy.json allowlisting the recorded
+ * sessions' withdrawal destinations (test/session-records.ts), unless `policyFile` is null.
+ */
+export function dataDirWith(hsmSecret: Uint8Array | undefined, policyFile: string | null = RECORDED_SESSIONS_POLICY_FILE): string {
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-signer-'));
   if (hsmSecret) writeFileSync(join(dir, 'hsm_secret'), hsmSecret, { mode: 0o400 });
+  if (policyFile !== null) writeFileSync(join(dir, POLICY_FILE), policyFile);
   return dir;
 }
 

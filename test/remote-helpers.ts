@@ -3,6 +3,8 @@
  * or test/crashing-device.ts when a crash is asked for) with its output in a file, an external
  * Mosquitto configured as examples/mosquitto.conf, the broker log read back after a run.
  */
+import { OWNER_KEY_FILE, POLICY_FILE } from '../firmware/app/control.js';
+import { RECORDED_SESSIONS_POLICY_FILE } from './session-records.js';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,10 +36,25 @@ export interface DeviceProcess {
 /**
  * Starts bin/sphinx-signer with its own data dir holding `hsmSecret`, waiting for the broker
  * id in `brokerIdFile`; with `crash` (test/crashing-device.ts's options), the crashing device.
+ * Its policy.json is `policyFile`: by default the recorded sessions' withdrawal destinations
+ * allowlisted (test/session-records.ts), null for none (the device defaults). `ownerKey`
+ * provisions owner.pub for signed control.
  */
-export function startDeviceProcess(opts: { url: string; brokerIdFile: string; hsmSecret: Uint8Array; crash?: readonly string[]; dir?: string; args?: readonly string[] }): DeviceProcess {
+export function startDeviceProcess(opts: {
+  url: string;
+  brokerIdFile: string;
+  hsmSecret: Uint8Array;
+  crash?: readonly string[];
+  dir?: string;
+  policyFile?: string | null;
+  ownerKey?: string;
+  args?: readonly string[];
+}): DeviceProcess {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sphinx-device-'));
   writeFileSync(join(dir, 'hsm_secret'), opts.hsmSecret);
+  const policyFile = opts.policyFile === undefined ? RECORDED_SESSIONS_POLICY_FILE : opts.policyFile;
+  if (policyFile !== null) writeFileSync(join(dir, POLICY_FILE), policyFile);
+  if (opts.ownerKey !== undefined) writeFileSync(join(dir, OWNER_KEY_FILE), opts.ownerKey);
   const outPath = join(dir, 'device.out');
   const out = openSync(outPath, 'a');
   const signerArgs = ['--mqtt', opts.url, '--data', dir, '--broker-id-file', opts.brokerIdFile, ...(opts.args ?? [])];

@@ -20,8 +20,29 @@ export interface SessionRequest {
   readonly envelope: Envelope;
 }
 
+/**
+ * The on-chain destinations outside its own wallet that a recorded session pays, which the
+ * device's default policy (policy-onchain-destination) refuses until they are allowlisted:
+ * session-basic-l1's withdraw pays 100,000 sat to l2's wallet (P2WPKH of l2's key 3), and
+ * l2's pays l1's wallet (P2TR of l1's BIP 86 key 5). Found by replaying the sessions under
+ * DEFAULT_POLICY; each node's own wallet outputs and the channel funding are not listed.
+ */
+export const SESSION_ALLOWLIST: Readonly<Record<string, readonly string[]>> = {
+  'session-basic-l1.jsonl': ['0014d2c9aad79516b48864137bc965f6018e6233e4fb'],
+  'session-basic-l2.jsonl': ['512016ac2602aed8a9e856413d717f7bc5922e5bd20a03fb35b82f82bb863b01b101'],
+};
+
+/**
+ * The policy file (policy.json) a device replaying the recorded sessions is provisioned with:
+ * both sessions' external withdrawal destinations allowlisted, the rest the device defaults.
+ */
+export const RECORDED_SESSIONS_POLICY_FILE = JSON.stringify({ allowlist: Object.values(SESSION_ALLOWLIST).flat() });
+
+/** The device's default policy with the session's external destinations allowlisted. */
+export const sessionPolicy = (name: string): PolicyConfig => ({ ...DEFAULT_POLICY, allowlist: (SESSION_ALLOWLIST[name] ?? []).map(fromHex) });
+
 /** The signer options a session was recorded with (its hsm_secret and --developer). */
-export function sessionSignerOptions(name: string, policy: PolicyConfig = DEFAULT_POLICY): SignerOptions {
+export function sessionSignerOptions(name: string, policy: PolicyConfig = sessionPolicy(name)): SignerOptions {
   const { header } = loadTranscript(fixturePath(`transcripts/${name}`));
   return {
     curve: nobleCurve,

@@ -25,5 +25,6 @@ export async function withChainRelay(signer: SignerPort, choice: ChainSourceChoi
     },
     inspect: signer.inspect && (() => ({ ...signer.inspect!(), chain: relay.status })),
     brokerLog: signer.brokerLog,
+    control: signer.control?.bind(signer),
   };
 }

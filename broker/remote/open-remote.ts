@@ -16,6 +16,7 @@ import { type ServerLog, startMqttServer } from './mqtt-server.js';
 import { mirrorDir } from '../../log/broker-log/mirror-db.js';
 import { attachMirror } from './mirror-store.js';
 import { certificateNames, ensureTlsFiles } from './tls-files.js';
+import { createControlRelay } from './control-relay.js';
 import { createRemoteSigner } from './remote-signer.js';
 import { withChainRelay } from '../chain/with-relay.js';
 import type { ChainSourceChoice } from '../chain/source.js';
@@ -67,7 +68,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       const ca = settings.mqttCaFile === undefined ? undefined : readFileSync(settings.mqttCaFile);
       const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000, ca });
       const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
-      const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => mirror.close() });
+      const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => mirror.close() })), control: createControlRelay(mqtt, log) };
       return withChainRelay(signer, settings.chain, () => connectMqtt(settings.mqttUrl!, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ca }), log);
     }
     const server = await startMqttServer({
@@ -85,10 +86,10 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       protocolVersion: 4, clientId, clean: false, reconnectPeriod: 1000, ...server.internalCredentials,
     });
     const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
-    const signer = await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: async () => {
+    const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: async () => {
       await mirror.close();
       await server.close();
-    } });
+    } })), control: createControlRelay(mqtt, log) };
     const chainMqtt = () => connectMqtt(`mqtt://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ...server.internalCredentials });
     return withChainRelay(signer, settings.chain, chainMqtt, log);
   } catch (e) {

@@ -14,7 +14,7 @@ import { JOURNAL_FILE } from '../../log/journal/journal.js';
 import type { MemoryFile } from '../../log/memory-file.js';
 import { topic } from '../../signer/remote/topics.js';
 import { fixturePath } from '../../test/fixtures.js';
-import { sessionRequests } from '../../test/session-records.js';
+import { sessionPolicy, sessionRequests } from '../../test/session-records.js';
 import { loadTranscript } from '../../test/transcript.js';
 import { Device } from './device.js';
 import { slotMark } from '../../log/journal/high-water.js';
@@ -44,9 +44,10 @@ function bootOn(dir: MemoryDir) {
       end: async () => {},
     },
     leds: { show: () => {}, blink: () => {} },
-    store: { lock: () => ({ release() {} }), hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory') },
+    store: { lock: () => ({ release() {} }), hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory'), ownerKey: () => undefined, policyFile: () => undefined },
     clock: { now: () => Date.now(), after: () => ({}) as TimerHandle, cancel: () => {} },
     curve: nobleCurve,
+    policy: sessionPolicy(NAME),
     firmware: 'test',
     log: () => {},
   });

@@ -10,6 +10,7 @@
  */
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
+import type { SignerEvent } from '../../signer/events.js';
 import type { PolicyConfig } from '../../signer/policy/policy.js';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { toHex, utf8 } from '../../signer/bytes.js';
@@ -25,6 +26,8 @@ import { openJournalFiles } from '../../log/journal/journal.js';
 import { DeviceChain } from './chain-sync.js';
 import { SignerCore, type SignerCoreOptions } from '../../core/signer-core.js';
 import { JournalMirror } from './mirror.js';
+import { applyPolicyFile, checkOwnerKey, DeviceControl } from './control.js';
+import { DEFAULT_POLICY } from '../../signer/policy/policy.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import { DeviceSetupError, type Clock, type DeviceConfig, type Leds, type StorageLock, type Store, type TimerHandle, type Transport } from './ports.js';
 
@@ -70,6 +73,8 @@ export class Device {
   /** Chain tracking (chain-sync.ts): what the broker shows, checked and journaled. */
   readonly #chain: DeviceChain;
 
+  readonly #control: DeviceControl;
+
   private constructor(
     private readonly options: DeviceOptions,
     private readonly core: SignerCore,
@@ -78,9 +83,20 @@ export class Device {
     readonly config: DeviceConfig,
     private readonly storageLock: StorageLock,
     private readonly mirror: JournalMirror,
+    ownerKey: string | undefined,
   ) {
     this.#delay = this.#backoff.firstMs;
     this.#chain = new DeviceChain(core);
+    this.#control = new DeviceControl({
+      core,
+      curve: options.curve,
+      nodeKey,
+      deviceId,
+      ownerKey,
+      clock: options.clock,
+      policy: () => core.signer.policy,
+      log: (level, line) => options.log(level, line),
+    });
   }
 
   /**
@@ -116,7 +132,12 @@ export class Device {
         observer: mirror,
       });
       mirror.recovered(recovery);
-      const device = new Device(options, core, nodeKey, deviceId, config, lock, mirror);
+      const policyFile = store.policyFile();
+      const applied = policyFile && applyPolicyFile(core, policyFile, options.policy ?? DEFAULT_POLICY, options.clock);
+      if (applied) options.log('info', applied);
+      const owner = store.ownerKey();
+      const device = new Device(options, core, nodeKey, deviceId, config, lock, mirror, owner === undefined ? undefined : checkOwnerKey(owner, deviceId));
+      if (owner === undefined) options.log('unusual', 'no owner key (owner.pub in the data directory): control commands are refused until one is provisioned (sphinx-ctl keygen)');
       device.#event('booted');
       options.log('info', `device ${deviceId}, firmware ${options.firmware}, journal resumes after id ${core.lastId ?? 0n}`);
       return device;
@@ -256,7 +277,21 @@ export class Device {
     if (parsed.suffix === 'req') this.#request(payload);
     else if (parsed.suffix === 'chain') this.#chainMessage(payload);
     else if (parsed.suffix === 'journal-ack') this.mirror.acked(payload);
-    else if (parsed.suffix === 'control') this.options.log('unusual', `control message of ${payload.length} bytes ignored: this firmware knows no control commands`);
+    else if (parsed.suffix === 'control') this.#controlMessage(payload);
+  }
+
+  /** A signed control command: decided and journaled by DeviceControl, answered on control-res. */
+  #controlMessage(payload: Uint8Array): void {
+    if (this.#failed) return this.options.log('broken', `control command not handled: ${this.#failed}`);
+    let response: Uint8Array;
+    try {
+      response = this.#control.handle(payload);
+    } catch (e) {
+      return this.#fatal(0n, e as Error);
+    }
+    this.options.transport
+      .publish(this.#topic('control-res'), response)
+      .catch((e: Error) => this.options.log('unusual', `control response not acknowledged: ${e.message}`));
   }
 
   #request(payload: Uint8Array): void {
@@ -277,7 +312,11 @@ export class Device {
     // One journal sync for the whole message (a batch, or a batch of one).
     const batch = this.core.begin();
     const replies: ReplyEnvelope[] = [];
-    for (const env of decoded.envelopes) {
+    // The device's own clock stamps each request (policy-payment-velocity's window): the
+    // time is journaled with the decision it affects, so replay never asks the clock.
+    const at = Math.floor(this.options.clock.now() / 1000);
+    for (const received of decoded.envelopes) {
+      const env = { ...received, at };
       let handled: { reply: Reply; replayed: boolean } | undefined;
       try {
         handled = this.#one(env, batch.handle);
@@ -356,11 +395,18 @@ export class Device {
     // Within a batch, the journal's last id moves with each append: a held-back id it passed is done.
     for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
     if (handled.replayed) log('info', `request ${env.id} seen before: sent its journaled reply again`);
+    else logRefusals(env.id, handled, log);
     return handled;
   }
 }
 
 const WIRE_HSMD_INIT = messageType('hsmd_init');
+
+/** A policy refusal is the device's to report: a preapproval's answer carries no reason. */
+function logRefusals(id: bigint, handled: { reply: Reply; events?: readonly SignerEvent[] }, log: DeviceOptions['log']): void {
+  for (const e of handled.events ?? []) if (e.kind === 'PolicyRefused') log('unusual', `request ${id} refused: ${e.policy}: ${e.detail}`);
+  if (handled.reply.kind === 'bad-request' && handled.reply.description.startsWith('policy-')) log('unusual', `request ${id} refused: ${handled.reply.description}`);
+}
 
 /** The message type of an hsmd frame, or -1 if it is too short to have one. */
 

@@ -90,6 +90,10 @@ export interface Store {
    * file, so a journal deleted, cut back or restored from an older copy is noticed.
    */
   highWaterMark(): HighWaterMark;
+  /** The owner's public key (hex) for signed control, if provisioned (owner.pub). */
+  ownerKey(): string | undefined;
+  /** The device's policy file (policy.json), if there is one. */
+  policyFile(): Uint8Array | undefined;
 }
 
 export interface TimerHandle {

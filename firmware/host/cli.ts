@@ -114,6 +114,8 @@ export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrapp
         config: () => nodeStore.config(),
         journalDir: () => wrap.journalDir!(nodeStore.journalDir()),
         highWaterMark: () => nodeStore.highWaterMark(),
+        ownerKey: () => nodeStore.ownerKey(),
+        policyFile: () => nodeStore.policyFile(),
       }
     : nodeStore;
   return Device.boot({

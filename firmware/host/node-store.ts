@@ -1,15 +1,16 @@
 /**
  * The Store port on a data directory (sphinx-signer --data DIR): DIR/hsm_secret (the file
  * lightningd's hsmd would use, any of CLN's forms), the journal, its snapshot slots and the
- * high-water mark's slot files (high-water.ts) in DIR itself, the passphrase and
- * configuration from the command line.
+ * high-water mark's slot files (high-water.ts) in DIR itself, the owner's key (DIR/owner.pub)
+ * and policy (DIR/policy.json) if present, the passphrase and configuration from the command line.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FileDir } from '../../log/file-port.js';
 import { slotMark } from '../../log/journal/high-water.js';
 import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type StorageLock, type Store } from '../app/ports.js';
 import { DirLockedError, lockDir, staleLockNote } from '../../node/dir-lock.js';
+import { OWNER_KEY_FILE, POLICY_FILE } from '../app/control.js';
 import { NodeDir } from '../../node/node-file.js';
 
 export class NodeStore implements Store {
@@ -62,5 +63,15 @@ export class NodeStore implements Store {
 
   highWaterMark(): HighWaterMark {
     return slotMark(this.#dir, join(this.dataDir, 'high-water-{a,b}'));
+  }
+
+  ownerKey(): string | undefined {
+    const path = join(this.dataDir, OWNER_KEY_FILE);
+    return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+  }
+
+  policyFile(): Uint8Array | undefined {
+    const path = join(this.dataDir, POLICY_FILE);
+    return existsSync(path) ? new Uint8Array(readFileSync(path)) : undefined;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The Store port on the SD card: `<root>/hsm_secret` (CLN's file, any form),
- * `<root>/config.json` ({"mqttUrl", "brokerId", "passphrase"?}) and the journal files in
- * `<root>/journal/` (firmware/README.md); the journal's high-water mark in NVS (nvs-mark.ts).
+ * `<root>/config.json` ({"mqttUrl", "brokerId", "passphrase"?}), the journal files in
+ * `<root>/journal/`, and if present the owner's key `<root>/owner.pub` and the policy
+ * `<root>/policy.json` (firmware/README.md); the journal's high-water mark in NVS (nvs-mark.ts).
  */
 import { File } from 'file';
 import type { FileDir } from '../../log/file-port.js';
@@ -94,5 +95,24 @@ export class SdStore implements Store {
 
   highWaterMark(): HighWaterMark {
     return nvsMark;
+  }
+
+  ownerKey(): string | undefined {
+    const bytes = this.#optional(`${this.root}/owner.pub`);
+    return bytes && String.fromCharCode(...bytes);
+  }
+
+  policyFile(): Uint8Array | undefined {
+    return this.#optional(`${this.root}/policy.json`);
+  }
+
+  #optional(path: string): Uint8Array | undefined {
+    if (!File.exists(path)) return undefined;
+    const file = new File(path);
+    try {
+      return new Uint8Array(file.read(ArrayBuffer));
+    } finally {
+      file.close();
+    }
   }
 }

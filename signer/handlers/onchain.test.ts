@@ -11,6 +11,7 @@ import { fixturePath } from '../../test/fixtures.js';
 import { clientOf, loadTranscript } from '../../test/transcript.js';
 import { fromHex, toHex } from '../bytes.js';
 import { nobleCurve } from '../crypto/noble.js';
+import { sessionPolicy } from '../../test/session-records.js';
 import { Signer } from '../signer.js';
 
 /** The request types this module answers. */
@@ -19,10 +20,12 @@ const CLIENT_HSMFD = 9;
 
 function replay(name: string): { matched: Map<number, number>; mismatches: string[] } {
   const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
+  // The device's default policy, with the session's withdrawal destinations allowlisted.
   const signer = new Signer({
     curve: nobleCurve,
     developer: header.hsmd_args.includes('--developer'),
     readHsmSecret: () => fromHex(header.hsm_secret),
+    policy: sessionPolicy(name),
   });
   const matched = new Map<number, number>();
   const mismatches: string[] = [];

@@ -7,9 +7,10 @@
  */
 import { badRequest, replyWith, type Decision } from '../decision.js';
 import { SIGHASH_ALL } from '../bolt3/sighash.js';
-import { fundingScript } from '../bolt3/scripts.js';
+import { equal } from '../bytes.js';
+import { fundingScript, p2wsh } from '../bolt3/scripts.js';
 import { enforce } from '../policy/policy.js';
-import { feeRange, mutualCloseDestinations } from '../policy/onchain-rules.js';
+import { feeRange, mutualCloseDestinations, walletDestinations } from '../policy/onchain-rules.js';
 import { serializePsbt, type Psbt } from '../psbt/psbt.js';
 import { signPsbtWithKey } from '../psbt/sign.js';
 import type { ChannelRef } from '../events.js';
@@ -21,58 +22,69 @@ import { allSpent, readBitcoinTx, readPsbt, signInputReply, witnessUpperBound } 
 import { sweepHandlers } from './onchain-sweeps.js';
 import { signOurInputs } from './wallet.js';
 
-/** Parses the PSBT, signs our inputs (libhsmd.c sign_our_inputs), then `more` if given. */
-function signWalletPsbt(
-  ctx: DecideContext,
-  inputs: readonly HsmUtxo[],
-  wire: WallyPsbt,
-  more?: (psbt: Psbt) => string | undefined,
-): Psbt | string {
-  const psbt = readPsbt(wire);
-  if (typeof psbt === 'string') return psbt;
-  const error = signOurInputs(ctx.keys, ctx.curve, inputs, psbt) ?? more?.(psbt);
-  return error ?? psbt;
-}
-
 export const onchainHandlers: HandlerTable = {
   ...sweepHandlers,
 
-  // libhsmd.c handle_sign_withdrawal_tx. A withdrawal may pay anyone: no destination rule.
-  hsmd_sign_withdrawal: (ctx, _s, _e, { inputs, psbt }) => {
-    const signed = signWalletPsbt(ctx, inputs, psbt);
-    if (typeof signed === 'string') return badRequest(signed);
-    return replyWith(encodeMessage('hsmd_sign_withdrawal_reply', { psbt: serializePsbt(signed) }));
-  },
+  // libhsmd.c handle_sign_withdrawal_tx, plus policy-onchain-destination (CLN checks no output).
+  hsmd_sign_withdrawal: (ctx, state, _e, { inputs, psbt }) =>
+    walletPsbt(ctx, state, inputs, psbt, (signed) => encodeMessage('hsmd_sign_withdrawal_reply', { psbt: signed })),
 
   // handle_sign_anchorspend: our wallet inputs, then wally_psbt_sign with the funding key
   // (it signs the anchor input, whose derivation lightningd filled in).
-  hsmd_sign_anchorspend: (ctx, _s, _e, { peerid, channel_dbid, inputs, psbt }) => {
+  hsmd_sign_anchorspend: (ctx, state, _e, { peerid, channel_dbid, inputs, psbt }) => {
     const funding = ctx.keys.channel(peerid, channel_dbid).fundingPrivateKey;
-    const signed = signWalletPsbt(ctx, inputs, psbt, (p) => signPsbtWithKey(ctx.curve, p, funding));
-    if (typeof signed === 'string') return badRequest(signed);
-    return replyWith(encodeMessage('hsmd_sign_anchorspend_reply', { psbt: serializePsbt(signed) }));
+    return walletPsbt(ctx, state, inputs, psbt, (signed) => encodeMessage('hsmd_sign_anchorspend_reply', { psbt: signed }), {
+      more: (p) => signPsbtWithKey(ctx.curve, p, funding),
+    });
   },
 
   // handle_sign_htlc_tx_mingle: the HTLC input is already signed SINGLE|ANYONECANPAY;
-  // only the wallet inputs that pay its fee are signed here.
-  hsmd_sign_htlc_tx_mingle: (ctx, _s, _e, { inputs, psbt }) => {
-    const signed = signWalletPsbt(ctx, inputs, psbt);
-    if (typeof signed === 'string') return badRequest(signed);
-    return replyWith(encodeMessage('hsmd_sign_htlc_tx_mingle_reply', { psbt: serializePsbt(signed) }));
-  },
+  // only the wallet inputs that pay its fee are signed here. Its output (same index as the
+  // HTLC input, not one of our utxos) is fixed by that signature.
+  hsmd_sign_htlc_tx_mingle: (ctx, state, _e, { inputs, psbt }) =>
+    walletPsbt(ctx, state, inputs, psbt, (signed) => encodeMessage('hsmd_sign_htlc_tx_mingle_reply', { psbt: signed }), {
+      exempt: (p) => (k) => k < p.tx.inputs.length && !inputs.some((u) => spends(p, k, u)),
+    }),
 
   hsmd_sign_mutual_close_tx: (ctx, state, env, { tx, remote_funding_key }) => mutualClose(ctx, state, env.client, tx, remote_funding_key),
 
   // handle_sign_splice_tx: the funding input `input_index`, SIGHASH_ALL.
-  hsmd_sign_splice_tx: (ctx, _s, env, { tx, remote_funding_key, input_index }) => {
+  // The splice's outputs: policy-onchain-destination, its own new funding output allowed.
+  hsmd_sign_splice_tx: (ctx, state, env, { tx, remote_funding_key, input_index }) => {
     const parsed = readBitcoinTx(tx);
     if (typeof parsed === 'string') return badRequest(parsed);
     const ch = ctx.keys.channel(env.client.peer, env.client.dbid);
     const wscript = fundingScript(ch.fundingPublicKey, remote_funding_key);
-    const reply = signInputReply(ctx.curve, parsed, input_index, wscript, ch.fundingPrivateKey, SIGHASH_ALL);
-    return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
+    return enforce(ctx.policy, walletDestinations(ctx, state, parsed.psbt, { ownFunding: p2wsh(wscript) }), () => {
+      const reply = signInputReply(ctx.curve, parsed, input_index, wscript, ch.fundingPrivateKey, SIGHASH_ALL);
+      return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
+    });
   },
 };
+
+const spends = (psbt: Psbt, k: number, utxo: HsmUtxo): boolean =>
+  equal(psbt.tx.inputs[k]!.prevTxid, utxo.outpoint.txid) && psbt.tx.inputs[k]!.prevVout === utxo.outpoint.n;
+
+/**
+ * A wallet PSBT request: parse, policy-onchain-destination on its outputs, sign our inputs
+ * (and `more`), reply with the signed PSBT. The policy runs before any signing, on the PSBT
+ * as lightningd sent it (signing adds no outputs).
+ */
+function walletPsbt(
+  ctx: DecideContext,
+  state: SignerState,
+  inputs: readonly HsmUtxo[],
+  wire: WallyPsbt,
+  reply: (psbt: Uint8Array) => Uint8Array,
+  options: { readonly more?: (psbt: Psbt) => string | undefined; readonly exempt?: (psbt: Psbt) => (index: number) => boolean } = {},
+): Decision {
+  const psbt = readPsbt(wire);
+  if (typeof psbt === 'string') return badRequest(psbt);
+  return enforce(ctx.policy, walletDestinations(ctx, state, psbt, { exempt: options.exempt?.(psbt) }), () => {
+    const error = signOurInputs(ctx.keys, ctx.curve, inputs, psbt) ?? options.more?.(psbt);
+    return error ? badRequest(error) : replyWith(reply(serializePsbt(psbt)));
+  });
+}
 
 /**
  * handle_sign_mutual_close_tx: input 0 spends the 2-of-2 funding output, SIGHASH_ALL.

@@ -18,6 +18,7 @@ import { concat, fromHex, toHex, utf8 } from '../bytes.js';
 import { nobleCurve as curve } from '../crypto/noble.js';
 import type { Decision } from '../decision.js';
 import { HSM_PERM_COMMITMENT_POINT, HSM_PERM_SIGN_GOSSIP, HSM_PERM_SIGN_WILL_FUND_OFFER, MASTER_PERMISSIONS } from '../permissions.js';
+import { LOCAL_POLICY } from '../policy/policy.js';
 import { Signer } from '../signer.js';
 import { decodeAs, encodeMessage } from '../wire/messages.js';
 
@@ -35,7 +36,7 @@ interface Replayed {
 /** A recorded session replayed through a fresh Signer; `send` defaults to the master. */
 function replayed(name: string): Replayed {
   const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
-  const signer = new Signer({ curve, developer: header.hsmd_args.includes('--developer'), readHsmSecret: () => fromHex(header.hsm_secret) });
+  const signer = new Signer({ curve, developer: header.hsmd_args.includes('--developer'), readHsmSecret: () => fromHex(header.hsm_secret), policy: LOCAL_POLICY });
   let id = 0n;
   const send = (message: Uint8Array, peer = MASTER_PEER, dbid = 0n, permissions = MASTER_PERMISSIONS): Decision =>
     signer.handle({ id: ++id, client: { peer, dbid, permissions }, at: 0, message });

@@ -32,6 +32,7 @@ import {
   HSM_PERM_SIGN_SPLICE_TX,
   MASTER_PERMISSIONS,
 } from '../permissions.js';
+import { LOCAL_POLICY } from '../policy/policy.js';
 import { Signer } from '../signer.js';
 import { decodeAs, encodeMessage } from '../wire/messages.js';
 import type { BitcoinTx } from '../wire/tx-fields.js';
@@ -42,7 +43,7 @@ const typeOf = (hex: string): number => parseInt(hex.slice(0, 4), 16);
 /** A recorded session replayed through a fresh Signer, and a way to send more requests. */
 function replayed(name: string): { exchanges: Exchange[]; send: (peer: Uint8Array, dbid: bigint, perms: bigint, frame: Uint8Array) => Decision } {
   const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
-  const signer = new Signer({ curve, developer: header.hsmd_args.includes('--developer'), readHsmSecret: () => fromHex(header.hsm_secret) });
+  const signer = new Signer({ curve, developer: header.hsmd_args.includes('--developer'), readHsmSecret: () => fromHex(header.hsm_secret), policy: LOCAL_POLICY });
   let id = 0n;
   const send = (peer: Uint8Array, dbid: bigint, permissions: bigint, message: Uint8Array): Decision =>
     signer.handle({ id: ++id, client: { peer, dbid, permissions }, at: 0, message });

@@ -35,6 +35,7 @@ import {
 import { encodeTxOut } from '../psbt/sign.js';
 import { taprootKeySpendSighash } from '../psbt/taproot.js';
 import { MASTER_PERMISSIONS } from '../permissions.js';
+import { LOCAL_POLICY } from '../policy/policy.js';
 import { Signer } from '../signer.js';
 import { decodeAs, encodeMessage } from '../wire/messages.js';
 import type { HsmUtxo } from '../wire/tx-fields.js';
@@ -44,7 +45,7 @@ const typeOf = (hex: string): number => parseInt(hex.slice(0, 4), 16);
 
 function replayed(name: string): { exchanges: Exchange[]; send: (frame: Uint8Array) => Decision } {
   const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
-  const signer = new Signer({ curve, developer: header.hsmd_args.includes('--developer'), readHsmSecret: () => fromHex(header.hsm_secret) });
+  const signer = new Signer({ curve, developer: header.hsmd_args.includes('--developer'), readHsmSecret: () => fromHex(header.hsm_secret), policy: LOCAL_POLICY });
   let id = 0n;
   const handle = (peer: Uint8Array, dbid: bigint, permissions: bigint, message: Uint8Array): Decision =>
     signer.handle({ id: ++id, client: { peer, dbid, permissions }, at: 0, message });

@@ -10,6 +10,12 @@
  * - `policy-sweep-destination`: a sweep to us (delayed to_local, remote HTLC, penalty)
  *   pays only to our wallet or the allowlist. CLN's onchaind sweeps to a fresh wallet
  *   key and says so in the PSBT output's derivation (session-basic: BIP 86 P2TR of m/0/0/4).
+ * - `policy-onchain-destination`: a wallet transaction (sign_withdrawal, sign_anchorspend,
+ *   sign_htlc_tx_mingle, sign_splice_tx) pays only our wallet, the allowlist, or the funding
+ *   output (P2WSH of the 2-of-2 of our funding key and the peer's from setup_channel) of a
+ *   channel this signer set up; a splice may also pay its own channel's new funding output.
+ *   Outputs fixed by another party's SIGHASH_SINGLE signature (the HTLC output of a mingled
+ *   HTLC transaction) are not ours to choose and not checked.
  * - `policy-onchain-fee-range`: inputs cover outputs, and the feerate, with the witness
  *   counted at its largest, stays below PolicyConfig.maxFeeratePerKw (a lower bound on the
  *   real rate, so this never refuses a transaction that is within the limit).
@@ -21,12 +27,14 @@ import { serializeTxNoWitness } from '../bolt3/tx.js';
 import type { Psbt } from '../psbt/psbt.js';
 import type { SpentOutput } from '../psbt/taproot.js';
 import { isWalletScript, paysToWallet } from '../handlers/wallet.js';
-import type { ChannelState } from '../state.js';
+import { fundingScript, p2wsh } from '../bolt3/scripts.js';
+import type { ChannelState, SignerState } from '../state.js';
 import { check, type PolicyConfig, type PolicyViolation } from './policy.js';
 
 export const MUTUAL_DESTINATION = 'policy-mutual-destination-allowlisted';
 export const SWEEP_DESTINATION = 'policy-sweep-destination';
 export const ONCHAIN_FEE_RANGE = 'policy-onchain-fee-range';
+export const ONCHAIN_DESTINATION = 'policy-onchain-destination';
 
 /** What the output rules need besides the transaction. */
 export interface OwnershipContext {
@@ -73,6 +81,40 @@ export function sweepDestinations(ctx: OwnershipContext, psbt: Psbt): PolicyViol
   const foreign = psbt.tx.outputs.map((_, k) => k).filter((k) => !isOurs(ctx, psbt, k));
   return check(foreign.length === 0, SWEEP_DESTINATION, () =>
     `sweep outputs ${foreign.join(', ')} pay to ${foreign.map((k) => hex(psbt.tx.outputs[k]!.scriptPubKey)).join(', ')}, not our wallet or the allowlist`,
+  );
+}
+
+/** The funding outputs (P2WSH scripts) of every channel this signer set up, computed lazily. */
+function fundingOutputs(ctx: OwnershipContext, state: SignerState): () => Uint8Array[] {
+  let scripts: Uint8Array[] | undefined;
+  return () =>
+    (scripts ??= [...state.channels.values()].flatMap((c) =>
+      c.setup ? [p2wsh(fundingScript(ctx.keys.channel(c.ref.peer, c.ref.dbid).fundingPublicKey, c.setup.remoteFundingPubkey))] : [],
+    ));
+}
+
+/**
+ * policy-onchain-destination (see the module comment). `exempt` outputs are not checked;
+ * `ownFunding` is a funding script the request itself establishes (a splice's channel).
+ */
+export function walletDestinations(
+  ctx: OwnershipContext,
+  state: SignerState,
+  psbt: Psbt,
+  options: { readonly exempt?: (index: number) => boolean; readonly ownFunding?: Uint8Array } = {},
+): PolicyViolation[] {
+  if (ctx.policy.off.has(ONCHAIN_DESTINATION)) return [];
+  const funding = fundingOutputs(ctx, state);
+  const unknown = psbt.tx.outputs
+    .map((o, k) => ({ o, k }))
+    .filter(({ o, k }) => {
+      if (options.exempt?.(k) || isOurs(ctx, psbt, k)) return false;
+      if (options.ownFunding && equal(options.ownFunding, o.scriptPubKey)) return false;
+      return !funding().some((f) => equal(f, o.scriptPubKey));
+    });
+  return check(unknown.length === 0, ONCHAIN_DESTINATION, () =>
+    unknown.map(({ o, k }) => `output ${k} pays ${o.amountSat} sat to ${hex(o.scriptPubKey)}`).join(', ') +
+    `: not our wallet, the allowlist, nor a funding output of a channel this signer set up (to withdraw there, allowlist the address: sphinx-ctl allowlist add ADDRESS)`,
   );
 }
 

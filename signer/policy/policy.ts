@@ -20,10 +20,17 @@ export interface PolicyViolation {
   readonly detail: string;
 }
 
-/** Limits the rules check; defaults in DEFAULT_POLICY let everything CLN normally does work. */
+/**
+ * Limits the rules check. DEFAULT_POLICY is the device's: every rule enforced, with limits
+ * that let everything a CLN node normally does through except paying an unknown on-chain
+ * destination or more than the velocity limit. LOCAL_POLICY, the in-process signer's, leaves
+ * those two off: there the node is trusted, and CLN's hsmd checks neither.
+ */
 export interface PolicyConfig {
   /** Rules demoted to warnings (explicit configuration only). */
   readonly warnOnly: ReadonlySet<PolicyName>;
+  /** Rules not checked at all. */
+  readonly off: ReadonlySet<PolicyName>;
   readonly minFeeratePerKw: number;
   readonly maxFeeratePerKw: number;
   readonly minToSelfDelay: number;
@@ -31,7 +38,7 @@ export interface PolicyConfig {
   readonly maxHtlcs: number;
   readonly maxHtlcValueSat: bigint;
   readonly maxChannelValueSat: bigint;
-  /** Extra scripts mutual closes and sweeps may pay to, besides our own wallet. */
+  /** Extra scripts on-chain transactions (withdrawals, closes, sweeps) may pay to, besides our own wallet. */
   readonly allowlist: readonly Uint8Array[];
   /** Chain rules (chain-rules.ts): HTLC expiries at most this far above the tip... */
   readonly maxHtlcCltvDelta: number;
@@ -41,11 +48,18 @@ export interface PolicyConfig {
   readonly minForgetDepth: number;
   /** HTLC value allowed on a channel whose funding is not seen confirmed. */
   readonly maxUnconfirmedHtlcSat: bigint;
+  /** policy-payment-velocity: at most this many sat approved... */
+  readonly velocityLimitSat: bigint;
+  /** ...within this rolling window, in seconds. */
+  readonly velocityWindowSec: number;
+  /** Payees (33-byte node ids) paid whatever the velocity. */
+  readonly payeeAllowlist: readonly Uint8Array[];
 }
 
 /** VLS's defaults where it has them (prior-art.md §3), widened where regtest needs it. */
 export const DEFAULT_POLICY: PolicyConfig = {
   warnOnly: new Set(),
+  off: new Set(),
   minFeeratePerKw: 253,
   maxFeeratePerKw: 150_000,
   minToSelfDelay: 6,
@@ -60,7 +74,15 @@ export const DEFAULT_POLICY: PolicyConfig = {
   htlcExpiredGraceBlocks: 144,
   minForgetDepth: 6,
   maxUnconfirmedHtlcSat: 0n,
+  velocityLimitSat: 5_000_000n,
+  velocityWindowSec: 86_400,
+  payeeAllowlist: [],
 };
+
+/** The rules the device adds to CLN's own checks, off in the in-process signer by default. */
+export const DEVICE_ONLY_RULES: readonly PolicyName[] = ['policy-onchain-destination', 'policy-payment-velocity'];
+
+export const LOCAL_POLICY: PolicyConfig = { ...DEFAULT_POLICY, off: new Set(DEVICE_ONLY_RULES) };
 
 /** A violation if `ok` is false, else nothing: `check(x < y, 'policy-..', () => '...')`. */
 export const check = (ok: boolean, policy: PolicyName, detail: () => string): PolicyViolation[] =>
@@ -70,7 +92,8 @@ export const check = (ok: boolean, policy: PolicyName, detail: () => string): Po
  * The decision for a request with these violations: refused (naming the first enforced
  * rule) or `proceed()` with a PolicyWarned event per demoted rule prepended.
  */
-export function enforce(config: PolicyConfig, violations: readonly PolicyViolation[], proceed: () => Decision): Decision {
+export function enforce(config: PolicyConfig, checked: readonly PolicyViolation[], proceed: () => Decision): Decision {
+  const violations = checked.filter((v) => !config.off.has(v.policy));
   const enforced = violations.filter((v) => !config.warnOnly.has(v.policy));
   if (enforced.length > 0) return badRequest(enforced.map((v) => `${v.policy}: ${v.detail}`).join('; '));
   const decision = proceed();

@@ -1,0 +1,83 @@
+/**
+ * What the payment limits need of a BOLT 11 invoice: its amount, payment hash and payee.
+ * The payee is the `n` field if present, else the key recovered from the invoice's signature
+ * over hash_u5(hrp, data) (BOLT 11 "Requirements"). Pure; throws Bolt11Error.
+ */
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { utf8 } from '../bytes.js';
+import { hashU5 } from '../handlers/hash-u5.js';
+import { bech32Decode, wordsToBytes } from './bech32.js';
+
+export class Bolt11Error extends Error {
+  override readonly name = 'Bolt11Error';
+}
+
+export interface Bolt11Summary {
+  /** Undefined for an invoice without an amount (the payer chooses it). */
+  readonly amountMsat: bigint | undefined;
+  readonly paymentHash: Uint8Array;
+  /** 33-byte node id. */
+  readonly payee: Uint8Array;
+}
+
+const HRP = /^ln(bcrt|bc|tbs|tb)(\d+)?([munp])?$/;
+/** msat per unit of each multiplier (1 BTC = 10^11 msat), p in tenths of a msat. */
+const MSAT_PER: Record<string, bigint> = { m: 100_000_000n, u: 100_000n, n: 100n };
+const SIGNATURE_WORDS = 104; // 65 bytes
+const TIMESTAMP_WORDS = 7;
+const TAG_PAYMENT_HASH = 1;
+const TAG_PAYEE = 19;
+
+function amountOf(digits: string | undefined, multiplier: string | undefined): bigint | undefined {
+  if (digits === undefined) {
+    if (multiplier !== undefined) throw new Bolt11Error('a multiplier without an amount');
+    return undefined;
+  }
+  const n = BigInt(digits);
+  if (multiplier === undefined) return n * 100_000_000_000n;
+  if (multiplier === 'p') {
+    if (n % 10n !== 0n) throw new Bolt11Error('a pico-bitcoin amount that is not a whole msat');
+    return n / 10n;
+  }
+  return n * MSAT_PER[multiplier]!;
+}
+
+export function summarizeBolt11(invoice: string): Bolt11Summary {
+  let decoded;
+  try {
+    decoded = bech32Decode(invoice, Number.MAX_SAFE_INTEGER);
+  } catch (e) {
+    throw new Bolt11Error(`not a bech32 invoice: ${(e as Error).message}`);
+  }
+  const { hrp, words } = decoded;
+  const m = HRP.exec(hrp);
+  if (!m) throw new Bolt11Error(`human-readable part ${JSON.stringify(hrp)} is not ln<currency>[amount]`);
+  const amountMsat = amountOf(m[2], m[3]);
+  if (words.length < TIMESTAMP_WORDS + SIGNATURE_WORDS) throw new Bolt11Error('too short for a timestamp and a signature');
+  const data = words.subarray(0, words.length - SIGNATURE_WORDS);
+  let paymentHash: Uint8Array | undefined;
+  let payee: Uint8Array | undefined;
+  for (let at = TIMESTAMP_WORDS; at < data.length; ) {
+    if (at + 3 > data.length) throw new Bolt11Error('truncated tagged field');
+    const tag = data[at]!;
+    const length = data[at + 1]! * 32 + data[at + 2]!;
+    const field = data.subarray(at + 3, at + 3 + length);
+    if (field.length !== length) throw new Bolt11Error('truncated tagged field');
+    // BOLT 11: a reader skips p and n fields of the wrong length (and keeps the first good one).
+    if (tag === TAG_PAYMENT_HASH && length === 52 && !paymentHash) paymentHash = wordsToBytes(field, false).subarray(0, 32);
+    if (tag === TAG_PAYEE && length === 53 && !payee) payee = wordsToBytes(field, false).subarray(0, 33);
+    at += 3 + length;
+  }
+  if (!paymentHash) throw new Bolt11Error('no payment hash (p field)');
+  if (!payee) {
+    const sig = wordsToBytes(words.subarray(words.length - SIGNATURE_WORDS));
+    const recovery = sig[64]!;
+    if (recovery > 3) throw new Bolt11Error(`signature recovery id ${recovery}`);
+    try {
+      payee = secp256k1.recoverPublicKey(Uint8Array.of(recovery, ...sig.subarray(0, 64)), hashU5(utf8(hrp), data), { prehash: false });
+    } catch (e) {
+      throw new Bolt11Error(`signature does not recover a key: ${(e as Error).message}`);
+    }
+  }
+  return { amountMsat, paymentHash, payee };
+}

@@ -1,0 +1,239 @@
+/**
+ * The device decides (docs/policies.md "The device's policy", docs/remote-protocol.md
+ * "Control"), over the real processes: bin/sphinx-hsmd (remote, embedded MQTT, status page)
+ * under the simulated lightningd replaying session-basic-l1, bin/sphinx-signer provisioned
+ * with an owner key, bin/sphinx-ctl posting signed commands through the broker:
+ * - a policy set with sphinx-ctl makes a later request fail with the rule's name;
+ * - with the device defaults (no allowlist) the channel's funding transaction is signed and
+ *   the withdrawal to another node's address refused (policy-onchain-destination); after
+ *   `sphinx-ctl allowlist add` with that address (bech32, made by bitcoinjs-lib) it is signed;
+ * - a payment over the velocity limit is refused by name, and passes after `sphinx-ctl approve`;
+ * - the policy survives a SIGKILL and restart of the device (sphinx-ctl status, sphinx-audit state);
+ * - replayed, stale, forged and wrong-key commands are each refused and logged;
+ * - sphinx-ctl rejects an answer with a bad device signature, and an answer to another command.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import * as bitcoin from 'bitcoinjs-lib';
+import { SimLightningd } from '../demo/sim-lightningd.js';
+import { fromHex } from '../signer/bytes.js';
+import { summarizeBolt11 } from '../signer/address/bolt11.js';
+import { decodeAs, messageType } from '../signer/wire/messages.js';
+import { deviceIdOf } from './device-driver.js';
+import { fixturePath, repoRoot } from './fixtures.js';
+import { freePort, startDeviceProcess, type DeviceProcess } from './remote-helpers.js';
+import { SESSION_ALLOWLIST } from './session-records.js';
+import { loadTranscript, replayExchanges, type Exchange, type ReplayResult } from './transcript.js';
+
+const NAME = 'session-basic-l1.jsonl';
+const PATH = fixturePath(`transcripts/${NAME}`);
+const { header, exchanges } = loadTranscript(PATH);
+const SECRET = Buffer.from(header.hsm_secret, 'hex');
+const DEVICE = deviceIdOf(SECRET);
+const CTL = join(repoRoot, 'bin', 'sphinx-ctl');
+const AUDIT = join(repoRoot, 'bin', 'sphinx-audit');
+const typeOf = (ex: Exchange): number => parseInt(ex.req.slice(0, 4), 16);
+const INIT = messageType('hsmd_init');
+const WITHDRAWAL = messageType('hsmd_sign_withdrawal');
+const PREAPPROVE = messageType('hsmd_preapprove_invoice_check');
+
+/** A broker and a device, with the owner's key; `ctl` runs bin/sphinx-ctl against them. */
+class Rig {
+  readonly root = mkdtempSync(join(tmpdir(), 'sphinx-policy-'));
+  readonly dataDir = join(this.root, 'broker');
+  readonly keyFile = join(this.root, 'owner.key');
+  readonly ownerKey: string;
+  device!: DeviceProcess;
+  ld!: SimLightningd;
+  mqttPort = 0;
+  httpPort = 0;
+
+  constructor() {
+    const gen = spawnSync(process.execPath, [CTL, 'keygen', '--key', this.keyFile], { encoding: 'utf8' });
+    assert.equal(gen.status, 0, gen.stderr);
+    this.ownerKey = gen.stdout.trim();
+  }
+
+  async start(policyFile: string | null): Promise<void> {
+    [this.mqttPort, this.httpPort] = [await freePort(), await freePort()];
+    this.startDevice(policyFile);
+    await this.startBroker();
+  }
+
+  startDevice(policyFile: string | null = null, dir?: string): void {
+    this.device = startDeviceProcess({ url: `mqtt://127.0.0.1:${this.mqttPort}`, brokerIdFile: join(this.dataDir, 'broker-id'), hsmSecret: SECRET, policyFile, ownerKey: this.ownerKey, dir });
+  }
+
+  async startBroker(): Promise<void> {
+    this.ld = await SimLightningd.start({
+      hsmSecret: SECRET,
+      args: header.hsmd_args,
+      env: { SPHINX_SIGNER: 'remote', SPHINX_DATA_DIR: this.dataDir, SPHINX_MQTT_PORT: String(this.mqttPort), SPHINX_CLN_VERSION: header.cln_version, SPHINX_HTTP_PORT: String(this.httpPort) },
+    });
+  }
+
+  ctl(args: readonly string[], key = this.keyFile, broker = `http://127.0.0.1:${this.httpPort}/`): { code: number | null; out: string; err: string } {
+    const r = spawnSync(process.execPath, [CTL, '--key', key, '--device', DEVICE, '--broker', broker, ...args], { encoding: 'utf8' });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  }
+
+  /** As ctl, without blocking this process (for a server in it). */
+  async ctlAsync(args: readonly string[], broker: string): Promise<{ code: number | null; out: string; err: string }> {
+    const child = spawn(process.execPath, [CTL, '--key', this.keyFile, '--device', DEVICE, '--broker', broker, ...args]);
+    let [out, err] = ['', ''];
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    return { code, out, err };
+  }
+
+  /** Replays `list` on the broker; `afterInit` runs (synchronously) once init is answered. */
+  replay(list: readonly Exchange[], afterInit?: () => void): ReplayResult {
+    return replayExchanges(this.ld, list, (ex) => {
+      if (typeOf(ex) === INIT) afterInit?.();
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.ld?.stop().catch(() => undefined);
+    this.ld?.cleanup();
+    await this.device?.stop();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+const ok = (r: { code: number | null; out: string; err: string }, what: string): unknown => {
+  assert.equal(r.code, 0, `${what}: ${r.err}`);
+  return JSON.parse(r.out);
+};
+
+test('a policy set with sphinx-ctl makes a later request of the recorded session fail with the rule\'s name', async () => {
+  const rig = new Rig();
+  try {
+    await rig.start(null);
+    let set: unknown;
+    const result = rig.replay(exchanges, () => (set ??= ok(rig.ctl(['policy', 'set', 'maxChannelValueSat=1000']), 'policy set')));
+    assert.equal((set as { policy: { maxChannelValueSat: string } }).policy.maxChannelValueSat, '1000', 'the device answered with the new policy');
+    assert.ok(result.failed > 0);
+    const first = result.mismatches[0]!;
+    assert.ok(([messageType('hsmd_sign_remote_commitment_tx'), messageType('hsmd_validate_commitment_tx')] as number[]).includes(first.type), `first refused: type ${first.type}`);
+    // lightningd's log (the broker's status messages) names the rule and its numbers.
+    await rig.ld.waitForStatus((m) => JSON.stringify(m).includes('policy-channel-value: channel value 1000000 sat > 1000'));
+    assert.match(rig.device.output(), /control: policy-set \(nonce \d+\) accepted/);
+  } finally {
+    await rig.stop();
+  }
+});
+
+test('on-chain destinations, payment velocity, the policy across SIGKILL, refused commands, and answers sphinx-ctl rejects', async () => {
+  const rig = new Rig();
+  try {
+    await rig.start(null); // the device's defaults: no allowlist
+    // Run 1: payments limited to 5,000 sat per day from right after init.
+    let limits: unknown;
+    const run1 = rig.replay(exchanges, () => (limits ??= ok(rig.ctl(['limits', 'set', '--sat', '5000', '--window', '86400']), 'limits set')));
+    assert.deepEqual((limits as { policy: { velocityLimitSat: string } }).policy.velocityLimitSat, '5000');
+    const withdrawals = exchanges.filter((ex) => typeOf(ex) === WITHDRAWAL);
+    assert.equal(withdrawals.length, 2, 'the session funds its channel, then withdraws');
+    const failedSeqs = new Set(run1.mismatches.map((m) => m.seq));
+    assert.ok(!failedSeqs.has(withdrawals[0]!.seq), 'the funding transaction of the channel the signer set up is signed');
+    assert.ok(failedSeqs.has(withdrawals[1]!.seq), 'the withdrawal to another node is refused');
+    await rig.ld.waitForStatus((m) => JSON.stringify(m).includes('policy-onchain-destination: output 0 pays 100000 sat to 0014d2c9aad79516b48864137bc965f6018e6233e4fb'));
+    // Preapprovals: those above 5,000 sat refused (approved: false), the 1,234.56 sat one passes.
+    const preapprovals = exchanges.filter((ex) => typeOf(ex) === PREAPPROVE && ex.seq < withdrawals[1]!.seq);
+    const amounts = preapprovals.map((ex) => summarizeBolt11(decodeAs('hsmd_preapprove_invoice_check', fromHex(ex.req)).invstring).amountMsat!);
+    assert.deepEqual(preapprovals.map((ex) => failedSeqs.has(ex.seq)), amounts.map((a) => a > 5_000_000n));
+    assert.match(rig.device.output(), /refused: policy-payment-velocity: 10000000 msat to 0[23][0-9a-f]{64} with 0 msat already paid/);
+    assert.notEqual((await rig.ld.exited()).code, 0, 'a refusal on lightningd\'s own connection stops hsmd, as CLN\'s does');
+    rig.ld.cleanup();
+
+    // Run 2 (the broker restarted, the same device): init, then the owner acts.
+    await rig.startBroker();
+    const init = exchanges.find((ex) => typeOf(ex) === INIT)!;
+    assert.equal(rig.replay([init]).failed, 0);
+    const address = bitcoin.address.fromOutputScript(fromHex(SESSION_ALLOWLIST[NAME]![0]!), bitcoin.networks.regtest);
+    assert.match(address, /^bcrt1q/);
+    const added = ok(rig.ctl(['allowlist', 'add', address]), 'allowlist add') as { policy: { allowlist: string[] } };
+    assert.deepEqual(added.policy.allowlist, SESSION_ALLOWLIST[NAME], 'the address decodes to the script the session pays');
+    const refused = preapprovals[0]!;
+    const hash = summarizeBolt11(decodeAs('hsmd_preapprove_invoice_check', fromHex(refused.req)).invstring).paymentHash;
+    ok(rig.ctl(['approve', Buffer.from(hash).toString('hex')]), 'approve');
+    const again = rig.replay([refused, withdrawals[1]!]);
+    assert.deepEqual(again.mismatches, [], 'the approved payment and the allowlisted withdrawal get CLN\'s recorded replies');
+    const retry = rig.replay([refused]);
+    assert.equal(retry.failed, 1, 'the approval was for one payment');
+
+    // Refused commands, each logged by the device and answered (signed) with why.
+    const signed = join(rig.root, 'cmd.json');
+    const sign = rig.ctl(['sign', 'status']);
+    assert.equal(sign.code, 0, sign.err);
+    writeFileSync(signed, sign.out);
+    ok(rig.ctl(['send', signed]), 'first send');
+    assert.match(rig.ctl(['send', signed]).err, /refused by the device \(replayed\)/);
+    assert.match(rig.ctl(['--nonce', '5', 'status']).err, /refused by the device \(stale\): nonce 5 is not above/);
+    const forged = JSON.parse(sign.out);
+    forged.body = forged.body.replace('"status"', '"approve"').replace('"args":{}', `"args":{"paymentHash":"${'11'.repeat(32)}"}`).replace(/"nonce":"\d+"/, `"nonce":"${Date.now() * 2000}"`);
+    writeFileSync(signed, JSON.stringify(forged));
+    const forgedRun = rig.ctl(['send', signed]);
+    assert.match(forgedRun.err, /refused by the device \(forged\)/, JSON.stringify(forgedRun));
+    const otherKey = join(rig.root, 'other.key');
+    spawnSync(process.execPath, [CTL, 'keygen', '--key', otherKey]);
+    assert.match(rig.ctl(['status'], otherKey).err, /refused by the device \(wrong-key\): signed by 0[23][0-9a-f]{64}, not by/);
+    for (const refusal of ['replayed', 'stale', 'forged', 'wrong-key']) assert.match(rig.device.output(), new RegExp(`control: .*refused \\(${refusal}\\)`));
+    await rig.ld.waitForStatus((m) => /device 0[23][0-9a-f]{64} refused a command \(wrong-key\)/.test(JSON.stringify(m)));
+
+    // sphinx-ctl checks the device's signature and that the answer is to its command.
+    const real = await fetch(`http://127.0.0.1:${rig.httpPort}/control`, { method: 'POST', body: rig.ctl(['sign', 'status']).out });
+    const answer = await real.text();
+    const tampered = JSON.parse(answer);
+    tampered.body = tampered.body.replace('"ok":true', '"ok":true,"x":1');
+    const fake = await fakeBroker([JSON.stringify(tampered), answer]);
+    try {
+      const bad = await rig.ctlAsync(['status'], fake.url);
+      assert.equal(bad.code, 1);
+      assert.match(bad.err, /the answer does not verify \(forged: the signature does not verify/);
+      const stale = await rig.ctlAsync(['status'], fake.url);
+      assert.equal(stale.code, 1);
+      assert.match(stale.err, /signed by the device but for another command/);
+    } finally {
+      fake.close();
+    }
+
+    // SIGKILL the device and restart it on its data directory: the policy is its journal's.
+    rig.device.child.kill('SIGKILL');
+    await rig.device.stop();
+    const dir = rig.device.dir;
+    rig.startDevice(null, dir);
+    let status: { policy: { velocityLimitSat: string; allowlist: string[] } } | undefined;
+    for (let i = 0; i < 100 && !status; i++) {
+      const r = rig.ctl(['status']);
+      if (r.code === 0) status = JSON.parse(r.out);
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(status, 'the restarted device answers');
+    assert.equal(status!.policy.velocityLimitSat, '5000');
+    assert.deepEqual(status!.policy.allowlist, SESSION_ALLOWLIST[NAME]);
+    const audit = spawnSync(process.execPath, [AUDIT, 'state', '--journal', dir, '--json'], { encoding: 'utf8' });
+    const state = JSON.parse(audit.stdout);
+    assert.equal(state.state.policy.velocityLimitSat, '5000');
+    assert.ok(state.sourced.some((r: { source: string; events: { kind: string }[] }) => r.source === 'control' && r.events.some((e) => e.kind === 'PaymentApprovalGranted')));
+  } finally {
+    await rig.stop();
+  }
+});
+
+/** An HTTP server posing as the broker: answers each POST /control with the next of `answers`. */
+async function fakeBroker(answers: string[]): Promise<{ url: string; close(): void }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end(answers.shift() ?? ''));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/`, close: () => server.close() };
+}
