@@ -23,6 +23,7 @@ import * as bitcoin from 'bitcoinjs-lib';
 import { SimLightningd } from '../demo/sim-lightningd.js';
 import { fromHex } from '../signer/bytes.js';
 import { summarizeBolt11 } from '../signer/address/bolt11.js';
+import { nobleCurve } from '../signer/crypto/noble.js';
 import { decodeAs, messageType } from '../signer/wire/messages.js';
 import { deviceIdOf } from './device-driver.js';
 import { fixturePath, repoRoot } from './fixtures.js';
@@ -146,7 +147,7 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     await rig.ld.waitForStatus((m) => JSON.stringify(m).includes('policy-onchain-destination: output 0 pays 100000 sat to 0014d2c9aad79516b48864137bc965f6018e6233e4fb'));
     // Preapprovals: those above 5,000 sat refused (approved: false), the 1,234.56 sat one passes.
     const preapprovals = exchanges.filter((ex) => typeOf(ex) === PREAPPROVE && ex.seq < withdrawals[1]!.seq);
-    const amounts = preapprovals.map((ex) => summarizeBolt11(decodeAs('hsmd_preapprove_invoice_check', fromHex(ex.req)).invstring).amountMsat!);
+    const amounts = preapprovals.map((ex) => summarizeBolt11(nobleCurve, decodeAs('hsmd_preapprove_invoice_check', fromHex(ex.req)).invstring).amountMsat!);
     assert.deepEqual(preapprovals.map((ex) => failedSeqs.has(ex.seq)), amounts.map((a) => a > 5_000_000n));
     assert.match(rig.device.output(), /refused: policy-payment-velocity: 10000000 msat to 0[23][0-9a-f]{64} with 0 msat already paid/);
     assert.notEqual((await rig.ld.exited()).code, 0, 'a refusal on lightningd\'s own connection stops hsmd, as CLN\'s does');
@@ -161,7 +162,7 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     const added = ok(rig.ctl(['allowlist', 'add', address]), 'allowlist add') as { policy: { allowlist: string[] } };
     assert.deepEqual(added.policy.allowlist, SESSION_ALLOWLIST[NAME], 'the address decodes to the script the session pays');
     const refused = preapprovals[0]!;
-    const hash = summarizeBolt11(decodeAs('hsmd_preapprove_invoice_check', fromHex(refused.req)).invstring).paymentHash;
+    const hash = summarizeBolt11(nobleCurve, decodeAs('hsmd_preapprove_invoice_check', fromHex(refused.req)).invstring).paymentHash;
     ok(rig.ctl(['approve', Buffer.from(hash).toString('hex')]), 'approve');
     const again = rig.replay([refused, withdrawals[1]!]);
     assert.deepEqual(again.mismatches, [], 'the approved payment and the allowlisted withdrawal get CLN\'s recorded replies');

@@ -1,10 +1,11 @@
 /**
  * What the payment limits need of a BOLT 11 invoice: its amount, payment hash and payee.
  * The payee is the `n` field if present, else the key recovered from the invoice's signature
- * over hash_u5(hrp, data) (BOLT 11 "Requirements"). Pure; throws Bolt11Error.
+ * over hash_u5(hrp, data) (BOLT 11 "Requirements"), with the signer's Curve (no curve module
+ * of its own: the device builds its curve after boot). Pure; throws Bolt11Error.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { utf8 } from '../bytes.js';
+import type { Curve } from '../crypto/curve.js';
 import { hashU5 } from '../handlers/hash-u5.js';
 import { bech32Decode, wordsToBytes } from './bech32.js';
 
@@ -42,7 +43,18 @@ function amountOf(digits: string | undefined, multiplier: string | undefined): b
   return n * MSAT_PER[multiplier]!;
 }
 
-export function summarizeBolt11(invoice: string): Bolt11Summary {
+/** The fields read without any curve arithmetic; `payee` only if the invoice has an `n` field. */
+export interface Bolt11Fields {
+  readonly amountMsat: bigint | undefined;
+  readonly paymentHash: Uint8Array;
+  readonly payee: Uint8Array | undefined;
+  /** 64-byte compact signature, its recovery id, and the hash it signs. */
+  readonly signature: Uint8Array;
+  readonly recovery: number;
+  readonly signingHash: Uint8Array;
+}
+
+export function readBolt11(invoice: string): Bolt11Fields {
   let decoded;
   try {
     decoded = bech32Decode(invoice, Number.MAX_SAFE_INTEGER);
@@ -69,15 +81,41 @@ export function summarizeBolt11(invoice: string): Bolt11Summary {
     at += 3 + length;
   }
   if (!paymentHash) throw new Bolt11Error('no payment hash (p field)');
-  if (!payee) {
-    const sig = wordsToBytes(words.subarray(words.length - SIGNATURE_WORDS));
-    const recovery = sig[64]!;
-    if (recovery > 3) throw new Bolt11Error(`signature recovery id ${recovery}`);
-    try {
-      payee = secp256k1.recoverPublicKey(Uint8Array.of(recovery, ...sig.subarray(0, 64)), hashU5(utf8(hrp), data), { prehash: false });
-    } catch (e) {
-      throw new Bolt11Error(`signature does not recover a key: ${(e as Error).message}`);
-    }
+  const sig = wordsToBytes(words.subarray(words.length - SIGNATURE_WORDS));
+  return { amountMsat, paymentHash, payee, signature: sig.subarray(0, 64), recovery: sig[64]!, signingHash: hashU5(utf8(hrp), data) };
+}
+
+/** Amount, payment hash and payee (recovered from the signature when there is no `n` field). */
+export function summarizeBolt11(curve: Curve, invoice: string): Bolt11Summary {
+  const f = readBolt11(invoice);
+  return { amountMsat: f.amountMsat, paymentHash: f.paymentHash, payee: f.payee ?? recoverKey(curve, f.signature, f.recovery, f.signingHash) };
+}
+
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const toBig = (b: Uint8Array): bigint => b.reduce((a, x) => (a << 8n) | BigInt(x), 0n);
+const toBytes32 = (n: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * (31 - i))) & 0xffn));
+function powMod(b: bigint, e: bigint): bigint {
+  let r = 1n;
+  for (b %= N; e > 0n; e >>= 1n, b = (b * b) % N) if (e & 1n) r = (r * b) % N;
+  return r;
+}
+
+/**
+ * ECDSA public key recovery (SEC 1 §4.1.6): R from r and the recovery id's parity, then
+ * Q = r⁻¹(sR − eG) = u1·G + u2·R with u1 = −e·r⁻¹, u2 = s·r⁻¹ (mod n). An id with bit 1 set
+ * (R.x ≥ n: odds about 2⁻¹²⁸) is refused.
+ */
+function recoverKey(curve: Curve, signature: Uint8Array, recovery: number, hash: Uint8Array): Uint8Array {
+  const [r, s, e] = [toBig(signature.subarray(0, 32)), toBig(signature.subarray(32, 64)), toBig(hash) % N];
+  if (recovery > 1 || r === 0n || r >= N || s === 0n || s >= N) throw new Bolt11Error(`signature cannot be recovered (recovery id ${recovery})`);
+  const rInv = powMod(r, N - 2n);
+  const u1 = (((N - e) % N) * rInv) % N;
+  const u2 = (s * rInv) % N;
+  try {
+    const R = Uint8Array.of(recovery & 1 ? 0x03 : 0x02, ...signature.subarray(0, 32));
+    const sR = curve.pointMul(R, toBytes32(u2));
+    return u1 === 0n ? sR : curve.pointAdd(curve.publicKey(toBytes32(u1)), sR);
+  } catch (e) {
+    throw new Bolt11Error(`signature does not recover a key: ${(e as Error).message}`);
   }
-  return { amountMsat, paymentHash, payee };
 }

@@ -8,7 +8,7 @@
  */
 import { equal, fromHex, toHex } from '../bytes.js';
 import type { Network } from '../address/address.js';
-import { Bolt11Error, summarizeBolt11 } from '../address/bolt11.js';
+import { Bolt11Error, readBolt11 } from '../address/bolt11.js';
 import type { SignerEvent } from '../events.js';
 import { policyFromJson, PolicyJsonError, policyToJson, policyValue } from '../policy/policy-codec.js';
 import type { PolicyConfig } from '../policy/policy.js';
@@ -103,7 +103,7 @@ export function decideCommand(ctx: ControlContext, cmd: ControlCommand): Control
 }
 
 function approvedHash(args: Record<string, unknown>): Uint8Array {
-  if (typeof args.invoice === 'string') return summarizeBolt11(args.invoice).paymentHash;
+  if (typeof args.invoice === 'string') return readBolt11(args.invoice).paymentHash;
   if (typeof args.paymentHash === 'string' && /^[0-9a-f]{64}$/.test(args.paymentHash)) return fromHex(args.paymentHash);
   throw new ControlError('invalid', 'approve takes {"paymentHash": 64 hex digits} or {"invoice": a BOLT 11 invoice}');
 }

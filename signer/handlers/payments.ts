@@ -20,10 +20,10 @@ import type { DecideContext, HandlerTable } from './context.js';
 
 type Subject = Pick<PaymentPreapproved, 'invoice' | 'keysend'>;
 
-function paymentOf(subject: Subject): Payment | PolicyViolation {
+function paymentOf(ctx: DecideContext, subject: Subject): Payment | PolicyViolation {
   if (subject.keysend) return { amountMsat: subject.keysend.amountMsat, paymentHash: subject.keysend.paymentHash, payee: subject.keysend.destination };
   try {
-    return summarizeBolt11(subject.invoice!);
+    return summarizeBolt11(ctx.curve, subject.invoice!);
   } catch (e) {
     if (!(e instanceof Bolt11Error)) throw e;
     return { policy: PAYMENT_VELOCITY, detail: `the invoice cannot be read (${e.message}), so its amount cannot be counted` };
@@ -41,7 +41,7 @@ function preapprove(ctx: DecideContext, state: SignerState, env: Envelope, subje
   const preapproved: SignerEvent[] = checkOnly ? [] : [{ kind: 'PaymentPreapproved', ...subject, approved: !state.dev.failPreapprove }];
   if (state.dev.failPreapprove || ctx.policy.off.has(PAYMENT_VELOCITY)) return answer(!state.dev.failPreapprove, preapproved);
 
-  const payment = paymentOf(subject);
+  const payment = paymentOf(ctx, subject);
   const { via, violations } = 'policy' in payment ? { via: undefined, violations: [payment] } : velocity(ctx.policy, state, payment, env.at);
   const refused = violations.filter((v) => !ctx.policy.warnOnly.has(v.policy));
   if (refused.length > 0) return answer(false, refused.map((v) => ({ kind: 'PolicyRefused', policy: v.policy, detail: v.detail })));
