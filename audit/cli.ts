@@ -1,5 +1,5 @@
 /**
- * `sphinx-audit`: see and prove what the signer signed (issue 6). Commands: summary, verify,
+ * `sphinx-audit`: see and prove what the signer signed. Commands: summary, verify,
  * channel, state (and report, audit/report*). Exit 0 when all is well, 1 when verify finds a
  * mismatch, 2 for a usage or input error (the message says the fix).
  */

@@ -1,5 +1,5 @@
 /**
- * The HTML report (issue 6 item 5) rendered in headless Chromium: views from a real BrokerLog
+ * The HTML report rendered in headless Chromium: views from a real BrokerLog
  * holding session-basic-l1 (test/session-log.ts; its times and latencies are SYNTHETIC), plus
  * a real policy refusal (the session's second counterparty commitment asked again after the
  * third, refused by the live Signer) and a refusal whose description is hostile markup. Every

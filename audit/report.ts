@@ -1,5 +1,5 @@
 /**
- * `renderReport(views, meta)`: the audit report (issue 6 item 5) as one self-contained HTML
+ * `renderReport(views, meta)`: the audit report as one self-contained HTML
  * document: inline CSS and inline SVG charts, no script and nothing fetched (its
  * Content-Security-Policy forbids any load), so it opens offline and a hostile string in a
  * log cannot reach the network. Every string from a log is escaped (report-html.ts `esc`).
