@@ -8,7 +8,7 @@
  * close hsmd's status connection, and losing hsmd kills lightningd (subd.c sd_msg_read). So
  * every text we send goes through `statusText`, which replaces such characters.
  */
-import { STATUS_FAILURE_CODE, type StatusFailure } from '../signer/decision.js';
+import { statusFailureCode, type StatusFailure } from '../signer/decision.js';
 import { optional, struct, type StructValue, u8, wirestring } from '../signer/wire/codec.js';
 import { nodeId } from '../signer/wire/fields.js';
 import { msg } from '../signer/wire/message-spec.js';
@@ -65,7 +65,7 @@ export const towireStatusLog = (level: LogLevel, peer: Uint8Array | null, entry:
 
 /** status_fail {failreason u8, desc wirestring}: the last word before a fatal exit. */
 export const towireStatusFail = (reason: FailReason, desc: string): Uint8Array =>
-  encode('status_fail', { failreason: STATUS_FAILURE_CODE[reason], desc: statusText(desc) });
+  encode('status_fail', { failreason: statusFailureCode(reason), desc: statusText(desc) });
 
 /** hsmstatus_client_bad_request {id node_id, description wirestring, len u16, msg u8[len]}. */
 export function towireClientBadRequest(id: Uint8Array, description: string, message: Uint8Array): Uint8Array {

@@ -25,14 +25,13 @@ export type Reply =
       readonly frame?: Uint8Array;
     };
 
-/** common/status_wire.csv enum status_failreason. */
-export type StatusFailure = 'master-io' | 'hsm-io' | 'gossip-io' | 'internal';
-export const STATUS_FAILURE_CODE: Readonly<Record<StatusFailure, number>> = {
-  'master-io': 0,
-  'hsm-io': 1,
-  'gossip-io': 2,
-  internal: 3,
-};
+/**
+ * CLN's enum status_failreason (common/status_wire.csv), in its order: a failure's code is
+ * its index. The one list of them: status_fail, the reply codec and the logs use it.
+ */
+export const STATUS_FAILURES = ['master-io', 'hsm-io', 'gossip-io', 'internal'] as const;
+export type StatusFailure = (typeof STATUS_FAILURES)[number];
+export const statusFailureCode = (failure: StatusFailure): number => STATUS_FAILURES.indexOf(failure);
 
 export interface Decision {
   readonly events: readonly SignerEvent[];

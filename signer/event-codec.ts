@@ -10,9 +10,9 @@
  *   reply   = u8 version (1) ‖ u8 reply tag (REPLY_TAGS) ‖ fields
  *   bytes   = u32 length ‖ bytes;  string = bytes of its UTF-8;  bool = u8 0|1
  *   option  = u8 0 (absent) | u8 1 ‖ value;  u64 = 8 bytes;  u16/u32 as named
- *   fatal   = u8 failure (0: none, else 1 + STATUS_FAILURE_CODE) ‖ string ‖ option(bytes frame)
+ *   fatal   = u8 failure (0: none, else 1 + its status_failreason code) ‖ string ‖ option(bytes frame)
  */
-import type { Reply, StatusFailure } from './decision.js';
+import { type Reply, STATUS_FAILURES, statusFailureCode } from './decision.js';
 import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
 import { readPolicy, writePolicy } from './policy/policy-codec.js';
 import { WireError } from './wire/errors.js';
@@ -49,7 +49,6 @@ export const EVENT_TAGS: Readonly<Record<SignerEvent['kind'], number>> = {
 const KIND_OF_TAG = new Map(Object.entries(EVENT_TAGS).map(([k, t]) => [t, k as SignerEvent['kind']]));
 
 export const REPLY_TAGS: Readonly<Record<Reply['kind'], number>> = { frame: 1, none: 2, 'bad-request': 3, fatal: 4 };
-const FAILURES: readonly (StatusFailure | null)[] = [null, 'master-io', 'hsm-io', 'gossip-io', 'internal'];
 
 /** A decoding failure of the event codec (or anything built on it). */
 export class CodecError extends Error {
@@ -65,7 +64,16 @@ export function writeVarBytes(w: WireWriter, b: Uint8Array): void {
 export const readVarBytes = (r: WireReader): Uint8Array => r.bytes(r.u32());
 
 export const writeString = (w: WireWriter, s: string): void => writeVarBytes(w, new TextEncoder().encode(s));
-export const readString = (r: WireReader): string => new TextDecoder('utf-8', { fatal: true }).decode(readVarBytes(r));
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+export function readString(r: WireReader): string {
+  const start = r.offset;
+  const bytes = readVarBytes(r);
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    return r.fail('invalid UTF-8', start);
+  }
+}
 
 export function writeOption<T>(w: WireWriter, v: T | undefined | null, write: (v: T) => void): void {
   if (v === undefined || v === null) return w.u8(0);
@@ -353,7 +361,7 @@ export function writeReply(w: WireWriter, reply: Reply): void {
     case 'bad-request':
       return writeString(w, reply.description);
     case 'fatal':
-      w.u8(FAILURES.indexOf(reply.failure));
+      w.u8(reply.failure === null ? 0 : 1 + statusFailureCode(reply.failure));
       writeString(w, reply.description);
       writeOption(w, reply.frame, (f) => writeVarBytes(w, f));
       return;
@@ -373,8 +381,8 @@ export function readReply(r: WireReader): Reply {
       return { kind: 'bad-request', description: readString(r) };
     case REPLY_TAGS.fatal: {
       const code = r.u8();
-      if (code >= FAILURES.length) throw new CodecError(`reply: unknown status failure code ${code} at offset ${r.offset - 1}`);
-      const failure = FAILURES[code]!;
+      const failure = code === 0 ? null : STATUS_FAILURES[code - 1];
+      if (failure === undefined) throw new CodecError(`reply: unknown status failure code ${code} at offset ${r.offset - 1}`);
       const description = readString(r);
       const frame = readOption(r, () => readVarBytes(r));
       return frame === undefined ? { kind: 'fatal', failure, description } : { kind: 'fatal', failure, description, frame };

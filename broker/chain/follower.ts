@@ -13,9 +13,9 @@ import { readTx, txid as txidOf } from '../../signer/bolt3/tx.js';
 import type { DeviceChainStatus } from '../../signer/chain/status.js';
 import type { ChainUpdate } from '../../signer/chain/updates.js';
 import { MAX_REORG_DEPTH } from '../../signer/chain/view.js';
-import { readVarint } from '../../signer/chain/merkle-proof.js';
 import { hashHex as display } from '../../signer/chain/track.js';
 import { fromHex } from '../../signer/bytes.js';
+import { WireReader } from '../../signer/wire/reader.js';
 import { RPC_INVALID_PARAMETER, RpcError, type BitcoindRpc } from './bitcoind-rpc.js';
 
 export const DEFAULT_MAX_HEADERS = 144;
@@ -80,12 +80,13 @@ export async function nextChainMessage(rpc: ChainRpc, status: DeviceChainStatus,
 async function watchedTransactions(rpc: ChainRpc, height: number, hash: string, watched: ReadonlySet<string>): Promise<ChainUpdate[]> {
   const block = fromHex(await rpc.getBlockHex(hash));
   const updates: ChainUpdate[] = [];
-  const at = { pos: 80 };
-  const count = readVarint(block, at);
+  const header = new WireReader(block, 80);
+  const count = header.compactSize();
+  let pos = header.offset;
   for (let i = 0; i < count; i++) {
-    const { tx, end } = readTx(block, at.pos);
-    const raw = block.slice(at.pos, end);
-    at.pos = end;
+    const { tx, end } = readTx(block, pos);
+    const raw = block.slice(pos, end);
+    pos = end;
     const id = display(txidOf(tx));
     const touches = tx.outputs.some((_, vout) => watched.has(`${id}:${vout}`)) || tx.inputs.some((input) => watched.has(`${display(input.prevTxid)}:${input.prevVout}`));
     if (touches) updates.push({ kind: 'transaction', height, proof: fromHex(await rpc.getTxOutProof([id], hash)), tx: raw });

@@ -7,6 +7,8 @@ import test from 'node:test';
 import { fromHex, toHex } from '../../signer/bytes.js';
 import { fixturePath } from '../../test/fixtures.js';
 import { clientOf, loadTranscript } from '../../test/transcript.js';
+import type { Reply } from '../../signer/decision.js';
+import { encodeReply } from '../../signer/event-codec.js';
 import { decodeRecord, encodeRecord, type LogRecord, RecordError } from './record.js';
 
 /** Every recorded exchange as the broker would log it: request, then reply (or none). */
@@ -51,7 +53,7 @@ const allRecords = (): LogRecord[] => [...recordedSession(), ...OTHER_KINDS];
 
 test('byte layout: signer-connected is version, kind 3, text16 device id, u64 at', () => {
   const bytes = encodeRecord({ kind: 'signer-connected', deviceId: 'ab', at: 0x0102 });
-  assert.equal(toHex(bytes), '01' + '03' + '0002' + '6162' + '0000000000000102');
+  assert.equal(toHex(bytes), '02' + '03' + '0002' + '6162' + '0000000000000102');
 });
 
 test('byte layout: request-received and error follow record.ts field by field', () => {
@@ -61,12 +63,35 @@ test('byte layout: request-received and error follow record.ts field by field', 
     message: Uint8Array.of(0x00, 0x17, 0xaa), at: 1,
   };
   assert.equal(toHex(encodeRecord(req)),
-    '0101' + '0000000000000005' + '02'.repeat(33) + '0000000000000003' + '0000000000000403' + '0017' +
+    '0201' + '0000000000000005' + '02'.repeat(33) + '0000000000000003' + '0000000000000403' + '0017' +
     '00000003' + '0017aa' + '0000000000000001');
   assert.equal(toHex(encodeRecord({ kind: 'error', id: 2n, text: 'x', at: 4 })),
-    '0105' + '01' + '0000000000000002' + '00000001' + '78' + '0000000000000004');
-  assert.equal(toHex(encodeRecord({ kind: 'reply-received', id: 1n, reply: { kind: 'none' }, latencyMicros: 9 })),
-    '0102' + '0000000000000001' + '0000000000000009' + '01');
+    '0205' + '01' + '0000000000000002' + '00000001' + '78' + '0000000000000004');
+});
+
+test('byte layout: reply-received carries the reply in the one Reply encoding (event-codec.ts)', () => {
+  for (const record of allRecords().filter((r): r is Extract<LogRecord, { kind: 'reply-received' }> => r.kind === 'reply-received').slice(-8)) {
+    const id = record.id.toString(16).padStart(16, '0');
+    const latency = record.latencyMicros.toString(16).padStart(16, '0');
+    assert.equal(toHex(encodeRecord(record)), '0202' + id + latency + toHex(encodeReply(record.reply)));
+  }
+});
+
+test('version 1 records, written before the reply encoding was shared, still read', () => {
+  const head = '0102' + '0000000000000007' + '0000000000000009';
+  const cases: [string, Reply][] = [
+    ['00' + '00000002' + 'abcd', { kind: 'frame', frame: Uint8Array.of(0xab, 0xcd) }],
+    ['01', { kind: 'none' }],
+    ['02' + '00000001' + '78', { kind: 'bad-request', description: 'x' }],
+    ['03' + '03' + '00000001' + '78' + '00', { kind: 'fatal', failure: 'internal', description: 'x' }],
+    ['03' + 'ff' + '00000000' + '00', { kind: 'fatal', failure: null, description: '' }],
+    ['03' + '00' + '00000000' + '01' + '00000001' + '73', { kind: 'fatal', failure: 'master-io', description: '', frame: Uint8Array.of(0x73) }],
+  ];
+  for (const [reply, expected] of cases)
+    assert.deepEqual(decodeRecord(fromHex(head + reply)), { kind: 'reply-received', id: 7n, latencyMicros: 9, reply: expected }, reply);
+  // The other kinds are the same in both versions.
+  const v2 = encodeRecord(OTHER_KINDS[4]!);
+  assert.deepEqual(decodeRecord(Uint8Array.of(1, ...v2.subarray(1))), OTHER_KINDS[4]);
 });
 
 test('every kind round-trips, with every request and reply of a recorded CLN session', () => {
@@ -84,12 +109,12 @@ test('decoded bytes are copies, not views of the stored value', () => {
   assert.equal(toHex(decoded.message), before);
 });
 
-test('an unknown version is refused by number, never read as version 1', () => {
+test('an unknown version is refused by number, never guessed', () => {
   const value = encodeRecord(OTHER_KINDS[4]!);
-  for (const version of [0, 2, 255]) {
+  for (const version of [0, 3, 255]) {
     value[0] = version;
     assert.throws(() => decodeRecord(value), (e: unknown) =>
-      e instanceof RecordError && e.message === `unknown broker-log record version ${version} (this build reads version 1)`);
+      e instanceof RecordError && e.message === `unknown broker-log record version ${version} (this build reads versions 1 and 2)`);
   }
 });
 
@@ -98,7 +123,7 @@ test('an unknown kind is refused by number', () => {
   for (const kind of [0, 6, 200]) {
     value[1] = kind;
     assert.throws(() => decodeRecord(value), (e: unknown) =>
-      e instanceof RecordError && e.message === `unknown broker-log record kind ${kind} (version 1)`);
+      e instanceof RecordError && e.message === `unknown broker-log record kind ${kind} (version 2)`);
   }
 });
 
@@ -118,7 +143,11 @@ test('trailing bytes, bad reply kinds, bad failure codes, bad bools and bad UTF-
   const reply = encodeRecord(OTHER_KINDS[0]!);
   const cases: [Uint8Array, RegExp][] = [
     [Uint8Array.of(...encodeRecord(OTHER_KINDS[4]!), 0), /1 trailing bytes after the record/],
-    [Uint8Array.of(...reply.subarray(0, 18), 9, ...reply.subarray(19)), /field reply: unknown reply kind 9 at offset 18/],
+    [Uint8Array.of(...reply.subarray(0, 19), 9, ...reply.subarray(20)), /field reply: reply: unknown reply tag 9 at offset 19/],
+    [Uint8Array.of(...reply.subarray(0, 18), 7, ...reply.subarray(19)), /field reply: reply: unknown version 7/],
+    [fromHex('0202' + '00'.repeat(16) + '01' + '04' + '07' + '00000000' + '00'), /field reply: reply: unknown status failure code 7/],
+    [fromHex('0202' + '00'.repeat(16) + '01' + '03' + '00000001' + 'ff'), /field reply: invalid UTF-8 at offset 20/],
+    [fromHex('0102' + '00'.repeat(16) + '09'), /field reply: unknown reply kind 9 at offset 18/],
     [fromHex('0102' + '00'.repeat(16) + '03' + '07' + '00000000' + '00'), /unknown status_failreason 7/],
     [fromHex('0105' + '02' + '00000000' + '0000000000000000'), /field id: bool must be 0 or 1, got 2/],
     [fromHex('0103' + '0001' + 'ff' + '0000000000000000'), /field deviceId: invalid UTF-8 at offset 4/],

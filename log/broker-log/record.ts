@@ -4,34 +4,39 @@
  * sit side by side; a decoder reads exactly one whole record and refuses anything else by name
  * (unknown version, unknown kind, truncation, trailing bytes), never guessing.
  *
- * Byte layout, version 1 (all integers big-endian; `bytes32` = u32 length ‖ bytes;
+ * Byte layout, version 2 (all integers big-endian; `bytes32` = u32 length ‖ bytes;
  * `text16`/`text32` = u16/u32 length ‖ UTF-8):
  *
- *   u8 version = 1 ‖ u8 kind ‖ body
+ *   u8 version = 2 ‖ u8 kind ‖ body
  *
  *   kind 1 request-received: u64 id ‖ peer[33] ‖ u64 dbid ‖ u64 permissions ‖ u16 type ‖
  *                            bytes32 message ‖ u64 at (unix ms)
- *   kind 2 reply-received:   u64 id ‖ u64 latency (µs) ‖ u8 reply kind ‖ reply body
- *       reply kind 0 frame:       bytes32 frame
- *       reply kind 1 none:        (empty)
- *       reply kind 2 bad-request: text32 description
- *       reply kind 3 fatal:       u8 failure (status_failreason 0..3, 0xff = none: clean exit) ‖
- *                                 text32 description ‖ u8 has frame (0/1) ‖ [bytes32 frame]
+ *   kind 2 reply-received:   u64 id ‖ u64 latency (µs) ‖ reply, in the one Reply encoding
+ *                            (signer/event-codec.ts writeReply: the device journal and the
+ *                            MQTT reply envelopes use it too)
  *   kind 3 signer-connected:    text16 device id ‖ u64 at (unix ms)
  *   kind 4 signer-disconnected: text16 device id ‖ u64 at (unix ms)
  *   kind 5 error:               u8 has id (0/1) ‖ [u64 id] ‖ text32 text ‖ u64 at (unix ms)
  *
+ * Version 1 (still read, no longer written) is the same except for the reply of kind 2:
+ *   u8 reply kind (0 frame, 1 none, 2 bad-request, 3 fatal) ‖ for a frame: bytes32 frame;
+ *   for a bad request: text32 description; for a fatal: u8 status_failreason (0xff: none,
+ *   a clean exit) ‖ text32 description ‖ u8 has frame (0/1) ‖ [bytes32 frame].
+ *
  * Times and latencies are u64 on the wire and `number` in memory (unix ms and µs stay far
  * below 2^53; a decoded value above Number.MAX_SAFE_INTEGER is refused, not rounded).
  */
-import { type Reply, STATUS_FAILURE_CODE, type StatusFailure } from '../../signer/decision.js';
+import { type Reply, STATUS_FAILURES } from '../../signer/decision.js';
 import type { ClientContext } from '../../signer/envelope.js';
+import { CodecError, readReply, writeReply } from '../../signer/event-codec.js';
 import { WireError } from '../../signer/wire/errors.js';
 import { WireReader } from '../../signer/wire/reader.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 
-/** The version this build writes, and the only one it reads. */
-export const RECORD_VERSION = 1;
+/** The version this build writes. */
+export const RECORD_VERSION = 2;
+/** The versions this build reads (see the layout above). */
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 /** lightningd's request as the broker received it (DESIGN §2: before it goes to the signer). */
 export interface RequestReceived {
@@ -98,11 +103,8 @@ const KIND_CODE: Readonly<Record<LogRecord['kind'], number>> = {
 };
 const KIND_OF_CODE = new Map(Object.entries(KIND_CODE).map(([k, c]) => [c, k as LogRecord['kind']]));
 
-const REPLY_CODE: Readonly<Record<Reply['kind'], number>> = { frame: 0, none: 1, 'bad-request': 2, fatal: 3 };
-const REPLY_OF_CODE = new Map(Object.entries(REPLY_CODE).map(([k, c]) => [c, k as Reply['kind']]));
-const FAILURE_OF_CODE = new Map(Object.entries(STATUS_FAILURE_CODE).map(([k, c]) => [c, k as StatusFailure]));
-/** A fatal reply with no status_failreason (hsmd's clean exit). */
-const NO_FAILURE = 0xff;
+/** Version 1: a fatal reply with no status_failreason (hsmd's clean exit). */
+const V1_NO_FAILURE = 0xff;
 
 const PEER_LENGTH = 33;
 const utf8Encoder = new TextEncoder();
@@ -131,7 +133,7 @@ export function encodeRecord(record: LogRecord): Uint8Array {
       case 'reply-received':
         w.u64(record.id);
         time(w, record.latencyMicros, 'latencyMicros');
-        encodeReply(w, record.reply);
+        writeReply(w, record.reply);
         break;
       case 'signer-connected':
       case 'signer-disconnected':
@@ -146,32 +148,10 @@ export function encodeRecord(record: LogRecord): Uint8Array {
         break;
     }
   } catch (e) {
-    if (e instanceof WireError) throw new RecordError(`${record.kind}: ${e.message}`);
+    if (e instanceof WireError || e instanceof CodecError) throw new RecordError(`${record.kind}: ${e.message}`);
     throw e;
   }
   return w.finish().slice();
-}
-
-function encodeReply(w: WireWriter, reply: Reply): void {
-  const code = REPLY_CODE[reply.kind];
-  if (code === undefined) throw new RecordError(`unknown reply kind ${JSON.stringify(reply.kind)}`);
-  w.u8(code);
-  switch (reply.kind) {
-    case 'frame':
-      bytes32(w, reply.frame);
-      break;
-    case 'none':
-      break;
-    case 'bad-request':
-      text32(w, reply.description);
-      break;
-    case 'fatal':
-      w.u8(reply.failure === null ? NO_FAILURE : STATUS_FAILURE_CODE[reply.failure]);
-      text32(w, reply.description);
-      w.bool(reply.frame !== undefined);
-      if (reply.frame !== undefined) bytes32(w, reply.frame);
-      break;
-  }
 }
 
 /** Decodes one stored value. RecordError naming the version, kind or field that is wrong. */
@@ -180,22 +160,23 @@ export function decodeRecord(value: Uint8Array): LogRecord {
   r.msgName = 'broker-log record';
   try {
     const version = r.u8();
-    if (version !== RECORD_VERSION)
-      throw new RecordError(`unknown broker-log record version ${version} (this build reads version ${RECORD_VERSION})`);
+    if (!READABLE_VERSIONS.includes(version))
+      throw new RecordError(`unknown broker-log record version ${version} (this build reads versions ${READABLE_VERSIONS.join(' and ')})`);
     const code = r.u8();
     const kind = KIND_OF_CODE.get(code);
     if (kind === undefined) throw new RecordError(`unknown broker-log record kind ${code} (version ${version})`);
     r.msgName = `broker-log record ${kind}`;
-    const record = decodeBody(r, kind);
+    const record = decodeBody(r, kind, version);
     if (!r.atEnd) r.fail(`${r.remaining} trailing bytes after the record`);
     return record;
   } catch (e) {
     if (e instanceof WireError) throw new RecordError(e.message);
+    if (e instanceof CodecError) throw new RecordError(`${r.msgName}: field ${r.fieldName}: ${e.message}`);
     throw e;
   }
 }
 
-function decodeBody(r: WireReader, kind: LogRecord['kind']): LogRecord {
+function decodeBody(r: WireReader, kind: LogRecord['kind'], version: number): LogRecord {
   switch (kind) {
     case 'request-received': {
       const id = field(r, 'id', () => r.u64());
@@ -210,7 +191,7 @@ function decodeBody(r: WireReader, kind: LogRecord['kind']): LogRecord {
     case 'reply-received': {
       const id = field(r, 'id', () => r.u64());
       const latencyMicros = field(r, 'latencyMicros', () => readTime(r));
-      const reply = field(r, 'reply', () => decodeReply(r));
+      const reply = field(r, 'reply', () => (version === 1 ? readReplyV1(r) : readReply(r)));
       return { kind, id, reply, latencyMicros };
     }
     case 'signer-connected':
@@ -228,24 +209,25 @@ function decodeBody(r: WireReader, kind: LogRecord['kind']): LogRecord {
   }
 }
 
-function decodeReply(r: WireReader): Reply {
+/** A version 1 record's reply (see the layout above). */
+function readReplyV1(r: WireReader): Reply {
   const code = r.u8();
-  const kind = REPLY_OF_CODE.get(code);
-  if (kind === undefined) r.fail(`unknown reply kind ${code}`, r.offset - 1);
-  switch (kind) {
-    case 'frame':
-      return { kind, frame: r.bytes(r.u32()) };
-    case 'none':
-      return { kind };
-    case 'bad-request':
-      return { kind, description: readText(r, r.u32()) };
-    case 'fatal': {
+  switch (code) {
+    case 0:
+      return { kind: 'frame', frame: r.bytes(r.u32()) };
+    case 1:
+      return { kind: 'none' };
+    case 2:
+      return { kind: 'bad-request', description: readText(r, r.u32()) };
+    case 3: {
       const failureCode = r.u8();
-      const failure = failureCode === NO_FAILURE ? null : FAILURE_OF_CODE.get(failureCode);
+      const failure = failureCode === V1_NO_FAILURE ? null : STATUS_FAILURES[failureCode];
       if (failure === undefined) r.fail(`unknown status_failreason ${failureCode}`, r.offset - 1);
       const description = readText(r, r.u32());
-      return r.bool() ? { kind, failure, description, frame: r.bytes(r.u32()) } : { kind, failure, description };
+      return r.bool() ? { kind: 'fatal', failure, description, frame: r.bytes(r.u32()) } : { kind: 'fatal', failure, description };
     }
+    default:
+      return r.fail(`unknown reply kind ${code}`, r.offset - 1);
   }
 }
 

@@ -10,7 +10,8 @@
  * inputs (`sighasher`), as BIP 143 intends.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { ByteWriter, type Tx } from './tx.js';
+import { WireWriter } from '../wire/writer.js';
+import type { Tx } from './tx.js';
 
 export const SIGHASH_ALL = 0x01;
 export const SIGHASH_NONE = 0x02;
@@ -36,10 +37,10 @@ export function sighasher(tx: Tx): Sighasher {
 
   const prevouts = (): Uint8Array => {
     if (hashPrevouts === undefined) {
-      const w = new ByteWriter(36 * tx.inputs.length);
+      const w = new WireWriter(36 * tx.inputs.length);
       for (const i of tx.inputs) {
         w.bytes(i.prevTxid);
-        w.u32(i.prevVout);
+        w.u32le(i.prevVout);
       }
       hashPrevouts = sha256d(w.finish());
     }
@@ -47,18 +48,18 @@ export function sighasher(tx: Tx): Sighasher {
   };
   const sequences = (): Uint8Array => {
     if (hashSequence === undefined) {
-      const w = new ByteWriter(4 * tx.inputs.length);
-      for (const i of tx.inputs) w.u32(i.sequence);
+      const w = new WireWriter(4 * tx.inputs.length);
+      for (const i of tx.inputs) w.u32le(i.sequence);
       hashSequence = sha256d(w.finish());
     }
     return hashSequence;
   };
   const outputs = (): Uint8Array => {
     if (hashOutputs === undefined) {
-      const w = new ByteWriter(48 * tx.outputs.length);
+      const w = new WireWriter(48 * tx.outputs.length);
       for (const o of tx.outputs) {
-        w.u64(o.amountSat);
-        w.varBytes(o.scriptPubKey);
+        w.u64le(o.amountSat);
+        w.compactBytes(o.scriptPubKey);
       }
       hashOutputs = sha256d(w.finish());
     }
@@ -71,27 +72,27 @@ export function sighasher(tx: Tx): Sighasher {
       if (input === undefined) throw new RangeError('no input ' + inputIndex);
       const anyoneCanPay = (sighashType & SIGHASH_ANYONECANPAY) !== 0;
       const base = sighashType & 0x1f;
-      const w = new ByteWriter(160 + scriptCode.length);
-      w.u32(tx.version); // BIP 143 1. nVersion
+      const w = new WireWriter(160 + scriptCode.length);
+      w.u32le(tx.version); // BIP 143 1. nVersion
       w.bytes(anyoneCanPay ? ZERO32 : prevouts()); // 2. hashPrevouts
       // 3. hashSequence: only for ALL without ANYONECANPAY
       w.bytes(anyoneCanPay || base === SIGHASH_SINGLE || base === SIGHASH_NONE ? ZERO32 : sequences());
       w.bytes(input.prevTxid); // 4. outpoint
-      w.u32(input.prevVout);
-      w.varBytes(scriptCode); // 5. scriptCode
-      w.u64(amountSat); // 6. value of the output spent
-      w.u32(input.sequence); // 7. nSequence
+      w.u32le(input.prevVout);
+      w.compactBytes(scriptCode); // 5. scriptCode
+      w.u64le(amountSat); // 6. value of the output spent
+      w.u32le(input.sequence); // 7. nSequence
       // 8. hashOutputs: all outputs; SINGLE: the output at our index (zero if none); NONE: zero
       if (base !== SIGHASH_SINGLE && base !== SIGHASH_NONE) w.bytes(outputs());
       else if (base === SIGHASH_SINGLE && inputIndex < tx.outputs.length) {
         const o = tx.outputs[inputIndex]!;
-        const one = new ByteWriter(9 + o.scriptPubKey.length);
-        one.u64(o.amountSat);
-        one.varBytes(o.scriptPubKey);
+        const one = new WireWriter(9 + o.scriptPubKey.length);
+        one.u64le(o.amountSat);
+        one.compactBytes(o.scriptPubKey);
         w.bytes(sha256d(one.finish()));
       } else w.bytes(ZERO32);
-      w.u32(tx.locktime); // 9. nLocktime
-      w.u32(sighashType >>> 0); // 10. sighash type (4 bytes)
+      w.u32le(tx.locktime); // 9. nLocktime
+      w.u32le(sighashType >>> 0); // 10. sighash type (4 bytes)
       return sha256d(w.finish());
     },
   };

@@ -6,6 +6,8 @@
  * does, with its checks: every hash and flag byte used, no two equal siblings (the
  * duplicate-subtree ambiguity of CVE-2012-2459), a plausible transaction count.
  */
+import { WireError } from '../wire/errors.js';
+import { WireReader } from '../wire/reader.js';
 import { HEADER_BYTES, parseHeader, sha256d, type BlockHeader } from './header.js';
 
 /** A proof that does not parse or whose tree is malformed. */
@@ -24,36 +26,21 @@ export interface MerkleProof {
 /** Bitcoin Core's bound: a block cannot hold more transactions than 4,000,000 / 240 weight units. */
 const MAX_TRANSACTIONS = 16_666;
 
-/** Bitcoin's CompactSize integer at `at.pos` (moved past it); throws MerkleProofError when truncated. */
-export function readVarint(b: Uint8Array, at: { pos: number }): number {
-  const need = (n: number) => {
-    if (at.pos + n > b.length) throw new MerkleProofError('truncated in a CompactSize integer');
-  };
-  need(1);
-  const first = b[at.pos++]!;
-  if (first < 0xfd) return first;
-  const size = first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
-  need(size);
-  let n = 0;
-  for (let i = size - 1; i >= 0; i--) n = n * 256 + b[at.pos + i]!;
-  at.pos += size;
-  return n;
-}
-
 /** Parses a proof and extracts its root and matched txids; throws MerkleProofError. */
 export function parseMerkleProof(bytes: Uint8Array): MerkleProof {
   if (bytes.length < HEADER_BYTES + 4) throw new MerkleProofError(`merkle proof of ${bytes.length} bytes is too short`);
   const header = parseHeader(bytes.subarray(0, HEADER_BYTES));
-  const at = { pos: HEADER_BYTES };
-  const total = new DataView(bytes.buffer, bytes.byteOffset + at.pos, 4).getUint32(0, true);
-  at.pos += 4;
-  const hashCount = readVarint(bytes, at);
-  if (at.pos + 32 * hashCount > bytes.length) throw new MerkleProofError('merkle proof truncated in its hashes');
-  const hashes: Uint8Array[] = [];
-  for (let i = 0; i < hashCount; i++, at.pos += 32) hashes.push(bytes.subarray(at.pos, at.pos + 32));
-  const flagBytes = readVarint(bytes, at);
-  if (at.pos + flagBytes !== bytes.length) throw new MerkleProofError(`merkle proof: ${flagBytes} flag bytes do not end the proof`);
-  const flags = bytes.subarray(at.pos);
+  const r = new WireReader(bytes, HEADER_BYTES);
+  let total: number, hashes: Uint8Array[], flags: Uint8Array;
+  try {
+    total = r.u32le();
+    hashes = Array.from({ length: r.compactCount(32) }, () => r.bytes(32));
+    flags = r.compactBytes();
+  } catch (e) {
+    if (e instanceof WireError) throw new MerkleProofError(`merkle proof: ${e.message}`);
+    throw e;
+  }
+  if (!r.atEnd) throw new MerkleProofError(`merkle proof: ${r.remaining} bytes after the flag bytes`);
   const { root, matched } = extractMatches(total, hashes, flags);
   return { header, root, matched };
 }

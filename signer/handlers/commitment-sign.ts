@@ -42,7 +42,7 @@ export function spendingTx(btx: BitcoinTx, commitment: boolean): SpendingTx {
     if (spent === undefined) return { ok: false, why: 'malformed psbt: input 0 has no amount' };
     return { ok: true, tx, amountSat: spent.amountSat };
   } catch (e) {
-    if (e instanceof PsbtError || e instanceof RangeError) return { ok: false, why: `malformed psbt: ${e.message}` };
+    if (e instanceof PsbtError) return { ok: false, why: `malformed psbt: ${e.message}` };
     throw e;
   }
 }

@@ -13,7 +13,7 @@ import type {
   HolderCommitmentRevoked,
   HolderCommitmentValidated,
 } from '../events.js';
-import { emptySecretChain, storeSecret, type SecretChain } from './secret-chain.js';
+import { emptySecretChain, storeSecret, type SecretChain } from '../keys/shachain.js';
 
 /** A commitment we took part in: its number and the digest of the request's data. */
 export interface CommitmentRecord {
@@ -85,7 +85,7 @@ export function applyCommitmentEvent(s: CommitmentState | undefined, e: Commitme
       };
     }
     case 'CounterpartySecretStored': {
-      // Compact storage only takes the next secret (the first may be any, secret-chain.ts).
+      // Compact storage only takes the next secret (the first may be any, keys/shachain.ts).
       // decide checked the secret (policy-revocation-shachain); the fold only stores it. A
       // journal altered behind its CRCs is sphinx-audit verify's to find, not the fold's.
       if (c.secrets.last !== undefined && e.commitNum !== c.secrets.last + 1n) return c;

@@ -29,7 +29,7 @@ import { encodeMessage } from '../wire/messages.js';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
 import { htlcFieldsBytes, requestDigest, signFundingInput, signInput0, spendingTx, verifyFundingInput } from './commitment-sign.js';
 import type { DecideContext, HandlerTable } from './context.js';
-import { emptySecretChain, insertSecret } from './secret-chain.js';
+import { emptySecretChain, insertSecret } from '../keys/shachain.js';
 
 /** BOLT 3 per-commitment indexes are 48 bits (derive_basepoints.c per_commit_secret). */
 const MAX_COMMITMENT = 1n << 48n;

@@ -8,6 +8,7 @@ import { concat, equal, toHex, utf8 } from '../bytes.js';
 import { sha256, sha256d, signRecoverableRfc6979, signSchnorrBip340, taggedHash } from '../crypto/signatures.js';
 import { badRequest, fatal, replyWith } from '../decision.js';
 import { encodeMessage } from '../wire/messages.js';
+import { WireWriter } from '../wire/writer.js';
 import { hashU5 } from './hash-u5.js';
 import type { HandlerTable } from './context.js';
 
@@ -68,7 +69,10 @@ export const nodeHandlers: HandlerTable = {
   hsmd_bip137_sign_message: (ctx, _s, _e, { msg, keyidx }) => {
     if (keyidx >= 0x80000000) return fatal('master-io', `Index ${keyidx} too great`);
     // BIP 137: SHA256d("\x18Bitcoin Signed Message:\n" ‖ varint(len) ‖ msg).
-    const hash = sha256d(concat(BITCOIN_SIGNED_MESSAGE, compactSize(msg.length), msg));
+    const w = new WireWriter(BITCOIN_SIGNED_MESSAGE.length + 9 + msg.length);
+    w.bytes(BITCOIN_SIGNED_MESSAGE);
+    w.compactBytes(msg);
+    const hash = sha256d(w.finish());
     // Mnemonic secrets sign with the BIP86 key of that index, others with the BIP32 one.
     const priv = ctx.keys.hasBip86 ? ctx.keys.bip86PrivateKey(keyidx) : ctx.keys.walletPrivateKey(keyidx);
     const sig = signRecoverableRfc6979(ctx.curve, hash, priv);
@@ -128,11 +132,4 @@ const bolt12Sighash = (messagename: string, fieldname: string, merkle: Uint8Arra
 function hrpUntilNul(hrp: Uint8Array): Uint8Array {
   const nul = hrp.indexOf(0);
   return nul < 0 ? hrp : hrp.subarray(0, nul);
-}
-
-/** Bitcoin's CompactSize, as BIP 137 prefixes the message length. */
-function compactSize(n: number): Uint8Array {
-  if (n < 0xfd) return Uint8Array.of(n);
-  if (n <= 0xffff) return Uint8Array.of(0xfd, n & 0xff, n >>> 8);
-  return Uint8Array.of(0xfe, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
 }

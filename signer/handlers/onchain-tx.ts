@@ -13,6 +13,7 @@ import { parsePsbt, PsbtError, type Psbt } from '../psbt/psbt.js';
 import { spentOutput } from '../psbt/sign.js';
 import type { SpentOutput } from '../psbt/taproot.js';
 import { encodeMessage } from '../wire/messages.js';
+import { WireError } from '../wire/errors.js';
 import type { BitcoinTx } from '../wire/tx-fields.js';
 
 /** A decoded bitcoin_tx: the transaction as sent and its PSBT. */
@@ -27,7 +28,7 @@ export function readPsbt(bytes: Uint8Array | undefined): Psbt | string {
   try {
     return parsePsbt(bytes);
   } catch (e) {
-    if (e instanceof PsbtError || e instanceof RangeError) return `malformed PSBT: ${e.message}`;
+    if (e instanceof PsbtError) return `malformed PSBT: ${e.message}`;
     throw e;
   }
 }
@@ -41,7 +42,7 @@ export function readBitcoinTx(wire: BitcoinTx): ParsedBitcoinTx | string {
   try {
     tx = parseTx(wire.tx);
   } catch (e) {
-    if (e instanceof RangeError) return `malformed transaction: ${e.message}`;
+    if (e instanceof WireError) return `malformed transaction: ${e.message}`;
     throw e;
   }
   const psbt = readPsbt(wire.psbt);

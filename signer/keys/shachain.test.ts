@@ -1,11 +1,14 @@
-/** BOLT 3 Appendix D: every generation vector and every storage sequence. */
+/** BOLT 3 Appendix D: every generation vector, and the immutable compact store against every storage sequence. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readJsonFixture } from '../../test/fixtures.js';
 import { fromHex, toHex } from '../bytes.js';
-import { ShachainStore, shachainFromSeed, shachainIndex } from './shachain.js';
+import { chainSecret, emptySecretChain, insertSecret, type SecretChain, shachainFromSeed, shachainIndex } from './shachain.js';
 
 const d = readJsonFixture('vectors/bolt03-per-commitment-secrets.json');
+const MAX_INDEX = (1n << 48n) - 1n;
+/** Commitment number of shachain index I (I = 2^48 - 1 - n). */
+const commitmentOf = (I: string): bigint => MAX_INDEX - BigInt(I);
 
 test('generate_from_seed vectors', () => {
   assert.equal(d.generation.length, 5);
@@ -15,36 +18,42 @@ test('generate_from_seed vectors', () => {
   }
 });
 
-test('storage sequences: OK/ERROR per step, each on a fresh store', () => {
+test('commitment number n uses index 2^48 - 1 - n', () => {
+  assert.equal(shachainIndex(0n), 281474976710655n);
+  assert.equal(shachainIndex(281474976710655n), 0n);
+  assert.throws(() => shachainIndex(1n << 48n));
+});
+
+test('storage sequences: OK/ERROR per step, as BOLT 3 insert_secret', () => {
   let steps = 0;
   for (const seq of d.storage) {
-    const store = new ShachainStore();
+    let chain: SecretChain = emptySecretChain;
     for (const s of seq.steps) {
-      const index = BigInt(s.I);
-      assert.equal(store.nextIndex, index, `${seq.name}: inserts arrive in order`);
-      const ok = store.insert(index, fromHex(s.secret));
-      assert.equal(ok ? 'OK' : 'ERROR', s.expected, `${seq.name} I=${s.I}`);
-      if (ok) assert.equal(toHex(store.get(index)!), toHex(fromHex(s.secret)));
+      const next = insertSecret(chain, commitmentOf(s.I), fromHex(s.secret));
+      assert.equal(next ? 'OK' : 'ERROR', s.expected, `${seq.name} I=${s.I}`);
+      if (next) chain = next;
       steps++;
     }
   }
   assert.equal(steps, 56);
 });
 
-test('the store derives every earlier secret of the correct sequence', () => {
+test('the chain derives every secret it was given, and nothing newer', () => {
   const seq = d.storage[0];
-  const store = new ShachainStore();
-  for (const s of seq.steps) assert.equal(store.insert(BigInt(s.I), fromHex(s.secret)), true);
-  for (const s of seq.steps) assert.equal(toHex(store.get(BigInt(s.I))!), toHex(fromHex(s.secret)));
+  let chain: SecretChain = emptySecretChain;
+  for (const s of seq.steps) chain = insertSecret(chain, commitmentOf(s.I), fromHex(s.secret))!;
+  for (const s of seq.steps) assert.equal(toHex(chainSecret(chain, commitmentOf(s.I))!), toHex(fromHex(s.secret)));
+  assert.equal(chainSecret(chain, chain.last! + 1n), undefined);
   // The storage tests' seed (notes: "a seed of 0xFFF...FF is used") generates them all.
   const seed = new Uint8Array(32).fill(0xff);
   for (const s of seq.steps) assert.equal(toHex(shachainFromSeed(seed, BigInt(s.I))), toHex(fromHex(s.secret)));
-  assert.equal(store.get(BigInt(seq.steps[0].I) + 1n), undefined, 'nothing newer than the first insert');
-  assert.throws(() => store.insert(0n, new Uint8Array(32)), /out of order/);
 });
 
-test('commitment number n uses index 2^48 - 1 - n', () => {
-  assert.equal(shachainIndex(0n), 281474976710655n);
-  assert.equal(shachainIndex(281474976710655n), 0n);
-  assert.throws(() => shachainIndex(1n << 48n));
+test('a chain may start mid-sequence (a state begun after the channel) and still checks later secrets', () => {
+  const steps = d.storage[0].steps;
+  let chain: SecretChain = emptySecretChain;
+  for (const s of steps.slice(3, 7)) chain = insertSecret(chain, commitmentOf(s.I), fromHex(s.secret))!;
+  const next = steps[7]; // I = 2^48 - 8: position 3, must derive the stored position-0 secret
+  assert.equal(insertSecret(chain, commitmentOf(next.I), new Uint8Array(32).fill(7)), undefined);
+  assert.equal(insertSecret(chain, commitmentOf(next.I), fromHex(next.secret))?.last, commitmentOf(next.I));
 });

@@ -1,9 +1,18 @@
 /**
  * BOLT 3 per-commitment secrets (ccan/crypto/shachain, built by CLN with SHACHAIN_BITS=48):
- * generation from a seed, and the compact store a receiver keeps (at most 49 entries).
- * Indices are u64 bigints; commitment number n uses index 2^48 - 1 - n.
+ * generation from a seed, and the compact store a receiver keeps of the counterparty's
+ * secrets ("Efficient Per-commitment Secret Storage"), as immutable data that can live in
+ * SignerState. Indices are u64 bigints; commitment number n uses index 2^48 - 1 - n.
+ *
+ * A secret at index I derives every secret whose index only adds bits below I's lowest set
+ * bit, so at most 49 secrets (one per position = trailing zeros of I) hold them all.
+ *
+ * Unlike CLN's shachain_add_hash, an empty chain accepts its first secret at any index:
+ * a signer whose state begins after the channel did (lightningd restarted on an old
+ * database) stores what it sees from then on; older secrets stay unknown.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { equal } from '../bytes.js';
 
 /** SHACHAIN_BITS in CLN's Makefile. */
 export const SHACHAIN_BITS = 48;
@@ -15,8 +24,8 @@ export function shachainIndex(commitmentNumber: bigint): bigint {
   return MAX_INDEX - commitmentNumber;
 }
 
-/** count_trailing_zeroes, with SHACHAIN_BITS for 0. */
-function trailingZeros(index: bigint): number {
+/** BOLT 3 `where` (count_trailing_zeroes): the position of an index, SHACHAIN_BITS for 0. */
+function position(index: bigint): number {
   if (index === 0n) return SHACHAIN_BITS;
   let i = 0;
   while (((index >> BigInt(i)) & 1n) === 0n) i++;
@@ -26,7 +35,7 @@ function trailingZeros(index: bigint): number {
 /** can_derive: `to` only adds bits below `from`'s lowest set bit (anything from index 0). */
 function canDerive(from: bigint, to: bigint): boolean {
   if (from === 0n) return true;
-  const mask = ~((1n << BigInt(trailingZeros(from))) - 1n);
+  const mask = ~((1n << BigInt(position(from))) - 1n);
   return ((from ^ to) & mask) === 0n;
 }
 
@@ -49,43 +58,57 @@ export function shachainFromSeed(seed: Uint8Array, index: bigint): Uint8Array {
   return derive(0n, index, seed);
 }
 
+interface KnownSecret {
+  readonly index: bigint;
+  readonly secret: Uint8Array;
+}
+
+/** The receiver's store of the counterparty's secrets. */
+export interface SecretChain {
+  /** Known secrets by position (trailing zeros of their index); holes are undefined. */
+  readonly known: readonly (KnownSecret | undefined)[];
+  /** The commitment number of the last secret stored; undefined while empty. */
+  readonly last: bigint | undefined;
+}
+
+export const emptySecretChain: SecretChain = Object.freeze({ known: [], last: undefined });
+
 /**
- * The receiver's store (struct shachain): secrets must arrive in order 2^48-1, 2^48-2, …;
- * each insert checks that it derives every stored secret it should (BOLT 3 insert_secret).
+ * BOLT 3 insert_secret's check for commitment number n: the secret derives every secret
+ * stored at a lower position ("the secret is wrong" otherwise).
  */
-export class ShachainStore {
-  private readonly known: { index: bigint; secret: Uint8Array }[] = [];
-  private minIndex = MAX_INDEX + 1n;
-
-  /** shachain_next_index: the only index `insert` accepts next. */
-  get nextIndex(): bigint {
-    return this.minIndex - 1n;
+export function secretFitsChain(chain: SecretChain, n: bigint, secret: Uint8Array): boolean {
+  const index = shachainIndex(n);
+  const pos = position(index);
+  for (let i = 0; i < pos && i < chain.known.length; i++) {
+    const k = chain.known[i];
+    if (k !== undefined && !equal(derive(index, k.index, secret), k.secret)) return false;
   }
+  return true;
+}
 
-  /**
-   * shachain_add_hash: false if `secret` fails to derive an earlier one (BOLT 3: the secret
-   * is wrong; the store is unchanged). Throws if `index` is not `nextIndex` (CLN asserts).
-   */
-  insert(index: bigint, secret: Uint8Array): boolean {
-    if (index !== this.nextIndex) throw new RangeError(`shachain insert out of order: ${index}, expected ${this.nextIndex}`);
-    if (secret.length !== 32) throw new RangeError('shachain secret must be 32 bytes');
-    const pos = trailingZeros(index);
-    for (let i = 0; i < pos && i < this.known.length; i++) {
-      const k = this.known[i];
-      if (k === undefined) continue;
-      const expect = derive(index, k.index, secret);
-      if (!expect.every((b, j) => b === k.secret[j])) return false;
-    }
-    this.known[pos] = { index, secret: secret.slice() };
-    this.minIndex = index;
-    return true;
-  }
+/**
+ * BOLT 3 insert_secret's storage step, without the check: where a replay folds a secret
+ * that decide() already checked, hashing it again would only slow the rebuild.
+ */
+export function storeSecret(chain: SecretChain, n: bigint, secret: Uint8Array): SecretChain {
+  const pos = position(shachainIndex(n));
+  const known = chain.known.slice();
+  while (known.length < pos) known.push(undefined);
+  known[pos] = { index: shachainIndex(n), secret: secret.slice() };
+  return { known, last: n };
+}
 
-  /** shachain_get_hash: the secret at `index` if derivable from what is stored. */
-  get(index: bigint): Uint8Array | undefined {
-    for (const k of this.known) {
-      if (k !== undefined && canDerive(k.index, index)) return derive(k.index, index, k.secret);
-    }
-    return undefined;
+/** BOLT 3 insert_secret: the new chain, or undefined if the secret is wrong. */
+export const insertSecret = (chain: SecretChain, n: bigint, secret: Uint8Array): SecretChain | undefined =>
+  secretFitsChain(chain, n, secret) ? storeSecret(chain, n, secret) : undefined;
+
+/** shachain_get_hash: the secret of commitment n if the chain can derive it. */
+export function chainSecret(chain: SecretChain, n: bigint): Uint8Array | undefined {
+  if (chain.last === undefined || n > chain.last) return undefined;
+  const index = shachainIndex(n);
+  for (const k of chain.known) {
+    if (k !== undefined && canDerive(k.index, index)) return derive(k.index, index, k.secret);
   }
+  return undefined;
 }

@@ -18,7 +18,7 @@ import type { ChannelState } from '../state.js';
 import type { HsmHtlc } from '../wire/fields.js';
 import { DIGEST_FUNDING_BYTES } from '../handlers/commitment-sign.js';
 import type { CommitmentRecord, CommitmentState } from '../handlers/commitment-state.js';
-import { chainSecret } from '../handlers/secret-chain.js';
+import { chainSecret } from '../keys/shachain.js';
 import { check, type PolicyConfig, type PolicyViolation } from './policy.js';
 
 /** The numbers a commitment request carries that the limit rules look at. */

@@ -20,7 +20,10 @@
  * appends it. Parsing a libwally-written PSBT and serializing it gives the same bytes.
  */
 import { concat } from '../bytes.js';
-import { ByteWriter, readTx, type Tx } from '../bolt3/tx.js';
+import { readTx, type Tx } from '../bolt3/tx.js';
+import { WireError } from '../wire/errors.js';
+import { WireReader } from '../wire/reader.js';
+import { WireWriter } from '../wire/writer.js';
 
 /** One key-value record; `key` starts with the key type (a CompactSize, always one byte here). */
 export interface PsbtRecord {
@@ -106,38 +109,15 @@ export function setRecord(map: PsbtRecord[], record: PsbtRecord): void {
   else map.push(record);
 }
 
-class Reader {
-  pos = 0;
-  constructor(private readonly b: Uint8Array) {}
-  get done(): boolean {
-    return this.pos >= this.b.length;
-  }
-  bytes(n: number): Uint8Array {
-    if (n > this.b.length - this.pos) throw new PsbtError('PSBT truncated');
-    const out = this.b.slice(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-  varint(): number {
-    const first = this.bytes(1)[0]!;
-    if (first < 0xfd) return first;
-    const width = first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
-    const raw = this.bytes(width);
-    let v = 0;
-    for (let i = width - 1; i >= 0; i--) v = v * 256 + raw[i]!;
-    if (!Number.isSafeInteger(v)) throw new PsbtError('PSBT length too large');
-    return v;
-  }
-}
-
 /** One map: records until the 0x00 separator; duplicate keys are invalid (BIP 174). */
-function readMap(r: Reader, what: string): PsbtRecord[] {
+function readMap(r: WireReader, what: string): PsbtRecord[] {
   const map: PsbtRecord[] = [];
   for (;;) {
-    const keyLen = r.varint();
+    // libwally reads CompactSize without insisting on the shortest form.
+    const keyLen = r.compactSize('any');
     if (keyLen === 0) return map;
     const key = r.bytes(keyLen);
-    const value = r.bytes(r.varint());
+    const value = r.compactBytes('any');
     if (findRecord(map, key)) throw new PsbtError(`duplicate key in ${what} map`);
     map.push({ key, value });
   }
@@ -145,7 +125,15 @@ function readMap(r: Reader, what: string): PsbtRecord[] {
 
 /** Parses a version 0 PSBT (what lightningd sends: towire_wally_psbt converts to v0). */
 export function parsePsbt(bytes: Uint8Array): Psbt {
-  const r = new Reader(bytes);
+  try {
+    return readPsbtFields(new WireReader(bytes));
+  } catch (e) {
+    if (e instanceof WireError) throw new PsbtError(`PSBT ${e.message}`);
+    throw e;
+  }
+}
+
+function readPsbtFields(r: WireReader): Psbt {
   if (!sameBytes(r.bytes(5), MAGIC)) throw new PsbtError('not a PSBT (bad magic)');
   const global = readMap(r, 'global');
   const version = global.find((g) => keyType(g) === PSBT_GLOBAL_VERSION);
@@ -165,7 +153,7 @@ export function parsePsbt(bytes: Uint8Array): Psbt {
     throw new PsbtError('unsigned transaction has scriptSigs or witnesses');
   const inputs = tx.inputs.map((_, k) => readMap(r, `input ${k}`));
   const outputs = tx.outputs.map((_, k) => readMap(r, `output ${k}`));
-  if (!r.done) throw new PsbtError('trailing bytes after the PSBT');
+  if (!r.atEnd) throw new PsbtError('trailing bytes after the PSBT');
   return { tx, global, inputs, outputs };
 }
 
@@ -173,20 +161,20 @@ export function parsePsbt(bytes: Uint8Array): Psbt {
 const isFinalized = (input: readonly PsbtRecord[]): boolean =>
   input.some((r) => keyType(r) === PSBT_IN_FINAL_SCRIPTSIG || keyType(r) === PSBT_IN_FINAL_SCRIPTWITNESS);
 
-function writeMap(w: ByteWriter, map: readonly PsbtRecord[], rank: (type: number) => number): void {
+function writeMap(w: WireWriter, map: readonly PsbtRecord[], rank: (type: number) => number): void {
   const ordered = map
     .map((record, at) => ({ record, at, rank: rank(keyType(record)) }))
     .sort((a, b) => a.rank - b.rank || a.at - b.at);
   for (const { record } of ordered) {
-    w.varBytes(record.key);
-    w.varBytes(record.value);
+    w.compactBytes(record.key);
+    w.compactBytes(record.value);
   }
   w.u8(0x00);
 }
 
 /** Serializes as libwally's wally_psbt_to_bytes(psbt, 0) does for a version 0 PSBT. */
 export function serializePsbt(psbt: Psbt): Uint8Array {
-  const w = new ByteWriter(1024);
+  const w = new WireWriter(1024);
   w.bytes(MAGIC);
   const global = psbt.global.filter((g) => keyType(g) !== PSBT_GLOBAL_VERSION);
   writeMap(w, global, globalRank);

@@ -7,7 +7,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { concat } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import { taggedHash } from '../crypto/signatures.js';
-import { ByteWriter, type Tx } from '../bolt3/tx.js';
+import type { Tx } from '../bolt3/tx.js';
+import { WireWriter } from '../wire/writer.js';
 
 /** What an input spends: its amount and scriptPubKey. */
 export interface SpentOutput {
@@ -23,8 +24,8 @@ const N_MINUS_1 = Uint8Array.from(
    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x40],
 );
 
-const sha = (write: (w: ByteWriter) => void): Uint8Array => {
-  const w = new ByteWriter();
+const sha = (write: (w: WireWriter) => void): Uint8Array => {
+  const w = new WireWriter();
   write(w);
   return sha256(w.finish());
 };
@@ -37,20 +38,20 @@ const sha = (write: (w: ByteWriter) => void): Uint8Array => {
 export function taprootKeySpendSighash(tx: Tx, index: number, spent: readonly SpentOutput[], hashType: number): Uint8Array {
   if (hashType !== SIGHASH_DEFAULT && hashType !== 0x01) throw new RangeError(`unsupported taproot sighash ${hashType}`);
   if (spent.length !== tx.inputs.length) throw new RangeError('need the spent output of every input');
-  const w = new ByteWriter();
+  const w = new WireWriter();
   w.u8(0x00); // BIP 341: epoch 0
   w.u8(hashType); // hash_type
-  w.u32(tx.version); // nVersion
-  w.u32(tx.locktime); // nLockTime
+  w.u32le(tx.version); // nVersion
+  w.u32le(tx.locktime); // nLockTime
   // BIP 341: not ANYONECANPAY → sha_prevouts, sha_amounts, sha_scriptpubkeys, sha_sequences.
-  w.bytes(sha((h) => tx.inputs.forEach((i) => (h.bytes(i.prevTxid), h.u32(i.prevVout)))));
-  w.bytes(sha((h) => spent.forEach((s) => h.u64(s.amountSat))));
-  w.bytes(sha((h) => spent.forEach((s) => h.varBytes(s.scriptPubKey))));
-  w.bytes(sha((h) => tx.inputs.forEach((i) => h.u32(i.sequence))));
+  w.bytes(sha((h) => tx.inputs.forEach((i) => (h.bytes(i.prevTxid), h.u32le(i.prevVout)))));
+  w.bytes(sha((h) => spent.forEach((s) => h.u64le(s.amountSat))));
+  w.bytes(sha((h) => spent.forEach((s) => h.compactBytes(s.scriptPubKey))));
+  w.bytes(sha((h) => tx.inputs.forEach((i) => h.u32le(i.sequence))));
   // Not NONE or SINGLE → sha_outputs.
-  w.bytes(sha((h) => tx.outputs.forEach((o) => (h.u64(o.amountSat), h.varBytes(o.scriptPubKey)))));
+  w.bytes(sha((h) => tx.outputs.forEach((o) => (h.u64le(o.amountSat), h.compactBytes(o.scriptPubKey)))));
   w.u8(0x00); // spend_type: ext_flag 0, no annex
-  w.u32(index); // input_index
+  w.u32le(index); // input_index
   return taggedHash('TapSighash', w.finish());
 }
 

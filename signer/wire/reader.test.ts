@@ -107,16 +107,48 @@ const BIGSIZE_BAD: [string, string][] = [
   ['ff', 'eight byte no read'],
 ];
 
-test('BigSize decoding and encoding (BOLT 1 Appendix A)', () => {
-  for (const [hex, value] of BIGSIZE_OK) {
+/** Each hex reads as its value, filling the input, and the value writes as that hex. */
+function roundTrips<T>(cases: readonly [string, T][], read: (r: WireReader) => T, write: (w: WireWriter, v: T) => void): void {
+  for (const [hex, value] of cases) {
     const r = new WireReader(fromHex(hex));
-    assert.equal(r.bigsize(), value, hex);
+    assert.equal(read(r), value, hex);
     assert.ok(r.atEnd);
     const w = new WireWriter();
-    w.bigsize(value);
+    write(w, value);
     assert.equal(toHex(w.finish()), hex);
   }
+}
+
+test('BigSize decoding and encoding (BOLT 1 Appendix A)', () => {
+  roundTrips(BIGSIZE_OK, (r) => r.bigsize(), (w, v) => w.bigsize(v));
   for (const [hex, name] of BIGSIZE_BAD) {
     assert.throws(() => new WireReader(fromHex(hex)).bigsize(), WireError, name);
   }
+});
+
+// Bitcoin's CompactSize (Bitcoin Core serialize.h): the same prefixes as BigSize, little-endian.
+const COMPACT_OK: [string, number][] = [
+  ['00', 0], ['fc', 252], ['fdfd00', 253], ['fdffff', 65535], ['fe00000100', 65536], ['feffffffff', 4294967295],
+];
+
+test('CompactSize: shortest form, little-endian; non-minimal forms only where libwally allows them', () => {
+  roundTrips(COMPACT_OK, (r) => r.compactSize(), (w, v) => w.compactSize(v));
+  for (const hex of ['fdfc00', 'feffff0000'])
+    assert.throws(() => new WireReader(fromHex(hex)).compactSize(), /CompactSize is not minimally encoded at offset 0/);
+  assert.throws(() => new WireReader(fromHex('ff0000000001000000')).compactSize(), /CompactSize too large/);
+  assert.equal(new WireReader(fromHex('fdfc00')).compactSize('any'), 252);
+  assert.equal(new WireReader(fromHex('ff0500000000000000')).compactSize('any'), 5);
+  assert.throws(() => new WireReader(fromHex('fdff')).compactSize(), /needs 2 bytes at offset 1, only 1 left/);
+  assert.throws(() => new WireReader(fromHex('0300')).compactCount(1), /count 3 of items of at least 1 bytes exceeds the 1 bytes left/);
+});
+
+test('little-endian integers read and write as Bitcoin serializes them', () => {
+  const w = new WireWriter();
+  w.u16le(0x0102);
+  w.u32le(0x01020304);
+  w.u64le(0x0102030405060708n);
+  assert.equal(toHex(w.finish()), '0201' + '04030201' + '0807060504030201');
+  const r = new WireReader(w.finish());
+  assert.deepEqual([r.u16le(), r.u32le(), r.u64le()], [0x0102, 0x01020304, 0x0102030405060708n]);
+  assert.throws(() => new WireWriter().u32le(-1), WireError);
 });

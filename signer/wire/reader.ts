@@ -1,5 +1,7 @@
 /**
- * `WireReader`: big-endian reads over a Uint8Array, as CLN's `wire/fromwire.c` does them.
+ * `WireReader`: the one byte reader. Big-endian reads as CLN's `wire/fromwire.c` does them,
+ * and the little-endian integers and CompactSize of Bitcoin's serialization (transactions,
+ * PSBTs, merkle proofs), so every parser reports a short or malformed input the same way.
  *
  * The reader carries the message and field being decoded (`msgName`, `fieldName`, set by the
  * message decoder before each field, no closure per call) so that every failure is a
@@ -77,6 +79,48 @@ export class WireReader {
 
   u64(): bigint {
     return this.view.getBigUint64(this.take(8));
+  }
+
+  /** Little-endian u16, as Bitcoin serializes integers. */
+  u16le(): number {
+    return this.view.getUint16(this.take(2), true);
+  }
+
+  u32le(): number {
+    return this.view.getUint32(this.take(4), true);
+  }
+
+  u64le(): bigint {
+    return this.view.getBigUint64(this.take(8), true);
+  }
+
+  /**
+   * Bitcoin's CompactSize. `canonical` (Bitcoin Core's ReadCompactSize): the shortest form
+   * only, and no 8-byte form (no count or length reaches 2^32). `any` (libwally's PSBT
+   * parser): any form whose value is a safe integer.
+   */
+  compactSize(rule: 'canonical' | 'any' = 'canonical'): number {
+    const start = this.pos;
+    const first = this.u8();
+    if (first < 0xfd) return first;
+    const [v, min] = first === 0xfd ? [this.u16le(), 0xfd] : first === 0xfe ? [this.u32le(), 0x10000] : [this.u64le(), 0x100000000];
+    if (rule === 'canonical' && v < min) this.fail('CompactSize is not minimally encoded', start);
+    if (rule === 'canonical' && first === 0xff) this.fail('CompactSize too large', start);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('CompactSize too large', start);
+    return Number(v);
+  }
+
+  /** A CompactSize count of items each at least `minSize` bytes long, bounded by the bytes left. */
+  compactCount(minSize: number): number {
+    const start = this.pos;
+    const n = this.compactSize();
+    if (n * minSize > this.remaining) this.fail(`count ${n} of items of at least ${minSize} bytes exceeds the ${this.remaining} bytes left`, start);
+    return n;
+  }
+
+  /** CompactSize length, then that many bytes. */
+  compactBytes(rule: 'canonical' | 'any' = 'canonical'): Uint8Array {
+    return this.bytes(this.compactSize(rule));
   }
 
   /** `fromwire_bool`: any byte but 0 or 1 fails the whole message. */

@@ -1,5 +1,6 @@
 /**
- * `WireWriter`: big-endian writes into a growing buffer, as CLN's `wire/towire.c` does them.
+ * `WireWriter`: the one byte writer. Big-endian writes as CLN's `wire/towire.c` does them,
+ * and the little-endian integers and CompactSize of Bitcoin's serialization.
  *
  * The buffer doubles when full (amortised O(1) per byte); `finish()` hands back a view of the
  * bytes written without copying. Integer writers reject values outside their type with a
@@ -64,6 +65,50 @@ export class WireWriter {
     }
     const at = this.reserve(8);
     this.view.setBigUint64(at, v);
+  }
+
+  /** Little-endian, as Bitcoin serializes integers. */
+  u16le(v: number): void {
+    checkUint(v, 0xffff, 'u16');
+    const at = this.reserve(2);
+    this.view.setUint16(at, v, true);
+  }
+
+  u32le(v: number): void {
+    checkUint(v, 0xffffffff, 'u32');
+    const at = this.reserve(4);
+    this.view.setUint32(at, v, true);
+  }
+
+  u64le(v: bigint): void {
+    if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) {
+      throw new WireError(`u64 out of range: ${String(v)}`);
+    }
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, v, true);
+  }
+
+  /** Bitcoin's CompactSize, shortest form (Bitcoin Core's WriteCompactSize). */
+  compactSize(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new WireError(`CompactSize out of range: ${String(v)}`);
+    if (v < 0xfd) {
+      this.u8(v);
+    } else if (v <= 0xffff) {
+      this.u8(0xfd);
+      this.u16le(v);
+    } else if (v <= 0xffffffff) {
+      this.u8(0xfe);
+      this.u32le(v);
+    } else {
+      this.u8(0xff);
+      this.u64le(BigInt(v));
+    }
+  }
+
+  /** CompactSize length, then the bytes. */
+  compactBytes(b: Uint8Array): void {
+    this.compactSize(b.length);
+    this.bytes(b);
   }
 
   bool(v: boolean): void {
