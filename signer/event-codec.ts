@@ -1,6 +1,6 @@
 /**
  * Versioned, deterministic binary encoding of SignerEvents and Replies, for the device
- * journal and the broker's mirror of it (DESIGN §4). Encoders and decoders sit side by
+ * journal and the broker's mirror of it (docs/design.md#logs-and-projections). Encoders and decoders sit side by
  * side; the same value always gives the same bytes. An unknown version, kind or tag is a
  * clear error naming it, never a guess.
  *
@@ -64,12 +64,12 @@ export function writeVarBytes(w: WireWriter, b: Uint8Array): void {
 export const readVarBytes = (r: WireReader): Uint8Array => r.bytes(r.u32());
 
 export const writeString = (w: WireWriter, s: string): void => writeVarBytes(w, new TextEncoder().encode(s));
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 export function readString(r: WireReader): string {
   const start = r.offset;
   const bytes = readVarBytes(r);
   try {
-    return utf8Decoder.decode(bytes);
+    // Made per call: XS provides TextDecoder only once the app runs, not while modules load.
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     return r.fail('invalid UTF-8', start);
   }
