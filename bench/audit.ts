@@ -1,5 +1,5 @@
 /**
- * sphinx-audit rates (issue 6 "Must show": a 1M-record log verifies with visible progress):
+ * sphinx-audit rates (a 1M-record log must verify with visible progress):
  * - verify without the secret (every reply's signatures checked, audit/signature-checks.ts)
  *   on a 1M-record broker log: session-basic-l1's request/reply records repeated with
  *   increasing ids, written once into a temp dir's LevelDB as BrokerLog stores them; the progress

@@ -1,6 +1,6 @@
 /**
  * Bench plumbing: time-budgeted measurement and plain-text tables. Figures are printed,
- * never asserted (DESIGN: benchmarks inform, tests decide).
+ * never asserted (docs/design.md#checks: benchmarks inform, tests decide).
  */
 import type { Floors } from './floors.js';
 

@@ -1,6 +1,6 @@
 /**
  * Command line of bin/sphinx-hsmd. lightningd runs it twice: `--version` at start-up
- * (must print its own version, §A.6) and as the hsmd subdaemon with
+ * (must print its own version, docs/hsmd-protocol.md#version-check) and as the hsmd subdaemon with
  * `[--log-io] [--log-trace] [--dev-debug-self] [--developer]` (subd.c). The --version
  * path imports nothing heavy; the daemon is loaded only when needed.
  */

@@ -1,4 +1,4 @@
-/** The client registry follows CLN's hsmd.c new_client: one entry per client fd, with its peer, dbid and permissions. */
+/** The client registry follows hsmd.c new_client (docs/hsmd-protocol.md#client-sockets). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MASTER_PERMISSIONS } from '../signer/permissions.js';

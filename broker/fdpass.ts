@@ -1,7 +1,7 @@
 /**
  * Typed access to the fd-passing addon (native/fdpass.c, built into build/Release by
  * `npm ci`). Node cannot pass descriptors over a plain stream socket, create a raw
- * socketpair, or read O_NONBLOCK; this addon does exactly that (hsmd.md §A.1, §A.2).
+ * socketpair, or read O_NONBLOCK; this addon does exactly that (docs/hsmd-protocol.md#framing, docs/hsmd-protocol.md#client-sockets).
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

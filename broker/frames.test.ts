@@ -1,5 +1,5 @@
 /**
- * Framing (hsmd.md §A.1, CLN wire/wire_io.c): u32 BE length + body, any chunking,
+ * Framing (docs/hsmd-protocol.md#framing, CLN wire/wire_io.c): u32 BE length + body, any chunking,
  * lengths at or above WIRE_LEN_LIMIT refused, EOF inside a frame an error.
  */
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 /**
  * hsmd wire framing over a Node stream: each message is a u32 big-endian length followed
- * by that many bytes of body (2-byte type + fields). hsmd.md §A.1; CLN wire/wire_io.c.
+ * by that many bytes of body (2-byte type + fields). docs/hsmd-protocol.md#framing; CLN wire/wire_io.c.
  *
  * `FrameReader` hands out one frame per `read()` so a connection can answer strictly one
  * request at a time (hsmd.c reads the next request only after the reply is written). It

@@ -6,7 +6,7 @@
  * (common/status.c status_send_fatal calls flush_and_exit(fromwire_peektype(msg)), and
  * the type of status_fail is 0xFFF2, so the code is 0x80 | 0xF2 whatever the reason).
  * Anything else (our own errors, a client's socket trouble) is logged and survived:
- * lightningd dies with its hsmd (§A.9).
+ * lightningd dies with its hsmd (docs/hsmd-protocol.md#when-hsmd-dies).
  */
 import net from 'node:net';
 import type { ClientContext } from '../signer/envelope.js';

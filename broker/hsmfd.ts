@@ -48,7 +48,7 @@ export function newClientSocketpair(): { ours: net.Socket; theirs: number } {
   const [ours, theirs] = fdpass.socketpair();
   // Only our end goes to libuv (which makes it non-blocking). O_NONBLOCK lives on the open
   // file description, and the two ends are separate ones, so `theirs` stays blocking, as
-  // subdaemons' wire_sync_read/write require (§A.1: EAGAIN counts as failure there).
+  // subdaemons' wire_sync_read/write require (docs/hsmd-protocol.md#framing: EAGAIN counts as failure there).
   const socket = new net.Socket({ fd: ours, readable: true, writable: true, allowHalfOpen: true });
   return { ours: socket, theirs };
 }

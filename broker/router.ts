@@ -6,7 +6,7 @@
  * 3. everything else goes to the signer as an Envelope; its reply is written back, or
  *    none for hsmd_dev_preinit.
  * A bad request closes a client (hsmstatus_client_bad_request on fd 0) and is fatal on
- * the master. hsmd.md §A.2, §A.3.
+ * the master. docs/hsmd-protocol.md#client-sockets, docs/hsmd-protocol.md#permissions.
  */
 import type net from 'node:net';
 import type { ClientContext } from '../signer/envelope.js';

@@ -1,5 +1,5 @@
 /**
- * The broker's status page (issue 6 item 6): an HTTP server on SPHINX_HTTP_HOST:
+ * The broker's status page: an HTTP server on SPHINX_HTTP_HOST:
  * SPHINX_HTTP_PORT (127.0.0.1:8735 by default; port 0 turns it off) serving
  * - `/`: the operator's panel (broker/status-panel.ts: a banner saying what to do, the facts
  *   asked first, internals folded away) over the audit report (audit/report.ts) of the live

@@ -1,5 +1,5 @@
 /**
- * The status channel: hsmd's write-only socket to lightningd on fd 0 (hsmd.md §A.5).
+ * The status channel: hsmd's write-only socket to lightningd on fd 0 (docs/hsmd-protocol.md#status-channel).
  * CLN's hsmd writes it through an async daemon_conn; so do we, through a net.Socket, so
  * a slow lightningd never stalls request handling. Write errors are swallowed: when the
  * status socket breaks, lightningd is gone and the master socket tells us so (exit 2).

@@ -1,7 +1,7 @@
 /**
  * Which version string to claim. lightningd checks it twice: `sphinx-hsmd --version` must
  * print exactly its own version() and a newline (test_subdaemons, else exit 10), and
- * status_version must equal it (else lightningd re-execs itself). hsmd.md §A.5, §A.6.
+ * status_version must equal it (else lightningd re-execs itself). docs/hsmd-protocol.md#status-channel, docs/hsmd-protocol.md#version-check.
  *
  * SPHINX_CLN_VERSION wins; otherwise we ask the parent process, which is lightningd when
  * lightningd started us: `$(readlink /proc/$PPID/exe) --version`, first line.

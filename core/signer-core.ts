@@ -1,5 +1,5 @@
 /**
- * SignerCore: the device's platform-neutral request handling, write-ahead (DESIGN §2):
+ * SignerCore: the device's platform-neutral request handling, write-ahead (docs/design.md#durability-rules):
  *   id already answered → the same reply again (no second decision);
  *   else decide → append the record {id, request digest, events, reply} and sync
  *        → apply the events → reply.
@@ -17,7 +17,7 @@
  * and synced, then applied, replayed at open like the request records (docs/journal.md).
  *
  * A retried request with a new id but the same content is decided again: decide is
- * deterministic (RFC 6979 signatures, hsmd.md) and CLN's retries pass the commitment
+ * deterministic (RFC 6979 signatures, docs/hsmd-protocol.md#signing) and CLN's retries pass the commitment
  * policies (policy-retry-identical), so it gets the identical reply (signer-core.test.ts).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -242,7 +242,7 @@ export class SignerCore {
   #known(env: Envelope, requestDigest: Uint8Array): Handled | undefined {
     const known = this.#replies.get(env.id);
     if (known !== undefined) {
-      // DESIGN §2: a request id seen before gets the journaled reply, never a second decision.
+      // docs/design.md#durability-rules: a request id seen before gets the journaled reply, never a second decision.
       if (!equal(known.requestDigest, requestDigest)) {
         return { ...badRequest(`request id ${env.id} was already answered for a different request`), replayed: false };
       }

@@ -1,6 +1,6 @@
 /**
  * A simulated lightningd for tests: spawns bin/sphinx-hsmd exactly as lightningd spawns
- * its hsmd (lightningd/subd.c subd(), hsm_control.c hsm_init; hsmd.md §A.1, §A.6):
+ * its hsmd (lightningd/subd.c subd(), hsm_control.c hsm_init; docs/hsmd-protocol.md#framing, docs/hsmd-protocol.md#version-check):
  * fd 0 = status socket, fd 3 = master socket, both AF_UNIX stream socketpairs; cwd = a
  * fresh directory holding hsm_secret; argv = the lightningd flags; the environment
  * inherited. Like lightningd, it speaks to the master (and the subdaemons to their client

@@ -1,5 +1,5 @@
 /**
- * The file port the device journal and its snapshot slots go through (DESIGN §6 `Journal`
+ * The file port the device journal and its snapshot slots go through (docs/design.md#firmware `Journal`
  * port): synchronous, because SD-card files on the device and `fs` on the host both are.
  * Adapters: log/memory-file.ts (tests, with fault injection) and node/node-file.ts.
  *

@@ -2,7 +2,7 @@
  * The fast `Curve` for Node: libsecp256k1 through the `secp256k1` v5 N-API addon (its
  * linux/darwin/win32 prebuilds ship inside the npm tarball, so no compiler and no GitHub
  * download), with BIP 340 from tiny-secp256k1's WASM build (the addon has no Schnorr).
- * Node only (N-API, node:module), hence in broker/ and not signer/.
+ * Node only (N-API, node:module), hence in node/ and not signer/.
  *
  * The addon bundles an older libsecp256k1 than CLN's (still ec_privkey_tweak_*). Where it differs
  * from CLN's (and from nobleCurve, which curve-native.test.ts holds it to byte for byte),

@@ -1,5 +1,5 @@
 /**
- * The FilePort on Node `fs` (DESIGN §6 firmware/host): synchronous calls, `fsync` on
+ * The FilePort on Node `fs` (docs/design.md#firmware firmware/host): synchronous calls, `fsync` on
  * sync(), and the directory fsynced when a file (or the directory itself) is created, so
  * a new file's entry survives a power cut too.
  */

@@ -1,5 +1,5 @@
 /**
- * Per-channel timelines (DESIGN §4 projections; what `sphinx-audit channel` shows): for each
+ * Per-channel timelines (docs/design.md#logs-and-projections projections; what `sphinx-audit channel` shows): for each
  * channel (peer, dbid), in log order, what the signer did for it: created, set up, outpoints
  * locked, each commitment validated/signed/revoked with its number (and HTLC count where
  * known), counterparty secrets stored, mutual closes, splices, sweeps and HTLC transactions

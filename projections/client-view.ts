@@ -1,5 +1,5 @@
 /**
- * Per-client views (DESIGN §4 projections; `sphinx-audit summary` by client): for each client
+ * Per-client views (docs/design.md#logs-and-projections projections; `sphinx-audit summary` by client): for each client
  * connection of lightningd's, keyed by (peer, dbid, permissions) as the broker logged it,
  * the requests by hsmd message type, the replies by kind, the errors (bad-request and fatal
  * replies, and broker error records about its requests), the latency distribution of its

@@ -1,5 +1,5 @@
 /**
- * Replay (DESIGN §4: fold from the start or from a snapshot) of both logs into the views:
+ * Replay (docs/design.md#logs-and-projections: fold from the start or from a snapshot) of both logs into the views:
  * - the broker's LevelDB log (`BrokerLog.read(from)` yields what `replayBrokerLog` takes):
  *   channel timelines, per-client views and request statistics in one pass. Views are plain
  *   values: keep one and resume with `log.read(views.nextSeq)`; records already folded are

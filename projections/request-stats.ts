@@ -1,5 +1,5 @@
 /**
- * Request statistics (DESIGN §4 projections; `sphinx-audit summary` and the report's charts):
+ * Request statistics (docs/design.md#logs-and-projections projections; `sphinx-audit summary` and the report's charts):
  * - over broker-log records (`requestStatsFromLog`): requests by hsmd message type (with
  *   refusals and latency per type), replies by kind, the time range, the latency
  *   distribution, requests over time in fixed buckets by type, signer connections and

@@ -1,5 +1,5 @@
 /**
- * The SignerState projection (DESIGN §4): the fold of journaled events (from the start or
+ * The SignerState projection (docs/design.md#logs-and-projections): the fold of journaled events (from the start or
  * from a snapshot), and the deterministic snapshot encoding of the state with its digest.
  *
  * State layout (version 1; primitives as in signer/event-codec.ts):

@@ -1,5 +1,5 @@
 /**
- * The crash-safety properties of the device core (DESIGN §7, issue 4 item 5), each a
+ * The crash-safety properties of the device core (docs/design.md#checks, docs/property-tests.md), each a
  * fast-check property over scenarios of node-model.ts run by harness.ts.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Incremental TypeScript build (issue 9 item 7): tsc reuses dist/.tsbuildinfo, so a build with
+// Incremental TypeScript build: tsc reuses dist/.tsbuildinfo, so a build with
 // nothing changed takes a few seconds. Then every output in dist/ whose source is gone is removed,
 // so a moved or deleted test never runs from a stale dist/ file (the reason the old build wiped dist/).
 import { execFileSync } from 'node:child_process';

@@ -47,14 +47,14 @@ export function utf8(s: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** u32 little-endian (CLN's HKDF salts, §A.12). */
+/** u32 little-endian (CLN's HKDF salts, docs/hsmd-protocol.md#byte-order). */
 export function u32le(n: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, n, true);
   return out;
 }
 
-/** u64 little-endian (CLN's channel-seed salt carries the dbid this way, §A.12). */
+/** u64 little-endian (CLN's channel-seed salt carries the dbid this way, docs/hsmd-protocol.md#byte-order). */
 export function u64le(n: bigint): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, n, true);

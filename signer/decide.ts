@@ -1,5 +1,5 @@
 /**
- * decide: one request in, the events it causes and the reply out (DESIGN §3).
+ * decide: one request in, the events it causes and the reply out (docs/design.md#the-signer-core).
  *
  * Pure: the same context, state and envelope give the same decision, on Node and on the
  * device. The order of checks is hsmd's: capability gate, parse, initialised, handler.

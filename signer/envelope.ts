@@ -1,5 +1,5 @@
 /**
- * The unit of work the signer handles (DESIGN §3): one hsmd request with the identity of
+ * The unit of work the signer handles (docs/design.md#the-signer-core): one hsmd request with the identity of
  * the connection it came from, stamped by the broker.
  */
 

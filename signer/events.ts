@@ -1,5 +1,5 @@
 /**
- * Signer events: past-tense facts the signer's state is folded from (DESIGN §3).
+ * Signer events: past-tense facts the signer's state is folded from (docs/design.md#the-signer-core).
  *
  * Keys derived from the seed are never events; they are recomputed at start. Events carry
  * only what a later decision depends on, so replaying them rebuilds the same state.

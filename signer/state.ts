@@ -1,6 +1,6 @@
 /**
  * SignerState: everything the signer's decisions depend on besides its keys, and `apply`,
- * the fold that builds it from events (DESIGN §3). Immutable: apply returns a new state
+ * the fold that builds it from events (docs/design.md#the-signer-core). Immutable: apply returns a new state
  * sharing what did not change, so a state handed out is never modified behind anyone.
  */
 import { toHex } from './bytes.js';

@@ -1,5 +1,5 @@
 /**
- * sphinx-audit on session-basic-l1 (issue 6 "Must show"): a real broker log (LevelDB) and a
+ * sphinx-audit on session-basic-l1: a real broker log (LevelDB) and a
  * real device journal (SignerCore through NodeDir), built by test/audit-session.ts, then
  * tampered with as an attacker would: one byte of a logged reply, one byte of a journal record
  * (breaking its CRC), a journal record rewritten with a valid CRC and another reply, one record

@@ -1,5 +1,5 @@
 /**
- * Issue 4's SIGKILL must-show for the LevelDB log: a real child process (test/broker-log-crash-child.ts)
+ * The LevelDB log under SIGKILL: a real child process (test/broker-log-crash-child.ts)
  * appends with group commit and prints each seq once its append resolved; it is killed with
  * SIGKILL at 50 seeded random moments, over 5 databases (side by side) reopened 10 times each. After every
  * kill the log must hold every acknowledged record intact at its seq, hold nothing corrupt

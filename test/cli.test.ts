@@ -1,6 +1,6 @@
 /**
  * bin/sphinx-hsmd's command line: `--version` must print lightningd's version() and a
- * newline (lightningd test_subdaemons, hsmd.md §A.6), `--help` documents the settings.
+ * newline (lightningd test_subdaemons, docs/hsmd-protocol.md#version-check), `--help` documents the settings.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -11,7 +11,7 @@ import { SimLightningd } from '../demo/sim-lightningd.js';
 import { type Exchange, loadTranscript } from './transcript.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-/** The node id of hsm_secret 0x01×32 (hsmd.md §A.10). */
+/** The node id of hsm_secret 0x01×32 (docs/hsmd-protocol.md#hsm_secret-formats). */
 const OUR_ID = Buffer.from('026f61d7ee82f937f9697f4f3e44bfaaa25849cc4f526b3a57326130eba6346002', 'hex');
 
 test('interleaved clients get their own replies, in order (needs the local signer)', async (t) => {

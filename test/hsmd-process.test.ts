@@ -1,7 +1,7 @@
 /**
  * The hsmd process face, end to end: a real bin/sphinx-hsmd spawned as lightningd spawns
  * it, real socketpairs, real SCM_RIGHTS. These requests are all answered (or refused) by
- * the broker itself, so they need no signer. hsmd.md §A.1-§A.5, hsmd.c, common/status.c.
+ * the broker itself, so they need no signer. docs/hsmd-protocol.md#framing to docs/hsmd-protocol.md#status-channel, hsmd.c, common/status.c.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -50,7 +50,7 @@ test('hsmd_client_hsmfd: reply 109 (empty), then a blocking client fd that reach
   const reply = ld.master.request(bytes('0009' + hex(OUR_ID) + '0000000000000000' + '0000000000000001'));
   assert.equal(hex(reply), '006d');
   const connectd = ld.adoptClientFd(ld.master.receiveFd());
-  // Subdaemons use blocking wire_sync_*; EAGAIN would be a failure for them (§A.1).
+  // Subdaemons use blocking wire_sync_*; EAGAIN would be a failure for them (docs/hsmd-protocol.md#framing).
   assert.equal(isNonBlocking(connectd.fd), false);
   // The fd is hsmd's client (our id, dbid 0, ECDH only): sign_message is refused on it.
   connectd.send('0017000161');

@@ -1,5 +1,5 @@
 /**
- * Must show (issue 4): a real process appends journal records through the Node fs adapter
+ * A real process appends journal records through the Node fs adapter
  * (node/node-file.ts), printing each id once its append is synced; it is killed
  * with SIGKILL at 50 random moments (seeded). After each kill, recovery holds every
  * acknowledged record, possibly one more (appended, killed before it printed), never a

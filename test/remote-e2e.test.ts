@@ -1,5 +1,5 @@
 /**
- * The remote path end to end (issue 5 "Must show"): a simulated lightningd → bin/sphinx-hsmd
+ * The remote path end to end: a simulated lightningd → bin/sphinx-hsmd
  * (SPHINX_SIGNER=remote) → MQTT (the embedded aedes, or an external Mosquitto configured as
  * examples/mosquitto.conf, which must keep a device to its own topics as aedes does) → a device
  * process (bin/sphinx-signer; test/crashing-device.ts for the crashes). Recorded CLN v25.12.1

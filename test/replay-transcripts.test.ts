@@ -1,6 +1,6 @@
 /**
  * Replays CLN v25.12.1 hsmd recordings through bin/sphinx-hsmd with the local signer,
- * exactly as lightningd would drive it: every reply must be byte-identical (DESIGN §3).
+ * exactly as lightningd would drive it: every reply must be byte-identical (docs/design.md#the-signer-core).
  * The two full sessions (open, pay, withdraw, close) also guard the broker boundary: the
  * signer keeps bytes from earlier requests, which must not alias reused socket buffers.
  */

@@ -1,5 +1,5 @@
 /**
- * The broker's status page (issue 6 item 6) in a real bin/sphinx-hsmd under the simulated
+ * The broker's status page in a real bin/sphinx-hsmd under the simulated
  * lightningd, SPHINX_HTTP_PORT set to a free port:
  * - remote signer (embedded MQTT server, a device process): after replaying session-basic-l1,
  *   /api/status, /api/views and / agree with the broker log the broker wrote (read back after

@@ -1,6 +1,6 @@
 /**
  * Recorded CLN hsmd sessions (test/fixtures/transcripts/README.md) and their replay,
- * with the rules of the judge's tool (/work/shared/tools/replay.py): exchanges in seq
+ * with the rules of the team's replay tool (outside this repository): exchanges in seq
  * order on their recorded connections; "creates" names the client whose fd arrives after
  * that hsmd_client_hsmfd reply; no reply for hsmd_dev_preinit; rep null + error means
  * hsmd closed that connection.

@@ -1,5 +1,5 @@
 /**
- * The device's clock (docs/device-tls.md "Clock"): its login token carries the time, and the
+ * The device's clock (docs/remote-protocol.md "Connecting"): its login token carries the time, and the
  * broker refuses one more than 30 s ahead of its clock or 5 minutes old. An ESP32 starts at
  * 1970, so the firmware asks SNTP before its first token (syncClock), and a refusal of the
  * token says what the device's clock read (tokenRefusalAdvice). Platform-neutral: the SNTP

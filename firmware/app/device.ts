@@ -1,12 +1,12 @@
 /**
- * The device loop (issue 5 item 5, docs/remote-protocol.md): boot → open the write-ahead
+ * The device loop (docs/remote-protocol.md): boot → open the write-ahead
  * core on the journal → connect with credentials signed by the node key and a last will →
  * status "online" (retained) → subscribe req and control → hello {lastId, firmware} → for
  * each request envelope: SignerCore.handle (journaled before the reply leaves) → res; for a
  * batch of requests (docs/remote-protocol.md "Batches"): each in order under the same rules,
  * one journal sync for the batch, then one res with every reply.
  * A payload that does not decode is logged and blinked, never thrown. A lost connection is
- * retried with backoff and fresh credentials, state kept in memory (no reboot: prior-art §2).
+ * retried with backoff and fresh credentials, state kept in memory (no reboot: docs/decisions.md#lessons-from-earlier-remote-signers).
  */
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';

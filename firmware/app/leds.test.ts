@@ -1,5 +1,5 @@
 /**
- * The status-light machine (issue 5 item 5): the device's life walks booting → connecting →
+ * The status-light machine: the device's life walks booting → connecting →
  * ready ⇄ signing, a dropped connection goes back to connecting, a bad payload only blinks,
  * a fatal error stays; every state has a distinct colour.
  */

@@ -1,5 +1,5 @@
 /**
- * The status lights as a state machine (issue 5 item 5): a pure transition function over
+ * The status lights as a state machine: a pure transition function over
  * the device's life events, and the colour of each state (the table in firmware/README.md).
  *
  *   booting ─booted→ connecting ─connected→ ready ─request→ signing ─replied→ ready

@@ -1,5 +1,5 @@
 /**
- * The ports the device app talks to (DESIGN §6). firmware/host implements them on Node,
+ * The ports the device app talks to (docs/design.md#firmware). firmware/host implements them on Node,
  * firmware/moddable on an ESP32. Platform-neutral: Uint8Array and plain callbacks only.
  * (The journal port is log/file-port.ts's FileDir.)
  */

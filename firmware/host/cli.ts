@@ -1,5 +1,5 @@
 /**
- * `sphinx-signer`: the signing device on Node (issue 5 item 6). It connects to the broker's
+ * `sphinx-signer`: the signing device on Node. It connects to the broker's
  * MQTT server, answers hsmd requests from DIR/hsm_secret, journals every decision with
  * fsync before replying, shows its status light as a terminal line, and stops cleanly on
  * SIGTERM/SIGINT (exit 0). `bootHostDevice` is the adapter wiring, exported so a test

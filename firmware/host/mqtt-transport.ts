@@ -1,6 +1,6 @@
 /**
- * The Transport port on mqtt.js (DESIGN §6 firmware/host): MQTT 3.1.1, QoS 1, clean
- * session false, TCP_NODELAY on the socket (Nagle costs ~88 ms a round trip here: issue 5),
+ * The Transport port on mqtt.js (docs/design.md#firmware firmware/host): MQTT 3.1.1, QoS 1, clean
+ * session false, TCP_NODELAY on the socket (Nagle costs ~88 ms a round trip here),
  * no reconnect of mqtt.js's own (the device loop reconnects with fresh credentials).
  * mqtt.js sends PUBACK after the 'message' listeners return, as the port requires.
  */

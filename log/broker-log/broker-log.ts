@@ -1,12 +1,12 @@
 /**
- * `BrokerLog`: the broker's durable event log on LevelDB (`level`, DESIGN §4). Node-side.
+ * `BrokerLog`: the broker's durable event log on LevelDB (`level`, docs/design.md#logs-and-projections). Node-side.
  *
  * Keys are 8-byte big-endian sequence numbers from 0, so iteration order is append order;
  * values are `record.ts` records. Appends use group commit: appends made while no batch is in
  * flight are written together (after the current microtask, so a burst shares one batch) in one
  * `db.batch(..., { sync: true })`; appends made while a batch is being written wait for the next
  * one. Each append resolves with its sequence number only once its batch is durable, so the
- * broker may answer lightningd then (DESIGN §2).
+ * broker may answer lightningd then (docs/design.md#durability-rules).
  *
  * A failed batch poisons the log: that batch and every later append reject, and nothing more is
  * written, so a sequence never has a hole behind a durable record. Reopening resumes after the

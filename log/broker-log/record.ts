@@ -1,5 +1,5 @@
 /**
- * The broker log's record codec (DESIGN §4): one versioned binary value per LevelDB entry.
+ * The broker log's record codec (docs/design.md#logs-and-projections): one versioned binary value per LevelDB entry.
  * Pure (Uint8Array/DataView only), so any tool can read a copied log. Encoders and decoders
  * sit side by side; a decoder reads exactly one whole record and refuses anything else by name
  * (unknown version, unknown kind, truncation, trailing bytes), never guessing.
@@ -38,7 +38,7 @@ export const RECORD_VERSION = 2;
 /** The versions this build reads (see the layout above). */
 const READABLE_VERSIONS: readonly number[] = [1, 2];
 
-/** lightningd's request as the broker received it (DESIGN §2: before it goes to the signer). */
+/** lightningd's request as the broker received it (docs/design.md#the-way-a-request-travels: before it goes to the signer). */
 export interface RequestReceived {
   readonly kind: 'request-received';
   /** The broker's 64-bit request id. */

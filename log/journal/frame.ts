@@ -1,5 +1,5 @@
 /**
- * Journal frames (DESIGN §4): `u32 length ‖ u32 CRC-32C ‖ payload`, big-endian, where the
+ * Journal frames (docs/design.md#logs-and-projections): `u32 length ‖ u32 CRC-32C ‖ payload`, big-endian, where the
  * CRC covers the 4 length bytes and the payload (so a flipped length is caught too) and
  * 1 ≤ length ≤ MAX_FRAME_PAYLOAD (an all-zero region never passes for a frame).
  *

@@ -1,5 +1,5 @@
 /**
- * The device journal (DESIGN §4): an append-only file of records (record.ts) in frames
+ * The device journal (docs/design.md#logs-and-projections): an append-only file of records (record.ts) in frames
  * (frame.ts), and two snapshot slots (snapshot-slots.ts), all through the FilePort.
  *
  * Opening recovers: the newest good snapshot; the journal scanned (a torn last frame cut

@@ -1,5 +1,5 @@
 /**
- * Snapshots in two alternating slot files (DESIGN §4): each write goes to the slot not
+ * Snapshots in two alternating slot files (docs/design.md#logs-and-projections): each write goes to the slot not
  * holding the newest snapshot, so a crash mid-write leaves the other one good.
  *
  * Slot layout: "SPXS" ‖ u8 version (1) ‖ u64 generation ‖ u64 last record id ‖

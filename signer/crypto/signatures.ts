@@ -1,7 +1,7 @@
 /**
  * CLN's signing rules on top of a `Curve`, and the hashes around them.
  *
- * Which rule signs what (hsmd.md §A.11, cln-hsmd-facts.json signing_nonce_facts):
+ * Which rule signs what (docs/hsmd-protocol.md#signing, cln-hsmd-facts.json signing_nonce_facts):
  * - `signLowR`: bitcoin/signature.c sign_hash. Every tx signature hsmd makes itself
  *   (commitment, HTLC, closing, penalty…) and channel_announcement, node_announcement,
  *   channel_update.

@@ -1,10 +1,10 @@
 /**
- * Per-channel commitment state, folded from the four commitment events (DESIGN §3):
+ * Per-channel commitment state, folded from the four commitment events (docs/design.md#the-signer-core):
  * HolderCommitmentValidated, HolderCommitmentRevoked, CounterpartyCommitmentSigned,
  * CounterpartySecretStored. `state.ts` delegates those events here.
  *
  * Everything is optional on purpose: a signer whose state begins after the channel did
- * (lightningd restarted on an old database, hsmd.md §A.7b) has no history, and the rules
+ * (lightningd restarted on an old database, docs/hsmd-protocol.md#recorded-facts) has no history, and the rules
  * that need history skip until it has some (commitment-rules.ts).
  */
 import type {

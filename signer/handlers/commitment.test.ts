@@ -165,7 +165,7 @@ test('malformed transactions are bad requests, not exceptions', () => {
   assert.match((s.send(s.at(91), psbt).reply as { description: string }).description, /malformed psbt/);
 });
 
-test('restart mid-channel (hsmd.md §A.7b): no new_channel/setup_channel state, CLN replies, nothing refused', () => {
+test('restart mid-channel (docs/hsmd-protocol.md#recorded-facts): no new_channel/setup_channel state, CLN replies, nothing refused', () => {
   const s = new Session(L1);
   // The state begins at seq 110: channel messages before it never reached this signer.
   const channelLevel = new Set([18, 22, 30, 31, 32, 37, ...COMMITMENT_TYPES]);

@@ -119,7 +119,7 @@ export const commitmentHandlers: HandlerTable = {
       ...commitmentLimits(ctx.policy, channel, { commitNum: n, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
       ...holderValidateRules(c, n, digest),
       ...commitmentChainRules(ctx.policy, state.chain, channel, m.htlcs),
-      // Needs setup_channel's remote funding key: skipped without it (hsmd.md §A.7b).
+      // Needs setup_channel's remote funding key: skipped without it (docs/hsmd-protocol.md#recorded-facts).
       ...check(remoteFunding === undefined || verifyFundingInput(ctx.curve, s, funding.pub, remoteFunding, m.sig),
         'policy-commitment-counterparty-signature', () => `peer's signature on our commitment ${n} is invalid`),
     ];

@@ -2,7 +2,7 @@
  * hsmd_init and hsmd_dev_preinit through the Signer: version negotiation, capabilities,
  * secret types, the init failure reply, and the v5 get_per_commitment_point behaviour.
  * Expected values come from CLN's recordings, CLN's tests (cln-hsmd-facts.json) and
- * libhsmd.c's rules as hsmd.md §A.4 states them.
+ * libhsmd.c's rules as docs/hsmd-protocol.md#init states them.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -20,7 +20,7 @@ import { Signer } from '../signer.js';
 import { decodeAs, encodeMessage, type MessageFields } from '../wire/messages.js';
 
 const legacy = loadTranscript(fixturePath('transcripts/hsmd-basic-legacy.jsonl'));
-/** The init lightningd v25.12.1 sent on regtest (hsmd.md §A.4, recorded). */
+/** The init lightningd v25.12.1 sent on regtest (docs/hsmd-protocol.md#init, recorded). */
 const RECORDED_INIT = decodeAs('hsmd_init', fromHex(legacy.exchanges[0]!.req));
 const MASTER = { peer: new Uint8Array(33), dbid: 0n, permissions: MASTER_PERMISSIONS };
 
@@ -125,7 +125,7 @@ test('get_per_commitment_point at version 5 also reveals secret n-2 (the one rev
 });
 
 /**
- * The hsm_secret hsmtool generatehsm writes (hsmd.md §A.10): SHA256 of the BIP 39 seed of
+ * The hsm_secret hsmtool generatehsm writes (docs/hsmd-protocol.md#hsm_secret-formats): SHA256 of the BIP 39 seed of
  * words + passphrase (hsm_secret.c derive_seed_hash), then the words.
  */
 const passphraseFile = (mnemonic: string, passphrase: string): Uint8Array =>

@@ -1,5 +1,5 @@
 /**
- * On-chain signing requests (hsmd.md §A.8): wallet PSBTs (sign_withdrawal 7,
+ * On-chain signing requests (docs/hsmd-protocol.md#messages): wallet PSBTs (sign_withdrawal 7,
  * sign_anchorspend 147, sign_htlc_tx_mingle 149), the channel's funding-key spends
  * (sign_mutual_close_tx 21, sign_splice_tx 29), and onchaind's sweeps (onchain-sweeps.ts).
  * The PSBT replies are libwally's serialization of the signed PSBT (psbt/psbt.ts), so they

@@ -1,5 +1,5 @@
 /**
- * Node- and channel-level requests no recording contains (hsmd.md §A.7b): cannouncement_sig_req
+ * Node- and channel-level requests no recording contains (docs/hsmd-protocol.md#recorded-facts): cannouncement_sig_req
  * (2), check_future_secret (22), get_output_scriptpubkey (24), sign_bolt12 (25),
  * sign_option_will_fund_offer (26), sign_bolt12_2 (41), bip137_sign_message (45) and the
  * preapprove forms (38, 39, 52). Expected keys and values come from CLN itself (its recorded

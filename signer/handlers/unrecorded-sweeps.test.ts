@@ -1,5 +1,5 @@
 /**
- * The single-input spends no recording contains (hsmd.md §A.7b): sign_delayed_payment_to_us
+ * The single-input spends no recording contains (docs/hsmd-protocol.md#recorded-facts): sign_delayed_payment_to_us
  * (12/142), sign_remote_htlc_to_us (13/143), sign_local_htlc_tx (16/146), sign_any_penalty_to_us
  * (144), sign_splice_tx (29). Each is driven from a real CLN v25.12.1 session
  * (session-basic-l1/l2, replayed through the Signer first):

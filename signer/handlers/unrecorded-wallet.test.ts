@@ -1,5 +1,5 @@
 /**
- * Wallet-PSBT requests no recording contains (hsmd.md §A.7b): sign_htlc_tx_mingle (149),
+ * Wallet-PSBT requests no recording contains (docs/hsmd-protocol.md#recorded-facts): sign_htlc_tx_mingle (149),
  * sign_anchorspend (147), and sign_withdrawal (7) for a mnemonic secret (BIP 86 keys).
  *
  * - 149 and 147 (no anchor input) run sign_our_inputs exactly as 7 does (libhsmd.c

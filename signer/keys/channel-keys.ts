@@ -1,5 +1,5 @@
 /**
- * Per-channel keys (hsmd.md §A.11): the channel seed of (peer, dbid), derive_keys'
+ * Per-channel keys (docs/hsmd-protocol.md#key-derivation): the channel seed of (peer, dbid), derive_keys'
  * 192 bytes (common/derive_basepoints.c), the basepoints, and the per-commitment secrets
  * and points of BOLT 3 via shachain.
  */
@@ -10,7 +10,7 @@ import { shachainFromSeed, shachainIndex } from './shachain.js';
 
 /**
  * libhsmd.c get_channel_seed: HKDF(salt = peer_id(33) ‖ dbid as u64 LITTLE-endian,
- * IKM = channel base, info "per-peer seed") (§A.12: the dbid is in host order).
+ * IKM = channel base, info "per-peer seed") (docs/hsmd-protocol.md#byte-order: the dbid is in host order).
  */
 export function channelSeed(channelBase: Uint8Array, peerId: Uint8Array, dbid: bigint): Uint8Array {
   if (peerId.length !== 33) throw new RangeError('peer id must be a 33-byte compressed key');

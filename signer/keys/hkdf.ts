@@ -2,7 +2,7 @@
  * HKDF-SHA256 as ccan/crypto/hkdf_sha256 (RFC 5869), the KDF behind every CLN hsmd secret.
  *
  * ccan passes NULL/0 for "no salt"; HMAC pads an empty key with zeros, so that equals the
- * RFC's default salt of 32 zero bytes (hsmd.md §A.11).
+ * RFC's default salt of 32 zero bytes (docs/hsmd-protocol.md#key-derivation).
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';

@@ -1,6 +1,6 @@
 /**
  * The `hsm_secret` file: detect its form, unlock it to `secret_data`, create a new one.
- * Follows common/hsm_secret.c (v25.12.1) and hsmd.md §A.10:
+ * Follows common/hsm_secret.c (v25.12.1) and docs/hsmd-protocol.md#hsm_secret-formats:
  * - 32 bytes: plain legacy secret; secret_data = the file.
  * - 73 bytes: legacy libsodium-encrypted secret (Argon2id + XChaCha20-Poly1305 secretstream).
  *   Not supported here (Argon2id MODERATE needs 256 MiB); the error says how to convert it.

@@ -1,5 +1,5 @@
 /**
- * What hsmd derives from `secret_data` alone (hsmd/libhsmd.c, hsmd.md §A.11). Pure
+ * What hsmd derives from `secret_data` alone (hsmd/libhsmd.c, docs/hsmd-protocol.md#key-derivation). Pure
  * functions; the KeyRing (node-keys.ts) memoizes them.
  * `secret_data` is 32 bytes (legacy) or the 64-byte BIP 39 seed (mnemonic); some rules use
  * only its first 32 bytes, others all of it, as noted on each.

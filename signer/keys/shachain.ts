@@ -18,7 +18,7 @@ import { equal } from '../bytes.js';
 export const SHACHAIN_BITS = 48;
 const MAX_INDEX = (1n << BigInt(SHACHAIN_BITS)) - 1n;
 
-/** shachain_index: the shachain index of commitment number n (hsmd.md §A.11). */
+/** shachain_index: the shachain index of commitment number n (docs/hsmd-protocol.md#key-derivation). */
 export function shachainIndex(commitmentNumber: bigint): bigint {
   if (commitmentNumber < 0n || commitmentNumber > MAX_INDEX) throw new RangeError('commitment number out of range');
   return MAX_INDEX - commitmentNumber;

@@ -199,7 +199,7 @@ function replay(name: string): { checked: Map<number, number> } {
 
 test('hsmd-basic-legacy (hsm_secret 0x01×32): init reply, derive_secret, keys and signatures', () => {
   const { checked } = replay('hsmd-basic-legacy.jsonl');
-  // Node id stated in hsmd.md §A.10.
+  // Node id stated in docs/hsmd-protocol.md#hsm_secret-formats.
   const ring = new KeyRing(curve, new Uint8Array(32).fill(1));
   assert.match(toHex(ring.nodeId), /^026f61d7.*6002$/);
   assert.deepEqual([...checked.keys()].sort((a, b) => a - b), [0x0001, 0x0006, 0x0008, 0x000a, 0x000b, 0x0012, 0x0016, 0x0017, 0x001b, 0x001c]);

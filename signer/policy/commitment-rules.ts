@@ -10,7 +10,7 @@
  * The default limits refuse nothing in those sessions.
  *
  * Missing history (no setup_channel, or a state that began after the channel did,
- * hsmd.md §A.7b) never refuses what CLN's stateless hsmd would sign: each rule that needs
+ * docs/hsmd-protocol.md#recorded-facts) never refuses what CLN's stateless hsmd would sign: each rule that needs
  * it is skipped, as noted on the rule.
  */
 import { equal } from '../bytes.js';

@@ -56,7 +56,7 @@ export interface PolicyConfig {
   readonly payeeAllowlist: readonly Uint8Array[];
 }
 
-/** VLS's defaults where it has them (prior-art.md §3), widened where regtest needs it. */
+/** VLS's defaults where it has them (docs/decisions.md#lessons-from-earlier-remote-signers), widened where regtest needs it. */
 export const DEFAULT_POLICY: PolicyConfig = {
   warnOnly: new Set(),
   off: new Set(),

@@ -1,5 +1,5 @@
 /**
- * Device authentication for MQTT (DESIGN §5): the username is the device's public key (its
+ * Device authentication for MQTT (docs/remote-protocol.md): the username is the device's public key (its
  * node id, hex); the password is a token the device signs with that key over the broker's
  * id and the current time, so a captured token is useless elsewhere and soon everywhere.
  *

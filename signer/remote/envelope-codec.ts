@@ -1,5 +1,5 @@
 /**
- * What travels over MQTT between broker and device: request envelopes (DESIGN §3's
+ * What travels over MQTT between broker and device: request envelopes (docs/design.md#the-signer-core's
  * Envelope) on `req`, reply envelopes on `res`. Versioned and length-checked; encoders and
  * decoders side by side. A reply carries the request's id (so duplicates and reorders are
  * harmless) and the Reply of event-codec.ts.

@@ -1,5 +1,5 @@
 /**
- * MQTT topics between the broker and a signing device (DESIGN §5). Everything for one
+ * MQTT topics between the broker and a signing device (docs/remote-protocol.md). Everything for one
  * device lives under `sphinx/v1/<deviceId>/`, deviceId being the hex of the device's
  * public key (its node id); the broker's ACL lets a device touch only its own subtree.
  */

@@ -1,5 +1,5 @@
 /**
- * Field codecs (hsmd.md §A.8 "Field type encodings"): each round-trips encode → decode →
+ * Field codecs (docs/hsmd-protocol.md#field-encodings): each round-trips encode → decode →
  * encode, with the edge cases CLN's towire_X/fromwire_X define (file cited per test).
  */
 import { test } from 'node:test';
@@ -32,7 +32,7 @@ test('fixed-size keys, hashes and signatures have their sizes', () => {
     assert.throws(() => decodeHex(c, rep('5a', n - 1)), WireError);
     assert.throws(() => enc(c, new Uint8Array(n + 1)), WireError);
   }
-  // hsmd.md §A.4: regtest genesis hash as lightningd sends it.
+  // docs/hsmd-protocol.md#init: regtest genesis hash as lightningd sends it.
   const regtest = '06226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f';
   assert.equal(toHex(roundTrip(chainparams, regtest)), regtest);
 });
@@ -66,7 +66,7 @@ test('bitcoin_signature: 64 bytes then sighash, only ALL or SINGLE|ANYONECANPAY'
   assert.throws(() => enc(bitcoinSignature, { signature: fromHex(sig), sighash: 2 }), WireError);
 });
 
-test('bip32_key_version: u32 pub then u32 priv (hsmd.md §A.4 regtest values)', () => {
+test('bip32_key_version: u32 pub then u32 priv (docs/hsmd-protocol.md#init regtest values)', () => {
   assert.deepEqual(roundTrip(bip32KeyVersion, '043587cf04358394'), { pub: 0x043587cf, priv: 0x04358394 });
 });
 

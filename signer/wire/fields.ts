@@ -1,5 +1,5 @@
 /**
- * The field types of hsmd's wire messages (hsmd.md §A.8 "Field type encodings"), one typed
+ * The field types of hsmd's wire messages (docs/hsmd-protocol.md#field-encodings), one typed
  * Codec each, laid out exactly as CLN v25.12.1's towire_X / fromwire_X (file named per codec).
  *
  * Values stay raw: keys, signatures, transactions and PSBTs are bytes here; parsing them is

@@ -13,7 +13,7 @@ import {
 
 // hsmd-basic-legacy.jsonl seq 2: derive_secret("bolt12-invoice-base") and its reply.
 const DERIVE_REQ = '001b0013626f6c7431322d696e766f6963652d62617365';
-// hsmd.md §A.4: the regtest init lightningd sends, no passphrase (55 bytes).
+// docs/hsmd-protocol.md#init: the regtest init lightningd sends, no passphrase (55 bytes).
 const INIT_REQ = '000b043587cf0435839406226e46111a0b59caaf126043eb5bbf28c34f3a5e332a1fc7b2b73cf188910f' +
   '0000000000' + '00000005' + '00000006';
 

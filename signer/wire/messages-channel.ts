@@ -1,7 +1,7 @@
 /**
  * hsmd messages about one channel: its lifecycle, basepoints, commitment points and secrets,
  * and the signatures on commitment, HTLC, mutual-close and splice transactions.
- * Field names and order: `hsmd/hsmd_wire.csv` of CLN v25.12.1 (hsmd.md §A.8).
+ * Field names and order: `hsmd/hsmd_wire.csv` of CLN v25.12.1 (docs/hsmd-protocol.md#messages).
  */
 import { array16, bool, bytes16, optional, u16, u32, u64 } from './codec.js';
 import {

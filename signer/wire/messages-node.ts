@@ -1,7 +1,7 @@
 /**
  * hsmd messages about the node as a whole: start-up, clients, status, ECDH, gossip, node
  * and wallet message signing, BOLT 11/12, preapproval and secret derivation.
- * Field names and order: `hsmd/hsmd_wire.csv` of CLN v25.12.1 (hsmd.md §A.8).
+ * Field names and order: `hsmd/hsmd_wire.csv` of CLN v25.12.1 (docs/hsmd-protocol.md#messages).
  */
 import { array16, bool, bytes16, optional, tlvStream, u8, u16, u32, u64, wirestring } from './codec.js';
 import {
@@ -22,7 +22,7 @@ export const hsmdInitTlvs = tlvStream({
   hsm_passphrase: { type: 1, codec: wirestring },
 });
 
-/** `hsmd_init_reply_v4_tlvs`: hsm_secret type (0..3, hsmd.md §A.4) and the BIP 86 base. */
+/** `hsmd_init_reply_v4_tlvs`: hsm_secret type (0..3, docs/hsmd-protocol.md#init) and the BIP 86 base. */
 export const hsmdInitReplyV4Tlvs = tlvStream({
   hsm_secret_type: { type: 1, codec: u8 },
   bip86_base: { type: 2, codec: extKey },

@@ -3,7 +3,7 @@
  *
  * `MESSAGES` holds all 90 message types of CLN v25.12.1's `hsmd/hsmd_wire.csv`, keyed by
  * CLN's message name. A frame is the 2-byte big-endian type followed by the fields
- * (hsmd.md §A.1), without the 4-byte length prefix, which is the transport's job.
+ * (docs/hsmd-protocol.md#framing), without the 4-byte length prefix, which is the transport's job.
  *
  * Trailing bytes: CLN's generated fromwire_* (`tools/gen/impl_template`) ends with
  * `return cursor != NULL`, so bytes after the last field are ignored, and a message whose

@@ -1,6 +1,6 @@
 /**
  * Every frame recorded from CLN v25.12.1's own hsmd (test/fixtures/transcripts/*.jsonl)
- * decodes and re-encodes to the same bytes; recorded facts decode to the values hsmd.md
+ * decodes and re-encodes to the same bytes; recorded facts decode to the values docs/hsmd-protocol.md
  * states; cut or corrupted real frames only ever raise WireError.
  */
 import { test } from 'node:test';
@@ -65,7 +65,7 @@ test('recorded request names agree with the table (session transcripts label eac
   }
 });
 
-test('recorded init and init reply decode to the values of hsmd.md §A.4 and §A.10', () => {
+test('recorded init and init reply decode to the values of docs/hsmd-protocol.md#init and docs/hsmd-protocol.md#hsm_secret-formats', () => {
   const [legacy, mnemonic] = ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl'].map((f) => readTranscript(f)[0]!);
   const init = decodeAs('hsmd_init', fromHex(legacy!.req));
   assert.deepEqual(init.bip32_key_version, { pub: 0x043587cf, priv: 0x04358394 });
@@ -90,7 +90,7 @@ test('recorded init and init reply decode to the values of hsmd.md §A.4 and §A
   assert.equal(repM.tlvs.bip86_base?.length, 78);
 });
 
-test('the recorded client_hsmfd reply is the empty 006d (hsmd.md §A.2)', () => {
+test('the recorded client_hsmfd reply is the empty 006d (docs/hsmd-protocol.md#client-sockets)', () => {
   const reps = FRAMES.filter((f) => f.hex.startsWith('006d')).map((f) => f.hex);
   assert.ok(reps.length > 0);
   for (const hex of reps) assert.equal(hex, '006d');

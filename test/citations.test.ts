@@ -1,0 +1,108 @@
+/**
+ * Every document the code and docs cite is in this repository: no citation of the team's
+ * shared notes (a clone does not have them), and every `docs/<file>.md`, `docs/<file>.md#anchor`
+ * and `docs/<file>.md "Heading"` names a file and a heading (or bold label) that exist (docs/hsmd-protocol.md
+ * explains the anchors).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import test from 'node:test';
+import { repoRoot } from './fixtures.js';
+
+const SKIP = new Set(['node_modules', 'dist', 'build', '.git']);
+function* sources(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    if (SKIP.has(name)) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* sources(path);
+    else if (/\.(ts|mjs|md|c|gyp)$/.test(name)) yield relative(repoRoot, path);
+  }
+}
+
+/** Citations of documents a clone does not have; the fix goes in the message. */
+const OUTSIDE: ReadonlyArray<[RegExp, string]> = [
+  [/\bhsmd\.md\b|§A\.\d/, 'the shared hsmd notes: cite docs/hsmd-protocol.md#<section>'],
+  [/\bDESIGN\b/, 'the shared design notes: cite docs/design.md#<section>'],
+  [/prior-art/, 'the shared prior-art notes: cite docs/decisions.md'],
+  [/\b[Ii]ssue \d+/, 'an issue number: say what the code does, or cite docs/'],
+  [/\.\.\/shared\b|\/work\/|\bshared\/(protocol|vectors|transcripts|chain|tools)\b/, 'the shared data directory: copy what is needed into test/fixtures/ or docs/'],
+];
+/** Fixture READMEs and the script that copies fixtures name where the copies came from. */
+const mayNameSources = (file: string): boolean => file.startsWith('test/fixtures/') || file.startsWith('scripts/export-');
+
+/** GitHub's anchor of a heading: lower case, punctuation but - and _ dropped, spaces as dashes. */
+const slug = (heading: string): string => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+
+const headingsCache = new Map<string, string[]>();
+function headings(doc: string): string[] {
+  let found = headingsCache.get(doc);
+  if (found === undefined) {
+    found = [...readFileSync(join(repoRoot, doc), 'utf8').matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]!.trim());
+    headingsCache.set(doc, found);
+  }
+  return found;
+}
+
+/** The names a quoted citation may point at: headings and bold labels (`**Init**`). */
+function quotable(doc: string): string[] {
+  const bold = [...readFileSync(join(repoRoot, doc), 'utf8').matchAll(/\*\*([^*]+)\*\*/g)].map((m) => m[1]!.trim());
+  return [...headings(doc), ...bold].map((h) => h.toLowerCase());
+}
+
+/** A quoted name points at a heading that is that name, or starts with it and a space ("Broker (`broker/chain/`)"). */
+const names = (heading: string, name: string): boolean => heading === name.toLowerCase() || heading.startsWith(`${name.toLowerCase()} `);
+
+/** The docs/ references in a file: `docs/x.md`, `docs/x.md#a`, `docs/x.md "Heading"`, and markdown links inside docs/. */
+function references(file: string, text: string): { doc: string; anchor?: string; heading?: string }[] {
+  const refs: { doc: string; anchor?: string; heading?: string }[] = [];
+  for (const m of text.matchAll(/\bdocs\/([\w.-]+\.md)(?:#([\w-]+)| "([^"]+)")?/g))
+    refs.push({ doc: `docs/${m[1]}`, ...(m[2] ? { anchor: m[2] } : {}), ...(m[3] ? { heading: m[3] } : {}) });
+  if (file.endsWith('.md')) {
+    for (const m of text.matchAll(/\]\(([\w./-]+\.md)?(?:#([\w-]+))?\)/g)) {
+      if (m[1] === undefined && m[2] === undefined) continue;
+      const doc = m[1] === undefined ? file : relative(repoRoot, join(repoRoot, dirname(file), m[1]));
+      refs.push({ doc, ...(m[2] ? { anchor: m[2] } : {}) });
+    }
+  }
+  return refs;
+}
+
+test('no citation of a document outside the repository', () => {
+  const found: string[] = [];
+  for (const file of sources(repoRoot)) {
+    if (mayNameSources(file) || file === 'test/citations.test.ts') continue;
+    readFileSync(join(repoRoot, file), 'utf8').split('\n').forEach((line, i) => {
+      for (const [pattern, fix] of OUTSIDE) if (pattern.test(line)) found.push(`${file}:${i + 1}: ${fix}: ${line.trim()}`);
+    });
+  }
+  assert.deepEqual(found, []);
+});
+
+test('every docs/ citation names a file and a section that exist', () => {
+  const broken: string[] = [];
+  let checked = 0;
+  for (const file of sources(repoRoot)) {
+    if (file === 'test/citations.test.ts') continue;
+    for (const ref of references(file, readFileSync(join(repoRoot, file), 'utf8'))) {
+      checked++;
+      const where = `${file} cites ${ref.doc}${ref.anchor ? `#${ref.anchor}` : ''}${ref.heading ? ` "${ref.heading}"` : ''}`;
+      if (!existsSync(join(repoRoot, ref.doc))) broken.push(`${where}: no such file`);
+      else if (ref.anchor && !headings(ref.doc).some((h) => slug(h) === ref.anchor)) broken.push(`${where}: no such section (${headings(ref.doc).map(slug).join(', ')})`);
+      else if (ref.heading && !quotable(ref.doc).some((h) => names(h, ref.heading!))) broken.push(`${where}: no such heading or bold label`);
+    }
+  }
+  assert.ok(checked > 50, `only ${checked} citations found: the scan is broken`);
+  assert.deepEqual(broken, []);
+});
+
+test('the checks catch what they are for', () => {
+  assert.equal(slug('hsm_secret formats'), 'hsm_secret-formats');
+  assert.equal(slug('The way a request travels'), 'the-way-a-request-travels');
+  assert.ok(OUTSIDE.some(([p]) => p.test('// hsmd.md §A.4')));
+  assert.ok(OUTSIDE.some(([p]) => p.test('(DESIGN §2)')));
+  assert.ok(OUTSIDE.some(([p]) => p.test('see ../shared/protocol/prior-art.md')));
+  assert.ok(OUTSIDE.some(([p]) => p.test('(issue 6 item 5)')));
+  assert.deepEqual(references('x.ts', 'docs/design.md#nope and docs/remote-protocol.md "Connecting"'),
+    [{ doc: 'docs/design.md', anchor: 'nope' }, { doc: 'docs/remote-protocol.md', heading: 'Connecting' }]);
+});
