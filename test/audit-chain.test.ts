@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -21,8 +21,9 @@ import { blockUpdates } from './chain-session.js';
 import { repoRoot } from './fixtures.js';
 import { display, recordedChain, recordedSession, type RecordedBlock } from './recorded-chain.js';
 
-test('sphinx-audit state shows the device tip and its outpoints confirmed and spent', () => {
+test('sphinx-audit state shows the device tip and its outpoints confirmed and spent', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'audit-chain-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { exchanges, hsmSecret } = recordedSession('l2');
   const chain = recordedChain();
   const { core } = SignerCore.open(openJournalFiles(new NodeDir(dir)), (state) => new Signer({ curve: nobleCurve, developer: false, readHsmSecret: () => hsmSecret }, state));

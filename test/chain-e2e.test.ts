@@ -9,7 +9,7 @@
  * and spent at the heights bitcoinjs-lib finds them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -28,13 +28,14 @@ import { freePort, startDeviceProcess } from './remote-helpers.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-test('l1 through sphinx-hsmd and a device process, with the chain relay following bitcoind block by block', { timeout: 240_000 }, async () => {
+test('l1 through sphinx-hsmd and a device process, with the chain relay following bitcoind block by block', { timeout: 240_000 }, async (t) => {
   const chain = recordedChain();
   const { exchanges, hsmSecret } = recordedSession('l1');
   const bitcoind = await FakeBitcoind.start({ tip: 0 });
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-chain-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const device = startDeviceProcess({ url: `mqtt://127.0.0.1:${mqttPort}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret });
+  const device = startDeviceProcess({ url: `mqtt://127.0.0.1:${mqttPort}`, dir: join(dataDir, 'device'), brokerIdFile: join(dataDir, 'broker-id'), hsmSecret });
   const ld = await SimLightningd.start({
     hsmSecret,
     env: {

@@ -8,10 +8,11 @@ import { POLICY_FILE } from '../firmware/app/control.js';
 import { RECORDED_SESSIONS_POLICY_FILE } from './session-records.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { toHex } from '../signer/bytes.js';
@@ -81,10 +82,12 @@ export const deviceIdOf = (hsmSecret: Uint8Array): string =>
 
 /**
  * A fresh data directory holding `hsm_secret`, and policy.json allowlisting the recorded
- * sessions' withdrawal destinations (test/session-records.ts), unless `policyFile` is null.
+ * sessions' withdrawal destinations (test/session-records.ts), unless `policyFile` is null;
+ * removed when test `t` ends, if given (else the caller removes it).
  */
-export function dataDirWith(hsmSecret: Uint8Array | undefined, policyFile: string | null = RECORDED_SESSIONS_POLICY_FILE): string {
+export function dataDirWith(hsmSecret: Uint8Array | undefined, t?: TestContext, policyFile: string | null = RECORDED_SESSIONS_POLICY_FILE): string {
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-signer-'));
+  t?.after(() => rmSync(dir, { recursive: true, force: true }));
   if (hsmSecret) writeFileSync(join(dir, 'hsm_secret'), hsmSecret, { mode: 0o400 });
   if (policyFile !== null) writeFileSync(join(dir, POLICY_FILE), policyFile);
   return dir;

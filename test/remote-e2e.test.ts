@@ -43,6 +43,7 @@ async function replayRemote(name: string, opts: { mqttUrl?: string; deviceUrl?: 
   const port = await freePort();
   const device = startDeviceProcess({
     url: opts.deviceUrl ?? opts.mqttUrl ?? `mqtt://127.0.0.1:${port}`,
+    dir: join(dataDir, 'device'),
     brokerIdFile: join(dataDir, 'broker-id'),
     hsmSecret: Buffer.from(header.hsm_secret, 'hex'),
     crash: opts.crash,

@@ -7,7 +7,7 @@ import { OWNER_KEY_FILE, POLICY_FILE } from '../firmware/app/control.js';
 import { RECORDED_SESSIONS_POLICY_FILE } from './session-records.js';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -34,8 +34,9 @@ export interface DeviceProcess {
 }
 
 /**
- * Starts bin/sphinx-signer with its own data dir holding `hsmSecret`, waiting for the broker
- * id in `brokerIdFile`; with `crash` (test/crashing-device.ts's options), the crashing device.
+ * Starts bin/sphinx-signer with its data in `dir` (created if missing; a fresh temporary one
+ * if not given) holding `hsmSecret`, waiting for the broker id in `brokerIdFile`; with `crash`
+ * (test/crashing-device.ts's options), the crashing device. The caller removes `dir`.
  * Its policy.json is `policyFile`: by default the recorded sessions' withdrawal destinations
  * allowlisted (test/session-records.ts), null for none (the device defaults). `ownerKey`
  * provisions owner.pub for signed control.
@@ -51,6 +52,7 @@ export function startDeviceProcess(opts: {
   args?: readonly string[];
 }): DeviceProcess {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sphinx-device-'));
+  mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'hsm_secret'), opts.hsmSecret);
   const policyFile = opts.policyFile === undefined ? RECORDED_SESSIONS_POLICY_FILE : opts.policyFile;
   if (policyFile !== null) writeFileSync(join(dir, POLICY_FILE), policyFile);

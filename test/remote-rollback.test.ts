@@ -36,7 +36,7 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
 test('a device restarted without its journal is refused (lightningd log, broker log), decides nothing; its restored journal lets it back', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-rollback-'));
   const port = await freePort();
-  const deviceOptions = { url: `mqtt://127.0.0.1:${port}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: Buffer.from(header.hsm_secret, 'hex') };
+  const deviceOptions = { url: `mqtt://127.0.0.1:${port}`, dir: join(dataDir, 'device'), brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: Buffer.from(header.hsm_secret, 'hex') };
   let device: DeviceProcess = startDeviceProcess(deviceOptions);
   const deviceDir = device.dir;
   const ld = await SimLightningd.start({

@@ -62,9 +62,9 @@ async function sendAll(broker: BrokerStandIn, list: readonly SessionRequest[]): 
   for (const r of list) await broker.send(r.envelope);
 }
 
-test('replay over MQTT: byte-identical replies; garbage, duplicates and reorders change nothing; SIGTERM exits 0', async () => {
+test('replay over MQTT: byte-identical replies; garbage, duplicates and reorders change nothing; SIGTERM exits 0', async (t) => {
   const server = await MqttServer.start();
-  const dir = dataDirWith(secret);
+  const dir = dataDirWith(secret, t);
   const broker = await BrokerStandIn.connect(server.url, deviceId);
   const signer = SignerProcess.start(dir, server.url);
   try {
@@ -111,9 +111,9 @@ test('replay over MQTT: byte-identical replies; garbage, duplicates and reorders
   }
 });
 
-test('SIGKILL mid-replay, twice, and restart: every request answered, replies identical, each id journaled once', async () => {
+test('SIGKILL mid-replay, twice, and restart: every request answered, replies identical, each id journaled once', async (t) => {
   const server = await MqttServer.start();
-  const dir = dataDirWith(secret);
+  const dir = dataDirWith(secret, t);
   const broker = await BrokerStandIn.connect(server.url, deviceId);
   // docs/remote-protocol.md: on hello the broker sends lightningd's init first (same id),
   // then resends what is still outstanding.
@@ -149,9 +149,9 @@ test('SIGKILL mid-replay, twice, and restart: every request answered, replies id
   }
 });
 
-test('the server drops the connection, then goes away for a while: the same process reconnects and answers', async () => {
+test('the server drops the connection, then goes away for a while: the same process reconnects and answers', async (t) => {
   const server = await MqttServer.start();
-  const dir = dataDirWith(secret);
+  const dir = dataDirWith(secret, t);
   const broker = await BrokerStandIn.connect(server.url, deviceId);
   const signer = SignerProcess.start(dir, server.url);
   let exited = false;
@@ -186,17 +186,17 @@ test('the server drops the connection, then goes away for a while: the same proc
   }
 });
 
-test('no hsm_secret: exit 1 saying how to copy or create one', async () => {
-  const dir = dataDirWith(undefined);
+test('no hsm_secret: exit 1 saying how to copy or create one', async (t) => {
+  const dir = dataDirWith(undefined, t);
   const signer = SignerProcess.start(dir, 'mqtt://127.0.0.1:1');
   assert.equal((await signer.exited).code, 1);
   assert.match(signer.stderr, /no hsm_secret in .*cp .*hsm_secret.*lightning-hsmtool generatehsm/);
   assert.match(signer.stdout, /LED \* error/);
 });
 
-test('a journal deleted behind the device\'s back: it refuses to start, says why and the way out; the flag lets it start', async () => {
+test('a journal deleted behind the device\'s back: it refuses to start, says why and the way out; the flag lets it start', async (t) => {
   const server = await MqttServer.start();
-  const dir = dataDirWith(secret);
+  const dir = dataDirWith(secret, t);
   const broker = await BrokerStandIn.connect(server.url, deviceId);
   let signer = SignerProcess.start(dir, server.url);
   try {

@@ -45,7 +45,7 @@ async function settled(port: number): Promise<any> {
 test('status page, remote signer: /api/status, /api/views and / match the broker log of the replay', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-status-'));
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
-  const device = startDeviceProcess({ url: `mqtt://127.0.0.1:${mqttPort}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: Buffer.from(header.hsm_secret, 'hex') });
+  const device = startDeviceProcess({ url: `mqtt://127.0.0.1:${mqttPort}`, dir: join(dataDir, 'device'), brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: Buffer.from(header.hsm_secret, 'hex') });
   const ld = await SimLightningd.start({
     hsmSecret: Buffer.from(header.hsm_secret, 'hex'),
     args: header.hsmd_args,

@@ -5,7 +5,7 @@
  * outage of bitcoind. Heights of confirmations and spends come from bitcoinjs-lib.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -114,10 +114,12 @@ test('bitcoind unreachable: the follower says so by name, and catches up when it
   }
 });
 
-test('credentials: a cookie file works, a wrong password is refused with the fix named', async () => {
+test('credentials: a cookie file works, a wrong password is refused with the fix named', async (t) => {
   const bitcoind = await FakeBitcoind.start({ tip: 5 });
   try {
-    const cookieFile = join(mkdtempSync(join(tmpdir(), 'cookie-')), '.cookie');
+    const cookieDir = mkdtempSync(join(tmpdir(), 'cookie-'));
+    t.after(() => rmSync(cookieDir, { recursive: true, force: true }));
+    const cookieFile = join(cookieDir, '.cookie');
     writeFileSync(cookieFile, `${bitcoind.user}:${bitcoind.password}`);
     assert.equal(await new BitcoindRpc({ url: bitcoind.url, auth: { cookieFile } }).getBlockCount(), 5);
     const wrong = new BitcoindRpc({ url: bitcoind.url, auth: { user: bitcoind.user, password: 'nope' } });
