@@ -5,20 +5,12 @@
  * explains the anchors).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import test from 'node:test';
-import { repoRoot } from './fixtures.js';
+import { repoFiles, repoRoot } from './fixtures.js';
 
-const SKIP = new Set(['node_modules', 'dist', 'build', '.git']);
-function* sources(dir: string): Generator<string> {
-  for (const name of readdirSync(dir)) {
-    if (SKIP.has(name)) continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) yield* sources(path);
-    else if (/\.(ts|mjs|md|c|gyp)$/.test(name)) yield relative(repoRoot, path);
-  }
-}
+const sources = (): Generator<string> => repoFiles(/\.(ts|mjs|md|c|gyp)$/);
 
 /** Citations of documents a clone does not have; the fix goes in the message. */
 const OUTSIDE: ReadonlyArray<[RegExp, string]> = [
@@ -70,7 +62,7 @@ function references(file: string, text: string): { doc: string; anchor?: string;
 
 test('no citation of a document outside the repository', () => {
   const found: string[] = [];
-  for (const file of sources(repoRoot)) {
+  for (const file of sources()) {
     if (mayNameSources(file) || file === 'test/citations.test.ts') continue;
     readFileSync(join(repoRoot, file), 'utf8').split('\n').forEach((line, i) => {
       for (const [pattern, fix] of OUTSIDE) if (pattern.test(line)) found.push(`${file}:${i + 1}: ${fix}: ${line.trim()}`);
@@ -82,7 +74,7 @@ test('no citation of a document outside the repository', () => {
 test('every docs/ citation names a file and a section that exist', () => {
   const broken: string[] = [];
   let checked = 0;
-  for (const file of sources(repoRoot)) {
+  for (const file of sources()) {
     if (file === 'test/citations.test.ts') continue;
     for (const ref of references(file, readFileSync(join(repoRoot, file), 'utf8'))) {
       checked++;

@@ -3,8 +3,8 @@
  * Every fixture is a copy of a file from the team's shared data; test/fixtures/README.md
  * says where each came from.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the nearest directory above this file holding package.json. */
@@ -24,3 +24,15 @@ export const fixturePath = (name: string): string => join(repoRoot, 'test', 'fix
 /** Parsed JSON of test/fixtures/<name>. */
 export const readJsonFixture = <T = any>(name: string): T =>
   JSON.parse(readFileSync(fixturePath(name), 'utf8')) as T;
+
+const NOT_SOURCES = new Set(['node_modules', 'dist', 'build', '.git']);
+
+/** The repository's own files whose names match `pattern`, as paths from the root (for tests that read every source). */
+export function* repoFiles(pattern: RegExp, dir: string = repoRoot): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    if (NOT_SOURCES.has(name)) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* repoFiles(pattern, path);
+    else if (pattern.test(name)) yield relative(repoRoot, path);
+  }
+}

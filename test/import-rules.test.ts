@@ -5,10 +5,10 @@
  * the rule and its description cannot drift apart.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, normalize, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
 import test from 'node:test';
-import { repoRoot } from './fixtures.js';
+import { repoFiles, repoRoot } from './fixtures.js';
 
 interface Rule {
   /** A folder (ending in /) or a file, relative to the repository root. */
@@ -31,15 +31,7 @@ function layoutRules(): Rule[] {
   return rules;
 }
 
-const SKIP = new Set(['node_modules', 'dist', 'build', '.git']);
-function* tsFiles(dir: string): Generator<string> {
-  for (const name of readdirSync(dir)) {
-    if (SKIP.has(name)) continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) yield* tsFiles(path);
-    else if (name.endsWith('.ts')) yield relative(repoRoot, path);
-  }
-}
+const tsFiles = (): Generator<string> => repoFiles(/\.ts$/);
 
 /** Every module specifier in a source: static imports and re-exports, side-effect imports, import(). */
 function specifiers(source: string): string[] {
@@ -76,14 +68,14 @@ test('docs/design.md lists the may-import rule of every folder, and every path i
   const missing = rules.flatMap((r) => [r.path, ...r.mayImport.filter((t) => t.includes('/') && !t.includes('*') && /^[a-z]+\//.test(t) && !t.includes(':'))])
     .filter((p) => (p.endsWith('/') || p.endsWith('.ts')) && !existsSync(join(repoRoot, p)));
   assert.deepEqual(missing, [], 'paths named in docs/design.md that do not exist');
-  const uncovered = [...tsFiles(repoRoot)].filter((f) => ruleOf(rules, f) === undefined);
+  const uncovered = [...tsFiles()].filter((f) => ruleOf(rules, f) === undefined);
   assert.deepEqual(uncovered, [], 'files no row of docs/design.md governs: add their folder to the layout table');
 });
 
 test('every import follows the may-import column of docs/design.md', () => {
   const rules = layoutRules();
   const violations: string[] = [];
-  for (const file of tsFiles(repoRoot)) {
+  for (const file of tsFiles()) {
     if (file.endsWith('.test.ts')) continue;
     const rule = ruleOf(rules, file);
     if (rule === undefined) continue; // reported by the test above
