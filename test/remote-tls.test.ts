@@ -80,6 +80,7 @@ for (const pin of ['--ca', '--ca-fingerprint'] as const) {
     } finally {
       await device?.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      if (device) rmSync(device.dir, { recursive: true, force: true });
     }
   });
 }
@@ -130,6 +131,7 @@ test('a sphinx-signer pinned to another CA or another fingerprint is refused, sa
         assert.doesNotMatch(device.output(), /\bready\b/);
       } finally {
         await device.stop();
+        rmSync(device.dir, { recursive: true, force: true });
       }
     }
     assert.ok(!lines.some((l) => /PINNED DEVICE/.test(l)), 'no device got in');
