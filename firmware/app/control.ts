@@ -1,6 +1,6 @@
 /**
- * The device's own policy and the owner's signed control (docs/policies.md "The device's
- * policy", docs/remote-protocol.md "Control"):
+ * The device's own policy and the owner's signed control
+ * (docs/policies.md "The device's policy", docs/remote-protocol.md "Control"):
  * - at boot, the policy file (policy.json in the data directory) is applied when it differs
  *   from the last one applied: a PolicyChanged event, journaled as a `policy-file` record;
  *   keys it leaves out take the device defaults. An invalid file stops the boot (the fix named).
