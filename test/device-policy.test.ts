@@ -46,6 +46,7 @@ const PREAPPROVE = messageType('hsmd_preapprove_invoice_check');
 /** A broker and a device, with the owner's key; `ctl` runs bin/sphinx-ctl against them. */
 class Rig {
   readonly root = mkdtempSync(join(tmpdir(), 'sphinx-policy-'));
+  devicesStarted = 0;
   readonly dataDir = join(this.root, 'broker');
   readonly keyFile = join(this.root, 'owner.key');
   readonly ownerKey: string;
@@ -67,6 +68,8 @@ class Rig {
   }
 
   startDevice(policyFile: string | null = null, dir?: string): void {
+    // Under the rig's root (removed at the end) unless the test names a directory.
+    dir ??= join(this.root, `device-${++this.devicesStarted}`);
     this.device = startDeviceProcess({ url: `mqtt://127.0.0.1:${this.mqttPort}`, brokerIdFile: join(this.dataDir, 'broker-id'), hsmSecret: SECRET, policyFile, ownerKey: this.ownerKey, dir });
   }
 

@@ -229,10 +229,10 @@ test('a journal deleted behind the device\'s back: it refuses to start, says why
   }
 });
 
-test('--log-level unusual leaves out the info lines; --version; a bad level is refused naming the choices', async () => {
+test('--log-level unusual leaves out the info lines; --version; a bad level is refused naming the choices', async (t) => {
   const server = await MqttServer.start();
   const broker = await BrokerStandIn.connect(server.url, deviceId);
-  const signer = SignerProcess.start(dataDirWith(secret), server.url, ['--log-level', 'unusual']);
+  const signer = SignerProcess.start(dataDirWith(secret, t), server.url, ['--log-level', 'unusual']);
   try {
     await broker.until(() => broker.hellos.length === 1, 'hello');
     signer.child.kill('SIGTERM');
