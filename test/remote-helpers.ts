@@ -36,7 +36,9 @@ export interface DeviceProcess {
 /**
  * Starts bin/sphinx-signer with its data in `dir` (created if missing; a fresh temporary one
  * if not given) holding `hsmSecret`, waiting for the broker id in `brokerIdFile`; with `crash`
- * (test/crashing-device.ts's options), the crashing device. The caller removes `dir`.
+ * (test/crashing-device.ts's options), the crashing device. A caller's `dir` is the caller's
+ * to remove; a temporary one made here outlives restarts of the device on it (tests reuse it)
+ * and is removed when the test process exits.
  * Its policy.json is `policyFile`: by default the recorded sessions' withdrawal destinations
  * allowlisted (test/session-records.ts), null for none (the device defaults). `ownerKey`
  * provisions owner.pub for signed control.
@@ -51,7 +53,7 @@ export function startDeviceProcess(opts: {
   ownerKey?: string;
   args?: readonly string[];
 }): DeviceProcess {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sphinx-device-'));
+  const dir = opts.dir ?? madeDeviceDir();
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'hsm_secret'), opts.hsmSecret);
   const policyFile = opts.policyFile === undefined ? RECORDED_SESSIONS_POLICY_FILE : opts.policyFile;
@@ -76,6 +78,14 @@ export function startDeviceProcess(opts: {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+const madeDirs: string[] = [];
+function madeDeviceDir(): string {
+  if (madeDirs.length === 0) process.once('exit', () => madeDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-device-'));
+  madeDirs.push(dir);
+  return dir;
 }
 
 export interface Mosquitto {
