@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
-import { CodecError } from '../signer/event-codec.js';
+import { CodecError } from '../signer/record-fields.js';
 import { PersistentMap } from '../signer/persistent-map.js';
 import { apply, initialState, type SignerState } from '../signer/state.js';
 import { liveSession } from '../test/session-records.js';

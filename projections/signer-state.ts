@@ -2,7 +2,7 @@
  * The SignerState projection (docs/design.md#logs-and-projections): the fold of journaled events (from the start or
  * from a snapshot), and the deterministic snapshot encoding of the state with its digest.
  *
- * State layout (version 1; primitives as in signer/event-codec.ts):
+ * State layout (version 1; field types as in signer/record-fields.ts):
  *   u8 version ‖ dev: bool failPreapprove, bool noPreapproveCheck, bool warnOnOvergrind
  *   ‖ option(node: u32 wireVersion, u32 bip32 pub, u32 bip32 priv, bytes chainHash)
  *   ‖ u32 preapprovals ‖ u32 channel count ‖ channel* in ascending channelKey order
@@ -33,26 +33,25 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Reply } from '../signer/decision.js';
+import { readReply, writeReply } from '../signer/event-codec.js';
 import {
   CodecError,
   decodeWith,
   readChannelRef,
   readChannelSetup,
   readOption,
-  readReply,
   readString,
   readVersion,
   readVarBytes,
   writeChannelRef,
   writeChannelSetup,
   writeOption,
-  writeReply,
   writeString,
   writeVarBytes,
-} from '../signer/event-codec.js';
+} from '../signer/record-fields.js';
 import type { SignerEvent } from '../signer/events.js';
 import { PersistentMap } from '../signer/persistent-map.js';
-import { readPolicy, writePolicy } from '../signer/policy/policy-codec.js';
+import { policyConfig } from '../signer/policy/policy-codec.js';
 import type { CommitmentState, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
 import { apply, channelKey, initialState, type ChannelState, type SignerState } from '../signer/state.js';
 import { NETWORKS, type NetworkName } from '../signer/chain/networks.js';
@@ -159,7 +158,7 @@ const hasDeviceSection = (s: SignerState): boolean =>
 
 function writeDeviceSection(w: WireWriter, s: SignerState): void {
   w.u8(DEVICE_SECTION);
-  writeOption(w, s.policy, (p) => writePolicy(w, p));
+  writeOption(w, s.policy, (p) => policyConfig.encode(w, p));
   writeOption(w, s.policyFileDigest, (d) => writeVarBytes(w, d));
   w.u64(s.controlNonce);
   const approvals = [...s.approvals].sort(ascending);
@@ -173,7 +172,7 @@ function writeDeviceSection(w: WireWriter, s: SignerState): void {
 }
 
 function readDeviceSection(r: WireReader): Pick<SignerState, 'policy' | 'policyFileDigest' | 'controlNonce' | 'approvals' | 'payments'> {
-  const policy = readOption(r, () => readPolicy(r));
+  const policy = readOption(r, () => policyConfig.decode(r));
   const policyFileDigest = readOption(r, () => readVarBytes(r));
   const controlNonce = r.u64();
   const approvals = new Set<string>();

@@ -11,7 +11,6 @@ import { reorgScenario, replayChainSession } from '../test/chain-session.js';
 import { decideChain } from './chain/track.js';
 import type { Decision, Reply } from './decision.js';
 import {
-  CodecError,
   EVENT_CODEC_VERSION,
   EVENT_TAGS,
   REPLY_TAGS,
@@ -20,6 +19,7 @@ import {
   encodeEvents,
   encodeReply,
 } from './event-codec.js';
+import { CodecError } from './record-fields.js';
 import type { SignerEvent } from './events.js';
 import { decideCommand } from './control/commands.js';
 import { DEFAULT_POLICY } from './policy/policy.js';

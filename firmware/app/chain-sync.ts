@@ -5,7 +5,7 @@
  * source "chain") before the device says anything about it; the answer is its chain
  * status (tip, latest hashes, watched outpoints, the refusal if there was one).
  */
-import { CodecError } from '../../signer/event-codec.js';
+import { CodecError } from '../../signer/record-fields.js';
 import { chainStatusOf, encodeChainStatus } from '../../signer/chain/status.js';
 import { chainRules, decideChain, watchedOutpoints, type ChainRefusal } from '../../signer/chain/track.js';
 import { decodeChainUpdates, type ChainUpdate } from '../../signer/chain/updates.js';

@@ -12,7 +12,8 @@
  * the journal continues (journal.ts): u8 0xF0 ‖ u64 snapshot generation ‖ u64 its last id.
  */
 import type { Reply } from '../../signer/decision.js';
-import { CodecError, decodeWith, readEvents, readReply, readString, readVersion, writeEvents, writeReply, writeString } from '../../signer/event-codec.js';
+import { readEvents, readReply, writeEvents, writeReply } from '../../signer/event-codec.js';
+import { CodecError, decodeWith, readString, readVersion, writeString } from '../../signer/record-fields.js';
 import type { SignerEvent } from '../../signer/events.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 

@@ -18,7 +18,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equal, utf8 } from '../../signer/bytes.js';
-import { CodecError, decodeWith, readVarBytes, writeVarBytes } from '../../signer/event-codec.js';
+import { CodecError, decodeWith, readVarBytes, writeVarBytes } from '../../signer/record-fields.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 import type { WireReader } from '../../signer/wire/reader.js';
 

@@ -8,7 +8,7 @@
  * - `journal-dump` (broker → device): u8 version ‖ u8 final (0/1) ‖ u64 request id the broker's
  *   reply log shows answered last ‖ u16 n ‖ n × entry
  */
-import { CodecError, decodeWith } from '../../signer/event-codec.js';
+import { CodecError, decodeWith } from '../../signer/record-fields.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 import { type MirrorEntry, readMirrorEntry, writeMirrorEntry } from './entry.js';
 

@@ -10,7 +10,7 @@
  *   transaction (kind 2) = u32 block height ‖ u32 length ‖ proof (gettxoutproof bytes)
  *                          ‖ u32 length ‖ raw transaction
  */
-import { CodecError, decodeWith, readVarBytes, readVersion, writeVarBytes } from '../event-codec.js';
+import { CodecError, decodeWith, readVarBytes, readVersion, writeVarBytes } from '../record-fields.js';
 import { WireWriter } from '../wire/writer.js';
 import { HEADER_BYTES } from './header.js';
 

@@ -1,5 +1,5 @@
 /**
- * PolicyConfig in two forms: binary (event-codec primitives: the journal's PolicyChanged
+ * PolicyConfig in two forms: binary (record-fields.ts types: the journal's PolicyChanged
  * events and the state snapshot) and JSON (the device's policy file and sphinx-ctl).
  *
  * Binary: u32 n ‖ string warnOnly* ‖ u32 n ‖ string off* (both sorted) ‖ u32 minFeeratePerKw
@@ -16,75 +16,51 @@
  */
 import { fromHex, toHex } from '../bytes.js';
 import { AddressError, allowlistScript, type Network } from '../address/address.js';
-import { readString, readVarBytes, writeString, writeVarBytes } from '../event-codec.js';
+import { list, readString, u32, u64, varBytes, writeString } from '../record-fields.js';
+import { struct, type Codec } from '../wire/codec.js';
 import type { WireReader } from '../wire/reader.js';
-import type { WireWriter } from '../wire/writer.js';
 import { isPolicyName, POLICIES, type PolicyName } from './catalog.js';
 import type { PolicyConfig } from './policy.js';
 
 const sorted = (names: ReadonlySet<string>): string[] => [...names].sort();
 
-function writeNames(w: WireWriter, names: ReadonlySet<string>): void {
-  w.u32(names.size);
-  for (const n of sorted(names)) writeString(w, n);
-}
+/** A set of rule names: a list of strings, sorted so that equal sets give equal bytes. */
+const policyNames: Codec<Set<PolicyName>> = {
+  encode(w, names) {
+    w.u32(names.size);
+    for (const n of sorted(names)) writeString(w, n);
+  },
+  decode(r: WireReader) {
+    const names = new Set<PolicyName>();
+    for (let i = r.u32(); i > 0; i--) {
+      const name = readString(r);
+      if (!isPolicyName(name)) r.fail(`unknown policy ${JSON.stringify(name)}`, r.offset);
+      names.add(name);
+    }
+    return names;
+  },
+};
 
-function readNames(r: WireReader): Set<PolicyName> {
-  const names = new Set<PolicyName>();
-  for (let i = r.u32(); i > 0; i--) {
-    const name = readString(r);
-    if (!isPolicyName(name)) r.fail(`unknown policy ${JSON.stringify(name)}`, r.offset);
-    names.add(name);
-  }
-  return names;
-}
-
-function writeList(w: WireWriter, list: readonly Uint8Array[]): void {
-  w.u32(list.length);
-  for (const b of list) writeVarBytes(w, b);
-}
-
-function readList(r: WireReader): Uint8Array[] {
-  const list: Uint8Array[] = [];
-  for (let i = r.u32(); i > 0; i--) list.push(readVarBytes(r));
-  return list;
-}
-
-export function writePolicy(w: WireWriter, p: PolicyConfig): void {
-  writeNames(w, p.warnOnly);
-  writeNames(w, p.off);
-  for (const n of [p.minFeeratePerKw, p.maxFeeratePerKw, p.minToSelfDelay, p.maxToSelfDelay, p.maxHtlcs]) w.u32(n);
-  w.u64(p.maxHtlcValueSat);
-  w.u64(p.maxChannelValueSat);
-  writeList(w, p.allowlist);
-  w.u64(p.velocityLimitSat);
-  w.u32(p.velocityWindowSec);
-  writeList(w, p.payeeAllowlist);
-  for (const n of [p.maxHtlcCltvDelta, p.htlcExpiredGraceBlocks, p.minForgetDepth]) w.u32(n);
-  w.u64(p.maxUnconfirmedHtlcSat);
-}
-
-export function readPolicy(r: WireReader): PolicyConfig {
-  return {
-    warnOnly: readNames(r),
-    off: readNames(r),
-    minFeeratePerKw: r.u32(),
-    maxFeeratePerKw: r.u32(),
-    minToSelfDelay: r.u32(),
-    maxToSelfDelay: r.u32(),
-    maxHtlcs: r.u32(),
-    maxHtlcValueSat: r.u64(),
-    maxChannelValueSat: r.u64(),
-    allowlist: readList(r),
-    velocityLimitSat: r.u64(),
-    velocityWindowSec: r.u32(),
-    payeeAllowlist: readList(r),
-    maxHtlcCltvDelta: r.u32(),
-    htlcExpiredGraceBlocks: r.u32(),
-    minForgetDepth: r.u32(),
-    maxUnconfirmedHtlcSat: r.u64(),
-  };
-}
+/** PolicyConfig in binary, its fields in the order above. */
+export const policyConfig: Codec<PolicyConfig> = struct({
+  warnOnly: policyNames,
+  off: policyNames,
+  minFeeratePerKw: u32,
+  maxFeeratePerKw: u32,
+  minToSelfDelay: u32,
+  maxToSelfDelay: u32,
+  maxHtlcs: u32,
+  maxHtlcValueSat: u64,
+  maxChannelValueSat: u64,
+  allowlist: list(varBytes),
+  velocityLimitSat: u64,
+  velocityWindowSec: u32,
+  payeeAllowlist: list(varBytes),
+  maxHtlcCltvDelta: u32,
+  htlcExpiredGraceBlocks: u32,
+  minForgetDepth: u32,
+  maxUnconfirmedHtlcSat: u64,
+});
 
 export class PolicyJsonError extends Error {
   override readonly name = 'PolicyJsonError';
@@ -94,7 +70,7 @@ const U32_KEYS = ['minFeeratePerKw', 'maxFeeratePerKw', 'minToSelfDelay', 'maxTo
 const SAT_KEYS = ['maxHtlcValueSat', 'maxChannelValueSat', 'velocityLimitSat', 'maxUnconfirmedHtlcSat'] as const;
 const KEYS: readonly string[] = ['warnOnly', 'off', ...U32_KEYS, ...SAT_KEYS, 'allowlist', 'payeeAllowlist'];
 
-function u32(key: string, v: unknown): number {
+function wholeU32(key: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new PolicyJsonError(`${key}: expected a whole number 0..4294967295, got ${JSON.stringify(v)}`);
   return v;
 }
@@ -123,7 +99,7 @@ function names(key: string, v: unknown): Set<PolicyName> {
 
 /** The JSON value of one PolicyConfig key, checked; addresses checked against `network` if known. */
 export function policyValue(key: string, v: unknown, network: Network | undefined): Partial<PolicyConfig> {
-  if ((U32_KEYS as readonly string[]).includes(key)) return { [key]: u32(key, v) };
+  if ((U32_KEYS as readonly string[]).includes(key)) return { [key]: wholeU32(key, v) };
   if ((SAT_KEYS as readonly string[]).includes(key)) return { [key]: sat(key, v) };
   switch (key) {
     case 'warnOnly':

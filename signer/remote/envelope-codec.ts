@@ -16,7 +16,8 @@
  */
 import type { Reply } from '../decision.js';
 import type { Envelope } from '../envelope.js';
-import { CodecError, decodeWith, readReply, readVarBytes, readVersion, writeReply, writeVarBytes } from '../event-codec.js';
+import { readReply, writeReply } from '../event-codec.js';
+import { CodecError, decodeWith, readVarBytes, readVersion, writeVarBytes } from '../record-fields.js';
 import type { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
 

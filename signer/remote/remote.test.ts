@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { fromHex, toHex } from '../bytes.js';
 import { nobleCurve } from '../crypto/noble.js';
-import { CodecError } from '../event-codec.js';
+import { CodecError } from '../record-fields.js';
 import { checkCredentials, makeCredentials, TOKEN_MAX_AGE_MS } from './auth-token.js';
 import {
   BATCH_VERSION,
