@@ -18,7 +18,7 @@ import type { SignerState } from '../signer/state.js';
 import { SignerCore } from '../core/signer-core.js';
 import { JournalRollbackError, slotMark } from '../log/journal/high-water.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../node/journal-advice.js';
-import { NodeDir } from '../node/node-file.js';
+import { NodeDir, syncDir } from '../node/node-file.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { openJournalFiles } from '../log/journal/journal.js';
 import { fastCurve } from '../node/curve-native.js';
@@ -151,12 +151,7 @@ function readOrCreateHsmSecret(options: LocalSignerOptions, passphrase: string |
   } finally {
     closeSync(fd);
   }
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  syncDir(dirname(path));
   options.log('unusual', 'HSM: created new hsm_secret file');
   return readHsmSecretFile(path);
 }

@@ -31,21 +31,27 @@ const liveDigests: string[] = (() => {
 const recorded = (reply: Reply): string | null => (reply.kind === 'frame' ? toHex(reply.frame) : reply.kind === 'none' ? null : `${reply.kind}`);
 const open = (dir: MemoryDir, opts: SignerCoreOptions = {}) => SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), opts);
 
-test('every reply through the core equals CLN\'s recording; each record is synced before the state changes', () => {
-  const dir = new MemoryDir();
-  const { core } = open(dir);
+/** The journal file of `dir`, and the state `current()` gave at its latest sync. */
+function watchSyncs(dir: MemoryDir, current: () => unknown): { journal: MemoryFile; stateAtSync: () => unknown } {
   const journal = dir.open(JOURNAL_FILE) as MemoryFile;
   const sync = journal.sync.bind(journal);
   let stateAtSync: unknown;
   journal.sync = () => {
-    stateAtSync = core.state;
+    stateAtSync = current();
     sync();
   };
+  return { journal, stateAtSync: () => stateAtSync };
+}
+
+test('every reply through the core equals CLN\'s recording; each record is synced before the state changes', () => {
+  const dir = new MemoryDir();
+  const { core } = open(dir);
+  const { journal, stateAtSync } = watchSyncs(dir, () => core.state);
   for (const { exchange, envelope } of requests) {
     const before = core.state;
     const handled = core.handle(envelope);
     assert.equal(recorded(handled.reply), exchange.rep, `seq ${exchange.seq}`);
-    assert.equal(stateAtSync, before, `seq ${exchange.seq}: synced before apply`);
+    assert.equal(stateAtSync(), before, `seq ${exchange.seq}: synced before apply`);
   }
   assert.equal(journal.syncs, requests.length);
   assert.equal(toHex(stateDigest(core.state)), liveDigests.at(-1));
@@ -162,13 +168,7 @@ test('commit(source, events): sourced records between requests, numbered per sou
   const dir = new MemoryDir();
   const opts = { snapshotEvery: 30 };
   let { core } = open(dir, opts);
-  const journal = dir.open(JOURNAL_FILE) as MemoryFile;
-  const sync = journal.sync.bind(journal);
-  let stateAtSync: unknown;
-  journal.sync = () => {
-    stateAtSync = core.state;
-    sync();
-  };
+  const { stateAtSync } = watchSyncs(dir, () => core.state);
   // A control command's change: the dev flags the preapprove handler reads.
   const refuse = { kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false } as const;
   const warn = (n: number) => ({ kind: 'PolicyWarned', policy: 'policy-htlc-count', detail: `note ${n}` }) as const;
@@ -177,7 +177,7 @@ test('commit(source, events): sourced records between requests, numbered per sou
     if (i % 17 === 5) {
       const before = core.state;
       const record = core.commit(i % 2 ? 'control' : 'chain', [warn(i)], 1_700_000_000_000 + i);
-      assert.equal(stateAtSync, before, `${record.source} #${record.seq}: synced before apply`);
+      assert.equal(stateAtSync(), before, `${record.source} #${record.seq}: synced before apply`);
     }
     assert.equal(recorded(core.handle(envelope).reply), exchange.rep, `seq ${exchange.seq}`);
   });

@@ -7,8 +7,8 @@ import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, 
 import { dirname, join } from 'node:path';
 import type { FileDir, FilePort } from '../log/file-port.js';
 
-/** fsync of a directory (its entries). */
-function syncDir(path: string): void {
+/** fsync of a directory (its entries): a file created or renamed in it survives a power cut. */
+export function syncDir(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);

@@ -17,8 +17,10 @@ const OUTSIDE: ReadonlyArray<[RegExp, string]> = [
   [/\bhsmd\.md\b|§A\.\d/, 'the shared hsmd notes: cite docs/hsmd-protocol.md#<section>'],
   [/\bDESIGN\b/, 'the shared design notes: cite docs/design.md#<section>'],
   [/prior-art/, 'the shared prior-art notes: cite docs/decisions.md'],
-  [/\b[Ii]ssue \d+/, 'an issue number: say what the code does, or cite docs/'],
+  [/\b[Ii]ssues? #?\d+/, 'an issue number: say what the code does, or cite docs/'],
   [/\.\.\/shared\b|\/work\/|\bshared\/(protocol|vectors|transcripts|chain|tools)\b/, 'the shared data directory: copy what is needed into test/fixtures/ or docs/'],
+  [/docs\/[\w.-]+\.md[#\w-]*\/?§/, 'a section number of the shared notes after a docs/ citation: the anchor alone names the section'],
+  [/\bmust[- ]show\b/i, "an issue's \"must show\" list: say what the test shows"],
 ];
 /** Fixture READMEs and the script that copies fixtures name where the copies came from. */
 const mayNameSources = (file: string): boolean => file.startsWith('test/fixtures/') || file.startsWith('scripts/export-');
@@ -95,6 +97,9 @@ test('the checks catch what they are for', () => {
   assert.ok(OUTSIDE.some(([p]) => p.test('(DESIGN §2)')));
   assert.ok(OUTSIDE.some(([p]) => p.test('see ../shared/protocol/prior-art.md')));
   assert.ok(OUTSIDE.some(([p]) => p.test('(issue 6 item 5)')));
+  assert.ok(OUTSIDE.some(([p]) => p.test('where docs/design.md#durability-rules/§4 is silent')));
+  assert.ok(OUTSIDE.some(([p]) => p.test('after the must-show session')));
+  assert.ok(OUTSIDE.some(([p]) => p.test('as issues #12 asks')));
   assert.deepEqual(references('x.ts', 'docs/design.md#nope and docs/remote-protocol.md "Connecting"'),
     [{ doc: 'docs/design.md', anchor: 'nope' }, { doc: 'docs/remote-protocol.md', heading: 'Connecting' }]);
 });

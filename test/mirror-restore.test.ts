@@ -46,7 +46,7 @@ const hsmdEnv = (dataDir: string, port: number) => ({
   SPHINX_CLN_VERSION: transcript.header.cln_version,
 });
 
-/** The broker's and the restored device's data directories after the must-show session, for the refusal cases. */
+/** The broker's and the restored device's data directories after the SIGKILL-and-restore session below, for the refusal cases. */
 let session: { brokerDir: string; deviceDir: string } | undefined;
 
 test('device SIGKILLed mid-session, its data directory deleted, restored from the mirror: the session goes on byte-identical; a revoked holder commitment stays refused', async () => {

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { syncDir } from '../../node/node-file.js';
 
 export const BROKER_ID_FILE = 'broker-id';
 export const PINNED_DEVICES_FILE = 'pinned-devices';
@@ -24,15 +25,6 @@ function writeSynced(path: string, text: string, flags: 'a' | 'w'): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-function syncDir(dir: string): void {
-  const d = openSync(dir, 'r');
-  try {
-    fsyncSync(d);
-  } finally {
-    closeSync(d);
   }
 }
 

@@ -8,7 +8,8 @@
  * - `journal-dump` (broker → device): u8 version ‖ u8 final (0/1) ‖ u64 request id the broker's
  *   reply log shows answered last ‖ u16 n ‖ n × entry
  */
-import { CodecError, decodeWith } from '../../signer/record-fields.js';
+import { bool, CodecError, decodeWith, readVersion, u64 } from '../../signer/record-fields.js';
+import { struct, type Codec, type StructSpec, type StructValue } from '../../signer/wire/codec.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 import { type MirrorEntry, readMirrorEntry, writeMirrorEntry } from './entry.js';
 
@@ -17,18 +18,37 @@ export const MIRROR_MESSAGE_VERSION = 1;
 export const MAX_MESSAGE_ENTRIES = 64;
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
-function version(r: { u8(): number }, what: string): void {
-  const v = r.u8();
-  if (v !== MIRROR_MESSAGE_VERSION) throw new CodecError(`${what}: unknown version ${v}`);
+const entries: Codec<readonly MirrorEntry[]> = {
+  encode(w, list) {
+    if (list.length > 0xffff) throw new CodecError(`mirror message: ${list.length} entries`);
+    w.u16(list.length);
+    for (const e of list) writeMirrorEntry(w, e);
+  },
+  decode: (r) => Array.from({ length: r.u16() }, () => readMirrorEntry(r)),
+};
+
+/** A mirror message: the version byte, then `fields` in order. */
+function message<S extends StructSpec>(what: string, fields: S, capacity: number) {
+  const body = struct(fields);
+  return {
+    encode(value: StructValue<S>): Uint8Array {
+      const w = new WireWriter(capacity);
+      w.u8(MIRROR_MESSAGE_VERSION);
+      body.encode(w, value);
+      return w.finish().slice();
+    },
+    decode: (bytes: Uint8Array): StructValue<S> =>
+      decodeWith(what, bytes, (r) => {
+        readVersion(r, what, MIRROR_MESSAGE_VERSION);
+        return body.decode(r);
+      }),
+  };
 }
 
-function writeEntries(w: WireWriter, entries: readonly MirrorEntry[]): void {
-  if (entries.length > 0xffff) throw new CodecError(`mirror message: ${entries.length} entries`);
-  w.u16(entries.length);
-  for (const e of entries) writeMirrorEntry(w, e);
-}
-
-const readEntries = (r: Parameters<typeof readMirrorEntry>[0]): MirrorEntry[] => Array.from({ length: r.u16() }, () => readMirrorEntry(r));
+const JOURNAL = message('journal message', { entries }, 1024);
+const ACK = message('journal ack', { gap: bool, counter: u64 }, 10);
+const FETCH = message('journal fetch', {}, 1);
+const DUMP = message('journal dump', { final: bool, repliedUpTo: u64, entries }, 1024);
 
 /** Splits entries into message-sized groups, in order. */
 export function chunkEntries(entries: readonly MirrorEntry[]): MirrorEntry[][] {
@@ -49,44 +69,19 @@ export function chunkEntries(entries: readonly MirrorEntry[]): MirrorEntry[][] {
   return chunks;
 }
 
-export function encodeJournal(entries: readonly MirrorEntry[]): Uint8Array {
-  const w = new WireWriter(1024);
-  w.u8(MIRROR_MESSAGE_VERSION);
-  writeEntries(w, entries);
-  return w.finish().slice();
-}
-
-export const decodeJournal = (bytes: Uint8Array): MirrorEntry[] =>
-  decodeWith('journal message', bytes, (r) => {
-    version(r, 'journal message');
-    return readEntries(r);
-  });
+export const encodeJournal = (list: readonly MirrorEntry[]): Uint8Array => JOURNAL.encode({ entries: list });
+export const decodeJournal = (bytes: Uint8Array): MirrorEntry[] => [...JOURNAL.decode(bytes).entries];
 
 export interface JournalAck {
   readonly counter: bigint;
   readonly gap: boolean;
 }
 
-export function encodeAck(ack: JournalAck): Uint8Array {
-  const w = new WireWriter(10);
-  w.u8(MIRROR_MESSAGE_VERSION);
-  w.u8(ack.gap ? 1 : 0);
-  w.u64(ack.counter);
-  return w.finish().slice();
-}
+export const encodeAck = (ack: JournalAck): Uint8Array => ACK.encode(ack);
+export const decodeAck = (bytes: Uint8Array): JournalAck => ACK.decode(bytes);
 
-export const decodeAck = (bytes: Uint8Array): JournalAck =>
-  decodeWith('journal ack', bytes, (r) => {
-    version(r, 'journal ack');
-    const status = r.u8();
-    if (status > 1) throw new CodecError(`journal ack: unknown status ${status}`);
-    return { gap: status === 1, counter: r.u64() };
-  });
-
-export const encodeFetch = (): Uint8Array => Uint8Array.of(MIRROR_MESSAGE_VERSION);
-
-export const decodeFetch = (bytes: Uint8Array): void =>
-  decodeWith('journal fetch', bytes, (r) => version(r, 'journal fetch'));
+export const encodeFetch = (): Uint8Array => FETCH.encode({});
+export const decodeFetch = (bytes: Uint8Array): void => void FETCH.decode(bytes);
 
 export interface JournalDump {
   readonly final: boolean;
@@ -94,19 +89,5 @@ export interface JournalDump {
   readonly entries: readonly MirrorEntry[];
 }
 
-export function encodeDump(dump: JournalDump): Uint8Array {
-  const w = new WireWriter(1024);
-  w.u8(MIRROR_MESSAGE_VERSION);
-  w.u8(dump.final ? 1 : 0);
-  w.u64(dump.repliedUpTo);
-  writeEntries(w, dump.entries);
-  return w.finish().slice();
-}
-
-export const decodeDump = (bytes: Uint8Array): JournalDump =>
-  decodeWith('journal dump', bytes, (r) => {
-    version(r, 'journal dump');
-    const final = r.u8();
-    if (final > 1) throw new CodecError(`journal dump: final flag ${final}`);
-    return { final: final === 1, repliedUpTo: r.u64(), entries: readEntries(r) };
-  });
+export const encodeDump = (dump: JournalDump): Uint8Array => DUMP.encode(dump);
+export const decodeDump = (bytes: Uint8Array): JournalDump => DUMP.decode(bytes);
