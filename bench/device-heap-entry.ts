@@ -1,22 +1,36 @@
 /**
- * What the memory bench (bench/device-heap.ts) runs under XS and on Node: the device's signer
- * (the ESP32's curve settings unless told otherwise) answering a recorded session, kept alive
- * afterwards so its heap can be weighed. Device code only: it is bundled for XS.
+ * What the memory bench (bench/device-heap.ts) and the XS replay lane (test/device-xs.test.ts)
+ * run under XS and on Node: the device's signer (the ESP32's settings unless told otherwise)
+ * answering a recorded session, kept alive afterwards so its heap can be weighed. Device code
+ * only: it is bundled for XS (test/device-bundle.ts).
  */
 import { fromHex, toHex } from '../signer/bytes.js';
 import { createNobleCurve } from '../signer/crypto/noble.js';
 import { sha256 } from '../signer/crypto/signatures.js';
 import type { KeyRingOptions } from '../signer/keys/node-keys.js';
+import { DEFAULT_POLICY } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 
-type KeyCacheLimits = NonNullable<KeyRingOptions['cacheLimits']>;
-
 export interface HeapExchange {
+  readonly seq: number;
   readonly peer: string;
   readonly dbid: string;
   readonly permissions: string;
   readonly req: string;
   readonly rep: string | null;
+}
+
+/** A recorded session and the settings to replay it with (plain data: it crosses to XS as JSON). */
+export interface DeviceReplay {
+  readonly hsmSecret: string;
+  readonly developer: boolean;
+  /** noble's generator table window (1 = none, the ESP32's). */
+  readonly windowSize: number;
+  /** Key ring caches; undefined = the signer's defaults (Node). */
+  readonly keyCaches: NonNullable<KeyRingOptions['cacheLimits']> | undefined;
+  /** Scripts (hex) the session pays outside its wallet, allowlisted as the device's owner would. */
+  readonly allowlist: readonly string[];
+  readonly exchanges: readonly HeapExchange[];
 }
 
 /** Kept so the signer's state stays reachable when the heap is weighed. */
@@ -35,28 +49,28 @@ function counterRandom(): (length: number) => Uint8Array {
   };
 }
 
-/** Replays `exchanges` through a new signer; returns the number of replies that differ. */
-export function replay(
-  hsmSecret: string,
-  developer: boolean,
-  windowSize: number,
-  keyCacheLimits: KeyCacheLimits | undefined,
-  exchanges: readonly HeapExchange[],
-): number {
-  const curve = createNobleCurve({ randomBytes: counterRandom(), windowSize });
-  const signer = new Signer({ curve, developer, readHsmSecret: () => fromHex(hsmSecret), ...(keyCacheLimits ? { keyCacheLimits } : {}) });
+/** Replays the session through a new signer, kept; returns each reply that differs from the recording. */
+export function replay(run: DeviceReplay): string[] {
+  const curve = createNobleCurve({ randomBytes: counterRandom(), windowSize: run.windowSize });
+  const signer = new Signer({
+    curve,
+    developer: run.developer,
+    readHsmSecret: () => fromHex(run.hsmSecret),
+    policy: { ...DEFAULT_POLICY, allowlist: run.allowlist.map(fromHex) },
+    ...(run.keyCaches ? { keyCacheLimits: run.keyCaches } : {}),
+  });
   kept.push(signer);
-  let mismatches = 0;
+  const mismatches: string[] = [];
   let id = 0n;
-  for (const ex of exchanges) {
-    const decision = signer.handle({
+  for (const ex of run.exchanges) {
+    const { reply } = signer.handle({
       id: ++id,
       client: { peer: fromHex(ex.peer), dbid: BigInt(ex.dbid), permissions: BigInt(ex.permissions) },
       at: 0,
       message: fromHex(ex.req),
     });
-    const got = decision.reply.kind === 'frame' ? toHex(decision.reply.frame) : decision.reply.kind === 'none' ? null : decision.reply.kind;
-    if (got !== ex.rep) mismatches++;
+    const got = reply.kind === 'frame' ? toHex(reply.frame) : reply.kind === 'none' ? null : `${reply.kind}: ${reply.description}`;
+    if (got !== ex.rep) mismatches.push(`seq ${ex.seq} (type ${parseInt(ex.req.slice(0, 4), 16)}): expected ${ex.rep}, got ${got}`);
   }
   return mismatches;
 }

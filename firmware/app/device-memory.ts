@@ -11,3 +11,9 @@ export const DEVICE_CURVE_WINDOW = 1;
  * the same channel or wallet key does not derive it again each time; the rest is recomputed.
  */
 export const DEVICE_KEY_CACHES = { walletKeys: 4, bip86Keys: 4, channels: 2 } as const;
+
+/**
+ * The budget for the signer's live heap after init and a channel under XS (ESP32-C3 class),
+ * checked by test/device-xs.test.ts and printed by the memory bench.
+ */
+export const DEVICE_HEAP_BUDGET = 160 * 1024;

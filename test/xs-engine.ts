@@ -1,0 +1,142 @@
+/**
+ * Runs the device's signer under the XS engine (docs/device-memory.md, "Under XS"): `xst`, the
+ * Moddable SDK's test shell, named by SPHINX_XST and built outside this repository with its
+ * collection reports on. The device's module graph (bench/device-heap-entry.ts, bundled by
+ * test/device-bundle.ts) replays a recorded session with the ESP32's settings; `xst` collects
+ * garbage at marks the script prints, and reports after each collection the bytes its chunks
+ * and slots use. The figures are read from those reports.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES } from '../firmware/app/device-memory.js';
+import { toHex } from '../signer/bytes.js';
+import type { DeviceReplay } from '../bench/device-heap-entry.js';
+import { bundleDevice } from './device-bundle.js';
+import { fixturePath } from './fixtures.js';
+import { SESSION_ALLOWLIST } from './session-records.js';
+import { clientOf, loadTranscript } from './transcript.js';
+
+const run = promisify(execFile);
+const CLIENT_HSMFD = 9;
+
+/** Where the XS engine is: SPHINX_XST, or undefined. */
+export const xstPath = (): string | undefined => process.env['SPHINX_XST'] || undefined;
+export const NO_XST = 'no XS engine: set SPHINX_XST to an xst binary built with collection reports (docs/device-memory.md)';
+
+export interface MemorySettings {
+  readonly label: string;
+  readonly windowSize: number;
+  readonly keyCaches: DeviceReplay['keyCaches'];
+}
+
+export const ESP32_SETTINGS: MemorySettings = { label: 'ESP32 (no table, small key caches)', windowSize: DEVICE_CURVE_WINDOW, keyCaches: DEVICE_KEY_CACHES };
+export const NODE_SETTINGS: MemorySettings = { label: 'Node defaults (window 6, caches 1024/1024/256)', windowSize: 6, keyCaches: undefined };
+
+/** A recorded session (the broker's hsmd_client_hsmfd left out) to replay with `settings`. */
+export function deviceReplay(name: string, settings: MemorySettings): DeviceReplay {
+  const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
+  return {
+    hsmSecret: header.hsm_secret,
+    developer: header.hsmd_args.includes('--developer'),
+    windowSize: settings.windowSize,
+    keyCaches: settings.keyCaches,
+    allowlist: SESSION_ALLOWLIST[name] ?? [],
+    exchanges: exchanges
+      .filter((ex) => parseInt(ex.req.slice(0, 4), 16) !== CLIENT_HSMFD)
+      .map((ex) => {
+        const client = clientOf(ex);
+        return { seq: ex.seq, peer: toHex(client.peer), dbid: String(client.dbid), permissions: String(client.permissions), req: ex.req, rep: ex.rep };
+      }),
+  };
+}
+
+export interface XsEngine {
+  readonly path: string;
+  /** e.g. "XS 17.9.1, slot 16 bytes, ID 2 bytes" */
+  readonly version: string;
+  /** 16 on a 32-bit build, as on the ESP32; 32 on a 64-bit one. */
+  readonly slotBytes: number;
+}
+
+export async function xsEngine(path: string): Promise<XsEngine> {
+  const { stdout } = await run(path, ['-v']);
+  const version = /^XS .*$/m.exec(stdout)?.[0];
+  const slot = version && /slot (\d+) bytes/.exec(version);
+  if (!slot) throw new Error(`${path} -v did not print "XS …, slot N bytes": not an xst of the Moddable SDK`);
+  return { path, version, slotBytes: Number(slot[1]) };
+}
+
+/** Bytes in use after a full collection. */
+export interface XsHeap {
+  readonly chunks: number;
+  readonly slots: number;
+}
+
+export interface XsReplay {
+  /** After the device's modules are loaded (their code included: on the device it stays in flash). */
+  readonly loaded: XsHeap;
+  /** Growth across the replay, the signer kept: its live heap. */
+  readonly signer: XsHeap;
+  readonly mismatches: string[];
+}
+
+export const heapBytes = (h: XsHeap): number => h.chunks + h.slots;
+
+const MARK = '@@sphinx ';
+
+/** Replays `replay` in a fresh `xst`; every reply is checked against the recording. */
+export async function replayUnderXs(engine: XsEngine, replay: DeviceReplay): Promise<XsReplay> {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-xs-'));
+  try {
+    const mark = (name: string) => `print(${JSON.stringify(MARK + name)}); $262.gc();\n`;
+    const files = {
+      'start.js': mark('start'),
+      'bundle.js': bundleDevice({ entry: 'bench/device-heap-entry.ts' }),
+      'loaded.js': mark('loaded'),
+      'replay.js': `globalThis.replay = ${JSON.stringify(replay)};\n`,
+      'measure.js':
+        mark('before') +
+        `const mismatches = deviceEntry.replay(globalThis.replay);\n` +
+        mark('after') +
+        `print(${JSON.stringify(MARK + 'mismatches ')} + JSON.stringify(mismatches));\n`,
+    };
+    for (const [name, source] of Object.entries(files)) writeFileSync(join(dir, name), source);
+    const { stdout } = await run(engine.path, ['-s', ...Object.keys(files).map((f) => join(dir, f))], { maxBuffer: 64 * 2 ** 20 }).catch((e: Error & { stdout?: string; stderr?: string }) => {
+      throw new Error(`${engine.path} failed: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' | ')}`);
+    });
+    const heaps = collectionReports(stdout);
+    const at = (name: string): XsHeap => {
+      const heap = heaps.get(name);
+      if (!heap) throw new Error(`${engine.path} printed no collection report after mark "${name}": build it with mxReport on and mxNoConsole off (docs/device-memory.md)`);
+      return heap;
+    };
+    const before = at('before');
+    const after = at('after');
+    const mismatches = new RegExp(`^${MARK}mismatches (.*)$`, 'm').exec(stdout)?.[1];
+    if (mismatches === undefined) throw new Error(`${engine.path} did not finish the replay: ${stdout.slice(-300)}`);
+    return {
+      loaded: { chunks: at('loaded').chunks - at('start').chunks, slots: at('loaded').slots - at('start').slots },
+      signer: { chunks: after.chunks - before.chunks, slots: after.slots - before.slots },
+      mismatches: JSON.parse(mismatches) as string[],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** For each mark, the first "# Chunk collection … used N" and "# Slot collection … used N" after it. */
+function collectionReports(stdout: string): Map<string, XsHeap> {
+  const heaps = new Map<string, XsHeap>();
+  let current: { name: string; chunks?: number } | undefined;
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith(MARK)) current = { name: line.slice(MARK.length) };
+    const used = /^# (Chunk|Slot) collection: .* used (\d+) /.exec(line);
+    if (!current || !used) continue;
+    if (used[1] === 'Chunk') current.chunks ??= Number(used[2]);
+    else if (current.chunks !== undefined && !heaps.has(current.name)) heaps.set(current.name, { chunks: current.chunks, slots: Number(used[2]) });
+  }
+  return heaps;
+}
