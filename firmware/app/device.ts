@@ -1,35 +1,29 @@
 /**
- * The device loop (docs/remote-protocol.md): boot → open the write-ahead
- * core on the journal → connect with credentials signed by the node key and a last will →
- * status "online" (retained) → subscribe req and control → hello {lastId, firmware} → for
- * each request envelope: SignerCore.handle (journaled before the reply leaves) → res; for a
- * batch of requests (docs/remote-protocol.md "Batches"): each in order under the same rules,
- * one journal sync for the batch, then one res with every reply.
- * A payload that does not decode is logged and blinked, never thrown. A lost connection is
- * retried with backoff and fresh credentials, state kept in memory (no reboot: docs/decisions.md#lessons-from-earlier-remote-signers).
+ * The device loop (docs/remote-protocol.md): boot (device-boot.ts: the write-ahead core on
+ * the journal) → connect and say hello (device-connection.ts) → for each request envelope:
+ * SignerCore.handle (journaled before the reply leaves) → res; for a batch of requests
+ * (docs/remote-protocol.md "Batches"): each in order under the same rules, one journal sync
+ * for the batch, then one res with every reply. Control commands and chain updates go to
+ * DeviceControl and DeviceChain, their answers back on their own topics.
+ * A payload that does not decode is logged and blinked, never thrown.
  */
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
 import type { SignerEvent } from '../../signer/events.js';
 import type { PolicyConfig } from '../../signer/policy/policy.js';
 import type { Curve } from '../../signer/crypto/curve.js';
-import { toHex, utf8 } from '../../signer/bytes.js';
-import { HsmSecretError, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
-import { mirrorKey, nodePrivateKey } from '../../signer/keys/root-secrets.js';
-import { makeCredentials } from '../../signer/remote/auth-token.js';
 import { decodeRequestPayload, encodeReplyBatch, encodeReplyEnvelope, type ReplyEnvelope } from '../../signer/remote/envelope-codec.js';
 import { parseTopic, topic } from '../../signer/remote/topics.js';
 import { messageType, requestType } from '../../signer/wire/messages.js';
-import { Signer, type SignerOptions } from '../../signer/signer.js';
-import type { SignerState } from '../../signer/state.js';
-import { openJournalFiles } from '../../log/journal/journal.js';
+import type { SignerOptions } from '../../signer/signer.js';
+import type { SignerCore, SignerCoreOptions } from '../../core/signer-core.js';
 import { DeviceChain } from './chain-sync.js';
-import { SignerCore, type SignerCoreOptions } from '../../core/signer-core.js';
-import { JournalMirror } from './mirror.js';
-import { applyPolicyFile, checkOwnerKey, DeviceControl } from './control.js';
-import { DEFAULT_POLICY } from '../../signer/policy/policy.js';
+import { DeviceControl } from './control.js';
+import { openDevice, type OpenedDevice } from './device-boot.js';
+import { DeviceConnection } from './device-connection.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
-import { DeviceSetupError, type Clock, type DeviceConfig, type Leds, type StorageLock, type Store, type TimerHandle, type Transport } from './ports.js';
+import type { JournalMirror } from './mirror.js';
+import type { Clock, DeviceConfig, Leds, StorageLock, Store, Transport } from './ports.js';
 
 export type DeviceLogLevel = 'info' | 'unusual' | 'broken';
 
@@ -54,19 +48,8 @@ export interface DeviceOptions {
   readonly onFatal?: (reason: string) => void;
 }
 
-export const DEFAULT_BACKOFF = { firstMs: 500, maxMs: 30_000 };
-/** How long a clean stop waits for the broker to acknowledge the mirror. */
-const MIRROR_STOP_WAIT_MS = 2000;
-
-/** A refused login, CONNACK code 4 or 5, as mqtt.js words it. */
-const REFUSED_LOGIN = /bad user ?name or password|not authori[sz]ed/i;
-
 export class Device {
   #led: LedName = 'booting';
-  #delay: number;
-  #retry: TimerHandle | undefined;
-  #connected = false;
-  #stopping = false;
   #failed: string | undefined;
   /** New ids held back since this start, until journaled or passed by the journal. */
   readonly #heldBack = new Set<bigint>();
@@ -74,75 +57,61 @@ export class Device {
   readonly #chain: DeviceChain;
 
   readonly #control: DeviceControl;
+  readonly #connection: DeviceConnection;
+  private readonly core: SignerCore;
+  private readonly mirror: JournalMirror;
+  private readonly storageLock: StorageLock;
+  readonly deviceId: string;
+  readonly config: DeviceConfig;
 
   private constructor(
     private readonly options: DeviceOptions,
-    private readonly core: SignerCore,
-    private readonly nodeKey: Uint8Array,
-    readonly deviceId: string,
-    readonly config: DeviceConfig,
-    private readonly storageLock: StorageLock,
-    private readonly mirror: JournalMirror,
-    ownerKey: string | undefined,
+    opened: OpenedDevice,
   ) {
-    this.#delay = this.#backoff.firstMs;
+    const { core, nodeKey, deviceId, mirror } = opened;
+    this.core = core;
+    this.mirror = mirror;
+    this.storageLock = opened.storageLock;
+    this.deviceId = deviceId;
+    this.config = opened.config;
     this.#chain = new DeviceChain(core);
     this.#control = new DeviceControl({
       core,
       curve: options.curve,
       nodeKey,
       deviceId,
-      ownerKey,
+      ownerKey: opened.ownerKey,
       clock: options.clock,
       policy: () => core.signer.policy,
       log: (level, line) => options.log(level, line),
     });
+    this.#connection = new DeviceConnection(options, {
+      nodeKey,
+      deviceId,
+      config: opened.config,
+      mirror,
+      lastId: () => core.lastId,
+      chainStatus: () => this.#chain.status(),
+      event: (event) => this.#event(event),
+      message: (name, payload) => this.#message(name, payload),
+    });
   }
 
   /**
-   * Reads the seed, derives the node key (the MQTT identity) and recovers the journal.
-   * Throws DeviceSetupError (missing or locked hsm_secret), JournalCorruptError or
-   * JournalRollbackError (the journal ends below its high-water mark), with the error light on.
+   * Opens the device (device-boot.ts: storage lock, seed and node key, journal, policy file,
+   * owner key), with the error light on if that fails.
    */
   static boot(options: DeviceOptions): Device {
     options.leds.show('booting');
-    let lock: StorageLock | undefined;
+    let opened: OpenedDevice | undefined;
     try {
-      const { store, curve } = options;
-      const config = store.config();
-      lock = store.lock();
-      if (lock.note) options.log('unusual', lock.note);
-      const file = store.hsmSecret();
-      const secretData = unlockSeed(file, store.passphrase());
-      const nodeKey = nodePrivateKey(curve, secretData);
-      const deviceId = toHex(curve.publicKey(nodeKey));
-      const mirror = new JournalMirror({
-        key: mirrorKey(secretData),
-        dir: store.journalDir(),
-        clock: options.clock,
-        publish: (payload) => options.transport.publish(topic(deviceId, 'journal'), payload),
-        log: options.log,
-      });
-      const makeSigner = (state: SignerState) =>
-        new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file, keyCacheLimits: options.keyCacheLimits }, state);
-      const { core, recovery } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
-        ...options.core,
-        mark: store.highWaterMark(),
-        log: (line) => options.log('unusual', line),
-        observer: mirror,
-      });
-      mirror.recovered(recovery);
-      const policyFile = store.policyFile();
-      const applied = policyFile && applyPolicyFile(core, policyFile, options.policy ?? DEFAULT_POLICY, options.clock);
-      if (applied) options.log('info', applied);
-      const owner = store.ownerKey();
-      const device = new Device(options, core, nodeKey, deviceId, config, lock, mirror, owner === undefined ? undefined : checkOwnerKey(owner, deviceId));
-      if (owner === undefined) options.log('unusual', 'no owner key (owner.pub in the data directory): control commands are refused until one is provisioned (sphinx-ctl keygen)');
+      opened = openDevice(options);
+      const device = new Device(options, opened);
       device.#event('booted');
-      options.log('info', `device ${deviceId}, firmware ${options.firmware}, journal resumes after id ${core.lastId ?? 0n}`);
+      options.log('info', `device ${device.deviceId}, firmware ${options.firmware}, journal resumes after id ${opened.core.lastId ?? 0n}`);
       return device;
     } catch (e) {
-      lock?.release();
+      opened?.storageLock.release();
       options.leds.show('error');
       throw e;
     }
@@ -158,28 +127,16 @@ export class Device {
 
   /** Starts connecting (and keeps reconnecting until stop()). */
   start(): void {
-    this.#connect();
+    this.#connection.open();
   }
 
   /**
-   * Clean stop: requests are handled synchronously, so none is half done; publishes
-   * "offline" (a clean DISCONNECT suppresses the will), waits for in-flight publishes,
-   * disconnects.
+   * Clean stop: requests are handled synchronously, so none is half done; says "offline"
+   * and disconnects (device-connection.ts), then releases the storage lock.
    */
   async stop(): Promise<void> {
-    this.#stopping = true;
-    if (this.#retry) this.options.clock.cancel(this.#retry);
-    if (this.#connected) {
-      // The mirror is not on the reply path, but a clean stop leaves it complete if it can.
-      if (!(await this.mirror.acknowledged(MIRROR_STOP_WAIT_MS))) this.options.log('unusual', `mirror: ${this.mirror.unacknowledged} entries unacknowledged at stop; sent again at the next start`);
-      await this.options.transport.publish(this.#topic('status'), utf8('offline'), { retain: true }).catch(() => {});
-    }
-    await this.options.transport.end();
+    await this.#connection.close();
     this.storageLock.release();
-  }
-
-  get #backoff() {
-    return this.options.backoff ?? DEFAULT_BACKOFF;
   }
 
   #topic(suffix: Parameters<typeof topic>[1]): string {
@@ -193,67 +150,6 @@ export class Device {
       this.options.leds.show(step.state);
     }
     if (step.blink) this.options.leds.blink(step.blink);
-  }
-
-  #connect(): void {
-    if (this.#stopping) return;
-    const { transport, clock, curve } = this.options;
-    // A fresh token per attempt: the server refuses one it has seen, and old ones expire.
-    const { username, password } = makeCredentials(curve, this.nodeKey, this.config.brokerId, clock.now());
-    transport.connect(
-      { url: this.config.mqttUrl, clientId: this.deviceId, username, password, will: { topic: this.#topic('status'), payload: utf8('offline') } },
-      {
-        connected: () => void this.#announce(),
-        message: (name, payload) => this.#message(name, payload),
-        disconnected: (reason) => this.#disconnected(reason),
-      },
-    );
-  }
-
-  async #announce(): Promise<void> {
-    this.#connected = true;
-    this.#delay = this.#backoff.firstMs;
-    const { transport, log } = this.options;
-    try {
-      await transport.publish(this.#topic('status'), utf8('online'), { retain: true });
-      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack')]);
-      // The broker resends what is outstanding when it sees hello, so hello goes last.
-      const hello = JSON.stringify({ lastId: String(this.core.lastId ?? 0n), firmware: this.options.firmware });
-      await transport.publish(this.#topic('hello'), utf8(hello));
-      await transport.publish(this.#topic('chain-state'), this.#chain.status());
-      this.#event('connected');
-      log('info', `connected to ${this.config.mqttUrl}; hello lastId ${this.core.lastId ?? 0n}`);
-      this.mirror.connected();
-    } catch (e) {
-      log('unusual', `announcing on ${this.config.mqttUrl} failed: ${(e as Error).message}`);
-    }
-  }
-
-  #disconnected(reason: string): void {
-    const wasConnected = this.#connected;
-    this.#connected = false;
-    this.mirror.disconnected();
-    if (this.#stopping) return;
-    this.#event('disconnected');
-    const delay = this.#delay;
-    this.#delay = Math.min(delay * 2, this.#backoff.maxMs);
-    this.options.log(
-      'unusual',
-      `${wasConnected ? 'lost the connection to' : 'cannot reach'} the MQTT server ${this.config.mqttUrl} (${reason})` +
-        `${REFUSED_LOGIN.test(reason) ? this.#refusedLogin() : ''}; retrying in ${(delay / 1000).toFixed(1)} s`,
-    );
-    this.#retry = this.options.clock.after(delay, () => {
-      this.#retry = undefined;
-      this.#connect();
-    });
-  }
-
-  /** What to check when the server refuses this device's login (the broker's log says which it was). */
-  #refusedLogin(): string {
-    return `: it refused this device's token, signed over broker id ${this.config.brokerId} at ` +
-      `${new Date(this.options.clock.now()).toISOString()} by this device's clock. Check that the broker id is the one ` +
-      "sphinx-hsmd prints (its SPHINX_DATA_DIR/broker-id), that this clock is right, and that the broker allows " +
-      `device ${this.deviceId} (SPHINX_DEVICE_KEYS, or its pinned-devices file)`;
   }
 
   /**
@@ -406,19 +302,4 @@ const WIRE_HSMD_INIT = messageType('hsmd_init');
 function logRefusals(id: bigint, handled: { reply: Reply; events?: readonly SignerEvent[] }, log: DeviceOptions['log']): void {
   for (const e of handled.events ?? []) if (e.kind === 'PolicyRefused') log('unusual', `request ${id} refused: ${e.policy}: ${e.detail}`);
   if (handled.reply.kind === 'bad-request' && handled.reply.description.startsWith('policy-')) log('unusual', `request ${id} refused: ${handled.reply.description}`);
-}
-
-/** The message type of an hsmd frame, or -1 if it is too short to have one. */
-
-/** secret_data for the node key; the fix in the error if the passphrase is missing or wrong. */
-export function unlockSeed(file: Uint8Array, passphrase: string | undefined): Uint8Array {
-  if (hsmSecretNeedsPassphrase(file) && passphrase === undefined) {
-    throw new DeviceSetupError('hsm_secret is a mnemonic with a passphrase: the device needs that passphrase to derive its node key; configure it and restart');
-  }
-  try {
-    return unlockHsmSecret(file, passphrase);
-  } catch (e) {
-    if (e instanceof HsmSecretError) throw new DeviceSetupError(`hsm_secret cannot be unlocked: ${e.message}`);
-    throw e;
-  }
 }

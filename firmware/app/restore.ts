@@ -20,7 +20,7 @@ import type { MirrorEntry } from '../../log/mirror/entry.js';
 import { decodeDump, encodeFetch } from '../../log/mirror/messages.js';
 import { type CheckedMirror, checkMirror, MirrorRefusedError } from '../../log/mirror/verify.js';
 import type { FileDir, FilePort } from '../../log/file-port.js';
-import { unlockSeed } from './device.js';
+import { unlockSeed } from './device-boot.js';
 import { anchorProves, openAnchorFiles, readAnchors, writeAnchor } from './mirror.js';
 import { type Clock, DeviceSetupError, type Store, type Transport } from './ports.js';
 

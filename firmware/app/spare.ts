@@ -14,7 +14,7 @@ import { toHex } from '../../signer/bytes.js';
 import { nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
 import { topic } from '../../signer/remote/topics.js';
-import { unlockSeed } from './device.js';
+import { unlockSeed } from './device-boot.js';
 import { emptyJournal, type RestoreOptions } from './restore.js';
 
 const OFFLINE = 'offline';

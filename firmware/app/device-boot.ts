@@ -1,0 +1,87 @@
+/**
+ * What a device opens at boot (docs/remote-protocol.md "Identities"): its storage lock, the
+ * seed and the node key derived from it (the MQTT identity), the journal recovered into the
+ * write-ahead core with its mirror, the policy file and the owner's key.
+ */
+import { toHex } from '../../signer/bytes.js';
+import { HsmSecretError, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
+import { mirrorKey, nodePrivateKey } from '../../signer/keys/root-secrets.js';
+import { DEFAULT_POLICY } from '../../signer/policy/policy.js';
+import { topic } from '../../signer/remote/topics.js';
+import { Signer } from '../../signer/signer.js';
+import type { SignerState } from '../../signer/state.js';
+import { openJournalFiles } from '../../log/journal/journal.js';
+import { SignerCore } from '../../core/signer-core.js';
+import { applyPolicyFile, checkOwnerKey } from './control.js';
+import type { DeviceOptions } from './device.js';
+import { JournalMirror } from './mirror.js';
+import { DeviceSetupError, type DeviceConfig, type StorageLock } from './ports.js';
+
+export interface OpenedDevice {
+  readonly core: SignerCore;
+  readonly nodeKey: Uint8Array;
+  /** The node id in hex: the MQTT client id and topic prefix. */
+  readonly deviceId: string;
+  readonly config: DeviceConfig;
+  readonly storageLock: StorageLock;
+  readonly mirror: JournalMirror;
+  /** The owner's key (owner.pub), checked; undefined when none is provisioned. */
+  readonly ownerKey: string | undefined;
+}
+
+/**
+ * Takes the storage lock, unlocks the seed, recovers the journal and applies the policy file.
+ * Throws DeviceSetupError (missing or locked hsm_secret), JournalCorruptError or
+ * JournalRollbackError (the journal ends below its high-water mark), the lock released.
+ */
+export function openDevice(options: DeviceOptions): OpenedDevice {
+  const { store, curve } = options;
+  const config = store.config();
+  const storageLock = store.lock();
+  try {
+    if (storageLock.note) options.log('unusual', storageLock.note);
+    const file = store.hsmSecret();
+    const secretData = unlockSeed(file, store.passphrase());
+    const nodeKey = nodePrivateKey(curve, secretData);
+    const deviceId = toHex(curve.publicKey(nodeKey));
+    const mirror = new JournalMirror({
+      key: mirrorKey(secretData),
+      dir: store.journalDir(),
+      clock: options.clock,
+      publish: (payload) => options.transport.publish(topic(deviceId, 'journal'), payload),
+      log: options.log,
+    });
+    const makeSigner = (state: SignerState) =>
+      new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file, keyCacheLimits: options.keyCacheLimits }, state);
+    const { core, recovery } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
+      ...options.core,
+      mark: store.highWaterMark(),
+      log: (line) => options.log('unusual', line),
+      observer: mirror,
+    });
+    mirror.recovered(recovery);
+    const policyFile = store.policyFile();
+    const applied = policyFile && applyPolicyFile(core, policyFile, options.policy ?? DEFAULT_POLICY, options.clock);
+    if (applied) options.log('info', applied);
+    const owner = store.ownerKey();
+    const ownerKey = owner === undefined ? undefined : checkOwnerKey(owner, deviceId);
+    if (owner === undefined) options.log('unusual', 'no owner key (owner.pub in the data directory): control commands are refused until one is provisioned (sphinx-ctl keygen)');
+    return { core, nodeKey, deviceId, config, storageLock, mirror, ownerKey };
+  } catch (e) {
+    storageLock.release();
+    throw e;
+  }
+}
+
+/** secret_data for the node key; the fix in the error if the passphrase is missing or wrong. */
+export function unlockSeed(file: Uint8Array, passphrase: string | undefined): Uint8Array {
+  if (hsmSecretNeedsPassphrase(file) && passphrase === undefined) {
+    throw new DeviceSetupError('hsm_secret is a mnemonic with a passphrase: the device needs that passphrase to derive its node key; configure it and restart');
+  }
+  try {
+    return unlockHsmSecret(file, passphrase);
+  } catch (e) {
+    if (e instanceof HsmSecretError) throw new DeviceSetupError(`hsm_secret cannot be unlocked: ${e.message}`);
+    throw e;
+  }
+}

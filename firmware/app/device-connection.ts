@@ -1,0 +1,143 @@
+/**
+ * The device's MQTT connection (docs/remote-protocol.md "Connecting"): credentials signed by
+ * the node key and a last will → subscribe req, control, chain and journal-ack → status
+ * "online" (retained) → hello {lastId, firmware} → the chain status. A lost connection is
+ * retried with backoff and fresh credentials, state kept in memory (no reboot:
+ * docs/decisions.md#lessons-from-earlier-remote-signers). A clean close says "offline".
+ */
+import { utf8 } from '../../signer/bytes.js';
+import { makeCredentials } from '../../signer/remote/auth-token.js';
+import { topic } from '../../signer/remote/topics.js';
+import type { DeviceOptions } from './device.js';
+import type { LedEvent } from './leds.js';
+import type { JournalMirror } from './mirror.js';
+import type { DeviceConfig, TimerHandle } from './ports.js';
+
+export const DEFAULT_BACKOFF = { firstMs: 500, maxMs: 30_000 };
+/** How long a clean stop waits for the broker to acknowledge the mirror. */
+const MIRROR_STOP_WAIT_MS = 2000;
+
+/** A refused login, CONNACK code 4 or 5, as mqtt.js words it. */
+const REFUSED_LOGIN = /bad user ?name or password|not authori[sz]ed/i;
+
+/** What the connection says and hands on for the device. */
+export interface ConnectionParts {
+  readonly nodeKey: Uint8Array;
+  readonly deviceId: string;
+  readonly config: DeviceConfig;
+  readonly mirror: JournalMirror;
+  /** The journal's last id, for hello. */
+  readonly lastId: () => bigint | undefined;
+  /** The chain status, published after hello. */
+  readonly chainStatus: () => Uint8Array;
+  readonly event: (event: LedEvent) => void;
+  /** A message on a subscribed topic. */
+  readonly message: (topic: string, payload: Uint8Array) => void;
+}
+
+export class DeviceConnection {
+  #delay: number;
+  #retry: TimerHandle | undefined;
+  #connected = false;
+  #closing = false;
+
+  constructor(
+    private readonly options: DeviceOptions,
+    private readonly parts: ConnectionParts,
+  ) {
+    this.#delay = this.#backoff.firstMs;
+  }
+
+  /** Starts connecting (and keeps reconnecting until close()). */
+  open(): void {
+    this.#connect();
+  }
+
+  /**
+   * Publishes "offline" (a clean DISCONNECT suppresses the will) once the mirror is
+   * acknowledged or its wait is over, waits for in-flight publishes, disconnects.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (this.#retry) this.options.clock.cancel(this.#retry);
+    const { mirror } = this.parts;
+    if (this.#connected) {
+      // The mirror is not on the reply path, but a clean stop leaves it complete if it can.
+      if (!(await mirror.acknowledged(MIRROR_STOP_WAIT_MS))) this.options.log('unusual', `mirror: ${mirror.unacknowledged} entries unacknowledged at stop; sent again at the next start`);
+      await this.options.transport.publish(this.#topic('status'), utf8('offline'), { retain: true }).catch(() => {});
+    }
+    await this.options.transport.end();
+  }
+
+  get #backoff() {
+    return this.options.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  #topic(suffix: Parameters<typeof topic>[1]): string {
+    return topic(this.parts.deviceId, suffix);
+  }
+
+  #connect(): void {
+    if (this.#closing) return;
+    const { transport, clock, curve } = this.options;
+    const { config, deviceId, nodeKey } = this.parts;
+    // A fresh token per attempt: the server refuses one it has seen, and old ones expire.
+    const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now());
+    transport.connect(
+      { url: config.mqttUrl, clientId: deviceId, username, password, will: { topic: this.#topic('status'), payload: utf8('offline') } },
+      {
+        connected: () => void this.#announce(),
+        message: (name, payload) => this.parts.message(name, payload),
+        disconnected: (reason) => this.#disconnected(reason),
+      },
+    );
+  }
+
+  async #announce(): Promise<void> {
+    this.#connected = true;
+    this.#delay = this.#backoff.firstMs;
+    const { transport, log } = this.options;
+    const { config, lastId } = this.parts;
+    try {
+      await transport.publish(this.#topic('status'), utf8('online'), { retain: true });
+      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack')]);
+      // The broker resends what is outstanding when it sees hello, so hello goes last.
+      const hello = JSON.stringify({ lastId: String(lastId() ?? 0n), firmware: this.options.firmware });
+      await transport.publish(this.#topic('hello'), utf8(hello));
+      await transport.publish(this.#topic('chain-state'), this.parts.chainStatus());
+      this.parts.event('connected');
+      log('info', `connected to ${config.mqttUrl}; hello lastId ${lastId() ?? 0n}`);
+      this.parts.mirror.connected();
+    } catch (e) {
+      log('unusual', `announcing on ${config.mqttUrl} failed: ${(e as Error).message}`);
+    }
+  }
+
+  #disconnected(reason: string): void {
+    const wasConnected = this.#connected;
+    this.#connected = false;
+    this.parts.mirror.disconnected();
+    if (this.#closing) return;
+    this.parts.event('disconnected');
+    const delay = this.#delay;
+    this.#delay = Math.min(delay * 2, this.#backoff.maxMs);
+    this.options.log(
+      'unusual',
+      `${wasConnected ? 'lost the connection to' : 'cannot reach'} the MQTT server ${this.parts.config.mqttUrl} (${reason})` +
+        `${REFUSED_LOGIN.test(reason) ? this.#refusedLogin() : ''}; retrying in ${(delay / 1000).toFixed(1)} s`,
+    );
+    this.#retry = this.options.clock.after(delay, () => {
+      this.#retry = undefined;
+      this.#connect();
+    });
+  }
+
+  /** What to check when the server refuses this device's login (the broker's log says which it was). */
+  #refusedLogin(): string {
+    const { config, deviceId } = this.parts;
+    return `: it refused this device's token, signed over broker id ${config.brokerId} at ` +
+      `${new Date(this.options.clock.now()).toISOString()} by this device's clock. Check that the broker id is the one ` +
+      "sphinx-hsmd prints (its SPHINX_DATA_DIR/broker-id), that this clock is right, and that the broker allows " +
+      `device ${deviceId} (SPHINX_DEVICE_KEYS, or its pinned-devices file)`;
+  }
+}
