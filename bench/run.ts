@@ -20,7 +20,10 @@ import { remotePathBench } from './remote-path.js';
 import { sessionReplayBench } from './session-replay.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
-const BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench, deviceHeapBench];
+const ALL_BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench, deviceHeapBench];
+/** BENCH_ONLY=session,remote runs the benches whose name contains one of the words (the floors always run). */
+const only = process.env['BENCH_ONLY']?.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+const BENCHES = only ? ALL_BENCHES.filter((b) => only.some((w) => b.name.toLowerCase().includes(w))) : ALL_BENCHES;
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1) + ' MiB';
 function memory(label: string): void {

@@ -33,6 +33,7 @@ const frameCrc = (frame: Uint8Array): number => crc32cUpdate(crc32cUpdate(0, fra
 export interface Frame {
   /** Byte offset of the frame's header in the file. */
   readonly offset: number;
+  /** A view into the scanned bytes, not a copy: decoders copy what they keep. */
   readonly payload: Uint8Array;
 }
 
@@ -46,7 +47,7 @@ function announcedLength(bytes: Uint8Array, offset: number): number | undefined 
   return length >= 1 && length <= MAX_FRAME_PAYLOAD ? FRAME_HEADER + length : undefined;
 }
 
-/** Checks the frame at `offset` of `bytes` (the whole file). */
+/** Checks the frame at `offset` of `bytes` (the whole file); a good frame's payload is a view into `bytes`. */
 export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
   if (bytes.length - offset < FRAME_HEADER) return { ok: false, reason: `short header (${bytes.length - offset} of ${FRAME_HEADER} bytes)` };
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, FRAME_HEADER);
@@ -58,7 +59,7 @@ export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
   const expected = view.getUint32(4);
   const actual = frameCrc(frame);
   if (actual !== expected) return { ok: false, reason: `CRC-32C ${hex32(actual)} != stored ${hex32(expected)}` };
-  return { ok: true, payload: frame.slice(FRAME_HEADER) };
+  return { ok: true, payload: frame.subarray(FRAME_HEADER) };
 }
 
 const hex32 = (n: number): string => '0x' + n.toString(16).padStart(8, '0');
