@@ -44,7 +44,7 @@ test('the session property on a broken variant (resend timers never armed) print
   assert.equal(details.failed, true, 'a session that never resends must be caught');
   const report = fc.defaultReportMessage(details)!;
   t.diagnostic(report.split('\n').slice(0, 8).join('\n'));
-  assert.match(report, /Counterexample: \[\{"requests":\d+,"steps":\[[^\]]*"drop (req|res) \d+"/);
+  assert.match(report, /Counterexample: \[\{"requests":\d+,"concurrent":\d+,"steps":\[[^\]]*"drop (req|res) \d+"/);
   assert.match(report, /#\d+ \w+ never answered after the network settled/);
   assert.match(report, /session log \(last lines\):\n {2}(remote signer|device): /);
   const steps = JSON.parse(/Counterexample: \[(.*)\]\n/.exec(report)![1]!) as { steps: string[] };

@@ -10,7 +10,10 @@
  * lightningd is the recorded session (session-basic-l1, CLN v25.12.1): request k is issued
  * once k-1 was issued and its connection has no request waiting (hsmd serves one request at
  * a time per connection), so connections run concurrently while decisions must stay in the
- * recorded order. After the scenario's steps the network settles (everything delivered in
+ * recorded order. With `concurrent` above 1, up to that many requests are unanswered at once
+ * whatever their connection (as many connections would have them): the broker then has
+ * several `req` messages in flight, which the network may deliver in any order, and the
+ * recorded replies still come only if the device decides them in the order issued. After the scenario's steps the network settles (everything delivered in
  * order, appends durable, timers fired) and the checks run:
  * - every issued request answered exactly once, with CLN's recorded reply;
  * - the device's journal holds each issued request once, in issue order (init checks aside):
@@ -50,6 +53,8 @@ export type Step =
 export interface Scenario {
   /** How many recorded requests lightningd sends. */
   readonly requests: number;
+  /** Requests unanswered at once: 1 keeps the recording's one per connection. */
+  readonly concurrent: number;
   readonly steps: readonly Step[];
 }
 
@@ -69,7 +74,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 export const scenarios = (maxRequests = 40): fc.Arbitrary<Scenario> =>
-  fc.record({ requests: fc.integer({ min: 1, max: maxRequests }), steps: fc.array(step, { maxLength: 200, size: 'large' }) });
+  fc.record({
+    requests: fc.integer({ min: 1, max: maxRequests }),
+    concurrent: fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 12 })),
+    steps: fc.array(step, { maxLength: 200, size: 'large' }),
+  });
 
 /** The session under test, as the glue sees it (a test may wrap it to break it on purpose). */
 export interface SessionLike {
@@ -168,6 +177,7 @@ export async function runScenario(scenario: Scenario, options: NetworkOptions = 
   };
 
   const busy = (k: number): boolean => {
+    if (scenario.concurrent > 1) return k - [...answers.keys()].filter((j) => j < k).length >= scenario.concurrent;
     const conn = RECORDED[k]!.exchange.conn;
     for (let j = 0; j < k; j++) if (RECORDED[j]!.exchange.conn === conn && !answers.has(j)) return true;
     return false;

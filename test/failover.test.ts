@@ -38,6 +38,17 @@ function journal(dir: string): Map<bigint, string> {
   return byId;
 }
 
+/** Polls `output` (the replay is synchronous, so the event loop cannot) until it matches or `ms` pass. */
+function waitForOutput(output: () => string, pattern: RegExp, ms: number): string {
+  const until = Date.now() + ms;
+  let text = output();
+  while (!pattern.test(text) && Date.now() < until) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    text = output();
+  }
+  return text;
+}
+
 test('primary SIGKILLed with a spare connected: the spare takes over after catching up, the session completes byte-identical, no id decided by both', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-broker-'));
   const port = await freePort();
@@ -57,7 +68,8 @@ test('primary SIGKILLed with a spare connected: the spare takes over after catch
       // The spare joins once the session runs (the primary online), stands by through many requests.
       if (ex.seq === transcript.exchanges[10]!.seq) spare = startDeviceProcess({ url, brokerIdFile, hsmSecret: secret, args: ['--spare'] });
       if (ex.seq !== transcript.exchanges[KILL_AFTER]!.seq) return;
-      spareBeforeKill = spare!.output();
+      // The scenario needs the spare standing by at the kill; the replay may outrun its boot.
+      spareBeforeKill = waitForOutput(() => spare!.output(), /spare: standing by/, TAKEOVER_MS);
       primary.child.kill('SIGKILL');
     });
     const exit = await ld.stop();

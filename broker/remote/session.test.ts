@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { fromHex } from '../../signer/bytes.js';
 import type { Reply } from '../../signer/decision.js';
-import { decodeRequestBatch, encodeReplyBatch } from '../../signer/remote/envelope-codec.js';
+import { decodeOrderedBatch, decodeRequestBatch, encodeReplyBatch } from '../../signer/remote/envelope-codec.js';
 import { sessionRequests } from '../../test/session-records.js';
-import { type Now, RESEND_BACKOFF_MS, Session, type SessionCommand, type SessionOptions } from './session.js';
+import { MAX_IN_FLIGHT } from './session-protocol.js';
+import { type Now, RESEND_BACKOFF_MS, Session, type SessionCommand, type SessionOptions, UNLOGGED_IDS } from './session.js';
 
 const RECORDED = sessionRequests('session-basic-l1.jsonl');
 const DEVICE = '02'.repeat(33);
@@ -42,6 +43,8 @@ function drive(options: Partial<SessionOptions> = {}) {
     timer: (id: bigint, after: number) => step(session.handle({ kind: 'timer', id, now: now(after) })),
     /** The ids of each `req` message published. */
     published: (cs: SessionCommand[]) => of(cs, 'publish').map((p) => decodeRequestBatch(p.payload).map((e) => e.id)),
+    /** Each `req` message published, with its `after`. */
+    payloads: (...css: SessionCommand[][]) => of(css.flat(), 'publish').map((p) => decodeOrderedBatch(p.payload)),
     logs: (cs: SessionCommand[]) => of(cs, 'log').map((l) => `${l.level}: ${l.text}`),
   };
   return api;
@@ -57,30 +60,57 @@ function withInit(options: Partial<SessionOptions> = {}) {
   return d;
 }
 
-test('a request is published only once its RequestReceived is durable, and answered only once its ReplyReceived is', () => {
+test('a request is published before its RequestReceived is durable (that sync overlaps the round trip) and answered only once its ReplyReceived is', () => {
   const d = drive();
   d.hello('0');
-  const received = d.request(0);
-  assert.deepEqual(d.of(received, 'append').map((a) => a.record.kind), ['request-received']);
-  assert.equal(d.of(received, 'publish').length, 0, 'nothing published before the record is durable');
-  const logged = d.durable(received);
-  assert.deepEqual(d.of(logged, 'schedule-pump').length, 1);
-  assert.deepEqual(d.of(logged, 'arm'), [{ kind: 'arm', id: 1n, ms: RESEND_BACKOFF_MS[0] }]);
+  const first = d.request(0);
+  assert.deepEqual(d.of(first, 'append').map((a) => a.record.kind), ['request-received']);
+  assert.deepEqual(d.of(first, 'arm'), [{ kind: 'arm', id: 1n, ms: RESEND_BACKOFF_MS[0] }]);
+  assert.deepEqual(d.published(d.pump()), [], 'an empty log: the first request waits for its own record');
+  d.durable(first);
   assert.deepEqual(d.published(d.pump()), [[1n]]);
-  const replied = d.res([{ id: 1n, reply: recordedReply(0) }]);
+  d.durable(d.res([{ id: 1n, reply: recordedReply(0) }]));
+  const second = d.request(1);
+  assert.deepEqual(d.published(d.pump()), [[2n]], 'within UNLOGGED_IDS of a durable record: published before its own is durable');
+  const replied = d.res([{ id: 2n, reply: recordedReply(1) }]);
   assert.deepEqual(d.of(replied, 'append').map((a) => a.record.kind), ['reply-received']);
   assert.equal(d.of(replied, 'answer').length, 0, 'not answered before ReplyReceived is durable');
-  const answered = d.durable(replied);
-  assert.deepEqual(d.of(answered, 'answer'), [{ kind: 'answer', token: 0, reply: recordedReply(0) }]);
+  const answered = d.durable([...second, ...replied]);
+  assert.deepEqual(d.of(answered, 'answer'), [{ kind: 'answer', token: 1, reply: recordedReply(1) }]);
 });
 
-test('one message in flight: what comes meanwhile leaves as one batch once the device answers', () => {
+test('a starting broker continues ids UNLOGGED_IDS past its log, and publishes a request ahead of its record only within that reach', () => {
+  const d = drive({ lastId: 7n });
+  assert.equal(d.session.nextId, 8n + UNLOGGED_IDS, 'an id published and lost in a crash is never reused');
+  d.hello('7');
+  const first = d.request(0);
+  assert.deepEqual(d.published(d.pump()), [], 'beyond the reach of the last durable record (id 7)');
+  d.durable(first);
+  assert.deepEqual(d.published(d.pump()), [[8n + UNLOGGED_IDS]]);
+});
+
+test('a request whose RequestReceived cannot be appended fails once, even when the device answered it', () => {
   const d = withInit();
-  d.durable(d.request(1));
-  assert.deepEqual(d.published(d.pump()), [[2n]]);
-  d.durable([...d.request(2), ...d.request(3)]);
-  assert.deepEqual(d.published(d.pump()), [], 'waits for the reply to the message in flight');
-  assert.deepEqual(d.published(d.res([{ id: 2n, reply: recordedReply(1) }])), [[3n, 4n]]);
+  const received = d.request(1);
+  d.pump();
+  const replied = d.res([{ id: 2n, reply: recordedReply(1) }]);
+  const failed = [...received, ...replied].flatMap((c) => (c.kind === 'append' && c.ack !== undefined ? d.session.handle({ kind: 'append-failed', ack: c.ack, error: 'disk full', now: { wall: 0, mono: 100 } }) : []));
+  assert.deepEqual(d.of(failed, 'fail'), [{ kind: 'fail', token: 1, error: 'disk full' }]);
+  assert.equal(d.of(failed, 'answer').length, 0);
+  assert.equal(d.session.outstanding, 0);
+});
+
+test('up to MAX_IN_FLIGHT messages in flight; each names in `after` the highest unanswered id before it', () => {
+  const d = withInit();
+  const flights = [1, 2, 3, 4, 5].map((k) => d.payloads(d.request(k), d.pump()));
+  assert.deepEqual(flights.map((f) => f.map((p) => [p.after, p.envelopes.map((e) => e.id)])), [
+    [[0n, [2n]]], [[2n, [3n]]], [[3n, [4n]]], [[4n, [5n]]], [],
+  ].slice(0, MAX_IN_FLIGHT + 1), `at most ${MAX_IN_FLIGHT} in flight`);
+  const next = d.payloads(d.res([{ id: 2n, reply: recordedReply(1) }]));
+  assert.deepEqual(next.map((p) => [p.after, p.envelopes.map((e) => e.id)]), [[5n, [6n]]], 'the answer to the first lets the waiting one go, after the others');
+  // A resend of the second names what is still unanswered before it: nothing.
+  const resent = d.payloads(d.timer(3n, RESEND_BACKOFF_MS[0]!));
+  assert.deepEqual(resent.map((p) => [p.after, p.envelopes.map((e) => e.id)]), [[0n, [3n]]]);
 });
 
 test('an unanswered request is resent after each backoff wait, with a loud line and an error record', () => {

@@ -4,13 +4,17 @@
  * status, a timer, a log append made durable) and returns the commands that follow (publish,
  * append to the broker log, answer lightningd, arm a timer, log a line). It does no I/O and
  * reads no clock: broker/remote/remote-signer.ts carries the commands out and feeds back
- * their results.
+ * their results. Its vocabulary is session-protocol.ts; how requests reach the device
+ * (batches, messages in flight) is dispatch.ts.
  *
  * The rules it keeps:
- * - every request gets the next id (RequestIds), is appended as RequestReceived (durable)
- *   and only then published to the active device, in a batch with whatever else waits: one
- *   `req` message in flight at a time, up to MAX_BATCH_REQUESTS / MAX_BATCH_BYTES;
- * - each reply is matched by id, appended as ReplyReceived (durable), and only then answered;
+ * - every request gets the next id (RequestIds) and is appended as RequestReceived; it is
+ *   published at once if its id is within UNLOGGED_IDS of the last durable RequestReceived
+ *   (that sync then overlaps the device's round trip), else once its own record is durable.
+ *   A starting broker continues ids UNLOGGED_IDS past its log's last id, so an id published
+ *   but lost in a crash is never given to another request;
+ * - each reply is matched by id, appended as ReplyReceived (durable, and the log is in order,
+ *   so its RequestReceived is durable too), and only then answered;
  * - what is outstanding is resent when a device becomes ready, and after bounded waits with
  *   backoff (the last wait repeats), with a loud line each time; it never gives up;
  * - lightningd's init is kept with its reply: a device saying hello later is first sent that
@@ -25,83 +29,22 @@
 import { equal, toHex } from '../../signer/bytes.js';
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
-import { batchedRequestSize, decodeReplyPayload, encodeReplyEnvelope, encodeRequestBatch, MAX_BATCH_BYTES, MAX_BATCH_REQUESTS } from '../../signer/remote/envelope-codec.js';
+import { decodeReplyPayload, encodeReplyEnvelope } from '../../signer/remote/envelope-codec.js';
 import { decodeMessage, messageType, requestType } from '../../signer/wire/messages.js';
 import type { LogRecord } from '../../log/broker-log/record.js';
 import { MAX_REQUEST_ID, parseDecimalU64, RequestIds } from '../request-ids.js';
 import type { DeviceHeard, SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
 import { DeviceSet, type DeviceView } from './device-set.js';
+import { Dispatch } from './dispatch.js';
+import {
+  byId, type Now, type Origin, type Pending, type Queued, RESEND_BACKOFF_MS, type SessionCommand, type SessionEvent, type SessionOptions, UNLOGGED_IDS,
+} from './session-protocol.js';
 
-/** Waits before each resend of an unanswered request (the last one repeats). */
-export const RESEND_BACKOFF_MS: readonly number[] = [1000, 2000, 4000, 8000, 16000, 30000];
-/** A message in flight is not resent again within this long (its requests' timers fire together). */
-export const RESEND_GUARD_MS = 250;
+export { type Now, RESEND_BACKOFF_MS, RESEND_GUARD_MS, type SessionCommand, type SessionEvent, type SessionOptions, UNLOGGED_IDS } from './session-protocol.js';
+
 const WIRE_HSMD_INIT = messageType('hsmd_init');
 const WIRE_HSMD_INIT_REPLY_V4 = messageType('hsmd_init_reply_v4');
-
-/** When an event happened: wall clock (unix ms, for records) and a monotonic one (ms, for waits). */
-export interface Now {
-  readonly wall: number;
-  readonly mono: number;
-}
-
-
-export type SessionEvent =
-  /** lightningd's request; `token` names it in the `answer` or `fail` command. */
-  | { readonly kind: 'request'; readonly token: number; readonly request: SignerRequest; readonly now: Now }
-  /** The append command carrying `ack` is durable. */
-  | { readonly kind: 'appended'; readonly ack: number; readonly now: Now }
-  | { readonly kind: 'append-failed'; readonly ack: number; readonly error: string; readonly now: Now }
-  /** A payload on a device's topic. */
-  | { readonly kind: 'hello' | 'res' | 'status'; readonly device: string; readonly payload: Uint8Array; readonly now: Now }
-  /** The resend timer of request `id` fired. */
-  | { readonly kind: 'timer'; readonly id: bigint; readonly now: Now }
-  /** The pump the `schedule-pump` command asked for (after the current turn). */
-  | { readonly kind: 'pump'; readonly now: Now }
-  | { readonly kind: 'close' };
-
-export type SessionCommand =
-  | { readonly kind: 'publish'; readonly device: string; readonly payload: Uint8Array; readonly ids: readonly bigint[] }
-  /** Append `record`; with `ack`, feed back `appended` or `append-failed` (else log a failure). */
-  | { readonly kind: 'append'; readonly record: LogRecord; readonly ack?: number }
-  | { readonly kind: 'answer'; readonly token: number; readonly reply: Reply }
-  /** lightningd's request `token` cannot be answered (its record could not be appended). */
-  | { readonly kind: 'fail'; readonly token: number; readonly error: string }
-  /** (Re)arm request `id`'s resend timer: a `timer` event after `ms`. */
-  | { readonly kind: 'arm'; readonly id: bigint; readonly ms: number }
-  | { readonly kind: 'disarm'; readonly id: bigint }
-  /** A `pump` event once the current turn is over. */
-  | { readonly kind: 'schedule-pump' }
-  | { readonly kind: 'log'; readonly level: Parameters<ServerLog>[0]; readonly text: string }
-  /** Init's reply revealed the node id: it becomes a known device key. */
-  | { readonly kind: 'node-id'; readonly hex: string };
-
-export interface SessionOptions {
-  /** The last request id the broker log holds (0 if none). */
-  readonly lastId: bigint;
-  /** The highest request id the broker log shows a device answered (0 if none). */
-  readonly answeredUpTo: bigint;
-  /** The operator's way out of a rollback refusal: this device, saying hello with this lastId, is accepted. */
-  readonly acceptRollback?: { readonly device: string; readonly lastId: bigint };
-  readonly backoffMs?: readonly number[];
-}
-
-/** lightningd's request, or a device's check against the kept init. */
-type Origin =
-  | { readonly kind: 'lightningd'; readonly token: number }
-  | { readonly kind: 'check'; readonly device: string };
-
-interface Pending {
-  readonly id: bigint;
-  readonly type: number;
-  readonly envelope: Envelope;
-  /** Monotonic ms when lightningd's request came (kept across a renumbering). */
-  readonly started: number;
-  readonly origin: Origin;
-  attempt: number;
-  answered: boolean;
-}
 
 interface KeptInit {
   readonly envelope: Envelope;
@@ -113,14 +56,8 @@ type Continuation =
   | { readonly kind: 'request-logged'; readonly p: Pending }
   | { readonly kind: 'reply-logged'; readonly p: Pending; readonly reply: Reply };
 
-interface Queued {
-  readonly device: string;
-  readonly p: Pending;
-}
-
 /** The reply's bytes without the id: what two devices with one seed must agree on. */
 const replyBytes = (reply: Reply): Uint8Array => encodeReplyEnvelope({ id: 0n, reply });
-const byId = (a: Pending, b: Pending): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 export class Session {
   readonly devices = new DeviceSet();
@@ -135,19 +72,26 @@ export class Session {
   readonly #checks = new Map<string, Pending>();
   /** For the status page: each device's firmware (from its hello) and when it was last heard from. */
   readonly #heard = new Map<string, DeviceHeard>();
-  /** The id of the latest check: lightningd's requests below it are not published before they are renumbered. */
-  #checkFloor = 0n;
+  /** The largest id whose RequestReceived is durable (undefined: none yet this run, and the log was empty). */
+  #loggedUpTo: bigint | undefined;
   /** lightningd's init once it was published to a device (before its reply is known). */
   #initSent: Envelope | undefined;
-  /** Waiting for the message in flight to be answered, in the order queued. */
-  #queue: Queued[] = [];
-  #inFlight: { device: string; batch: Queued[]; sentAt: number } | undefined;
-  #pumpScheduled = false;
+  readonly #dispatch = new Dispatch({
+    current: (q) => this.#current(q),
+    publishable: (p) => p.logged || (this.#loggedUpTo !== undefined && p.id <= this.#loggedUpTo + UNLOGGED_IDS),
+    sending: (batch) => {
+      const init = batch.find((q) => q.p.origin.kind === 'lightningd' && q.p.type === WIRE_HSMD_INIT);
+      if (init) this.#initSent ??= init.p.envelope;
+    },
+    emit: (command) => this.#emit(command),
+  });
   #closed = false;
   #out: SessionCommand[] = [];
 
   constructor(private readonly options: SessionOptions) {
-    this.#ids = new RequestIds(options.lastId);
+    // Past every id a crash may have left published but not logged (UNLOGGED_IDS).
+    this.#ids = new RequestIds(options.lastId === 0n ? 0n : options.lastId + UNLOGGED_IDS);
+    this.#loggedUpTo = options.lastId === 0n ? undefined : options.lastId;
     this.#answeredUpTo = options.answeredUpTo;
     this.#backoff = options.backoffMs ?? RESEND_BACKOFF_MS;
   }
@@ -193,8 +137,8 @@ export class Session {
         this.#timer(event.id, event.now);
         break;
       case 'pump':
-        this.#pumpScheduled = false;
-        this.#pump(event.now);
+        this.#dispatch.pumped();
+        if (!this.#closed) this.#dispatch.pump(event.now);
         break;
       case 'close':
         this.#closed = true;
@@ -223,18 +167,23 @@ export class Session {
     this.#emit({ kind: 'append', record, ack });
   }
 
-  /** Gives the request the next id and logs RequestReceived; it goes out once that is durable. */
+  /** Gives the request the next id, logs RequestReceived and sends it (dispatch.ts says when it leaves). */
   #send(request: SignerRequest, origin: Origin, now: Now): void {
     const id = this.#ids.take();
     // The message may be a view into a socket's read buffer (broker/frames.ts): keep a copy.
     const envelope: Envelope = { ...request, id, message: request.message.slice() };
-    const type = requestType(envelope.message);
-    const p: Pending = { id, type, envelope, started: now.mono, origin, attempt: 0, answered: false };
-    if (origin.kind === 'check') {
-      this.#checks.set(origin.device, p);
-      this.#checkFloor = id;
-    }
+    const p: Pending = { id, type: requestType(envelope.message), envelope, started: now.mono, origin, attempt: 0, answered: false, logged: false };
+    if (origin.kind === 'check') this.#checks.set(origin.device, p);
+    this.#start(p, now);
+  }
+
+  /** Logs `p`'s RequestReceived; it is outstanding from now on, and goes to its target. */
+  #start(p: Pending, now: Now): void {
+    const { id, type, envelope } = p;
     this.#append({ kind: 'request-received', id, client: envelope.client, type, message: envelope.message, at: now.wall }, { kind: 'request-logged', p });
+    this.#outstanding.set(id, p);
+    this.#publishTo(this.#target(p), p, now);
+    this.#arm(p);
   }
 
   #appended(ack: number, error: string | undefined, now: Now): void {
@@ -244,16 +193,17 @@ export class Session {
     const { p } = then;
     switch (then.kind) {
       case 'request-logged':
-        if (error !== undefined) return this.#failed(p, error);
-        if (p.origin.kind === 'check' && this.#checks.get(p.origin.device) !== p) return;
-        // A check sent meanwhile took a larger id: a device that journaled it would refuse this one.
-        if (p.origin.kind === 'lightningd' && p.id < this.#checkFloor) return this.#renumber(p, 'a device was sent a check with a larger id since it came', now);
-        this.#outstanding.set(p.id, p);
-        this.#publishTo(this.#target(p), p, now);
-        return this.#arm(p);
+        if (error !== undefined) {
+          // The log takes nothing more (broker-log.ts): neither will this request's reply record.
+          if (this.#outstanding.get(p.id) === p) this.#forget(p);
+          return this.#failed(p, error);
+        }
+        p.logged = true;
+        if (this.#loggedUpTo === undefined || p.id > this.#loggedUpTo) this.#loggedUpTo = p.id;
+        return this.#dispatch.schedule();
       case 'reply-logged':
         this.#outstanding.delete(p.id);
-        if (error !== undefined) return this.#failed(p, error);
+        if (error !== undefined) return p.logged ? this.#failed(p, error) : undefined; // else failed with its request record
         return this.#replied(p, then.reply, now);
     }
   }
@@ -291,69 +241,14 @@ export class Session {
     this.#arm(p);
   }
 
-  /**
-   * Queues `p` for `device`, or resends the message in flight if `p` is in it (what of it is
-   * still unanswered); its other requests' timers, firing about now too, do not send it again.
-   */
   #publishTo(device: string | undefined, p: Pending, now: Now): void {
-    if (device === undefined) return;
-    const inFlight = this.#inFlight;
-    if (inFlight?.device === device && inFlight.batch.some((q) => q.p === p)) {
-      if (now.mono - inFlight.sentAt < RESEND_GUARD_MS) return;
-      inFlight.batch = inFlight.batch.filter((q) => this.#current(q));
-      inFlight.sentAt = now.mono;
-      if (inFlight.batch.length > 0) return this.#transmit(device, inFlight.batch);
-      this.#inFlight = undefined;
-    }
-    if (!this.#queue.some((q) => q.p === p && q.device === device)) this.#queue.push({ device, p });
-    // After the current turn: the requests one group commit made durable all resume in this
-    // turn, so they leave together in one batch, not the first alone and the rest after it.
-    if (!this.#pumpScheduled) {
-      this.#pumpScheduled = true;
-      this.#emit({ kind: 'schedule-pump' });
-    }
+    if (device !== undefined) this.#dispatch.publishTo(device, p, now);
   }
 
-  /**
-   * One `req` message at a time at the device, the next once it is answered: the device core
-   * takes ids in increasing order only (core/signer-core.ts), and aedes, keeping a persistent
-   * session's QoS 1 messages in LevelDB, was seen to deliver pipelined publishes out of order
-   * and to drop some. So what waits meanwhile goes in the next message as one batch, in the
-   * order it was queued; a lost message is resent after the bounded wait.
-   */
-  #pump(now: Now): void {
-    if (this.#inFlight && !this.#inFlight.batch.some((q) => this.#current(q))) this.#inFlight = undefined;
-    while (!this.#inFlight && !this.#closed && this.#queue.length > 0) {
-      const first = this.#queue.shift()!;
-      if (!this.#current(first)) continue;
-      const batch = [first];
-      let bytes = 3 + batchedRequestSize(first.p.envelope);
-      while (this.#queue.length > 0 && batch.length < MAX_BATCH_REQUESTS) {
-        const next = this.#queue[0]!;
-        if (!this.#current(next)) {
-          this.#queue.shift();
-          continue;
-        }
-        const size = batchedRequestSize(next.p.envelope);
-        if (next.device !== first.device || bytes + size > MAX_BATCH_BYTES) break;
-        this.#queue.shift();
-        batch.push(next);
-        bytes += size;
-      }
-      this.#inFlight = { device: first.device, batch, sentAt: now.mono };
-      this.#transmit(first.device, batch);
-    }
-  }
-
-  #transmit(device: string, batch: readonly Queued[]): void {
-    const ids = batch.map((q) => q.p.id);
-    const init = batch.find((q) => q.p.origin.kind === 'lightningd' && q.p.type === WIRE_HSMD_INIT);
-    if (init) this.#initSent ??= init.p.envelope;
-    try {
-      this.#emit({ kind: 'publish', device, payload: encodeRequestBatch(batch.map((q) => q.p.envelope)), ids });
-    } catch (e) {
-      this.#log('broken', `encoding requests ${ids.join(', ')}: ${(e as Error).message}`);
-    }
+  /** Stops waiting for `p`'s reply (it failed, or was voided or renumbered). */
+  #forget(p: Pending): void {
+    this.#outstanding.delete(p.id);
+    this.#emit({ kind: 'disarm', id: p.id });
   }
 
   #hello(device: string, payload: Uint8Array, now: Now): void {
@@ -388,10 +283,7 @@ export class Session {
     const init = this.#init?.envelope ?? this.#initSent;
     if (!init) return this.#activate(device, now);
     const previous = this.#checks.get(device);
-    if (previous) {
-      this.#outstanding.delete(previous.id);
-      this.#emit({ kind: 'disarm', id: previous.id });
-    }
+    if (previous) this.#forget(previous);
     this.#log('info', `sending lightningd's init to ${device} to check it holds the same seed`);
     this.#send(init, { kind: 'check', device }, now);
     this.devices.set(device, 'verifying');
@@ -421,24 +313,21 @@ export class Session {
     this.#error(text, now);
   }
 
-  /** Moves `old` to a fresh id: logged as a new request, published once that is durable. */
+  /** Moves `old` to a fresh id: logged as a new request of its own. */
   #renumber(old: Pending, why: string, now: Now): void {
     const id = this.#ids.take();
-    this.#emit({ kind: 'disarm', id: old.id });
-    this.#outstanding.delete(old.id);
+    this.#forget(old);
     const text = `request ${old.id} renumbered as ${id}: ${why}`;
     this.#log('unusual', text);
     this.#error(text, now, old.id);
-    const p: Pending = { ...old, id, envelope: { ...old.envelope, id }, attempt: 0 };
-    this.#append({ kind: 'request-received', id, client: p.envelope.client, type: p.type, message: p.envelope.message, at: now.wall }, { kind: 'request-logged', p });
+    this.#start({ ...old, id, envelope: { ...old.envelope, id }, attempt: 0, logged: false }, now);
   }
 
   /** Makes `device` the one requests go to and resends what is outstanding, in id order. */
   #activate(device: string, now: Now): void {
     if (this.#closed) return;
     this.devices.activate(device);
-    this.#queue = [];
-    this.#inFlight = undefined;
+    this.#dispatch.reset();
     const waiting = [...this.#outstanding.values()].filter((p) => p.origin.kind === 'lightningd').sort(byId);
     this.#log(waiting.length ? 'unusual' : 'info', `device ${device} is ready` +
       (waiting.length ? `; resending ${waiting.length} outstanding request(s) (ids ${waiting.map((p) => p.id).join(', ')})` : ''));
@@ -461,12 +350,11 @@ export class Session {
       this.#log('unusual', text);
       return this.#error(text, now);
     }
-    // The device answered the message in flight: the next one may go. What it held back
-    // (not in its reply) stays outstanding and is resent after the bounded wait.
-    const inFlight = this.#inFlight;
-    if (inFlight?.device === device && envs.some((env) => inFlight.batch.some((q) => q.p.id === env.id))) this.#inFlight = undefined;
+    // The device answered that message: another one may go. What it held back (not in its
+    // reply) stays outstanding and is resent after the bounded wait.
+    this.#dispatch.answered(device, envs.map((env) => env.id));
     for (const env of envs) this.#oneReply(device, env.id, env.reply, now);
-    this.#pump(now);
+    if (!this.#closed) this.#dispatch.pump(now);
   }
 
   #oneReply(device: string, id: bigint, reply: Reply, now: Now): void {

@@ -56,10 +56,12 @@ function bootOn(dir: MemoryDir) {
   const deliver = (...indexes: number[]) => {
     for (const i of indexes) handlers!.message(topic(device.deviceId, 'req'), encodeRequest(requests[i]!.envelope));
   };
-  const deliverBatch = (...indexes: number[]) => {
-    handlers!.message(topic(device.deviceId, 'req'), encodeRequestBatch(indexes.map((i) => requests[i]!.envelope)));
+  const deliverBatch = (...indexes: number[]) => deliverAfter(0n, ...indexes);
+  /** A batch sent while the one holding `after` was still in flight. */
+  const deliverAfter = (after: bigint, ...indexes: number[]) => {
+    handlers!.message(topic(device.deviceId, 'req'), encodeRequestBatch(indexes.map((i) => requests[i]!.envelope), after));
   };
-  return { replies, messages, journal, deliver, deliverBatch };
+  return { replies, messages, journal, deliver, deliverBatch, deliverAfter };
 }
 
 test('restart: queued copies interleaved with the resends after init are answered in id order, none refused', () => {
@@ -109,4 +111,19 @@ test('restart: in a batch, ids before init are held back (no reply), init and wh
   assert.deepEqual(again.replies.map((r) => r.id), [1n, 11n, 12n, 13n, 14n]);
   assert.equal(again.messages.length, 2);
   for (const { id, reply } of again.replies) assert.equal(reply, requests[Number(id) - 1]!.exchange.rep, `id ${id}`);
+});
+
+test('several messages in flight: a batch delivered before the one it follows waits for it, then both are answered in id order', () => {
+  const d = bootOn(new MemoryDir());
+  d.deliver(0);
+  // Three messages in flight (ids 2-3, 4-5, 6-7), delivered last first.
+  d.deliverAfter(5n, 5, 6);
+  d.deliverAfter(3n, 3, 4);
+  assert.deepEqual(d.replies.map((r) => r.id), [1n], 'nothing decided before what it follows');
+  d.deliverBatch(1, 2);
+  assert.deepEqual(d.messages.map((m) => m.ids), [[1n], [2n, 3n], [4n, 5n], [6n, 7n]]);
+  for (const { id, reply } of d.replies) assert.equal(reply, requests[Number(id) - 1]!.exchange.rep, `id ${id}`);
+  // A resend of a message already handled (its reply lost) names nothing unhandled: journaled replies.
+  d.deliverAfter(3n, 3, 4);
+  assert.deepEqual(d.messages.at(-1)!.ids, [4n, 5n]);
 });

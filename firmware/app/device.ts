@@ -53,6 +53,8 @@ export class Device {
   #failed: string | undefined;
   /** New ids held back since this start, until journaled or passed by the journal. */
   readonly #heldBack = new Set<bigint>();
+  /** Batches that came before the batch they follow (`after` not journaled yet), oldest first. */
+  #early: DecodedRequests[] = [];
   /** Chain tracking (chain-sync.ts): what the broker shows, checked and journaled. */
   readonly #chain: DeviceChain;
 
@@ -191,7 +193,7 @@ export class Device {
   }
 
   #request(payload: Uint8Array): void {
-    const { log, transport } = this.options;
+    const { log } = this.options;
     if (this.#failed) {
       log('broken', `request not handled: ${this.#failed}`);
       return;
@@ -205,6 +207,23 @@ export class Device {
       this.#event('malformed');
       return;
     }
+    if (decoded.after > (this.core.lastId ?? 0n)) {
+      // Sent after a batch this device has not handled yet (several in flight): handled once
+      // that one is, so ids stay in order; if that never comes, the broker resends both.
+      if (this.#early.length >= MAX_EARLY_BATCHES) this.#early.shift();
+      this.#early.push(decoded);
+      log('unusual', `request batch ${decoded.envelopes[0]!.id}.. waits for request ${decoded.after}, not handled yet (it was sent before)`);
+      return;
+    }
+    this.#handleRequests(decoded);
+    // Then the batches that waited for what was just journaled.
+    const ready = () => this.#early.findIndex((d) => d.after <= (this.core.lastId ?? 0n));
+    for (let i = ready(); i !== -1 && !this.#failed; i = ready()) this.#handleRequests(this.#early.splice(i, 1)[0]!);
+  }
+
+  /** One `req` message: each request in order, one journal sync, then one `res` with the replies. */
+  #handleRequests(decoded: DecodedRequests): void {
+    const { log, transport } = this.options;
     // One journal sync for the whole message (a batch, or a batch of one).
     const batch = this.core.begin();
     const replies: ReplyEnvelope[] = [];
@@ -297,6 +316,9 @@ export class Device {
 }
 
 const WIRE_HSMD_INIT = messageType('hsmd_init');
+/** Early batches kept (a few messages are in flight at once); beyond that the oldest is dropped and resent by the broker. */
+const MAX_EARLY_BATCHES = 8;
+type DecodedRequests = ReturnType<typeof decodeRequestPayload>;
 
 /** A policy refusal is the device's to report: a preapproval's answer carries no reason. */
 function logRefusals(id: bigint, handled: { reply: Reply; events?: readonly SignerEvent[] }, log: DeviceOptions['log']): void {

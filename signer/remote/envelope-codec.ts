@@ -11,6 +11,10 @@
  * message, answered by one `res` message with every reply, in the same order:
  * request batch: u8 2 ‖ u16 count ‖ count × (u64 id ‖ peer(33) ‖ u64 dbid ‖ u64 permissions ‖ u64 at ‖ u32 len ‖ message)
  * reply batch:   u8 2 ‖ u16 count ‖ count × (u64 id ‖ reply)
+ * A request batch that must wait for earlier ones (several messages in flight) is version 3:
+ * u8 3 ‖ u64 after ‖ u16 count ‖ entries as above, where `after` is an id the device's journal
+ * must hold before it handles the batch (0, no condition, is sent as version 2); it is answered
+ * with a version-2 reply batch.
  * count is 1..MAX_BATCH_REQUESTS and the ids in one batch are distinct; anything else is a
  * CodecError. A version-1 single envelope is still read (and answered with version 1).
  */
@@ -23,6 +27,7 @@ import { WireWriter } from '../wire/writer.js';
 
 export const ENVELOPE_VERSION = 1;
 export const BATCH_VERSION = 2;
+export const ORDERED_BATCH_VERSION = 3;
 /** At most this many requests in one batch. */
 export const MAX_BATCH_REQUESTS = 64;
 /** The broker closes a batch before its encoding passes this many bytes (a lone larger request still goes, alone). */
@@ -78,34 +83,43 @@ function checkDistinct(what: string, ids: readonly bigint[]): void {
   }
 }
 
-export function encodeRequestBatch(envs: readonly Envelope[]): Uint8Array {
+/** A request batch; with `after` (not 0) the device handles it only once its journal holds that id. */
+export function encodeRequestBatch(envs: readonly Envelope[], after = 0n): Uint8Array {
   checkCount('request batch', envs.length);
   checkDistinct('request batch', envs.map((e) => e.id));
-  const w = new WireWriter(3 + envs.reduce((n, e) => n + batchedRequestSize(e), 0));
-  w.u8(BATCH_VERSION);
+  const w = new WireWriter(11 + envs.reduce((n, e) => n + batchedRequestSize(e), 0));
+  w.u8(after === 0n ? BATCH_VERSION : ORDERED_BATCH_VERSION);
+  if (after !== 0n) w.u64(after);
   w.u16(envs.length);
   for (const env of envs) writeRequestBody(w, env);
   return w.finish().slice();
 }
 
-export const decodeRequestBatch = (bytes: Uint8Array): Envelope[] =>
+/** A request batch of version 2 or 3, with its `after` (0 for version 2). */
+export const decodeOrderedBatch = (bytes: Uint8Array): { readonly after: bigint; readonly envelopes: Envelope[] } =>
   decodeWith('request batch', bytes, (r) => {
-    readVersion(r, 'request batch', BATCH_VERSION);
+    const version = r.u8();
+    if (version !== BATCH_VERSION && version !== ORDERED_BATCH_VERSION) {
+      throw new CodecError(`request batch: unknown version ${version} (this build reads versions ${BATCH_VERSION} and ${ORDERED_BATCH_VERSION})`);
+    }
+    const after = version === ORDERED_BATCH_VERSION ? r.u64() : 0n;
     const n = r.u16();
     checkCount('request batch', n);
-    const envs: Envelope[] = [];
-    for (let i = 0; i < n; i++) envs.push(readRequestBody(r));
-    checkDistinct('request batch', envs.map((e) => e.id));
-    return envs;
+    const envelopes: Envelope[] = [];
+    for (let i = 0; i < n; i++) envelopes.push(readRequestBody(r));
+    checkDistinct('request batch', envelopes.map((e) => e.id));
+    return { after, envelopes };
   });
 
-/** A `req` payload of either version: the device answers in the version it was asked in. */
-export function decodeRequestPayload(bytes: Uint8Array): { readonly batch: boolean; readonly envelopes: Envelope[] } {
-  if (bytes.length > 0 && bytes[0] === BATCH_VERSION) return { batch: true, envelopes: decodeRequestBatch(bytes) };
+export const decodeRequestBatch = (bytes: Uint8Array): Envelope[] => decodeOrderedBatch(bytes).envelopes;
+
+/** A `req` payload of any version: the device answers in the version it was asked in (a batch with a batch). */
+export function decodeRequestPayload(bytes: Uint8Array): { readonly batch: boolean; readonly after: bigint; readonly envelopes: Envelope[] } {
+  if (bytes.length > 0 && (bytes[0] === BATCH_VERSION || bytes[0] === ORDERED_BATCH_VERSION)) return { batch: true, ...decodeOrderedBatch(bytes) };
   if (bytes.length > 0 && bytes[0] !== ENVELOPE_VERSION) {
-    throw new CodecError(`request: unknown version ${bytes[0]} (this build reads versions ${ENVELOPE_VERSION} and ${BATCH_VERSION})`);
+    throw new CodecError(`request: unknown version ${bytes[0]} (this build reads versions ${ENVELOPE_VERSION}, ${BATCH_VERSION} and ${ORDERED_BATCH_VERSION})`);
   }
-  return { batch: false, envelopes: [decodeRequest(bytes)] };
+  return { batch: false, after: 0n, envelopes: [decodeRequest(bytes)] };
 }
 
 export function encodeReplyEnvelope(env: ReplyEnvelope): Uint8Array {

@@ -9,6 +9,7 @@ import { CodecError } from '../record-fields.js';
 import { checkCredentials, makeCredentials, TOKEN_MAX_AGE_MS } from './auth-token.js';
 import {
   BATCH_VERSION,
+  ORDERED_BATCH_VERSION,
   decodeReplyBatch,
   decodeReplyEnvelope,
   decodeReplyPayload,
@@ -61,7 +62,7 @@ test('request and reply envelopes round-trip; bad versions and truncation are cl
   }
 });
 
-test('batch envelopes (version 2) round-trip in order; empty, oversized, duplicate ids, bad versions, truncation and trailing bytes are clear errors', () => {
+test('batch envelopes (versions 2 and 3) round-trip in order; empty, oversized, duplicate ids, bad versions, truncation and trailing bytes are clear errors', () => {
   const env = (id: bigint, hex: string) => ({
     id,
     client: { peer: nobleCurve.publicKey(PRIV), dbid: id, permissions: 0x1bfn },
@@ -72,8 +73,15 @@ test('batch envelopes (version 2) round-trip in order; empty, oversized, duplica
   const bytes = encodeRequestBatch(envs);
   assert.equal(bytes[0], BATCH_VERSION);
   assert.deepEqual(decodeRequestBatch(bytes), envs);
-  assert.deepEqual(decodeRequestPayload(bytes), { batch: true, envelopes: envs });
-  assert.deepEqual(decodeRequestPayload(encodeRequest(envs[0]!)), { batch: false, envelopes: [envs[0]] });
+  assert.deepEqual(decodeRequestPayload(bytes), { batch: true, after: 0n, envelopes: envs });
+  assert.deepEqual(decodeRequestPayload(encodeRequest(envs[0]!)), { batch: false, after: 0n, envelopes: [envs[0]] });
+  // Version 3 names the id the device must have journaled first; 0 (no condition) is sent as version 2.
+  const ordered = encodeRequestBatch(envs, 8n);
+  assert.equal(ordered[0], ORDERED_BATCH_VERSION);
+  assert.deepEqual([...ordered.subarray(1, 9)], [0, 0, 0, 0, 0, 0, 0, 8]);
+  assert.deepEqual(decodeRequestPayload(ordered), { batch: true, after: 8n, envelopes: envs });
+  assert.deepEqual(decodeRequestBatch(ordered), envs);
+  assert.throws(() => decodeRequestBatch(ordered.subarray(0, 10)), CodecError);
   assert.deepEqual(decodeRequestBatch(encodeRequestBatch([envs[1]!])), [envs[1]]);
   const many = Array.from({ length: MAX_BATCH_REQUESTS }, (_, i) => env(BigInt(i + 1), '0001'));
   assert.equal(decodeRequestBatch(encodeRequestBatch(many)).length, MAX_BATCH_REQUESTS);
@@ -88,6 +96,7 @@ test('batch envelopes (version 2) round-trip in order; empty, oversized, duplica
   twice.set(twice.subarray(3, 11), 3 + (twice.length - 3) / 2); // the second entry's id := the first's
   assert.throws(() => decodeRequestBatch(twice), codecError(/id 9 appears twice/));
   assert.throws(() => decodeRequestBatch(Uint8Array.of(1, ...bytes.subarray(1))), codecError(/unknown version 1/));
+  assert.throws(() => decodeRequestBatch(Uint8Array.of(4, ...bytes.subarray(1))), codecError(/unknown version 4/));
   assert.throws(() => decodeRequestPayload(Uint8Array.of(9, ...bytes.subarray(1))), codecError(/unknown version 9/));
   assert.throws(() => decodeRequestPayload(new Uint8Array(0)), CodecError);
   assert.throws(() => decodeRequestBatch(bytes.subarray(0, bytes.length - 1)), CodecError);
