@@ -53,15 +53,7 @@ export const hasLowR = (compact: Uint8Array): boolean => compact[0]! < 0x80;
  * RFC 6979), passed to secp256k1_ecdsa_sign as ndata; after each try
  * `((u32 *)extra_entropy)[0]++` (little-endian on every platform CLN runs on) until r < 2^255.
  */
-export function signLowR(curve: Curve, hash: Uint8Array, priv: Uint8Array): Uint8Array {
-  const extra = new Uint8Array(32);
-  const counter = new DataView(extra.buffer);
-  for (let i = 0; ; i++) {
-    counter.setUint32(0, i, true);
-    const sig = curve.sign(hash, priv, extra);
-    if (hasLowR(sig)) return sig;
-  }
-}
+export const signLowR = (curve: Curve, hash: Uint8Array, priv: Uint8Array): Uint8Array => grindLowR(curve, hash, priv, 0);
 
 /**
  * libwally wally_ec_sig_from_bytes_aux with EC_FLAG_GRIND_R (src/sign.c): the first try is
@@ -70,10 +62,14 @@ export function signLowR(curve: Curve, hash: Uint8Array, priv: Uint8Array): Uint
  */
 export function signLowRLibwally(curve: Curve, hash: Uint8Array, priv: Uint8Array): Uint8Array {
   const first = curve.sign(hash, priv);
-  if (hasLowR(first)) return first;
+  return hasLowR(first) ? first : grindLowR(curve, hash, priv, 1);
+}
+
+/** Both grinds: 32 bytes of extra entropy whose first u32 little-endian counts from `from` until r < 2^255. */
+function grindLowR(curve: Curve, hash: Uint8Array, priv: Uint8Array, from: number): Uint8Array {
   const extra = new Uint8Array(32);
   const counter = new DataView(extra.buffer);
-  for (let i = 1; ; i++) {
+  for (let i = from; ; i++) {
     counter.setUint32(0, i, true);
     const sig = curve.sign(hash, priv, extra);
     if (hasLowR(sig)) return sig;

@@ -6,7 +6,7 @@
  */
 import { concat, equal, toHex, utf8 } from '../bytes.js';
 import { sha256, sha256d, signRecoverableRfc6979, signSchnorrBip340, taggedHash } from '../crypto/signatures.js';
-import { badRequest, fatal, replyWith } from '../decision.js';
+import { badRequest, fatal, replyWith, type Decision } from '../decision.js';
 import { encodeMessage } from '../wire/messages.js';
 import { WireWriter } from '../wire/writer.js';
 import { hashU5 } from './hash-u5.js';
@@ -19,6 +19,18 @@ const OPTION_WILL_FUND = utf8('option_will_fund');
 /** CLN's text says what differed; the likely cause is said too (lightningd's log is where it lands). */
 const ANOTHER_SEED = ": the signer's hsm_secret is not this node's (a device set up with another node's seed?): " +
   "give the signer this node's hsm_secret, or run lightningd on the node that seed belongs to";
+
+/**
+ * check_pubkey / check_bip86_pubkey: the fatal reply when `index` is out of range or our key
+ * at `index` is not `theirs` (hsmd aborts if lightningd's idea of our wallet differs: both
+ * must stop); undefined when they agree.
+ */
+function walletKeyMismatch(what: 'BIP32' | 'BIP86', index: number, theirs: Uint8Array, derive: (index: number) => Uint8Array): Decision | undefined {
+  if (index >= 0x80000000) return fatal('master-io', `Index ${index} too great`);
+  const ours = derive(index);
+  if (equal(ours, theirs)) return undefined;
+  return fatal('internal', `${what} derivation index ${index} differed: they got ${toHex(theirs)}, we got ${toHex(ours)}` + ANOTHER_SEED);
+}
 
 export const nodeHandlers: HandlerTable = {
   hsmd_ecdh_req: (ctx, _s, _e, { point }) => {
@@ -35,28 +47,12 @@ export const nodeHandlers: HandlerTable = {
   hsmd_derive_secret: (ctx, _s, _e, { info }) =>
     replyWith(encodeMessage('hsmd_derive_secret_reply', { secret: ctx.keys.deriveSecret(info) })),
 
-  hsmd_check_pubkey: (ctx, _s, _e, { index, pubkey }) => {
-    if (index >= 0x80000000) return fatal('master-io', `Index ${index} too great`);
-    const ours = ctx.keys.walletPublicKey(index);
-    // hsmd aborts if lightningd's idea of our wallet differs: both must stop.
-    if (!equal(ours, pubkey))
-      return fatal(
-        'internal',
-        `BIP32 derivation index ${index} differed: they got ${toHex(pubkey)}, we got ${toHex(ours)}` + ANOTHER_SEED,
-      );
-    return replyWith(encodeMessage('hsmd_check_pubkey_reply', { ok: true }));
-  },
+  hsmd_check_pubkey: (ctx, _s, _e, { index, pubkey }) =>
+    walletKeyMismatch('BIP32', index, pubkey, (i) => ctx.keys.walletPublicKey(i)) ?? replyWith(encodeMessage('hsmd_check_pubkey_reply', { ok: true })),
 
   hsmd_check_bip86_pubkey: (ctx, _s, _e, { index, pubkey }) => {
     if (!ctx.keys.hasBip86) return badRequest('BIP86 derivation requires mnemonic-based HSM secret');
-    if (index >= 0x80000000) return fatal('master-io', `Index ${index} too great`);
-    const ours = ctx.keys.bip86PublicKey(index);
-    if (!equal(ours, pubkey))
-      return fatal(
-        'internal',
-        `BIP86 derivation index ${index} differed: they got ${toHex(pubkey)}, we got ${toHex(ours)}` + ANOTHER_SEED,
-      );
-    return replyWith(encodeMessage('hsmd_check_bip86_pubkey_reply', { ok: true }));
+    return walletKeyMismatch('BIP86', index, pubkey, (i) => ctx.keys.bip86PublicKey(i)) ?? replyWith(encodeMessage('hsmd_check_bip86_pubkey_reply', { ok: true }));
   },
 
   hsmd_sign_message: (ctx, _s, _e, { msg }) => {
