@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { liveSession, sessionPolicy, sessionSignerOptions } from '../test/session-records.js';
 import { reorgScenario, replayChainSession } from '../test/chain-session.js';
+import { toHex } from './bytes.js';
 import { decideChain } from './chain/track.js';
 import type { Decision, Reply } from './decision.js';
 import {
@@ -79,6 +80,21 @@ test('events round-trip: decode(encode(x)) equals x and re-encodes to the same b
   }
   const all: SignerEvent[] = decisions.flatMap((d) => d.events);
   assert.deepEqual(decodeEvents(encodeEvents(all)), all);
+});
+
+test('a channel reference equal to the one decoded before it is that same object (a rebuild copies and keys it once)', () => {
+  const withChannel = decisions.flatMap((d) => d.events).filter((e): e is Extract<SignerEvent, { channel: unknown }> => 'channel' in e);
+  const decoded = decodeEvents(encodeEvents(withChannel)) as typeof withChannel;
+  assert.deepEqual(decoded, withChannel);
+  for (let i = 1; i < decoded.length; i++) {
+    const same = toHex(withChannel[i]!.channel.peer) === toHex(withChannel[i - 1]!.channel.peer) && withChannel[i]!.channel.dbid === withChannel[i - 1]!.channel.dbid;
+    assert.equal(decoded[i]!.channel === decoded[i - 1]!.channel, same, `event ${i}`);
+  }
+  const other = { ...withChannel[0]!, channel: { ...withChannel[0]!.channel, dbid: withChannel[0]!.channel.dbid + 1n } };
+  const [a, b] = decodeEvents(encodeEvents([withChannel[0]!, other])) as typeof withChannel;
+  assert.notEqual(a!.channel, b!.channel);
+  assert.equal(b!.channel.peer, a!.channel.peer, 'the same peer id, not copied again');
+  assert.equal(b!.channel.dbid, other.channel.dbid);
 });
 
 test('replies round-trip: decode(encode(x)) equals x and re-encodes to the same bytes', () => {

@@ -10,6 +10,7 @@
  *   option = u8 0 (absent) | u8 1 ‖ value;  u64 = 8 bytes;  u16/u32 as named
  *   list   = u32 count ‖ item*
  */
+import { equal } from './bytes.js';
 import type { ChannelRef, ChannelSetUp } from './events.js';
 import { struct, u32, u64, bool, type Codec } from './wire/codec.js';
 import { WireError } from './wire/errors.js';
@@ -97,7 +98,29 @@ export function writeChannelRef(w: WireWriter, c: ChannelRef): void {
   writeVarBytes(w, c.peer);
   w.u64(c.dbid);
 }
-export const readChannelRef = (r: WireReader): ChannelRef => ({ peer: readVarBytes(r), dbid: r.u64() });
+/** The channel reference decoded last (see readChannelRef). */
+let lastRef: ChannelRef | undefined;
+
+/**
+ * A channel reference. Consecutive events are mostly about one channel: when this one equals
+ * the last decoded, that same (immutable) object is returned, so a rebuild neither copies the
+ * peer id again nor computes the channel's map key again (state.ts channelKey keeps it per object).
+ */
+export function readChannelRef(r: WireReader): ChannelRef {
+  const n = r.u32();
+  const last = lastRef;
+  let peer: Uint8Array;
+  if (last !== undefined && equal(r.peek(n), last.peer)) {
+    r.skip(n);
+    peer = last.peer;
+  } else {
+    peer = r.bytes(n);
+  }
+  const dbid = r.u64();
+  if (last !== undefined && peer === last.peer && dbid === last.dbid) return last;
+  return (lastRef = { peer, dbid });
+}
+
 /** In most events: spelled out rather than a `struct`, as the hottest field of a journal rebuild. */
 export const channelRef: Codec<ChannelRef> = { encode: writeChannelRef, decode: readChannelRef };
 

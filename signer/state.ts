@@ -73,8 +73,18 @@ export const initialState: SignerState = Object.freeze({
   payments: [],
 });
 
+/** Each reference's key, made once: a rebuild's events share reference objects (event codec). */
+const keys = new WeakMap<ChannelRef, string>();
+
 /** The map key of a channel: peer id hex and dbid. */
-export const channelKey = (ref: ChannelRef): string => `${toHex(ref.peer)}/${ref.dbid}`;
+export function channelKey(ref: ChannelRef): string {
+  let key = keys.get(ref);
+  if (key === undefined) {
+    key = `${toHex(ref.peer)}/${ref.dbid}`;
+    keys.set(ref, key);
+  }
+  return key;
+}
 
 /** Folds one event into the state. Total: every event kind is handled. */
 export function apply(state: SignerState, event: SignerEvent): SignerState {

@@ -136,6 +136,11 @@ export class WireReader {
     return this.buf.slice(p, p + n);
   }
 
+  /** Moves past n bytes without reading them. */
+  skip(n: number): void {
+    this.take(n);
+  }
+
   /** The next n bytes without consuming them or copying (for scanning; do not keep). */
   peek(n: number): Uint8Array {
     if (this.end - this.pos < n) this.take(n);
