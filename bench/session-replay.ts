@@ -19,6 +19,7 @@ import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath } from '../test/fixtures.js';
+import { sessionSignerOptions } from '../test/session-records.js';
 import { messageType } from '../signer/wire/messages.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
 import { fmtMs } from './floors.js';
@@ -64,9 +65,10 @@ interface InProcess {
 
 /** One pass over the session after init in a fresh Signer; throws on a wrong reply. */
 function replayInProcess(baseCurve: Curve): InProcess {
-  const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${SESSION}`));
+  const { exchanges } = loadTranscript(fixturePath(`transcripts/${SESSION}`));
   const { curve, spentMs } = timedCurve(baseCurve);
-  const signer = new Signer({ curve, developer: false, readHsmSecret: () => fromHex(header.hsm_secret) });
+  // The recording's options: its withdrawals pay the other node, which the session's allowlist names.
+  const signer = new Signer({ ...sessionSignerOptions(SESSION), curve });
   let id = 0n;
   let ms = 0;
   let curveAtInit = 0;
