@@ -75,23 +75,37 @@ function checkCount(what: string, n: number): void {
   if (n < 1 || n > MAX_BATCH_REQUESTS) throw new CodecError(`${what}: ${n} entries (a batch holds 1 to ${MAX_BATCH_REQUESTS})`);
 }
 
-function checkDistinct(what: string, ids: readonly bigint[]): void {
+function checkDistinct(what: string, entries: readonly { readonly id: bigint }[]): void {
   const seen = new Set<bigint>();
-  for (const id of ids) {
+  for (const { id } of entries) {
     if (seen.has(id)) throw new CodecError(`${what}: id ${id} appears twice`);
     seen.add(id);
   }
 }
 
+/** A batch's entries, both kinds: u16 count (1..MAX_BATCH_REQUESTS) ‖ entries, their ids distinct. */
+function writeEntries<T extends { readonly id: bigint }>(w: WireWriter, what: string, entries: readonly T[], write: (w: WireWriter, entry: T) => void): void {
+  checkCount(what, entries.length);
+  checkDistinct(what, entries);
+  w.u16(entries.length);
+  for (const entry of entries) write(w, entry);
+}
+
+function readEntries<T extends { readonly id: bigint }>(r: WireReader, what: string, read: (r: WireReader) => T): T[] {
+  const n = r.u16();
+  checkCount(what, n);
+  const entries: T[] = [];
+  for (let i = 0; i < n; i++) entries.push(read(r));
+  checkDistinct(what, entries);
+  return entries;
+}
+
 /** A request batch; with `after` (not 0) the device handles it only once its journal holds that id. */
 export function encodeRequestBatch(envs: readonly Envelope[], after = 0n): Uint8Array {
-  checkCount('request batch', envs.length);
-  checkDistinct('request batch', envs.map((e) => e.id));
   const w = new WireWriter(11 + envs.reduce((n, e) => n + batchedRequestSize(e), 0));
   w.u8(after === 0n ? BATCH_VERSION : ORDERED_BATCH_VERSION);
   if (after !== 0n) w.u64(after);
-  w.u16(envs.length);
-  for (const env of envs) writeRequestBody(w, env);
+  writeEntries(w, 'request batch', envs, writeRequestBody);
   return w.finish().slice();
 }
 
@@ -103,12 +117,7 @@ export const decodeOrderedBatch = (bytes: Uint8Array): { readonly after: bigint;
       throw new CodecError(`request batch: unknown version ${version} (this build reads versions ${BATCH_VERSION} and ${ORDERED_BATCH_VERSION})`);
     }
     const after = version === ORDERED_BATCH_VERSION ? r.u64() : 0n;
-    const n = r.u16();
-    checkCount('request batch', n);
-    const envelopes: Envelope[] = [];
-    for (let i = 0; i < n; i++) envelopes.push(readRequestBody(r));
-    checkDistinct('request batch', envelopes.map((e) => e.id));
-    return { after, envelopes };
+    return { after, envelopes: readEntries(r, 'request batch', readRequestBody) };
   });
 
 export const decodeRequestBatch = (bytes: Uint8Array): Envelope[] => decodeOrderedBatch(bytes).envelopes;
@@ -137,27 +146,19 @@ export const decodeReplyEnvelope = (bytes: Uint8Array): ReplyEnvelope =>
   });
 
 export function encodeReplyBatch(envs: readonly ReplyEnvelope[]): Uint8Array {
-  checkCount('reply batch', envs.length);
-  checkDistinct('reply batch', envs.map((e) => e.id));
   const w = new WireWriter();
   w.u8(BATCH_VERSION);
-  w.u16(envs.length);
-  for (const env of envs) {
+  writeEntries(w, 'reply batch', envs, (w, env) => {
     w.u64(env.id);
     writeReply(w, env.reply);
-  }
+  });
   return w.finish().slice();
 }
 
 export const decodeReplyBatch = (bytes: Uint8Array): ReplyEnvelope[] =>
   decodeWith('reply batch', bytes, (r) => {
     readVersion(r, 'reply batch', BATCH_VERSION);
-    const n = r.u16();
-    checkCount('reply batch', n);
-    const envs: ReplyEnvelope[] = [];
-    for (let i = 0; i < n; i++) envs.push({ id: r.u64(), reply: readReply(r) });
-    checkDistinct('reply batch', envs.map((e) => e.id));
-    return envs;
+    return readEntries(r, 'reply batch', (r) => ({ id: r.u64(), reply: readReply(r) }));
   });
 
 /** A `res` payload of either version. */
