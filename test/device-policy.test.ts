@@ -9,6 +9,7 @@
  *   `sphinx-ctl allowlist add` with that address (bech32, made by bitcoinjs-lib) it is signed;
  * - a payment over the velocity limit is refused by name, and passes after `sphinx-ctl approve`;
  * - the policy survives a SIGKILL and restart of the device (sphinx-ctl status, sphinx-audit state);
+ *   while the device is down the broker refuses to relay (503) instead of waiting;
  * - replayed, stale, forged and wrong-key commands are each refused and logged;
  * - sphinx-ctl rejects an answer with a bad device signature, and an answer to another command.
  */
@@ -211,6 +212,11 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     // SIGKILL the device and restart it on its data directory: the policy is its journal's.
     rig.device.child.kill('SIGKILL');
     await rig.device.stop();
+    // Its last will says offline: the broker refuses to relay at once, naming what to do.
+    await rig.ld.waitForStatus((m) => /device 0[23][0-9a-f]{64} went offline/.test(JSON.stringify(m)));
+    const offline = rig.ctl(['status']);
+    assert.equal(offline.code, 2, offline.err);
+    assert.match(offline.err, /the broker answered 503: device 0[23][0-9a-f]{64} is not connected to this broker: start sphinx-signer/);
     const dir = rig.device.dir;
     rig.startDevice(null, dir);
     let status: { policy: { velocityLimitSat: string; allowlist: string[] } } | undefined;

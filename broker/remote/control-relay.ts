@@ -14,11 +14,11 @@ import type { ServerLog } from './mqtt-server.js';
 
 export const CONTROL_TIMEOUT_MS = 15_000;
 
-/** A command the broker cannot relay (400) or the device did not answer (504). */
+/** A command the broker cannot relay (400), for a device not connected (503), or not answered (504). */
 export class RelayError extends Error {
   override readonly name = 'RelayError';
   constructor(
-    readonly status: 400 | 504,
+    readonly status: 400 | 503 | 504,
     message: string,
   ) {
     super(message);
@@ -41,13 +41,30 @@ function routeOf(payload: Uint8Array): { device: string; request: string } {
 
 export type ControlRelay = (payload: Uint8Array) => Promise<Uint8Array>;
 
+/**
+ * A device counts as connected from its retained "online" status until its "offline" (its last
+ * will): it publishes "online" only once it has subscribed to its control topic (docs/remote-protocol.md
+ * "Connecting"), so a command relayed to a connected device is delivered, and one for a device that is
+ * not connected is refused at once instead of waiting out the timeout.
+ */
 export function createControlRelay(mqtt: MqttClient, log: ServerLog, timeoutMs = CONTROL_TIMEOUT_MS): ControlRelay {
   const waiting = new Map<string, (answer: Uint8Array) => void>();
-  mqtt.subscribe(`${TOPIC_ROOT}/+/control-res`, { qos: 1 }, (err) => {
-    if (err) log('broken', `control relay: subscribing: ${err.message}`);
-  });
+  const connected = new Set<string>();
+  // Answers are matched only once subscribed; a command waits for that (within its timeout).
+  const subscribed = mqtt.subscribeAsync([`${TOPIC_ROOT}/+/control-res`, `${TOPIC_ROOT}/+/status`], { qos: 1 }).then(
+    () => true,
+    (err: Error) => {
+      log('broken', `control relay: subscribing: ${err.message}`);
+      return false;
+    },
+  );
   mqtt.on('message', (name, payload) => {
     const where = parseTopic(name);
+    if (where?.suffix === 'status') {
+      if (payload.toString('utf8') === 'online') connected.add(where.deviceId);
+      else connected.delete(where.deviceId);
+      return;
+    }
     if (where?.suffix !== 'control-res') return;
     let answer: { request?: unknown; ok?: unknown; refusal?: unknown; error?: unknown };
     try {
@@ -62,6 +79,13 @@ export function createControlRelay(mqtt: MqttClient, log: ServerLog, timeoutMs =
 
   return async (payload) => {
     const { device, request } = routeOf(payload);
+    const timedOut = () => new RelayError(504, `device ${device} did not answer within ${timeoutMs / 1000} s: is it online and connected to this broker?`);
+    const deadline = Date.now() + timeoutMs;
+    const ready = await Promise.race([subscribed, new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
+    if (!ready) throw timedOut();
+    if (!connected.has(device)) {
+      throw new RelayError(503, `device ${device} is not connected to this broker: start sphinx-signer with this broker's --mqtt address and --broker-id, then send the command again`);
+    }
     const key = `${device}/${request}`;
     return await new Promise<Uint8Array>((resolve, reject) => {
       const done = (answer: Uint8Array) => {
@@ -71,8 +95,8 @@ export function createControlRelay(mqtt: MqttClient, log: ServerLog, timeoutMs =
       };
       const timer = setTimeout(() => {
         waiting.delete(key);
-        reject(new RelayError(504, `device ${device} did not answer within ${timeoutMs / 1000} s: is it online and connected to this broker?`));
-      }, timeoutMs);
+        reject(timedOut());
+      }, Math.max(0, deadline - Date.now()));
       waiting.set(key, done);
       log('info', `control: relaying a command to device ${device}`);
       mqtt.publish(topic(device, 'control'), Buffer.from(payload), { qos: 1 }, (err) => {

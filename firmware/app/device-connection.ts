@@ -1,13 +1,14 @@
 /**
  * The device's MQTT connection (docs/remote-protocol.md "Connecting"): credentials signed by
- * the node key and a last will → subscribe req, control, chain and journal-ack → status
- * "online" (retained) → hello {lastId, firmware} → the chain status. A lost connection is
+ * the node key and a last will → subscribe req, control, chain, journal-ack and hello-request →
+ * status "online" (retained) → hello {lastId, firmware} → the chain status; hello again when
+ * a broker that started after this connection asks (hello-request). A lost connection is
  * retried with backoff and fresh credentials, state kept in memory (no reboot:
  * docs/decisions.md#lessons-from-earlier-remote-signers). A clean close says "offline".
  */
 import { utf8 } from '../../signer/bytes.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
-import { topic } from '../../signer/remote/topics.js';
+import { parseTopic, topic } from '../../signer/remote/topics.js';
 import type { DeviceOptions } from './device.js';
 import type { LedEvent } from './leds.js';
 import type { JournalMirror } from './mirror.js';
@@ -87,7 +88,7 @@ export class DeviceConnection {
       { url: config.mqttUrl, clientId: deviceId, username, password, will: { topic: this.#topic('status'), payload: utf8('offline') } },
       {
         connected: () => void this.#announce(),
-        message: (name, payload) => this.parts.message(name, payload),
+        message: (name, payload) => (parseTopic(name)?.suffix === 'hello-request' ? this.#helloRequested() : this.parts.message(name, payload)),
         disconnected: (reason) => this.#disconnected(reason),
       },
     );
@@ -99,18 +100,34 @@ export class DeviceConnection {
     const { transport, log } = this.options;
     const { config, lastId } = this.parts;
     try {
+      // Subscribed before "online": the broker relays control commands only to a device that said it.
+      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack'), this.#topic('hello-request')]);
       await transport.publish(this.#topic('status'), utf8('online'), { retain: true });
-      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack')]);
-      // The broker resends what is outstanding when it sees hello, so hello goes last.
-      const hello = JSON.stringify({ lastId: String(lastId() ?? 0n), firmware: this.options.firmware });
-      await transport.publish(this.#topic('hello'), utf8(hello));
-      await transport.publish(this.#topic('chain-state'), this.parts.chainStatus());
+      await this.#hello();
       this.parts.event('connected');
       log('info', `connected to ${config.mqttUrl}; hello lastId ${lastId() ?? 0n}`);
-      this.parts.mirror.connected();
     } catch (e) {
       log('unusual', `announcing on ${config.mqttUrl} failed: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * hello, the chain view, and the mirror's unacknowledged entries: on connecting, and when a
+   * broker that started after this connection asks (docs/remote-protocol.md "Connecting").
+   * The broker resends what is outstanding when it sees hello, so hello goes last.
+   */
+  async #hello(): Promise<void> {
+    const { transport } = this.options;
+    const hello = JSON.stringify({ lastId: String(this.parts.lastId() ?? 0n), firmware: this.options.firmware });
+    await transport.publish(this.#topic('hello'), utf8(hello));
+    await transport.publish(this.#topic('chain-state'), this.parts.chainStatus());
+    this.parts.mirror.connected();
+  }
+
+  #helloRequested(): void {
+    const { log } = this.options;
+    log('info', `the broker asks for hello (it started after this connection); hello lastId ${this.parts.lastId() ?? 0n}`);
+    this.#hello().catch((e: Error) => log('unusual', `hello again on ${this.parts.config.mqttUrl} failed: ${e.message}`));
   }
 
   #disconnected(reason: string): void {
