@@ -160,7 +160,8 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     // Run 2 (the broker restarted, the same device): init, then the owner acts.
     await rig.startBroker();
     const init = exchanges.find((ex) => typeOf(ex) === INIT)!;
-    assert.equal(rig.replay([init]).failed, 0);
+    const reinit = rig.replay([init]);
+    assert.equal(reinit.failed, 0, `${JSON.stringify(reinit.mismatches)}\nhsmd:\n${rig.ld.describeStatus()}\ndevice:\n${rig.device.output().slice(-3000)}`);
     const address = bitcoin.address.fromOutputScript(fromHex(SESSION_ALLOWLIST[NAME]![0]!), bitcoin.networks.regtest);
     assert.match(address, /^bcrt1q/);
     const added = ok(rig.ctl(['allowlist', 'add', address]), 'allowlist add') as { policy: { allowlist: string[] } };

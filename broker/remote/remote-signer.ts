@@ -109,10 +109,19 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
     }
   };
 
-  mqtt.on('message', (name, payload) => {
+  mqtt.on('message', (name, payload, packet) => {
     const where = parseTopic(name);
     if (!where) return log('debug', `remote signer: message on ${name} ignored`);
     if (where.suffix !== 'hello' && where.suffix !== 'res' && where.suffix !== 'status') return;
+    // A retained "online" reaches us when we subscribe: the device connected before this broker
+    // listened (a broker restart under an external MQTT server, or a device quicker than our
+    // subscription), so its hello went to nobody. Ask for it again (docs/remote-protocol.md "Connecting").
+    if (where.suffix === 'status' && packet.retain && payload.toString('utf8') === 'online') {
+      log('info', `remote signer: device ${where.deviceId} was connected before this broker subscribed; asking it for hello`);
+      mqtt.publish(topic(where.deviceId, 'hello-request'), Buffer.alloc(0), { qos: 1 }, (err) => {
+        if (err) log('unusual', `remote signer: asking ${where.deviceId} for hello: ${err.message}`);
+      });
+    }
     try {
       feed({ kind: where.suffix, device: where.deviceId, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength), now: now() });
     } catch (e) {

@@ -14,6 +14,8 @@ export const TOPIC_SUFFIXES = {
   res: 'res',
   /** device → broker: "I am here and ready", with the last journaled id. */
   hello: 'hello',
+  /** broker → device: "say hello again": the broker started while the device was already connected. */
+  helloRequest: 'hello-request',
   /** device → broker, retained: "online" / "offline" (the device's last will). */
   status: 'status',
   /** broker → device: control commands. */
