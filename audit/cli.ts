@@ -1,13 +1,15 @@
 /**
  * `sphinx-audit`: see and prove what the signer signed. Commands: summary, verify,
- * channel, state (and report, audit/report*). Exit 0 when all is well, 1 when verify finds a
- * mismatch, 2 for a usage or input error (the message says the fix).
+ * channel, state (and report, audit/report*). Exit codes in EXIT (and --help): damage to an
+ * input (a broker-log record or journal frame that is not as written) is told apart from a
+ * mismatch between inputs that read fine, and no exception reaches the user as a stack trace.
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fastCurve } from '../node/curve-native.js';
 import { packageVersion } from '../node/package-version.js';
 import type { BrokerLog, StoredRecord } from '../log/broker-log/broker-log.js';
+import { BrokerLogDamagedError } from '../log/broker-log/log-dir.js';
 import { Journal, type Recovery } from '../log/journal/journal.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { isSourced } from '../log/journal/record.js';
@@ -44,10 +46,26 @@ type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extend
 
 class UsageError extends Error {}
 
+/** The exit codes (documented in --help, audit/help.ts). */
+export const EXIT = { ok: 0, mismatch: 1, usage: 2, damaged: 3, internal: 4 } as const;
+
 const line = (io: AuditIo, s: string): void => void io.stdout.write(s + '\n');
+
+/** Damage met while reading, reported after the command's own output. */
+type Damage = string[];
 
 export async function runAudit(argv: readonly string[], io: AuditIo): Promise<number> {
   const [command, ...rest] = argv;
+  const damage: Damage = [];
+  const code = await runCommand(command, rest, io, damage);
+  if (damage.length === 0 || code === EXIT.usage || code === EXIT.internal) return code;
+  for (const d of damage) io.stderr.write(`sphinx-audit: damaged input: ${d}\n`);
+  io.stderr.write('sphinx-audit: what reads fine was audited; nothing was written to the inputs. ' +
+    'Restore the damaged input from a backup, or keep it for inspection (docs/broker-log.md "Integrity")\n');
+  return EXIT.damaged;
+}
+
+async function runCommand(command: string | undefined, rest: readonly string[], io: AuditIo, damage: Damage): Promise<number> {
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       line(io, fmtHelp(command === 'help' ? rest[0] : undefined));
@@ -65,17 +83,18 @@ export async function runAudit(argv: readonly string[], io: AuditIo): Promise<nu
       return 0;
     }
     const progress = progressStream(io.stderr, v['no-progress'] ? false : v.progress, io.env);
+    const withLog = <T>(dir: string, f: (log: BrokerLog) => Promise<T>): Promise<T> => withCopyOf(dir, damage, f);
     switch (command) {
       case 'summary':
-        return await summary(io, v, progress);
+        return await summary(io, v, progress, withLog);
       case 'verify':
-        return await verify(io, v, progress);
+        return await verify(io, v, progress, withLog, damage);
       case 'channel':
-        return await channel(io, v, positionals, progress);
+        return await channel(io, v, positionals, progress, withLog);
       case 'state':
         return state(io, v);
       case 'report':
-        return await report(io, v, progress);
+        return await report(io, v, progress, withLog);
       default:
         throw new UsageError(`${command}: not built into this command line (see sphinx-audit --help)`);
     }
@@ -84,25 +103,37 @@ export async function runAudit(argv: readonly string[], io: AuditIo): Promise<nu
       io.stderr.write(`sphinx-audit: ${(e as Error).message}\n${fmtHelp(command && command in HELP ? command : undefined)}\n`);
       return 2;
     }
-    if (e instanceof AuditInputError || e instanceof JournalCorruptError) {
-      io.stderr.write(`sphinx-audit: ${(e as Error).message}\n`);
-      return 2;
+    if (e instanceof AuditInputError) {
+      io.stderr.write(`sphinx-audit: ${e.message}\n`);
+      return EXIT.usage;
     }
-    throw e;
+    if (e instanceof BrokerLogDamagedError || e instanceof JournalCorruptError) {
+      // Damage LevelDB or the journal's recovery cannot read past: what was found before it is lost.
+      damage.push(e instanceof BrokerLogDamagedError ? damageText(e) : e.message);
+      return EXIT.damaged;
+    }
+    io.stderr.write(`sphinx-audit: internal error (a bug: please report it with the command line): ${(e as Error).message ?? String(e)}\n` +
+      (io.env.SPHINX_AUDIT_DEBUG === '1' ? `${(e as Error).stack}\n` : 'SPHINX_AUDIT_DEBUG=1 shows where it happened\n'));
+    return EXIT.internal;
   }
 }
+
+const damageText = (e: BrokerLogDamagedError): string => `the broker log ${e.dir} is damaged ${e.where}: ${e.detail}`;
 
 function needLog(v: Values): string {
   if (!v.log) throw new UsageError("--log DIR is required: the broker's SPHINX_DATA_DIR (its broker log is DIR/broker-log)");
   return v.log;
 }
 
-async function withLog<T>(dir: string, f: (log: BrokerLog) => Promise<T>): Promise<T> {
-  const { log } = await openBrokerLog(dir);
+type WithLog = <T>(dir: string, f: (log: BrokerLog) => Promise<T>) => Promise<T>;
+
+/** Runs `f` on a private copy of the broker log (inputs.ts), damage going to `damage`. */
+async function withCopyOf<T>(dir: string, damage: Damage, f: (log: BrokerLog) => Promise<T>): Promise<T> {
+  const opened = await openBrokerLog(dir, (e) => damage.push(damageText(e)));
   try {
-    return await f(log);
+    return await f(opened.log);
   } finally {
-    await log.close();
+    await opened.close();
   }
 }
 
@@ -117,7 +148,7 @@ async function* counted(log: BrokerLog, bar: Progress): AsyncGenerator<StoredRec
   bar.done();
 }
 
-async function summary(io: AuditIo, v: Values, progress: ProgressStream | undefined): Promise<number> {
+async function summary(io: AuditIo, v: Values, progress: ProgressStream | undefined, withLog: WithLog): Promise<number> {
   const views = await withLog(needLog(v), (log) => replayBrokerLog(counted(log, new Progress(progress, 'summary', Number(log.end))), emptyBrokerViews()));
   const s = summaryOf(views);
   if (v.json) line(io, JSON.stringify(s, null, 2));
@@ -125,7 +156,7 @@ async function summary(io: AuditIo, v: Values, progress: ProgressStream | undefi
   return 0;
 }
 
-async function verify(io: AuditIo, v: Values, progress: ProgressStream | undefined): Promise<number> {
+async function verify(io: AuditIo, v: Values, progress: ProgressStream | undefined, withLog: WithLog, damage: Damage): Promise<number> {
   const dir = needLog(v);
   const hsmSecret = v['hsm-secret'] === undefined ? undefined : readSecretFile(v['hsm-secret']);
   let journal: JournalScan | undefined;
@@ -134,6 +165,7 @@ async function verify(io: AuditIo, v: Values, progress: ProgressStream | undefin
     const bar = new Progress(progress, 'journal', copy.bytes.length, 'bytes');
     journal = scanJournal(copy.files, (done) => bar.update(done));
     bar.done();
+    for (const b of journal.bad) if (!b.tail) damage.push(`the journal ${copy.path} has a corrupt frame at byte offset ${b.offset}: ${b.reason}`);
   }
   const report = await withLog(dir, (log) => {
     const bar = new Progress(progress, hsmSecret ? 'replay' : 'verify', Number(log.end));
@@ -177,7 +209,7 @@ function recoverJournal(path: string): { recovery: Recovery; path: string } {
   return { recovery: Journal.open(copy.files).recovery, path: copy.path };
 }
 
-async function channel(io: AuditIo, v: Values, positionals: string[], progress: ProgressStream | undefined): Promise<number> {
+async function channel(io: AuditIo, v: Values, positionals: string[], progress: ProgressStream | undefined, withLog: WithLog): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('channel needs one <peer>/<dbid>: the peer node id (66 hex digits) and the channel dbid');
   const ref = parseChannel(positionals[0]!);
   if (!ref) throw new UsageError(`bad channel ${JSON.stringify(positionals[0])}: write <peer>/<dbid>, the peer node id in 66 hex digits, e.g. 02ab…/1`);
@@ -212,7 +244,7 @@ function state(io: AuditIo, v: Values): number {
 }
 
 /** The HTML report (audit/report.ts) of the broker log, with the journal's statistics if given. */
-async function report(io: AuditIo, v: Values, progress: ProgressStream | undefined): Promise<number> {
+async function report(io: AuditIo, v: Values, progress: ProgressStream | undefined, withLog: WithLog): Promise<number> {
   const dir = needLog(v);
   if (!v.out) throw new UsageError('report needs --out FILE: where to write the HTML report (one self-contained file)');
   const views = await withLog(dir, (log) => replayBrokerLog(counted(log, new Progress(progress, 'report', Number(log.end))), emptyBrokerViews()));

@@ -15,10 +15,20 @@ Commands:
   report   --log DIR [--journal J] --out FILE one self-contained HTML report with charts
 
 DIR is the broker's SPHINX_DATA_DIR (its log is DIR/broker-log); J is the device's data
-directory (journal, snapshot-a, snapshot-b) or its journal file. Nothing is written to either.
+directory (journal, snapshot-a, snapshot-b) or its journal file. Nothing is written to either:
+the LevelDB directories are read from a private temporary copy (LevelDB rewrites what it opens).
+A running broker's log is refused (stop it, or copy it yourself).
 Every command takes --json (machine-readable, the same facts) and --progress/--no-progress
 (a progress bar on stderr; by default only when stderr is a terminal; SPHINX_AUDIT_PROGRESS=1 forces it).
-Exit status: 0 all well, 1 verify found a mismatch, 2 usage or input error.`;
+
+Exit status:
+  0  all well
+  1  verify found a mismatch between inputs that read fine (each named)
+  2  usage error, or an input that cannot be opened (the message says what to pass)
+  3  an input is damaged: a broker-log record whose checksum fails, records missing from its
+     sequence, a LevelDB file LevelDB refuses, a corrupt journal frame (each named on stderr;
+     what reads fine is still audited and printed)
+  4  internal error: a bug in sphinx-audit (SPHINX_AUDIT_DEBUG=1 prints where)`;
 
 export const HELP: Readonly<Record<string, string>> = {
   summary: `sphinx-audit summary --log DIR [--json]

@@ -1,16 +1,21 @@
 /**
  * What `sphinx-audit` reads, opened read-only with errors that say the fix:
  * - the broker log: `SPHINX_DATA_DIR/broker-log` (log/broker-log/broker-log.ts brokerLogDir),
- *   a LevelDB the broker must not hold open at the same time;
+ *   a LevelDB the broker must not hold open at the same time. LevelDB rewrites a database it
+ *   opens (its write-ahead log becomes a table, a new MANIFEST), so the audit opens a copy in
+ *   a private temporary directory, and the log's own files stay as they were; damage is
+ *   collected and reported under the original path (docs/broker-log.md "Audit");
  * - a device journal: a directory (its `journal`, `snapshot-a`, `snapshot-b`) or the journal
  *   file itself (its slots are looked for next to it). The bytes are copied into memory
  *   files, so recovery (which cuts torn tails and finishes compactions) never writes to the
  *   device's files: an audit changes nothing it audits.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { BrokerLog, BrokerLogLockedError, brokerLogDir } from '../log/broker-log/broker-log.js';
-import { describeHolder, readHolder } from '../node/dir-lock.js';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { BrokerLog, brokerLogDir } from '../log/broker-log/broker-log.js';
+import { BrokerLogDamagedError } from '../log/broker-log/log-dir.js';
+import { describeHolder, liveHolder } from '../node/dir-lock.js';
 import type { JournalFiles } from '../log/journal/journal.js';
 import { JOURNAL_FILE, SNAPSHOT_FILES } from '../log/journal/journal.js';
 import { MemoryFile } from '../log/memory-file.js';
@@ -20,8 +25,37 @@ export class AuditInputError extends Error {
   override readonly name = 'AuditInputError';
 }
 
-/** Opens the broker log of the broker whose SPHINX_DATA_DIR is `dataDir` (or the LevelDB directory itself). */
-export async function openBrokerLog(dataDir: string): Promise<{ log: BrokerLog; path: string }> {
+/** A copy of the LevelDB directory `dir` in a new private (0700) temporary directory. */
+export function privateCopy(dir: string): { path: string; remove: () => void } {
+  const root = mkdtempSync(join(tmpdir(), 'sphinx-audit-'));
+  const path = join(root, basename(dir));
+  try {
+    cpSync(dir, path, { recursive: true, filter: (src) => basename(src) !== 'LOCK' });
+  } catch (e) {
+    rmSync(root, { recursive: true, force: true });
+    throw new AuditInputError(`cannot copy ${dir} to read it: ${(e as Error).message}`);
+  }
+  return { path, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Damage found in the copy, named by the original directory. */
+export const inOriginal = (e: BrokerLogDamagedError, path: string): BrokerLogDamagedError =>
+  e.dir === path ? e : new BrokerLogDamagedError(path, e.where, e.detail);
+
+/** An opened copy of a broker log: read it, then `close()` (which removes the copy). */
+export interface OpenedLog {
+  readonly log: BrokerLog;
+  /** The original directory. */
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a copy of the broker log of the broker whose SPHINX_DATA_DIR is `dataDir` (or of
+ * the LevelDB directory itself). Damage (a hole, a record whose checksum fails) goes to
+ * `onDamage`, named in the original directory, and the reads go on past it.
+ */
+export async function openBrokerLog(dataDir: string, onDamage: (e: BrokerLogDamagedError) => void): Promise<OpenedLog> {
   if (!existsSync(dataDir)) throw new AuditInputError(`no such directory ${dataDir}: pass the broker's SPHINX_DATA_DIR with --log`);
   const nested = brokerLogDir(dataDir);
   const path = existsSync(join(nested, 'CURRENT')) ? nested : existsSync(join(dataDir, 'CURRENT')) ? dataDir : undefined;
@@ -29,14 +63,19 @@ export async function openBrokerLog(dataDir: string): Promise<{ log: BrokerLog; 
     throw new AuditInputError(`no broker log at ${nested}: pass the broker's SPHINX_DATA_DIR with --log ` +
       '(the log exists only with SPHINX_SIGNER=remote; the in-process signer keeps just the device journal, see --journal)');
   }
+  // A running broker is still writing: a copy taken now may be cut in the middle of a write.
+  const holder = liveHolder(dirname(path)) ?? liveHolder(path);
+  if (holder) {
+    throw new AuditInputError(`the broker log ${path} is in use by ${describeHolder(holder)}: stop it, or audit a copy ` +
+      `(cp -r ${path} /tmp/broker-log-copy && sphinx-audit ... --log /tmp/broker-log-copy)`);
+  }
+  const copy = privateCopy(path);
   try {
-    return { log: await BrokerLog.open(path), path };
+    const log = await BrokerLog.open(copy.path, { onDamage: (e) => onDamage(inOriginal(e, path)) });
+    return { log, path, close: () => log.close().finally(copy.remove) };
   } catch (e) {
-    if (e instanceof BrokerLogLockedError) {
-      const holder = readHolder(dirname(path)) ?? readHolder(path);
-      throw new AuditInputError(`the broker log ${path} is in use by ${holder ? describeHolder(holder) : 'another process (LevelDB LOCK held)'}: stop it, or audit a copy ` +
-        `(cp -r ${path} /tmp/broker-log-copy && sphinx-audit ... --log /tmp/broker-log-copy)`);
-    }
+    copy.remove();
+    if (e instanceof BrokerLogDamagedError) throw inOriginal(e, path);
     const why = String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
     throw new AuditInputError(`cannot open the broker log at ${path}: ${why}`);
   }

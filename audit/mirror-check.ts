@@ -10,6 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { MirrorDb, mirrorDir } from '../log/broker-log/mirror-db.js';
+import { privateCopy } from './inputs.js';
 import { equal, toHex } from '../signer/bytes.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { unlockHsmSecret } from '../signer/keys/hsm-secret.js';
@@ -115,7 +116,12 @@ export async function auditMirror(dataDir: string, journal: readonly JournalReco
   } catch {
     secretData = undefined; // a passphrase-protected secret: the chain structure is still checked
   }
-  const store = await MirrorDb.open(path);
+  // A copy: LevelDB rewrites what it opens, and the audit writes nothing it audits.
+  const copy = privateCopy(path);
+  const store = await MirrorDb.open(copy.path).catch((e: unknown) => {
+    copy.remove();
+    throw e;
+  });
   try {
     const devices = await store.devices();
     const device = secretData ? toHex(nobleCurve.publicKey(nodePrivateKey(nobleCurve, secretData))) : devices.length === 1 ? devices[0] : undefined;
@@ -125,6 +131,7 @@ export async function auditMirror(dataDir: string, journal: readonly JournalReco
     return checkMirrorAgainstJournal(device, await store.entries(device), journal, secretData && mirrorKey(secretData));
   } finally {
     await store.close();
+    copy.remove();
   }
 }
 

@@ -52,7 +52,8 @@ async function fill(dir: string, count: number, decisions: ReturnType<typeof liv
     for (let base = 0n; seq < BigInt(count); base += BigInt(decisions.length)) {
       for (const r of sessionLog(base, decisions)) {
         if (seq >= BigInt(count)) break;
-        batch.push({ type: 'put', key: seqKey(seq++), value: encodeRecord(r) });
+        batch.push({ type: 'put', key: seqKey(seq), value: encodeRecord(r, seq) });
+        seq++;
       }
       if (batch.length >= CHUNK) {
         await db.batch(batch);

@@ -65,9 +65,9 @@ function rawLevel(batchSize: number, budgetMs: number): Promise<AsyncMeasurement
     let seq = 0;
     const m = await measureAsync(async () => {
       if (batchSize === 1) {
-        await db.put(seqKey(BigInt(seq)), encodeRecord(record(seq++)), { sync: true });
+        await db.put(seqKey(BigInt(seq)), encodeRecord(record(seq), BigInt(seq++)), { sync: true });
       } else {
-        const ops = Array.from({ length: batchSize }, () => ({ type: 'put' as const, key: seqKey(BigInt(seq)), value: encodeRecord(record(seq++)) }));
+        const ops = Array.from({ length: batchSize }, () => ({ type: 'put' as const, key: seqKey(BigInt(seq)), value: encodeRecord(record(seq), BigInt(seq++)) }));
         await db.batch(ops, { sync: true });
       }
       return [batchSize, 1];
@@ -122,6 +122,6 @@ export const brokerLogBench: Bench = {
       ],
     );
     console.log(`${CONCURRENT} writers vs 1 writer: ${fmtRatio(many.perSec / one.perSec)}×; ` +
-      `records are ${encodeRecord(record(0)).length}-byte request-received values; ${budget} ms per row; databases under ${tmpdir()}`);
+      `records are ${encodeRecord(record(0), 0n).length}-byte request-received values; ${budget} ms per row; databases under ${tmpdir()}`);
   },
 };

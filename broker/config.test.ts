@@ -93,12 +93,12 @@ test('policy settings: warn-only names, limits and allowlist; mistakes name the 
   assert.throws(() => policyOf({ SPHINX_POLICY_ALLOWLIST: 'bc1qxyz' }), /not a hex scriptPubKey/);
 });
 
-test('SPHINX_ACCEPT_ROLLBACK names one device and one last id (u64); anything else is refused with the form expected', () => {
+test('SPHINX_ACCEPT_DEVICE_ROLLBACK names one device and one last id (u64); anything else is refused with the form expected', () => {
   const device = '02' + 'ab'.repeat(32);
   assert.equal(remoteOf({}).acceptRollback, undefined);
-  assert.deepEqual(remoteOf({ SPHINX_ACCEPT_ROLLBACK: `${device}:7` }).acceptRollback, { device, lastId: 7n });
+  assert.deepEqual(remoteOf({ SPHINX_ACCEPT_DEVICE_ROLLBACK: `${device}:7` }).acceptRollback, { device, lastId: 7n });
   for (const bad of [device, `${device}:`, `${device}:-1`, `${device}:18446744073709551616`, `${device.toUpperCase()}:7`, 'ab:7'])
-    assert.throws(() => remoteOf({ SPHINX_ACCEPT_ROLLBACK: bad }), /SPHINX_ACCEPT_ROLLBACK=.*: expected DEVICE_ID:LAST_ID/);
+    assert.throws(() => remoteOf({ SPHINX_ACCEPT_DEVICE_ROLLBACK: bad }), /SPHINX_ACCEPT_DEVICE_ROLLBACK=.*: expected DEVICE_ID:LAST_ID/);
 });
 
 test('sphinx-hsmd in remote mode with SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT=1000 in sphinx.conf does not start, saying the policy belongs to the device', () => {

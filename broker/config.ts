@@ -25,7 +25,8 @@ export const SETTINGS = {
   SPHINX_MQTT_URL: 'remote: mqtt://host:port or mqtts://host:port of an external MQTT server to use instead of the embedded one (it then does device auth and ACLs)',
   SPHINX_MQTT_CA: "remote, with an mqtts:// SPHINX_MQTT_URL: PEM file of the CA that signed the external server's certificate (default: the system's CAs)",
   SPHINX_DEVICE_KEYS: 'remote: comma-separated hex public keys (node ids) of the devices allowed to connect; with none, the first device that authenticates is pinned in SPHINX_DATA_DIR/pinned-devices',
-  SPHINX_ACCEPT_ROLLBACK: 'remote: DEVICE_ID:LAST_ID: accept that device although its journal ends at LAST_ID, below what the broker log shows answered (it lost its journal; it may then sign from lost state: docs/remote-protocol.md "Rollback")',
+  SPHINX_ACCEPT_DEVICE_ROLLBACK: `remote: DEVICE_ID:LAST_ID: accept that device although its journal ends at LAST_ID, below what the broker log shows answered (it lost its journal; it may then sign from lost state: docs/broker-log.md "The operator's way out")`,
+  SPHINX_ACCEPT_NEW_BROKER_LOG: `remote: 1 to start a new broker log although SPHINX_DATA_DIR shows one existed (it was deleted, or moved aside because it is damaged: docs/broker-log.md "The operator's way out")`,
   SPHINX_TLS_CERT: 'remote: PEM certificate file for the embedded server\'s TLS listener (with SPHINX_TLS_KEY)',
   SPHINX_TLS_KEY: 'remote: PEM private key file for the TLS listener',
   SPHINX_MQTT_TLS_PORT: 'remote: port of the TLS listener (default 8883; with SPHINX_TLS_GENERATE=1, or SPHINX_TLS_CERT and SPHINX_TLS_KEY)',
@@ -216,7 +217,8 @@ export function remoteOf(s: Settings) {
   return {
     chain,
     dataDir: dataDirOf(s),
-    acceptRollback: acceptRollbackOf(s.SPHINX_ACCEPT_ROLLBACK),
+    acceptRollback: acceptRollbackOf(s.SPHINX_ACCEPT_DEVICE_ROLLBACK),
+    acceptNewLog: flag(s, 'SPHINX_ACCEPT_NEW_BROKER_LOG'),
     mqttPort: port('SPHINX_MQTT_PORT', 1883),
     mqttHost,
     mqttUrl: url,
@@ -232,7 +234,7 @@ function acceptRollbackOf(value: string | undefined): { device: string; lastId: 
   const match = /^(0[23][0-9a-f]{64}):(\d{1,20})$/.exec(value);
   const lastId = match ? parseDecimalU64(match[2]) : undefined;
   if (!match || lastId instanceof Error || lastId === undefined)
-    throw new ConfigError(`SPHINX_ACCEPT_ROLLBACK=${value}: expected DEVICE_ID:LAST_ID, the device id (66 hex digits, lower case) and the last id its hello says, as the refusal in the log names them`);
+    throw new ConfigError(`SPHINX_ACCEPT_DEVICE_ROLLBACK=${value}: expected DEVICE_ID:LAST_ID, the device id (66 hex digits, lower case) and the last id its hello says, as the refusal in the log names them`);
   return { device: match[1]!, lastId };
 }
 

@@ -61,6 +61,12 @@ export function readHolder(dir: string): LockHolder | undefined {
   }
 }
 
+/** The holder of DIR's lock if it may still run: alive on this host, or on another host (which cannot be checked). */
+export function liveHolder(dir: string): LockHolder | undefined {
+  const holder = readHolder(dir);
+  return holder && (holder.host !== hostname() || alive(holder.pid)) ? holder : undefined;
+}
+
 /** True unless `pid` certainly does not run on this host (ESRCH). */
 function alive(pid: number): boolean {
   try {

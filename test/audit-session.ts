@@ -81,7 +81,8 @@ export async function logRecords(dataDir: string): Promise<{ seq: bigint; record
   return editLog(dataDir, async (db) => {
     const out: { seq: bigint; record: LogRecord }[] = [];
     for await (const [k, v] of db.iterator()) {
-      out.push({ seq: new DataView(k.buffer, k.byteOffset, 8).getBigUint64(0), record: decodeRecord(new Uint8Array(v)) });
+      const seq = new DataView(k.buffer, k.byteOffset, 8).getBigUint64(0);
+      out.push({ seq, record: decodeRecord(new Uint8Array(v), seq) });
     }
     return out;
   });
@@ -89,7 +90,7 @@ export async function logRecords(dataDir: string): Promise<{ seq: bigint; record
 
 /** Rewrites the record at `seq`. */
 export const putRecord = (dataDir: string, seq: bigint, record: LogRecord): Promise<void> =>
-  editLog(dataDir, (db) => db.put(seqKey(seq), encodeRecord(record)));
+  editLog(dataDir, (db) => db.put(seqKey(seq), encodeRecord(record, seq)));
 
 export const deleteRecord = (dataDir: string, seq: bigint): Promise<void> => editLog(dataDir, (db) => db.del(seqKey(seq)));
 

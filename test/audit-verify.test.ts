@@ -3,7 +3,8 @@
  * real device journal (SignerCore through NodeDir), built by test/audit-session.ts, then
  * tampered with as an attacker would: one byte of a logged reply, one byte of a journal record
  * (breaking its CRC), a journal record rewritten with a valid CRC and another reply, one record
- * dropped from each. Each must be caught by `verify` (exit 1) and named: broker-log seq,
+ * dropped from each. Each must be caught by `verify` (exit 1 for a mismatch, 3 for a damaged
+ * input) and named: broker-log seq,
  * request id, message type, journal byte offset. Plus summary, channel, state, --json,
  * --help and the progress bar.
  */
@@ -100,12 +101,13 @@ test('one byte of a journal record changed (its CRC breaks): named by byte offse
       return b;
     });
     const flipped = await audit(verifyArgs(s, false));
-    assert.equal(flipped.code, 1, flipped.out);
+    assert.equal(flipped.code, 3, 'a damaged input, not a mismatch');
+    assert.match(flipped.err, new RegExp(`damaged input: the journal .*journal has a corrupt frame at byte offset ${victim.offset}`));
     assert.match(flipped.out, new RegExp(`id ${id}, journal offset ${victim.offset}: journal .* corrupt frame .*CRC-32C`));
     assert.match(flipped.out, new RegExp(`id ${id}, .*journal offset ${victim.offset}: the journal record of this reply is damaged`));
     // The device itself refuses this journal; `state` says so, naming the offset.
     const st = await audit(['state', '--journal', s.deviceDir]);
-    assert.equal(st.code, 2);
+    assert.equal(st.code, 3);
     assert.match(st.err, new RegExp(`corrupt at byte offset ${victim.offset}`));
   });
   await withSession(async (s) => {
@@ -135,8 +137,9 @@ test('one record dropped from the broker log, or from the journal: caught and na
     const dropped = records.find((r) => r.record.kind === 'reply-received' && r.seq > 100n)!;
     const id = (dropped.record as { id: bigint }).id;
     await deleteRecord(s.dataDir, dropped.seq);
-    const { code, out } = await audit(verifyArgs(s, true));
-    assert.equal(code, 1, out);
+    const { code, out, err } = await audit(verifyArgs(s, true));
+    assert.equal(code, 3, 'a damaged input, not a mismatch');
+    assert.match(err, new RegExp(`damaged input: the broker log .*broker-log is damaged at seq ${dropped.seq}: record ${dropped.seq} is missing`));
     assert.match(out, new RegExp(`seq ${dropped.seq}: record missing: the log never has holes`));
     assert.match(out, new RegExp(`id ${id}, hsmd_\\w+, journal offset \\d+: the device answered this request \\(journal record\\) but the broker never logged the reply`));
     const summary = await audit(['summary', '--log', s.dataDir, '--json']);

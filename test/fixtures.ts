@@ -4,6 +4,7 @@
  * says where each came from.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,4 +36,15 @@ export function* repoFiles(pattern: RegExp, dir: string = repoRoot): Generator<s
     if (statSync(path).isDirectory()) yield* repoFiles(pattern, path);
     else if (pattern.test(name)) yield relative(repoRoot, path);
   }
+}
+
+/** SHA-256 of every file under `dir` by relative path: what a read-only tool must leave as it was. */
+export function fileHashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    out[relative(dir, path)] = createHash('sha256').update(readFileSync(path)).digest('hex');
+  }
+  return out;
 }

@@ -9,19 +9,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { once } from 'node:events';
-import { fdpass } from '../broker/fdpass.js';
-import { fromwireStatus, type StatusMessage } from '../broker/status-wire.js';
+import { failText, hsmdOnce } from './hsmd-once.js';
 import { LOCK_FILE } from '../node/dir-lock.js';
 import { BROKER_ID, BrokerStandIn, MqttServer, SignerProcess, dataDirWith, deviceIdOf } from './device-driver.js';
 import { fixturePath, repoRoot } from './fixtures.js';
 import { freePort, SIGNER_BIN, startDeviceProcess } from './remote-helpers.js';
-import { HSMD_BIN, SimLightningd } from '../demo/sim-lightningd.js';
-import { Closed, SyncConnection, Timeout } from './sync-wire.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { loadTranscript } from './transcript.js';
 
 const AUDIT_BIN = join(repoRoot, 'bin', 'sphinx-audit');
@@ -29,41 +27,6 @@ const NAME = 'session-basic-l1.jsonl';
 const PATH = fixturePath(`transcripts/${NAME}`);
 const transcript = loadTranscript(PATH);
 const secret = Buffer.from(transcript.header.hsm_secret, 'hex');
-
-/**
- * A second sphinx-hsmd, run to completion: lightningd's init is waiting on its master fd
- * when it starts; returns its exit code and the status messages it sent.
- */
-function secondHsmd(env: Record<string, string>, cwd: string): { code: number | null; status: StatusMessage[] } {
-  const [statusOurs, statusTheirs] = fdpass.socketpair();
-  const [masterOurs, masterTheirs] = fdpass.socketpair();
-  const master = new SyncConnection(masterOurs, 5000);
-  master.send(transcript.exchanges[0]!.req); // hsmd_init, the first request of the session
-  const run = spawnSync(HSMD_BIN, transcript.header.hsmd_args ?? [], {
-    cwd,
-    env: { ...process.env, SPHINX_CLN_VERSION: transcript.header.cln_version, SPHINX_HTTP_PORT: '0', ...env },
-    stdio: [statusTheirs, 'pipe', 'pipe', masterTheirs],
-    timeout: 20_000,
-  });
-  closeSync(statusTheirs);
-  closeSync(masterTheirs);
-  const statusConn = new SyncConnection(statusOurs, 1000);
-  const status: StatusMessage[] = [];
-  for (;;) {
-    try {
-      status.push(fromwireStatus(statusConn.receive()));
-    } catch (e) {
-      if (e instanceof Closed || e instanceof Timeout) break;
-      throw e;
-    }
-  }
-  statusConn.close();
-  master.close();
-  return { code: run.status, status };
-}
-
-const failText = (status: readonly StatusMessage[]): string =>
-  status.flatMap((m) => (m.kind === 'fail' ? [m.desc] : [])).join('\n');
 
 test('remote: a second sphinx-signer and a second sphinx-hsmd refuse their directories naming the holder; the session stays byte-identical', async () => {
   const port = await freePort();
@@ -74,7 +37,7 @@ test('remote: a second sphinx-signer and a second sphinx-hsmd refuse their direc
   });
   const dataDir = join(ld.dir, 'sphinx');
   const device = startDeviceProcess({ url: `mqtt://127.0.0.1:${port}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: secret });
-  const tried: { signer?: ReturnType<typeof spawnSync>; hsmd?: ReturnType<typeof secondHsmd>; audit?: ReturnType<typeof spawnSync> } = {};
+  const tried: { signer?: ReturnType<typeof spawnSync>; hsmd?: ReturnType<typeof hsmdOnce>; audit?: ReturnType<typeof spawnSync> } = {};
   try {
     const result = ld.replay(PATH, (ex) => {
       if (ex.seq !== transcript.exchanges[60]!.seq) return;
@@ -82,7 +45,7 @@ test('remote: a second sphinx-signer and a second sphinx-hsmd refuse their direc
       tried.signer = spawnSync(process.execPath, [SIGNER_BIN, '--mqtt', `mqtt://127.0.0.1:${port}`, '--data', device.dir, '--broker-id', BROKER_ID], { encoding: 'utf8', timeout: 20_000 });
       const cwd = mkdtempSync(join(tmpdir(), 'second-hsmd-'));
       writeFileSync(join(cwd, 'hsm_secret'), secret);
-      tried.hsmd = secondHsmd({ SPHINX_SIGNER: 'remote', SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port) }, cwd);
+      tried.hsmd = hsmdOnce(transcript, { SPHINX_SIGNER: 'remote', SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port) }, cwd);
       rmSync(cwd, { recursive: true, force: true });
       tried.audit = spawnSync(process.execPath, [AUDIT_BIN, 'summary', '--log', dataDir], { encoding: 'utf8', timeout: 20_000 });
     });
@@ -115,13 +78,13 @@ test('local signer: a second sphinx-hsmd on the same SPHINX_DATA_DIR refuses it 
   const header = loadTranscript(path).header;
   const ld = await SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_SIGNER: 'local', SPHINX_CLN_VERSION: header.cln_version } });
   const dataDir = join(ld.dir, 'sphinx');
-  let second: ReturnType<typeof secondHsmd> | undefined;
+  let second: ReturnType<typeof hsmdOnce> | undefined;
   try {
     const result = ld.replay(path, (ex) => {
       if (ex.seq !== loadTranscript(path).exchanges[3]!.seq) return;
       const cwd = mkdtempSync(join(tmpdir(), 'second-hsmd-'));
       writeFileSync(join(cwd, 'hsm_secret'), Buffer.from(header.hsm_secret, 'hex'));
-      second = secondHsmd({ SPHINX_DATA_DIR: dataDir, SPHINX_SIGNER: 'local' }, cwd);
+      second = hsmdOnce(transcript, { SPHINX_DATA_DIR: dataDir, SPHINX_SIGNER: 'local' }, cwd);
       rmSync(cwd, { recursive: true, force: true });
     });
     assert.equal(result.failed, 0, JSON.stringify(result.mismatches.slice(0, 3)));

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MqttClient } from 'mqtt';
 import { BrokerLog, brokerLogDir } from '../../log/broker-log/broker-log.js';
+import { checkBrokerLogPresent, markBrokerLogCreated } from '../../log/broker-log/log-dir.js';
 import { fastCurve } from '../../node/curve-native.js';
 import { redactedUrl } from '../config.js';
 import type { SignerPort } from '../signer-port.js';
@@ -32,8 +33,10 @@ export interface RemoteSettings {
   readonly mqttCaFile?: string;
   /** SPHINX_DEVICE_KEYS, unparsed. */
   readonly deviceKeys?: string;
-  /** SPHINX_ACCEPT_ROLLBACK (docs/remote-protocol.md "Rollback"). */
+  /** SPHINX_ACCEPT_DEVICE_ROLLBACK (docs/broker-log.md "The operator's way out"). */
   readonly acceptRollback?: { readonly device: string; readonly lastId: bigint };
+  /** SPHINX_ACCEPT_NEW_BROKER_LOG=1: a new log where one existed (docs/broker-log.md "A missing log"). */
+  readonly acceptNewLog?: boolean;
   /** Chain tracking: bitcoind to follow, or why not (broker/chain/source.ts). */
   readonly chain?: ChainSourceChoice;
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number; readonly host?: string };
@@ -58,8 +61,12 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
   log('info', `broker id ${brokerId.id} (${brokerId.created ? 'created' : 'from'} ${join(settings.dataDir, 'broker-id')}): ` +
     `start the device with --broker-id ${brokerId.id}`);
   const devices = new KnownDevices(settings.dataDir, parseDeviceKeys(settings.deviceKeys));
-  const brokerLog = await BrokerLog.open(brokerLogDir(settings.dataDir));
-  log('info', `broker log in ${brokerLogDir(settings.dataDir)} (${brokerLog.end} records)`);
+  const logDir = brokerLogDir(settings.dataDir);
+  const present = checkBrokerLogPresent(settings.dataDir, logDir, settings.acceptNewLog ?? false);
+  if (present) log('broken', present);
+  const brokerLog = await BrokerLog.open(logDir);
+  markBrokerLogCreated(settings.dataDir, new Date());
+  log('info', `broker log in ${logDir} (${brokerLog.end} records, every key present)`);
   const clientId = `sphinx-broker-${brokerId.id}`;
   try {
     if (settings.mqttUrl) {

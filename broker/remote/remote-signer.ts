@@ -22,7 +22,7 @@ export interface RemoteSignerOptions {
   /** Told the node id from init's reply (it becomes a known device key). */
   readonly devices?: KnownDevices;
   readonly backoffMs?: readonly number[];
-  /** SPHINX_ACCEPT_ROLLBACK, parsed (docs/remote-protocol.md "Rollback"). */
+  /** SPHINX_ACCEPT_DEVICE_ROLLBACK, parsed (docs/broker-log.md "The operator's way out"). */
   readonly acceptRollback?: SessionOptions['acceptRollback'];
   /** Also run on close (the embedded server, after the client). */
   readonly onClose?: () => Promise<void>;

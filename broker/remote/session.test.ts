@@ -183,14 +183,14 @@ test('a hello with a lastId beyond the broker log moves the ids past it', () => 
 test('a device whose lastId is below what the broker log shows answered is refused loudly, unless the operator accepted exactly it', () => {
   const d = drive({ lastId: 10n, answeredUpTo: 10n });
   const refused = d.hello('7');
-  assert.match(d.logs(refused).join('\n'), /broken: remote signer: device 0202\S* refused: its journal ends at id 7 but the broker log shows id 10 answered: .*SPHINX_ACCEPT_ROLLBACK=0202\S*:7/);
+  assert.match(d.logs(refused).join('\n'), /broken: remote signer: device 0202\S* refused: its journal ends at id 7 but the broker log shows id 10 answered: .*SPHINX_ACCEPT_DEVICE_ROLLBACK=0202\S*:7/);
   assert.ok(d.of(refused, 'append').some((a) => a.record.kind === 'error' && /refused: its journal ends at id 7/.test(a.record.text)));
   assert.deepEqual(d.session.inspect().devices, [{ id: DEVICE, state: 'refused', active: false }]);
   d.durable(d.request(1));
   assert.deepEqual(d.published(d.pump()), [], 'no request goes to it');
 
   const accepted = drive({ lastId: 10n, answeredUpTo: 10n, acceptRollback: { device: DEVICE, lastId: 7n } });
-  assert.match(accepted.logs(accepted.hello('7')).join('\n'), /accepted because SPHINX_ACCEPT_ROLLBACK names it/);
+  assert.match(accepted.logs(accepted.hello('7')).join('\n'), /accepted because SPHINX_ACCEPT_DEVICE_ROLLBACK names it/);
   assert.deepEqual(accepted.session.inspect().devices, [{ id: DEVICE, state: 'ready', active: true }]);
   const other = drive({ lastId: 10n, answeredUpTo: 10n, acceptRollback: { device: DEVICE, lastId: 6n } });
   other.hello('7');

@@ -298,7 +298,7 @@ export class Session {
     const accept = this.options.acceptRollback;
     if (accept?.device !== device || accept.lastId !== lastId) return false;
     const text = `device ${device} says its journal ends at id ${lastId} although the broker log shows id ${this.#answeredUpTo} answered: ` +
-      'accepted because SPHINX_ACCEPT_ROLLBACK names it (the operator\'s decision: state after that id is lost to it)';
+      'accepted because SPHINX_ACCEPT_DEVICE_ROLLBACK names it (the operator\'s decision: state after that id is lost to it)';
     this.#log('broken', text);
     this.#error(text, now);
     return true;
@@ -308,7 +308,7 @@ export class Session {
     this.devices.set(device, 'refused');
     const text = `device ${device} refused: its journal ends at id ${lastId} but the broker log shows id ${this.#answeredUpTo} answered: ` +
       'its journal was deleted, truncated or restored from an older copy, and signing from that state could sign a revoked commitment. ' +
-      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_ROLLBACK=${device}:${lastId} (docs/remote-protocol.md "Rollback")`;
+      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/remote-protocol.md "Rollback")`;
     this.#log('broken', text);
     this.#error(text, now);
   }

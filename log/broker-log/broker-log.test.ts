@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { Level } from 'level';
+import { BrokerLogDamagedError } from './log-dir.js';
 import { BrokerLog, seqKey, type StoredRecord } from './broker-log.js';
 import type { LogRecord } from './record.js';
 
@@ -163,6 +164,7 @@ test('a stored value this build cannot read is an error naming its seq', async (
   await db.close();
   const log = await BrokerLog.open(dir);
   assert.equal(log.end, 1n);
-  await assert.rejects(readAll(log), /record at seq 0: unknown broker-log record version 9/);
+  await assert.rejects(readAll(log), (e: unknown) => e instanceof BrokerLogDamagedError && e.where === 'at seq 0' &&
+    e.message.startsWith(`the broker log ${dir} is damaged at seq 0: unknown broker-log record version 9`));
   await log.close();
 });

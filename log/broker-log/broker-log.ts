@@ -12,11 +12,18 @@
  * written, so a sequence never has a hole behind a durable record. Reopening resumes after the
  * last durable key.
  *
- * Reads (`read`, `tail`, `subscribe`) only see durable records.
+ * Reads (`read`, `tail`, `subscribe`) only see durable records, and check each record's
+ * checksum (record.ts). Opening checks that the sequence numbers run from 0 without a hole
+ * (LevelDB drops what follows a damaged write-ahead block and goes on); damage is refused by
+ * name with BrokerLogDamagedError, never skipped (docs/broker-log.md "Integrity").
  */
 import { join } from 'node:path';
 import { Level } from 'level';
-import { decodeRecord, encodeRecord, type LogRecord } from './record.js';
+import { BrokerLogDamagedError } from './log-dir.js';
+import { decodeRecord, encodeRecord, type LogRecord, seqKey } from './record.js';
+import { checkWriteAheadLogs, droppedAtOpen } from './wal-check.js';
+
+export { seqKey } from './record.js';
 
 /** Where a broker whose SPHINX_DATA_DIR is `dataDir` keeps its log. */
 export const brokerLogDir = (dataDir: string): string => join(dataDir, 'broker-log');
@@ -68,25 +75,27 @@ type Db = Level<Uint8Array, Uint8Array>;
 
 const SEQ_MAX = 0xffffffffffffffffn;
 
-/** The 8-byte big-endian key of `seq`. */
-export function seqKey(seq: bigint): Uint8Array {
-  const key = new Uint8Array(8);
-  new DataView(key.buffer).setBigUint64(0, seq);
-  return key;
-}
-
-function seqOfKey(key: Uint8Array): bigint {
-  if (key.length !== 8) throw new Error(`broker log: key of ${key.length} bytes is not an 8-byte sequence number`);
+function seqOfKey(dir: string, key: Uint8Array, after: bigint | undefined): bigint {
+  if (key.length !== 8) throw new BrokerLogDamagedError(dir, after === undefined ? 'at its first key' : `after seq ${after}`, `a key of ${key.length} bytes is not an 8-byte sequence number`);
   return new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
 }
 
 /** Decodes a stored value; level hands back Buffers, whose slice() aliases, so view it as a plain Uint8Array. */
-function decodeStored(seq: bigint, value: Uint8Array): StoredRecord {
+function decodeStored(dir: string, seq: bigint, value: Uint8Array): StoredRecord {
   try {
-    return { seq, record: decodeRecord(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)) };
+    return { seq, record: decodeRecord(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), seq) };
   } catch (e) {
-    throw new Error(`broker log: record at seq ${seq}: ${(e as Error).message}`, { cause: e });
+    throw new BrokerLogDamagedError(dir, `at seq ${seq}`, (e as Error).message, e);
   }
+}
+
+/** LevelDB's own refusal of damaged files (a bad block, a bad MANIFEST), as damage of `where`. */
+function levelDamage(dir: string, where: string, e: unknown): unknown {
+  if (e instanceof BrokerLogDamagedError) return e;
+  const code = (e as { code?: string; cause?: { code?: string } }).code ?? '';
+  const cause = (e as { cause?: Error }).cause;
+  if (code !== 'LEVEL_CORRUPTION' && !/corrupt/i.test(String(cause?.message ?? (e as Error).message))) return e;
+  return new BrokerLogDamagedError(dir, where, `LevelDB: ${cause?.message ?? (e as Error).message}`, e);
 }
 
 /**
@@ -98,6 +107,29 @@ export class BrokerLogLockedError extends Error {
   constructor(readonly dir: string) {
     super(`the broker log ${dir} is in use by another process (LevelDB LOCK held): a LevelDB log has one writer`);
   }
+}
+
+/** Records `from`..`to`-1 are not there: LevelDB dropped them (a damaged write-ahead block, or table). */
+const missing = (dir: string, from: bigint, to: bigint): BrokerLogDamagedError =>
+  new BrokerLogDamagedError(dir, `at seq ${from}`, `${to - from === 1n ? `record ${from} is` : `records ${from}..${to - 1n} are`} missing ` +
+    '(the sequence has no holes when written, so LevelDB dropped them: a damaged write-ahead log or table)');
+
+/** The end of the sequence (last seq + 1), after checking every key from 0 is there (each hole to `onDamage`, or thrown). */
+async function contiguousEnd(dir: string, db: Db, onDamage: ((e: BrokerLogDamagedError) => void) | undefined): Promise<bigint> {
+  let next = 0n;
+  try {
+    for await (const key of db.keys()) {
+      const seq = seqOfKey(dir, key, next === 0n ? undefined : next - 1n);
+      if (seq !== next) {
+        if (!onDamage || seq < next) throw missing(dir, next, seq);
+        onDamage(missing(dir, next, seq));
+      }
+      next = seq + 1n;
+    }
+  } catch (e) {
+    throw levelDamage(dir, next === 0n ? 'at its first key' : `after seq ${next - 1n}`, e);
+  }
+  return next;
 }
 
 export class BrokerLog {
@@ -116,25 +148,41 @@ export class BrokerLog {
   private batchCount = 0;
   private appendCount = 0;
 
-  private constructor(db: Db, end: bigint) {
+  private constructor(
+    db: Db,
+    end: bigint,
+    readonly dir: string,
+    private readonly onDamage: ((e: BrokerLogDamagedError) => void) | undefined,
+  ) {
     this.db = db;
     this.nextSeq = end;
     this.durableEnd = end;
   }
 
-  /** Opens (creating if needed) the log in `dir`; appends continue after its last record. */
-  static async open(dir: string): Promise<BrokerLog> {
+  /**
+   * Opens (creating if needed) the log in `dir`; appends continue after its last record.
+   * Reads every key once: a hole in the sequence is BrokerLogDamagedError. With `onDamage`
+   * (an audit, on a copy) holes and damaged records are told to it and reads go on past them;
+   * damage LevelDB itself refuses still throws.
+   */
+  static async open(dir: string, options: { readonly onDamage?: (e: BrokerLogDamagedError) => void } = {}): Promise<BrokerLog> {
+    const tell = (e: BrokerLogDamagedError): void => {
+      if (!options.onDamage) throw e;
+      options.onDamage(e);
+    };
+    const wal = checkWriteAheadLogs(dir);
+    if (wal) tell(new BrokerLogDamagedError(dir, wal.where, wal.detail));
     const db: Db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
     try {
       await db.open();
     } catch (e) {
       if ((e as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') throw new BrokerLogLockedError(dir);
-      throw e;
+      throw levelDamage(dir, 'while opening', e);
     }
     try {
-      let end = 0n;
-      for await (const key of db.keys({ reverse: true, limit: 1 })) end = seqOfKey(key) + 1n;
-      return new BrokerLog(db, end);
+      const dropped = wal ? undefined : droppedAtOpen(dir);
+      if (dropped) tell(new BrokerLogDamagedError(dir, 'while opening', dropped));
+      return new BrokerLog(db, await contiguousEnd(dir, db, options.onDamage), dir, options.onDamage);
     } catch (e) {
       await db.close();
       throw e;
@@ -154,14 +202,15 @@ export class BrokerLog {
   append(record: LogRecord): Promise<bigint> {
     if (this.closing) return Promise.reject(new Error('broker log: append after close'));
     if (this.failure) return Promise.reject(this.failure);
+    if (this.nextSeq > SEQ_MAX) return Promise.reject(new Error('broker log: sequence numbers exhausted'));
+    const seq = this.nextSeq;
     let value: Uint8Array;
     try {
-      value = encodeRecord(record);
+      value = encodeRecord(record, seq);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.nextSeq > SEQ_MAX) return Promise.reject(new Error('broker log: sequence numbers exhausted'));
-    const seq = this.nextSeq++;
+    this.nextSeq++;
     return new Promise<bigint>((resolve, reject) => {
       this.queue.push({ seq, value, resolve, reject });
       this.scheduleFlush();
@@ -210,7 +259,7 @@ export class BrokerLog {
   }
 
   private deliverLive(batch: PendingAppend[]): void {
-    const stored = batch.map((p) => decodeStored(p.seq, p.value));
+    const stored = batch.map((p) => decodeStored(this.dir, p.seq, p.value));
     for (const sub of this.subscribers) {
       if (!sub.live) continue;
       for (const s of stored) {
@@ -234,8 +283,30 @@ export class BrokerLog {
   async *read(fromSeq = 0n, toSeq?: bigint): AsyncGenerator<StoredRecord> {
     const end = toSeq === undefined || toSeq > this.durableEnd ? this.durableEnd : toSeq;
     if (fromSeq >= end) return;
-    for await (const [key, value] of this.db.iterator({ gte: seqKey(fromSeq), lt: seqKey(end) })) {
-      yield decodeStored(seqOfKey(key), value);
+    let last: bigint | undefined;
+    try {
+      for await (const [key, value] of this.db.iterator({ gte: seqKey(fromSeq), lt: seqKey(end) })) {
+        const seq = seqOfKey(this.dir, key, last);
+        // Holes: thrown here, or (onDamage) told at open.
+        if (!this.onDamage && seq !== (last === undefined ? fromSeq : last + 1n)) throw missing(this.dir, last === undefined ? fromSeq : last + 1n, seq);
+        last = seq;
+        const stored = this.#decodeOrTell(seq, value);
+        if (stored) yield stored;
+      }
+    } catch (e) {
+      throw levelDamage(this.dir, last === undefined ? `at seq ${fromSeq}` : `after seq ${last}`, e);
+    }
+    if (!this.onDamage && (last ?? fromSeq - 1n) !== end - 1n) throw missing(this.dir, (last ?? fromSeq - 1n) + 1n, end);
+  }
+
+  /** The record, or undefined when it is damaged and onDamage was told. */
+  #decodeOrTell(seq: bigint, value: Uint8Array): StoredRecord | undefined {
+    try {
+      return decodeStored(this.dir, seq, value);
+    } catch (e) {
+      if (!this.onDamage || !(e instanceof BrokerLogDamagedError)) throw e;
+      this.onDamage(e);
+      return undefined;
     }
   }
 
@@ -243,8 +314,13 @@ export class BrokerLog {
   async tail(n: number): Promise<StoredRecord[]> {
     const out: StoredRecord[] = [];
     if (n <= 0 || this.durableEnd === 0n) return out;
-    for await (const [key, value] of this.db.iterator({ lt: seqKey(this.durableEnd), reverse: true, limit: n })) {
-      out.push(decodeStored(seqOfKey(key), value));
+    try {
+      for await (const [key, value] of this.db.iterator({ lt: seqKey(this.durableEnd), reverse: true, limit: n })) {
+        const stored = this.#decodeOrTell(seqOfKey(this.dir, key, undefined), value);
+        if (stored) out.push(stored);
+      }
+    } catch (e) {
+      throw levelDamage(this.dir, `in its last ${n} records`, e);
     }
     return out.reverse();
   }

@@ -4,10 +4,15 @@
  * sit side by side; a decoder reads exactly one whole record and refuses anything else by name
  * (unknown version, unknown kind, truncation, trailing bytes), never guessing.
  *
- * Byte layout, version 2 (all integers big-endian; `bytes32` = u32 length ‖ bytes;
+ * Byte layout, version 3 (all integers big-endian; `bytes32` = u32 length ‖ bytes;
  * `text16`/`text32` = u16/u32 length ‖ UTF-8):
  *
- *   u8 version = 2 ‖ u8 kind ‖ body
+ *   u8 version = 3 ‖ u8 kind ‖ body ‖ u32 CRC-32C(key ‖ every byte before it)
+ *
+ * where key is the record's LevelDB key, its 8-byte big-endian sequence number: LevelDB's own
+ * checksums are not verified on read (classic-level has no option for it), so this one is
+ * what notices a changed byte, and covering the key notices a record under another key
+ * (docs/broker-log.md "Integrity").
  *
  *   kind 1 request-received: u64 id ‖ peer[33] ‖ u64 dbid ‖ u64 permissions ‖ u16 type ‖
  *                            bytes32 message ‖ u64 at (unix ms)
@@ -18,7 +23,8 @@
  *   kind 4 signer-disconnected: text16 device id ‖ u64 at (unix ms)
  *   kind 5 error:               u8 has id (0/1) ‖ [u64 id] ‖ text32 text ‖ u64 at (unix ms)
  *
- * Version 1 (still read, no longer written) is the same except for the reply of kind 2:
+ * Version 2 (still read, no longer written) is version 3 without the checksum; version 1 is
+ * version 2 except for the reply of kind 2:
  *   u8 reply kind (0 frame, 1 none, 2 bad-request, 3 fatal) ‖ for a frame: bytes32 frame;
  *   for a bad request: text32 description; for a fatal: u8 status_failreason (0xff: none,
  *   a clean exit) ‖ text32 description ‖ u8 has frame (0/1) ‖ [bytes32 frame].
@@ -29,14 +35,26 @@
 import { type Reply, STATUS_FAILURES } from '../../signer/decision.js';
 import type { ClientContext } from '../../signer/envelope.js';
 import { CodecError, readReply, writeReply } from '../../signer/event-codec.js';
+import { crc32c, crc32cUpdate } from '../journal/crc32c.js';
 import { WireError } from '../../signer/wire/errors.js';
 import { WireReader } from '../../signer/wire/reader.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 
 /** The version this build writes. */
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 /** The versions this build reads (see the layout above). */
-const READABLE_VERSIONS: readonly number[] = [1, 2];
+const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
+const CHECKSUM_LENGTH = 4;
+
+/** The 8-byte big-endian LevelDB key of sequence number `seq`. */
+export function seqKey(seq: bigint): Uint8Array {
+  const key = new Uint8Array(8);
+  new DataView(key.buffer).setBigUint64(0, seq);
+  return key;
+}
+
+/** CRC-32C over the key and the value's bytes before the checksum. */
+const checksum = (seq: bigint, body: Uint8Array): number => crc32cUpdate(crc32c(seqKey(seq)), body);
 
 /** lightningd's request as the broker received it (docs/design.md#the-way-a-request-travels: before it goes to the signer). */
 export interface RequestReceived {
@@ -110,8 +128,8 @@ const PEER_LENGTH = 33;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** The value stored for `record`. RecordError if a field does not fit its type. */
-export function encodeRecord(record: LogRecord): Uint8Array {
+/** The value stored for `record` at sequence number `seq`. RecordError if a field does not fit its type. */
+export function encodeRecord(record: LogRecord, seq: bigint): Uint8Array {
   const w = new WireWriter(64);
   try {
     w.u8(RECORD_VERSION);
@@ -151,17 +169,33 @@ export function encodeRecord(record: LogRecord): Uint8Array {
     if (e instanceof WireError || e instanceof CodecError) throw new RecordError(`${record.kind}: ${e.message}`);
     throw e;
   }
+  w.u32(checksum(seq, w.finish()));
   return w.finish().slice();
 }
 
-/** Decodes one stored value. RecordError naming the version, kind or field that is wrong. */
-export function decodeRecord(value: Uint8Array): LogRecord {
-  const r = new WireReader(value);
+/**
+ * Decodes the value stored at sequence number `seq`: a version 3 value's checksum first (a
+ * changed byte is named as such, not as whatever field it happens to break), then the fields.
+ * RecordError naming the checksum, version, kind or field that is wrong.
+ */
+export function decodeRecord(value: Uint8Array, seq: bigint): LogRecord {
+  let body = value;
+  if (value[0] === 3) {
+    if (value.length < 2 + CHECKSUM_LENGTH) throw new RecordError(`broker-log record of ${value.length} bytes is too short for a version 3 record`);
+    body = value.subarray(0, value.length - CHECKSUM_LENGTH);
+    const stored = new DataView(value.buffer, value.byteOffset + body.length, CHECKSUM_LENGTH).getUint32(0);
+    const computed = checksum(seq, body);
+    if (stored !== computed) {
+      throw new RecordError(`checksum mismatch (stored ${hex32(stored)}, computed ${hex32(computed)} over key ${seq} and ${body.length} bytes): ` +
+        'the record was changed on disk, or stored under another key');
+    }
+  }
+  const r = new WireReader(body);
   r.msgName = 'broker-log record';
   try {
     const version = r.u8();
     if (!READABLE_VERSIONS.includes(version))
-      throw new RecordError(`unknown broker-log record version ${version} (this build reads versions ${READABLE_VERSIONS.join(' and ')})`);
+      throw new RecordError(`unknown broker-log record version ${version} (this build reads versions ${READABLE_VERSIONS.join(', ')})`);
     const code = r.u8();
     const kind = KIND_OF_CODE.get(code);
     if (kind === undefined) throw new RecordError(`unknown broker-log record kind ${code} (version ${version})`);
@@ -236,6 +270,8 @@ function field<T>(r: WireReader, name: string, read: () => T): T {
   r.fieldName = name;
   return read();
 }
+
+const hex32 = (n: number): string => n.toString(16).padStart(8, '0');
 
 function bytes32(w: WireWriter, b: Uint8Array): void {
   w.u32(b.length);
