@@ -25,7 +25,7 @@ import { type JournalFiles, Journal, type Recovery } from '../log/journal/journa
 import { assertSourceName, isSourced, type JournalEntry, type SourcedRecord } from '../log/journal/record.js';
 import { equal } from '../signer/bytes.js';
 import { type HighWaterMark, JournalRollbackError } from '../log/journal/high-water.js';
-import { badRequest, type Decision } from '../signer/decision.js';
+import { badRequest, type Decision, type Reply } from '../signer/decision.js';
 import type { Envelope } from '../signer/envelope.js';
 import type { SignerEvent } from '../signer/events.js';
 import type { Signer } from '../signer/signer.js';
@@ -62,6 +62,20 @@ export interface JournalObserver {
   /** Before the snapshot of every record so far is written (its body, covering up to lastId). */
   snapshotting(lastId: bigint, body: Uint8Array): void;
 }
+
+/** The refusals of an id the core will not decide; never journaled, so never a journaled reply. */
+const ID_REFUSAL = {
+  otherRequest: (id: bigint): string => `request id ${id} was already answered for a different request`,
+  notKept: (id: bigint, last: bigint): string => `request id ${id} is not after the last handled id ${last} and its reply is no longer kept: not deciding it again`,
+};
+const ID_REFUSALS = [/^request id \d+ was already answered for a different request$/, /^request id \d+ is not after the last handled id \d+ and its reply is no longer kept: not deciding it again$/];
+
+/**
+ * True for the core's refusal of an id (answered for another request, or passed and its reply
+ * no longer kept): the broker's reconciliation tells it from a journaled reply
+ * (docs/broker-log.md "Reconciliation after a broker crash").
+ */
+export const isIdRefusal = (reply: Reply): boolean => reply.kind === 'bad-request' && ID_REFUSALS.some((r) => r.test(reply.description));
 
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
 export const DEFAULT_RECENT_REPLIES = 64;
@@ -244,13 +258,13 @@ export class SignerCore {
     if (known !== undefined) {
       // docs/design.md#durability-rules: a request id seen before gets the journaled reply, never a second decision.
       if (!equal(known.requestDigest, requestDigest)) {
-        return { ...badRequest(`request id ${env.id} was already answered for a different request`), replayed: false };
+        return { ...badRequest(ID_REFUSAL.otherRequest(env.id)), replayed: false };
       }
       return { events: [], reply: known.reply, replayed: true };
     }
     const last = this.journal.lastId;
     if (last !== undefined && env.id <= last) {
-      return { ...badRequest(`request id ${env.id} is not after the last handled id ${last} and its reply is no longer kept: not deciding it again`), replayed: false };
+      return { ...badRequest(ID_REFUSAL.notKept(env.id, last)), replayed: false };
     }
     return undefined;
   }

@@ -4,10 +4,12 @@
  * first part of session-basic-l1, both stop; then a bit is flipped in the log's write-ahead
  * log, or the log directory is deleted. sphinx-hsmd must refuse to start (status_fail, as CLN's
  * hsmd fails) naming the place and the way out, and change no file of the log; with the
- * operator's SPHINX_ACCEPT_NEW_BROKER_LOG=1 a deleted log is replaced by a new one, loudly.
+ * operator's SPHINX_ACCEPT_NEW_BROKER_LOG=1 a deleted log is replaced by a new one, loudly
+ * (a damaged leftover MQTT session store next to it is not read).
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -75,6 +77,11 @@ test('sphinx-hsmd refuses a broker log with a flipped bit in its write-ahead log
   assert.deepEqual(readdirSync(deleted).filter((f) => f === 'broker-log'), [], 'no new log was made');
 
   // The operator's way out: the broker starts (and waits for its device) on a new log, saying so.
+  // A damaged MQTT session store left by an older build (SPHINX_DATA_DIR/mqtt, LevelDB) is not
+  // read at all: sessions are in memory (docs/remote-protocol.md "Sessions").
+  mkdirSync(join(deleted, 'mqtt'));
+  writeFileSync(join(deleted, 'mqtt', 'CURRENT'), 'MANIFEST-000009\n');
+  writeFileSync(join(deleted, 'mqtt', 'MANIFEST-000009'), randomBytes(100));
   const accepted = hsmdOnce(transcript, { ...(await env(deleted)), SPHINX_ACCEPT_NEW_BROKER_LOG: '1' }, cwd, 4000);
   assert.equal(failText(accepted.status), '', 'no status_fail');
   assert.ok(accepted.status.some((m) => m.kind === 'log' && new RegExp(`broker log ${join(deleted, 'broker-log')} is missing, .*starting a new one because SPHINX_ACCEPT_NEW_BROKER_LOG=1`).test(m.entry)),

@@ -8,6 +8,10 @@
  * request arrived, once that sync has returned, so the record is durable and the reply not
  * published (journal FilePort wrapped). --supervise: run that as a child and, when it dies,
  * start bin/sphinx-signer's main again without the crash (as a service manager would).
+ *   node dist/test/crashing-device.js <sphinx-signer options> --kill-after-journal-of HEX --kill-pid PID
+ * SIGKILLs another process (the broker) at the first journal sync after a request message
+ * carrying the hsmd request HEX arrived, once that sync has returned, and goes on: the reply
+ * is journaled, and published to a broker that is gone.
  */
 import { spawn } from 'node:child_process';
 import { writeSync } from 'node:fs';
@@ -15,20 +19,23 @@ import type { TransportHandlers } from '../firmware/app/ports.js';
 import { main, type HostPortWrappers } from '../firmware/host/cli.js';
 import type { FilePort } from '../log/file-port.js';
 import { JOURNAL_FILE } from '../log/journal/journal.js';
-import { decodeRequest } from '../signer/remote/envelope-codec.js';
+import { decodeRequest, decodeRequestPayload } from '../signer/remote/envelope-codec.js';
 
-const CRASH_FLAGS = new Set(['--crash-at', '--crash-after-journal', '--supervise']);
+const CRASH_FLAGS = new Set(['--crash-at', '--crash-after-journal', '--supervise', '--kill-after-journal-of', '--kill-pid']);
+const WITH_VALUE = new Set(['--crash-at', '--kill-after-journal-of', '--kill-pid']);
 const argv = process.argv.slice(2);
-const signerArgs = argv.filter((a, i) => !CRASH_FLAGS.has(a) && argv[i - 1] !== '--crash-at');
-const crashAtArg = argv[argv.indexOf('--crash-at') + 1];
-const crashAt = argv.includes('--crash-at') ? Number(crashAtArg) : undefined;
+const signerArgs = argv.filter((a, i) => !CRASH_FLAGS.has(a) && !WITH_VALUE.has(argv[i - 1]!));
+const valueOf = (flag: string): string | undefined => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+const crashAt = valueOf('--crash-at') === undefined ? undefined : Number(valueOf('--crash-at'));
 const afterJournal = argv.includes('--crash-after-journal');
+const killOn = valueOf('--kill-after-journal-of');
+const killPid = Number(valueOf('--kill-pid'));
 
 // Straight to the file descriptor: the line must be out before SIGKILL.
 const say = (line: string): void => void writeSync(1, `device[${process.pid}]: ${line}\n`);
 
 if (argv.includes('--supervise')) supervise();
-else await main(signerArgs, process.env, crashAt === undefined ? {} : crashingPorts(crashAt));
+else await main(signerArgs, process.env, killOn !== undefined ? killingPorts(killOn, killPid) : crashAt === undefined ? {} : crashingPorts(crashAt));
 
 function crash(what: string): never {
   say(`crashing (SIGKILL) at ${what}`);
@@ -38,14 +45,46 @@ function crash(what: string): never {
 
 function crashingPorts(n: number): HostPortWrappers {
   let received = 0;
+  return wrappedPorts(
+    (payload) => {
+      if (++received !== n) return undefined;
+      if (!afterJournal) crash(`${describe(received, payload)}, before deciding it`);
+      return describe(received, payload);
+    },
+    (armed) => crash(`${armed}, journaled, unanswered`),
+  );
+}
+
+/** Kills `pid` once the request carrying hsmd message `hex` is journaled. */
+function killingPorts(hex: string, pid: number): HostPortWrappers {
+  return wrappedPorts(
+    (payload) => {
+      const env = decodeRequestPayload(payload).envelopes.find((e) => Buffer.from(e.message).toString('hex') === hex);
+      return env && `request id ${env.id}`;
+    },
+    (armed) => {
+      process.kill(pid, 'SIGKILL');
+      say(`killed pid ${pid} (SIGKILL) after journaling ${armed}`);
+    },
+  );
+}
+
+const describe = (received: number, payload: Uint8Array): string => {
+  try {
+    return `request ${received} (id ${decodeRequest(payload).id})`;
+  } catch {
+    return `request ${received} (undecodable)`;
+  }
+};
+
+/**
+ * The device's ports with two hooks: `onRequest` sees each request message before the device
+ * and may arm (returning what it saw); `afterSync` runs once at the first journal sync after
+ * that, when the sync has returned.
+ */
+function wrappedPorts(onRequest: (payload: Uint8Array) => string | undefined, afterSync: (armed: string) => void): HostPortWrappers {
   let armed: string | undefined;
-  const describe = (payload: Uint8Array): string => {
-    try {
-      return `request ${received} (id ${decodeRequest(payload).id})`;
-    } catch {
-      return `request ${received} (undecodable)`;
-    }
-  };
+  let fired = false;
   return {
     transport: (inner) => ({
       connect: (options, handlers: TransportHandlers) =>
@@ -53,10 +92,7 @@ function crashingPorts(n: number): HostPortWrappers {
           connected: () => handlers.connected(),
           disconnected: (reason) => handlers.disconnected(reason),
           message: (name, payload) => {
-            if (name.endsWith('/req') && ++received === n) {
-              if (!afterJournal) crash(`${describe(payload)}, before deciding it`);
-              armed = describe(payload);
-            }
+            if (name.endsWith('/req') && armed === undefined) armed = onRequest(payload);
             handlers.message(name, payload);
           },
         }),
@@ -76,7 +112,9 @@ function crashingPorts(n: number): HostPortWrappers {
           truncate: (length) => file.truncate(length),
           sync: () => {
             file.sync();
-            if (armed !== undefined) crash(`${armed}, journaled, unanswered`);
+            if (armed === undefined || fired) return;
+            fired = true;
+            afterSync(armed);
           },
         };
         return journal;

@@ -8,7 +8,7 @@ import type { MqttClient } from 'mqtt';
 import type { Reply } from '../../signer/decision.js';
 import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import type { BrokerLog } from '../../log/broker-log/broker-log.js';
-import type { LogRecord } from '../../log/broker-log/record.js';
+import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
 import type { SignerPort } from '../signer-port.js';
 import type { KnownDevices } from './identity.js';
 import type { ServerLog } from './mqtt-server.js';
@@ -29,23 +29,33 @@ export interface RemoteSignerOptions {
 }
 
 /**
- * What the broker log says about request ids: the largest one it holds, and the largest one a
- * device answered. Read from the last 1024 records (the newest ids are there), or the whole
- * log when those hold none.
+ * What the broker log says about request ids: the largest one it holds, the largest one a
+ * device answered, and the requests above that with no reply (in flight when the broker last
+ * stopped: docs/broker-log.md "Reconciliation after a broker crash"). Read from the last 1024
+ * records (the newest ids are there), or the whole log when those hold none.
  */
-export async function loggedIds(brokerLog: BrokerLog): Promise<{ lastId: bigint; answeredUpTo: bigint }> {
+export async function loggedIds(brokerLog: BrokerLog): Promise<{ lastId: bigint; answeredUpTo: bigint; unanswered: RequestReceived[] }> {
   let lastId = 0n;
   let answeredUpTo = 0n;
+  const requests = new Map<bigint, RequestReceived>();
   const scan = (record: LogRecord): void => {
-    if (record.kind === 'request-received' && record.id > lastId) lastId = record.id;
-    if (record.kind === 'reply-received' && record.id > answeredUpTo) answeredUpTo = record.id;
+    if (record.kind === 'request-received') {
+      if (record.id > lastId) lastId = record.id;
+      requests.set(record.id, record);
+    }
+    if (record.kind === 'reply-received') {
+      if (record.id > answeredUpTo) answeredUpTo = record.id;
+      requests.delete(record.id);
+    }
   };
   const tail = await brokerLog.tail(1024);
   for (const { record } of tail) scan(record);
   if ((lastId === 0n || answeredUpTo === 0n) && brokerLog.end > BigInt(tail.length)) {
+    requests.clear();
     for await (const { record } of brokerLog.read()) scan(record);
   }
-  return { lastId, answeredUpTo };
+  const unanswered = [...requests.values()].filter((r) => r.id > answeredUpTo).sort((a, b) => (a.id < b.id ? -1 : 1));
+  return { lastId, answeredUpTo, unanswered };
 }
 
 const now = (): Now => ({ wall: Date.now(), mono: performance.now() });

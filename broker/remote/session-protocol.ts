@@ -5,7 +5,7 @@
  */
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
-import type { LogRecord } from '../../log/broker-log/record.js';
+import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
 import type { SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
 
@@ -65,13 +65,16 @@ export interface SessionOptions {
   readonly answeredUpTo: bigint;
   /** The operator's way out of a rollback refusal: this device, saying hello with this lastId, is accepted. */
   readonly acceptRollback?: { readonly device: string; readonly lastId: bigint };
+  /** Requests a previous run logged and got no reply for, above answeredUpTo (in flight when it stopped). */
+  readonly unanswered?: readonly RequestReceived[];
   readonly backoffMs?: readonly number[];
 }
 
-/** lightningd's request, or a device's check against the kept init. */
+/** lightningd's request, a device's check against the kept init, or a previous run's request whose reply is to be logged. */
 export type Origin =
   | { readonly kind: 'lightningd'; readonly token: number }
-  | { readonly kind: 'check'; readonly device: string };
+  | { readonly kind: 'check'; readonly device: string }
+  | { readonly kind: 'reconcile' };
 
 export interface Pending {
   readonly id: bigint;

@@ -9,6 +9,7 @@ import { fromHex } from '../../signer/bytes.js';
 import type { Reply } from '../../signer/decision.js';
 import { decodeOrderedBatch, decodeRequestBatch, encodeReplyBatch } from '../../signer/remote/envelope-codec.js';
 import { sessionRequests } from '../../test/session-records.js';
+import type { RequestReceived } from '../../log/broker-log/record.js';
 import { MAX_IN_FLIGHT } from './session-protocol.js';
 import { type Now, RESEND_BACKOFF_MS, Session, type SessionCommand, type SessionOptions, UNLOGGED_IDS } from './session.js';
 
@@ -226,4 +227,29 @@ test('inspect: each device\'s firmware (from its hello) and when it was last hea
   assert.equal(d.session.inspect().heard.get(DEVICE)!.firmware, 'test', 'the firmware stays');
   d.offline();
   assert.equal(d.session.inspect().heard.get(DEVICE)!.lastSeenAt, resAt, "its will, published by the server, is not the device");
+});
+
+test('a previous run\'s requests without a reply: the journaled ones are asked for again first and their replies logged, answering nobody; the rest are explained', () => {
+  const request = (k: number, id: bigint): RequestReceived => {
+    const { client, message } = RECORDED[k]!.envelope;
+    return { kind: 'request-received', id, client, type: (message[0]! << 8) | message[1]!, message, at: 1_700_000_000_000 };
+  };
+  // Ids 11 and 12 were in flight when the broker stopped; 13 was logged, never published.
+  const d = drive({ lastId: 13n, answeredUpTo: 10n, unanswered: [request(1, 11n), request(2, 12n), request(3, 13n)] });
+  const helloed = d.hello('12');
+  const explained = d.of(helloed, 'append').filter((a) => a.record.kind === 'error');
+  assert.deepEqual(explained.map((a) => a.record.kind === 'error' && a.record.id), [13n]);
+  assert.match(d.logs(helloed).join('\n'), /request 11 was answered by device 0202\S* \(its journal ends at 12\) but the broker stopped before logging the reply: asking for it again/);
+  const fresh = 13n + UNLOGGED_IDS + 1n;
+  d.durable(d.request(4));
+  assert.deepEqual(d.published(d.pump()), [[11n, 12n, fresh]], 'the previous run\'s first, in id order');
+  // The device answers 11 from its journal; 12 it no longer keeps (its core's refusal, never a journaled reply).
+  const refusal: Reply = { kind: 'bad-request', description: 'request id 12 is not after the last handled id 12 and its reply is no longer kept: not deciding it again' };
+  const replied = d.res([{ id: 11n, reply: recordedReply(1) }, { id: 12n, reply: refusal }, { id: fresh, reply: recordedReply(4) }]);
+  assert.deepEqual(d.of(replied, 'append').map((a) => [a.record.kind, 'id' in a.record ? a.record.id : undefined]),
+    [['reply-received', 11n], ['error', 12n], ['reply-received', fresh]]);
+  const answered = d.durable(replied);
+  assert.deepEqual(d.of(answered, 'answer').map((a) => a.token), [4], 'only lightningd\'s own request is answered');
+  assert.match(d.logs(answered).join('\n'), /request 11: the device's journaled reply logged/);
+  assert.equal(d.session.outstanding, 0);
 });

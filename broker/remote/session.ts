@@ -24,6 +24,9 @@
  * - a device whose hello's lastId is below the highest id the broker log shows answered lost
  *   journal records (deleted, truncated, restored from a copy): it is refused, unless the
  *   operator accepted exactly that device and id;
+ * - requests a previous run logged and got no reply for (the broker stopped meanwhile) are
+ *   sent to the first device that says hello, if it journaled them, and their journaled
+ *   replies logged, answering nobody (docs/broker-log.md "Reconciliation after a broker crash");
  * - a payload that does not decode, and a hello whose lastId is not a u64, is logged and dropped.
  */
 import { equal, toHex } from '../../signer/bytes.js';
@@ -31,7 +34,8 @@ import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
 import { decodeReplyPayload, encodeReplyEnvelope } from '../../signer/remote/envelope-codec.js';
 import { decodeMessage, messageType, requestType } from '../../signer/wire/messages.js';
-import type { LogRecord } from '../../log/broker-log/record.js';
+import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
+import { isIdRefusal } from '../../core/signer-core.js';
 import { MAX_REQUEST_ID, parseDecimalU64, RequestIds } from '../request-ids.js';
 import type { DeviceHeard, SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
@@ -67,6 +71,8 @@ export class Session {
   readonly #continuations = new Map<number, Continuation>();
   #nextAck = 1;
   #answeredUpTo: bigint;
+  /** A previous run's requests without a reply, until a device's hello settles them. */
+  #unanswered: readonly RequestReceived[];
   #init: KeptInit | undefined;
   /** Each device's check from its latest hello; an earlier hello's check is void (its reply too). */
   readonly #checks = new Map<string, Pending>();
@@ -93,6 +99,7 @@ export class Session {
     this.#ids = new RequestIds(options.lastId === 0n ? 0n : options.lastId + UNLOGGED_IDS);
     this.#loggedUpTo = options.lastId === 0n ? undefined : options.lastId;
     this.#answeredUpTo = options.answeredUpTo;
+    this.#unanswered = options.unanswered ?? [];
     this.#backoff = options.backoffMs ?? RESEND_BACKOFF_MS;
   }
 
@@ -210,7 +217,7 @@ export class Session {
 
   #failed(p: Pending, error: string): void {
     if (p.origin.kind === 'lightningd') this.#emit({ kind: 'fail', token: p.origin.token, error });
-    else this.#log('broken', `checking ${p.origin.device}: ${error}`);
+    else this.#log('broken', `${p.origin.kind === 'check' ? `checking ${p.origin.device}` : `logging request ${p.id}'s reply`}: ${error}`);
   }
 
   /** The device a request goes to: the one checked, or the active one. */
@@ -276,6 +283,7 @@ export class Session {
     }
     if (this.devices.active === device) this.#leave(device, now);
     if (lastId < this.#answeredUpTo && !this.#rollbackAccepted(device, lastId, now)) return this.#refuseRollback(device, lastId, now);
+    this.#reconcile(device, lastId, now);
     // Protocol "Init": the same init first, under a fresh id; the device is used only if its
     // reply is the same. Also once lightningd's init went out unanswered: a restarted device
     // must handle an init before any new id (it unlocks its keys), and lightningd's own could
@@ -292,6 +300,25 @@ export class Session {
     // error record names the old id). Published once the device passed the check.
     const unjournaled = [...this.#outstanding.values()].filter((p) => p.origin.kind === 'lightningd' && !p.answered && p.id > lastId).sort(byId);
     for (const p of unjournaled) this.#renumber(p, `device ${device} had not journaled it when it restarted`, now);
+  }
+
+  /**
+   * A previous run's requests without a reply: the ones this device journaled (id up to its
+   * lastId) go out again ahead of anything new (#activate sends in id order), to have their
+   * journaled replies logged; the others were never decided and nobody waits for them now.
+   */
+  #reconcile(device: string, lastId: bigint, now: Now): void {
+    for (const r of this.#unanswered) {
+      if (r.id > lastId) {
+        this.#error(`request ${r.id}, logged before the broker stopped, was never answered: device ${device} had not journaled it (its journal ends at ${lastId}); ` +
+          'lightningd restarted with the broker, so nobody waits for it', now, r.id);
+        continue;
+      }
+      const envelope: Envelope = { id: r.id, client: r.client, at: Math.floor(r.at / 1000), message: r.message };
+      this.#outstanding.set(r.id, { id: r.id, type: r.type, envelope, started: now.mono, origin: { kind: 'reconcile' }, attempt: 0, answered: false, logged: true });
+      this.#log('unusual', `request ${r.id} was answered by device ${device} (its journal ends at ${lastId}) but the broker stopped before logging the reply: asking for it again`);
+    }
+    this.#unanswered = [];
   }
 
   #rollbackAccepted(device: string, lastId: bigint, now: Now): boolean {
@@ -328,7 +355,7 @@ export class Session {
     if (this.#closed) return;
     this.devices.activate(device);
     this.#dispatch.reset();
-    const waiting = [...this.#outstanding.values()].filter((p) => p.origin.kind === 'lightningd').sort(byId);
+    const waiting = [...this.#outstanding.values()].filter((p) => p.origin.kind !== 'check').sort(byId);
     this.#log(waiting.length ? 'unusual' : 'info', `device ${device} is ready` +
       (waiting.length ? `; resending ${waiting.length} outstanding request(s) (ids ${waiting.map((p) => p.id).join(', ')})` : ''));
     for (const p of waiting) this.#publishTo(device, p, now);
@@ -366,14 +393,19 @@ export class Session {
       return;
     }
     p.answered = true;
-    if (id > this.#answeredUpTo) this.#answeredUpTo = id;
     this.#emit({ kind: 'disarm', id });
+    if (p.origin.kind === 'reconcile' && isIdRefusal(reply)) {
+      this.#outstanding.delete(id);
+      return this.#error(`request ${id}, logged before the broker stopped, was never answered: device ${device} no longer keeps its reply, or never journaled it (${reply.kind === 'bad-request' ? reply.description : ''})`, now, id);
+    }
+    if (id > this.#answeredUpTo) this.#answeredUpTo = id;
     const latencyMicros = Math.round((now.mono - p.started) * 1000);
     this.#append({ kind: 'reply-received', id, reply, latencyMicros }, { kind: 'reply-logged', p, reply });
   }
 
   #replied(p: Pending, reply: Reply, now: Now): void {
     const { origin } = p;
+    if (origin.kind === 'reconcile') return this.#log('info', `request ${p.id}: the device's journaled reply logged (the broker had stopped before logging it)`);
     if (origin.kind === 'lightningd') {
       if (p.type === WIRE_HSMD_INIT && reply.kind === 'frame') this.#learnInit(p.envelope, reply.frame);
       return this.#emit({ kind: 'answer', token: origin.token, reply });
