@@ -13,4 +13,5 @@ export const corruptJournalAdvice = (e: JournalCorruptError, dataDir: string): s
 
 export const rollbackAdvice = (e: JournalRollbackError, wayOut: string): string =>
   `${e.message}. Refusing to sign. Put the newest journal back (with its snapshot files) and restart; ` +
-  `only if it is lost for good, restart with ${wayOut} to sign from this journal as it is.`;
+  `only if it is lost for good, restart with ${wayOut} to sign from this journal as it is ` +
+  `(docs/broker-log.md "The operator's way out").`;

@@ -335,7 +335,7 @@ export class Session {
     this.devices.set(device, 'refused');
     const text = `device ${device} refused: its journal ends at id ${lastId} but the broker log shows id ${this.#answeredUpTo} answered: ` +
       'its journal was deleted, truncated or restored from an older copy, and signing from that state could sign a revoked commitment. ' +
-      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/remote-protocol.md "Rollback")`;
+      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/broker-log.md "The operator's way out")`;
     this.#log('broken', text);
     this.#error(text, now);
   }

@@ -8,8 +8,9 @@
  * Format (LevelDB's doc/log_format.md): 32 KiB blocks of physical records, each
  * `u32 masked CRC-32C(type ‖ data) ‖ u16 length ‖ u8 type ‖ data` (little-endian); fewer than
  * 7 bytes left in a block are zero padding; type 0 with length 0 is preallocated space.
- * A record cut off by the end of the file is a torn last write (LevelDB ignores it, rightly);
- * a whole record whose checksum fails, or a bad one with more after it, is damage.
+ * A record cut off by the end of the file is a torn last write (LevelDB ignores it, rightly),
+ * unless a whole record follows it (its length was raised by a flipped bit); a whole record
+ * whose checksum fails is damage.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +46,18 @@ function lastKeyOfBatch(batch: Uint8Array): bigint | undefined {
   return last;
 }
 
+/** The offset of the first physical record from `from` on whose checksum holds (the rest of one block at most, after a torn write). */
+function wholeRecordAfter(bytes: Uint8Array, from: number): number | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = from; at + HEADER <= bytes.length; at++) {
+    const length = view.getUint16(at + 4, true);
+    const type = bytes[at + 6]!;
+    if (type < 1 || type > 4 || length === 0 || at + HEADER + length > bytes.length || HEADER + length > BLOCK - (at % BLOCK)) continue;
+    if (masked(crc32c(bytes.subarray(at + 6, at + HEADER + length))) === view.getUint32(at, true)) return at;
+  }
+  return undefined;
+}
+
 /**
  * The first damaged record of a write-ahead log, with the last broker-log key written before
  * it, or undefined when it reads clean (a torn tail allowed).
@@ -69,7 +82,11 @@ export function walDamage(bytes: Uint8Array): { offset: number; detail: string; 
     }
     const end = at + HEADER + length;
     if (HEADER + length > left) return { offset: at, detail: `a record of ${length} bytes runs past its 32 KiB block`, afterSeq };
-    if (end > bytes.length) return undefined; // a torn last write
+    if (end > bytes.length) {
+      // A torn last write, unless whole records follow (a flipped length hides them).
+      const next = wholeRecordAfter(bytes, at + 1);
+      return next === undefined ? undefined : { offset: at, detail: `a record announcing ${length} bytes runs past the end of the file, but a whole record follows at byte ${next}`, afterSeq };
+    }
     const crc = masked(crc32c(bytes.subarray(at + 6, end)));
     if (crc !== view.getUint32(at, true)) return { offset: at, detail: `checksum mismatch in a record of ${length} bytes (type ${type})`, afterSeq };
     // Types: 1 a whole batch, 2 its first fragment, 3 a middle one, 4 its last.
