@@ -172,7 +172,10 @@ async function verify(io: AuditIo, v: Values, progress: ProgressStream | undefin
     return verifyLog(log, { curve: fastCurve(), hsmSecret, developer: v.developer, journal, onProgress: (n) => bar.update(n) }).finally(() => bar.done());
   });
   const mirror = journal && (await auditMirror(dir, journal.records.map((r) => r.record), hsmSecret));
-  if (v.json) line(io, JSON.stringify({ ...verifyJson(report), mirror: mirror && { ...mirror, findings: mirror.findings.map(findingJson) } }, null, 2));
+  if (v.json) {
+    const ok = report.findings.length === 0 && damage.length === 0;
+    line(io, JSON.stringify({ ...verifyJson(report), ok, damaged: damage, mirror: mirror && { ...mirror, findings: mirror.findings.map(findingJson) } }, null, 2));
+  }
   else {
     printVerify((t) => line(io, t), report);
     if (mirror) printMirror((t) => line(io, t), mirror);

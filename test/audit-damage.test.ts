@@ -89,6 +89,11 @@ test('a bit flipped in a stored reply inside a table: exit 3 naming its seq; the
     assert.ok(at > 0, 'the reply is in the table as is');
     flipBit(fileOf(dir, '.ldb'), at + 3);
     assertDamagedAndUntouched(s, dir, new RegExp(`at seq ${victim.seq}: checksum mismatch`));
+    const json = runAudit(['verify', '--log', s.dataDir, '--json']);
+    assert.equal(json.status, 3);
+    const verified = JSON.parse(json.stdout);
+    assert.equal(verified.ok, false);
+    assert.deepEqual(verified.damaged.map((d: string) => /damaged (at seq \d+)/.exec(d)?.[1]), [`at seq ${victim.seq}`], 'the damage in --json too');
     const summary = runAudit(['summary', '--log', s.dataDir, '--json']);
     assert.equal(JSON.parse(summary.stdout).requests, records.filter((r) => r.record.kind === 'request-received').length, 'every request still counted');
   });
