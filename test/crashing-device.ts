@@ -9,8 +9,8 @@
  * published (journal FilePort wrapped). --supervise: run that as a child and, when it dies,
  * start bin/sphinx-signer's main again without the crash (as a service manager would).
  *   node dist/test/crashing-device.js <sphinx-signer options> --kill-after-journal-of HEX --kill-pid PID
- * SIGKILLs another process (the broker) at the first journal sync after a request message
- * carrying the hsmd request HEX arrived, once that sync has returned, and goes on: the reply
+ * SIGKILLs another process (the broker) after the first journal sync after a request message
+ * carrying the hsmd request HEX arrived, before the reply is published, and goes on: the reply
  * is journaled, and published to a broker that is gone.
  */
 import { spawn } from 'node:child_process';
@@ -55,19 +55,30 @@ function crashingPorts(n: number): HostPortWrappers {
   );
 }
 
-/** Kills `pid` once the request carrying hsmd message `hex` is journaled. */
+/**
+ * Kills `pid` once the request carrying hsmd message `hex` is journaled, before its reply
+ * leaves: replies wait KILL_DELAY_MS first (the broker publishes a request before its own
+ * record is durable, docs/remote-protocol.md "Requests"; this gives that record time to be).
+ */
 function killingPorts(hex: string, pid: number): HostPortWrappers {
+  let killed: Promise<void> | undefined;
   return wrappedPorts(
     (payload) => {
       const env = decodeRequestPayload(payload).envelopes.find((e) => Buffer.from(e.message).toString('hex') === hex);
       return env && `request id ${env.id}`;
     },
     (armed) => {
-      process.kill(pid, 'SIGKILL');
-      say(`killed pid ${pid} (SIGKILL) after journaling ${armed}`);
+      killed = new Promise<void>((r) => setTimeout(r, KILL_DELAY_MS)).then(() => {
+        process.kill(pid, 'SIGKILL');
+        say(`killed pid ${pid} (SIGKILL) after journaling ${armed}`);
+      });
     },
+    (name) => (name.endsWith('/res') ? killed : undefined),
   );
 }
+
+/** Below the broker's first resend wait (1 s): the reply held back is not asked for again meanwhile. */
+const KILL_DELAY_MS = 300;
 
 const describe = (received: number, payload: Uint8Array): string => {
   try {
@@ -82,7 +93,11 @@ const describe = (received: number, payload: Uint8Array): string => {
  * and may arm (returning what it saw); `afterSync` runs once at the first journal sync after
  * that, when the sync has returned.
  */
-function wrappedPorts(onRequest: (payload: Uint8Array) => string | undefined, afterSync: (armed: string) => void): HostPortWrappers {
+function wrappedPorts(
+  onRequest: (payload: Uint8Array) => string | undefined,
+  afterSync: (armed: string) => void,
+  beforePublish: (name: string) => Promise<void> | undefined = () => undefined,
+): HostPortWrappers {
   let armed: string | undefined;
   let fired = false;
   return {
@@ -97,7 +112,10 @@ function wrappedPorts(onRequest: (payload: Uint8Array) => string | undefined, af
           },
         }),
       subscribe: (topics) => inner.subscribe(topics),
-      publish: (name, payload, options) => inner.publish(name, payload, options),
+      publish: async (name, payload, options) => {
+        await beforePublish(name);
+        return inner.publish(name, payload, options);
+      },
       end: () => inner.end(),
     }),
     journalDir: (dir) => ({
