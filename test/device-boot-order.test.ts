@@ -8,27 +8,9 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import vm from 'node:vm';
-import { bundleDevice, inertModule } from './device-bundle.js';
+import { bundleDevice, MODDABLE_STANDINS } from './device-bundle.js';
 
 const LATER_GLOBALS = ['TextEncoder', 'TextDecoder', 'crypto', 'Buffer', 'process'] as const;
-
-/** Moddable's modules as inert stand-ins: loading must not need them to do anything. */
-export const MODDABLE_STANDINS: Readonly<Record<string, string>> = {
-  timer: inertModule('{ set() {}, repeat() {}, clear() {} }'),
-  'mc/config': inertModule('{}'),
-  'text/decoder': inertModule('class Decoder {}'),
-  'text/encoder': inertModule('class Encoder {}'),
-  'pins/digital': inertModule('class Digital {}'),
-  neopixel: inertModule('class NeoPixel {}'),
-  file: inertModule('undefined', { File: 'class File {}', Iterator: 'class Iterator {}' }),
-  preference: inertModule('{ get() {}, set() {}, delete() {}, keys() { return []; } }'),
-  'embedded:network/mqtt/client': inertModule('class MQTTClient {}'),
-  'embedded:io/socket/tcp': inertModule('class TCP {}'),
-  'embedded:io/socket/tcp/tls': inertModule('class TLSSocket {}'),
-  sntp: inertModule('class SNTP {}'),
-  'hardware-random': inertModule('function fillRandom() { throw new Error("no RNG at load"); }'),
-  time: inertModule('{ set() {} }'),
-};
 
 test('the firmware module graph loads without touching a global the platform adds later', () => {
   const script = bundleDevice({ entry: 'firmware/moddable/main.ts', platform: MODDABLE_STANDINS });

@@ -46,32 +46,50 @@ function transpile(file: string): string {
   }).outputText;
 }
 
-/** One script holding the entry's module graph. */
-export function bundleDevice(options: BundleOptions): string {
+/** One module of the graph: a file of ours or of a package, or a platform module. */
+export interface GraphModule {
+  /** Repo-relative path of the source file; undefined for a platform module. */
+  readonly file: string | undefined;
+  /** The platform module's specifier; undefined for a file. */
+  readonly platform: string | undefined;
+  /** CommonJS source (a file transpiled; a platform module as the caller wrote it). */
+  readonly source: string;
+  /** Each specifier the module requires → the index of that module in the graph. */
+  readonly requires: Readonly<Record<string, number>>;
+}
+
+/** The entry's module graph, entry first: every module it imports, directly or not, once. */
+export function deviceModuleGraph(options: BundleOptions): readonly GraphModule[] {
   const platform = options.platform ?? {};
   const ids = new Map<string, number>();
-  const bodies: string[] = [];
-  const add = (key: string, source: string, deps: (specifier: string) => number): number => {
-    const id = bodies.length;
+  const modules: GraphModule[] = [];
+  const add = (key: string, at: Omit<GraphModule, 'requires'>, deps: (specifier: string) => number): number => {
+    const id = modules.length;
     ids.set(key, id);
-    bodies.push('');
-    const requires = [...source.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]!);
-    const table = Object.fromEntries(requires.map((s) => [s, deps(s)]));
-    bodies[id] = `[${JSON.stringify(table)}, function (module, exports, require) {\n${source}\n}]`;
+    const requires: Record<string, number> = {};
+    modules.push({ ...at, requires });
+    for (const m of at.source.matchAll(/\brequire\("([^"]+)"\)/g)) requires[m[1]!] = deps(m[1]!);
     return id;
   };
   const visit = (file: string): number => {
     const known = ids.get(file);
     if (known !== undefined) return known;
-    return add(file, transpile(file), (specifier) => {
+    return add(file, { file: relative(repoRoot, file), platform: undefined, source: transpile(file) }, (specifier) => {
       if (Object.hasOwn(platform, specifier)) {
         const key = `platform:${specifier}`;
-        return ids.get(key) ?? add(key, platform[specifier]!, () => -1);
+        return ids.get(key) ?? add(key, { file: undefined, platform: specifier, source: platform[specifier]! }, () => -1);
       }
       return visit(resolveImport(file, specifier));
     });
   };
-  const entry = visit(join(repoRoot, options.entry));
+  visit(join(repoRoot, options.entry));
+  return modules;
+}
+
+/** One script holding the entry's module graph. */
+export function bundleDevice(options: BundleOptions): string {
+  const bodies = deviceModuleGraph(options).map(({ source, requires }) =>
+    `[${JSON.stringify(requires)}, function (module, exports, require) {\n${source}\n}]`);
   return `(function () {
   "use strict";
   const modules = [${bodies.join(',\n')}];
@@ -84,7 +102,7 @@ export function bundleDevice(options: BundleOptions): string {
     body(module, module.exports, (specifier) => load(table[specifier]));
     return module.exports;
   }
-  globalThis.deviceEntry = load(${entry});
+  globalThis.deviceEntry = load(0);
 })();
 `;
 }
@@ -94,3 +112,24 @@ export function inertModule(defaultExport: string, named: Readonly<Record<string
   const parts = Object.entries({ default: defaultExport, ...named }).map(([k, v]) => `${JSON.stringify(k)}: ${v}`);
   return `module.exports = { __esModule: true, ${parts.join(', ')} };`;
 }
+
+/**
+ * The platform modules firmware/moddable/main.ts imports, as inert stand-ins: loading must not
+ * need them to do anything (the boot-order test); the firmware manifest test names them too.
+ */
+export const MODDABLE_STANDINS: Readonly<Record<string, string>> = {
+  timer: inertModule('{ set() {}, repeat() {}, clear() {} }'),
+  'mc/config': inertModule('{}'),
+  'text/decoder': inertModule('class Decoder {}'),
+  'text/encoder': inertModule('class Encoder {}'),
+  'pins/digital': inertModule('class Digital {}'),
+  neopixel: inertModule('class NeoPixel {}'),
+  file: inertModule('undefined', { File: 'class File {}', Iterator: 'class Iterator {}' }),
+  preference: inertModule('{ get() {}, set() {}, delete() {}, keys() { return []; } }'),
+  'embedded:network/mqtt/client': inertModule('class MQTTClient {}'),
+  'embedded:io/socket/tcp': inertModule('class TCP {}'),
+  'embedded:io/socket/tcp/tls': inertModule('class TLSSocket {}'),
+  sntp: inertModule('class SNTP {}'),
+  'hardware-random': inertModule('function fillRandom() { throw new Error("no RNG at load"); }'),
+  time: inertModule('{ set() {} }'),
+};

@@ -58,10 +58,10 @@ export function hsmSecretErrorString(code: number): string {
  * load_hsm: "Failed to load hsm_secret: " + message (CLN never adds a detail).
  */
 export class HsmSecretError extends Error {
+  override readonly name = 'HsmSecretError';
   readonly code: HsmSecretErrorCode;
   constructor(code: HsmSecretErrorCode, detail?: string) {
     super(detail ? `${hsmSecretErrorString(code)}. ${detail}` : hsmSecretErrorString(code));
-    this.name = 'HsmSecretError';
     this.code = code;
   }
 

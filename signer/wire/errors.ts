@@ -9,12 +9,12 @@
 
 /** A frame that CLN's fromwire would reject, or a value its towire could not write. */
 export class WireError extends Error {
+  override readonly name = 'WireError';
   /** Byte offset in the frame where decoding failed (-1 when encoding). */
   readonly offset: number;
 
   constructor(message: string, offset = -1) {
     super(message);
-    this.name = 'WireError';
     this.offset = offset;
   }
 }
