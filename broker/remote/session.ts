@@ -21,13 +21,8 @@
  *   init (under a fresh id) and is used only if it gives the same reply (same seed);
  * - requests the device had not journaled (id above its hello's lastId) would arrive below
  *   the check's id, which it refuses: they get fresh ids above it;
- * - a device whose hello's lastId is below the highest id the broker log shows answered lost
- *   journal records (deleted, truncated, restored from a copy): it is refused, unless the
- *   operator accepted exactly that device and id;
- * - requests a previous run logged and got no reply for (the broker stopped meanwhile) are
- *   sent to the first device that says hello, if it journaled them, and their journaled
- *   replies logged, answering nobody (docs/broker-log.md "Reconciliation after a broker crash");
- * - a payload that does not decode, and a hello whose lastId is not a u64, is logged and dropped.
+ * - a hello's rollback rule and what it settles of a previous run are hello.ts's;
+ * - a payload that does not decode, and a malformed hello, is logged and dropped.
  */
 import { equal, toHex } from '../../signer/bytes.js';
 import type { Reply } from '../../signer/decision.js';
@@ -36,11 +31,12 @@ import { decodeReplyPayload, encodeReplyEnvelope } from '../../signer/remote/env
 import { decodeMessage, messageType, requestType } from '../../signer/wire/messages.js';
 import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
 import { isIdRefusal } from '../../core/signer-core.js';
-import { MAX_REQUEST_ID, parseDecimalU64, RequestIds } from '../request-ids.js';
+import { RequestIds } from '../request-ids.js';
 import type { DeviceHeard, SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
 import { DeviceSet, type DeviceView } from './device-set.js';
 import { Dispatch } from './dispatch.js';
+import { parseHello, rollbackVerdict, settleUnanswered } from './hello.js';
 import {
   byId, type Now, type Origin, type Pending, type Queued, RESEND_BACKOFF_MS, type SessionCommand, type SessionEvent, type SessionOptions, UNLOGGED_IDS,
 } from './session-protocol.js';
@@ -259,22 +255,13 @@ export class Session {
   }
 
   #hello(device: string, payload: Uint8Array, now: Now): void {
-    let lastId: bigint | Error;
-    let firmware: unknown;
-    try {
-      const hello = JSON.parse(new TextDecoder().decode(payload)) as { lastId?: unknown; firmware?: unknown };
-      lastId = parseDecimalU64(hello.lastId);
-      if (lastId instanceof Error) lastId = new Error(`lastId ${lastId.message}`);
-      else if (lastId === MAX_REQUEST_ID) lastId = new Error('lastId 2^64-1 leaves no request id after it');
-      firmware = hello.firmware;
-    } catch (e) {
-      lastId = e as Error;
-    }
-    if (lastId instanceof Error) {
-      const text = `malformed hello from ${device} dropped: ${lastId.message}`;
+    const hello = parseHello(payload);
+    if (hello instanceof Error) {
+      const text = `malformed hello from ${device} dropped: ${hello.message}`;
       this.#log('unusual', text);
       return this.#error(text, now);
     }
+    const { lastId, firmware } = hello;
     this.#log('info', `hello from ${device} (firmware ${String(firmware)}, last journaled id ${lastId})`);
     if (typeof firmware === 'string') this.#heard.set(device, { lastSeenAt: now.wall, firmware });
     this.#emit({ kind: 'append', record: { kind: 'signer-connected', deviceId: device, at: now.wall } });
@@ -282,8 +269,19 @@ export class Session {
       this.#log('unusual', `device ${device} journaled id ${lastId}, beyond this broker's log; ids continue at ${lastId + 1n}`);
     }
     if (this.devices.active === device) this.#leave(device, now);
-    if (lastId < this.#answeredUpTo && !this.#rollbackAccepted(device, lastId, now)) return this.#refuseRollback(device, lastId, now);
-    this.#reconcile(device, lastId, now);
+    const rollback = rollbackVerdict(device, lastId, this.#answeredUpTo, this.options.acceptRollback);
+    if (rollback) {
+      this.#log('broken', rollback.text);
+      this.#error(rollback.text, now);
+      if (!rollback.accepted) return this.devices.set(device, 'refused');
+    }
+    const settled = settleUnanswered(device, lastId, this.#unanswered, now);
+    this.#unanswered = [];
+    for (const { id, text } of settled.dropped) this.#error(text, now, id);
+    for (const p of settled.resend) {
+      this.#outstanding.set(p.id, p);
+      this.#log('unusual', `request ${p.id} was answered by device ${device} (its journal ends at ${lastId}) but the broker stopped before logging the reply: asking for it again`);
+    }
     // Protocol "Init": the same init first, under a fresh id; the device is used only if its
     // reply is the same. Also once lightningd's init went out unanswered: a restarted device
     // must handle an init before any new id (it unlocks its keys), and lightningd's own could
@@ -300,44 +298,6 @@ export class Session {
     // error record names the old id). Published once the device passed the check.
     const unjournaled = [...this.#outstanding.values()].filter((p) => p.origin.kind === 'lightningd' && !p.answered && p.id > lastId).sort(byId);
     for (const p of unjournaled) this.#renumber(p, `device ${device} had not journaled it when it restarted`, now);
-  }
-
-  /**
-   * A previous run's requests without a reply: the ones this device journaled (id up to its
-   * lastId) go out again ahead of anything new (#activate sends in id order), to have their
-   * journaled replies logged; the others were never decided and nobody waits for them now.
-   */
-  #reconcile(device: string, lastId: bigint, now: Now): void {
-    for (const r of this.#unanswered) {
-      if (r.id > lastId) {
-        this.#error(`request ${r.id}, logged before the broker stopped, was never answered: device ${device} had not journaled it (its journal ends at ${lastId}); ` +
-          'lightningd restarted with the broker, so nobody waits for it', now, r.id);
-        continue;
-      }
-      const envelope: Envelope = { id: r.id, client: r.client, at: Math.floor(r.at / 1000), message: r.message };
-      this.#outstanding.set(r.id, { id: r.id, type: r.type, envelope, started: now.mono, origin: { kind: 'reconcile' }, attempt: 0, answered: false, logged: true });
-      this.#log('unusual', `request ${r.id} was answered by device ${device} (its journal ends at ${lastId}) but the broker stopped before logging the reply: asking for it again`);
-    }
-    this.#unanswered = [];
-  }
-
-  #rollbackAccepted(device: string, lastId: bigint, now: Now): boolean {
-    const accept = this.options.acceptRollback;
-    if (accept?.device !== device || accept.lastId !== lastId) return false;
-    const text = `device ${device} says its journal ends at id ${lastId} although the broker log shows id ${this.#answeredUpTo} answered: ` +
-      'accepted because SPHINX_ACCEPT_DEVICE_ROLLBACK names it (the operator\'s decision: state after that id is lost to it)';
-    this.#log('broken', text);
-    this.#error(text, now);
-    return true;
-  }
-
-  #refuseRollback(device: string, lastId: bigint, now: Now): void {
-    this.devices.set(device, 'refused');
-    const text = `device ${device} refused: its journal ends at id ${lastId} but the broker log shows id ${this.#answeredUpTo} answered: ` +
-      'its journal was deleted, truncated or restored from an older copy, and signing from that state could sign a revoked commitment. ' +
-      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/broker-log.md "The operator's way out")`;
-    this.#log('broken', text);
-    this.#error(text, now);
   }
 
   /** Moves `old` to a fresh id: logged as a new request of its own. */

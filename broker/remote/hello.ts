@@ -1,0 +1,82 @@
+/**
+ * What the broker makes of a device's hello (docs/remote-protocol.md "Connecting",
+ * "Rollback"): the payload parsed with its bounds, the rollback rule, and what it settles of a
+ * previous run's unanswered requests. Pure; the session
+ * (session.ts) acts on the result.
+ */
+import type { Envelope } from '../../signer/envelope.js';
+import type { RequestReceived } from '../../log/broker-log/record.js';
+import { MAX_REQUEST_ID, parseDecimalU64 } from '../request-ids.js';
+import type { Now, Pending } from './session-protocol.js';
+
+export interface Hello {
+  /** The last request id the device journaled. */
+  readonly lastId: bigint;
+  readonly firmware: unknown;
+}
+
+/** The hello, or why it is malformed (not JSON, a lastId that is not a u64 below 2^64-1). */
+export function parseHello(payload: Uint8Array): Hello | Error {
+  try {
+    const hello = JSON.parse(new TextDecoder().decode(payload)) as { lastId?: unknown; firmware?: unknown };
+    const lastId = parseDecimalU64(hello.lastId);
+    if (lastId instanceof Error) return new Error(`lastId ${lastId.message}`);
+    if (lastId === MAX_REQUEST_ID) return new Error('lastId 2^64-1 leaves no request id after it');
+    return { lastId, firmware: hello.firmware };
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+/**
+ * A device whose journal ends below the highest id the broker log shows answered lost records
+ * (deleted, truncated, restored from an older copy): refused, unless the operator accepted
+ * exactly that device and id. Undefined when there is no rollback; else the loud line to log.
+ */
+export function rollbackVerdict(
+  device: string,
+  lastId: bigint,
+  answeredUpTo: bigint,
+  accept: { readonly device: string; readonly lastId: bigint } | undefined,
+): { readonly accepted: boolean; readonly text: string } | undefined {
+  if (lastId >= answeredUpTo) return undefined;
+  if (accept?.device === device && accept.lastId === lastId) {
+    return {
+      accepted: true,
+      text: `device ${device} says its journal ends at id ${lastId} although the broker log shows id ${answeredUpTo} answered: ` +
+        'accepted because SPHINX_ACCEPT_DEVICE_ROLLBACK names it (the operator\'s decision: state after that id is lost to it)',
+    };
+  }
+  return {
+    accepted: false,
+    text: `device ${device} refused: its journal ends at id ${lastId} but the broker log shows id ${answeredUpTo} answered: ` +
+      'its journal was deleted, truncated or restored from an older copy, and signing from that state could sign a revoked commitment. ' +
+      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/broker-log.md "The operator's way out")`,
+  };
+}
+
+/**
+ * A previous run's requests logged without a reply (the broker stopped meanwhile), settled by
+ * the first device's hello (docs/broker-log.md "Reconciliation after a broker crash"): those it
+ * journaled (id up to its lastId) go out again, ahead of anything new, to have their journaled
+ * replies logged, answering nobody; the others were never decided and nobody waits for them now.
+ */
+export function settleUnanswered(
+  device: string,
+  lastId: bigint,
+  unanswered: readonly RequestReceived[],
+  now: Now,
+): { readonly resend: Pending[]; readonly dropped: { readonly id: bigint; readonly text: string }[] } {
+  const resend: Pending[] = [];
+  const dropped: { id: bigint; text: string }[] = [];
+  for (const r of unanswered) {
+    if (r.id > lastId) {
+      dropped.push({ id: r.id, text: `request ${r.id}, logged before the broker stopped, was never answered: device ${device} had not journaled it (its journal ends at ${lastId}); ` +
+        'lightningd restarted with the broker, so nobody waits for it' });
+      continue;
+    }
+    const envelope: Envelope = { id: r.id, client: r.client, at: Math.floor(r.at / 1000), message: r.message };
+    resend.push({ id: r.id, type: r.type, envelope, started: now.mono, origin: { kind: 'reconcile' }, attempt: 0, answered: false, logged: true });
+  }
+  return { resend, dropped };
+}
