@@ -15,7 +15,7 @@ import { JournalCorruptError } from '../log/journal/frame.js';
 import { isSourced } from '../log/journal/record.js';
 import { emptyBrokerViews, replayBrokerLog, replayJournal, replayJournalViews } from '../projections/replay.js';
 import { fmtHelp, HELP } from './help.js';
-import { AuditInputError, openBrokerLog, readJournal, readSecretFile } from './inputs.js';
+import { AuditInputError, openBrokerLog, readJournal, readPolicyFile, readSecretFile } from './inputs.js';
 import { type JournalScan, scanJournal } from './journal-scan.js';
 import { auditMirror, printMirror } from './mirror-check.js';
 import { Progress, progressStream, type ProgressStream } from './progress.js';
@@ -34,6 +34,7 @@ const OPTIONS = {
   log: { type: 'string' },
   journal: { type: 'string' },
   'hsm-secret': { type: 'string' },
+  policy: { type: 'string' },
   developer: { type: 'boolean' },
   json: { type: 'boolean' },
   out: { type: 'string' },
@@ -159,6 +160,8 @@ async function summary(io: AuditIo, v: Values, progress: ProgressStream | undefi
 async function verify(io: AuditIo, v: Values, progress: ProgressStream | undefined, withLog: WithLog, damage: Damage): Promise<number> {
   const dir = needLog(v);
   const hsmSecret = v['hsm-secret'] === undefined ? undefined : readSecretFile(v['hsm-secret']);
+  if (v.policy !== undefined && hsmSecret === undefined) throw new UsageError('--policy is the policy the replay starts from: it needs --hsm-secret (without it, verify checks signatures and decides nothing)');
+  const policy = v.policy === undefined ? undefined : readPolicyFile(v.policy);
   let journal: JournalScan | undefined;
   if (v.journal !== undefined) {
     const copy = readJournal(v.journal);
@@ -169,7 +172,7 @@ async function verify(io: AuditIo, v: Values, progress: ProgressStream | undefin
   }
   const report = await withLog(dir, (log) => {
     const bar = new Progress(progress, hsmSecret ? 'replay' : 'verify', Number(log.end));
-    return verifyLog(log, { curve: fastCurve(), hsmSecret, developer: v.developer, journal, onProgress: (n) => bar.update(n) }).finally(() => bar.done());
+    return verifyLog(log, { curve: fastCurve(), hsmSecret, developer: v.developer, policy, journal, onProgress: (n) => bar.update(n) }).finally(() => bar.done());
   });
   const mirror = journal && (await auditMirror(dir, journal.records.map((r) => r.record), hsmSecret));
   if (v.json) {

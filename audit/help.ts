@@ -7,7 +7,7 @@ Usage: sphinx-audit <command> [options]   (sphinx-audit <command> --help for mor
 
 Commands:
   summary  --log DIR                          counts by type, client and channel; time range; latency
-  verify   --log DIR [--journal J] [--hsm-secret FILE]
+  verify   --log DIR [--journal J] [--hsm-secret FILE [--policy FILE]]
                                               re-verify every reply; cross-check the device journal
   channel  <peer>/<dbid> [--log DIR] [--journal J]
                                               one channel's timeline
@@ -36,11 +36,14 @@ export const HELP: Readonly<Record<string, string>> = {
 Reads the broker log once: requests by hsmd message type (with errors and policy refusals),
 by client connection (peer/dbid/permissions) and by channel; the time range; the latency
 distribution (p50/p90/p99/max) and its histogram rows; holes in the sequence.`,
-  verify: `sphinx-audit verify --log DIR [--journal FILE|DIR] [--hsm-secret FILE] [--developer] [--json]
+  verify: `sphinx-audit verify --log DIR [--journal FILE|DIR] [--hsm-secret FILE [--policy FILE]] [--developer] [--json]
 
 With --hsm-secret: replays every answered request through a fresh signer (in the order the
 device answered, with the logged client and time) and compares every reply byte for byte
-(--developer as hsmd was run with it). Without it: checks every signature in every reply
+(--developer as hsmd was run with it). The replay decides under the policy the device started
+from: its defaults, or --policy FILE, the device's policy.json (the same format: settings
+over the defaults, docs/policies.md); with --journal, the device's own policy changes (its
+policy file, sphinx-ctl) apply from where the journal has them. Without it: checks every signature in every reply
 against the keys the log establishes (node id from the init reply, funding keys and basepoints
 from get_channel_basepoints, per-commitment points) and reports per type what it checked and
 what needs the secret. With --journal: every logged reply must be the journal record of the

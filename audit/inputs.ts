@@ -8,7 +8,8 @@
  * - a device journal: a directory (its `journal`, `snapshot-a`, `snapshot-b`) or the journal
  *   file itself (its slots are looked for next to it). The bytes are copied into memory
  *   files, so recovery (which cuts torn tails and finishes compactions) never writes to the
- *   device's files: an audit changes nothing it audits.
+ *   device's files: an audit changes nothing it audits;
+ * - the device's policy file (policy.json), the policy verify's replay starts from.
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,8 @@ import { describeHolder, liveHolder } from '../node/dir-lock.js';
 import type { JournalFiles } from '../log/journal/journal.js';
 import { JOURNAL_FILE, SNAPSHOT_FILES } from '../log/journal/journal.js';
 import { MemoryFile } from '../log/memory-file.js';
+import { policyFromJson, PolicyJsonError } from '../signer/policy/policy-codec.js';
+import { DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
 
 /** An input that cannot be read; the message says what to pass instead. Exit code 2. */
 export class AuditInputError extends Error {
@@ -112,6 +115,20 @@ export function readJournal(path: string): JournalCopy {
 }
 
 /** Reads an hsm_secret file (the raw 32 bytes, or CLN's encrypted/mnemonic forms the signer unlocks). */
+/**
+ * The policy the device started from, in its policy-file format (policy.json,
+ * docs/policies.md "The device's policy"): its settings over the device's defaults.
+ */
+export function readPolicyFile(path: string): PolicyConfig {
+  if (!existsSync(path)) throw new AuditInputError(`no such policy file ${path}: pass the device's policy.json (the policy it started from) with --policy, or leave it out for the defaults`);
+  try {
+    return policyFromJson(JSON.parse(readFileSync(path, 'utf8')), DEFAULT_POLICY, undefined);
+  } catch (e) {
+    if (!(e instanceof SyntaxError || e instanceof PolicyJsonError)) throw e;
+    throw new AuditInputError(`policy file ${path}: ${e.message}; fix it (docs/policies.md lists the settings)`);
+  }
+}
+
 export function readSecretFile(path: string): Uint8Array {
   if (!existsSync(path)) throw new AuditInputError(`no such hsm_secret ${path}: pass the node's hsm_secret file with --hsm-secret, or leave it out to check signatures only`);
   return new Uint8Array(readFileSync(path));

@@ -5,6 +5,7 @@
  * - With the hsm_secret: every answered request is decided again by a fresh Signer, in the
  *   order the device answered them (the order of the reply records: the device is
  *   sequential and its replies arrive in order), with the logged client context and time,
+ *   under the policy the device started from (`policy`) and the journal's changes to it,
  *   and the reply must be byte-identical to the logged one.
  * - Without it: every signature in every reply is checked (audit/signature-checks.ts).
  * - With a journal: every logged reply must be the journal record of the same id (same
@@ -21,6 +22,7 @@ import { messageName } from '../projections/records.js';
 import { equal } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import type { Reply } from '../signer/decision.js';
+import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import type { JournalScan } from './journal-scan.js';
 import { type SignatureCheck, SignatureChecker } from './signature-checks.js';
@@ -50,6 +52,11 @@ export interface VerifyOptions {
   /** The hsm_secret file's bytes: replay mode. */
   readonly hsmSecret?: Uint8Array;
   readonly developer?: boolean;
+  /**
+   * The policy the device started from (replay mode; the device's default if unset). The
+   * journal's own policy changes apply on top, where they happened.
+   */
+  readonly policy?: PolicyConfig;
   readonly journal?: JournalScan;
   readonly onProgress?: (records: number) => void;
 }
@@ -113,7 +120,7 @@ export async function verifyLog(log: BrokerLog, options: VerifyOptions): Promise
     t.how.add(check.how);
   };
   const replay = options.hsmSecret !== undefined
-    ? new Signer({ curve: options.curve, developer: options.developer ?? false, readHsmSecret: () => options.hsmSecret! })
+    ? new Signer({ curve: options.curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => options.hsmSecret! })
     : undefined;
   const checker = replay ? undefined : new SignatureChecker(options.curve);
 

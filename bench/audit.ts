@@ -6,7 +6,9 @@
  *   bar is drawn on stderr as the real tool draws it;
  * - verify with the secret (every request replayed through a fresh Signer, replies compared
  *   byte for byte) on the session's own log, repeated: replay needs a log a real signer
- *   produced, and a repeated session is not one (its channel would be created twice).
+ *   produced, and a repeated session is not one (its channel would be created twice). The
+ *   log was made under sessionPolicy (the device's defaults with the session's withdrawal
+ *   allowlisted), and the replay starts from it, as `sphinx-audit verify --policy` does.
  * BENCH_AUDIT_RECORDS sets the big log's size (default 250k to keep the bench near a minute;
  * BENCH_AUDIT_RECORDS=1000000 for the 1M run); the size used is printed with the rate.
  */
@@ -20,7 +22,7 @@ import { Level } from 'level';
 import { BrokerLog, brokerLogDir, seqKey } from '../log/broker-log/broker-log.js';
 import { encodeRecord, type LogRecord } from '../log/broker-log/record.js';
 import { fromHex } from '../signer/bytes.js';
-import { liveSession, sessionRequests } from '../test/session-records.js';
+import { liveSession, sessionPolicy, sessionRequests } from '../test/session-records.js';
 import { fixturePath } from '../test/fixtures.js';
 import { loadTranscript } from '../test/transcript.js';
 import { type Bench, fmtOps } from './harness.js';
@@ -99,7 +101,7 @@ export const auditBench: Bench = {
       let findings = 0;
       const t1 = performance.now();
       while (performance.now() - t1 < 3000) {
-        const r = await verifyLog(small, { curve, hsmSecret: secret });
+        const r = await verifyLog(small, { curve, hsmSecret: secret, policy: sessionPolicy(SESSION) });
         replayed += r.replies;
         findings += r.findings.length;
       }

@@ -6,16 +6,19 @@
  * dropped from each. Each must be caught by `verify` (exit 1 for a mismatch, 3 for a damaged
  * input) and named: broker-log seq,
  * request id, message type, journal byte offset. Plus summary, channel, state, --json,
- * --help and the progress bar.
+ * --help and the progress bar; --policy (the replay's starting policy) and exit 4 (an internal
+ * error, a fault injected from outside the bin by test/audit-fault.ts).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import test from 'node:test';
 import { runAudit } from '../audit/cli.js';
 import { decodeRecord as decodeJournalRecord, encodeRecord as encodeJournalRecord, encodeSourced } from '../log/journal/record.js';
 import { repoRoot } from './fixtures.js';
+import { RECORDED_SESSIONS_POLICY_FILE } from './session-records.js';
 import { buildSession, deleteRecord, encodeFrame, journalFrames, logRecords, putRecord, rewriteJournal, type SessionDirs } from './audit-session.js';
 
 async function audit(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
@@ -239,4 +242,49 @@ test('clear errors with the fix, --help for the tool and each command, the bin s
   const version = spawnSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-audit'), '--version'], { encoding: 'utf8' });
   assert.equal(version.status, 0);
   assert.equal(version.stdout, `sphinx-audit ${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version}\n`);
+});
+
+const AUDIT_BIN = join(repoRoot, 'bin', 'sphinx-audit');
+
+test('--policy: without the journal, the replay starts from the policy file the device was provisioned with (the real bin)', async () => {
+  await withSession(async (s) => {
+    // The session's device allowlisted its withdrawal's destination in its policy.json.
+    const replay = (...extra: string[]) => spawnSync(process.execPath, [AUDIT_BIN, 'verify', '--log', s.dataDir, '--hsm-secret', s.secretFile, ...extra], { encoding: 'utf8' });
+    const defaults = replay();
+    assert.equal(defaults.status, 1, defaults.stdout + defaults.stderr);
+    assert.match(defaults.stdout, /hsmd_sign_withdrawal: logged reply differs from the signer's replayed reply/, 'under the defaults the withdrawal replays as a refusal');
+    const policyFile = join(s.root, 'policy.json');
+    writeFileSync(policyFile, RECORDED_SESSIONS_POLICY_FILE);
+    const provisioned = replay('--policy', policyFile);
+    assert.equal(provisioned.status, 0, provisioned.stdout + provisioned.stderr);
+    assert.match(provisioned.stdout, /OK: no mismatch/);
+
+    writeFileSync(policyFile, '{"maxHtlcs": -1}');
+    const bad = replay('--policy', policyFile);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /policy file .*policy\.json: maxHtlcs: expected a whole number .*fix it \(docs\/policies\.md/);
+    const missing = replay('--policy', join(s.root, 'nonexistent.json'));
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /no such policy file/);
+    const noSecret = spawnSync(process.execPath, [AUDIT_BIN, 'verify', '--log', s.dataDir, '--policy', policyFile], { encoding: 'utf8' });
+    assert.equal(noSecret.status, 2);
+    assert.match(noSecret.stderr, /--policy is the policy the replay starts from: it needs --hsm-secret/);
+  });
+});
+
+test('an internal error (a bug) exits 4 with a short message, and where it happened under SPHINX_AUDIT_DEBUG=1 (the real bin)', async () => {
+  const INJECTED = 'replay fault injected by the test';
+  await withSession(async (s) => {
+    const faulty = (env: Record<string, string>) => spawnSync(process.execPath,
+      ['--import', pathToFileURL(join(repoRoot, 'dist', 'test', 'audit-fault.js')).href, AUDIT_BIN, ...verifyArgs(s, true)],
+      { encoding: 'utf8', env: { ...process.env, AUDIT_FAULT_TEXT: INJECTED, SPHINX_AUDIT_DEBUG: '', ...env } });
+    const plain = faulty({});
+    assert.equal(plain.status, 4, plain.stdout + plain.stderr);
+    assert.match(plain.stderr, new RegExp(`^sphinx-audit: internal error \\(a bug: please report it with the command line\\): ${INJECTED}\nSPHINX_AUDIT_DEBUG=1 shows where it happened\n$`));
+    const debug = faulty({ SPHINX_AUDIT_DEBUG: '1' });
+    assert.equal(debug.status, 4);
+    assert.match(debug.stderr, new RegExp(`TypeError: ${INJECTED}\n\\s+at Signer\\.handle .*audit-fault\\.js.*\n\\s+at verifyLog .*audit/verify\\.js`));
+    const clean = spawnSync(process.execPath, [AUDIT_BIN, ...verifyArgs(s, true)], { encoding: 'utf8' });
+    assert.equal(clean.status, 0, 'the same inputs verify without the fault');
+  });
 });
