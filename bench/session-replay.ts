@@ -2,7 +2,7 @@
  * The recorded session session-basic-l1 (a node's start, channel open, payments both ways,
  * withdraw, mutual close: 199 exchanges) replayed after init, every reply checked against
  * CLN's recording while timing:
- * - through the Signer in this process (the signer's own cost), noble and native curves; the
+ * - through the Signer in this process (the signer's own cost), noble curve and hashes, and native ones; the
  *   native pass also times the curve calls alone: the session's libsecp256k1 work, the
  *   CLN-like compute a C hsmd cannot go below;
  * - through bin/sphinx-hsmd spawned as lightningd spawns it, local signer and remote path
@@ -16,7 +16,9 @@
 import { fastCurve } from '../node/curve-native.js';
 import { equal, fromHex } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
+import { type Hashes, nobleHashes, useHashes } from '../signer/crypto/hashes.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
+import { nativeHashes } from '../node/hashes-native.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath } from '../test/fixtures.js';
 import { sessionSignerOptions } from '../test/session-records.js';
@@ -63,8 +65,9 @@ interface InProcess {
   readonly stateChanging: number;
 }
 
-/** One pass over the session after init in a fresh Signer; throws on a wrong reply. */
-function replayInProcess(baseCurve: Curve): InProcess {
+/** One pass over the session after init in a fresh Signer on `hashes`; throws on a wrong reply. */
+function replayInProcess(baseCurve: Curve, hashes: Hashes): InProcess {
+  useHashes(hashes);
   const { exchanges } = loadTranscript(fixturePath(`transcripts/${SESSION}`));
   const { curve, spentMs } = timedCurve(baseCurve);
   // The recording's options: its withdrawals pay the other node, which the session's allowlist names.
@@ -111,8 +114,8 @@ function replayThroughProcess(mode: SignerMode): Promise<number[]> {
 export const sessionReplayBench: Bench = {
   name: `replay ${SESSION} after init (199 exchanges), cold and warm, against its floors`,
   async run({ floors }) {
-    const noble = Array.from({ length: PASSES }, () => replayInProcess(nobleCurve));
-    const native = Array.from({ length: PASSES }, () => replayInProcess(fastCurve()));
+    const noble = Array.from({ length: PASSES }, () => replayInProcess(nobleCurve, nobleHashes));
+    const native = Array.from({ length: PASSES }, () => replayInProcess(fastCurve(), nativeHashes));
     const best = (runs: readonly number[]) => Math.min(...runs);
     const { requests, stateChanging } = native[0]!;
     const compute = best(native.map((r) => r.curveMs));
@@ -127,8 +130,8 @@ export const sessionReplayBench: Bench = {
       const warm = best(runs.slice(1));
       rows.push([label, fmtMs(runs[0]!), fmtMs(warm), floor === undefined ? '' : fmtMs(floor), floor === undefined ? '' : `${fmtRatio(runs[0]! / floor)} / ${fmtRatio(warm / floor)}`]);
     };
-    row('signer in-process, noble (pure JS)', noble.map((r) => r.ms));
-    row('signer in-process, native curve', native.map((r) => r.ms));
+    row('signer in-process, noble curve and hashes (pure JS)', noble.map((r) => r.ms));
+    row('signer in-process, native curve and hashes', native.map((r) => r.ms));
     row('bin/sphinx-hsmd, local signer', local, localFloor);
     row('bin/sphinx-hsmd, remote (embedded MQTT → sphinx-signer)', remote, remoteFloor);
     printTable(['path', 'cold (pass 1)', `warm (best of ${PASSES - 1})`, 'floor', 'cold / warm ÷ floor'], rows);

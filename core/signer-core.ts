@@ -20,7 +20,7 @@
  * deterministic (RFC 6979 signatures, docs/hsmd-protocol.md#signing) and CLN's retries pass the commitment
  * policies (policy-retry-identical), so it gets the identical reply (signer-core.test.ts).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../signer/crypto/hashes.js';
 import { type JournalFiles, Journal, type Recovery } from '../log/journal/journal.js';
 import { assertSourceName, isSourced, type JournalEntry, type SourcedRecord } from '../log/journal/record.js';
 import { equal } from '../signer/bytes.js';

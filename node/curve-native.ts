@@ -25,6 +25,7 @@ import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { belowN, checkPoint, fromScalar, isSecretKey, N, toScalar } from './curve-scalars.js';
 import { loadWasmCurve } from './curve-wasm.js';
+import { useNativeHashes } from './hashes-native.js';
 
 /** The part of secp256k1 v5's API used here (API.md); every failure throws. */
 interface Secp256k1Addon {
@@ -145,10 +146,16 @@ let chosen: Curve | undefined;
 
 /**
  * The fastest byte-identical `Curve` this process can load: the native backend, else
- * nobleCurve. Logs nothing (the caller decides what to say about it).
+ * nobleCurve. The first call also installs node:crypto's hashes behind the signer's hash port
+ * (node/hashes-native.ts), the same choice for the hashes: every Node process that signs
+ * (broker, device on Node, audit) asks for its curve here. Logs nothing (the caller decides
+ * what to say about it).
  */
 export function fastCurve(): Curve {
-  chosen ??= loadNativeCurve() ?? nobleCurve;
+  if (chosen === undefined) {
+    useNativeHashes();
+    chosen = loadNativeCurve() ?? nobleCurve;
+  }
   return chosen;
 }
 

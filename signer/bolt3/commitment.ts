@@ -6,7 +6,8 @@
  * to build the peer's commitment, pass the peer as local. Keys come already derived for
  * this commitment (signer/keys does that).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
+import { concat } from '../bytes.js';
 import {
   ANCHOR_OUTPUT_SAT,
   commitmentFeeSat,
@@ -94,7 +95,7 @@ export interface Commitment {
  * SHA256(payment_basepoint from open_channel || payment_basepoint from accept_channel).
  */
 export function commitmentNumberObscurer(openerPaymentBasepoint: Uint8Array, accepterPaymentBasepoint: Uint8Array): bigint {
-  const h = sha256.create().update(openerPaymentBasepoint).update(accepterPaymentBasepoint).digest();
+  const h = sha256(concat(openerPaymentBasepoint, accepterPaymentBasepoint));
   let v = 0n;
   for (let i = 26; i < 32; i++) v = (v << 8n) | BigInt(h[i]!);
   return v;

@@ -5,8 +5,7 @@
  * Numbers are pushed as CLN's bitcoin/script.c add_number does: OP_0, OP_1..OP_16, else the
  * minimal little-endian signed encoding (so 144 is `02 9000`, 500 is `02 f401`).
  */
-import { ripemd160 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { ripemd160, sha256 } from '../crypto/hashes.js';
 
 const OP_0 = 0x00;
 const OP_IF = 0x63;

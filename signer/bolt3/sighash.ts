@@ -9,7 +9,7 @@
  * owning it lets a transaction's three midstate hashes be computed once for all its
  * inputs (`sighasher`), as BIP 143 intends.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 import { WireWriter } from '../wire/writer.js';
 import type { Tx } from './tx.js';
 

@@ -12,7 +12,7 @@
  * Txids are 32 bytes in wire order (the order inside a serialized outpoint, i.e. the
  * reverse of the usual hex display): CLN's struct bitcoin_txid and the hsmd wire use it too.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 import { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
 

@@ -6,7 +6,7 @@
  * ‖ u32 nonce. Hashes are kept in internal byte order (the reverse of the hex bitcoind
  * prints), as txids are elsewhere in the signer.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 
 export const HEADER_BYTES = 80;
 

@@ -10,7 +10,7 @@
  * response body: {"device","request" (the command's digest hex),"nonce","ok", "result"|"error","refusal"}.
  * Pure: used by the device and by sphinx-ctl alike.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 import { concat, fromHex, toHex, utf8 } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 

@@ -10,19 +10,17 @@
  * - `signRecoverableRfc6979`: sign_invoice and sign_message (plain RFC 6979, recoverable).
  * - `signSchnorrBip340`: sign_bolt12 / sign_bolt12_2 (aux_rand32 = NULL ≡ 32 zero bytes).
  */
-import { ripemd160 } from '@noble/hashes/legacy.js';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { concat, toHex, utf8 } from '../bytes.js';
 import type { Curve } from './curve.js';
+import { ripemd160, sha256 } from './hashes.js';
 
-/** SHA-256. */
-export const sha256 = (data: Uint8Array): Uint8Array => nobleSha256(data);
+export { sha256 };
 
 /** SHA-256 twice (CLN's sha256_double). */
-export const sha256d = (data: Uint8Array): Uint8Array => nobleSha256(nobleSha256(data));
+export const sha256d = (data: Uint8Array): Uint8Array => sha256(sha256(data));
 
 /** RIPEMD160(SHA256(data)): P2WPKH programs, BIP 32 fingerprints. */
-export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(nobleSha256(data));
+export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(sha256(data));
 
 const tagHashes = new Map<string, Uint8Array>();
 
@@ -35,10 +33,10 @@ export function taggedHash(tag: string | Uint8Array, ...messages: Uint8Array[]):
   const cacheKey = typeof tag === 'string' ? 's' + tag : 'b' + toHex(tag);
   let th = tagHashes.get(cacheKey);
   if (th === undefined) {
-    th = nobleSha256(tagBytes);
+    th = sha256(tagBytes);
     if (tagHashes.size < 64) tagHashes.set(cacheKey, th); // a handful of tags recur; bound anyway
   }
-  return nobleSha256(concat(th, th, ...messages));
+  return sha256(concat(th, th, ...messages));
 }
 
 /**

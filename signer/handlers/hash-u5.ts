@@ -5,7 +5,7 @@
  * This follows common/hash_u5.c step for step (a u64 bit buffer flushed 32 bits at a
  * time) so that even out-of-range "5-bit" bytes hash exactly as CLN's hsmd hashes them.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 
 const U64 = (1n << 64n) - 1n;
 

@@ -2,7 +2,7 @@
  * Base58Check (Bitcoin alphabet, 4-byte SHA256d checksum): the text form of BIP 32 extended
  * keys (xpub/tpub…). hsmd's wire carries the raw 78 bytes; this is for logs, tools and tests.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 import { concat, equal } from '../bytes.js';
 
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';

@@ -4,10 +4,9 @@
  * serialization (towire_ext_key sends the public form) and parsing with BIP 32's validity
  * rules (test vector 5).
  */
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { concat, toHex, utf8 } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
+import { hmacSha512 } from '../crypto/hashes.js';
 import { hash160 } from '../crypto/signatures.js';
 import { base58CheckDecode, base58CheckEncode } from './base58.js';
 
@@ -49,7 +48,7 @@ const BITCOIN_SEED = utf8('Bitcoin seed');
  * where libwally fails; CLN then retries with its next HKDF counter (hsmd_init).
  */
 export function masterKeyFromSeed(curve: Curve, seed: Uint8Array, privateVersion: number): ExtendedKey | undefined {
-  const I = hmac(sha512, BITCOIN_SEED, seed);
+  const I = hmacSha512(BITCOIN_SEED, seed);
   const privateKey = I.slice(0, 32);
   if (!curve.isPrivateKey(privateKey)) return undefined;
   return {
@@ -85,7 +84,7 @@ export function deriveChild(curve: Curve, parent: ExtendedKey, index: number): E
   } else {
     data = concat(parent.publicKey, u32be(index));
   }
-  const I = hmac(sha512, parent.chainCode, data);
+  const I = hmacSha512(parent.chainCode, data);
   const IL = I.subarray(0, 32);
   const common = {
     version: parent.version,

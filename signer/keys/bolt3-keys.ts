@@ -2,7 +2,7 @@
  * BOLT 3 "Key Derivation" (common/key_derive.c): per-commitment keys from a basepoint and the
  * per-commitment point, and the revocation key pair.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 import { concat } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 

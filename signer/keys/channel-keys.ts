@@ -6,7 +6,7 @@
 import { concat, u64le } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import { hkdfSha256 } from './hkdf.js';
-import { shachainFromSeed, shachainIndex } from './shachain.js';
+import { SeedChain, shachainIndex } from './shachain.js';
 
 /**
  * libhsmd.c get_channel_seed: HKDF(salt = peer_id(33) ‖ dbid as u64 LITTLE-endian,
@@ -66,6 +66,7 @@ export class ChannelKeys {
   private fundingPub?: Uint8Array;
   private bases?: Basepoints;
   private readonly points = new Map<bigint, Uint8Array>();
+  private shachain?: SeedChain;
 
   constructor(
     private readonly curve: Curve,
@@ -95,7 +96,7 @@ export class ChannelKeys {
 
   /** per_commit_secret: shachain_from_seed(shaseed, 2^48 - 1 - n). */
   perCommitmentSecret(n: bigint): Uint8Array {
-    return shachainFromSeed(this.secrets.shaseed, shachainIndex(n));
+    return (this.shachain ??= new SeedChain(this.secrets.shaseed)).at(shachainIndex(n));
   }
 
   /** per_commit_point: BOLT 3 per_commitment_point = per_commitment_secret·G. */

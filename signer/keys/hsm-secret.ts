@@ -10,7 +10,7 @@
  * (type 115) sends back to lightningd.
  */
 import { equal } from '../bytes.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 import { entropyToMnemonic, isValidMnemonic, mnemonicToSeed, textBytes } from './bip39.js';
 
 /** enum hsm_secret_type (common/hsm_secret.h); sent in the init reply's TLV 1. */

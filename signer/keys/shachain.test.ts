@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readJsonFixture } from '../../test/fixtures.js';
 import { fromHex, toHex } from '../bytes.js';
-import { chainSecret, emptySecretChain, insertSecret, type SecretChain, shachainFromSeed, shachainIndex } from './shachain.js';
+import { chainSecret, emptySecretChain, insertSecret, SeedChain, type SecretChain, shachainFromSeed, shachainIndex } from './shachain.js';
 
 const d = readJsonFixture('vectors/bolt03-per-commitment-secrets.json');
 const MAX_INDEX = (1n << 48n) - 1n;
@@ -16,6 +16,15 @@ test('generate_from_seed vectors', () => {
     assert.equal(BigInt(v.I), BigInt(v.index));
     assert.equal(toHex(shachainFromSeed(fromHex(v.seed), BigInt(v.I))), toHex(fromHex(v.output)), v.name);
   }
+});
+
+test('SeedChain (the hashes of high bits kept between indices) gives the vectors and the storage secrets, in any order', () => {
+  for (const v of d.generation) assert.equal(toHex(new SeedChain(fromHex(v.seed)).at(BigInt(v.I))), toHex(fromHex(v.output)), v.name);
+  const chain = new SeedChain(new Uint8Array(32).fill(0xff));
+  const steps = d.storage[0].steps;
+  // Forwards, backwards, and again: its kept hashes must never leak from one index into another.
+  for (const s of [...steps, ...[...steps].reverse(), ...steps]) assert.equal(toHex(chain.at(BigInt(s.I))), toHex(fromHex(s.secret)), `I=${s.I}`);
+  assert.throws(() => chain.at(MAX_INDEX + 1n), /out of range/);
 });
 
 test('commitment number n uses index 2^48 - 1 - n', () => {

@@ -3,7 +3,7 @@
  * annex, no script path) and the private-key tweak libwally applies before signing
  * (wally_ec_private_key_bip341_tweak in src/sign.c).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../crypto/hashes.js';
 import { concat } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import { taggedHash } from '../crypto/signatures.js';
