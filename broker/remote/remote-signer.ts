@@ -80,7 +80,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
         });
         return;
       case 'append': {
-        const appending = brokerLog.append(c.record);
+        const appending = brokerLog.append(c.record, { lazy: c.lazy ?? false });
         const { ack } = c;
         if (ack === undefined) appending.catch((e: Error) => log('broken', `broker log: ${e.message}`));
         else appending.then(() => feed({ kind: 'appended', ack, now: now() }), (e: Error) => feed({ kind: 'append-failed', ack, error: e.message, now: now() }));

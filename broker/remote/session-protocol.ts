@@ -44,8 +44,11 @@ export type SessionEvent =
 
 export type SessionCommand =
   | { readonly kind: 'publish'; readonly device: string; readonly payload: Uint8Array; readonly ids: readonly bigint[] }
-  /** Append `record`; with `ack`, feed back `appended` or `append-failed` (else log a failure). */
-  | { readonly kind: 'append'; readonly record: LogRecord; readonly ack?: number }
+  /**
+   * Append `record`; with `ack`, feed back `appended` or `append-failed` (else log a failure).
+   * `lazy`: nothing waits on it yet, so it may wait to share the next sync (BrokerLog.append).
+   */
+  | { readonly kind: 'append'; readonly record: LogRecord; readonly ack?: number; readonly lazy?: boolean }
   | { readonly kind: 'answer'; readonly token: number; readonly reply: Reply }
   /** lightningd's request `token` cannot be answered (its record could not be appended). */
   | { readonly kind: 'fail'; readonly token: number; readonly error: string }

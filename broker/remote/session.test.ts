@@ -73,6 +73,8 @@ test('a request is published before its RequestReceived is durable (that sync ov
   d.durable(d.res([{ id: 1n, reply: recordedReply(0) }]));
   const second = d.request(1);
   assert.deepEqual(d.published(d.pump()), [[2n]], 'within UNLOGGED_IDS of a durable record: published before its own is durable');
+  assert.deepEqual(d.of(first, 'append').map((a) => a.lazy ?? false), [false], 'waited for: written at once');
+  assert.deepEqual(d.of(second, 'append').map((a) => a.lazy ?? false), [true], 'not waited for: it shares the next sync');
   const replied = d.res([{ id: 2n, reply: recordedReply(1) }]);
   assert.deepEqual(d.of(replied, 'append').map((a) => a.record.kind), ['reply-received']);
   assert.equal(d.of(replied, 'answer').length, 0, 'not answered before ReplyReceived is durable');

@@ -10,7 +10,7 @@
  * The rules it keeps:
  * - every request gets the next id (RequestIds) and is appended as RequestReceived; it is
  *   published at once if its id is within UNLOGGED_IDS of the last durable RequestReceived
- *   (that sync then overlaps the device's round trip), else once its own record is durable.
+ *   (its record is then appended lazily, to share the reply's sync), else once it is durable.
  *   A starting broker continues ids UNLOGGED_IDS past its log's last id, so an id published
  *   but lost in a crash is never given to another request;
  * - each reply is matched by id, appended as ReplyReceived (durable, and the log is in order,
@@ -80,7 +80,7 @@ export class Session {
   #initSent: Envelope | undefined;
   readonly #dispatch = new Dispatch({
     current: (q) => this.#current(q),
-    publishable: (p) => p.logged || (this.#loggedUpTo !== undefined && p.id <= this.#loggedUpTo + UNLOGGED_IDS),
+    publishable: (p) => p.logged || this.#withinReach(p),
     sending: (batch) => {
       const init = batch.find((q) => q.p.origin.kind === 'lightningd' && q.p.type === WIRE_HSMD_INIT);
       if (init) this.#initSent ??= init.p.envelope;
@@ -164,10 +164,10 @@ export class Session {
     this.#emit({ kind: 'append', record: { kind: 'error', text, at: now.wall, ...(id === undefined ? {} : { id }) } });
   }
 
-  #append(record: LogRecord, then: Continuation): void {
+  #append(record: LogRecord, then: Continuation, lazy = false): void {
     const ack = this.#nextAck++;
     this.#continuations.set(ack, then);
-    this.#emit({ kind: 'append', record, ack });
+    this.#emit({ kind: 'append', record, ack, ...(lazy ? { lazy } : {}) });
   }
 
   /** Gives the request the next id, logs RequestReceived and sends it (dispatch.ts says when it leaves). */
@@ -180,10 +180,13 @@ export class Session {
     this.#start(p, now);
   }
 
-  /** Logs `p`'s RequestReceived; it is outstanding from now on, and goes to its target. */
+  /**
+   * Logs `p`'s RequestReceived (lazily when `p` need not wait for it: it then shares its
+   * reply's sync); `p` is outstanding from now on, and goes to its target.
+   */
   #start(p: Pending, now: Now): void {
     const { id, type, envelope } = p;
-    this.#append({ kind: 'request-received', id, client: envelope.client, type, message: envelope.message, at: now.wall }, { kind: 'request-logged', p });
+    this.#append({ kind: 'request-received', id, client: envelope.client, type, message: envelope.message, at: now.wall }, { kind: 'request-logged', p }, this.#withinReach(p));
     this.#outstanding.set(id, p);
     this.#publishTo(this.#target(p), p, now);
     this.#arm(p);
@@ -214,6 +217,11 @@ export class Session {
   #failed(p: Pending, error: string): void {
     if (p.origin.kind === 'lightningd') this.#emit({ kind: 'fail', token: p.origin.token, error });
     else this.#log('broken', `${p.origin.kind === 'check' ? `checking ${p.origin.device}` : `logging request ${p.id}'s reply`}: ${error}`);
+  }
+
+  /** `p` may leave before its RequestReceived is durable (UNLOGGED_IDS). */
+  #withinReach(p: Pending): boolean {
+    return this.#loggedUpTo !== undefined && p.id <= this.#loggedUpTo + UNLOGGED_IDS;
   }
 
   /** The device a request goes to: the one checked, or the active one. */

@@ -48,7 +48,7 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
       key: mirrorKey(secretData),
       dir: store.journalDir(),
       clock: options.clock,
-      publish: (payload) => options.transport.publish(topic(deviceId, 'journal'), payload),
+      publish: (payload) => options.transport.publish(topic(deviceId, 'journal'), payload, { qos: 0 }),
       log: options.log,
     });
     const makeSigner = (state: SignerState) =>

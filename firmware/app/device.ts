@@ -250,9 +250,11 @@ export class Device {
     // Write-ahead: every record above is durable (commit) before any reply leaves.
     const ids = replies.map((r) => r.id);
     const reply = decoded.batch ? encodeReplyBatch(replies) : encodeReplyEnvelope(replies[0]!);
+    // QoS 0: a reply lost with the connection is asked for again (the broker resends the
+    // request, and gets the journaled reply), so a PUBACK would only wake this device.
     transport
-      .publish(this.#topic('res'), reply)
-      .catch((e: Error) => log('unusual', `reply ${ids.join(', ')} not acknowledged (${e.message}); the broker resends the request and gets the journaled reply`));
+      .publish(this.#topic('res'), reply, { qos: 0 })
+      .catch((e: Error) => log('unusual', `reply ${ids.join(', ')} not sent (${e.message}); the broker resends the request and gets the journaled reply`));
     for (let i = 0; i < replies.length; i++) this.#event('replied');
     // hsmd_init, setup_channel, forget_channel change what the broker follows for this device.
     if (this.#chain.followChanged()) this.#publishChainState(this.#chain.status());

@@ -59,7 +59,7 @@ export interface MirrorOptions {
   readonly key: Uint8Array;
   readonly dir: FileDir;
   readonly clock: Clock;
-  /** Publishes one `journal` message (QoS 1). */
+  /** Publishes one `journal` message (QoS 0: the mirror's own acknowledgements and resends make it reliable). */
   readonly publish: (payload: Uint8Array) => Promise<void>;
   readonly log: (level: 'info' | 'unusual' | 'broken', line: string) => void;
 }
@@ -205,7 +205,7 @@ export class JournalMirror implements JournalObserver {
     if (unsent.length === 0) return;
     for (const chunk of chunkEntries(unsent)) {
       this.options.publish(encodeJournal(chunk)).catch((e: Error) =>
-        this.options.log('unusual', `mirror: entries ${chunk[0]!.counter}..${chunk.at(-1)!.counter} not acknowledged by the server (${e.message}); sent again on reconnect`));
+        this.options.log('unusual', `mirror: entries ${chunk[0]!.counter}..${chunk.at(-1)!.counter} not sent (${e.message}); sent again on reconnect`));
     }
     this.#sentUpTo = unsent.at(-1)!.counter;
     this.#armResend();

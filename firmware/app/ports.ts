@@ -32,6 +32,12 @@ export interface TransportHandlers {
   disconnected(reason: string): void;
 }
 
+export interface PublishOptions {
+  readonly retain?: boolean;
+  /** 1 unless said. */
+  readonly qos?: 0 | 1;
+}
+
 /**
  * MQTT 3.1.1, QoS 1, clean session false, TCP_NODELAY. One connection per connect() and no
  * reconnect of its own: the device loop owns reconnecting (with fresh credentials, since
@@ -41,8 +47,12 @@ export interface Transport {
   connect(options: ConnectOptions, handlers: TransportHandlers): void;
   /** Subscribes at QoS 1; resolves on SUBACK. */
   subscribe(topics: readonly string[]): Promise<void>;
-  /** Publishes at QoS 1; resolves on PUBACK (rejects if the connection goes first). */
-  publish(topic: string, payload: Uint8Array, options?: { readonly retain?: boolean }): Promise<void>;
+  /**
+   * Publishes at QoS 1 and resolves on PUBACK (rejects if the connection goes first); with
+   * `qos: 0`, resolves once handed to the connection (for what the protocol resends itself:
+   * docs/remote-protocol.md "Requests").
+   */
+  publish(topic: string, payload: Uint8Array, options?: PublishOptions): Promise<void>;
   /** Waits for in-flight publishes, sends DISCONNECT and closes. */
   end(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import tls, { type DetailedPeerCertificate } from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
 import { formatFingerprint, parseBrokerUrl, type BrokerAddress, type BrokerTrust } from '../app/broker-trust.js';
 import { tokenRefusalAdvice } from '../app/clock-sync.js';
-import type { ConnectOptions, Transport, TransportHandlers } from '../app/ports.js';
+import type { ConnectOptions, PublishOptions, Transport, TransportHandlers } from '../app/ports.js';
 
 export class MqttTransport implements Transport {
   #client: MqttClient | undefined;
@@ -82,10 +82,10 @@ export class MqttTransport implements Transport {
     );
   }
 
-  publish(topic: string, payload: Uint8Array, options: { readonly retain?: boolean } = {}): Promise<void> {
+  publish(topic: string, payload: Uint8Array, options: PublishOptions = {}): Promise<void> {
     const client = this.#connected();
     return new Promise((resolve, reject) =>
-      client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.length), { qos: 1, retain: options.retain ?? false }, (err) => (err ? reject(err) : resolve())),
+      client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.length), { qos: options.qos ?? 1, retain: options.retain ?? false }, (err) => (err ? reject(err) : resolve())),
     );
   }
 

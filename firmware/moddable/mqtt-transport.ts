@@ -9,7 +9,7 @@ import TLSSocket from 'embedded:io/socket/tcp/tls';
 import MQTTClient from 'embedded:network/mqtt/client';
 import { parseBrokerUrl, type BrokerTrust } from '../app/broker-trust.js';
 import { tokenRefusalAdvice } from '../app/clock-sync.js';
-import type { ConnectOptions, Transport, TransportHandlers } from '../app/ports.js';
+import type { ConnectOptions, PublishOptions, Transport, TransportHandlers } from '../app/ports.js';
 
 /** What manifest_mqttclient.json's config puts on globalThis.device.network.mqtt. */
 interface MqttProvider {
@@ -100,8 +100,18 @@ export class ModdableMqttTransport implements Transport {
     );
   }
 
-  publish(topic: string, payload: Uint8Array, options: { readonly retain?: boolean } = {}): Promise<void> {
-    return this.#send((client, id) => client.write(payload.slice().buffer, { topic, QoS: 1, id, retain: options.retain ?? false }));
+  publish(topic: string, payload: Uint8Array, options: PublishOptions = {}): Promise<void> {
+    const retain = options.retain ?? false;
+    if (options.qos !== 0) return this.#send((client, id) => client.write(payload.slice().buffer, { topic, QoS: 1, id, retain }));
+    // QoS 0: no packet id and no PUBACK; done once written.
+    const client = this.#client;
+    if (!client) return Promise.reject(new Error('not connected'));
+    try {
+      client.write(payload.slice().buffer, { topic, QoS: 0, retain });
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return Promise.resolve();
   }
 
   async end(): Promise<void> {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { Level } from 'level';
 import { BrokerLogDamagedError } from './log-dir.js';
-import { BrokerLog, seqKey, type StoredRecord } from './broker-log.js';
+import { BrokerLog, LAZY_WAIT_MS, seqKey, type StoredRecord } from './broker-log.js';
 import type { LogRecord } from './record.js';
 
 function tempDir(t: { after(f: () => void): void }): string {
@@ -73,6 +73,36 @@ test('group commit: 200 concurrent appends share a few synced batches, all durab
 
   log = await BrokerLog.open(dir);
   assert.deepEqual(await readAll(log), Array.from({ length: 251 }, (_, i) => ({ seq: BigInt(i), record: errorRecord(i) })));
+  await log.close();
+});
+
+test('a lazy append shares the next batch another append starts, or is written on its own after LAZY_WAIT_MS', async (t) => {
+  const dir = tempDir(t);
+  let log = await BrokerLog.open(dir);
+  const lazy = log.append(errorRecord(0), { lazy: true });
+  await new Promise((r) => setTimeout(r, LAZY_WAIT_MS / 4));
+  assert.equal(log.stats.batches, 0, 'a lazy append starts no batch');
+  assert.deepEqual(await Promise.all([lazy, log.append(errorRecord(1))]), [0n, 1n]);
+  assert.deepEqual(log.stats, { batches: 1, appends: 2 }, 'it rode with the next append, one sync for both');
+
+  const started = performance.now();
+  assert.equal(await log.append(errorRecord(2), { lazy: true }), 2n);
+  assert.ok(performance.now() - started >= LAZY_WAIT_MS - 1, 'alone, it was written once its wait was over');
+  assert.equal(log.stats.batches, 2);
+
+  // Made while a batch is in flight: it waits for a due append rather than syncing alone after it.
+  const writing = log.append(errorRecord(3));
+  await Promise.resolve();
+  const rides = log.append(errorRecord(4), { lazy: true });
+  await writing;
+  const due = log.append(errorRecord(5));
+  await Promise.all([rides, due]);
+  assert.equal(log.stats.batches, 4);
+  const waiting = log.append(errorRecord(6), { lazy: true });
+  await log.close(); // writes what still waits
+  assert.equal(await waiting, 6n);
+  log = await BrokerLog.open(dir);
+  assert.deepEqual(await readAll(log), Array.from({ length: 7 }, (_, i) => ({ seq: BigInt(i), record: errorRecord(i) })));
   await log.close();
 });
 

@@ -6,7 +6,9 @@
  * flight are written together (after the current microtask, so a burst shares one batch) in one
  * `db.batch(..., { sync: true })`; appends made while a batch is being written wait for the next
  * one. Each append resolves with its sequence number only once its batch is durable, so the
- * broker may answer lightningd then (docs/design.md#durability-rules).
+ * broker may answer lightningd then (docs/design.md#durability-rules). A `lazy` append starts
+ * no batch of its own: it rides with the next one another append starts (LevelDB writes in
+ * order, so that batch's sync covers it), or is written after LAZY_WAIT_MS if none comes first.
  *
  * A failed batch poisons the log: that batch and every later append reject, and nothing more is
  * written, so a sequence never has a hole behind a durable record. Reopening resumes after the
@@ -75,6 +77,9 @@ type Db = Level<Uint8Array, Uint8Array>;
 
 const SEQ_MAX = 0xffffffffffffffffn;
 
+/** The longest a lazy append waits for another append's batch before it is written on its own. */
+export const LAZY_WAIT_MS = 20;
+
 function seqOfKey(dir: string, key: Uint8Array, after: bigint | undefined): bigint {
   if (key.length !== 8) throw new BrokerLogDamagedError(dir, after === undefined ? 'at its first key' : `after seq ${after}`, `a key of ${key.length} bytes is not an 8-byte sequence number`);
   return new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
@@ -142,6 +147,9 @@ export class BrokerLog {
   /** The batch being written, if any. */
   private writing: Promise<void> | null = null;
   private flushScheduled = false;
+  /** The queue holds an append that is due (not lazy, or lazy and waited long enough). */
+  private due = false;
+  private lazyTimer: ReturnType<typeof setTimeout> | undefined;
   private failure: Error | null = null;
   private closing = false;
   private readonly subscribers = new Set<Subscriber>();
@@ -198,8 +206,11 @@ export class BrokerLog {
     return { batches: this.batchCount, appends: this.appendCount };
   }
 
-  /** Appends `record`; resolves with its seq once it is durable (synced to disk). */
-  append(record: LogRecord): Promise<bigint> {
+  /**
+   * Appends `record`; resolves with its seq once it is durable (synced to disk). With `lazy`,
+   * it waits (up to LAZY_WAIT_MS) to share another append's batch and sync.
+   */
+  append(record: LogRecord, options: { readonly lazy?: boolean } = {}): Promise<bigint> {
     if (this.closing) return Promise.reject(new Error('broker log: append after close'));
     if (this.failure) return Promise.reject(this.failure);
     if (this.nextSeq > SEQ_MAX) return Promise.reject(new Error('broker log: sequence numbers exhausted'));
@@ -213,12 +224,22 @@ export class BrokerLog {
     this.nextSeq++;
     return new Promise<bigint>((resolve, reject) => {
       this.queue.push({ seq, value, resolve, reject });
-      this.scheduleFlush();
+      if (options.lazy) this.armLazy();
+      else this.scheduleFlush();
     });
+  }
+
+  private armLazy(): void {
+    if (this.lazyTimer !== undefined || this.due) return;
+    this.lazyTimer = setTimeout(() => {
+      this.lazyTimer = undefined;
+      this.scheduleFlush();
+    }, LAZY_WAIT_MS);
   }
 
   /** Starts the next batch after the current microtask, unless one is in flight (it starts the next itself). */
   private scheduleFlush(): void {
+    this.due = true;
     if (this.writing !== null || this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(() => {
@@ -231,9 +252,14 @@ export class BrokerLog {
     if (this.writing !== null || this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
+    this.due = false;
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     this.writing = this.writeBatch(batch).finally(() => {
       this.writing = null;
-      this.flush();
+      // Lazy appends made meanwhile wait for a due one (or their wait) rather than sync alone.
+      if (this.due) this.flush();
+      else if (this.queue.length > 0) this.armLazy();
     });
   }
 
@@ -376,6 +402,7 @@ export class BrokerLog {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.queue.length > 0) this.scheduleFlush(); // lazy appends still waiting
     while (this.writing !== null || this.queue.length > 0 || this.flushScheduled) {
       if (this.writing) await this.writing;
       else await new Promise<void>((r) => queueMicrotask(r));
