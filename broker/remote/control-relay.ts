@@ -6,11 +6,11 @@
  * whose nonce it has seen, so relaying is all the broker can do. Refusals are logged (they
  * reach lightningd's log and the status page).
  */
-import type { MqttClient } from 'mqtt';
 import { toHex } from '../../signer/bytes.js';
 import { commandDigestOf } from '../../signer/control/wire.js';
 import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import type { ServerLog } from './mqtt-server.js';
+import type { BrokerMqtt } from './local-client.js';
 
 export const CONTROL_TIMEOUT_MS = 15_000;
 
@@ -47,7 +47,7 @@ export type ControlRelay = (payload: Uint8Array) => Promise<Uint8Array>;
  * "Connecting"), so a command relayed to a connected device is delivered, and one for a device that is
  * not connected is refused at once instead of waiting out the timeout.
  */
-export function createControlRelay(mqtt: MqttClient, log: ServerLog, timeoutMs = CONTROL_TIMEOUT_MS): ControlRelay {
+export function createControlRelay(mqtt: BrokerMqtt, log: ServerLog, timeoutMs = CONTROL_TIMEOUT_MS): ControlRelay {
   const waiting = new Map<string, (answer: Uint8Array) => void>();
   const connected = new Set<string>();
   // Answers are matched only once subscribed; a command waits for that (within its timeout).

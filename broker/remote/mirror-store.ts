@@ -10,7 +10,6 @@
  * `acceptEntries` is the pure decision per message; `MirrorDb` (log/broker-log/mirror-db.ts) its
  * LevelDB; `attachMirror` the MQTT glue on the broker's client.
  */
-import type { MqttClient } from 'mqtt';
 import { equal } from '../../signer/bytes.js';
 import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import type { BrokerLog } from '../../log/broker-log/broker-log.js';
@@ -18,6 +17,7 @@ import { type ChainPosition, type MirrorEntry, positionAfter, ZERO_MAC } from '.
 import { MirrorDb } from '../../log/broker-log/mirror-db.js';
 import { chunkEntries, decodeFetch, decodeJournal, encodeAck, encodeDump, type JournalAck } from '../../log/mirror/messages.js';
 import type { ServerLog } from './mqtt-server.js';
+import type { BrokerMqtt } from './local-client.js';
 
 export interface Acceptance {
   /** Entries to store, in order. */
@@ -101,7 +101,7 @@ export interface MirrorAttachment {
  * an fsync each would compete with the broker log's own, which is on the reply path. The largest answered request id is followed live from the
  * broker log (a reply is logged only after the device journaled it).
  */
-export async function attachMirror(options: { mqtt: MqttClient; brokerLog: BrokerLog; dir: string; log: ServerLog }): Promise<MirrorAttachment> {
+export async function attachMirror(options: { mqtt: BrokerMqtt; brokerLog: BrokerLog; dir: string; log: ServerLog }): Promise<MirrorAttachment> {
   const { mqtt, brokerLog, log } = options;
   const store = await MirrorDb.open(options.dir);
   let repliedUpTo = 0n;

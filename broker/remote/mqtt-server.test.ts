@@ -4,7 +4,8 @@
  * signature, an expired token, a reused token and an unknown key are refused; a device may
  * not publish or subscribe under another device's id; each refusal is logged with its
  * reason. TCP_NODELAY is on at both ends; the first device is pinned when none is configured;
- * the TLS listener authenticates the same way.
+ * the TLS listener authenticates the same way; the broker's own client inside the process
+ * (local-client.ts) publishes and subscribes as a connected client would.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -76,6 +77,35 @@ test('a fresh token from a known key gets in; TCP_NODELAY on both sockets', asyn
     assert.ok(server.sockets().length > 0 && server.sockets().every(hasNoDelay), 'accepted sockets have TCP_NODELAY');
     assert.ok(lines.some((l) => l.includes(`device ${ID_A} authenticated`)));
     await client.endAsync();
+  });
+});
+
+test('the broker\'s local client: publishes at QoS 1 to a device, gets its messages once however often a filter is asked for, retained ones on subscribing (retain true), none after it ends', async () => {
+  await withServer([ID_A], async (server) => {
+    const own = server.localClient();
+    const got: string[] = [];
+    own.on('message', (name, payload, packet) => got.push(`${name.split('/').pop()} ${payload.toString()} retain=${packet.retain}`));
+    const { client: device, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    assert.equal(error, undefined);
+    await device.publishAsync(topic(ID_A, 'status'), 'online', { qos: 1, retain: true });
+    await own.subscribeAsync(['sphinx/v1/+/status', 'sphinx/v1/+/res'], { qos: 1 });
+    assert.deepEqual(got.splice(0), ['status online retain=true'], 'the retained status, as a subscribing client gets it');
+    await own.subscribeAsync(['sphinx/v1/+/status'], { qos: 1 }); // another part asks for it too
+    assert.deepEqual(got.splice(0), ['status online retain=true'], 'retained ones again, as a server sends them on every subscribe');
+    const received = new Promise<[string, Buffer]>((resolve) => device.once('message', (name, payload) => resolve([name, payload])));
+    await device.subscribeAsync(topic(ID_A, 'req'), { qos: 1 });
+    await own.publishAsync(topic(ID_A, 'req'), Buffer.from('request'), { qos: 1 });
+    assert.deepEqual(await received, [topic(ID_A, 'req'), Buffer.from('request')]);
+    await device.publishAsync(topic(ID_A, 'res'), 'reply', { qos: 0 });
+    await device.publishAsync(topic(ID_A, 'status'), 'offline', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(got.splice(0), ['res reply retain=false', 'status offline retain=false'], 'live messages once each, in order');
+    await own.endAsync();
+    await device.publishAsync(topic(ID_A, 'res'), 'late', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(got, [], 'nothing after endAsync');
+    await assert.rejects(own.publishAsync(topic(ID_A, 'req'), Buffer.from('x'), { qos: 1 }), /ended/);
+    await device.endAsync();
   });
 });
 

@@ -14,13 +14,13 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { type Duplex, duplexPair } from 'node:stream';
 import tls from 'node:tls';
 import { Aedes, type Client } from 'aedes';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { checkCredentials, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../signer/remote/auth-token.js';
 import { withinDevice } from '../../signer/remote/topics.js';
 import { type KnownDevices, UsedTokens } from './identity.js';
+import { type BrokerMqtt, localClient } from './local-client.js';
 import { CONNECT_TIMEOUT_MS, DEVICE_MAX_PACKET, gatedStream, MAX_CONNECTIONS, MqttGate } from './mqtt-limits.js';
 
 export type ServerLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
@@ -45,10 +45,10 @@ export interface MqttServer {
   /** An address this machine reaches the plain listener on (loopback for 0.0.0.0 / ::). */
   readonly host: string;
   readonly tlsPort: number | undefined;
-  /** What the broker's own client presents. */
+  /** What the broker's own clients present over TCP (the chain relay's). */
   readonly internalCredentials: { readonly username: string; readonly password: string };
-  /** A connection for the broker's own client inside this process (no TCP to itself). */
-  internalStream(): Duplex;
+  /** The broker's own client inside this process: aedes' own publish and subscribe (local-client.ts). */
+  localClient(): BrokerMqtt;
   /** Accepted sockets still open (tests check their TCP_NODELAY). */
   sockets(): readonly net.Socket[];
   close(): Promise<void>;
@@ -162,14 +162,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
     host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host,
     tlsPort,
     internalCredentials: { username: INTERNAL_USERNAME, password: internalPassword },
-    internalStream() {
-      const [ours, theirs] = duplexPair();
-      // One connection: either end going means both go (as a socket's two sides do).
-      ours.once('close', () => theirs.destroy());
-      theirs.once('close', () => ours.destroy());
-      aedes.handle(theirs);
-      return ours;
-    },
+    localClient: () => localClient(aedes),
     sockets: () => [...open],
     async close() {
       const closing = [plain, ...(secure ? [secure] : [])].map((s) => new Promise<void>((r) => s.close(() => r())));

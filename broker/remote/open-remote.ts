@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MqttClient } from 'mqtt';
 import { BrokerLog, brokerLogDir } from '../../log/broker-log/broker-log.js';
 import { checkBrokerLogPresent, markBrokerLogCreated } from '../../log/broker-log/log-dir.js';
 import { fastCurve } from '../../node/curve-native.js';
@@ -88,10 +87,8 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       devices,
       log,
     });
-    // In this process: a stream pair into aedes, not a TCP connection to itself.
-    const mqtt = new MqttClient(() => server.internalStream(), {
-      protocolVersion: 4, clientId, clean: false, reconnectPeriod: 1000, ...server.internalCredentials,
-    });
+    // In this process: aedes' own publish and subscribe, not a connection to itself.
+    const mqtt = server.localClient();
     const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
     const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: async () => {
       await mirror.close();

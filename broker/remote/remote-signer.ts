@@ -4,7 +4,6 @@
  * feeds it MQTT messages, timers and the broker log's durable appends, and carries out its
  * commands: publish, append, answer lightningd, arm timers, log.
  */
-import type { MqttClient } from 'mqtt';
 import type { Reply } from '../../signer/decision.js';
 import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import type { BrokerLog } from '../../log/broker-log/broker-log.js';
@@ -13,10 +12,11 @@ import type { SignerPort } from '../signer-port.js';
 import type { KnownDevices } from './identity.js';
 import type { ServerLog } from './mqtt-server.js';
 import { type Now, Session, type SessionCommand, type SessionEvent, type SessionOptions } from './session.js';
+import type { BrokerMqtt } from './local-client.js';
 
 export interface RemoteSignerOptions {
   /** The broker's own MQTT client (connected or connecting). */
-  readonly mqtt: MqttClient;
+  readonly mqtt: BrokerMqtt;
   readonly brokerLog: BrokerLog;
   readonly log: ServerLog;
   /** Told the node id from init's reply (it becomes a known device key). */

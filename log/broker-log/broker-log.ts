@@ -59,6 +59,7 @@ export interface BrokerLogStats {
 
 interface PendingAppend {
   readonly seq: bigint;
+  readonly record: LogRecord;
   readonly value: Uint8Array;
   readonly resolve: (seq: bigint) => void;
   readonly reject: (e: unknown) => void;
@@ -223,7 +224,7 @@ export class BrokerLog {
     }
     this.nextSeq++;
     return new Promise<bigint>((resolve, reject) => {
-      this.queue.push({ seq, value, resolve, reject });
+      this.queue.push({ seq, record, value, resolve, reject });
       if (options.lazy) this.armLazy();
       else this.scheduleFlush();
     });
@@ -285,7 +286,8 @@ export class BrokerLog {
   }
 
   private deliverLive(batch: PendingAppend[]): void {
-    const stored = batch.map((p) => decodeStored(this.dir, p.seq, p.value));
+    // The records as appended: what a read of them decodes equal (record.test.ts round trips).
+    const stored = batch.map(({ seq, record }) => ({ seq, record }));
     for (const sub of this.subscribers) {
       if (!sub.live) continue;
       for (const s of stored) {
