@@ -270,7 +270,11 @@ export class BrokerLog {
       return;
     }
     try {
-      await this.db.batch(batch.map((p) => ({ type: 'put' as const, key: seqKey(p.seq), value: p.value })), { sync: true });
+      // A chained batch: abstract-level's array form copies and checks every operation as an
+      // object (~4x the CPU per record, and this is on the reply path).
+      const write = this.db.batch();
+      for (const p of batch) write.put(seqKey(p.seq), p.value);
+      await write.write({ sync: true });
     } catch (e) {
       this.failure = new Error(`broker log: synced batch of seqs ${batch[0]!.seq}..${batch.at(-1)!.seq} failed; ` +
         `the log takes no more appends until reopened: ${(e as Error).message}`, { cause: e });
