@@ -43,7 +43,9 @@ export class MirrorDb {
   async apply(deviceId: string, a: { readonly store: readonly MirrorEntry[]; readonly reset: boolean; readonly pruneBelow?: bigint }): Promise<void> {
     if (a.reset) await this.db.clear({ gte: prefix(deviceId), lt: endOf(deviceId) });
     if (a.store.length > 0) {
-      await this.db.batch(a.store.map((e) => ({ type: 'put' as const, key: keyOf(deviceId, e.counter), value: encodeMirrorEntry(e) })), { sync: true });
+      const write = this.db.batch(); // chained: a fraction of the array form's CPU per entry (broker-log.ts)
+      for (const e of a.store) write.put(keyOf(deviceId, e.counter), encodeMirrorEntry(e));
+      await write.write({ sync: true });
       this.#tips.set(deviceId, positionAfter(a.store.at(-1)!));
     }
     if (a.pruneBelow !== undefined) await this.db.clear({ gte: prefix(deviceId), lt: keyOf(deviceId, a.pruneBelow) });
