@@ -11,6 +11,9 @@
  * - With a journal: every logged reply must be the journal record of the same id (same
  *   request digest, same reply); journal records with no logged reply, requests the device
  *   answered but the broker never logged, and damaged frames are named by byte offset.
+ *   Journal records an unlogged-requests record explains (published by a broker that stopped
+ *   before logging them: docs/broker-log.md "Reconciliation after a broker crash") are notes,
+ *   and their events are applied to the replay where the device decided them (by id).
  * Every finding names the record: broker-log sequence, request id, message type, journal offset.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -145,6 +148,16 @@ export async function verifyLog(log: BrokerLog, options: VerifyOptions): Promise
   let matched = 0;
   let covered = 0;
 
+  // Journal records explained by an unlogged-requests record, in id order: the replay applies
+  // each one's events (after the sourced ones before it) ahead of the first higher id it replays.
+  const unlogged: { offset: number; record: JournalRecord }[] = [];
+  const applyUnloggedBelow = (id: bigint): void => {
+    while (replay && unlogged.length > 0 && unlogged[0]!.record.id < id) {
+      const { record } = unlogged.shift()!;
+      replay.apply([...(sourcedBefore.get(record.id) ?? []), ...record.events]);
+    }
+  };
+
   const pending = new Map<bigint, Pending>();
   const answered = new Set<bigint>();
   const explained = new Map<bigint, string>();
@@ -184,6 +197,7 @@ export async function verifyLog(log: BrokerLog, options: VerifyOptions): Promise
         const type = messageName(p.request.type);
         const named = { seq, id: record.id, type };
         if (replay) {
+          applyUnloggedBelow(record.id);
           const changes = sourcedBefore.get(record.id);
           if (changes) replay.apply(changes);
           const decision = replay.handle({ id: record.id, client: p.request.client, at: Math.floor(p.request.at / 1000), message: p.request.message });
@@ -229,6 +243,19 @@ export async function verifyLog(log: BrokerLog, options: VerifyOptions): Promise
       case 'error':
         if (record.id !== undefined && pending.has(record.id)) explained.set(record.id, record.text);
         break;
+      case 'unlogged-requests': {
+        const { deviceId, afterId, throughId } = record;
+        notes.push({ seq, text: `request ids ${afterId + 1n}..${throughId}: the broker published them before logging them and stopped; ` +
+          `device ${deviceId} journaled up to ${throughId}. Their requests are not in this log, and lightningd got no reply to them` });
+        const explained = [...journalById.values()].filter((j) => j.record.id > afterId && j.record.id <= throughId).sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
+        for (const j of explained) {
+          journalById.delete(j.record.id);
+          unlogged.push(j);
+          notes.push({ id: j.record.id, offset: j.offset, text: `decided by the device (${j.record.reply.kind} reply) but never logged: explained by the unlogged-requests record at seq ${seq}` });
+        }
+        unlogged.sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
+        break;
+      }
       case 'signer-connected':
       case 'signer-disconnected':
         break;

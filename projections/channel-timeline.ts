@@ -230,6 +230,7 @@ export function timelineFromLog(view: TimelineView, { seq, record: r }: StoredLo
     }
     case 'signer-connected':
     case 'signer-disconnected':
+    case 'unlogged-requests':
       return view;
   }
 }

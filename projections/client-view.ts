@@ -78,6 +78,7 @@ export function clientViewFromLog(view: ClientView, { record: r }: StoredLogReco
     }
     case 'signer-connected':
     case 'signer-disconnected':
+    case 'unlogged-requests':
       return view;
   }
 }

@@ -114,6 +114,8 @@ export function requestStatsFromLog(s: RequestStats, { record: r }: StoredLogRec
       return { ...s, signerDisconnected: s.signerDisconnected + 1 };
     case 'error':
       return { ...s, errorRecords: s.errorRecords + 1 };
+    case 'unlogged-requests':
+      return s;
   }
 }
 

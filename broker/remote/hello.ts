@@ -1,13 +1,13 @@
 /**
  * What the broker makes of a device's hello (docs/remote-protocol.md "Connecting",
  * "Rollback"): the payload parsed with its bounds, the rollback rule, and what it settles of a
- * previous run's unanswered requests. Pure; the session
+ * previous run's unanswered and unlogged requests. Pure; the session
  * (session.ts) acts on the result.
  */
 import type { Envelope } from '../../signer/envelope.js';
 import type { RequestReceived } from '../../log/broker-log/record.js';
 import { MAX_REQUEST_ID, parseDecimalU64 } from '../request-ids.js';
-import type { Now, Pending } from './session-protocol.js';
+import { type Now, type Pending, UNLOGGED_IDS } from './session-protocol.js';
 
 export interface Hello {
   /** The last request id the device journaled. */
@@ -53,6 +53,20 @@ export function rollbackVerdict(
       'its journal was deleted, truncated or restored from an older copy, and signing from that state could sign a revoked commitment. ' +
       `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/broker-log.md "The operator's way out")`,
   };
+}
+
+/**
+ * The ids a device journaled that the broker's previous run published before their
+ * RequestReceived was durable, and never logged because it stopped (docs/broker-log.md
+ * "Reconciliation after a broker crash"): its lastId above `loggedLastId`, the log's last id
+ * when this run started. A run publishes ahead of its record only within UNLOGGED_IDS of a
+ * durable one, and this run's ids start past that reach (session.ts), so only a lastId
+ * within it is such an id; above it the device has journaled this run's ids (logged), and a
+ * run that started from an empty log published nothing ahead. Undefined when there is none.
+ */
+export function unloggedRange(loggedLastId: bigint, lastId: bigint): { readonly afterId: bigint; readonly throughId: bigint } | undefined {
+  if (loggedLastId === 0n || lastId <= loggedLastId || lastId > loggedLastId + UNLOGGED_IDS) return undefined;
+  return { afterId: loggedLastId, throughId: lastId };
 }
 
 /**

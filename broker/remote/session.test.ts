@@ -255,3 +255,20 @@ test('a previous run\'s requests without a reply: the journaled ones are asked f
   assert.match(d.logs(answered).join('\n'), /request 11: the device's journaled reply logged/);
   assert.equal(d.session.outstanding, 0);
 });
+
+test('ids a device journaled above the log\'s last id (published by the previous run before their records were durable) are recorded once as unlogged-requests', () => {
+  const unlogged = (d: ReturnType<typeof drive>, cs: SessionCommand[]) => d.of(cs, 'append').map((a) => a.record).filter((r) => r.kind === 'unlogged-requests');
+  const d = drive({ lastId: 20n, answeredUpTo: 19n });
+  const helloed = d.hello('23');
+  assert.deepEqual(unlogged(d, helloed), [{ kind: 'unlogged-requests', deviceId: DEVICE, afterId: 20n, throughId: 23n, at: 1_700_000_000_000 }]);
+  assert.match(d.logs(helloed).join('\n'), /unusual: remote signer: device 0202\S* journaled ids 21\.\.23, above the broker log's last id 20: the broker published them before logging them and stopped/);
+  assert.deepEqual(unlogged(d, d.hello('23')), [], 'the same hello again: recorded once');
+  assert.equal(d.session.nextId, 21n + UNLOGGED_IDS, 'the ids go on past them as before');
+
+  // None: a device at the log's last id; past the previous run's reach (it journaled this
+  // run's ids, which are logged); and a log that was empty (nothing is published ahead of it).
+  for (const [lastId, hello] of [[20n, '20'], [20n, String(20n + UNLOGGED_IDS + 1n)], [0n, '3']] as const) {
+    const other = drive({ lastId, answeredUpTo: lastId });
+    assert.deepEqual(unlogged(other, other.hello(hello)), [], `log ${lastId}, hello ${hello}`);
+  }
+});

@@ -21,7 +21,9 @@
  *   init (under a fresh id) and is used only if it gives the same reply (same seed);
  * - requests the device had not journaled (id above its hello's lastId) would arrive below
  *   the check's id, which it refuses: they get fresh ids above it;
- * - a hello's rollback rule and what it settles of a previous run are hello.ts's;
+ * - a hello's rollback rule and what it settles of a previous run are hello.ts's: the
+ *   previous run's unanswered requests, and the ids it published unlogged that the device
+ *   journaled (an unlogged-requests record);
  * - a payload that does not decode, and a malformed hello, is logged and dropped.
  */
 import { equal, toHex } from '../../signer/bytes.js';
@@ -36,7 +38,7 @@ import type { DeviceHeard, SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
 import { DeviceSet, type DeviceView } from './device-set.js';
 import { Dispatch } from './dispatch.js';
-import { parseHello, rollbackVerdict, settleUnanswered } from './hello.js';
+import { parseHello, rollbackVerdict, settleUnanswered, unloggedRange } from './hello.js';
 import {
   byId, type Now, type Origin, type Pending, type Queued, RESEND_BACKOFF_MS, type SessionCommand, type SessionEvent, type SessionOptions, UNLOGGED_IDS,
 } from './session-protocol.js';
@@ -67,6 +69,8 @@ export class Session {
   readonly #continuations = new Map<number, Continuation>();
   #nextAck = 1;
   #answeredUpTo: bigint;
+  /** Per device, the last id of the hello whose unlogged ids were recorded (hello.ts unloggedRange). */
+  readonly #noted = new Map<string, bigint>();
   /** A previous run's requests without a reply, until a device's hello settles them. */
   #unanswered: readonly RequestReceived[];
   #init: KeptInit | undefined;
@@ -282,6 +286,13 @@ export class Session {
       this.#log('broken', rollback.text);
       this.#error(rollback.text, now);
       if (!rollback.accepted) return this.devices.set(device, 'refused');
+    }
+    const unlogged = this.#noted.get(device) === lastId ? undefined : unloggedRange(this.options.lastId, lastId);
+    if (unlogged) {
+      this.#noted.set(device, lastId);
+      this.#log('unusual', `device ${device} journaled ids ${unlogged.afterId + 1n}..${unlogged.throughId}, above the broker log's last id ${unlogged.afterId}: ` +
+        'the broker published them before logging them and stopped; recorded as decided by the device, never logged or answered');
+      this.#emit({ kind: 'append', record: { kind: 'unlogged-requests', deviceId: device, ...unlogged, at: now.wall } });
     }
     const settled = settleUnanswered(device, lastId, this.#unanswered, now);
     this.#unanswered = [];

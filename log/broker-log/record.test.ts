@@ -57,6 +57,7 @@ const OTHER_KINDS: LogRecord[] = [
   { kind: 'signer-disconnected', deviceId: 'ünïcode-device', at: 1_700_000_000_001 },
   { kind: 'error', id: 0xffffffffffffffffn, text: 'signer timed out; resending', at: 1_700_000_000_002 },
   { kind: 'error', text: 'mqtt: connection refused', at: 0 },
+  { kind: 'unlogged-requests', deviceId: '03' + 'cd'.repeat(32), afterId: 41n, throughId: 0xffffffffffffffffn, at: 1_700_000_000_003 },
 ];
 
 const allRecords = (): LogRecord[] => [...recordedSession(), ...OTHER_KINDS];
@@ -66,7 +67,7 @@ test('byte layout: signer-connected is version, kind 3, text16 device id, u64 at
   assert.equal(toHex(bytes), sealed('03' + '03' + '0002' + '6162' + '0000000000000102'));
 });
 
-test('byte layout: request-received and error follow record.ts field by field', () => {
+test('byte layout: request-received, error and unlogged-requests follow record.ts field by field', () => {
   const peer = new Uint8Array(33).fill(0x02);
   const req: LogRecord = {
     kind: 'request-received', id: 5n, client: { peer, dbid: 3n, permissions: 0x403n }, type: 0x0017,
@@ -77,6 +78,8 @@ test('byte layout: request-received and error follow record.ts field by field', 
     '00000003' + '0017aa' + '0000000000000001'));
   assert.equal(toHex(encode({ kind: 'error', id: 2n, text: 'x', at: 4 })),
     sealed('0305' + '01' + '0000000000000002' + '00000001' + '78' + '0000000000000004'));
+  assert.equal(toHex(encode({ kind: 'unlogged-requests', deviceId: 'ab', afterId: 7n, throughId: 9n, at: 4 })),
+    sealed('0306' + '0002' + '6162' + '0000000000000007' + '0000000000000009' + '0000000000000004'));
 });
 
 test('byte layout: reply-received carries the reply in the one Reply encoding (event-codec.ts)', () => {
@@ -126,7 +129,7 @@ test('a version 3 record is refused as changed when any bit of it flips, or when
 test('every kind round-trips, with every request and reply of a recorded CLN session', () => {
   const records = allRecords();
   const kinds = new Set(records.map((r) => r.kind));
-  assert.deepEqual([...kinds].sort(), ['error', 'reply-received', 'request-received', 'signer-connected', 'signer-disconnected']);
+  assert.deepEqual([...kinds].sort(), ['error', 'reply-received', 'request-received', 'signer-connected', 'signer-disconnected', 'unlogged-requests']);
   for (const record of records) assert.deepEqual(decode(encode(record)), record);
 });
 
@@ -148,7 +151,7 @@ test('an unknown version is refused by number, never guessed', () => {
 });
 
 test('an unknown kind is refused by number', () => {
-  for (const kind of [0, 6, 200]) {
+  for (const kind of [0, 7, 200]) {
     const value = fromHex(sealed(toHex(Uint8Array.of(3, kind, ...asV2(encode(OTHER_KINDS[4]!)).subarray(2)))));
     assert.throws(() => decode(value), (e: unknown) =>
       e instanceof RecordError && e.message === `unknown broker-log record kind ${kind} (version 3)`);

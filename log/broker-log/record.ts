@@ -22,6 +22,7 @@
  *   kind 3 signer-connected:    text16 device id ‖ u64 at (unix ms)
  *   kind 4 signer-disconnected: text16 device id ‖ u64 at (unix ms)
  *   kind 5 error:               u8 has id (0/1) ‖ [u64 id] ‖ text32 text ‖ u64 at (unix ms)
+ *   kind 6 unlogged-requests:   text16 device id ‖ u64 after id ‖ u64 through id ‖ u64 at (unix ms)
  *
  * Version 2 (still read, no longer written) is version 3 without the checksum; version 1 is
  * version 2 except for the reply of kind 2:
@@ -102,7 +103,24 @@ export interface ErrorRecord {
   readonly at: number;
 }
 
-export type LogRecord = RequestReceived | ReplyReceived | SignerConnected | SignerDisconnected | ErrorRecord;
+/**
+ * Request ids afterId+1..throughId were published by the broker's previous run before their
+ * RequestReceived was durable, and that run stopped: device `deviceId` said hello with a last
+ * journaled id above afterId, the largest id this log holds (docs/broker-log.md
+ * "Reconciliation after a broker crash"). Whatever of them the device journaled it decided,
+ * and the log never will hold their bytes; lightningd got no reply to any of them (a reply is
+ * given only once its ReplyReceived is durable, after its RequestReceived).
+ */
+export interface UnloggedRequests {
+  readonly kind: 'unlogged-requests';
+  readonly deviceId: string;
+  readonly afterId: bigint;
+  readonly throughId: bigint;
+  /** Unix ms. */
+  readonly at: number;
+}
+
+export type LogRecord = RequestReceived | ReplyReceived | SignerConnected | SignerDisconnected | ErrorRecord | UnloggedRequests;
 
 /** A record that cannot be encoded or decoded; the message says which and why. */
 export class RecordError extends Error {
@@ -118,6 +136,7 @@ const KIND_CODE: Readonly<Record<LogRecord['kind'], number>> = {
   'signer-connected': 3,
   'signer-disconnected': 4,
   error: 5,
+  'unlogged-requests': 6,
 };
 const KIND_OF_CODE = new Map(Object.entries(KIND_CODE).map(([k, c]) => [c, k as LogRecord['kind']]));
 
@@ -162,6 +181,12 @@ export function encodeRecord(record: LogRecord, seq: bigint): Uint8Array {
         w.bool(record.id !== undefined);
         if (record.id !== undefined) w.u64(record.id);
         text32(w, record.text);
+        time(w, record.at, 'at');
+        break;
+      case 'unlogged-requests':
+        text16(w, record.deviceId);
+        w.u64(record.afterId);
+        w.u64(record.throughId);
         time(w, record.at, 'at');
         break;
     }
@@ -239,6 +264,13 @@ function decodeBody(r: WireReader, kind: LogRecord['kind'], version: number): Lo
       const text = field(r, 'text', () => readText(r, r.u32()));
       const at = field(r, 'at', () => readTime(r));
       return id === undefined ? { kind, text, at } : { kind, id, text, at };
+    }
+    case 'unlogged-requests': {
+      const deviceId = field(r, 'deviceId', () => readText(r, r.u16()));
+      const afterId = field(r, 'afterId', () => r.u64());
+      const throughId = field(r, 'throughId', () => r.u64());
+      const at = field(r, 'at', () => readTime(r));
+      return { kind, deviceId, afterId, throughId, at };
     }
   }
 }
