@@ -20,7 +20,8 @@
  *   (a state without a chain view encodes exactly as before chain tracking existed)
  *   ‖ [device policy, only when it differs from the initial state's: u8 2
  *      ‖ option(policy: signer/policy/policy-codec.ts) ‖ option(bytes policy file digest)
- *      ‖ u64 control nonce ‖ u32 n ‖ string approval* (sorted) ‖ u32 n ‖ (u64 at ‖ u64 msat)*]
+ *      ‖ u64 control nonce ‖ u32 n ‖ string approval* (sorted) ‖ u32 n ‖ (u64 at ‖ u64 msat)*
+ *      (the velocity window: one entry per second, ascending)]
  *   (the optional sections come in this order; a state without them encodes as before)
  * Equal states give equal bytes whatever order their maps and sets were filled in.
  *
@@ -50,6 +51,7 @@ import {
   writeVarBytes,
 } from '../signer/record-fields.js';
 import type { SignerEvent } from '../signer/events.js';
+import { PaymentWindow } from '../signer/payment-window.js';
 import { PersistentMap } from '../signer/persistent-map.js';
 import { policyConfig } from '../signer/policy/policy-codec.js';
 import type { CommitmentState, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
@@ -154,7 +156,7 @@ export function writeState(w: WireWriter, s: SignerState): void {
 const DEVICE_SECTION = 2;
 
 const hasDeviceSection = (s: SignerState): boolean =>
-  s.policy !== undefined || s.policyFileDigest !== undefined || s.controlNonce !== 0n || s.approvals.size > 0 || s.payments.length > 0;
+  s.policy !== undefined || s.policyFileDigest !== undefined || s.controlNonce !== 0n || s.approvals.size > 0 || !s.payments.isEmpty;
 
 function writeDeviceSection(w: WireWriter, s: SignerState): void {
   w.u8(DEVICE_SECTION);
@@ -164,8 +166,9 @@ function writeDeviceSection(w: WireWriter, s: SignerState): void {
   const approvals = [...s.approvals].sort(ascending);
   w.u32(approvals.length);
   for (const a of approvals) writeString(w, a);
-  w.u32(s.payments.length);
-  for (const p of s.payments) {
+  const payments = [...s.payments];
+  w.u32(payments.length);
+  for (const p of payments) {
     w.u64(BigInt(p.at));
     w.u64(p.amountMsat);
   }
@@ -177,8 +180,9 @@ function readDeviceSection(r: WireReader): Pick<SignerState, 'policy' | 'policyF
   const controlNonce = r.u64();
   const approvals = new Set<string>();
   for (let i = r.u32(); i > 0; i--) approvals.add(readString(r));
-  const payments = [];
-  for (let i = r.u32(); i > 0; i--) payments.push({ at: Number(r.u64()), amountMsat: r.u64() });
+  const counted = [];
+  for (let i = r.u32(); i > 0; i--) counted.push({ at: Number(r.u64()), amountMsat: r.u64() });
+  const payments = PaymentWindow.from(counted);
   return { policy, policyFileDigest, controlNonce, approvals, payments };
 }
 

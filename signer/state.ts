@@ -8,6 +8,7 @@ import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
 import { applyCommitmentEvent, type CommitmentState } from './handlers/commitment-state.js';
 import { networkOfChainHash } from './chain/networks.js';
 import { applyChainEvent, startView, type ChainView } from './chain/view.js';
+import { PaymentWindow } from './payment-window.js';
 import { PersistentMap } from './persistent-map.js';
 import type { PolicyConfig } from './policy/policy.js';
 
@@ -33,13 +34,6 @@ export interface ChannelState {
   readonly commitments?: CommitmentState;
 }
 
-/** A payment counted against the velocity limit (policy-payment-velocity). */
-export interface CountedPayment {
-  /** Unix seconds, the device's clock. */
-  readonly at: number;
-  readonly amountMsat: bigint;
-}
-
 export interface SignerState {
   readonly dev: DevFlags;
   /** Set by hsmd_init; null until lightningd has initialised us. */
@@ -57,8 +51,8 @@ export interface SignerState {
   readonly controlNonce: bigint;
   /** One-time approvals of payments above the velocity limit, by payment hash hex. */
   readonly approvals: ReadonlySet<string>;
-  /** Payments within the velocity window, oldest first. */
-  readonly payments: readonly CountedPayment[];
+  /** Payments within the velocity window (persistent: a payment costs O(log n) however many). */
+  readonly payments: PaymentWindow;
 }
 
 export const initialState: SignerState = Object.freeze({
@@ -70,7 +64,7 @@ export const initialState: SignerState = Object.freeze({
   policyFileDigest: undefined,
   controlNonce: 0n,
   approvals: new Set<string>(),
-  payments: [],
+  payments: PaymentWindow.empty,
 });
 
 /** Each reference's key, made once: a rebuild's events share reference objects (event codec). */
@@ -148,10 +142,9 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
     case 'PaymentApprovalGranted':
       return { ...state, approvals: new Set(state.approvals).add(toHex(event.paymentHash)) };
     case 'PaymentAuthorized': {
-      const since = event.at - event.windowSec;
+      const kept = state.payments.after(event.at - event.windowSec);
       // Only payments within the limit count towards it; the others passed beyond it.
-      const kept = state.payments.filter((p) => p.at > since);
-      const payments = event.via === 'limit' ? [...kept, { at: event.at, amountMsat: event.amountMsat }] : kept;
+      const payments = event.via === 'limit' ? kept.add(event.at, event.amountMsat) : kept;
       if (event.via !== 'approval') return { ...state, payments };
       const approvals = new Set(state.approvals);
       approvals.delete(toHex(event.paymentHash));

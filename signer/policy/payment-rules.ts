@@ -22,7 +22,7 @@ export interface Payment {
 
 /** The msat counted in the window ending at `now` (unix seconds). */
 export const velocityUsedMsat = (state: SignerState, policy: PolicyConfig, now: number): bigint =>
-  state.payments.filter((p) => p.at > now - policy.velocityWindowSec).reduce((a, p) => a + p.amountMsat, 0n);
+  state.payments.totalAfter(now - policy.velocityWindowSec);
 
 /** How the payment passes, or the violation. */
 export function velocity(
