@@ -17,17 +17,20 @@ const TABLES: Uint32Array = (() => {
   return t;
 })();
 
-/** Continues a CRC over more bytes: crc32c(b) === crc32cUpdate(crc32cUpdate(0, a), rest). */
-export function crc32cUpdate(crc: number, bytes: Uint8Array): number {
+/**
+ * Continues a CRC over bytes[start, end): crc32c(b) === crc32cUpdate(crc32cUpdate(0, a), rest).
+ * A range rather than a subarray, so a scan checks every frame without allocating.
+ */
+export function crc32cUpdate(crc: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
   const t = TABLES;
   let c = ~crc >>> 0;
-  let i = 0;
-  const whole = bytes.length & ~3;
+  let i = start;
+  const whole = start + ((end - start) & ~3);
   for (; i < whole; i += 4) {
     c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
     c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
   }
-  for (; i < bytes.length; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
 

@@ -23,12 +23,17 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
   const view = new DataView(frame.buffer);
   view.setUint32(0, payload.length);
   frame.set(payload, FRAME_HEADER);
-  view.setUint32(4, frameCrc(frame));
+  view.setUint32(4, frameCrc(frame, 0, frame.length));
   return frame;
 }
 
-/** The CRC of what it covers, the length field and the payload, without copying them out. */
-const frameCrc = (frame: Uint8Array): number => crc32cUpdate(crc32cUpdate(0, frame.subarray(0, 4)), frame.subarray(FRAME_HEADER));
+/** The CRC of what the frame at `offset` of `bytes` covers, its length field and its payload, read in place. */
+const frameCrc = (bytes: Uint8Array, offset: number, end: number): number =>
+  crc32cUpdate(crc32cUpdate(0, bytes, offset, offset + 4), bytes, offset + FRAME_HEADER, end);
+
+/** The big-endian u32 at `offset` (no DataView per frame: a rebuild reads millions). */
+const u32At = (bytes: Uint8Array, offset: number): number =>
+  ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 
 export interface Frame {
   /** Byte offset of the frame's header in the file. */
@@ -43,23 +48,21 @@ export type FrameCheck = { readonly ok: true; readonly payload: Uint8Array } | {
 /** The whole length of the frame at `offset` if its header is there with a length in range. */
 function announcedLength(bytes: Uint8Array, offset: number): number | undefined {
   if (bytes.length - offset < FRAME_HEADER) return undefined;
-  const length = new DataView(bytes.buffer, bytes.byteOffset + offset, 4).getUint32(0);
+  const length = u32At(bytes, offset);
   return length >= 1 && length <= MAX_FRAME_PAYLOAD ? FRAME_HEADER + length : undefined;
 }
 
 /** Checks the frame at `offset` of `bytes` (the whole file); a good frame's payload is a view into `bytes`. */
 export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
   if (bytes.length - offset < FRAME_HEADER) return { ok: false, reason: `short header (${bytes.length - offset} of ${FRAME_HEADER} bytes)` };
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, FRAME_HEADER);
-  const length = view.getUint32(0);
+  const length = u32At(bytes, offset);
   if (length < 1 || length > MAX_FRAME_PAYLOAD) return { ok: false, reason: `length ${length} out of range` };
   const end = offset + FRAME_HEADER + length;
   if (end > bytes.length) return { ok: false, reason: `short frame (${bytes.length - offset} of ${FRAME_HEADER + length} bytes)` };
-  const frame = bytes.subarray(offset, end);
-  const expected = view.getUint32(4);
-  const actual = frameCrc(frame);
+  const expected = u32At(bytes, offset + 4);
+  const actual = frameCrc(bytes, offset, end);
   if (actual !== expected) return { ok: false, reason: `CRC-32C ${hex32(actual)} != stored ${hex32(expected)}` };
-  return { ok: true, payload: frame.subarray(FRAME_HEADER) };
+  return { ok: true, payload: bytes.subarray(offset + FRAME_HEADER, end) };
 }
 
 const hex32 = (n: number): string => '0x' + n.toString(16).padStart(8, '0');

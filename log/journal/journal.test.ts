@@ -41,7 +41,7 @@ test('CRC-32C check value: "123456789" → 0xE3069283 (RFC 3720 / CRC catalogue)
   assert.equal(crc32c(new Uint8Array(0)), 0);
 });
 
-test('CRC-32C: RFC 3720 B.4 vectors, and every length and split equal to the bit-at-a-time definition', () => {
+test('CRC-32C: RFC 3720 B.4 vectors, and every length, split and range equal to the bit-at-a-time definition', () => {
   const bytes = (f: (i: number) => number) => Uint8Array.from({ length: 32 }, (_, i) => f(i));
   assert.equal(crc32c(bytes(() => 0)), 0x8a9136aa);
   assert.equal(crc32c(bytes(() => 0xff)), 0x62a8ab43);
@@ -61,6 +61,8 @@ test('CRC-32C: RFC 3720 B.4 vectors, and every length and split equal to the bit
     assert.equal(crc32c(b), bitwise(b), `length ${n}`);
     const split = n >> 1;
     assert.equal(crc32cUpdate(crc32c(b.subarray(0, split)), b.subarray(split)), bitwise(b), `length ${n} split at ${split}`);
+    assert.equal(crc32cUpdate(crc32cUpdate(0, data, 0, split), data, split, n), bitwise(b), `length ${n} as ranges split at ${split}`);
+    assert.equal(crc32cUpdate(0, data, split, n), bitwise(data.subarray(split, n)), `range [${split}, ${n})`);
   }
 });
 
