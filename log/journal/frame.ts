@@ -18,13 +18,21 @@ export const FRAME_HEADER = 8;
 export const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024;
 
 export function encodeFrame(payload: Uint8Array): Uint8Array {
-  if (payload.length < 1 || payload.length > MAX_FRAME_PAYLOAD) throw new RangeError(`frame payload of ${payload.length} bytes`);
   const frame = new Uint8Array(FRAME_HEADER + payload.length);
-  const view = new DataView(frame.buffer);
-  view.setUint32(0, payload.length);
   frame.set(payload, FRAME_HEADER);
-  view.setUint32(4, frameCrc(frame, 0, frame.length));
+  sealFrame(frame, 0, payload.length);
   return frame;
+}
+
+/**
+ * Writes the header of a frame whose `length`-byte payload is already in place at
+ * `offset + FRAME_HEADER` of `bytes`: frames built where they will be read, without a copy.
+ */
+export function sealFrame(bytes: Uint8Array, offset: number, length: number): void {
+  if (length < 1 || length > MAX_FRAME_PAYLOAD) throw new RangeError(`frame payload of ${length} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, FRAME_HEADER);
+  view.setUint32(0, length);
+  view.setUint32(4, frameCrc(bytes, offset, offset + FRAME_HEADER + length));
 }
 
 /** The CRC of what the frame at `offset` of `bytes` covers, its length field and its payload, read in place. */
