@@ -22,6 +22,7 @@ import { NodeDir, syncDir } from '../node/node-file.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { openJournalFiles } from '../log/journal/journal.js';
 import { fastCurve } from '../node/curve-native.js';
+import { warmStart } from '../node/warm-up.js';
 import { RequestIds } from './request-ids.js';
 import type { SignerPort } from './signer-port.js';
 
@@ -71,6 +72,7 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
   }
   const ids = new RequestIds(core.lastId ?? 0n);
   options.log('info', `signer journal in ${options.dataDir}: resuming after id ${core.lastId ?? 0n}`);
+  warmStart({ curve, developer: options.developer, policy: options.policy }, (line) => options.log('debug', line));
   return groupCommitting(core, ids, options.log);
 }
 

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { JournalCorruptError } from '../../log/journal/frame.js';
 import type { FileDir } from '../../log/file-port.js';
 import { fastCurve } from '../../node/curve-native.js';
+import { warmStart } from '../../node/warm-up.js';
 import { MirrorRefusedError } from '../../log/mirror/verify.js';
 import { packageVersion } from '../../node/package-version.js';
 import { Device, type DeviceLogLevel } from '../app/device.js';
@@ -104,6 +105,7 @@ export interface HostDeviceSettings {
 
 /** The Device on the Node adapters (mqtt.js, fs journal, terminal LEDs); throws as Device.boot does. */
 export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrappers = {}): Device {
+  warmStart({ curve: fastCurve(), developer: settings.developer }, (line) => settings.log('info', line));
   const transport = new MqttTransport(settings.trust, settings.mqttPassword);
   const nodeStore = new NodeStore(settings.dataDir, { mqttUrl: settings.mqttUrl, brokerId: settings.brokerId, passphrase: settings.passphrase });
   const store: Store = wrap.journalDir
