@@ -1,8 +1,11 @@
 /**
  * The status channel: hsmd's write-only socket to lightningd on fd 0 (docs/hsmd-protocol.md#status-channel).
  * CLN's hsmd writes it through an async daemon_conn; so do we, through a net.Socket, so
- * a slow lightningd never stalls request handling. Write errors are swallowed: when the
- * status socket breaks, lightningd is gone and the master socket tells us so (exit 2).
+ * a slow lightningd never stalls request handling. Messages are queued and written together
+ * on the next timer turn, after the reply that the request's log line precedes has left: a
+ * debug line per request ("Received message") then costs no system call on the reply path.
+ * Write errors are swallowed: when the status socket breaks, lightningd is gone and the
+ * master socket tells us so (exit 2).
  */
 import net from 'node:net';
 import { frame } from './frames.js';
@@ -17,6 +20,9 @@ import {
 
 export class StatusChannel {
   private broken = false;
+  /** Framed messages not written yet, in order. */
+  private queued: Buffer[] = [];
+  private writeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly socket: net.Socket) {
     socket.on('error', () => {
@@ -51,6 +57,7 @@ export class StatusChannel {
 
   /** Resolves when every message sent so far has been handed to the kernel. */
   flush(): Promise<void> {
+    this.writeQueued();
     if (this.broken || this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       this.socket.write(new Uint8Array(0), () => resolve());
@@ -59,6 +66,17 @@ export class StatusChannel {
 
   private send(body: Uint8Array): void {
     if (this.broken || this.socket.destroyed) return;
-    this.socket.write(frame(body));
+    this.queued.push(frame(body));
+    this.writeTimer ??= setTimeout(() => this.writeQueued(), 0);
+  }
+
+  /** One write for everything queued. */
+  private writeQueued(): void {
+    clearTimeout(this.writeTimer);
+    this.writeTimer = undefined;
+    const chunks = this.queued;
+    this.queued = [];
+    if (chunks.length === 0 || this.broken || this.socket.destroyed) return;
+    this.socket.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   }
 }
