@@ -4,6 +4,7 @@
  * over hash_u5(hrp, data) (BOLT 11 "Requirements"), with the signer's Curve (no curve module
  * of its own: the device builds its curve after boot). Pure; throws Bolt11Error.
  */
+import { invert } from '@noble/curves/abstract/modular.js';
 import { utf8 } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import { hashU5 } from '../handlers/hash-u5.js';
@@ -94,11 +95,6 @@ export function summarizeBolt11(curve: Curve, invoice: string): Bolt11Summary {
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const toBig = (b: Uint8Array): bigint => b.reduce((a, x) => (a << 8n) | BigInt(x), 0n);
 const toBytes32 = (n: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * (31 - i))) & 0xffn));
-function powMod(b: bigint, e: bigint): bigint {
-  let r = 1n;
-  for (b %= N; e > 0n; e >>= 1n, b = (b * b) % N) if (e & 1n) r = (r * b) % N;
-  return r;
-}
 
 /**
  * ECDSA public key recovery (SEC 1 §4.1.6): R from r and the recovery id's parity, then
@@ -108,7 +104,7 @@ function powMod(b: bigint, e: bigint): bigint {
 function recoverKey(curve: Curve, signature: Uint8Array, recovery: number, hash: Uint8Array): Uint8Array {
   const [r, s, e] = [toBig(signature.subarray(0, 32)), toBig(signature.subarray(32, 64)), toBig(hash) % N];
   if (recovery > 1 || r === 0n || r >= N || s === 0n || s >= N) throw new Bolt11Error(`signature cannot be recovered (recovery id ${recovery})`);
-  const rInv = powMod(r, N - 2n);
+  const rInv = invert(r, N); // extended Euclid: r is public, no need for a constant-time r^(n-2)
   const u1 = (((N - e) % N) * rInv) % N;
   const u2 = (s * rInv) % N;
   try {
