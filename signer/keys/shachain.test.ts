@@ -25,6 +25,13 @@ test('SeedChain (the hashes of high bits kept between indices) gives the vectors
   // Forwards, backwards, and again: its kept hashes must never leak from one index into another.
   for (const s of [...steps, ...[...steps].reverse(), ...steps]) assert.equal(toHex(chain.at(BigInt(s.I))), toHex(fromHex(s.secret)), `I=${s.I}`);
   assert.throws(() => chain.at(MAX_INDEX + 1n), /out of range/);
+  // Indices whose high bits change and come back (commitments across 256-blocks, and far
+  // apart) against shachainFromSeed, which the generation vectors hold to BOLT 3.
+  const seed = fromHex(d.generation[0].seed);
+  const many = new SeedChain(seed);
+  for (const n of [0n, 1n, 255n, 256n, 257n, 1n, 65535n, 65536n, 0n, 1000000n, 999999n, MAX_INDEX, 12345678901n, 255n]) {
+    assert.equal(toHex(many.at(shachainIndex(n))), toHex(shachainFromSeed(seed, shachainIndex(n))), `commitment ${n}`);
+  }
 });
 
 test('commitment number n uses index 2^48 - 1 - n', () => {

@@ -66,13 +66,14 @@ function checkSeedIndex(seed: Uint8Array, index: bigint): void {
 }
 
 /** The low bits of an index that SeedChain derives anew each time. */
-const LOW_BITS = 16n;
+const LOW_BITS = 8n;
 
 /**
- * shachainFromSeed for one seed at many indices: the hashes of an index's high bits (up to
- * 32 of the 48 for a channel's first 65,536 commitments, whose indices all start with ones)
- * are made once and kept for the next index with the same high bits. The same bytes: derive
- * goes from high bits to low, so stopping after the high ones and going on is the same walk.
+ * shachainFromSeed for one seed at many indices: the hashes of an index's high 40 bits are
+ * made once and kept for the next index with the same high bits (a channel's commitments
+ * come in order, so 256 in a row share them): at most 8 hashes a secret instead of up to 48.
+ * The same bytes: derive goes from high bits to low, so stopping after the high ones and
+ * going on is the same walk.
  */
 export class SeedChain {
   #high: bigint | undefined;
