@@ -57,6 +57,7 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
       mark: slotMark(dir, join(options.dataDir, 'high-water-{a,b}')),
       acceptRollback: options.acceptRollback ?? false,
       syncReadOnly: false,
+      markAtFlush: true,
     }).core;
   } catch (e) {
     if (!(e instanceof JournalCorruptError || e instanceof JournalRollbackError)) throw e;
@@ -76,7 +77,7 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
   return groupCommitting(core, ids, options.log);
 }
 
-/** How long a read-only reply's record may wait for a sync (docs/journal.md "Read-only replies"). */
+/** How long a read-only reply's record may wait for a sync, and the high-water mark for its raise (docs/journal.md "Read-only replies"). */
 export const READ_ONLY_FLUSH_MS = 20;
 
 /**
@@ -94,7 +95,7 @@ function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSignerOpti
     try {
       core.flush();
     } catch (e) {
-      log('broken', `signer journal: syncing read-only records failed: ${(e as Error).message}`);
+      log('broken', `signer journal: syncing read-only records or raising the high-water mark failed: ${(e as Error).message}`);
     }
   };
   const handleWaiting = (): void => {
@@ -113,7 +114,7 @@ function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSignerOpti
       logPolicyWarnings(decisions[i]!, log);
       w.resolve(decisions[i]!.reply);
     });
-    if (core.unsynced > 0 && !flushTimer) flushTimer = setTimeout(flush, READ_ONLY_FLUSH_MS);
+    if (core.flushPending && !flushTimer) flushTimer = setTimeout(flush, READ_ONLY_FLUSH_MS);
   };
   return {
     request: (request) =>

@@ -17,6 +17,7 @@ import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
 import { stateDigest } from '../projections/signer-state.js';
 import { liveSession, sessionRequests, sessionSignerOptions } from '../test/session-records.js';
 import { SignerCore, type SignerCoreOptions } from './signer-core.js';
+import { slotMark } from '../log/journal/high-water.js';
 
 const NAME = 'session-basic-l1.jsonl';
 const requests = sessionRequests(NAME);
@@ -200,4 +201,19 @@ test('commit(source, events): sourced records between requests, numbered per sou
   assert.deepEqual(reopened.recovery.entries.at(-1)!.entry, record);
   assert.equal(reopened.recovery.records.length, reopened.recovery.entries.length - reopened.recovery.entries.filter((e) => 'source' in e.entry).length);
   assert.equal(core.commit('chain', [], 3).seq, seqs.chain + 1n);
+});
+
+test('markAtFlush: the high-water mark is raised at flush(), to the last synced id, never above the journal', () => {
+  const dir = new MemoryDir();
+  const mark = slotMark(dir, 'memory');
+  const core = open(dir, { syncReadOnly: false, markAtFlush: true, mark }).core;
+  const first = live.decisions.findIndex((d) => d.decision.events.length > 0);
+  for (const r of requests.slice(0, first + 1)) core.handle(r.envelope);
+  assert.equal(mark.read(), undefined, 'a state-changing reply left without a mark write');
+  assert.equal(core.flushPending, true);
+  core.flush();
+  assert.equal(mark.read(), requests[first]!.envelope.id);
+  assert.equal(core.flushPending, false);
+  // Reopened at the same journal, the mark is not above it.
+  assert.equal(open(dir, { mark }).core.lastId, requests[first]!.envelope.id);
 });

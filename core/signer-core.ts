@@ -53,6 +53,13 @@ export interface SignerCoreOptions {
    * always synced before its reply, and with it every record before it.
    */
   readonly syncReadOnly?: boolean;
+  /**
+   * Raise the high-water mark at flush() (the host's timer) instead of after every sync: the
+   * in-process signer, whose mark write (truncate + write of a slot file) would otherwise ride
+   * on every state-changing reply. The mark then lags the journal by up to one flush, as a
+   * raise that a crash loses does (log/journal/high-water.ts): never above what is durable.
+   */
+  readonly markAtFlush?: boolean;
 }
 
 /** Sees the journal's durable records and snapshots, in journal order. */
@@ -184,11 +191,35 @@ export class SignerCore {
     return this.#unsynced.length;
   }
 
-  /** Syncs the records that rode along unsynced (the host calls it on a short timer and at close). */
+  /** True when flush() has work: records not synced, or (markAtFlush) a mark below the journal. */
+  get flushPending(): boolean {
+    return this.#unsynced.length > 0 || (this.options.markAtFlush === true && this.#markBehind());
+  }
+
+  /**
+   * Syncs the records that rode along unsynced, and with markAtFlush raises the mark (the host
+   * calls it on a short timer and at close).
+   */
   flush(): void {
-    if (this.#unsynced.length === 0 || this.#inBatch) return;
-    this.journal.sync();
-    this.#synced();
+    if (this.#inBatch) return;
+    if (this.#unsynced.length > 0) {
+      this.journal.sync();
+      this.#synced();
+    }
+    if (this.options.markAtFlush) this.#raiseMark();
+  }
+
+  #markBehind(): boolean {
+    const last = this.journal.lastId;
+    return this.options.mark !== undefined && last !== undefined && (this.#marked === undefined || last > this.#marked);
+  }
+
+  /** The mark up to the journal's last id; called only when everything appended is synced. */
+  #raiseMark(): void {
+    if (!this.#markBehind()) return;
+    const last = this.journal.lastId!;
+    this.options.mark!.write(last);
+    this.#marked = last;
   }
 
   #mustSync(hasEvents: boolean): boolean {
@@ -277,11 +308,8 @@ export class SignerCore {
   }
 
   #afterSync(records: number): void {
-    const last = this.journal.lastId;
-    if (this.options.mark && last !== undefined && (this.#marked === undefined || last > this.#marked)) {
-      this.options.mark.write(last); // before the replies leave: every answered id is under the mark
-      this.#marked = last;
-    }
+    // Before the replies leave, every answered id goes under the mark (unless markAtFlush).
+    if (!this.options.markAtFlush) this.#raiseMark();
     this.#sinceSnapshot += records;
     // A snapshot names the last request id: sourced records alone wait for the first request.
     if (this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY) && this.journal.lastId !== undefined) this.snapshot();
