@@ -119,6 +119,7 @@ export async function runHsmd(options: HsmdOptions): Promise<void> {
 
   const port: Pick<SignerPort, 'request'> = {
     async request(envelope) {
+      if (opened) return opened.request(envelope);
       opening ??= options.openSigner(log).then(
         (signer) => (opened = signer),
         async (err: Error): Promise<never> => {

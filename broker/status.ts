@@ -18,11 +18,16 @@ import {
   towireStatusVersion,
 } from './status-wire.js';
 
+/** Peerless log lines kept encoded (the first ones seen; enough for one per request type). */
+const REPEATED_LINES = 512;
+
 export class StatusChannel {
   private broken = false;
   /** Framed messages not written yet, in order. */
   private queued: Buffer[] = [];
   private writeTimer: NodeJS.Timeout | undefined;
+  /** Encoded status_log messages of lines without a peer, up to REPEATED_LINES of them. */
+  private readonly repeated = new Map<string, Uint8Array>();
 
   constructor(private readonly socket: net.Socket) {
     socket.on('error', () => {
@@ -41,7 +46,15 @@ export class StatusChannel {
   }
 
   log(level: LogLevel, entry: string, peer: Uint8Array | null = null): void {
-    this.send(towireStatusLog(level, peer, entry));
+    if (peer !== null) return this.send(towireStatusLog(level, peer, entry));
+    // Most lines repeat (a debug line per request names only its type): encoded once each.
+    const key = `${level} ${entry}`;
+    let body = this.repeated.get(key);
+    if (body === undefined) {
+      body = towireStatusLog(level, null, entry);
+      if (this.repeated.size < REPEATED_LINES) this.repeated.set(key, body);
+    }
+    this.send(body);
   }
 
   /** hsmstatus_client_bad_request: lightningd logs it as BROKEN (hsm_control.c hsm_msg). */
