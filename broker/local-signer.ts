@@ -84,9 +84,9 @@ export const READ_ONLY_FLUSH_MS = 20;
  * The in-process port over the core: the requests that arrive in one event-loop turn (from
  * any connection) are handled as one batch with at most one sync, as the device handles a
  * `req` message; a batch of read-only requests is not synced at all, its records follow with
- * the next sync or after READ_ONLY_FLUSH_MS.
+ * the next sync or after `flushMs` (READ_ONLY_FLUSH_MS).
  */
-function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSignerOptions['log']): SignerPort {
+export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSignerOptions['log'], flushMs = READ_ONLY_FLUSH_MS): SignerPort {
   type Waiting = { readonly request: Parameters<SignerPort['request']>[0]; readonly id: bigint; resolve(reply: Reply): void; reject(e: unknown): void };
   let waiting: Waiting[] = [];
   let flushTimer: NodeJS.Timeout | undefined;
@@ -114,7 +114,7 @@ function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSignerOpti
       logPolicyWarnings(decisions[i]!, log);
       w.resolve(decisions[i]!.reply);
     });
-    if (core.flushPending && !flushTimer) flushTimer = setTimeout(flush, READ_ONLY_FLUSH_MS);
+    if (core.flushPending && !flushTimer) flushTimer = setTimeout(flush, flushMs);
   };
   return {
     request: (request) =>
