@@ -5,7 +5,8 @@
  * to it), a UNIX-socket round trip (lightningd ↔ hsmd), and libsecp256k1's
  * signature. Each is the median of many samples, in milliseconds.
  */
-import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { Aedes } from 'aedes';
 import aedesPersistenceLevel from 'aedes-persistence-level';
 import { Level } from 'level';
 import mqtt from 'mqtt';
+import { fdpass } from '../broker/fdpass.js';
 import { fastCurve } from '../node/curve-native.js';
 
 export interface Floors {
@@ -24,8 +26,14 @@ export interface Floors {
   readonly mqttRoundTripMs: number;
   /** The same round trip with aedes keeping its sessions in LevelDB (aedes-persistence-level). */
   readonly mqttRoundTripLevelMs: number;
-  /** 64 bytes each way over a UNIX socket. */
+  /**
+   * 64 bytes each way over a UNIX socket between two processes, as lightningd and hsmd are: the
+   * client as the simulated lightningd does it (blocking write, poll, read), the echo a blocking
+   * read/write loop in a child process.
+   */
   readonly unixRoundTripMs: number;
+  /** The same 64 bytes each way within one process (both ends in one event loop): not a floor, no process wakes the other. */
+  readonly unixRoundTripInProcessMs: number;
   /** One libsecp256k1 ECDSA signature (RFC 6979). */
   readonly nativeSignMs: number;
 }
@@ -99,6 +107,32 @@ async function mqttRoundTrip(dir: string, sessions: 'memory' | 'level'): Promise
   }
 }
 
+/** A child that echoes 64-byte messages on its fd 3 until EOF, with blocking reads and writes. */
+const ECHO_CHILD = `const fs = require('node:fs'); const b = Buffer.alloc(64);
+for (;;) { let n = 0; while (n < 64) { const r = fs.readSync(3, b, n, 64 - n, null); if (r === 0) process.exit(0); n += r; } fs.writeSync(3, b); }`;
+
+async function unixRoundTripBetweenProcesses(): Promise<number> {
+  const [ours, theirs] = fdpass.socketpair();
+  const child = spawn(process.execPath, ['-e', ECHO_CHILD], { stdio: ['ignore', 'ignore', 'inherit', theirs] });
+  closeSync(theirs);
+  const message = Buffer.alloc(64, 1);
+  const reply = Buffer.alloc(64);
+  try {
+    return await samples(SAMPLES * 3, () => {
+      writeSync(ours, message);
+      for (let got = 0; got < 64; ) {
+        if (!fdpass.poll(ours, false, 10_000)) throw new Error('the echo process did not answer within 10 s');
+        const n = readSync(ours, reply, got, 64 - got, null);
+        if (n === 0) throw new Error('the echo process closed its socket');
+        got += n;
+      }
+    });
+  } finally {
+    closeSync(ours);
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+  }
+}
+
 async function unixRoundTrip(dir: string): Promise<number> {
   const path = join(dir, 'echo.sock');
   const server = net.createServer((s) => s.on('data', (d) => s.write(d)));
@@ -147,7 +181,8 @@ export async function measureFloors(): Promise<Floors> {
       levelSyncMs: await levelSyncFloor(dir),
       mqttRoundTripMs: await mqttRoundTrip(dir, 'memory'),
       mqttRoundTripLevelMs: await mqttRoundTrip(dir, 'level'),
-      unixRoundTripMs: await unixRoundTrip(dir),
+      unixRoundTripMs: await unixRoundTripBetweenProcesses(),
+      unixRoundTripInProcessMs: await unixRoundTrip(dir),
       nativeSignMs: await nativeSign(),
     };
   } finally {

@@ -59,7 +59,8 @@ printTable(['floor', 'median'], [
   ['LevelDB put, sync (broker log)', fmtMs(floors.levelSyncMs)],
   ['MQTT QoS 1 round trip (aedes, in-memory sessions, TCP_NODELAY)', fmtMs(floors.mqttRoundTripMs)],
   ['  the same with aedes sessions in LevelDB (not a floor: what that persistence costs)', fmtMs(floors.mqttRoundTripLevelMs)],
-  ['UNIX-socket round trip, 64 B', fmtMs(floors.unixRoundTripMs)],
+  ['UNIX-socket round trip, 64 B, between two processes (lightningd ↔ hsmd)', fmtMs(floors.unixRoundTripMs)],
+  ['  the same within one process (not a floor: no process wakes the other)', fmtMs(floors.unixRoundTripInProcessMs)],
   ['libsecp256k1 ECDSA sign', fmtMs(floors.nativeSignMs)],
 ]);
 for (const bench of BENCHES) {
