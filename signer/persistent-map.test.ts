@@ -1,6 +1,6 @@
 /**
  * PersistentMap against the model it replaces (a native Map copied on every change): the same
- * entries after any sequence of sets and deletes, old versions untouched, and one shape per
+ * entries after any sequence of sets, updates and deletes, old versions untouched, and one shape per
  * content so structural equality of states keeps meaning equal contents.
  */
 import assert from 'node:assert/strict';
@@ -25,12 +25,13 @@ const [c1, c2] = collidingPair();
 const key = fc.oneof(fc.constantFrom(c1, c2), fc.integer({ min: 0, max: 60 }).map((i) => `ch${i}`));
 const op = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), key, value: fc.integer() }),
+  fc.record({ kind: fc.constant('update' as const), key, value: fc.integer() }),
   fc.record({ kind: fc.constant('delete' as const), key }),
 );
 
 const sorted = <V>(m: ReadonlyMap<string, V>) => [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-test('the same entries as a Map after any sets and deletes; earlier versions unchanged', () => {
+test('the same entries as a Map after any sets, updates and deletes; earlier versions unchanged', () => {
   assertProperty(
     fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
       let map = PersistentMap.empty<number>();
@@ -40,6 +41,10 @@ test('the same entries as a Map after any sets and deletes; earlier versions unc
         if (o.kind === 'set') {
           map = map.set(o.key, o.value);
           model.set(o.key, o.value);
+        } else if (o.kind === 'update') {
+          // The updater sees the current value (undefined when absent), as Map.get would give it.
+          map = map.update(o.key, (current) => (current ?? 1000) + o.value);
+          model.set(o.key, (model.get(o.key) ?? 1000) + o.value);
         } else {
           map = map.delete(o.key);
           model.delete(o.key);

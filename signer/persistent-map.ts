@@ -73,35 +73,48 @@ function merge<V>(a: Leaf<V> | Collision<V>, b: Leaf<V>, shift: number): Child<V
   return { bitmap: (1 << fa) | (1 << fb), children: fa < fb ? [a, b] : [b, a] };
 }
 
-/** `node` with `leaf` set; `grew` tells whether the key was new. */
-function insert<V>(node: Child<V>, leaf: Leaf<V>, shift: number, grew: { value: boolean }): Child<V> {
+/** What an update walks down with: the key, its hash, the new value from the old, and whether the key was new. */
+interface Update<V> {
+  readonly hash: number;
+  readonly key: string;
+  readonly next: (current: V | undefined) => V;
+  grew: boolean;
+}
+
+const leafOf = <V>(u: Update<V>, current: V | undefined): Leaf<V> => ({ hash: u.hash, key: u.key, value: u.next(current) });
+
+/** `node` with the key of `u` set to its new value: one walk down, whether or not the key is there. */
+function insert<V>(node: Child<V>, u: Update<V>, shift: number): Child<V> {
   if (isBranch(node)) {
-    const bit = 1 << ((leaf.hash >>> shift) & MASK);
+    const bit = 1 << ((u.hash >>> shift) & MASK);
     const index = popcount(node.bitmap & (bit - 1));
     const children = node.children.slice();
     if ((node.bitmap & bit) === 0) {
-      grew.value = true;
-      children.splice(index, 0, leaf);
+      u.grew = true;
+      children.splice(index, 0, leafOf(u, undefined));
       return { bitmap: node.bitmap | bit, children };
     }
-    children[index] = insert(node.children[index]!, leaf, shift + BITS, grew);
+    children[index] = insert(node.children[index]!, u, shift + BITS);
     return { bitmap: node.bitmap, children };
   }
   if (isCollision(node)) {
-    if (node.hash !== leaf.hash) {
-      grew.value = true;
-      return merge(node, leaf, shift);
+    if (node.hash !== u.hash) {
+      u.grew = true;
+      return merge(node, leafOf(u, undefined), shift);
     }
-    const at = node.leaves.findIndex((l) => l.key === leaf.key);
-    if (at < 0) grew.value = true;
+    const at = node.leaves.findIndex((l) => l.key === u.key);
     const leaves = node.leaves.slice();
-    if (at < 0) leaves.push(leaf);
-    else leaves[at] = leaf;
+    if (at < 0) {
+      u.grew = true;
+      leaves.push(leafOf(u, undefined));
+    } else {
+      leaves[at] = leafOf(u, leaves[at]!.value);
+    }
     return { hash: node.hash, leaves: leaves.sort(byKey) };
   }
-  if (node.key === leaf.key) return leaf;
-  grew.value = true;
-  return merge(node, leaf, shift);
+  if (node.key === u.key) return leafOf(u, node.value);
+  u.grew = true;
+  return merge(node, leafOf(u, undefined), shift);
 }
 
 /** `node` without `key` (undefined if nothing is left); the same node if the key is absent. */
@@ -177,9 +190,14 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
 
   /** A map with `key` set to `value`; this one is unchanged. */
   set(key: string, value: V): PersistentMap<V> {
-    const grew = { value: false };
-    const root = insert(this.trie, { hash: hashOf(key), key, value }, 0, grew) as Branch<V>;
-    return new PersistentMap(root, this.size + (grew.value ? 1 : 0));
+    return this.update(key, () => value);
+  }
+
+  /** A map with `key` set to `next` of its value (undefined if absent), found in one walk. */
+  update(key: string, next: (current: V | undefined) => V): PersistentMap<V> {
+    const u: Update<V> = { hash: hashOf(key), key, next, grew: false };
+    const root = insert(this.trie, u, 0) as Branch<V>;
+    return new PersistentMap(root, this.size + (u.grew ? 1 : 0));
   }
 
   /** A map without `key` (this one if it was absent). */

@@ -159,9 +159,8 @@ function withChannel(
   ref: ChannelRef,
   update: (current: ChannelState) => ChannelState,
 ): SignerState {
-  const key = channelKey(ref);
-  const current = state.channels.get(key) ?? { ref, setup: undefined, lockedOutpoints: new Set<string>() };
-  return { ...state, channels: state.channels.set(key, update(current)) };
+  const channels = state.channels.update(channelKey(ref), (current) => update(current ?? { ref, setup: undefined, lockedOutpoints: new Set<string>() }));
+  return { ...state, channels };
 }
 
 /** The view a first chain event starts from: the checkpoint of hsmd_init's network. */

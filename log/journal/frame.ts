@@ -102,17 +102,29 @@ export class JournalCorruptError extends Error {
   }
 }
 
+/** Where each good frame of a scan starts: numbers, so a long journal's scan allocates no object per frame. */
+export interface FrameOffsets {
+  readonly offsets: number[];
+  /** The good length of the file: where the next frame goes. */
+  readonly end: number;
+  readonly torn: TornTail | undefined;
+}
+
+/** The payload of the frame at `offset` of `bytes`, one `scanFrameOffsets` found good: a view. */
+export const payloadAt = (bytes: Uint8Array, offset: number): Uint8Array =>
+  bytes.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + u32At(bytes, offset));
+
 /**
  * Scans every frame of `bytes` (a whole journal file named `file`). Pure: the caller reads
  * the file and truncates a torn tail.
  */
-export function scanFrames(file: string, bytes: Uint8Array): FrameScan {
-  const frames: Frame[] = [];
+export function scanFrameOffsets(file: string, bytes: Uint8Array): FrameOffsets {
+  const offsets: number[] = [];
   let offset = 0;
   while (offset < bytes.length) {
     const check = checkFrame(bytes, offset);
     if (check.ok) {
-      frames.push({ offset, payload: check.payload });
+      offsets.push(offset);
       offset += FRAME_HEADER + check.payload.length;
       continue;
     }
@@ -125,10 +137,16 @@ export function scanFrames(file: string, bytes: Uint8Array): FrameScan {
     const tail = bytes.length - offset;
     const announced = announcedLength(bytes, offset);
     if (tail < FRAME_HEADER || (announced !== undefined && tail < announced)) {
-      return { frames, end: offset, torn: { offset, length: tail, reason: check.reason } };
+      return { offsets, end: offset, torn: { offset, length: tail, reason: check.reason } };
     }
     throw new JournalCorruptError(file, offset, `${check.reason}; the ${tail} bytes from here to the end are not a torn last write ` +
       `(a crash leaves part of one frame${announced === undefined ? '' : `, here shorter than ${announced} bytes`}): damaged, e.g. zero-filled or overwritten`);
   }
-  return { frames, end: offset, torn: undefined };
+  return { offsets, end: offset, torn: undefined };
+}
+
+/** scanFrameOffsets with each good frame's payload. */
+export function scanFrames(file: string, bytes: Uint8Array): FrameScan {
+  const { offsets, end, torn } = scanFrameOffsets(file, bytes);
+  return { frames: offsets.map((offset) => ({ offset, payload: payloadAt(bytes, offset) })), end, torn };
 }

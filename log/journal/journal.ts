@@ -19,7 +19,7 @@
  * business (SignerCore keeps them in the snapshot body).
  */
 import type { FileDir, FilePort } from '../file-port.js';
-import { JournalCorruptError, encodeFrame, scanFrames, type TornTail } from './frame.js';
+import { JournalCorruptError, encodeFrame, payloadAt, scanFrameOffsets, type TornTail } from './frame.js';
 import { type JournalEntry, type JournalRecord, type JournalStart, type SourcedRecord, decodeEntry, decodeStart, encodeRecord, encodeSourced, encodeStart, isSourced, isStart } from './record.js';
 import { type Snapshot, SnapshotSlots } from './snapshot-slots.js';
 
@@ -78,7 +78,8 @@ export class Journal {
     const { newest: snapshot, problems } = slots.read();
     const notes = [...problems];
     const file = files.journal;
-    const scan = scanFrames(file.name, file.read(0, file.size()));
+    const bytes = file.read(0, file.size());
+    const scan = scanFrameOffsets(file.name, bytes);
     if (scan.torn) {
       // A torn last write (never acknowledged: frame.ts tells it from damage): cut it, log it.
       file.truncate(scan.end);
@@ -89,30 +90,31 @@ export class Journal {
     const scanned: ScannedEntry[] = [];
     let previous: bigint | undefined;
     const seqs = new Map<string, bigint>();
-    for (const frame of scan.frames) {
+    for (const offset of scan.offsets) {
+      const payload = payloadAt(bytes, offset);
       let entry: JournalEntry;
       try {
-        if (frame.offset === 0 && isStart(frame.payload)) {
-          start = decodeStart(frame.payload);
+        if (offset === 0 && isStart(payload)) {
+          start = decodeStart(payload);
           continue;
         }
-        entry = decodeEntry(frame.payload);
+        entry = decodeEntry(payload);
       } catch (e) {
-        throw new JournalCorruptError(file.name, frame.offset, `record does not decode: ${(e as Error).message}`);
+        throw new JournalCorruptError(file.name, offset, `record does not decode: ${(e as Error).message}`);
       }
       if (isSourced(entry)) {
         const last = seqs.get(entry.source);
         if (last !== undefined && entry.seq <= last) {
-          throw new JournalCorruptError(file.name, frame.offset, `${entry.source} record ${entry.seq} after ${last} (sequence numbers must increase)`);
+          throw new JournalCorruptError(file.name, offset, `${entry.source} record ${entry.seq} after ${last} (sequence numbers must increase)`);
         }
         seqs.set(entry.source, entry.seq);
       } else {
         if (previous !== undefined && entry.id <= previous) {
-          throw new JournalCorruptError(file.name, frame.offset, `record id ${entry.id} after id ${previous} (ids must increase)`);
+          throw new JournalCorruptError(file.name, offset, `record id ${entry.id} after id ${previous} (ids must increase)`);
         }
         previous = entry.id;
       }
-      scanned.push({ offset: frame.offset, entry });
+      scanned.push({ offset, entry });
     }
     const journal = new Journal(files, slots, snapshot?.lastId);
     const entries = journal.#afterSnapshot(snapshot, start, scanned, scan.end, notes);
@@ -234,5 +236,8 @@ export class Journal {
 }
 
 /** The request records among `entries`, in order. */
-const requestRecords = (entries: readonly ScannedEntry[]): ScannedRecord[] =>
-  entries.flatMap(({ offset, entry }) => (isSourced(entry) ? [] : [{ offset, record: entry }]));
+function requestRecords(entries: readonly ScannedEntry[]): ScannedRecord[] {
+  const records: ScannedRecord[] = [];
+  for (const { offset, entry } of entries) if (!isSourced(entry)) records.push({ offset, record: entry });
+  return records;
+}
