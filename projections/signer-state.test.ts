@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
 import { CodecError } from '../signer/record-fields.js';
+import type { SignerEvent } from '../signer/events.js';
 import { PersistentMap } from '../signer/persistent-map.js';
 import { apply, initialState, type SignerState } from '../signer/state.js';
+import { WireWriter } from '../signer/wire/writer.js';
 import { liveSession } from '../test/session-records.js';
 import {
   decodeSnapshotBody,
@@ -59,6 +61,29 @@ test('the encoding does not depend on the order maps and sets were filled in', (
   const reversed: SignerState = { ...both, channels: PersistentMap.from([...both.channels].reverse()) };
   assert.deepEqual(encodeState(reversed), encodeState(both));
   assert.deepEqual(decodeState(encodeState(both)), both);
+});
+
+test('the velocity window encodes one entry per second, ascending; an older listing (each payment) reads the same', () => {
+  const paid = (at: number, amountMsat: bigint): SignerEvent => ({ kind: 'PaymentAuthorized', at, amountMsat, paymentHash: new Uint8Array(32), via: 'limit', windowSec: 3600 });
+  const state = [paid(200, 1n), paid(100, 2n), paid(200, 4n)].reduce(apply, initialState);
+  const bytes = encodeState(state);
+  // The device section ends the encoding: u32 count ‖ (u64 at ‖ u64 msat)*.
+  const tail = (entries: [number, bigint][]) => {
+    const w = new WireWriter();
+    w.u32(entries.length);
+    for (const [at, msat] of entries) {
+      w.u64(BigInt(at));
+      w.u64(msat);
+    }
+    return w.finish();
+  };
+  const perSecond = tail([[100, 2n], [200, 5n]]);
+  assert.deepEqual(bytes.subarray(bytes.length - perSecond.length), perSecond);
+  const head = bytes.subarray(0, bytes.length - perSecond.length);
+  const older = Uint8Array.from([...head, ...tail([[200, 1n], [100, 2n], [200, 4n]])]);
+  assert.deepEqual(decodeState(older), state);
+  const tooLate = Uint8Array.from([...head, ...tail([[100, 2n], [2 ** 53, 5n]])]);
+  assert.throws(() => decodeState(tooLate), (e) => e instanceof CodecError && /payment time 9007199254740992 is not a unix time in seconds/.test(e.message));
 });
 
 test('snapshot body round-trips with recent replies and source numbers; unknown versions are refused by name', () => {

@@ -181,7 +181,11 @@ function readDeviceSection(r: WireReader): Pick<SignerState, 'policy' | 'policyF
   const approvals = new Set<string>();
   for (let i = r.u32(); i > 0; i--) approvals.add(readString(r));
   const counted = [];
-  for (let i = r.u32(); i > 0; i--) counted.push({ at: Number(r.u64()), amountMsat: r.u64() });
+  for (let i = r.u32(); i > 0; i--) {
+    const at = r.u64();
+    if (at > BigInt(Number.MAX_SAFE_INTEGER)) throw new CodecError(`signer state: payment time ${at} is not a unix time in seconds`);
+    counted.push({ at: Number(at), amountMsat: r.u64() });
+  }
   const payments = PaymentWindow.from(counted);
   return { policy, policyFileDigest, controlNonce, approvals, payments };
 }
