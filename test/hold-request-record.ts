@@ -8,7 +8,6 @@
  */
 import { writeSync } from 'node:fs';
 import { BrokerLog } from '../log/broker-log/broker-log.js';
-import type { LogRecord } from '../log/broker-log/record.js';
 import { toHex } from '../signer/bytes.js';
 
 const hex = process.env['HOLD_REQUEST_RECORD_OF'];
@@ -16,11 +15,12 @@ const ms = Number(process.env['HOLD_REQUEST_RECORD_MS'] ?? 10_000);
 const append = BrokerLog.prototype.append;
 let held: Promise<void> | undefined;
 
-BrokerLog.prototype.append = function heldAppend(this: BrokerLog, record: LogRecord): Promise<bigint> {
+BrokerLog.prototype.append = function heldAppend(this: BrokerLog, ...args: Parameters<BrokerLog['append']>): Promise<bigint> {
+  const [record] = args;
   if (held === undefined && record.kind === 'request-received' && toHex(record.message) === hex) {
     writeSync(2, `hold-request-record: holding request ${record.id}'s record and every later one for ${ms} ms\n`);
     held = new Promise((resolve) => setTimeout(resolve, ms));
   }
   // Each waits on the same promise: their appends then run in the order they were asked for.
-  return held === undefined ? append.call(this, record) : held.then(() => append.call(this, record));
+  return held === undefined ? append.apply(this, args) : held.then(() => append.apply(this, args));
 };
