@@ -39,9 +39,6 @@ import { struct, type Codec } from './wire/codec.js';
 import type { WireReader } from './wire/reader.js';
 import { WireWriter } from './wire/writer.js';
 
-/** Records built on the event codec (journal, broker log, envelopes) fail with it. */
-export { CodecError };
-
 export const EVENT_CODEC_VERSION = 1;
 
 /** Event kind ↔ tag. Tags are part of the format: never renumber, only append. */

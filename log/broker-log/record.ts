@@ -35,7 +35,8 @@
  */
 import { type Reply, STATUS_FAILURES } from '../../signer/decision.js';
 import type { ClientContext } from '../../signer/envelope.js';
-import { CodecError, readReply, writeReply } from '../../signer/event-codec.js';
+import { readReply, writeReply } from '../../signer/event-codec.js';
+import { CodecError } from '../../signer/record-fields.js';
 import { crc32c, crc32cUpdate } from '../journal/crc32c.js';
 import { WireError } from '../../signer/wire/errors.js';
 import { WireReader } from '../../signer/wire/reader.js';
