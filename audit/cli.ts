@@ -113,6 +113,14 @@ async function runCommand(command: string | undefined, rest: readonly string[], 
       damage.push(e instanceof BrokerLogDamagedError ? damageText(e) : e.message);
       return EXIT.damaged;
     }
+    const sys = e as NodeJS.ErrnoException;
+    if (typeof sys.syscall === 'string' && typeof sys.code === 'string') {
+      // The system refused a file operation (a directory given as --out, a full $TMPDIR, no
+      // permission): the command line or the machine needs a change, not sphinx-audit.
+      io.stderr.write(`sphinx-audit: cannot ${sys.syscall}${sys.path ? ` ${sys.path}` : ''}: ${sys.code}: ` +
+        'check the path you gave, its permissions, and the free space of the disk (and of $TMPDIR, where the broker log is copied)\n');
+      return EXIT.usage;
+    }
     io.stderr.write(`sphinx-audit: internal error (a bug: please report it with the command line): ${(e as Error).message ?? String(e)}\n` +
       (io.env.SPHINX_AUDIT_DEBUG === '1' ? `${(e as Error).stack}\n` : 'SPHINX_AUDIT_DEBUG=1 shows where it happened\n'));
     return EXIT.internal;

@@ -24,7 +24,8 @@ Every command takes --json (machine-readable, the same facts) and --progress/--n
 Exit status:
   0  all well
   1  verify found a mismatch between inputs that read fine (each named)
-  2  usage error, or an input that cannot be opened (the message says what to pass)
+  2  usage error, an input that cannot be opened, or a file the system would not read or write
+     (a directory as --out, no permission, a full disk; the message says what to change)
   3  an input is damaged: a broker-log record whose checksum fails, records missing from its
      sequence, a LevelDB file LevelDB refuses, a corrupt journal frame (each named on stderr;
      what reads fine is still audited and printed)

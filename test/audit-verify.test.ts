@@ -288,3 +288,12 @@ test('an internal error (a bug) exits 4 with a short message, and where it happe
     assert.equal(clean.status, 0, 'the same inputs verify without the fault');
   });
 });
+
+test('a file operation the system refuses (a directory as --out) exits 2 naming the path and what to check, not 4 (a bug)', async () => {
+  await withSession(async (s) => {
+    const r = await audit(['report', '--log', s.dataDir, '--out', s.root]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, new RegExp(`^sphinx-audit: cannot open ${s.root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: EISDIR: check the path you gave, its permissions, and the free space`));
+    assert.doesNotMatch(r.err, /internal error/);
+  });
+});
