@@ -5,7 +5,7 @@
  * (session.ts) acts on the result.
  */
 import type { Envelope } from '../../signer/envelope.js';
-import type { RequestReceived } from '../../log/broker-log/record.js';
+import type { RequestReceived, UnloggedRequests } from '../../log/broker-log/record.js';
 import { MAX_REQUEST_ID, parseDecimalU64 } from '../request-ids.js';
 import { type Now, type Pending, UNLOGGED_IDS } from './session-protocol.js';
 
@@ -62,11 +62,16 @@ export function rollbackVerdict(
  * when this run started. A run publishes ahead of its record only within UNLOGGED_IDS of a
  * durable one, and this run's ids start past that reach (session.ts), so only a lastId
  * within it is such an id; above it the device has journaled this run's ids (logged), and a
- * run that started from an empty log published nothing ahead. Undefined when there is none.
+ * run that started from an empty log published nothing ahead. Undefined when there is none;
+ * else the record to append and the line to log.
  */
-export function unloggedRange(loggedLastId: bigint, lastId: bigint): { readonly afterId: bigint; readonly throughId: bigint } | undefined {
+export function unloggedNote(device: string, loggedLastId: bigint, lastId: bigint, at: number): { readonly record: UnloggedRequests; readonly text: string } | undefined {
   if (loggedLastId === 0n || lastId <= loggedLastId || lastId > loggedLastId + UNLOGGED_IDS) return undefined;
-  return { afterId: loggedLastId, throughId: lastId };
+  return {
+    record: { kind: 'unlogged-requests', deviceId: device, afterId: loggedLastId, throughId: lastId, at },
+    text: `device ${device} journaled ids ${loggedLastId + 1n}..${lastId}, above the broker log's last id ${loggedLastId}: ` +
+      'the broker published them before logging them and stopped; recorded as decided by the device, never logged or answered',
+  };
 }
 
 /**

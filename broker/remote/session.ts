@@ -38,7 +38,7 @@ import type { DeviceHeard, SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
 import { DeviceSet, type DeviceView } from './device-set.js';
 import { Dispatch } from './dispatch.js';
-import { parseHello, rollbackVerdict, settleUnanswered, unloggedRange } from './hello.js';
+import { parseHello, rollbackVerdict, settleUnanswered, unloggedNote } from './hello.js';
 import {
   byId, type Now, type Origin, type Pending, type Queued, RESEND_BACKOFF_MS, type SessionCommand, type SessionEvent, type SessionOptions, UNLOGGED_IDS,
 } from './session-protocol.js';
@@ -69,7 +69,7 @@ export class Session {
   readonly #continuations = new Map<number, Continuation>();
   #nextAck = 1;
   #answeredUpTo: bigint;
-  /** Per device, the last id of the hello whose unlogged ids were recorded (hello.ts unloggedRange). */
+  /** Per device, the last id of the hello whose unlogged ids were recorded (hello.ts unloggedNote). */
   readonly #noted = new Map<string, bigint>();
   /** A previous run's requests without a reply, until a device's hello settles them. */
   #unanswered: readonly RequestReceived[];
@@ -287,12 +287,11 @@ export class Session {
       this.#error(rollback.text, now);
       if (!rollback.accepted) return this.devices.set(device, 'refused');
     }
-    const unlogged = this.#noted.get(device) === lastId ? undefined : unloggedRange(this.options.lastId, lastId);
+    const unlogged = this.#noted.get(device) === lastId ? undefined : unloggedNote(device, this.options.lastId, lastId, now.wall);
     if (unlogged) {
       this.#noted.set(device, lastId);
-      this.#log('unusual', `device ${device} journaled ids ${unlogged.afterId + 1n}..${unlogged.throughId}, above the broker log's last id ${unlogged.afterId}: ` +
-        'the broker published them before logging them and stopped; recorded as decided by the device, never logged or answered');
-      this.#emit({ kind: 'append', record: { kind: 'unlogged-requests', deviceId: device, ...unlogged, at: now.wall } });
+      this.#log('unusual', unlogged.text);
+      this.#emit({ kind: 'append', record: unlogged.record });
     }
     const settled = settleUnanswered(device, lastId, this.#unanswered, now);
     this.#unanswered = [];
