@@ -42,6 +42,8 @@ const SAMPLES = 300;
 const RECORD = new Uint8Array(150).fill(0x5a);
 
 export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+/** The value at fraction `p` (0.5 = p50) of `sorted`, ascending. */
+export const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 async function samples(n: number, once: () => void | Promise<void>): Promise<number> {
   for (let i = 0; i < 10; i++) await once(); // warm-up

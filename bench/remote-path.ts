@@ -9,7 +9,7 @@ import { fastCurve } from '../node/curve-native.js';
 import { fixturePath } from '../test/fixtures.js';
 import type { SyncConnection } from '../test/sync-wire.js';
 import { loadTranscript } from '../test/transcript.js';
-import { fmtMs, median } from './floors.js';
+import { fmtMs, median, percentile } from './floors.js';
 import { type SignerMode, withHsmd } from './hsmd-process.js';
 import { type Bench, fmtOps, fmtRatio, printTable } from './harness.js';
 import { verdict } from './session-replay.js';
@@ -26,8 +26,6 @@ interface Figures {
 }
 
 const WARM_UP_MS = 1000;
-
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 /**
  * Keeps one request in flight on every connection: each one's next request goes out as soon
