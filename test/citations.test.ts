@@ -97,7 +97,7 @@ test('the checks catch what they are for', () => {
   const sample = (...parts: string[]) => parts.join('');
   assert.ok(OUTSIDE.some(([p]) => p.test(sample('// hsmd', '.md §A.4'))));
   assert.ok(OUTSIDE.some(([p]) => p.test(sample('(DESIGN', ' §2)'))));
-  assert.ok(OUTSIDE.some(([p]) => p.test(sample('see ../sha', 'red/protocol/prior-art.md'))));
+  assert.ok(OUTSIDE.some(([p]) => p.test(sample('see ../sha', 'red/proto', 'col/prior', '-art.md'))));
   assert.ok(OUTSIDE.some(([p]) => p.test(sample('(issue', ' 6 item 5)'))));
   assert.ok(OUTSIDE.some(([p]) => p.test('where docs/design.md#durability-rules/§4 is silent')));
   assert.ok(OUTSIDE.some(([p]) => p.test('after the must-show session')));

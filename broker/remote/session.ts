@@ -26,11 +26,10 @@
  *   journaled (an unlogged-requests record);
  * - a payload that does not decode, and a malformed hello, is logged and dropped.
  */
-import { equal, toHex } from '../../signer/bytes.js';
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
-import { decodeReplyPayload, encodeReplyEnvelope } from '../../signer/remote/envelope-codec.js';
-import { decodeMessage, messageType, requestType } from '../../signer/wire/messages.js';
+import { decodeReplyPayload } from '../../signer/remote/envelope-codec.js';
+import { requestType } from '../../signer/wire/messages.js';
 import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
 import { isIdRefusal } from '../../core/signer-core.js';
 import { RequestIds } from '../request-ids.js';
@@ -38,6 +37,7 @@ import type { DeviceHeard, SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
 import { DeviceSet, type DeviceView } from './device-set.js';
 import { Dispatch } from './dispatch.js';
+import { KeptInit, WIRE_HSMD_INIT } from './kept-init.js';
 import { parseHello, rollbackVerdict, settleUnanswered, unloggedNote } from './hello.js';
 import {
   byId, type Now, type Origin, type Pending, type Queued, RESEND_BACKOFF_MS, type SessionCommand, type SessionEvent, type SessionOptions, UNLOGGED_IDS,
@@ -45,21 +45,10 @@ import {
 
 export { type Now, RESEND_BACKOFF_MS, RESEND_GUARD_MS, type SessionCommand, type SessionEvent, type SessionOptions, UNLOGGED_IDS } from './session-protocol.js';
 
-const WIRE_HSMD_INIT = messageType('hsmd_init');
-const WIRE_HSMD_INIT_REPLY_V4 = messageType('hsmd_init_reply_v4');
-
-interface KeptInit {
-  readonly envelope: Envelope;
-  readonly reply: Uint8Array;
-}
-
 /** What a durable append lets happen next. */
 type Continuation =
   | { readonly kind: 'request-logged'; readonly p: Pending }
   | { readonly kind: 'reply-logged'; readonly p: Pending; readonly reply: Reply };
-
-/** The reply's bytes without the id: what two devices with one seed must agree on. */
-const replyBytes = (reply: Reply): Uint8Array => encodeReplyEnvelope({ id: 0n, reply });
 
 export class Session {
   readonly devices = new DeviceSet();
@@ -73,21 +62,19 @@ export class Session {
   readonly #noted = new Map<string, bigint>();
   /** A previous run's requests without a reply, until a device's hello settles them. */
   #unanswered: readonly RequestReceived[];
-  #init: KeptInit | undefined;
+  readonly #init = new KeptInit();
   /** Each device's check from its latest hello; an earlier hello's check is void (its reply too). */
   readonly #checks = new Map<string, Pending>();
   /** For the status page: each device's firmware (from its hello) and when it was last heard from. */
   readonly #heard = new Map<string, DeviceHeard>();
   /** The largest id whose RequestReceived is durable (undefined: none yet this run, and the log was empty). */
   #loggedUpTo: bigint | undefined;
-  /** lightningd's init once it was published to a device (before its reply is known). */
-  #initSent: Envelope | undefined;
   readonly #dispatch = new Dispatch({
     current: (q) => this.#current(q),
     publishable: (p) => p.logged || this.#withinReach(p),
     sending: (batch) => {
       const init = batch.find((q) => q.p.origin.kind === 'lightningd' && q.p.type === WIRE_HSMD_INIT);
-      if (init) this.#initSent ??= init.p.envelope;
+      if (init) this.#init.sent(init.p.envelope);
     },
     emit: (command) => this.#emit(command),
   });
@@ -304,7 +291,7 @@ export class Session {
     // reply is the same. Also once lightningd's init went out unanswered: a restarted device
     // must handle an init before any new id (it unlocks its keys), and lightningd's own could
     // be answered first by the device's previous run's late reply, never reaching this run.
-    const init = this.#init?.envelope ?? this.#initSent;
+    const init = this.#init.envelope;
     if (!init) return this.#activate(device, now);
     const previous = this.#checks.get(device);
     if (previous) this.#forget(previous);
@@ -391,7 +378,7 @@ export class Session {
     if (this.#checks.get(origin.device) !== p) return; // a later hello voided it
     this.#checks.delete(origin.device);
     // Compared with lightningd's init reply if known by now; if not, this device gives it.
-    if (!this.#init || equal(replyBytes(reply), this.#init.reply)) return this.#activate(origin.device, now);
+    if (this.#init.agrees(reply)) return this.#activate(origin.device, now);
     this.devices.set(origin.device, 'refused');
     const text = `device ${origin.device} refused: its init reply differs from the one lightningd was given (another seed?)`;
     this.#log('broken', text);
@@ -399,14 +386,9 @@ export class Session {
   }
 
   #learnInit(envelope: Envelope, frame: Uint8Array): void {
-    this.#init = { envelope, reply: replyBytes({ kind: 'frame', frame }) };
-    if (requestType(frame) !== WIRE_HSMD_INIT_REPLY_V4) return;
-    try {
-      const decoded = decodeMessage(frame);
-      if (decoded.name === 'hsmd_init_reply_v4') this.#emit({ kind: 'node-id', hex: toHex(decoded.node_id) });
-    } catch (e) {
-      this.#log('unusual', `cannot read the node id from init's reply: ${(e as Error).message}`);
-    }
+    const { nodeIdHex, unreadable } = this.#init.learn(envelope, frame);
+    if (nodeIdHex !== undefined) this.#emit({ kind: 'node-id', hex: nodeIdHex });
+    if (unreadable !== undefined) this.#log('unusual', `cannot read the node id from init's reply: ${unreadable}`);
   }
 
   #status(device: string, payload: Uint8Array, now: Now): void {

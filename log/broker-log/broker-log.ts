@@ -22,19 +22,15 @@
 import { join } from 'node:path';
 import { Level } from 'level';
 import { BrokerLogDamagedError } from './log-dir.js';
-import { decodeRecord, encodeRecord, type LogRecord, seqKey } from './record.js';
+import { encodeRecord, type LogRecord, seqKey } from './record.js';
+import { contiguousEnd, type Db, decodeStored, levelDamage, missing, seqOfKey, type StoredRecord } from './stored.js';
 import { checkWriteAheadLogs, droppedAtOpen } from './wal-check.js';
 
 export { seqKey } from './record.js';
+export type { StoredRecord } from './stored.js';
 
 /** Where a broker whose SPHINX_DATA_DIR is `dataDir` keeps its log. */
 export const brokerLogDir = (dataDir: string): string => join(dataDir, 'broker-log');
-
-/** A record with its place in the log. */
-export interface StoredRecord {
-  readonly seq: bigint;
-  readonly record: LogRecord;
-}
 
 /** A live view of the log (see `BrokerLog.subscribe`). */
 export interface Subscription {
@@ -74,35 +70,10 @@ interface Subscriber {
   readonly end: (error?: unknown) => void;
 }
 
-type Db = Level<Uint8Array, Uint8Array>;
-
 const SEQ_MAX = 0xffffffffffffffffn;
 
 /** The longest a lazy append waits for another append's batch before it is written on its own. */
 export const LAZY_WAIT_MS = 20;
-
-function seqOfKey(dir: string, key: Uint8Array, after: bigint | undefined): bigint {
-  if (key.length !== 8) throw new BrokerLogDamagedError(dir, after === undefined ? 'at its first key' : `after seq ${after}`, `a key of ${key.length} bytes is not an 8-byte sequence number`);
-  return new DataView(key.buffer, key.byteOffset, 8).getBigUint64(0);
-}
-
-/** Decodes a stored value; level hands back Buffers, whose slice() aliases, so view it as a plain Uint8Array. */
-function decodeStored(dir: string, seq: bigint, value: Uint8Array): StoredRecord {
-  try {
-    return { seq, record: decodeRecord(new Uint8Array(value.buffer, value.byteOffset, value.byteLength), seq) };
-  } catch (e) {
-    throw new BrokerLogDamagedError(dir, `at seq ${seq}`, (e as Error).message, e);
-  }
-}
-
-/** LevelDB's own refusal of damaged files (a bad block, a bad MANIFEST), as damage of `where`. */
-function levelDamage(dir: string, where: string, e: unknown): unknown {
-  if (e instanceof BrokerLogDamagedError) return e;
-  const code = (e as { code?: string; cause?: { code?: string } }).code ?? '';
-  const cause = (e as { cause?: Error }).cause;
-  if (code !== 'LEVEL_CORRUPTION' && !/corrupt/i.test(String(cause?.message ?? (e as Error).message))) return e;
-  return new BrokerLogDamagedError(dir, where, `LevelDB: ${cause?.message ?? (e as Error).message}`, e);
-}
 
 /**
  * LevelDB's own LOCK is held by another process (a running broker). Callers that can read
@@ -113,29 +84,6 @@ export class BrokerLogLockedError extends Error {
   constructor(readonly dir: string) {
     super(`the broker log ${dir} is in use by another process (LevelDB LOCK held): a LevelDB log has one writer`);
   }
-}
-
-/** Records `from`..`to`-1 are not there: LevelDB dropped them (a damaged write-ahead block, or table). */
-const missing = (dir: string, from: bigint, to: bigint): BrokerLogDamagedError =>
-  new BrokerLogDamagedError(dir, `at seq ${from}`, `${to - from === 1n ? `record ${from} is` : `records ${from}..${to - 1n} are`} missing ` +
-    '(the sequence has no holes when written, so LevelDB dropped them: a damaged write-ahead log or table)');
-
-/** The end of the sequence (last seq + 1), after checking every key from 0 is there (each hole to `onDamage`, or thrown). */
-async function contiguousEnd(dir: string, db: Db, onDamage: ((e: BrokerLogDamagedError) => void) | undefined): Promise<bigint> {
-  let next = 0n;
-  try {
-    for await (const key of db.keys()) {
-      const seq = seqOfKey(dir, key, next === 0n ? undefined : next - 1n);
-      if (seq !== next) {
-        if (!onDamage || seq < next) throw missing(dir, next, seq);
-        onDamage(missing(dir, next, seq));
-      }
-      next = seq + 1n;
-    }
-  } catch (e) {
-    throw levelDamage(dir, next === 0n ? 'at its first key' : `after seq ${next - 1n}`, e);
-  }
-  return next;
 }
 
 export class BrokerLog {
