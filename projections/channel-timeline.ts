@@ -21,7 +21,7 @@ import { channelKey } from '../signer/state.js';
 import { decodeMessage, type HsmdMessage } from '../signer/wire/messages.js';
 import type { JournalRecord } from '../log/journal/record.js';
 import { type List, push, toArray, withEntry, withoutEntry } from './chain.js';
-import { isError, isPolicyRefusal, messageName, type StoredLogRecord } from './records.js';
+import { isError, isPolicyRefusal, messageName, policyRefusalOf, type StoredLogRecord } from './records.js';
 
 export type SweepKind = 'penalty' | 'delayed-payment' | 'remote-htlc' | 'local-htlc';
 
@@ -213,10 +213,8 @@ export function timelineFromLog(view: TimelineView, { seq, record: r }: StoredLo
       const rest = { ...view, pending: withoutEntry(view.pending, r.id) };
       const entry = (what: TimelineDetail): TimelineEntry =>
         ({ id: r.id, at: p.at, requestSeq: p.seq, replySeq: seq, latencyMicros: r.latencyMicros, what });
-      if (isPolicyRefusal(r.reply)) {
-        const description = (r.reply as { description: string }).description;
-        return addEntry(rest, p.channel, entry({ kind: 'policy-refused', request: p.name, description }));
-      }
+      const description = policyRefusalOf(r.reply);
+      if (description !== undefined) return addEntry(rest, p.channel, entry({ kind: 'policy-refused', request: p.name, description }));
       if (p.channel === undefined) return rest;
       if (isError(r.reply)) return addEntry(rest, p.channel, entry({ kind: 'refused', request: p.name, reply: r.reply }));
       const what = p.message && detailOf(p.message);
@@ -264,6 +262,9 @@ function eventDetail(e: SignerEvent): TimelineDetail | undefined {
       return { kind: 'forgotten' };
     case 'PolicyWarned':
       return { kind: 'policy-warned', policy: e.policy, detail: e.detail };
+    // A refusal whose reply carries no reason (a preapproval): the event has the rule and why.
+    case 'PolicyRefused':
+      return { kind: 'policy-refused', request: undefined, description: `${e.policy}: ${e.detail}` };
     case 'DevPreinitialized':
     case 'NodeInitialized':
     case 'PaymentPreapproved':

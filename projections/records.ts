@@ -7,7 +7,7 @@ import type { LogRecord } from '../log/broker-log/record.js';
 import { toHex } from '../signer/bytes.js';
 import type { Reply } from '../signer/decision.js';
 import type { ClientContext } from '../signer/envelope.js';
-import { messageNameOf } from '../signer/wire/messages.js';
+import { messageNameOf, messageType, peekType } from '../signer/wire/messages.js';
 
 /** A broker-log record and its place in the log (log/broker-log StoredRecord). */
 export interface StoredLogRecord {
@@ -23,6 +23,29 @@ export const clientKey = (c: ClientContext): string => `${toHex(c.peer)}/${c.dbi
 
 /** A refusal by a validation policy (signer/policy: descriptions start with the rule's name). */
 export const isPolicyRefusal = (reply: Reply): boolean => reply.kind === 'bad-request' && reply.description.startsWith('policy-');
+
+const PREAPPROVAL_REPLIES: ReadonlySet<number> = new Set([messageType('hsmd_preapprove_invoice_reply'), messageType('hsmd_preapprove_keysend_reply')]);
+
+/**
+ * A preapproval answered `approved: false`. Its reply has no reason field (docs/policies.md):
+ * the one rule on preapprovals, policy-payment-velocity, refused it (or CLN's developer option
+ * dev-fail-preapprove, which only CLN's own tests set); the device's journal holds the rule's
+ * detail in a PolicyRefused event.
+ */
+const isRefusedPreapproval = (reply: Reply): boolean =>
+  reply.kind === 'frame' && reply.frame.length === 3 && PREAPPROVAL_REPLIES.has(peekType(reply.frame)) && reply.frame[2] === 0;
+
+/**
+ * What a logged reply says of a policy refusal, the rule's name first, or undefined: a broker
+ * log has the reply only, so a refused preapproval is named by its rule without the detail.
+ */
+export function policyRefusalOf(reply: Reply): string | undefined {
+  if (isPolicyRefusal(reply)) return (reply as { description: string }).description;
+  if (isRefusedPreapproval(reply)) {
+    return 'policy-payment-velocity: not approved by the device (its log and journal give the amount and the total; sphinx-ctl approve lets one payment through)';
+  }
+  return undefined;
+}
 
 /** Replies that refused or failed the request (hsmd's bad_req and status_failed). */
 export const isError = (reply: Reply): boolean => reply.kind === 'bad-request' || reply.kind === 'fatal';

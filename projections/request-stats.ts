@@ -13,7 +13,7 @@ import type { Reply } from '../signer/decision.js';
 import { peekType } from '../signer/wire/messages.js';
 import { bump, type List, push, replaceLast, withEntry, withoutEntry } from './chain.js';
 import { emptyLatency, type LatencyHistogram, recordLatency } from './latency-histogram.js';
-import { isError, isPolicyRefusal, messageName, type StoredLogRecord } from './records.js';
+import { isError, isPolicyRefusal, messageName, policyRefusalOf, type StoredLogRecord } from './records.js';
 
 export interface TypeStats {
   readonly requests: number;
@@ -103,7 +103,7 @@ export function requestStatsFromLog(s: RequestStats, { record: r }: StoredLogRec
       const typeStats: TypeStats = {
         requests: t.requests,
         errors: t.errors + (isError(r.reply) ? 1 : 0),
-        policyRefusals: t.policyRefusals + (isPolicyRefusal(r.reply) ? 1 : 0),
+        policyRefusals: t.policyRefusals + (policyRefusalOf(r.reply) !== undefined ? 1 : 0),
         latency: recordLatency(t.latency, r.latencyMicros),
       };
       return { ...next, byType: withEntry(s.byType, name, typeStats), pending: withoutEntry(s.pending, r.id) };
@@ -152,6 +152,6 @@ export function journalStatsFromRecord(s: JournalStats, record: JournalRecord): 
     events,
     replies: bump(s.replies, reply.kind),
     replyTypes: reply.kind === 'frame' && reply.frame.length >= 2 ? bump(s.replyTypes, messageName(peekType(reply.frame))) : s.replyTypes,
-    policyRefusals: s.policyRefusals + (isPolicyRefusal(reply) ? 1 : 0),
+    policyRefusals: s.policyRefusals + (isPolicyRefusal(reply) || record.events.some((e) => e.kind === 'PolicyRefused') ? 1 : 0),
   };
 }

@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,6 +156,15 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     assert.match(rig.device.output(), /refused: policy-payment-velocity: 10000000 msat to 0[23][0-9a-f]{64} with 0 msat already paid/);
     assert.notEqual((await rig.ld.exited()).code, 0, 'a refusal on lightningd\'s own connection stops hsmd, as CLN\'s does');
     rig.ld.cleanup();
+    // sphinx-audit counts the refused preapprovals from the broker log and from the journal.
+    const refusedCount = amounts.filter((a) => a > 5_000_000n).length;
+    const summary = JSON.parse(spawnSync(process.execPath, [AUDIT, 'summary', '--log', rig.dataDir, '--json'], { encoding: 'utf8' }).stdout);
+    assert.equal(summary.byType.find((t: { type: string }) => t.type === 'hsmd_preapprove_invoice_check').policyRefusals, refusedCount);
+    const html = join(rig.root, 'report.html');
+    const report = spawnSync(process.execPath, [AUDIT, 'report', '--log', rig.dataDir, '--journal', rig.device.dir, '--out', html], { encoding: 'utf8' });
+    assert.equal(report.status, 0, report.stderr);
+    const journalSection = /<section id="journal">.*?<\/section>/s.exec(readFileSync(html, 'utf8'))![0];
+    assert.match(journalSection, new RegExp(`<dt>policy refusals</dt><dd>${refusedCount + 1}</dd>`), 'the journal counts the preapprovals and the withdrawal');
 
     // Run 2 (the broker restarted, the same device): init, then the owner acts.
     await rig.startBroker();
@@ -173,6 +182,12 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     assert.deepEqual(again.mismatches, [], 'the approved payment and the allowlisted withdrawal get CLN\'s recorded replies');
     const retry = rig.replay([refused]);
     assert.equal(retry.failed, 1, 'the approval was for one payment');
+    // The refusal on the status page: when, which request, the rule (its reply has no reason).
+    const views = await (await fetch(`http://127.0.0.1:${rig.httpPort}/api/views`)).json() as { timeline: { node: { at: number | null; what: { kind: string; request: string; description: string } }[] } };
+    const onPage = views.timeline.node.filter((e) => e.what.kind === 'policy-refused' && e.what.request === 'hsmd_preapprove_invoice_check');
+    assert.equal(onPage.length, amounts.filter((a) => a > 5_000_000n).length + 1, 'run 1\'s refusals (the same broker log) and the retry');
+    assert.match(onPage.at(-1)!.what.description, /^policy-payment-velocity: not approved by the device/);
+    assert.ok(onPage.at(-1)!.at! > Date.now() - 600_000 && onPage.at(-1)!.at! <= Date.now(), 'with the time the broker received it');
 
     // Refused commands, each logged by the device and answered (signed) with why.
     const signed = join(rig.root, 'cmd.json');
