@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageVersion } from '../node/package-version.js';
 import { fromHex, toHex } from '../signer/bytes.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { commandBody, type CommandName } from '../signer/control/commands.js';
@@ -17,6 +18,7 @@ const USAGE = `usage:
   sphinx-ctl keygen --key FILE
       create the owner's key in FILE (mode 0600) and print its public key: provision the device
       with it (write it to owner.pub in the device's data directory, then restart the device)
+  sphinx-ctl --help | --version
   sphinx-ctl [options] COMMAND
       status                               the device's policy, velocity used, pending approvals
       policy set KEY=VALUE...              e.g. maxChannelValueSat=1000000 warnOnly=policy-htlc-count
@@ -148,6 +150,10 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
       io.out(USAGE);
       return argv.length === 0 ? 2 : 0;
+    }
+    if (argv.length === 1 && argv[0] === '--version') {
+      io.out(`sphinx-ctl ${packageVersion()}`);
+      return 0;
     }
     const o = parseArgs(argv, io.env);
     if (o.rest[0] === 'keygen') {

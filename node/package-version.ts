@@ -1,4 +1,4 @@
-/** This project's own version (package.json), for the --version of sphinx-signer and sphinx-audit. */
+/** This project's own version (package.json), for the --version of sphinx-signer, sphinx-audit and sphinx-ctl. */
 import { readFileSync } from 'node:fs';
 
 export function packageVersion(): string {

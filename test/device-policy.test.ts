@@ -263,3 +263,11 @@ async function fakeBroker(answers: string[]): Promise<{ url: string; close(): vo
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}/`, close: () => server.close() };
 }
+
+test('sphinx-ctl --version prints the package version; --help lists it', () => {
+  const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  const r = spawnSync(process.execPath, [CTL, '--version'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `sphinx-ctl ${version}\n`);
+  assert.match(spawnSync(process.execPath, [CTL, '--help'], { encoding: 'utf8' }).stdout, /sphinx-ctl --help \| --version/);
+});

@@ -15,13 +15,21 @@ export interface Hello {
   readonly firmware: unknown;
 }
 
-/** The hello, or why it is malformed (not JSON, a lastId that is not a u64 below 2^64-1). */
+/**
+ * The highest lastId a hello may carry: ids continue after it, so one within 2^32 of the end
+ * would soon run the broker out of request ids (every later request refused). No journal gets
+ * there (it would take ~2^64 requests), only a corrupt or hostile hello; the 2^32 ids left
+ * last a request a second for 136 years.
+ */
+export const MAX_HELLO_LAST_ID = MAX_REQUEST_ID - 2n ** 32n;
+
+/** The hello, or why it is malformed (not JSON, a lastId that is not a u64 up to MAX_HELLO_LAST_ID). */
 export function parseHello(payload: Uint8Array): Hello | Error {
   try {
     const hello = JSON.parse(new TextDecoder().decode(payload)) as { lastId?: unknown; firmware?: unknown };
     const lastId = parseDecimalU64(hello.lastId);
     if (lastId instanceof Error) return new Error(`lastId ${lastId.message}`);
-    if (lastId === MAX_REQUEST_ID) return new Error('lastId 2^64-1 leaves no request id after it');
+    if (lastId > MAX_HELLO_LAST_ID) return new Error(`lastId ${lastId} leaves fewer than 2^32 request ids after it (above 2^64-2^32-1)`);
     return { lastId, firmware: hello.firmware };
   } catch (e) {
     return e as Error;

@@ -20,6 +20,17 @@ export const PRE_AUTH_BUDGET = 64 * 1024;
 export const DEVICE_MAX_PACKET = 4 * 1024 * 1024;
 /** Sockets open at once (devices, the broker's own client, and whoever is trying). */
 export const MAX_CONNECTIONS = 64;
+/**
+ * Sockets not yet authenticated. A new one beyond this closes the oldest of them rather than
+ * being refused: whoever holds idle sockets open cannot keep a device from reconnecting, as
+ * a device authenticates within moments of connecting.
+ */
+export const MAX_WAITING = 32;
+/**
+ * The longest client id: a device id (66 hex digits) and a suffix (`-restore`, `-spare`). aedes'
+ * own maxClientsIdLength applies to MQTT 3.1 only, so the server checks it for every version.
+ */
+export const MAX_CLIENT_ID_LENGTH = 80;
 /** A client that has not authenticated by then is dropped (aedes connectTimeout). */
 export const CONNECT_TIMEOUT_MS = 10_000;
 

@@ -22,7 +22,7 @@ import { topic } from '../../signer/remote/topics.js';
 import { fromScalar, N, toScalar } from '../../node/curve-scalars.js';
 import { fastCurve } from '../../node/curve-native.js';
 import { KnownDevices } from './identity.js';
-import { DEVICE_MAX_PACKET, type GateVerdict, MqttGate, PRE_AUTH_BUDGET, PRE_AUTH_MAX_PACKET } from './mqtt-limits.js';
+import { DEVICE_MAX_PACKET, type GateVerdict, MAX_CLIENT_ID_LENGTH, MAX_CONNECTIONS, MAX_WAITING, MqttGate, PRE_AUTH_BUDGET, PRE_AUTH_MAX_PACKET } from './mqtt-limits.js';
 import { connectMqtt, hasNoDelay } from './mqtt-connect.js';
 import { type MqttServer, startMqttServer } from './mqtt-server.js';
 
@@ -305,4 +305,48 @@ test('the gate follows MQTT framing: lengths across chunks, the budget before au
   assert.equal(device.feed(publish(PRE_AUTH_BUDGET * 2)).ok, true);
   assert.equal(device.feed(publish(DEVICE_MAX_PACKET + 1).subarray(0, 5)).ok, false);
   assert.equal(new MqttGate().feed(Uint8Array.of(0x30, 0xff, 0xff, 0xff, 0xff, 0x01)).ok, false);
+});
+
+test('connection limits: idle sockets cannot keep a device out; the total is capped; a client id longer than a device id is refused', async () => {
+  await withServer([ID_A], async (server, lines) => {
+    const opened = async (n: number): Promise<net.Socket[]> => Promise.all(Array.from({ length: n }, () => new Promise<net.Socket>((resolve) => {
+      const socket = net.connect(server.port, '127.0.0.1', () => resolve(socket));
+      socket.on('error', () => {});
+    })));
+    const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.destroyed || s.closed ? r() : s.once('close', () => r())));
+    // Idle sockets (nothing sent, never authenticating) beyond MAX_WAITING close the oldest.
+    const idle = await opened(MAX_WAITING + 4);
+    await Promise.all(idle.slice(0, 4).map(closed));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(idle.map((s) => s.destroyed || s.closed), idle.map((_, i) => i < 4), 'the four oldest were closed, the rest wait');
+    const made = (): string[] => lines.filter((l) => l.includes(`connections were waiting to authenticate, this the oldest`));
+    assert.equal(made().length, 4);
+    // A device still gets in (its socket makes room by closing the oldest idle one).
+    const device = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    assert.equal(device.error, undefined);
+    assert.equal(made().length, 5);
+
+    // Authenticated sockets count towards MAX_CONNECTIONS only: up to it, then refused by name.
+    const own: MqttClient[] = [];
+    const total = (): number => server.sockets().length;
+    while (total() < MAX_CONNECTIONS) {
+      const c = await attempt(url(server), `sphinx-broker-${own.length}`, server.internalCredentials);
+      assert.equal(c.error, undefined);
+      own.push(c.client);
+    }
+    const over = await opened(1);
+    await closed(over[0]!);
+    assert.ok(lines.some((l) => l.includes(`${MAX_CONNECTIONS} connections are open already`)), lines.slice(-3).join('\n'));
+    for (const c of own) await c.endAsync();
+    await device.client.endAsync();
+    for (const s of idle) s.destroy();
+
+    // A client id longer than a device id and its longest suffix is refused, even with a good token.
+    const long = await attempt(url(server), 'x'.repeat(MAX_CLIENT_ID_LENGTH + 1), makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    assert.ok(long.error, 'refused');
+    assert.ok(lines.some((l) => l.includes(`a client id of ${MAX_CLIENT_ID_LENGTH + 1} characters (at most ${MAX_CLIENT_ID_LENGTH})`)));
+    const fits = await attempt(url(server), `${ID_A}-restore`, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 1000));
+    assert.equal(fits.error, undefined);
+    await fits.client.endAsync();
+  });
 });

@@ -21,7 +21,7 @@ import { checkCredentials, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../sig
 import { withinDevice } from '../../signer/remote/topics.js';
 import { type KnownDevices, UsedTokens } from './identity.js';
 import { type BrokerMqtt, localClient } from './local-client.js';
-import { CONNECT_TIMEOUT_MS, DEVICE_MAX_PACKET, gatedStream, MAX_CONNECTIONS, MqttGate } from './mqtt-limits.js';
+import { CONNECT_TIMEOUT_MS, DEVICE_MAX_PACKET, gatedStream, MAX_CLIENT_ID_LENGTH, MAX_CONNECTIONS, MAX_WAITING, MqttGate } from './mqtt-limits.js';
 
 export type ServerLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
 
@@ -69,25 +69,33 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   const aedes = new Aedes({
     id: `sphinx-${options.brokerId}`,
     connectTimeout: CONNECT_TIMEOUT_MS,
-    maxClientsIdLength: 66, // a device id: 33 bytes in hex
+    maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
   });
   /** Each client's gate (mqtt-limits.ts): its limit rises once it authenticates. */
   const gateOf = new WeakMap<Client, MqttGate>();
+  const socketOf = new WeakMap<Client, net.Socket>();
+  /** Sockets open and not yet authenticated, oldest first. */
+  const waiting = new Set<net.Socket>();
+  const admitted = (client: Client, maxPacket: number): void => {
+    gateOf.get(client)?.authenticated(maxPacket);
+    waiting.delete(socketOf.get(client)!);
+  };
   await aedes.listen();
 
   const refuse = (what: string, reason: string): void => log('unusual', `MQTT: refused ${what}: ${reason}`);
 
   aedes.authenticate = (client, username, password, done) => {
-    const fail = (reason: string, code: 4 | 5): void => {
+    const fail = (reason: string, code: 2 | 4 | 5): void => {
       refuse(`connection from ${client.id ?? '?'} (username ${username ?? 'none'})`, reason);
       done(Object.assign(new Error(reason), { returnCode: code }), false);
     };
+    if ((client.id ?? '').length > MAX_CLIENT_ID_LENGTH) return fail(`a client id of ${client.id.length} characters (at most ${MAX_CLIENT_ID_LENGTH})`, 2);
     const secret = password?.toString('utf8') ?? '';
     if (username === INTERNAL_USERNAME) {
       const ok = secret.length === internalPassword.length && timingSafeEqual(Buffer.from(secret), Buffer.from(internalPassword));
       if (!ok) return fail('wrong password for the broker\'s own user', 4);
       internal.add(client);
-      gateOf.get(client)?.authenticated(Infinity);
+      admitted(client, Infinity);
       return done(null, true);
     }
     if (username === undefined || password === undefined) return fail('no username/password (a device signs a token)', 4);
@@ -103,7 +111,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
         'delete that file and set SPHINX_DEVICE_KEYS.');
     }
     deviceOf.set(client, username);
-    gateOf.get(client)?.authenticated(DEVICE_MAX_PACKET);
+    admitted(client, DEVICE_MAX_PACKET);
     log('info', `MQTT: device ${username} authenticated (client id ${client.id})`);
     done(null, true);
   };
@@ -136,11 +144,23 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
       socket.destroy();
       return;
     }
+    if (waiting.size >= MAX_WAITING) {
+      const oldest = waiting.values().next().value!;
+      waiting.delete(oldest);
+      refuse(`connection from ${oldest.remoteAddress}`, `closed to make room: ${MAX_WAITING} connections were waiting to authenticate, this the oldest`);
+      oldest.destroy();
+    }
     open.add(socket);
-    socket.once('close', () => open.delete(socket));
+    waiting.add(socket);
+    socket.once('close', () => {
+      open.delete(socket);
+      waiting.delete(socket);
+    });
     const gate = new MqttGate();
     const stream = gatedStream(socket, gate, (reason) => refuse(`connection from ${socket.remoteAddress}`, reason));
-    gateOf.set(aedes.handle(stream as unknown as net.Socket), gate);
+    const client = aedes.handle(stream as unknown as net.Socket);
+    gateOf.set(client, gate);
+    socketOf.set(client, socket);
   };
   const plain = net.createServer(accept);
   const host = options.host ?? '127.0.0.1';

@@ -11,6 +11,7 @@ import { decodeOrderedBatch, decodeRequestBatch, encodeReplyBatch } from '../../
 import { sessionRequests } from '../../test/session-records.js';
 import type { RequestReceived } from '../../log/broker-log/record.js';
 import { MAX_IN_FLIGHT } from './session-protocol.js';
+import { MAX_HELLO_LAST_ID } from './hello.js';
 import { type Now, RESEND_BACKOFF_MS, Session, type SessionCommand, type SessionOptions, UNLOGGED_IDS } from './session.js';
 
 const RECORDED = sessionRequests('session-basic-l1.jsonl');
@@ -158,12 +159,14 @@ test('a device whose init reply differs (another seed) is refused and gets nothi
   assert.deepEqual(d.published(d.pump()), []);
 });
 
-test('a hello whose lastId is not a u64 is logged and dropped; requests go on (it used to wedge the broker)', () => {
+test('a hello whose lastId is not a u64, or too near its end to leave ids, is logged and dropped; requests go on (it used to wedge the broker)', () => {
   const d = withInit();
   for (const [lastId, why] of [
     ['18446744073709551616', 'lastId 18446744073709551616 is above 2\\^64-1'],
     ['99999999999999999999', 'lastId 99999999999999999999 is above 2\\^64-1'],
-    ['18446744073709551615', 'lastId 2\\^64-1 leaves no request id after it'],
+    ['18446744073709551615', 'lastId 18446744073709551615 leaves fewer than 2\\^32 request ids after it \\(above 2\\^64-2\\^32-1\\)'],
+    ['18446744073709551614', 'lastId 18446744073709551614 leaves fewer than 2\\^32 request ids after it \\(above 2\\^64-2\\^32-1\\)'],
+    [String(MAX_HELLO_LAST_ID + 1n), `lastId ${MAX_HELLO_LAST_ID + 1n} leaves fewer than 2\\^32 request ids after it \\(above 2\\^64-2\\^32-1\\)`],
     ['-1', 'lastId is not a decimal string'],
     ['1e3', 'lastId is not a decimal string'],
   ]) {
