@@ -12,12 +12,13 @@ import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
 import type { Reply } from '../signer/decision.js';
 import { Signer } from '../signer/signer.js';
-import { JOURNAL_FILE, openJournalFiles } from '../log/journal/journal.js';
+import { JOURNAL_FILE, Journal, openJournalFiles } from '../log/journal/journal.js';
 import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
 import { stateDigest } from '../projections/signer-state.js';
 import { liveSession, sessionRequests, sessionSignerOptions } from '../test/session-records.js';
 import { SignerCore, type SignerCoreOptions } from './signer-core.js';
 import { slotMark } from '../log/journal/high-water.js';
+import { JournalCorruptError } from '../log/journal/frame.js';
 
 const NAME = 'session-basic-l1.jsonl';
 const requests = sessionRequests(NAME);
@@ -81,6 +82,45 @@ test('a redelivered id gets its journaled reply, no second decision; after resta
   assert.equal(toHex(stateDigest(core.state)), liveDigests[120]);
 });
 
+test('replies of recovered records are read back from the journal: kept across the next snapshot, refused if damaged since', () => {
+  // What lightningd sends: the session's first 120 requests, then after each restart
+  // hsmd_init again and the session going on, ids increasing throughout.
+  const init = requests.find((r) => r.envelope.message[1] === 11)!.envelope;
+  const sent = requests.slice(0, 120).map((r) => r.envelope);
+  const next = (env: (typeof sent)[number]) => sent.push({ ...env, id: BigInt(sent.length + 1) });
+  const answered: Reply[] = [];
+  const dir = new MemoryDir();
+  const opts = { snapshotEvery: 50, recentReplies: 40 };
+  let { core } = open(dir, opts);
+  const handleNew = (from: number) => {
+    for (const env of sent.slice(from)) answered.push(core.handle(env).reply);
+  };
+  handleNew(0);
+  // Reopened: 101-120 recovered from the journal; 30 more make the next snapshot (at 150), whose
+  // 40 latest replies are 111-120 read back and 121-150 handled since.
+  ({ core } = open(dir, opts));
+  next(init);
+  for (const r of requests.slice(120, 149)) next(r.envelope);
+  handleNew(120);
+  ({ core } = open(dir, opts));
+  for (const id of [111, 120, 121, 150]) {
+    const h = core.handle(sent[id - 1]!);
+    assert.deepEqual([h.replayed, h.reply], [true, answered[id - 1]], `id ${id}`);
+  }
+  assert.equal(recorded(answered[149]!), requests[148]!.exchange.rep, 'the session went on after hsmd_init');
+  assert.match(core.handle(sent[109]!).reply.kind, /bad-request/);
+  // A recovered record's frame damaged after open: its id is refused, never answered from garbage.
+  next(init);
+  for (const r of requests.slice(149, 158)) next(r.envelope);
+  handleNew(150);
+  ({ core } = open(dir, opts));
+  const offsets = Journal.open(openJournalFiles(dir)).recovery.records.map((r) => r.offset);
+  assert.equal(offsets.length, 10);
+  dir.open(JOURNAL_FILE).flipBit(offsets[4]! + 20);
+  assert.throws(() => core.handle(sent[154]!), (e: unknown) => e instanceof JournalCorruptError && e.offset === offsets[4]);
+  assert.deepEqual(core.handle(sent[155]!).reply, answered[155]);
+});
+
 test('a retry with a new id and the same content gets the identical reply, for every request of the session', () => {
   const { core } = open(new MemoryDir());
   let id = 0n;
@@ -131,7 +171,7 @@ test('snapshots every N records keep the journal short and reopen to the same st
   for (const { envelope } of requests) core.handle(envelope);
   const { recovery, core: reopened } = open(dir);
   assert.equal(recovery.snapshot?.lastId, 175n);
-  assert.equal(recovery.records.length, requests.length - 175);
+  assert.equal(Journal.open(openJournalFiles(dir)).recovery.records.length, requests.length - 175);
   assert.equal(toHex(stateDigest(reopened.state)), liveDigests.at(-1));
 });
 
@@ -198,8 +238,9 @@ test('commit(source, events): sourced records between requests, numbered per sou
   core = reopened.core;
   assert.equal(core.state.dev.failPreapprove, true);
   assert.deepEqual({ control: core.lastSeq('control'), chain: core.lastSeq('chain') }, { control: seqs.control + 1n, chain: seqs.chain });
-  assert.deepEqual(reopened.recovery.entries.at(-1)!.entry, record);
-  assert.equal(reopened.recovery.records.length, reopened.recovery.entries.length - reopened.recovery.entries.filter((e) => 'source' in e.entry).length);
+  const { entries, records } = Journal.open(openJournalFiles(dir)).recovery;
+  assert.deepEqual(entries.at(-1)!.entry, record);
+  assert.equal(records.length, entries.length - entries.filter((e) => 'source' in e.entry).length);
   assert.equal(core.commit('chain', [], 3).seq, seqs.chain + 1n);
 });
 

@@ -21,8 +21,9 @@
  * policies (policy-retry-identical), so it gets the identical reply (signer-core.test.ts).
  */
 import { sha256 } from '../signer/crypto/hashes.js';
-import { type JournalFiles, Journal, type Recovery } from '../log/journal/journal.js';
-import { assertSourceName, isSourced, type JournalEntry, type SourcedRecord } from '../log/journal/record.js';
+import { type JournalFiles, Journal, type RecoveryReport } from '../log/journal/journal.js';
+import { assertSourceName, type JournalEntry, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
+import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import { equal } from '../signer/bytes.js';
 import { type HighWaterMark, JournalRollbackError } from '../log/journal/high-water.js';
 import { badRequest, type Decision, type Reply } from '../signer/decision.js';
@@ -30,8 +31,9 @@ import type { Envelope } from '../signer/envelope.js';
 import type { SignerEvent } from '../signer/events.js';
 import type { Signer } from '../signer/signer.js';
 import type { SignerState } from '../signer/state.js';
-import { initialState } from '../signer/state.js';
-import { decodeSnapshotBody, encodeSnapshotBody, replayEvents, type RecentReply } from '../projections/signer-state.js';
+import { encodeSnapshotBody } from '../projections/signer-state.js';
+import type { KeptReplies } from './kept-replies.js';
+import { RecoveryFold } from './recovery-fold.js';
 
 export interface SignerCoreOptions {
   /** Records between snapshots (each followed by compaction). */
@@ -64,6 +66,8 @@ export interface SignerCoreOptions {
 
 /** Sees the journal's durable records and snapshots, in journal order. */
 export interface JournalObserver {
+  /** Once, when open has recovered: the snapshot found and the payloads of the records after it, in journal order. */
+  recovered(snapshot: Snapshot | undefined, payloads: readonly Uint8Array[]): void;
   /** After the sync that made them durable (request and sourced records), before any reply leaves. */
   durable(entries: readonly JournalEntry[]): void;
   /** Before the snapshot of every record so far is written (its body, covering up to lastId). */
@@ -94,7 +98,7 @@ export interface Handled extends Decision {
 
 export class SignerCore {
   /** Replies by id: every record since the last snapshot, and the snapshot's recent ones. */
-  readonly #replies = new Map<bigint, RecentReply>();
+  readonly #replies: KeptReplies;
   /** The last sequence number of each source of sourced records. */
   readonly #sources: Map<string, bigint>;
   #sinceSnapshot: number;
@@ -108,33 +112,31 @@ export class SignerCore {
     readonly signer: Signer,
     private readonly journal: Journal,
     private readonly options: SignerCoreOptions,
-    recent: readonly RecentReply[],
-    sources: ReadonlyMap<string, bigint>,
+    replies: KeptReplies,
+    sources: Map<string, bigint>,
     sinceSnapshot: number,
     marked: bigint | undefined,
   ) {
-    for (const r of recent) this.#replies.set(r.id, r);
-    this.#sources = new Map(sources);
+    this.#replies = replies;
+    this.#sources = sources;
     this.#sinceSnapshot = sinceSnapshot;
     this.#marked = marked;
   }
 
   /**
-   * Recovers the journal and builds the signer on the recovered state
-   * (`makeSigner(state)`: the host's keys and options). Throws JournalCorruptError, or
+   * Recovers the journal, folding each record as it is decoded (recovery-fold.ts), and builds
+   * the signer on the recovered state (`makeSigner(state)`: the host's keys and options); the
+   * observer is then told what was recovered. Throws JournalCorruptError, or
    * JournalRollbackError when the journal ends below the mark.
    */
-  static open(files: JournalFiles, makeSigner: (state: SignerState) => Signer, options: SignerCoreOptions = {}): { core: SignerCore; recovery: Recovery } {
-    const { journal, recovery } = Journal.open(files);
+  static open(files: JournalFiles, makeSigner: (state: SignerState) => Signer, options: SignerCoreOptions = {}): { core: SignerCore; recovery: RecoveryReport } {
+    let fold: RecoveryFold | undefined;
+    const { journal, recovery } = Journal.recover(files, (snapshot) => (fold = new RecoveryFold(snapshot, options.observer !== undefined)).visit);
     for (const note of recovery.notes) options.log?.(note);
     const marked = checkMark(journal.lastId, options);
-    const snapshot = recovery.snapshot && decodeSnapshotBody(recovery.snapshot.body);
-    const entries = recovery.entries.map((s) => s.entry);
-    const state = replayEvents(entries, snapshot?.state ?? initialState);
-    const recent = [...(snapshot?.recent ?? []), ...recovery.records.map(({ record: { id, requestDigest, reply } }) => ({ id, requestDigest, reply }))];
-    const sources = new Map(snapshot?.sources ?? []);
-    for (const e of entries) if (isSourced(e)) sources.set(e.source, e.seq);
-    const core = new SignerCore(makeSigner(state), journal, options, recent, sources, entries.length, marked);
+    const { state, replies, sources, entries, payloads } = fold!;
+    const core = new SignerCore(makeSigner(state), journal, options, replies, sources, entries, marked);
+    options.observer?.recovered(recovery.snapshot, payloads!);
     return { core, recovery };
   }
 
@@ -180,7 +182,7 @@ export class SignerCore {
     const mustSync = this.#mustSync(decision.events.length > 0);
     if (mustSync) this.journal.sync(); // write-ahead: durable before it is applied or answered
     this.signer.apply(decision.events);
-    this.#replies.set(env.id, record);
+    this.#replies.handled(record);
     this.#unsynced.push(record);
     if (mustSync) this.#synced();
     return { ...decision, replayed: false };
@@ -266,7 +268,7 @@ export class SignerCore {
         if (early) return early;
         const { decision, record } = this.#decideAndAppend(env, requestDigest);
         this.signer.apply(decision.events); // in memory only: the next in the batch is decided on it
-        this.#replies.set(env.id, record);
+        this.#replies.handled(record);
         this.#unsynced.push(record);
         appended++;
         withEvents ||= decision.events.length > 0;
@@ -283,9 +285,11 @@ export class SignerCore {
     };
   }
 
+  readonly #readRecord = (offset: number): JournalRecord => this.journal.readRecord(offset);
+
   /** A known id's journaled reply, or a refusal; undefined when `env` is to be decided. */
   #known(env: Envelope, requestDigest: Uint8Array): Handled | undefined {
-    const known = this.#replies.get(env.id);
+    const known = this.#replies.get(env.id, this.#readRecord);
     if (known !== undefined) {
       // docs/design.md#durability-rules: a request id seen before gets the journaled reply, never a second decision.
       if (!equal(known.requestDigest, requestDigest)) {
@@ -324,12 +328,11 @@ export class SignerCore {
       this.#unsynced = [];
     }
     const keep = this.options.recentReplies ?? DEFAULT_RECENT_REPLIES;
-    const recent = [...this.#replies.values()].slice(-keep);
+    const recent = this.#replies.latest(keep, this.#readRecord);
     const body = encodeSnapshotBody({ state: this.signer.state, recent, sources: this.#sources });
     if (this.journal.lastId !== undefined) this.options.observer?.snapshotting(this.journal.lastId, body);
     this.journal.snapshot(body);
-    this.#replies.clear();
-    for (const r of recent) this.#replies.set(r.id, r);
+    this.#replies.restart(recent);
     this.#sinceSnapshot = 0;
   }
 }

@@ -107,8 +107,7 @@ function boot(dir: MemoryDir, scenario: Scenario, link: Link, decided = new Set<
   const clock = new StepClock();
   const mirror = new JournalMirror({ key: KEY, dir, clock, publish: link.send, log: () => {} });
   const observer: JournalObserver = mirror;
-  const { core, recovery } = SignerCore.open(openJournalFiles(dir), bootSigner, { snapshotEvery: scenario.snapshotEvery, recentReplies: scenario.recentReplies, observer });
-  mirror.recovered(recovery);
+  const { core } = SignerCore.open(openJournalFiles(dir), bootSigner, { snapshotEvery: scenario.snapshotEvery, recentReplies: scenario.recentReplies, observer });
   mirror.connected();
   const device = { core, mirror, clock, dir, decided };
   link.pump(mirror, clock);

@@ -53,13 +53,12 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
     });
     const makeSigner = (state: SignerState) =>
       new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file, keyCacheLimits: options.keyCacheLimits }, state);
-    const { core, recovery } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
+    const { core } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
       ...options.core,
       mark: store.highWaterMark(),
       log: (line) => options.log('unusual', line),
-      observer: mirror,
+      observer: mirror, // told what recovery found (JournalMirror.recovered) before open returns
     });
-    mirror.recovered(recovery);
     const policyFile = store.policyFile();
     const applied = policyFile && applyPolicyFile(core, policyFile, options.policy ?? DEFAULT_POLICY, options.clock);
     if (applied) options.log('info', applied);

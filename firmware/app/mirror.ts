@@ -16,9 +16,8 @@
  */
 import type { FileDir, FilePort } from '../../log/file-port.js';
 import { readWhole, replaceWhole } from '../../log/file-port.js';
-import type { Recovery } from '../../log/journal/journal.js';
 import { encodeEntry, type JournalEntry } from '../../log/journal/record.js';
-import { decodeSlot, encodeSlot } from '../../log/journal/snapshot-slots.js';
+import { decodeSlot, encodeSlot, type Snapshot } from '../../log/journal/snapshot-slots.js';
 import { type ChainPosition, GENESIS, makeEntry, type MirrorEntry, positionAfter, snapshotPayload } from '../../log/mirror/entry.js';
 import { chunkEntries, decodeAck, encodeJournal } from '../../log/mirror/messages.js';
 import type { JournalObserver } from '../../core/signer-core.js';
@@ -68,8 +67,8 @@ export class JournalMirror implements JournalObserver {
   #position: ChainPosition = GENESIS;
   /** Made and not yet acknowledged, in counter order. */
   #outbox: MirrorEntry[] = [];
-  /** Durable journal records whose mirror entries are not made yet. */
-  #pending: JournalEntry[] = [];
+  /** Durable journal records whose mirror entries are not made yet: their payloads as journaled. */
+  #pending: Uint8Array[] = [];
   #acked = 0n;
   #sentUpTo = 0n;
   #online = false;
@@ -96,9 +95,8 @@ export class JournalMirror implements JournalObserver {
   }
 
   /** Rebuilds the chain from what journal recovery found: the snapshot's entry, then one per record. */
-  recovered(recovery: Recovery): void {
+  recovered(snapshot: Snapshot | undefined, payloads: readonly Uint8Array[]): void {
     const { key, log } = this.options;
-    const snapshot = recovery.snapshot;
     if (snapshot) {
       const anchors = readAnchors(this.#anchorFiles);
       const index = anchors.findIndex((a) => a?.snapshotLastId === snapshot.lastId);
@@ -114,12 +112,12 @@ export class JournalMirror implements JournalObserver {
       this.#outbox.push(entry);
       this.#position = positionAfter(entry);
     }
-    this.#pending.push(...recovery.entries.map((r) => r.entry));
+    for (const payload of payloads) this.#pending.push(payload);
     this.#materialize();
   }
 
   durable(entries: readonly JournalEntry[]): void {
-    this.#pending.push(...entries);
+    for (const entry of entries) this.#pending.push(encodeEntry(entry));
     // Now, before the replies of these records leave on the same connection: the broker then
     // has each record before its reply, so a device killed right after a reply has still sent
     // what a spare or a restore needs to reach it (an entry costs an HMAC, far below the sync).
@@ -224,8 +222,8 @@ export class JournalMirror implements JournalObserver {
   }
 
   #materialize(): void {
-    for (const record of this.#pending) {
-      const entry = makeEntry(this.options.key, this.#position, 'record', encodeEntry(record));
+    for (const payload of this.#pending) {
+      const entry = makeEntry(this.options.key, this.#position, 'record', payload);
       this.#outbox.push(entry);
       this.#position = positionAfter(entry);
     }

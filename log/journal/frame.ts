@@ -12,6 +12,7 @@
  * header whose length is out of range with a header's worth of bytes or more (a zero-filled
  * or overwritten region, e.g. a zeroed last 4 KiB that cuts acknowledged records).
  */
+import type { FilePort } from '../file-port.js';
 import { crc32cUpdate } from './crc32c.js';
 
 export const FRAME_HEADER = 8;
@@ -143,6 +144,19 @@ export function scanFrameOffsets(file: string, bytes: Uint8Array): FrameOffsets 
       `(a crash leaves part of one frame${announced === undefined ? '' : `, here shorter than ${announced} bytes`}): damaged, e.g. zero-filled or overwritten`);
   }
   return { offsets, end: offset, torn: undefined };
+}
+
+/**
+ * The payload of the frame at `offset` of `file`, read back and checked (a frame a scan found
+ * good); a frame that no longer checks is refused as damage.
+ */
+export function readFrame(file: FilePort, offset: number): Uint8Array {
+  const header = file.read(offset, FRAME_HEADER);
+  const length = header.length === FRAME_HEADER ? u32At(header, 0) : 0;
+  const bytes = length >= 1 && length <= MAX_FRAME_PAYLOAD ? file.read(offset, FRAME_HEADER + length) : header;
+  const check = checkFrame(bytes, 0);
+  if (!check.ok) throw new JournalCorruptError(file.name, offset, `a frame read back no longer checks: ${check.reason}`);
+  return check.payload;
 }
 
 /** scanFrameOffsets with each good frame's payload. */

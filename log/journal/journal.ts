@@ -4,7 +4,8 @@
  *
  * Opening recovers: the newest good snapshot; the journal scanned (a torn last frame cut
  * off and reported; damage refused, naming the byte offset, with nothing cut: frame.ts); the records the snapshot
- * does not cover, for the caller to replay. Record ids strictly increase.
+ * does not cover, for the caller to replay, handed on one at a time as they are decoded
+ * (follow.ts) or all held (`open`). Record ids strictly increase.
  *
  * A snapshot covers every record journaled so far; compaction then restarts the journal
  * with a start marker naming that snapshot (generation and last id). Opening checks that
@@ -19,8 +20,9 @@
  * business (SignerCore keeps them in the snapshot body).
  */
 import type { FileDir, FilePort } from '../file-port.js';
-import { JournalCorruptError, encodeFrame, payloadAt, scanFrameOffsets, type TornTail } from './frame.js';
-import { type JournalEntry, type JournalRecord, type JournalStart, type SourcedRecord, decodeEntry, decodeStart, encodeRecord, encodeSourced, encodeStart, isSourced, isStart } from './record.js';
+import { type EntryVisitor, followJournal } from './follow.js';
+import { encodeFrame, JournalCorruptError, readFrame, scanFrameOffsets, type TornTail } from './frame.js';
+import { type JournalEntry, type JournalRecord, type SourcedRecord, decodeEntry, encodeRecord, encodeSourced, encodeStart, isSourced } from './record.js';
 import { type Snapshot, SnapshotSlots } from './snapshot-slots.js';
 
 export const JOURNAL_FILE = 'journal';
@@ -48,17 +50,21 @@ export interface ScannedEntry {
   readonly entry: JournalEntry;
 }
 
-export interface Recovery {
+/** What opening found and did, besides the records. */
+export interface RecoveryReport {
   /** The newest good snapshot, if any. */
   readonly snapshot: Snapshot | undefined;
-  /** The request records after the snapshot (all of them without one), in journal order. */
-  readonly records: readonly ScannedRecord[];
-  /** Every record after the snapshot, request and sourced, in journal order: what to replay. */
-  readonly entries: readonly ScannedEntry[];
   /** A torn last frame that was cut off. */
   readonly torn: TornTail | undefined;
   /** What recovery found and did, one line each, for the caller's log. */
   readonly notes: readonly string[];
+}
+
+export interface Recovery extends RecoveryReport {
+  /** The request records after the snapshot (all of them without one), in journal order. */
+  readonly records: readonly ScannedRecord[];
+  /** Every record after the snapshot, request and sourced, in journal order: what to replay. */
+  readonly entries: readonly ScannedEntry[];
 }
 
 export class Journal {
@@ -72,8 +78,27 @@ export class Journal {
     this.#lastId = lastId;
   }
 
-  /** Opens and recovers; throws JournalCorruptError if the journal must not be used. */
+  /**
+   * Opens and recovers, holding every record after the snapshot (tools and tests; the device
+   * core folds them as they come: `recover`). Throws JournalCorruptError if the journal must
+   * not be used.
+   */
   static open(files: JournalFiles): { journal: Journal; recovery: Recovery } {
+    const entries: ScannedEntry[] = [];
+    const records: ScannedRecord[] = [];
+    const { journal, recovery } = Journal.recover(files, () => (entry, offset) => {
+      entries.push({ offset, entry });
+      if (!isSourced(entry)) records.push({ offset, record: entry });
+    });
+    return { journal, recovery: { ...recovery, records, entries } };
+  }
+
+  /**
+   * Opens and recovers: `begin` is told the snapshot found, then the visitor it returns each
+   * record after it as it is decoded (follow.ts), in journal order. Throws JournalCorruptError
+   * if the journal must not be used; what the visitor was told by then must be dropped.
+   */
+  static recover(files: JournalFiles, begin: (snapshot: Snapshot | undefined) => EntryVisitor): { journal: Journal; recovery: RecoveryReport } {
     const slots = new SnapshotSlots(files.slots);
     const { newest: snapshot, problems } = slots.read();
     const notes = [...problems];
@@ -86,46 +111,36 @@ export class Journal {
       file.sync();
       notes.push(`journal ${file.name}: torn last write of ${scan.torn.length} bytes at offset ${scan.torn.offset} (${scan.torn.reason}); truncated`);
     }
-    let start: JournalStart | undefined;
-    const scanned: ScannedEntry[] = [];
-    let previous: bigint | undefined;
-    const seqs = new Map<string, bigint>();
-    for (const offset of scan.offsets) {
-      const payload = payloadAt(bytes, offset);
-      let entry: JournalEntry;
-      try {
-        if (offset === 0 && isStart(payload)) {
-          start = decodeStart(payload);
-          continue;
-        }
-        entry = decodeEntry(payload);
-      } catch (e) {
-        throw new JournalCorruptError(file.name, offset, `record does not decode: ${(e as Error).message}`);
-      }
-      if (isSourced(entry)) {
-        const last = seqs.get(entry.source);
-        if (last !== undefined && entry.seq <= last) {
-          throw new JournalCorruptError(file.name, offset, `${entry.source} record ${entry.seq} after ${last} (sequence numbers must increase)`);
-        }
-        seqs.set(entry.source, entry.seq);
-      } else {
-        if (previous !== undefined && entry.id <= previous) {
-          throw new JournalCorruptError(file.name, offset, `record id ${entry.id} after id ${previous} (ids must increase)`);
-        }
-        previous = entry.id;
-      }
-      scanned.push({ offset, entry });
+    const { lastId, finishCompaction } = followJournal(file.name, bytes, scan.offsets, scan.end, snapshot, begin(snapshot));
+    const journal = new Journal(files, slots, lastId);
+    if (finishCompaction !== undefined) {
+      journal.#compact(snapshot!);
+      notes.push(finishCompaction);
     }
-    const journal = new Journal(files, slots, snapshot?.lastId);
-    const entries = journal.#afterSnapshot(snapshot, start, scanned, scan.end, notes);
-    const records = requestRecords(entries);
-    journal.#lastId = records.at(-1)?.record.id ?? snapshot?.lastId;
-    return { journal, recovery: { snapshot, records, entries, torn: scan.torn, notes } };
+    return { journal, recovery: { snapshot, torn: scan.torn, notes } };
   }
 
   /** The id of the last record journaled (or covered by the snapshot). */
   get lastId(): bigint | undefined {
     return this.#lastId;
+  }
+
+  /**
+   * The request record whose frame starts at `offset`, read back from the file (one recovery
+   * handed on, before the next snapshot compacts the journal). Throws JournalCorruptError if
+   * the frame no longer checks or holds no request record.
+   */
+  readRecord(offset: number): JournalRecord {
+    const file = this.files.journal;
+    const payload = readFrame(file, offset);
+    let entry: JournalEntry;
+    try {
+      entry = decodeEntry(payload);
+    } catch (e) {
+      throw new JournalCorruptError(file.name, offset, `record read back does not decode: ${(e as Error).message}`);
+    }
+    if (isSourced(entry)) throw new JournalCorruptError(file.name, offset, `a ${entry.source} record where a request record was`);
+    return entry;
   }
 
   /** Appends a request record; durable only after sync(). */
@@ -179,65 +194,4 @@ export class Journal {
     journal.append(encodeFrame(encodeStart({ generation: snapshot.generation, lastId: snapshot.lastId })));
     journal.sync();
   }
-
-  /**
-   * The records the snapshot does not cover. The journal must continue the snapshot (its
-   * start marker names the same generation), or the one before it when a crash came
-   * between the snapshot and compaction: then the covered records are its head, ending
-   * at the snapshot's journal offset.
-   */
-  #afterSnapshot(
-    snapshot: Snapshot | undefined,
-    start: JournalStart | undefined,
-    scanned: readonly ScannedEntry[],
-    end: number,
-    notes: string[],
-  ): readonly ScannedEntry[] {
-    const file = this.files.journal;
-    if (snapshot !== undefined && end === 0) {
-      // A crash mid-compaction after the truncation reached the disk, before the marker did.
-      this.#compact(snapshot);
-      notes.push(`journal ${file.name}: empty after the snapshot of id ${snapshot.lastId}; compaction finished`);
-      return [];
-    }
-    const follows = start?.generation ?? -1n;
-    const have = snapshot?.generation ?? -1n;
-    if (have === follows) {
-      if (start !== undefined && start.lastId !== snapshot!.lastId) {
-        throw new JournalCorruptError(file.name, 0, `starts after id ${start.lastId}, its snapshot (generation ${have}) ends at id ${snapshot!.lastId}`);
-      }
-      return scanned;
-    }
-    if (have !== follows + 1n) {
-      const missing = start === undefined ? 'no snapshot' : `the snapshot of generation ${follows} (last id ${start.lastId})`;
-      throw new JournalCorruptError(file.name, 0,
-        `the journal continues ${missing} but the newest usable snapshot is ${snapshot ? `generation ${have}` : 'none'}: records would be missing`);
-    }
-    const s = snapshot!;
-    // The snapshot covers what was written before it: the head up to its journal offset,
-    // which must hold its last id and end on a frame boundary.
-    const firstNew = scanned.findIndex((r) => r.offset >= s.journalOffset);
-    const covered = firstNew === -1 ? scanned.length : firstNew;
-    const coveredEnd = covered === scanned.length ? end : scanned[covered]!.offset;
-    if (coveredEnd !== s.journalOffset) {
-      throw new JournalCorruptError(file.name, coveredEnd,
-        `the records the snapshot of id ${s.lastId} covers end at offset ${coveredEnd}, the snapshot says ${s.journalOffset}`);
-    }
-    const lastCovered = requestRecords(scanned.slice(0, covered)).at(-1)?.record.id ?? start?.lastId;
-    if (lastCovered !== s.lastId) {
-      throw new JournalCorruptError(file.name, coveredEnd,
-        `the records before the snapshot's offset ${s.journalOffset} end at id ${lastCovered ?? 'none'}, the snapshot says ${s.lastId}`);
-    }
-    if (covered < scanned.length) return scanned.slice(covered);
-    this.#compact(s);
-    notes.push(`journal ${file.name}: ${covered} records already in the snapshot of id ${s.lastId}; compaction finished`);
-    return [];
-  }
-}
-
-/** The request records among `entries`, in order. */
-function requestRecords(entries: readonly ScannedEntry[]): ScannedRecord[] {
-  const records: ScannedRecord[] = [];
-  for (const { offset, entry } of entries) if (!isSourced(entry)) records.push({ offset, record: entry });
-  return records;
 }
