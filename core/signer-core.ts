@@ -97,7 +97,7 @@ export interface Handled extends Decision {
 }
 
 export class SignerCore {
-  /** Replies by id: every record since the last snapshot, and the snapshot's recent ones. */
+  /** Replies by id: the snapshot's recent ones, then every record's since it (recovered ones read back from the journal). */
   readonly #replies: KeptReplies;
   /** The last sequence number of each source of sourced records. */
   readonly #sources: Map<string, bigint>;
