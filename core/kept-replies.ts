@@ -89,7 +89,7 @@ export class KeptReplies {
   }
 
   #grow(): void {
-    const capacity = Math.max(1024, this.#ids.length * 2);
+    const capacity = Math.max(64, this.#ids.length * 2);
     const ids = new BigUint64Array(capacity);
     ids.set(this.#ids);
     const offsets = new Float64Array(capacity);
