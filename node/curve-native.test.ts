@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, fromHex, toHex, utf8 } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
@@ -14,7 +15,7 @@ import { signLowR, signRecoverableRfc6979, signSchnorrBip340, taggedHash } from 
 import { Signer } from '../signer/signer.js';
 import { fixturePath, readJsonFixture } from '../test/fixtures.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
-import { fastCurve, loadNativeCurve } from './curve-native.js';
+import { fastCurve, isCompressedPoint, loadNativeCurve } from './curve-native.js';
 import { fromScalar, N, toScalar } from './curve-scalars.js';
 import { loadWasmCurve } from './curve-wasm.js';
 
@@ -229,6 +230,34 @@ for (const [name, curve] of backends) {
     assert.equal(toHex(signLowR(curve, updateHash, updatePriv)), update.signature);
   });
 }
+
+test('isCompressedPoint: libsecp256k1 parse agrees with noble on points, non-points and other encodings', () => {
+  const parses = (p: Uint8Array): boolean => {
+    try {
+      secp256k1.Point.fromBytes(p);
+      return p.length === 33 && (p[0] === 2 || p[0] === 3);
+    } catch {
+      return false;
+    }
+  };
+  const next = prng('isCompressedPoint');
+  const P = fromHex('fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f');
+  const xs = [P, fromHex('fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc30'), new Uint8Array(32), new Uint8Array(32).fill(0xff)];
+  for (let i = 0; i < 300; i++) xs.push(next());
+  let valid = 0;
+  for (const x of xs) {
+    for (const prefix of [0, 2, 3, 4, 6, 7]) {
+      const p = concat(Uint8Array.of(prefix), x);
+      assert.equal(isCompressedPoint(p), parses(p), `${toHex(p)}`);
+      if (parses(p)) valid++;
+    }
+  }
+  assert.ok(valid > 200, 'about half of the x coordinates are on the curve, with either prefix');
+  const pub = nobleCurve.publicKey(new Uint8Array(32).fill(7));
+  assert.ok(isCompressedPoint(pub));
+  assert.ok(!isCompressedPoint(pub.subarray(0, 32)), 'too short');
+  assert.ok(!isCompressedPoint(concat(pub, Uint8Array.of(0))), 'too long');
+});
 
 test('fastCurve() is the native backend here', () => {
   assert.notEqual(fastCurve(), nobleCurve);

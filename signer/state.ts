@@ -4,6 +4,7 @@
  * sharing what did not change, so a state handed out is never modified behind anyone.
  */
 import { toHex } from './bytes.js';
+import type { ClientContext, Envelope } from './envelope.js';
 import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
 import { applyCommitmentEvent, type CommitmentState } from './handlers/commitment-state.js';
 import { networkOfChainHash } from './chain/networks.js';
@@ -78,6 +79,19 @@ export function channelKey(ref: ChannelRef): string {
     keys.set(ref, key);
   }
   return key;
+}
+
+/** One ChannelRef per connection's context, so that its map key (channelKey) is made once, not per request. */
+const clientRefs = new WeakMap<ClientContext, ChannelRef>();
+
+/** Per-channel requests from a channel daemon act on that connection's channel. */
+export function clientChannel(env: Envelope): ChannelRef {
+  let ref = clientRefs.get(env.client);
+  if (ref === undefined) {
+    ref = { peer: env.client.peer, dbid: env.client.dbid };
+    clientRefs.set(env.client, ref);
+  }
+  return ref;
 }
 
 /** Folds one event into the state. Total: every event kind is handled. */

@@ -8,18 +8,14 @@ import { hash160 } from '../crypto/signatures.js';
 import { badRequest, replyWith } from '../decision.js';
 import { derivePrivateKey } from '../keys/bolt3-keys.js';
 import { encodeMessage } from '../wire/messages.js';
-import type { ChannelRef } from '../events.js';
-import type { Envelope } from '../envelope.js';
 import type { HandlerTable } from './context.js';
 import { enforce } from '../policy/policy.js';
 import { forgetChainRules } from '../policy/chain-rules.js';
-import { channelKey } from '../state.js';
+import { channelKey, clientChannel } from '../state.js';
 
 /** BOLT 3 per-commitment indexes are 48 bits (derive_basepoints.c per_commit_secret). */
 const MAX_COMMITMENT = 1n << 48n;
 
-/** Per-channel requests from a channel daemon act on that connection's channel. */
-const clientChannel = (env: Envelope): ChannelRef => ({ peer: env.client.peer, dbid: env.client.dbid });
 
 export const channelHandlers: HandlerTable = {
   hsmd_get_channel_basepoints: (ctx, _s, _e, { peerid, dbid }) => {

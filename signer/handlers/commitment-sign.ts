@@ -7,7 +7,7 @@
  * with the input amount from the PSBT (bitcoin_tx_hash_for_sig → psbt_input_get_amount),
  * signed by sign_hash (low-R grind: signLowR).
  */
-import { concat, u32le } from '../bytes.js';
+import { WireWriter } from '../wire/writer.js';
 import { sha256, signLowR } from '../crypto/signatures.js';
 import type { Curve } from '../crypto/curve.js';
 import { fundingScript } from '../bolt3/scripts.js';
@@ -98,8 +98,20 @@ const u64be = (v: bigint): Uint8Array => {
  */
 export function requestDigest(tx: Tx, txBytes: Uint8Array, amountSat: bigint, ...fields: Uint8Array[]): Uint8Array {
   const input = tx.inputs[0]!;
-  const parts = [txBytes, u64be(amountSat), ...fields].flatMap((p) => [u32le(p.length), p]);
-  return concat(input.prevTxid, u32le(input.prevVout), sha256(concat(...parts)));
+  const parts = [txBytes, u64be(amountSat), ...fields];
+  const hashed = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0));
+  const view = new DataView(hashed.buffer);
+  let at = 0;
+  for (const p of parts) {
+    view.setUint32(at, p.length, true);
+    hashed.set(p, at + 4);
+    at += 4 + p.length;
+  }
+  const digest = new Uint8Array(DIGEST_FUNDING_BYTES + 32);
+  digest.set(input.prevTxid);
+  new DataView(digest.buffer).setUint32(32, input.prevVout, true);
+  digest.set(sha256(hashed), DIGEST_FUNDING_BYTES);
+  return digest;
 }
 
 /** Length of the funding-outpoint prefix of a requestDigest. */
@@ -107,5 +119,13 @@ export const DIGEST_FUNDING_BYTES = 36;
 
 /** The fields of hsm_htlc entries and a feerate, as bytes for `requestDigest`. */
 export function htlcFieldsBytes(htlcs: readonly { side: number; amount: bigint; payment_hash: Uint8Array; cltv_expiry: number }[], feerate: number): Uint8Array {
-  return concat(...htlcs.flatMap((h) => [Uint8Array.of(h.side), u64be(h.amount), h.payment_hash, u32le(h.cltv_expiry)]), u32le(feerate));
+  const w = new WireWriter(45 * htlcs.length + 4);
+  for (const h of htlcs) {
+    w.u8(h.side);
+    w.u64(h.amount);
+    w.bytes(h.payment_hash);
+    w.u32le(h.cltv_expiry);
+  }
+  w.u32le(feerate);
+  return w.finish();
 }

@@ -11,7 +11,6 @@
 import { equal } from '../bytes.js';
 import { badRequest, replyWith, type Decision } from '../decision.js';
 import type { ChannelRef, SignerEvent } from '../events.js';
-import type { Envelope } from '../envelope.js';
 import { derivePrivateKey, derivePublicKey } from '../keys/bolt3-keys.js';
 import {
   commitmentLimits,
@@ -24,7 +23,7 @@ import {
 } from '../policy/commitment-rules.js';
 import { check, enforce } from '../policy/policy.js';
 import { commitmentChainRules } from '../policy/chain-rules.js';
-import { channelKey, type ChannelState, type SignerState } from '../state.js';
+import { channelKey, clientChannel, type ChannelState, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
 import { htlcFieldsBytes, requestDigest, signFundingInput, signInput0, spendingTx, verifyFundingInput } from './commitment-sign.js';
@@ -34,8 +33,6 @@ import { emptySecretChain, insertSecret } from '../keys/shachain.js';
 /** BOLT 3 per-commitment indexes are 48 bits (derive_basepoints.c per_commit_secret). */
 const MAX_COMMITMENT = 1n << 48n;
 
-/** Per-channel requests from a channel daemon act on that connection's channel. */
-const clientChannel = (env: Envelope): ChannelRef => ({ peer: env.client.peer, dbid: env.client.dbid });
 const channelOf = (state: SignerState, ref: ChannelRef): ChannelState | undefined => state.channels.get(channelKey(ref));
 const u64be = (v: bigint): Uint8Array => {
   const out = new Uint8Array(8);

@@ -85,11 +85,18 @@ function toRemoteAnchoredScript(pub: Uint8Array, csv: number): Uint8Array {
   return Uint8Array.of(33, ...pub, 0xad, ...number, 0xb2);
 }
 
-/** Wallet scripts for key `index`: P2WPKH and BIP 86 P2TR of m/0/0/index (and of the BIP 86 key). */
-function walletScripts(keys: KeyRing, curve: Curve, index: number): Uint8Array[] {
-  const pubs = [keys.walletPublicKey(index)];
-  if (keys.hasBip86) pubs.push(keys.bip86PublicKey(index));
-  return pubs.flatMap((pub) => [Uint8Array.of(0x00, 0x14, ...hash160(pub)), p2trScript(taprootOutputKey(curve, pub))]);
+const isP2wpkh = (s: Uint8Array): boolean => s.length === 22 && s[0] === 0x00 && s[1] === 0x14;
+
+/**
+ * True if `script` is one of the wallet scripts of key `index`: the P2WPKH or BIP 86 P2TR of
+ * m/0/0/index (and of the BIP 86 key). Only the script's own kind is computed: a P2TR
+ * output key costs a curve tweak, which a P2WPKH output never needs.
+ */
+function isWalletScriptAt(keys: KeyRing, curve: Curve, index: number, script: Uint8Array): boolean {
+  const wpkh = isP2wpkh(script);
+  if (!wpkh && !isP2tr(script)) return false;
+  const pubs = keys.hasBip86 ? [keys.walletPublicKey(index), keys.bip86PublicKey(index)] : [keys.walletPublicKey(index)];
+  return pubs.some((pub) => equal(script, wpkh ? Uint8Array.of(0x00, 0x14, ...hash160(pub)) : p2trScript(taprootOutputKey(curve, pub))));
 }
 
 /**
@@ -109,12 +116,12 @@ export function paysToWallet(keys: KeyRing, curve: Curve, psbt: Psbt, index: num
     if (origin.length < 8 || origin.length % 4 !== 0) continue;
     const last = new DataView(origin.buffer, origin.byteOffset + origin.length - 4).getUint32(0, true);
     if (last >= HARDENED) continue;
-    if (walletScripts(keys, curve, last).some((s) => equal(s, script))) return true;
+    if (isWalletScriptAt(keys, curve, last, script)) return true;
   }
   return false;
 }
 
 /** True if `script` is the P2WPKH or P2TR of wallet key `index` (setup_channel's shutdown index). */
 export function isWalletScript(keys: KeyRing, curve: Curve, index: number, script: Uint8Array): boolean {
-  return index < HARDENED && walletScripts(keys, curve, index).some((s) => equal(s, script));
+  return index < HARDENED && isWalletScriptAt(keys, curve, index, script);
 }
