@@ -1,6 +1,6 @@
 /**
  * What the device knows of each network before it is shown anything (docs/chain.md): the
- * header it starts from (a checkpoint, by default the genesis block), the proof-of-work
+ * header it starts from (a checkpoint: a recent block on mainnet, else the genesis), the proof-of-work
  * limit and which difficulty rules apply. The network is the one hsmd_init names by its
  * chain hash (the genesis block's hash).
  */
@@ -17,6 +17,8 @@ export interface NetworkRules {
   readonly noRetargeting: boolean;
   /** Testnet: a block more than 20 minutes after its parent may use powLimit (fPowAllowMinDifficultyBlocks). */
   readonly minDifficultyBlocks: boolean;
+  /** The genesis block's hash: hsmd_init names the network by it. */
+  readonly genesisHash: Uint8Array;
   /** The header the chain starts from and its height. */
   readonly checkpoint: { readonly height: number; readonly header: BlockHeader };
 }
@@ -41,15 +43,28 @@ function genesis(time: number, bits: number, nonce: number): BlockHeader {
   return parseHeader(raw);
 }
 
+/**
+ * Mainnet's checkpoint: block 840,000 (April 2024), whose hash Bitcoin Core's chainparams
+ * names for that height (docs/chain.md "Checkpoints"): the device checks the headers after
+ * it, not the 840,000 before. The other networks start at their genesis.
+ */
+const MAINNET_840000 = parseHeader(fromHex(
+  '00e05f2aab948491071265ad552351d0ad625745668da54b017201000000000000000000' +
+  '4f89a5d73bd4d4887f25981fe81892ccafda10c27f52d6f3dd28183a7c411b03b7072366194203177d9863ea',
+));
+
+const network = (name: NetworkName, powLimit: bigint, flags: Pick<NetworkRules, 'noRetargeting' | 'minDifficultyBlocks'>, first: BlockHeader, checkpoint?: NetworkRules['checkpoint']): NetworkRules =>
+  ({ name, powLimit, ...flags, genesisHash: first.hash, checkpoint: checkpoint ?? { height: 0, header: first } });
+
 export const NETWORKS: Readonly<Record<NetworkName, NetworkRules>> = {
-  bitcoin: { name: 'bitcoin', powLimit: ones('00000000'), noRetargeting: false, minDifficultyBlocks: false, checkpoint: { height: 0, header: genesis(1231006505, 0x1d00ffff, 2083236893) } },
-  testnet: { name: 'testnet', powLimit: ones('00000000'), noRetargeting: false, minDifficultyBlocks: true, checkpoint: { height: 0, header: genesis(1296688602, 0x1d00ffff, 414098458) } },
-  signet: { name: 'signet', powLimit: BigInt('0x00000377ae'.padEnd(66, '0')), noRetargeting: false, minDifficultyBlocks: false, checkpoint: { height: 0, header: genesis(1598918400, 0x1e0377ae, 52613770) } },
-  regtest: { name: 'regtest', powLimit: ones('7'), noRetargeting: true, minDifficultyBlocks: false, checkpoint: { height: 0, header: genesis(1296688602, 0x207fffff, 2) } },
+  bitcoin: network('bitcoin', ones('00000000'), { noRetargeting: false, minDifficultyBlocks: false }, genesis(1231006505, 0x1d00ffff, 2083236893), { height: 840_000, header: MAINNET_840000 }),
+  testnet: network('testnet', ones('00000000'), { noRetargeting: false, minDifficultyBlocks: true }, genesis(1296688602, 0x1d00ffff, 414098458)),
+  signet: network('signet', BigInt('0x00000377ae'.padEnd(66, '0')), { noRetargeting: false, minDifficultyBlocks: false }, genesis(1598918400, 0x1e0377ae, 52613770)),
+  regtest: network('regtest', ones('7'), { noRetargeting: true, minDifficultyBlocks: false }, genesis(1296688602, 0x207fffff, 2)),
 };
 
 /** The network whose genesis hash is hsmd_init's chain hash (internal order), if any. */
 export function networkOfChainHash(chainHash: Uint8Array): NetworkRules | undefined {
-  return Object.values(NETWORKS).find((n) => n.checkpoint.height === 0 && equal(n.checkpoint.header.hash, chainHash));
+  return Object.values(NETWORKS).find((n) => equal(n.genesisHash, chainHash));
 }
 
