@@ -34,6 +34,7 @@ import type { SignerState } from '../signer/state.js';
 import { encodeSnapshotBody } from '../projections/signer-state.js';
 import type { KeptReplies } from './kept-replies.js';
 import { RecoveryFold } from './recovery-fold.js';
+import { OffLoopSyncs } from './off-loop-syncs.js';
 
 export interface SignerCoreOptions {
   /** Records between snapshots (each followed by compaction). */
@@ -91,6 +92,13 @@ export const isIdRefusal = (reply: Reply): boolean => reply.kind === 'bad-reques
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
 export const DEFAULT_RECENT_REPLIES = 64;
 
+/** A batch of requests with one sync (SignerCore.begin). */
+export interface CoreBatch {
+  handle(env: Envelope): Handled;
+  commit(): void;
+  commitLater(): Promise<void> | undefined;
+}
+
 /** What handle() did: decided anew, or answered a known id from the journal. */
 export interface Handled extends Decision {
   readonly replayed: boolean;
@@ -105,8 +113,18 @@ export class SignerCore {
   #inBatch = false;
   /** The mark as last written (or read). */
   #marked: bigint | undefined;
-  /** Records appended (and answered) but not yet synced: read-only ones (syncReadOnly false). */
+  /** Records appended but not yet synced (answered already only if read-only with syncReadOnly false). */
   #unsynced: JournalEntry[] = [];
+  /** commitLater's syncs off the event loop; counts what of #unsynced became durable. */
+  readonly #syncs = new OffLoopSyncs({
+    syncAsync: () => this.journal.syncAsync(),
+    lastId: () => this.journal.lastId,
+    madeDurable: (count, lastId) => {
+      const durable = this.#unsynced.splice(0, count);
+      this.options.observer?.durable(durable);
+      this.#afterSync(durable.length, lastId);
+    },
+  });
 
   private constructor(
     readonly signer: Signer,
@@ -169,12 +187,13 @@ export class SignerCore {
     this.journal.sync(); // write-ahead: durable before it is applied or acted on
     this.#sources.set(source, record.seq);
     this.signer.apply(events);
-    this.#unsynced.push(record);
+    this.#pushUnsynced(record);
     this.#synced();
     return record;
   }
 
   handle(env: Envelope): Handled {
+    if (this.#syncs.broken) throw this.#syncs.broken;
     const requestDigest = sha256(env.message);
     const early = this.#known(env, requestDigest);
     if (early) return early;
@@ -183,7 +202,7 @@ export class SignerCore {
     if (mustSync) this.journal.sync(); // write-ahead: durable before it is applied or answered
     this.signer.apply(decision.events);
     this.#replies.handled(record);
-    this.#unsynced.push(record);
+    this.#pushUnsynced(record);
     if (mustSync) this.#synced();
     return { ...decision, replayed: false };
   }
@@ -216,24 +235,30 @@ export class SignerCore {
     return this.options.mark !== undefined && last !== undefined && (this.#marked === undefined || last > this.#marked);
   }
 
-  /** The mark up to the journal's last id; called only when everything appended is synced. */
-  #raiseMark(): void {
-    if (!this.#markBehind()) return;
-    const last = this.journal.lastId!;
-    this.options.mark!.write(last);
-    this.#marked = last;
+  /** The mark up to `upTo` (the journal's last id): called only when that much is synced. */
+  #raiseMark(upTo = this.journal.lastId): void {
+    const { mark } = this.options;
+    if (mark === undefined || upTo === undefined || (this.#marked !== undefined && upTo <= this.#marked)) return;
+    mark.write(upTo);
+    this.#marked = upTo;
   }
 
   #mustSync(hasEvents: boolean): boolean {
     return hasEvents || this.options.syncReadOnly !== false;
   }
 
-  /** Everything appended so far was just synced: the observer is told, the mark raised. */
+  #pushUnsynced(record: JournalEntry): void {
+    this.#unsynced.push(record);
+    this.#syncs.appended();
+  }
+
+  /** Everything appended so far was just synced: the observer is told, the mark raised, waiting batches released. */
   #synced(): void {
     const durable = this.#unsynced;
     this.#unsynced = [];
     this.options.observer?.durable(durable);
-    this.#afterSync(durable.length);
+    this.#afterSync(durable.length, this.journal.lastId);
+    this.#syncs.syncedAll();
   }
 
   /**
@@ -253,13 +278,29 @@ export class SignerCore {
   /**
    * A batch the caller drives one request at a time (the device checks each against its
    * held-back rules first): `handle` decides, appends and applies without syncing; `commit`
-   * syncs once. The replies may leave only after commit().
+   * syncs once. The replies may leave only after commit(). `commitLater` is commit with the
+   * sync off the event loop where the journal's file offers it (FilePort.syncAsync: the device
+   * on Node), so the next batch is decided while the disk works: undefined when the replies may
+   * leave now, else a promise resolved once every record appended so far is durable (the
+   * observer told, the mark raised), rejected if the sync fails (the core is then unusable).
    */
-  begin(): { handle(env: Envelope): Handled; commit(): void } {
+  begin(): CoreBatch {
+    if (this.#syncs.broken) throw this.#syncs.broken;
     let appended = 0;
     let withEvents = false;
     let committed = false;
     this.#inBatch = true;
+    const end = (): boolean => {
+      if (committed) return false;
+      committed = true;
+      this.#inBatch = false;
+      return appended > 0 && this.#mustSync(withEvents);
+    };
+    const commit = (): void => {
+      if (!end()) return;
+      this.journal.sync(); // write-ahead: every record of the batch is durable before any reply leaves
+      this.#synced();
+    };
     return {
       handle: (env) => {
         if (committed) throw new Error('SignerCore batch: handle after commit');
@@ -269,18 +310,19 @@ export class SignerCore {
         const { decision, record } = this.#decideAndAppend(env, requestDigest);
         this.signer.apply(decision.events); // in memory only: the next in the batch is decided on it
         this.#replies.handled(record);
-        this.#unsynced.push(record);
+        this.#pushUnsynced(record);
         appended++;
         withEvents ||= decision.events.length > 0;
         return { ...decision, replayed: false };
       },
-      commit: () => {
-        if (committed) return;
-        committed = true;
-        this.#inBatch = false;
-        if (appended === 0 || !this.#mustSync(withEvents)) return;
-        this.journal.sync(); // write-ahead: every record of the batch is durable before any reply leaves
-        this.#synced();
+      commit,
+      commitLater: () => {
+        if (!this.journal.syncsOffLoop) {
+          commit();
+          return undefined;
+        }
+        end();
+        return this.#syncs.whenDurable();
       },
     };
   }
@@ -311,9 +353,9 @@ export class SignerCore {
     return { decision, record };
   }
 
-  #afterSync(records: number): void {
+  #afterSync(records: number, lastId: bigint | undefined): void {
     // Before the replies leave, every answered id goes under the mark (unless markAtFlush).
-    if (!this.options.markAtFlush) this.#raiseMark();
+    if (!this.options.markAtFlush) this.#raiseMark(lastId);
     this.#sinceSnapshot += records;
     // A snapshot names the last request id: sourced records alone wait for the first request.
     if (this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY) && this.journal.lastId !== undefined) this.snapshot();
@@ -324,8 +366,9 @@ export class SignerCore {
     if (this.#unsynced.length > 0) {
       // The observer (the mirror) sees every record before the snapshot that covers it.
       this.journal.sync();
-      this.options.observer?.durable(this.#unsynced);
-      this.#unsynced = [];
+      this.options.observer?.durable(this.#unsynced.splice(0));
+      if (!this.options.markAtFlush) this.#raiseMark();
+      this.#syncs.syncedAll();
     }
     const keep = this.options.recentReplies ?? DEFAULT_RECENT_REPLIES;
     const recent = this.#replies.latest(keep, this.#readRecord);

@@ -17,6 +17,12 @@ export interface FilePort {
   append(bytes: Uint8Array): void;
   /** Makes everything written so far durable (fsync). */
   sync(): void;
+  /**
+   * sync() off the caller's thread, where the platform has one (Node: the thread pool), so the
+   * caller goes on deciding while the disk works (SignerCore's commitLater). Resolves once
+   * everything written before the call is durable; rejects where sync() would throw.
+   */
+  syncAsync?(): Promise<void>;
   /** Cuts the file to `length` bytes. */
   truncate(length: number): void;
 }

@@ -3,7 +3,7 @@
  * sync(), and the directory fsynced when a file (or the directory itself) is created, so
  * a new file's entry survives a power cut too.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FileDir, FilePort } from '../log/file-port.js';
 
@@ -50,6 +50,10 @@ export class NodeFile implements FilePort {
 
   sync(): void {
     fsyncSync(this.#fd);
+  }
+
+  syncAsync(): Promise<void> {
+    return new Promise((resolve, reject) => fsync(this.#fd, (e) => (e ? reject(e) : resolve())));
   }
 
   truncate(length: number): void {

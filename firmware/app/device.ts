@@ -133,8 +133,9 @@ export class Device {
   }
 
   /**
-   * Clean stop: requests are handled synchronously, so none is half done; says "offline"
-   * and disconnects (device-connection.ts), then releases the storage lock.
+   * Clean stop: requests are decided and appended synchronously, so none is half done (a
+   * message whose sync is still running sends its replies if the connection is still up);
+   * says "offline" and disconnects (device-connection.ts), then releases the storage lock.
    */
   async stop(): Promise<void> {
     await this.#connection.close();
@@ -221,9 +222,12 @@ export class Device {
     for (let i = ready(); i !== -1 && !this.#failed; i = ready()) this.#handleRequests(this.#early.splice(i, 1)[0]!);
   }
 
-  /** One `req` message: each request in order, one journal sync, then one `res` with the replies. */
+  /**
+   * One `req` message: each request in order, one journal sync, then one `res` with the
+   * replies. The sync runs off the event loop where it can (SignerCore commitLater), so the
+   * next message is decided meanwhile and the messages that came during one sync share the next.
+   */
   #handleRequests(decoded: DecodedRequests): void {
-    const { log, transport } = this.options;
     // One journal sync for the whole message (a batch, or a batch of one).
     const batch = this.core.begin();
     const replies: ReplyEnvelope[] = [];
@@ -240,21 +244,34 @@ export class Device {
       }
       if (handled) replies.push({ id: env.id, reply: handled.reply });
     }
+    let durable;
     try {
-      batch.commit();
+      durable = batch.commitLater();
     } catch (e) {
       return this.#fatal(decoded.envelopes[0]!.id, e as Error);
     }
     for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
-    if (replies.length === 0) return;
-    // Write-ahead: every record above is durable (commit) before any reply leaves.
+    if (durable === undefined) return this.#reply(decoded, replies);
+    durable.then(
+      () => this.#reply(decoded, replies),
+      (e: Error) => this.#fatal(decoded.envelopes[0]!.id, e),
+    );
+  }
+
+  /** Write-ahead: called once every record of `replies` (and every one before) is durable. */
+  #reply(decoded: DecodedRequests, replies: readonly ReplyEnvelope[]): void {
+    const { log, transport } = this.options;
+    if (replies.length === 0 || this.#failed) return;
     const ids = replies.map((r) => r.id);
     const reply = decoded.batch ? encodeReplyBatch(replies) : encodeReplyEnvelope(replies[0]!);
     // QoS 0: a reply lost with the connection is asked for again (the broker resends the
     // request, and gets the journaled reply), so a PUBACK would only wake this device.
-    transport
-      .publish(this.#topic('res'), reply, { qos: 0 })
-      .catch((e: Error) => log('unusual', `reply ${ids.join(', ')} not sent (${e.message}); the broker resends the request and gets the journaled reply`));
+    const notSent = (e: Error) => log('unusual', `reply ${ids.join(', ')} not sent (${e.message}); the broker resends the request and gets the journaled reply`);
+    try {
+      transport.publish(this.#topic('res'), reply, { qos: 0 }).catch(notSent);
+    } catch (e) {
+      return notSent(e as Error); // the connection went while the journal synced
+    }
     for (let i = 0; i < replies.length; i++) this.#event('replied');
     // hsmd_init, setup_channel, forget_channel change what the broker follows for this device.
     if (this.#chain.followChanged()) this.#publishChainState(this.#chain.status());
@@ -281,6 +298,7 @@ export class Device {
 
   /** The journal could not be written: no reply may leave without its record. */
   #fatal(id: bigint, e: Error): void {
+    if (this.#failed) return; // every batch waiting on a failed sync lands here
     this.#failed = `the journal cannot be written (${e.message}); stopped signing`;
     this.options.log('broken', `request ${id}: ${this.#failed}`);
     this.#event('fatal');

@@ -24,8 +24,9 @@ export interface TransportHandlers {
   connected(): void;
   /**
    * A PUBLISH on a subscribed topic. The transport acknowledges it (PUBACK) only after this
-   * returns; the device handles requests synchronously, so an acknowledged request is
-   * journaled and the server redelivers exactly the unhandled suffix, in order.
+   * returns; the device decides and appends requests synchronously, so an acknowledged request
+   * is in the journal file (synced before its reply leaves: on Node possibly after the PUBACK,
+   * docs/journal.md "Write-ahead") and the server redelivers exactly the unhandled suffix, in order.
    */
   message(topic: string, payload: Uint8Array): void;
   /** The attempt failed or the connection ended; called once per connect(). */

@@ -161,6 +161,16 @@ export class Journal {
     this.files.journal.sync();
   }
 
+  /** The file can sync off the event loop (FilePort.syncAsync). */
+  get syncsOffLoop(): boolean {
+    return this.files.journal.syncAsync !== undefined;
+  }
+
+  /** sync() off the event loop; only where syncsOffLoop. */
+  syncAsync(): Promise<void> {
+    return this.files.journal.syncAsync!();
+  }
+
   /**
    * Starts an empty journal at a snapshot made elsewhere (a restore from the mirror,
    * docs/journal.md "Restore"): the slot, then the start marker naming it.
