@@ -3,14 +3,15 @@
  *   id already answered → the same reply again (no second decision);
  *   else decide → append the record {id, request digest, events, reply} and sync
  *        → apply the events → reply.
- * handleBatch (or begin/handle/commit) takes several requests with one sync: each decided,
- * appended and applied in memory in order, then one sync, then the replies.
- * A reply therefore never leaves before its record is durable, and after a crash the
- * journal folds back into the same state. Opening recovers the journal (a torn tail cut
- * and reported; corruption refused with JournalCorruptError), loads the newest snapshot
- * and replays the rest; a journal that ends below the high-water mark (log/journal/high-water.ts) is
- * refused with JournalRollbackError unless the operator accepts the rollback. Every `snapshotEvery` records it snapshots and compacts, keeping
- * the latest `recentReplies` replies in the snapshot so redelivered ids are still answered.
+ * handleBatch (or begin/handle/commit, or commitLater: the sync off the event loop) takes
+ * several requests with one write and one sync: each decided, appended and applied in memory
+ * in order, then the sync, then the replies. A reply therefore never leaves before its record
+ * is durable, and after a crash the journal folds back into the same state. Opening recovers
+ * the journal (a torn tail cut and reported; corruption refused with JournalCorruptError),
+ * loads the newest snapshot and replays the rest; a journal that ends below the high-water
+ * mark (log/journal/high-water.ts) is refused with JournalRollbackError unless the operator
+ * accepts the rollback. Every `snapshotEvery` records it snapshots and compacts, keeping the
+ * latest `recentReplies` replies in the snapshot so redelivered ids are still answered.
  *
  * Events that no hsmd request caused (a control command's policy change, a chain update)
  * go through `commit(source, events, at)`: a sourced record numbered per source, journaled
@@ -91,13 +92,6 @@ export const isIdRefusal = (reply: Reply): boolean => reply.kind === 'bad-reques
 
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
 export const DEFAULT_RECENT_REPLIES = 64;
-
-/** A batch of requests with one sync (SignerCore.begin). */
-export interface CoreBatch {
-  handle(env: Envelope): Handled;
-  commit(): void;
-  commitLater(): Promise<void> | undefined;
-}
 
 /** What handle() did: decided anew, or answered a known id from the journal. */
 export interface Handled extends Decision {
@@ -277,23 +271,25 @@ export class SignerCore {
 
   /**
    * A batch the caller drives one request at a time (the device checks each against its
-   * held-back rules first): `handle` decides, appends and applies without syncing; `commit`
-   * syncs once. The replies may leave only after commit(). `commitLater` is commit with the
-   * sync off the event loop where the journal's file offers it (FilePort.syncAsync: the device
-   * on Node), so the next batch is decided while the disk works: undefined when the replies may
-   * leave now, else a promise resolved once every record appended so far is durable (the
-   * observer told, the mark raised), rejected if the sync fails (the core is then unusable).
+   * held-back rules first): `handle` decides, appends (held in memory) and applies; `commit`
+   * writes the batch's records at once and syncs. The replies may leave only after commit().
+   * `commitLater` writes them and syncs off the event loop where the file can (FilePort.syncAsync:
+   * the device on Node), so the next batch is decided meanwhile (off-loop-syncs.ts): undefined
+   * when the replies may leave now, else a promise resolved once every record appended so far
+   * is durable (observer told, mark raised), rejected if the sync fails (the core then stops).
    */
-  begin(): CoreBatch {
+  begin(): { handle(env: Envelope): Handled; commit(): void; commitLater(): Promise<void> | undefined } {
     if (this.#syncs.broken) throw this.#syncs.broken;
     let appended = 0;
     let withEvents = false;
     let committed = false;
     this.#inBatch = true;
+    this.journal.hold();
     const end = (): boolean => {
       if (committed) return false;
       committed = true;
       this.#inBatch = false;
+      this.journal.write(); // the batch's records in one write, before any acknowledgement or reply
       return appended > 0 && this.#mustSync(withEvents);
     };
     const commit = (): void => {

@@ -19,6 +19,7 @@
  * increase per source within the file; which numbers a source has used is its owner's
  * business (SignerCore keeps them in the snapshot body).
  */
+import { concat } from '../../signer/bytes.js';
 import type { FileDir, FilePort } from '../file-port.js';
 import { type EntryVisitor, followJournal } from './follow.js';
 import { encodeFrame, JournalCorruptError, readFrame, scanFrameOffsets, type TornTail } from './frame.js';
@@ -69,6 +70,8 @@ export interface Recovery extends RecoveryReport {
 
 export class Journal {
   #lastId: bigint | undefined;
+  /** Frames appended since hold(), written together by write() or sync(). */
+  #held: Uint8Array[] | undefined;
 
   private constructor(
     private readonly files: JournalFiles,
@@ -148,16 +151,35 @@ export class Journal {
     if (this.#lastId !== undefined && record.id <= this.#lastId) {
       throw new RangeError(`journal: record id ${record.id} is not after the last id ${this.#lastId}`);
     }
-    this.files.journal.append(encodeFrame(encodeRecord(record)));
+    this.#frame(encodeFrame(encodeRecord(record)));
     this.#lastId = record.id;
   }
 
   /** Appends a sourced record (its seq is the caller's to keep increasing); durable only after sync(). */
   appendSourced(record: SourcedRecord): void {
-    this.files.journal.append(encodeFrame(encodeSourced(record)));
+    this.#frame(encodeFrame(encodeSourced(record)));
+  }
+
+  #frame(frame: Uint8Array): void {
+    if (this.#held) this.#held.push(frame);
+    else this.files.journal.append(frame);
+  }
+
+  /** Appends from now on stay in memory until write() or sync(): a batch's records in one write. */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /** Writes the held appends to the file in one write (durable only after a sync), and stops holding. */
+  write(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (held === undefined || held.length === 0) return;
+    this.files.journal.append(held.length === 1 ? held[0]! : concat(...held));
   }
 
   sync(): void {
+    this.write();
     this.files.journal.sync();
   }
 
@@ -168,6 +190,7 @@ export class Journal {
 
   /** sync() off the event loop; only where syncsOffLoop. */
   syncAsync(): Promise<void> {
+    this.write();
     return this.files.journal.syncAsync!();
   }
 
@@ -190,9 +213,8 @@ export class Journal {
    */
   snapshot(body: Uint8Array): Snapshot {
     if (this.#lastId === undefined) throw new RangeError('journal: nothing to snapshot (no request record yet)');
-    const journal = this.files.journal;
-    journal.sync();
-    const snapshot = this.slots.write(this.#lastId, journal.size(), body);
+    this.sync();
+    const snapshot = this.slots.write(this.#lastId, this.files.journal.size(), body);
     this.#compact(snapshot);
     return snapshot;
   }
