@@ -75,7 +75,8 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
   const run = (c: SessionCommand): void => {
     switch (c.kind) {
       case 'publish':
-        mqtt.publish(topic(c.device, 'req'), Buffer.from(c.payload.buffer, c.payload.byteOffset, c.payload.byteLength), { qos: 1 }, (err) => {
+        // QoS 0: this broker resends what goes unanswered (docs/remote-protocol.md "Connecting").
+        mqtt.publish(topic(c.device, 'req'), Buffer.from(c.payload.buffer, c.payload.byteOffset, c.payload.byteLength), { qos: 0 }, (err) => {
           if (err) log('unusual', `remote signer: publishing request(s) ${c.ids.join(', ')} to ${c.device}: ${err.message}; resent later`);
         });
         return;

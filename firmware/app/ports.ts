@@ -23,10 +23,10 @@ export interface TransportHandlers {
   /** CONNACK accepted. */
   connected(): void;
   /**
-   * A PUBLISH on a subscribed topic. The transport acknowledges it (PUBACK) only after this
-   * returns; the device decides and appends requests synchronously, so an acknowledged request
-   * is in the journal file (synced before its reply leaves: on Node possibly after the PUBACK,
-   * docs/journal.md "Write-ahead") and the server redelivers exactly the unhandled suffix, in order.
+   * A PUBLISH on a subscribed topic. The transport acknowledges a QoS 1 one (PUBACK) only after
+   * this returns; a control command or chain update is journaled (synced) within it, so the
+   * server redelivers exactly the unhandled suffix, in order. Requests come at QoS 0: the broker
+   * resends what goes unanswered (docs/remote-protocol.md "Connecting").
    */
   message(topic: string, payload: Uint8Array): void;
   /** The attempt failed or the connection ended; called once per connect(). */
