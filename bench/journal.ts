@@ -62,7 +62,7 @@ const rss = () => mib(process.memoryUsage().rss);
 const ROUNDS = 3;
 /**
  * The device core's recovery measured beside the streaming rebuild: records × channels, rounds,
- * and whether the tools' path (holding every record) runs beside them. 200k records over 1,000
+ * and whether the tools' path (holding every record) is measured too. 200k records over 1,000
  * channels: the session's 193 records per channel, so every channel is alive at the end.
  */
 const RECOVERIES = [
@@ -221,37 +221,34 @@ function rebuildHoldingAll(records: readonly JournalRecord[], n: number): number
 
 /**
  * The device core's recovery beside the streaming rebuild (its floor: the same scan, decode
- * and fold) and, `withTools`, the tools' path, in alternating rounds (the machine is shared):
- * each path's median and range, and the core's against the target.
+ * and fold), in alternating rounds (the machine is shared): each one's median and range, and
+ * the core's against the target. `withTools`: then the tools' path, in rounds of its own after
+ * those (the records it holds are promoted, and collecting them would land in the next round).
  */
 function printRecovery(records: readonly JournalRecord[], n: number, channels: number, rounds: number, withTools: boolean): void {
   let alive = 0;
-  const paths = {
-    core: () => {
-      const r = rebuildByCore(records, n);
-      alive = r.channels;
-      return r.ms;
-    },
-    streaming: () => {
-      const r = rebuildStreaming(records, n);
-      return r.decodeMs + r.foldMs;
-    },
-    ...(withTools ? { holding: () => rebuildHoldingAll(records, n) } : {}),
-  };
-  const times = new Map(Object.keys(paths).map((path) => [path, [] as number[]]));
-  for (let round = 0; round < rounds; round++) for (const [path, run] of Object.entries(paths)) times.get(path)!.push(run());
+  const core: number[] = [];
+  const streaming: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const r = rebuildByCore(records, n);
+    alive = r.channels;
+    core.push(r.ms);
+    const s = rebuildStreaming(records, n);
+    streaming.push(s.decodeMs + s.foldMs);
+  }
   const median = (ms: number[]) => [...ms].sort((a, b) => a - b)[ms.length >> 1]!;
   const perSec = (ms: number) => (n * 1000) / ms;
-  const line = (path: string) => {
-    const ms = times.get(path)!;
-    return `${fmtOps(perSec(median(ms)))} records/s (${(median(ms) / 1000).toFixed(2)} s; rounds ${fmtOps(perSec(Math.max(...ms)))}–${fmtOps(perSec(Math.min(...ms)))})`;
-  };
-  const core = perSec(median(times.get('core')!));
+  const line = (ms: number[]) =>
+    `${fmtOps(perSec(median(ms)))} records/s (${(median(ms) / 1000).toFixed(2)} s; rounds ${fmtOps(perSec(Math.max(...ms)))}–${fmtOps(perSec(Math.min(...ms)))})`;
+  const rate = perSec(median(core));
   console.log(`\nrecovery of ${n.toLocaleString('en-US')} records, ${channels} channel${channels > 1 ? 's' : ''} (${alive} alive at the end), medians of ${rounds} alternating rounds:`);
-  console.log(`  SignerCore.open (the device core, folding each record as it is decoded): ${line('core')}, ÷ 250k/s target ${toTarget(core)}: ` +
-    `${core >= REBUILD_TARGET ? 'met' : 'MISSED'}; its rate ÷ the streaming rebuild's ${fmtRatio(median(times.get('streaming')!) / median(times.get('core')!))}`);
-  console.log(`  streaming rebuild (as the rows above: scan, decode, fold in chunks):           ${line('streaming')}`);
-  if (withTools) console.log(`  Journal.open + replayJournal (sphinx-audit's path, holding every record):      ${line('holding')}`);
+  console.log(`  SignerCore.open (the device core, folding each record as it is decoded): ${line(core)}, ÷ 250k/s target ${toTarget(rate)}: ` +
+    `${rate >= REBUILD_TARGET ? 'met' : 'MISSED'}; its rate ÷ the streaming rebuild's ${fmtRatio(median(streaming) / median(core))}`);
+  console.log(`  streaming rebuild (as the rows above: scan, decode, fold in chunks):           ${line(streaming)}`);
+  if (!withTools) return;
+  const holding: number[] = [];
+  for (let round = 0; round < rounds; round++) holding.push(rebuildHoldingAll(records, n));
+  console.log(`  then Journal.open + replayJournal (sphinx-audit's path, holding every record): ${line(holding)}`);
 }
 
 export const journalBench: Bench = {
