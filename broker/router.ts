@@ -9,6 +9,7 @@
  * the master. docs/hsmd-protocol.md#client-sockets, docs/hsmd-protocol.md#permissions.
  */
 import type net from 'node:net';
+import { isRefusedPreapproval, messageName, policyRefusalOf } from '../projections/records.js';
 import type { ClientContext } from '../signer/envelope.js';
 import { mayRequest, type RequestName } from '../signer/permissions.js';
 import { messageType, requestType } from '../signer/wire/messages.js';
@@ -76,6 +77,9 @@ export class Router {
     const reply = await this.deps.port.request({ client: client.context, at: this.deps.now(), message });
     switch (reply.kind) {
       case 'frame':
+        // A refused preapproval's reply has no reason field: say it in lightningd's log, where
+        // its `pay` fails (docs/policies.md).
+        if (isRefusedPreapproval(reply)) this.deps.log.log('unusual', `${messageName(type)} refused, ${policyRefusalOf(reply)}`);
         return conn.reply(reply.frame);
       case 'none': // hsmd_dev_preinit
         return;

@@ -32,7 +32,7 @@ const PREAPPROVAL_REPLIES: ReadonlySet<number> = new Set([messageType('hsmd_prea
  * dev-fail-preapprove, which only CLN's own tests set); the device's journal holds the rule's
  * detail in a PolicyRefused event.
  */
-const isRefusedPreapproval = (reply: Reply): boolean =>
+export const isRefusedPreapproval = (reply: Reply): boolean =>
   reply.kind === 'frame' && reply.frame.length === 3 && PREAPPROVAL_REPLIES.has(peekType(reply.frame)) && reply.frame[2] === 0;
 
 /**

@@ -154,6 +154,8 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     const amounts = preapprovals.map((ex) => summarizeBolt11(nobleCurve, decodeAs('hsmd_preapprove_invoice_check', fromHex(ex.req)).invstring).amountMsat!);
     assert.deepEqual(preapprovals.map((ex) => failedSeqs.has(ex.seq)), amounts.map((a) => a > 5_000_000n));
     assert.match(rig.device.output(), /refused: policy-payment-velocity: 10000000 msat to 0[23][0-9a-f]{64} with 0 msat already paid/);
+    // lightningd's log, where its pay fails, names the rule too.
+    await rig.ld.waitForStatus((m) => JSON.stringify(m).includes('hsmd_preapprove_invoice_check refused, policy-payment-velocity: not approved by the device'));
     assert.notEqual((await rig.ld.exited()).code, 0, 'a refusal on lightningd\'s own connection stops hsmd, as CLN\'s does');
     rig.ld.cleanup();
     // sphinx-audit counts the refused preapprovals from the broker log and from the journal.
