@@ -15,9 +15,8 @@
  * u64 last id ‖ the snapshot body (projections/signer-state.ts). A chain starts with a
  * record at counter 1 after 32 zero bytes, and may be cut before any snapshot entry.
  */
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { equal, utf8 } from '../../signer/bytes.js';
+import { hmacSha256 } from '../../signer/crypto/hashes.js';
 import { CodecError, decodeWith, readVarBytes, writeVarBytes } from '../../signer/record-fields.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 import type { WireReader } from '../../signer/wire/reader.js';
@@ -47,15 +46,14 @@ export interface ChainPosition {
 export const GENESIS: ChainPosition = { counter: 0n, mac: ZERO_MAC };
 
 function macOf(key: Uint8Array, kind: EntryKind, counter: bigint, prevMac: Uint8Array, payload: Uint8Array): Uint8Array {
-  const w = new WireWriter(DOMAIN.length + 41);
+  const w = new WireWriter(DOMAIN.length + 41 + payload.length);
   w.bytes(DOMAIN);
   w.u8(ENTRY_KINDS[kind]);
   w.u64(counter);
   w.bytes(prevMac);
-  const h = hmac.create(sha256, key);
-  h.update(w.finish());
-  h.update(payload);
-  return h.digest();
+  w.bytes(payload);
+  // The hashes port: node:crypto's HMAC where the host installed it (3× noble's on a record), noble's on the device.
+  return hmacSha256(key, w.finish());
 }
 
 /** The next entry after `at`. */
