@@ -20,6 +20,8 @@ import { fastCurve } from '../node/curve-native.js';
 export interface Floors {
   /** write(150 B) + fsync on a file in the temp directory. */
   readonly fsyncMs: number;
+  /** Their mean (not a floor: a session pays every fsync, its slow ones too). */
+  readonly fsyncMeanMs: number;
   /** LevelDB put of 150 B with { sync: true } (the broker log's durable write). */
   readonly levelSyncMs: number;
   /** Publish QoS 1 → a subscriber echoes QoS 1 → received back, through aedes (in-memory sessions) over TCP (TCP_NODELAY). */
@@ -45,7 +47,8 @@ export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => 
 /** The value at fraction `p` (0.5 = p50) of `sorted`, ascending. */
 export const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
-async function samples(n: number, once: () => void | Promise<void>): Promise<number> {
+/** Each of `n` calls timed (after 10 untimed), in milliseconds. */
+async function timings(n: number, once: () => void | Promise<void>): Promise<number[]> {
   for (let i = 0; i < 10; i++) await once(); // warm-up
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -53,15 +56,22 @@ async function samples(n: number, once: () => void | Promise<void>): Promise<num
     await once();
     ms.push(performance.now() - start);
   }
-  return median(ms);
+  return ms;
 }
 
-function fsyncFloor(dir: string): Promise<number> {
+const samples = async (n: number, once: () => void | Promise<void>): Promise<number> => median(await timings(n, once));
+
+async function fsyncFloor(dir: string): Promise<{ median: number; mean: number }> {
   const fd = openSync(join(dir, 'fsync'), 'a');
-  return samples(SAMPLES, () => {
-    writeSync(fd, RECORD);
-    fsyncSync(fd);
-  }).finally(() => closeSync(fd));
+  try {
+    const ms = await timings(SAMPLES, () => {
+      writeSync(fd, RECORD);
+      fsyncSync(fd);
+    });
+    return { median: median(ms), mean: ms.reduce((a, b) => a + b, 0) / ms.length };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function levelSyncFloor(dir: string): Promise<number> {
@@ -178,8 +188,10 @@ async function nativeSign(): Promise<number> {
 export async function measureFloors(): Promise<Floors> {
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-bench-floors-'));
   try {
+    const fsync = await fsyncFloor(dir);
     return {
-      fsyncMs: await fsyncFloor(dir),
+      fsyncMs: fsync.median,
+      fsyncMeanMs: fsync.mean,
       levelSyncMs: await levelSyncFloor(dir),
       mqttRoundTripMs: await mqttRoundTrip(dir, 'memory'),
       mqttRoundTripLevelMs: await mqttRoundTrip(dir, 'level'),

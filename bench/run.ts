@@ -56,6 +56,7 @@ const floors = await measureFloors();
 console.log('\n== floors (medians, measured now on this disk and loopback; every path below is given as a ratio to its floor)');
 printTable(['floor', 'median'], [
   ['write 150 B + fsync (device journal)', fmtMs(floors.fsyncMs)],
+  ['  their mean (not a floor: a session pays every fsync, its slow ones too)', fmtMs(floors.fsyncMeanMs)],
   ['LevelDB put, sync (broker log)', fmtMs(floors.levelSyncMs)],
   ['MQTT QoS 1 round trip (aedes, in-memory sessions, TCP_NODELAY)', fmtMs(floors.mqttRoundTripMs)],
   ['  the same with aedes sessions in LevelDB (not a floor: what that persistence costs)', fmtMs(floors.mqttRoundTripLevelMs)],
