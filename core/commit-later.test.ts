@@ -13,7 +13,7 @@ import type { Reply } from '../signer/decision.js';
 import { Signer } from '../signer/signer.js';
 import { JOURNAL_FILE, openJournalFiles } from '../log/journal/journal.js';
 import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
-import type { JournalEntry } from '../log/journal/record.js';
+import { decodeEntry } from '../log/journal/record.js';
 import { slotMark } from '../log/journal/high-water.js';
 import { sessionRequests, sessionSignerOptions } from '../test/session-records.js';
 import { SignerCore } from './signer-core.js';
@@ -45,7 +45,7 @@ function manualSyncs(dir: MemoryDir) {
 
 function openCore(dir: MemoryDir) {
   const heard: bigint[] = [];
-  const observer = { recovered: () => {}, durable: (entries: readonly JournalEntry[]) => heard.push(...entries.map((e) => ('id' in e ? e.id : -1n))), snapshotting: () => {} };
+  const observer = { recovered: () => {}, durable: (payloads: readonly Uint8Array[]) => heard.push(...payloads.map((p) => decodeEntry(p)).map((e) => ('id' in e ? e.id : -1n))), snapshotting: () => {} };
   const mark = slotMark(dir, 'memory');
   const { core } = SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), { mark, observer });
   return { core, heard, mark };

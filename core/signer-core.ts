@@ -23,7 +23,7 @@
  */
 import { sha256 } from '../signer/crypto/hashes.js';
 import { type JournalFiles, Journal, type RecoveryReport } from '../log/journal/journal.js';
-import { assertSourceName, type JournalEntry, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
+import { assertSourceName, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import { equal } from '../signer/bytes.js';
 import { type HighWaterMark, JournalRollbackError } from '../log/journal/high-water.js';
@@ -70,8 +70,11 @@ export interface SignerCoreOptions {
 export interface JournalObserver {
   /** Once, when open has recovered: the snapshot found and the payloads of the records after it, in journal order. */
   recovered(snapshot: Snapshot | undefined, payloads: readonly Uint8Array[]): void;
-  /** After the sync that made them durable (request and sourced records), before any reply leaves. */
-  durable(entries: readonly JournalEntry[]): void;
+  /**
+   * After the sync that made them durable, before any reply leaves: the records (request and
+   * sourced) as the journal holds them, each a frame's payload (log/journal/record.ts).
+   */
+  durable(payloads: readonly Uint8Array[]): void;
   /** Before the snapshot of every record so far is written (its body, covering up to lastId). */
   snapshotting(lastId: bigint, body: Uint8Array): void;
 }
@@ -108,7 +111,7 @@ export class SignerCore {
   /** The mark as last written (or read). */
   #marked: bigint | undefined;
   /** Records appended but not yet synced (answered already only if read-only with syncReadOnly false). */
-  #unsynced: JournalEntry[] = [];
+  #unsynced: Uint8Array[] = [];
   /** commitLater's syncs off the event loop; counts what of #unsynced became durable. */
   readonly #syncs = new OffLoopSyncs({
     syncAsync: () => this.journal.syncAsync(),
@@ -177,11 +180,11 @@ export class SignerCore {
     assertSourceName(source);
     if (this.#inBatch) throw new Error(`SignerCore.commit(${source}) inside a request batch: commit the batch first`);
     const record: SourcedRecord = { source, seq: this.lastSeq(source) + 1n, at, events };
-    this.journal.appendSourced(record);
+    const payload = this.journal.appendSourced(record);
     this.journal.sync(); // write-ahead: durable before it is applied or acted on
     this.#sources.set(source, record.seq);
     this.signer.apply(events);
-    this.#pushUnsynced(record);
+    this.#pushUnsynced(payload);
     this.#synced();
     return record;
   }
@@ -191,12 +194,12 @@ export class SignerCore {
     const requestDigest = sha256(env.message);
     const early = this.#known(env, requestDigest);
     if (early) return early;
-    const { decision, record } = this.#decideAndAppend(env, requestDigest);
+    const { decision, record, payload } = this.#decideAndAppend(env, requestDigest);
     const mustSync = this.#mustSync(decision.events.length > 0);
     if (mustSync) this.journal.sync(); // write-ahead: durable before it is applied or answered
     this.signer.apply(decision.events);
     this.#replies.handled(record);
-    this.#pushUnsynced(record);
+    this.#pushUnsynced(payload);
     if (mustSync) this.#synced();
     return { ...decision, replayed: false };
   }
@@ -241,8 +244,8 @@ export class SignerCore {
     return hasEvents || this.options.syncReadOnly !== false;
   }
 
-  #pushUnsynced(record: JournalEntry): void {
-    this.#unsynced.push(record);
+  #pushUnsynced(payload: Uint8Array): void {
+    this.#unsynced.push(payload);
     this.#syncs.appended();
   }
 
@@ -303,10 +306,10 @@ export class SignerCore {
         const requestDigest = sha256(env.message);
         const early = this.#known(env, requestDigest);
         if (early) return early;
-        const { decision, record } = this.#decideAndAppend(env, requestDigest);
+        const { decision, record, payload } = this.#decideAndAppend(env, requestDigest);
         this.signer.apply(decision.events); // in memory only: the next in the batch is decided on it
         this.#replies.handled(record);
-        this.#pushUnsynced(record);
+        this.#pushUnsynced(payload);
         appended++;
         withEvents ||= decision.events.length > 0;
         return { ...decision, replayed: false };
@@ -345,8 +348,8 @@ export class SignerCore {
   #decideAndAppend(env: Envelope, requestDigest: Uint8Array) {
     const decision = this.signer.decide(env);
     const record = { id: env.id, requestDigest, events: decision.events, reply: decision.reply };
-    this.journal.append(record);
-    return { decision, record };
+    const payload = this.journal.append(record);
+    return { decision, record, payload };
   }
 
   #afterSync(records: number, lastId: bigint | undefined): void {

@@ -16,7 +16,6 @@
  */
 import type { FileDir, FilePort } from '../../log/file-port.js';
 import { readWhole, replaceWhole } from '../../log/file-port.js';
-import { encodeEntry, type JournalEntry } from '../../log/journal/record.js';
 import { decodeSlot, encodeSlot, type Snapshot } from '../../log/journal/snapshot-slots.js';
 import { type ChainPosition, GENESIS, makeEntry, type MirrorEntry, positionAfter, snapshotPayload } from '../../log/mirror/entry.js';
 import { chunkEntries, decodeAck, encodeJournal } from '../../log/mirror/messages.js';
@@ -116,8 +115,8 @@ export class JournalMirror implements JournalObserver {
     this.#materialize();
   }
 
-  durable(entries: readonly JournalEntry[]): void {
-    for (const entry of entries) this.#pending.push(encodeEntry(entry));
+  durable(payloads: readonly Uint8Array[]): void {
+    for (const payload of payloads) this.#pending.push(payload);
     // Now, before the replies of these records leave on the same connection: the broker then
     // has each record before its reply, so a device killed right after a reply has still sent
     // what a spare or a restore needs to reach it (an entry costs an HMAC, far below the sync).

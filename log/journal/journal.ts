@@ -146,18 +146,22 @@ export class Journal {
     return entry;
   }
 
-  /** Appends a request record; durable only after sync(). */
-  append(record: JournalRecord): void {
+  /** Appends a request record; durable only after sync(). Returns its encoding (the frame's payload). */
+  append(record: JournalRecord): Uint8Array {
     if (this.#lastId !== undefined && record.id <= this.#lastId) {
       throw new RangeError(`journal: record id ${record.id} is not after the last id ${this.#lastId}`);
     }
-    this.#frame(encodeFrame(encodeRecord(record)));
+    const payload = encodeRecord(record);
+    this.#frame(encodeFrame(payload));
     this.#lastId = record.id;
+    return payload;
   }
 
-  /** Appends a sourced record (its seq is the caller's to keep increasing); durable only after sync(). */
-  appendSourced(record: SourcedRecord): void {
-    this.#frame(encodeFrame(encodeSourced(record)));
+  /** Appends a sourced record (its seq is the caller's to keep increasing); durable only after sync(). Returns its encoding. */
+  appendSourced(record: SourcedRecord): Uint8Array {
+    const payload = encodeSourced(record);
+    this.#frame(encodeFrame(payload));
+    return payload;
   }
 
   #frame(frame: Uint8Array): void {
