@@ -86,7 +86,8 @@ async function crashAtVictim(t: { after: (f: () => unknown) => void }, holdRecor
   assert.equal(before.failed, 0, JSON.stringify(before.mismatches));
   ld.master.send(victim.req);
   assert.equal((await ld.exited(20_000)).signal, 'SIGKILL', 'the device killed the broker');
-  assert.match(device.output(), /killed pid \d+ \(SIGKILL\) after journaling request id \d+/);
+  const killedLine = /killed pid \d+ \(SIGKILL\) after journaling request id \d+/;
+  assert.match(await device.outputMatching(killedLine, 5_000), killedLine);
   ld.cleanup();
   const record = journaled(device.dir).find((r) => equal(r.requestDigest, sha256(fromHex(victim.req))));
   assert.ok(record, 'the device journaled the request');

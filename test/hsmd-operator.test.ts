@@ -103,8 +103,7 @@ test('a device started with another broker id: both sides name the broker ids an
     const brokerId = readFileSync(join(dir, 'sphinx', 'broker-id'), 'utf8').trim();
     assert.ok(refused.kind === 'log' && refused.level === LOG_LEVELS.unusual);
     assert.match(refused.entry, new RegExp(`bad signature: not signed over this broker's id ${brokerId}; most likely the device was started with another --broker-id \\(it must be ${brokerId}\\); device clock [\\d.]+ s (ahead of|behind) this broker's`));
-    for (let i = 0; i < 100 && !/refused this device's token/.test(device.output()); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.match(device.output(), new RegExp(`cannot reach the MQTT server mqtt://127\\.0\\.0\\.1:${port} \\(.*\\): it refused this device's token, signed over broker id ${wrongId} at .*Check that the broker id is the one sphinx-hsmd prints`));
+    assert.match(await device.outputMatching(/refused this device's token/, 10_000), new RegExp(`cannot reach the MQTT server mqtt://127\\.0\\.0\\.1:${port} \\(.*\\): it refused this device's token, signed over broker id ${wrongId} at .*Check that the broker id is the one sphinx-hsmd prints`));
   } finally {
     ld.cleanup();
     await device.stop();

@@ -30,6 +30,12 @@ export interface DeviceProcess {
   readonly dir: string;
   /** What it printed so far. */
   output(): string;
+  /**
+   * What it printed, once that matches `pattern` or `ms` have passed (then as it stands, for the
+   * caller's assertion to show): a line the device writes after an effect the test saw first (a
+   * process it killed, a refusal) may reach its output file a moment later.
+   */
+  outputMatching(pattern: RegExp, ms: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -72,6 +78,15 @@ export function startDeviceProcess(opts: {
     child,
     dir,
     output: () => readFileSync(outPath, 'utf8'),
+    async outputMatching(pattern, ms) {
+      const until = Date.now() + ms;
+      let text = readFileSync(outPath, 'utf8');
+      while (!pattern.test(text) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 25));
+        text = readFileSync(outPath, 'utf8');
+      }
+      return text;
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);

@@ -126,9 +126,9 @@ test('a sphinx-signer pinned to another CA or another fingerprint is refused, sa
     for (const [args, message] of cases) {
       const device = startDeviceProcess({ url, brokerIdFile, hsmSecret: new Uint8Array(32).fill(7), args });
       try {
-        for (let i = 0; i < 200 && !message.test(device.output()); i++) await new Promise((r) => setTimeout(r, 50));
-        assert.match(device.output(), message);
-        assert.doesNotMatch(device.output(), /\bready\b/);
+        const out = await device.outputMatching(message, 10_000);
+        assert.match(out, message);
+        assert.doesNotMatch(out, /\bready\b/);
       } finally {
         await device.stop();
         rmSync(device.dir, { recursive: true, force: true });
