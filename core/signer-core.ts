@@ -27,7 +27,8 @@ import { assertSourceName, type JournalRecord, type SourcedRecord } from '../log
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import { equal } from '../signer/bytes.js';
 import { type HighWaterMark, JournalRollbackError } from '../log/journal/high-water.js';
-import { badRequest, type Decision, type Reply } from '../signer/decision.js';
+import { badRequest, type Decision } from '../signer/decision.js';
+import { ID_REFUSAL } from './id-refusals.js';
 import type { Envelope } from '../signer/envelope.js';
 import type { SignerEvent } from '../signer/events.js';
 import type { Signer } from '../signer/signer.js';
@@ -78,20 +79,6 @@ export interface JournalObserver {
   /** Before the snapshot of every record so far is written (its body, covering up to lastId). */
   snapshotting(lastId: bigint, body: Uint8Array): void;
 }
-
-/** The refusals of an id the core will not decide; never journaled, so never a journaled reply. */
-const ID_REFUSAL = {
-  otherRequest: (id: bigint): string => `request id ${id} was already answered for a different request`,
-  notKept: (id: bigint, last: bigint): string => `request id ${id} is not after the last handled id ${last} and its reply is no longer kept: not deciding it again`,
-};
-const ID_REFUSALS = [/^request id \d+ was already answered for a different request$/, /^request id \d+ is not after the last handled id \d+ and its reply is no longer kept: not deciding it again$/];
-
-/**
- * True for the core's refusal of an id (answered for another request, or passed and its reply
- * no longer kept): the broker's reconciliation tells it from a journaled reply
- * (docs/broker-log.md "Reconciliation after a broker crash").
- */
-export const isIdRefusal = (reply: Reply): boolean => reply.kind === 'bad-request' && ID_REFUSALS.some((r) => r.test(reply.description));
 
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
 export const DEFAULT_RECENT_REPLIES = 64;

@@ -31,7 +31,7 @@ import type { Envelope } from '../../signer/envelope.js';
 import { decodeReplyPayload } from '../../signer/remote/envelope-codec.js';
 import { requestType } from '../../signer/wire/messages.js';
 import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
-import { isIdRefusal } from '../../core/signer-core.js';
+import { isIdRefusal } from '../../core/id-refusals.js';
 import { RequestIds } from '../request-ids.js';
 import type { DeviceHeard, SignerRequest } from '../signer-port.js';
 import type { ServerLog } from './mqtt-server.js';
