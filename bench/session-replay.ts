@@ -32,7 +32,7 @@ const SESSION = 'session-basic-l1.jsonl';
 const PASSES = 5;
 /**
  * More passes through the local signer after those, reported beside the target, not in it: V8
- * keeps tiering up the signer's code for thousands of requests (docs/performance.md).
+ * keeps tiering up the signer's code for thousands of requests (docs/performance-history.md).
  */
 const LATER_PASSES = 10;
 /** The target: every path within this factor of its floor. */
@@ -124,7 +124,7 @@ function replayThroughProcess(mode: SignerMode, passes = PASSES): Promise<Proces
 
 /**
  * "per exchange p50 …, p99 …, mean …" of the warm pass: the remote-path bench gives
- * hsmd_ecdh's p50, while a session's total is a mean, tail included (docs/performance.md).
+ * hsmd_ecdh's p50, while a session's total is a mean, tail included (docs/performance-history.md).
  */
 function perExchange(runs: readonly ProcessPass[]): string {
   const warm = runs.slice(1).reduce((a, b) => (b.ms < a.ms ? b : a));

@@ -6,7 +6,7 @@
  * in two typed arrays, and the reply is read back from the journal when its id comes again
  * (rare: a broker resending after a lost connection). Holding each recovered reply as objects
  * had every one promoted out of V8's young generation, and collecting them was most of the
- * cost of a long recovery (docs/performance.md "Journal rebuild"). Replies of requests handled
+ * cost of a long recovery (docs/performance-history.md "Journal rebuild"). Replies of requests handled
  * since open are held as they are made. A snapshot compacts the journal (the offsets then name
  * nothing), so `restart` begins again from the snapshot's recent replies.
  */

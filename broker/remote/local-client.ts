@@ -2,7 +2,7 @@
  * The broker's own MQTT client on the embedded server: aedes' in-process publish and
  * subscribe, not an MQTT connection into it. A connection, even a stream pair in this process,
  * has every message encoded by one side and parsed by the other, twice per request, plus a
- * PUBACK each way: most of the broker's time per message (docs/performance.md). Nothing is
+ * PUBACK each way: most of the broker's time per message (docs/performance-history.md). Nothing is
  * lost by skipping it: the client and aedes live and die together, and what the broker relies
  * on is in its log, not in MQTT sessions (docs/remote-protocol.md "Sessions").
  *

@@ -3,7 +3,7 @@
  * 0xFFFFFFFF (RFC 3720 §12.1, the iSCSI CRC; check value 0xE3069283 for "123456789").
  * Table-driven, four bytes at a time ("slicing-by-4": four 256-entry tables, 4 KiB, small
  * enough for the device): a journal rebuild checks every frame, and one table lookup per
- * byte made the check a third of the rebuild (docs/performance.md).
+ * byte made the check a third of the rebuild (docs/performance-history.md).
  */
 const TABLES: Uint32Array = (() => {
   const t = new Uint32Array(4 * 256);
