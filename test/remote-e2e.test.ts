@@ -107,7 +107,7 @@ function assertLogOrder(records: readonly StoredRecord[], transcript: string): v
   assert.ok(answered.includes(WIRE_HSMD_INIT), 'init is logged and answered');
 }
 
-for (const name of ['hsmd-basic-legacy.jsonl', 'session-basic-l1.jsonl']) {
+for (const name of ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl', 'session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
   test(`remote via the embedded MQTT server: ${name} byte-identical, broker log in order, first device pinned loudly`, async () => {
     const run = await replayRemote(name);
     try {
