@@ -1,0 +1,58 @@
+/**
+ * docs/policies.md is the operator's list of the rules: every rule of the catalog
+ * (signer/policy/catalog.ts) has one row saying where it runs and its default there, and every
+ * setting of the device's policy (signer/policy/policy.ts DEFAULT_POLICY) has its default and
+ * the rules it feeds. The document is checked against the code, so neither drifts.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'node:test';
+import { isPolicyName, POLICIES } from '../signer/policy/catalog.js';
+import { DEFAULT_POLICY, DEVICE_ONLY_RULES } from '../signer/policy/policy.js';
+import { repoRoot } from './fixtures.js';
+
+const doc = readFileSync(join(repoRoot, 'docs', 'policies.md'), 'utf8');
+
+/** The rows of the markdown table whose header row starts with `| first |`, as trimmed cells. */
+function table(first: string): string[][] {
+  const lines = doc.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`| ${first} |`));
+  assert.ok(start >= 0, `docs/policies.md has a table starting "| ${first} |"`);
+  const rows: string[][] = [];
+  for (const line of lines.slice(start + 2)) {
+    if (!line.startsWith('|')) break;
+    rows.push(line.slice(1, -1).split('|').map((c) => c.trim()));
+  }
+  return rows;
+}
+
+const codeNames = (cell: string): string[] => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+
+test('docs/policies.md has one row per rule of the catalog, saying where it runs and its default there', () => {
+  const rows = table('rule');
+  const named = rows.map((r) => codeNames(r[0]!)[0]!);
+  assert.deepEqual([...named].sort(), Object.keys(POLICIES).sort(), 'the rules listed are the catalog\'s, each once');
+  for (const [cell, , , where] of rows) {
+    const name = codeNames(cell!)[0]!;
+    assert.match(where!, /\bdevice\b[^|]*\bon\b/, `${name}: runs on the device`);
+    const deviceOnly = (DEVICE_ONLY_RULES as readonly string[]).includes(name);
+    if (deviceOnly) assert.match(where!, /local: off/, `${name} is off in local mode (DEVICE_ONLY_RULES)`);
+    else assert.match(where!, /local: on|in local mode/, `${name}: what local mode does`);
+  }
+});
+
+test('docs/policies.md gives every setting of the device\'s policy with its default and the rules it feeds', () => {
+  const rows = table('setting (`policy.json`, `sphinx-ctl policy set`)');
+  const shown = (value: unknown): string =>
+    value instanceof Set || Array.isArray(value) ? ([...(value as Iterable<unknown>)].length === 0 ? '`[]`' : 'a list') : BigInt(value as number | bigint).toLocaleString('en-US');
+  const documented = new Map<string, string>();
+  for (const [keys, defaults, rules] of rows) {
+    const names = codeNames(keys!);
+    const values = defaults!.split(', ');
+    names.forEach((name, i) => documented.set(name, values.length === 1 ? values[0]! : values[i]!));
+    for (const rule of codeNames(rules!)) assert.ok(isPolicyName(rule), `${names.join(', ')}: ${rule} is a rule of the catalog`);
+  }
+  assert.deepEqual([...documented.keys()].sort(), Object.keys(DEFAULT_POLICY).sort(), 'the settings listed are DEFAULT_POLICY\'s, each once');
+  for (const [name, value] of Object.entries(DEFAULT_POLICY)) assert.equal(documented.get(name), shown(value), `${name}'s default`);
+});
