@@ -11,9 +11,11 @@ import type { Logger } from './log.js';
 import type { SignerPort } from './signer-port.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
 import { writeStdio } from './stdio.js';
+import { packageVersion } from '../node/package-version.js';
 import { privateStateDir } from '../node/private-dir.js';
 
-const USAGE = `usage: sphinx-hsmd [--version | --help]
+const usage = (): string => `sphinx-hsmd ${packageVersion()}
+usage: sphinx-hsmd [--version | --help]
        sphinx-hsmd [--log-io] [--log-trace] [--dev-debug-self] [--developer]
 
 A drop-in hsmd for Core Lightning: lightningd starts it with
@@ -22,7 +24,8 @@ A drop-in hsmd for Core Lightning: lightningd starts it with
 It runs in lightningd's network directory and uses hsm_secret there, as CLN's hsmd does.
 
 Options (lightningd passes them; they are not for people):
-  --version         print lightningd's version and exit (see SPHINX_CLN_VERSION)
+  --version         print lightningd's version and exit, as lightningd requires of its hsmd
+                    (see SPHINX_CLN_VERSION); sphinx-hsmd's own version is on the first line above
   --help            this text
   --log-io          log at trace level too (CLN: also logs IO)
   --log-trace       log at trace level too
@@ -40,7 +43,7 @@ const KNOWN_FLAGS = ['--log-io', '--log-trace', '--dev-debug-self', '--developer
 
 export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) {
-    writeStdio(1, USAGE);
+    writeStdio(1, usage());
     return;
   }
   if (args.includes('--version')) {
@@ -50,7 +53,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       if (!(err instanceof VersionUnknown)) throw err;
       writeStdio(
         2,
-        `sphinx-hsmd: cannot tell lightningd's version: ${err.message}\n` +
+        `sphinx-hsmd ${packageVersion()}: cannot tell lightningd's version: ${err.message}\n` +
           'Set SPHINX_CLN_VERSION to the output of `lightningd --version` (e.g. v25.12.1).\n',
       );
       process.exitCode = 1;

@@ -1,4 +1,4 @@
-/** This project's own version (package.json), for the --version of sphinx-signer, sphinx-audit and sphinx-ctl. */
+/** This project's own version (package.json): the --version of sphinx-signer, sphinx-audit and sphinx-ctl, and sphinx-hsmd's --help (its --version prints lightningd's). */
 import { readFileSync } from 'node:fs';
 
 export function packageVersion(): string {

@@ -4,8 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { HSMD_BIN } from '../demo/sim-lightningd.js';
+import { repoRoot } from './fixtures.js';
+
+/** sphinx-hsmd's own version: package.json's, which --version cannot print (it must print lightningd's). */
+const OWN_VERSION = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 function run(args: string[], env: Record<string, string | undefined>, viaShell = false) {
   const base = { ...process.env };
@@ -29,16 +35,18 @@ test('--version without SPHINX_CLN_VERSION asks the parent process: here node, s
   assert.equal(r.status, 0);
 });
 
-test('--version under a parent that is not lightningd fails clearly', () => {
+test('--version under a parent that is not lightningd fails clearly, naming sphinx-hsmd\'s own version', () => {
   const r = run(['--version'], {}, true);
   assert.equal(r.stdout, 'exit=1\n');
   // dash fails `--version`; bash prints a banner that is not a version: both are refused.
   assert.match(r.stderr, /cannot tell lightningd's version: .*\nSet SPHINX_CLN_VERSION/);
+  assert.ok(r.stderr.startsWith(`sphinx-hsmd ${OWN_VERSION}: `), r.stderr);
 });
 
-test('--help lists the options and the environment', () => {
+test('--help names sphinx-hsmd\'s own version, lists the options and the environment', () => {
   const r = run(['--help'], {});
   assert.equal(r.status, 0);
+  assert.equal(r.stdout.split('\n')[0], `sphinx-hsmd ${OWN_VERSION}`);
   for (const word of ['--developer', '--log-trace', 'SPHINX_SIGNER', 'SPHINX_DATA_DIR', 'SPHINX_CLN_VERSION', 'SPHINX_LOG_STDERR']) {
     assert.ok(r.stdout.includes(word), word);
   }
