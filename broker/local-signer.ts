@@ -90,13 +90,12 @@ export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSig
   type Waiting = { readonly request: Parameters<SignerPort['request']>[0]; readonly id: bigint; resolve(reply: Reply): void; reject(e: unknown): void };
   let waiting: Waiting[] = [];
   let flushTimer: NodeJS.Timeout | undefined;
-  const flush = (): void => {
+  const flushFailed = (e: unknown): void =>
+    log('broken', `signer journal: syncing read-only records or raising the high-water mark failed: ${(e as Error).message}`);
+  /** The timer's flush syncs off the event loop, so the requests that come meanwhile are not held up. */
+  const flushSoon = (): void => {
     flushTimer = undefined;
-    try {
-      core.flush();
-    } catch (e) {
-      log('broken', `signer journal: syncing read-only records or raising the high-water mark failed: ${(e as Error).message}`);
-    }
+    core.flushLater().catch(flushFailed);
   };
   const handleWaiting = (): void => {
     const turn = waiting;
@@ -114,7 +113,7 @@ export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSig
       logPolicyWarnings(decisions[i]!, log);
       w.resolve(decisions[i]!.reply);
     });
-    if (core.flushPending && !flushTimer) flushTimer = setTimeout(flush, flushMs);
+    if (core.flushPending && !flushTimer) flushTimer = setTimeout(flushSoon, flushMs);
   };
   return {
     request: (request) =>
@@ -124,7 +123,11 @@ export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSig
       }),
     close: async () => {
       clearTimeout(flushTimer);
-      flush();
+      try {
+        core.flush();
+      } catch (e) {
+        flushFailed(e);
+      }
     },
   };
 }

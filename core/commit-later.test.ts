@@ -4,7 +4,8 @@
  * whose syncs the test completes by hand: no batch is released before a sync that covers
  * every record appended before it (a known id's journaled reply included); the batches
  * committed during one sync share the next; the observer hears of records, and the mark
- * rises, only to what a completed sync covered; a failed sync stops the core.
+ * rises, only to what a completed sync covered; a failed sync stops the core. flushLater (the
+ * in-process signer's timer) syncs read-only records the same way.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -116,4 +117,55 @@ test('commitLater: a failed sync rejects every waiting batch and stops the core'
   assert.equal(mark.read(), undefined);
   assert.throws(() => core.begin(), /EIO/);
   assert.throws(() => core.handle(requests[1]!.envelope), /EIO/);
+});
+
+test('flushLater: read-only records synced off the event loop; the mark rises only to what was appended before the call', async () => {
+  const dir = new MemoryDir();
+  const syncs = manualSyncs(dir);
+  const heard: bigint[] = [];
+  const observer = { recovered: () => {}, durable: (payloads: readonly Uint8Array[]) => heard.push(...payloads.map((p) => decodeEntry(p)).map((e) => ('id' in e ? e.id : -1n))), snapshotting: () => {} };
+  const mark = slotMark(dir, 'memory');
+  const { core } = SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), { mark, observer, syncReadOnly: false, markAtFlush: true });
+  const handle = (i: number) => assert.equal(text(core.handle(requests[i]!.envelope).reply), requests[i]!.exchange.rep, `request ${i}: CLN's reply`);
+  handle(0); // hsmd_init: events, synced before its reply
+  handle(1); // derive_secret, check_pubkey: no events, answered unsynced
+  handle(2);
+  assert.deepEqual(heard, [requests[0]!.envelope.id]);
+  assert.equal(core.unsynced, 2);
+
+  const flushed = core.flushLater();
+  let done = false;
+  void flushed.then(() => (done = true));
+  assert.equal(syncs.started(), 1, 'the sync runs off the event loop');
+  handle(3); // answered while that sync runs: not covered by it
+  await new Promise((r) => setImmediate(r));
+  assert.equal(done, false);
+  assert.equal(mark.read(), undefined, 'no mark before the sync completes');
+
+  await syncs.complete();
+  assert.equal(done, true);
+  assert.deepEqual(heard, requests.slice(0, 3).map((r) => r.envelope.id));
+  assert.equal(mark.read(), requests[2]!.envelope.id, 'the mark: the last record appended before the call, not the one during the sync');
+  assert.equal(core.unsynced, 1);
+  assert.equal(core.flushPending, true);
+
+  const again = core.flushLater();
+  await syncs.complete();
+  await again;
+  assert.equal(mark.read(), requests[3]!.envelope.id);
+  assert.equal(core.flushPending, false);
+  await core.flushLater(); // nothing to sync: resolves without one
+  assert.equal(syncs.started(), 0);
+});
+
+test('flushLater: a failed sync rejects it and stops the core', async () => {
+  const dir = new MemoryDir();
+  const syncs = manualSyncs(dir);
+  const { core } = SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), { syncReadOnly: false, markAtFlush: true, mark: slotMark(dir, 'memory') });
+  core.handle(requests[0]!.envelope);
+  core.handle(requests[1]!.envelope);
+  const outcome = core.flushLater().then(() => 'flushed', (e: Error) => e.message);
+  await syncs.complete(new Error('EIO: i/o error, fsync'));
+  assert.equal(await outcome, 'EIO: i/o error, fsync');
+  assert.throws(() => core.handle(requests[2]!.envelope), /EIO/);
 });

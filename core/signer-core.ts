@@ -214,6 +214,20 @@ export class SignerCore {
     if (this.options.markAtFlush) this.#raiseMark();
   }
 
+  /**
+   * flush() with the sync off the event loop where the journal can (FilePort.syncAsync: the
+   * in-process signer's timer), so requests are not held up behind it: resolves once every
+   * record appended before the call is durable and, with markAtFlush, the mark raised to the
+   * last of them (never to a record appended meanwhile). A failed sync stops the core, as
+   * commitLater's does.
+   */
+  async flushLater(): Promise<void> {
+    if (this.#inBatch || !this.journal.syncsOffLoop) return this.flush();
+    const upTo = this.journal.lastId;
+    await this.#syncs.whenDurable();
+    if (this.options.markAtFlush) this.#raiseMark(upTo);
+  }
+
   #markBehind(): boolean {
     const last = this.journal.lastId;
     return this.options.mark !== undefined && last !== undefined && (this.#marked === undefined || last > this.#marked);
