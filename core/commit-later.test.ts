@@ -4,8 +4,9 @@
  * whose syncs the test completes by hand: no batch is released before a sync that covers
  * every record appended before it (a known id's journaled reply included); the batches
  * committed during one sync share the next; the observer hears of records, and the mark
- * rises, only to what a completed sync covered; a failed sync stops the core. flushLater (the
- * in-process signer's timer) syncs read-only records the same way.
+ * rises, only to what a completed sync covered; a failed sync stops the core; a lone record
+ * with no sync under way is synced on the loop instead. flushLater (the in-process signer's
+ * timer) syncs read-only records the same way.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -109,6 +110,7 @@ test('commitLater: a failed sync rejects every waiting batch and stops the core'
   const { core, heard, mark } = openCore(dir);
   const batch = core.begin();
   batch.handle(requests[0]!.envelope);
+  batch.handle(requests[1]!.envelope);
   const durable = batch.commitLater()!;
   const outcome = durable.then(() => 'released', (e: Error) => e.message);
   await syncs.complete(new Error('EIO: i/o error, fsync'));
@@ -116,7 +118,44 @@ test('commitLater: a failed sync rejects every waiting batch and stops the core'
   assert.deepEqual(heard, []);
   assert.equal(mark.read(), undefined);
   assert.throws(() => core.begin(), /EIO/);
-  assert.throws(() => core.handle(requests[1]!.envelope), /EIO/);
+  assert.throws(() => core.handle(requests[2]!.envelope), /EIO/);
+});
+
+test('commitLater: a lone record with no sync under way is synced on the loop, before commitLater returns', async () => {
+  const dir = new MemoryDir();
+  const syncs = manualSyncs(dir);
+  const journal = dir.open(JOURNAL_FILE) as MemoryFile;
+  const { core, heard, mark } = openCore(dir);
+  const lone = (i: number) => {
+    const batch = core.begin();
+    assert.equal(text(batch.handle(requests[i]!.envelope).reply), requests[i]!.exchange.rep, `request ${i}: CLN's reply`);
+    return batch.commitLater();
+  };
+  assert.equal(lone(0), undefined, 'the reply may leave at once');
+  assert.equal(syncs.started(), 0, 'no sync off the loop');
+  assert.equal(journal.unsynced, 0, 'its record is durable');
+  assert.deepEqual(heard, [requests[0]!.envelope.id]);
+  assert.equal(mark.read(), requests[0]!.envelope.id);
+
+  // While a sync runs off the loop, a lone record waits for the next one like any batch.
+  const pair = core.begin();
+  pair.handle(requests[1]!.envelope);
+  pair.handle(requests[2]!.envelope);
+  const first = pair.commitLater();
+  assert.ok(first);
+  const second = lone(3);
+  assert.ok(second, 'a sync is under way: the lone record waits');
+  assert.ok(journal.unsynced > 0);
+  let released = 0;
+  void first.then(() => released++);
+  void second.then(() => released++);
+  await syncs.complete();
+  assert.equal(released, 1);
+  await syncs.complete();
+  assert.equal(released, 2);
+  assert.deepEqual(heard, requests.slice(0, 4).map((r) => r.envelope.id));
+  assert.equal(lone(4), undefined, 'no sync under way again');
+  assert.equal(journal.unsynced, 0);
 });
 
 test('flushLater: read-only records synced off the event loop; the mark rises only to what was appended before the call', async () => {

@@ -24,6 +24,11 @@ export class OffLoopSyncs {
 
   constructor(private readonly host: OffLoopHost) {}
 
+  /** No sync is running off the loop (a sync on it then covers every record, and syncedAll releases their batches). */
+  get idle(): boolean {
+    return !this.#syncing;
+  }
+
   /** A sync off the loop failed: nothing more may be decided or answered. */
   get broken(): Error | undefined {
     return this.#broken;

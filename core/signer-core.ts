@@ -278,7 +278,8 @@ export class SignerCore {
    * held-back rules first): `handle` decides, appends (held in memory) and applies; `commit`
    * writes the batch's records at once and syncs. The replies may leave only after commit().
    * `commitLater` writes them and syncs off the event loop where the file can (FilePort.syncAsync:
-   * the device on Node), so the next batch is decided meanwhile (off-loop-syncs.ts): undefined
+   * the device on Node), so the next batch is decided meanwhile (off-loop-syncs.ts); a batch of
+   * one record with no sync under way is synced at once, on the loop: undefined
    * when the replies may leave now, else a promise resolved once every record appended so far
    * is durable (observer told, mark raised), rejected if the sync fails (the core then stops).
    */
@@ -317,7 +318,9 @@ export class SignerCore {
       },
       commit,
       commitLater: () => {
-        if (!this.journal.syncsOffLoop) {
+        // A lone record with no sync under way is synced here: the thread pool's hand-off and the
+        // wake-up after it cost more than the sync itself (docs/journal.md "Write-ahead").
+        if (!this.journal.syncsOffLoop || (appended <= 1 && this.#syncs.idle)) {
           commit();
           return undefined;
         }
