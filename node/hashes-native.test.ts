@@ -1,13 +1,15 @@
 /**
  * node:crypto's hashes behind the signer's hash port: the published vectors (FIPS 180-2
  * "abc", RFC 4231 test case 2, RIPEMD-160's "abc"), and noble's bytes on inputs of every
- * length up to a few blocks; fastCurve() installs them.
+ * length up to a few blocks; fastCurve() installs them. HKDF-SHA256 on them gives RFC 5869's
+ * vectors (signer/keys/hkdf.test.ts checks it on noble's).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import test from 'node:test';
 import { toHex, utf8 } from '../signer/bytes.js';
-import { type Hashes, hashesInUse, nobleHashes } from '../signer/crypto/hashes.js';
+import { type Hashes, hashesInUse, nobleHashes, useHashes } from '../signer/crypto/hashes.js';
+import { hkdfSha256 } from '../signer/keys/hkdf.js';
 import { fastCurve } from './curve-native.js';
 import { nativeHashes } from './hashes-native.js';
 
@@ -43,4 +45,17 @@ test('noble\'s bytes for every length 0..300 and long keys; outputs are plain Ui
 test('fastCurve() installs them', () => {
   fastCurve();
   assert.equal(hashesInUse(), nativeHashes);
+});
+
+test('HKDF-SHA256 on node:crypto\'s HMAC: RFC 5869 A.1 and A.3', () => {
+  const before = hashesInUse();
+  useHashes(nativeHashes);
+  try {
+    const ikm = new Uint8Array(22).fill(0x0b);
+    const a1 = hkdfSha256(ikm, Uint8Array.from({ length: 13 }, (_, i) => i), Uint8Array.from({ length: 10 }, (_, i) => 0xf0 + i), 42);
+    assert.equal(toHex(a1), '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865');
+    assert.equal(toHex(hkdfSha256(ikm, undefined, '', 42)), '8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8');
+  } finally {
+    useHashes(before);
+  }
 });

@@ -1,6 +1,11 @@
-/** HKDF-SHA256 against RFC 5869 Appendix A (test cases 1 and 3: explicit and empty salt). */
+/**
+ * HKDF-SHA256 (on the hash port, noble's here) against RFC 5869 Appendix A (test cases 1 and 3:
+ * explicit and empty salt) and noble's own hkdf; node/hashes-native.test.ts runs it on node:crypto's.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../bytes.js';
 import { hkdfSha256 } from './hkdf.js';
 
@@ -16,4 +21,15 @@ test('RFC 5869 A.3: zero-length salt and info (CLN passes NULL, 0)', () => {
   assert.equal(toHex(hkdfSha256(ikm, undefined, new Uint8Array(0), 42)), expected);
   assert.equal(toHex(hkdfSha256(ikm, new Uint8Array(0), '', 42)), expected);
   assert.equal(toHex(hkdfSha256(ikm, new Uint8Array(32), '', 42)), expected, 'same as 32 zero bytes');
+});
+
+test('noble\'s hkdf (an independent implementation) for output lengths across block edges, salts and infos of several sizes', () => {
+  for (const length of [1, 31, 32, 33, 64, 65, 192, 255 * 32 - 1]) {
+    for (const saltLength of [0, 13, 32, 64, 100]) {
+      const seedBytes = Uint8Array.from({ length: 40 }, (_, i) => (i * 31 + length + saltLength) & 0xff);
+      const salt = seedBytes.slice(0, Math.min(saltLength, 40));
+      const info = Uint8Array.from({ length: saltLength % 50 }, (_, i) => (i * 7 + 3) & 0xff);
+      assert.equal(toHex(hkdfSha256(seedBytes, salt, info, length)), toHex(hkdf(sha256, seedBytes, salt, info, length)), `length ${length}, salt ${saltLength}`);
+    }
+  }
 });
