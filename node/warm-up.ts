@@ -61,7 +61,12 @@ function runSession(options: Omit<SignerOptions, 'readHsmSecret'>): number {
   }));
   for (let pass = 0; pass < WARM_UP_PASSES; pass++) {
     const { core } = SignerCore.open(openJournalFiles(nowhere), (state) => new Signer({ ...options, readHsmSecret: () => secret }, state), { syncReadOnly: false });
-    for (const env of envelopes) core.handle(env);
+    // One batch per request, as the hosts serve them (the local signer's group commit, the device's req messages).
+    for (const env of envelopes) {
+      const batch = core.begin();
+      batch.handle(env);
+      batch.commit();
+    }
   }
   return envelopes.length * WARM_UP_PASSES;
 }
