@@ -130,7 +130,7 @@ const tampers: { name: string; problem: RegExp; audit: RegExp; tamper: Tamper }[
     tamper: (db, keys) => db.del(keys[Math.floor(keys.length / 2)]!),
   },
   {
-    name: 'rolled back (its last records cut off)',
+    name: 'its last records cut off (rolled back by the broker)',
     problem: /mirror refused \(rollback\): the mirror ends at request id \d+, but the broker's reply log shows the device answered id \d+/,
     audit: /mirror rollback: journal record \d+ is not mirrored: the mirror ends at id \d+/,
     tamper: async (db, keys) => {
