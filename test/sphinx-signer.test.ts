@@ -16,16 +16,19 @@
  * - its journal deleted after a session (the high-water mark files kept): exit 1 naming the
  *   mark and the way out, nothing answered (so no revoked commitment signed); with
  *   --accept-journal-rollback it starts from the empty journal;
+ * - its journal cut at a record boundary, or put back from an older copy: the same refusal
+ *   (the mark is above the journal's last id), nothing answered; the right journal lets it back;
  * - the log: LED changes only, a timestamp on every line, --log-level, --version.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { toHex } from '../signer/bytes.js';
 import { decodeReplyEnvelope } from '../signer/remote/envelope-codec.js';
-import { Journal, openJournalFiles } from '../log/journal/journal.js';
+import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from '../log/journal/journal.js';
 import { NodeDir } from '../node/node-file.js';
 import { BrokerStandIn, MqttServer, SignerProcess, dataDirWith, deviceIdOf } from './device-driver.js';
 import { fixturePath, repoRoot } from './fixtures.js';
@@ -222,6 +225,75 @@ test('a journal deleted behind the device\'s back: it refuses to start, says why
     await broker.until(() => broker.hellos.length === 2, 'hello after the accepted rollback');
     assert.equal(broker.hellos[1]!.lastId, '0');
     assert.match(signer.stderr, /ACCEPTED by the operator: the mark comes down to 0/);
+  } finally {
+    signer.child.kill('SIGKILL');
+    await broker.close();
+    await server.close();
+  }
+});
+
+/** Copies the journal and its snapshots (not the high-water mark) from `from` to `to`, replacing what `to` had. */
+function copyJournal(from: string, to: string): void {
+  for (const name of [JOURNAL_FILE, ...SNAPSHOT_FILES]) {
+    rmSync(join(to, name), { force: true });
+    if (existsSync(join(from, name))) cpSync(join(from, name), join(to, name));
+  }
+}
+
+test('a journal cut at a record boundary, or put back from an older copy: it refuses to start naming the mark, answers nothing; the right journal lets it back', async (t) => {
+  const server = await MqttServer.start();
+  const dir = dataDirWith(secret, t);
+  const copies = mkdtempSync(join(tmpdir(), 'sphinx-journal-copies-'));
+  t.after(() => rmSync(copies, { recursive: true, force: true }));
+  const [older, full] = [join(copies, 'older'), join(copies, 'full')];
+  const broker = await BrokerStandIn.connect(server.url, deviceId);
+  const first = requests.slice(0, 60);
+  let signer = SignerProcess.start(dir, server.url);
+  const stop = async (): Promise<void> => {
+    signer.child.kill('SIGTERM');
+    assert.equal((await signer.exited).code, 0, signer.stderr);
+  };
+  const refused = async (what: string, lastId: bigint): Promise<void> => {
+    const before = { hellos: broker.hellos.length, answered: broker.answered };
+    signer = SignerProcess.start(dir, server.url);
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([signer.exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), 20_000)))]);
+    clearTimeout(timer);
+    assert.ok(exit, `${what}: the device still runs after 20 s instead of refusing its journal:\n${signer.stderr}`);
+    assert.equal(exit.code, 1, `${what}: ${signer.stderr}`);
+    assert.match(signer.stderr, new RegExp(`the journal ends at request id ${lastId} but replies up to id ${allIds.at(-1)} were sent from it ` +
+      `\\(high-water mark in ${dir}/high-water-\\{a,b\\}\\).*Refusing to sign`), what);
+    assert.deepEqual({ hellos: broker.hellos.length, answered: broker.answered }, before, `${what}: it never connected`);
+  };
+  try {
+    await broker.until(() => broker.hellos.length === 1, 'hello');
+    await sendAll(broker, first);
+    await broker.until(() => broker.answered === first.length, 'the first replies');
+    await stop();
+    copyJournal(dir, older);
+    signer = SignerProcess.start(dir, server.url);
+    await broker.until(() => broker.hellos.length === 2, 'hello after the restart');
+    // As the broker does after a hello: lightningd's init again (its id), which unlocks the keys, then the rest.
+    await sendAll(broker, [requests[0]!, ...requests.slice(first.length)]);
+    await broker.until(() => broker.answered === requests.length, 'every reply');
+    await stop();
+    copyJournal(dir, full);
+
+    // Cut where the last record starts: a whole record gone, nothing torn.
+    const { recovery } = Journal.open(openJournalFiles(new NodeDir(dir)));
+    const [beforeLast, last] = recovery.records.slice(-2);
+    assert.equal(last!.record.id, allIds.at(-1));
+    truncateSync(join(dir, JOURNAL_FILE), last!.offset);
+    await refused('cut at a record boundary', beforeLast!.record.id);
+
+    copyJournal(older, dir);
+    await refused('an older copy', first.at(-1)!.envelope.id);
+
+    copyJournal(full, dir);
+    signer = SignerProcess.start(dir, server.url);
+    await broker.until(() => broker.hellos.length === 3, 'hello with the right journal');
+    assert.equal(broker.hellos[2]!.lastId, String(allIds.at(-1)));
+    await stop();
   } finally {
     signer.child.kill('SIGKILL');
     await broker.close();
