@@ -215,17 +215,16 @@ export class SignerCore {
   }
 
   /**
-   * flush() with the sync off the event loop where the journal can (FilePort.syncAsync: the
-   * in-process signer's timer), so requests are not held up behind it: resolves once every
-   * record appended before the call is durable and, with markAtFlush, the mark raised to the
-   * last of them (never to a record appended meanwhile). A failed sync stops the core, as
-   * commitLater's does.
+   * flush() with the sync off the event loop where the journal can (the in-process signer's
+   * timer): resolves once every record appended before the call is durable and (markAtFlush)
+   * the mark raised to the last of them, never higher. A failed sync stops the core.
    */
   async flushLater(): Promise<void> {
     if (this.#inBatch || !this.journal.syncsOffLoop) return this.flush();
-    const upTo = this.journal.lastId;
-    await this.#syncs.whenDurable();
-    if (this.options.markAtFlush) this.#raiseMark(upTo);
+    const upTo = this.journal.lastId; // what is appended by now: the mark goes no higher
+    const durable = this.#syncs.whenDurable();
+    if (durable) await durable;
+    if (this.options.markAtFlush && upTo !== undefined) this.#raiseMark(upTo);
   }
 
   #markBehind(): boolean {

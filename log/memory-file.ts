@@ -42,6 +42,17 @@ export class MemoryFile implements FilePort {
     this.syncs++;
   }
 
+  /**
+   * A sync that began when the file held `began` (a sync off the event loop) completes: those
+   * bytes become durable if the file still begins with them; what was written since stays unsynced.
+   */
+  syncBegun(began: Uint8Array): void {
+    if (began.length <= this.#durable.length || began.length > this.#content.length) return;
+    for (let i = 0; i < began.length; i++) if (this.#content[i] !== began[i]) return;
+    this.#durable = began.slice();
+    this.syncs++;
+  }
+
   truncate(length: number): void {
     this.#content = this.#content.slice(0, length);
     this.#lastWrite = undefined;

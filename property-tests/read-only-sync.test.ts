@@ -8,6 +8,8 @@
  *   lost changed nothing);
  * - after hsmd_init (as lightningd restarts), a lost read-only request asked again gets the
  *   reply it got before, and the session goes on with CLN's recorded replies.
+ * With the host's flush off the event loop (SignerCore.flushLater, syncs completing at any
+ * later step), the high-water mark raised by each flush never exceeds what a crash keeps.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -20,7 +22,8 @@ import { toHex } from '../signer/bytes.js';
 import type { Reply } from '../signer/decision.js';
 import { Signer } from '../signer/signer.js';
 import { sessionRequests, sessionSignerOptions } from '../test/session-records.js';
-import { assertProperty } from './settings.js';
+import { slotMark } from '../log/journal/high-water.js';
+import { assertAsyncProperty, assertProperty } from './settings.js';
 
 const NAME = 'session-basic-l1.jsonl';
 const requests = sessionRequests(NAME);
@@ -48,6 +51,16 @@ const scenario = fc.record({
   keep: fc.nat({ max: 400 }), // bytes of the unsynced tail that reach the disk (a torn write)
 });
 
+/** Requests from `answered` on, up to `size` of them, as one batch (CLN's replies checked): how many. */
+function answerNext(core: SignerCore, answered: number, size: number): number {
+  const batch = core.begin();
+  const n = Math.min(size, requests.length - answered);
+  const replies = requests.slice(answered, answered + n).map((r) => batch.handle(r.envelope));
+  batch.commit();
+  replies.forEach((h, i) => assert.equal(text(h.reply), reference[answered + i]!.reply, `request ${answered + i + 1}`));
+  return n;
+}
+
 test('property: read-only replies that ride along lose nothing that matters in a crash', () => {
   assertProperty(
     fc.property(scenario, ({ steps, keep }) => {
@@ -58,14 +71,7 @@ test('property: read-only replies that ride along lose nothing that matters in a
       for (const s of steps) {
         if (answered >= requests.length) break;
         if (s.kind === 'flush') core.flush();
-        else {
-          const batch = core.begin();
-          const n = s.kind === 'batch' ? Math.min(s.size, requests.length - answered) : 1;
-          const replies = requests.slice(answered, answered + n).map((r) => batch.handle(r.envelope));
-          batch.commit();
-          replies.forEach((h, i) => assert.equal(text(h.reply), reference[answered + i]!.reply, `request ${answered + i + 1}`));
-          answered += n;
-        }
+        else answered += answerNext(core, answered, s.kind === 'batch' ? s.size : 1);
       }
       (dir.open(JOURNAL_FILE) as MemoryFile).crash(keep);
 
@@ -92,5 +98,49 @@ test('property: read-only replies that ride along lose nothing that matters in a
       });
     }),
     12,
+  );
+});
+
+/** The in-process signer's timer: start a flush off the event loop, or let the oldest sync under way complete. */
+const laterStep = fc.oneof(
+  { weight: 6, arbitrary: fc.constant({ kind: 'one' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'flushLater' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'complete' as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('batch' as const), size: fc.integer({ min: 2, max: 6 }) }) },
+);
+
+test('property: with the flush off the event loop (flushLater), the high-water mark never exceeds what a crash keeps', async () => {
+  await assertAsyncProperty(
+    fc.asyncProperty(fc.record({ steps: fc.array(laterStep, { minLength: 1, maxLength: 60 }), keep: fc.nat({ max: 400 }) }), async ({ steps, keep }) => {
+      const dir = new MemoryDir();
+      const journal = dir.open(JOURNAL_FILE) as MemoryFile & { syncAsync?: () => Promise<void> };
+      // Each sync off the loop makes durable what the file held when it began, once the step says it completes.
+      const running: (() => void)[] = [];
+      journal.syncAsync = () => new Promise<void>((resolve) => {
+        const began = journal.read(0, journal.size());
+        running.push(() => (journal.syncBegun(began), resolve()));
+      });
+      const open = () => SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), {
+        syncReadOnly: false, markAtFlush: true, mark: slotMark(dir, 'memory'), snapshotEvery: 30,
+      }).core;
+      const core = open();
+      let answered = 0;
+      for (const s of steps) {
+        if (answered >= requests.length) break;
+        if (s.kind === 'flushLater') void core.flushLater();
+        else if (s.kind === 'complete') {
+          running.shift()?.();
+          await new Promise((r) => setImmediate(r));
+        } else answered += answerNext(core, answered, s.kind === 'batch' ? s.size : 1);
+      }
+      // The worst case for the mark: its last write reached the disk, the journal's unsynced tail did not.
+      journal.crash(keep);
+      const recovered = open(); // throws JournalRollbackError if the mark went above the journal
+      let lastWithEvents = answered - 1;
+      while (lastWithEvents >= 0 && !reference[lastWithEvents]!.hasEvents) lastWithEvents--;
+      assert.ok(Number(recovered.lastId ?? 0n) >= lastWithEvents + 1, `request ${lastWithEvents + 1} had events and was lost`);
+      assert.equal(toHex(stateDigest(recovered.state)), answered === 0 ? toHex(stateDigest(new Signer(options).state)) : reference[answered - 1]!.digest, 'recovered state');
+    }),
+    150,
   );
 });
