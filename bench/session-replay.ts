@@ -32,7 +32,7 @@ const SESSION = 'session-basic-l1.jsonl';
 const PASSES = 5;
 /**
  * More passes through the local signer after those, reported beside the target, not in it: V8
- * keeps tiering up the signer's code for thousands of requests (docs/performance-history.md).
+ * keeps tiering up the signer's code for thousands of requests (docs/performance-history-local.md).
  */
 const LATER_PASSES = 10;
 /** The target: every path within this factor of its floor. */

@@ -7,7 +7,7 @@
  *   wrapped and each request and reply becomes the record the broker log would hold, in
  *   memory, for this process's lifetime only.
  *
- * Off the reply path (docs/performance-history.md): a request or reply only queues its record and
+ * Off the reply path (docs/performance-history-local.md): a request or reply only queues its record and
  * updates O(1) counters; the queue is folded into the views when the page reads them, or
  * after the reply has left once FOLD_BATCH records wait. Bounded: the latencies are a ring of
  * RECENT_REPLIES, and each channel's (and the node's) timeline keeps its latest

@@ -4,7 +4,7 @@
  * through a throwaway signer core, so the JIT has compiled the hot paths (decoding, policies,
  * transaction building, sighash, the journal's encoding) before lightningd waits on them.
  * Without it the first session after a start runs about twice as slow as later ones
- * (docs/performance-history.md).
+ * (docs/performance-history-local.md).
  *
  * Nothing real is touched: the throwaway Signer gets the recording's own hsm_secret, its
  * journal is a file that keeps nothing, and its state is dropped afterwards. The host's curve
