@@ -108,6 +108,17 @@ export function branchBlock(template: Block, parentHash: string, salt: number, e
   return block;
 }
 
+/**
+ * Header `b` (a recorded block) with fields changed and the nonce ground until its proof of
+ * work is as `powOk` says (bitcoinjs-lib's checkProofOfWork): a bad input a test shows the device.
+ */
+export function forged(b: Block, change: (x: Block) => void, powOk: boolean): Uint8Array {
+  const x = Block.fromBuffer(b.toBuffer(true));
+  change(x);
+  for (x.nonce = 0; x.checkProofOfWork() !== powOk; x.nonce++);
+  return headerBytes(x);
+}
+
 /** One recorded broker-log exchange (test/fixtures/chain/session-lN.jsonl). */
 export interface RecordedExchange {
   readonly id: bigint;

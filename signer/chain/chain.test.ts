@@ -7,14 +7,12 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Block } from 'bitcoinjs-lib';
 import { blockUpdates, replayChainSession } from '../../test/chain-session.js';
-import { branchBlock, display, headerBytes, internal, recordedChain, recordedSession, txoutProof } from '../../test/recorded-chain.js';
+import { branchBlock, display, forged, headerBytes, internal, recordedChain, recordedSession, txoutProof } from '../../test/recorded-chain.js';
 import { decodeMessage } from '../wire/messages.js';
-import { fromHex } from '../bytes.js';
 import { decodeEvents, encodeEvents } from '../event-codec.js';
 import { decodeState, encodeState } from '../../projections/signer-state.js';
 import { bitsToTarget, hashToBigInt, parseHeader, targetToBits } from './header.js';
 import { MerkleProofError, parseMerkleProof } from './merkle-proof.js';
-import { NETWORKS } from './networks.js';
 import { CHAIN_REFUSALS, decideChain, watchedOutpoints, type ChainRefusalName } from './track.js';
 import type { ChainUpdate } from './updates.js';
 import { decodeChainUpdates, encodeChainUpdates } from './updates.js';
@@ -34,15 +32,6 @@ test('headers parse as bitcoinjs-lib parses them: hash, parent, root, time, targ
     assert.equal(bitsToTarget(h.bits), hashToBigInt(Block.calculateTarget(h.bits).reverse()));
     assert.equal(targetToBits(bitsToTarget(h.bits)!), h.bits);
   }
-});
-
-test('each network is named by its genesis hash, the one Bitcoin Core names; regtest, testnet and signet start there', () => {
-  assert.equal(display(NETWORKS.regtest.checkpoint.header.hash), chain[0]!.hash);
-  assert.equal(display(NETWORKS.bitcoin.genesisHash), '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f');
-  assert.equal(display(NETWORKS.testnet.genesisHash), '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943');
-  assert.equal(display(NETWORKS.signet.genesisHash), '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6');
-  for (const n of [NETWORKS.regtest, NETWORKS.testnet, NETWORKS.signet]) assert.deepEqual([n.checkpoint.height, n.checkpoint.header.hash], [0, n.genesisHash]);
-  for (const n of Object.values(NETWORKS)) assert.ok(hashToBigInt(n.checkpoint.header.hash) <= bitsToTarget(n.checkpoint.header.bits)!);
 });
 
 test('a proof of every transaction of every recorded block hashes to the block root, matching only that txid', () => {
@@ -107,14 +96,6 @@ for (const node of ['l1', 'l2'] as const) {
 /** l1 through lock_outpoint (request 80), the chain followed to 104: funding confirmed at 103. */
 const base = replayChainSession('l1', { chain: true, throughHeight: 104, untilId: 80n }).signer.state;
 
-/** Header `b` (a recorded block) with fields changed and the nonce ground until `accept(hash ≤ target)`. */
-function forged(b: Block, change: (x: Block) => void, powOk: boolean): Uint8Array {
-  const x = Block.fromBuffer(b.toBuffer(true));
-  change(x);
-  for (x.nonce = 0; x.checkProofOfWork() !== powOk; x.nonce++);
-  return headerBytes(x);
-}
-
 const headers = (firstHeight: number, ...hs: Uint8Array[]): ChainUpdate => ({ kind: 'headers', firstHeight, headers: hs });
 const proofOf = (height: number, txIndex: number, txBytes?: Uint8Array): ChainUpdate => {
   const t = chain[height]!.block.transactions![txIndex]!;
@@ -141,32 +122,6 @@ const BAD: Record<ChainRefusalName, () => { state?: typeof base; updates: ChainU
   'chain-tx-not-watched': () => ({ updates: [proofOf(103, 0)] }),
   'chain-update-malformed': () => ({ updates: [headers(105, headerBytes(chain[105]!).subarray(0, 79))] }),
 };
-
-// Mainnet blocks 840,000 and 840,001. Bitcoin Core's chainparams names 840,000's hash
-// (m_assumeutxo_data, docs/chain.md "Checkpoints"); 840,001 links to it and carries its own work.
-const BLOCK_840001 = fromHex('04002020a583da1c3ff29b687248ff737822f8ce4827033a282003000000000000000000' +
-  'bcc07f8618b7b063f833100724e2b40d6ee9dfa78087bfbe5d3441058a63de380e082366194203176d9026cc');
-
-test('mainnet starts at block 840,000 (the hash Bitcoin Core names): the next real header is its tip; one without its work, or from below the checkpoint, is refused', () => {
-  const { height, header } = NETWORKS.bitcoin.checkpoint;
-  assert.equal(height, 840_000);
-  assert.equal(display(header.hash), '0000000000000000000320283a032748cef8227873ff4872689bf23f1cda83a5');
-  const parent = Block.fromBuffer(Buffer.concat([Buffer.from(BLOCK_840001), Buffer.of(0)])).prevHash!;
-  assert.equal(display(new Uint8Array(parent)), display(header.hash), '840,001 (parsed by bitcoinjs-lib) links to it');
-  const mainnet = { ...base, node: { ...base.node!, chainHash: NETWORKS.bitcoin.genesisHash }, chain: undefined };
-  const next = decideChain(mainnet, [headers(840_001, BLOCK_840001)]);
-  assert.ok(next.ok, next.ok ? '' : next.refusal.detail);
-  const s = next.events.reduce(applyEvent, mainnet);
-  assert.deepEqual([tipOf(s.chain!).height, display(tipOf(s.chain!).hash)], [840_001, '00000000000000000001b48a75d5a3077913f3f441eb7e08c13c43f768db2463']);
-  const nonce = BLOCK_840001.slice();
-  nonce[79]! ^= 1;
-  const refusal = (updates: ChainUpdate[]): string => {
-    const d = decideChain(mainnet, updates);
-    return d.ok ? 'accepted' : d.refusal.name;
-  };
-  assert.equal(refusal([headers(840_001, nonce)]), 'chain-header-bad-pow');
-  assert.equal(refusal([headers(1, headerBytes(chain[1]!))]), 'chain-reorg-too-deep', 'nothing below the checkpoint replaces it');
-});
 
 test('every kind of bad chain input is refused with its name, and nothing of the update is applied', () => {
   assert.deepEqual(Object.keys(BAD).sort(), [...CHAIN_REFUSALS].sort());
