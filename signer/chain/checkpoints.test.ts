@@ -84,10 +84,14 @@ test('mainnet starts at block 840,000 (the hash Bitcoin Core names): the next re
 
 // Headers at the minimum difficulty (nBits 0x1d00ffff, testnet's powLimit) with block
 // 2,500,000's version and merkle root, their nonces ground for this test: on 2,500,000, one
-// 20 minutes and 1 second after it (testnet's 20-minute rule allows the minimum); on that
-// one, one a second later (the rule does not: it must carry the last normal nBits, 2,500,000's).
+// 20 minutes and 1 second after it (testnet's 20-minute rule allows the minimum) and one
+// exactly 20 minutes after it (the rule does not; its version's low byte 4, where the nonces
+// ran out); on the first, one a second later (the rule does not: it must carry the last
+// normal nBits, 2,500,000's).
 const MIN_DIFFICULTY_LATE = fromHex('0040d2336f20731d23f9cda2ebeaa248d3722525ae68a1a9038cb6bc9300000000000000' +
   'b45e555f780df0301bed92a4b0fb0dcdbc8868f4a143eac63d55a1c79c91394ff3990365ffff001d592a8cde');
+const MIN_DIFFICULTY_ON_TIME = fromHex('0440d2336f20731d23f9cda2ebeaa248d3722525ae68a1a9038cb6bc9300000000000000' +
+  'b45e555f780df0301bed92a4b0fb0dcdbc8868f4a143eac63d55a1c79c91394ff2990365ffff001d51416aa2');
 const MIN_DIFFICULTY_AFTER_MINIMUM = fromHex('0040d233ebc16efee9e6e9643b8b2519b33a6b341d48a3e556f3b8170d5ff5d400000000' +
   'b45e555f780df0301bed92a4b0fb0dcdbc8868f4a143eac63d55a1c79c91394ff4990365ffff001d31c389ba');
 
@@ -104,7 +108,7 @@ test('testnet (3) starts at block 2,500,000 (the hash Bitcoin Core names); its 2
   assert.equal(header.bits, 0x1a03fffc);
 
   const late = parsedByBitcoinjs(MIN_DIFFICULTY_LATE);
-  const parents = [[MIN_DIFFICULTY_LATE, header.hash, header.time + 20 * 60 + 1], [MIN_DIFFICULTY_AFTER_MINIMUM, new Uint8Array(late.getHash()), late.timestamp + 1]] as const;
+  const parents = [[MIN_DIFFICULTY_LATE, header.hash, header.time + 20 * 60 + 1], [MIN_DIFFICULTY_ON_TIME, header.hash, header.time + 20 * 60], [MIN_DIFFICULTY_AFTER_MINIMUM, new Uint8Array(late.getHash()), late.timestamp + 1]] as const;
   for (const [raw, parent, time] of parents) {
     const b = parsedByBitcoinjs(raw);
     assert.ok(b.checkProofOfWork(), 'bitcoinjs-lib: the ground header meets its target');
@@ -117,8 +121,10 @@ test('testnet (3) starts at block 2,500,000 (the hash Bitcoin Core names); its 2
   assert.ok(accepted.ok, accepted.ok ? '' : accepted.refusal.detail);
   const s = accepted.events.reduce(applyEvent, testnet);
   assert.equal(display(tipOf(s.chain!).hash), late.getId());
-  const onTime = decideChain(s, [headers(2_500_002, MIN_DIFFICULTY_AFTER_MINIMUM)]);
-  assert.deepEqual(onTime.ok ? 'accepted' : [onTime.refusal.name, /expected 0x1a03fffc$/.test(onTime.refusal.detail)], ['chain-header-bad-difficulty', true], onTime.ok ? '' : onTime.refusal.detail);
+  for (const [state, height, raw] of [[testnet, 2_500_001, MIN_DIFFICULTY_ON_TIME], [s, 2_500_002, MIN_DIFFICULTY_AFTER_MINIMUM]] as const) {
+    const d = decideChain(state, [headers(height, raw)]);
+    assert.deepEqual(d.ok ? 'accepted' : [d.refusal.name, /expected 0x1a03fffc$/.test(d.refusal.detail)], ['chain-header-bad-difficulty', true], d.ok ? '' : d.refusal.detail);
+  }
   assert.equal(refusalOf(testnet, [headers(1, headerBytes(chain[1]!))]), 'chain-reorg-too-deep', 'nothing below the checkpoint replaces it');
 });
 
