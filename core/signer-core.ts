@@ -26,7 +26,7 @@ import { type JournalFiles, Journal, type RecoveryReport } from '../log/journal/
 import { assertSourceName, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import { equal } from '../signer/bytes.js';
-import { type HighWaterMark, JournalRollbackError } from '../log/journal/high-water.js';
+import { checkJournalAgainstMark, type HighWaterMark } from '../log/journal/high-water.js';
 import { badRequest, type Decision } from '../signer/decision.js';
 import { ID_REFUSAL } from './id-refusals.js';
 import type { Envelope } from '../signer/envelope.js';
@@ -135,7 +135,7 @@ export class SignerCore {
     let fold: RecoveryFold | undefined;
     const { journal, recovery } = Journal.recover(files, (snapshot) => (fold = new RecoveryFold(snapshot, options.observer !== undefined)).visit);
     for (const note of recovery.notes) options.log?.(note);
-    const marked = checkMark(journal.lastId, options);
+    const marked = options.mark && checkJournalAgainstMark(options.mark, journal.lastId, options);
     const { state, replies, sources, entries, payloads } = fold!;
     const core = new SignerCore(makeSigner(state), journal, options, replies, sources, entries, marked);
     options.observer?.recovered(recovery.snapshot, payloads!);
@@ -380,26 +380,4 @@ export class SignerCore {
     this.#replies.restart(recent);
     this.#sinceSnapshot = 0;
   }
-}
-
-/**
- * The mark after checking the journal's last id against it: a journal below it is refused
- * (or, accepted by the operator, the mark comes down to it, loudly). Otherwise the mark rises
- * to the journal's last id: every journaled record may be answered (a redelivered id gets its
- * journaled reply without a new sync), so all of them go under the mark.
- */
-function checkMark(lastId: bigint | undefined, options: SignerCoreOptions): bigint | undefined {
-  const { mark } = options;
-  if (mark === undefined) return undefined;
-  const marked = mark.read();
-  const have = lastId ?? 0n;
-  if (marked !== undefined && have < marked) {
-    const error = new JournalRollbackError(mark.where, have, marked);
-    if (!options.acceptRollback) throw error;
-    options.log?.(`${error.message}. ACCEPTED by the operator: the mark comes down to ${have} and signing resumes from this journal`);
-  } else if (lastId === undefined || marked === have) {
-    return marked;
-  }
-  mark.write(have);
-  return have;
 }

@@ -89,3 +89,27 @@ export function slotMark(dir: FileDir, where: string): HighWaterMark {
     },
   };
 }
+
+/**
+ * The mark after checking the journal's last id against it: a journal below it is refused
+ * (or, accepted by the operator, the mark comes down to it, loudly). Otherwise the mark rises
+ * to the journal's last id: every journaled record may be answered (a redelivered id gets its
+ * journaled reply without a new sync), so all of them go under the mark.
+ */
+export function checkJournalAgainstMark(
+  mark: HighWaterMark,
+  lastId: bigint | undefined,
+  options: { readonly acceptRollback?: boolean; readonly log?: (line: string) => void },
+): bigint | undefined {
+  const marked = mark.read();
+  const have = lastId ?? 0n;
+  if (marked !== undefined && have < marked) {
+    const error = new JournalRollbackError(mark.where, have, marked);
+    if (!options.acceptRollback) throw error;
+    options.log?.(`${error.message}. ACCEPTED by the operator: the mark comes down to ${have} and signing resumes from this journal`);
+  } else if (lastId === undefined || marked === have) {
+    return marked;
+  }
+  mark.write(have);
+  return have;
+}
