@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { PolicyConfig } from '../signer/policy/policy.js';
-import { CONFIG_FILE, ConfigError, dataDirOf, redactedUrl, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
+import { CONFIG_FILE, ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
 import type { Logger } from './log.js';
 import type { SignerPort } from './signer-port.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
@@ -83,6 +83,8 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   const dataDir = dataDirOf(settings);
   const hsmSecretPath = resolve('hsm_secret'); // hsmd.c opens "hsm_secret" in the cwd
 
+  /** Where devices connect (remote), as the listeners are: the status page shows them. */
+  let deviceUrls: readonly string[] | undefined;
   const openSigner = async (log: Logger): Promise<SignerPort> => {
     // One broker per data directory: its journal or broker log has one writer (docs/journal.md "Locks").
     const { lockDir, staleLockNote } = await import('../node/dir-lock.js');
@@ -92,7 +94,9 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     if (remote) {
       // The policy runs on the device, which has its own settings.
       const { openRemoteSigner } = await import('./remote/open-remote.js');
-      return openRemoteSigner(remote, (level, text) => log.log(level, text));
+      const opened = await openRemoteSigner(remote, (level, text) => log.log(level, text));
+      deviceUrls = opened.deviceUrls;
+      return opened.signer;
     }
     const { createLocalSigner } = await import('./local-signer.js');
     const acceptRollback = settings.SPHINX_ACCEPT_JOURNAL_ROLLBACK === '1';
@@ -115,18 +119,12 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
         ...statusPage,
         dataDir,
         mode: signerKind,
-        mqtt: remote && mqttListeners(remote),
+        mqtt: deviceUrls,
         logDir: remote ? (await import('../log/broker-log/broker-log.js')).brokerLogDir(remote.dataDir) : undefined,
         log: (level, text) => log.log(level, text),
       });
     },
   });
-}
-
-/** Where devices connect, as a device's --mqtt would name them (the status page shows them). */
-function mqttListeners(remote: ReturnType<typeof remoteOf>): string[] {
-  if (remote.mqttUrl) return [redactedUrl(remote.mqttUrl)];
-  return [`mqtt://127.0.0.1:${remote.mqttPort}`, ...(remote.tls ? [`mqtts://<this host>:${remote.tls.port}`] : [])];
 }
 
 /** --version must answer even with a broken sphinx.conf (that is reported at start-up). */

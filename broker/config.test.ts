@@ -134,7 +134,11 @@ test('listener addresses: plain MQTT on loopback unless allowed explicitly; TLS 
     e instanceof ConfigError && /plain MQTT .* in the clear/.test(e.message) && /SPHINX_TLS_GENERATE=1/.test(e.message) && /SPHINX_MQTT_PLAIN_REMOTE=1/.test(e.message));
   assert.equal(remoteOf({ SPHINX_MQTT_HOST: '0.0.0.0', SPHINX_MQTT_PLAIN_REMOTE: '1' }).mqttHost, '0.0.0.0');
   assert.deepEqual(remoteOf({ SPHINX_TLS_GENERATE: '1', SPHINX_MQTT_TLS_HOST: '192.168.1.2', SPHINX_TLS_NAMES: 'node.lan, 10.0.0.2' }).generateTls,
-    { port: 8883, host: '192.168.1.2', names: ['node.lan', '10.0.0.2'] });
+    { port: 8883, host: '192.168.1.2', givesWay: true, names: ['node.lan', '10.0.0.2'] });
+  // Only a default port gives way to a free one when taken (a second node on this machine).
+  assert.equal(defaults.mqttPortGivesWay, true);
+  assert.equal(remoteOf({ SPHINX_MQTT_PORT: '1883' }).mqttPortGivesWay, false);
+  assert.equal(remoteOf({ SPHINX_TLS_GENERATE: '1', SPHINX_MQTT_TLS_PORT: '8883' }).generateTls?.givesWay, false);
   assert.equal(remoteOf({ SPHINX_TLS_GENERATE: '1' }).generateTls?.host, '0.0.0.0');
   assert.throws(() => remoteOf({ SPHINX_TLS_GENERATE: '1', SPHINX_TLS_CERT: 'c.pem', SPHINX_TLS_KEY: 'k.pem' }), /makes its own certificate/);
   assert.throws(() => remoteOf({ SPHINX_TLS_GENERATE: 'yes' }), /SPHINX_TLS_GENERATE=yes: expected 1/);

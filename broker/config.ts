@@ -19,7 +19,7 @@ export const CONFIG_FILE = 'sphinx.conf';
 export const SETTINGS = {
   SPHINX_SIGNER: 'where signing happens: remote (default: a device over MQTT) or local (in this process)',
   SPHINX_DATA_DIR: "the state directory (default ./sphinx, in lightningd's network directory): broker log, broker-id, pinned-devices; the local signer's journal",
-  SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server\'s plain listener (default 1883)',
+  SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server\'s plain listener. Default 1883, or a free port when 1883 is taken (a second node on the machine; logged UNUSUAL); the device URLs are written to SPHINX_DATA_DIR/mqtt-url. A port set here that is taken stops the broker',
   SPHINX_MQTT_HOST: 'remote: address of the plain listener (default 127.0.0.1). Plain MQTT carries device tokens and every request in the clear: an address beyond loopback needs SPHINX_MQTT_PLAIN_REMOTE=1; devices on the network should use TLS',
   SPHINX_MQTT_PLAIN_REMOTE: '1: allow SPHINX_MQTT_HOST beyond loopback (plain MQTT on the network)',
   SPHINX_MQTT_URL: 'remote: mqtt://host:port or mqtts://host:port of an external MQTT server to use instead of the embedded one (it then does device auth and ACLs)',
@@ -29,7 +29,7 @@ export const SETTINGS = {
   SPHINX_ACCEPT_NEW_BROKER_LOG: `remote: 1 to start a new broker log although SPHINX_DATA_DIR shows one existed (it was deleted, or moved aside because it is damaged: docs/broker-log.md "The operator's way out")`,
   SPHINX_TLS_CERT: 'remote: PEM certificate file for the embedded server\'s TLS listener (with SPHINX_TLS_KEY)',
   SPHINX_TLS_KEY: 'remote: PEM private key file for the TLS listener',
-  SPHINX_MQTT_TLS_PORT: 'remote: port of the TLS listener (default 8883; with SPHINX_TLS_GENERATE=1, or SPHINX_TLS_CERT and SPHINX_TLS_KEY)',
+  SPHINX_MQTT_TLS_PORT: 'remote: port of the TLS listener (with SPHINX_TLS_GENERATE=1, or SPHINX_TLS_CERT and SPHINX_TLS_KEY). Default 8883, or a free port when 8883 is taken, as SPHINX_MQTT_PORT',
   SPHINX_MQTT_TLS_HOST: 'remote: address of the TLS listener (default 0.0.0.0: every interface, for devices on Wi-Fi)',
   SPHINX_TLS_GENERATE: '1: make a private CA and a server certificate in SPHINX_DATA_DIR/tls on first start (kept; the server certificate is made again by the same CA when a name is missing) and open the TLS listener; the CA fingerprint is logged (sphinx-signer --ca or --ca-fingerprint)',
   SPHINX_TLS_NAMES: 'remote: extra host names and IP addresses, comma-separated, that devices use to reach this machine (the generated certificate always covers localhost, this host name and its addresses)',
@@ -210,7 +210,8 @@ export function remoteOf(s: Settings) {
       'Devices on the network should use TLS: SPHINX_TLS_GENERATE=1 (listener on SPHINX_MQTT_TLS_HOST, default every interface). ' +
       'To allow plain MQTT there anyway, also set SPHINX_MQTT_PLAIN_REMOTE=1');
   const tlsHost = s.SPHINX_MQTT_TLS_HOST || '0.0.0.0';
-  const tlsListener = { port: port('SPHINX_MQTT_TLS_PORT', 8883), host: tlsHost };
+  // A default port gives way to a free one when taken (a second node on this machine); a set one does not.
+  const tlsListener = { port: port('SPHINX_MQTT_TLS_PORT', 8883), host: tlsHost, givesWay: !s.SPHINX_MQTT_TLS_PORT };
   const ca = s.SPHINX_MQTT_CA || undefined;
   if (ca !== undefined && !url?.startsWith('mqtts://'))
     throw new ConfigError(`SPHINX_MQTT_CA=${ca}: only for an external server over TLS (SPHINX_MQTT_URL=mqtts://host:port)`);
@@ -220,6 +221,7 @@ export function remoteOf(s: Settings) {
     acceptRollback: acceptRollbackOf(s.SPHINX_ACCEPT_DEVICE_ROLLBACK),
     acceptNewLog: flag(s, 'SPHINX_ACCEPT_NEW_BROKER_LOG'),
     mqttPort: port('SPHINX_MQTT_PORT', 1883),
+    mqttPortGivesWay: !s.SPHINX_MQTT_PORT,
     mqttHost,
     mqttUrl: url,
     mqttCaFile: ca && resolve(ca),

@@ -9,14 +9,13 @@
  * - `/api/views`: the report's views as JSON (bigints as strings, bytes hex).
  * Read-only (GET and HEAD only). On a loopback address, requests must name a loopback Host
  * (a web page elsewhere cannot reach it by DNS rebinding). The default port gives way to a
- * free one when taken (listenOrGiveWay); if it cannot listen at all, it says so at UNUSUAL and
+ * free one when taken (node/listen.ts); if it cannot listen at all, it says so at UNUSUAL and
  * the broker carries on: lightningd dies with its hsmd.
  */
 import { RelayError } from './remote/control-relay.js';
-import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { hostPort, listenOrGiveWay, writeAddressFile } from '../node/listen.js';
 import { renderReport } from '../audit/report.js';
 import { toJsonValue } from '../audit/views-json.js';
 import type { SignerPort } from './signer-port.js';
@@ -41,35 +40,24 @@ const isLoopback = (host: string): boolean => host === '127.0.0.1' || host === '
 export const STATUS_URL_FILE = 'status-url';
 
 /**
- * Listens on the configured port. The default one (8735) gives way to a free port when taken,
- * as it is for a second node on the same machine; a port the operator set does not (they
- * chose it), and then the page is off, said at UNUSUAL: CLN treats BROKEN as a bug, and a
- * busy port is the operator's to settle. The URL goes to the log and to SPHINX_DATA_DIR/status-url.
+ * Listens on the configured port. The default one (8735) gives way to a free port when taken
+ * (node/listen.ts); a port the operator set does not, and then the page is off, said at
+ * UNUSUAL: CLN treats BROKEN as a bug, and a busy port is the operator's to settle. The URL
+ * goes to the log and to SPHINX_DATA_DIR/status-url.
  */
-function listenOrGiveWay(server: http.Server, options: StatusPageOptions): void {
-  const wanted = `${options.host}:${options.port}`;
-  let givingWay = false;
-  server.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EADDRINUSE' && !options.fixed && !givingWay) {
-      givingWay = true;
-      server.listen(0, options.host);
-      return;
-    }
+function listen(server: http.Server, options: StatusPageOptions): void {
+  const wanted = hostPort(options.host, options.port);
+  listenOrGiveWay(server, options.port, options.host, !options.fixed).then(({ gaveWay }) => {
+    const address = server.address() as AddressInfo;
+    const url = `http://${hostPort(address.address, address.port)}/`;
+    writeAddressFile(options.dataDir, STATUS_URL_FILE, [url], (level, text) => options.log(level, `status page: ${text}`));
+    options.log('info', `status page on ${url} (JSON: /api/status, /api/views)` + (gaveWay
+      ? `: ${wanted} is in use (another node's broker?), so a free port was taken; set SPHINX_HTTP_PORT for a fixed one` : ''));
+    server.on('error', (e) => options.log('unusual', `status page: ${e.message}`));
+  }, (e: NodeJS.ErrnoException) => {
     options.log('unusual', `status page: cannot listen on ${wanted} (${e.code ?? e.message}): running without it; ` +
       'set SPHINX_HTTP_PORT to a free port, or 0 to turn it off');
   });
-  server.on('listening', () => {
-    const address = server.address() as AddressInfo;
-    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/`;
-    try {
-      writeFileSync(join(options.dataDir, STATUS_URL_FILE), url + '\n');
-    } catch (e) {
-      options.log('unusual', `status page: cannot write ${join(options.dataDir, STATUS_URL_FILE)}: ${(e as Error).message}`);
-    }
-    options.log('info', `status page on ${url} (JSON: /api/status, /api/views)` + (givingWay
-      ? `: ${wanted} is in use (another node's broker?), so a free port was taken; set SPHINX_HTTP_PORT for a fixed one` : ''));
-  });
-  server.listen(options.port, options.host);
 }
 
 const MAX_CONTROL_BYTES = 64 * 1024;
@@ -126,7 +114,7 @@ export function withStatusPage(signer: SignerPort, options: StatusPageOptions): 
       if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
     }
   });
-  listenOrGiveWay(server, options);
+  listen(server, options);
   server.unref();
   return {
     ...port,

@@ -1,9 +1,11 @@
 /**
  * What the operator sees in lightningd's log, through a real bin/sphinx-hsmd under the
  * simulated lightningd:
- * - two brokers with the default status page settings on one machine (every regtest setup):
- *   both serve a page, on different ports, each written to SPHINX_DATA_DIR/status-url, and
- *   neither logs at BROKEN (CLN's test framework fails a run on any BROKEN line);
+ * - two brokers with default settings on one machine (every regtest setup): both listen for
+ *   devices and serve a page, on different ports, each written to SPHINX_DATA_DIR/mqtt-url and
+ *   status-url, the second saying which port it took and what to set, neither logs at BROKEN
+ *   (CLN's test framework fails a run on any BROKEN line), and a device on the second's written
+ *   URL signs the recorded session byte for byte;
  * - a wrong setting is a status_fail after status_version (it lands in lightningd's log),
  *   exit 242 as CLN's status_failed;
  * - the MQTT port taken: a status_fail that names SPHINX_MQTT_PORT and SPHINX_MQTT_URL;
@@ -19,8 +21,9 @@ import test from 'node:test';
 import { LOG_LEVELS } from '../broker/status-wire.js';
 import { fixturePath } from './fixtures.js';
 import { SimLightningd } from '../demo/sim-lightningd.js';
-import { freePort, startDeviceProcess } from './remote-helpers.js';
-import { loadTranscript } from './transcript.js';
+import { MQTT_URL_FILE } from '../broker/remote/mqtt-server.js';
+import { type DeviceProcess, freePort, startDeviceProcess } from './remote-helpers.js';
+import { loadTranscript, replayExchanges } from './transcript.js';
 
 const PATH = fixturePath('transcripts/hsmd-basic-legacy.jsonl');
 const { header, exchanges } = loadTranscript(PATH);
@@ -32,28 +35,61 @@ const start = (env: Record<string, string | undefined>): Promise<SimLightningd> 
 const brokenLines = (ld: SimLightningd): string[] =>
   ld.statusMessages.flatMap((m) => (m.kind === 'log' && m.level === LOG_LEVELS.broken ? [m.entry] : m.kind === 'fail' ? [`fail: ${m.desc}`] : []));
 
-test('two brokers with the default status page settings on one machine: both serve a page, no BROKEN line', async () => {
-  // Default settings but the signer: two remote brokers also need an MQTT port each (see the test below).
-  const nodes = [await start({ SPHINX_SIGNER: 'local', SPHINX_HTTP_PORT: undefined }), await start({ SPHINX_SIGNER: 'local', SPHINX_HTTP_PORT: undefined })];
+test('two brokers with default settings on one machine: both listen (MQTT, status page), no BROKEN line; a device on the second signs', async () => {
+  // Default settings: remote signer, MQTT on 127.0.0.1:1883, status page on 127.0.0.1:8735.
+  const env = { SPHINX_HTTP_PORT: undefined, SPHINX_SIGNER: undefined, SPHINX_MQTT_PORT: undefined, SPHINX_MQTT_TLS_PORT: undefined };
+  const nodes: SimLightningd[] = [];
+  let device: DeviceProcess | undefined;
   try {
-    for (const ld of nodes) assert.equal(ld.replay(PATH).failed, 0, ld.describeStatus());
-    const urls: string[] = [];
-    for (const ld of nodes) {
+    const mqtt: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const ld = await start(env);
+      nodes.push(ld);
+      ld.master.send(exchanges[0]!.req); // lightningd's init: the signer opens its listeners, the request waits for a device
+      await ld.waitForStatus((m) => m.kind === 'log' && m.entry.startsWith('MQTT: embedded server on '), 20_000);
+      const urls = readFileSync(join(ld.dir, 'sphinx', MQTT_URL_FILE), 'utf8').trim().split('\n');
+      assert.equal(urls.length, 1, 'no TLS listener by default');
+      const line = ld.statusMessages.find((m) => m.kind === 'log' && m.entry.startsWith('MQTT: embedded server on '));
+      assert.ok(line?.kind === 'log' && line.entry.startsWith(`MQTT: embedded server on ${urls[0]!.replace('mqtt://', '')},`), `the log names ${urls[0]}`);
+      mqtt.push(urls[0]!);
+    }
+    assert.notEqual(mqtt[0], mqtt[1]);
+    // Whichever came second (or both, if something else holds 1883) says which port it took and what to set.
+    for (const [i, ld] of nodes.entries()) {
+      if (mqtt[i] === 'mqtt://127.0.0.1:1883') continue;
+      const gaveWay = ld.statusMessages.find((m) => m.kind === 'log' && m.entry.startsWith('MQTT: 127.0.0.1:1883 is in use'));
+      assert.ok(gaveWay?.kind === 'log', ld.describeStatus());
+      assert.equal(gaveWay.level, LOG_LEVELS.unusual);
+      assert.match(gaveWay.entry, new RegExp(`listens on ${mqtt[i]!.replace('mqtt://', '').replace(/[.]/g, '\\.')} instead: .*Set SPHINX_MQTT_PORT to a free port`));
+    }
+
+    // The status page of each: on a port of its own, naming its MQTT address in the command it suggests.
+    const pages: string[] = [];
+    for (const [i, ld] of nodes.entries()) {
       const line = await ld.waitForStatus((m) => m.kind === 'log' && m.entry.startsWith('status page on '));
       const url = readFileSync(join(ld.dir, 'sphinx', 'status-url'), 'utf8').trim();
       assert.ok(line.kind === 'log' && line.entry.startsWith(`status page on ${url} `), `the log names ${url}`);
-      const status = (await (await fetch(`${url}api/status`)).json()) as { mode: string };
-      assert.equal(status.mode, 'local');
-      urls.push(url);
+      const status = (await (await fetch(`${url}api/status`)).json()) as { mode: string; broker: { mqtt: string[] }; attention: { command: string } };
+      assert.equal(status.mode, 'remote');
+      assert.deepEqual(status.broker.mqtt, [mqtt[i]]);
+      if (i === 0) assert.ok(status.attention.command.startsWith(`sphinx-signer --mqtt ${mqtt[0]} --data DIR --broker-id `), status.attention.command);
+      pages.push(url);
     }
-    assert.notEqual(urls[0], urls[1]);
-    // Whichever came second (or both, if something else holds 8735) says why and what to set.
-    const gaveWay = nodes.flatMap((ld) => ld.statusMessages).filter((m) => m.kind === 'log' && /127\.0\.0\.1:8735 is in use .*set SPHINX_HTTP_PORT/.test(m.entry));
-    assert.ok(gaveWay.length >= 1, nodes.map((ld) => ld.describeStatus()).join('\n---\n'));
-    for (const ld of nodes) assert.equal((await ld.stop()).code, 2);
+    assert.notEqual(pages[0], pages[1]);
+    const pageGaveWay = nodes.flatMap((ld) => ld.statusMessages).filter((m) => m.kind === 'log' && /127\.0\.0\.1:8735 is in use .*set SPHINX_HTTP_PORT/.test(m.entry));
+    assert.ok(pageGaveWay.length >= 1, nodes.map((ld) => ld.describeStatus()).join('\n---\n'));
+
+    // A device started on the second's written URL: the session replays byte for byte.
+    const second = nodes[1]!;
+    device = startDeviceProcess({ url: mqtt[1]!, brokerIdFile: join(second.dir, 'sphinx', 'broker-id'), hsmSecret: Buffer.from(header.hsm_secret, 'hex') });
+    assert.equal(Buffer.from(second.master.receive(30_000)).toString('hex'), exchanges[0]!.rep, 'init reply');
+    const rest = replayExchanges(second, exchanges.slice(1));
+    assert.equal(rest.failed, 0, JSON.stringify(rest.mismatches.slice(0, 3)));
+    for (const ld of nodes) await ld.stop();
     for (const ld of nodes) assert.deepEqual(brokenLines(ld), [], ld.describeStatus());
   } finally {
     for (const ld of nodes) ld.cleanup();
+    await device?.stop();
   }
 });
 

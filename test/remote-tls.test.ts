@@ -103,6 +103,42 @@ test('plain MQTT stays on loopback: the Wi-Fi stand-in reaches only the TLS list
   }
 });
 
+test('listener ports taken: a default one gives way to a free port, said at UNUSUAL with the setting; a set one is an error naming it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-tls-taken-'));
+  const files = ensureTlsFiles(dir, ['localhost', WIFI]);
+  const squatters = [net.createServer(), net.createServer()];
+  await new Promise<void>((r) => squatters[0]!.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => squatters[1]!.listen(0, WIFI, r));
+  const [plainTaken, tlsTaken] = squatters.map((s) => (s.address() as net.AddressInfo).port) as [number, number];
+  const lines: string[] = [];
+  const options = (givesWay: boolean) => ({
+    dataDir: dir, port: plainTaken, givesWay,
+    tls: { certFile: files.certFile, keyFile: files.keyFile, port: tlsTaken, host: WIFI, givesWay },
+    brokerId: '00112233445566778899aabbccddeeff', curve: fastCurve(), devices: new KnownDevices(dir, []),
+    log: (level: string, text: string) => lines.push(`${level}: ${text}`),
+  });
+  try {
+    const server = await startMqttServer(options(true));
+    try {
+      assert.notEqual(server.port, plainTaken);
+      assert.notEqual(server.tlsPort, tlsTaken);
+      assert.equal(await refusedOn('127.0.0.1', server.port), 'connected');
+      assert.equal(await refusedOn(WIFI, server.tlsPort!), 'connected');
+      const gaveWay = lines.filter((l) => / is in use /.test(l));
+      assert.deepEqual(gaveWay.map((l) => l.split(':')[0]), ['unusual', 'unusual']);
+      assert.match(gaveWay[0]!, new RegExp(`MQTT: 127\\.0\\.0\\.1:${plainTaken} is in use .*listens on 127\\.0\\.0\\.1:${server.port} instead.*Set SPHINX_MQTT_PORT `));
+      assert.match(gaveWay[1]!, new RegExp(`MQTT: 127\\.0\\.0\\.2:${tlsTaken} is in use .*listens on 127\\.0\\.0\\.2:${server.tlsPort} instead.*Set SPHINX_MQTT_TLS_PORT `));
+    } finally {
+      await server.close();
+    }
+    await assert.rejects(startMqttServer({ ...options(false), port: 0 }),
+      new RegExp(`cannot listen on 127\\.0\\.0\\.2:${tlsTaken}: the port is in use .*Set SPHINX_MQTT_TLS_PORT to a free port`));
+  } finally {
+    squatters.forEach((s) => s.close());
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a sphinx-signer pinned to another CA or another fingerprint is refused, saying why', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-tls-wrong-'));
   const brokerDir = join(dir, 'broker');

@@ -1,6 +1,7 @@
 /**
  * The embedded MQTT server (docs/remote-protocol.md "Connecting"): aedes with its sessions in
- * memory, on 127.0.0.1:SPHINX_MQTT_PORT and optionally a TLS listener. In memory, because
+ * memory, on 127.0.0.1:SPHINX_MQTT_PORT and optionally a TLS listener (a default port gives
+ * way to a free one when taken: listen below). In memory, because
  * nothing the broker relies on is in them (docs/remote-protocol.md "Sessions"): every request
  * is in the broker log and resent until answered, and a device subscribes again on every
  * connection; LevelDB sessions cost ~1.8 ms per round trip (npm run bench, floors). TCP_NODELAY on every accepted socket. It lets in:
@@ -19,9 +20,13 @@ import { Aedes, type Client } from 'aedes';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { checkCredentials, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../signer/remote/auth-token.js';
 import { withinDevice } from '../../signer/remote/topics.js';
+import { hostPort, listenOrGiveWay } from '../../node/listen.js';
 import { type KnownDevices, UsedTokens } from './identity.js';
 import { type BrokerMqtt, localClient } from './local-client.js';
 import { CONNECT_TIMEOUT_MS, DEVICE_MAX_PACKET, gatedStream, MAX_CLIENT_ID_LENGTH, MAX_CONNECTIONS, MAX_WAITING, MqttGate } from './mqtt-limits.js';
+
+/** The file under SPHINX_DATA_DIR with the URLs a device's --mqtt takes, one a line (open-remote.ts). */
+export const MQTT_URL_FILE = 'mqtt-url';
 
 export type ServerLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
 
@@ -31,7 +36,10 @@ export interface MqttServerOptions {
   readonly host?: string;
   /** 0 picks a free port. */
   readonly port: number;
-  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number; readonly host?: string };
+  /** True for the default port (SPHINX_MQTT_PORT not set): a free one is taken when it is in use. */
+  readonly givesWay?: boolean;
+  /** The TLS listener; `givesWay` likewise for SPHINX_MQTT_TLS_PORT. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number; readonly host?: string; readonly givesWay?: boolean };
   readonly brokerId: string;
   readonly curve: Curve;
   readonly devices: KnownDevices;
@@ -164,16 +172,21 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   };
   const plain = net.createServer(accept);
   const host = options.host ?? '127.0.0.1';
-  await listen(plain, options.port, host, 'SPHINX_MQTT_PORT');
+  const port = await listen(plain, { port: options.port, host, givesWay: options.givesWay ?? false, setting: 'SPHINX_MQTT_PORT', log });
   let secure: tls.Server | undefined;
+  let tlsPort: number | undefined;
   if (options.tls) {
     secure = tls.createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) });
     secure.on('secureConnection', accept);
     secure.on('tlsClientError', (err) => log('unusual', `MQTT TLS: handshake failed: ${err.message}`));
-    await listen(secure, options.tls.port, options.tls.host ?? '0.0.0.0', 'SPHINX_MQTT_TLS_PORT');
+    try {
+      tlsPort = await listen(secure, { port: options.tls.port, host: options.tls.host ?? '0.0.0.0', givesWay: options.tls.givesWay ?? false, setting: 'SPHINX_MQTT_TLS_PORT', log });
+    } catch (e) {
+      plain.close(); // the broker stops: nothing of this server stays open
+      aedes.close();
+      throw e;
+    }
   }
-  const port = (plain.address() as net.AddressInfo).port;
-  const tlsPort = secure ? (secure.address() as net.AddressInfo).port : undefined;
   log('info', `MQTT: embedded server on ${host}:${port}` +
     (secure ? `, TLS on ${options.tls!.host ?? '0.0.0.0'}:${tlsPort}` : '') + ', sessions in memory');
 
@@ -193,19 +206,25 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   };
 }
 
-/** Listens; a port in use is an error that says what to set (`setting` names the port's key). */
-function listen(server: net.Server, port: number, host: string, setting: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EADDRINUSE') return reject(e);
-      reject(new Error(`MQTT: cannot listen on ${host}:${port}: the port is in use (another MQTT server such as ` +
-        `Mosquitto, or another node's sphinx-hsmd). Set ${setting} to a free port (and the device's --mqtt to match), ` +
-        `or SPHINX_MQTT_URL=mqtt://127.0.0.1:${port} to use the server already there (it must then do device ` +
-        'authentication and the topic ACL: see examples/mosquitto.conf)'));
-    });
-    server.listen(port, host, () => {
-      server.removeAllListeners('error');
-      resolve();
-    });
-  });
+/**
+ * Listens and resolves with the port. A default port in use gives way to a free one
+ * (node/listen.ts), said at UNUSUAL: a device started with the default port would reach the
+ * other server. A port the operator set that is in use is an error that says what to set.
+ */
+async function listen(server: net.Server, o: { port: number; host: string; givesWay: boolean; setting: string; log: ServerLog }): Promise<number> {
+  try {
+    const { port, gaveWay } = await listenOrGiveWay(server, o.port, o.host, o.givesWay);
+    if (gaveWay) {
+      o.log('unusual', `MQTT: ${hostPort(o.host, o.port)} is in use (another node's sphinx-hsmd, or Mosquitto?), so this broker ` +
+        `listens on ${hostPort(o.host, port)} instead: a device started with port ${o.port} would reach that other server. ` +
+        `Set ${o.setting} to a free port for a fixed one; the URLs to give the device are in SPHINX_DATA_DIR/${MQTT_URL_FILE}`);
+    }
+    return port;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    throw new Error(`MQTT: cannot listen on ${o.host}:${o.port}: the port is in use (another MQTT server such as ` +
+      `Mosquitto, or another node's sphinx-hsmd). Set ${o.setting} to a free port (and the device's --mqtt to match), ` +
+      `or SPHINX_MQTT_URL=mqtt://127.0.0.1:${o.port} to use the server already there (it must then do device ` +
+      'authentication and the topic ACL: see examples/mosquitto.conf)');
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * Puts the remote path together for `SPHINX_SIGNER=remote`: the broker id, the broker log
  * (`SPHINX_DATA_DIR/broker-log`), the embedded MQTT server (or an external one from
- * SPHINX_MQTT_URL), the broker's own MQTT client, and the remote SignerPort on top.
+ * SPHINX_MQTT_URL), the broker's own MQTT client, and the remote SignerPort on top; the URLs
+ * devices connect to go to SPHINX_DATA_DIR/mqtt-url and to the status page.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,8 @@ import { redactedUrl } from '../config.js';
 import type { SignerPort } from '../signer-port.js';
 import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.js';
 import { connectMqtt } from './mqtt-connect.js';
-import { type ServerLog, startMqttServer } from './mqtt-server.js';
+import { MQTT_URL_FILE, type MqttServer, type ServerLog, startMqttServer } from './mqtt-server.js';
+import { hostPort, writeAddressFile } from '../../node/listen.js';
 import { mirrorDir } from '../../log/broker-log/mirror-db.js';
 import { attachMirror } from './mirror-store.js';
 import { certificateNames, ensureTlsFiles } from './tls-files.js';
@@ -21,10 +23,14 @@ import { createRemoteSigner } from './remote-signer.js';
 import { withChainRelay } from '../chain/with-relay.js';
 import type { ChainSourceChoice } from '../chain/source.js';
 
+type TlsListener = { readonly certFile: string; readonly keyFile: string; readonly port: number; readonly host?: string; readonly givesWay?: boolean };
+
 export interface RemoteSettings {
   readonly dataDir: string;
   /** Embedded server's plain listener (SPHINX_MQTT_PORT, SPHINX_MQTT_HOST; default 127.0.0.1). */
   readonly mqttPort: number;
+  /** True for the default port: a free one is taken when it is in use (mqtt-server.ts listen). */
+  readonly mqttPortGivesWay?: boolean;
   readonly mqttHost?: string;
   /** An external server instead of the embedded one (SPHINX_MQTT_URL). */
   readonly mqttUrl?: string;
@@ -38,9 +44,9 @@ export interface RemoteSettings {
   readonly acceptNewLog?: boolean;
   /** Chain tracking: bitcoind to follow, or why not (broker/chain/source.ts). */
   readonly chain?: ChainSourceChoice;
-  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly port: number; readonly host?: string };
+  readonly tls?: TlsListener;
   /** SPHINX_TLS_GENERATE: the TLS listener on certificates made in SPHINX_DATA_DIR/tls. */
-  readonly generateTls?: { readonly port: number; readonly host?: string; readonly names: readonly string[] };
+  readonly generateTls?: { readonly port: number; readonly host?: string; readonly givesWay?: boolean; readonly names: readonly string[] };
 }
 
 /** The TLS listener's files: given, or generated (and the CA fingerprint logged for the devices). */
@@ -52,10 +58,24 @@ function tlsListenerOf(settings: RemoteSettings, log: ServerLog): RemoteSettings
     `start the device with --ca ${files.caFile} (or --ca-fingerprint ${files.caFingerprint}), or copy it to the SD card as ca.pem`);
   log('info', `TLS: server certificate ${files.certFile}${files.serverCreated ? ' (new)' : ''} for ${files.names.join(', ')}; ` +
     'more names with SPHINX_TLS_NAMES');
-  return { certFile: files.certFile, keyFile: files.keyFile, port: generate.port, ...(generate.host ? { host: generate.host } : {}) };
+  return { certFile: files.certFile, keyFile: files.keyFile, port: generate.port, ...(generate.host ? { host: generate.host } : {}), givesWay: generate.givesWay ?? false };
 }
 
-export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog): Promise<SignerPort> {
+export interface RemoteSigner {
+  readonly signer: SignerPort;
+  /** Where devices connect, as a device's --mqtt names it (also in SPHINX_DATA_DIR/mqtt-url). */
+  readonly deviceUrls: readonly string[];
+}
+
+/** The URLs of the listeners as they are (a default port may have given way), written to SPHINX_DATA_DIR/mqtt-url. */
+function deviceUrlsOf(settings: RemoteSettings, tls: TlsListener | undefined, server: MqttServer, log: ServerLog): string[] {
+  const tlsHost = tls?.host === undefined || tls.host === '0.0.0.0' || tls.host === '::' ? '<this host>' : tls.host;
+  const urls = [`mqtt://${hostPort(server.host, server.port)}`, ...(server.tlsPort === undefined ? [] : [`mqtts://${hostPort(tlsHost, server.tlsPort)}`])];
+  writeAddressFile(settings.dataDir, MQTT_URL_FILE, urls, log);
+  return urls;
+}
+
+export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog): Promise<RemoteSigner> {
   const brokerId = loadOrCreateBrokerId(settings.dataDir);
   log('info', `broker id ${brokerId.id} (${brokerId.created ? 'created' : 'from'} ${join(settings.dataDir, 'broker-id')}): ` +
     `start the device with --broker-id ${brokerId.id}`);
@@ -75,18 +95,23 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000, ca });
       const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
       const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => mirror.close() })), control: createControlRelay(mqtt, log) };
-      return withChainRelay(signer, settings.chain, () => connectMqtt(settings.mqttUrl!, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ca }), log);
+      const deviceUrls = [redactedUrl(settings.mqttUrl)];
+      writeAddressFile(settings.dataDir, MQTT_URL_FILE, deviceUrls, log);
+      return { signer: await withChainRelay(signer, settings.chain, () => connectMqtt(settings.mqttUrl!, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ca }), log), deviceUrls };
     }
+    const tls = tlsListenerOf(settings, log);
     const server = await startMqttServer({
       dataDir: settings.dataDir,
       port: settings.mqttPort,
+      givesWay: settings.mqttPortGivesWay ?? false,
       ...(settings.mqttHost ? { host: settings.mqttHost } : {}),
-      tls: tlsListenerOf(settings, log),
+      tls,
       brokerId: brokerId.id,
       curve: fastCurve(),
       devices,
       log,
     });
+    const deviceUrls = deviceUrlsOf(settings, tls, server, log);
     // In this process: aedes' own publish and subscribe, not a connection to itself.
     const mqtt = server.localClient();
     const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
@@ -94,8 +119,8 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       await mirror.close();
       await server.close();
     } })), control: createControlRelay(mqtt, log) };
-    const chainMqtt = () => connectMqtt(`mqtt://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ...server.internalCredentials });
-    return withChainRelay(signer, settings.chain, chainMqtt, log);
+    const chainMqtt = () => connectMqtt(`mqtt://${hostPort(server.host, server.port)}`, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ...server.internalCredentials });
+    return { signer: await withChainRelay(signer, settings.chain, chainMqtt, log), deviceUrls };
   } catch (e) {
     await brokerLog.close();
     throw e;
