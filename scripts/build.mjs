@@ -52,7 +52,6 @@ const prune = (dir) => {
 if (existsSync(dist)) prune(dist);
 if (removed > 0) console.error(`build: removed ${removed} output file(s) whose source is gone`);
 
-// A removed source may break what imported it: that needs tsc too.
 const tscBuild = () => {
   try {
     execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json'), '--incremental', '--tsBuildInfoFile', buildInfo], { stdio: 'inherit' });
