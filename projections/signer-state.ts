@@ -22,6 +22,9 @@
  *      ‖ option(policy: signer/policy/policy-codec.ts) ‖ option(bytes policy file digest)
  *      ‖ u64 control nonce ‖ u32 n ‖ string approval* (sorted) ‖ u32 n ‖ (u64 at ‖ u64 msat)*
  *      (the velocity window: one entry per second, ascending)]
+ *   ‖ [recorded balances, only when a channel has one (CommitmentBalanceRecorded): u8 3
+ *      ‖ u32 count ‖ (ref ‖ option(u64 n, u64 sat) holder ‖ option(u64 n, u64 sat) counterparty)*
+ *      in ascending channelKey order]
  *   (the optional sections come in this order; a state without them encodes as before)
  * Equal states give equal bytes whatever order their maps and sets were filled in.
  *
@@ -54,7 +57,7 @@ import type { SignerEvent } from '../signer/events.js';
 import { PaymentWindow } from '../signer/payment-window.js';
 import { PersistentMap } from '../signer/persistent-map.js';
 import { policyConfig } from '../signer/policy/policy-codec.js';
-import type { CommitmentState, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
+import type { CommitmentState, RecordedBalance, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
 import { apply, channelKey, initialState, type ChannelState, type SignerState } from '../signer/state.js';
 import { NETWORKS, type NetworkName } from '../signer/chain/networks.js';
 import type { ChainView, OutpointStatus } from '../signer/chain/view.js';
@@ -151,6 +154,44 @@ export function writeState(w: WireWriter, s: SignerState): void {
   for (const k of keys) writeChannel(w, s.channels.get(k)!);
   if (s.chain) writeChain(w, s.chain);
   if (hasDeviceSection(s)) writeDeviceSection(w, s);
+  writeBalanceSection(w, keys.map((k) => s.channels.get(k)!));
+}
+
+const BALANCE_SECTION = 3;
+
+const writeBalance = (w: WireWriter, b: RecordedBalance | undefined): void =>
+  writeOption(w, b, (v) => {
+    w.u64(v.n);
+    w.u64(v.sat);
+  });
+
+/** Recorded balances live in their own section, so a state without any encodes as before they existed. */
+function writeBalanceSection(w: WireWriter, channels: readonly ChannelState[]): void {
+  const recorded = channels.filter((c) => c.commitments?.holderBalance !== undefined || c.commitments?.counterpartyBalance !== undefined);
+  if (recorded.length === 0) return;
+  w.u8(BALANCE_SECTION);
+  w.u32(recorded.length);
+  for (const c of recorded) {
+    writeChannelRef(w, c.ref);
+    writeBalance(w, c.commitments!.holderBalance);
+    writeBalance(w, c.commitments!.counterpartyBalance);
+  }
+}
+
+function readBalanceSection(r: WireReader, channels: PersistentMap<ChannelState>): PersistentMap<ChannelState> {
+  let out = channels;
+  for (let i = r.u32(); i > 0; i--) {
+    const ref = readChannelRef(r);
+    const balance = (): RecordedBalance | undefined => readOption(r, () => ({ n: r.u64(), sat: r.u64() }));
+    const holderBalance = balance();
+    const counterpartyBalance = balance();
+    const key = channelKey(ref);
+    const c = out.get(key);
+    if (c?.commitments === undefined) throw new CodecError(`signer state: a recorded balance for ${key}, a channel without commitments`);
+    const commitments = { ...c.commitments, ...(holderBalance && { holderBalance }), ...(counterpartyBalance && { counterpartyBalance }) };
+    out = out.set(key, { ...c, commitments });
+  }
+  return out;
 }
 
 const DEVICE_SECTION = 2;
@@ -262,6 +303,7 @@ export function readState(r: WireReader): SignerState {
     last = section;
     if (section === CHAIN_SECTION) state = { ...state, chain: readChain(r) };
     else if (section === DEVICE_SECTION) state = { ...state, ...readDeviceSection(r) };
+    else if (section === BALANCE_SECTION) state = { ...state, channels: readBalanceSection(r, state.channels) };
     else throw new CodecError(`signer state: unknown section ${section} at offset ${at}`);
   }
   return state;

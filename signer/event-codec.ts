@@ -65,6 +65,7 @@ export const EVENT_TAGS: Readonly<Record<SignerEvent['kind'], number>> = {
   PaymentApprovalGranted: 22,
   PaymentAuthorized: 23,
   PolicyRefused: 24,
+  CommitmentBalanceRecorded: 25,
 };
 const KIND_OF_TAG = new Map(Object.entries(EVENT_TAGS).map(([k, t]) => [t, k as SignerEvent['kind']]));
 
@@ -111,6 +112,12 @@ const EVENT_FIELDS: { readonly [K in EventKind]: EventFields<K> } = {
     windowSec: u32,
   },
   PolicyRefused: policyNote,
+  CommitmentBalanceRecorded: {
+    channel: channelRef,
+    side: enumeration('event: CommitmentBalanceRecorded side', ['holder', 'counterparty'] as const),
+    commitNum: u64,
+    ourBalanceSat: u64,
+  },
 };
 
 /** EVENT_FIELDS as parallel arrays, so that reading an event is one loop into `{ kind }`. */

@@ -111,6 +111,19 @@ export interface CounterpartySecretStored {
   readonly secret: Uint8Array;
 }
 
+/**
+ * What a commitment we validated (`holder`) or signed (`counterparty`) pays us at least, in
+ * sat: our balance less the HTLCs in flight (policy/close-rules.ts says how it is read from
+ * the transaction). policy-mutual-value-matches-commitment compares a mutual close with it.
+ */
+export interface CommitmentBalanceRecorded {
+  readonly kind: 'CommitmentBalanceRecorded';
+  readonly channel: ChannelRef;
+  readonly side: 'holder' | 'counterparty';
+  readonly commitNum: bigint;
+  readonly ourBalanceSat: bigint;
+}
+
 /** A policy rule configured as warn-only was violated; the request went ahead. */
 export interface PolicyWarned {
   readonly kind: 'PolicyWarned';
@@ -216,6 +229,7 @@ export type SignerEvent =
   | HolderCommitmentRevoked
   | CounterpartyCommitmentSigned
   | CounterpartySecretStored
+  | CommitmentBalanceRecorded
   | PolicyWarned
   | ChainEvent
   | PolicyChanged

@@ -137,6 +137,7 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
     case 'HolderCommitmentRevoked':
     case 'CounterpartyCommitmentSigned':
     case 'CounterpartySecretStored':
+    case 'CommitmentBalanceRecorded':
       return withChannel(state, event.channel, (c) => ({ ...c, commitments: applyCommitmentEvent(c.commitments, event) }));
     case 'PaymentPreapproved':
       return { ...state, preapprovals: state.preapprovals + 1 };

@@ -11,6 +11,7 @@ import { encodeMessage } from '../wire/messages.js';
 import type { HandlerTable } from './context.js';
 import { enforce } from '../policy/policy.js';
 import { forgetChainRules } from '../policy/chain-rules.js';
+import { holderShutdownScript } from '../policy/close-rules.js';
 import { channelKey, clientChannel } from '../state.js';
 
 /** BOLT 3 per-commitment indexes are 48 bits (derive_basepoints.c per_commit_secret). */
@@ -33,26 +34,30 @@ export const channelHandlers: HandlerTable = {
       { kind: 'ChannelCreated', channel: { peer: id, dbid } },
     ]),
 
-  hsmd_setup_channel: (_c, _s, env, m) =>
-    replyWith(encodeMessage('hsmd_setup_channel_reply', {}), [
-      {
-        kind: 'ChannelSetUp',
-        channel: clientChannel(env),
-        isOutbound: m.is_outbound,
-        channelValueSat: m.channel_value,
-        pushValueMsat: m.push_value,
-        fundingTxid: m.funding_txid,
-        fundingTxout: m.funding_txout,
-        localToSelfDelay: m.local_to_self_delay,
-        localShutdownScript: m.local_shutdown_script,
-        localShutdownWalletIndex: m.local_shutdown_wallet_index,
-        remoteBasepoints: m.remote_basepoints,
-        remoteFundingPubkey: m.remote_funding_pubkey,
-        remoteToSelfDelay: m.remote_to_self_delay,
-        remoteShutdownScript: m.remote_shutdown_script,
-        channelType: m.channel_type,
-      },
-    ]),
+  // policy-holder-shutdown-script here, so that a foreign upfront shutdown script fails the
+  // channel open (openingd's connection closes) before any money moves.
+  hsmd_setup_channel: (ctx, _s, env, m) =>
+    enforce(ctx.policy, holderShutdownScript(ctx, { localShutdownScript: m.local_shutdown_script, localShutdownWalletIndex: m.local_shutdown_wallet_index }), () =>
+      replyWith(encodeMessage('hsmd_setup_channel_reply', {}), [
+        {
+          kind: 'ChannelSetUp',
+          channel: clientChannel(env),
+          isOutbound: m.is_outbound,
+          channelValueSat: m.channel_value,
+          pushValueMsat: m.push_value,
+          fundingTxid: m.funding_txid,
+          fundingTxout: m.funding_txout,
+          localToSelfDelay: m.local_to_self_delay,
+          localShutdownScript: m.local_shutdown_script,
+          localShutdownWalletIndex: m.local_shutdown_wallet_index,
+          remoteBasepoints: m.remote_basepoints,
+          remoteFundingPubkey: m.remote_funding_pubkey,
+          remoteToSelfDelay: m.remote_to_self_delay,
+          remoteShutdownScript: m.remote_shutdown_script,
+          channelType: m.channel_type,
+        },
+      ]),
+    ),
 
   hsmd_forget_channel: (ctx, state, _e, { id, dbid }) =>
     enforce(ctx.policy, forgetChainRules(ctx.policy, state.chain, state.channels.get(channelKey({ peer: id, dbid }))), () =>

@@ -1,13 +1,14 @@
 /**
- * Per-channel commitment state, folded from the four commitment events (docs/design.md#the-signer-core):
+ * Per-channel commitment state, folded from the commitment events (docs/design.md#the-signer-core):
  * HolderCommitmentValidated, HolderCommitmentRevoked, CounterpartyCommitmentSigned,
- * CounterpartySecretStored. `state.ts` delegates those events here.
+ * CounterpartySecretStored, CommitmentBalanceRecorded. `state.ts` delegates those events here.
  *
  * Everything is optional on purpose: a signer whose state begins after the channel did
  * (lightningd restarted on an old database, docs/hsmd-protocol.md#recorded-facts) has no history, and the rules
  * that need history skip until it has some (commitment-rules.ts).
  */
 import type {
+  CommitmentBalanceRecorded,
   CounterpartyCommitmentSigned,
   CounterpartySecretStored,
   HolderCommitmentRevoked,
@@ -41,6 +42,15 @@ export interface CommitmentState {
   readonly counterpartyFirst: bigint | undefined;
   /** Their revealed per-commitment secrets (BOLT 3 compact storage). */
   readonly secrets: SecretChain;
+  /** What a holder / counterparty commitment pays us at least (CommitmentBalanceRecorded); absent until recorded. */
+  readonly holderBalance?: RecordedBalance;
+  readonly counterpartyBalance?: RecordedBalance;
+}
+
+/** Our balance (HTLCs in flight left out) in commitment n. */
+export interface RecordedBalance {
+  readonly n: bigint;
+  readonly sat: bigint;
 }
 
 export const emptyCommitmentState: CommitmentState = Object.freeze({
@@ -57,7 +67,8 @@ export type CommitmentEvent =
   | HolderCommitmentValidated
   | HolderCommitmentRevoked
   | CounterpartyCommitmentSigned
-  | CounterpartySecretStored;
+  | CounterpartySecretStored
+  | CommitmentBalanceRecorded;
 
 /** Folds one commitment event. A repeat of the latest fact changes nothing. */
 export function applyCommitmentEvent(s: CommitmentState | undefined, e: CommitmentEvent): CommitmentState {
@@ -90,6 +101,10 @@ export function applyCommitmentEvent(s: CommitmentState | undefined, e: Commitme
       // journal altered behind its CRCs is sphinx-audit verify's to find, not the fold's.
       if (c.secrets.last !== undefined && e.commitNum !== c.secrets.last + 1n) return c;
       return { ...c, secrets: storeSecret(c.secrets, e.commitNum, e.secret) };
+    }
+    case 'CommitmentBalanceRecorded': {
+      const balance = { n: e.commitNum, sat: e.ourBalanceSat };
+      return e.side === 'holder' ? { ...c, holderBalance: balance } : { ...c, counterpartyBalance: balance };
     }
   }
 }

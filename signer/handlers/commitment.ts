@@ -23,6 +23,7 @@ import {
 } from '../policy/commitment-rules.js';
 import { check, enforce } from '../policy/policy.js';
 import { commitmentChainRules } from '../policy/chain-rules.js';
+import { commitmentBalance, type CommitmentOutputs } from '../policy/close-rules.js';
 import { channelKey, clientChannel, type ChannelState, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
@@ -39,6 +40,12 @@ const u64be = (v: bigint): Uint8Array => {
   new DataView(out.buffer).setBigUint64(0, v, false);
   return out;
 };
+
+/** CommitmentBalanceRecorded for this commitment, if its balance can be read (close-rules.ts). */
+function balanceEvents(channel: ChannelState | undefined, ref: ChannelRef, commitNum: bigint, commitment: CommitmentOutputs): SignerEvent[] {
+  const ourBalanceSat = commitmentBalance(channel?.setup, commitment);
+  return ourBalanceSat === undefined ? [] : [{ kind: 'CommitmentBalanceRecorded', channel: ref, side: commitment.side, commitNum, ourBalanceSat }];
+}
 
 const fundingKeys = (ctx: DecideContext, ref: ChannelRef) => {
   const keys = ctx.keys.channel(ref.peer, ref.dbid);
@@ -66,7 +73,12 @@ export const commitmentHandlers: HandlerTable = {
       const retry = last !== undefined && last.n === m.commit_num && equal(last.digest, digest);
       const events: SignerEvent[] = retry
         ? []
-        : [{ kind: 'CounterpartyCommitmentSigned', channel: ref, commitNum: m.commit_num, point: m.remote_per_commit, digest }];
+        : [
+            { kind: 'CounterpartyCommitmentSigned', channel: ref, commitNum: m.commit_num, point: m.remote_per_commit, digest },
+            ...balanceEvents(channel, ref, m.commit_num, {
+              side: 'counterparty', fundingSat: s.amountSat, outputs: s.tx.outputs, htlcs: m.htlcs, toRemoteKey: ctx.keys.channel(ref.peer, ref.dbid).basepoints.payment,
+            }),
+          ];
       return replyWith(encodeMessage('hsmd_sign_tx_reply', { sig }), events);
     });
   },
@@ -123,7 +135,14 @@ export const commitmentHandlers: HandlerTable = {
     return enforce(ctx.policy, violations, () => {
       const last = c?.holderValidated;
       const retry = last !== undefined && last.n === n && equal(last.digest, digest);
-      const events: SignerEvent[] = retry ? [] : [{ kind: 'HolderCommitmentValidated', channel: ref, commitNum: n, digest }];
+      const events: SignerEvent[] = retry
+        ? []
+        : [
+            { kind: 'HolderCommitmentValidated', channel: ref, commitNum: n, digest },
+            ...(channel?.setup
+              ? balanceEvents(channel, ref, n, { side: 'holder', fundingSat: s.amountSat, outputs: s.tx.outputs, htlcs: m.htlcs, toRemoteKey: channel.setup.remoteBasepoints.payment })
+              : []),
+          ];
       const reply = encodeMessage('hsmd_validate_commitment_tx_reply', {
         old_commitment_secret: undefined,
         next_per_commitment_point: keys.perCommitmentPoint(n + 1n),

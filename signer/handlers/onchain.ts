@@ -10,7 +10,8 @@ import { SIGHASH_ALL } from '../bolt3/sighash.js';
 import { equal } from '../bytes.js';
 import { fundingScript, p2wsh } from '../bolt3/scripts.js';
 import { enforce } from '../policy/policy.js';
-import { feeRange, mutualCloseDestinations, walletDestinations } from '../policy/onchain-rules.js';
+import { mutualCloseRules } from '../policy/close-rules.js';
+import { feeRange, walletDestinations } from '../policy/onchain-rules.js';
 import { serializePsbt, type Psbt } from '../psbt/psbt.js';
 import { signPsbtWithKey } from '../psbt/sign.js';
 import type { ChannelRef } from '../events.js';
@@ -88,8 +89,8 @@ function walletPsbt(
 
 /**
  * handle_sign_mutual_close_tx: input 0 spends the 2-of-2 funding output, SIGHASH_ALL.
- * CLN has a FIXME to check outputs; we do (policy-mutual-destination-allowlisted) and check
- * the fee (policy-onchain-fee-range).
+ * CLN has a FIXME to check outputs; we do (policy/close-rules.ts: where they pay, what they
+ * pay us) and check the fee (policy-onchain-fee-range).
  */
 function mutualClose(
   ctx: DecideContext,
@@ -108,7 +109,7 @@ function mutualClose(
   const channel = state.channels.get(channelKey(client));
   const witness = 2 + witnessUpperBound([0, 73, 73, wscript.length]) + (parsed.tx.inputs.length - 1) * witnessUpperBound([73, 33]);
   const violations = [
-    ...mutualCloseDestinations(ctx, parsed.psbt, channel),
+    ...mutualCloseRules(ctx, parsed.psbt, channel, spent.reduce((a, s) => a + s.amountSat, 0n)),
     ...feeRange(ctx.policy, parsed.psbt, spent, witness),
   ];
   return enforce(ctx.policy, violations, () => {

@@ -21,8 +21,11 @@ export const POLICIES = {
   'policy-htlc-value': 'HTLCs on a commitment total at most maxHtlcValueSat',
   'policy-channel-value': 'channel value at most maxChannelValueSat',
   'policy-to-self-delay-range': 'both to_self_delays within [minToSelfDelay, maxToSelfDelay]',
+  // Closing a channel (policy/close-rules.ts)
+  'policy-holder-shutdown-script': "our upfront shutdown script is our wallet's (its wallet index re-derived) or allowlisted",
+  'policy-mutual-destination-allowlisted': 'mutual closes pay only our wallet, the allowlist and the counterparty',
+  'policy-mutual-value-matches-commitment': 'a mutual close pays us at least our balance in the latest commitments, less its fee',
   // On chain (policy/onchain-rules.ts)
-  'policy-mutual-destination-allowlisted': 'mutual closes pay only our wallet, our shutdown script, the allowlist and the counterparty',
   'policy-sweep-destination': 'sweeps to us pay only our wallet or the allowlist',
   'policy-onchain-fee-range': 'on-chain transactions: inputs cover outputs, feerate at most maxFeeratePerKw',
   // Chain (policy/chain-rules.ts): skipped while the device has no chain view

@@ -14,12 +14,12 @@ import type { Decision } from '../decision.js';
 import type { DecideContext } from '../handlers/context.js';
 import { onchainHandlers } from '../handlers/onchain.js';
 import { openKeyRing } from '../keys/node-keys.js';
-import { parseTx, serializeTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
-import { parsePsbt, serializePsbt } from '../psbt/psbt.js';
+import type { Tx } from '../bolt3/tx.js';
+import { editedTx } from '../../test/forged-tx.js';
 import { initialState } from '../state.js';
 import { decodeMessage } from '../wire/messages.js';
-import type { BitcoinTx } from '../wire/tx-fields.js';
-import { MUTUAL_DESTINATION, ONCHAIN_FEE_RANGE, SWEEP_DESTINATION } from './onchain-rules.js';
+import { MUTUAL_DESTINATION } from './close-rules.js';
+import { ONCHAIN_FEE_RANGE, SWEEP_DESTINATION } from './onchain-rules.js';
 import { DEFAULT_POLICY, type PolicyConfig, type PolicyName } from './policy.js';
 
 const { header, exchanges } = loadTranscript(fixturePath('transcripts/session-basic-l1.jsonl'));
@@ -36,25 +36,14 @@ const ctxWith = (policy: Partial<PolicyConfig>): DecideContext => ({
   policy: { ...DEFAULT_POLICY, ...policy },
 });
 
-/** The same bitcoin_tx with `edit` applied to both the tx and the PSBT's unsigned tx. */
-function edited(bt: BitcoinTx, edit: (tx: Tx) => void): BitcoinTx {
-  const tx = parseTx(bt.tx);
-  edit(tx);
-  const psbt = parsePsbt(bt.psbt);
-  edit(psbt.tx);
-  const at = psbt.global.findIndex((r) => r.key.length === 1 && r.key[0] === 0x00);
-  psbt.global[at] = { key: psbt.global[at]!.key, value: serializeTxNoWitness(psbt.tx) };
-  return { tx: serializeTx(tx), psbt: serializePsbt(psbt) };
-}
-
 /** Runs the recorded request through its handler, with the tx edited. */
 function run(ex: Exchange, ctx: DecideContext, edit: (tx: Tx) => void = () => {}): Decision {
   const msg = decodeMessage(fromHex(ex.req));
   const env = { id: 1n, client: { peer: fromHex(ex.peer!), dbid: BigInt(ex.dbid), permissions: BigInt(ex.perms) }, at: 0, message: new Uint8Array(0) };
   if (msg.name === 'hsmd_sign_penalty_to_us')
-    return onchainHandlers.hsmd_sign_penalty_to_us!(ctx, initialState, env, { ...msg, tx: edited(msg.tx, edit) });
+    return onchainHandlers.hsmd_sign_penalty_to_us!(ctx, initialState, env, { ...msg, tx: editedTx(msg.tx, edit) });
   if (msg.name === 'hsmd_sign_mutual_close_tx')
-    return onchainHandlers.hsmd_sign_mutual_close_tx!(ctx, initialState, env, { ...msg, tx: edited(msg.tx, edit) });
+    return onchainHandlers.hsmd_sign_mutual_close_tx!(ctx, initialState, env, { ...msg, tx: editedTx(msg.tx, edit) });
   throw new Error(`unexpected ${msg.name}`);
 }
 

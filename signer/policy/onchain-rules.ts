@@ -1,12 +1,7 @@
 /**
  * Named policies for transactions that move channel money on chain (VLS-style; see
- * policy.ts for check/enforce):
+ * policy.ts for check/enforce; a channel's mutual close: close-rules.ts):
  *
- * - `policy-mutual-destination-allowlisted`: a mutual close (sign_mutual_close_tx) pays
- *   only to our wallet (an output lightningd marks with a wallet derivation that we re-derive,
- *   setup_channel's local shutdown script or the wallet key of its shutdown index), to the
- *   allowlist, and to the counterparty: its shutdown script if setup_channel gave one, else
- *   at most one other output (the counterparty's, whose script we were never told).
  * - `policy-sweep-destination`: a sweep to us (delayed to_local, remote HTLC, penalty)
  *   pays only to our wallet or the allowlist. CLN's onchaind sweeps to a fresh wallet
  *   key and says so in the PSBT output's derivation (session-basic: BIP 86 P2TR of m/0/0/4).
@@ -31,7 +26,6 @@ import { fundingScript, p2wsh } from '../bolt3/scripts.js';
 import type { ChannelState, SignerState } from '../state.js';
 import { check, type PolicyConfig, type PolicyViolation } from './policy.js';
 
-export const MUTUAL_DESTINATION = 'policy-mutual-destination-allowlisted';
 export const SWEEP_DESTINATION = 'policy-sweep-destination';
 export const ONCHAIN_FEE_RANGE = 'policy-onchain-fee-range';
 export const ONCHAIN_DESTINATION = 'policy-onchain-destination';
@@ -43,37 +37,19 @@ export interface OwnershipContext {
   readonly policy: PolicyConfig;
 }
 
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
-const allowlisted = (policy: PolicyConfig, script: Uint8Array): boolean => policy.allowlist.some((a) => equal(a, script));
+export const allowlisted = (policy: PolicyConfig, script: Uint8Array): boolean => policy.allowlist.some((a) => equal(a, script));
 
-/** Our wallet, or the allowlist. */
-function isOurs(ctx: OwnershipContext, psbt: Psbt, index: number, channel?: ChannelState): boolean {
+/**
+ * Our wallet, or the allowlist; with a channel, also the wallet key of its shutdown index.
+ * Its upfront shutdown script as such is not trusted (policy-holder-shutdown-script).
+ */
+export function isOurs(ctx: OwnershipContext, psbt: Psbt, index: number, channel?: ChannelState): boolean {
   const script = psbt.tx.outputs[index]!.scriptPubKey;
   if (paysToWallet(ctx.keys, ctx.curve, psbt, index) || allowlisted(ctx.policy, script)) return true;
-  const setup = channel?.setup;
-  if (!setup) return false;
-  if (setup.localShutdownScript.length > 0 && equal(setup.localShutdownScript, script)) return true;
-  const idx = setup.localShutdownWalletIndex;
+  const idx = channel?.setup?.localShutdownWalletIndex;
   return idx !== undefined && isWalletScript(ctx.keys, ctx.curve, idx, script);
-}
-
-/** policy-mutual-destination-allowlisted (see the module comment). */
-export function mutualCloseDestinations(ctx: OwnershipContext, psbt: Psbt, channel: ChannelState | undefined): PolicyViolation[] {
-  const remote = channel?.setup?.remoteShutdownScript;
-  const remoteKnown = remote !== undefined && remote.length > 0;
-  const unknown: number[] = [];
-  psbt.tx.outputs.forEach((o, k) => {
-    if (isOurs(ctx, psbt, k, channel)) return;
-    if (remoteKnown && equal(remote, o.scriptPubKey)) return;
-    unknown.push(k);
-  });
-  // Without the peer's shutdown script one unknown output is the peer's own.
-  const tolerated = remoteKnown ? 0 : 1;
-  return check(unknown.length <= tolerated, MUTUAL_DESTINATION, () =>
-    `outputs ${unknown.join(', ')} pay to ${unknown.map((k) => hex(psbt.tx.outputs[k]!.scriptPubKey)).join(', ')}, ` +
-    `neither our wallet, the allowlist nor the counterparty's shutdown script`,
-  );
 }
 
 /** policy-sweep-destination: every output is ours (wallet or allowlist). */

@@ -23,8 +23,9 @@ export interface PolicyViolation {
 /**
  * Limits the rules check. DEFAULT_POLICY is the device's: every rule enforced, with limits
  * that let everything a CLN node normally does through except paying an unknown on-chain
- * destination or more than the velocity limit. LOCAL_POLICY, the in-process signer's, leaves
- * those two off: there the node is trusted, and CLN's hsmd checks neither.
+ * destination, closing a channel to a script that is not ours or for less than our balance,
+ * or paying more than the velocity limit. LOCAL_POLICY, the in-process signer's, leaves those
+ * rules off (DEVICE_ONLY_RULES): there the node is trusted, and CLN's hsmd checks none of them.
  */
 export interface PolicyConfig {
   /** Rules demoted to warnings (explicit configuration only). */
@@ -80,7 +81,12 @@ export const DEFAULT_POLICY: PolicyConfig = {
 };
 
 /** The rules the device adds to CLN's own checks, off in the in-process signer by default. */
-export const DEVICE_ONLY_RULES: readonly PolicyName[] = ['policy-onchain-destination', 'policy-payment-velocity'];
+export const DEVICE_ONLY_RULES: readonly PolicyName[] = [
+  'policy-onchain-destination',
+  'policy-holder-shutdown-script',
+  'policy-mutual-value-matches-commitment',
+  'policy-payment-velocity',
+];
 
 export const LOCAL_POLICY: PolicyConfig = { ...DEFAULT_POLICY, off: new Set(DEVICE_ONLY_RULES) };
 
