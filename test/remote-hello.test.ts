@@ -50,7 +50,7 @@ test('hellos with a last id of 2^64 and of 2^64-2 are dropped by name; the devic
   assert.ok(existsSync(brokerIdFile));
   const key = nodePrivateKey(nobleCurve, unlockHsmSecret(SECRET));
   const id = toHex(nobleCurve.publicKey(key));
-  const client = connectMqtt(`mqtt://127.0.0.1:${port}`, { clientId: `${id.slice(0, 60)}-other`, clean: true, reconnectPeriod: 0, ...makeCredentials(nobleCurve, key, readFileSync(brokerIdFile, 'utf8').trim(), Date.now()) });
+  const client = connectMqtt(`mqtt://127.0.0.1:${port}`, { clientId: `${id.slice(0, 60)}-other`, clean: true, reconnectPeriod: 0, ...makeCredentials(nobleCurve, key, readFileSync(brokerIdFile, 'utf8').trim(), Date.now(), 0n) });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);

@@ -6,6 +6,7 @@
  */
 import type { Envelope } from '../../signer/envelope.js';
 import type { RequestReceived, UnloggedRequests } from '../../log/broker-log/record.js';
+import { encodeRefusal } from '../../signer/remote/refusal.js';
 import { MAX_REQUEST_ID, parseDecimalU64 } from '../request-ids.js';
 import { type Now, type Pending, UNLOGGED_IDS } from './session-protocol.js';
 
@@ -39,14 +40,15 @@ export function parseHello(payload: Uint8Array): Hello | Error {
 /**
  * A device whose journal ends below the highest id the broker log shows answered lost records
  * (deleted, truncated, restored from an older copy): refused, unless the operator accepted
- * exactly that device and id. Undefined when there is no rollback; else the loud line to log.
+ * exactly that device and id. Undefined when there is no rollback; else the loud line to log,
+ * and for a refusal the message that tells the device why (signer/remote/refusal.ts).
  */
 export function rollbackVerdict(
   device: string,
   lastId: bigint,
   answeredUpTo: bigint,
   accept: { readonly device: string; readonly lastId: bigint } | undefined,
-): { readonly accepted: boolean; readonly text: string } | undefined {
+): { readonly accepted: true; readonly text: string } | { readonly accepted: false; readonly text: string; readonly refusal: Uint8Array } | undefined {
   if (lastId >= answeredUpTo) return undefined;
   if (accept?.device === device && accept.lastId === lastId) {
     return {
@@ -57,6 +59,7 @@ export function rollbackVerdict(
   }
   return {
     accepted: false,
+    refusal: encodeRefusal({ reason: 'rollback', lastId, answeredUpTo }),
     text: `device ${device} refused: its journal ends at id ${lastId} but the broker log shows id ${answeredUpTo} answered: ` +
       'its journal was deleted, truncated or restored from an older copy, and signing from that state could sign a revoked commitment. ' +
       `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/broker-log.md "The operator's way out")`,

@@ -23,55 +23,12 @@ import { fromScalar, N, toScalar } from '../../node/curve-scalars.js';
 import { fastCurve } from '../../node/curve-native.js';
 import { KnownDevices } from './identity.js';
 import { DEVICE_MAX_PACKET, type GateVerdict, MAX_CLIENT_ID_LENGTH, MAX_CONNECTIONS, MAX_WAITING, MqttGate, PRE_AUTH_BUDGET, PRE_AUTH_MAX_PACKET } from './mqtt-limits.js';
-import { connectMqtt, hasNoDelay } from './mqtt-connect.js';
-import { type MqttServer, startMqttServer } from './mqtt-server.js';
-
-const BROKER_ID = '00112233445566778899aabbccddeeff';
-const KEY_A = new Uint8Array(32).fill(0xa1);
-const KEY_B = new Uint8Array(32).fill(0xb2);
-const ID_A = toHex(nobleCurve.publicKey(KEY_A));
-const ID_B = toHex(nobleCurve.publicKey(KEY_B));
-
-const serverIn = (dir: string, configured: string[], lines: string[], tls?: { certFile: string; keyFile: string }, curve = nobleCurve) =>
-  startMqttServer({
-    dataDir: dir,
-    port: 0,
-    tls: tls && { ...tls, port: 0, host: '127.0.0.1' },
-    brokerId: BROKER_ID,
-    curve,
-    devices: new KnownDevices(dir, configured),
-    log: (level, text) => lines.push(`${level}: ${text}`),
-  });
-
-async function withServer(configured: string[], body: (s: MqttServer, lines: string[], dir: string) => Promise<void>, tls?: { certFile: string; keyFile: string }) {
-  const dir = mkdtempSync(join(tmpdir(), 'sphinx-mqtt-'));
-  const lines: string[] = [];
-  const server = await serverIn(dir, configured, lines, tls);
-  try {
-    await body(server, lines, dir);
-  } finally {
-    await server.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Connects once (no reconnects): the client, or the refusal's error. */
-async function attempt(url: string, clientId: string, creds: Credentials, extra: object = {}): Promise<{ client: MqttClient; error?: Error }> {
-  const client = connectMqtt(url, { clientId, clean: false, reconnectPeriod: 0, ...creds, ...extra });
-  const error = await new Promise<Error | undefined>((resolve) => {
-    client.once('connect', () => resolve(undefined));
-    client.once('error', (e) => resolve(e));
-  });
-  if (error) client.end(true);
-  return { client, error };
-}
-
-const now = () => Date.now();
-const url = (s: MqttServer) => `mqtt://127.0.0.1:${s.port}`;
+import { hasNoDelay } from './mqtt-connect.js';
+import { attempt, BROKER_ID, ID_A, ID_B, KEY_A, KEY_B, now, serverIn, url, withServer } from '../../test/embedded-mqtt.js';
 
 test('a fresh token from a known key gets in; TCP_NODELAY on both sockets', async () => {
   await withServer([ID_A], async (server, lines) => {
-    const { client, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    const { client, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
     assert.equal(error, undefined);
     assert.ok(hasNoDelay(client.stream), 'client socket has TCP_NODELAY');
     assert.ok(server.sockets().length > 0 && server.sockets().every(hasNoDelay), 'accepted sockets have TCP_NODELAY');
@@ -85,7 +42,7 @@ test('the broker\'s local client: publishes at QoS 1 to a device, gets its messa
     const own = server.localClient();
     const got: string[] = [];
     own.on('message', (name, payload, packet) => got.push(`${name.split('/').pop()} ${payload.toString()} retain=${packet.retain}`));
-    const { client: device, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    const { client: device, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
     assert.equal(error, undefined);
     await device.publishAsync(topic(ID_A, 'status'), 'online', { qos: 1, retain: true });
     await own.subscribeAsync(['sphinx/v1/+/status', 'sphinx/v1/+/res'], { qos: 1 });
@@ -112,11 +69,11 @@ test('the broker\'s local client: publishes at QoS 1 to a device, gets its messa
 test('refused, each with its reason logged: forged signature, expired token, reused token, unknown key', async () => {
   await withServer([ID_A], async (server, lines) => {
     const refusals: [string, Credentials, RegExp][] = [
-      ['forged signature', { username: ID_A, password: makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()).password }, /bad signature/],
-      ['token for another broker', makeCredentials(nobleCurve, KEY_A, 'another-broker', now()), new RegExp(`bad signature: not signed over this broker's id ${BROKER_ID}; most likely the device was started with another --broker-id`)],
-      ['expired token', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() - 6 * 60_000), /token expired: device clock 360 s behind this broker's \(limit 300 s old\): set the device clock right/],
-      ['token from the future', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 120_000), /token from the future: device clock 120 s ahead of this broker's \(tolerance 30 s\)/],
-      ['unknown key', makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()), new RegExp(`unknown key ${ID_B}`)],
+      ['forged signature', { username: ID_A, password: makeCredentials(nobleCurve, KEY_B, BROKER_ID, now(), 0n).password }, /bad signature/],
+      ['token for another broker', makeCredentials(nobleCurve, KEY_A, 'another-broker', now(), 0n), new RegExp(`bad signature: not signed over this broker's id ${BROKER_ID}; most likely the device was started with another --broker-id`)],
+      ['expired token', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() - 6 * 60_000, 0n), /token expired: device clock 360 s behind this broker's \(limit 300 s old\): set the device clock right/],
+      ['token from the future', makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 120_000, 0n), /token from the future: device clock 120 s ahead of this broker's \(tolerance 30 s\)/],
+      ['unknown key', makeCredentials(nobleCurve, KEY_B, BROKER_ID, now(), 0n), new RegExp(`unknown key ${ID_B}`)],
     ];
     for (const [what, creds, reason] of refusals) {
       const before = lines.length;
@@ -128,7 +85,7 @@ test('refused, each with its reason logged: forged signature, expired token, reu
       assert.match(logged, reason, what);
     }
 
-    const creds = makeCredentials(nobleCurve, KEY_A, BROKER_ID, now());
+    const creds = makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n);
     const first = await attempt(url(server), ID_A, creds);
     assert.equal(first.error, undefined, 'first use of the token');
     await first.client.endAsync();
@@ -142,8 +99,8 @@ test('refused, each with its reason logged: forged signature, expired token, reu
 /** The same token with S replaced by n − S: the same signature, spelled differently. */
 function otherSpelling(creds: Credentials): Credentials {
   const token = fromHex(creds.password);
-  const s = toScalar(token.subarray(40));
-  return { username: creds.username, password: toHex(token.subarray(0, 40)) + toHex(fromScalar(N - s)) };
+  const s = toScalar(token.subarray(token.length - 32));
+  return { username: creds.username, password: toHex(token.subarray(0, token.length - 32)) + toHex(fromScalar(N - s)) };
 }
 
 for (const [name, curve] of [['noble', nobleCurve], ['native', fastCurve()]] as const) {
@@ -152,7 +109,7 @@ for (const [name, curve] of [['noble', nobleCurve], ['native', fastCurve()]] as 
     const lines: string[] = [];
     const refusals = () => lines.filter((l) => l.startsWith('unusual: MQTT: refused connection'));
     try {
-      const creds = makeCredentials(nobleCurve, KEY_A, BROKER_ID, now());
+      const creds = makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n);
       let server = await serverIn(dir, [ID_A], lines, undefined, curve);
       const device = await attempt(url(server), ID_A, creds);
       assert.equal(device.error, undefined, 'the device logs in');
@@ -170,7 +127,7 @@ for (const [name, curve] of [['noble', nobleCurve], ['native', fastCurve()]] as 
         }
         assert.match(refusals().at(-2)!, /: token already used/);
         assert.match(refusals().at(-1)!, /: bad signature: /);
-        const fresh = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 1));
+        const fresh = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 1, 0n));
         assert.equal(fresh.error, undefined, 'a fresh token still gets in');
         await fresh.client.endAsync();
       } finally {
@@ -184,7 +141,7 @@ for (const [name, curve] of [['noble', nobleCurve], ['native', fastCurve()]] as 
 
 test('a device may not publish or subscribe under another device\'s id; the refusals are logged', async () => {
   await withServer([ID_A, ID_B], async (server, lines) => {
-    const { client } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    const { client } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
     assert.deepEqual((await client.subscribeAsync(topic(ID_A, 'req'), { qos: 1 })).map((g) => g.qos), [1]);
     for (const filter of [topic(ID_B, 'req'), 'sphinx/v1/#', 'sphinx/v1/+/req']) {
       // SUBACK 0x80, which mqtt.js reports as an error.
@@ -210,14 +167,25 @@ test('a device may not publish or subscribe under another device\'s id; the refu
   });
 });
 
+test('a device may not publish its own `refused` (only the broker refuses a device); the refusal is logged', async () => {
+  await withServer([ID_A], async (server, lines) => {
+    const { client } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
+    const closed = new Promise<void>((r) => client.once('close', () => r()));
+    client.publish(topic(ID_A, 'refused'), '{"v":1,"reason":"rollback","lastId":"0","answeredUpTo":"9"}', { qos: 1 });
+    await closed;
+    assert.ok(lines.some((l) => l.includes(`refused publish from ${ID_A}`) && l.includes(`may not publish ${topic(ID_A, 'refused')}`)));
+    client.end(true);
+  });
+});
+
 test('no key configured: the first device is pinned (durably, loudly); another is then unknown', async () => {
   await withServer([], async (server, lines, dir) => {
-    const a = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    const a = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
     assert.equal(a.error, undefined);
     assert.equal(readFileSync(join(dir, 'pinned-devices'), 'utf8'), `${ID_A}\n`);
     assert.ok(lines.some((l) => l.startsWith(`unusual: MQTT: PINNED DEVICE ${ID_A}`)));
     await a.client.endAsync();
-    const b = await attempt(url(server), ID_B, makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()));
+    const b = await attempt(url(server), ID_B, makeCredentials(nobleCurve, KEY_B, BROKER_ID, now(), 0n));
     assert.ok(b.error);
     assert.ok(lines.some((l) => l.includes(`unknown key ${ID_B} (allowed: the device pinned in`)));
     assert.deepEqual(new KnownDevices(dir, []).admit(ID_B), { known: false, reason: `unknown key ${ID_B} (allowed: the device pinned in ${join(dir, 'pinned-devices')})` });
@@ -235,11 +203,11 @@ test('the TLS listener authenticates devices the same way', { skip: !openssl && 
     await withServer([ID_A], async (server) => {
       assert.ok(server.tlsPort);
       const tlsUrl = `mqtts://localhost:${server.tlsPort}`;
-      const ok = await attempt(tlsUrl, ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()), { ca: readFileSync(certFile) });
+      const ok = await attempt(tlsUrl, ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n), { ca: readFileSync(certFile) });
       assert.equal(ok.error, undefined);
       assert.ok(hasNoDelay(ok.client.stream));
       await ok.client.endAsync();
-      const bad = await attempt(tlsUrl, ID_B, makeCredentials(nobleCurve, KEY_B, BROKER_ID, now()), { ca: readFileSync(certFile) });
+      const bad = await attempt(tlsUrl, ID_B, makeCredentials(nobleCurve, KEY_B, BROKER_ID, now(), 0n), { ca: readFileSync(certFile) });
       assert.ok(bad.error);
     }, { certFile, keyFile });
   } finally {
@@ -274,7 +242,7 @@ test('memory before authentication: CONNECTs announcing 256 MiB are cut off, the
     assert.ok(grown < 48, `RSS grew by ${grown.toFixed(1)} MiB while 4 clients sent ${closed.reduce((a, b) => a + b, 0) / 2 ** 20} MiB`);
     assert.ok(lines.filter((l) => /refused connection .*: a packet of 268435455 bytes before authenticating \(limit \d+\)/.test(l)).length === 4, lines.join('\n'));
     // A device still gets in, and its packets may be larger than before authentication.
-    const { client, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    const { client, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
     assert.equal(error, undefined);
     await client.publishAsync(topic(ID_A, 'res'), Buffer.alloc(1024 * 1024), { qos: 1 });
     await client.endAsync();
@@ -322,7 +290,7 @@ test('connection limits: idle sockets cannot keep a device out; the total is cap
     const made = (): string[] => lines.filter((l) => l.includes(`connections were waiting to authenticate, this the oldest`));
     assert.equal(made().length, 4);
     // A device still gets in (its socket makes room by closing the oldest idle one).
-    const device = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    const device = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
     assert.equal(device.error, undefined);
     assert.equal(made().length, 5);
 
@@ -342,10 +310,10 @@ test('connection limits: idle sockets cannot keep a device out; the total is cap
     for (const s of idle) s.destroy();
 
     // A client id longer than a device id and its longest suffix is refused, even with a good token.
-    const long = await attempt(url(server), 'x'.repeat(MAX_CLIENT_ID_LENGTH + 1), makeCredentials(nobleCurve, KEY_A, BROKER_ID, now()));
+    const long = await attempt(url(server), 'x'.repeat(MAX_CLIENT_ID_LENGTH + 1), makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
     assert.ok(long.error, 'refused');
     assert.ok(lines.some((l) => l.includes(`a client id of ${MAX_CLIENT_ID_LENGTH + 1} characters (at most ${MAX_CLIENT_ID_LENGTH})`)));
-    const fits = await attempt(url(server), `${ID_A}-restore`, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 1000));
+    const fits = await attempt(url(server), `${ID_A}-restore`, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now() + 1000, 0n));
     assert.equal(fits.error, undefined);
     await fits.client.endAsync();
   });

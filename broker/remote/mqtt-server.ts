@@ -8,9 +8,11 @@
  * - the broker's own client (a per-process random password; exempt from the ACL), and
  * - devices whose username is their key and whose password is a fresh token signed over the
  *   broker id (signer/remote/auth-token.ts), from a known key, not used before (identity.ts).
- * A device may publish and subscribe only under `sphinx/v1/<its id>/` (withinDevice). Every
- * refusal is logged with its reason. Memory limits before and after authentication:
- * mqtt-limits.ts.
+ * A device may publish and subscribe only under `sphinx/v1/<its id>/` (withinDevice), and not
+ * publish its `refused`. A device whose token's last id is behind what the broker answered
+ * (keepStaleApart) is let in apart, without taking the active device's session over, only to
+ * be told why (docs/remote-protocol.md "Rollback"). Every refusal is logged with its reason.
+ * Memory limits before and after authentication: mqtt-limits.ts.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -18,8 +20,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type Client } from 'aedes';
 import type { Curve } from '../../signer/crypto/curve.js';
-import { checkCredentials, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../signer/remote/auth-token.js';
-import { withinDevice } from '../../signer/remote/topics.js';
+import { checkCredentials, claimedLastId, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../signer/remote/auth-token.js';
+import { parseTopic, topic, withinDevice } from '../../signer/remote/topics.js';
 import { hostPort, listenOrGiveWay } from '../../node/listen.js';
 import { type KnownDevices, UsedTokens } from './identity.js';
 import { type BrokerMqtt, localClient } from './local-client.js';
@@ -29,6 +31,14 @@ import { CONNECT_TIMEOUT_MS, DEVICE_MAX_PACKET, gatedStream, MAX_CLIENT_ID_LENGT
 export const MQTT_URL_FILE = 'mqtt-url';
 
 export type ServerLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
+
+/**
+ * Whether `device`, its journal ending at `lastId`, is stale (its hello would be refused: hello.ts
+ * rollbackVerdict): undefined if not; else the line to log and the refusal to tell it.
+ */
+export type StaleRule = (device: string, lastId: bigint) => { readonly text: string; readonly refusal: Uint8Array } | undefined;
+/** Told, once the stale device has authenticated, that it was kept apart: `text` is its rule's line. */
+export type StaleKept = (device: string, text: string) => void;
 
 export interface MqttServerOptions {
   /** SPHINX_DATA_DIR: the used tokens (identity.ts UsedTokens). */
@@ -57,6 +67,14 @@ export interface MqttServer {
   readonly internalCredentials: { readonly username: string; readonly password: string };
   /** The broker's own client inside this process: aedes' own publish and subscribe (local-client.ts). */
   localClient(): BrokerMqtt;
+  /**
+   * From now on, a device connecting under its own client id (the session a takeover would
+   * take) whose version 2 token says a last id `rule` finds stale gets in apart: client id
+   * `<device id>-refused`, no session kept, no will, no publish, no subscription but its
+   * `refused`, on which it is told why at once. The active device keeps its session; `kept`
+   * reports it (lightningd's log, the broker log).
+   */
+  keepStaleApart(rule: StaleRule, kept: StaleKept): void;
   /** Accepted sockets still open (tests check their TCP_NODELAY). */
   sockets(): readonly net.Socket[];
   close(): Promise<void>;
@@ -66,6 +84,8 @@ const INTERNAL_USERNAME = 'sphinx-broker';
 /** The device id a client authenticated as; absent for the broker's own client. */
 const deviceOf = new WeakMap<Client, string>();
 const internal = new WeakSet<Client>();
+/** Clients let in apart (keepStaleApart): what they are told. */
+const apart = new WeakMap<Client, { readonly text: string; readonly refusal: Uint8Array }>();
 
 export async function startMqttServer(options: MqttServerOptions): Promise<MqttServer> {
   const { log, devices } = options;
@@ -91,6 +111,28 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   await aedes.listen();
 
   const refuse = (what: string, reason: string): void => log('unusual', `MQTT: refused ${what}: ${reason}`);
+
+  let staleRule: StaleRule | undefined;
+  let staleKept: StaleKept | undefined;
+  // Before aedes takes the client id: a stale device must not take the active device's session.
+  // Its token's last id is read unverified here; authenticate verifies it with the token.
+  aedes.preConnect = (client, packet, done) => {
+    const { username, password } = packet;
+    const lastId = staleRule && username !== undefined && packet.clientId === username && password ? claimedLastId(password.toString('utf8')) : undefined;
+    const verdict = lastId === undefined ? undefined : staleRule!(username!, lastId);
+    if (verdict) {
+      apart.set(client, verdict);
+      Object.assign(packet, { clientId: `${username}-refused`, clean: true, will: undefined });
+    }
+    done(null, true);
+  };
+  aedes.on('clientReady', (client) => {
+    const verdict = apart.get(client);
+    const device = deviceOf.get(client);
+    if (!verdict || device === undefined) return;
+    // QoS 0: straight to this connection, kept in no session; a device that misses it connects again.
+    client.publish({ cmd: 'publish', topic: topic(device, 'refused'), payload: Buffer.from(verdict.refusal), qos: 0, retain: false, dup: false }, () => {});
+  });
 
   aedes.authenticate = (client, username, password, done) => {
     const fail = (reason: string, code: 2 | 4 | 5): void => {
@@ -120,15 +162,20 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
     }
     deviceOf.set(client, username);
     admitted(client, DEVICE_MAX_PACKET);
-    log('info', `MQTT: device ${username} authenticated (client id ${client.id})`);
+    const stale = apart.get(client);
+    log('info', `MQTT: device ${username} authenticated (client id ${client.id}${stale ? ', kept apart as stale: no will, told why on its refused topic' : ''})`);
+    if (stale) staleKept?.(username, stale.text);
     done(null, true);
   };
 
   aedes.authorizePublish = (client, packet, done) => {
     if (client === null || internal.has(client)) return done(null);
     const device = deviceOf.get(client);
-    if (device !== undefined && withinDevice(device, packet.topic)) return done(null);
-    const reason = `device ${device} may publish only under sphinx/v1/${device}/, not to ${packet.topic}`;
+    if (apart.has(client)) return done(new Error(`device ${device} kept apart as stale: it may not publish`));
+    // `refused` is the broker's word to a stale device (docs/remote-protocol.md "Rollback"): no device says it.
+    const own = device !== undefined && withinDevice(device, packet.topic);
+    if (own && parseTopic(packet.topic)?.suffix !== 'refused') return done(null);
+    const reason = own ? `device ${device} may not publish ${packet.topic}: only the broker says a device is refused` : `device ${device} may publish only under sphinx/v1/${device}/, not to ${packet.topic}`;
     refuse(`publish from ${client.id}`, reason);
     done(new Error(reason));
   };
@@ -136,6 +183,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   aedes.authorizeSubscribe = (client, subscription, done) => {
     if (internal.has(client)) return done(null, subscription);
     const device = deviceOf.get(client);
+    if (apart.has(client) && subscription.topic !== topic(device!, 'refused')) return done(null, null); // SUBACK failure: it gets only its refusal
     if (device !== undefined && withinDevice(device, subscription.topic)) return done(null, subscription);
     refuse(`subscription from ${client.id}`, `device ${device} may subscribe only under sphinx/v1/${device}/, not to ${subscription.topic}`);
     done(null, null); // SUBACK 0x80 (failure) for this filter, MQTT 3.1.1 §3.9.3
@@ -196,6 +244,10 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
     tlsPort,
     internalCredentials: { username: INTERNAL_USERNAME, password: internalPassword },
     localClient: () => localClient(aedes),
+    keepStaleApart: (rule, kept) => {
+      staleRule = rule;
+      staleKept = kept;
+    },
     sockets: () => [...open],
     async close() {
       const closing = [plain, ...(secure ? [secure] : [])].map((s) => new Promise<void>((r) => s.close(() => r())));

@@ -115,7 +115,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     // In this process: aedes' own publish and subscribe, not a connection to itself.
     const mqtt = server.localClient();
     const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
-    const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: async () => {
+    const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, keepStaleApart: (rule, kept) => server.keepStaleApart(rule, kept), onClose: async () => {
       await mirror.close();
       await server.close();
     } })), control: createControlRelay(mqtt, log) };

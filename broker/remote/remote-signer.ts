@@ -10,7 +10,8 @@ import type { BrokerLog } from '../../log/broker-log/broker-log.js';
 import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
 import type { SignerPort } from '../signer-port.js';
 import type { KnownDevices } from './identity.js';
-import type { ServerLog } from './mqtt-server.js';
+import type { ServerLog, StaleKept, StaleRule } from './mqtt-server.js';
+import { rollbackVerdict } from './hello.js';
 import { type Now, Session, type SessionCommand, type SessionEvent, type SessionOptions } from './session.js';
 import type { BrokerMqtt } from './local-client.js';
 
@@ -24,6 +25,12 @@ export interface RemoteSignerOptions {
   readonly backoffMs?: readonly number[];
   /** SPHINX_ACCEPT_DEVICE_ROLLBACK, parsed (docs/broker-log.md "The operator's way out"). */
   readonly acceptRollback?: SessionOptions['acceptRollback'];
+  /**
+   * The embedded server's hook (mqtt-server.ts keepStaleApart): given the rule that says which
+   * device connecting with which last journaled id is stale, as a hello would be refused, and
+   * where a device kept apart is reported, as a refused hello is.
+   */
+  readonly keepStaleApart?: (rule: StaleRule, kept: StaleKept) => void;
   /** Also run on close (the embedded server, after the client). */
   readonly onClose?: () => Promise<void>;
 }
@@ -80,6 +87,13 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
           if (err) log('unusual', `remote signer: publishing request(s) ${c.ids.join(', ')} to ${c.device}: ${err.message}; resent later`);
         });
         return;
+      case 'refuse':
+        // QoS 1: one left queued in the session reaches the device that connects next, which
+        // stops only if it is about its own journal (signer/remote/refusal.ts).
+        mqtt.publish(topic(c.device, 'refused'), Buffer.from(c.payload), { qos: 1 }, (err) => {
+          if (err) log('unusual', `remote signer: telling ${c.device} it is refused: ${err.message}`);
+        });
+        return;
       case 'append': {
         const appending = brokerLog.append(c.record, { lazy: c.lazy ?? false });
         const { ack } = c;
@@ -119,6 +133,18 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
         return options.devices?.learnInitNodeId(c.hex);
     }
   };
+
+  options.keepStaleApart?.(
+    (device, lastId) => {
+      const verdict = rollbackVerdict(device, lastId, session.inspect().answeredUpTo, options.acceptRollback);
+      return verdict?.accepted === false ? verdict : undefined;
+    },
+    (device, refused) => {
+      const text = `${refused}. Its connection is kept apart: the active device keeps its MQTT session, and ${device} is told why`;
+      run({ kind: 'log', level: 'broken', text: `remote signer: ${text}` });
+      run({ kind: 'append', record: { kind: 'error', text, at: Date.now() } });
+    },
+  );
 
   mqtt.on('message', (name, payload, packet) => {
     const where = parseTopic(name);

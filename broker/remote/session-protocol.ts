@@ -44,6 +44,8 @@ export type SessionEvent =
 
 export type SessionCommand =
   | { readonly kind: 'publish'; readonly device: string; readonly payload: Uint8Array; readonly ids: readonly bigint[] }
+  /** Tell `device` its hello was refused (`refused` topic, signer/remote/refusal.ts). */
+  | { readonly kind: 'refuse'; readonly device: string; readonly payload: Uint8Array }
   /**
    * Append `record`; with `ack`, feed back `appended` or `append-failed` (else log a failure).
    * `lazy`: nothing waits on it yet, so it may wait to share the next sync (BrokerLog.append).

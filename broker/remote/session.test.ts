@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
+import { decodeRefusal } from '../../signer/remote/refusal.js';
 import { fromHex } from '../../signer/bytes.js';
 import type { Reply } from '../../signer/decision.js';
 import { decodeOrderedBatch, decodeRequestBatch, encodeReplyBatch } from '../../signer/remote/envelope-codec.js';
@@ -192,11 +193,15 @@ test('a device whose lastId is below what the broker log shows answered is refus
   assert.match(d.logs(refused).join('\n'), /broken: remote signer: device 0202\S* refused: its journal ends at id 7 but the broker log shows id 10 answered: .*SPHINX_ACCEPT_DEVICE_ROLLBACK=0202\S*:7/);
   assert.ok(d.of(refused, 'append').some((a) => a.record.kind === 'error' && /refused: its journal ends at id 7/.test(a.record.text)));
   assert.deepEqual(d.session.inspect().devices, [{ id: DEVICE, state: 'refused', active: false }]);
+  // It is told why, on its own subtree, so it stops for good (signer/remote/refusal.ts).
+  assert.deepEqual(d.of(refused, 'refuse').map((r) => ({ device: r.device, refusal: decodeRefusal(r.payload) })), [{ device: DEVICE, refusal: { reason: 'rollback', lastId: 7n, answeredUpTo: 10n } }]);
   d.durable(d.request(1));
   assert.deepEqual(d.published(d.pump()), [], 'no request goes to it');
 
   const accepted = drive({ lastId: 10n, answeredUpTo: 10n, acceptRollback: { device: DEVICE, lastId: 7n } });
-  assert.match(accepted.logs(accepted.hello('7')).join('\n'), /accepted because SPHINX_ACCEPT_DEVICE_ROLLBACK names it/);
+  const acceptedHello = accepted.hello('7');
+  assert.match(accepted.logs(acceptedHello).join('\n'), /accepted because SPHINX_ACCEPT_DEVICE_ROLLBACK names it/);
+  assert.deepEqual(accepted.of(acceptedHello, 'refuse'), [], 'an accepted device is not told it is refused');
   assert.deepEqual(accepted.session.inspect().devices, [{ id: DEVICE, state: 'ready', active: true }]);
   const other = drive({ lastId: 10n, answeredUpTo: 10n, acceptRollback: { device: DEVICE, lastId: 6n } });
   other.hello('7');
@@ -206,7 +211,7 @@ test('a device whose lastId is below what the broker log shows answered is refus
 test('the highest id answered this run counts too: a device restarted without its journal is refused', () => {
   const d = withInit();
   d.offline();
-  d.hello('0');
+  assert.deepEqual(d.of(d.hello('0'), 'refuse').map((r) => decodeRefusal(r.payload)), [{ reason: 'rollback', lastId: 0n, answeredUpTo: 1n }]);
   assert.deepEqual(d.session.inspect().devices[0]!.state, 'refused');
 });
 

@@ -100,8 +100,8 @@ export class Session {
     return this.#outstanding.size;
   }
 
-  inspect(): { devices: DeviceView[]; outstanding: number; heard: ReadonlyMap<string, DeviceHeard> } {
-    return { devices: this.devices.list(), outstanding: this.#outstanding.size, heard: this.#heard };
+  inspect(): { devices: DeviceView[]; outstanding: number; heard: ReadonlyMap<string, DeviceHeard>; answeredUpTo: bigint } {
+    return { devices: this.devices.list(), outstanding: this.#outstanding.size, heard: this.#heard, answeredUpTo: this.#answeredUpTo };
   }
 
   handle(event: SessionEvent): SessionCommand[] {
@@ -272,7 +272,10 @@ export class Session {
     if (rollback) {
       this.#log('broken', rollback.text);
       this.#error(rollback.text, now);
-      if (!rollback.accepted) return this.devices.set(device, 'refused');
+      if (!rollback.accepted) {
+        this.#emit({ kind: 'refuse', device, payload: rollback.refusal }); // so a stale device stops for good
+        return this.devices.set(device, 'refused');
+      }
     }
     const unlogged = this.#noted.get(device) === lastId ? undefined : unloggedNote(device, this.options.lastId, lastId, now.wall);
     if (unlogged) {

@@ -1,10 +1,12 @@
 /**
  * The device's MQTT connection (docs/remote-protocol.md "Connecting"): credentials signed by
- * the node key and a last will → subscribe req, control, chain, journal-ack and hello-request →
- * status "online" (retained) → hello {lastId, firmware} → the chain status; hello again when
+ * the node key (with the journal's last id) and a last will → subscribe req, control, chain,
+ * journal-ack, hello-request and refused → status "online" (retained) → hello {lastId,
+ * firmware} → the chain status; hello again when
  * a broker that started after this connection asks (hello-request). A lost connection is
  * retried with backoff and fresh credentials, state kept in memory (no reboot:
- * docs/decisions.md#lessons-from-earlier-remote-signers). A clean close says "offline".
+ * docs/decisions.md#lessons-from-earlier-remote-signers). A clean close says "offline"; a
+ * retired device (refused by the broker) leaves without it, and for good.
  */
 import { utf8 } from '../../signer/bytes.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
@@ -70,6 +72,19 @@ export class DeviceConnection {
     await this.options.transport.end();
   }
 
+  /**
+   * Leaves for good without a word: the broker refused this device's journal and another device
+   * with the seed is active, sharing the `status` topic, so no "offline" (nor the will: a clean
+   * DISCONNECT) may say that device left; and no reconnect, whose takeover of the shared MQTT
+   * session would push it off (docs/journal.md "Retiring a device").
+   */
+  async retire(): Promise<void> {
+    this.#closing = true;
+    if (this.#retry) this.options.clock.cancel(this.#retry);
+    this.#connected = false;
+    await this.options.transport.end();
+  }
+
   get #backoff() {
     return this.options.backoff ?? DEFAULT_BACKOFF;
   }
@@ -82,8 +97,9 @@ export class DeviceConnection {
     if (this.#closing) return;
     const { transport, clock, curve } = this.options;
     const { config, deviceId, nodeKey } = this.parts;
-    // A fresh token per attempt: the server refuses one it has seen, and old ones expire.
-    const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now());
+    // A fresh token per attempt: the server refuses one it has seen, and old ones expire. It
+    // carries the journal's last id: the embedded server keeps a stale device off the session.
+    const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now(), this.parts.lastId() ?? 0n);
     transport.connect(
       { url: config.mqttUrl, clientId: deviceId, username, password, will: { topic: this.#topic('status'), payload: utf8('offline') } },
       {
@@ -101,13 +117,14 @@ export class DeviceConnection {
     const { config, lastId } = this.parts;
     try {
       // Subscribed before "online": the broker relays control commands only to a device that said it.
-      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack'), this.#topic('hello-request')]);
+      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack'), this.#topic('hello-request'), this.#topic('refused')]);
       await transport.publish(this.#topic('status'), utf8('online'), { retain: true });
       await this.#hello();
       this.parts.event('connected');
       log('info', `connected to ${config.mqttUrl}; hello lastId ${lastId() ?? 0n}`);
     } catch (e) {
-      log('unusual', `announcing on ${config.mqttUrl} failed: ${(e as Error).message}`);
+      // Retired meanwhile (kept apart by the embedded server, its subscriptions refused): said already.
+      if (!this.#closing) log('unusual', `announcing on ${config.mqttUrl} failed: ${(e as Error).message}`);
     }
   }
 

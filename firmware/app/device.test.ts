@@ -12,6 +12,7 @@ import { nobleCurve } from '../../signer/crypto/noble.js';
 import { decodeReplyPayload, encodeRequest, encodeRequestBatch } from '../../signer/remote/envelope-codec.js';
 import { JOURNAL_FILE } from '../../log/journal/journal.js';
 import type { MemoryFile } from '../../log/memory-file.js';
+import { encodeRefusal } from '../../signer/remote/refusal.js';
 import { topic } from '../../signer/remote/topics.js';
 import { fixturePath } from '../../test/fixtures.js';
 import { sessionPolicy, sessionRequests } from '../../test/session-records.js';
@@ -24,9 +25,16 @@ const NAME = 'session-basic-l1.jsonl';
 const requests = sessionRequests(NAME);
 const secret = Uint8Array.from(loadTranscript(fixturePath(`transcripts/${NAME}`)).header.hsm_secret.match(/../g)!.map((b) => parseInt(b, 16)));
 
-/** A Device on `dir` with a transport that records replies and lets the test deliver requests. */
-function bootOn(dir: MemoryDir) {
+/**
+ * A Device on `dir` with a transport that records replies and lets the test deliver requests;
+ * it also records every topic published, the log, the lights, and what ends or re-arms the connection.
+ */
+function bootOn(dir: MemoryDir, onRefused?: (reason: string) => void) {
   const replies: { id: bigint; reply: string }[] = [];
+  const topics: string[] = [];
+  const lines: string[] = [];
+  const lights: string[] = [];
+  const ends = { count: 0, timers: 0 };
   /** Each res message: its ids, and the journal's syncs when it was published. */
   const messages: { ids: bigint[]; syncs: number }[] = [];
   const journal = dir.open(JOURNAL_FILE) as MemoryFile;
@@ -36,20 +44,23 @@ function bootOn(dir: MemoryDir) {
       connect: (_options, h) => void (handlers = h),
       subscribe: async () => {},
       publish: async (name, payload) => {
+        const suffix = name.split('/').at(-1)!;
+        topics.push(suffix === 'status' ? `status ${new TextDecoder().decode(payload)}` : suffix);
         if (!name.endsWith('/res')) return;
         const envs = decodeReplyPayload(payload);
         messages.push({ ids: envs.map((e) => e.id), syncs: journal.syncs });
         for (const { id, reply } of envs) replies.push({ id, reply: reply.kind === 'frame' ? toHex(reply.frame) : reply.kind });
       },
-      end: async () => {},
+      end: async () => void ends.count++,
     },
-    leds: { show: () => {}, blink: () => {} },
+    leds: { show: (state) => void lights.push(state), blink: (state) => void lights.push(`blink ${state}`) },
     store: { lock: () => ({ release() {} }), hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory'), ownerKey: () => undefined, policyFile: () => undefined },
-    clock: { now: () => Date.now(), after: () => ({}) as TimerHandle, cancel: () => {} },
+    clock: { now: () => Date.now(), after: () => (ends.timers++, {}) as TimerHandle, cancel: () => {} },
     curve: nobleCurve,
     policy: sessionPolicy(NAME),
     firmware: 'test',
-    log: () => {},
+    log: (level, line) => void lines.push(`${level}: ${line}`),
+    onRefused,
   });
   device.start();
   handlers!.connected();
@@ -61,7 +72,8 @@ function bootOn(dir: MemoryDir) {
   const deliverAfter = (after: bigint, ...indexes: number[]) => {
     handlers!.message(topic(device.deviceId, 'req'), encodeRequestBatch(indexes.map((i) => requests[i]!.envelope), after));
   };
-  return { replies, messages, journal, deliver, deliverBatch, deliverAfter };
+  const refuse = (payload: Uint8Array) => handlers!.message(topic(device.deviceId, 'refused'), payload);
+  return { device, replies, messages, journal, deliver, deliverBatch, deliverAfter, refuse, topics, lines, lights, ends };
 }
 
 test('restart: queued copies interleaved with the resends after init are answered in id order, none refused', () => {
@@ -126,4 +138,48 @@ test('several messages in flight: a batch delivered before the one it follows wa
   // A resend of a message already handled (its reply lost) names nothing unhandled: journaled replies.
   d.deliverAfter(3n, 3, 4);
   assert.deepEqual(d.messages.at(-1)!.ids, [4n, 5n]);
+});
+
+test('refused by the broker for its own stale journal: it stops for good, without "offline", and says both ids and the way out', async () => {
+  const dir = new MemoryDir();
+  bootOn(dir).deliver(...Array.from({ length: 10 }, (_, i) => i));
+  let reason: string | undefined;
+  const stale = bootOn(dir, (r) => (reason = r));
+  stale.refuse(encodeRefusal({ reason: 'rollback', lastId: 10n, answeredUpTo: 42n }));
+  await new Promise((r) => setImmediate(r));
+  assert.ok(reason, 'the host is told');
+  assert.match(reason, new RegExp(`device ${stale.device.deviceId}: its journal ends at id 10 but the broker log shows id 42 answered`));
+  assert.match(reason, /wipe its data directory.*docs\/journal.md "Retiring a device".*restore its newest journal/);
+  assert.equal(stale.ends.count, 1, 'disconnected (a clean DISCONNECT: no will)');
+  assert.ok(stale.topics.includes('status online') && !stale.topics.includes('status offline'), 'no "offline": the active device shares the status topic');
+  assert.equal(stale.lights.at(-1), 'retired');
+  assert.equal(stale.device.led, 'retired');
+  // Nothing more: no request handled, no reconnect armed.
+  const timers = stale.ends.timers;
+  stale.deliver(0, 10);
+  assert.deepEqual(stale.replies, []);
+  assert.equal(stale.ends.timers, timers);
+  await stale.device.stop();
+  assert.ok(!stale.topics.includes('status offline'), 'a later stop says nothing either');
+});
+
+test('a refusal payload that does not decode is logged and blinked and the device goes on, its journal and replies intact; one about another journal is ignored', () => {
+  const dir = new MemoryDir();
+  let refused = false;
+  const d = bootOn(dir, () => (refused = true));
+  d.deliver(0, 1, 2);
+  const journaled = d.journal.syncs;
+  d.refuse(new TextEncoder().encode('{"v":1,"reason":"rollback","lastId":"3"}'));
+  assert.match(d.lines.join('\n'), /unusual: dropped a refusal payload of 40 bytes that does not decode \(fields lastId, reason, v; expected answeredUpTo, lastId, reason, v\); still running/);
+  assert.equal(d.lights.at(-1), 'blink error');
+  // Meant for another device with this seed: this journal (ends at 3) reaches the answered id.
+  d.refuse(encodeRefusal({ reason: 'rollback', lastId: 1n, answeredUpTo: 3n }));
+  assert.match(d.lines.join('\n'), /the broker's refusal of a journal ending at id 1 ignored: this device's journal ends at id 3, which reaches id 3/);
+  d.deliver(1, 3, 4);
+  assert.deepEqual(d.replies.map((r) => r.id), [1n, 2n, 3n, 2n, 4n, 5n]);
+  for (const { id, reply } of d.replies) assert.equal(reply, requests[Number(id) - 1]!.exchange.rep, `id ${id}`);
+  assert.ok(d.journal.syncs > journaled);
+  assert.equal(refused, false);
+  assert.equal(d.ends.count, 0);
+  assert.notEqual(d.device.led, 'retired');
 });

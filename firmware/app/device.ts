@@ -4,7 +4,8 @@
  * SignerCore.handle (journaled before the reply leaves) → res; for a batch of requests
  * (docs/remote-protocol.md "Batches"): each in order under the same rules, one journal sync
  * for the batch, then one res with every reply. Control commands and chain updates go to
- * DeviceControl and DeviceChain, their answers back on their own topics.
+ * DeviceControl and DeviceChain, their answers back on their own topics. A refusal of its
+ * journal by the broker (signer/remote/refusal.ts) about this device stops it for good.
  * A payload that does not decode is logged and blinked, never thrown.
  */
 import type { Reply } from '../../signer/decision.js';
@@ -13,6 +14,7 @@ import type { SignerEvent } from '../../signer/events.js';
 import type { PolicyConfig } from '../../signer/policy/policy.js';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { decodeRequestPayload, encodeReplyBatch, encodeReplyEnvelope, type ReplyEnvelope } from '../../signer/remote/envelope-codec.js';
+import { decodeRefusal, refusalMismatch } from '../../signer/remote/refusal.js';
 import { parseTopic, topic } from '../../signer/remote/topics.js';
 import { messageType, requestType } from '../../signer/wire/messages.js';
 import type { SignerOptions } from '../../signer/signer.js';
@@ -46,6 +48,12 @@ export interface DeviceOptions {
   readonly log: (level: DeviceLogLevel, line: string) => void;
   /** The device stopped signing for good (its journal cannot be written); the host should exit. */
   readonly onFatal?: (reason: string) => void;
+  /**
+   * The broker refused this device's journal as behind what it answered (a retired device, or
+   * one that lost its journal): it has disconnected for good, without "offline"; the host
+   * should exit, or stay stopped, never reconnect. `reason` names both ids and the way out.
+   */
+  readonly onRefused?: (reason: string) => void;
 }
 
 export class Device {
@@ -177,6 +185,28 @@ export class Device {
     else if (parsed.suffix === 'chain') this.#chainMessage(payload);
     else if (parsed.suffix === 'journal-ack') this.mirror.acked(payload);
     else if (parsed.suffix === 'control') this.#controlMessage(payload);
+    else if (parsed.suffix === 'refused') this.#refusedMessage(payload);
+  }
+
+  /** The broker's refusal: this device stops for good if it is about its own journal (refusal.ts). */
+  #refusedMessage(payload: Uint8Array): void {
+    const { log } = this.options;
+    const refusal = decodeRefusal(payload);
+    if (refusal instanceof Error) {
+      log('unusual', `dropped a refusal payload of ${payload.length} bytes that does not decode (${refusal.message}); still running`);
+      return this.#event('malformed');
+    }
+    const own = this.core.lastId ?? 0n;
+    const mismatch = refusalMismatch(refusal, own);
+    if (mismatch !== undefined) return log('unusual', `the broker's refusal of a journal ending at id ${refusal.lastId} ignored: ${mismatch}`);
+    if (this.#failed) return;
+    this.#failed = retiredAdvice(this.deviceId, own, refusal.answeredUpTo);
+    log('broken', this.#failed);
+    this.#event('refused');
+    this.#connection.retire().then(
+      () => this.options.onRefused?.(this.#failed!),
+      (e: Error) => this.options.onRefused?.(`${this.#failed!} (disconnecting: ${e.message})`),
+    );
   }
 
   /** A signed control command: decided and journaled by DeviceControl, answered on control-res. */
@@ -333,6 +363,15 @@ export class Device {
     else logRefusals(env.id, handled, log);
     return handled;
   }
+}
+
+/** What a device refused for its stale journal says: both ids and what its owner does. */
+export function retiredAdvice(deviceId: string, lastId: bigint, answeredUpTo: bigint): string {
+  return `the broker refused device ${deviceId}: its journal ends at id ${lastId} but the broker log shows id ${answeredUpTo} answered, ` +
+    'so signing from this state could sign a revoked commitment; stopped for good, and not reconnecting, which would push the active device off. ' +
+    'If another device with this seed took over (a failover), this one is retired: wipe its data directory, hsm_secret included, or make it the ' +
+    'new spare on an empty one (docs/journal.md "Retiring a device"). If this is to be the active device, restore its newest journal; or, knowing ' +
+    `the state after id ${lastId} is lost, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${deviceId}:${lastId} for the broker (docs/broker-log.md "The operator's way out")`;
 }
 
 const WIRE_HSMD_INIT = messageType('hsmd_init');

@@ -31,6 +31,15 @@ test('fatal is sticky: nothing but a restart leaves error', () => {
     assert.deepEqual(nextLed('error', e), { state: 'error' });
 });
 
+test('refused is sticky and only for a connected or connecting device: retired, its own colour, no error blink over it', () => {
+  for (const from of ['connecting', 'ready', 'signing'] as LedName[]) assert.equal(nextLed(from, 'refused').state, 'retired');
+  assert.equal(nextLed('booting', 'refused').state, 'booting');
+  assert.equal(nextLed('error', 'refused').state, 'error');
+  for (const e of ['booted', 'connected', 'disconnected', 'request', 'replied', 'malformed', 'fatal', 'refused'] as LedEvent[])
+    assert.deepEqual(nextLed('retired', e), { state: 'retired' });
+  assert.notEqual(LED_COLOURS.retired.pattern, LED_COLOURS.connecting.pattern, 'a single GPIO LED tells them apart');
+});
+
 test('events that do not apply change nothing (no request before connecting)', () => {
   assert.deepEqual(nextLed('booting', 'request'), { state: 'booting' });
   assert.deepEqual(nextLed('connecting', 'replied'), { state: 'connecting' });

@@ -157,7 +157,7 @@ async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: U
       const attempt = (): void => {
         entries = [];
         chunks = 0;
-        const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now());
+        const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now(), 0n);
         transport.connect(
           // Its own client id: the device's persistent session (its queued requests) is left alone.
           // No will: its "offline" would be taken for the device's own (a spare may be live).

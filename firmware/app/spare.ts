@@ -35,7 +35,7 @@ export async function standBy(options: Omit<RestoreOptions, 'timeoutMs'>): Promi
     await new Promise<void>((resolve) => {
       let done = false;
       const attempt = (): void => {
-        const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now());
+        const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now(), 0n);
         transport.connect(
           { url: config.mqttUrl, clientId: `${deviceId}-spare`, username, password },
           {

@@ -77,6 +77,8 @@ The device's MQTT username is its node id; its password a token signed with the 
 Every line starts with its time (UTC); the status light is a line per change (on a terminal,
 one line rewritten in place).
 SIGTERM or SIGINT: finishes the request in hand, says "offline", disconnects, exits 0.
+Exits 1 on a setup problem, 2 if the journal cannot be written, 3 if the broker refused this
+device's journal as behind what it answered (a retired device: docs/journal.md "Retiring a device").
 `;
 
 /** Wrappers a test harness puts around the host adapters (the product passes none). */
@@ -101,6 +103,8 @@ export interface HostDeviceSettings {
   readonly leds: TerminalLeds;
   readonly log: (level: DeviceLogLevel, line: string) => void;
   readonly onFatal: (reason: string) => void;
+  /** The broker refused this device's stale journal (Device's onRefused). */
+  readonly onRefused: (reason: string) => void;
 }
 
 /** The Device on the Node adapters (mqtt.js, fs journal, terminal LEDs); throws as Device.boot does. */
@@ -131,6 +135,7 @@ export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrapp
     core: { acceptRollback: settings.acceptRollback ?? false },
     log: settings.log,
     onFatal: settings.onFatal,
+    onRefused: settings.onRefused,
   });
 }
 
@@ -225,6 +230,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     if (leds.tty) process.stdout.write('\n');
     process.exit(code);
   }
+  // Exit 3: the broker refused this device's journal as stale; the device has already left, for good.
+  const onRefused = (reason: string): void => {
+    process.stderr.write(`sphinx-signer: ${reason}\n`);
+    void stop(3, 'refused by the broker');
+  };
   process.on('SIGTERM', () => void stop(0, 'SIGTERM'));
   process.on('SIGINT', () => void stop(0, 'SIGINT'));
 
@@ -250,7 +260,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     }
   }
   try {
-    device = bootHostDevice({ mqttUrl: mqttUrl!, trust, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, mqttPassword, leds, log, onFatal: (reason) => void stop(2, reason) }, wrap);
+    device = bootHostDevice({ mqttUrl: mqttUrl!, trust, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, mqttPassword, leds, log, onFatal: (reason) => void stop(2, reason), onRefused }, wrap);
   } catch (e) {
     if (e instanceof DeviceSetupError) return fail(e.message);
     if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));

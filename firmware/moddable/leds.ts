@@ -20,9 +20,8 @@ abstract class BlinkingLeds implements Leds {
     if (this.#blinker) Timer.clear(this.#blinker);
     this.#blinker = undefined;
     this.light(state, true);
-    if (LED_COLOURS[state].pattern === 'blink') {
-      this.#blinker = Timer.repeat(() => this.light(state, (this.#on = !this.#on)), 250);
-    }
+    const { pattern } = LED_COLOURS[state];
+    if (pattern !== 'steady') this.#blinker = Timer.repeat(() => this.light(state, (this.#on = !this.#on)), pattern === 'blink' ? 250 : 1000);
   }
 
   blink(state: LedName): void {

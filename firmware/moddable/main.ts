@@ -63,6 +63,9 @@ export default function main(config = boardConfig): void {
       firmware: config.firmware ?? 'sphinx-signer-esp32/0.1.0',
       log,
       onFatal: (reason) => log('broken', `${reason}: fix the SD card and restart`),
+      // Disconnected for good, LED retired: nothing here restarts or reconnects it (a reboot loop
+      // would take the active device's MQTT session each time); the owner wipes or restores the card.
+      onRefused: (reason) => log('broken', reason),
     });
     // The login token carries the time: set the clock before the first connection.
     void syncClock(store.config().sntp ?? ['pool.ntp.org', 'time.google.com'], { query: sntpQuery, setTime: (s) => Time.set(s), clock, log }).then(() => device_.start());

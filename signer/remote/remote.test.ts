@@ -2,11 +2,12 @@
  * The broker–device protocol pieces: topics and the ACL test, envelope codecs, tokens.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import test from 'node:test';
 import { fromHex, toHex } from '../bytes.js';
 import { nobleCurve } from '../crypto/noble.js';
 import { CodecError } from '../record-fields.js';
-import { checkCredentials, makeCredentials, TOKEN_MAX_AGE_MS } from './auth-token.js';
+import { checkCredentials, claimedLastId, makeCredentials, TOKEN_MAX_AGE_MS } from './auth-token.js';
 import {
   BATCH_VERSION,
   ORDERED_BATCH_VERSION,
@@ -125,7 +126,7 @@ test('batch envelopes (versions 2 and 3) round-trip in order; empty, oversized, 
 });
 
 test('tokens: a fresh token verifies; expired, future, forged, other-broker and malformed ones do not', () => {
-  const c = makeCredentials(nobleCurve, PRIV, 'broker-a', NOW);
+  const c = makeCredentials(nobleCurve, PRIV, 'broker-a', NOW, 0n);
   assert.equal(c.username, toHex(nobleCurve.publicKey(PRIV)));
   const ok = checkCredentials(nobleCurve, c.username, c.password, 'broker-a', NOW + 1000);
   assert.ok(ok.ok);
@@ -140,4 +141,38 @@ test('tokens: a fresh token verifies; expired, future, forged, other-broker and 
   assert.match(reason(checkCredentials(nobleCurve, c.username, flipped, 'broker-a', NOW)), /bad signature/);
   assert.match(reason(checkCredentials(nobleCurve, 'alice', c.password, 'broker-a', NOW)), /username/);
   assert.match(reason(checkCredentials(nobleCurve, c.username, 'secret', 'broker-a', NOW)), /password/);
+});
+
+/** A token as the format in auth-token.ts spells it, built here from node:crypto's SHA-256: the oracle for the version 1 and 2 layouts. */
+function tokenByHand(version: 1 | 2, brokerId: string, at: number, lastId: bigint): string {
+  const u64 = (v: bigint) => Buffer.from(BigInt.asUintN(64, v).toString(16).padStart(16, '0'), 'hex');
+  const fields = version === 1 ? u64(BigInt(at)) : Buffer.concat([u64(BigInt(at)), u64(lastId)]);
+  const hash = createHash('sha256').update(Buffer.concat([Buffer.from(`sphinx-key/mqtt-auth/v${version}\0${brokerId}\0`), fields])).digest();
+  const signature = nobleCurve.sign(new Uint8Array(hash), PRIV);
+  return toHex(Buffer.concat([version === 1 ? Buffer.alloc(0) : Buffer.of(2), fields, signature]));
+}
+
+test('tokens, version 2: they carry the last journaled id, signed; version 1 (older firmware) is still read, without one; others are refused', () => {
+  const lastId = 2n ** 64n - 2n ** 33n;
+  const c = makeCredentials(nobleCurve, PRIV, 'broker-a', NOW, lastId);
+  assert.equal(c.password, tokenByHand(2, 'broker-a', NOW, lastId), 'the documented layout, byte for byte');
+  assert.equal(c.password.length, 162);
+  const ok = checkCredentials(nobleCurve, c.username, c.password, 'broker-a', NOW);
+  assert.ok(ok.ok);
+  assert.equal(ok.lastId, lastId);
+  assert.equal(claimedLastId(c.password), lastId);
+  const reason = (r: ReturnType<typeof checkCredentials>) => (r.ok ? 'ok' : r.reason);
+  // Another last id under the same signature: the id is signed.
+  const claimed = c.password.slice(0, 18) + (7n).toString(16).padStart(16, '0') + c.password.slice(34);
+  assert.equal(claimedLastId(claimed), 7n);
+  assert.match(reason(checkCredentials(nobleCurve, c.username, claimed, 'broker-a', NOW)), /bad signature/);
+
+  const v1 = tokenByHand(1, 'broker-a', NOW, 0n);
+  const old = checkCredentials(nobleCurve, c.username, v1, 'broker-a', NOW);
+  assert.ok(old.ok && old.lastId === undefined && old.issuedAt === NOW, 'a version 1 token is read, without a last id');
+  assert.equal(claimedLastId(v1), undefined);
+  assert.match(reason(checkCredentials(nobleCurve, c.username, `03${c.password.slice(2)}`, 'broker-a', NOW)), /version 3 \(this broker reads 1 and 2\)/);
+  assert.equal(claimedLastId(`03${c.password.slice(2)}`), undefined);
+  assert.match(reason(checkCredentials(nobleCurve, c.username, c.password.slice(0, -2), 'broker-a', NOW)), /not a token \(72 or 81 bytes in hex\)/);
+  assert.match(reason(checkCredentials(nobleCurve, c.username, c.password.toUpperCase(), 'broker-a', NOW)), /not a token/);
 });

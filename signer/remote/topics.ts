@@ -34,6 +34,8 @@ export const TOPIC_SUFFIXES = {
   journalFetch: 'journal-fetch',
   /** broker → device: the mirror, in chunks, the last one marked final. */
   journalDump: 'journal-dump',
+  /** broker → device: its hello was refused, its journal being behind what was answered (refusal.ts); devices may not publish it. */
+  refused: 'refused',
 } as const;
 
 export type TopicSuffix = (typeof TOPIC_SUFFIXES)[keyof typeof TOPIC_SUFFIXES];
