@@ -14,12 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SimLightningd } from '../demo/sim-lightningd.js';
-import { Journal, openJournalFiles } from '../log/journal/journal.js';
-import { encodeEntry, isSourced, type JournalEntry } from '../log/journal/record.js';
-import { NodeDir } from '../node/node-file.js';
-import { toHex } from '../signer/bytes.js';
 import { fixturePath } from './fixtures.js';
-import { freePort, SIGNER_BIN, startDeviceProcess } from './remote-helpers.js';
+import { freePort, journalById, SIGNER_BIN, startDeviceProcess, waitForOutput } from './remote-helpers.js';
 import { loadTranscript } from './transcript.js';
 
 const NAME = 'session-basic-l1.jsonl';
@@ -29,25 +25,6 @@ const secret = Buffer.from(transcript.header.hsm_secret, 'hex');
 const KILL_AFTER = 100;
 /** A reply may wait this long while the spare takes over (on a loaded machine): the takeover's speed is not what is checked. */
 const TAKEOVER_MS = 30_000;
-
-/** Request records by id, as bytes. */
-function journal(dir: string): Map<bigint, string> {
-  const { recovery } = Journal.open(openJournalFiles(new NodeDir(dir)));
-  const byId = new Map<bigint, string>();
-  for (const { entry } of recovery.entries as readonly { entry: JournalEntry }[]) if (!isSourced(entry)) byId.set(entry.id, toHex(encodeEntry(entry)));
-  return byId;
-}
-
-/** Polls `output` (the replay is synchronous, so the event loop cannot) until it matches or `ms` pass. */
-function waitForOutput(output: () => string, pattern: RegExp, ms: number): string {
-  const until = Date.now() + ms;
-  let text = output();
-  while (!pattern.test(text) && Date.now() < until) {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    text = output();
-  }
-  return text;
-}
 
 test('primary SIGKILLed with a spare connected: the spare takes over after catching up, the session completes byte-identical, no id decided by both', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-broker-'));
@@ -85,8 +62,8 @@ test('primary SIGKILLed with a spare connected: the spare takes over after catch
     await spare!.stop();
     await primary.stop();
 
-    const fromPrimary = journal(primary.dir);
-    const fromSpare = journal(spare!.dir);
+    const fromPrimary = journalById(primary.dir);
+    const fromSpare = journalById(spare!.dir);
     assert.ok(fromPrimary.size > 50 && fromSpare.size > fromPrimary.size / 2, `both journals hold the session (${fromPrimary.size}, ${fromSpare.size})`);
     for (const [id, bytes] of fromSpare) {
       if (id <= upTo) assert.equal(bytes, fromPrimary.get(id), `id ${id}: the spare's copy is the primary's record`);

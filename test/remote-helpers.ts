@@ -1,7 +1,8 @@
 /**
  * Helpers for the remote-path tests and bench: free ports, a device process (bin/sphinx-signer,
  * or test/crashing-device.ts when a crash is asked for) with its output in a file, an external
- * Mosquitto configured as examples/mosquitto.conf, the broker log read back after a run.
+ * Mosquitto configured as examples/mosquitto.conf, the broker log and a device's journal read
+ * back after a run.
  */
 import { OWNER_KEY_FILE, POLICY_FILE } from '../firmware/app/control.js';
 import { RECORDED_SESSIONS_POLICY_FILE } from './session-records.js';
@@ -12,6 +13,10 @@ import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { BrokerLog, brokerLogDir, type StoredRecord } from '../log/broker-log/broker-log.js';
+import { Journal, openJournalFiles } from '../log/journal/journal.js';
+import { encodeEntry, isSourced, type JournalEntry } from '../log/journal/record.js';
+import { NodeDir } from '../node/node-file.js';
+import { toHex } from '../signer/bytes.js';
 import { repoRoot } from './fixtures.js';
 
 export const SIGNER_BIN = join(repoRoot, 'bin', 'sphinx-signer');
@@ -36,6 +41,12 @@ export interface DeviceProcess {
    * process it killed, a refusal) may reach its output file a moment later.
    */
   outputMatching(pattern: RegExp, ms: number): Promise<string>;
+  /**
+   * SIGKILLs the device at once. Started `reaped`, the device is gone once this returns, even
+   * while this process's event loop is blocked (a synchronous replay): no zombie is left
+   * holding its data directory's lock, as after a real crash.
+   */
+  sigkill(): void;
   stop(): Promise<void>;
 }
 
@@ -47,7 +58,8 @@ export interface DeviceProcess {
  * and is removed when the test process exits.
  * Its policy.json is `policyFile`: by default the recorded sessions' withdrawal destinations
  * allowlisted (test/session-records.ts), null for none (the device defaults). `ownerKey`
- * provisions owner.pub for signed control.
+ * provisions owner.pub for signed control. `reaped`: the device runs under a shell that reaps
+ * it when it dies (sigkill).
  */
 export function startDeviceProcess(opts: {
   url: string;
@@ -58,6 +70,7 @@ export function startDeviceProcess(opts: {
   policyFile?: string | null;
   ownerKey?: string;
   args?: readonly string[];
+  reaped?: boolean;
 }): DeviceProcess {
   const dir = opts.dir ?? madeDeviceDir();
   mkdirSync(dir, { recursive: true });
@@ -69,9 +82,12 @@ export function startDeviceProcess(opts: {
   const out = openSync(outPath, 'a');
   const signerArgs = ['--mqtt', opts.url, '--data', dir, '--broker-id-file', opts.brokerIdFile, ...(opts.args ?? [])];
   const argv = opts.crash ? [CRASHING_DEVICE, ...signerArgs, ...opts.crash] : [SIGNER_BIN, ...signerArgs];
-  const child = spawn(process.execPath, argv, {
-    stdio: ['ignore', out, out],
-  });
+  const pidFile = join(dir, 'device.pid');
+  // The shell waits for the device (reaping it) and passes SIGTERM on; the device's pid in pidFile.
+  const reaper = `"$@" & p=$!; echo $p > "${pidFile}"; trap 'kill -TERM $p' TERM; wait $p; wait $p`;
+  const child = opts.reaped
+    ? spawn('sh', ['-c', reaper, 'sh', process.execPath, ...argv], { stdio: ['ignore', out, out] })
+    : spawn(process.execPath, argv, { stdio: ['ignore', out, out] });
   closeSync(out);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
@@ -86,6 +102,24 @@ export function startDeviceProcess(opts: {
         text = readFileSync(outPath, 'utf8');
       }
       return text;
+    },
+    sigkill() {
+      if (!opts.reaped) return void child.kill('SIGKILL');
+      let pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+      for (let i = 0; !pid && i < 500; i++) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0;
+      }
+      process.kill(pid, 'SIGKILL');
+      // Gone once the shell has reaped it (kill 0 then fails).
+      for (let i = 0; i < 500; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      }
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -185,4 +219,23 @@ export async function readBrokerLog(dataDir: string): Promise<StoredRecord[]> {
   } finally {
     await log.close();
   }
+}
+
+/** A device's journal: its request records by id, as bytes. */
+export function journalById(dir: string): Map<bigint, string> {
+  const { recovery } = Journal.open(openJournalFiles(new NodeDir(dir)));
+  const byId = new Map<bigint, string>();
+  for (const { entry } of recovery.entries as readonly { entry: JournalEntry }[]) if (!isSourced(entry)) byId.set(entry.id, toHex(encodeEntry(entry)));
+  return byId;
+}
+
+/** Polls `output` (the replay is synchronous, so the event loop cannot) until it matches or `ms` pass. */
+export function waitForOutput(output: () => string, pattern: RegExp, ms: number): string {
+  const until = Date.now() + ms;
+  let text = output();
+  while (!pattern.test(text) && Date.now() < until) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    text = output();
+  }
+  return text;
 }

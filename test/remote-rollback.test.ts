@@ -2,9 +2,10 @@
  * Rollback through the real processes (docs/remote-protocol.md "Rollback"): a simulated
  * lightningd → bin/sphinx-hsmd (remote, embedded MQTT, LevelDB broker log) → bin/sphinx-signer
  * replays the first part of session-basic-l1 (CLN v25.12.1); the device is killed, its journal
- * deleted, and it is started again: its hello says a last id below what the broker log shows
- * answered, so it is refused loudly and nothing is decided from the lost state. Restoring the
- * journal is the way back: the waiting request is then answered with CLN's recorded reply.
+ * deleted, and it is started again: its login token (and its hello) says a last id below what
+ * the broker log shows answered, so it is refused loudly, told why (it stops, exit 3), and
+ * nothing is decided from the lost state. Restoring the journal is the way back: the waiting
+ * request is then answered with CLN's recorded reply.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -69,6 +70,10 @@ test('a device restarted without its journal is refused (lightningd log, broker 
     assert.match(ld.describeStatus(), new RegExp(`log\\(6\\) remote signer: ${refusal.source}`));
     assert.throws(() => ld.master.receive(1500), Timeout, 'no reply while only a refused device is connected');
     assert.deepEqual(journaledIds(deviceDir), [], 'nothing decided from the lost state');
+    // Told why, it stopped for good (exit 3) rather than reconnecting (docs/journal.md "Retiring a device").
+    const told = await device.outputMatching(/stopping \(refused by the broker\)/, 20_000);
+    assert.match(told, new RegExp(`sphinx-signer: the broker refused device [0-9a-f]{66}: its journal ends at id 0 but the broker log shows id ${lastId} answered`));
+    assert.equal(await new Promise((r) => (device.child.exitCode !== null ? r(device.child.exitCode) : device.child.once('exit', r))), 3);
 
     // The way back: the journal restored, the device started again.
     await device.stop();
