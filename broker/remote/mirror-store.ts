@@ -88,6 +88,8 @@ export function acceptMessages(tip: ChainPosition | undefined, messages: readonl
 
 /** How long the broker gathers `journal` messages before storing them (off the reply path). */
 export const GATHER_MS = 50;
+/** After the gather, the longest the store waits for the broker log's next batch to be durable. */
+export const ALIGN_MS = 10;
 
 export interface MirrorAttachment {
   readonly store: MirrorDb;
@@ -98,16 +100,33 @@ export interface MirrorAttachment {
  * Serves the mirror topics on the broker's MQTT client. Messages of one device are handled
  * in arrival order; `journal` messages are gathered for GATHER_MS (and while a write is under
  * way) and stored together with one synced write: the device sends one per reply batch, and
- * an fsync each would compete with the broker log's own, which is on the reply path. The largest answered request id is followed live from the
+ * an fsync each would compete with the broker log's own, which is on the reply path. That
+ * write starts just after one of the broker log's batches is durable (ALIGN_MS at most after
+ * the gather): the next reply's record syncs a device round trip later, so the two seldom
+ * meet on the disk (docs/journal.md "Mirror"). The largest answered request id is followed live from the
  * broker log (a reply is logged only after the device journaled it).
  */
 export async function attachMirror(options: { mqtt: BrokerMqtt; brokerLog: BrokerLog; dir: string; log: ServerLog }): Promise<MirrorAttachment> {
   const { mqtt, brokerLog, log } = options;
   const store = await MirrorDb.open(options.dir);
   let repliedUpTo = 0n;
+  /** Drains waiting for the broker log's next durable batch (its records reach the subscription below). */
+  const afterBatch = new Set<() => void>();
   const replies = brokerLog.subscribe(0n, ({ record }) => {
     if (record.kind === 'reply-received' && record.id > repliedUpTo) repliedUpTo = record.id;
+    for (const wake of afterBatch) wake();
   });
+  /** Resolves after the next batch is durable (or ALIGN_MS), once the turn that answers its replies is over. */
+  const brokerLogBatchDone = (): Promise<void> =>
+    new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        afterBatch.delete(wake);
+        setImmediate(resolve);
+      };
+      const timer = setTimeout(wake, ALIGN_MS);
+      afterBatch.add(wake);
+    });
   await replies.ready;
   const queues = new Map<string, Promise<void>>();
   // Acknowledgements go at QoS 0: they are cumulative and the device sends again what stays
@@ -131,7 +150,7 @@ export async function attachMirror(options: { mqtt: BrokerMqtt; brokerLog: Broke
     });
     const accepted = acceptMessages(await store.tip(device), messages);
     for (const note of accepted.notes) log('unusual', `mirror of ${device}: ${note}`);
-    await store.apply(device, accepted);
+    await store.apply(device, accepted, brokerLogBatchDone);
     if (accepted.ack.gap) log('unusual', `mirror of ${device}: entries after ${accepted.ack.counter} do not follow the stored chain; asking for them again`);
     // Not awaited: the next write need not wait for this PUBACK (acks are cumulative, in order).
     send(device, 'journal-ack', encodeAck(accepted.ack)).catch((e: Error) => log('unusual', `mirror of ${device}: acknowledgement not sent (${e.message}); the device sends again`));

@@ -38,13 +38,19 @@ export class MirrorDb {
 
   /**
    * Stores entries durably (one synced batch): after dropping the device's chain if `reset`,
-   * and dropping the entries below `pruneBelow` afterwards (a snapshot supersedes them).
+   * and dropping the entries below `pruneBelow` afterwards (a snapshot supersedes them). The
+   * batch is built at once and written (synced) when `beforeWrite` resolves.
    */
-  async apply(deviceId: string, a: { readonly store: readonly MirrorEntry[]; readonly reset: boolean; readonly pruneBelow?: bigint }): Promise<void> {
+  async apply(
+    deviceId: string,
+    a: { readonly store: readonly MirrorEntry[]; readonly reset: boolean; readonly pruneBelow?: bigint },
+    beforeWrite?: () => Promise<void>,
+  ): Promise<void> {
     if (a.reset) await this.db.clear({ gte: prefix(deviceId), lt: endOf(deviceId) });
     if (a.store.length > 0) {
       const write = this.db.batch(); // chained: a fraction of the array form's CPU per entry (broker-log.ts)
       for (const e of a.store) write.put(keyOf(deviceId, e.counter), encodeMirrorEntry(e));
+      await beforeWrite?.();
       await write.write({ sync: true });
       this.#tips.set(deviceId, positionAfter(a.store.at(-1)!));
     }
