@@ -65,9 +65,10 @@ test('the encoding does not depend on the order maps and sets were filled in', (
 
 test('the velocity window encodes one entry per second, ascending; an older listing (each payment) reads the same', () => {
   const paid = (at: number, amountMsat: bigint): SignerEvent => ({ kind: 'PaymentAuthorized', at, amountMsat, paymentHash: new Uint8Array(32), via: 'limit', windowSec: 3600 });
-  const state = [paid(200, 1n), paid(100, 2n), paid(200, 4n)].reduce(apply, initialState);
+  // Without the authorizations policy-htlc-payment-approved keeps (their own section, after
+  // this one), the device section ends the encoding: u32 count ‖ (u64 at ‖ u64 msat)*.
+  const state = { ...[paid(200, 1n), paid(100, 2n), paid(200, 4n)].reduce(apply, initialState), authorizedPayments: initialState.authorizedPayments };
   const bytes = encodeState(state);
-  // The device section ends the encoding: u32 count ‖ (u64 at ‖ u64 msat)*.
   const tail = (entries: [number, bigint][]) => {
     const w = new WireWriter();
     w.u32(entries.length);

@@ -25,6 +25,8 @@
  *   ‖ [recorded balances, only when a channel has one (CommitmentBalanceRecorded): u8 3
  *      ‖ u32 count ‖ (ref ‖ option(u64 n, u64 sat) holder ‖ option(u64 n, u64 sat) counterparty)*
  *      in ascending channelKey order]
+ *   ‖ [HTLCs and authorized payments (policy-htlc-payment-approved), only when there are some:
+ *      section 4, laid out in projections/htlc-section.ts]
  *   (the optional sections come in this order; a state without them encodes as before)
  * Equal states give equal bytes whatever order their maps and sets were filled in.
  *
@@ -63,6 +65,7 @@ import { NETWORKS, type NetworkName } from '../signer/chain/networks.js';
 import type { ChainView, OutpointStatus } from '../signer/chain/view.js';
 import type { WireReader } from '../signer/wire/reader.js';
 import { WireWriter } from '../signer/wire/writer.js';
+import { HTLC_SECTION, readHtlcSection, writeHtlcSection } from './htlc-section.js';
 
 export const STATE_CODEC_VERSION = 1;
 export const SNAPSHOT_BODY_VERSION = 2;
@@ -154,7 +157,9 @@ export function writeState(w: WireWriter, s: SignerState): void {
   for (const k of keys) writeChannel(w, s.channels.get(k)!);
   if (s.chain) writeChain(w, s.chain);
   if (hasDeviceSection(s)) writeDeviceSection(w, s);
-  writeBalanceSection(w, keys.map((k) => s.channels.get(k)!));
+  const channels = keys.map((k) => s.channels.get(k)!);
+  writeBalanceSection(w, channels);
+  writeHtlcSection(w, s, channels);
 }
 
 const BALANCE_SECTION = 3;
@@ -304,6 +309,7 @@ export function readState(r: WireReader): SignerState {
     if (section === CHAIN_SECTION) state = { ...state, chain: readChain(r) };
     else if (section === DEVICE_SECTION) state = { ...state, ...readDeviceSection(r) };
     else if (section === BALANCE_SECTION) state = { ...state, channels: readBalanceSection(r, state.channels) };
+    else if (section === HTLC_SECTION) state = readHtlcSection(r, state);
     else throw new CodecError(`signer state: unknown section ${section} at offset ${at}`);
   }
   return state;

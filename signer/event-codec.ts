@@ -21,6 +21,7 @@ import {
   CodecError,
   decodeWith,
   enumeration,
+  list,
   option,
   readOption,
   readString,
@@ -66,6 +67,7 @@ export const EVENT_TAGS: Readonly<Record<SignerEvent['kind'], number>> = {
   PaymentAuthorized: 23,
   PolicyRefused: 24,
   CommitmentBalanceRecorded: 25,
+  CommitmentHtlcsRecorded: 26,
 };
 const KIND_OF_TAG = new Map(Object.entries(EVENT_TAGS).map(([k, t]) => [t, k as SignerEvent['kind']]));
 
@@ -78,6 +80,7 @@ type EventFields<K extends EventKind> = { readonly [F in Exclude<keyof Extract<S
 const channelCommitment = { channel: channelRef, commitNum: u64 };
 const outpointInBlock = { txid: varBytes, vout: u32, height: u32, blockHash: varBytes };
 const policyNote = { policy: string, detail: string };
+export const seenHtlc = struct({ offered: bool, amountMsat: u64, paymentHash: varBytes, cltvExpiry: u32 });
 
 /** Each kind's fields in the order they are written. Part of the format, as the tags are. */
 const EVENT_FIELDS: { readonly [K in EventKind]: EventFields<K> } = {
@@ -117,6 +120,12 @@ const EVENT_FIELDS: { readonly [K in EventKind]: EventFields<K> } = {
     side: enumeration('event: CommitmentBalanceRecorded side', ['holder', 'counterparty'] as const),
     commitNum: u64,
     ourBalanceSat: u64,
+  },
+  CommitmentHtlcsRecorded: {
+    channel: channelRef,
+    side: enumeration('event: CommitmentHtlcsRecorded side', ['holder', 'counterparty'] as const),
+    commitNum: u64,
+    htlcs: list(seenHtlc),
   },
 };
 

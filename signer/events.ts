@@ -124,6 +124,29 @@ export interface CommitmentBalanceRecorded {
   readonly ourBalanceSat: bigint;
 }
 
+/** An HTLC of a commitment, as policy-htlc-payment-approved remembers it. */
+export interface SeenHtlc {
+  /** We offered it (hsm_htlc side LOCAL): it pays out of our balance. */
+  readonly offered: boolean;
+  readonly amountMsat: bigint;
+  readonly paymentHash: Uint8Array;
+  readonly cltvExpiry: number;
+}
+
+/**
+ * The HTLCs of a commitment we validated (`holder`) or signed (`counterparty`), journaled
+ * while policy-htlc-payment-approved is on (policy/htlc-payment-rules.ts): the next
+ * commitment's new HTLCs are those not in the latest ones, and forwards are matched against
+ * HTLCs offered to us on other channels (htlc-ledger.ts).
+ */
+export interface CommitmentHtlcsRecorded {
+  readonly kind: 'CommitmentHtlcsRecorded';
+  readonly channel: ChannelRef;
+  readonly side: 'holder' | 'counterparty';
+  readonly commitNum: bigint;
+  readonly htlcs: readonly SeenHtlc[];
+}
+
 /** A policy rule configured as warn-only was violated; the request went ahead. */
 export interface PolicyWarned {
   readonly kind: 'PolicyWarned';
@@ -230,6 +253,7 @@ export type SignerEvent =
   | CounterpartyCommitmentSigned
   | CounterpartySecretStored
   | CommitmentBalanceRecorded
+  | CommitmentHtlcsRecorded
   | PolicyWarned
   | ChainEvent
   | PolicyChanged

@@ -9,6 +9,7 @@ import type { ChannelRef, ChannelSetUp, SignerEvent } from './events.js';
 import { applyCommitmentEvent, type CommitmentState } from './handlers/commitment-state.js';
 import { networkOfChainHash } from './chain/networks.js';
 import { applyChainEvent, startView, type ChainView } from './chain/view.js';
+import { authorize, NO_HTLCS, reindex, type AuthorizedPayment, type ChannelHtlcs, type ChannelShare } from './htlc-ledger.js';
 import { PaymentWindow } from './payment-window.js';
 import { PersistentMap } from './persistent-map.js';
 import type { PolicyConfig } from './policy/policy.js';
@@ -33,6 +34,8 @@ export interface ChannelState {
   readonly lockedOutpoints: ReadonlySet<string>;
   /** Commitment history (handlers/commitment-state.ts); absent until the first one. */
   readonly commitments?: CommitmentState;
+  /** HTLCs of the latest commitments (CommitmentHtlcsRecorded, htlc-ledger.ts); absent while none. */
+  readonly htlcs?: ChannelHtlcs;
 }
 
 export interface SignerState {
@@ -54,6 +57,10 @@ export interface SignerState {
   readonly approvals: ReadonlySet<string>;
   /** Payments within the velocity window (persistent: a payment costs O(log n) however many). */
   readonly payments: PaymentWindow;
+  /** Payments authorized by payment hash hex (htlc-ledger.ts), for policy-htlc-payment-approved. */
+  readonly authorizedPayments: PersistentMap<AuthorizedPayment>;
+  /** The channels' HTLCs by payment hash hex (htlc-ledger.ts); derived from ChannelState.htlcs. */
+  readonly htlcIndex: PersistentMap<readonly ChannelShare[]>;
 }
 
 export const initialState: SignerState = Object.freeze({
@@ -66,6 +73,8 @@ export const initialState: SignerState = Object.freeze({
   controlNonce: 0n,
   approvals: new Set<string>(),
   payments: PaymentWindow.empty,
+  authorizedPayments: PersistentMap.empty<AuthorizedPayment>(),
+  htlcIndex: PersistentMap.empty<readonly ChannelShare[]>(),
 });
 
 /** Each reference's key, made once: a rebuild's events share reference objects (event codec). */
@@ -107,7 +116,7 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
     }
     case 'ChannelCreated':
       // new_channel for a dbid lightningd reuses starts that channel afresh.
-      return withChannel(state, event.channel, () => ({
+      return withChannel(withoutHtlcs(state, event.channel), event.channel, () => ({
         ref: event.channel,
         setup: undefined,
         lockedOutpoints: new Set(),
@@ -126,7 +135,8 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
         forgotten?.commitments?.holderRevokedThrough !== undefined
           ? state.channels.set(key, { ref: forgotten.ref, setup: undefined, lockedOutpoints: new Set(), commitments: forgotten.commitments })
           : state.channels.delete(key);
-      return { ...state, channels };
+      const htlcIndex = forgotten?.htlcs ? reindex(state.htlcIndex, key, forgotten.htlcs, NO_HTLCS) : state.htlcIndex;
+      return { ...state, channels, htlcIndex };
     }
     case 'OutpointLocked':
       return withChannel(state, event.channel, (c) => ({
@@ -139,6 +149,12 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
     case 'CounterpartySecretStored':
     case 'CommitmentBalanceRecorded':
       return withChannel(state, event.channel, (c) => ({ ...c, commitments: applyCommitmentEvent(c.commitments, event) }));
+    case 'CommitmentHtlcsRecorded': {
+      const before = state.channels.get(channelKey(event.channel))?.htlcs ?? NO_HTLCS;
+      const after = { ...before, [event.side]: event.htlcs };
+      const htlcIndex = reindex(state.htlcIndex, channelKey(event.channel), before, after);
+      return withChannel({ ...state, htlcIndex }, event.channel, (c) => withHtlcs(c, after));
+    }
     case 'PaymentPreapproved':
       return { ...state, preapprovals: state.preapprovals + 1 };
     case 'PolicyWarned':
@@ -160,10 +176,11 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
       const kept = state.payments.after(event.at - event.windowSec);
       // Only payments within the limit count towards it; the others passed beyond it.
       const payments = event.via === 'limit' ? kept.add(event.at, event.amountMsat) : kept;
-      if (event.via !== 'approval') return { ...state, payments };
+      const authorizedPayments = authorize(state.authorizedPayments, state.htlcIndex, event);
+      if (event.via !== 'approval') return { ...state, payments, authorizedPayments };
       const approvals = new Set(state.approvals);
       approvals.delete(toHex(event.paymentHash));
-      return { ...state, payments, approvals };
+      return { ...state, payments, approvals, authorizedPayments };
     }
   }
 }
@@ -176,6 +193,20 @@ function withChannel(
 ): SignerState {
   const channels = state.channels.update(channelKey(ref), (current) => update(current ?? { ref, setup: undefined, lockedOutpoints: new Set<string>() }));
   return { ...state, channels };
+}
+
+/** The channel with these HTLCs; `htlcs` absent while both commitments have none (so the snapshot need not say so). */
+export function withHtlcs(c: ChannelState, h: ChannelHtlcs): ChannelState {
+  const { htlcs: _old, ...rest } = c;
+  return h.holder.length === 0 && h.counterparty.length === 0 ? rest : { ...rest, htlcs: h };
+}
+
+/** The state with a channel's HTLCs gone from the index and the channel (it is forgotten or starts afresh). */
+function withoutHtlcs(state: SignerState, ref: ChannelRef): SignerState {
+  const key = channelKey(ref);
+  const c = state.channels.get(key);
+  if (c?.htlcs === undefined) return state;
+  return { ...state, htlcIndex: reindex(state.htlcIndex, key, c.htlcs, NO_HTLCS), channels: state.channels.set(key, withHtlcs(c, NO_HTLCS)) };
 }
 
 /** The view a first chain event starts from: the checkpoint of hsmd_init's network. */

@@ -166,7 +166,10 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     const report = spawnSync(process.execPath, [AUDIT, 'report', '--log', rig.dataDir, '--journal', rig.device.dir, '--out', html], { encoding: 'utf8' });
     assert.equal(report.status, 0, report.stderr);
     const journalSection = /<section id="journal">.*?<\/section>/s.exec(readFileSync(html, 'utf8'))![0];
-    assert.match(journalSection, new RegExp(`<dt>policy refusals</dt><dd>${refusedCount + 1}</dd>`), 'the journal counts the preapprovals and the withdrawal');
+    // The recorded node offers the first refused payment's HTLC anyway (as a node skipping
+    // preapproval would): that commitment is refused too (policy-htlc-payment-approved).
+    assert.match(rig.device.output(), /refused: policy-htlc-payment-approved: an HTLC of 10000000 msat offered for [0-9a-f]{64}, a payment the device never approved/);
+    assert.match(journalSection, new RegExp(`<dt>policy refusals</dt><dd>${refusedCount + 2}</dd>`), 'the journal counts the preapprovals, the HTLC offered for the first and the withdrawal');
 
     // Run 2 (the broker restarted, the same device): init, then the owner acts.
     await rig.startBroker();

@@ -24,6 +24,7 @@ import {
 import { check, enforce } from '../policy/policy.js';
 import { commitmentChainRules } from '../policy/chain-rules.js';
 import { commitmentBalance, type CommitmentOutputs } from '../policy/close-rules.js';
+import { htlcEvents, htlcPaymentRules, seenHtlcs } from '../policy/htlc-payment-rules.js';
 import { channelKey, clientChannel, type ChannelState, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
@@ -60,12 +61,14 @@ export const commitmentHandlers: HandlerTable = {
     const ref = clientChannel(env);
     const channel = channelOf(state, ref);
     const c = channel?.commitments;
+    const htlcs = seenHtlcs(m.htlcs);
     const digest = requestDigest(s.tx, m.tx.tx, s.amountSat, m.remote_funding_key, m.remote_per_commit,
       Uint8Array.of(m.option_static_remotekey ? 1 : 0), u64be(m.commit_num), htlcFieldsBytes(m.htlcs, m.feerate));
     const violations = [
       ...commitmentLimits(ctx.policy, channel, { commitNum: m.commit_num, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
       ...counterpartySignRules(c, m.commit_num, digest),
       ...commitmentChainRules(ctx.policy, state.chain, channel, m.htlcs),
+      ...htlcPaymentRules(ctx.policy, state, ref, htlcs),
     ];
     return enforce(ctx.policy, violations, () => {
       const sig = signFundingInput(ctx.curve, s, fundingKeys(ctx, ref).funding, m.remote_funding_key);
@@ -78,6 +81,7 @@ export const commitmentHandlers: HandlerTable = {
             ...balanceEvents(channel, ref, m.commit_num, {
               side: 'counterparty', fundingSat: s.amountSat, outputs: s.tx.outputs, htlcs: m.htlcs, toRemoteKey: ctx.keys.channel(ref.peer, ref.dbid).basepoints.payment,
             }),
+            ...htlcEvents(ctx.policy, state, ref, 'counterparty', m.commit_num, htlcs),
           ];
       return replyWith(encodeMessage('hsmd_sign_tx_reply', { sig }), events);
     });
@@ -124,10 +128,12 @@ export const commitmentHandlers: HandlerTable = {
     // (the new signature is still checked, policy-commitment-counterparty-signature).
     const digest = requestDigest(s.tx, m.tx.tx, s.amountSat, u64be(n), htlcFieldsBytes(m.htlcs, m.feerate));
     const remoteFunding = channel?.setup?.remoteFundingPubkey;
+    const htlcs = seenHtlcs(m.htlcs);
     const violations = [
       ...commitmentLimits(ctx.policy, channel, { commitNum: n, feeratePerKw: m.feerate, htlcs: m.htlcs, fundingSat: s.amountSat }),
       ...holderValidateRules(c, n, digest),
       ...commitmentChainRules(ctx.policy, state.chain, channel, m.htlcs),
+      ...htlcPaymentRules(ctx.policy, state, ref, htlcs),
       // Needs setup_channel's remote funding key: skipped without it (docs/hsmd-protocol.md#recorded-facts).
       ...check(remoteFunding === undefined || verifyFundingInput(ctx.curve, s, funding.pub, remoteFunding, m.sig),
         'policy-commitment-counterparty-signature', () => `peer's signature on our commitment ${n} is invalid`),
@@ -142,6 +148,7 @@ export const commitmentHandlers: HandlerTable = {
             ...(channel?.setup
               ? balanceEvents(channel, ref, n, { side: 'holder', fundingSat: s.amountSat, outputs: s.tx.outputs, htlcs: m.htlcs, toRemoteKey: channel.setup.remoteBasepoints.payment })
               : []),
+            ...htlcEvents(ctx.policy, state, ref, 'holder', n, htlcs),
           ];
       const reply = encodeMessage('hsmd_validate_commitment_tx_reply', {
         old_commitment_secret: undefined,

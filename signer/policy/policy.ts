@@ -86,6 +86,7 @@ export const DEVICE_ONLY_RULES: readonly PolicyName[] = [
   'policy-holder-shutdown-script',
   'policy-mutual-value-matches-commitment',
   'policy-payment-velocity',
+  'policy-htlc-payment-approved',
 ];
 
 export const LOCAL_POLICY: PolicyConfig = { ...DEFAULT_POLICY, off: new Set(DEVICE_ONLY_RULES) };
