@@ -34,6 +34,7 @@ import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js'
 import { isIdRefusal } from '../../core/id-refusals.js';
 import { RequestIds } from '../request-ids.js';
 import type { DeviceHeard, SignerRequest } from '../signer-port.js';
+import { HeardDevices } from './heard-devices.js';
 import type { ServerLog } from './mqtt-server.js';
 import { DeviceSet, type DeviceView } from './device-set.js';
 import { Dispatch } from './dispatch.js';
@@ -65,8 +66,7 @@ export class Session {
   readonly #init = new KeptInit();
   /** Each device's check from its latest hello; an earlier hello's check is void (its reply too). */
   readonly #checks = new Map<string, Pending>();
-  /** For the status page: each device's firmware (from its hello) and when it was last heard from. */
-  readonly #heard = new Map<string, DeviceHeard>();
+  readonly #heard = new HeardDevices();
   /** The largest id whose RequestReceived is durable (undefined: none yet this run, and the log was empty). */
   #loggedUpTo: bigint | undefined;
   readonly #dispatch = new Dispatch({
@@ -101,22 +101,19 @@ export class Session {
   }
 
   inspect(): { devices: DeviceView[]; outstanding: number; heard: ReadonlyMap<string, DeviceHeard>; answeredUpTo: bigint } {
-    return { devices: this.devices.list(), outstanding: this.#outstanding.size, heard: this.#heard, answeredUpTo: this.#answeredUpTo };
+    return { devices: this.devices.list(), outstanding: this.#outstanding.size, heard: this.#heard.all, answeredUpTo: this.#answeredUpTo };
   }
 
   handle(event: SessionEvent): SessionCommand[] {
     this.#out = [];
-    if (event.kind === 'hello' || event.kind === 'res')
-      this.#heard.set(event.device, { ...this.#heard.get(event.device), lastSeenAt: event.now.wall });
+    if (event.kind === 'hello' || event.kind === 'res') this.#heard.heard(event.device, event.now.wall);
     switch (event.kind) {
       case 'request':
         this.#send(event.request, { kind: 'lightningd', token: event.token }, event.now);
         break;
       case 'appended':
-        this.#appended(event.ack, undefined, event.now);
-        break;
       case 'append-failed':
-        this.#appended(event.ack, event.error, event.now);
+        this.#appended(event.ack, event.kind === 'append-failed' ? event.error : undefined, event.now);
         break;
       case 'hello':
         this.#hello(event.device, event.payload, event.now);
@@ -262,7 +259,7 @@ export class Session {
     }
     const { lastId, firmware } = hello;
     this.#log('info', `hello from ${device} (firmware ${String(firmware)}, last journaled id ${lastId})`);
-    if (typeof firmware === 'string') this.#heard.set(device, { lastSeenAt: now.wall, firmware });
+    if (typeof firmware === 'string') this.#heard.firmware(device, firmware);
     this.#emit({ kind: 'append', record: { kind: 'signer-connected', deviceId: device, at: now.wall } });
     if (this.#ids.continueAfter(lastId)) {
       this.#log('unusual', `device ${device} journaled id ${lastId}, beyond this broker's log; ids continue at ${lastId + 1n}`);
