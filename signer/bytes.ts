@@ -54,6 +54,13 @@ export function u32le(n: number): Uint8Array {
   return out;
 }
 
+/** u64 big-endian (BOLT and wire order). */
+export function u64be(n: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, n);
+  return out;
+}
+
 /** u64 little-endian (CLN's channel-seed salt carries the dbid this way, docs/hsmd-protocol.md#byte-order). */
 export function u64le(n: bigint): Uint8Array {
   const out = new Uint8Array(8);

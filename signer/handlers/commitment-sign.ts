@@ -7,6 +7,7 @@
  * with the input amount from the PSBT (bitcoin_tx_hash_for_sig → psbt_input_get_amount),
  * signed by sign_hash (low-R grind: signLowR).
  */
+import { u64be } from '../bytes.js';
 import { WireWriter } from '../wire/writer.js';
 import { sha256, signLowR } from '../crypto/signatures.js';
 import type { Curve } from '../crypto/curve.js';
@@ -81,12 +82,6 @@ export function verifyFundingInput(
   const hash = witnessV0Sighash(s.tx, 0, fundingScript(localFundingPubkey, remoteFundingPubkey), s.amountSat, sig.sighash);
   return sig.sighash === SIGHASH_ALL && curve.verify(sig.signature, hash, remoteFundingPubkey);
 }
-
-const u64be = (v: bigint): Uint8Array => {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, v, false);
-  return out;
-};
 
 /**
  * Retry identity of a commitment request: the funding outpoint it spends (txid ‖ u32 LE

@@ -8,7 +8,7 @@
  * history is recorded as events (commitment-state.ts). A retry with identical data gets the
  * identical reply (signatures are deterministic) and records nothing new.
  */
-import { equal } from '../bytes.js';
+import { equal, u64be } from '../bytes.js';
 import { badRequest, replyWith, type Decision } from '../decision.js';
 import type { ChannelRef, SignerEvent } from '../events.js';
 import { derivePrivateKey, derivePublicKey } from '../keys/bolt3-keys.js';
@@ -36,12 +36,6 @@ import { emptySecretChain, insertSecret } from '../keys/shachain.js';
 const MAX_COMMITMENT = 1n << 48n;
 
 const channelOf = (state: SignerState, ref: ChannelRef): ChannelState | undefined => state.channels.get(channelKey(ref));
-const u64be = (v: bigint): Uint8Array => {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, v, false);
-  return out;
-};
-
 /** CommitmentBalanceRecorded for this commitment, if its balance can be read (close-rules.ts). */
 function balanceEvents(channel: ChannelState | undefined, ref: ChannelRef, commitNum: bigint, commitment: CommitmentOutputs): SignerEvent[] {
   const ourBalanceSat = commitmentBalance(channel?.setup, commitment);

@@ -17,7 +17,7 @@
  * Pure: the caller supplies the time. Refusing unknown keys and reused tokens needs the
  * broker's memory and is done there.
  */
-import { concat, fromHex, toHex, utf8 } from '../bytes.js';
+import { concat, fromHex, toHex, u64be, utf8 } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import { sha256 } from '../crypto/signatures.js';
 
@@ -42,12 +42,6 @@ export type TokenCheck =
   | { readonly ok: true; readonly publicKey: Uint8Array; readonly issuedAt: number; readonly lastId: bigint | undefined }
   | { readonly ok: false; readonly reason: string };
 
-const u64 = (value: bigint): Uint8Array => {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setBigUint64(0, value);
-  return bytes;
-};
-
 /** What the token signs: the time, and (version 2) the last id, as they appear in it. */
 function signedHash(domain: string, brokerId: string, fields: Uint8Array): Uint8Array {
   return sha256(concat(utf8(domain), Uint8Array.of(0), utf8(brokerId), Uint8Array.of(0), fields));
@@ -58,7 +52,7 @@ function signedHash(domain: string, brokerId: string, fields: Uint8Array): Uint8
  * ending at `lastId` (0 for none: a spare standing by, a restore).
  */
 export function makeCredentials(curve: Curve, privateKey: Uint8Array, brokerId: string, nowMs: number, lastId: bigint): Credentials {
-  const fields = concat(u64(BigInt(nowMs)), u64(lastId));
+  const fields = concat(u64be(BigInt(nowMs)), u64be(lastId));
   const signature = curve.sign(signedHash(DOMAIN_V2, brokerId, fields), privateKey);
   return { username: toHex(curve.publicKey(privateKey)), password: toHex(concat(Uint8Array.of(TOKEN_VERSION), fields, signature)) };
 }
