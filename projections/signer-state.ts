@@ -60,7 +60,7 @@ import { PaymentWindow } from '../signer/payment-window.js';
 import { PersistentMap } from '../signer/persistent-map.js';
 import { policyConfig } from '../signer/policy/policy-codec.js';
 import type { CommitmentState, RecordedBalance, SignedCounterpartyCommitment } from '../signer/handlers/commitment-state.js';
-import { apply, channelKey, initialState, type ChannelState, type SignerState } from '../signer/state.js';
+import { apply, channelKey, channelState, initialState, type ChannelState, type SignerState } from '../signer/state.js';
 import { NETWORKS, type NetworkName } from '../signer/chain/networks.js';
 import type { ChainView, OutpointStatus } from '../signer/chain/view.js';
 import type { WireReader } from '../signer/wire/reader.js';
@@ -117,7 +117,9 @@ function readCommitments(r: WireReader): CommitmentState {
   const known = [];
   for (let i = 0; i < slots; i++) known.push(readOption(r, () => ({ index: r.u64(), secret: readVarBytes(r) })));
   const last = readOption(r, () => r.u64());
-  return { holderValidated, holderFirst, holderRevokedThrough, counterpartySigned, counterpartyPrevious, counterpartyFirst, secrets: { known, last } };
+  const secrets = { known, last };
+  // Balances: section 3.
+  return { holderValidated, holderFirst, holderRevokedThrough, counterpartySigned, counterpartyPrevious, counterpartyFirst, secrets, holderBalance: undefined, counterpartyBalance: undefined };
 }
 
 function writeChannel(w: WireWriter, c: ChannelState): void {
@@ -136,8 +138,7 @@ function readChannel(r: WireReader): ChannelState {
   const lockedOutpoints = new Set<string>();
   for (let i = 0; i < count; i++) lockedOutpoints.add(readString(r));
   const commitments = readOption(r, () => readCommitments(r));
-  // `commitments` is absent, not undefined, until the first commitment (state.ts).
-  return commitments === undefined ? { ref, setup, lockedOutpoints } : { ref, setup, lockedOutpoints, commitments };
+  return channelState(ref, setup, lockedOutpoints, commitments, undefined); // HTLCs: section 4
 }
 
 export function writeState(w: WireWriter, s: SignerState): void {
@@ -193,8 +194,8 @@ function readBalanceSection(r: WireReader, channels: PersistentMap<ChannelState>
     const key = channelKey(ref);
     const c = out.get(key);
     if (c?.commitments === undefined) throw new CodecError(`signer state: a recorded balance for ${key}, a channel without commitments`);
-    const commitments = { ...c.commitments, ...(holderBalance && { holderBalance }), ...(counterpartyBalance && { counterpartyBalance }) };
-    out = out.set(key, { ...c, commitments });
+    const commitments = { ...c.commitments, holderBalance, counterpartyBalance };
+    out = out.set(key, channelState(c.ref, c.setup, c.lockedOutpoints, commitments, c.htlcs));
   }
   return out;
 }

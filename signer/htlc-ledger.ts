@@ -43,39 +43,52 @@ export const MAX_AUTHORIZED_PAYMENTS = 1000;
 
 export const NO_HTLCS: ChannelHtlcs = Object.freeze({ holder: [], counterparty: [] });
 
-/** Shares of one channel's HTLCs, by payment hash hex. */
-function sharesOf(h: ChannelHtlcs): Map<string, { offeredMsat: bigint; receivedMsat: bigint }> {
-  const sum = (list: readonly SeenHtlc[]) => {
-    const out = new Map<string, { offeredMsat: bigint; receivedMsat: bigint }>();
-    for (const x of list) {
-      const key = toHex(x.paymentHash);
-      const s = out.get(key) ?? { offeredMsat: 0n, receivedMsat: 0n };
-      out.set(key, x.offered ? { ...s, offeredMsat: s.offeredMsat + x.amountMsat } : { ...s, receivedMsat: s.receivedMsat + x.amountMsat });
-    }
-    return out;
-  };
-  const holder = sum(h.holder);
-  const counterparty = sum(h.counterparty);
-  const out = new Map(holder);
-  for (const [key, c] of counterparty) {
-    const o = out.get(key);
-    out.set(key, o === undefined ? c : {
-      offeredMsat: o.offeredMsat > c.offeredMsat ? o.offeredMsat : c.offeredMsat,
-      receivedMsat: o.receivedMsat > c.receivedMsat ? o.receivedMsat : c.receivedMsat,
-    });
+interface Sums {
+  offeredMsat: bigint;
+  receivedMsat: bigint;
+}
+
+/** One commitment's HTLC amounts summed by payment hash hex, each way. */
+function sumsOf(list: readonly SeenHtlc[]): Map<string, Sums> {
+  const out = new Map<string, Sums>();
+  for (const x of list) {
+    const key = toHex(x.paymentHash);
+    let sums = out.get(key);
+    if (sums === undefined) out.set(key, (sums = { offeredMsat: 0n, receivedMsat: 0n }));
+    if (x.offered) sums.offeredMsat += x.amountMsat;
+    else sums.receivedMsat += x.amountMsat;
   }
   return out;
 }
 
+/** Shares of one channel's HTLCs, by payment hash hex: each way, the larger of its two commitments' sums. */
+function sharesOf(h: ChannelHtlcs): Map<string, Sums> {
+  const out = sumsOf(h.holder);
+  for (const [key, c] of sumsOf(h.counterparty)) {
+    const o = out.get(key);
+    if (o === undefined) {
+      out.set(key, c);
+    } else {
+      if (c.offeredMsat > o.offeredMsat) o.offeredMsat = c.offeredMsat;
+      if (c.receivedMsat > o.receivedMsat) o.receivedMsat = c.receivedMsat;
+    }
+  }
+  return out;
+}
+
+const byChannel = (a: ChannelShare, b: ChannelShare): number => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0);
+
 /** The index with channel `channel`'s shares replaced: from those of `before` to those of `after`. */
 export function reindex(index: PersistentMap<readonly ChannelShare[]>, channel: string, before: ChannelHtlcs, after: ChannelHtlcs): PersistentMap<readonly ChannelShare[]> {
   const now = sharesOf(after);
-  const touched = new Set([...sharesOf(before).keys(), ...now.keys()]);
+  const touched = new Set(now.keys());
+  for (const x of before.holder) touched.add(toHex(x.paymentHash));
+  for (const x of before.counterparty) touched.add(toHex(x.paymentHash));
   let out = index;
   for (const hash of touched) {
     const share = now.get(hash);
     const others = (out.get(hash) ?? []).filter((s) => s.channel !== channel);
-    const shares = share === undefined ? others : [...others, { channel, ...share }].sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+    const shares = share === undefined ? others : [...others, { channel, offeredMsat: share.offeredMsat, receivedMsat: share.receivedMsat }].sort(byChannel);
     out = shares.length === 0 ? out.delete(hash) : out.set(hash, shares);
   }
   return out;

@@ -42,9 +42,9 @@ export interface CommitmentState {
   readonly counterpartyFirst: bigint | undefined;
   /** Their revealed per-commitment secrets (BOLT 3 compact storage). */
   readonly secrets: SecretChain;
-  /** What a holder / counterparty commitment pays us at least (CommitmentBalanceRecorded); absent until recorded. */
-  readonly holderBalance?: RecordedBalance;
-  readonly counterpartyBalance?: RecordedBalance;
+  /** What a holder / counterparty commitment pays us at least (CommitmentBalanceRecorded); undefined until recorded. */
+  readonly holderBalance: RecordedBalance | undefined;
+  readonly counterpartyBalance: RecordedBalance | undefined;
 }
 
 /** Our balance (HTLCs in flight left out) in commitment n. */
@@ -61,6 +61,8 @@ export const emptyCommitmentState: CommitmentState = Object.freeze({
   counterpartyPrevious: undefined,
   counterpartyFirst: undefined,
   secrets: emptySecretChain,
+  holderBalance: undefined,
+  counterpartyBalance: undefined,
 });
 
 export type CommitmentEvent =
@@ -70,41 +72,58 @@ export type CommitmentEvent =
   | CounterpartySecretStored
   | CommitmentBalanceRecorded;
 
+/** A commitment state being built by the fold (its own fresh copy). */
+type Draft = { -readonly [K in keyof CommitmentState]: CommitmentState[K] };
+
+/**
+ * A copy written field by field: the fold makes one per commitment event, and a literal of
+ * one known shape costs a fraction of a spread (docs/journal.md "Rebuild").
+ */
+const copy = (c: CommitmentState): Draft => ({
+  holderValidated: c.holderValidated,
+  holderFirst: c.holderFirst,
+  holderRevokedThrough: c.holderRevokedThrough,
+  counterpartySigned: c.counterpartySigned,
+  counterpartyPrevious: c.counterpartyPrevious,
+  counterpartyFirst: c.counterpartyFirst,
+  secrets: c.secrets,
+  holderBalance: c.holderBalance,
+  counterpartyBalance: c.counterpartyBalance,
+});
+
 /** Folds one commitment event. A repeat of the latest fact changes nothing. */
 export function applyCommitmentEvent(s: CommitmentState | undefined, e: CommitmentEvent): CommitmentState {
   const c = s ?? emptyCommitmentState;
+  const next = copy(c);
   switch (e.kind) {
     case 'HolderCommitmentValidated':
-      return {
-        ...c,
-        holderValidated: { n: e.commitNum, digest: e.digest },
-        holderFirst: c.holderFirst ?? e.commitNum,
-      };
+      next.holderValidated = { n: e.commitNum, digest: e.digest };
+      next.holderFirst = c.holderFirst ?? e.commitNum;
+      return next;
     case 'HolderCommitmentRevoked': {
       const through = c.holderRevokedThrough;
-      return { ...c, holderRevokedThrough: through === undefined || e.commitNum > through ? e.commitNum : through };
+      next.holderRevokedThrough = through === undefined || e.commitNum > through ? e.commitNum : through;
+      return next;
     }
     case 'CounterpartyCommitmentSigned': {
-      const signed = { n: e.commitNum, point: e.point, digest: e.digest };
       const last = c.counterpartySigned;
-      const previous = last !== undefined && last.n !== e.commitNum ? last : c.counterpartyPrevious;
-      return {
-        ...c,
-        counterpartySigned: signed,
-        counterpartyPrevious: previous,
-        counterpartyFirst: c.counterpartyFirst ?? e.commitNum,
-      };
+      next.counterpartySigned = { n: e.commitNum, point: e.point, digest: e.digest };
+      next.counterpartyPrevious = last !== undefined && last.n !== e.commitNum ? last : c.counterpartyPrevious;
+      next.counterpartyFirst = c.counterpartyFirst ?? e.commitNum;
+      return next;
     }
-    case 'CounterpartySecretStored': {
+    case 'CounterpartySecretStored':
       // Compact storage only takes the next secret (the first may be any, keys/shachain.ts).
       // decide checked the secret (policy-revocation-shachain); the fold only stores it. A
       // journal altered behind its CRCs is sphinx-audit verify's to find, not the fold's.
       if (c.secrets.last !== undefined && e.commitNum !== c.secrets.last + 1n) return c;
-      return { ...c, secrets: storeSecret(c.secrets, e.commitNum, e.secret) };
-    }
+      next.secrets = storeSecret(c.secrets, e.commitNum, e.secret);
+      return next;
     case 'CommitmentBalanceRecorded': {
       const balance = { n: e.commitNum, sat: e.ourBalanceSat };
-      return e.side === 'holder' ? { ...c, holderBalance: balance } : { ...c, counterpartyBalance: balance };
+      if (e.side === 'holder') next.holderBalance = balance;
+      else next.counterpartyBalance = balance;
+      return next;
     }
   }
 }
