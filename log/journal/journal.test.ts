@@ -1,7 +1,6 @@
 /**
- * The device journal on the in-memory file with faults: CRC-32C against its published
- * check value; real records (session-basic-l1 through a live Signer) survive reopen; a
- * crash mid-append at every byte loses only the unacknowledged record (torn tail cut and
+ * The device journal on the in-memory file with faults (CRC-32C itself: crc32c.test.ts):
+ * real records (session-basic-l1 through a live Signer) survive reopen; a crash mid-append at every byte loses only the unacknowledged record (torn tail cut and
  * reported); a flipped bit anywhere is refused naming its frame's offset (in the last frame
  * only a length raised past the end looks torn); zero-filled and overwritten regions, even
  * at the end, are refused with the file left as it was; snapshots alternate slots, survive a torn slot, and compaction restarts the
@@ -12,7 +11,6 @@ import test from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { liveSession } from '../../test/session-records.js';
 import { MemoryDir, type MemoryFile } from '../memory-file.js';
-import { crc32c, crc32cUpdate } from './crc32c.js';
 import { FRAME_HEADER, JournalCorruptError, MAX_FRAME_PAYLOAD, encodeFrame, scanFrames } from './frame.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from './journal.js';
 import { type JournalRecord, type SourcedRecord, decodeEntry, decodeRecord, encodeRecord, encodeSourced } from './record.js';
@@ -35,36 +33,6 @@ function write(dir: MemoryDir, rs: readonly JournalRecord[]): Journal {
   }
   return journal;
 }
-
-test('CRC-32C check value: "123456789" → 0xE3069283 (RFC 3720 / CRC catalogue)', () => {
-  assert.equal(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
-  assert.equal(crc32c(new Uint8Array(0)), 0);
-});
-
-test('CRC-32C: RFC 3720 B.4 vectors, and every length, split and range equal to the bit-at-a-time definition', () => {
-  const bytes = (f: (i: number) => number) => Uint8Array.from({ length: 32 }, (_, i) => f(i));
-  assert.equal(crc32c(bytes(() => 0)), 0x8a9136aa);
-  assert.equal(crc32c(bytes(() => 0xff)), 0x62a8ab43);
-  assert.equal(crc32c(bytes((i) => i)), 0x46dd794e);
-  assert.equal(crc32c(bytes((i) => 31 - i)), 0x113fdb5c);
-  const bitwise = (b: Uint8Array): number => {
-    let c = 0xffffffff;
-    for (const x of b) {
-      c ^= x;
-      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    }
-    return ~c >>> 0;
-  };
-  const data = Uint8Array.from({ length: 67 }, (_, i) => (i * 151 + 7) & 0xff);
-  for (let n = 0; n <= data.length; n++) {
-    const b = data.subarray(0, n);
-    assert.equal(crc32c(b), bitwise(b), `length ${n}`);
-    const split = n >> 1;
-    assert.equal(crc32cUpdate(crc32c(b.subarray(0, split)), b.subarray(split)), bitwise(b), `length ${n} split at ${split}`);
-    assert.equal(crc32cUpdate(crc32cUpdate(0, data, 0, split), data, split, n), bitwise(b), `length ${n} as ranges split at ${split}`);
-    assert.equal(crc32cUpdate(0, data, split, n), bitwise(data.subarray(split, n)), `range [${split}, ${n})`);
-  }
-});
 
 test('records round-trip through the record codec and reopen in order', () => {
   for (const r of records) assert.deepEqual(decodeRecord(encodeRecord(r)), r);
