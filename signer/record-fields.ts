@@ -10,7 +10,6 @@
  *   option = u8 0 (absent) | u8 1 ‖ value;  u64 = 8 bytes;  u16/u32 as named
  *   list   = u32 count ‖ item*
  */
-import { equal } from './bytes.js';
 import type { ChannelRef, ChannelSetUp } from './events.js';
 import { struct, u32, u64, bool, type Codec } from './wire/codec.js';
 import { WireError } from './wire/errors.js';
@@ -110,7 +109,7 @@ export function readChannelRef(r: WireReader): ChannelRef {
   const n = r.u32();
   const last = lastRef;
   let peer: Uint8Array;
-  if (last !== undefined && equal(r.peek(n), last.peer)) {
+  if (last !== undefined && last.peer.length === n && r.nextEquals(last.peer)) {
     r.skip(n);
     peer = last.peer;
   } else {

@@ -61,17 +61,27 @@ function announcedLength(bytes: Uint8Array, offset: number): number | undefined 
   return length >= 1 && length <= MAX_FRAME_PAYLOAD ? FRAME_HEADER + length : undefined;
 }
 
-/** Checks the frame at `offset` of `bytes` (the whole file); a good frame's payload is a view into `bytes`. */
-export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
-  if (bytes.length - offset < FRAME_HEADER) return { ok: false, reason: `short header (${bytes.length - offset} of ${FRAME_HEADER} bytes)` };
+/**
+ * The payload length of the frame at `offset` of `bytes` if the frame is good, else why it is
+ * not: a scan checks every frame of a journal without an object per good one.
+ */
+function checkedLength(bytes: Uint8Array, offset: number): number | string {
+  if (bytes.length - offset < FRAME_HEADER) return `short header (${bytes.length - offset} of ${FRAME_HEADER} bytes)`;
   const length = u32At(bytes, offset);
-  if (length < 1 || length > MAX_FRAME_PAYLOAD) return { ok: false, reason: `length ${length} out of range` };
+  if (length < 1 || length > MAX_FRAME_PAYLOAD) return `length ${length} out of range`;
   const end = offset + FRAME_HEADER + length;
-  if (end > bytes.length) return { ok: false, reason: `short frame (${bytes.length - offset} of ${FRAME_HEADER + length} bytes)` };
+  if (end > bytes.length) return `short frame (${bytes.length - offset} of ${FRAME_HEADER + length} bytes)`;
   const expected = u32At(bytes, offset + 4);
   const actual = frameCrc(bytes, offset, end);
-  if (actual !== expected) return { ok: false, reason: `CRC-32C ${hex32(actual)} != stored ${hex32(expected)}` };
-  return { ok: true, payload: bytes.subarray(offset + FRAME_HEADER, end) };
+  if (actual !== expected) return `CRC-32C ${hex32(actual)} != stored ${hex32(expected)}`;
+  return length;
+}
+
+/** Checks the frame at `offset` of `bytes` (the whole file); a good frame's payload is a view into `bytes`. */
+export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
+  const length = checkedLength(bytes, offset);
+  if (typeof length === 'string') return { ok: false, reason: length };
+  return { ok: true, payload: bytes.subarray(offset + FRAME_HEADER, offset + FRAME_HEADER + length) };
 }
 
 const hex32 = (n: number): string => '0x' + n.toString(16).padStart(8, '0');
@@ -123,24 +133,25 @@ export function scanFrameOffsets(file: string, bytes: Uint8Array): FrameOffsets 
   const offsets: number[] = [];
   let offset = 0;
   while (offset < bytes.length) {
-    const check = checkFrame(bytes, offset);
-    if (check.ok) {
+    const length = checkedLength(bytes, offset);
+    if (typeof length === 'number') {
       offsets.push(offset);
-      offset += FRAME_HEADER + check.payload.length;
+      offset += FRAME_HEADER + length;
       continue;
     }
+    const reason = length;
     // Error path only: is any good frame left after this bad one?
     for (let next = offset + 1; next + FRAME_HEADER < bytes.length; next++) {
-      if (checkFrame(bytes, next).ok) {
-        throw new JournalCorruptError(file, offset, `${check.reason}; a good frame follows at offset ${next}, so this is not a torn last write`);
+      if (typeof checkedLength(bytes, next) === 'number') {
+        throw new JournalCorruptError(file, offset, `${reason}; a good frame follows at offset ${next}, so this is not a torn last write`);
       }
     }
     const tail = bytes.length - offset;
     const announced = announcedLength(bytes, offset);
     if (tail < FRAME_HEADER || (announced !== undefined && tail < announced)) {
-      return { offsets, end: offset, torn: { offset, length: tail, reason: check.reason } };
+      return { offsets, end: offset, torn: { offset, length: tail, reason } };
     }
-    throw new JournalCorruptError(file, offset, `${check.reason}; the ${tail} bytes from here to the end are not a torn last write ` +
+    throw new JournalCorruptError(file, offset, `${reason}; the ${tail} bytes from here to the end are not a torn last write ` +
       `(a crash leaves part of one frame${announced === undefined ? '' : `, here shorter than ${announced} bytes`}): damaged, e.g. zero-filled or overwritten`);
   }
   return { offsets, end: offset, torn: undefined };

@@ -15,6 +15,7 @@ import type { Reply } from '../../signer/decision.js';
 import { readEvents, readReply, writeEvents, writeReply } from '../../signer/event-codec.js';
 import { CodecError, decodeWith, readString, readVersion, writeString } from '../../signer/record-fields.js';
 import type { SignerEvent } from '../../signer/events.js';
+import type { WireReader } from '../../signer/wire/reader.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 
 export const JOURNAL_RECORD_VERSION = 1;
@@ -117,8 +118,9 @@ export const decodeEntry = (payload: Uint8Array): JournalEntry =>
 
 export const encodeEntry = (entry: JournalEntry): Uint8Array => (isSourced(entry) ? encodeSourced(entry) : encodeRecord(entry));
 
-export const decodeRecord = (payload: Uint8Array): JournalRecord =>
-  decodeWith('journal record', payload, (r) => {
-    readVersion(r, 'journal record', JOURNAL_RECORD_VERSION);
-    return { id: r.u64(), requestDigest: r.bytes(DIGEST_LENGTH), events: readEvents(r), reply: readReply(r) };
-  });
+function readRecord(r: WireReader): JournalRecord {
+  readVersion(r, 'journal record', JOURNAL_RECORD_VERSION);
+  return { id: r.u64(), requestDigest: r.bytes(DIGEST_LENGTH), events: readEvents(r), reply: readReply(r) };
+}
+
+export const decodeRecord = (payload: Uint8Array): JournalRecord => decodeWith('journal record', payload, readRecord);

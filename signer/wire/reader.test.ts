@@ -1,9 +1,12 @@
 /**
  * WireReader / WireWriter: big-endian integers, CLN's bool rule, truncation errors that name
- * the field, and BigSize against BOLT 1 Appendix A (lightning/bolts a377265, 01-messaging.md).
+ * the field, and BigSize against BOLT 1 Appendix A (lightning/bolts a377265, 01-messaging.md);
+ * integers, assembled from bytes, against DataView's reading of random bytes (fast-check).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { assertProperty } from '../../property-tests/settings.js';
 import { fromHex, toHex } from '../bytes.js';
 import { WireError } from './errors.js';
 import { WireReader } from './reader.js';
@@ -151,4 +154,22 @@ test('little-endian integers read and write as Bitcoin serializes them', () => {
   const r = new WireReader(w.finish());
   assert.deepEqual([r.u16le(), r.u32le(), r.u64le()], [0x0102, 0x01020304, 0x0102030405060708n]);
   assert.throws(() => new WireWriter().u32le(-1), WireError);
+});
+
+test('integers of either byte order equal DataView\'s reading of the same bytes, at any offset, u64 on both sides of 2^53', () => {
+  // Bytes of an 8-byte value chosen near 2^53 and the u64 limits as often as anywhere.
+  const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 2n ** 53n - 4n, max: 2n ** 53n + 4n }), fc.bigInt({ min: 0n, max: 2n ** 32n }));
+  const input = fc.tuple(fc.uint8Array({ maxLength: 7 }), u64, fc.boolean(), fc.uint8Array({ minLength: 8, maxLength: 8 }));
+  assertProperty(fc.property(input, ([pad, value, le, raw]) => {
+    const bytes = new Uint8Array(pad.length + 16);
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(pad.length, value, le);
+    bytes.set(raw, pad.length + 8);
+    const at = pad.length;
+    const r = new WireReader(bytes, at);
+    assert.equal(le ? r.u64le() : r.u64(), view.getBigUint64(at, le));
+    assert.equal(le ? r.u32le() : r.u32(), view.getUint32(at + 8, le));
+    assert.equal(le ? r.u16le() : r.u16(), view.getUint16(at + 12, le));
+    assert.equal(r.remaining, 2);
+  }), 1000);
 });

@@ -17,14 +17,14 @@ export class WireReader {
   /** The field being decoded, for error messages ('' when unknown). */
   fieldName = '';
   private readonly buf: Uint8Array;
-  private readonly view: DataView;
   private pos: number;
   private readonly end: number;
 
   /** Reads bytes[start, end): a sub-reader shares the frame and keeps absolute offsets. */
   constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    // Integers are assembled from bytes rather than read through a DataView: a journal rebuild
+    // makes a reader per record, and the view cost as much as a record's integers.
     this.buf = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = start;
     this.end = end;
   }
@@ -70,28 +70,32 @@ export class WireReader {
   }
 
   u16(): number {
-    return this.view.getUint16(this.take(2));
+    const p = this.take(2);
+    return (this.buf[p]! << 8) | this.buf[p + 1]!;
   }
 
   u32(): number {
-    return this.view.getUint32(this.take(4));
+    return u32be(this.buf, this.take(4));
   }
 
   u64(): bigint {
-    return this.view.getBigUint64(this.take(8));
+    const p = this.take(8);
+    return u64Of(u32be(this.buf, p), u32be(this.buf, p + 4));
   }
 
   /** Little-endian u16, as Bitcoin serializes integers. */
   u16le(): number {
-    return this.view.getUint16(this.take(2), true);
+    const p = this.take(2);
+    return this.buf[p]! | (this.buf[p + 1]! << 8);
   }
 
   u32le(): number {
-    return this.view.getUint32(this.take(4), true);
+    return u32le(this.buf, this.take(4));
   }
 
   u64le(): bigint {
-    return this.view.getBigUint64(this.take(8), true);
+    const p = this.take(8);
+    return u64Of(u32le(this.buf, p + 4), u32le(this.buf, p));
   }
 
   /**
@@ -147,6 +151,15 @@ export class WireReader {
     return this.buf.subarray(this.pos, this.pos + n);
   }
 
+  /** Whether the next bytes equal `b` (none consumed): a decoder reuses a value it has seen without copying it again. */
+  nextEquals(b: Uint8Array): boolean {
+    const p = this.pos;
+    const n = b.length;
+    if (this.end - p < n) return false;
+    for (let i = 0; i < n; i++) if (this.buf[p + i] !== b[i]) return false;
+    return true;
+  }
+
   /** A reader over the next n bytes, which this reader skips. */
   sub(n: number): WireReader {
     const p = this.take(n);
@@ -177,3 +190,10 @@ export class WireReader {
     return v;
   }
 }
+
+const u32be = (b: Uint8Array, p: number): number => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+const u32le = (b: Uint8Array, p: number): number => (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+
+/** 2^53 / 2^32: below it, hi·2^32 + lo is an exact number, and one BigInt is made instead of three. */
+const SAFE_HI = 0x200000;
+const u64Of = (hi: number, lo: number): bigint => (hi < SAFE_HI ? BigInt(hi * 0x100000000 + lo) : (BigInt(hi) << 32n) | BigInt(lo));
