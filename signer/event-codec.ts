@@ -128,7 +128,7 @@ const EVENT_FIELDS: { readonly [K in EventKind]: EventFields<K> } = {
   },
 };
 
-/** EVENT_FIELDS as parallel arrays, so that reading an event is one loop into `{ kind }`. */
+/** EVENT_FIELDS as parallel arrays, so that reading an event is one loop into one object. */
 interface Layout {
   readonly kind: EventKind;
   readonly names: readonly string[];

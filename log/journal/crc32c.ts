@@ -2,7 +2,7 @@
  * CRC-32C (Castagnoli): reflected polynomial 0x82F63B78, initial value and final XOR
  * 0xFFFFFFFF (RFC 3720 §12.1, the iSCSI CRC; check value 0xE3069283 for "123456789").
  * Table-driven, eight bytes at a time ("slicing-by-8": eight 256-entry tables, 8 KiB): a journal
- * rebuild checks every frame, and the CRC is a fifth of its scan and decode
+ * rebuild checks every frame, and the CRC was a quarter of its scan and decode
  * (docs/performance-history.md). The tables are built when the module loads, from arithmetic
  * alone (no globals): on the device the firmware's modules are preloaded, so they are built at
  * link time and kept in flash, not RAM (docs/device-memory.md, "Preloaded modules").
