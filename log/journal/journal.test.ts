@@ -1,10 +1,11 @@
 /**
- * The device journal on the in-memory file with faults (CRC-32C itself: crc32c.test.ts):
- * real records (session-basic-l1 through a live Signer) survive reopen; a crash mid-append at every byte loses only the unacknowledged record (torn tail cut and
- * reported); a flipped bit anywhere is refused naming its frame's offset (in the last frame
- * only a length raised past the end looks torn); zero-filled and overwritten regions, even
- * at the end, are refused with the file left as it was; snapshots alternate slots, survive a torn slot, and compaction restarts the
- * journal after the snapshot's id, also when a crash interrupted it.
+ * The device journal on the in-memory file with faults (CRC-32C itself: crc32c.test.ts): real
+ * records (session-basic-l1 through a live Signer) survive reopen; a crash mid-append at every
+ * byte loses only the unacknowledged record (torn tail cut and reported); a flipped bit
+ * anywhere is refused naming its frame's offset (in the last frame only a length raised past
+ * the end looks torn); zero-filled and overwritten regions, even at the end, are refused with
+ * the file left as it was; snapshots alternate slots, survive a torn slot, and compaction
+ * restarts the journal after the snapshot's id, also when a crash interrupted it.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
