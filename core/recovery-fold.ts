@@ -9,7 +9,7 @@
  */
 import { KeptReplies } from './kept-replies.js';
 import type { EntryVisitor } from '../log/journal/follow.js';
-import { isSourced } from '../log/journal/record.js';
+import { type EntryToFold, isSourced } from '../log/journal/record.js';
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import { decodeSnapshotBody } from '../projections/signer-state.js';
 import { apply, initialState, type SignerState } from '../signer/state.js';
@@ -34,7 +34,7 @@ export class RecoveryFold {
     this.payloads = keepPayloads ? [] : undefined;
   }
 
-  readonly visit: EntryVisitor = (entry, offset, payload) => {
+  readonly visit: EntryVisitor<EntryToFold> = (entry, offset, payload) => {
     let state = this.state;
     for (const e of entry.events) state = apply(state, e);
     this.state = state;

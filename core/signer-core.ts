@@ -23,7 +23,7 @@
  */
 import { sha256 } from '../signer/crypto/hashes.js';
 import { type JournalFiles, Journal, type RecoveryReport } from '../log/journal/journal.js';
-import { assertSourceName, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
+import { assertSourceName, decodeEntryToFold, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import { equal } from '../signer/bytes.js';
 import { checkJournalAgainstMark, type HighWaterMark } from '../log/journal/high-water.js';
@@ -133,7 +133,7 @@ export class SignerCore {
    */
   static open(files: JournalFiles, makeSigner: (state: SignerState) => Signer, options: SignerCoreOptions = {}): { core: SignerCore; recovery: RecoveryReport } {
     let fold: RecoveryFold | undefined;
-    const { journal, recovery } = Journal.recover(files, (snapshot) => (fold = new RecoveryFold(snapshot, options.observer !== undefined)).visit);
+    const { journal, recovery } = Journal.recover(files, (snapshot) => (fold = new RecoveryFold(snapshot, options.observer !== undefined)).visit, decodeEntryToFold);
     for (const note of recovery.notes) options.log?.(note);
     const marked = options.mark && checkJournalAgainstMark(options.mark, journal.lastId, options);
     const { state, replies, sources, entries, payloads } = fold!;

@@ -211,13 +211,32 @@ export function writeReply(w: WireWriter, reply: Reply): void {
   }
 }
 
-export function readReply(r: WireReader): Reply {
+export const readReply = (r: WireReader): Reply => readReplyWith(r, readVarBytes);
+
+/**
+ * Reads past a reply with every check readReply makes, without copying its frame out: the
+ * device's recovery never keeps a reply (a redelivered id's is read back from the journal), and
+ * a frame of more than 64 bytes (a signature's is 67) is a copy V8 keeps outside its heap, the
+ * costliest part of decoding a record (docs/performance-history.md).
+ */
+export function skipReply(r: WireReader): void {
+  readReplyWith(r, skipVarBytes);
+}
+
+const NO_BYTES = new Uint8Array(0);
+const skipVarBytes = (r: WireReader): Uint8Array => {
+  r.skip(r.u32());
+  return NO_BYTES;
+};
+
+/** A reply, its frame (if any) read by `frameOf`. */
+function readReplyWith(r: WireReader, frameOf: (r: WireReader) => Uint8Array): Reply {
   readVersion(r, 'reply', EVENT_CODEC_VERSION);
   const at = r.offset;
   const tag = r.u8();
   switch (tag) {
     case REPLY_TAGS.frame:
-      return { kind: 'frame', frame: readVarBytes(r) };
+      return { kind: 'frame', frame: frameOf(r) };
     case REPLY_TAGS.none:
       return { kind: 'none' };
     case REPLY_TAGS['bad-request']:
@@ -227,7 +246,7 @@ export function readReply(r: WireReader): Reply {
       const failure = code === 0 ? null : STATUS_FAILURES[code - 1];
       if (failure === undefined) throw new CodecError(`reply: unknown status failure code ${code} at offset ${r.offset - 1}`);
       const description = readString(r);
-      const frame = readOption(r, () => readVarBytes(r));
+      const frame = readOption(r, () => frameOf(r));
       return frame === undefined ? { kind: 'fatal', failure, description } : { kind: 'fatal', failure, description, frame };
     }
     default:

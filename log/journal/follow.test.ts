@@ -5,16 +5,19 @@
  * compaction) that does not end exactly at the snapshot's offset and id is refused; a refusal
  * found early still waits for every frame to decode, so an undecodable frame is what is named,
  * as when recovery decoded everything first; a record read back later (a redelivered id's
- * reply) is checked again.
+ * reply) is checked again; the device's decode (decodeEntryToFold, its reply checked, not kept)
+ * refuses exactly what decodeEntry refuses, with the same words, over damaged records (fast-check).
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
+import fc from 'fast-check';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { assertProperty } from '../../property-tests/settings.js';
 import { liveSession } from '../../test/session-records.js';
 import { MemoryDir, type MemoryFile } from '../memory-file.js';
 import { FRAME_HEADER, JournalCorruptError, encodeFrame } from './frame.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from './journal.js';
-import { type JournalEntry, type JournalRecord, encodeEntry } from './record.js';
+import { type JournalEntry, type JournalRecord, decodeEntry, decodeEntryToFold, encodeEntry } from './record.js';
 import { SnapshotSlots } from './snapshot-slots.js';
 
 const records: JournalRecord[] = liveSession('session-basic-l1.jsonl').decisions.slice(0, 12).map(({ envelope, decision }) => ({
@@ -53,7 +56,7 @@ test('recover hands on each record after the snapshot in journal order, with its
   const { recovery, journal: reopened } = Journal.recover(openJournalFiles(dir), (snapshot) => {
     snapshotSeen = snapshot?.lastId;
     return (entry, offset, payload) => seen.push({ entry, offset, payload: payload.slice() });
-  });
+  }, decodeEntry);
   assert.equal(snapshotSeen, 4n);
   assert.equal(recovery.snapshot?.lastId, 4n);
   assert.deepEqual(seen.map((s) => s.entry), after);
@@ -114,7 +117,43 @@ test('a refusal found at the start marker waits for every frame: an undecodable 
   journalFile(dir).append(encodeFrame(Uint8Array.of(0x07, 1, 2, 3)));
   journalFile(dir).sync();
   let visited = 0;
-  assert.throws(() => Journal.recover(openJournalFiles(dir), () => () => visited++), (e: unknown) =>
+  assert.throws(() => Journal.recover(openJournalFiles(dir), () => () => visited++, decodeEntryToFold), (e: unknown) =>
     e instanceof JournalCorruptError && e.offset === bad && /record does not decode/.test(e.detail));
   assert.equal(visited, 0, 'nothing handed on from a journal refused at its start');
+});
+
+/** What decoding `payload` gives: the entry without its reply, or the error's words. */
+function outcome(decode: (payload: Uint8Array) => unknown, payload: Uint8Array): unknown {
+  try {
+    const { reply: _reply, ...rest } = decode(payload) as JournalRecord;
+    return rest;
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
+
+test('the device\'s decode refuses what decodeEntry refuses, with the same words, and otherwise gives the same record less its reply', () => {
+  const session = liveSession('session-basic-l1.jsonl').decisions.map(({ envelope, decision }): JournalEntry =>
+    ({ id: envelope.id, requestDigest: sha256(envelope.message), events: decision.events, reply: decision.reply }));
+  const payloads = [...session, chain(3n)].map(encodeEntry);
+  for (const p of payloads) assert.deepEqual(outcome(decodeEntryToFold, p), outcome(decodeEntry, p));
+  // Damage where the reply is (the end of a request record) as often as anywhere: a byte
+  // changed, the payload cut, bytes added.
+  const damaged = fc.record({
+    payload: fc.constantFrom(...payloads),
+    fromEnd: fc.boolean(),
+    at: fc.nat(),
+    value: fc.integer({ min: 0, max: 255 }),
+    how: fc.constantFrom('set', 'cut', 'add'),
+  }).map(({ payload, fromEnd, at, value, how }) => {
+    const i = fromEnd ? payload.length - 1 - (at % Math.min(payload.length, 80)) : at % payload.length;
+    if (how === 'cut') return payload.subarray(0, i);
+    if (how === 'add') return Uint8Array.from([...payload, value]);
+    const out = payload.slice();
+    out[i] = value;
+    return out;
+  });
+  assertProperty(fc.property(damaged, (payload) => {
+    assert.deepEqual(outcome(decodeEntryToFold, payload), outcome(decodeEntry, payload));
+  }), 2000);
 });

@@ -13,11 +13,17 @@
  * offset whichever check runs first.
  */
 import { JournalCorruptError, payloadAt } from './frame.js';
-import { type JournalEntry, type JournalStart, decodeEntry, decodeStart, isSourced, isStart } from './record.js';
+import { type EntryToFold, type JournalEntry, type JournalStart, decodeStart, isSourced, isStart } from './record.js';
 import type { Snapshot } from './snapshot-slots.js';
 
 /** Told each record after the snapshot, in journal order: its frame's offset and payload (a view into the scanned bytes). */
-export type EntryVisitor = (entry: JournalEntry, offset: number, payload: Uint8Array) => void;
+export type EntryVisitor<E extends EntryToFold = JournalEntry> = (entry: E, offset: number, payload: Uint8Array) => void;
+
+/**
+ * How a recovery decodes each record: whole (decodeEntry), or as the device's fold needs it
+ * (decodeEntryToFold: its reply checked, not kept). Either throws on the same records.
+ */
+export type EntryDecoder<E extends EntryToFold> = (payload: Uint8Array) => E;
 
 export interface Followed {
   /** The last request id handed on, or the snapshot's. */
@@ -31,13 +37,14 @@ export interface Followed {
  * `end`), hands on those after `snapshot`, and checks the journal continues it. Throws
  * JournalCorruptError; what `visit` built from a journal that throws must be dropped.
  */
-export function followJournal(
+export function followJournal<E extends EntryToFold>(
   file: string,
   bytes: Uint8Array,
   offsets: readonly number[],
   end: number,
   snapshot: Snapshot | undefined,
-  visit: EntryVisitor,
+  visit: EntryVisitor<E>,
+  decode: EntryDecoder<E>,
 ): Followed {
   if (snapshot !== undefined && end === 0) {
     // A crash mid-compaction after the truncation reached the disk, before the marker did.
@@ -52,7 +59,7 @@ export function followJournal(
       follow.start(start);
       if (start !== undefined) continue;
     }
-    const entry = decodeOrRefuse(file, offset, () => decodeEntry(payload));
+    const entry = decodeOrRefuse(file, offset, () => decode(payload));
     follow.check(entry, offset);
     if (follow.after(entry, offset)) visit(entry, offset, payload);
   }
@@ -113,7 +120,7 @@ class Follower {
   }
 
   /** Ids strictly increase; a source's sequence numbers too. */
-  check(entry: JournalEntry, offset: number): void {
+  check(entry: EntryToFold, offset: number): void {
     if (isSourced(entry)) {
       const last = this.#seqs.get(entry.source);
       if (last !== undefined && entry.seq <= last) {
@@ -129,7 +136,7 @@ class Follower {
   }
 
   /** Whether `entry` is to be handed on: after the snapshot, in a journal not refused. */
-  after(entry: JournalEntry, offset: number): boolean {
+  after(entry: EntryToFold, offset: number): boolean {
     if (this.#refusal !== undefined) return false;
     const head = this.#head;
     if (head !== undefined && head.coveredEnd === undefined) {

@@ -21,9 +21,9 @@
  */
 import { concat } from '../../signer/bytes.js';
 import type { FileDir, FilePort } from '../file-port.js';
-import { type EntryVisitor, followJournal } from './follow.js';
+import { type EntryDecoder, type EntryVisitor, followJournal } from './follow.js';
 import { encodeFrame, JournalCorruptError, readFrame, scanFrameOffsets, type TornTail } from './frame.js';
-import { type JournalEntry, type JournalRecord, type SourcedRecord, decodeEntry, encodeRecord, encodeSourced, encodeStart, isSourced } from './record.js';
+import { type EntryToFold, type JournalEntry, type JournalRecord, type SourcedRecord, decodeEntry, encodeRecord, encodeSourced, encodeStart, isSourced } from './record.js';
 import { type Snapshot, SnapshotSlots } from './snapshot-slots.js';
 
 export const JOURNAL_FILE = 'journal';
@@ -92,16 +92,20 @@ export class Journal {
     const { journal, recovery } = Journal.recover(files, () => (entry, offset) => {
       entries.push({ offset, entry });
       if (!isSourced(entry)) records.push({ offset, record: entry });
-    });
+    }, decodeEntry);
     return { journal, recovery: { ...recovery, records, entries } };
   }
 
   /**
    * Opens and recovers: `begin` is told the snapshot found, then the visitor it returns each
-   * record after it as it is decoded (follow.ts), in journal order. Throws JournalCorruptError
+   * record after it as `decode` makes it (follow.ts), in journal order. Throws JournalCorruptError
    * if the journal must not be used; what the visitor was told by then must be dropped.
    */
-  static recover(files: JournalFiles, begin: (snapshot: Snapshot | undefined) => EntryVisitor): { journal: Journal; recovery: RecoveryReport } {
+  static recover<E extends EntryToFold>(
+    files: JournalFiles,
+    begin: (snapshot: Snapshot | undefined) => EntryVisitor<E>,
+    decode: EntryDecoder<E>,
+  ): { journal: Journal; recovery: RecoveryReport } {
     const slots = new SnapshotSlots(files.slots);
     const { newest: snapshot, problems } = slots.read();
     const notes = [...problems];
@@ -114,7 +118,7 @@ export class Journal {
       file.sync();
       notes.push(`journal ${file.name}: torn last write of ${scan.torn.length} bytes at offset ${scan.torn.offset} (${scan.torn.reason}); truncated`);
     }
-    const { lastId, finishCompaction } = followJournal(file.name, bytes, scan.offsets, scan.end, snapshot, begin(snapshot));
+    const { lastId, finishCompaction } = followJournal(file.name, bytes, scan.offsets, scan.end, snapshot, begin(snapshot), decode);
     const journal = new Journal(files, slots, lastId);
     if (finishCompaction !== undefined) {
       journal.#compact(snapshot!);

@@ -12,7 +12,7 @@
  * the journal continues (journal.ts): u8 0xF0 ‖ u64 snapshot generation ‖ u64 its last id.
  */
 import type { Reply } from '../../signer/decision.js';
-import { readEvents, readReply, writeEvents, writeReply } from '../../signer/event-codec.js';
+import { readEvents, readReply, skipReply, writeEvents, writeReply } from '../../signer/event-codec.js';
 import { CodecError, decodeWith, readString, readVersion, writeString } from '../../signer/record-fields.js';
 import type { SignerEvent } from '../../signer/events.js';
 import type { WireReader } from '../../signer/wire/reader.js';
@@ -79,7 +79,11 @@ export interface SourcedRecord {
 /** Any record of the journal, request or sourced, in journal order. */
 export type JournalEntry = JournalRecord | SourcedRecord;
 
-export const isSourced = (entry: JournalEntry): entry is SourcedRecord => 'source' in entry;
+/** A request record as the device's recovery folds it: its reply checked, not kept. */
+export type RecordToFold = Omit<JournalRecord, 'reply'>;
+export type EntryToFold = RecordToFold | SourcedRecord;
+
+export const isSourced = (entry: EntryToFold): entry is SourcedRecord => 'source' in entry;
 
 export const SOURCED_RECORD_TAG = 0x02;
 const SOURCE_NAME = /^[a-z0-9-]{1,32}$/;
@@ -124,3 +128,17 @@ function readRecord(r: WireReader): JournalRecord {
 }
 
 export const decodeRecord = (payload: Uint8Array): JournalRecord => decodeWith('journal record', payload, readRecord);
+
+function readRecordToFold(r: WireReader): RecordToFold {
+  readVersion(r, 'journal record', JOURNAL_RECORD_VERSION);
+  const record = { id: r.u64(), requestDigest: r.bytes(DIGEST_LENGTH), events: readEvents(r) };
+  skipReply(r);
+  return record;
+}
+
+/**
+ * decodeEntry for the device's recovery: the same checks and refusals, a request record's reply
+ * read past without copying its frame (the recovery never keeps one: core/recovery-fold.ts).
+ */
+export const decodeEntryToFold = (payload: Uint8Array): EntryToFold =>
+  payload[0] === SOURCED_RECORD_TAG ? decodeSourced(payload) : decodeWith('journal record', payload, readRecordToFold);
