@@ -7,7 +7,7 @@
  * - state rebuild rate for 100k and 1M journal records: the session's records repeated
  *   with increasing ids (so its channel is created, used, closed and forgotten over and
  *   over, one channel at a time), as one journal in memory (MemoryFile, so the figure is
- *   the scan and the fold, not the disk): scan with CRC-32C + decode + fold in chunks
+ *   the scan and the fold, not the disk): scan with CRC-32C + decode (the device recovery's decoder: replies checked, not copied) + fold in chunks
  *   (memory: the file and one chunk), the fold alone, and at 100k the device core's own
  *   recovery (SignerCore.open, folding each record as it is decoded) beside the tools' path
  *   (Journal.open, which holds every record, then replayJournal). The first
@@ -22,7 +22,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { NodeDir } from '../node/node-file.js';
 import { checkFrame, encodeFrame, FRAME_HEADER, sealFrame } from '../log/journal/frame.js';
 import { Journal, JOURNAL_FILE, openJournalFiles } from '../log/journal/journal.js';
-import { decodeRecord, encodeRecord, type JournalRecord } from '../log/journal/record.js';
+import { decodeEntryToFold, encodeRecord, type EntryToFold, type JournalRecord } from '../log/journal/record.js';
 import { MemoryDir } from '../log/memory-file.js';
 import { replayJournal } from '../projections/replay.js';
 import { SignerCore } from '../core/signer-core.js';
@@ -174,11 +174,11 @@ function rebuildStreaming(records: readonly JournalRecord[], n: number) {
   let count = 0;
   while (offset < content.length) {
     let start = performance.now();
-    const chunk: JournalRecord[] = [];
+    const chunk: EntryToFold[] = [];
     while (chunk.length < CHUNK && offset < content.length) {
       const frame = checkFrame(content, offset);
       if (!frame.ok) throw new Error(`rebuild: frame at ${offset}: ${frame.reason}`);
-      chunk.push(decodeRecord(frame.payload));
+      chunk.push(decodeEntryToFold(frame.payload));
       offset += FRAME_HEADER + frame.payload.length;
     }
     decodeMs += performance.now() - start;
@@ -279,7 +279,7 @@ export const journalBench: Bench = {
     console.log();
     printTable(['journal records', 'channels', 'run', 'size', 'events', 'rebuild records/s (time)', 'fold only records/s', '÷ 250k/s target', 'rss before → after'], rows);
     for (const { n, channels, rounds, withTools } of RECOVERIES) printRecovery(recordsForChannels(records, channels), n, channels, rounds, withTools);
-    console.log(`rebuild = scan with CRC-32C, decode and fold in chunks of ${CHUNK.toLocaleString('en-US')}, on journals in memory ` +
+    console.log(`rebuild = scan with CRC-32C, decode as the device's recovery does (each reply checked, not copied out) and fold in chunks of ${CHUNK.toLocaleString('en-US')}, on journals in memory ` +
       '(MemoryFile: no disk reads); fold only = replayEvents over decoded records; the records are session-basic-l1\'s repeated with new ids');
   },
 };
