@@ -106,3 +106,26 @@ test('snapshot body round-trips with recent replies and source numbers; unknown 
   b9[0] = 9;
   assert.throws(() => decodeSnapshotBody(b9), new CodecError('snapshot: unknown version 9 (this build reads versions 1 and 2)'));
 });
+
+test('every state, channel and commitment state the fold makes, or a snapshot decodes, has one shape: the same keys in the same order', () => {
+  // docs/journal.md "Rebuild": the fold is fast because these objects never differ in shape.
+  const keysOf = (o: object): string => Object.keys(o).join(',');
+  const shapes = { state: new Set<string>(), channel: new Set<string>(), commitments: new Set<string>() };
+  const record = (s: SignerState): void => {
+    shapes.state.add(keysOf(s));
+    for (const c of s.channels.values()) {
+      shapes.channel.add(keysOf(c));
+      if (c.commitments) shapes.commitments.add(keysOf(c.commitments));
+    }
+  };
+  let state = initialState;
+  for (const d of [...batches, ...l2.decisions.map((x) => x.decision)]) {
+    for (const e of d.events) {
+      state = apply(state, e);
+      record(state);
+      record(decodeState(encodeState(state)));
+    }
+  }
+  assert.deepEqual([shapes.state.size, shapes.channel.size, shapes.commitments.size], [1, 1, 1], JSON.stringify({ ...shapes, state: [...shapes.state], channel: [...shapes.channel], commitments: [...shapes.commitments] }));
+  assert.equal([...shapes.state][0], keysOf(initialState));
+});
