@@ -15,7 +15,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Progress } from '../audit/progress.js';
+import { Progress, progressStream } from '../audit/progress.js';
 import { verifyLog } from '../audit/verify.js';
 import { fastCurve } from '../node/curve-native.js';
 import { Level } from 'level';
@@ -83,7 +83,7 @@ export const auditBench: Bench = {
       console.log(`built a ${big.toLocaleString('en-US')}-record broker log (${SESSION} repeated) in ${built.toFixed(1)} s` +
         (big < 1_000_000 ? ' (not 1M: over the bench budget; BENCH_AUDIT_RECORDS=1000000 runs it)' : ''));
       const log = await BrokerLog.open(brokerLogDir(join(dir, 'big')));
-      const bar = new Progress(process.stderr, 'verify', big);
+      const bar = new Progress(progressStream(process.stderr, undefined, process.env), 'verify', big); // on a terminal only, as sphinx-audit draws it
       const t0 = performance.now();
       const report = await verifyLog(log, { curve, onProgress: (n) => bar.update(n) });
       bar.done();
