@@ -217,7 +217,7 @@ export const readReply = (r: WireReader): Reply => readReplyWith(r, readVarBytes
  * Reads past a reply with every check readReply makes, without copying its frame out: the
  * device's recovery never keeps a reply (a redelivered id's is read back from the journal), and
  * a frame of more than 64 bytes (a signature's is 67) is a copy V8 keeps outside its heap, the
- * costliest part of decoding a record (docs/performance-history.md).
+ * costliest part of decoding a record (docs/performance-history-rebuild.md).
  */
 export function skipReply(r: WireReader): void {
   readReplyWith(r, skipVarBytes);

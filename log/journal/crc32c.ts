@@ -3,7 +3,7 @@
  * 0xFFFFFFFF (RFC 3720 §12.1, the iSCSI CRC; check value 0xE3069283 for "123456789").
  * Table-driven, eight bytes at a time ("slicing-by-8": eight 256-entry tables, 8 KiB): a journal
  * rebuild checks every frame, and the CRC was a quarter of its scan and decode
- * (docs/performance-history.md). The tables are built when the module loads, from arithmetic
+ * (docs/performance-history-rebuild.md). The tables are built when the module loads, from arithmetic
  * alone (no globals): on the device the firmware's modules are preloaded, so they are built at
  * link time and kept in flash, not RAM (docs/device-memory.md, "Preloaded modules").
  */
