@@ -86,7 +86,11 @@ interface Pending {
 
 /** Differences between two replies, in words (empty when identical). */
 export function replyDifference(logged: Reply, other: Reply): string | undefined {
-  if (logged.kind !== other.kind) return `reply kind ${logged.kind} vs ${other.kind}`;
+  if (logged.kind !== other.kind) {
+    // The refusal's own words name the rule (docs/policies.md): the reader needs them to tell a policy from a bug.
+    const why = (r: Reply): string => ('description' in r ? ` (${JSON.stringify(r.description)})` : '');
+    return `reply kind ${logged.kind}${why(logged)} vs ${other.kind}${why(other)}`;
+  }
   if (logged.kind === 'frame' || (logged.kind === 'fatal' && logged.frame !== undefined)) {
     const a = (logged as { frame: Uint8Array }).frame;
     const b = (other as { frame?: Uint8Array }).frame;
@@ -102,6 +106,16 @@ export function replyDifference(logged: Reply, other: Reply): string | undefined
   }
   if (logged.kind === 'fatal' && logged.failure !== (other as { failure: unknown }).failure) return 'status_fail reason differs';
   return undefined;
+}
+
+/**
+ * A reply the log shows signed that the replay refuses: most often a policy other than the
+ * replay's was in force then (a device's policy.json the journal does not hold, an older build's
+ * defaults), which --policy gives the replay (docs/policies.md).
+ */
+function policyHint(logged: Reply, replayed: Reply, policyGiven: boolean): string {
+  if (logged.kind !== 'frame' || replayed.kind !== 'bad-request') return '';
+  return `; the replay refuses what was signed: if another policy was in force then, ${policyGiven ? 'check the --policy file against it' : 'give it with --policy FILE (the device\'s policy.json format)'}`;
 }
 
 const where = (f: Finding): string =>
@@ -203,7 +217,7 @@ export async function verifyLog(log: BrokerLog, options: VerifyOptions): Promise
           const decision = replay.handle({ id: record.id, client: p.request.client, at: Math.floor(p.request.at / 1000), message: p.request.message });
           const diff = replyDifference(record.reply, decision.reply);
           if (diff) {
-            findings.push({ ...named, text: `logged reply differs from the signer's replayed reply: ${diff} (request at seq ${p.seq})` });
+            findings.push({ ...named, text: `logged reply differs from the signer's replayed reply: ${diff} (request at seq ${p.seq})${policyHint(record.reply, decision.reply, options.policy !== undefined)}` });
             tally(type, { status: 'bad', how: 'replayed byte for byte' });
           } else {
             verified++;

@@ -253,6 +253,9 @@ test('--policy: without the journal, the replay starts from the policy file the 
     const defaults = replay();
     assert.equal(defaults.status, 1, defaults.stdout + defaults.stderr);
     assert.match(defaults.stdout, /hsmd_sign_withdrawal: logged reply differs from the signer's replayed reply/, 'under the defaults the withdrawal replays as a refusal');
+    // The finding says why (the rule, in the refusal's words) and what the reader can do.
+    assert.match(defaults.stdout, /reply kind frame vs bad-request \("policy-onchain-destination: output \d+ pays/);
+    assert.match(defaults.stdout, /the replay refuses what was signed: if another policy was in force then, give it with --policy FILE/);
     const policyFile = join(s.root, 'policy.json');
     writeFileSync(policyFile, RECORDED_SESSIONS_POLICY_FILE);
     const provisioned = replay('--policy', policyFile);
