@@ -12,24 +12,9 @@ import { fromHex, toHex } from '../signer/bytes.js';
 import type { ChannelRef } from '../signer/events.js';
 import { permissionNames } from '../signer/permissions.js';
 import { micros } from './report-html.js';
+import { toJsonValue } from './views-json.js';
 import type { SignerState } from '../signer/state.js';
 import { hashHex as displayHex } from '../signer/chain/track.js';
-
-/** A JSON-safe copy: bigints as strings, bytes as hex, maps as objects (or pair lists), sets as arrays. */
-export function toJson(value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Uint8Array) return toHex(value);
-  if (value instanceof Map) {
-    const entries = [...value.entries()];
-    return entries.every(([k]) => typeof k === 'string')
-      ? Object.fromEntries(entries.map(([k, v]) => [k, toJson(v)]))
-      : entries.map(([k, v]) => ({ key: toJson(k), value: toJson(v) }));
-  }
-  if (value instanceof Set) return [...value].map(toJson);
-  if (Array.isArray(value)) return value.map(toJson);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v)]));
-  return value;
-}
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -84,7 +69,7 @@ const entryJson = (e: TimelineEntry) => ({
   requestSeq: e.requestSeq?.toString(),
   replySeq: e.replySeq?.toString(),
   latencyMicros: e.latencyMicros,
-  ...(toJson(e.what) as object),
+  ...(toJsonValue(e.what) as object),
 });
 
 export function channelOf(ref: ChannelRef, log: BrokerViews | undefined, journal: JournalViews | undefined) {
@@ -101,7 +86,7 @@ export type ChannelReport = ReturnType<typeof channelOf>;
 export function describeEntry(e: ReturnType<typeof entryJson>): string {
   const { id, at, requestSeq, replySeq, latencyMicros, ...what } = e as Record<string, unknown>;
   const { kind, ...fields } = what;
-  const detail = Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
+  const detail = Object.entries(fields).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
   const place = requestSeq === undefined ? `id ${id}` : `id ${id} seq ${requestSeq}→${replySeq}`;
   return `${at ?? '(journal)'}  ${place}  ${kind}${detail ? '  ' + detail : ''}${latencyMicros === undefined ? '' : `  ${micros(latencyMicros as number)}`}`;
 }
@@ -114,13 +99,13 @@ export function stateOf(
     journal: source.path,
     records: source.records,
     /** Records of events no hsmd request caused (control commands, chain updates), replayed too. */
-    sourced: source.sourced.map((r) => ({ source: r.source, seq: r.seq.toString(), at: new Date(r.at).toISOString(), events: r.events.map(toJson) })),
+    sourced: source.sourced.map((r) => ({ source: r.source, seq: r.seq.toString(), at: new Date(r.at).toISOString(), events: r.events.map(toJsonValue) })),
     snapshotLastId: source.snapshotLastId?.toString(),
     notes: source.notes,
     digest: toHex(stateDigest(state)),
     encodedBytes: encodeState(state).length,
     chain: chainOf(state),
-    state: toJson(state),
+    state: toJsonValue(state),
   };
 }
 

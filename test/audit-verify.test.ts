@@ -198,6 +198,10 @@ test('summary, channel and state: the same facts as text and --json; progress sh
     const state = JSON.parse((await audit(['state', '--journal', join(s.deviceDir, 'journal'), '--json'])).out);
     assert.match(state.digest, /^[0-9a-f]{64}$/);
     assert.equal(state.records, requests.length);
+    const channels = Object.entries(state.state.channels) as [string, { ref: { peer: string; dbid: string } }][];
+    assert.ok(channels.length > 0);
+    for (const [key, c] of channels) assert.equal(key, `${c.ref?.peer}/${c.ref?.dbid}`, 'channels keyed by peer/dbid (not the trie that holds them)');
+    assert.deepEqual(channels.map(([key]) => key), channels.map(([key]) => key).sort(), 'in key order');
     assert.equal((await audit(['state', '--journal', s.deviceDir])).out.includes(state.digest), true, 'text shows the same digest');
 
     const quiet = await audit(['verify', '--log', s.dataDir]);
