@@ -16,7 +16,7 @@
  */
 import type { Reply } from '../signer/decision.js';
 import type { ChannelRef, SignerEvent } from '../signer/events.js';
-import { toHex } from '../signer/bytes.js';
+import { hashHex } from '../signer/chain/track.js';
 import { channelKey } from '../signer/state.js';
 import { decodeMessage, type HsmdMessage } from '../signer/wire/messages.js';
 import type { JournalRecord } from '../log/journal/record.js';
@@ -33,7 +33,7 @@ export type TimelineDetail =
       readonly isOutbound: boolean;
       readonly channelValueSat: bigint;
       readonly pushValueMsat: bigint;
-      /** "txid-hex:vout", txid bytes as on the wire. */
+      /** "txid:vout", the txid in display order as bitcoind and block explorers print it. */
       readonly fundingOutpoint: string;
       readonly localToSelfDelay: number;
       readonly remoteToSelfDelay: number;
@@ -113,7 +113,7 @@ function addEntry(view: TimelineView, channel: ChannelRef | undefined, entry: Ti
   return { ...view, channels: withEntry(view.channels, key, { ref, entries: push(current?.entries, entry) }) };
 }
 
-const outpoint = (txid: Uint8Array, vout: number): string => `${toHex(txid)}:${vout}`;
+const outpoint = (txid: Uint8Array, vout: number): string => `${hashHex(txid)}:${vout}`;
 
 /** The channel a request is about: its client's (peer, dbid), or the one a master request names. */
 function channelOf(client: { peer: Uint8Array; dbid: bigint }, m: HsmdMessage | undefined): ChannelRef | undefined {

@@ -49,4 +49,13 @@ test('sphinx-audit state shows the device tip and its outpoints confirmed and sp
     assert.equal(Number(confirmed), chain.findIndex((b) => b.block.transactions!.some((t) => t.getId() === txid)));
     assert.equal(Number(spent), chain.findIndex((b) => b.block.transactions!.some((t) => t.ins.some((i) => display(new Uint8Array(i.hash)) === txid && i.index === Number(vout)))));
   }
+  // Each channel's timeline names its funding outpoint as bitcoind does: one bitcoinjs-lib finds in the chain.
+  const audit = (...args: string[]) => spawnSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-audit'), ...args, '--json'], { encoding: 'utf8' });
+  const channels = Object.keys(JSON.parse(audit('state', '--journal', dir).stdout).state.channels);
+  assert.equal(channels.length, 2);
+  for (const channel of channels) {
+    const { fromJournal } = JSON.parse(audit('channel', channel, '--journal', dir).stdout) as { fromJournal: { kind: string; fundingOutpoint?: string }[] };
+    const [txid, vout] = fromJournal.find((e) => e.kind === 'set-up')!.fundingOutpoint!.split(':');
+    assert.ok(chain.some((b) => b.block.transactions!.some((t) => t.getId() === txid && t.outs.length > Number(vout))), `${channel}: funding ${txid}:${vout} is a transaction of the chain`);
+  }
 });
