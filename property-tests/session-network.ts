@@ -28,6 +28,7 @@ import { Device } from '../firmware/app/device.js';
 import type { TimerHandle, TransportHandlers } from '../firmware/app/ports.js';
 import { Journal, openJournalFiles } from '../log/journal/journal.js';
 import { MemoryDir } from '../log/memory-file.js';
+import { RETIRED_FILE } from '../firmware/app/retired.js';
 import { slotMark } from '../log/journal/high-water.js';
 import { equal, fromHex, toHex } from '../signer/bytes.js';
 import type { Reply } from '../signer/decision.js';
@@ -161,7 +162,7 @@ export async function runScenario(scenario: Scenario, options: NetworkOptions = 
         end: async () => {},
       },
       leds: { show: () => {}, blink: () => {} },
-      store: { lock: () => ({ release: () => {} }), hsmSecret: () => SECRET, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://model', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'model'), ownerKey: () => undefined, policyFile: () => new TextEncoder().encode(RECORDED_SESSIONS_POLICY_FILE) },
+      store: { lock: () => ({ release: () => {} }), hsmSecret: () => SECRET, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://model', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'model'), retiredMarker: () => dir.files.get(RETIRED_FILE), ownerKey: () => undefined, policyFile: () => new TextEncoder().encode(RECORDED_SESSIONS_POLICY_FILE) },
       clock: { now: () => wall, after: () => ({}) as TimerHandle, cancel: () => {} },
       curve: CURVE,
       firmware: 'model',

@@ -4,8 +4,9 @@
  * replays the first part of session-basic-l1 (CLN v25.12.1); the device is killed, its journal
  * deleted, and it is started again: its login token (and its hello) says a last id below what
  * the broker log shows answered, so it is refused loudly, told why (it stops, exit 3), and
- * nothing is decided from the lost state. Restoring the journal is the way back: the waiting
- * request is then answered with CLN's recorded reply.
+ * nothing is decided from the lost state, and it remembers that (DIR/retired). Restoring the
+ * journal and then deleting DIR/retired is the way back: the waiting request is then answered
+ * with CLN's recorded reply.
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -75,9 +76,15 @@ test('a device restarted without its journal is refused (lightningd log, broker 
     assert.match(told, new RegExp(`sphinx-signer: the broker refused device [0-9a-f]{66}: its journal ends at id 0 but the broker log shows id ${lastId} answered`));
     assert.equal(await new Promise((r) => (device.child.exitCode !== null ? r(device.child.exitCode) : device.child.once('exit', r))), 3);
 
-    // The way back: the journal restored, the device started again.
+    // The way back (docs/journal.md "Retiring a device"): the journal restored; started with
+    // the retired marker still there, it stops before connecting; the marker deleted, it is back.
     await device.stop();
     for (const f of ['journal', 'snapshot-a', 'snapshot-b']) cpSync(join(saved, f), join(deviceDir, f), { force: true });
+    const outputBefore = device.output().length;
+    device = startDeviceProcess({ ...deviceOptions, dir: deviceDir });
+    assert.equal(await new Promise((r) => (device.child.exitCode !== null ? r(device.child.exitCode) : device.child.once('exit', r))), 3);
+    assert.match(device.output().slice(outputBefore), new RegExp(`retired, not connecting: ${join(deviceDir, 'retired')} records that .* its journal ends at id 0 but the broker log shows id ${lastId} answered.*then delete ${join(deviceDir, 'retired')} and start it`));
+    rmSync(join(deviceDir, 'retired'));
     device = startDeviceProcess({ ...deviceOptions, dir: deviceDir });
     assert.equal(Buffer.from(ld.master.receive(20_000)).toString('hex'), next.rep, 'the waiting request gets CLN\'s recorded reply');
     assert.deepEqual(journaledIds(deviceDir).slice(0, journaled.length), journaled);

@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
+import { type FileDir, type FilePort, readWhole, replaceWhole } from '../../log/file-port.js';
 import { MemoryDir } from '../../log/memory-file.js';
-import { toHex } from '../../signer/bytes.js';
+import { toHex, utf8 } from '../../signer/bytes.js';
 import { nobleCurve } from '../../signer/crypto/noble.js';
 import { decodeReplyPayload, encodeRequest, encodeRequestBatch } from '../../signer/remote/envelope-codec.js';
 import { JOURNAL_FILE } from '../../log/journal/journal.js';
@@ -17,7 +18,8 @@ import { topic } from '../../signer/remote/topics.js';
 import { fixturePath } from '../../test/fixtures.js';
 import { sessionPolicy, sessionRequests } from '../../test/session-records.js';
 import { loadTranscript } from '../../test/transcript.js';
-import { Device } from './device.js';
+import { Device, type DeviceOptions } from './device.js';
+import { DeviceRetiredError, RETIRED_FILE, decodeRetiredMarker } from './retired.js';
 import { slotMark } from '../../log/journal/high-water.js';
 import type { TimerHandle, TransportHandlers } from './ports.js';
 
@@ -26,22 +28,23 @@ const requests = sessionRequests(NAME);
 const secret = Uint8Array.from(loadTranscript(fixturePath(`transcripts/${NAME}`)).header.hsm_secret.match(/../g)!.map((b) => parseInt(b, 16)));
 
 /**
- * A Device on `dir` with a transport that records replies and lets the test deliver requests;
- * it also records every topic published, the log, the lights, and what ends or re-arms the connection.
+ * The ports of a Device on `dir`: a transport that records replies and lets the test deliver
+ * requests; it also records every topic published, the log, the lights, and what connects, ends
+ * or re-arms the connection (`atEnd` runs as the transport ends, before it resolves).
  */
-function bootOn(dir: MemoryDir, onRefused?: (reason: string) => void) {
+function portsOn(dir: MemoryDir, onRefused?: (reason: string) => void, atEnd?: () => void) {
   const replies: { id: bigint; reply: string }[] = [];
   const topics: string[] = [];
   const lines: string[] = [];
   const lights: string[] = [];
-  const ends = { count: 0, timers: 0 };
+  const ends = { connects: 0, count: 0, timers: 0 };
   /** Each res message: its ids, and the journal's syncs when it was published. */
   const messages: { ids: bigint[]; syncs: number }[] = [];
   const journal = dir.open(JOURNAL_FILE) as MemoryFile;
-  let handlers: TransportHandlers | undefined;
-  const device = Device.boot({
+  const connection: { handlers?: TransportHandlers } = {};
+  const options: DeviceOptions = {
     transport: {
-      connect: (_options, h) => void (handlers = h),
+      connect: (_options, h) => void (ends.connects++, (connection.handlers = h)),
       subscribe: async () => {},
       publish: async (name, payload) => {
         const suffix = name.split('/').at(-1)!;
@@ -51,29 +54,37 @@ function bootOn(dir: MemoryDir, onRefused?: (reason: string) => void) {
         messages.push({ ids: envs.map((e) => e.id), syncs: journal.syncs });
         for (const { id, reply } of envs) replies.push({ id, reply: reply.kind === 'frame' ? toHex(reply.frame) : reply.kind });
       },
-      end: async () => void ends.count++,
+      end: async () => void (ends.count++, atEnd?.()),
     },
     leds: { show: (state) => void lights.push(state), blink: (state) => void lights.push(`blink ${state}`) },
-    store: { lock: () => ({ release() {} }), hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory'), ownerKey: () => undefined, policyFile: () => undefined },
+    store: { lock: () => ({ release() {} }), hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory'), retiredMarker: () => dir.files.get(RETIRED_FILE), ownerKey: () => undefined, policyFile: () => undefined },
     clock: { now: () => Date.now(), after: () => (ends.timers++, {}) as TimerHandle, cancel: () => {} },
     curve: nobleCurve,
     policy: sessionPolicy(NAME),
     firmware: 'test',
     log: (level, line) => void lines.push(`${level}: ${line}`),
     onRefused,
-  });
+  };
+  return { options, connection, replies, messages, journal, topics, lines, lights, ends };
+}
+
+/** A Device booted on `dir` (portsOn), started and connected. */
+function bootOn(dir: MemoryDir, onRefused?: (reason: string) => void, atEnd?: () => void) {
+  const ports = portsOn(dir, onRefused, atEnd);
+  const device = Device.boot(ports.options);
   device.start();
-  handlers!.connected();
+  const handlers = ports.connection.handlers!;
+  handlers.connected();
   const deliver = (...indexes: number[]) => {
-    for (const i of indexes) handlers!.message(topic(device.deviceId, 'req'), encodeRequest(requests[i]!.envelope));
+    for (const i of indexes) handlers.message(topic(device.deviceId, 'req'), encodeRequest(requests[i]!.envelope));
   };
   const deliverBatch = (...indexes: number[]) => deliverAfter(0n, ...indexes);
   /** A batch sent while the one holding `after` was still in flight. */
   const deliverAfter = (after: bigint, ...indexes: number[]) => {
-    handlers!.message(topic(device.deviceId, 'req'), encodeRequestBatch(indexes.map((i) => requests[i]!.envelope), after));
+    handlers.message(topic(device.deviceId, 'req'), encodeRequestBatch(indexes.map((i) => requests[i]!.envelope), after));
   };
-  const refuse = (payload: Uint8Array) => handlers!.message(topic(device.deviceId, 'refused'), payload);
-  return { device, replies, messages, journal, deliver, deliverBatch, deliverAfter, refuse, topics, lines, lights, ends };
+  const refuse = (payload: Uint8Array) => handlers.message(topic(device.deviceId, 'refused'), payload);
+  return { ...ports, device, deliver, deliverBatch, deliverAfter, refuse };
 }
 
 test('restart: queued copies interleaved with the resends after init are answered in id order, none refused', () => {
@@ -140,16 +151,34 @@ test('several messages in flight: a batch delivered before the one it follows wa
   assert.deepEqual(d.messages.at(-1)!.ids, [4n, 5n]);
 });
 
-test('refused by the broker for its own stale journal: it stops for good, without "offline", and says both ids and the way out', async () => {
+/** A directory whose device was refused (journal ending at id 10, the broker having answered 42), and when. */
+async function retiredDir() {
   const dir = new MemoryDir();
   bootOn(dir).deliver(...Array.from({ length: 10 }, (_, i) => i));
   let reason: string | undefined;
-  const stale = bootOn(dir, (r) => (reason = r));
+  /** The marker as a power cut at the disconnect leaves it. */
+  let atDisconnect: ReturnType<typeof decodeRetiredMarker> | undefined;
+  const stale = bootOn(dir, (r) => (reason = r), () => {
+    dir.crash();
+    atDisconnect = decodeRetiredMarker(readWhole(dir.open(RETIRED_FILE)));
+  });
+  const before = Date.now();
   stale.refuse(encodeRefusal({ reason: 'rollback', lastId: 10n, answeredUpTo: 42n }));
+  const after = Date.now();
   await new Promise((r) => setImmediate(r));
+  return { dir, stale, reason, atDisconnect, before, after };
+}
+
+test('refused by the broker for its own stale journal: it stops for good, without "offline", and says both ids and the way out', async () => {
+  const { stale, reason, atDisconnect, before, after } = await retiredDir();
   assert.ok(reason, 'the host is told');
   assert.match(reason, new RegExp(`device ${stale.device.deviceId}: its journal ends at id 10 but the broker log shows id 42 answered`));
   assert.match(reason, /wipe its data directory.*docs\/journal.md "Retiring a device".*restore its newest journal/);
+  assert.match(reason, /Restarted, it stops again without connecting: retired records this\..*then delete retired and start it$/);
+  // Written and synced before the transport ended: a power cut at the disconnect keeps it.
+  assert.ok(atDisconnect && !(atDisconnect instanceof Error), `the marker at the disconnect: ${atDisconnect}`);
+  assert.deepEqual({ ...atDisconnect, at: undefined }, { deviceId: stale.device.deviceId, lastId: 10n, answeredUpTo: 42n, at: undefined });
+  assert.ok(atDisconnect.at >= before && atDisconnect.at <= after, 'stamped by the device clock');
   assert.equal(stale.ends.count, 1, 'disconnected (a clean DISCONNECT: no will)');
   assert.ok(stale.topics.includes('status online') && !stale.topics.includes('status offline'), 'no "offline": the active device shares the status topic');
   assert.equal(stale.lights.at(-1), 'retired');
@@ -180,6 +209,88 @@ test('a refusal payload that does not decode is logged and blinked and the devic
   for (const { id, reply } of d.replies) assert.equal(reply, requests[Number(id) - 1]!.exchange.rep, `id ${id}`);
   assert.ok(d.journal.syncs > journaled);
   assert.equal(refused, false);
+  assert.equal(dir.files.has(RETIRED_FILE), false, 'no retired marker for a refusal it did not act on');
   assert.equal(d.ends.count, 0);
   assert.notEqual(d.device.led, 'retired');
 });
+
+/** Boots on `dir`, which must hold the retired marker: what it said, and what it touched. */
+function bootRetired(dir: MemoryDir) {
+  const ports = portsOn(dir);
+  const touched: string[] = [];
+  const { store } = ports.options;
+  const options: DeviceOptions = {
+    ...ports.options,
+    store: { ...store, lock: () => (touched.push('lock'), store.lock()), hsmSecret: () => (touched.push('hsm_secret'), store.hsmSecret()), journalDir: () => (touched.push('journal'), store.journalDir()) },
+  };
+  assert.throws(() => Device.boot(options), DeviceRetiredError);
+  return { ...ports, touched };
+}
+
+test('restarted on storage with the retired marker: it stops at boot, saying both ids and the way out, never reading the seed or connecting', async () => {
+  const { dir, stale } = await retiredDir();
+  await stale.device.stop();
+  const again = bootRetired(dir);
+  assert.equal(again.ends.connects, 0, 'never connected');
+  assert.deepEqual(again.touched, [], 'no lock, seed or journal opened');
+  assert.deepEqual(again.lights, ['booting', 'retired']);
+  assert.equal(again.lines.length, 1);
+  assert.match(again.lines[0]!, new RegExp(`^broken: retired, not connecting: retired records that at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z the broker refused device ${stale.device.deviceId}: its journal ends at id 10 but the broker log shows id 42 answered`));
+  assert.match(again.lines[0]!, /wipe its data directory, hsm_secret included.*SPHINX_ACCEPT_DEVICE_ROLLBACK=.*:10 .*then delete retired and start it$/);
+  // The owner's explicit way back: the marker deleted, it boots and connects.
+  dir.files.delete(RETIRED_FILE);
+  const back = bootOn(dir);
+  assert.equal(back.ends.connects, 1);
+  assert.equal(back.device.lastId, 10n);
+});
+
+test('a damaged retired marker (torn, flipped, empty, or not this format) still stops the device at boot, saying it is unreadable and how to clear it', async () => {
+  const { dir, stale } = await retiredDir();
+  await stale.device.stop();
+  const file = dir.open(RETIRED_FILE);
+  const good = new TextDecoder().decode(readWhole(file));
+  const flipped = readWhole(file);
+  flipped[flipped.indexOf(0x3a)]! ^= 1 << 3; // the first ':' becomes '2'
+  const damage: [string, Uint8Array, RegExp][] = [
+    ['torn', utf8(good.slice(0, -7)), /not JSON/],
+    ['flipped', flipped, /not JSON/],
+    ['empty', new Uint8Array(0), /not JSON/],
+    ['another version', utf8(good.replace('"v":1', '"v":2')), /version 2; expected 1/],
+    ['an extra field', utf8(good.replace('{', '{"x":0,')), /fields answeredUpTo, at, device, lastId, v, x/],
+    ['ids that are no rollback', utf8(good.replace('"lastId":"10"', '"lastId":"42"')), /lastId 42 is not below answeredUpTo 42/],
+  ];
+  for (const [name, bytes, why] of damage) {
+    replaceWhole(file, bytes);
+    const again = bootRetired(dir);
+    assert.equal(again.ends.connects, 0, name);
+    assert.deepEqual(again.touched, [], name);
+    assert.equal(again.lights.at(-1), 'retired', name);
+    assert.match(again.lines[0]!, /^broken: retired is there but unreadable \(/, name);
+    assert.match(again.lines[0]!, why, name);
+    assert.match(again.lines[0]!, /so this device stays retired and does not connect\. .*wipe its data directory, hsm_secret included.*delete retired and start it$/, name);
+  }
+});
+
+test('a retired marker that cannot be written: the device still stops for good, and says a restart will be refused again', async () => {
+  const dir = new MemoryDir();
+  bootOn(dir).deliver(0, 1, 2);
+  const ports = portsOn(dir);
+  const failing: FileDir = { open: (name) => (name === RETIRED_FILE ? failingFile(name) : dir.open(name)) };
+  let reason: string | undefined;
+  const device = Device.boot({ ...ports.options, store: { ...ports.options.store, journalDir: () => failing }, onRefused: (r) => (reason = r) });
+  device.start();
+  ports.connection.handlers!.connected();
+  ports.connection.handlers!.message(topic(device.deviceId, 'refused'), encodeRefusal({ reason: 'rollback', lastId: 3n, answeredUpTo: 9n }));
+  await new Promise((r) => setImmediate(r));
+  assert.match(reason ?? '', /its journal ends at id 3 but the broker log shows id 9 answered.*The retired marker could not be written \(retired: card removed\): restarted, it connects and is refused again/);
+  assert.equal(ports.ends.count, 1);
+  assert.equal(device.led, 'retired');
+  assert.equal(dir.files.has(RETIRED_FILE), false);
+});
+
+function failingFile(name: string): FilePort {
+  const fail = (): never => {
+    throw new Error(`${name}: card removed`);
+  };
+  return { name, size: () => 0, read: () => new Uint8Array(0), append: fail, sync: fail, truncate: fail };
+}

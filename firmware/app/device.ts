@@ -5,7 +5,8 @@
  * (docs/remote-protocol.md "Batches"): each in order under the same rules, one journal sync
  * for the batch, then one res with every reply. Control commands and chain updates go to
  * DeviceControl and DeviceChain, their answers back on their own topics. A refusal of its
- * journal by the broker (signer/remote/refusal.ts) about this device stops it for good.
+ * journal by the broker (signer/remote/refusal.ts) about this device stops it for good, across
+ * restarts too (retired.ts: the marker it writes first, checked first at boot).
  * A payload that does not decode is logged and blinked, never thrown.
  */
 import type { Reply } from '../../signer/decision.js';
@@ -26,6 +27,7 @@ import { DeviceConnection } from './device-connection.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import type { JournalMirror } from './mirror.js';
 import type { Clock, DeviceConfig, Leds, StorageLock, Store, Transport } from './ports.js';
+import { DeviceRetiredError, refuseIfRetired, retiredAdvice, writeRetiredMarker } from './retired.js';
 
 export type DeviceLogLevel = 'info' | 'unusual' | 'broken';
 
@@ -50,8 +52,9 @@ export interface DeviceOptions {
   readonly onFatal?: (reason: string) => void;
   /**
    * The broker refused this device's journal as behind what it answered (a retired device, or
-   * one that lost its journal): it has disconnected for good, without "offline"; the host
-   * should exit, or stay stopped, never reconnect. `reason` names both ids and the way out.
+   * one that lost its journal): it has recorded that (retired.ts) and disconnected for good,
+   * without "offline"; the host should exit, or stay stopped, never reconnect. `reason` names
+   * both ids and the way out.
    */
   readonly onRefused?: (reason: string) => void;
 }
@@ -109,12 +112,14 @@ export class Device {
 
   /**
    * Opens the device (device-boot.ts: storage lock, seed and node key, journal, policy file,
-   * owner key), with the error light on if that fails.
+   * owner key), with the error light on if that fails. A device whose storage holds the retired
+   * marker goes no further (DeviceRetiredError, the retired light): retired.ts.
    */
   static boot(options: DeviceOptions): Device {
     options.leds.show('booting');
     let opened: OpenedDevice | undefined;
     try {
+      refuseIfRetired(options.store, options.log);
       opened = openDevice(options);
       const device = new Device(options, opened);
       device.#event('booted');
@@ -122,7 +127,8 @@ export class Device {
       return device;
     } catch (e) {
       opened?.storageLock.release();
-      options.leds.show('error');
+      // Retired: the light it showed when it was refused, the refusal remembered.
+      options.leds.show(e instanceof DeviceRetiredError ? 'retired' : 'error');
       throw e;
     }
   }
@@ -188,7 +194,10 @@ export class Device {
     else if (parsed.suffix === 'refused') this.#refusedMessage(payload);
   }
 
-  /** The broker's refusal: this device stops for good if it is about its own journal (refusal.ts). */
+  /**
+   * The broker's refusal: this device stops for good if it is about its own journal (refusal.ts),
+   * recording that first (retired.ts), synced before it disconnects.
+   */
   #refusedMessage(payload: Uint8Array): void {
     const { log } = this.options;
     const refusal = decodeRefusal(payload);
@@ -200,7 +209,14 @@ export class Device {
     const mismatch = refusalMismatch(refusal, own);
     if (mismatch !== undefined) return log('unusual', `the broker's refusal of a journal ending at id ${refusal.lastId} ignored: ${mismatch}`);
     if (this.#failed) return;
-    this.#failed = retiredAdvice(this.deviceId, own, refusal.answeredUpTo);
+    const refused = { deviceId: this.deviceId, lastId: own, answeredUpTo: refusal.answeredUpTo };
+    let marker: string | { notWritten: string };
+    try {
+      marker = writeRetiredMarker(this.options.store.journalDir(), { ...refused, at: this.options.clock.now() });
+    } catch (e) {
+      marker = { notWritten: (e as Error).message };
+    }
+    this.#failed = retiredAdvice(refused, marker);
     log('broken', this.#failed);
     this.#event('refused');
     this.#connection.retire().then(
@@ -363,15 +379,6 @@ export class Device {
     else logRefusals(env.id, handled, log);
     return handled;
   }
-}
-
-/** What a device refused for its stale journal says: both ids and what its owner does. */
-export function retiredAdvice(deviceId: string, lastId: bigint, answeredUpTo: bigint): string {
-  return `the broker refused device ${deviceId}: its journal ends at id ${lastId} but the broker log shows id ${answeredUpTo} answered, ` +
-    'so signing from this state could sign a revoked commitment; stopped for good, and not reconnecting, which would push the active device off. ' +
-    'If another device with this seed took over (a failover), this one is retired: wipe its data directory, hsm_secret included, or make it the ' +
-    'new spare on an empty one (docs/journal.md "Retiring a device"). If this is to be the active device, restore its newest journal; or, knowing ' +
-    `the state after id ${lastId} is lost, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${deviceId}:${lastId} for the broker (docs/broker-log.md "The operator's way out")`;
 }
 
 const WIRE_HSMD_INIT = messageType('hsmd_init');

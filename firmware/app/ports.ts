@@ -3,7 +3,7 @@
  * firmware/moddable on an ESP32. Platform-neutral: Uint8Array and plain callbacks only.
  * (The journal port is log/file-port.ts's FileDir.)
  */
-import type { FileDir } from '../../log/file-port.js';
+import type { FileDir, FilePort } from '../../log/file-port.js';
 import type { HighWaterMark } from '../../log/journal/high-water.js';
 import type { LedName } from './leds.js';
 
@@ -101,6 +101,11 @@ export interface Store {
    * file, so a journal deleted, cut back or restored from an older copy is noticed.
    */
   highWaterMark(): HighWaterMark;
+  /**
+   * The retired marker (retired.ts: RETIRED_FILE in journalDir), if the storage holds one; read
+   * at boot before anything else. Not through journalDir, whose open() would create it.
+   */
+  retiredMarker(): FilePort | undefined;
   /** The owner's public key (hex) for signed control, if provisioned (owner.pub). */
   ownerKey(): string | undefined;
   /** The device's policy file (policy.json), if there is one. */

@@ -23,6 +23,7 @@ import type { FileDir, FilePort } from '../../log/file-port.js';
 import { unlockSeed } from './device-boot.js';
 import { anchorProves, openAnchorFiles, readAnchors, writeAnchor } from './mirror.js';
 import { type Clock, DeviceSetupError, type Store, type Transport } from './ports.js';
+import { refuseIfRetired } from './retired.js';
 
 export interface RestoreOptions {
   readonly transport: Transport;
@@ -40,9 +41,14 @@ export interface Restored {
   readonly lastId: bigint;
 }
 
-/** Restores; throws MirrorRefusedError (forged, gap, reordered, rollback, malformed) or DeviceSetupError. */
+/**
+ * Restores; throws MirrorRefusedError (forged, gap, reordered, rollback, malformed) or
+ * DeviceSetupError; DeviceRetiredError, before connecting, if the storage holds the retired
+ * marker (retired.ts): restored, it would sign beside the device that replaced it.
+ */
 export async function restoreFromMirror(options: RestoreOptions): Promise<Restored> {
   const { store, curve, log } = options;
+  refuseIfRetired(store, log);
   const lock = store.lock();
   try {
     const secretData = unlockSeed(store.hsmSecret(), store.passphrase());

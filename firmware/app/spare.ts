@@ -16,14 +16,20 @@ import { makeCredentials } from '../../signer/remote/auth-token.js';
 import { topic } from '../../signer/remote/topics.js';
 import { unlockSeed } from './device-boot.js';
 import { emptyJournal, type RestoreOptions } from './restore.js';
+import { refuseIfRetired } from './retired.js';
 
 const OFFLINE = 'offline';
 /** Between attempts to reach the broker while standing by. */
 const RETRY_MS = 1000;
 
-/** Resolves once the primary (same seed) is offline; the caller then restores and boots. */
+/**
+ * Resolves once the primary (same seed) is offline; the caller then restores and boots. Throws
+ * DeviceRetiredError at once on storage holding the retired marker (retired.ts): a spare
+ * starts on an empty directory (docs/journal.md "Retiring a device").
+ */
 export async function standBy(options: Omit<RestoreOptions, 'timeoutMs'>): Promise<void> {
   const { transport, store, clock, curve, log } = options;
+  refuseIfRetired(store, log);
   const nodeKey = nodePrivateKey(curve, unlockSeed(store.hsmSecret(), store.passphrase()));
   const deviceId = toHex(curve.publicKey(nodeKey));
   const config = store.config();

@@ -18,6 +18,7 @@ import { Device, type DeviceLogLevel } from '../app/device.js';
 import { JournalRollbackError } from '../../log/journal/high-water.js';
 import { restoreFromMirror } from '../app/restore.js';
 import { standBy } from '../app/spare.js';
+import { DeviceRetiredError } from '../app/retired.js';
 import { brokerTrust, type BrokerTrust } from '../app/broker-trust.js';
 import { DeviceSetupError, type Clock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../../node/journal-advice.js';
@@ -78,7 +79,8 @@ Every line starts with its time (UTC); the status light is a line per change (on
 one line rewritten in place).
 SIGTERM or SIGINT: finishes the request in hand, says "offline", disconnects, exits 0.
 Exits 1 on a setup problem, 2 if the journal cannot be written, 3 if the broker refused this
-device's journal as behind what it answered (a retired device: docs/journal.md "Retiring a device").
+device's journal as behind what it answered (a retired device: docs/journal.md "Retiring a device");
+DIR/retired records that, and later starts exit 3 at once, without connecting, until it is removed.
 `;
 
 /** Wrappers a test harness puts around the host adapters (the product passes none). */
@@ -109,9 +111,10 @@ export interface HostDeviceSettings {
 
 /** The Device on the Node adapters (mqtt.js, fs journal, terminal LEDs); throws as Device.boot does. */
 export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrappers = {}): Device {
-  warmStart({ curve: fastCurve(), developer: settings.developer }, (line) => settings.log('info', line));
-  const transport = new MqttTransport(settings.trust, settings.mqttPassword);
   const nodeStore = new NodeStore(settings.dataDir, { mqttUrl: settings.mqttUrl, brokerId: settings.brokerId, passphrase: settings.passphrase });
+  // A retired device stops in Device.boot (retired.ts) at once: no warm-up for it.
+  if (nodeStore.retiredMarker() === undefined) warmStart({ curve: fastCurve(), developer: settings.developer }, (line) => settings.log('info', line));
+  const transport = new MqttTransport(settings.trust, settings.mqttPassword);
   const store: Store = wrap.journalDir
     ? {
         lock: () => nodeStore.lock(),
@@ -120,6 +123,7 @@ export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrapp
         config: () => nodeStore.config(),
         journalDir: () => wrap.journalDir!(nodeStore.journalDir()),
         highWaterMark: () => nodeStore.highWaterMark(),
+        retiredMarker: () => nodeStore.retiredMarker(),
         ownerKey: () => nodeStore.ownerKey(),
         policyFile: () => nodeStore.policyFile(),
       }
@@ -254,6 +258,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
         log,
       });
     } catch (e) {
+      if (e instanceof DeviceRetiredError) return fail(e.message, 3);
       if (e instanceof MirrorRefusedError || e instanceof DeviceSetupError) return fail(e.message);
       if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));
       throw e;
@@ -262,6 +267,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   try {
     device = bootHostDevice({ mqttUrl: mqttUrl!, trust, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, mqttPassword, leds, log, onFatal: (reason) => void stop(2, reason), onRefused }, wrap);
   } catch (e) {
+    // Retired (its data directory remembers the broker's refusal): exit 3 before connecting.
+    if (e instanceof DeviceRetiredError) return fail(e.message, 3);
     if (e instanceof DeviceSetupError) return fail(e.message);
     if (e instanceof JournalCorruptError) return fail(corruptJournalAdvice(e, data));
     if (e instanceof JournalRollbackError) return fail(rollbackAdvice(e, '--accept-journal-rollback'));
@@ -299,7 +306,7 @@ const isLogLevel = (level: string): level is LogLevel => (LOG_LEVELS as readonly
 /** What the device reports as its firmware (hello, the broker's status page) and --version prints. */
 const firmwareVersion = (): string => `sphinx-signer/${packageVersion()} (node ${process.version})`;
 
-function fail(message: string): void {
+function fail(message: string, code = 1): void {
   process.stderr.write(`sphinx-signer: ${message}\n`);
-  process.exitCode = 1;
+  process.exitCode = code;
 }

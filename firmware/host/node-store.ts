@@ -2,15 +2,17 @@
  * The Store port on a data directory (sphinx-signer --data DIR): DIR/hsm_secret (the file
  * lightningd's hsmd would use, any of CLN's forms), the journal, its snapshot slots and the
  * high-water mark's slot files (high-water.ts) in DIR itself, the owner's key (DIR/owner.pub)
- * and policy (DIR/policy.json) if present, the passphrase and configuration from the command line.
+ * and policy (DIR/policy.json) if present, the retired marker (DIR/retired, retired.ts), the
+ * passphrase and configuration from the command line.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FileDir } from '../../log/file-port.js';
+import type { FileDir, FilePort } from '../../log/file-port.js';
 import { slotMark } from '../../log/journal/high-water.js';
 import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type StorageLock, type Store } from '../app/ports.js';
 import { DirLockedError, lockDir, staleLockNote } from '../../node/dir-lock.js';
 import { OWNER_KEY_FILE, POLICY_FILE } from '../app/control.js';
+import { RETIRED_FILE } from '../app/retired.js';
 import { NodeDir } from '../../node/node-file.js';
 
 export class NodeStore implements Store {
@@ -63,6 +65,10 @@ export class NodeStore implements Store {
 
   highWaterMark(): HighWaterMark {
     return slotMark(this.#dir, join(this.dataDir, 'high-water-{a,b}'));
+  }
+
+  retiredMarker(): FilePort | undefined {
+    return existsSync(join(this.dataDir, RETIRED_FILE)) ? this.#dir.open(RETIRED_FILE) : undefined;
   }
 
   ownerKey(): string | undefined {

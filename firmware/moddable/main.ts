@@ -17,6 +17,7 @@ import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES } from '../app/device-memory.js'
 import { randomBytesFrom } from '../app/hardware-random.js';
 import { syncClock, type SntpAnswer } from '../app/clock-sync.js';
 import { Device } from '../app/device.js';
+import { DeviceRetiredError } from '../app/retired.js';
 import type { Clock, TimerHandle } from '../app/ports.js';
 import { GpioLeds, NeoPixelLeds } from './leds.js';
 import { ModdableMqttTransport } from './mqtt-transport.js';
@@ -63,14 +64,16 @@ export default function main(config = boardConfig): void {
       firmware: config.firmware ?? 'sphinx-signer-esp32/0.1.0',
       log,
       onFatal: (reason) => log('broken', `${reason}: fix the SD card and restart`),
-      // Disconnected for good, LED retired: nothing here restarts or reconnects it (a reboot loop
-      // would take the active device's MQTT session each time); the owner wipes or restores the card.
+      // Disconnected for good, LED retired: nothing here restarts or reconnects it, and the card
+      // records it (/journal/retired), so a power cycle stops at boot, before connecting (a
+      // reboot would otherwise take the active device's MQTT session); the owner wipes the card.
       onRefused: (reason) => log('broken', reason),
     });
     // The login token carries the time: set the clock before the first connection.
     void syncClock(store.config().sntp ?? ['pool.ntp.org', 'time.google.com'], { query: sntpQuery, setTime: (s) => Time.set(s), clock, log }).then(() => device_.start());
   } catch (e) {
-    // The error light is on; the owner reads the reason on the serial console.
-    log('broken', (e as Error).message);
+    // The error light (or the retired one) is on; the owner reads the reason on the serial
+    // console: Device.boot logged a retired device's already.
+    if (!(e instanceof DeviceRetiredError)) log('broken', (e as Error).message);
   }
 }

@@ -2,14 +2,16 @@
  * The Store port on the SD card: `<root>/hsm_secret` (CLN's file, any form),
  * `<root>/config.json` ({"mqttUrl", "brokerId", "passphrase"?}), the journal files in
  * `<root>/journal/`, and if present the owner's key `<root>/owner.pub` and the policy
- * `<root>/policy.json` (firmware/README.md); the journal's high-water mark in NVS (nvs-mark.ts).
+ * `<root>/policy.json` (firmware/README.md); the journal's high-water mark in NVS (nvs-mark.ts);
+ * the retired marker (retired.ts) in `<root>/journal/`, so wiping the card removes it.
  */
 import { File } from 'file';
-import type { FileDir } from '../../log/file-port.js';
+import type { FileDir, FilePort } from '../../log/file-port.js';
 import { DeviceSetupError, type DeviceConfig, type HighWaterMark, type StorageLock, type Store } from '../app/ports.js';
 import { nvsMark } from './nvs-mark.js';
 import { brokerTrust, type BrokerTrust } from '../app/broker-trust.js';
-import { SdDir } from './sd-file.js';
+import { RETIRED_FILE } from '../app/retired.js';
+import { SdDir, SdFile } from './sd-file.js';
 
 interface ConfigFile extends DeviceConfig {
   readonly passphrase?: string;
@@ -95,6 +97,11 @@ export class SdStore implements Store {
 
   highWaterMark(): HighWaterMark {
     return nvsMark;
+  }
+
+  retiredMarker(): FilePort | undefined {
+    const path = `${this.root}/journal/${RETIRED_FILE}`;
+    return File.exists(path) ? new SdFile(path) : undefined;
   }
 
   ownerKey(): string | undefined {

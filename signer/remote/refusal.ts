@@ -29,6 +29,19 @@ export function encodeRefusal(refusal: Refusal): Uint8Array {
 
 /** The refusal, or why the payload is not one (strict: exactly the fields above, lastId below answeredUpTo). */
 export function decodeRefusal(payload: Uint8Array): Refusal | Error {
+  const fields = strictJsonObject(payload, KEYS);
+  if (fields instanceof Error) return fields;
+  if (fields.v !== 1) return new Error(`version ${JSON.stringify(fields.v)}; expected 1`);
+  if (fields.reason !== 'rollback') return new Error(`reason ${JSON.stringify(fields.reason)}; expected "rollback"`);
+  const ids = rollbackIds(fields);
+  return ids instanceof Error ? ids : { reason: 'rollback', ...ids };
+}
+
+/**
+ * The JSON object in `payload` whose keys are exactly `keys` (sorted), or why it is not one.
+ * Shared with the device's record of a refusal it acted on (firmware/app/retired.ts).
+ */
+export function strictJsonObject(payload: Uint8Array, keys: readonly string[]): Record<string, unknown> | Error {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(payload));
@@ -37,16 +50,19 @@ export function decodeRefusal(payload: Uint8Array): Refusal | Error {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return new Error('not a JSON object');
   const fields = value as Record<string, unknown>;
-  const keys = Object.keys(fields).sort();
-  if (keys.join() !== KEYS.join()) return new Error(`fields ${keys.join(', ') || 'none'}; expected ${KEYS.join(', ')}`);
-  if (fields.v !== 1) return new Error(`version ${JSON.stringify(fields.v)}; expected 1`);
-  if (fields.reason !== 'rollback') return new Error(`reason ${JSON.stringify(fields.reason)}; expected "rollback"`);
+  const found = Object.keys(fields).sort();
+  if (found.join() !== keys.join()) return new Error(`fields ${found.join(', ') || 'none'}; expected ${keys.join(', ')}`);
+  return fields;
+}
+
+/** `lastId` and `answeredUpTo` as decimal-string u64s, the first below the second, or why not. */
+export function rollbackIds(fields: Record<string, unknown>): { readonly lastId: bigint; readonly answeredUpTo: bigint } | Error {
   const lastId = decimalU64('lastId', fields.lastId);
   if (lastId instanceof Error) return lastId;
   const answeredUpTo = decimalU64('answeredUpTo', fields.answeredUpTo);
   if (answeredUpTo instanceof Error) return answeredUpTo;
   if (lastId >= answeredUpTo) return new Error(`lastId ${lastId} is not below answeredUpTo ${answeredUpTo}: that is no rollback`);
-  return { reason: 'rollback', lastId, answeredUpTo };
+  return { lastId, answeredUpTo };
 }
 
 function decimalU64(name: string, text: unknown): bigint | Error {
