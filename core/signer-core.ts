@@ -26,7 +26,7 @@ import { type JournalFiles, Journal, type RecoveryReport } from '../log/journal/
 import { assertSourceName, decodeEntryToFold, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import { equal } from '../signer/bytes.js';
-import { checkJournalAgainstMark, type HighWaterMark } from '../log/journal/high-water.js';
+import { type AcceptRollback, checkJournalAgainstMark, type HighWaterMark } from '../log/journal/high-water.js';
 import { badRequest, type Decision } from '../signer/decision.js';
 import { ID_REFUSAL } from './id-refusals.js';
 import type { Envelope } from '../signer/envelope.js';
@@ -48,7 +48,7 @@ export interface SignerCoreOptions {
   /** The high-water mark, raised after each journal sync, before any reply leaves. */
   readonly mark?: HighWaterMark;
   /** The operator's way out of a JournalRollbackError: lower the mark to the journal and go on. */
-  readonly acceptRollback?: boolean;
+  readonly acceptRollback?: AcceptRollback;
   /** Told what the journal made durable (the device's mirror: firmware/app/mirror.ts). */
   readonly observer?: JournalObserver;
   /**

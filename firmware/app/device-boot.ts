@@ -7,9 +7,11 @@ import { toHex } from '../../signer/bytes.js';
 import { HsmSecretError, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
 import { mirrorKey, nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { DEFAULT_POLICY } from '../../signer/policy/policy.js';
+import { rollbackIds } from '../../signer/remote/refusal.js';
 import { topic } from '../../signer/remote/topics.js';
 import { Signer } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
+import type { AcceptRollback } from '../../log/journal/high-water.js';
 import { openJournalFiles } from '../../log/journal/journal.js';
 import { SignerCore } from '../../core/signer-core.js';
 import { applyPolicyFile, checkOwnerKey } from './control.js';
@@ -55,7 +57,8 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
       new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file, keyCacheLimits: options.keyCacheLimits }, state);
     const { core } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
       ...options.core,
-      mark: store.highWaterMark(),
+      acceptRollback: options.core?.acceptRollback ?? acceptedRollback(config),
+      mark: store.highWaterMark(deviceId),
       log: (line) => options.log('unusual', line),
       observer: mirror, // told what recovery found (JournalMirror.recovered) before open returns
     });
@@ -70,6 +73,22 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
     storageLock.release();
     throw e;
   }
+}
+
+/**
+ * The rollback the configuration accepts (DeviceConfig.acceptJournalRollback: the two ids a
+ * JournalRollbackError names), none if it names none; DeviceSetupError if it is malformed.
+ */
+export function acceptedRollback(config: DeviceConfig): AcceptRollback {
+  const given = config.acceptJournalRollback;
+  if (given === undefined) return false;
+  const ids = typeof given === 'object' && given !== null && Object.keys(given).sort().join() === 'answeredUpTo,lastId'
+    ? rollbackIds(given as Record<string, unknown>)
+    : new Error('expected {"lastId": "<decimal>", "answeredUpTo": "<decimal>"}');
+  if (ids instanceof Error) {
+    throw new DeviceSetupError(`acceptJournalRollback in the configuration: ${ids.message}; give the two ids the high-water refusal names (docs/journal.md "Rollback"), or remove it`);
+  }
+  return ids;
 }
 
 /** secret_data for the node key; the fix in the error if the passphrase is missing or wrong. */

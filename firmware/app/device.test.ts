@@ -20,8 +20,8 @@ import { sessionPolicy, sessionRequests } from '../../test/session-records.js';
 import { loadTranscript } from '../../test/transcript.js';
 import { Device, type DeviceOptions } from './device.js';
 import { DeviceRetiredError, RETIRED_FILE, decodeRetiredMarker } from './retired.js';
-import { slotMark } from '../../log/journal/high-water.js';
-import type { TimerHandle, TransportHandlers } from './ports.js';
+import { JournalRollbackError, slotMark } from '../../log/journal/high-water.js';
+import { DeviceSetupError, type TimerHandle, type TransportHandlers } from './ports.js';
 
 const NAME = 'session-basic-l1.jsonl';
 const requests = sessionRequests(NAME);
@@ -294,3 +294,32 @@ function failingFile(name: string): FilePort {
   };
   return { name, size: () => 0, read: () => new Uint8Array(0), append: fail, sync: fail, truncate: fail };
 }
+
+test('a journal cut back below its high-water mark is refused at boot, and booted when the configuration accepts exactly that rollback; the mark is the seed device\'s', () => {
+  const dir = new MemoryDir();
+  const first = bootOn(dir);
+  first.deliver(...Array.from({ length: 10 }, (_, i) => i));
+  // The card's journal swapped for an older copy: one that holds ids 1..4 only.
+  const older = new MemoryDir();
+  bootOn(older).deliver(0, 1, 2, 3);
+  replaceWhole(dir.open(JOURNAL_FILE), readWhole(older.open(JOURNAL_FILE)));
+  const marksAsked: string[] = [];
+  const bootWith = (acceptJournalRollback?: unknown) => {
+    const ports = portsOn(dir);
+    const store = ports.options.store;
+    const config = () => ({ ...store.config(), ...(acceptJournalRollback === undefined ? {} : { acceptJournalRollback }) });
+    const highWaterMark = (deviceId: string) => (marksAsked.push(deviceId), store.highWaterMark(deviceId));
+    return { ports, boot: () => Device.boot({ ...ports.options, store: { ...store, config, highWaterMark } }) };
+  };
+  assert.throws(() => bootWith().boot(), (e: Error) => e instanceof JournalRollbackError && e.journalLastId === 4n && e.mark === 10n);
+  assert.deepEqual(marksAsked, [first.device.deviceId], "the mark asked for is this seed's device's");
+  assert.throws(() => bootWith({ lastId: '4', answeredUpTo: '11' }).boot(), JournalRollbackError, 'another rollback than the one accepted');
+  for (const bad of [{ lastId: 4, answeredUpTo: '10' }, { lastId: '4' }, '4:10', { lastId: '10', answeredUpTo: '4' }]) {
+    assert.throws(() => bootWith(bad).boot(), (e: Error) => e instanceof DeviceSetupError && /acceptJournalRollback in the configuration: .*or remove it/.test(e.message), JSON.stringify(bad));
+  }
+  const accepted = bootWith({ lastId: '4', answeredUpTo: '10' });
+  const device = accepted.boot();
+  assert.equal(device.deviceId, first.device.deviceId);
+  assert.ok(accepted.ports.lines.some((l) => /ends at request id 4 but replies up to id 10 were sent .*ACCEPTED by the operator: the mark comes down to 4/.test(l)), accepted.ports.lines.join('\n'));
+  device.stop();
+});

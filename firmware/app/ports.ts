@@ -72,6 +72,12 @@ export interface DeviceConfig {
   readonly mqttUrl: string;
   /** The broker's id (docs/remote-protocol.md "Identities"); tokens are signed over it. */
   readonly brokerId: string;
+  /**
+   * The owner's way out of one JournalRollbackError on a device without command-line flags:
+   * the two ids it names, `{"lastId": "<decimal>", "answeredUpTo": "<decimal>"}` (docs/journal.md
+   * "Rollback"); read as given (JSON), checked at boot.
+   */
+  readonly acceptJournalRollback?: unknown;
 }
 
 /** Held while the device runs: released by stop(). */
@@ -98,9 +104,11 @@ export interface Store {
   journalDir(): FileDir;
   /**
    * The journal's high-water mark (docs/journal.md "Rollback"), kept apart from the journal
-   * file, so a journal deleted, cut back or restored from an older copy is noticed.
+   * file, so a journal deleted, cut back or restored from an older copy is noticed. It is the
+   * mark of the device `deviceId` (the seed's node id): where it outlives the storage that holds
+   * the journal (the ESP32's NVS outlives a wiped card), a board given another seed has its own.
    */
-  highWaterMark(): HighWaterMark;
+  highWaterMark(deviceId: string): HighWaterMark;
   /**
    * The retired marker (retired.ts: RETIRED_FILE in journalDir), if the storage holds one; read
    * at boot before anything else. Not through journalDir, whose open() would create it.

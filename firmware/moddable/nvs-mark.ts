@@ -1,23 +1,30 @@
 /**
- * The high-water mark (firmware/app/high-water.ts) in the ESP32's NVS through Moddable's
+ * The high-water mark (log/journal/high-water.ts) in the ESP32's NVS through Moddable's
  * Preference module: apart from the SD card that holds the journal, so a card whose journal
  * was deleted, cut back or swapped for an older copy is noticed. The id is stored as a
  * decimal string (Preference numbers are 32-bit); Preference.set commits to flash before it
- * returns.
+ * returns. NVS outlives the card, so each seed's device keeps its own mark (a board wiped and
+ * given another seed starts with none): the key is `hw` and 13 hex digits of the node id's
+ * x coordinate, within NVS's 15-character keys (docs/journal.md "Rollback").
  */
 import Preference from 'preference';
 import type { HighWaterMark } from '../app/ports.js';
 
 const DOMAIN = 'sphinx';
-const KEY = 'high-water';
 
-export const nvsMark: HighWaterMark = {
-  where: `NVS ${DOMAIN}/${KEY}`,
-  read() {
-    const value = Preference.get(DOMAIN, KEY);
-    return typeof value === 'string' && /^\d+$/.test(value) ? BigInt(value) : undefined;
-  },
-  write(id) {
-    Preference.set(DOMAIN, KEY, id.toString());
-  },
-};
+/** The NVS key of the mark of device `deviceId` (a node id in hex). */
+export const nvsMarkKey = (deviceId: string): string => `hw${deviceId.slice(2, 15)}`;
+
+export function nvsMark(deviceId: string): HighWaterMark {
+  const key = nvsMarkKey(deviceId);
+  return {
+    where: `NVS ${DOMAIN}/${key}`,
+    read() {
+      const value = Preference.get(DOMAIN, key);
+      return typeof value === 'string' && /^\d+$/.test(value) ? BigInt(value) : undefined;
+    },
+    write(id) {
+      Preference.set(DOMAIN, key, id.toString());
+    },
+  };
+}

@@ -95,8 +95,8 @@ export class SdStore implements Store {
     return new SdDir(`${this.root}/journal`);
   }
 
-  highWaterMark(): HighWaterMark {
-    return nvsMark;
+  highWaterMark(deviceId: string): HighWaterMark {
+    return nvsMark(deviceId);
   }
 
   retiredMarker(): FilePort | undefined {

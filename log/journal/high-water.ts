@@ -91,6 +91,13 @@ export function slotMark(dir: FileDir, where: string): HighWaterMark {
 }
 
 /**
+ * The operator's way out of a JournalRollbackError: `true` accepts any (a flag given for one
+ * start), the two ids the error names accept that rollback only (a setting kept in a device's
+ * configuration: a later, other rollback is refused again).
+ */
+export type AcceptRollback = boolean | { readonly lastId: bigint; readonly answeredUpTo: bigint };
+
+/**
  * The mark after checking the journal's last id against it: a journal below it is refused
  * (or, accepted by the operator, the mark comes down to it, loudly). Otherwise the mark rises
  * to the journal's last id: every journaled record may be answered (a redelivered id gets its
@@ -99,13 +106,14 @@ export function slotMark(dir: FileDir, where: string): HighWaterMark {
 export function checkJournalAgainstMark(
   mark: HighWaterMark,
   lastId: bigint | undefined,
-  options: { readonly acceptRollback?: boolean; readonly log?: (line: string) => void },
+  options: { readonly acceptRollback?: AcceptRollback; readonly log?: (line: string) => void },
 ): bigint | undefined {
   const marked = mark.read();
   const have = lastId ?? 0n;
   if (marked !== undefined && have < marked) {
     const error = new JournalRollbackError(mark.where, have, marked);
-    if (!options.acceptRollback) throw error;
+    const accept = options.acceptRollback;
+    if (!(accept === true || (typeof accept === 'object' && accept.lastId === have && accept.answeredUpTo === marked))) throw error;
     options.log?.(`${error.message}. ACCEPTED by the operator: the mark comes down to ${have} and signing resumes from this journal`);
   } else if (lastId === undefined || marked === have) {
     return marked;
