@@ -64,8 +64,9 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
     };
     if (a === '--key') o.key = value();
     else if (a === '--device') o.device = value();
-    else if (a === '--broker') o.broker = value();
-    else if (a === '--broker-dir') o.brokerDir = value();
+    // On the command line the later of --broker and --broker-dir wins; either beats SPHINX_CTL_BROKER.
+    else if (a === '--broker') [o.broker, o.brokerDir] = [value(), undefined];
+    else if (a === '--broker-dir') [o.brokerDir, o.broker] = [value(), undefined];
     else if (a === '--nonce') o.nonce = value();
     else if (a === '--file') o.file = value();
     else if (a === '--sat') o.sat = value();
@@ -77,10 +78,28 @@ function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
   return o;
 }
 
+/** A file the user named, as text, or a usage error saying which and why. */
+function readNamed(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** JSON text from a file the user named, or a usage error saying which and why. */
+function parseNamed(text: string, path: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${what} ${path} is not JSON: ${(e as Error).message}`);
+  }
+}
+
 function readKey(path: string | undefined): Uint8Array {
   if (!path) throw new UsageError('--key FILE is needed: the owner key (create one with sphinx-ctl keygen --key FILE)');
   if (!existsSync(path)) throw new UsageError(`no key file ${path}: create one with sphinx-ctl keygen --key ${path}`);
-  const hex = readFileSync(path, 'utf8').trim();
+  const hex = readNamed(path, 'owner key').trim();
   if (!/^[0-9a-f]{64}$/.test(hex) || !nobleCurve.isPrivateKey(fromHex(hex))) throw new UsageError(`${path} does not hold a private key (64 hex digits)`);
   return fromHex(hex);
 }
@@ -100,7 +119,7 @@ function commandOf(words: readonly string[], o: Options): { command: CommandName
   const phrase = `${first ?? ''} ${second ?? ''}`.trim();
   if (first === 'status' && words.length === 1) return { command: 'status', args: {} };
   if (phrase === 'policy set') {
-    if (o.file) return { command: 'policy-set', args: { settings: JSON.parse(readFileSync(o.file, 'utf8')) } };
+    if (o.file) return { command: 'policy-set', args: { settings: parseNamed(readNamed(o.file, 'policy file'), o.file, 'policy file') } };
     if (rest.length === 0) throw new UsageError('policy set needs KEY=VALUE settings or --file FILE');
     const settings: Record<string, unknown> = {};
     for (const kv of rest) {
@@ -117,13 +136,16 @@ function commandOf(words: readonly string[], o: Options): { command: CommandName
   if (phrase === 'limits set') {
     const args: Record<string, unknown> = {};
     if (o.sat !== undefined) args.velocityLimitSat = o.sat;
-    if (o.window !== undefined) args.velocityWindowSec = Number(o.window);
+    // Not a whole number: sent as typed, so the device's refusal quotes it.
+    if (o.window !== undefined) args.velocityWindowSec = /^\d+$/.test(o.window) ? Number(o.window) : o.window;
     if (o.payees.length > 0) args.payeeAllowlist = o.payees;
     if (Object.keys(args).length === 0) throw new UsageError('limits set needs --sat N, --window SECONDS or --payee NODE_ID');
     return { command: 'limits-set', args };
   }
   if (first === 'approve' && words.length === 2) {
-    return { command: 'approve', args: /^[0-9a-f]{64}$/.test(second!) ? { paymentHash: second } : { invoice: second } };
+    if (/^[0-9a-f]{64}$/i.test(second!)) return { command: 'approve', args: { paymentHash: second!.toLowerCase() } };
+    if (/^[0-9a-f]+$/i.test(second!)) throw new UsageError(`approve: ${second} is neither a payment hash (64 hex digits) nor an invoice`);
+    return { command: 'approve', args: { invoice: second } };
   }
   throw new UsageError(`unknown command ${JSON.stringify(words.join(' '))}`);
 }
@@ -136,6 +158,15 @@ function brokerUrl(o: Options): string {
     return readFileSync(file, 'utf8').trim();
   }
   return 'http://127.0.0.1:8735/';
+}
+
+function controlUrl(o: Options): string {
+  const base = brokerUrl(o);
+  try {
+    return new URL('control', base).toString();
+  } catch {
+    throw new UsageError(`${JSON.stringify(base)} is not a URL: give the broker's status page, e.g. --broker http://127.0.0.1:8735/`);
+  }
 }
 
 export interface CtlIo {
@@ -162,22 +193,31 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
       let priv: Uint8Array;
       do priv = new Uint8Array(randomBytes(32));
       while (!nobleCurve.isPrivateKey(priv));
-      writeFileSync(o.key, toHex(priv) + '\n', { mode: 0o600 });
+      try {
+        writeFileSync(o.key, toHex(priv) + '\n', { mode: 0o600 });
+      } catch (e) {
+        throw new UsageError(`cannot write ${o.key}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
       io.out(toHex(nobleCurve.publicKey(priv)));
       return 0;
     }
     const key = readKey(o.key);
-    const device = o.device;
-    if (!device || !/^0[23][0-9a-f]{64}$/.test(device)) throw new UsageError('--device ID is needed: the device id (its node id, 66 hex digits) that sphinx-signer prints at start');
+    const device = o.device?.toLowerCase();
+    if (!device) throw new UsageError('--device ID is needed: the device id (its node id, 66 hex digits) that sphinx-signer prints at start');
+    if (!/^0[23][0-9a-f]{64}$/.test(device)) throw new UsageError(`--device ${o.device} is not a node id (66 hex digits starting 02 or 03): give the id sphinx-signer prints at start`);
     let payload: Uint8Array;
     let body: string;
     if (o.rest[0] === 'send') {
       if (o.rest.length !== 2) throw new UsageError('send needs FILE: a command printed by sphinx-ctl sign');
-      payload = new Uint8Array(readFileSync(o.rest[1]!));
-      body = (JSON.parse(new TextDecoder().decode(payload)) as { body: string }).body;
+      const text = readNamed(o.rest[1]!, 'signed command');
+      const signed = parseNamed(text, o.rest[1]!, 'signed command') as { body?: unknown } | null;
+      if (typeof signed?.body !== 'string') throw new UsageError(`${o.rest[1]} is not a command printed by sphinx-ctl sign`);
+      payload = new TextEncoder().encode(text);
+      body = signed.body;
     } else {
       const sign = o.rest[0] === 'sign';
       const { command, args } = commandOf(sign ? o.rest.slice(1) : o.rest, o);
+      if (o.nonce !== undefined && !/^\d+$/.test(o.nonce)) throw new UsageError(`--nonce ${o.nonce} is not a whole number`);
       const nonce = o.nonce !== undefined ? BigInt(o.nonce) : BigInt(Date.now()) * 1000n + BigInt(process.hrtime.bigint() % 1000n);
       body = commandBody({ device, nonce, command, args });
       payload = signMessage(nobleCurve, key, 'command', body);
@@ -187,7 +227,7 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
       }
     }
     const request = toHex(signedDigest('command', body));
-    const answer = await post(new URL('control', brokerUrl(o)).toString(), payload);
+    const answer = await post(controlUrl(o), payload);
     return verifyAnswer(answer, device, request, io);
   } catch (e) {
     if (e instanceof UsageError) {
