@@ -22,7 +22,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -30,7 +30,7 @@ import { toHex } from '../signer/bytes.js';
 import { decodeReplyEnvelope } from '../signer/remote/envelope-codec.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from '../log/journal/journal.js';
 import { NodeDir } from '../node/node-file.js';
-import { BrokerStandIn, MqttServer, SignerProcess, dataDirWith, deviceIdOf } from './device-driver.js';
+import { BROKER_ID, BrokerStandIn, MqttServer, SignerProcess, dataDirWith, deviceIdOf } from './device-driver.js';
 import { fixturePath, repoRoot } from './fixtures.js';
 import { sessionRequests, type SessionRequest } from './session-records.js';
 import { loadTranscript } from './transcript.js';
@@ -322,4 +322,33 @@ test('--log-level unusual leaves out the info lines; --version; a bad level is r
   const bad = spawnSync(process.execPath, [bin, '--log-level', 'chatty'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--log-level chatty: expected one of info, unusual, broken/);
+});
+
+test('setup mistakes name the flag and what to give, exit 1 without a stack trace or a wait', (t) => {
+  const dir = dataDirWith(secret, t);
+  const bin = join(repoRoot, 'bin', 'sphinx-signer');
+  const run = (args: readonly string[]) => spawnSync(process.execPath, [bin, '--data', dir, ...args], { encoding: 'utf8', timeout: 20_000 });
+  const local = ['--mqtt', 'mqtt://127.0.0.1:1', '--broker-id', BROKER_ID];
+  const junk = join(dir, 'junk-id');
+  writeFileSync(junk, 'not an id\n');
+  const seedIsDir = dataDirWith(undefined, t);
+  mkdirSync(join(seedIsDir, 'hsm_secret'));
+  for (const [args, message] of [
+    [['--mqtt', 'mqtts://127.0.0.1:1', '--broker-id', BROKER_ID, '--ca', dir], /^sphinx-signer: --ca .*: cannot read it \(EISDIR\)\n$/],
+    [[...local, '--passphrase-file', join(dir, 'none')], /^sphinx-signer: --passphrase-file .*none: cannot read it \(ENOENT\)\n$/],
+    [[...local, '--mqtt-password-file', join(dir, 'none')], /^sphinx-signer: --mqtt-password-file .*none: cannot read it \(ENOENT\)\n$/],
+    [['--mqtt', 'mqtt://127.0.0.1:1', '--broker-id', 'zz'], /^sphinx-signer: --broker-id zz is not a broker id \(32 hex digits\): copy the one sphinx-hsmd prints/],
+    [['--mqtt', 'mqtt://127.0.0.1:1', '--broker-id-file', junk], /junk-id holds "not an id", not a broker id \(32 hex digits\)/],
+    // Before waiting for a broker id file that sphinx-hsmd has not written yet.
+    [['--mqtt', 'mqtt://127.0.0.1:1', '--broker-id-file', join(dir, 'none'), '--restore', '--spare'], /^sphinx-signer: give at most one of --restore and --spare/],
+    [['--mqtt', 'mqtt://10.0.0.1:1883', '--broker-id', BROKER_ID], /or allow plain MQTT explicitly \(sphinx-signer --allow-plain;/],
+    [[...local, '--data', junk], /^sphinx-signer: --data .*junk-id: cannot use it as the data directory \(EEXIST\): give a directory/],
+    [[...local, '--data', seedIsDir], /^sphinx-signer: cannot read .*hsm_secret \(EISDIR\): it must be the node's seed/m],
+  ] as const) {
+    const r = run(args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n +at /, 'no stack trace');
+  }
+  assert.match(spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout, /^usage: sphinx-signer [^\n]*\n[^\n]*\n +\[--accept-journal-rollback\]\n/);
 });

@@ -99,7 +99,7 @@ export function brokerTrust(settings: TrustSettings): BrokerTrust {
       throw new DeviceSetupError(`${settings.url} is plain MQTT but a CA was given: use mqtts://${address.host}:<TLS port> (sphinx-hsmd's SPHINX_MQTT_TLS_PORT, default 8883)`);
     if (!isLoopbackHost(address.host) && !settings.allowPlain)
       throw new DeviceSetupError(`${settings.url} is plain MQTT to another machine: the token and every request would cross the network in the clear. ` +
-        `Use mqtts://${address.host}:8883 with the broker's CA (sphinx-hsmd SPHINX_TLS_GENERATE=1 makes one), or allow plain MQTT explicitly`);
+        `Use mqtts://${address.host}:8883 with the broker's CA (sphinx-hsmd SPHINX_TLS_GENERATE=1 makes one), or allow plain MQTT explicitly (sphinx-signer --allow-plain; on the ESP32, "allowPlain": true in config.json)`);
     return { secure: false };
   }
   const pinned = settings.caFingerprint === undefined ? undefined : parseFingerprint(settings.caFingerprint);

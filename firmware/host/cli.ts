@@ -29,6 +29,7 @@ import { TerminalLeds } from './terminal-leds.js';
 
 const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--ca FILE | --ca-fingerprint SHA256]
                      [--allow-plain] [--passphrase-file FILE] [--mqtt-password-file FILE] [--log-level LEVEL] [--developer] [--restore | --spare]
+                     [--accept-journal-rollback]
        sphinx-signer --help | --version
 
 The signing device on Node: it connects to the broker (bin/sphinx-hsmd) over MQTT and
@@ -187,15 +188,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   const brokerIdArg = fromFlags ? values['broker-id'] : env.SPHINX_SIGNER_BROKER_ID;
   const brokerIdFile = fromFlags ? values['broker-id-file'] : env.SPHINX_SIGNER_BROKER_ID_FILE;
   if (brokerIdArg !== undefined && brokerIdFile !== undefined) return fail(`give exactly one of --broker-id ID and --broker-id-file FILE\n\n${USAGE}`);
+  if (brokerIdArg !== undefined && !BROKER_ID.test(brokerIdArg)) return fail(`--broker-id ${brokerIdArg} is not a broker id (32 hex digits): copy the one sphinx-hsmd prints at start (its SPHINX_DATA_DIR/broker-id)`);
+  // Before waiting for --broker-id-file, which may take until sphinx-hsmd first starts.
+  if (values.restore && values.spare) return fail(`give at most one of --restore and --spare\n\n${USAGE}`);
   const missing = [!mqttUrl && '--mqtt URL', !dataDir && '--data DIR', !brokerIdArg && !brokerIdFile && '--broker-id ID (or --broker-id-file FILE)'].filter(Boolean);
   if (missing.length) return fail(`missing ${missing.join(', ')}\n\n${USAGE}`);
   const caFile = values.ca ?? env.SPHINX_SIGNER_CA;
   let trust: BrokerTrust;
   try {
     if (caFile !== undefined && !existsSync(caFile)) return fail(`--ca ${caFile}: no such file (sphinx-hsmd's SPHINX_DATA_DIR/tls/ca.pem)`);
+    const caPem = caFile === undefined ? undefined : readNamed('--ca', caFile);
+    if (caPem === null) return;
     trust = brokerTrust({
       url: mqttUrl!,
-      ...(caFile !== undefined ? { caPem: readFileSync(caFile, 'utf8'), caSource: caFile } : {}),
+      ...(caFile !== undefined ? { caPem: caPem!, caSource: caFile } : {}),
       ...((values['ca-fingerprint'] ?? env.SPHINX_SIGNER_CA_FINGERPRINT) !== undefined ? { caFingerprint: values['ca-fingerprint'] ?? env.SPHINX_SIGNER_CA_FINGERPRINT } : {}),
       allowPlain: values['allow-plain'] ?? false,
     });
@@ -205,12 +211,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   }
   let passphrase = env.SPHINX_SIGNER_PASSPHRASE;
   let mqttPassword: string | undefined;
-  try {
-    if (values['passphrase-file']) passphrase = readFileSync(values['passphrase-file'], 'utf8').replace(/\r?\n$/, '');
-    const passwordFile = values['mqtt-password-file'] ?? env.SPHINX_SIGNER_MQTT_PASSWORD_FILE;
-    if (passwordFile) mqttPassword = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
-  } catch (e) {
-    return fail((e as Error).message);
+  if (values['passphrase-file']) {
+    const text = readNamed('--passphrase-file', values['passphrase-file']);
+    if (text === null) return;
+    passphrase = text.replace(/\r?\n$/, '');
+  }
+  const passwordFile = values['mqtt-password-file'] ?? env.SPHINX_SIGNER_MQTT_PASSWORD_FILE;
+  if (passwordFile) {
+    const text = readNamed('--mqtt-password-file', passwordFile);
+    if (text === null) return;
+    mqttPassword = text.replace(/\r?\n$/, '');
   }
 
   const leds = new TerminalLeds();
@@ -220,7 +230,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     leds.log(`${leds.stamp()} ${level.toUpperCase().padEnd(7)} ${line}`);
   };
   const data = resolve(dataDir!);
-  privateStateDir(data);
+  try {
+    privateStateDir(data);
+  } catch (e) {
+    return fail(`--data ${dataDir}: cannot use it as the data directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give a directory (created if missing) holding hsm_secret`);
+  }
   let device: Device | undefined;
   let stopping = false;
   async function stop(code: number, why: string): Promise<void> {
@@ -244,7 +258,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
 
   const brokerId = brokerIdArg ?? (await readBrokerIdFile(resolve(brokerIdFile!), log));
   if (stopping) return;
-  if (values.restore && values.spare) return fail(`give at most one of --restore and --spare\n\n${USAGE}`);
+  if (!BROKER_ID.test(brokerId)) return fail(`${brokerIdFile} holds ${JSON.stringify(brokerId)}, not a broker id (32 hex digits): give sphinx-hsmd's SPHINX_DATA_DIR/broker-id`);
   if (values.restore || values.spare) {
     try {
       const store = new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase });
@@ -305,6 +319,19 @@ const isLogLevel = (level: string): level is LogLevel => (LOG_LEVELS as readonly
 
 /** What the device reports as its firmware (hello, the broker's status page) and --version prints. */
 const firmwareVersion = (): string => `sphinx-signer/${packageVersion()} (node ${process.version})`;
+
+/** The broker id's form: 16 random bytes in hex (docs/remote-protocol.md "Broker id"). */
+const BROKER_ID = /^[0-9a-f]{32}$/;
+
+/** The text of a file given with `flag`, or null once the failure naming both is reported. */
+function readNamed(flag: string, path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    fail(`${flag} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    return null;
+  }
+}
 
 function fail(message: string, code = 1): void {
   process.stderr.write(`sphinx-signer: ${message}\n`);

@@ -42,7 +42,8 @@ export class NodeStore implements Store {
     try {
       return new Uint8Array(readFileSync(path));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw new DeviceSetupError(`cannot read ${path} (${code ?? (e as Error).message}): it must be the node's seed, a file this user can read`);
       throw new DeviceSetupError(
         `no hsm_secret in ${this.dataDir}. Copy your node's seed there (lightningd keeps it as ` +
           `<lightning-dir>/<network>/hsm_secret): cp ~/.lightning/bitcoin/hsm_secret ${path} && chmod 0400 ${path}; ` +
