@@ -139,7 +139,13 @@ test('a device started with another broker id: both sides name the broker ids an
     const brokerId = readFileSync(join(dir, 'sphinx', 'broker-id'), 'utf8').trim();
     assert.ok(refused.kind === 'log' && refused.level === LOG_LEVELS.unusual);
     assert.match(refused.entry, new RegExp(`bad signature: not signed over this broker's id ${brokerId}; most likely the device was started with another --broker-id \\(it must be ${brokerId}\\); device clock [\\d.]+ s (ahead of|behind) this broker's`));
-    assert.match(await device.outputMatching(/refused this device's token/, 10_000), new RegExp(`cannot reach the MQTT server mqtt://127\\.0\\.0\\.1:${port} \\(.*\\): it refused this device's token, signed over broker id ${wrongId} at .*Check that the broker id is the one sphinx-hsmd prints`));
+    const output = await device.outputMatching(/refused this device's token/, 10_000);
+    assert.match(output, new RegExp(`cannot reach the MQTT server mqtt://127\\.0\\.0\\.1:${port} \\(.*\\): it refused this device's token, signed over broker id ${wrongId} at .*Check that the broker id is the one sphinx-hsmd prints`));
+    // Said once: after the line's own time stamp, the device's time appears once, and the checks once.
+    const line = output.split('\n').find((l) => l.includes("refused this device's token"))!;
+    assert.equal(line.match(/\d{4}-\d\d-\d\dT[\d:.]+Z/g)!.length, 2, line);
+    assert.equal(line.match(/broker id/g)!.length, 2, line);
+    assert.match(line, /30 s ahead of its clock or 5 minutes old/);
   } finally {
     ld.cleanup();
     await device.stop();

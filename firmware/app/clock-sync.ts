@@ -55,13 +55,12 @@ export function syncClock(hosts: readonly string[], ports: ClockSyncPorts, retry
 }
 
 /**
- * A refused login, explained with the device's clock: the broker says only "not authorized";
- * its log names the skew it saw (signer/remote/auth-token.ts).
+ * A refused login with a clock that was never set: the likely cause, said first. The broker
+ * says only "not authorized"; what else to check is said once, by the connection
+ * (device-connection.ts), and the broker's log names the skew it saw.
  */
 export function tokenRefusalAdvice(reason: string, nowMs: number): string {
   if (!/not authori[sz]ed|bad user ?name or password/i.test(reason)) return reason;
   const problem = clockProblem(nowMs);
-  return `${reason}: the broker refused the login token. ${problem ? `The device's ${problem} (SNTP). ` : ''}` +
-    `The token carries the device's time (${new Date(nowMs).toISOString()}); the broker refuses it more than 30 s ahead of ` +
-    "its clock or 5 minutes behind (its log says by how much). Otherwise: a wrong broker id, or a device key it does not know";
+  return problem ? `${reason}: ${problem}, so the login token carries a wrong time (SNTP)` : reason;
 }

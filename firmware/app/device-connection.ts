@@ -171,7 +171,8 @@ export class DeviceConnection {
     const { config, deviceId } = this.parts;
     return `: it refused this device's token, signed over broker id ${config.brokerId} at ` +
       `${new Date(this.options.clock.now()).toISOString()} by this device's clock. Check that the broker id is the one ` +
-      "sphinx-hsmd prints (its SPHINX_DATA_DIR/broker-id), that this clock is right, and that the broker allows " +
+      "sphinx-hsmd prints (its SPHINX_DATA_DIR/broker-id), that this clock is right (the broker refuses a token more than " +
+      "30 s ahead of its clock or 5 minutes old; its log says by how much), and that the broker allows " +
       `device ${deviceId} (SPHINX_DEVICE_KEYS, or its pinned-devices file)`;
   }
 }
