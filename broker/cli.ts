@@ -68,8 +68,9 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   let remote: ReturnType<typeof remoteOf> | undefined;
   let statusPage: ReturnType<typeof statusPageOf>;
   let startupError: string | undefined;
+  const settingWarnings: string[] = [];
   try {
-    settings = loadSettings(env, process.cwd(), (warning) => writeStdio(2, `sphinx-hsmd: ${warning}\n`));
+    settings = loadSettings(env, process.cwd(), (warning) => settingWarnings.push(warning));
     policy = policyOf(settings);
     signerKind = signerKindOf(settings);
     statusPage = statusPageOf(settings);
@@ -109,6 +110,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     trace: args.includes('--log-trace') || args.includes('--log-io'),
     logStderr: settings.SPHINX_LOG_STDERR === '1',
     ignoredArgs: args.filter((a) => !(KNOWN_FLAGS as readonly string[]).includes(a)),
+    settingWarnings,
     startupError,
     openSigner: async (log) => {
       const signer = await openSigner(log);

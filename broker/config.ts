@@ -86,17 +86,43 @@ export function loadSettings(
         if (entry === null) return;
         const where = `${path}:${i + 1}: "${raw.trim()}"`;
         if ('error' in entry) throw new ConfigError(`${where}: ${entry.error}`);
-        if (!isSettingKey(entry.key))
-          throw new ConfigError(`${where} is not KEY=value with a known key (${Object.keys(SETTINGS).join(', ')})`);
+        if (!isSettingKey(entry.key)) throw new ConfigError(`${where}: ${unknownKey(entry.key)}`);
         settings[entry.key] = entry.value;
       });
   }
   for (const [key, value] of Object.entries(env)) {
     if (!key.startsWith('SPHINX_') || value === undefined) continue;
     if (isSettingKey(key)) settings[key] = value;
-    else warn(`ignoring unknown setting ${key} in the environment (known: ${Object.keys(SETTINGS).join(', ')})`);
+    else warn(`ignoring unknown setting ${key} in the environment${didYouMean(key)} (sphinx-hsmd --help lists the settings)`);
   }
   return settings;
+}
+
+/** What is wrong with a sphinx.conf key that is not a setting (the caller points to --help). */
+function unknownKey(key: string): string {
+  if (/^export\s/.test(key)) return `write ${key.replace(/^export\s+/, '')}=… without "export"`;
+  return `unknown key ${key}${didYouMean(key)}`;
+}
+
+/** ": did you mean K?" for the setting K within a few typos of `key` (case aside), else "". */
+function didYouMean(key: string): string {
+  let best: { key: SettingKey; distance: number } | undefined;
+  for (const known of Object.keys(SETTINGS) as SettingKey[]) {
+    const distance = editDistance(key.toUpperCase(), known);
+    if (distance <= 3 && (!best || distance < best.distance)) best = { key: known, distance };
+  }
+  return best ? `: did you mean ${best.key}?` : '';
+}
+
+/** Levenshtein distance, with a swap of two neighbours counted as one edit. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
 }
 
 /**

@@ -36,6 +36,8 @@ export interface HsmdOptions {
   logStderr: boolean;
   /** Arguments we do not know: logged, not fatal (a newer lightningd may add some). */
   ignoredArgs: readonly string[];
+  /** Settings we do not know, from the environment: logged, not fatal (it is shared with other programs). */
+  settingWarnings?: readonly string[];
   /**
    * Starts the signer; the broker's logger is handed over for its own lines. Called on
    * the first request that needs it (init, in practice), so the fd protocol itself
@@ -116,6 +118,7 @@ export async function runHsmd(options: HsmdOptions): Promise<void> {
     return fatal('internal', options.startupError);
   }
   for (const arg of options.ignoredArgs) log.log('unusual', `ignoring unknown argument ${arg}`);
+  for (const warning of options.settingWarnings ?? []) log.log('unusual', warning);
 
   const port: Pick<SignerPort, 'request'> = {
     async request(envelope) {

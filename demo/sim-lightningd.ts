@@ -26,6 +26,8 @@ export interface SimOptions {
   hsmSecret?: Uint8Array;
   /** Added to (or, with undefined values, removed from) the inherited environment. */
   env?: Record<string, string | undefined>;
+  /** sphinx.conf in the network directory (hsmd's cwd), as lightningd's operator would write it. */
+  conf?: string;
   /** hsmd flags, e.g. ['--developer']. */
   args?: string[];
   /** Per-reply timeout for the blocking connections. */
@@ -58,6 +60,7 @@ export class SimLightningd {
   static async start(options: SimOptions = {}): Promise<SimLightningd> {
     const dir = mkdtempSync(join(tmpdir(), 'sim-lightningd-'));
     if (options.hsmSecret) writeFileSync(join(dir, 'hsm_secret'), options.hsmSecret, { mode: 0o400 });
+    if (options.conf !== undefined) writeFileSync(join(dir, 'sphinx.conf'), options.conf);
     // No status page unless a test asks for one (SPHINX_HTTP_PORT): parallel hsmds would share its default port.
     const env: NodeJS.ProcessEnv = { ...process.env, SPHINX_DATA_DIR: join(dir, 'sphinx'), SPHINX_HTTP_PORT: '0' };
     for (const [k, v] of Object.entries(options.env ?? {})) {

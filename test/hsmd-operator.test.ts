@@ -7,7 +7,8 @@
  *   (CLN's test framework fails a run on any BROKEN line), and a device on the second's written
  *   URL signs the recorded session byte for byte;
  * - a wrong setting is a status_fail after status_version (it lands in lightningd's log),
- *   exit 242 as CLN's status_failed;
+ *   exit 242 as CLN's status_failed; a misspelled one names the setting meant (in the
+ *   environment, shared with other programs, it is an UNUSUAL line in that log instead);
  * - the MQTT port taken: a status_fail that names SPHINX_MQTT_PORT and SPHINX_MQTT_URL;
  * - a device started with another broker id: the broker's refusal names its own id and the
  *   likely mistake, the device's line names the id it signed over.
@@ -105,6 +106,31 @@ test('a wrong setting: status_version, then status_fail naming the setting and w
     assert.match(fail.desc, /sphinx\.conf; sphinx-hsmd --help lists them/);
     assert.match(ld.output, /SPHINX_POLICY_WARN_ONLY: unknown policy "policy-nope"/, 'on stderr as well');
   } finally {
+    ld.cleanup();
+  }
+});
+
+test('a misspelled setting: in sphinx.conf a status_fail naming the line and the setting meant; in the environment an UNUSUAL line in lightningd\'s log', async () => {
+  const conf = await SimLightningd.start({
+    hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, conf: '# mine\nSPHINX_SIGNER=local\nsphinx_policy_max_htcls=20\n',
+    env: { SPHINX_CLN_VERSION: header.cln_version },
+  });
+  try {
+    assert.equal((await conf.exited()).code, EXIT_STATUS_FAIL);
+    const fail = conf.statusMessages.find((m) => m.kind === 'fail');
+    assert.ok(fail?.kind === 'fail');
+    assert.match(fail.desc, /sphinx\.conf:3: "sphinx_policy_max_htcls=20": unknown key sphinx_policy_max_htcls: did you mean SPHINX_POLICY_MAX_HTLCS\? \(settings: .*sphinx-hsmd --help lists them\)$/);
+  } finally {
+    conf.cleanup();
+  }
+  const ld = await start({ SPHINX_SIGNER: 'local', SPHINX_POLICY_MAX_HTCLS: '20' });
+  try {
+    replayExchanges(ld, exchanges.slice(0, 1));
+    const warning = await ld.waitForStatus((m) => m.kind === 'log' && /SPHINX_POLICY_MAX_HTCLS/.test(m.entry));
+    assert.ok(warning.kind === 'log' && warning.level === LOG_LEVELS.unusual);
+    assert.equal(warning.entry, 'ignoring unknown setting SPHINX_POLICY_MAX_HTCLS in the environment: did you mean SPHINX_POLICY_MAX_HTLCS? (sphinx-hsmd --help lists the settings)');
+  } finally {
+    await ld.stop();
     ld.cleanup();
   }
 });
