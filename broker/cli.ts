@@ -89,7 +89,12 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   const openSigner = async (log: Logger): Promise<SignerPort> => {
     // One broker per data directory: its journal or broker log has one writer (docs/journal.md "Locks").
     const { lockDir, staleLockNote } = await import('../node/dir-lock.js');
-    privateStateDir(dataDir);
+    try {
+      privateStateDir(dataDir);
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new Error(`SPHINX_DATA_DIR ${dataDir}: cannot use it as the state directory (${why}): give a directory (created if missing; default ./sphinx)`);
+    }
     const note = staleLockNote(lockDir(dataDir, 'sphinx-hsmd'));
     if (note) log.log('unusual', note);
     if (remote) {

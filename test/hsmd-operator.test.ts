@@ -135,6 +135,22 @@ test('a misspelled setting: in sphinx.conf a status_fail naming the line and the
   }
 });
 
+test('SPHINX_DATA_DIR naming a file: status_fail naming the setting and what to give', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'sphinx-data-file-')), 'not-a-dir');
+  writeFileSync(file, '');
+  const ld = await start({ SPHINX_SIGNER: 'local', SPHINX_DATA_DIR: file });
+  try {
+    ld.master.send(exchanges[0]!.req); // init opens the signer and its state directory
+    assert.equal((await ld.exited()).code, EXIT_STATUS_FAIL);
+    const fail = ld.statusMessages.find((m) => m.kind === 'fail');
+    assert.ok(fail?.kind === 'fail');
+    assert.equal(fail.desc, `cannot start the signer: SPHINX_DATA_DIR ${file}: cannot use it as the state directory (EEXIST): give a directory (created if missing; default ./sphinx)`);
+  } finally {
+    ld.cleanup();
+    rmSync(join(file, '..'), { recursive: true, force: true });
+  }
+});
+
 test('the MQTT port taken: status_fail suggesting SPHINX_MQTT_PORT or SPHINX_MQTT_URL', async () => {
   const squatter = net.createServer();
   await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
