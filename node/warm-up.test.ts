@@ -36,5 +36,5 @@ test('warmStart runs once per process and says so', () => {
   warmStart({ curve: fastCurve(), developer: false }, (l) => lines.push(l));
   warmStart({ curve: fastCurve(), developer: false }, (l) => lines.push(l));
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, new RegExp(`^warm start: ${session.requests.length * 2} recorded requests through a throwaway signer in \\d+ ms$`));
+  assert.match(lines[0]!, new RegExp(`^warm start: ran ${session.requests.length * 2} recorded requests with a test seed \\(not this node's; nothing kept\\) in \\d+ ms, so the first real ones are fast$`));
 });
