@@ -271,7 +271,10 @@ export function verifyAnswer(answer: Uint8Array, device: string, request: string
     return 1;
   }
   if (body.ok !== true) {
-    io.err(`sphinx-ctl: refused by the device (${String(body.refusal)}): ${String(body.error)}`);
+    const hint = body.refusal === 'wrong-key'
+      ? ": --key is not the owner key this device was provisioned with; use that one, or put this key's public key (sphinx-ctl keygen printed it) in the device's owner.pub and restart the device"
+      : '';
+    io.err(`sphinx-ctl: refused by the device (${String(body.refusal)}): ${String(body.error)}${hint}`);
     return 1;
   }
   io.out(JSON.stringify(body.result, null, 2));

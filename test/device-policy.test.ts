@@ -209,7 +209,7 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     assert.match(forgedRun.err, /refused by the device \(forged\)/, JSON.stringify(forgedRun));
     const otherKey = join(rig.root, 'other.key');
     spawnSync(process.execPath, [CTL, 'keygen', '--key', otherKey]);
-    assert.match(rig.ctl(['status'], otherKey).err, /refused by the device \(wrong-key\): signed by 0[23][0-9a-f]{64}, not by/);
+    assert.match(rig.ctl(['status'], otherKey).err, /refused by the device \(wrong-key\): signed by 0[23][0-9a-f]{64}, not by 0[23][0-9a-f]{64}: --key is not the owner key this device was provisioned with; .*owner\.pub/);
     for (const refusal of ['replayed', 'stale', 'forged', 'wrong-key']) assert.match(rig.device.output(), new RegExp(`control: .*refused \\(${refusal}\\)`));
     await rig.ld.waitForStatus((m) => /device 0[23][0-9a-f]{64} refused a command \(wrong-key\)/.test(JSON.stringify(m)));
 
