@@ -162,11 +162,15 @@ function brokerUrl(o: Options): string {
 
 function controlUrl(o: Options): string {
   const base = brokerUrl(o);
+  let url: URL;
   try {
-    return new URL('control', base).toString();
+    url = new URL('control', base);
   } catch {
     throw new UsageError(`${JSON.stringify(base)} is not a URL: give the broker's status page, e.g. --broker http://127.0.0.1:8735/`);
   }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`${base} is not the broker's status page: --broker takes its http:// URL (SPHINX_DATA_DIR/status-url), not the MQTT address`);
+  return url.toString();
 }
 
 export interface CtlIo {

@@ -47,6 +47,7 @@ test('files that are missing or not JSON, a bad nonce or URL, an unwritable key:
   assertUsage(ctl(['send', list]), /list\.json is not a command printed by sphinx-ctl sign/);
   assertUsage(ctl(['--nonce', 'abc', 'status']), /--nonce abc is not a whole number/);
   assertUsage(ctl(['--broker', 'localhost:8735', 'status']), /"localhost:8735" is not a URL: .*--broker http:\/\/127\.0\.0\.1:8735\//);
+  assertUsage(ctl(['--broker', 'mqtt://127.0.0.1:1883', 'status']), /mqtt:\/\/127\.0\.0\.1:1883 is not the broker's status page: --broker takes its http:\/\/ URL/);
   assertUsage(ctl(['--key', root, 'status']), /cannot read owner key .*: EISDIR/);
   assertUsage(ctl(['keygen', '--key', join(root, 'no-such-dir', 'k')]), /cannot write .*no-such-dir\/k: ENOENT/);
 });
