@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { PolicyConfig } from '../signer/policy/policy.js';
-import { CONFIG_FILE, ConfigError, dataDirOf, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
+import { CONFIG_FILE, ConfigError, dataDirOf, flag, loadSettings, policyOf, remoteOf, SETTINGS, type Settings, signerKindOf, statusPageOf } from './config.js';
 import type { Logger } from './log.js';
 import type { SignerPort } from './signer-port.js';
 import { VersionUnknown, lightningdVersion } from './version.js';
@@ -68,12 +68,15 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
   let remote: ReturnType<typeof remoteOf> | undefined;
   let statusPage: ReturnType<typeof statusPageOf>;
   let startupError: string | undefined;
+  let [logStderr, acceptJournalRollback] = [false, false];
   const settingWarnings: string[] = [];
   try {
     settings = loadSettings(env, process.cwd(), (warning) => settingWarnings.push(warning));
     policy = policyOf(settings);
     signerKind = signerKindOf(settings);
     statusPage = statusPageOf(settings);
+    logStderr = flag(settings, 'SPHINX_LOG_STDERR');
+    acceptJournalRollback = flag(settings, 'SPHINX_ACCEPT_JOURNAL_ROLLBACK');
     if (signerKind === 'remote') remote = remoteOf(settings);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -105,15 +108,14 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
       return opened.signer;
     }
     const { createLocalSigner } = await import('./local-signer.js');
-    const acceptRollback = settings.SPHINX_ACCEPT_JOURNAL_ROLLBACK === '1';
-    return createLocalSigner({ dataDir, hsmSecretPath, developer, policy: policy!, acceptRollback, log: (level, text) => log.log(level, text) });
+    return createLocalSigner({ dataDir, hsmSecretPath, developer, policy: policy!, acceptRollback: acceptJournalRollback, log: (level, text) => log.log(level, text) });
   };
 
   const { runHsmd } = await import('./hsmd.js');
   await runHsmd({
     version: () => lightningdVersion({ ...env, ...settings }),
     trace: args.includes('--log-trace') || args.includes('--log-io'),
-    logStderr: settings.SPHINX_LOG_STDERR === '1',
+    logStderr,
     ignoredArgs: args.filter((a) => !(KNOWN_FLAGS as readonly string[]).includes(a)),
     settingWarnings,
     startupError,

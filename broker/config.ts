@@ -205,6 +205,9 @@ export function remoteOf(s: Settings) {
         `(e.g. {"maxChannelValueSat": 1000}) or with sphinx-ctl (sphinx-ctl policy set maxChannelValueSat=1000); docs/policies.md. ` +
         `(SPHINX_SIGNER=local keeps the policy settings here.)`,
     );
+  if (flag(s, 'SPHINX_ACCEPT_JOURNAL_ROLLBACK'))
+    throw new ConfigError('SPHINX_ACCEPT_JOURNAL_ROLLBACK is for SPHINX_SIGNER=local: with a device the journal is its own ' +
+      '(sphinx-signer --accept-journal-rollback); for a device whose journal is behind the broker log, SPHINX_ACCEPT_DEVICE_ROLLBACK');
   const port = (key: SettingKey, fallback: number): number => {
     const value = int(s, key, fallback);
     if (value > 65535) throw new ConfigError(`${key}=${value}: expected a TCP port (0..65535)`);
@@ -280,7 +283,8 @@ export function statusPageOf(s: Settings): { host: string; port: number; fixed: 
 export const isLoopback = (host: string): boolean =>
   /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || host === 'localhost';
 
-function flag(s: Settings, key: SettingKey): boolean {
+/** A 0/1 setting; anything else is a ConfigError (not a silent off). */
+export function flag(s: Settings, key: SettingKey): boolean {
   const value = s[key] || '0';
   if (value !== '0' && value !== '1') throw new ConfigError(`${key}=${value}: expected 1 (on) or 0 (off, the default)`);
   return value === '1';

@@ -135,6 +135,24 @@ test('a misspelled setting: in sphinx.conf a status_fail naming the line and the
   }
 });
 
+test('a 0/1 setting given another value, or a local-only one in remote mode, is a status_fail, not silently off', async () => {
+  for (const [env, message] of [
+    [{ SPHINX_SIGNER: 'local', SPHINX_LOG_STDERR: 'yes' }, /^SPHINX_LOG_STDERR=yes: expected 1 \(on\) or 0/],
+    [{ SPHINX_SIGNER: 'local', SPHINX_ACCEPT_JOURNAL_ROLLBACK: 'true' }, /^SPHINX_ACCEPT_JOURNAL_ROLLBACK=true: expected 1 \(on\) or 0/],
+    [{ SPHINX_SIGNER: 'remote', SPHINX_ACCEPT_JOURNAL_ROLLBACK: '1' }, /^SPHINX_ACCEPT_JOURNAL_ROLLBACK is for SPHINX_SIGNER=local: .*sphinx-signer --accept-journal-rollback.*SPHINX_ACCEPT_DEVICE_ROLLBACK/],
+  ] as const) {
+    const ld = await start(env);
+    try {
+      assert.equal((await ld.exited()).code, EXIT_STATUS_FAIL, JSON.stringify(env));
+      const fail = ld.statusMessages.find((m) => m.kind === 'fail');
+      assert.ok(fail?.kind === 'fail', JSON.stringify(env));
+      assert.match(fail.desc, message);
+    } finally {
+      ld.cleanup();
+    }
+  }
+});
+
 test('SPHINX_DATA_DIR naming a file: status_fail naming the setting and what to give', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'sphinx-data-file-')), 'not-a-dir');
   writeFileSync(file, '');
