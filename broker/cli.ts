@@ -78,6 +78,10 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     logStderr = flag(settings, 'SPHINX_LOG_STDERR');
     acceptJournalRollback = flag(settings, 'SPHINX_ACCEPT_JOURNAL_ROLLBACK');
     if (signerKind === 'remote') remote = remoteOf(settings);
+    else {
+      const unused = (Object.keys(SETTINGS) as (keyof typeof SETTINGS)[]).filter((k) => settings[k] && SETTINGS[k].startsWith('remote'));
+      if (unused.length > 0) settingWarnings.push(`${unused.join(', ')} set, but ignored with SPHINX_SIGNER=local (they are for a device over MQTT)`);
+    }
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     startupError = `${err.message} (settings: the environment or ${resolve(CONFIG_FILE)}; sphinx-hsmd --help lists them)`;

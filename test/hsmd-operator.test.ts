@@ -153,6 +153,19 @@ test('a 0/1 setting given another value, or a local-only one in remote mode, is 
   }
 });
 
+test('remote settings with SPHINX_SIGNER=local: an UNUSUAL line naming them, not silence', async () => {
+  const ld = await start({ SPHINX_SIGNER: 'local', SPHINX_MQTT_PORT: '1999', SPHINX_DEVICE_KEYS: '02' + '11'.repeat(32) });
+  try {
+    replayExchanges(ld, exchanges.slice(0, 1));
+    const line = await ld.waitForStatus((m) => m.kind === 'log' && /ignored with SPHINX_SIGNER=local/.test(m.entry));
+    assert.ok(line.kind === 'log' && line.level === LOG_LEVELS.unusual);
+    assert.equal(line.entry, 'SPHINX_MQTT_PORT, SPHINX_DEVICE_KEYS set, but ignored with SPHINX_SIGNER=local (they are for a device over MQTT)');
+  } finally {
+    await ld.stop();
+    ld.cleanup();
+  }
+});
+
 test('SPHINX_DATA_DIR naming a file: status_fail naming the setting and what to give', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'sphinx-data-file-')), 'not-a-dir');
   writeFileSync(file, '');
