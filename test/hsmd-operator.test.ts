@@ -123,17 +123,25 @@ test('a misspelled setting: in sphinx.conf a status_fail naming the line and the
   } finally {
     conf.cleanup();
   }
-  const ld = await start({ SPHINX_SIGNER: 'local', SPHINX_POLICY_MAX_HTCLS: '20' });
+  assert.equal(
+    await unusualLineAtInit({ SPHINX_SIGNER: 'local', SPHINX_POLICY_MAX_HTCLS: '20' }, /SPHINX_POLICY_MAX_HTCLS/),
+    'ignoring unknown setting SPHINX_POLICY_MAX_HTCLS in the environment: did you mean SPHINX_POLICY_MAX_HTLCS? (sphinx-hsmd --help lists the settings)',
+  );
+});
+
+/** The UNUSUAL line matching `pattern` that a local broker started with `env` logs by its init. */
+async function unusualLineAtInit(env: Record<string, string>, pattern: RegExp): Promise<string> {
+  const ld = await start(env);
   try {
     replayExchanges(ld, exchanges.slice(0, 1));
-    const warning = await ld.waitForStatus((m) => m.kind === 'log' && /SPHINX_POLICY_MAX_HTCLS/.test(m.entry));
-    assert.ok(warning.kind === 'log' && warning.level === LOG_LEVELS.unusual);
-    assert.equal(warning.entry, 'ignoring unknown setting SPHINX_POLICY_MAX_HTCLS in the environment: did you mean SPHINX_POLICY_MAX_HTLCS? (sphinx-hsmd --help lists the settings)');
+    const line = await ld.waitForStatus((m) => m.kind === 'log' && pattern.test(m.entry));
+    assert.ok(line.kind === 'log' && line.level === LOG_LEVELS.unusual);
+    return line.entry;
   } finally {
     await ld.stop();
     ld.cleanup();
   }
-});
+}
 
 test('a 0/1 setting given another value, or a local-only one in remote mode, is a status_fail, not silently off', async () => {
   for (const [env, message] of [
@@ -154,16 +162,10 @@ test('a 0/1 setting given another value, or a local-only one in remote mode, is 
 });
 
 test('remote settings with SPHINX_SIGNER=local: an UNUSUAL line naming them, not silence', async () => {
-  const ld = await start({ SPHINX_SIGNER: 'local', SPHINX_MQTT_PORT: '1999', SPHINX_DEVICE_KEYS: '02' + '11'.repeat(32) });
-  try {
-    replayExchanges(ld, exchanges.slice(0, 1));
-    const line = await ld.waitForStatus((m) => m.kind === 'log' && /ignored with SPHINX_SIGNER=local/.test(m.entry));
-    assert.ok(line.kind === 'log' && line.level === LOG_LEVELS.unusual);
-    assert.equal(line.entry, 'SPHINX_MQTT_PORT, SPHINX_DEVICE_KEYS set, but ignored with SPHINX_SIGNER=local (they are for a device over MQTT)');
-  } finally {
-    await ld.stop();
-    ld.cleanup();
-  }
+  assert.equal(
+    await unusualLineAtInit({ SPHINX_SIGNER: 'local', SPHINX_MQTT_PORT: '1999', SPHINX_DEVICE_KEYS: '02' + '11'.repeat(32) }, /ignored with SPHINX_SIGNER=local/),
+    'SPHINX_MQTT_PORT, SPHINX_DEVICE_KEYS set, but ignored with SPHINX_SIGNER=local (they are for a device over MQTT)',
+  );
 });
 
 test('SPHINX_DATA_DIR naming a file: status_fail naming the setting and what to give', async () => {
