@@ -352,3 +352,18 @@ test('setup mistakes name the flag and what to give, exit 1 without a stack trac
   }
   assert.match(spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout, /^usage: sphinx-signer [^\n]*\n[^\n]*\n +\[--accept-journal-rollback\]\n/);
 });
+
+test('examples/systemd/sphinx-signer.service as shipped: its placeholder broker id and then its CA file are named by their settings', (t) => {
+  const unit = readFileSync(join(repoRoot, 'examples', 'systemd', 'sphinx-signer.service'), 'utf8');
+  const env: Record<string, string> = Object.fromEntries([...unit.matchAll(/^Environment=(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+  const args = /^ExecStart=\S+ \S+\/bin\/sphinx-signer(.*)$/m.exec(unit)![1]!.trim().split(/\s+/);
+  env.SPHINX_SIGNER_DATA = dataDirWith(secret, t);
+  const run = () => spawnSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-signer'), ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 20_000 });
+  const shipped = run();
+  assert.equal(shipped.status, 1);
+  assert.match(shipped.stderr, /^sphinx-signer: SPHINX_SIGNER_BROKER_ID=REPLACE-WITH-THE-BROKER-ID is not a broker id \(32 hex digits\)/);
+  env.SPHINX_SIGNER_BROKER_ID = BROKER_ID;
+  const filled = run();
+  assert.equal(filled.status, 1);
+  assert.match(filled.stderr, new RegExp(`^sphinx-signer: SPHINX_SIGNER_CA=${env.SPHINX_SIGNER_CA}: no such file \\(sphinx-hsmd's SPHINX_DATA_DIR/tls/ca\\.pem\\)\\n$`));
+});

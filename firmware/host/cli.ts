@@ -188,16 +188,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   const brokerIdArg = fromFlags ? values['broker-id'] : env.SPHINX_SIGNER_BROKER_ID;
   const brokerIdFile = fromFlags ? values['broker-id-file'] : env.SPHINX_SIGNER_BROKER_ID_FILE;
   if (brokerIdArg !== undefined && brokerIdFile !== undefined) return fail(`give exactly one of --broker-id ID and --broker-id-file FILE\n\n${USAGE}`);
-  if (brokerIdArg !== undefined && !BROKER_ID.test(brokerIdArg)) return fail(`--broker-id ${brokerIdArg} is not a broker id (32 hex digits): copy the one sphinx-hsmd prints at start (its SPHINX_DATA_DIR/broker-id)`);
+  if (brokerIdArg !== undefined && !BROKER_ID.test(brokerIdArg)) return fail(`${fromFlags ? '--broker-id ' : 'SPHINX_SIGNER_BROKER_ID='}${brokerIdArg} is not a broker id (32 hex digits): copy the one sphinx-hsmd prints at start (its SPHINX_DATA_DIR/broker-id)`);
   // Before waiting for --broker-id-file, which may take until sphinx-hsmd first starts.
   if (values.restore && values.spare) return fail(`give at most one of --restore and --spare\n\n${USAGE}`);
   const missing = [!mqttUrl && '--mqtt URL', !dataDir && '--data DIR', !brokerIdArg && !brokerIdFile && '--broker-id ID (or --broker-id-file FILE)'].filter(Boolean);
   if (missing.length) return fail(`missing ${missing.join(', ')}\n\n${USAGE}`);
   const caFile = values.ca ?? env.SPHINX_SIGNER_CA;
+  const caFrom = values.ca !== undefined ? '--ca ' : 'SPHINX_SIGNER_CA=';
   let trust: BrokerTrust;
   try {
-    if (caFile !== undefined && !existsSync(caFile)) return fail(`--ca ${caFile}: no such file (sphinx-hsmd's SPHINX_DATA_DIR/tls/ca.pem)`);
-    const caPem = caFile === undefined ? undefined : readNamed('--ca', caFile);
+    if (caFile !== undefined && !existsSync(caFile)) return fail(`${caFrom}${caFile}: no such file (sphinx-hsmd's SPHINX_DATA_DIR/tls/ca.pem)`);
+    const caPem = caFile === undefined ? undefined : readNamed(caFrom, caFile);
     if (caPem === null) return;
     trust = brokerTrust({
       url: mqttUrl!,
@@ -212,13 +213,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   let passphrase = env.SPHINX_SIGNER_PASSPHRASE;
   let mqttPassword: string | undefined;
   if (values['passphrase-file']) {
-    const text = readNamed('--passphrase-file', values['passphrase-file']);
+    const text = readNamed('--passphrase-file ', values['passphrase-file']);
     if (text === null) return;
     passphrase = text.replace(/\r?\n$/, '');
   }
   const passwordFile = values['mqtt-password-file'] ?? env.SPHINX_SIGNER_MQTT_PASSWORD_FILE;
   if (passwordFile) {
-    const text = readNamed('--mqtt-password-file', passwordFile);
+    const text = readNamed(values['mqtt-password-file'] !== undefined ? '--mqtt-password-file ' : 'SPHINX_SIGNER_MQTT_PASSWORD_FILE=', passwordFile);
     if (text === null) return;
     mqttPassword = text.replace(/\r?\n$/, '');
   }
@@ -323,12 +324,12 @@ const firmwareVersion = (): string => `sphinx-signer/${packageVersion()} (node $
 /** The broker id's form: 16 random bytes in hex (docs/remote-protocol.md "Broker id"). */
 const BROKER_ID = /^[0-9a-f]{32}$/;
 
-/** The text of a file given with `flag`, or null once the failure naming both is reported. */
-function readNamed(flag: string, path: string): string | null {
+/** The text of a file given as `source` (`--flag ` or `ENV=`), or null once the failure naming both is reported. */
+function readNamed(source: string, path: string): string | null {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    fail(`${flag} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    fail(`${source}${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     return null;
   }
 }
