@@ -39,6 +39,7 @@ export class MqttTransport implements Transport {
   #open(options: ConnectOptions, handlers: TransportHandlers, secure: { der: Uint8Array; address: BrokerAddress; fingerprint: Uint8Array } | undefined): void {
     let lastError = 'connection closed';
     let ended = false;
+    let connectedOnce = false;
     const client = mqtt.connect(options.url, {
       ...(secure ? { ca: derToPem(secure.der), rejectUnauthorized: true } : {}),
       protocolVersion: 4,
@@ -54,6 +55,7 @@ export class MqttTransport implements Transport {
     this.#client = client;
     noDelay(client);
     client.on('connect', () => {
+      connectedOnce = true;
       noDelay(client);
       handlers.connected();
     });
@@ -66,6 +68,8 @@ export class MqttTransport implements Transport {
       ended = true;
       if (this.#client === client) this.#client = undefined;
       client.end(true);
+      // Closed before any answer, on plain MQTT: most often the broker's TLS port.
+      if (!secure && !connectedOnce && lastError === 'connection closed') lastError = `connection closed before an answer: ${WRONG_SCHEME_HINT}`;
       handlers.disconnected(tokenRefusalAdvice(lastError, Date.now()));
     });
   }
@@ -111,8 +115,15 @@ function tlsRefusal(e: NodeJS.ErrnoException, address: BrokerAddress, fingerprin
   if (e.code && /CERT|SELF_SIGNED|UNABLE_TO|SIGNATURE/.test(e.code))
     return `TLS: refused ${where}: its certificate is not issued by the pinned CA (SHA-256 ${formatFingerprint(fingerprint)}): ${e.message}. ` +
       'Wrong --ca / --ca-fingerprint, or this is not your broker';
+  if (notTls(e)) return `TLS: ${where} closed the connection before the handshake (${e.message}): ${WRONG_SCHEME_HINT}`;
   return e.message || String(e.code);
 }
+
+/** A server that drops a TLS hello unanswered: not a TLS listener, as a plain MQTT port. */
+const notTls = (e: NodeJS.ErrnoException): boolean => e.code === 'ECONNRESET' || /before secure TLS connection/.test(e.message);
+
+const WRONG_SCHEME_HINT =
+  "is the port the broker's other listener? mqtt:// goes to its plain port, mqtts:// to its TLS port; sphinx-hsmd's SPHINX_DATA_DIR/mqtt-url lists both";
 
 /**
  * The CA certificate with the pinned fingerprint, from the chain the broker presents (a
@@ -122,7 +133,7 @@ function pinnedCaFrom(address: BrokerAddress, fingerprint: Uint8Array): Promise<
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: address.host, port: address.port, rejectUnauthorized: false, ...(isIP(address.host) ? {} : { servername: address.host }) });
     socket.setTimeout(10_000, () => socket.destroy(new Error(`TLS: no answer from ${address.host}:${address.port} in 10 s`)));
-    socket.once('error', (e) => reject(new Error(`TLS: cannot reach ${address.host}:${address.port}: ${e.message}`)));
+    socket.once('error', (e) => reject(new Error(`TLS: cannot reach ${address.host}:${address.port}: ${e.message}${notTls(e) ? `: ${WRONG_SCHEME_HINT}` : ''}`)));
     socket.once('secureConnect', () => {
       const presented: string[] = [];
       let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
