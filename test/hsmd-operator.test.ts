@@ -163,8 +163,8 @@ test('a 0/1 setting given another value, or a local-only one in remote mode, is 
 
 test('remote settings with SPHINX_SIGNER=local: an UNUSUAL line naming them, not silence', async () => {
   assert.equal(
-    await unusualLineAtInit({ SPHINX_SIGNER: 'local', SPHINX_MQTT_PORT: '1999', SPHINX_DEVICE_KEYS: '02' + '11'.repeat(32) }, /ignored with SPHINX_SIGNER=local/),
-    'SPHINX_MQTT_PORT, SPHINX_DEVICE_KEYS set, but ignored with SPHINX_SIGNER=local (they are for a device over MQTT)',
+    await unusualLineAtInit({ SPHINX_SIGNER: 'local', SPHINX_MQTT_PORT: '1999', SPHINX_DEVICE_KEYS: '02' + '11'.repeat(32), SPHINX_TLS_GENERATE: '1' }, /ignored with SPHINX_SIGNER=local/),
+    'SPHINX_MQTT_PORT, SPHINX_DEVICE_KEYS, SPHINX_TLS_GENERATE set, but ignored with SPHINX_SIGNER=local (they are for a device over MQTT)',
   );
 });
 
