@@ -333,6 +333,7 @@ test('setup mistakes name the flag and what to give, exit 1 without a stack trac
   writeFileSync(junk, 'not an id\n');
   const seedIsDir = dataDirWith(undefined, t);
   mkdirSync(join(seedIsDir, 'hsm_secret'));
+  const noSeed = dataDirWith(undefined, t);
   for (const [args, message] of [
     [['--mqtt', 'mqtts://127.0.0.1:1', '--broker-id', BROKER_ID, '--ca', dir], /^sphinx-signer: --ca .*: cannot read it \(EISDIR\)\n$/],
     [[...local, '--passphrase-file', join(dir, 'none')], /^sphinx-signer: --passphrase-file .*none: cannot read it \(ENOENT\)\n$/],
@@ -344,6 +345,8 @@ test('setup mistakes name the flag and what to give, exit 1 without a stack trac
     [['--mqtt', 'mqtt://10.0.0.1:1883', '--broker-id', BROKER_ID], /or allow plain MQTT explicitly \(sphinx-signer --allow-plain;/],
     [[...local, '--data', junk], /^sphinx-signer: --data .*junk-id: cannot use it as the data directory \(EEXIST\): give a directory/],
     [[...local, '--data', seedIsDir], /^sphinx-signer: cannot read .*hsm_secret \(EISDIR\): it must be the node's seed/m],
+    // A spare or a restore needs the node's own seed: no advice to create a new one.
+    [[...local, '--data', noSeed, '--spare'], /^sphinx-signer: no hsm_secret in .*cp .*hsm_secret; --spare needs that same seed, byte for byte[^\n]*\n$/m],
   ] as const) {
     const r = run(args);
     assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);

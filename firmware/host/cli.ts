@@ -262,7 +262,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   if (!BROKER_ID.test(brokerId)) return fail(`${brokerIdFile} holds ${JSON.stringify(brokerId)}, not a broker id (32 hex digits): give sphinx-hsmd's SPHINX_DATA_DIR/broker-id`);
   if (values.restore || values.spare) {
     try {
-      const store = new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase });
+      const store = new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase, copyOf: values.spare ? '--spare' : '--restore' });
       if (values.spare) await standBy({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log });
       if (stopping) return;
       await restoreFromMirror({

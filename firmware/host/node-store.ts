@@ -20,7 +20,8 @@ export class NodeStore implements Store {
 
   constructor(
     readonly dataDir: string,
-    private readonly settings: DeviceConfig & { readonly passphrase?: string },
+    /** `copyOf`: --restore or --spare, whose seed must be the node's own (a new one is no use). */
+    private readonly settings: DeviceConfig & { readonly passphrase?: string; readonly copyOf?: '--restore' | '--spare' },
   ) {
     this.#dir = new NodeDir(dataDir);
   }
@@ -47,7 +48,9 @@ export class NodeStore implements Store {
       throw new DeviceSetupError(
         `no hsm_secret in ${this.dataDir}. Copy your node's seed there (lightningd keeps it as ` +
           `<lightning-dir>/<network>/hsm_secret): cp ~/.lightning/bitcoin/hsm_secret ${path} && chmod 0400 ${path}; ` +
-          `or, for a new node, create one with Core Lightning's tool: lightning-hsmtool generatehsm ${path}`,
+          (this.settings.copyOf
+            ? `${this.settings.copyOf} needs that same seed, byte for byte: a new one would not match the node or its mirror`
+            : `or, for a new node, create one with Core Lightning's tool: lightning-hsmtool generatehsm ${path}`),
       );
     }
   }
