@@ -29,6 +29,12 @@ test('sphinx.conf is read, comments ignored, and the environment wins', () => {
     assert.equal(s.SPHINX_DATA_DIR, '/var/sphinx');
     assert.equal(s.SPHINX_POLICY_MAX_HTLCS, '40');
   });
+  // As `set -a; . sphinx.conf` reads it: a `#` inside a word is part of the value.
+  withConf('SPHINX_BITCOIND_PASSWORD=pa#ss # comment\nSPHINX_BITCOIND_USER=#\n', (dir) => {
+    const s = loadSettings({}, dir);
+    assert.equal(s.SPHINX_BITCOIND_PASSWORD, 'pa#ss');
+    assert.equal(s.SPHINX_BITCOIND_USER, '#');
+  });
 });
 
 test('sphinx.conf values may be quoted as in an EnvironmentFile: the quotes are not part of the value', () => {

@@ -2,7 +2,7 @@
  * Configuration: `SPHINX_*` settings from the environment and from `sphinx.conf` in the
  * working directory (under lightningd: the network directory). The environment wins.
  * `sphinx.conf` holds `KEY=value` lines with the same keys (values may be quoted, see
- * parseConfLine); `#` starts a comment.
+ * parseConfLine); `#` at the start of a line or after a space starts a comment.
  * Every mistake is an error that names the key and says what would be accepted.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -138,7 +138,8 @@ export function parseConfLine(raw: string): { key: string; value: string } | { e
   const key = line.slice(0, eq).trim();
   const rest = line.slice(eq + 1).trim();
   const quote = rest[0];
-  if (quote !== '"' && quote !== "'") return { key, value: rest.replace(/\s*#.*/, '') };
+  // As the shell reads it: `#` starts a comment only after a space, so a password's `#` stays.
+  if (quote !== '"' && quote !== "'") return { key, value: line.slice(eq + 1).replace(/\s#.*$/, '').trim() };
   let value = '';
   for (let at = 1; at < rest.length; at++) {
     const c = rest[at]!;
