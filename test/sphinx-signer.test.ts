@@ -353,7 +353,11 @@ test('setup mistakes name the flag and what to give, exit 1 without a stack trac
     assert.match(r.stderr, message);
     assert.doesNotMatch(r.stderr, /\n +at /, 'no stack trace');
   }
-  assert.match(spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout, /^usage: sphinx-signer [^\n]*\n[^\n]*\n +\[--accept-journal-rollback\]\n/);
+  const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout;
+  assert.match(help, /^usage: sphinx-signer [^\n]*\n[^\n]*\n +\[--accept-journal-rollback\]\n/);
+  // Both may be given (the file must then have the fingerprint): not alternatives.
+  assert.match(help, /^usage: [^\n]* \[--ca FILE\] \[--ca-fingerprint SHA256\]\n/);
+  assert.match(help, /--ca-fingerprint SHA256 .*\n.*with --ca, FILE must have it too/);
 });
 
 test('examples/systemd/sphinx-signer.service as shipped: its placeholder broker id and then its CA file are named by their settings', (t) => {

@@ -27,7 +27,7 @@ import { MqttTransport } from './mqtt-transport.js';
 import { NodeStore } from './node-store.js';
 import { TerminalLeds } from './terminal-leds.js';
 
-const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--ca FILE | --ca-fingerprint SHA256]
+const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--ca FILE] [--ca-fingerprint SHA256]
                      [--allow-plain] [--passphrase-file FILE] [--mqtt-password-file FILE] [--log-level LEVEL] [--developer] [--restore | --spare]
                      [--accept-journal-rollback]
        sphinx-signer --help | --version
