@@ -186,7 +186,7 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
       io.out(USAGE);
       return argv.length === 0 ? 2 : 0;
     }
-    if (argv.length === 1 && argv[0] === '--version') {
+    if (argv.includes('--version')) {
       io.out(`sphinx-ctl ${packageVersion()}`);
       return 0;
     }

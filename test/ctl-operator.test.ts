@@ -52,6 +52,12 @@ test('files that are missing or not JSON, a bad nonce or URL, an unwritable key:
   assertUsage(ctl(['keygen', '--key', join(root, 'no-such-dir', 'k')]), /cannot write .*no-such-dir\/k: ENOENT/);
 });
 
+test('--version anywhere on the line prints the version, as --help does', () => {
+  const r = ctl(['--key', KEY, 'status', '--version']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^sphinx-ctl \d+\.\d+\.\d+\n$/);
+});
+
 test('a device id typed wrong is named; one in capitals is the same id; approve of a short hex is refused here', () => {
   assertUsage(ctl(['--device', '02abc', 'status']), /--device 02abc is not a node id \(66 hex digits starting 02 or 03\)/);
   const signed = ctl(['--device', DEVICE.toUpperCase(), 'sign', 'status']);
