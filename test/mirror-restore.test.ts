@@ -177,6 +177,33 @@ for (const { name, problem, audit, tamper } of tampers) {
   });
 }
 
+test('--restore beside the running device is refused naming it (after waiting for an offline that does not come); the running device goes on, not retired', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-broker-'));
+  const port = await freePort();
+  const url = `mqtt://127.0.0.1:${port}`;
+  const ld = await SimLightningd.start({ timeoutMs: 30_000, hsmSecret: secret, args: transcript.header.hsmd_args, env: hsmdEnv(dataDir, port) });
+  const running = startDeviceProcess({ url, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: secret });
+  const deviceDir = dataDirWith(secret);
+  try {
+    const first = ld.replay(PATH);
+    assert.equal(first.failed, 0, ld.describeStatus());
+    const restore = spawnSync(process.execPath, [SIGNER_BIN, '--mqtt', url, '--data', deviceDir, '--broker-id-file', join(dataDir, 'broker-id'), '--restore'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(restore.status, 1, `${restore.stdout}${restore.stderr}`);
+    assert.match(restore.stderr, /restore: device [0-9a-f]{66} is online \(its status on the broker says so\): --restore is for a device whose storage died.*Stop the running device first .*or start this one with --spare/);
+    for (const file of ['journal', 'snapshot-a', 'snapshot-b']) assert.ok(!existsSync(join(deviceDir, file)) || statSync(join(deviceDir, file)).size === 0, `${file} not written`);
+    // The running device was never pushed off: the session again through it, byte-identical.
+    const again = ld.replay(PATH);
+    assert.equal(again.failed, 0, `${ld.describeStatus()}\n${running.output()}`);
+    assert.doesNotMatch(running.output(), /the broker refused|retired/);
+  } finally {
+    await ld.stop();
+    ld.cleanup();
+    await running.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(deviceDir, { recursive: true, force: true });
+  }
+});
+
 test('cleanup', () => {
   if (session) for (const dir of Object.values(session)) rmSync(dir, { recursive: true, force: true });
 });

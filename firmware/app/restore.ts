@@ -141,6 +141,11 @@ const CATCH_UP_WAIT_MS = 1000;
 const RETRY_MS = 1000;
 /** Between fetches while no answer has come. */
 const FETCH_AGAIN_MS = 3000;
+/**
+ * How long a restore waits for a device whose status says `online` to go offline (a device
+ * just killed: its will follows its closed connection within moments) before refusing.
+ */
+const ONLINE_GRACE_MS = 5000;
 
 /** Connects (retrying until the timeout), asks for the mirror and collects every chunk up to the final one. */
 async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: Uint8Array): Promise<{ entries: MirrorEntry[]; repliedUpTo: bigint }> {
@@ -160,6 +165,26 @@ async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: U
         reject(e);
       };
       let chunks = 0;
+      const statusTopic = topic(deviceId, 'status');
+      /** The device's retained status: a restore beside a running device would push it off and retire it. */
+      let online = false;
+      let complete: { entries: MirrorEntry[]; repliedUpTo: bigint } | undefined;
+      let graceTimer: ReturnType<Clock['after']> | undefined;
+      const finish = (): void => {
+        if (done || !complete) return;
+        if (online) {
+          graceTimer ??= clock.after(ONLINE_GRACE_MS, () => fail(new DeviceSetupError(
+            `restore: device ${deviceId} is online (its status on the broker says so): --restore is for a device whose storage died, and ` +
+            'booted beside the running one it would push it off its session and the broker would retire it. Stop the running device first ' +
+            '(SIGTERM: it says offline), or start this one with --spare to take over when it goes offline (docs/journal.md "Restore"). ' +
+            'A device that lost power without closing its connection shows offline once the broker misses its keepalives: run --restore again then')));
+          return;
+        }
+        done = true;
+        clock.cancel(timer);
+        if (graceTimer) clock.cancel(graceTimer);
+        resolve(complete);
+      };
       const attempt = (): void => {
         entries = [];
         chunks = 0;
@@ -176,18 +201,21 @@ async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: U
                 transport.publish(topic(deviceId, 'journal-fetch'), encodeFetch()).catch(() => undefined);
                 clock.after(FETCH_AGAIN_MS, ask);
               };
-              transport.subscribe([topic(deviceId, 'journal-dump')]).then(ask, fail);
+              transport.subscribe([topic(deviceId, 'journal-dump'), statusTopic]).then(ask, fail);
             },
             message: (name, payload) => {
+              if (name === statusTopic) {
+                online = new TextDecoder().decode(payload) === 'online';
+                return finish();
+              }
               if (name !== topic(deviceId, 'journal-dump')) return;
               try {
                 const dump = decodeDump(payload);
                 chunks++;
                 entries.push(...dump.entries);
                 if (!dump.final || done) return;
-                done = true;
-                clock.cancel(timer);
-                resolve({ entries, repliedUpTo: dump.repliedUpTo });
+                complete = { entries, repliedUpTo: dump.repliedUpTo };
+                finish();
               } catch (e) {
                 fail(new MirrorRefusedError('malformed', `a mirror chunk does not decode: ${(e as Error).message}`));
               }
