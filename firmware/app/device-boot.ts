@@ -4,7 +4,7 @@
  * write-ahead core with its mirror, the policy file and the owner's key.
  */
 import { toHex } from '../../signer/bytes.js';
-import { HsmSecretError, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
+import { ENCRYPTED_FORM_HINT, ENCRYPTED_HSM_SECRET_LEN, HsmSecretError, HsmSecretErrorCode, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
 import { mirrorKey, nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { DEFAULT_POLICY } from '../../signer/policy/policy.js';
 import { rollbackIds } from '../../signer/remote/refusal.js';
@@ -91,15 +91,23 @@ export function acceptedRollback(config: DeviceConfig): AcceptRollback {
   return ids;
 }
 
+/** What to do about an hsm_secret the device cannot use, by CLN's error code (docs/hsmd-protocol.md). */
+const FORMS_HINT: Readonly<Partial<Record<number, string>>> = {
+  [HsmSecretErrorCode.INVALID_FORMAT]: ': copy the node\'s own hsm_secret unchanged (lightningd\'s <lightning-dir>/<network>/hsm_secret: 32 bytes, ' +
+    'or a BIP 39 mnemonic file longer than 32 bytes)',
+  [HsmSecretErrorCode.INVALID_MNEMONIC]: ': its BIP 39 words do not check out; copy the node\'s hsm_secret unchanged',
+};
+
 /** secret_data for the node key; the fix in the error if the passphrase is missing or wrong. */
 export function unlockSeed(file: Uint8Array, passphrase: string | undefined): Uint8Array {
+  if (file.length === ENCRYPTED_HSM_SECRET_LEN) throw new DeviceSetupError(`hsm_secret cannot be used: ${ENCRYPTED_FORM_HINT}`);
   if (hsmSecretNeedsPassphrase(file) && passphrase === undefined) {
     throw new DeviceSetupError('hsm_secret is a mnemonic with a passphrase: the device needs that passphrase to derive its node key; configure it and restart');
   }
   try {
     return unlockHsmSecret(file, passphrase);
   } catch (e) {
-    if (e instanceof HsmSecretError) throw new DeviceSetupError(`hsm_secret cannot be unlocked: ${e.message}`);
+    if (e instanceof HsmSecretError) throw new DeviceSetupError(`hsm_secret cannot be unlocked: ${e.message} (${file.length} bytes)${FORMS_HINT[e.code] ?? ''}`);
     throw e;
   }
 }
