@@ -233,7 +233,7 @@ export class Session {
     const seconds = Math.round((now.mono - p.started) / 1000);
     const target = this.#target(p);
     const text = `request ${p.id} (type ${p.type}) unanswered after ${seconds} s; ` +
-      (target ? `resending it to device ${target}` : 'no device is ready: waiting for one to say hello');
+      (target ? `resending it to device ${target}` : 'no device is ready: waiting for one to say hello (is sphinx-signer running? its log says why it cannot connect)');
     this.#log('unusual', text);
     this.#error(text, now, p.id);
     this.#publishTo(target, p, now);
