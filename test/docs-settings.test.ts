@@ -1,0 +1,98 @@
+/**
+ * The settings, flags and defaults docs/ names are the ones the tools have: every `SPHINX_*`
+ * name the code uses is in a tool's --help, every one --help lists is in docs/, every one docs/
+ * names exists, every `--flag` docs/ names is a flag of one of the tools (or lightningd's), and
+ * the defaults of docs/device-tls.md's listener table are the ones `sphinx-hsmd --help` states.
+ * The --help texts are taken from the real bins, so neither side drifts unnoticed.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'node:test';
+import { SETTINGS } from '../broker/config.js';
+import { repoFiles, repoRoot } from './fixtures.js';
+
+function help(tool: string, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', tool), ...args, '--help'], { encoding: 'utf8', env: { ...process.env, SPHINX_CLN_VERSION: 'v25.12.1' } });
+  assert.equal(r.status, 0, `${tool} ${args.join(' ')} --help exits 0: ${r.stderr}`);
+  return r.stdout;
+}
+
+const AUDIT_COMMANDS = ['summary', 'verify', 'channel', 'state', 'report'];
+const helps: Record<string, string> = {
+  'sphinx-hsmd': help('sphinx-hsmd'),
+  'sphinx-signer': help('sphinx-signer'),
+  'sphinx-ctl': help('sphinx-ctl'),
+  'sphinx-audit': [help('sphinx-audit'), ...AUDIT_COMMANDS.map((c) => help('sphinx-audit', c))].join('\n'),
+};
+const allHelp = Object.values(helps).join('\n');
+
+/** `SPHINX_*` names in a text; a prefix (`SPHINX_POLICY_*`, `SPHINX_ACCEPT_`) is not a name. */
+const settingNames = (text: string): Set<string> =>
+  new Set([...text.matchAll(/\bSPHINX_[A-Z0-9_]+/g)].map((m) => m[0]).filter((n) => !n.endsWith('_')));
+
+/** The measurement histories name the scratch switches of past experiments, not settings. */
+const docs = [...repoFiles(/\.md$/, join(repoRoot, 'docs'))].filter((f) => !/performance/.test(f));
+const docsText = docs.map((f) => readFileSync(join(repoRoot, f), 'utf8')).join('\n');
+
+/** Names that are not a tool's setting, and why docs/ may still name them. */
+const NOT_TOOL_SETTINGS: Record<string, string> = {
+  SPHINX_XST: 'the XS engine for the tests and the bench (docs/device-memory.md "Under XS")',
+  SPHINX_ACCEPT_ROLLBACK: "SPHINX_ACCEPT_DEVICE_ROLLBACK's former name (docs/broker-log.md says so)",
+};
+
+/** Where the code of the tools is: every setting it reads or names must be in a --help. */
+const TOOL_CODE = /^(bin|broker|firmware\/host|firmware\/app|ctl|audit|node|demo|log|core|signer|projections)\//;
+
+test("every SPHINX_ name the tools' code uses is in a tool's --help", () => {
+  const missing: string[] = [];
+  for (const file of repoFiles(/\.ts$|^sphinx-/)) {
+    if (!TOOL_CODE.test(file) || file.endsWith('.test.ts')) continue;
+    for (const name of settingNames(readFileSync(join(repoRoot, file), 'utf8')))
+      if (!allHelp.includes(name) && !(name in NOT_TOOL_SETTINGS)) missing.push(`${file}: ${name}`);
+  }
+  assert.deepEqual(missing, []);
+});
+
+test("every setting of sphinx-hsmd (broker/config.ts SETTINGS) is in its --help", () => {
+  for (const key of Object.keys(SETTINGS)) assert.match(helps['sphinx-hsmd']!, new RegExp(`^  ${key} `, 'm'), key);
+});
+
+test('every SPHINX_ setting a --help lists is described in docs/', () => {
+  const undocumented = [...settingNames(allHelp)].filter((name) => !settingNames(docsText).has(name));
+  assert.deepEqual(undocumented, []);
+});
+
+test('every SPHINX_ name in docs/ is a setting of a tool (or named in NOT_TOOL_SETTINGS)', () => {
+  const unknown: string[] = [];
+  for (const file of docs)
+    for (const name of settingNames(readFileSync(join(repoRoot, file), 'utf8')))
+      if (!allHelp.includes(name) && !(name in NOT_TOOL_SETTINGS)) unknown.push(`${file}: ${name}`);
+  assert.deepEqual(unknown, []);
+  for (const name of Object.keys(NOT_TOOL_SETTINGS)) assert.ok(!settingNames(allHelp).has(name), `${name} is a tool's setting now: drop it from NOT_TOOL_SETTINGS`);
+});
+
+/** Flags docs/ may name that belong to lightningd or Node, not to our tools. */
+const OTHER_PROGRAMS_FLAGS = new Set(['--daemon', '--dev-no-version-checks', '--hsm-passphrase', '--subdaemon', '--import', '--test']);
+
+test("every --flag docs/ names is one of the tools' (or lightningd's or Node's)", () => {
+  const flagsOf = (text: string): Set<string> => new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
+  const known = flagsOf(allHelp);
+  const unknown: string[] = [];
+  for (const file of docs)
+    for (const flag of flagsOf(readFileSync(join(repoRoot, file), 'utf8')))
+      if (!known.has(flag) && !OTHER_PROGRAMS_FLAGS.has(flag)) unknown.push(`${file}: ${flag}`);
+  assert.deepEqual(unknown, []);
+});
+
+test("docs/device-tls.md's listener defaults are the ones sphinx-hsmd --help states", () => {
+  const doc = readFileSync(join(repoRoot, 'docs', 'device-tls.md'), 'utf8');
+  const rows = [...doc.matchAll(/^\| `(SPHINX_[A-Z_]+)` \| `?([\w.]+)`? \|/gm)];
+  assert.ok(rows.length >= 4, 'the listener table has its rows');
+  for (const [, key, value] of rows) {
+    const line = helps['sphinx-hsmd']!.split('\n').find((l) => l.startsWith(`  ${key} `));
+    assert.ok(line, `${key} is in --help`);
+    assert.match(line, new RegExp(`[Dd]efault:? ${value!.replace(/\./g, '\\.')}\\b`), `${key}: docs/device-tls.md says the default is ${value}`);
+  }
+});
