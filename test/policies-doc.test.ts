@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { isPolicyName, POLICIES } from '../signer/policy/catalog.js';
 import { DEFAULT_POLICY, DEVICE_ONLY_RULES } from '../signer/policy/policy.js';
+import { MESSAGES, messageNameOf } from '../signer/wire/messages.js';
 import { repoRoot } from './fixtures.js';
 
 const doc = readFileSync(join(repoRoot, 'docs', 'policies.md'), 'utf8');
@@ -39,6 +40,20 @@ test('docs/policies.md has one row per rule of the catalog, saying where it runs
     const deviceOnly = (DEVICE_ONLY_RULES as readonly string[]).includes(name);
     if (deviceOnly) assert.match(where!, /local: off/, `${name} is off in local mode (DEVICE_ONLY_RULES)`);
     else assert.match(where!, /local: on|in local mode/, `${name}: what local mode does`);
+  }
+});
+
+test("docs/policies.md's requests column names hsmd messages by their own numbers", () => {
+  for (const [cell, requests] of table('rule')) {
+    const rule = codeNames(cell!)[0]!;
+    // `sign_withdrawal (7)`: the name and its number agree; `19, 35`: each number is a request.
+    for (const [, name, type] of requests!.matchAll(/([a-z_]+) \((\d+)\)/g)) {
+      const message = MESSAGES[`hsmd_${name}` as keyof typeof MESSAGES];
+      assert.ok(message, `${rule}: hsmd_${name} is a message`);
+      assert.equal(message.type, Number(type), `${rule}: hsmd_${name} is type ${message.type}`);
+    }
+    for (const [type] of requests!.replace(/\([^)]*\)/g, '').matchAll(/\d+/g))
+      assert.ok(messageNameOf(Number(type)), `${rule}: ${type} is an hsmd message type`);
   }
 });
 

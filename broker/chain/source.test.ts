@@ -39,6 +39,11 @@ test('SPHINX_BITCOIND_URL with a password or a cookie wins; SPHINX_CHAIN=off tur
   assert.throws(() => chainSourceOf({ SPHINX_BITCOIND_URL: '10.0.0.2:18443' }, ctx), /expected http:\/\/host:port/);
   assert.throws(() => chainSourceOf({ SPHINX_CHAIN: 'yes' }, ctx), /expected on .* or off/);
   assert.throws(() => chainSourceOf({ SPHINX_BITCOIND_POLL_MS: '5' }, ctx), /at least 10/);
+  // Whole milliseconds in decimal, as every numeric setting; empty is the default (2000), as for the others.
+  for (const poll of ['1e3', '0x20', ' 50', '2000.5']) assert.throws(() => chainSourceOf({ SPHINX_BITCOIND_POLL_MS: poll }, ctx), /at least 10; default 2000/, poll);
+  const withUrl = { SPHINX_BITCOIND_URL: url, SPHINX_BITCOIND_COOKIE: '/c/.cookie' };
+  assert.equal(sourceOf(chainSourceOf({ ...withUrl, SPHINX_BITCOIND_POLL_MS: '' }, ctx)).pollMs, 2000);
+  assert.equal(sourceOf(chainSourceOf({ ...withUrl, SPHINX_BITCOIND_POLL_MS: '250' }, ctx)).pollMs, 250);
 });
 
 test('lightningd\'s options: lightning-dir/config, then <network>/config, then its command line; the network\'s port by default', (t) => {

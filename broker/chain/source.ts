@@ -101,8 +101,10 @@ function networkOf(options: ReadonlyMap<string, string>, cwd: string): string {
 export function chainSourceOf(s: ChainSourceSettings, ctx: LightningdContext = lightningdContext()): ChainSourceChoice {
   if (s.SPHINX_CHAIN === 'off') return { off: 'SPHINX_CHAIN=off' };
   if (s.SPHINX_CHAIN && s.SPHINX_CHAIN !== 'on') throw new ChainSourceError(`SPHINX_CHAIN=${s.SPHINX_CHAIN}: expected on (the default: follow bitcoind when it can be found) or off`);
-  const pollMs = Number(s.SPHINX_BITCOIND_POLL_MS ?? 2000);
-  if (!Number.isInteger(pollMs) || pollMs < 10) throw new ChainSourceError(`SPHINX_BITCOIND_POLL_MS=${s.SPHINX_BITCOIND_POLL_MS}: expected milliseconds between polls (at least 10; default 2000)`);
+  // Empty (`SPHINX_BITCOIND_POLL_MS=` in sphinx.conf) is the default, as for every setting (broker/config.ts int).
+  const pollText = s.SPHINX_BITCOIND_POLL_MS || '2000';
+  const pollMs = Number(pollText);
+  if (!/^\d+$/.test(pollText) || !Number.isSafeInteger(pollMs) || pollMs < 10) throw new ChainSourceError(`SPHINX_BITCOIND_POLL_MS=${s.SPHINX_BITCOIND_POLL_MS}: expected milliseconds between polls (at least 10; default 2000)`);
 
   if (s.SPHINX_BITCOIND_URL) {
     const url = s.SPHINX_BITCOIND_URL;
