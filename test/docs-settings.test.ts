@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
-import { SETTINGS } from '../broker/config.js';
+import { loadSettings, SETTINGS } from '../broker/config.js';
 import { repoFiles, repoRoot } from './fixtures.js';
 
 function help(tool: string, ...args: string[]): string {
@@ -64,9 +64,12 @@ test('every SPHINX_ setting a --help lists is described in docs/', () => {
   assert.deepEqual(undocumented, []);
 });
 
-test('every SPHINX_ name in docs/ is a setting of a tool (or named in NOT_TOOL_SETTINGS)', () => {
+/** The operator's examples (a commented sphinx.conf, systemd units, Mosquitto's files) name settings too. */
+const examples = [...repoFiles(/./, join(repoRoot, 'examples'))];
+
+test('every SPHINX_ name in docs/ and examples/ is a setting of a tool (or named in NOT_TOOL_SETTINGS)', () => {
   const unknown: string[] = [];
-  for (const file of docs)
+  for (const file of [...docs, ...examples])
     for (const name of settingNames(readFileSync(join(repoRoot, file), 'utf8')))
       if (!allHelp.includes(name) && !(name in NOT_TOOL_SETTINGS)) unknown.push(`${file}: ${name}`);
   assert.deepEqual(unknown, []);
@@ -74,7 +77,7 @@ test('every SPHINX_ name in docs/ is a setting of a tool (or named in NOT_TOOL_S
 });
 
 /** Flags docs/ may name that belong to lightningd or Node, not to our tools. */
-const OTHER_PROGRAMS_FLAGS = new Set(['--daemon', '--dev-no-version-checks', '--hsm-passphrase', '--subdaemon', '--import', '--test']);
+const OTHER_PROGRAMS_FLAGS = new Set(['--conf', '--daemon', '--dev-no-version-checks', '--hsm-passphrase', '--subdaemon', '--import', '--test']);
 
 test("every --flag docs/ names is one of the tools' (or lightningd's or Node's)", () => {
   const flagsOf = (text: string): Set<string> => new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]));
@@ -95,4 +98,12 @@ test("docs/device-tls.md's listener defaults are the ones sphinx-hsmd --help sta
     assert.ok(line, `${key} is in --help`);
     assert.match(line, new RegExp(`[Dd]efault:? ${value!.replace(/\./g, '\\.')}\\b`), `${key}: docs/device-tls.md says the default is ${value}`);
   }
+});
+
+test("examples/sphinx.conf loads, and each key it shows, commented out or not, is one sphinx-hsmd knows", () => {
+  const text = readFileSync(join(repoRoot, 'examples', 'sphinx.conf'), 'utf8');
+  assert.doesNotThrow(() => loadSettings({}, join(repoRoot, 'examples')));
+  const keys = [...text.matchAll(/^#?(SPHINX_[A-Z0-9_]+)=/gm)].map((m) => m[1]!);
+  assert.ok(keys.length > 10, 'the example shows its keys');
+  for (const key of keys) assert.ok(Object.hasOwn(SETTINGS, key), `${key} is a setting`);
 });
