@@ -107,3 +107,11 @@ test("examples/sphinx.conf loads, and each key it shows, commented out or not, i
   assert.ok(keys.length > 10, 'the example shows its keys');
   for (const key of keys) assert.ok(Object.hasOwn(SETTINGS, key), `${key} is a setting`);
 });
+
+test("sphinx-hsmd's and sphinx-signer's usage lines name every flag their --help explains", () => {
+  for (const tool of ['sphinx-hsmd', 'sphinx-signer']) {
+    const text = helps[tool]!;
+    const usage = text.slice(0, text.indexOf('\n\n'));
+    for (const [, flag] of text.matchAll(/^ {2}(--[a-z][a-z0-9-]*)/gm)) assert.match(usage, new RegExp(`${flag}\\b`), `${tool}: ${flag} in the usage lines`);
+  }
+});
