@@ -115,3 +115,12 @@ test("sphinx-hsmd's and sphinx-signer's usage lines name every flag their --help
     for (const [, flag] of text.matchAll(/^ {2}(--[a-z][a-z0-9-]*)/gm)) assert.match(usage, new RegExp(`${flag}\\b`), `${tool}: ${flag} in the usage lines`);
   }
 });
+
+test("docs/broker-log.md's table of sphinx-audit's exit codes has the codes its --help lists", () => {
+  const doc = readFileSync(join(repoRoot, 'docs', 'broker-log.md'), 'utf8');
+  const documented = [...doc.slice(doc.indexOf('| code | meaning |')).matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
+  const text = helps['sphinx-audit']!;
+  const listed = [...text.slice(text.indexOf('Exit status:')).matchAll(/^ {2}(\d+) {2}/gm)].map((m) => Number(m[1]));
+  assert.ok(listed.length >= 4, '--help lists its exit codes');
+  assert.deepEqual(documented, listed);
+});
