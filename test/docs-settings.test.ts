@@ -124,3 +124,14 @@ test("docs/broker-log.md's table of sphinx-audit's exit codes has the codes its 
   assert.ok(listed.length >= 4, '--help lists its exit codes');
   assert.deepEqual(documented, listed);
 });
+
+test('examples/sphinx.conf shows every setting of sphinx-hsmd, with the default --help states', () => {
+  const text = readFileSync(join(repoRoot, 'examples', 'sphinx.conf'), 'utf8');
+  const shown = new Map([...text.matchAll(/^#?(SPHINX_[A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+  for (const key of Object.keys(SETTINGS)) assert.ok(shown.has(key), `${key} is in examples/sphinx.conf`);
+  // A number shown where --help states a numeric default is that default.
+  for (const [key, value] of shown) {
+    const stated = /\([Dd]efault (\d+)\)|[Dd]efault (\d+)[,.;)]/.exec(SETTINGS[key as keyof typeof SETTINGS] ?? '');
+    if (stated && /^\d+$/.test(value)) assert.equal(value, stated[1] ?? stated[2], `${key}'s default`);
+  }
+});
