@@ -1,9 +1,10 @@
 /**
  * The settings, flags and defaults docs/ names are the ones the tools have: every `SPHINX_*`
  * name the code uses is in a tool's --help, every one --help lists is in docs/, every one docs/
- * names exists, every `--flag` docs/ names is a flag of one of the tools (or lightningd's), and
- * the defaults of docs/device-tls.md's listener table are the ones `sphinx-hsmd --help` states.
- * The --help texts are taken from the real bins, so neither side drifts unnoticed.
+ * and examples/ name exists, every `--flag` docs/ names is a flag of one of the tools (or
+ * lightningd's), the usage lines name every flag, and the defaults and exit codes docs/ and
+ * examples/sphinx.conf state are the ones --help states. The --help texts are taken from the
+ * real bins, so neither side drifts unnoticed.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
