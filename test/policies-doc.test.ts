@@ -11,6 +11,7 @@ import test from 'node:test';
 import { isPolicyName, POLICIES } from '../signer/policy/catalog.js';
 import { DEFAULT_POLICY, DEVICE_ONLY_RULES } from '../signer/policy/policy.js';
 import { MESSAGES, messageNameOf } from '../signer/wire/messages.js';
+import { SETTINGS } from '../broker/config.js';
 import { repoRoot } from './fixtures.js';
 
 const doc = readFileSync(join(repoRoot, 'docs', 'policies.md'), 'utf8');
@@ -70,4 +71,24 @@ test('docs/policies.md gives every setting of the device\'s policy with its defa
   }
   assert.deepEqual([...documented.keys()].sort(), Object.keys(DEFAULT_POLICY).sort(), 'the settings listed are DEFAULT_POLICY\'s, each once');
   for (const [name, value] of Object.entries(DEFAULT_POLICY)) assert.equal(documented.get(name), shown(value), `${name}'s default`);
+});
+
+test("the defaults docs/policies.md gives beside SPHINX_POLICY_ settings are the ones sphinx-hsmd --help states", () => {
+  const stated = (key: string): string => {
+    const match = /\(default (\d+)\)/.exec(SETTINGS[key as keyof typeof SETTINGS] ?? '');
+    assert.ok(match, `${key} states its default`);
+    return match[1]!;
+  };
+  const number = (text: string): string => text.replace(/,/g, '');
+  let checked = 0;
+  // `SPHINX_POLICY_MAX_HTLCS` (1,000), and a range: [`SPHINX_POLICY_MIN_FEERATE`, `SPHINX_POLICY_MAX_FEERATE`] (253–150,000
+  for (const [, key, value] of doc.matchAll(/`(SPHINX_POLICY_[A-Z_]+)` \(([\d,]+)/g)) {
+    assert.equal(number(value!), stated(key!), `${key}'s default`);
+    checked++;
+  }
+  for (const [, low, high, from, to] of doc.matchAll(/\[`(SPHINX_POLICY_[A-Z_]+)`, `(SPHINX_POLICY_[A-Z_]+)`\] \(([\d,]+)–([\d,]+)/g)) {
+    assert.deepEqual([number(from!), number(to!)], [stated(low!), stated(high!)], `${low}, ${high}: defaults`);
+    checked += 2;
+  }
+  assert.ok(checked >= 8, `${checked} defaults checked`);
 });
