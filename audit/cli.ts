@@ -62,7 +62,7 @@ export async function runAudit(argv: readonly string[], io: AuditIo): Promise<nu
   if (damage.length === 0 || code === EXIT.usage || code === EXIT.internal) return code;
   for (const d of damage) io.stderr.write(`sphinx-audit: damaged input: ${d}\n`);
   io.stderr.write('sphinx-audit: what reads fine was audited; nothing was written to the inputs. ' +
-    'Restore the damaged input from a backup, or keep it for inspection (docs/broker-log.md "Integrity")\n');
+    'Restore the damaged input from a backup, or keep it for inspection (docs/broker-log.md "Audit")\n');
   return EXIT.damaged;
 }
 
