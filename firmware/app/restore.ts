@@ -25,6 +25,9 @@ import { anchorProves, openAnchorFiles, readAnchors, writeAnchor } from './mirro
 import { type Clock, DeviceSetupError, type Store, type Transport } from './ports.js';
 import { refuseIfRetired } from './retired.js';
 
+/** The device's status says it is online: a restore beside it would push it off (docs/journal.md "Restore"). */
+export class DeviceOnlineError extends DeviceSetupError {}
+
 export interface RestoreOptions {
   readonly transport: Transport;
   readonly store: Store;
@@ -173,7 +176,7 @@ async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: U
       const finish = (): void => {
         if (done || !complete) return;
         if (online) {
-          graceTimer ??= clock.after(ONLINE_GRACE_MS, () => fail(new DeviceSetupError(
+          graceTimer ??= clock.after(ONLINE_GRACE_MS, () => fail(new DeviceOnlineError(
             `restore: device ${deviceId} is online (its status on the broker says so): --restore is for a device whose storage died, and ` +
             'booted beside the running one it would push it off its session and the broker would retire it. Stop the running device first ' +
             '(SIGTERM: it says offline), or start this one with --spare to take over when it goes offline (docs/journal.md "Restore"). ' +

@@ -16,7 +16,7 @@ import { MirrorRefusedError } from '../../log/mirror/verify.js';
 import { packageVersion } from '../../node/package-version.js';
 import { Device, type DeviceLogLevel } from '../app/device.js';
 import { JournalRollbackError } from '../../log/journal/high-water.js';
-import { restoreFromMirror } from '../app/restore.js';
+import { DeviceOnlineError, restoreFromMirror } from '../app/restore.js';
 import { standBy } from '../app/spare.js';
 import { DeviceRetiredError } from '../app/retired.js';
 import { brokerTrust, type BrokerTrust } from '../app/broker-trust.js';
@@ -263,15 +263,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   if (values.restore || values.spare) {
     try {
       const store = new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase, copyOf: values.spare ? '--spare' : '--restore' });
-      if (values.spare) await standBy({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log });
-      if (stopping) return;
-      await restoreFromMirror({
-        transport: new MqttTransport(trust, mqttPassword),
-        store,
-        clock: nodeClock,
-        curve: fastCurve(),
-        log,
-      });
+      for (;;) {
+        if (values.spare) await standBy({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log });
+        if (stopping) return;
+        try {
+          await restoreFromMirror({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log });
+          break;
+        } catch (e) {
+          // The primary came back (a short outage) before the spare caught up: it stays the primary.
+          if (!(values.spare && e instanceof DeviceOnlineError)) throw e;
+          log('unusual', 'spare: the primary is online again before this spare took over; standing by again');
+        }
+      }
     } catch (e) {
       if (e instanceof DeviceRetiredError) return fail(e.message, 3);
       if (e instanceof MirrorRefusedError || e instanceof DeviceSetupError) return fail(e.message);
