@@ -62,7 +62,9 @@ export function rollbackVerdict(
     refusal: encodeRefusal({ reason: 'rollback', lastId, answeredUpTo }),
     text: `device ${device} refused: its journal ends at id ${lastId} but the broker log shows id ${answeredUpTo} answered: ` +
       'its journal was deleted, truncated or restored from an older copy, and signing from that state could sign a revoked commitment. ' +
-      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/broker-log.md "The operator's way out")`,
+      `Restore its journal; or, knowing the risk, set SPHINX_ACCEPT_DEVICE_ROLLBACK=${device}:${lastId} (docs/broker-log.md "The operator's way out"); ` +
+      'the device records this refusal in its retired file and stays stopped: delete that file before starting it again. ' +
+      'If another device with this seed is active, this one is retired: wipe it (docs/journal.md "Retiring a device")',
   };
 }
 
