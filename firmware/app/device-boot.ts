@@ -7,7 +7,7 @@ import { toHex } from '../../signer/bytes.js';
 import { ENCRYPTED_FORM_HINT, ENCRYPTED_HSM_SECRET_LEN, HsmSecretError, HsmSecretErrorCode, hsmSecretNeedsPassphrase, unlockHsmSecret } from '../../signer/keys/hsm-secret.js';
 import { mirrorKey, nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { DEFAULT_POLICY } from '../../signer/policy/policy.js';
-import { rollbackIds } from '../../signer/remote/refusal.js';
+import { exactFields, rollbackIds } from '../../signer/remote/refusal.js';
 import { topic } from '../../signer/remote/topics.js';
 import { Signer } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
@@ -82,9 +82,8 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
 export function acceptedRollback(config: DeviceConfig): AcceptRollback {
   const given = config.acceptJournalRollback;
   if (given === undefined) return false;
-  const ids = typeof given === 'object' && given !== null && Object.keys(given).sort().join() === 'answeredUpTo,lastId'
-    ? rollbackIds(given as Record<string, unknown>)
-    : new Error('expected {"lastId": "<decimal>", "answeredUpTo": "<decimal>"}');
+  const fields = exactFields(given, ['answeredUpTo', 'lastId']);
+  const ids = fields instanceof Error ? fields : rollbackIds(fields);
   if (ids instanceof Error) {
     throw new DeviceSetupError(`acceptJournalRollback in the configuration: ${ids.message}; give the two ids the high-water refusal names (docs/journal.md "Rollback"), or remove it`);
   }

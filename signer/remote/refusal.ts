@@ -48,6 +48,11 @@ export function strictJsonObject(payload: Uint8Array, keys: readonly string[]): 
   } catch (e) {
     return new Error(`not JSON: ${(e as Error).message}`);
   }
+  return exactFields(value, keys);
+}
+
+/** `value` if it is an object whose keys are exactly `keys` (sorted), else why not (a setting read as JSON too). */
+export function exactFields(value: unknown, keys: readonly string[]): Record<string, unknown> | Error {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return new Error('not a JSON object');
   const fields = value as Record<string, unknown>;
   const found = Object.keys(fields).sort();
