@@ -8,7 +8,7 @@
  */
 import { toHex } from '../../signer/bytes.js';
 import { commandDigestOf } from '../../signer/control/wire.js';
-import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
+import { DEVICE_STATUS, parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import type { ServerLog } from './mqtt-server.js';
 import type { BrokerMqtt } from './local-client.js';
 
@@ -61,7 +61,7 @@ export function createControlRelay(mqtt: BrokerMqtt, log: ServerLog, timeoutMs =
   mqtt.on('message', (name, payload) => {
     const where = parseTopic(name);
     if (where?.suffix === 'status') {
-      if (payload.toString('utf8') === 'online') connected.add(where.deviceId);
+      if (payload.toString('utf8') === DEVICE_STATUS.online) connected.add(where.deviceId);
       else connected.delete(where.deviceId);
       return;
     }

@@ -5,7 +5,7 @@
  * commands: publish, append, answer lightningd, arm timers, log.
  */
 import type { Reply } from '../../signer/decision.js';
-import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
+import { DEVICE_STATUS, parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import type { BrokerLog } from '../../log/broker-log/broker-log.js';
 import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
 import type { SignerPort } from '../signer-port.js';
@@ -153,7 +153,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
     // A retained "online" reaches us when we subscribe: the device connected before this broker
     // listened (a broker restart under an external MQTT server, or a device quicker than our
     // subscription), so its hello went to nobody. Ask for it again (docs/remote-protocol.md "Connecting").
-    if (where.suffix === 'status' && packet.retain && payload.toString('utf8') === 'online') {
+    if (where.suffix === 'status' && packet.retain && payload.toString('utf8') === DEVICE_STATUS.online) {
       log('info', `remote signer: device ${where.deviceId} was connected before this broker subscribed; asking it for hello`);
       mqtt.publish(topic(where.deviceId, 'hello-request'), Buffer.alloc(0), { qos: 1 }, (err) => {
         if (err) log('unusual', `remote signer: asking ${where.deviceId} for hello: ${err.message}`);

@@ -29,6 +29,7 @@
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
 import { decodeReplyPayload } from '../../signer/remote/envelope-codec.js';
+import { DEVICE_STATUS } from '../../signer/remote/topics.js';
 import { requestType } from '../../signer/wire/messages.js';
 import type { LogRecord, RequestReceived } from '../../log/broker-log/record.js';
 import { isIdRefusal } from '../../core/id-refusals.js';
@@ -392,7 +393,7 @@ export class Session {
   }
 
   #status(device: string, payload: Uint8Array, now: Now): void {
-    if (new TextDecoder().decode(payload) !== 'offline' || !this.devices.has(device)) return;
+    if (new TextDecoder().decode(payload) !== DEVICE_STATUS.offline || !this.devices.has(device)) return;
     this.#log('unusual', `device ${device} went offline`);
     this.#emit({ kind: 'append', record: { kind: 'signer-disconnected', deviceId: device, at: now.wall } });
     this.#leave(device, now);

@@ -10,7 +10,7 @@
  */
 import { utf8 } from '../../signer/bytes.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
-import { parseTopic, topic } from '../../signer/remote/topics.js';
+import { DEVICE_STATUS, parseTopic, topic } from '../../signer/remote/topics.js';
 import type { DeviceOptions } from './device.js';
 import type { LedEvent } from './leds.js';
 import type { JournalMirror } from './mirror.js';
@@ -67,7 +67,7 @@ export class DeviceConnection {
     if (this.#connected) {
       // The mirror is not on the reply path, but a clean stop leaves it complete if it can.
       if (!(await mirror.acknowledged(MIRROR_STOP_WAIT_MS))) this.options.log('unusual', `mirror: ${mirror.unacknowledged} entries unacknowledged at stop; sent again at the next start`);
-      await this.options.transport.publish(this.#topic('status'), utf8('offline'), { retain: true }).catch(() => {});
+      await this.options.transport.publish(this.#topic('status'), utf8(DEVICE_STATUS.offline), { retain: true }).catch(() => {});
     }
     await this.options.transport.end();
   }
@@ -101,7 +101,7 @@ export class DeviceConnection {
     // carries the journal's last id: the embedded server keeps a stale device off the session.
     const { username, password } = makeCredentials(curve, nodeKey, config.brokerId, clock.now(), this.parts.lastId() ?? 0n);
     transport.connect(
-      { url: config.mqttUrl, clientId: deviceId, username, password, will: { topic: this.#topic('status'), payload: utf8('offline') } },
+      { url: config.mqttUrl, clientId: deviceId, username, password, will: { topic: this.#topic('status'), payload: utf8(DEVICE_STATUS.offline) } },
       {
         connected: () => void this.#announce(),
         message: (name, payload) => (parseTopic(name)?.suffix === 'hello-request' ? this.#helloRequested() : this.parts.message(name, payload)),
@@ -118,7 +118,7 @@ export class DeviceConnection {
     try {
       // Subscribed before "online": the broker relays control commands only to a device that said it.
       await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack'), this.#topic('hello-request'), this.#topic('refused')]);
-      await transport.publish(this.#topic('status'), utf8('online'), { retain: true });
+      await transport.publish(this.#topic('status'), utf8(DEVICE_STATUS.online), { retain: true });
       await this.#hello();
       this.parts.event('connected');
       log('info', `connected to ${config.mqttUrl}; hello lastId ${lastId() ?? 0n}`);

@@ -11,7 +11,7 @@ import { toHex } from '../../signer/bytes.js';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { mirrorKey, nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
-import { topic } from '../../signer/remote/topics.js';
+import { DEVICE_STATUS, topic } from '../../signer/remote/topics.js';
 import { JournalCorruptError } from '../../log/journal/frame.js';
 import { Journal, openJournalFiles } from '../../log/journal/journal.js';
 import { encodeEntry, isSourced } from '../../log/journal/record.js';
@@ -208,7 +208,7 @@ async function fetchMirror(options: RestoreOptions, deviceId: string, nodeKey: U
             },
             message: (name, payload) => {
               if (name === statusTopic) {
-                online = new TextDecoder().decode(payload) === 'online';
+                online = new TextDecoder().decode(payload) === DEVICE_STATUS.online;
                 return finish();
               }
               if (name !== topic(deviceId, 'journal-dump')) return;

@@ -13,12 +13,11 @@
 import { toHex } from '../../signer/bytes.js';
 import { nodePrivateKey } from '../../signer/keys/root-secrets.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
-import { topic } from '../../signer/remote/topics.js';
+import { DEVICE_STATUS, topic } from '../../signer/remote/topics.js';
 import { unlockSeed } from './device-boot.js';
 import { emptyJournal, type RestoreOptions } from './restore.js';
 import { refuseIfRetired } from './retired.js';
 
-const OFFLINE = 'offline';
 /** Between attempts to reach the broker while standing by. */
 const RETRY_MS = 1000;
 
@@ -53,7 +52,7 @@ export async function standBy(options: Omit<RestoreOptions, 'timeoutMs'>): Promi
               if (name !== statusTopic || done) return;
               const status = new TextDecoder().decode(payload);
               log('info', `spare: the primary is ${status}`);
-              if (status !== OFFLINE) return;
+              if (status !== DEVICE_STATUS.offline) return;
               done = true;
               resolve();
             },

@@ -7,6 +7,9 @@
 export const TOPIC_ROOT = 'sphinx/v1';
 
 /** The suffixes, and who publishes each. */
+/** The device's retained `status` payloads (UTF-8): "online" once it said hello, "offline" its will or clean stop. */
+export const DEVICE_STATUS = { online: 'online', offline: 'offline' } as const;
+
 export const TOPIC_SUFFIXES = {
   /** broker → device: request envelopes (envelope-codec.ts). */
   req: 'req',
