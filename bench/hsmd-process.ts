@@ -1,7 +1,8 @@
 /**
- * bin/sphinx-hsmd under the simulated lightningd for the benches: the local signer, or the
- * remote path with a bin/sphinx-signer device process on the embedded MQTT server; every
- * process and directory is gone when `use` returns or throws.
+ * An hsmd under the simulated lightningd for the benches: bin/sphinx-hsmd with the local signer,
+ * or the remote path with a bin/sphinx-signer device process on the embedded MQTT server, or
+ * CLN's own hsmd (the executable SPHINX_CLN_HSMD names); every process and directory is gone
+ * when `use` returns or throws.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,15 @@ import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
 
 export type SignerMode = 'local' | 'remote';
 
-export async function withHsmd<T>(mode: SignerMode, header: { hsm_secret: string; cln_version: string }, use: (ld: SimLightningd) => Promise<T> | T): Promise<T> {
+/** CLN's hsmd, built from CLN's sources outside this repository (docs/performance.md), if named. */
+export const CLN_HSMD = process.env['SPHINX_CLN_HSMD'] || undefined;
+
+export async function withHsmd<T>(
+  mode: SignerMode | 'cln',
+  header: { hsm_secret: string; cln_version: string; hsmd_args: string[] },
+  use: (ld: SimLightningd) => Promise<T> | T,
+): Promise<T> {
+  if (mode === 'cln' && CLN_HSMD === undefined) throw new Error('SPHINX_CLN_HSMD names no hsmd');
   const secret = Buffer.from(header.hsm_secret, 'hex');
   const dataDir = mkdtempSync(join(tmpdir(), `sphinx-bench-${mode}-`));
   const port = await freePort();
@@ -21,6 +30,7 @@ export async function withHsmd<T>(mode: SignerMode, header: { hsm_secret: string
   try {
     const ld = await SimLightningd.start({
       hsmSecret: secret,
+      ...(mode === 'cln' ? { hsmd: CLN_HSMD, args: header.hsmd_args } : {}),
       env: { SPHINX_SIGNER: mode, SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port), SPHINX_CLN_VERSION: header.cln_version },
       timeoutMs: 30_000,
     });

@@ -8,10 +8,12 @@
  * - through bin/sphinx-hsmd spawned as lightningd spawns it, local signer and remote path
  *   (embedded MQTT → a bin/sphinx-signer process), one process pair replaying the session
  *   PASSES times: pass 1 is cold (JIT), the best later pass is warm.
+ * - through CLN's own hsmd, when SPHINX_CLN_HSMD names one, spawned and replayed the same way.
  * Each path is given against its floor (docs/performance.md), built from the floors measured
- * at the start of this run: local = CLN-like compute + a UNIX round trip per exchange + one
- * fsync per state-changing request; remote = the same compute and round trips + for every
- * journaled request a device fsync, a broker LevelDB sync and an MQTT round trip.
+ * at the start of this run: local = CLN's hsmd + one fsync per state-changing request; remote =
+ * CLN's hsmd + for every journaled request a device fsync, a broker LevelDB sync and an MQTT
+ * round trip. Without CLN's hsmd, its lower bound stands in: the CLN-like compute + a UNIX round
+ * trip per exchange.
  */
 import { fastCurve } from '../node/curve-native.js';
 import { equal, fromHex } from '../signer/bytes.js';
@@ -25,7 +27,8 @@ import { sessionSignerOptions } from '../test/session-records.js';
 import { messageType } from '../signer/wire/messages.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
 import { fmtMs, percentile } from './floors.js';
-import { type SignerMode, withHsmd } from './hsmd-process.js';
+import { CLN_HSMD, type SignerMode, withHsmd } from './hsmd-process.js';
+import type { SimLightningd } from '../demo/sim-lightningd.js';
 import { type Bench, fmtRatio, printTable } from './harness.js';
 
 const SESSION = 'session-basic-l1.jsonl';
@@ -106,21 +109,30 @@ interface ProcessPass {
   readonly exchangeMs: readonly number[];
 }
 
-/** `passes` replays after init through one bin/sphinx-hsmd (and device). */
-function replayThroughProcess(mode: SignerMode, passes = PASSES): Promise<ProcessPass[]> {
+/** One replay after init on `ld`; throws if a reply differs from CLN's. */
+function replayPass(ld: SimLightningd, path: string, pass: number): ProcessPass {
+  const exchangeMs: number[] = [];
+  const result = ld.replay(path, (ex, _matched, us) => {
+    if (ex.seq !== 1) exchangeMs.push(us / 1000);
+  });
+  if (result.failed > 0) throw new Error(`pass ${pass + 1}: ${result.failed} replies differ from CLN's`);
+  return { ms: exchangeMs.reduce((a, b) => a + b, 0), exchangeMs: exchangeMs.sort((a, b) => a - b) };
+}
+
+/**
+ * `passes` replays after init through one bin/sphinx-hsmd (and device): new_channel restarts the
+ * session's channel (same dbid), so every pass gets CLN's replies, and the first includes the
+ * processes' JIT warm-up. CLN's hsmd gets a process per pass: it keeps every dbid-0 client
+ * (lightningd's daemons) for its lifetime in a fixed array, which a second pass overflows; C
+ * has no JIT to warm.
+ */
+async function replayThroughProcess(mode: SignerMode | 'cln', passes = PASSES): Promise<ProcessPass[]> {
   const path = fixturePath(`transcripts/${SESSION}`);
-  return withHsmd(mode, loadTranscript(path).header, (ld) =>
-    Array.from({ length: passes }, (_, pass) => {
-      const exchangeMs: number[] = [];
-      // The session again on the same processes: new_channel restarts its channel (same dbid),
-      // so every pass gets CLN's replies; the first pass includes the processes' JIT warm-up.
-      const result = ld.replay(path, (ex, _matched, us) => {
-        if (ex.seq !== 1) exchangeMs.push(us / 1000);
-      });
-      if (result.failed > 0) throw new Error(`pass ${pass + 1}: ${result.failed} replies differ from CLN's`);
-      return { ms: exchangeMs.reduce((a, b) => a + b, 0), exchangeMs: exchangeMs.sort((a, b) => a - b) };
-    }),
-  );
+  const { header } = loadTranscript(path);
+  if (mode !== 'cln') return withHsmd(mode, header, (ld) => Array.from({ length: passes }, (_, pass) => replayPass(ld, path, pass)));
+  const runs: ProcessPass[] = [];
+  for (let pass = 0; pass < passes; pass++) runs.push(await withHsmd(mode, header, (ld) => replayPass(ld, path, pass)));
+  return runs;
 }
 
 /**
@@ -147,8 +159,13 @@ export const sessionReplayBench: Bench = {
     const { requests, stateChanging } = native[0]!;
     const compute = best(native.map((r) => r.curveMs));
     const exchanges = requests + 1; // + hsmd_client_hsmfd, answered by the broker itself
-    const localFloor = compute + exchanges * floors.unixRoundTripMs + stateChanging * floors.fsyncMs;
-    const remoteFloor = compute + exchanges * floors.unixRoundTripMs + requests * (floors.fsyncMs + floors.levelSyncMs + floors.mqttRoundTripMs);
+    const roundTrips = compute + exchanges * floors.unixRoundTripMs;
+    const clnAll = CLN_HSMD === undefined ? undefined : await replayThroughProcess('cln', PASSES + LATER_PASSES);
+    const cln = clnAll?.slice(0, PASSES);
+    // CLN's hsmd as it answers this session warm: compute, round trips and its own C around them.
+    const hsmdFloor = cln ? best(cln.slice(1).map((r) => r.ms)) : roundTrips;
+    const localFloor = hsmdFloor + stateChanging * floors.fsyncMs;
+    const remoteFloor = hsmdFloor + requests * (floors.fsyncMs + floors.levelSyncMs + floors.mqttRoundTripMs);
     const localAll = await replayThroughProcess('local', PASSES + LATER_PASSES);
     const local = localAll.slice(0, PASSES);
     const localLater = best(localAll.slice(PASSES).map((r) => r.ms));
@@ -156,6 +173,7 @@ export const sessionReplayBench: Bench = {
     const remote = remoteAll.slice(0, PASSES);
     const remoteLater = best(remoteAll.slice(PASSES).map((r) => r.ms));
     const localWarm = best(local.slice(1).map((r) => r.ms));
+    const remoteWarm = best(remote.slice(1).map((r) => r.ms));
     // A session pays each of its fsyncs, the slow ones too: the floor with their mean says how much of a miss that is.
     const localFloorAtMean = localFloor + stateChanging * (floors.fsyncMeanMs - floors.fsyncMs);
 
@@ -166,18 +184,24 @@ export const sessionReplayBench: Bench = {
     };
     row('signer in-process, noble curve and hashes (pure JS)', noble.map((r) => r.ms));
     row('signer in-process, native curve and hashes', native.map((r) => r.ms));
+    if (cln) row(`CLN's hsmd (${CLN_HSMD})`, cln.map((r) => r.ms), roundTrips);
     row('bin/sphinx-hsmd, local signer', local.map((r) => r.ms), localFloor);
     row('bin/sphinx-hsmd, remote (embedded MQTT → sphinx-signer)', remote.map((r) => r.ms), remoteFloor);
     printTable(['path', 'cold (pass 1)', `warm (best of ${PASSES - 1})`, 'floor', 'cold / warm ÷ floor'], rows);
+    const hsmdTerm = cln
+      ? `CLN's hsmd warm (${fmtMs(hsmdFloor)}; its own floor, the CLN-like compute + ${exchanges} UNIX round trips, is ${fmtMs(roundTrips)}, ` +
+        `against which local is ${fmtRatio(localWarm / (roundTrips + stateChanging * floors.fsyncMs))}× and remote ${fmtRatio(remoteWarm / (roundTrips + requests * (floors.fsyncMs + floors.levelSyncMs + floors.mqttRoundTripMs)))}×)`
+      : `CLN's hsmd's lower bound, the CLN-like compute + ${exchanges} UNIX round trips (${fmtMs(roundTrips)}; SPHINX_CLN_HSMD names no CLN hsmd to time)`;
     console.log(
       `CLN-like compute: the session's libsecp256k1 calls ${fmtMs(compute)} (best pass); ${requests} requests after init, ` +
-        `${stateChanging} state-changing. Floors: local = compute + ${exchanges} UNIX round trips + ${stateChanging} fsyncs; ` +
-        `remote = compute + ${exchanges} UNIX round trips + ${requests} × (device fsync + broker LevelDB sync + MQTT round trip). ` +
-        `Target ≤ ${TARGET}× warm: local ${verdict(localWarm, localFloor)}, remote ${verdict(best(remote.slice(1).map((r) => r.ms)), remoteFloor)}. ` +
+        `${stateChanging} state-changing. Floors: local = ${hsmdTerm} + ${stateChanging} fsyncs; ` +
+        `remote = the same + ${requests} × (device fsync + broker LevelDB sync + MQTT round trip). ` +
+        `Target ≤ ${TARGET}× warm: local ${verdict(localWarm, localFloor)}, remote ${verdict(remoteWarm, remoteFloor)}. ` +
         `Local with the fsyncs at their mean (${fmtMs(floors.fsyncMeanMs)}, not the median): floor ${fmtMs(localFloorAtMean)}, ${fmtRatio(localWarm / localFloorAtMean)}×. ` +
         `In passes ${PASSES + 1}–${PASSES + LATER_PASSES} (more of the JIT warm): local best ${fmtMs(localLater)}, ${fmtRatio(localLater / localFloor)}×; ` +
-        `remote best ${fmtMs(remoteLater)}, ${fmtRatio(remoteLater / remoteFloor)}×. ` +
-        `Warm pass, local: ${perExchange(local)}; remote: ${perExchange(remote)}.`,
+        `remote best ${fmtMs(remoteLater)}, ${fmtRatio(remoteLater / remoteFloor)}×` +
+        (clnAll ? `; CLN's hsmd best ${fmtMs(best(clnAll.slice(PASSES).map((r) => r.ms)))}. ` : '. ') +
+        `Warm pass, local: ${perExchange(local)}; remote: ${perExchange(remote)}` + (cln ? `; CLN's hsmd: ${perExchange(cln)}.` : '.'),
     );
   },
 };

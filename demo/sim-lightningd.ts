@@ -30,6 +30,8 @@ export interface SimOptions {
   conf?: string;
   /** hsmd flags, e.g. ['--developer']. */
   args?: string[];
+  /** The hsmd executable; bin/sphinx-hsmd if absent (the bench also times CLN's own). */
+  hsmd?: string;
   /** Per-reply timeout for the blocking connections. */
   timeoutMs?: number;
   /** hsmd's RLIMIT_NOFILE (run under prlimit), to see it run out of descriptors. */
@@ -69,9 +71,10 @@ export class SimLightningd {
     }
     const [statusOurs, statusTheirs] = fdpass.socketpair();
     const [masterOurs, masterTheirs] = fdpass.socketpair();
+    const hsmd = options.hsmd ?? HSMD_BIN;
     const [command, args] = options.nofile === undefined
-      ? [HSMD_BIN, options.args ?? []]
-      : ['prlimit', [`--nofile=${options.nofile}`, '--', HSMD_BIN, ...(options.args ?? [])]];
+      ? [hsmd, options.args ?? []]
+      : ['prlimit', [`--nofile=${options.nofile}`, '--', hsmd, ...(options.args ?? [])]];
     const child = spawn(command, args, {
       cwd: dir,
       env,
