@@ -5,8 +5,8 @@
  * to it), a UNIX-socket round trip (lightningd ↔ hsmd), and libsecp256k1's
  * signature. Each is the median of many samples, in milliseconds.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ export interface Floors {
   readonly mqttRoundTripMs: number;
   /** The same round trip with aedes keeping its sessions in LevelDB (aedes-persistence-level). */
   readonly mqttRoundTripLevelMs: number;
+  /** The same through Mosquitto (C, `set_tcp_nodelay true`), where it is installed: what a broker not written in JavaScript costs. */
+  readonly mqttRoundTripMosquittoMs: number | undefined;
   /**
    * 64 bytes each way over a UNIX socket between two processes, as lightningd and hsmd are: the
    * client as the simulated lightningd does it (blocking write, poll, read), the echo a blocking
@@ -91,7 +93,42 @@ async function mqttRoundTrip(dir: string, sessions: 'memory' | 'level'): Promise
   await aedes.listen();
   const server = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    return await mqttEchoRoundTrip(`mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    await new Promise<void>((r) => aedes.close(() => r()));
+    await db?.close();
+  }
+}
+
+/** The round trip through a Mosquitto started for it on a free loopback port; undefined where it is not installed. */
+async function mosquittoRoundTrip(dir: string): Promise<number | undefined> {
+  if (spawnSync('sh', ['-c', 'command -v mosquitto']).status !== 0) return undefined;
+  const port = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n`);
+  const server = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  try {
+    for (let tries = 0; ; tries++) {
+      const up = await new Promise<boolean>((resolve) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false)));
+      if (up) break;
+      if (tries === 50) throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within 5 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return await mqttEchoRoundTrip(`mqtt://127.0.0.1:${port}`);
+  } finally {
+    server.kill();
+  }
+}
+
+/** QoS 1 publish → a second client echoes it at QoS 1 → received back, through the server at `url`. */
+async function mqttEchoRoundTrip(url: string): Promise<number> {
   const connect = async (clientId: string) => {
     const c = await mqtt.connectAsync(url, { clientId, clean: false, reconnectPeriod: 0 });
     (c.stream as net.Socket).setNoDelay?.(true);
@@ -113,9 +150,6 @@ async function mqttRoundTrip(dir: string, sessions: 'memory' | 'level'): Promise
     );
   } finally {
     await Promise.all([broker.endAsync(), device.endAsync()]);
-    await new Promise<void>((r) => server.close(() => r()));
-    await new Promise<void>((r) => aedes.close(() => r()));
-    await db?.close();
   }
 }
 
@@ -195,6 +229,7 @@ export async function measureFloors(): Promise<Floors> {
       levelSyncMs: await levelSyncFloor(dir),
       mqttRoundTripMs: await mqttRoundTrip(dir, 'memory'),
       mqttRoundTripLevelMs: await mqttRoundTrip(dir, 'level'),
+      mqttRoundTripMosquittoMs: await mosquittoRoundTrip(dir),
       unixRoundTripMs: await unixRoundTripBetweenProcesses(),
       unixRoundTripInProcessMs: await unixRoundTrip(dir),
       nativeSignMs: await nativeSign(),

@@ -60,6 +60,7 @@ printTable(['floor', 'median'], [
   ['LevelDB put, sync (broker log)', fmtMs(floors.levelSyncMs)],
   ['MQTT QoS 1 round trip (aedes, in-memory sessions, TCP_NODELAY)', fmtMs(floors.mqttRoundTripMs)],
   ['  the same with aedes sessions in LevelDB (not a floor: what that persistence costs)', fmtMs(floors.mqttRoundTripLevelMs)],
+  ['  the same through Mosquitto, C, TCP_NODELAY (not a floor: the server we embed is aedes)', floors.mqttRoundTripMosquittoMs === undefined ? 'mosquitto not installed' : fmtMs(floors.mqttRoundTripMosquittoMs)],
   ['UNIX-socket round trip, 64 B, between two processes (lightningd ↔ hsmd)', fmtMs(floors.unixRoundTripMs)],
   ['  the same within one process (not a floor: no process wakes the other)', fmtMs(floors.unixRoundTripInProcessMs)],
   ['libsecp256k1 ECDSA sign', fmtMs(floors.nativeSignMs)],
