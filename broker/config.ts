@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fromHex } from '../signer/bytes.js';
-import { parseDecimalU64 } from './request-ids.js';
+import { parseDecimalU64 } from '../signer/remote/decimal-u64.js';
 import { isPolicyName, POLICIES, type PolicyName } from '../signer/policy/catalog.js';
 import { chainSourceOf, ChainSourceError, type ChainSourceChoice } from './chain/source.js';
 import { LOCAL_POLICY as DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
@@ -264,7 +264,7 @@ export function remoteOf(s: Settings) {
 function acceptRollbackOf(value: string | undefined): { device: string; lastId: bigint } | undefined {
   if (value === undefined || value === '') return undefined;
   const match = /^(0[23][0-9a-f]{64}):(\d{1,20})$/.exec(value);
-  const lastId = match ? parseDecimalU64(match[2]) : undefined;
+  const lastId = match ? parseDecimalU64('lastId', match[2]) : undefined;
   if (!match || lastId instanceof Error || lastId === undefined)
     throw new ConfigError(`SPHINX_ACCEPT_DEVICE_ROLLBACK=${value}: expected DEVICE_ID:LAST_ID, the device id (66 hex digits, lower case) and the last id its hello says, as the refusal in the log names them`);
   return { device: match[1]!, lastId };

@@ -4,8 +4,10 @@
  * signer's journal, or the remote signer's broker log. The router assigns none.
  */
 
+import { U64_MAX } from '../signer/remote/decimal-u64.js';
+
 /** The largest id the envelope and the logs can hold (u64). */
-export const MAX_REQUEST_ID = 0xffffffffffffffffn;
+export const MAX_REQUEST_ID = U64_MAX;
 
 export class RequestIds {
   #next: bigint;
@@ -32,14 +34,4 @@ export class RequestIds {
     this.#next = id + 1n;
     return true;
   }
-}
-
-/**
- * A decimal u64 as the protocol's JSON carries ids ("12"), or an Error saying why not: no
- * sign, no exponent, at most 20 digits and at most 2^64-1.
- */
-export function parseDecimalU64(text: unknown): bigint | Error {
-  if (typeof text !== 'string' || !/^\d{1,20}$/.test(text)) return new Error('is not a decimal string');
-  const value = BigInt(text);
-  return value > MAX_REQUEST_ID ? new Error(`${text} is above 2^64-1`) : value;
 }

@@ -7,7 +7,8 @@
 import type { Envelope } from '../../signer/envelope.js';
 import type { RequestReceived, UnloggedRequests } from '../../log/broker-log/record.js';
 import { encodeRefusal } from '../../signer/remote/refusal.js';
-import { MAX_REQUEST_ID, parseDecimalU64 } from '../request-ids.js';
+import { parseDecimalU64 } from '../../signer/remote/decimal-u64.js';
+import { MAX_REQUEST_ID } from '../request-ids.js';
 import { type Now, type Pending, UNLOGGED_IDS } from './session-protocol.js';
 
 export interface Hello {
@@ -28,8 +29,8 @@ export const MAX_HELLO_LAST_ID = MAX_REQUEST_ID - 2n ** 32n;
 export function parseHello(payload: Uint8Array): Hello | Error {
   try {
     const hello = JSON.parse(new TextDecoder().decode(payload)) as { lastId?: unknown; firmware?: unknown };
-    const lastId = parseDecimalU64(hello.lastId);
-    if (lastId instanceof Error) return new Error(`lastId ${lastId.message}`);
+    const lastId = parseDecimalU64('lastId', hello.lastId);
+    if (lastId instanceof Error) return lastId;
     if (lastId > MAX_HELLO_LAST_ID) return new Error(`lastId ${lastId} leaves fewer than 2^32 request ids after it (above 2^64-2^32-1)`);
     return { lastId, firmware: hello.firmware };
   } catch (e) {

@@ -168,8 +168,9 @@ test('a hello whose lastId is not a u64, or too near its end to leave ids, is lo
     ['18446744073709551615', 'lastId 18446744073709551615 leaves fewer than 2\\^32 request ids after it \\(above 2\\^64-2\\^32-1\\)'],
     ['18446744073709551614', 'lastId 18446744073709551614 leaves fewer than 2\\^32 request ids after it \\(above 2\\^64-2\\^32-1\\)'],
     [String(MAX_HELLO_LAST_ID + 1n), `lastId ${MAX_HELLO_LAST_ID + 1n} leaves fewer than 2\\^32 request ids after it \\(above 2\\^64-2\\^32-1\\)`],
-    ['-1', 'lastId is not a decimal string'],
-    ['1e3', 'lastId is not a decimal string'],
+    ['-1', 'lastId "-1" is not a decimal string'],
+    ['1e3', 'lastId "1e3" is not a decimal string'],
+    ['041', 'lastId "041" is not a decimal string'],
   ]) {
     const dropped = d.hello(lastId!);
     assert.match(d.logs(dropped)[0]!, new RegExp(`^unusual: remote signer: malformed hello from 0202\\S* dropped: ${why}$`));

@@ -15,6 +15,7 @@ import type { PolicyConfig } from '../policy/policy.js';
 import { velocityUsedMsat } from '../policy/payment-rules.js';
 import type { SignerState } from '../state.js';
 import { bodyObject, ControlError } from './wire.js';
+import { parseDecimalU64 } from '../remote/decimal-u64.js';
 
 export const COMMANDS = ['status', 'policy-set', 'allowlist-add', 'allowlist-remove', 'limits-set', 'approve'] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -34,13 +35,13 @@ export const commandBody = (c: ControlCommand): string =>
 export function parseCommand(body: string): ControlCommand {
   const o = bodyObject(body);
   if (typeof o.device !== 'string') throw new ControlError('malformed', 'device: expected the device id');
-  if (typeof o.nonce !== 'string' || !/^[1-9]\d{0,19}$/.test(o.nonce) || BigInt(o.nonce) >= 1n << 64n)
-    throw new ControlError('malformed', 'nonce: expected a decimal string 1..2^64-1');
+  const nonce = parseDecimalU64('nonce', o.nonce);
+  if (nonce instanceof Error || nonce === 0n) throw new ControlError('malformed', 'nonce: expected a decimal string 1..2^64-1');
   if (typeof o.command !== 'string' || !(COMMANDS as readonly string[]).includes(o.command))
     throw new ControlError('malformed', `command: expected one of ${COMMANDS.join(', ')}`);
   const args = o.args ?? {};
   if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new ControlError('malformed', 'args: expected an object');
-  return { device: o.device, nonce: BigInt(o.nonce), command: o.command as CommandName, args: args as Record<string, unknown> };
+  return { device: o.device, nonce, command: o.command as CommandName, args: args as Record<string, unknown> };
 }
 
 export interface ControlContext {

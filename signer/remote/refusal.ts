@@ -11,6 +11,7 @@
  * for the stale device, or left queued in the shared session. Pure; device-safe.
  */
 import { utf8 } from '../bytes.js';
+import { parseDecimalU64 } from './decimal-u64.js';
 
 export interface Refusal {
   readonly reason: 'rollback';
@@ -20,7 +21,6 @@ export interface Refusal {
   readonly answeredUpTo: bigint;
 }
 
-const U64_MAX = 2n ** 64n - 1n;
 const KEYS = ['answeredUpTo', 'lastId', 'reason', 'v'];
 
 export function encodeRefusal(refusal: Refusal): Uint8Array {
@@ -62,18 +62,12 @@ export function exactFields(value: unknown, keys: readonly string[]): Record<str
 
 /** `lastId` and `answeredUpTo` as decimal-string u64s, the first below the second, or why not. */
 export function rollbackIds(fields: Record<string, unknown>): { readonly lastId: bigint; readonly answeredUpTo: bigint } | Error {
-  const lastId = decimalU64('lastId', fields.lastId);
+  const lastId = parseDecimalU64('lastId', fields.lastId);
   if (lastId instanceof Error) return lastId;
-  const answeredUpTo = decimalU64('answeredUpTo', fields.answeredUpTo);
+  const answeredUpTo = parseDecimalU64('answeredUpTo', fields.answeredUpTo);
   if (answeredUpTo instanceof Error) return answeredUpTo;
   if (lastId >= answeredUpTo) return new Error(`lastId ${lastId} is not below answeredUpTo ${answeredUpTo}: that is no rollback`);
   return { lastId, answeredUpTo };
-}
-
-function decimalU64(name: string, text: unknown): bigint | Error {
-  if (typeof text !== 'string' || !/^(0|[1-9]\d{0,19})$/.test(text)) return new Error(`${name} ${JSON.stringify(text)} is not a decimal string`);
-  const value = BigInt(text);
-  return value > U64_MAX ? new Error(`${name} ${text} is above 2^64-1`) : value;
 }
 
 /**
