@@ -4,6 +4,7 @@
  * Pure: the same context, state and envelope give the same decision, on Node and on the
  * device. The order of checks is hsmd's: capability gate, parse, initialised, handler.
  */
+import { isPoint } from './crypto/curve.js';
 import { badRequest, fatal, type Decision } from './decision.js';
 import type { Envelope } from './envelope.js';
 import { channelHandlers } from './handlers/channel.js';
@@ -41,12 +42,15 @@ export function decide(ctx: SignerContext, state: SignerState, env: Envelope): D
   if (!mayRequest(env.client.permissions, type)) return badRequest(`does not have capability to run ${type}`);
 
   let msg: HsmdMessage;
+  const pointsAt: number[] = [];
   try {
-    msg = decodeMessage(env.message);
+    msg = decodeMessage(env.message, pointsAt);
   } catch (e) {
     if (e instanceof WireError) return badRequest('could not parse request');
     throw e;
   }
+  // fromwire_pubkey parses each pubkey as it reads it: a field that is no point fails the parse.
+  for (const at of pointsAt) if (!isPoint(ctx.curve, env.message.subarray(at, at + 33))) return badRequest('could not parse request');
 
   const handler = HANDLERS[msg.name] as Handler<MessageName> | undefined;
   if (!handler) return badRequest('Unknown request');

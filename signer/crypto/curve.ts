@@ -47,3 +47,15 @@ export interface Curve {
   /** libsecp256k1's default ECDH: SHA256(compressed(priv * P)). */
   ecdh(priv: Uint8Array, point: Uint8Array): Uint8Array;
 }
+
+const ZERO_TWEAK = new Uint8Array(32);
+
+/** True if `p` parses as a compressed point (CLN's pubkey_from_der): a zero tweak parses P and returns it. */
+export function isPoint(curve: Curve, p: Uint8Array): boolean {
+  try {
+    curve.pointAddTweak(p, ZERO_TWEAK);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -8,6 +8,8 @@
  * What needs real parsing is not: that a pubkey is a curve point (pubkey_from_der), an
  * ext_key a valid BIP32 key (bip32_key_unserialize), a tx or PSBT well formed (libwally).
  * Whoever parses those must treat a failure as CLN treats a failed fromwire: a bad request.
+ * Where each pubkey starts is noted as it is decoded (WireReader.pointsAt), and decide parses
+ * every one with the signer's curve before any handler runs, as fromwire_pubkey does.
  * Transaction fields are in tx-fields.ts.
  */
 import { bytes, bytes16, struct, u8, u32, u64, type Codec } from './codec.js';
@@ -86,7 +88,13 @@ export interface HsmHtlc {
 }
 
 export const nodeId: Codec<NodeId> = bytes(33);
-export const pubkey: Codec<Pubkey> = bytes(33);
+export const pubkey: Codec<Pubkey> = {
+  encode: bytes(33).encode,
+  decode(r) {
+    r.pointsAt?.push(r.offset);
+    return r.bytes(33);
+  },
+};
 export const secret: Codec<Secret> = bytes(32);
 export const privkey: Codec<Privkey> = bytes(32);
 export const sha256: Codec<Sha256> = bytes(32);

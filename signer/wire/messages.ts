@@ -103,12 +103,15 @@ function encodeCompiled(c: Compiled, fields: Record<string, unknown>): Uint8Arra
   return w.finish();
 }
 
-/** Decodes any hsmd frame; WireError for an unknown type or anything CLN would reject. */
-export function decodeMessage(frame: Uint8Array): HsmdMessage {
+/**
+ * Decodes any hsmd frame; WireError for an unknown type or anything CLN would reject.
+ * `pointsAt` receives where each pubkey field starts in `frame`, for the caller to parse (fields.ts).
+ */
+export function decodeMessage(frame: Uint8Array, pointsAt?: number[]): HsmdMessage {
   const type = peekType(frame);
   const c = BY_TYPE.get(type);
   if (c === undefined) throw new WireError(`unknown hsmd message type ${type}`, 0);
-  return decodeFields(c, frame, { name: c.name }) as unknown as HsmdMessage;
+  return decodeFields(c, frame, { name: c.name }, pointsAt) as unknown as HsmdMessage;
 }
 
 /** Decodes a frame that must be message N; WireError if its type is another. */
@@ -122,9 +125,10 @@ export function decodeAs<N extends MessageName>(name: N, frame: Uint8Array): Mes
   return decodeFields(c, frame, {}) as MessageFields<N>;
 }
 
-function decodeFields(c: Compiled, frame: Uint8Array, out: Record<string, unknown>): Record<string, unknown> {
+function decodeFields(c: Compiled, frame: Uint8Array, out: Record<string, unknown>, pointsAt?: number[]): Record<string, unknown> {
   const r = new WireReader(frame, 2);
   r.msgName = c.name;
+  r.pointsAt = pointsAt;
   for (let i = 0; i < c.keys.length; i++) {
     const key = c.keys[i]!;
     r.fieldName = key;

@@ -16,6 +16,8 @@ export class WireReader {
   msgName = '';
   /** The field being decoded, for error messages ('' when unknown). */
   fieldName = '';
+  /** Where the `pubkey` fields decoded start in the frame, for the caller to parse as points (fields.ts). */
+  pointsAt: number[] | undefined;
   private readonly buf: Uint8Array;
   private pos: number;
   private readonly end: number;
@@ -166,6 +168,7 @@ export class WireReader {
     const r = new WireReader(this.buf, p, p + n);
     r.msgName = this.msgName;
     r.fieldName = this.fieldName;
+    r.pointsAt = this.pointsAt;
     return r;
   }
 
