@@ -1,0 +1,208 @@
+/**
+ * The differential lane's two hsmds (docs/hsmd-protocol.md#the-differential-lane): CLN's own
+ * lightning_hsmd (the executable SPHINX_CLN_HSMD names) and our bin/sphinx-hsmd in local mode,
+ * each spawned as lightningd spawns its hsmd, with the same hsm_secret and flags. Every request
+ * goes to both over the same kind of connection; what each did with it is an `Outcome`.
+ */
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { SimLightningd } from '../demo/sim-lightningd.js';
+import type { StatusMessage } from '../broker/status-wire.js';
+import { Closed, type SyncConnection, Timeout } from './sync-wire.js';
+import { fixturePath } from './fixtures.js';
+import { type Exchange, type TranscriptHeader, loadTranscript } from './transcript.js';
+
+export const CLN_HSMD = process.env['SPHINX_CLN_HSMD'] || undefined;
+export const NO_CLN_HSMD =
+  "no CLN hsmd: set SPHINX_CLN_HSMD to CLN v25.12.1's lightning_hsmd (docs/hsmd-protocol.md#the-differential-lane)";
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const REPLY_MS = 5000;
+
+/** What an hsmd did with one request. */
+export type Outcome =
+  | { kind: 'reply'; hex: string }
+  /** It closed the connection (a bad request); `why` is its bad_request status message. */
+  | { kind: 'closed'; why: string }
+  /** It stopped: status_fail with `reason` (docs/hsmd-protocol.md#bad-requests). */
+  | { kind: 'fatal'; reason: number; why: string }
+  | { kind: 'timeout' };
+
+/** The same outcome, as far as lightningd can tell (docs/hsmd-protocol.md#bad-requests). */
+export function sameOutcome(a: Outcome, b: Outcome): boolean {
+  if (a.kind === 'reply' && b.kind === 'reply') return a.hex === b.hex;
+  if (a.kind === 'fatal' && b.kind === 'fatal') return a.reason === b.reason;
+  return a.kind === b.kind;
+}
+
+export function describeOutcome(o: Outcome): string {
+  switch (o.kind) {
+    case 'reply':
+      return o.hex;
+    case 'closed':
+      return `closed (${o.why})`;
+    case 'fatal':
+      return `stopped (status_fail ${o.reason}: ${o.why})`;
+    case 'timeout':
+      return 'no reply';
+  }
+}
+
+const GONE: Outcome = { kind: 'closed', why: 'the connection was closed before this request' };
+
+export interface Answers {
+  req: string;
+  cln: Outcome;
+  ours: Outcome;
+}
+
+/** One connection of each hsmd, with the same (peer, dbid, permissions). */
+export class PairConnection {
+  constructor(
+    private readonly pair: HsmdPair,
+    readonly cln: SyncConnection,
+    readonly ours: SyncConnection,
+  ) {}
+
+  /** Sends `req` (a frame body, or raw bytes with `raw`) to both, then waits for both outcomes. */
+  async ask(req: Uint8Array | string, raw = false): Promise<Answers> {
+    const bytes = typeof req === 'string' ? Buffer.from(req, 'hex') : req;
+    // The replies are read blocking; let the event loop drain the status sockets first, or an
+    // hsmd that logs every request (CLN's) blocks on a full one.
+    await new Promise((resolve) => setImmediate(resolve));
+    const sent = [this.cln, this.ours].map((conn) => {
+      try {
+        if (raw) conn.writeAll(bytes);
+        else conn.send(bytes);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+        return false;
+      }
+    });
+    const cln = sent[0] ? await this.outcome(this.pair.cln, this.cln, bytes) : GONE;
+    const ours = sent[1] ? await this.outcome(this.pair.ours, this.ours, bytes) : GONE;
+    return { req: hex(bytes), cln, ours };
+  }
+
+  private async outcome(ld: SimLightningd, conn: SyncConnection, sent: Uint8Array): Promise<Outcome> {
+    try {
+      return { kind: 'reply', hex: hex(conn.receive(REPLY_MS)) };
+    } catch (err) {
+      if (err instanceof Timeout) return { kind: 'timeout' };
+      if (!(err instanceof Closed)) throw err;
+    }
+    // Why: a status_fail (the process stops) or a bad_request not already taken for another close.
+    const said = await ld
+      .waitForStatus((m) => m.kind === 'fail' || (m.kind === 'badRequest' && !this.pair.seen.has(m)), 2000)
+      .catch(() => undefined);
+    if (said?.kind === 'fail') return { kind: 'fatal', reason: said.reason, why: said.desc };
+    if (said?.kind !== 'badRequest') return { kind: 'closed', why: 'nothing on the status socket' };
+    this.pair.seen.add(said);
+    return { kind: 'closed', why: `bad_request ${hex(said.id)} ${hex(said.msg) === hex(sent) ? '' : `(for ${hex(said.msg)}) `}${said.description}` };
+  }
+}
+
+export class HsmdPair {
+  /** Status messages already taken as the reason of a close. */
+  readonly seen = new Set<StatusMessage>();
+  private constructor(
+    readonly cln: SimLightningd,
+    readonly ours: SimLightningd,
+    readonly master: PairConnection,
+  ) {}
+
+  /** Both hsmds with the transcript's hsm_secret and flags; nothing sent yet. */
+  static async start(header: TranscriptHeader, env: Record<string, string> = {}): Promise<HsmdPair> {
+    const options = { hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, timeoutMs: REPLY_MS };
+    const cln = await SimLightningd.start({ ...options, hsmd: CLN_HSMD! });
+    // A fresh SPHINX_DATA_DIR in the simulated network directory (SimLightningd's default).
+    const ours = await SimLightningd.start({
+      ...options,
+      env: { SPHINX_SIGNER: 'local', SPHINX_CLN_VERSION: header.cln_version, SPHINX_CLN_HSMD: undefined, ...env },
+    }).catch((err: unknown) => {
+      cln.cleanup();
+      throw err;
+    });
+    const pair = new HsmdPair(cln, ours, undefined as unknown as PairConnection);
+    (pair as { master: PairConnection }).master = new PairConnection(pair, cln.master, ours.master);
+    return pair;
+  }
+
+  /** hsmd_client_hsmfd on both masters; the new client connections. */
+  async client(peer: Uint8Array, dbid: bigint, permissions: bigint): Promise<PairConnection> {
+    return new PairConnection(this, this.cln.hsmfd(peer, dbid, permissions), this.ours.hsmfd(peer, dbid, permissions));
+  }
+
+  /**
+   * Replays recorded exchanges on both (their connections by the recording's names), each reply
+   * checked against the recording: the context the variants are sent in. Returns the connections.
+   */
+  async replay(exchanges: readonly Exchange[], conns = new Map<string, PairConnection>()): Promise<Map<string, PairConnection>> {
+    conns.set('master', this.master);
+    for (const ex of exchanges) {
+      const conn = conns.get(ex.conn);
+      if (!conn) throw new Error(`seq ${ex.seq}: no connection ${ex.conn}`);
+      if (ex.rep === null) throw new Error(`seq ${ex.seq}: the replay sends only requests with replies`);
+      const a = await conn.ask(ex.req);
+      for (const [who, o] of [['CLN', a.cln], ['ours', a.ours]] as const) {
+        if (o.kind !== 'reply' || o.hex !== ex.rep) throw new Error(`seq ${ex.seq}: ${who} answered ${describeOutcome(o)}, recorded ${ex.rep}`);
+      }
+      if (ex.creates) {
+        conns.set(ex.creates, new PairConnection(this, this.cln.adoptClientFd(this.cln.master.receiveFd()), this.ours.adoptClientFd(this.ours.master.receiveFd())));
+      }
+    }
+    return conns;
+  }
+
+  /** How each process ended, after its master connection was closed. */
+  async stop(): Promise<{ cln: string; ours: string }> {
+    const [cln, ours] = await Promise.all([this.cln.stop(), this.ours.stop()]);
+    return { cln: `${cln.code ?? cln.signal}`, ours: `${ours.code ?? ours.signal}` };
+  }
+
+  /** How each process ended on its own (after a fatal request on the master). */
+  async exits(): Promise<{ cln: number | null; ours: number | null }> {
+    const [cln, ours] = await Promise.all([this.cln.exited(), this.ours.exited()]);
+    return { cln: cln.code, ours: ours.code };
+  }
+
+  cleanup(): void {
+    this.cln.cleanup();
+    this.ours.cleanup();
+  }
+}
+
+export const L1 = loadTranscript(fixturePath('transcripts/session-basic-l1.jsonl'));
+export const MNEMONIC = loadTranscript(fixturePath('transcripts/hsmd-basic-mnemonic.jsonl'));
+export const upTo = (exchanges: readonly Exchange[], seq: number): Exchange[] => exchanges.filter((e) => e.seq <= seq);
+
+/**
+ * Asks each request on `conn` (until one ends the connection) and asserts both hsmds did the
+ * same with each: the same reply bytes, both closing the client, or both stopping alike; and,
+ * with `last`, what CLN did with the last one.
+ */
+export async function compare(t: TestContext, conn: PairConnection, requests: readonly Uint8Array[], last?: Outcome['kind']): Promise<void> {
+  const answers: Answers[] = [];
+  for (const req of requests) {
+    const a = await conn.ask(req);
+    answers.push(a);
+    if (a.cln.kind !== 'reply' || a.ours.kind !== 'reply') break; // the connection (or hsmd) is gone
+  }
+  if (answers.length < requests.length) t.diagnostic(`${requests.length - answers.length} requests not sent: the connection ended`);
+  const differ = answers.filter((a) => !sameOutcome(a.cln, a.ours));
+  assert.deepEqual(
+    differ.map((a) => ({ req: a.req, cln: describeOutcome(a.cln), ours: describeOutcome(a.ours) })),
+    [],
+    'requests CLN and our hsmd answer differently',
+  );
+  t.diagnostic(`${answers.length} requests, ${answers.filter((a) => a.cln.kind === 'reply').length} answered, the same by both`);
+  if (last) assert.equal(answers.at(-1)?.cln.kind, last, `CLN's outcome of the last request: ${describeOutcome(answers.at(-1)!.cln)}`);
+}
+
+/** A pair that has replayed `exchanges` (checked against the recording); stopped after the test. */
+export async function pairAfter(t: TestContext, exchanges: readonly Exchange[], header = L1.header): Promise<{ pair: HsmdPair; conns: Map<string, PairConnection> }> {
+  const pair = await HsmdPair.start(header);
+  t.after(() => pair.cleanup());
+  return { pair, conns: await pair.replay(exchanges) };
+}
