@@ -5,11 +5,13 @@
  * lightning_hsmd and to our bin/sphinx-hsmd in the same context (the recording replayed on
  * both up to that point). Without CLN's hsmd these tests do not apply and say so.
  */
+import { readFileSync } from 'node:fs';
 import test from 'node:test';
 import fc from 'fast-check';
 import { CLN_HSMD, L1, NO_CLN_HSMD, compare, pairAfter, upTo } from './cln-pair.js';
 import { bytes, changed, dbid, point, recorded, sample, u64 } from './cln-variants.js';
-import { encodeMessage } from '../signer/wire/messages.js';
+import { fixturePath } from './fixtures.js';
+import { decodeAs, encodeMessage } from '../signer/wire/messages.js';
 
 const skip = CLN_HSMD ? false : NO_CLN_HSMD;
 /** openingd's and channeld's permissions (docs/hsmd-protocol.md#client-sockets). */
@@ -82,4 +84,49 @@ test('on-chain requests from the session with fields changed: withdrawal, sweeps
         encodeMessage('hsmd_sign_any_local_htlc_tx', { commit_num: n, option_anchor_outputs: anchors, ...common }),
       ];
     })));
+});
+
+test("channel requests for channels our signer has no history of (lightningd restarted on its database): the same signatures", { skip, timeout: 120_000 }, async (t) => {
+  const { pair, conns } = await pairAfter(t, upTo(L1.exchanges, 185));
+  const signRemote = recorded(L1.exchanges, 'hsmd_sign_remote_commitment_tx', 181);
+  const validate = recorded(L1.exchanges, 'hsmd_validate_commitment_tx', 184);
+  const htlc = recorded(L1.exchanges, 'hsmd_sign_remote_htlc_tx', 92);
+  const close = recorded(L1.exchanges, 'hsmd_sign_mutual_close_tx', 196);
+  const signOurs = recorded(L1.exchanges, 'hsmd_sign_commitment_tx', 197);
+  for (const [i, [peer, id, n, secret]] of sample(fc.tuple(point, dbid, commitNum.map((n) => n + 1n), bytes(32, 32)), 3).entries()) {
+    const channeld = await pair.client(peer, id, CHANNELD);
+    await t.test(`channel ${i}: commitments, revocations, an HTLC tx, a mutual close`, (st) =>
+      compare(st, channeld, [
+        changed(signRemote, { commit_num: n }),
+        changed(validate, { commit_num: n }),
+        // As lightningd orders them: having our commitment n, revoke n - 1; having signed theirs, take their n - 1's secret.
+        encodeMessage('hsmd_revoke_commitment_tx', { commit_num: n - 1n }),
+        encodeMessage('hsmd_validate_revocation', { revoke_num: n - 1n, per_commitment_secret: secret }),
+        changed(htlc, { remote_per_commit_point: signRemote.remote_per_commit }), // an HTLC of the commitment just signed
+        changed(close, {}),
+      ]));
+    await t.test(`channel ${i}: sign_commitment_tx on the master`, (st) =>
+      compare(st, conns.get('master')!, [changed(signOurs, { peer_id: peer, channel_dbid: id, commit_num: n })]));
+  }
+});
+
+test("the chain run's unilateral close and its sweep (lightningd's requests) with other numbers, inputs and channels", { skip, timeout: 60_000 }, async (t) => {
+  // test/fixtures/chain: requests a real lightningd sent (the replies there are ours, not CLN's).
+  const chain = readFileSync(fixturePath('chain/session-l1.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; req: string });
+  const request = (id: string): Uint8Array => Buffer.from(chain.find((r) => r.id === id)!.req, 'hex');
+  const { conns } = await pairAfter(t, upTo(L1.exchanges, 1));
+  const sweep = decodeAs('hsmd_sign_any_delayed_payment_to_us', request('184'));
+  const close = decodeAs('hsmd_sign_commitment_tx', request('181'));
+  await compare(t, conns.get('master')!, [
+    request('181'),
+    request('184'),
+    request('186'),
+    ...sample(fc.tuple(commitNum, point, dbid), 6).flatMap(([n, peerid, id]) => [
+      encodeMessage('hsmd_sign_any_delayed_payment_to_us', { ...sweep, commit_num: n }),
+      encodeMessage('hsmd_sign_any_delayed_payment_to_us', { ...sweep, peerid, channel_dbid: id }),
+      encodeMessage('hsmd_sign_commitment_tx', { ...close, commit_num: n, peer_id: peerid, channel_dbid: id }),
+    ]),
+    // An input the transaction does not have: both stop.
+    encodeMessage('hsmd_sign_any_delayed_payment_to_us', { ...sweep, input: 1 }),
+  ], 'fatal');
 });

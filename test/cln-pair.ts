@@ -180,12 +180,12 @@ export const upTo = (exchanges: readonly Exchange[], seq: number): Exchange[] =>
 /**
  * Asks each request on `conn` (until one ends the connection) and asserts both hsmds did the
  * same with each: the same reply bytes, both closing the client, or both stopping alike; and,
- * with `last`, what CLN did with the last one.
+ * with `last`, what CLN did with the last one. `{ raw }` is sent as it is, without a length.
  */
-export async function compare(t: TestContext, conn: PairConnection, requests: readonly Uint8Array[], last?: Outcome['kind']): Promise<void> {
+export async function compare(t: TestContext, conn: PairConnection, requests: ReadonlyArray<Uint8Array | { raw: Uint8Array }>, last?: Outcome['kind']): Promise<void> {
   const answers: Answers[] = [];
   for (const req of requests) {
-    const a = await conn.ask(req);
+    const a = req instanceof Uint8Array ? await conn.ask(req) : await conn.ask(req.raw, true);
     answers.push(a);
     if (a.cln.kind !== 'reply' || a.ours.kind !== 'reply') break; // the connection (or hsmd) is gone
   }
@@ -197,6 +197,8 @@ export async function compare(t: TestContext, conn: PairConnection, requests: re
     'requests CLN and our hsmd answer differently',
   );
   t.diagnostic(`${answers.length} requests, ${answers.filter((a) => a.cln.kind === 'reply').length} answered, the same by both`);
+  const end = answers.at(-1);
+  if (end && end.cln.kind !== 'reply') t.diagnostic(`the last: CLN ${describeOutcome(end.cln)}; ours ${describeOutcome(end.ours)}`);
   if (last) assert.equal(answers.at(-1)?.cln.kind, last, `CLN's outcome of the last request: ${describeOutcome(answers.at(-1)!.cln)}`);
 }
 
