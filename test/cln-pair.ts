@@ -182,7 +182,7 @@ export const upTo = (exchanges: readonly Exchange[], seq: number): Exchange[] =>
  * same with each: the same reply bytes, both closing the client, or both stopping alike; and,
  * with `last`, what CLN did with the last one. `{ raw }` is sent as it is, without a length.
  */
-export async function compare(t: TestContext, conn: PairConnection, requests: ReadonlyArray<Uint8Array | { raw: Uint8Array }>, last?: Outcome['kind']): Promise<void> {
+export async function compareAll(t: TestContext, conn: PairConnection, requests: ReadonlyArray<Uint8Array | { raw: Uint8Array }>, last?: Outcome['kind']): Promise<Answers[]> {
   const answers: Answers[] = [];
   for (const req of requests) {
     const a = req instanceof Uint8Array ? await conn.ask(req) : await conn.ask(req.raw, true);
@@ -200,6 +200,12 @@ export async function compare(t: TestContext, conn: PairConnection, requests: Re
   const end = answers.at(-1);
   if (end && end.cln.kind !== 'reply') t.diagnostic(`the last: CLN ${describeOutcome(end.cln)}; ours ${describeOutcome(end.ours)}`);
   if (last) assert.equal(answers.at(-1)?.cln.kind, last, `CLN's outcome of the last request: ${describeOutcome(answers.at(-1)!.cln)}`);
+  return answers;
+}
+
+/** compareAll, for a test's body. */
+export async function compare(...args: Parameters<typeof compareAll>): Promise<void> {
+  await compareAll(...args);
 }
 
 /** A pair that has replayed `exchanges` (checked against the recording); stopped after the test. */
