@@ -1,0 +1,93 @@
+/**
+ * The differential lane (docs/hsmd-protocol.md#the-differential-lane), wallet spends the
+ * recordings do not hold: hsmd_sign_withdrawal of PSBTs built with bitcoinjs-lib, spending
+ * P2WPKH and P2TR outputs of our wallet keys at other indexes (the BIP 32 wallet of a legacy
+ * secret, the BIP 86 wallet of a mnemonic one) with other amounts and outputs, beside inputs that
+ * are not ours, and unilateral-close outputs (close_info). Without CLN's hsmd these tests do not
+ * apply and say so.
+ */
+import assert from 'node:assert/strict';
+import test, { type TestContext } from 'node:test';
+import { initEccLib, networks, payments, Psbt } from 'bitcoinjs-lib';
+import fc from 'fast-check';
+import * as ecc from 'tiny-secp256k1';
+import { type Answers, CLN_HSMD, L1, MNEMONIC, NO_CLN_HSMD, compareAll, pairAfter, upTo } from './cln-pair.js';
+import { bytes, childPubkey, initKeys, point, sample } from './cln-variants.js';
+import type { Transcript } from './transcript.js';
+import type { HsmUtxo } from '../signer/wire/tx-fields.js';
+import { decodeAs, encodeMessage } from '../signer/wire/messages.js';
+
+const skip = CLN_HSMD ? false : NO_CLN_HSMD;
+initEccLib(ecc);
+
+interface Spend {
+  ours: boolean;
+  taproot: boolean;
+  keyindex: number;
+  amount: bigint;
+  txid: Uint8Array;
+  n: number;
+}
+const spend = fc.record({
+  ours: fc.oneof(fc.constant(true), fc.constant(true), fc.constant(false)),
+  taproot: fc.boolean(),
+  keyindex: fc.integer({ min: 0, max: 200 }),
+  amount: fc.bigInt({ min: 1000n, max: 100_000_000n }),
+  txid: bytes(32, 32),
+  n: fc.integer({ min: 0, max: 5 }),
+});
+const withdrawal = fc.record({
+  spends: fc.array(spend, { minLength: 1, maxLength: 3 }),
+  outputs: fc.array(fc.tuple(point, fc.integer({ min: 1, max: 99 })), { minLength: 1, maxLength: 2 }),
+  locktime: fc.integer({ min: 0, max: 500 }),
+});
+
+/** The wallet key at `index`: BIP 32 m/0/0/index, or BIP 86 base/0/index for a mnemonic secret. */
+function walletKey(t: Transcript, index: number): Uint8Array {
+  const keys = initKeys(t.exchanges[0]!.rep!);
+  return keys.bip86 ? childPubkey(keys.bip86, [0, index]) : childPubkey(keys.bip32, [index]);
+}
+
+function scriptOf(pubkey: Uint8Array, taproot: boolean): Uint8Array {
+  return taproot ? payments.p2tr({ internalPubkey: pubkey.slice(1), network: networks.regtest }).output! : payments.p2wpkh({ pubkey, network: networks.regtest }).output!;
+}
+
+/** The request lightningd would send for `w`: a PSBT (v0) of the spend, the utxos that are ours. */
+function signWithdrawal(t: Transcript, w: { spends: Spend[]; outputs: Array<[Uint8Array, number]>; locktime: number }, closeInfo?: HsmUtxo['close_info']): Uint8Array {
+  const psbt = new Psbt({ network: networks.regtest });
+  psbt.setLocktime(w.locktime);
+  const inputs: HsmUtxo[] = [];
+  let total = 0n;
+  for (const s of w.spends) {
+    const script = scriptOf(walletKey(t, s.keyindex), s.taproot);
+    psbt.addInput({ hash: Buffer.from(s.txid), index: s.n, sequence: 0xfffffffd, witnessUtxo: { script, value: s.amount } });
+    total += s.amount;
+    if (s.ours) inputs.push({ outpoint: { txid: s.txid, n: s.n }, amount: s.amount, keyindex: s.keyindex, is_p2sh: false, scriptPubkey: script, close_info: closeInfo, is_in_coinbase: false });
+  }
+  // The outputs share 1..99 % of the inputs; the rest is the fee.
+  for (const [key, percent] of w.outputs) psbt.addOutput({ script: scriptOf(key, false), value: (total * BigInt(percent)) / 100n / BigInt(w.outputs.length) });
+  return encodeMessage('hsmd_sign_withdrawal', { inputs, psbt: psbt.toBuffer() });
+}
+
+/** The family is not vacuous: CLN's reply added to the PSBT (a signature, a key) for most requests. */
+function assertSigned(t: TestContext, answers: Answers[]): void {
+  const changedPsbts = answers.filter((a) => a.cln.kind === 'reply' &&
+    !Buffer.from(decodeAs('hsmd_sign_withdrawal_reply', Buffer.from(a.cln.hex, 'hex')).psbt!).equals(decodeAs('hsmd_sign_withdrawal', Buffer.from(a.req, 'hex')).psbt!)).length;
+  t.diagnostic(`${changedPsbts} of ${answers.length} PSBTs came back with more in them`);
+  assert.ok(changedPsbts >= answers.length / 2, `only ${changedPsbts} of ${answers.length} PSBTs were signed`);
+}
+
+for (const transcript of [L1, MNEMONIC]) {
+  const secret = transcript === L1 ? 'a legacy secret (BIP 32 wallet)' : 'a mnemonic secret (BIP 86 wallet)';
+  test(`hsmd_sign_withdrawal of other PSBTs, ${secret}`, { skip, timeout: 60_000 }, async (t) => {
+    const { conns } = await pairAfter(t, upTo(transcript.exchanges, 1), transcript.header);
+    assertSigned(t, await compareAll(t, conns.get('master')!, sample(withdrawal, 40).map((w) => signWithdrawal(transcript, w))));
+  });
+}
+
+test('hsmd_sign_withdrawal of unilateral-close outputs (close_info), with and without anchors and a commitment point', { skip, timeout: 60_000 }, async (t) => {
+  const { conns } = await pairAfter(t, upTo(L1.exchanges, 1));
+  const closes = sample(fc.record({ channel_id: fc.bigInt({ min: 1n, max: 1000n }), peer_id: point, commitment_point: fc.option(point, { nil: undefined }), option_anchors: fc.boolean(), csv: fc.integer({ min: 0, max: 2016 }) }), 20);
+  const spends = sample(withdrawal, 20);
+  assertSigned(t, await compareAll(t, conns.get('master')!, spends.map((w, i) => signWithdrawal(L1, { ...w, spends: w.spends.map((s) => ({ ...s, taproot: false })) }, closes[i]))));
+});
