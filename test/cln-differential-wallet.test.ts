@@ -52,8 +52,8 @@ function scriptOf(pubkey: Uint8Array, taproot: boolean): Uint8Array {
   return taproot ? payments.p2tr({ internalPubkey: pubkey.slice(1), network: networks.regtest }).output! : payments.p2wpkh({ pubkey, network: networks.regtest }).output!;
 }
 
-/** The request lightningd would send for `w`: a PSBT (v0) of the spend, the utxos that are ours. */
-function signWithdrawal(t: Transcript, w: { spends: Spend[]; outputs: Array<[Uint8Array, number]>; locktime: number }, closeInfo?: HsmUtxo['close_info']): Uint8Array {
+/** What lightningd would send for `w`: a PSBT (v0) of the spend, the utxos that are ours. */
+function walletSpend(t: Transcript, w: { spends: Spend[]; outputs: Array<[Uint8Array, number]>; locktime: number }, closeInfo?: HsmUtxo['close_info'], more?: (psbt: Psbt) => void): { inputs: HsmUtxo[]; psbt: Uint8Array } {
   const psbt = new Psbt({ network: networks.regtest });
   psbt.setLocktime(w.locktime);
   const inputs: HsmUtxo[] = [];
@@ -65,9 +65,12 @@ function signWithdrawal(t: Transcript, w: { spends: Spend[]; outputs: Array<[Uin
     if (s.ours) inputs.push({ outpoint: { txid: s.txid, n: s.n }, amount: s.amount, keyindex: s.keyindex, is_p2sh: false, scriptPubkey: script, close_info: closeInfo, is_in_coinbase: false });
   }
   // The outputs share 1..99 % of the inputs; the rest is the fee.
+  more?.(psbt);
   for (const [key, percent] of w.outputs) psbt.addOutput({ script: scriptOf(key, false), value: (total * BigInt(percent)) / 100n / BigInt(w.outputs.length) });
-  return encodeMessage('hsmd_sign_withdrawal', { inputs, psbt: psbt.toBuffer() });
+  return { inputs, psbt: psbt.toBuffer() };
 }
+
+const signWithdrawal = (...args: Parameters<typeof walletSpend>): Uint8Array => encodeMessage('hsmd_sign_withdrawal', walletSpend(...args));
 
 /** The family is not vacuous: CLN's reply added to the PSBT (a signature, a key) for most requests. */
 function assertSigned(t: TestContext, answers: Answers[]): void {
@@ -90,4 +93,37 @@ test('hsmd_sign_withdrawal of unilateral-close outputs (close_info), with and wi
   const closes = sample(fc.record({ channel_id: fc.bigInt({ min: 1n, max: 1000n }), peer_id: point, commitment_point: fc.option(point, { nil: undefined }), option_anchors: fc.boolean(), csv: fc.integer({ min: 0, max: 2016 }) }), 20);
   const spends = sample(withdrawal, 20);
   assertSigned(t, await compareAll(t, conns.get('master')!, spends.map((w, i) => signWithdrawal(L1, { ...w, spends: w.spends.map((s) => ({ ...s, taproot: false })) }, closes[i]))));
+});
+
+test('hsmd_sign_anchorspend and hsmd_sign_htlc_tx_mingle: wallet inputs and, for anchorspend, the channel\'s anchor', { skip, timeout: 60_000 }, async (t) => {
+  const { conns } = await pairAfter(t, upTo(L1.exchanges, 1));
+  const master = conns.get('master')!;
+  const channels = sample(fc.tuple(point, fc.bigInt({ min: 1n, max: 1000n }), bytes(32, 32)), 10);
+  // The funding key of each channel, as both hsmds give it (get_channel_basepoints, compared too).
+  const basepoints = await compareAll(t, master, channels.map(([peerid, dbid]) => encodeMessage('hsmd_get_channel_basepoints', { peerid, dbid })));
+  const spends = sample(withdrawal, channels.length);
+  const requests = channels.flatMap(([peerid, channel_dbid, anchorTxid], i) => {
+    const reply = basepoints[i]!.cln;
+    const funding = reply.kind === 'reply' ? decodeAs('hsmd_get_channel_basepoints_reply', Buffer.from(reply.hex, 'hex')).funding_pubkey : new Uint8Array(33);
+    // The anchor output of our commitment (BOLT 3): <funding_pubkey> OP_CHECKSIG OP_IFDUP OP_NOTIF OP_16 OP_CHECKSEQUENCEVERIFY OP_ENDIF.
+    const anchorScript = Uint8Array.of(0x21, ...funding, 0xac, 0x73, 0x64, 0x60, 0xb2, 0x68);
+    const anchor = (psbt: Psbt): void => {
+      psbt.addInput({
+        hash: Buffer.from(anchorTxid), index: 1, sequence: 0xfffffffd,
+        witnessUtxo: { script: payments.p2wsh({ redeem: { output: anchorScript } }).output!, value: 330n },
+        witnessScript: anchorScript,
+        bip32Derivation: [{ masterFingerprint: Buffer.alloc(4), path: 'm', pubkey: Buffer.from(funding) }],
+      });
+    };
+    const spend = { ...spends[i]!, spends: spends[i]!.spends.map((s) => ({ ...s, taproot: false })) };
+    return [
+      encodeMessage('hsmd_sign_anchorspend', { peerid, channel_dbid, ...walletSpend(L1, spend, undefined, anchor) }),
+      encodeMessage('hsmd_sign_htlc_tx_mingle', { peerid, channel_dbid, ...walletSpend(L1, spend) }),
+    ];
+  });
+  const answers = await compareAll(t, master, requests);
+  // Not vacuous: CLN signed each anchor (the input after the wallet's) with the channel's funding key.
+  const anchorsSigned = answers.filter((a, i) => i % 2 === 0 && a.cln.kind === 'reply' &&
+    (Psbt.fromBuffer(Buffer.from(decodeAs('hsmd_sign_anchorspend_reply', Buffer.from(a.cln.hex, 'hex')).psbt!)).data.inputs.at(-1)?.partialSig?.length ?? 0) > 0).length;
+  assert.equal(anchorsSigned, channels.length, 'anchors signed by CLN');
 });
