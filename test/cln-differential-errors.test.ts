@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import fc from 'fast-check';
 import { CLN_HSMD, L1, MNEMONIC, NO_CLN_HSMD, compare, pairAfter, upTo } from './cln-pair.js';
-import { bytes, childPubkey, initKeys, notAPoint, point, recorded, sample, walletIndex } from './cln-variants.js';
+import { bytes, changed, childPubkey, initKeys, notAPoint, point, recorded, sample, walletIndex } from './cln-variants.js';
 import type { Transcript } from './transcript.js';
 import { encodeMessage } from '../signer/wire/messages.js';
 
@@ -18,6 +18,15 @@ const frame = (hex: string): Buffer => Buffer.from(hex, 'hex');
 const lengthPrefix = (n: number): Buffer => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
 const OUR_ID = frame(L1.exchanges.find((e) => e.creates === 'c1')!.req.slice(4, 70));
 const MASTER_PERMISSION = 0x400n;
+/** Every permission bit (docs/hsmd-protocol.md#permissions). */
+const ALL_PERMISSIONS = 0x7ffn;
+
+/**
+ * A known difference, reported and not yet fixed: CLN's fromwire_pubkey refuses 33 bytes that are
+ * no point on the curve, our codec leaves that check to whoever computes with the point, and
+ * several handlers only hash or store it, so they answer where CLN refuses.
+ */
+const OFF_CURVE_TODO = 'known difference: our signer does not check that a pubkey field is a point on the curve unless it computes with it';
 
 /** Requests valid on a client with `perms`, each turned into the malformed frames of the table. */
 const CLIENT_REQUESTS: Array<{ what: string; perms: bigint; req: Uint8Array }> = [
@@ -105,4 +114,72 @@ test('a mnemonic secret: check_bip86_pubkey and check_pubkey at other indexes, b
     ...sample(fc.tuple(bytes(100), walletIndex), 10).map(([msg, keyidx]) => encodeMessage('hsmd_bip137_sign_message', { msg, keyidx })),
     ...sample(bytes(100), 5).map((msg) => encodeMessage('hsmd_sign_message', { msg })),
   ]);
+});
+
+test('a pubkey field that is no point on the curve, in every request that has one: both refuse alike', { skip, timeout: 120_000 }, async (t) => {
+  // CLN's fromwire_pubkey parses the point, so such a request is one it cannot parse (docs/hsmd-protocol.md#bad-requests).
+  const { pair } = await pairAfter(t, upTo(L1.exchanges, 1));
+  const bad = sample(notAPoint, 1)[0]!;
+  const peer = frame(L1.exchanges.find((e) => e.conn === 'c4')!.peer!);
+  const penalty = recorded(L1.exchanges, 'hsmd_sign_penalty_to_us', 104);
+  const setup = recorded(L1.exchanges, 'hsmd_setup_channel');
+  const withdrawal = recorded(L1.exchanges, 'hsmd_sign_withdrawal', 192);
+  const onchain = { tx: penalty.tx, wscript: penalty.wscript, input: 0, peerid: peer, channel_dbid: 1n };
+  const requests: Array<[string, Uint8Array]> = [
+    ['hsmd_get_output_scriptpubkey', encodeMessage('hsmd_get_output_scriptpubkey', { channel_id: 1n, peer_id: peer, commitment_point: bad })],
+    ['hsmd_sign_option_will_fund_offer', encodeMessage('hsmd_sign_option_will_fund_offer', { funding_pubkey: bad, blockheight: 100, channel_fee_base_max_msat: 1000, channel_fee_proportional_basis_max: 10 })],
+    ['hsmd_setup_channel (remote funding key)', changed(setup, { remote_funding_pubkey: bad })],
+    ['hsmd_setup_channel (a remote basepoint)', changed(setup, { remote_basepoints: { ...setup.remote_basepoints, htlc: bad } })],
+    ['hsmd_sign_remote_commitment_tx (remote funding key)', changed(recorded(L1.exchanges, 'hsmd_sign_remote_commitment_tx', 181), { remote_funding_key: bad })],
+    ['hsmd_sign_remote_commitment_tx (remote point)', changed(recorded(L1.exchanges, 'hsmd_sign_remote_commitment_tx', 181), { remote_per_commit: bad })],
+    ['hsmd_sign_remote_htlc_tx', changed(recorded(L1.exchanges, 'hsmd_sign_remote_htlc_tx', 92), { remote_per_commit_point: bad })],
+    ['hsmd_sign_mutual_close_tx', changed(recorded(L1.exchanges, 'hsmd_sign_mutual_close_tx', 196), { remote_funding_key: bad })],
+    ['hsmd_sign_commitment_tx', changed(recorded(L1.exchanges, 'hsmd_sign_commitment_tx', 197), { remote_funding_key: bad })],
+    ['hsmd_sign_remote_htlc_to_us', encodeMessage('hsmd_sign_remote_htlc_to_us', { remote_per_commitment_point: bad, tx: penalty.tx, wscript: penalty.wscript, option_anchor_outputs: true })],
+    ['hsmd_sign_any_remote_htlc_to_us', encodeMessage('hsmd_sign_any_remote_htlc_to_us', { remote_per_commitment_point: bad, option_anchor_outputs: true, ...onchain })],
+    ['hsmd_sign_withdrawal (a close_info commitment point)', changed(withdrawal, { inputs: [{ ...withdrawal.inputs[0]!, close_info: { channel_id: 1n, peer_id: peer, commitment_point: bad, option_anchors: false, csv: 1 } }] })],
+  ];
+  let dbid = 500n;
+  for (const [what, req] of requests) {
+    const client = await pair.client(peer, dbid++, ALL_PERMISSIONS);
+    await t.test(what, { todo: OFF_CURVE_TODO }, (st) => compare(st, client, [req], 'closed'));
+  }
+  await t.test('the master still answers', (st) => compare(st, pair.master, [encodeMessage('hsmd_derive_secret', { info: frame('00') })], 'reply'));
+});
+
+// The wallet-key checks on the master, where lightningd sends them: CLN cannot parse the request (status_fail MASTER_IO).
+for (const [transcript, name] of [[L1, 'hsmd_check_pubkey'], [MNEMONIC, 'hsmd_check_bip86_pubkey']] as const) {
+  test(`${name} of a pubkey that is no point on the curve, on the master: both stop alike`, { skip, timeout: 60_000, todo: OFF_CURVE_TODO }, async (t) => {
+    const { pair } = await pairAfter(t, upTo(transcript.exchanges, 1), transcript.header);
+    await compare(t, pair.master, [encodeMessage(name, { index: 0, pubkey: sample(notAPoint, 1)[0]! })], 'fatal');
+  });
+}
+
+test("signature fields CLN's parser refuses or takes: scalars at the group order, zero, other sighash types (validate_commitment_tx)", { skip, timeout: 60_000 }, async (t) => {
+  const { pair } = await pairAfter(t, upTo(L1.exchanges, 1));
+  const validate = recorded(L1.exchanges, 'hsmd_validate_commitment_tx', 184);
+  // Encoded with a marker signature, which is then overwritten with bytes the encoder would refuse.
+  const marker = Uint8Array.from({ length: 64 }, (_, i) => i + 1);
+  const base = changed(validate, { sig: { signature: marker, sighash: 1 } });
+  const at = Buffer.from(base).indexOf(Buffer.from(marker));
+  const ORDER = 'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141';
+  const withSig = (r: string, s: string, sighash: number): Uint8Array => {
+    const req = Uint8Array.from(base);
+    req.set(frame(r + s), at);
+    req[at + 64] = sighash;
+    return req;
+  };
+  const one = '00'.repeat(31) + '01';
+  const cases: Array<[string, Uint8Array]> = [
+    ['r at the group order', withSig(ORDER, one, 1)],
+    ['s at the group order', withSig(one, ORDER, 1)],
+    ['r zero', withSig('00'.repeat(32), one, 1)],
+    ...[0x00, 0x02, 0x03, 0x81, 0x82, 0x83, 0x84].map((h): [string, Uint8Array] => [`sighash type 0x${h.toString(16)}`, withSig(one, one, h)]),
+  ];
+  const peer = frame(L1.exchanges.find((e) => e.conn === 'c4')!.peer!);
+  let dbid = 700n;
+  for (const [what, req] of cases) {
+    const client = await pair.client(peer, dbid++, 0x1bfn);
+    await t.test(what, (st) => compare(st, client, [req]));
+  }
 });
