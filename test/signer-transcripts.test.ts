@@ -4,9 +4,11 @@
  * the broker's (it hands out fds), so here it only has to be the empty 109 reply.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import test from 'node:test';
 import { fromHex, toHex } from '../signer/bytes.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
+import { LOCAL_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath } from './fixtures.js';
 import { clientOf, loadTranscript } from './transcript.js';
@@ -14,12 +16,13 @@ import { clientOf, loadTranscript } from './transcript.js';
 const CLIENT_HSMFD = 9;
 
 /** Replays a transcript through one Signer; returns the mismatching exchanges. */
-function replayThroughSigner(name: string, onlyTypes?: ReadonlySet<number>): string[] {
-  const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
+function replayThroughSigner(name: string, onlyTypes?: ReadonlySet<number>, policy?: PolicyConfig, folder = 'transcripts'): string[] {
+  const { header, exchanges } = loadTranscript(fixturePath(`${folder}/${name}`));
   const signer = new Signer({
     curve: nobleCurve,
     developer: header.hsmd_args.includes('--developer'),
     readHsmSecret: () => fromHex(header.hsm_secret),
+    ...(policy ? { policy } : {}),
   });
   const mismatches: string[] = [];
   let id = 0n;
@@ -52,5 +55,13 @@ const NODE_LEVEL = new Set([1, 2, 3, 4, 6, 8, 10, 11, 18, 22, 23, 24, 25, 26, 27
 for (const name of ['session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
   test(`${name}: every node-level reply byte-identical through the signer core`, () => {
     assert.deepEqual(replayThroughSigner(name, NODE_LEVEL), []);
+  });
+}
+
+// Replies of CLN's hsmd recorded by the differential lane (test/fixtures/cln-replies/README.md),
+// against our local mode, which the lane compares it with.
+for (const name of readdirSync(fixturePath('cln-replies')).filter((f) => f.endsWith('.jsonl'))) {
+  test(`cln-replies/${name}: every reply byte-identical through the signer core (local mode)`, () => {
+    assert.deepEqual(replayThroughSigner(name, undefined, LOCAL_POLICY, 'cln-replies'), []);
   });
 }

@@ -153,7 +153,7 @@ function readPsbtFields(r: WireReader): Psbt {
     throw new PsbtError('unsigned transaction has scriptSigs or witnesses');
   const inputs = tx.inputs.map((_, k) => readMap(r, `input ${k}`));
   const outputs = tx.outputs.map((_, k) => readMap(r, `output ${k}`));
-  if (!r.atEnd) throw new PsbtError('trailing bytes after the PSBT');
+  // libwally stops after the last output map: bytes after it are ignored, not refused (docs/hsmd-protocol.md#field-encodings).
   return { tx, global, inputs, outputs };
 }
 
