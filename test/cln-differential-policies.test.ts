@@ -7,27 +7,14 @@
  * policies page does not list for that request). Without CLN's hsmd these tests do not apply and say so.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import test from 'node:test';
-import { CLN_HSMD, L1, NO_CLN_HSMD, describeOutcome, pairAfter, upTo } from './cln-pair.js';
+import { CLN_HSMD, L1, NO_CLN_HSMD, describeOutcome, documentedRules, pairAfter, upTo } from './cln-pair.js';
 import { bytes, changed, point, recorded, sample } from './cln-variants.js';
-import { repoRoot } from './fixtures.js';
-import { join } from 'node:path';
 import { type HsmdMessage, decodeMessage } from '../signer/wire/messages.js';
 
 const skip = CLN_HSMD ? false : NO_CLN_HSMD;
 const CHANNELD = 0x1bfn;
 const LAST_ROUND = 185;
-
-/** docs/policies.md's table: each rule and the request type numbers it lists. */
-function documentedRules(): Map<string, number[]> {
-  const rules = new Map<string, number[]>();
-  for (const line of readFileSync(join(repoRoot, 'docs', 'policies.md'), 'utf8').split('\n')) {
-    const m = /^\| `(policy-[a-z-]+)` \| ([^|]+) \|/.exec(line);
-    if (m) rules.set(m[1]!, [...m[2]!.matchAll(/\((\d+)\)|\b(\d+)\b/g)].map((n) => Number(n[1] ?? n[2])));
-  }
-  return rules;
-}
 
 /** The last recorded request of that name on channeld before the replay stops. */
 const lastBefore = <N extends HsmdMessage['name']>(name: N): Extract<HsmdMessage, { name: N }> => {

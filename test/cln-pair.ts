@@ -5,11 +5,13 @@
  * goes to both over the same kind of connection; what each did with it is an `Outcome`.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { SimLightningd } from '../demo/sim-lightningd.js';
 import type { StatusMessage } from '../broker/status-wire.js';
 import { Closed, type SyncConnection, Timeout } from './sync-wire.js';
-import { fixturePath } from './fixtures.js';
+import { fixturePath, repoRoot } from './fixtures.js';
 import { type Exchange, type TranscriptHeader, loadTranscript } from './transcript.js';
 
 export const CLN_HSMD = process.env['SPHINX_CLN_HSMD'] || undefined;
@@ -213,4 +215,14 @@ export async function pairAfter(t: TestContext, exchanges: readonly Exchange[], 
   const pair = await HsmdPair.start(header);
   t.after(() => pair.cleanup());
   return { pair, conns: await pair.replay(exchanges) };
+}
+
+/** docs/policies.md's table: each rule and the request type numbers it lists. */
+export function documentedRules(): Map<string, number[]> {
+  const rules = new Map<string, number[]>();
+  for (const line of readFileSync(join(repoRoot, 'docs', 'policies.md'), 'utf8').split('\n')) {
+    const m = /^\| `(policy-[a-z-]+)` \| ([^|]+) \|/.exec(line);
+    if (m) rules.set(m[1]!, [...m[2]!.matchAll(/\((\d+)\)|\b(\d+)\b/g)].map((n) => Number(n[1] ?? n[2])));
+  }
+  return rules;
 }
