@@ -28,7 +28,7 @@ import {
   type Psbt,
   type PsbtRecord,
 } from './psbt.js';
-import { SIGHASH_DEFAULT, taprootKeySpendSighash, tweakPrivateKey, type SpentOutput } from './taproot.js';
+import { SIGHASH_DEFAULT, isTaprootSighash, taprootKeySpendSighash, tweakPrivateKey, type SpentOutput } from './taproot.js';
 
 const PSBT_IN_REDEEM_SCRIPT = 0x04;
 
@@ -166,7 +166,8 @@ function signTaproot(curve: Curve, psbt: Psbt, i: number, priv: Uint8Array, sigh
     if (!s) return `input ${k} has no utxo (taproot signing needs all of them)`;
     spent.push(s);
   }
-  if (sighash !== SIGHASH_DEFAULT && sighash !== 0x01) return `input ${i}: unsupported taproot sighash ${sighash}`;
+  if (!isTaprootSighash(sighash)) return `input ${i}: unsupported taproot sighash ${sighash}`;
+  if ((sighash & 0x03) === 0x03 && i >= psbt.tx.outputs.length) return `input ${i}: SIGHASH_SINGLE without its output`;
   const merkleRoot = findRecord(psbt.inputs[i]!, Uint8Array.of(PSBT_IN_TAP_MERKLE_ROOT))?.value;
   const key = tweakPrivateKey(curve, priv, merkleRoot);
   const sig = signSchnorrBip340(curve, taprootKeySpendSighash(psbt.tx, i, spent, sighash), key);

@@ -1,6 +1,6 @@
 /**
- * BIP 341 key-path spending: the signature message for SIGHASH_DEFAULT / SIGHASH_ALL (no
- * annex, no script path) and the private-key tweak libwally applies before signing
+ * BIP 341 key-path spending: the signature message for each hash type (no annex, no script
+ * path) and the private-key tweak libwally applies before signing
  * (wally_ec_private_key_bip341_tweak in src/sign.c).
  */
 import { sha256 } from '../crypto/hashes.js';
@@ -30,28 +30,55 @@ const sha = (write: (w: WireWriter) => void): Uint8Array => {
   return sha256(w.finish());
 };
 
+/** BIP 341's hash types: DEFAULT, ALL, NONE, SINGLE, and the last three with ANYONECANPAY. */
+const TAPROOT_SIGHASH_TYPES: ReadonlySet<number> = new Set([0x00, 0x01, 0x02, 0x03, 0x81, 0x82, 0x83]);
+const SIGHASH_NONE = 0x02;
+const SIGHASH_SINGLE = 0x03;
+const SIGHASH_ANYONECANPAY = 0x80;
+
+/** True if BIP 341 defines `hashType` (libwally signs a key path with any of them). */
+export const isTaprootSighash = (hashType: number): boolean => TAPROOT_SIGHASH_TYPES.has(hashType);
+
 /**
- * BIP 341 SigMsg(hash_type, ext_flag = 0) for input `index` of `tx`, then
- * TapSighash = tagged_hash("TapSighash", 0x00 ‖ SigMsg). Only SIGHASH_DEFAULT (0x00) and
- * SIGHASH_ALL (0x01) are supported: what libwally uses for an input without a sighash field.
+ * BIP 341 SigMsg(hash_type, ext_flag = 0) for input `index` of `tx` (key path: no annex, no
+ * script), then TapSighash = tagged_hash("TapSighash", 0x00 ‖ SigMsg). Every BIP 341 hash type;
+ * SIGHASH_SINGLE needs an output at `index`.
  */
 export function taprootKeySpendSighash(tx: Tx, index: number, spent: readonly SpentOutput[], hashType: number): Uint8Array {
-  if (hashType !== SIGHASH_DEFAULT && hashType !== 0x01) throw new RangeError(`unsupported taproot sighash ${hashType}`);
+  if (!isTaprootSighash(hashType)) throw new RangeError(`unsupported taproot sighash ${hashType}`);
   if (spent.length !== tx.inputs.length) throw new RangeError('need the spent output of every input');
+  const anyoneCanPay = (hashType & SIGHASH_ANYONECANPAY) !== 0;
+  const outputType = hashType & 0x03;
+  if (outputType === SIGHASH_SINGLE && index >= tx.outputs.length) throw new RangeError(`SIGHASH_SINGLE for input ${index} without its output`);
   const w = new WireWriter();
   w.u8(0x00); // BIP 341: epoch 0
   w.u8(hashType); // hash_type
   w.u32le(tx.version); // nVersion
   w.u32le(tx.locktime); // nLockTime
-  // BIP 341: not ANYONECANPAY → sha_prevouts, sha_amounts, sha_scriptpubkeys, sha_sequences.
-  w.bytes(sha((h) => tx.inputs.forEach((i) => (h.bytes(i.prevTxid), h.u32le(i.prevVout)))));
-  w.bytes(sha((h) => spent.forEach((s) => h.u64le(s.amountSat))));
-  w.bytes(sha((h) => spent.forEach((s) => h.compactBytes(s.scriptPubKey))));
-  w.bytes(sha((h) => tx.inputs.forEach((i) => h.u32le(i.sequence))));
-  // Not NONE or SINGLE → sha_outputs.
-  w.bytes(sha((h) => tx.outputs.forEach((o) => (h.u64le(o.amountSat), h.compactBytes(o.scriptPubKey)))));
+  if (!anyoneCanPay) {
+    w.bytes(sha((h) => tx.inputs.forEach((i) => (h.bytes(i.prevTxid), h.u32le(i.prevVout)))));
+    w.bytes(sha((h) => spent.forEach((s) => h.u64le(s.amountSat))));
+    w.bytes(sha((h) => spent.forEach((s) => h.compactBytes(s.scriptPubKey))));
+    w.bytes(sha((h) => tx.inputs.forEach((i) => h.u32le(i.sequence))));
+  }
+  if (outputType !== SIGHASH_NONE && outputType !== SIGHASH_SINGLE) {
+    w.bytes(sha((h) => tx.outputs.forEach((o) => (h.u64le(o.amountSat), h.compactBytes(o.scriptPubKey)))));
+  }
   w.u8(0x00); // spend_type: ext_flag 0, no annex
-  w.u32le(index); // input_index
+  if (anyoneCanPay) {
+    const input = tx.inputs[index]!;
+    w.bytes(input.prevTxid);
+    w.u32le(input.prevVout);
+    w.u64le(spent[index]!.amountSat);
+    w.compactBytes(spent[index]!.scriptPubKey);
+    w.u32le(input.sequence);
+  } else {
+    w.u32le(index); // input_index
+  }
+  if (outputType === SIGHASH_SINGLE) {
+    const output = tx.outputs[index]!;
+    w.bytes(sha((h) => (h.u64le(output.amountSat), h.compactBytes(output.scriptPubKey))));
+  }
   return taggedHash('TapSighash', w.finish());
 }
 
