@@ -5,19 +5,17 @@
  * closes only that client). libwally parses them in CLN and our own parser here; both must
  * answer alike, refuse alike or stop alike. Without CLN's hsmd these tests do not apply and say so.
  */
-import assert from 'node:assert/strict';
 import test, { type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { Psbt, Transaction } from 'bitcoinjs-lib';
-import { type Answers, CLN_HSMD, HsmdPair, L1, NO_CLN_HSMD, describeOutcome, documentedRules, sameOutcome, upTo } from './cln-pair.js';
+import { type Answers, CLN_HSMD, type Known, L1, NO_CLN_HSMD, compareEachOnItsClient, documentedRules } from './cln-pair.js';
 import { bytes, changed, recorded, sample } from './cln-variants.js';
 import { decodeMessage, messageType } from '../signer/wire/messages.js';
 import type { BitcoinTx } from '../signer/wire/tx-fields.js';
 
-type Difference = { req: string; cln: string; ours: string; known: string | undefined };
 
 const skip = CLN_HSMD ? false : NO_CLN_HSMD;
-const ALL_PERMISSIONS = 0x7ffn;
+const RULES = documentedRules();
 /**
  * Known differences, reported and not yet fixed: libwally's PSBT parser checks more than ours
  * (a record key's exact length, version 2 fields in a version 0 PSBT, that a derivation's key is a
@@ -43,13 +41,6 @@ const mutated = (original: Uint8Array): fc.Arbitrary<Uint8Array> => fc.oneof(
   }),
 );
 
-/** How CLN's answer differs from ours, when the difference is one we know (else undefined). */
-interface Known {
-  label: string;
-  /** A difference we should remove (reported, not yet fixed), rather than one we keep on purpose. */
-  todo: boolean;
-}
-
 /**
  * Each known difference, checked for what it is (docs/hsmd-protocol.md#the-differential-lane):
  * kept on purpose: a refusal naming a rule docs/policies.md lists for the request; the PSBT check
@@ -57,7 +48,8 @@ interface Known {
  * crashing on a NULL PSBT that we refuse. To remove (PSBT_TODO): CLN cannot parse a request we
  * answer; CLN's reply is ours with each input's previous-output index cut to 30 bits.
  */
-function knownDifference(a: Answers, rules: Map<string, number[]>): Known | undefined {
+function knownDifference(a: Answers): Known | undefined {
+  const rules = RULES;
   const type = parseInt(a.req.slice(0, 4), 16);
   if (a.cln.kind === 'closed' && a.ours.kind === 'reply') return { label: 'CLN cannot parse, we answer', todo: true };
   if (a.cln.kind === 'fatal' && a.cln.why === 'FATAL SIGNAL' && a.ours.kind === 'closed' && a.ours.why.endsWith(' NULL psbt')) return { label: 'CLN crashes on a NULL PSBT, we refuse it', todo: false };
@@ -84,47 +76,9 @@ function withMaskedIndexes(replyHex: string): string | undefined {
   return Buffer.concat([reply.subarray(0, at + 1), tx.toBuffer(), reply.subarray(at + 1 + length)]).toString('hex');
 }
 
-/**
- * Each request on its own client; a pair an hsmd left (stopped) is replaced by a fresh one.
- * Returns the differences nobody explains, and the known ones still to remove.
- */
-async function eachOnItsClient(t: TestContext, requests: readonly Uint8Array[]): Promise<{ unexplained: Difference[]; todo: Difference[] }> {
-  const rules = documentedRules();
-  let pair: HsmdPair | undefined;
-  let dbid = 1000n;
-  const outcomes: Record<string, number> = {};
-  const unexplained: Difference[] = [];
-  const todo: Difference[] = [];
-  try {
-    for (const req of requests) {
-      if (!pair) {
-        pair = await HsmdPair.start(L1.header);
-        await pair.replay(upTo(L1.exchanges, 1));
-      }
-      const a = await (await pair.client(PEER, dbid++, ALL_PERMISSIONS)).ask(req);
-      const known = sameOutcome(a.cln, a.ours) ? { label: `alike, CLN ${a.cln.kind}`, todo: false } : knownDifference(a, rules);
-      const difference = { req: a.req, cln: describeOutcome(a.cln), ours: describeOutcome(a.ours), known: known?.label };
-      if (!known) unexplained.push(difference);
-      else if (known.todo) todo.push(difference);
-      const key = known?.label ?? `${a.cln.kind} by CLN, ${a.ours.kind} by ours`;
-      outcomes[key] = (outcomes[key] ?? 0) + 1;
-      if (a.cln.kind === 'fatal' || a.ours.kind === 'fatal') {
-        pair.cleanup();
-        pair = undefined;
-      }
-    }
-  } finally {
-    pair?.cleanup();
-  }
-  t.diagnostic(`${requests.length} requests: ${JSON.stringify(outcomes)}`);
-  return { unexplained, todo };
-}
-
-async function assertAlike(t: TestContext, requests: readonly Uint8Array[]): Promise<void> {
-  const { unexplained, todo } = await eachOnItsClient(t, requests);
-  assert.deepEqual(unexplained, [], 'requests CLN and our hsmd answer differently');
-  await t.test('known differences still to remove', { todo: PSBT_TODO }, () => assert.deepEqual(todo, []));
-}
+/** Each request on its own client with every permission, known differences checked as above. */
+const assertAlike = (t: TestContext, requests: readonly Uint8Array[]): Promise<void> =>
+  compareEachOnItsClient(t, L1, requests, knownDifference, PSBT_TODO);
 
 test('hsmd_sign_withdrawal with its PSBT cut, extended or changed', { skip, timeout: 120_000 }, async (t) => {
   const withdrawal = recorded(L1.exchanges, 'hsmd_sign_withdrawal', 192);
