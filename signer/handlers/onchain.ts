@@ -11,7 +11,7 @@ import { equal } from '../bytes.js';
 import { fundingScript, p2wsh } from '../bolt3/scripts.js';
 import { enforce } from '../policy/policy.js';
 import { mutualCloseRules } from '../policy/close-rules.js';
-import { feeRange, walletDestinations } from '../policy/onchain-rules.js';
+import { feeRange, sighashAll, walletDestinations } from '../policy/onchain-rules.js';
 import { serializePsbt, type Psbt } from '../psbt/psbt.js';
 import { signPsbtWithKey } from '../psbt/sign.js';
 import type { ChannelRef } from '../events.js';
@@ -67,7 +67,8 @@ const spends = (psbt: Psbt, k: number, utxo: HsmUtxo): boolean =>
   equal(psbt.tx.inputs[k]!.prevTxid, utxo.outpoint.txid) && psbt.tx.inputs[k]!.prevVout === utxo.outpoint.n;
 
 /**
- * A wallet PSBT request: parse, policy-onchain-destination on its outputs, sign our inputs
+ * A wallet PSBT request: parse, policy-onchain-destination on its outputs and
+ * policy-onchain-sighash-all on the inputs we sign, sign our inputs
  * (and `more`), reply with the signed PSBT. The policy runs before any signing, on the PSBT
  * as lightningd sent it (signing adds no outputs).
  */
@@ -81,7 +82,11 @@ function walletPsbt(
 ): Decision {
   const psbt = readPsbt(wire);
   if (typeof psbt === 'string') return badRequest(psbt);
-  return enforce(ctx.policy, walletDestinations(ctx, state, psbt, { exempt: options.exempt?.(psbt) }), () => {
+  const violations = [
+    ...walletDestinations(ctx, state, psbt, { exempt: options.exempt?.(psbt) }),
+    ...sighashAll(psbt, (k) => inputs.some((u) => spends(psbt, k, u))),
+  ];
+  return enforce(ctx.policy, violations, () => {
     const error = signOurInputs(ctx.keys, ctx.curve, inputs, psbt) ?? options.more?.(psbt);
     return error ? badRequest(error) : replyWith(reply(serializePsbt(psbt)));
   });

@@ -33,6 +33,7 @@ export const POLICIES = {
   'policy-forget-channel-closed': 'forget_channel only once the funding is spent at least minForgetDepth deep (or was never confirmed)',
   'policy-funding-confirmed': 'HTLCs total at most maxUnconfirmedHtlcSat while the channel funding is not seen confirmed',
   'policy-onchain-destination': "wallet transactions (withdrawals, splices, anchor spends, HTLC fee inputs) pay only our wallet, the allowlist, or a funding output of a channel this signer set up",
+  'policy-onchain-sighash-all': 'the inputs we sign in a wallet transaction commit to all its inputs and outputs (SIGHASH_ALL, or SIGHASH_DEFAULT on taproot)',
   // Payments (policy/payment-rules.ts, policy/htlc-payment-rules.ts)
   'policy-payment-velocity': 'preapproved payments total at most velocityLimitSat per velocityWindowSec, beyond it only to allowlisted payees or with a one-time approval',
   'policy-htlc-payment-approved': 'an HTLC we offer, new in a commitment, pays an authorized payment hash (within its amount plus fees), an owner-approved one, or forwards HTLCs offered to us',

@@ -11,6 +11,9 @@
  *   channel this signer set up; a splice may also pay its own channel's new funding output.
  *   Outputs fixed by another party's SIGHASH_SINGLE signature (the HTLC output of a mingled
  *   HTLC transaction) are not ours to choose and not checked.
+ * - `policy-onchain-sighash-all`: an input of a wallet transaction we may sign asks for
+ *   SIGHASH_ALL (or SIGHASH_DEFAULT): with NONE, SINGLE or ANYONECANPAY our signature would
+ *   leave outputs or other inputs free to change after policy-onchain-destination checked them.
  * - `policy-onchain-fee-range`: inputs cover outputs, and the feerate, with the witness
  *   counted at its largest, stays below PolicyConfig.maxFeeratePerKw (a lower bound on the
  *   real rate, so this never refuses a transaction that is within the limit).
@@ -19,7 +22,7 @@ import { equal } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import type { KeyRing } from '../keys/node-keys.js';
 import { serializeTxNoWitness } from '../bolt3/tx.js';
-import type { Psbt } from '../psbt/psbt.js';
+import { findRecord, PSBT_IN_BIP32_DERIVATION, PSBT_IN_SIGHASH_TYPE, PSBT_IN_TAP_BIP32_DERIVATION, recordsOf, type Psbt } from '../psbt/psbt.js';
 import type { SpentOutput } from '../psbt/taproot.js';
 import { isWalletScript, paysToWallet } from '../handlers/wallet.js';
 import { fundingScript, p2wsh } from '../bolt3/scripts.js';
@@ -29,6 +32,7 @@ import { check, type PolicyConfig, type PolicyViolation } from './policy.js';
 export const SWEEP_DESTINATION = 'policy-sweep-destination';
 export const ONCHAIN_FEE_RANGE = 'policy-onchain-fee-range';
 export const ONCHAIN_DESTINATION = 'policy-onchain-destination';
+export const ONCHAIN_SIGHASH_ALL = 'policy-onchain-sighash-all';
 
 /** What the output rules need besides the transaction. */
 export interface OwnershipContext {
@@ -92,6 +96,24 @@ export function walletDestinations(
     unknown.map(({ o, k }) => `output ${k} pays ${o.amountSat} sat to ${hex(o.scriptPubKey)}`).join(', ') +
     `: not our wallet, the allowlist, nor a funding output of a channel this signer set up (to withdraw there, allowlist the address: sphinx-ctl allowlist add ADDRESS)`,
   );
+}
+
+/** SIGHASH_DEFAULT (taproot) and SIGHASH_ALL, as the PSBT's 4-byte little-endian field spells them. */
+const COMMITS_TO_ALL = [Uint8Array.of(0, 0, 0, 0), Uint8Array.of(1, 0, 0, 0)];
+
+/**
+ * policy-onchain-sighash-all (see the module comment). The inputs we may sign are the ones
+ * spending our utxos (`spendsOurs`) and any that names a key in a derivation record, which is
+ * what makes libwally sign an input; an input without a sighash field is signed ALL/DEFAULT.
+ */
+export function sighashAll(psbt: Psbt, spendsOurs: (index: number) => boolean): PolicyViolation[] {
+  const loose = psbt.inputs.flatMap((input, k) => {
+    const type = findRecord(input, Uint8Array.of(PSBT_IN_SIGHASH_TYPE))?.value;
+    if (type === undefined || COMMITS_TO_ALL.some((all) => equal(all, type))) return [];
+    const signable = spendsOurs(k) || recordsOf(input, PSBT_IN_BIP32_DERIVATION).length > 0 || recordsOf(input, PSBT_IN_TAP_BIP32_DERIVATION).length > 0;
+    return signable ? [`input ${k} asks for sighash type ${hex(type)}`] : [];
+  });
+  return check(loose.length === 0, ONCHAIN_SIGHASH_ALL, () => `${loose.join(', ')}: only SIGHASH_ALL (or DEFAULT) commits to the outputs this signer checked`);
 }
 
 /**

@@ -83,6 +83,7 @@ export const DEFAULT_POLICY: PolicyConfig = {
 /** The rules the device adds to CLN's own checks, off in the in-process signer by default. */
 export const DEVICE_ONLY_RULES: readonly PolicyName[] = [
   'policy-onchain-destination',
+  'policy-onchain-sighash-all',
   'policy-holder-shutdown-script',
   'policy-mutual-value-matches-commitment',
   'policy-payment-velocity',
