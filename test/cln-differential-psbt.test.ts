@@ -17,12 +17,11 @@ import type { BitcoinTx } from '../signer/wire/tx-fields.js';
 const skip = CLN_HSMD ? false : NO_CLN_HSMD;
 const RULES = documentedRules();
 /**
- * Known differences, reported and not yet fixed: libwally's PSBT parser checks more than ours
- * (a record key's exact length, version 2 fields in a version 0 PSBT, that a derivation's key is a
- * point, the non-witness UTXO's txid against the input, amounts up to 21 million BTC), and it keeps
- * 30 bits of each input's previous-output index (the two above are Elements flags).
+ * The known difference not yet removed: libwally keeps 30 bits of each input's previous-output
+ * index (the two above are Elements flags). What its parser refuses, ours refuses too
+ * (docs/hsmd-protocol.md "PSBT records libwally refuses"), so those requests must be refused alike.
  */
-const PSBT_TODO = 'known differences: libwally refuses PSBTs ours takes, and cuts input indexes to 30 bits';
+const PSBT_TODO = 'known difference: libwally cuts input indexes to 30 bits';
 const PEER = Buffer.from(L1.exchanges.find((e) => e.conn === 'c4')!.peer!, 'hex');
 
 /** The bytes with one of: a cut, bytes added at the end, a byte changed, a run of bytes changed. */
@@ -45,13 +44,12 @@ const mutated = (original: Uint8Array): fc.Arbitrary<Uint8Array> => fc.oneof(
  * Each known difference, checked for what it is (docs/hsmd-protocol.md#the-differential-lane):
  * kept on purpose: a refusal naming a rule docs/policies.md lists for the request; the PSBT check
  * on a request whose transaction its PSBT does not describe (bitcoinjs-lib reads both); CLN
- * crashing on a NULL PSBT that we refuse. To remove (PSBT_TODO): CLN cannot parse a request we
- * answer; CLN's reply is ours with each input's previous-output index cut to 30 bits.
+ * crashing on a NULL PSBT that we refuse. To remove (PSBT_TODO): CLN's reply is ours with each
+ * input's previous-output index cut to 30 bits.
  */
 function knownDifference(a: Answers): Known | undefined {
   const rules = RULES;
   const type = parseInt(a.req.slice(0, 4), 16);
-  if (a.cln.kind === 'closed' && a.ours.kind === 'reply') return { label: 'CLN cannot parse, we answer', todo: true };
   if (a.cln.kind === 'fatal' && a.cln.why === 'FATAL SIGNAL' && a.ours.kind === 'closed' && a.ours.why.endsWith(' NULL psbt')) return { label: 'CLN crashes on a NULL PSBT, we refuse it', todo: false };
   if (a.cln.kind === 'reply' && a.ours.kind === 'reply') return withMaskedIndexes(a.ours.hex) === a.cln.hex ? { label: "CLN cuts previous-output indexes to 30 bits", todo: true } : undefined;
   if (a.cln.kind !== 'reply' || a.ours.kind !== 'closed') return undefined;

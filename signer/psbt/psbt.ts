@@ -24,6 +24,7 @@ import { readTx, type Tx } from '../bolt3/tx.js';
 import { WireError } from '../wire/errors.js';
 import { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
+import { libwallyRefuses, trimNonWitnessUtxos } from './libwally-rules.js';
 
 /** One key-value record; `key` starts with the key type (a CompactSize, always one byte here). */
 export interface PsbtRecord {
@@ -154,6 +155,9 @@ function readPsbtFields(r: WireReader): Psbt {
   const inputs = tx.inputs.map((_, k) => readMap(r, `input ${k}`));
   const outputs = tx.outputs.map((_, k) => readMap(r, `output ${k}`));
   // libwally stops after the last output map: bytes after it are ignored, not refused (docs/hsmd-protocol.md#field-encodings).
+  const refused = libwallyRefuses(tx, global, inputs, outputs);
+  if (refused) throw new PsbtError(refused);
+  trimNonWitnessUtxos(inputs);
   return { tx, global, inputs, outputs };
 }
 

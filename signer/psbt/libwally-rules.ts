@@ -1,0 +1,203 @@
+/**
+ * What libwally's PSBT parser (wally_psbt_from_bytes, flags 0, as CLN's fromwire_wally_psbt
+ * calls it) refuses in a version 0 PSBT beyond its framing, so that a request CLN cannot parse
+ * is a bad request here too (docs/hsmd-protocol.md "PSBT records libwally refuses"):
+ *
+ * - a record of a type BIP 174/370/371 defines whose key has bytes after the type, where the
+ *   type takes no key data;
+ * - a version 2 field (global 0x02..0x06, input 0x0e..0x12, output 0x03..0x04);
+ * - a BIP 32 derivation whose key is no public key (33 or 65 bytes on the curve; x-only 32 for
+ *   the taproot ones) or whose value is not a fingerprint and whole path elements;
+ * - a witness UTXO that is not exactly an amount and a non-empty script, a non-witness UTXO
+ *   that does not start with a transaction, and any amount above 21 million BTC (there and in
+ *   the unsigned transaction);
+ * - a sighash type or version that is not 4 bytes, an empty script (redeem, witness, final
+ *   scriptSig) or proof-of-reserves message, a taproot key signature not of 64 or 65 bytes, a
+ *   taproot internal key or merkle root not of 32.
+ *
+ * Each check returns why it refuses, or undefined.
+ */
+import { readTx, type Tx } from '../bolt3/tx.js';
+import { WireReader } from '../wire/reader.js';
+import type { PsbtRecord } from './psbt.js';
+
+/** 21 million BTC in satoshi (libwally's WALLY_SATOSHI_MAX). */
+export const MAX_SATOSHI = 21_000_000n * 100_000_000n;
+
+/** The types of one kind of map libwally knows: the highest, those with key data, those only version 2 has. */
+interface MapRules {
+  readonly known: (type: number) => boolean;
+  readonly keyData: readonly number[];
+  readonly v2Only: (type: number) => boolean;
+}
+
+const GLOBAL: MapRules = { known: (t) => t <= 0x06 || t === 0xfb, keyData: [0x01], v2Only: (t) => t >= 0x02 && t <= 0x06 };
+const INPUT: MapRules = {
+  known: (t) => t <= 0x18,
+  keyData: [0x02, 0x06, 0x0a, 0x0b, 0x0c, 0x0d, 0x14, 0x15, 0x16],
+  v2Only: (t) => t >= 0x0e && t <= 0x12,
+};
+const OUTPUT: MapRules = { known: (t) => t <= 0x07, keyData: [0x02, 0x07], v2Only: (t) => t === 0x03 || t === 0x04 };
+
+function mapRule(map: readonly PsbtRecord[], rules: MapRules, what: string): string | undefined {
+  for (const { key } of map) {
+    const type = key[0]!;
+    if (!rules.known(type)) continue; // kept as an unknown record
+    if (key.length > 1 && !rules.keyData.includes(type)) return `${what} record 0x${hex2(type)} has a key longer than its type`;
+    if (rules.v2Only(type)) return `${what} record 0x${hex2(type)} is a PSBT version 2 field`;
+  }
+  return undefined;
+}
+
+const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+
+const P = 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2fn;
+
+function modPow(base: bigint, exp: bigint): bigint {
+  let result = 1n;
+  let b = base % P;
+  for (let e = exp; e > 0n; e >>= 1n) {
+    if (e & 1n) result = (result * b) % P;
+    b = (b * b) % P;
+  }
+  return result;
+}
+
+const fieldElement = (b: Uint8Array): bigint => b.reduce((n, byte) => (n << 8n) | BigInt(byte), 0n);
+const curveRhs = (x: bigint): bigint => (((x * x) % P) * x + 7n) % P;
+
+/** An x coordinate of a curve point: below p and x³ + 7 a square (Euler's criterion; it is never 0). */
+function isCurveX(x: bigint): boolean {
+  return x < P && modPow(curveRhs(x), (P - 1n) / 2n) === 1n;
+}
+
+/** libsecp256k1's ec_pubkey_parse: compressed (02/03), uncompressed (04) or hybrid (06/07, y's parity in the prefix). */
+export function isPublicKey(key: Uint8Array): boolean {
+  if (key.length === 33) return (key[0] === 0x02 || key[0] === 0x03) && isCurveX(fieldElement(key.subarray(1)));
+  if (key.length !== 65 || ![0x04, 0x06, 0x07].includes(key[0]!)) return false;
+  const x = fieldElement(key.subarray(1, 33));
+  const y = fieldElement(key.subarray(33));
+  if (x >= P || y >= P || (y * y) % P !== curveRhs(x)) return false;
+  return key[0] === 0x04 || (key[0]! & 1) === Number(y & 1n);
+}
+
+/** A fingerprint and whole 4-byte path elements (libwally's keypath value check). */
+const isOrigin = (value: Uint8Array): boolean => value.length >= 4 && value.length % 4 === 0;
+
+/** BIP 32 derivation (input 0x06, output 0x02): wally_keypath_public_key_verify. */
+function derivationRule(r: PsbtRecord): string | undefined {
+  if (!isPublicKey(r.key.subarray(1))) return 'a BIP 32 derivation key is not a public key';
+  return isOrigin(r.value) ? undefined : 'a BIP 32 derivation value is not a fingerprint and path';
+}
+
+/** Taproot BIP 32 derivation (input 0x16, output 0x07): libwally's pull_taproot_derivation. */
+function tapDerivationRule(r: PsbtRecord): string | undefined {
+  const xonly = r.key.subarray(1);
+  if (xonly.length !== 32 || !isCurveX(fieldElement(xonly))) return 'a taproot derivation key is not an x-only public key';
+  try {
+    const v = new WireReader(r.value);
+    const hashes = v.compactSize('any');
+    if (hashes > 128) return 'a taproot derivation has too many leaf hashes';
+    v.bytes(hashes * 32);
+    return isOrigin(v.bytes(v.remaining)) ? undefined : 'a taproot derivation value is not leaf hashes, a fingerprint and path';
+  } catch {
+    return 'a taproot derivation value is not leaf hashes, a fingerprint and path';
+  }
+}
+
+/** An amount above 21 million BTC among a transaction's outputs. */
+export function txAmountRule(tx: Tx): string | undefined {
+  return tx.outputs.some((o) => o.amountSat > MAX_SATOSHI) ? 'an output amount is above 21 million BTC' : undefined;
+}
+
+/** PSBT_IN_WITNESS_UTXO: u64 amount ‖ CompactSize script, nothing after, the script not empty. */
+function witnessUtxoRule(value: Uint8Array): string | undefined {
+  try {
+    const v = new WireReader(value);
+    const amount = v.u64le();
+    const script = v.compactBytes('any');
+    if (v.remaining > 0 || script.length === 0) return 'the witness UTXO is not an amount and a script';
+    return amount > MAX_SATOSHI ? 'the witness UTXO amount is above 21 million BTC' : undefined;
+  } catch {
+    return 'the witness UTXO is not an amount and a script';
+  }
+}
+
+/** PSBT_IN_NON_WITNESS_UTXO: a transaction (bytes after it are ignored), its amounts at most 21 million BTC. */
+function nonWitnessUtxoRule(value: Uint8Array): string | undefined {
+  try {
+    return txAmountRule(readTx(value).tx);
+  } catch {
+    return 'the non-witness UTXO is not a transaction';
+  }
+}
+
+/**
+ * libwally keeps a non-witness UTXO as the transaction it read and writes that back, so bytes
+ * after the transaction are dropped from the record (each value already passed nonWitnessUtxoRule).
+ */
+export function trimNonWitnessUtxos(inputs: PsbtRecord[][]): void {
+  for (const input of inputs) {
+    const at = input.findIndex((r) => r.key.length === 1 && r.key[0] === 0x00);
+    if (at < 0) continue;
+    const { key, value } = input[at]!;
+    const { end } = readTx(value);
+    if (end < value.length) input[at] = { key, value: value.slice(0, end) };
+  }
+}
+
+
+const notEmpty = (what: string) => (r: PsbtRecord): string | undefined => (r.value.length > 0 ? undefined : `${what} is empty`);
+const sizes = (what: string, ...lengths: number[]) => (r: PsbtRecord): string | undefined =>
+  lengths.includes(r.value.length) ? undefined : `${what} is not of ${lengths.join(' or ')} bytes`;
+
+const GLOBAL_VALUES: ReadonlyMap<number, (r: PsbtRecord) => string | undefined> = new Map([[0xfb, sizes('the PSBT version', 4)]]);
+const INPUT_VALUES: ReadonlyMap<number, (r: PsbtRecord) => string | undefined> = new Map([
+  [0x00, (r: PsbtRecord) => nonWitnessUtxoRule(r.value)],
+  [0x01, (r: PsbtRecord) => witnessUtxoRule(r.value)],
+  [0x03, sizes('the sighash type', 4)],
+  [0x04, notEmpty('the redeem script')],
+  [0x05, notEmpty('the witness script')],
+  [0x06, derivationRule],
+  [0x07, notEmpty('the final scriptSig')],
+  [0x09, notEmpty('the proof-of-reserves message')],
+  [0x13, sizes('the taproot key signature', 64, 65)],
+  [0x16, tapDerivationRule],
+  [0x17, sizes('the taproot internal key', 32)],
+  [0x18, sizes('the taproot merkle root', 32)],
+]);
+const OUTPUT_VALUES: ReadonlyMap<number, (r: PsbtRecord) => string | undefined> = new Map([
+  [0x00, notEmpty('the redeem script')],
+  [0x01, notEmpty('the witness script')],
+  [0x02, derivationRule],
+  [0x05, sizes('the taproot internal key', 32)],
+  [0x07, tapDerivationRule],
+]);
+
+function valueRule(map: readonly PsbtRecord[], rules: ReadonlyMap<number, (r: PsbtRecord) => string | undefined>, what: string): string | undefined {
+  for (const r of map) {
+    const why = rules.get(r.key[0]!)?.(r);
+    if (why) return `${what}: ${why}`;
+  }
+  return undefined;
+}
+
+/** The first thing libwally refuses in these maps (the unsigned transaction already read), or undefined. */
+export function libwallyRefuses(tx: Tx, global: readonly PsbtRecord[], inputs: readonly PsbtRecord[][], outputs: readonly PsbtRecord[][]): string | undefined {
+  const txWhy = txAmountRule(tx);
+  if (txWhy) return `unsigned transaction: ${txWhy}`;
+  return (
+    mapRule(global, GLOBAL, 'global') ??
+    valueRule(global, GLOBAL_VALUES, 'global') ??
+    firstOf(inputs, (m, k) => mapRule(m, INPUT, `input ${k}`) ?? valueRule(m, INPUT_VALUES, `input ${k}`)) ??
+    firstOf(outputs, (m, k) => mapRule(m, OUTPUT, `output ${k}`) ?? valueRule(m, OUTPUT_VALUES, `output ${k}`))
+  );
+}
+
+function firstOf<T>(items: readonly T[], check: (item: T, k: number) => string | undefined): string | undefined {
+  for (let k = 0; k < items.length; k++) {
+    const why = check(items[k]!, k);
+    if (why) return why;
+  }
+  return undefined;
+}
