@@ -11,6 +11,7 @@
  * - a witness UTXO that is not exactly an amount and a non-empty script, a non-witness UTXO
  *   that does not start with a transaction, and any amount above 21 million BTC (there and in
  *   the unsigned transaction);
+ * - a sighash type other than 0 that is not the last byte of every partial signature;
  * - a sighash type or version that is not 4 bytes, an empty script (redeem, witness, final
  *   scriptSig) or proof-of-reserves message, a taproot key signature not of 64 or 65 bytes, a
  *   taproot internal key or merkle root not of 32.
@@ -182,6 +183,29 @@ function valueRule(map: readonly PsbtRecord[], rules: ReadonlyMap<number, (r: Ps
   return undefined;
 }
 
+const isSighashRecord = (r: PsbtRecord): boolean => r.key.length === 1 && r.key[0] === 0x03;
+const le32 = (b: Uint8Array): number => (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+
+/** wally_psbt_input_set_sighash: a sighash type other than 0 must be the last byte of every partial signature. */
+function sighashRule(input: readonly PsbtRecord[]): string | undefined {
+  const record = input.find(isSighashRecord);
+  const sighash = record ? le32(record.value) : 0;
+  if (sighash === 0) return undefined;
+  const differs = input.some((r) => r.key[0] === 0x02 && (r.value.length === 0 || r.value[r.value.length - 1] !== sighash));
+  return differs ? 'a partial signature is not of the input\'s sighash type' : undefined;
+}
+
+/**
+ * libwally keeps the sighash type as a number, 0 meaning none (the default type), and writes it
+ * back only when it is not 0: a sighash record of 0 is dropped (each passed its 4-byte check).
+ */
+export function dropZeroSighashes(inputs: PsbtRecord[][]): void {
+  for (const input of inputs) {
+    const at = input.findIndex(isSighashRecord);
+    if (at >= 0 && le32(input[at]!.value) === 0) input.splice(at, 1);
+  }
+}
+
 /** The first thing libwally refuses in these maps (the unsigned transaction already read), or undefined. */
 export function libwallyRefuses(tx: Tx, global: readonly PsbtRecord[], inputs: readonly PsbtRecord[][], outputs: readonly PsbtRecord[][]): string | undefined {
   const txWhy = txAmountRule(tx);
@@ -189,7 +213,7 @@ export function libwallyRefuses(tx: Tx, global: readonly PsbtRecord[], inputs: r
   return (
     mapRule(global, GLOBAL, 'global') ??
     valueRule(global, GLOBAL_VALUES, 'global') ??
-    firstOf(inputs, (m, k) => mapRule(m, INPUT, `input ${k}`) ?? valueRule(m, INPUT_VALUES, `input ${k}`)) ??
+    firstOf(inputs, (m, k) => mapRule(m, INPUT, `input ${k}`) ?? valueRule(m, INPUT_VALUES, `input ${k}`) ?? sighashRule(m)) ??
     firstOf(outputs, (m, k) => mapRule(m, OUTPUT, `output ${k}`) ?? valueRule(m, OUTPUT_VALUES, `output ${k}`))
   );
 }

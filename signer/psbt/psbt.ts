@@ -24,7 +24,7 @@ import { readTx, type Tx } from '../bolt3/tx.js';
 import { WireError } from '../wire/errors.js';
 import { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
-import { libwallyRefuses, trimNonWitnessUtxos } from './libwally-rules.js';
+import { dropZeroSighashes, libwallyRefuses, trimNonWitnessUtxos } from './libwally-rules.js';
 
 /** One key-value record; `key` starts with the key type (a CompactSize, always one byte here). */
 export interface PsbtRecord {
@@ -158,6 +158,7 @@ function readPsbtFields(r: WireReader): Psbt {
   const refused = libwallyRefuses(tx, global, inputs, outputs);
   if (refused) throw new PsbtError(refused);
   trimNonWitnessUtxos(inputs);
+  dropZeroSighashes(inputs);
   return { tx, global, inputs, outputs };
 }
 

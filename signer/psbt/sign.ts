@@ -136,6 +136,8 @@ function signEcdsa(
   hasher: ReturnType<typeof sighasher>,
 ): string | undefined {
   const input = psbt.inputs[i]!;
+  // wally_tx_get_input_signature_hash: a segwit v0 input takes ALL, NONE, SINGLE (and with ANYONECANPAY) only.
+  if (sighash === SIGHASH_DEFAULT || !isTaprootSighash(sighash)) return `input ${i}: unsupported sighash ${sighash}`;
   // get_signing_script: the redeem script if any (it must be the P2SH of the utxo script).
   let script = spent.scriptPubKey;
   const redeem = findRecord(input, Uint8Array.of(PSBT_IN_REDEEM_SCRIPT));
