@@ -144,7 +144,8 @@ function readPsbtFields(r: WireReader): Psbt {
   let tx: Tx;
   try {
     const read = readTx(unsigned.value);
-    if (read.end !== unsigned.value.length) throw new PsbtError('trailing bytes after the unsigned transaction');
+    // libwally keeps the transaction it read and writes that back: bytes after it are dropped.
+    if (read.end < unsigned.value.length) global[global.indexOf(unsigned)] = { key: unsigned.key, value: unsigned.value.slice(0, read.end) };
     tx = read.tx;
   } catch (e) {
     if (e instanceof PsbtError) throw e;
