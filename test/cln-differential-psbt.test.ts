@@ -8,7 +8,7 @@
 import test, { type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { Psbt, Transaction } from 'bitcoinjs-lib';
-import { type Answers, CLN_HSMD, type Known, L1, NO_CLN_HSMD, compareEachOnItsClient, documentedRules } from './cln-pair.js';
+import { type Answers, CLN_HSMD, type Known, L1, NO_CLN_HSMD, clnCrashes, compareEachOnItsClient, documentedRules, wallyRefusesToSign } from './cln-pair.js';
 import { bytes, changed, recorded, sample } from './cln-variants.js';
 import { decodeMessage, messageType } from '../signer/wire/messages.js';
 import type { BitcoinTx } from '../signer/wire/tx-fields.js';
@@ -44,13 +44,15 @@ const mutated = (original: Uint8Array): fc.Arbitrary<Uint8Array> => fc.oneof(
  * Each known difference, checked for what it is (docs/hsmd-protocol.md#the-differential-lane):
  * kept on purpose: a refusal naming a rule docs/policies.md lists for the request; the PSBT check
  * on a request whose transaction its PSBT does not describe (bitcoinjs-lib reads both); CLN
- * crashing on a NULL PSBT that we refuse. To remove (PSBT_TODO): CLN's reply is ours with each
+ * crashing on a NULL PSBT that we refuse, or on another PSBT (a changed non-witness UTXO) that we
+ * answer; libwally refusing to sign a changed input (CLN stops, we refuse the request). To remove (PSBT_TODO): CLN's reply is ours with each
  * input's previous-output index cut to 30 bits.
  */
 function knownDifference(a: Answers): Known | undefined {
   const rules = RULES;
   const type = parseInt(a.req.slice(0, 4), 16);
   if (a.cln.kind === 'fatal' && a.cln.why === 'FATAL SIGNAL' && a.ours.kind === 'closed' && a.ours.why.endsWith(' NULL psbt')) return { label: 'CLN crashes on a NULL PSBT, we refuse it', todo: false };
+  if (a.cln.kind === 'fatal') return clnCrashes(a) ?? wallyRefusesToSign(a);
   if (a.cln.kind === 'reply' && a.ours.kind === 'reply') return withMaskedIndexes(a.ours.hex) === a.cln.hex ? { label: "CLN cuts previous-output indexes to 30 bits", todo: true } : undefined;
   if (a.cln.kind !== 'reply' || a.ours.kind !== 'closed') return undefined;
   const rule = /^bad_request [0-9a-f]{66} (policy-[a-z-]+): /.exec(a.ours.why)?.[1];

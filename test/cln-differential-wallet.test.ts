@@ -11,7 +11,7 @@ import test, { type TestContext } from 'node:test';
 import { initEccLib, networks, payments, Psbt } from 'bitcoinjs-lib';
 import fc from 'fast-check';
 import * as ecc from 'tiny-secp256k1';
-import { type Answers, CLN_HSMD, type Known, L1, MNEMONIC, NO_CLN_HSMD, compareAll, compareEachOnItsClient, pairAfter, upTo } from './cln-pair.js';
+import { type Answers, CLN_HSMD, type Known, L1, MNEMONIC, NO_CLN_HSMD, compareAll, clnCrashes, compareEachOnItsClient, pairAfter, upTo, wallyRefusesToSign } from './cln-pair.js';
 import { bytes, childPubkey, initKeys, point, sample } from './cln-variants.js';
 import type { Transcript } from './transcript.js';
 import type { HsmUtxo } from '../signer/wire/tx-fields.js';
@@ -130,17 +130,11 @@ test('hsmd_sign_anchorspend and hsmd_sign_htlc_tx_mingle: wallet inputs and, for
 
 /**
  * Where CLN's hsmd stops and ours does not (docs/hsmd-protocol.md#the-differential-lane): a crash
- * (a signal, kept: we will not crash lightningd's node); libwally refusing to sign (a sighash type
- * it does not know), where CLN stops (status_fail INTERNAL) and we refuse the request (kept: a bad
- * request; from the master, which sends these requests, that stops our hsmd too). We sign nothing
- * libwally refuses to sign: a reply there is unexplained.
+ * (clnCrashes); libwally refusing to sign (a sighash type it does not know), where we refuse the
+ * request (wallyRefusesToSign). We sign nothing libwally refuses to sign: a reply there is
+ * unexplained.
  */
-function cleanStop(a: Answers): Known | undefined {
-  if (a.cln.kind !== 'fatal' || a.ours.kind === 'fatal') return undefined;
-  if (a.cln.why === 'FATAL SIGNAL') return { label: 'CLN crashes, we do not', todo: false };
-  const wallyRefuses = a.cln.why.startsWith('Received wally_err attempting to sign input ');
-  return wallyRefuses && a.ours.kind === 'closed' ? { label: 'libwally refuses to sign: CLN stops, we refuse the request', todo: false } : undefined;
-}
+const cleanStop = (a: Answers): Known | undefined => clnCrashes(a) ?? wallyRefusesToSign(a);
 const WALLY_STOPS_TODO = 'known differences: none left to remove';
 
 /** A PSBT feature lightningd does not use but a PSBT may carry, applied to the first input (and the first output). */

@@ -234,6 +234,22 @@ export interface Known {
   todo: boolean;
 }
 
+/** CLN's hsmd crashing (a signal) where ours does not stop (kept: we will not crash lightningd's node). */
+export function clnCrashes(a: Answers): Known | undefined {
+  const crashed = a.cln.kind === 'fatal' && a.cln.why === 'FATAL SIGNAL' && a.ours.kind !== 'fatal';
+  return crashed ? { label: 'CLN crashes, we do not', todo: false } : undefined;
+}
+
+/**
+ * libwally refusing to sign (docs/hsmd-protocol.md#the-differential-lane): CLN stops (status_fail
+ * INTERNAL) and we refuse the request (kept: a bad request; from the master, which sends the
+ * wallet requests, that stops our hsmd too).
+ */
+export function wallyRefusesToSign(a: Answers): Known | undefined {
+  const refused = a.cln.kind === 'fatal' && a.cln.why.startsWith('Received wally_err attempting to sign input ') && a.ours.kind === 'closed';
+  return refused ? { label: 'libwally refuses to sign: CLN stops, we refuse the request', todo: false } : undefined;
+}
+
 type Difference = { req: string; cln: string; ours: string; known: string | undefined };
 /** The node id of compareEachOnItsClient's clients (the session's peer). */
 const CLIENT_ID = Buffer.from(L1.exchanges.find((e) => e.conn === 'c4')!.peer!, 'hex');
