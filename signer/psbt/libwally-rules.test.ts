@@ -1,6 +1,6 @@
 /**
- * The public-key check of libwally's derivation records (docs/hsmd-protocol.md "PSBT records
- * libwally refuses") against @noble/curves' own point parser: random 33-byte strings (about
+ * The public-key check of libwally's derivation records (docs/hsmd-protocol.md
+ * "PSBT records libwally refuses") against @noble/curves' own point parser: random 33-byte strings (about
  * half are on the curve), real points in every encoding libsecp256k1 takes, and hybrid keys with
  * the wrong parity. What CLN does with each record is fixed by its recorded replies (the
  * differential lane's, docs/hsmd-protocol.md).

@@ -23,9 +23,9 @@ import { WireReader } from '../wire/reader.js';
 import type { PsbtRecord } from './psbt.js';
 
 /** 21 million BTC in satoshi (libwally's WALLY_SATOSHI_MAX). */
-export const MAX_SATOSHI = 21_000_000n * 100_000_000n;
+const MAX_SATOSHI = 21_000_000n * 100_000_000n;
 
-/** The types of one kind of map libwally knows: the highest, those with key data, those only version 2 has. */
+/** The types libwally knows in one kind of map, those that take key data, and those only version 2 has. */
 interface MapRules {
   readonly known: (type: number) => boolean;
   readonly keyData: readonly number[];
@@ -107,7 +107,7 @@ function tapDerivationRule(r: PsbtRecord): string | undefined {
 }
 
 /** An amount above 21 million BTC among a transaction's outputs. */
-export function txAmountRule(tx: Tx): string | undefined {
+function txAmountRule(tx: Tx): string | undefined {
   return tx.outputs.some((o) => o.amountSat > MAX_SATOSHI) ? 'an output amount is above 21 million BTC' : undefined;
 }
 
