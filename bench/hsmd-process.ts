@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimLightningd } from '../demo/sim-lightningd.js';
+import { CLN_HSMD } from '../test/cln-pair.js';
 import { freePort, startDeviceProcess } from '../test/remote-helpers.js';
 
 export type SignerMode = 'local' | 'remote';
 
 /** CLN's hsmd, built from CLN's sources outside this repository (docs/performance.md), if named. */
-export const CLN_HSMD = process.env['SPHINX_CLN_HSMD'] || undefined;
+export { CLN_HSMD } from '../test/cln-pair.js';
 
 export async function withHsmd<T>(
   mode: SignerMode | 'cln',
