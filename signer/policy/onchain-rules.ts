@@ -111,7 +111,9 @@ export function sighashAll(psbt: Psbt, spendsOurs: (index: number) => boolean): 
     const type = findRecord(input, Uint8Array.of(PSBT_IN_SIGHASH_TYPE))?.value;
     if (type === undefined || COMMITS_TO_ALL.some((all) => equal(all, type))) return [];
     const signable = spendsOurs(k) || recordsOf(input, PSBT_IN_BIP32_DERIVATION).length > 0 || recordsOf(input, PSBT_IN_TAP_BIP32_DERIVATION).length > 0;
-    return signable ? [`input ${k} asks for sighash type ${hex(type)}`] : [];
+    // The field is 4 bytes, little-endian (the parser refuses any other length, as libwally does).
+    const asked = ((type[3]! << 24) | (type[2]! << 16) | (type[1]! << 8) | type[0]!) >>> 0;
+    return signable ? [`input ${k} asks for sighash type 0x${asked.toString(16).padStart(2, '0')}`] : [];
   });
   return check(loose.length === 0, ONCHAIN_SIGHASH_ALL, () => `${loose.join(', ')}: only SIGHASH_ALL (or DEFAULT) commits to the outputs this signer checked`);
 }
