@@ -93,14 +93,15 @@ export function unloggedNote(device: string, loggedLastId: bigint, lastId: bigin
  * the first device's hello (docs/broker-log.md "Reconciliation after a broker crash"): those it
  * journaled (id up to its lastId) go out again, ahead of anything new, to have their journaled
  * replies logged, answering nobody; the others were never decided and nobody waits for them now.
+ * Each with the line that says so.
  */
 export function settleUnanswered(
   device: string,
   lastId: bigint,
   unanswered: readonly RequestReceived[],
   now: Now,
-): { readonly resend: Pending[]; readonly dropped: { readonly id: bigint; readonly text: string }[] } {
-  const resend: Pending[] = [];
+): { readonly resend: { readonly p: Pending; readonly text: string }[]; readonly dropped: { readonly id: bigint; readonly text: string }[] } {
+  const resend: { p: Pending; text: string }[] = [];
   const dropped: { id: bigint; text: string }[] = [];
   for (const r of unanswered) {
     if (r.id > lastId) {
@@ -109,7 +110,10 @@ export function settleUnanswered(
       continue;
     }
     const envelope: Envelope = { id: r.id, client: r.client, at: Math.floor(r.at / 1000), message: r.message };
-    resend.push({ id: r.id, type: r.type, envelope, started: now.mono, origin: { kind: 'reconcile' }, attempt: 0, answered: false, logged: true });
+    resend.push({
+      p: { id: r.id, type: r.type, envelope, started: now.mono, origin: { kind: 'reconcile' }, attempt: 0, answered: false, logged: true },
+      text: `request ${r.id} was answered by device ${device} (its journal ends at ${lastId}) but the broker stopped before logging the reply: asking for it again`,
+    });
   }
   return { resend, dropped };
 }

@@ -102,7 +102,7 @@ test('a request whose RequestReceived cannot be appended fails once, even when t
   const failed = [...received, ...replied].flatMap((c) => (c.kind === 'append' && c.ack !== undefined ? d.session.handle({ kind: 'append-failed', ack: c.ack, error: 'disk full', now: { wall: 0, mono: 100 } }) : []));
   assert.deepEqual(d.of(failed, 'fail'), [{ kind: 'fail', token: 1, error: 'disk full' }]);
   assert.equal(d.of(failed, 'answer').length, 0);
-  assert.equal(d.session.outstanding, 0);
+  assert.equal(d.session.inspect().outstanding, 0);
 });
 
 test('up to MAX_IN_FLIGHT messages in flight; each names in `after` the highest unanswered id before it', () => {
@@ -222,7 +222,7 @@ test('a malformed reply is logged and dropped; the request stays outstanding', (
   d.pump();
   const dropped = d.session.handle({ kind: 'res', device: DEVICE, payload: Uint8Array.of(9, 9), now: { wall: 0, mono: 10 } });
   assert.match(d.logs(dropped)[0]!, /^unusual: remote signer: malformed reply from 0202\S* dropped: /);
-  assert.equal(d.session.outstanding, 1);
+  assert.equal(d.session.inspect().outstanding, 1);
 });
 
 test('inspect: each device\'s firmware (from its hello) and when it was last heard from (hello or res, not its will)', () => {
@@ -262,7 +262,7 @@ test('a previous run\'s requests without a reply: the journaled ones are asked f
   const answered = d.durable(replied);
   assert.deepEqual(d.of(answered, 'answer').map((a) => a.token), [4], 'only lightningd\'s own request is answered');
   assert.match(d.logs(answered).join('\n'), /request 11: the device's journaled reply logged/);
-  assert.equal(d.session.outstanding, 0);
+  assert.equal(d.session.inspect().outstanding, 0);
 });
 
 test('ids a device journaled above the log\'s last id (published by the previous run before their records were durable) are recorded once as unlogged-requests', () => {

@@ -96,11 +96,7 @@ export class Session {
     return this.#ids.next;
   }
 
-  /** Requests published to a device and not answered yet (init checks included). */
-  get outstanding(): number {
-    return this.#outstanding.size;
-  }
-
+  /** `outstanding`: requests published to a device and not answered yet (init checks included). */
   inspect(): { devices: DeviceView[]; outstanding: number; heard: ReadonlyMap<string, DeviceHeard>; answeredUpTo: bigint } {
     return { devices: this.devices.list(), outstanding: this.#outstanding.size, heard: this.#heard.all, answeredUpTo: this.#answeredUpTo };
   }
@@ -284,9 +280,9 @@ export class Session {
     const settled = settleUnanswered(device, lastId, this.#unanswered, now);
     this.#unanswered = [];
     for (const { id, text } of settled.dropped) this.#error(text, now, id);
-    for (const p of settled.resend) {
+    for (const { p, text } of settled.resend) {
       this.#outstanding.set(p.id, p);
-      this.#log('unusual', `request ${p.id} was answered by device ${device} (its journal ends at ${lastId}) but the broker stopped before logging the reply: asking for it again`);
+      this.#log('unusual', text);
     }
     // Protocol "Init": the same init first, under a fresh id; the device is used only if its
     // reply is the same. Also once lightningd's init went out unanswered: a restarted device
