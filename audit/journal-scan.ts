@@ -8,6 +8,7 @@
  */
 import { checkFrame, FRAME_HEADER } from '../log/journal/frame.js';
 import type { JournalFiles } from '../log/journal/journal.js';
+import { reserveBeginsAt, reserveSuffixStart } from '../log/reserve.js';
 import { decodeEntry, decodeStart, isSourced, isStart, type JournalRecord, type JournalStart, type SourcedRecord } from '../log/journal/record.js';
 import { type Snapshot, SnapshotSlots } from '../log/journal/snapshot-slots.js';
 import { decodeSnapshotBody, type RecentReply } from '../projections/signer-state.js';
@@ -55,13 +56,16 @@ export function scanJournal(files: JournalFiles, onProgress?: (done: number) => 
   let start: JournalStart | undefined;
   let offset = 0;
   let sinceProgress = 0;
+  // Reserved space after the content (docs/journal.md "Reserved space") is neither records nor damage.
+  const written = reserveSuffixStart(bytes);
   while (offset < bytes.length) {
     const check = checkFrame(bytes, offset);
     if (!check.ok) {
+      if (reserveBeginsAt(bytes, offset)) break;
       let next = offset + 1;
-      while (next + FRAME_HEADER < bytes.length && !checkFrame(bytes, next).ok) next++;
-      const tail = next + FRAME_HEADER >= bytes.length;
-      const end = tail ? bytes.length : next;
+      while (next + FRAME_HEADER < written && !checkFrame(bytes, next).ok) next++;
+      const tail = next + FRAME_HEADER >= written;
+      const end = tail ? written : next;
       bad.push({ offset, length: end - offset, reason: check.reason, id: idOfDamaged(bytes, offset), tail });
       offset = end;
       continue;

@@ -5,6 +5,12 @@
  *
  * Durability contract: bytes appended (or a truncation) are durable only once `sync()`
  * returns; a crash may lose anything after the last sync, or keep part of it.
+ *
+ * A port opened with `reserve` (FileDir.open) may keep reserved space after its content
+ * (log/reserve.ts): appends then go at the content's end, not the file's. On opening, the
+ * content's end is taken to be the file's (size() counts reserved space too), so the owner
+ * finds where its content ends, as the journal's recovery does, and truncates there before
+ * appending.
  */
 export interface FilePort {
   /** What the file is called, for error messages (a path on the host). */
@@ -13,7 +19,7 @@ export interface FilePort {
   size(): number;
   /** Bytes [offset, offset+length) (fewer if the file ends first). */
   read(offset: number, length: number): Uint8Array;
-  /** Writes at the end of the file. */
+  /** Writes at the end of the content (of the file, unless it keeps reserved space). */
   append(bytes: Uint8Array): void;
   /** Makes everything written so far durable (fsync). */
   sync(): void;
@@ -23,14 +29,23 @@ export interface FilePort {
    * everything written before the call is durable; rejects where sync() would throw.
    */
   syncAsync?(): Promise<void>;
-  /** Cuts the file to `length` bytes. */
+  /** Cuts the file to `length` bytes (reserved space too): the content ends there. */
   truncate(length: number): void;
+}
+
+export interface OpenOptions {
+  /**
+   * The file is appended to and synced often (the journal): the port may keep reserved space
+   * after the content, so that a sync need not change the file's size (docs/journal.md
+   * "Reserved space"). A hint: a port may ignore it.
+   */
+  readonly reserve?: boolean;
 }
 
 /** A directory of named files (the journal and its two snapshot slots). */
 export interface FileDir {
   /** Opens `name`, creating it (durably: the directory entry too) if absent. */
-  open(name: string): FilePort;
+  open(name: string, options?: OpenOptions): FilePort;
 }
 
 /** The whole content of a file. */

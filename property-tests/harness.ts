@@ -206,9 +206,9 @@ export class Reference {
 }
 
 export function run(scenario: Scenario, options: RunOptions = {}): Trace {
-  const dir = new MemoryDir();
+  const dir = new MemoryDir({ reserve: scenario.reserve });
   const cut = new PowerCut();
-  const journal = dir.open(JOURNAL_FILE);
+  const journal = dir.open(JOURNAL_FILE, { reserve: true });
   const faulty = [journal, dir.open(SNAPSHOT_FILES[0]), dir.open(SNAPSHOT_FILES[1])].map((f) => new FaultyFile(f, cut, f === journal));
   const [wrapped, slotA, slotB] = faulty as [FaultyFile, FaultyFile, FaultyFile];
   const files: JournalFiles = { journal: options.wrapJournal ? options.wrapJournal(wrapped) : wrapped, slots: [slotA, slotB] };
@@ -290,7 +290,8 @@ function applyMedia(fault: MediaFault, dir: MemoryDir, faulty: FaultyFile, open:
     applied = 'flipped';
   }
   if ((fault.kind === 'zero' || fault.kind === 'garbage') && file.size() > 0) {
-    file.overwrite(fault.atEnd ? Math.max(0, file.size() - fault.bytes.length) : fault.offset % file.size(), fault.bytes);
+    // At the end of the content, not of any reserved space after it.
+    file.overwrite(fault.atEnd ? Math.max(0, file.contentEnd - fault.bytes.length) : fault.offset % file.size(), fault.bytes);
     applied = 'overwritten';
   }
   // Nothing to tear if the file was not appended to since its last truncation or crash.

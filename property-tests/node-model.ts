@@ -162,11 +162,13 @@ export class Scenario {
     readonly snapshotEvery: number,
     readonly recentReplies: number,
     readonly steps: readonly Step[],
+    /** The journal's reserved space grows by this many bytes (0: a file that only appends, as on the SD card). */
+    readonly reserve = 0,
   ) {}
 
   /** The scenario without its redeliveries of answered ids. */
   withoutRedeliveries(): Scenario {
-    return new Scenario(this.snapshotEvery, this.recentReplies, this.steps.filter((s) => s.kind !== 'redeliver'));
+    return new Scenario(this.snapshotEvery, this.recentReplies, this.steps.filter((s) => s.kind !== 'redeliver'), this.reserve);
   }
 
   /** A numbered list; runs of plain deliveries of the same request kind fold into one line. */
@@ -183,7 +185,7 @@ export class Scenario {
       } else for (let k = i; k < j; k++) lines.push(`${k + 1}. ${stepText(this.steps[k]!)}`);
       i = j;
     }
-    return `snapshot every ${this.snapshotEvery}, ${this.recentReplies} recent replies kept\n  ${lines.join('\n  ')}`;
+    return `snapshot every ${this.snapshotEvery}, ${this.recentReplies} recent replies kept${this.reserve ? `, journal space reserved ${this.reserve} bytes at a time` : ''}\n  ${lines.join('\n  ')}`;
   }
 
   [fc.toStringMethod](): string {
@@ -239,12 +241,14 @@ export function scenarios(o: ModelOptions = {}): fc.Arbitrary<Scenario> {
     .record({
       prefix: fc.integer({ min: o.minPrefix ?? 1, max: o.maxPrefix ?? RECORDED.length }),
       snapshotEvery: fc.constantFrom(1000, 3, 8, 25),
+      // docs/journal.md "Reserved space": stretches smaller than a record, and larger.
+      reserve: fc.constantFrom(0, 0, 64, 700, 4096),
       recentReplies: o.smallReplyWindow ? fc.constantFrom(1000, 2, 8) : fc.constant(1000),
       inserts: inserts.length ? fc.array(fc.record({ after: fc.nat(), insert: fc.oneof(...inserts) }), { maxLength: 10 }) : none,
       crashes: o.crashes ? fc.array(fc.record({ at: fc.nat(), crash: crashArb }), { maxLength: 6 }) : none,
       media: o.media ? mediaArb.map((m) => [m]) : none,
     })
-    .map(({ prefix, snapshotEvery, recentReplies, inserts, crashes, media }) => {
+    .map(({ prefix, snapshotEvery, recentReplies, reserve, inserts, crashes, media }) => {
       // Inserts go after recorded request 1..prefix (after init); equal positions keep their order.
       const at = (after: number) => 1 + (after % prefix);
       const byPosition = [...inserts].map((x, i) => ({ ...x, i })).sort((a, b) => at(a.after) - at(b.after) || a.i - b.i);
@@ -272,6 +276,6 @@ export function scenarios(o: ModelOptions = {}): fc.Arbitrary<Scenario> {
         steps[i] = { ...d, crashes: [...d.crashes, crash] };
       }
       for (const fault of media) steps.push({ kind: 'media', fault });
-      return new Scenario(snapshotEvery, recentReplies, steps);
+      return new Scenario(snapshotEvery, recentReplies, steps, reserve);
     });
 }

@@ -11,21 +11,15 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import fc from 'fast-check';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { assertProperty } from '../../property-tests/settings.js';
-import { liveSession } from '../../test/session-records.js';
+import { sessionJournalRecords } from '../../test/journal-records.js';
 import { MemoryDir, type MemoryFile } from '../memory-file.js';
 import { FRAME_HEADER, JournalCorruptError, encodeFrame } from './frame.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from './journal.js';
 import { type JournalEntry, type JournalRecord, decodeEntry, decodeEntryToFold, encodeEntry } from './record.js';
 import { SnapshotSlots } from './snapshot-slots.js';
 
-const records: JournalRecord[] = liveSession('session-basic-l1.jsonl').decisions.slice(0, 12).map(({ envelope, decision }) => ({
-  id: envelope.id,
-  requestDigest: sha256(envelope.message),
-  events: decision.events,
-  reply: decision.reply,
-}));
+const records = sessionJournalRecords().slice(0, 12);
 const chain = (seq: bigint): JournalEntry => ({ source: 'chain', seq, at: 1_700_000_000_000, events: [] });
 
 const journalFile = (dir: MemoryDir): MemoryFile => dir.open(JOURNAL_FILE);
@@ -133,8 +127,7 @@ function outcome(decode: (payload: Uint8Array) => unknown, payload: Uint8Array):
 }
 
 test('the device\'s decode refuses what decodeEntry refuses, with the same words, and otherwise gives the same record less its reply', () => {
-  const session = liveSession('session-basic-l1.jsonl').decisions.map(({ envelope, decision }): JournalEntry =>
-    ({ id: envelope.id, requestDigest: sha256(envelope.message), events: decision.events, reply: decision.reply }));
+  const session: JournalEntry[] = sessionJournalRecords();
   const payloads = [...session, chain(3n)].map(encodeEntry);
   for (const p of payloads) assert.deepEqual(outcome(decodeEntryToFold, p), outcome(decodeEntry, p));
   // Damage where the reply is (the end of a request record) as often as anywhere: a byte

@@ -11,8 +11,13 @@
  * cut: a good frame after it (corrupt in the middle), a whole frame whose CRC fails, or a
  * header whose length is out of range with a header's worth of bytes or more (a zero-filled
  * or overwritten region, e.g. a zeroed last 4 KiB that cuts acknowledged records).
+ *
+ * A file may keep reserved space after its frames (log/reserve.ts): fill where the next frame
+ * would start ends the content, and a torn write over reserved space is measured up to the
+ * fill that ends the file (docs/journal.md "Reserved space").
  */
 import type { FilePort } from '../file-port.js';
+import { reserveBeginsAt, reserveSuffixStart } from '../reserve.js';
 import { crc32cUpdate } from './crc32c.js';
 
 export const FRAME_HEADER = 8;
@@ -139,19 +144,24 @@ export function scanFrameOffsets(file: string, bytes: Uint8Array): FrameOffsets 
       offset += FRAME_HEADER + length;
       continue;
     }
+    // Reserved space where the next frame would be: the content ends here. A frame's first
+    // byte (its length's) is never the fill's, so no frame, whole or torn, starts in it.
+    if (reserveBeginsAt(bytes, offset)) return { offsets, end: offset, torn: undefined };
     const reason = length;
+    // What was written over reserved space ends where the fill that ends the file begins.
+    const written = reserveSuffixStart(bytes);
     // Error path only: is any good frame left after this bad one?
-    for (let next = offset + 1; next + FRAME_HEADER < bytes.length; next++) {
+    for (let next = offset + 1; next + FRAME_HEADER < written; next++) {
       if (typeof checkedLength(bytes, next) === 'number') {
         throw new JournalCorruptError(file, offset, `${reason}; a good frame follows at offset ${next}, so this is not a torn last write`);
       }
     }
-    const tail = bytes.length - offset;
+    const tail = written - offset;
     const announced = announcedLength(bytes, offset);
     if (tail < FRAME_HEADER || (announced !== undefined && tail < announced)) {
       return { offsets, end: offset, torn: { offset, length: tail, reason } };
     }
-    throw new JournalCorruptError(file, offset, `${reason}; the ${tail} bytes from here to the end are not a torn last write ` +
+    throw new JournalCorruptError(file, offset, `${reason}; the ${tail} bytes from here${written < bytes.length ? ' to the reserved space' : ''} to the end are not a torn last write ` +
       `(a crash leaves part of one frame${announced === undefined ? '' : `, here shorter than ${announced} bytes`}): damaged, e.g. zero-filled or overwritten`);
   }
   return { offsets, end: offset, torn: undefined };

@@ -10,30 +10,18 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { liveSession } from '../../test/session-records.js';
+import { sessionJournalRecords, writeJournal } from '../../test/journal-records.js';
 import { MemoryDir, type MemoryFile } from '../memory-file.js';
 import { FRAME_HEADER, JournalCorruptError, MAX_FRAME_PAYLOAD, encodeFrame, scanFrames } from './frame.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from './journal.js';
-import { type JournalRecord, type SourcedRecord, decodeEntry, decodeRecord, encodeRecord, encodeSourced } from './record.js';
+import { type SourcedRecord, decodeEntry, decodeRecord, encodeRecord, encodeSourced } from './record.js';
 
-const records: JournalRecord[] = liveSession('session-basic-l1.jsonl').decisions.map(({ envelope, decision }) => ({
-  id: envelope.id,
-  requestDigest: sha256(envelope.message),
-  events: decision.events,
-  reply: decision.reply,
-}));
+const records = sessionJournalRecords();
 
 const open = (dir: MemoryDir) => Journal.open(openJournalFiles(dir));
 const journalFile = (dir: MemoryDir): MemoryFile => dir.open(JOURNAL_FILE);
 
-function write(dir: MemoryDir, rs: readonly JournalRecord[]): Journal {
-  const { journal } = open(dir);
-  for (const r of rs) {
-    journal.append(r);
-    journal.sync();
-  }
-  return journal;
-}
+const write = writeJournal;
 
 test('records round-trip through the record codec and reopen in order', () => {
   for (const r of records) assert.deepEqual(decodeRecord(encodeRecord(r)), r);

@@ -35,7 +35,8 @@ export interface JournalFiles {
 }
 
 export const openJournalFiles = (dir: FileDir): JournalFiles => ({
-  journal: dir.open(JOURNAL_FILE),
+  // Synced after every state-changing request: reserved space spares each sync a size change.
+  journal: dir.open(JOURNAL_FILE, { reserve: true }),
   slots: [dir.open(SNAPSHOT_FILES[0]), dir.open(SNAPSHOT_FILES[1])],
 });
 
@@ -70,6 +71,8 @@ export interface Recovery extends RecoveryReport {
 
 export class Journal {
   #lastId: bigint | undefined;
+  /** Where the content ends: the next frame's offset (the file may go on with reserved space). */
+  #end: number;
   /** Frames appended since hold(), written together by write() or sync(). */
   #held: Uint8Array[] | undefined;
 
@@ -77,8 +80,10 @@ export class Journal {
     private readonly files: JournalFiles,
     private readonly slots: SnapshotSlots,
     lastId: bigint | undefined,
+    end: number,
   ) {
     this.#lastId = lastId;
+    this.#end = end;
   }
 
   /**
@@ -112,14 +117,17 @@ export class Journal {
     const file = files.journal;
     const bytes = file.read(0, file.size());
     const scan = scanFrameOffsets(file.name, bytes);
-    if (scan.torn) {
-      // A torn last write (never acknowledged: frame.ts tells it from damage): cut it, log it.
+    if (scan.end < bytes.length) {
+      // A torn last write (never acknowledged: frame.ts tells it from damage), or reserved
+      // space: cut, so appends go where the content ends.
       file.truncate(scan.end);
       file.sync();
+    }
+    if (scan.torn) {
       notes.push(`journal ${file.name}: torn last write of ${scan.torn.length} bytes at offset ${scan.torn.offset} (${scan.torn.reason}); truncated`);
     }
     const { lastId, finishCompaction } = followJournal(file.name, bytes, scan.offsets, scan.end, snapshot, begin(snapshot), decode);
-    const journal = new Journal(files, slots, lastId);
+    const journal = new Journal(files, slots, lastId, scan.end);
     if (finishCompaction !== undefined) {
       journal.#compact(snapshot!);
       notes.push(finishCompaction);
@@ -169,6 +177,7 @@ export class Journal {
   }
 
   #frame(frame: Uint8Array): void {
+    this.#end += frame.length;
     if (this.#held) this.#held.push(frame);
     else this.files.journal.append(frame);
   }
@@ -207,7 +216,7 @@ export class Journal {
    * docs/journal.md "Restore"): the slot, then the start marker naming it.
    */
   install(lastId: bigint, body: Uint8Array): Snapshot {
-    if (this.#lastId !== undefined || this.files.journal.size() > 0) throw new RangeError('journal: a snapshot is installed only into an empty journal');
+    if (this.#lastId !== undefined || this.#end > 0) throw new RangeError('journal: a snapshot is installed only into an empty journal');
     const snapshot = this.slots.write(lastId, 0, body);
     this.#compact(snapshot);
     this.#lastId = lastId;
@@ -222,7 +231,7 @@ export class Journal {
   snapshot(body: Uint8Array): Snapshot {
     if (this.#lastId === undefined) throw new RangeError('journal: nothing to snapshot (no request record yet)');
     this.sync();
-    const snapshot = this.slots.write(this.#lastId, this.files.journal.size(), body);
+    const snapshot = this.slots.write(this.#lastId, this.#end, body);
     this.#compact(snapshot);
     return snapshot;
   }
@@ -231,7 +240,9 @@ export class Journal {
   #compact(snapshot: Snapshot): void {
     const journal = this.files.journal;
     journal.truncate(0);
-    journal.append(encodeFrame(encodeStart({ generation: snapshot.generation, lastId: snapshot.lastId })));
+    const start = encodeFrame(encodeStart({ generation: snapshot.generation, lastId: snapshot.lastId }));
+    journal.append(start);
     journal.sync();
+    this.#end = start.length;
   }
 }
