@@ -99,10 +99,11 @@ export function journalFrames(deviceDir: string): { offset: number; payload: Uin
   return scanFrames('journal', new Uint8Array(readFileSync(join(deviceDir, 'journal')))).frames.filter((f) => f.payload[0] !== SOURCED_RECORD_TAG);
 }
 
-/** Replaces the bytes of the journal file. */
-export function rewriteJournal(deviceDir: string, edit: (bytes: Uint8Array) => Uint8Array): void {
+/** Replaces the journal file's content (its frames, without the reserved space after them: docs/journal.md "Reserved space"). */
+export function rewriteJournal(deviceDir: string, edit: (content: Uint8Array) => Uint8Array): void {
   const path = join(deviceDir, 'journal');
-  writeFileSync(path, edit(new Uint8Array(readFileSync(path))));
+  const bytes = new Uint8Array(readFileSync(path));
+  writeFileSync(path, edit(bytes.subarray(0, scanFrames(path, bytes).end)));
 }
 
 export { encodeFrame };

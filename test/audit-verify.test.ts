@@ -11,11 +11,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'node:test';
 import { runAudit } from '../audit/cli.js';
+import { concat } from '../signer/bytes.js';
 import { decodeRecord as decodeJournalRecord, encodeRecord as encodeJournalRecord, encodeSourced } from '../log/journal/record.js';
 import { repoRoot } from './fixtures.js';
 import { RECORDED_SESSIONS_POLICY_FILE } from './session-records.js';
@@ -216,7 +217,7 @@ test('summary, channel and state: the same facts as text and --json; progress sh
 test('state shows sourced records (a control command journaled on the device) folded into the state; verify still matches every reply', async () => {
   await withSession(async (s) => {
     const control = { source: 'control', seq: 1n, at: Date.UTC(2026, 0, 2), events: [{ kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false }] } as const;
-    appendFileSync(join(s.deviceDir, 'journal'), encodeFrame(encodeSourced(control)));
+    rewriteJournal(s.deviceDir, (content) => concat(content, encodeFrame(encodeSourced(control))));
     const state = JSON.parse((await audit(['state', '--journal', s.deviceDir, '--json'])).out);
     assert.equal(state.sourced[0].source, 'policy-file', 'the session\'s policy, first (test/audit-session.ts)');
     assert.deepEqual(state.sourced.at(-1), { source: 'control', seq: '1', at: '2026-01-02T00:00:00.000Z', events: [{ kind: 'DevPreinitialized', failPreapprove: true, noPreapproveCheck: false, warnOnOvergrind: false }] });

@@ -11,10 +11,11 @@
  * sets SPHINX_ACCEPT_JOURNAL_ROLLBACK=1.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
+import { scanFrames } from '../log/journal/frame.js';
 import { fixturePath } from './fixtures.js';
 import { SimLightningd } from '../demo/sim-lightningd.js';
 import { Closed } from './sync-wire.js';
@@ -24,6 +25,8 @@ const { header, exchanges } = loadTranscript(fixturePath('transcripts/session-ba
 const SPLIT = 98;
 const SKIPPING = exchanges.find((e) => e.seq === 101)!; // sign_remote_commitment_tx n=3 (last signed: 1)
 const EXIT_FATAL = 242;
+/** Where the journal's frames end: reserved space may follow (docs/journal.md "Reserved space"). */
+const contentEnd = (path: string): number => scanFrames(path, new Uint8Array(readFileSync(path))).end;
 
 const start = (dataDir: string, env: Record<string, string> = {}) =>
   SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_DATA_DIR: dataDir, SPHINX_SIGNER: 'local', ...env } });
@@ -150,11 +153,12 @@ test('a zeroed last 4 KiB of the journal is damage, not a torn write: hsmd refus
   }
   const path = join(dataDir, 'journal');
   const bytes = readFileSync(path);
-  assert.ok(bytes.length > 2 * 4096);
-  bytes.fill(0, bytes.length - 4096);
+  const end = contentEnd(path);
+  assert.ok(end > 2 * 4096);
+  bytes.fill(0, end - 4096, end); // the last 4 KiB of records, not the reserved space after them
   writeFileSync(path, bytes);
   const desc = await refusedAtInit(dataDir);
-  assert.match(desc, new RegExp(`^journal ${path} is corrupt at byte offset \\d+: .*the \\d+ bytes from here to the end are not a torn last write`));
+  assert.match(desc, new RegExp(`^journal ${path} is corrupt at byte offset \\d+: .*the \\d+ bytes from here to the reserved space are not a torn last write`));
   assert.deepEqual(readFileSync(path), bytes, 'nothing was cut');
 });
 
@@ -179,13 +183,13 @@ test('a journal restored from an older copy is refused (nothing signed from it) 
   } finally {
     second.cleanup();
   }
-  const newestSize = statSync(join(dataDir, 'journal')).size;
+  const newestEnd = contentEnd(join(dataDir, 'journal'));
   for (const name of ['journal', 'snapshot-a', 'snapshot-b']) cpSync(join(older, name), join(dataDir, name));
 
   const desc = await refusedAtInit(dataDir);
   assert.match(desc, new RegExp(`the journal ends at request id \\d+ but replies up to id \\d+ were sent from it \\(high-water mark in ${dataDir}/high-water-\\{a,b\\}\\)`));
   assert.match(desc, /Refusing to sign\. Put the newest journal back .*SPHINX_ACCEPT_JOURNAL_ROLLBACK=1/);
-  assert.ok(statSync(join(dataDir, 'journal')).size < newestSize);
+  assert.ok(contentEnd(join(dataDir, 'journal')) < newestEnd);
 
   const accepted = await start(dataDir, { SPHINX_ACCEPT_JOURNAL_ROLLBACK: '1' });
   try {

@@ -161,7 +161,7 @@ export function scanFrameOffsets(file: string, bytes: Uint8Array): FrameOffsets 
     if (tail < FRAME_HEADER || (announced !== undefined && tail < announced)) {
       return { offsets, end: offset, torn: { offset, length: tail, reason } };
     }
-    throw new JournalCorruptError(file, offset, `${reason}; the ${tail} bytes from here${written < bytes.length ? ' to the reserved space' : ''} to the end are not a torn last write ` +
+    throw new JournalCorruptError(file, offset, `${reason}; the ${tail} bytes from here to ${written < bytes.length ? 'the reserved space' : 'the end'} are not a torn last write ` +
       `(a crash leaves part of one frame${announced === undefined ? '' : `, here shorter than ${announced} bytes`}): damaged, e.g. zero-filled or overwritten`);
   }
   return { offsets, end: offset, torn: undefined };

@@ -101,7 +101,7 @@ test('zeros over the last records with the fill after them are damage: refused b
   file.overwrite(end - 600, new Uint8Array(600));
   const before = file.read(0, file.size());
   assert.throws(() => open(dir), (e: unknown) => e instanceof JournalCorruptError && e.offset === hit &&
-    /to the reserved space to the end are not a torn last write/.test(e.message));
+    /the \d+ bytes from here to the reserved space are not a torn last write/.test(e.message));
   assert.deepEqual(file.read(0, file.size()), before, 'the file is kept as it was');
 });
 
