@@ -8,7 +8,7 @@
  */
 import { checkFrame, FRAME_HEADER } from '../log/journal/frame.js';
 import type { JournalFiles } from '../log/journal/journal.js';
-import { reserveBeginsAt, reserveSuffixStart } from '../log/reserve.js';
+import { reserveBeginsAt, reserveSuffixStart } from '../log/file-port.js';
 import { decodeEntry, decodeStart, isSourced, isStart, type JournalRecord, type JournalStart, type SourcedRecord } from '../log/journal/record.js';
 import { type Snapshot, SnapshotSlots } from '../log/journal/snapshot-slots.js';
 import { decodeSnapshotBody, type RecentReply } from '../projections/signer-state.js';

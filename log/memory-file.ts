@@ -10,8 +10,7 @@
  * (docs/journal.md "Reserved space"), in stretches of that many bytes; what a crash keeps of
  * the unsynced appends then lies over the fill that was durable.
  */
-import type { FileDir, FilePort, OpenOptions } from './file-port.js';
-import { writeReserveFill } from './reserve.js';
+import { type FileDir, type FilePort, type OpenOptions, writeReserveFill } from './file-port.js';
 
 export class MemoryFile implements FilePort {
   /** What reads see: the content, then any reserved space. */

@@ -13,7 +13,7 @@ import test from 'node:test';
 import { encodeFrame } from '../log/journal/frame.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from '../log/journal/journal.js';
 import { type JournalRecord, encodeRecord } from '../log/journal/record.js';
-import { isReserveFill } from '../log/reserve.js';
+import { isReserveFill } from '../log/file-port.js';
 import { sessionJournalRecords, writeJournal } from '../test/journal-records.js';
 import { NodeDir, NodeFile, RESERVE_BYTES } from './node-file.js';
 

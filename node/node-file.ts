@@ -7,8 +7,7 @@
  */
 import { closeSync, constants, existsSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { FileDir, FilePort, OpenOptions } from '../log/file-port.js';
-import { writeReserveFill } from '../log/reserve.js';
+import { type FileDir, type FilePort, type OpenOptions, writeReserveFill } from '../log/file-port.js';
 
 /**
  * How far a reserving file grows at a time: one write and sync of 256 KiB (~0.6 ms here) per

@@ -12,12 +12,11 @@
  * header whose length is out of range with a header's worth of bytes or more (a zero-filled
  * or overwritten region, e.g. a zeroed last 4 KiB that cuts acknowledged records).
  *
- * A file may keep reserved space after its frames (log/reserve.ts): fill where the next frame
+ * A file may keep reserved space after its frames (log/file-port.ts): fill where the next frame
  * would start ends the content, and a torn write over reserved space is measured up to the
  * fill that ends the file (docs/journal.md "Reserved space").
  */
-import type { FilePort } from '../file-port.js';
-import { reserveBeginsAt, reserveSuffixStart } from '../reserve.js';
+import { type FilePort, reserveBeginsAt, reserveSuffixStart } from '../file-port.js';
 import { crc32cUpdate } from './crc32c.js';
 
 export const FRAME_HEADER = 8;

@@ -1,6 +1,6 @@
 /**
  * The journal in a file that keeps reserved space after its content (docs/journal.md
- * "Reserved space"; log/reserve.ts), on the in-memory file with faults: the fill is never a
+ * "Reserved space"; log/file-port.ts), on the in-memory file with faults: the fill is never a
  * frame, zeros or 0xff; records survive reopen, which cuts the reserved space and goes on
  * appending where the content ends; a crash tearing an append over reserved space at any
  * byte loses only that record and is reported as torn; zeros where the last records were,
@@ -12,7 +12,7 @@ import test from 'node:test';
 import fc from 'fast-check';
 import { sessionJournalRecords, writeJournal } from '../../test/journal-records.js';
 import { MemoryDir, type MemoryFile } from '../memory-file.js';
-import { RESERVE_PERIOD, isReserveFill, reserveFillAt, reserveSuffixStart, writeReserveFill } from '../reserve.js';
+import { RESERVE_PERIOD, isReserveFill, reserveFillAt, reserveSuffixStart, writeReserveFill } from '../file-port.js';
 import { JournalCorruptError, MAX_FRAME_PAYLOAD, encodeFrame, scanFrames } from './frame.js';
 import { JOURNAL_FILE, Journal, openJournalFiles } from './journal.js';
 import { type JournalRecord, encodeRecord } from './record.js';
