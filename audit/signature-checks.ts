@@ -120,7 +120,7 @@ export class SignatureChecker {
   #fundingSig(channel: string, btx: Parameters<typeof spendingTx>[0], remoteFunding: Uint8Array, sig: { signature: Uint8Array; sighash: number }, commitment: boolean, what: string): SignatureCheck {
     const keys = this.#channels.get(channel);
     if (!keys) return { status: 'unchecked', how: `${what}: no get_channel_basepoints reply for ${channel} in the log states its funding key` };
-    const s = spendingTx(btx, commitment);
+    const s = spendingTx(btx, commitment, this.curve);
     if (!s.ok) return { status: 'bad', how: `${what}: the request's transaction cannot be signed (${s.why}) yet a signature was given` };
     const hash = witnessV0Sighash(s.tx, 0, fundingScript(keys.funding, remoteFunding), s.amountSat, sig.sighash);
     return this.#verify(sig.signature, hash, keys.funding, `${what} (BIP 143, funding key)`);
@@ -195,7 +195,7 @@ export class SignatureChecker {
         if (rep.name !== 'hsmd_sign_tx_reply') break;
         const keys = this.#channels.get(own);
         if (!keys) return { status: 'unchecked', how: `no get_channel_basepoints reply for ${own} in the log` };
-        const s = spendingTx(req.tx, false);
+        const s = spendingTx(req.tx, false, this.curve);
         if (!s.ok) return { status: 'bad', how: `the request's transaction cannot be signed (${s.why}) yet a signature was given` };
         // BOLT 3: htlcpubkey = htlc_basepoint + SHA256(per_commitment_point ‖ htlc_basepoint)·G.
         const key = derivePublicKey(this.curve, keys.basepoints.htlc, req.remote_per_commit_point);

@@ -11,7 +11,7 @@ import { WireError } from '../signer/wire/errors.js';
 import { decodeAs, encodeMessage, messageType } from '../signer/wire/messages.js';
 import type { Connection } from './connection.js';
 import { fdpass } from './fdpass.js';
-import { isCompressedPoint } from '../node/curve-native.js';
+import { fastCurve } from '../node/curve-native.js';
 
 export const WIRE_HSMD_CLIENT_HSMFD = messageType('hsmd_client_hsmfd');
 
@@ -34,7 +34,7 @@ export const towireClientHsmfd = (client: ClientContext): Uint8Array =>
   encodeMessage('hsmd_client_hsmfd', { id: client.peer, dbid: client.dbid, permissions: client.permissions });
 
 /** node_id_valid (common/node_id.c): the 33 bytes parse as a compressed secp256k1 point. */
-export const isValidNodeId = (id: Uint8Array): boolean => isCompressedPoint(id);
+export const isValidNodeId = (id: Uint8Array): boolean => fastCurve().isCompressedPoint(id);
 
 /** A new socketpair: our end wrapped as a socket, their end as a raw (blocking) fd. */
 export function newClientSocketpair(): { ours: net.Socket; theirs: number } {

@@ -6,16 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, fromHex, toHex, utf8 } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { signLowR, signRecoverableRfc6979, signSchnorrBip340, taggedHash } from '../signer/crypto/signatures.js';
 import { Signer } from '../signer/signer.js';
+import { assertAgreesOnCompressedPoints } from '../test/compressed-points.js';
 import { fixturePath, readJsonFixture } from '../test/fixtures.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
-import { fastCurve, isCompressedPoint, loadNativeCurve } from './curve-native.js';
+import { fastCurve, loadNativeCurve } from './curve-native.js';
 import { fromScalar, N, toScalar } from './curve-scalars.js';
 import { loadWasmCurve } from './curve-wasm.js';
 
@@ -231,33 +231,11 @@ for (const [name, curve] of backends) {
   });
 }
 
-test('isCompressedPoint: libsecp256k1 parse agrees with noble on points, non-points and other encodings', () => {
-  const parses = (p: Uint8Array): boolean => {
-    try {
-      secp256k1.Point.fromBytes(p);
-      return p.length === 33 && (p[0] === 2 || p[0] === 3);
-    } catch {
-      return false;
-    }
-  };
-  const next = prng('isCompressedPoint');
-  const P = fromHex('fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f');
-  const xs = [P, fromHex('fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc30'), new Uint8Array(32), new Uint8Array(32).fill(0xff)];
-  for (let i = 0; i < 300; i++) xs.push(next());
-  let valid = 0;
-  for (const x of xs) {
-    for (const prefix of [0, 2, 3, 4, 6, 7]) {
-      const p = concat(Uint8Array.of(prefix), x);
-      assert.equal(isCompressedPoint(p), parses(p), `${toHex(p)}`);
-      if (parses(p)) valid++;
-    }
-  }
-  assert.ok(valid > 200, 'about half of the x coordinates are on the curve, with either prefix');
-  const pub = nobleCurve.publicKey(new Uint8Array(32).fill(7));
-  assert.ok(isCompressedPoint(pub));
-  assert.ok(!isCompressedPoint(pub.subarray(0, 32)), 'too short');
-  assert.ok(!isCompressedPoint(concat(pub, Uint8Array.of(0))), 'too long');
-});
+for (const [name, curve] of backends) {
+  test(`${name}: isCompressedPoint agrees with @noble/curves' parser on points, non-points, x ≥ p and other shapes`, () => {
+    assertAgreesOnCompressedPoints((p) => curve.isCompressedPoint(p), `isCompressedPoint ${name}`);
+  });
+}
 
 test('fastCurve() is the native backend here', () => {
   assert.notEqual(fastCurve(), nobleCurve);

@@ -23,7 +23,7 @@
 import { createRequire } from 'node:module';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
-import { belowN, checkPoint, fromScalar, isSecretKey, N, toScalar } from './curve-scalars.js';
+import { belowN, checkPoint, fromScalar, isCompressedEncoding, isSecretKey, N, toScalar } from './curve-scalars.js';
 import { loadWasmCurve } from './curve-wasm.js';
 import { useNativeHashes } from './hashes-native.js';
 
@@ -129,6 +129,10 @@ function nativeCurveOn(addon: Secp256k1Addon, bip340: Pick<Curve, 'signSchnorr' 
       checkPoint(point);
       return addon.ecdh(point, priv);
     },
+
+    // secp256k1_ec_pubkey_parse (~6 µs): for 33 bytes it takes 02/03 ‖ x with x < p on the
+    // curve, nothing else; the package's wrapper throws on lengths other than 33 and 65.
+    isCompressedPoint: (p) => isCompressedEncoding(p) && addon.publicKeyVerify(p),
   };
 }
 
@@ -145,25 +149,6 @@ function loadAddon(): Secp256k1Addon | undefined {
 export function loadNativeCurve(): Curve | undefined {
   const addon = loadAddon();
   return addon && nativeCurveOn(addon, loadWasmCurve() ?? nobleCurve);
-}
-
-let pointParser: ((p: Uint8Array) => boolean) | undefined;
-
-/**
- * True if `p` is a compressed secp256k1 point (02/03 ‖ x, x on the curve): secp256k1_ec_pubkey_parse
- * through the addon (~6 µs), else noble's parse (~200 µs of BigInt square root).
- */
-export function isCompressedPoint(p: Uint8Array): boolean {
-  if (p.length !== 33 || (p[0] !== 2 && p[0] !== 3)) return false;
-  pointParser ??= loadAddon()?.publicKeyVerify ?? ((q) => {
-    try {
-      nobleCurve.pointAddTweak(q, new Uint8Array(32)); // a zero tweak parses q and returns it
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  return pointParser(p);
 }
 
 let chosen: Curve | undefined;

@@ -43,11 +43,14 @@ export function secretScalar(priv: Uint8Array): bigint {
   return toScalar(priv);
 }
 
+/** 33 bytes starting 02 or 03: what secp256k1_ec_pubkey_parse may take as a compressed key. */
+export const isCompressedEncoding = (p: Uint8Array): boolean => p.length === 33 && (p[0] === 2 || p[0] === 3);
+
 /**
  * The encodings nobleCurve parses: 33-byte compressed (02/03) or 65-byte uncompressed (04).
  * libsecp256k1's secp256k1_ec_pubkey_parse also takes hybrid 06/07 keys; we don't.
  */
 export function checkPoint(p: Uint8Array): void {
-  const ok = (p.length === 33 && (p[0] === 2 || p[0] === 3)) || (p.length === 65 && p[0] === 4);
+  const ok = isCompressedEncoding(p) || (p.length === 65 && p[0] === 4);
   if (!ok) throw new RangeError('invalid point encoding');
 }

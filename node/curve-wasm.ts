@@ -10,11 +10,12 @@
 import { createRequire } from 'node:module';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Curve } from '../signer/crypto/curve.js';
-import { checkPoint, fromScalar, N, secretScalar } from './curve-scalars.js';
+import { checkPoint, fromScalar, isCompressedEncoding, N, secretScalar } from './curve-scalars.js';
 
 /** The part of tiny-secp256k1 v2's API used here (lib/index.d.ts). */
 interface TinySecp256k1 {
   isPrivate(d: Uint8Array): boolean;
+  isPointCompressed(p: Uint8Array): boolean;
   pointFromScalar(d: Uint8Array, compressed?: boolean): Uint8Array | null;
   privateAdd(d: Uint8Array, tweak: Uint8Array): Uint8Array | null;
   pointAdd(a: Uint8Array, b: Uint8Array, compressed?: boolean): Uint8Array | null;
@@ -101,6 +102,9 @@ function wasmCurveOn(tiny: TinySecp256k1): Curve {
       secretScalar(priv);
       return sha256(orThrow(tiny.pointMultiply(point, priv, true), 'invalid scalar'));
     },
+
+    // secp256k1_ec_pubkey_parse of the 33 bytes (tiny checks the length only, libsecp256k1 the prefix too).
+    isCompressedPoint: (p) => isCompressedEncoding(p) && tiny.isPointCompressed(p),
   };
 }
 

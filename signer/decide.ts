@@ -4,7 +4,6 @@
  * Pure: the same context, state and envelope give the same decision, on Node and on the
  * device. The order of checks is hsmd's: capability gate, parse, initialised, handler.
  */
-import { isPoint } from './crypto/curve.js';
 import { badRequest, fatal, type Decision } from './decision.js';
 import type { Envelope } from './envelope.js';
 import { channelHandlers } from './handlers/channel.js';
@@ -50,7 +49,7 @@ export function decide(ctx: SignerContext, state: SignerState, env: Envelope): D
     throw e;
   }
   // fromwire_pubkey parses each pubkey as it reads it: a field that is no point fails the parse.
-  for (const at of pointsAt) if (!isPoint(ctx.curve, env.message.subarray(at, at + 33))) return badRequest('could not parse request');
+  for (const at of pointsAt) if (!ctx.curve.isCompressedPoint(env.message.subarray(at, at + 33))) return badRequest('could not parse request');
 
   const handler = HANDLERS[msg.name] as Handler<MessageName> | undefined;
   if (!handler) return badRequest('Unknown request');

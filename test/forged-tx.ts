@@ -4,6 +4,7 @@
  * that only the change differs from what CLN sent.
  */
 import { parseTx, serializeTx, serializeTxNoWitness, type Tx } from '../signer/bolt3/tx.js';
+import { nobleCurve } from '../signer/crypto/noble.js';
 import { parsePsbt, serializePsbt } from '../signer/psbt/psbt.js';
 import type { BitcoinTx } from '../signer/wire/tx-fields.js';
 
@@ -11,7 +12,7 @@ import type { BitcoinTx } from '../signer/wire/tx-fields.js';
 export function editedTx(bt: BitcoinTx, edit: (tx: Tx) => void): BitcoinTx {
   const tx = parseTx(bt.tx);
   edit(tx);
-  const psbt = parsePsbt(bt.psbt);
+  const psbt = parsePsbt(bt.psbt, nobleCurve);
   edit(psbt.tx);
   const at = psbt.global.findIndex((r) => r.key.length === 1 && r.key[0] === 0x00);
   psbt.global[at] = { key: psbt.global[at]!.key, value: serializeTxNoWitness(psbt.tx) };

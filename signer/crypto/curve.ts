@@ -46,16 +46,10 @@ export interface Curve {
   verifySchnorr(signature: Uint8Array, message: Uint8Array, xOnly: Uint8Array): boolean;
   /** libsecp256k1's default ECDH: SHA256(compressed(priv * P)). */
   ecdh(priv: Uint8Array, point: Uint8Array): Uint8Array;
-}
-
-const ZERO_TWEAK = new Uint8Array(32);
-
-/** True if `p` parses as a compressed point (CLN's pubkey_from_der): a zero tweak parses P and returns it. */
-export function isPoint(curve: Curve, p: Uint8Array): boolean {
-  try {
-    curve.pointAddTweak(p, ZERO_TWEAK);
-    return true;
-  } catch {
-    return false;
-  }
+  /**
+   * True if `p` is 33 bytes that secp256k1_ec_pubkey_parse takes as a compressed key: 02 or 03,
+   * then an x below p with x³ + 7 a square mod p (CLN's pubkey_from_der, node_id_valid). Any
+   * other length or prefix is false. A check only: nothing is computed from the point.
+   */
+  isCompressedPoint(p: Uint8Array): boolean;
 }

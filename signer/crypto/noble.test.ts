@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { assertAgreesOnCompressedPoints } from '../../test/compressed-points.js';
 import { readJsonFixture } from '../../test/fixtures.js';
 import { concat, fromHex, toHex } from '../bytes.js';
 import { nobleCurve as curve } from './noble.js';
@@ -44,6 +45,10 @@ test('isPrivateKey accepts exactly 1..n-1 (secp256k1_ec_seckey_verify)', () => {
   assert.equal(curve.isPrivateKey(nMinus1), true);
   assert.equal(curve.isPrivateKey(new Uint8Array(31).fill(1)), false);
   assert.throws(() => curve.publicKey(nBytes));
+});
+
+test("isCompressedPoint (the Jacobi symbol of x³ + 7) agrees with @noble/curves' parser on points, non-points, x ≥ p and other shapes", () => {
+  assertAgreesOnCompressedPoints((p) => curve.isCompressedPoint(p), 'isCompressedPoint noble');
 });
 
 test('BIP 340 signature with aux = 0^32 (BOLT 12 signature-test.json invoice_request)', () => {

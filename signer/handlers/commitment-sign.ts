@@ -26,7 +26,7 @@ export type SpendingTx = { readonly ok: true; readonly tx: Tx; readonly amountSa
  * Parses the transaction and the PSBT amount of input 0. CLN's own sanity checks of
  * commitments come first (libhsmd.c: "tx must have 1 input", "tx must have > 0 outputs").
  */
-export function spendingTx(btx: BitcoinTx, commitment: boolean): SpendingTx {
+export function spendingTx(btx: BitcoinTx, commitment: boolean, curve: Curve): SpendingTx {
   let tx: Tx;
   try {
     tx = parseTx(btx.tx);
@@ -38,7 +38,7 @@ export function spendingTx(btx: BitcoinTx, commitment: boolean): SpendingTx {
   if (tx.inputs.length === 0) return { ok: false, why: 'tx has no input 0' };
   // bitcoin_tx_hash_for_sig: psbt_input_get_amount(tx->psbt, 0) (bitcoin/psbt.c).
   try {
-    const psbt = parsePsbt(btx.psbt);
+    const psbt = parsePsbt(btx.psbt, curve);
     const spent = psbt.inputs.length > 0 ? spentOutput(psbt, 0) : undefined;
     if (spent === undefined) return { ok: false, why: 'malformed psbt: input 0 has no amount' };
     return { ok: true, tx, amountSat: spent.amountSat };

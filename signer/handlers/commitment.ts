@@ -50,7 +50,7 @@ const fundingKeys = (ctx: DecideContext, ref: ChannelRef) => {
 export const commitmentHandlers: HandlerTable = {
   // libhsmd.c handle_sign_remote_commitment_tx: SIGHASH_ALL over the 2-of-2 funding script.
   hsmd_sign_remote_commitment_tx: (ctx, state, env, m) => {
-    const s = spendingTx(m.tx, true);
+    const s = spendingTx(m.tx, true, ctx.curve);
     if (!s.ok) return badRequest(s.why);
     const ref = clientChannel(env);
     const channel = channelOf(state, ref);
@@ -84,7 +84,7 @@ export const commitmentHandlers: HandlerTable = {
   // libhsmd.c handle_sign_remote_htlc_tx: the HTLC key for their point; BOLT 3: with
   // option_anchors SIGHASH_SINGLE|SIGHASH_ANYONECANPAY, else SIGHASH_ALL.
   hsmd_sign_remote_htlc_tx: (ctx, state, env, m) => {
-    const s = spendingTx(m.tx, false);
+    const s = spendingTx(m.tx, false, ctx.curve);
     if (!s.ok) return badRequest(s.why);
     const ref = clientChannel(env);
     const keys = ctx.keys.channel(ref.peer, ref.dbid);
@@ -111,7 +111,7 @@ export const commitmentHandlers: HandlerTable = {
   hsmd_validate_commitment_tx: (ctx, state, env, m) => {
     const n = m.commit_num;
     if (n + 1n >= MAX_COMMITMENT) return badRequest(`bad per_commit_point ${n + 1n}`);
-    const s = spendingTx(m.tx, true);
+    const s = spendingTx(m.tx, true, ctx.curve);
     if (!s.ok) return badRequest(s.why);
     const ref = clientChannel(env);
     const channel = channelOf(state, ref);
@@ -193,7 +193,7 @@ export const commitmentHandlers: HandlerTable = {
 
   // libhsmd.c handle_sign_commitment_tx (master only): our own commitment, for broadcast.
   hsmd_sign_commitment_tx: (ctx, state, _env, m) => {
-    const s = spendingTx(m.tx, true);
+    const s = spendingTx(m.tx, true, ctx.curve);
     if (!s.ok) return badRequest(s.why);
     const ref = { peer: m.peer_id, dbid: m.channel_dbid };
     return enforce(ctx.policy, holderSignRules(channelOf(state, ref)?.commitments, m.commit_num), (): Decision => {

@@ -36,7 +36,7 @@ function derive(f: () => Uint8Array): Uint8Array | undefined {
  * must be sane (policy-sweep-destination, policy-onchain-fee-range).
  */
 function signToUs(ctx: DecideContext, wire: BitcoinTx, input: number, priv: Uint8Array, wscript: Uint8Array, sighash: number): Decision {
-  const parsed = readBitcoinTx(wire);
+  const parsed = readBitcoinTx(wire, ctx.curve);
   if (typeof parsed === 'string') return badRequest(parsed);
   const count = parsed.tx.inputs.length;
   if (input >= count) return badRequest(`bad input ${input} of ${count}`);
@@ -84,7 +84,7 @@ function penaltyToUs(ctx: DecideContext, peer: Uint8Array, dbid: bigint, input: 
 interface LocalHtlc { commit_num: bigint; tx: BitcoinTx; wscript: Uint8Array; option_anchor_outputs: boolean }
 /** do_sign_local_htlc_tx: our own HTLC-success/timeout tx (its output is ours by construction). */
 function localHtlcTx(ctx: DecideContext, peer: Uint8Array, dbid: bigint, input: number, m: LocalHtlc): Decision {
-  const parsed = readBitcoinTx(m.tx);
+  const parsed = readBitcoinTx(m.tx, ctx.curve);
   if (typeof parsed === 'string') return badRequest(parsed);
   const count = parsed.tx.inputs.length;
   if (input >= count) return badRequest(`bad input ${input} of ${count}`);

@@ -23,10 +23,10 @@ export interface ParsedBitcoinTx {
 }
 
 /** Parses a PSBT; a string describes why it is malformed. */
-export function readPsbt(bytes: Uint8Array | undefined): Psbt | string {
+export function readPsbt(bytes: Uint8Array | undefined, curve: Curve): Psbt | string {
   if (bytes === undefined) return 'NULL psbt';
   try {
-    return parsePsbt(bytes);
+    return parsePsbt(bytes, curve);
   } catch (e) {
     if (e instanceof PsbtError) return `malformed PSBT: ${e.message}`;
     throw e;
@@ -37,7 +37,7 @@ export function readPsbt(bytes: Uint8Array | undefined): Psbt | string {
  * fromwire_bitcoin_tx: the tx and its PSBT. We also require the PSBT's unsigned tx to be
  * the same transaction, since the policies read outputs and amounts from the PSBT.
  */
-export function readBitcoinTx(wire: BitcoinTx): ParsedBitcoinTx | string {
+export function readBitcoinTx(wire: BitcoinTx, curve: Curve): ParsedBitcoinTx | string {
   let tx: Tx;
   try {
     tx = parseTx(wire.tx);
@@ -45,7 +45,7 @@ export function readBitcoinTx(wire: BitcoinTx): ParsedBitcoinTx | string {
     if (e instanceof WireError) return `malformed transaction: ${e.message}`;
     throw e;
   }
-  const psbt = readPsbt(wire.psbt);
+  const psbt = readPsbt(wire.psbt, curve);
   if (typeof psbt === 'string') return psbt;
   if (!equal(serializeTxNoWitness(psbt.tx), serializeTxNoWitness(tx))) return 'PSBT does not describe the transaction';
   return { tx, psbt };

@@ -52,7 +52,7 @@ export const onchainHandlers: HandlerTable = {
   // handle_sign_splice_tx: the funding input `input_index`, SIGHASH_ALL.
   // The splice's outputs: policy-onchain-destination, its own new funding output allowed.
   hsmd_sign_splice_tx: (ctx, state, env, { tx, remote_funding_key, input_index }) => {
-    const parsed = readBitcoinTx(tx);
+    const parsed = readBitcoinTx(tx, ctx.curve);
     if (typeof parsed === 'string') return badRequest(parsed);
     const ch = ctx.keys.channel(env.client.peer, env.client.dbid);
     const wscript = fundingScript(ch.fundingPublicKey, remote_funding_key);
@@ -80,7 +80,7 @@ function walletPsbt(
   reply: (psbt: Uint8Array) => Uint8Array,
   options: { readonly more?: (psbt: Psbt) => string | undefined; readonly exempt?: (psbt: Psbt) => (index: number) => boolean } = {},
 ): Decision {
-  const psbt = readPsbt(wire);
+  const psbt = readPsbt(wire, ctx.curve);
   if (typeof psbt === 'string') return badRequest(psbt);
   const violations = [
     ...walletDestinations(ctx, state, psbt, { exempt: options.exempt?.(psbt) }),
@@ -104,7 +104,7 @@ function mutualClose(
   tx: BitcoinTx,
   remoteFundingKey: Uint8Array,
 ): Decision {
-  const parsed = readBitcoinTx(tx);
+  const parsed = readBitcoinTx(tx, ctx.curve);
   if (typeof parsed === 'string') return badRequest(parsed);
   if (parsed.tx.inputs.length === 0) return badRequest('bad input 0 of 0');
   const spent = allSpent(parsed.psbt);

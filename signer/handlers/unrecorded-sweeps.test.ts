@@ -66,7 +66,7 @@ function assertSweepSignature(d: Decision, tx: BitcoinTx, wscript: Uint8Array, p
   assert.equal(sig.sighash, sighash, 'sighash byte');
   assert.ok(sig.signature[0]! < 0x80, 'CLN sign_hash grinds for low R');
   const parsed = parseTx(tx.tx);
-  const amount = spentOutput(parsePsbt(tx.psbt), 0)!.amountSat;
+  const amount = spentOutput(parsePsbt(tx.psbt, curve), 0)!.amountSat;
   const hash = witnessV0Sighash(parsed, 0, wscript, amount, sighash);
   assert.ok(curve.verify(sig.signature, hash, pub), 'signature verifies under the BOLT 3 key');
 }

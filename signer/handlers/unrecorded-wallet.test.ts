@@ -121,7 +121,7 @@ test('sign_withdrawal (7) with a mnemonic secret signs P2TR and P2WPKH inputs wi
     is_in_coinbase: false,
   });
   const reply = decodeAs('hsmd_sign_withdrawal_reply', frameOf(session.send(encodeMessage('hsmd_sign_withdrawal', { inputs: [utxo(0), utxo(1)], psbt }))));
-  const signed = parsePsbt(reply.psbt!);
+  const signed = parsePsbt(reply.psbt!, curve);
   // The sighashes come from bitcoinjs-lib, an implementation independent of ours.
   const oracle = Transaction.fromBuffer(serializeTxNoWitness(tx));
 

@@ -5,7 +5,7 @@
  * rules (test vector 5).
  */
 import { concat, toHex, utf8 } from '../bytes.js';
-import { type Curve, isPoint } from '../crypto/curve.js';
+import type { Curve } from '../crypto/curve.js';
 import { hmacSha512 } from '../crypto/hashes.js';
 import { hash160 } from '../crypto/signatures.js';
 import { base58CheckDecode, base58CheckEncode } from './base58.js';
@@ -180,7 +180,7 @@ export function parseExtendedKey(curve: Curve, bytes: Uint8Array): ExtendedKey {
   }
   if (prefix === 0) throw new Error('pubkey version / prvkey mismatch');
   if (prefix !== 2 && prefix !== 3) throw new Error('invalid pubkey prefix ' + toHex(keyData.subarray(0, 1)));
-  if (!isPoint(curve, keyData)) throw new Error('invalid pubkey ' + toHex(keyData));
+  if (!curve.isCompressedPoint(keyData)) throw new Error('invalid pubkey ' + toHex(keyData));
   return { ...common, publicKey: keyData };
 }
 

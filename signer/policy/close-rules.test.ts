@@ -16,6 +16,7 @@ import { editedTx } from '../../test/forged-tx.js';
 import { sessionPolicy, sessionRequests, sessionSignerOptions } from '../../test/session-records.js';
 import { toHex } from '../bytes.js';
 import { parseTx, type Tx } from '../bolt3/tx.js';
+import { nobleCurve } from '../crypto/noble.js';
 import type { Decision } from '../decision.js';
 import { parsePsbt } from '../psbt/psbt.js';
 import { spentOutput } from '../psbt/sign.js';
@@ -112,7 +113,7 @@ test(`${HOLDER_SHUTDOWN_SCRIPT}: a close to an upfront script allowlisted at set
 /** The recorded close's fee: the funding amount (its PSBT input) less the outputs. */
 function recordedFee(name: typeof L1 | typeof L2): bigint {
   const m = decodeAs('hsmd_sign_mutual_close_tx', sessionRequests(name).find((r) => r.exchange.seq === CLOSE[name])!.envelope.message);
-  const funding = spentOutput(parsePsbt(m.tx.psbt), 0)!.amountSat;
+  const funding = spentOutput(parsePsbt(m.tx.psbt, nobleCurve), 0)!.amountSat;
   return parseTx(m.tx.tx).outputs.reduce((a, o) => a - o.amountSat, funding);
 }
 

@@ -39,7 +39,7 @@ function atFunding(policy: PolicyConfig): { send: (frame: Uint8Array) => Decisio
 /** The withdrawal with every input asking for `sighash` (PSBT_IN_SIGHASH_TYPE, 4 bytes little-endian). */
 function asking(withdrawal: Uint8Array, sighash: number): Uint8Array {
   const m = decodeAs('hsmd_sign_withdrawal', withdrawal);
-  const psbt = parsePsbt(m.psbt!);
+  const psbt = parsePsbt(m.psbt!, curve);
   for (const input of psbt.inputs) addRecord(input, record(PSBT_IN_SIGHASH_TYPE, new Uint8Array(0), Uint8Array.of(sighash, 0, 0, 0)));
   return encodeMessage('hsmd_sign_withdrawal', { ...m, psbt: serializePsbt(psbt) });
 }
@@ -47,7 +47,7 @@ function asking(withdrawal: Uint8Array, sighash: number): Uint8Array {
 /** The sighash byte of every signature the signed PSBT carries. */
 function signedTypes(d: Decision): number[] {
   assert.equal(d.reply.kind, 'frame', JSON.stringify(d.reply));
-  const psbt = parsePsbt(decodeAs('hsmd_sign_withdrawal_reply', (d.reply as { frame: Uint8Array }).frame).psbt!);
+  const psbt = parsePsbt(decodeAs('hsmd_sign_withdrawal_reply', (d.reply as { frame: Uint8Array }).frame).psbt!, curve);
   return psbt.inputs.flatMap((input) => [
     ...recordsOf(input, PSBT_IN_PARTIAL_SIG).map((r) => r.value[r.value.length - 1]!),
     ...recordsOf(input, PSBT_IN_TAP_KEY_SIG).map((r) => (r.value.length === 65 ? r.value[64]! : 0)),

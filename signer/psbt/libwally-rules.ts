@@ -18,9 +18,14 @@
  *
  * Each check returns why it refuses, or undefined.
  */
+import { concat } from '../bytes.js';
 import { readTx, type Tx } from '../bolt3/tx.js';
+import type { Curve } from '../crypto/curve.js';
 import { WireReader } from '../wire/reader.js';
 import type { PsbtRecord } from './psbt.js';
+
+/** The one curve operation these checks need. */
+export type PointCheck = Pick<Curve, 'isCompressedPoint'>;
 
 /** 21 million BTC in satoshi (libwally's WALLY_SATOSHI_MAX). */
 const MAX_SATOSHI = 21_000_000n * 100_000_000n;
@@ -54,58 +59,38 @@ const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 const P = 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2fn;
 
-/**
- * The Jacobi symbol (a/n) for odd n > 0 (binary algorithm with quadratic reciprocity); for the
- * prime p it is the Legendre symbol, ~8× faster in BigInt than Euler's criterion a^((p-1)/2),
- * which cost ~0.2 ms a key: 19 ms of a recorded session's 59 PSBTs.
- */
-function jacobi(a: bigint, n: bigint): number {
-  let t = 1;
-  a %= n;
-  while (a !== 0n) {
-    while ((a & 1n) === 0n) {
-      a >>= 1n;
-      const r = n & 7n;
-      if (r === 3n || r === 5n) t = -t;
-    }
-    [a, n] = [n, a];
-    if ((a & 3n) === 3n && (n & 3n) === 3n) t = -t;
-    a %= n;
-  }
-  return n === 1n ? t : 0;
-}
-
 const fieldElement = (b: Uint8Array): bigint => b.reduce((n, byte) => (n << 8n) | BigInt(byte), 0n);
-const curveRhs = (x: bigint): bigint => (((x * x) % P) * x + 7n) % P;
 
-/** An x coordinate of a curve point: below p and x³ + 7 a square mod p (it is never 0). */
-function isCurveX(x: bigint): boolean {
-  return x < P && jacobi(curveRhs(x), P) === 1;
-}
-
-/** libsecp256k1's ec_pubkey_parse: compressed (02/03), uncompressed (04) or hybrid (06/07, y's parity in the prefix). */
-export function isPublicKey(key: Uint8Array): boolean {
-  if (key.length === 33) return (key[0] === 0x02 || key[0] === 0x03) && isCurveX(fieldElement(key.subarray(1)));
+/**
+ * libsecp256k1's ec_pubkey_parse: compressed (02/03) through the curve; uncompressed (04) or
+ * hybrid (06/07, y's parity in the prefix) by y² = x³ + 7 directly (a product, no power or symbol).
+ */
+export function isPublicKey(key: Uint8Array, curve: PointCheck): boolean {
+  if (key.length === 33) return curve.isCompressedPoint(key);
   if (key.length !== 65 || ![0x04, 0x06, 0x07].includes(key[0]!)) return false;
   const x = fieldElement(key.subarray(1, 33));
   const y = fieldElement(key.subarray(33));
-  if (x >= P || y >= P || (y * y) % P !== curveRhs(x)) return false;
+  if (x >= P || y >= P || (y * y) % P !== (((x * x) % P) * x + 7n) % P) return false;
   return key[0] === 0x04 || (key[0]! & 1) === Number(y & 1n);
+}
+
+/** An x-only key (BIP 340): the x of a curve point, i.e. 02 ‖ x parses. */
+export function isXOnlyKey(key: Uint8Array, curve: PointCheck): boolean {
+  return key.length === 32 && curve.isCompressedPoint(concat(Uint8Array.of(0x02), key));
 }
 
 /** A fingerprint and whole 4-byte path elements (libwally's keypath value check). */
 const isOrigin = (value: Uint8Array): boolean => value.length >= 4 && value.length % 4 === 0;
 
 /** BIP 32 derivation (input 0x06, output 0x02): wally_keypath_public_key_verify. */
-function derivationRule(r: PsbtRecord): string | undefined {
-  if (!isPublicKey(r.key.subarray(1))) return 'a BIP 32 derivation key is not a public key';
+function derivationRule(r: PsbtRecord, curve: PointCheck): string | undefined {
+  if (!isPublicKey(r.key.subarray(1), curve)) return 'a BIP 32 derivation key is not a public key';
   return isOrigin(r.value) ? undefined : 'a BIP 32 derivation value is not a fingerprint and path';
 }
 
 /** Taproot BIP 32 derivation (input 0x16, output 0x07): libwally's pull_taproot_derivation. */
-function tapDerivationRule(r: PsbtRecord): string | undefined {
-  const xonly = r.key.subarray(1);
-  if (xonly.length !== 32 || !isCurveX(fieldElement(xonly))) return 'a taproot derivation key is not an x-only public key';
+function tapDerivationRule(r: PsbtRecord, curve: PointCheck): string | undefined {
+  if (!isXOnlyKey(r.key.subarray(1), curve)) return 'a taproot derivation key is not an x-only public key';
   try {
     const v = new WireReader(r.value);
     const hashes = v.compactSize('any');
@@ -163,8 +148,11 @@ const notEmpty = (what: string) => (r: PsbtRecord): string | undefined => (r.val
 const sizes = (what: string, ...lengths: number[]) => (r: PsbtRecord): string | undefined =>
   lengths.includes(r.value.length) ? undefined : `${what} is not of ${lengths.join(' or ')} bytes`;
 
-const GLOBAL_VALUES: ReadonlyMap<number, (r: PsbtRecord) => string | undefined> = new Map([[0xfb, sizes('the PSBT version', 4)]]);
-const INPUT_VALUES: ReadonlyMap<number, (r: PsbtRecord) => string | undefined> = new Map([
+/** A value check of one record type; the curve for the ones with keys. */
+type ValueRule = (r: PsbtRecord, curve: PointCheck) => string | undefined;
+
+const GLOBAL_VALUES: ReadonlyMap<number, ValueRule> = new Map([[0xfb, sizes('the PSBT version', 4)]]);
+const INPUT_VALUES: ReadonlyMap<number, ValueRule> = new Map([
   [0x00, (r: PsbtRecord) => nonWitnessUtxoRule(r.value)],
   [0x01, (r: PsbtRecord) => witnessUtxoRule(r.value)],
   [0x03, sizes('the sighash type', 4)],
@@ -178,7 +166,7 @@ const INPUT_VALUES: ReadonlyMap<number, (r: PsbtRecord) => string | undefined> =
   [0x17, sizes('the taproot internal key', 32)],
   [0x18, sizes('the taproot merkle root', 32)],
 ]);
-const OUTPUT_VALUES: ReadonlyMap<number, (r: PsbtRecord) => string | undefined> = new Map([
+const OUTPUT_VALUES: ReadonlyMap<number, ValueRule> = new Map([
   [0x00, notEmpty('the redeem script')],
   [0x01, notEmpty('the witness script')],
   [0x02, derivationRule],
@@ -186,9 +174,9 @@ const OUTPUT_VALUES: ReadonlyMap<number, (r: PsbtRecord) => string | undefined> 
   [0x07, tapDerivationRule],
 ]);
 
-function valueRule(map: readonly PsbtRecord[], rules: ReadonlyMap<number, (r: PsbtRecord) => string | undefined>, what: string): string | undefined {
+function valueRule(map: readonly PsbtRecord[], rules: ReadonlyMap<number, ValueRule>, what: string, curve: PointCheck): string | undefined {
   for (const r of map) {
-    const why = rules.get(r.key[0]!)?.(r);
+    const why = rules.get(r.key[0]!)?.(r, curve);
     if (why) return `${what}: ${why}`;
   }
   return undefined;
@@ -218,14 +206,20 @@ export function dropZeroSighashes(inputs: PsbtRecord[][]): void {
 }
 
 /** The first thing libwally refuses in these maps (the unsigned transaction already read), or undefined. */
-export function libwallyRefuses(tx: Tx, global: readonly PsbtRecord[], inputs: readonly PsbtRecord[][], outputs: readonly PsbtRecord[][]): string | undefined {
+export function libwallyRefuses(
+  tx: Tx,
+  global: readonly PsbtRecord[],
+  inputs: readonly PsbtRecord[][],
+  outputs: readonly PsbtRecord[][],
+  curve: PointCheck,
+): string | undefined {
   const txWhy = txAmountRule(tx);
   if (txWhy) return `unsigned transaction: ${txWhy}`;
   return (
     mapRule(global, GLOBAL, 'global') ??
-    valueRule(global, GLOBAL_VALUES, 'global') ??
-    firstOf(inputs, (m, k) => mapRule(m, INPUT, `input ${k}`) ?? valueRule(m, INPUT_VALUES, `input ${k}`) ?? sighashRule(m)) ??
-    firstOf(outputs, (m, k) => mapRule(m, OUTPUT, `output ${k}`) ?? valueRule(m, OUTPUT_VALUES, `output ${k}`))
+    valueRule(global, GLOBAL_VALUES, 'global', curve) ??
+    firstOf(inputs, (m, k) => mapRule(m, INPUT, `input ${k}`) ?? valueRule(m, INPUT_VALUES, `input ${k}`, curve) ?? sighashRule(m)) ??
+    firstOf(outputs, (m, k) => mapRule(m, OUTPUT, `output ${k}`) ?? valueRule(m, OUTPUT_VALUES, `output ${k}`, curve))
   );
 }
 

@@ -9,6 +9,7 @@ import test from 'node:test';
 import { fixturePath } from '../../test/fixtures.js';
 import { loadTranscript } from '../../test/transcript.js';
 import { fromHex, toHex } from '../bytes.js';
+import { nobleCurve } from '../crypto/noble.js';
 import { decodeMessage } from '../wire/messages.js';
 import { PsbtError, addRecord, parsePsbt, record, serializePsbt } from './psbt.js';
 
@@ -42,22 +43,22 @@ function recordedPsbts(): Uint8Array[] {
 test('every recorded PSBT round-trips byte for byte', () => {
   const psbts = recordedPsbts();
   assert.ok(psbts.length > 100, `found ${psbts.length} PSBTs`);
-  for (const bytes of psbts) assert.equal(toHex(serializePsbt(parsePsbt(bytes))), toHex(bytes));
+  for (const bytes of psbts) assert.equal(toHex(serializePsbt(parsePsbt(bytes, nobleCurve))), toHex(bytes));
 });
 
 test('an added record lands at the end of its group, before later groups and unknowns', () => {
   // session-basic-l1 seq 80 request: input 0 = non-witness and witness utxo, two proprietary records.
-  const psbt = parsePsbt(recordedPsbts().find((p) => toHex(p).includes('333c10202dba58df'))!);
+  const psbt = parsePsbt(recordedPsbts().find((p) => toHex(p).includes('333c10202dba58df'))!, nobleCurve);
   const input = psbt.inputs[0]!;
   assert.deepEqual(input.map((r) => r.key[0]), [0x00, 0x01, 0xfc, 0xfc]);
   addRecord(input, record(0x06, new Uint8Array(33).fill(2), new Uint8Array(8)));
   addRecord(input, record(0x02, new Uint8Array(33).fill(2), Uint8Array.of(0x30, 0x01)));
-  const order = parsePsbt(serializePsbt(psbt)).inputs[0]!.map((r) => r.key[0]);
+  const order = parsePsbt(serializePsbt(psbt), nobleCurve).inputs[0]!.map((r) => r.key[0]);
   assert.deepEqual(order, [0x00, 0x01, 0x02, 0x06, 0xfc, 0xfc]);
 });
 
 test('malformed PSBTs are PsbtErrors', () => {
-  assert.throws(() => parsePsbt(fromHex('70736274fe00')), PsbtError);
-  assert.throws(() => parsePsbt(fromHex('70736274ff00')), PsbtError); // no unsigned tx
-  assert.throws(() => parsePsbt(fromHex('70736274ff0100')), PsbtError); // truncated
+  assert.throws(() => parsePsbt(fromHex('70736274fe00'), nobleCurve), PsbtError);
+  assert.throws(() => parsePsbt(fromHex('70736274ff00'), nobleCurve), PsbtError); // no unsigned tx
+  assert.throws(() => parsePsbt(fromHex('70736274ff0100'), nobleCurve), PsbtError); // truncated
 });

@@ -24,7 +24,7 @@ import { readTx, type Tx } from '../bolt3/tx.js';
 import { WireError } from '../wire/errors.js';
 import { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
-import { dropZeroSighashes, libwallyRefuses, trimNonWitnessUtxos } from './libwally-rules.js';
+import { dropZeroSighashes, libwallyRefuses, trimNonWitnessUtxos, type PointCheck } from './libwally-rules.js';
 
 /** One key-value record; `key` starts with the key type (a CompactSize, always one byte here). */
 export interface PsbtRecord {
@@ -124,17 +124,20 @@ function readMap(r: WireReader, what: string): PsbtRecord[] {
   }
 }
 
-/** Parses a version 0 PSBT (what lightningd sends: towire_wally_psbt converts to v0). */
-export function parsePsbt(bytes: Uint8Array): Psbt {
+/**
+ * Parses a version 0 PSBT (what lightningd sends: towire_wally_psbt converts to v0); `curve`
+ * checks the derivation records' keys as libwally has libsecp256k1 parse them.
+ */
+export function parsePsbt(bytes: Uint8Array, curve: PointCheck): Psbt {
   try {
-    return readPsbtFields(new WireReader(bytes));
+    return readPsbtFields(new WireReader(bytes), curve);
   } catch (e) {
     if (e instanceof WireError) throw new PsbtError(`PSBT ${e.message}`);
     throw e;
   }
 }
 
-function readPsbtFields(r: WireReader): Psbt {
+function readPsbtFields(r: WireReader, curve: PointCheck): Psbt {
   if (!sameBytes(r.bytes(5), MAGIC)) throw new PsbtError('not a PSBT (bad magic)');
   const global = readMap(r, 'global');
   const version = global.find((g) => keyType(g) === PSBT_GLOBAL_VERSION);
@@ -156,7 +159,7 @@ function readPsbtFields(r: WireReader): Psbt {
   const inputs = tx.inputs.map((_, k) => readMap(r, `input ${k}`));
   const outputs = tx.outputs.map((_, k) => readMap(r, `output ${k}`));
   // libwally stops after the last output map: bytes after it are ignored, not refused (docs/hsmd-protocol.md#field-encodings).
-  const refused = libwallyRefuses(tx, global, inputs, outputs);
+  const refused = libwallyRefuses(tx, global, inputs, outputs, curve);
   if (refused) throw new PsbtError(refused);
   trimNonWitnessUtxos(inputs);
   dropZeroSighashes(inputs);

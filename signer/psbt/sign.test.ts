@@ -32,7 +32,7 @@ function spend(sighashType: number): Psbt {
 
 test('a segwit v0 input is signed with each hash type libwally takes, and refused with any other', () => {
   for (const type of [0x01, 0x02, 0x03, 0x81, 0x82, 0x83]) {
-    const psbt = parsePsbt(spend(type).toBuffer());
+    const psbt = parsePsbt(spend(type).toBuffer(), nobleCurve);
     assert.equal(signPsbtWithKey(nobleCurve, psbt, PRIV), undefined, `type ${type}`);
     const sig = psbt.inputs[0]!.find((r) => r.key[0] === 0x02)!.value;
     assert.equal(sig.at(-1), type);
@@ -42,7 +42,7 @@ test('a segwit v0 input is signed with each hash type libwally takes, and refuse
     assert.ok(nobleCurve.verify(derToCompact(der), hash, PUB), `type ${type}: the signature verifies`);
   }
   for (const type of [0x04, 0x84, 0x41]) {
-    const psbt = parsePsbt(spend(type).toBuffer());
+    const psbt = parsePsbt(spend(type).toBuffer(), nobleCurve);
     assert.match(signPsbtWithKey(nobleCurve, psbt, PRIV) ?? '', /input 0: unsupported sighash/, `type ${type}`);
     assert.ok(!psbt.inputs[0]!.some((r) => r.key[0] === 0x02), 'nothing signed');
   }
