@@ -27,27 +27,31 @@ export function syncDir(path: string): void {
 
 export class NodeFile implements FilePort {
   readonly #fd: number;
-  readonly #reserve: boolean;
-  /** Where the content ends: appends go here (the file's size at opening, as the port's contract says). */
-  #end: number;
-  /** The file's size: the content, then reserved space. */
-  #size: number;
+  /**
+   * With reserved space, where the content ends and the file's size: this process is the
+   * journal's only writer (its directory's lock). Undefined for a file that only appends.
+   */
+  readonly #reserved: { end: number; size: number } | undefined;
 
-  /** Opens (creating it if absent) the file at `name` for reading and writing. */
+  /** Opens (creating it if absent) the file at `name` for reading and appending. */
   constructor(readonly name: string, options: OpenOptions = {}) {
     const created = !existsSync(name);
-    this.#fd = openSync(name, constants.O_RDWR | constants.O_CREAT, 0o600);
+    // A file that only appends is opened O_APPEND: every write goes to the end, whatever the
+    // position and whoever else has it open. Reserved space is written over in place.
+    this.#fd = openSync(name, options.reserve ? constants.O_RDWR | constants.O_CREAT : 'a+', 0o600);
     if (created) syncDir(dirname(name));
-    this.#reserve = options.reserve === true;
-    this.#end = this.#size = fstatSync(this.#fd).size;
+    if (options.reserve) {
+      const size = fstatSync(this.#fd).size;
+      this.#reserved = { end: size, size };
+    }
   }
 
   size(): number {
-    return this.#size;
+    return this.#reserved?.size ?? fstatSync(this.#fd).size;
   }
 
   read(offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(Math.max(0, Math.min(length, this.#size - offset)));
+    const out = new Uint8Array(Math.max(0, Math.min(length, this.size() - offset)));
     let done = 0;
     while (done < out.length) {
       const n = readSync(this.#fd, out, done, out.length - done, offset + done);
@@ -58,17 +62,24 @@ export class NodeFile implements FilePort {
   }
 
   append(bytes: Uint8Array): void {
-    const end = this.#end + bytes.length;
+    const r = this.#reserved;
+    if (r === undefined) return this.#write(bytes, null);
+    const end = r.end + bytes.length;
     let write = bytes;
-    if (this.#reserve && end > this.#size) {
+    if (end > r.size) {
       // Past the reserved space: the bytes and a new stretch of fill in one write.
-      write = new Uint8Array(Math.ceil(end / RESERVE_BYTES) * RESERVE_BYTES - this.#end);
+      write = new Uint8Array(Math.ceil(end / RESERVE_BYTES) * RESERVE_BYTES - r.end);
       write.set(bytes);
-      writeReserveFill(write, bytes.length, this.#end);
+      writeReserveFill(write, bytes.length, r.end);
     }
-    for (let done = 0; done < write.length; ) done += writeSync(this.#fd, write, done, write.length - done, this.#end + done);
-    this.#size = Math.max(this.#size, this.#end + write.length);
-    this.#end = end;
+    this.#write(write, r.end);
+    r.size = Math.max(r.size, r.end + write.length);
+    r.end = end;
+  }
+
+  /** Writes all of `bytes` at `position` (null: at the end, O_APPEND). */
+  #write(bytes: Uint8Array, position: number | null): void {
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.#fd, bytes, done, bytes.length - done, position === null ? null : position + done);
   }
 
   /** fdatasync: the data and whatever reading it back needs (the size, where it changed), not the times. */
@@ -82,7 +93,7 @@ export class NodeFile implements FilePort {
 
   truncate(length: number): void {
     ftruncateSync(this.#fd, length);
-    this.#end = this.#size = length;
+    if (this.#reserved) this.#reserved.end = this.#reserved.size = length;
   }
 
   close(): void {
