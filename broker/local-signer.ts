@@ -106,7 +106,10 @@ export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSig
       decisions = turn.map((w) => batch.handle({ ...w.request, id: w.id }));
       batch.commit();
     } catch (e) {
-      for (const w of turn) w.reject(e);
+      // A journal that failed to write or sync: nothing more is signed from this process.
+      const stopped = core.stoppedBy;
+      if (stopped) for (const w of turn) w.resolve({ kind: 'fatal', failure: 'internal', description: journalFailedAdvice(stopped) });
+      else for (const w of turn) w.reject(e);
       return;
     }
     turn.forEach((w, i) => {
@@ -131,6 +134,12 @@ export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSig
     },
   };
 }
+
+/** What lightningd's log says when the journal could not be written or synced. */
+export const journalFailedAdvice = (e: Error): string =>
+  `signer journal: a write or sync failed (${e.message}), so what was decided may not be on the disk: ` +
+  'this hsmd signs nothing more. Free space on the disk or replace it, then restart lightningd: ' +
+  'the journal is recovered as far as the disk kept it, and every reply it holds is given again (docs/journal.md "Write-ahead")';
 
 /** Rules demoted to warnings still deserve a loud line in lightningd's log. */
 export function logPolicyWarnings(decision: Decision, log: LocalSignerOptions['log']): void {

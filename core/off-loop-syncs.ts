@@ -29,8 +29,16 @@ export class OffLoopSyncs {
     return !this.#syncing;
   }
 
-  /** A sync off the loop failed: nothing more may be decided or answered. */
+  /** A sync (or a write) failed: nothing more may be decided or answered. */
   get broken(): Error | undefined {
+    return this.#broken;
+  }
+
+  /** Stops for good after a failed write or sync (the first failure is kept); the batches waiting fail with it. */
+  stop(e: unknown): Error {
+    this.#syncing = false;
+    this.#broken ??= e instanceof Error ? e : new Error(String(e));
+    for (const w of this.#waiting.splice(0)) w.reject(this.#broken);
     return this.#broken;
   }
 
@@ -62,11 +70,7 @@ export class OffLoopSyncs {
     const upTo = this.#appended;
     const lastId = this.host.lastId();
     this.#syncing = true;
-    const fail = (e: unknown): void => {
-      this.#syncing = false;
-      this.#broken = e instanceof Error ? e : new Error(String(e));
-      for (const w of this.#waiting.splice(0)) w.reject(this.#broken);
-    };
+    const fail = (e: unknown): void => void this.stop(e);
     this.host.syncAsync().then(() => {
       this.#syncing = false;
       try {

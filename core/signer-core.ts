@@ -166,9 +166,10 @@ export class SignerCore {
   commit(source: string, events: readonly SignerEvent[], at: number): SourcedRecord {
     assertSourceName(source);
     if (this.#inBatch) throw new Error(`SignerCore.commit(${source}) inside a request batch: commit the batch first`);
+    if (this.#syncs.broken) throw this.#syncs.broken;
     const record: SourcedRecord = { source, seq: this.lastSeq(source) + 1n, at, events };
-    const payload = this.journal.appendSourced(record);
-    this.journal.sync(); // write-ahead: durable before it is applied or acted on
+    const payload = this.#io(() => this.journal.appendSourced(record));
+    this.#io(() => this.journal.sync()); // write-ahead: durable before it is applied or acted on
     this.#sources.set(source, record.seq);
     this.signer.apply(events);
     this.#pushUnsynced(payload);
@@ -183,12 +184,17 @@ export class SignerCore {
     if (early) return early;
     const { decision, record, payload } = this.#decideAndAppend(env, requestDigest);
     const mustSync = this.#mustSync(decision.events.length > 0);
-    if (mustSync) this.journal.sync(); // write-ahead: durable before it is applied or answered
+    if (mustSync) this.#io(() => this.journal.sync()); // write-ahead: durable before it is applied or answered
     this.signer.apply(decision.events);
     this.#replies.handled(record);
     this.#pushUnsynced(payload);
     if (mustSync) this.#synced();
     return { ...decision, replayed: false };
+  }
+
+  /** The failed write or sync that stopped this core (#io), if one did. */
+  get stoppedBy(): Error | undefined {
+    return this.#syncs.broken;
   }
 
   /** Records answered but not yet synced (only with syncReadOnly false); flush() syncs them. */
@@ -207,8 +213,9 @@ export class SignerCore {
    */
   flush(): void {
     if (this.#inBatch) return;
+    if (this.#syncs.broken) throw this.#syncs.broken;
     if (this.#unsynced.length > 0) {
-      this.journal.sync();
+      this.#io(() => this.journal.sync());
       this.#synced();
     }
     if (this.options.markAtFlush) this.#raiseMark();
@@ -293,12 +300,12 @@ export class SignerCore {
       if (committed) return false;
       committed = true;
       this.#inBatch = false;
-      this.journal.write(); // the batch's records in one write, before any acknowledgement or reply
+      this.#io(() => this.journal.write()); // the batch's records in one write, before any acknowledgement or reply
       return appended > 0 && this.#mustSync(withEvents);
     };
     const commit = (): void => {
       if (!end()) return;
-      this.journal.sync(); // write-ahead: every record of the batch is durable before any reply leaves
+      this.#io(() => this.journal.sync()); // write-ahead: every record of the batch is durable before any reply leaves
       this.#synced();
     };
     return {
@@ -351,8 +358,21 @@ export class SignerCore {
   #decideAndAppend(env: Envelope, requestDigest: Uint8Array) {
     const decision = this.signer.decide(env);
     const record = { id: env.id, requestDigest, events: decision.events, reply: decision.reply };
-    const payload = this.journal.append(record);
+    const payload = this.#io(() => this.journal.append(record));
     return { decision, record, payload };
+  }
+
+  /**
+   * The journal's writes and syncs: one that throws stops this core for good (every later call
+   * throws its error). The state in memory may then hold what the journal does not, and what
+   * the disk kept of it is unknown until recovery reads it (docs/journal.md "Write-ahead").
+   */
+  #io<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (e) {
+      throw this.#syncs.stop(e);
+    }
   }
 
   #afterSync(records: number, lastId: bigint | undefined): void {
@@ -367,7 +387,7 @@ export class SignerCore {
   snapshot(): void {
     if (this.#unsynced.length > 0) {
       // The observer (the mirror) sees every record before the snapshot that covers it.
-      this.journal.sync();
+      this.#io(() => this.journal.sync());
       this.options.observer?.durable(this.#unsynced.splice(0));
       if (!this.options.markAtFlush) this.#raiseMark();
       this.#syncs.syncedAll();
@@ -376,7 +396,7 @@ export class SignerCore {
     const recent = this.#replies.latest(keep, this.#readRecord);
     const body = encodeSnapshotBody({ state: this.signer.state, recent, sources: this.#sources });
     if (this.journal.lastId !== undefined) this.options.observer?.snapshotting(this.journal.lastId, body);
-    this.journal.snapshot(body);
+    this.#io(() => this.journal.snapshot(body));
     this.#replies.restart(recent);
     this.#sinceSnapshot = 0;
   }
