@@ -362,11 +362,7 @@ export class SignerCore {
     return { decision, record, payload };
   }
 
-  /**
-   * The journal's writes and syncs: one that throws stops this core for good (every later call
-   * throws its error). The state in memory may then hold what the journal does not, and what
-   * the disk kept of it is unknown until recovery reads it (docs/journal.md "Write-ahead").
-   */
+  /** Journal writes and syncs: one that throws stops this core for good, its state perhaps ahead of the disk (docs/journal.md "Write-ahead"). */
   #io<T>(write: () => T): T {
     try {
       return write();
