@@ -136,7 +136,7 @@ export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSig
 }
 
 /** What lightningd's log says when the journal could not be written or synced. */
-export const journalFailedAdvice = (e: Error): string =>
+const journalFailedAdvice = (e: Error): string =>
   `signer journal: a write or sync failed (${e.message}), so what was decided may not be on the disk: ` +
   'this hsmd signs nothing more. Free space on the disk or replace it, then restart lightningd: ' +
   'the journal is recovered as far as the disk kept it, and every reply it holds is given again (docs/journal.md "Write-ahead")';

@@ -54,6 +54,9 @@ export function u32le(n: number): Uint8Array {
   return out;
 }
 
+/** The u32 little-endian at `at` of `b` (a PSBT's sighash type, a transaction's fields). */
+export const u32leAt = (b: Uint8Array, at = 0): number => (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+
 /** u64 big-endian (BOLT and wire order). */
 export function u64be(n: bigint): Uint8Array {
   const out = new Uint8Array(8);

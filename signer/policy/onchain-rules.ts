@@ -18,7 +18,7 @@
  *   counted at its largest, stays below PolicyConfig.maxFeeratePerKw (a lower bound on the
  *   real rate, so this never refuses a transaction that is within the limit).
  */
-import { equal } from '../bytes.js';
+import { equal, u32leAt } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import type { KeyRing } from '../keys/node-keys.js';
 import { serializeTxNoWitness } from '../bolt3/tx.js';
@@ -98,9 +98,6 @@ export function walletDestinations(
   );
 }
 
-/** SIGHASH_DEFAULT (taproot) and SIGHASH_ALL, as the PSBT's 4-byte little-endian field spells them. */
-const COMMITS_TO_ALL = [Uint8Array.of(0, 0, 0, 0), Uint8Array.of(1, 0, 0, 0)];
-
 /**
  * policy-onchain-sighash-all (see the module comment). The inputs we may sign are the ones
  * spending our utxos (`spendsOurs`) and any that names a key in a derivation record, which is
@@ -108,11 +105,11 @@ const COMMITS_TO_ALL = [Uint8Array.of(0, 0, 0, 0), Uint8Array.of(1, 0, 0, 0)];
  */
 export function sighashAll(psbt: Psbt, spendsOurs: (index: number) => boolean): PolicyViolation[] {
   const loose = psbt.inputs.flatMap((input, k) => {
-    const type = findRecord(input, Uint8Array.of(PSBT_IN_SIGHASH_TYPE))?.value;
-    if (type === undefined || COMMITS_TO_ALL.some((all) => equal(all, type))) return [];
+    const field = findRecord(input, Uint8Array.of(PSBT_IN_SIGHASH_TYPE))?.value;
+    // 4 bytes, little-endian (the parser refuses any other length, as libwally does); 0 DEFAULT, 1 ALL.
+    const asked = field === undefined ? 0 : u32leAt(field);
+    if (asked <= 1) return [];
     const signable = spendsOurs(k) || recordsOf(input, PSBT_IN_BIP32_DERIVATION).length > 0 || recordsOf(input, PSBT_IN_TAP_BIP32_DERIVATION).length > 0;
-    // The field is 4 bytes, little-endian (the parser refuses any other length, as libwally does).
-    const asked = ((type[3]! << 24) | (type[2]! << 16) | (type[1]! << 8) | type[0]!) >>> 0;
     return signable ? [`input ${k} asks for sighash type 0x${asked.toString(16).padStart(2, '0')}`] : [];
   });
   return check(loose.length === 0, ONCHAIN_SIGHASH_ALL, () => `${loose.join(', ')}: only SIGHASH_ALL (or DEFAULT) commits to the outputs this signer checked`);

@@ -18,7 +18,7 @@
  *
  * Each check returns why it refuses, or undefined.
  */
-import { concat } from '../bytes.js';
+import { concat, u32leAt } from '../bytes.js';
 import { readTx, type Tx } from '../bolt3/tx.js';
 import type { Curve } from '../crypto/curve.js';
 import { WireReader } from '../wire/reader.js';
@@ -143,7 +143,6 @@ export function trimNonWitnessUtxos(inputs: PsbtRecord[][]): void {
   }
 }
 
-
 const notEmpty = (what: string) => (r: PsbtRecord): string | undefined => (r.value.length > 0 ? undefined : `${what} is empty`);
 const sizes = (what: string, ...lengths: number[]) => (r: PsbtRecord): string | undefined =>
   lengths.includes(r.value.length) ? undefined : `${what} is not of ${lengths.join(' or ')} bytes`;
@@ -183,12 +182,11 @@ function valueRule(map: readonly PsbtRecord[], rules: ReadonlyMap<number, ValueR
 }
 
 const isSighashRecord = (r: PsbtRecord): boolean => r.key.length === 1 && r.key[0] === 0x03;
-const le32 = (b: Uint8Array): number => (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
 
 /** wally_psbt_input_set_sighash: a sighash type other than 0 must be the last byte of every partial signature. */
 function sighashRule(input: readonly PsbtRecord[]): string | undefined {
   const record = input.find(isSighashRecord);
-  const sighash = record ? le32(record.value) : 0;
+  const sighash = record ? u32leAt(record.value) : 0;
   if (sighash === 0) return undefined;
   const differs = input.some((r) => r.key[0] === 0x02 && (r.value.length === 0 || r.value[r.value.length - 1] !== sighash));
   return differs ? 'a partial signature is not of the input\'s sighash type' : undefined;
@@ -201,7 +199,7 @@ function sighashRule(input: readonly PsbtRecord[]): string | undefined {
 export function dropZeroSighashes(inputs: PsbtRecord[][]): void {
   for (const input of inputs) {
     const at = input.findIndex(isSighashRecord);
-    if (at >= 0 && le32(input[at]!.value) === 0) input.splice(at, 1);
+    if (at >= 0 && u32leAt(input[at]!.value) === 0) input.splice(at, 1);
   }
 }
 

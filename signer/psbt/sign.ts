@@ -4,7 +4,7 @@
  * record-preserving Psbt. Each returns an error string where libwally returns WALLY_EINVAL
  * (CLN then fails hard; we answer a bad request instead).
  */
-import { concat, equal } from '../bytes.js';
+import { concat, equal, u32leAt } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import { hash160, sha256, signLowRLibwally, signSchnorrBip340 } from '../crypto/signatures.js';
 import { compactToDer } from '../bolt3/der.js';
@@ -179,6 +179,4 @@ function signTaproot(curve: Curve, psbt: Psbt, i: number, priv: Uint8Array, sigh
   return undefined;
 }
 
-function readLe32(b: Uint8Array): number | undefined {
-  return b.length === 4 ? new DataView(b.buffer, b.byteOffset).getUint32(0, true) : undefined;
-}
+const readLe32 = (b: Uint8Array): number | undefined => (b.length === 4 ? u32leAt(b) : undefined);

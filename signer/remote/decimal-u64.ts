@@ -1,7 +1,7 @@
 /**
  * The protocol's JSON carries 64-bit ids as decimal strings ("12"): a JSON number loses
  * precision above 2^53 (docs/remote-protocol.md). One parser for every such field: the hello's
- * last id, a refusal's ids, the operator's accepted rollbacks.
+ * last id, a refusal's ids, the operator's accepted rollbacks, a control command's nonce.
  */
 
 export const U64_MAX = 0xffffffffffffffffn;

@@ -9,6 +9,7 @@
  * "hsmd_sign_message: field msg needs 120 bytes at offset 4, only 3 left".
  * Offsets are absolute within the frame (the 2-byte type included).
  */
+import { u32leAt } from '../bytes.js';
 import { WireError } from './errors.js';
 
 export class WireReader {
@@ -92,12 +93,12 @@ export class WireReader {
   }
 
   u32le(): number {
-    return u32le(this.buf, this.take(4));
+    return u32leAt(this.buf, this.take(4));
   }
 
   u64le(): bigint {
     const p = this.take(8);
-    return u64Of(u32le(this.buf, p + 4), u32le(this.buf, p));
+    return u64Of(u32leAt(this.buf, p + 4), u32leAt(this.buf, p));
   }
 
   /**
@@ -195,7 +196,6 @@ export class WireReader {
 }
 
 const u32be = (b: Uint8Array, p: number): number => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-const u32le = (b: Uint8Array, p: number): number => (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
 
 /** 2^53 / 2^32: below it, hi·2^32 + lo is an exact number, and one BigInt is made instead of three. */
 const SAFE_HI = 0x200000;
