@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { Block, Transaction } from 'bitcoinjs-lib';
-import { sha256d } from '../signer/chain/header.js';
+import { sha256d } from '../signer/crypto/signatures.js';
 import { fixturePath } from './fixtures.js';
 
 export interface RecordedBlock {

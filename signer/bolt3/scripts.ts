@@ -6,6 +6,7 @@
  * minimal little-endian signed encoding (so 144 is `02 9000`, 500 is `02 f401`).
  */
 import { ripemd160, sha256 } from '../crypto/hashes.js';
+import { hash160 } from '../crypto/signatures.js';
 
 const OP_0 = 0x00;
 const OP_IF = 0x63;
@@ -57,9 +58,6 @@ function num(n: number): Item {
   if (bytes[bytes.length - 1]! & 0x80) bytes.push(0); // keep it positive (script numbers are signed)
   return Uint8Array.from(bytes);
 }
-
-/** RIPEMD160(SHA256(data)). */
-export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(sha256(data));
 
 /** P2WSH scriptPubKey: OP_0 <SHA256(witnessScript)>. */
 export const p2wsh = (witnessScript: Uint8Array): Uint8Array => script([OP_0, sha256(witnessScript)]);

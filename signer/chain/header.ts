@@ -6,7 +6,7 @@
  * ‖ u32 nonce. Hashes are kept in internal byte order (the reverse of the hex bitcoind
  * prints), as txids are elsewhere in the signer.
  */
-import { sha256 } from '../crypto/hashes.js';
+import { sha256d } from '../crypto/signatures.js';
 
 export const HEADER_BYTES = 80;
 
@@ -20,8 +20,6 @@ export interface BlockHeader {
   /** SHA256d of the 80 bytes, internal order. */
   readonly hash: Uint8Array;
 }
-
-export const sha256d = (b: Uint8Array): Uint8Array => sha256(sha256(b));
 
 /** Parses exactly 80 bytes; throws RangeError naming the length otherwise. */
 export function parseHeader(raw: Uint8Array): BlockHeader {

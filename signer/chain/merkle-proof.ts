@@ -8,7 +8,8 @@
  */
 import { WireError } from '../wire/errors.js';
 import { WireReader } from '../wire/reader.js';
-import { HEADER_BYTES, parseHeader, sha256d, type BlockHeader } from './header.js';
+import { sha256d } from '../crypto/signatures.js';
+import { HEADER_BYTES, parseHeader, type BlockHeader } from './header.js';
 
 /** A proof that does not parse or whose tree is malformed. */
 export class MerkleProofError extends Error {
