@@ -7,6 +7,7 @@
  * apply and say so.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import test, { type TestContext } from 'node:test';
 import { initEccLib, networks, payments, Psbt } from 'bitcoinjs-lib';
 import fc from 'fast-check';
@@ -137,6 +138,67 @@ test('hsmd_sign_anchorspend and hsmd_sign_htlc_tx_mingle: wallet inputs and, for
 const cleanStop = (a: Answers): Known | undefined => clnCrashes(a) ?? wallyRefusesToSign(a);
 const WALLY_STOPS_TODO = 'known differences: none left to remove';
 
+/**
+ * Records whose keys and values libwally checks as it parses (BIP 174's meaning of each), put in
+ * raw, each in a form it takes and in forms it refuses: partial signatures (a public key, a DER
+ * signature and its sighash byte), global xpubs (a serialized BIP 32 public key whose depth is its
+ * path's length), preimages (keyed by their hash), taproot script signatures and leaf scripts, a
+ * taproot tree, and empty values of unknown records.
+ */
+const raw = (where: 'global' | 'input' | 'output', key: string, value: string) => (psbt: Psbt): void => {
+  const map = where === 'global' ? psbt.data.globalMap : where === 'input' ? psbt.data.inputs[0]! : psbt.data.outputs[0]!;
+  (map.unknownKeyVals ??= []).push({ key: Buffer.from(key, 'hex'), value: Buffer.from(value, 'hex') });
+};
+const hashOf = (algorithm: string, hex: string): string => createHash(algorithm).update(Buffer.from(hex, 'hex')).digest('hex');
+const hash160 = (hex: string): string => hashOf('ripemd160', hashOf('sha256', hex));
+const G = '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798';
+const NO_POINT = '02' + 'ff'.repeat(32);
+/** A DER signature (r = 1, s = 1) and SIGHASH_ALL. */
+const DER_SIG = '3006020101020101' + '01';
+/** A serialized BIP 32 key: version, depth, parent fingerprint, child number, chain code, key. */
+const xpub = (version: string, depth: number, key = G): string => version + depth.toString(16).padStart(2, '0') + '01020304' + '80000000' + '11'.repeat(32) + key;
+const TPUB = '043587cf';
+const path = (n: number): string => 'aabbccdd' + '00000080'.repeat(n);
+const RECORDS_LIBWALLY_CHECKS: Record<string, (psbt: Psbt) => void> = {
+  'a partial signature of another key': raw('input', '02' + G, DER_SIG),
+  'a partial signature keyed by no point': raw('input', '02' + NO_POINT, DER_SIG),
+  'a partial signature that is no DER': raw('input', '02' + G, '3006020101020201' + '01'),
+  'a partial signature with a long-form DER length': raw('input', '02' + G, '308106020101020101' + '01'),
+  'a partial signature with a negative r (DER takes it)': raw('input', '02' + G, '3006020181020101' + '01'),
+  'a partial signature with an r above the order (DER takes it)': raw('input', '02' + G, '3026022100' + 'ff'.repeat(32) + '020101' + '01'),
+  'a partial signature of the sighash byte alone': raw('input', '02' + G, '01'),
+  'a global xpub': raw('global', '01' + xpub(TPUB, 2), path(2)),
+  'a global xpub whose depth is not its path length': raw('global', '01' + xpub(TPUB, 2), path(1)),
+  'a global xpub with a private version': raw('global', '01' + xpub('04358394', 0), path(0)),
+  'a global xpub with an unknown version': raw('global', '01' + xpub('0488b21f', 0), path(0)),
+  'a mainnet global xpub': raw('global', '01' + xpub('0488b21e', 0), path(0)),
+  'a global xpub whose key is no point (not checked)': raw('global', '01' + xpub(TPUB, 0, NO_POINT), path(0)),
+  'a global xpub whose key is private key data': raw('global', '01' + xpub(TPUB, 0, '00' + '11'.repeat(32)), path(0)),
+  'a global xpub keyed by a public key': raw('global', '01' + G, path(0)),
+  'preimages keyed by their hashes': (psbt) => {
+    raw('input', '0a' + hashOf('ripemd160', 'aa'), 'aa')(psbt);
+    raw('input', '0b' + hashOf('sha256', 'bb'), 'bb')(psbt);
+    raw('input', '0c' + hash160('cc'), 'cc')(psbt);
+    raw('input', '0d' + hashOf('sha256', hashOf('sha256', 'dd')), 'dd')(psbt);
+  },
+  'a SHA256 preimage keyed by another hash': raw('input', '0b' + hashOf('sha256', 'bc'), 'bb'),
+  'a HASH160 preimage keyed by its RIPEMD160': raw('input', '0c' + hashOf('ripemd160', 'cc'), 'cc'),
+  'an empty preimage': raw('input', '0b' + hashOf('sha256', ''), ''),
+  'a taproot script signature': raw('input', '14' + G.slice(2) + '22'.repeat(32), '33'.repeat(64)),
+  'a taproot script signature of 63 bytes': raw('input', '14' + G.slice(2) + '22'.repeat(32), '33'.repeat(63)),
+  'a taproot script signature keyed by 63 bytes': raw('input', '14' + G.slice(2) + '22'.repeat(31), '33'.repeat(64)),
+  'a taproot script signature keyed by no x-only point (not checked)': raw('input', '14' + 'ff'.repeat(64), '33'.repeat(64)),
+  'a taproot leaf script': raw('input', '15' + 'c0' + G.slice(2), '51c0'),
+  'a taproot leaf script with a control block of 34 bytes': raw('input', '15' + 'c0' + G.slice(2) + '00', '51c0'),
+  'an empty taproot leaf script': raw('input', '15' + 'c0' + G.slice(2), ''),
+  'a taproot tree': raw('output', '06', '00c00151'),
+  'an empty taproot tree': raw('output', '06', ''),
+  'a taproot tree of 3 bytes': raw('output', '06', '00c001'),
+  'an unknown input record with an empty value': raw('input', 'f0', ''),
+  'a global unknown record with an empty value': raw('global', 'f1', ''),
+  'an unknown output record with an empty value': raw('output', 'f1', ''),
+};
+
 /** A PSBT feature lightningd does not use but a PSBT may carry, applied to the first input (and the first output). */
 const FEATURES: Record<string, (psbt: Psbt, key: Uint8Array, taproot: boolean) => void> = {
   'sighash type ALL': (psbt) => psbt.updateInput(0, { sighashType: 0x01 }),
@@ -158,6 +220,7 @@ const FEATURES: Record<string, (psbt: Psbt, key: Uint8Array, taproot: boolean) =
       : psbt.updateInput(0, { partialSig: [{ pubkey: Buffer.from(key), signature: Buffer.from('3006020101020101' + '01', 'hex') }] }),
   'a finalized input (final witness)': (psbt) => psbt.updateInput(0, { finalScriptWitness: Buffer.from('0101ff', 'hex') }),
   'global unknown records': (psbt) => psbt.addUnknownKeyValToGlobal({ key: Buffer.from('f1', 'hex'), value: Buffer.from('00', 'hex') }),
+  ...RECORDS_LIBWALLY_CHECKS,
 };
 
 for (const transcript of [L1, MNEMONIC]) {

@@ -3,18 +3,21 @@
  * "PSBT records libwally refuses") against @noble/curves' own parsers, on both curve backends
  * the signer runs on (nobleCurve, the device's; the N-API one, Node's): random 33-byte strings
  * (about half are on the curve), real points in every encoding libsecp256k1 takes, hybrid keys
- * with the wrong parity, and random x-only keys against BIP 340's lift_x. What CLN does with
- * each record is fixed by its recorded replies (the differential lane's, docs/hsmd-protocol.md).
+ * with the wrong parity, and random x-only keys against BIP 340's lift_x; partial signatures'
+ * DER against libsecp256k1's own DER parser (secp256k1_ecdsa_signature_parse_der, which
+ * libwally calls, reached through the N-API addon's signatureImport). What CLN does with each
+ * record is fixed by its replies (the differential lane's, docs/hsmd-protocol.md).
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { bytesToNumberBE } from '@noble/curves/utils.js';
+import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { loadNativeCurve } from '../../node/curve-native.js';
 import type { Curve } from '../crypto/curve.js';
 import { nobleCurve } from '../crypto/noble.js';
-import { isPublicKey, isXOnlyKey } from './libwally-rules.js';
+import { isDerSignature, isPublicKey, isXOnlyKey } from './libwally-rules.js';
 
 const native = loadNativeCurve();
 assert.ok(native, 'secp256k1 N-API addon loads (dependency of this package)');
@@ -88,3 +91,64 @@ for (const [name, curve] of backends) {
     assert.ok(!isXOnlyKey(new Uint8Array(32).fill(0xff), curve));
   });
 }
+
+const libsecp = createRequire(import.meta.url)('secp256k1/bindings') as { signatureImport(der: Uint8Array): Uint8Array };
+const libsecpParsesDer = (der: Uint8Array): boolean => {
+  try {
+    libsecp.signatureImport(der);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** DER bytes: real signatures (r, s of 1 to 33 bytes), long-form lengths, and changes to any of them. */
+const derish = fc.oneof(
+  fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 33 }), fc.uint8Array({ minLength: 1, maxLength: 33 })).map(([r, s]) => {
+    const int = (v: Uint8Array): number[] => [0x02, v.length, ...v];
+    const body = [...int(r), ...int(s)];
+    return Uint8Array.of(0x30, body.length, ...body);
+  }),
+  fc.tuple(fc.integer({ min: 0, max: 3 }), fc.uint8Array({ minLength: 124, maxLength: 140 })).map(([form, body]) =>
+    Uint8Array.of(0x30, ...[[0x81, body.length], [0x81, 0x7f], [0x82, 0x00, body.length], [0x80]][form]!, ...body)),
+);
+const changedDer = fc.tuple(derish, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 3 })).map(([der, at, byte, how]) => {
+  const k = der.length === 0 ? 0 : at % der.length;
+  if (how === 0) return der;
+  if (how === 1) return Uint8Array.of(...der.subarray(0, k), byte, ...der.subarray(k + 1));
+  if (how === 2) return der.subarray(0, k);
+  return Uint8Array.of(...der, byte);
+});
+
+test('a partial signature is DER exactly when libsecp256k1 parses it (its parser, through the N-API addon)', () => {
+  let accepted = 0;
+  fc.assert(
+    fc.property(changedDer, (der) => {
+      const ours = isDerSignature(der);
+      assert.equal(ours, libsecpParsesDer(der), Buffer.from(der).toString('hex'));
+      if (ours) accepted++;
+    }),
+    { numRuns: 3000, seed: 3 },
+  );
+  assert.ok(accepted > 300, `only ${accepted} of 3000 were DER: the property would be vacuous`);
+});
+
+test('DER as libsecp256k1 reads it: negative and too-large integers parse, needless padding and long forms under 128 do not', () => {
+  const cases: Array<[string, boolean]> = [
+    ['3006020101020101', true],
+    ['3006020181020101', true], // r negative: parsed (as an invalid signature)
+    ['3026022100' + 'ff'.repeat(32) + '020101', true], // r above the order
+    ['300702020001020101', false], // r padded with a needless 0x00
+    ['30070202ff81020101', false], // r padded with a needless 0xff
+    ['30810602010102010101', false], // a long-form length under 128
+    ['3006020101020201', false], // s runs past the sequence
+    ['300602010102010100', false], // a byte after the sequence
+    ['30050201010200', false], // an empty s
+    ['', false],
+  ];
+  for (const [hex, parses] of cases) {
+    const der = Buffer.from(hex, 'hex');
+    assert.equal(libsecpParsesDer(der), parses, `libsecp256k1 on ${hex}`);
+    assert.equal(isDerSignature(der), parses, hex);
+  }
+});

@@ -12,15 +12,24 @@
  *   that does not start with a transaction, and any amount above 21 million BTC (there and in
  *   the unsigned transaction);
  * - a sighash type other than 0 that is not the last byte of every partial signature;
- * - a sighash type or version that is not 4 bytes, an empty script (redeem, witness, final
- *   scriptSig) or proof-of-reserves message, a taproot key signature not of 64 or 65 bytes, a
- *   taproot internal key or merkle root not of 32.
+ * - a record with an empty value, of any type, unknown ones included;
+ * - a sighash type or version that is not 4 bytes, a taproot key signature not of 64 or 65
+ *   bytes, a taproot internal key or merkle root not of 32;
+ * - a partial signature not keyed by a public key, or whose value is not a DER signature (as
+ *   libsecp256k1 parses DER) and a sighash byte;
+ * - a global xpub that is not a serialized BIP 32 public key (xpub or tpub version, public key
+ *   data) whose depth is the length of its path;
+ * - a preimage whose key is not its hash;
+ * - a taproot script signature not keyed by 64 bytes or not of 64 or 65, a taproot leaf script
+ *   whose control block is not 33 bytes and at most 128 hashes of 32.
  *
  * Each check returns why it refuses, or undefined.
  */
-import { concat, u32leAt } from '../bytes.js';
+import { concat, equal, u32leAt } from '../bytes.js';
 import { readTx, type Tx } from '../bolt3/tx.js';
 import type { Curve } from '../crypto/curve.js';
+import { ripemd160, sha256 } from '../crypto/hashes.js';
+import { hash160, sha256d } from '../crypto/signatures.js';
 import { WireReader } from '../wire/reader.js';
 import type { PsbtRecord } from './psbt.js';
 
@@ -46,8 +55,10 @@ const INPUT: MapRules = {
 const OUTPUT: MapRules = { known: (t) => t <= 0x07, keyData: [0x02, 0x07], v2Only: (t) => t === 0x03 || t === 0x04 };
 
 function mapRule(map: readonly PsbtRecord[], rules: MapRules, what: string): string | undefined {
-  for (const { key } of map) {
+  for (const { key, value } of map) {
     const type = key[0]!;
+    // libwally stores every value through wally_map_add, which takes no empty value.
+    if (value.length === 0) return `${what} record 0x${hex2(type)} has an empty value`;
     if (!rules.known(type)) continue; // kept as an unknown record
     if (key.length > 1 && !rules.keyData.includes(type)) return `${what} record 0x${hex2(type)} has a key longer than its type`;
     if (rules.v2Only(type)) return `${what} record 0x${hex2(type)} is a PSBT version 2 field`;
@@ -102,6 +113,80 @@ function tapDerivationRule(r: PsbtRecord, curve: PointCheck): string | undefined
   }
 }
 
+/**
+ * A DER length at `at` as libsecp256k1's DER parser reads it: the short form, or the long form
+ * in its shortest encoding for 128 or more; the value must fit before `end`. [length, next] or undefined.
+ */
+function derLength(b: Uint8Array, at: number, end: number): [number, number] | undefined {
+  if (at >= end) return undefined;
+  const first = b[at++]!;
+  if (first < 0x80) return first <= end - at ? [first, at] : undefined;
+  const bytes = first & 0x7f;
+  if (bytes === 0 || bytes > 4 || bytes > end - at || b[at] === 0) return undefined;
+  let length = 0;
+  for (let k = 0; k < bytes; k++) length = length * 256 + b[at++]!;
+  return length >= 128 && length <= end - at ? [length, at] : undefined;
+}
+
+/** A DER INTEGER at `at`: not empty, no needless 0x00 or 0xff padding (its value, even a negative or too large one, is not judged). */
+function derInteger(b: Uint8Array, at: number, end: number): number | undefined {
+  if (b[at] !== 0x02 || at >= end) return undefined;
+  const read = derLength(b, at + 1, end);
+  if (!read || read[0] === 0) return undefined;
+  const [length, start] = read;
+  const [first, second] = [b[start]!, b[start + 1]! & 0x80];
+  if (length > 1 && ((first === 0x00 && second === 0) || (first === 0xff && second !== 0))) return undefined;
+  return start + length;
+}
+
+/** secp256k1_ecdsa_signature_parse_der's acceptance: SEQUENCE { INTEGER r, INTEGER s } filling `der` exactly. */
+export function isDerSignature(der: Uint8Array): boolean {
+  if (der[0] !== 0x30) return false;
+  const sequence = derLength(der, 1, der.length);
+  if (!sequence || sequence[1] + sequence[0] !== der.length) return false;
+  const afterR = derInteger(der, sequence[1], der.length);
+  return afterR !== undefined && derInteger(der, afterR, der.length) === der.length;
+}
+
+/** PSBT_IN_PARTIAL_SIG: keyed by a public key, a DER signature followed by its sighash byte. */
+function partialSigRule(r: PsbtRecord, curve: PointCheck): string | undefined {
+  if (!isPublicKey(r.key.subarray(1), curve)) return 'a partial signature is not keyed by a public key';
+  return isDerSignature(r.value.subarray(0, r.value.length - 1)) ? undefined : 'a partial signature is not a DER signature and a sighash byte';
+}
+
+/** BIP 32 versions of a serialized extended public key, mainnet (xpub) and testnet (tpub). */
+const XPUB_VERSIONS = [0x0488b21e, 0x043587cf];
+
+/**
+ * PSBT_GLOBAL_XPUB: a serialized BIP 32 public key (libwally reads its 33 key bytes without
+ * parsing them as a point; a first byte of 0 is private key data) and a fingerprint and path as
+ * long as its depth.
+ */
+function xpubRule(r: PsbtRecord): string | undefined {
+  const key = r.key.subarray(1);
+  if (key.length !== 78 || !XPUB_VERSIONS.includes(new DataView(key.buffer, key.byteOffset).getUint32(0)) || key[45] === 0)
+    return 'a global xpub is not a serialized BIP 32 public key';
+  return isOrigin(r.value) && (r.value.length - 4) / 4 === key[4] ? undefined : "a global xpub's path is not as long as its depth";
+}
+
+/** PSBT_IN_RIPEMD160, _SHA256, _HASH160, _HASH256 (0x0a..0x0d): keyed by the preimage's hash. */
+const PREIMAGE_HASHES: ReadonlyArray<(data: Uint8Array) => Uint8Array> = [ripemd160, sha256, hash160, sha256d];
+function preimageRule(r: PsbtRecord): string | undefined {
+  return equal(PREIMAGE_HASHES[r.key[0]! - 0x0a]!(r.value), r.key.subarray(1)) ? undefined : 'a preimage is not keyed by its hash';
+}
+
+/** PSBT_IN_TAP_LEAF_SCRIPT: keyed by a control block of 33 bytes and at most 128 hashes of 32. */
+function leafScriptRule(r: PsbtRecord): string | undefined {
+  const control = r.key.length - 1;
+  return control >= 33 && control <= 33 + 128 * 32 && (control - 33) % 32 === 0 ? undefined : 'a taproot leaf script control block is not 33 bytes and 32-byte hashes';
+}
+
+/** PSBT_IN_TAP_SCRIPT_SIG: keyed by an x-only key and a leaf hash (64 bytes, not parsed), a signature of 64 or 65. */
+function tapScriptSigRule(r: PsbtRecord): string | undefined {
+  if (r.key.length !== 65) return 'a taproot script signature is not keyed by a key and a leaf hash';
+  return sizes('the taproot script signature', 64, 65)(r);
+}
+
 /** An amount above 21 million BTC among a transaction's outputs. */
 function txAmountRule(tx: Tx): string | undefined {
   return tx.outputs.some((o) => o.amountSat > MAX_SATOSHI) ? 'an output amount is above 21 million BTC' : undefined;
@@ -143,31 +228,34 @@ export function trimNonWitnessUtxos(inputs: PsbtRecord[][]): void {
   }
 }
 
-const notEmpty = (what: string) => (r: PsbtRecord): string | undefined => (r.value.length > 0 ? undefined : `${what} is empty`);
 const sizes = (what: string, ...lengths: number[]) => (r: PsbtRecord): string | undefined =>
   lengths.includes(r.value.length) ? undefined : `${what} is not of ${lengths.join(' or ')} bytes`;
 
 /** A value check of one record type; the curve for the ones with keys. */
 type ValueRule = (r: PsbtRecord, curve: PointCheck) => string | undefined;
 
-const GLOBAL_VALUES: ReadonlyMap<number, ValueRule> = new Map([[0xfb, sizes('the PSBT version', 4)]]);
+const GLOBAL_VALUES: ReadonlyMap<number, ValueRule> = new Map([
+  [0x01, xpubRule],
+  [0xfb, sizes('the PSBT version', 4)],
+]);
 const INPUT_VALUES: ReadonlyMap<number, ValueRule> = new Map([
   [0x00, (r: PsbtRecord) => nonWitnessUtxoRule(r.value)],
   [0x01, (r: PsbtRecord) => witnessUtxoRule(r.value)],
+  [0x02, partialSigRule],
   [0x03, sizes('the sighash type', 4)],
-  [0x04, notEmpty('the redeem script')],
-  [0x05, notEmpty('the witness script')],
   [0x06, derivationRule],
-  [0x07, notEmpty('the final scriptSig')],
-  [0x09, notEmpty('the proof-of-reserves message')],
+  [0x0a, preimageRule],
+  [0x0b, preimageRule],
+  [0x0c, preimageRule],
+  [0x0d, preimageRule],
   [0x13, sizes('the taproot key signature', 64, 65)],
+  [0x14, tapScriptSigRule],
+  [0x15, leafScriptRule],
   [0x16, tapDerivationRule],
   [0x17, sizes('the taproot internal key', 32)],
   [0x18, sizes('the taproot merkle root', 32)],
 ]);
 const OUTPUT_VALUES: ReadonlyMap<number, ValueRule> = new Map([
-  [0x00, notEmpty('the redeem script')],
-  [0x01, notEmpty('the witness script')],
   [0x02, derivationRule],
   [0x05, sizes('the taproot internal key', 32)],
   [0x07, tapDerivationRule],
@@ -188,7 +276,7 @@ function sighashRule(input: readonly PsbtRecord[]): string | undefined {
   const record = input.find(isSighashRecord);
   const sighash = record ? u32leAt(record.value) : 0;
   if (sighash === 0) return undefined;
-  const differs = input.some((r) => r.key[0] === 0x02 && (r.value.length === 0 || r.value[r.value.length - 1] !== sighash));
+  const differs = input.some((r) => r.key[0] === 0x02 && r.value[r.value.length - 1] !== sighash);
   return differs ? 'a partial signature is not of the input\'s sighash type' : undefined;
 }
 

@@ -52,7 +52,7 @@ test('an added record lands at the end of its group, before later groups and unk
   const input = psbt.inputs[0]!;
   assert.deepEqual(input.map((r) => r.key[0]), [0x00, 0x01, 0xfc, 0xfc]);
   addRecord(input, record(0x06, new Uint8Array(33).fill(2), new Uint8Array(8)));
-  addRecord(input, record(0x02, new Uint8Array(33).fill(2), Uint8Array.of(0x30, 0x01)));
+  addRecord(input, record(0x02, new Uint8Array(33).fill(2), fromHex('3006020101020101' + '01'))); // a DER signature (r = s = 1) and SIGHASH_ALL
   const order = parsePsbt(serializePsbt(psbt), nobleCurve).inputs[0]!.map((r) => r.key[0]);
   assert.deepEqual(order, [0x00, 0x01, 0x02, 0x06, 0xfc, 0xfc]);
 });
