@@ -9,7 +9,7 @@ import type { Curve } from '../crypto/curve.js';
 import { signLowR } from '../crypto/signatures.js';
 import { witnessV0Sighash } from '../bolt3/sighash.js';
 import { parseTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
-import { parsePsbt, PsbtError, type Psbt } from '../psbt/psbt.js';
+import { asVersion2Psbt, parsePsbt, PsbtError, type Psbt } from '../psbt/psbt.js';
 import { spentOutput } from '../psbt/sign.js';
 import type { SpentOutput } from '../psbt/taproot.js';
 import { encodeMessage } from '../wire/messages.js';
@@ -35,7 +35,8 @@ export function readPsbt(bytes: Uint8Array | undefined, curve: Curve): Psbt | st
 
 /**
  * fromwire_bitcoin_tx: the tx and its PSBT. We also require the PSBT's unsigned tx to be
- * the same transaction, since the policies read outputs and amounts from the PSBT.
+ * the same transaction, since the policies read outputs and amounts from the PSBT (the PSBT's
+ * version raised to 2 as CLN reads it, so the transaction's is compared the same way).
  */
 export function readBitcoinTx(wire: BitcoinTx, curve: Curve): ParsedBitcoinTx | string {
   let tx: Tx;
@@ -47,7 +48,7 @@ export function readBitcoinTx(wire: BitcoinTx, curve: Curve): ParsedBitcoinTx | 
   }
   const psbt = readPsbt(wire.psbt, curve);
   if (typeof psbt === 'string') return psbt;
-  if (!equal(serializeTxNoWitness(psbt.tx), serializeTxNoWitness(tx))) return 'PSBT does not describe the transaction';
+  if (!equal(serializeTxNoWitness(psbt.tx), serializeTxNoWitness(asVersion2Psbt(tx)))) return 'PSBT does not describe the transaction';
   return { tx, psbt };
 }
 

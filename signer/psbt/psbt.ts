@@ -20,7 +20,7 @@
  * appends it. Parsing a libwally-written PSBT and serializing it gives the same bytes.
  */
 import { concat } from '../bytes.js';
-import { readTx, type Tx } from '../bolt3/tx.js';
+import { readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
 import { WireError } from '../wire/errors.js';
 import { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
@@ -147,9 +147,11 @@ function readPsbtFields(r: WireReader, curve: PointCheck): Psbt {
   let tx: Tx;
   try {
     const read = readTx(unsigned.value);
+    tx = asVersion2Psbt(read.tx);
     // libwally keeps the transaction it read and writes that back: bytes after it are dropped.
-    if (read.end < unsigned.value.length) global[global.indexOf(unsigned)] = { key: unsigned.key, value: unsigned.value.slice(0, read.end) };
-    tx = read.tx;
+    const written = writtenBack(read.tx, tx);
+    if (written) global[global.indexOf(unsigned)] = { key: unsigned.key, value: written };
+    else if (read.end < unsigned.value.length) global[global.indexOf(unsigned)] = { key: unsigned.key, value: unsigned.value.slice(0, read.end) };
   } catch (e) {
     if (e instanceof PsbtError) throw e;
     throw new PsbtError(`bad unsigned transaction: ${(e as Error).message}`);
@@ -164,6 +166,24 @@ function readPsbtFields(r: WireReader, curve: PointCheck): Psbt {
   trimNonWitnessUtxos(inputs);
   dropZeroSighashes(inputs);
   return { tx, global, inputs, outputs };
+}
+
+/*
+ * CLN reads every PSBT into libwally's version 2 form and writes it back as version 0
+ * (docs/hsmd-protocol.md "PSBT records libwally refuses"): a transaction version under 2 becomes
+ * 2, for signing as in the reply; each input's previous-output index is written back with its
+ * low 30 bits only (the two above are Elements flags), but matched and signed whole.
+ */
+const INDEX_BITS = 0x3fffffff;
+
+/** `tx` as a version 2 PSBT holds it: its version at least 2. */
+export const asVersion2Psbt = (tx: Tx): Tx => (tx.version < 2 ? { ...tx, version: 2 } : tx);
+
+/** The unsigned transaction's bytes as CLN writes `tx` back, or undefined if they are those `read` from. */
+function writtenBack(read: Tx, tx: Tx): Uint8Array | undefined {
+  const cut = tx.inputs.some((i) => i.prevVout > INDEX_BITS);
+  if (!cut && tx === read) return undefined;
+  return serializeTxNoWitness(cut ? { ...tx, inputs: tx.inputs.map((i) => ({ ...i, prevVout: i.prevVout & INDEX_BITS })) } : tx);
 }
 
 /** True if libwally treats the input as finalized (then it omits records 0x02..0x06). */
