@@ -76,7 +76,7 @@ function penaltyToUs(ctx: DecideContext, peer: Uint8Array, dbid: bigint, input: 
   if (!ctx.curve.isPrivateKey(m.revocation_secret)) return badRequest('Failed deriving pubkey');
   const ch = ctx.keys.channel(peer, dbid);
   // derive_revocation_privkey(revocation_basepoint_secret, revocation_secret, …)
-  const priv = derive(() => deriveRevocationPrivateKey(ctx.curve, ch.secrets.revocation, m.revocation_secret));
+  const priv = derive(() => deriveRevocationPrivateKey(ctx.curve, ch.secrets.revocation, m.revocation_secret, ch.basepoints.revocation));
   if (!priv) return badRequest('Failed deriving revocation privkey');
   return signToUs(ctx, m.tx, input, priv, m.wscript, SIGHASH_ALL);
 }
