@@ -34,7 +34,8 @@ export interface PsbtRecord {
 
 /**
  * A parsed version 0 PSBT: the three kinds of maps, records in order, and `tx`, a read-only
- * view of the global unsigned-tx record (serialization writes the record, not `tx`).
+ * view of the unsigned transaction as CLN signs it (serialization writes the global record,
+ * which holds it as CLN writes it back: see writtenBack).
  */
 export interface Psbt {
   readonly tx: Tx;
