@@ -118,3 +118,42 @@ test('hsmd_sign_withdrawal whose PSBT spends previous-output indexes of 30 bits 
     ...versions.map((version) => changed(withdrawal, { psbt: withU32(withdrawal.psbt!, VERSION_AT, version) })),
   ]);
 });
+
+/** The withdrawal's PSBT with `more` done to it through bitcoinjs-lib (raw records go in as unknown ones, unchecked). */
+function edited(psbt: Uint8Array, more: (p: Psbt) => void): Uint8Array {
+  const p = Psbt.fromBuffer(Buffer.from(psbt));
+  more(p);
+  return p.toBuffer();
+}
+
+/** A second input, not ours, whose only record is `key` = `value` (hex). */
+const foreignInputWith = (key: string, value: string) => (p: Psbt): void => {
+  p.addInput({ hash: Buffer.alloc(32, 7), index: 0, sequence: 0xfffffffd });
+  p.data.inputs[1]!.unknownKeyVals = [{ key: Buffer.from(key, 'hex'), value: Buffer.from(value, 'hex') }];
+};
+
+/**
+ * libwally reads a CompactSize in any form and writes back what it parsed in the shortest; a
+ * non-witness UTXO it writes without its witnesses
+ * (docs/hsmd-protocol.md "PSBT records libwally refuses").
+ */
+test('hsmd_sign_withdrawal whose PSBT has CompactSizes not in their shortest form, or a non-witness UTXO with witnesses', { skip, timeout: 60_000 }, async (t) => {
+  const withdrawal = recorded(L1.exchanges, 'hsmd_sign_withdrawal', 192);
+  const psbt = withdrawal.psbt!;
+  const G = '79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798';
+  const p2wpkh = '0014' + '11'.repeat(20);
+  // A transaction spending one output and paying 5000 sat to p2wpkh: the count of inputs as given, a witness or none.
+  const prevTx = (inputCount: string, witness: boolean): string =>
+    '02000000' + (witness ? '0001' : '') + inputCount + '22'.repeat(32) + '00000000' + '00' + 'ffffffff' + '01' + '8813000000000000' + '16' + p2wpkh + (witness ? '0101ff' : '') + '00000000';
+  const unsignedLength = psbt[VERSION_AT - 1]!;
+  const unsigned = psbt.subarray(VERSION_AT, VERSION_AT + unsignedLength);
+  await assertAlike(t, [
+    // The unsigned transaction's input count as fd 01 00.
+    Uint8Array.of(...psbt.subarray(0, VERSION_AT - 1), unsignedLength + 2, ...unsigned.subarray(0, 4), 0xfd, 0x01, 0x00, ...unsigned.subarray(5), ...psbt.subarray(VERSION_AT + unsignedLength)),
+    edited(psbt, foreignInputWith('01', '8813000000000000' + 'fd1600' + p2wpkh)),
+    edited(psbt, foreignInputWith('00', prevTx('01', true))),
+    edited(psbt, foreignInputWith('00', prevTx('fd0100', false))),
+    edited(psbt, (p) => (p.data.inputs[0]!.unknownKeyVals = [{ key: Buffer.from('16' + G, 'hex'), value: Buffer.from('fd0000aabbccdd00000080', 'hex') }, { key: Buffer.from('08', 'hex'), value: Buffer.from('fd01000100', 'hex') }])),
+    edited(psbt, (p) => (p.data.outputs[0]!.unknownKeyVals = [{ key: Buffer.from('07' + G, 'hex'), value: Buffer.from('fd0000aabbccdd00000080', 'hex') }])),
+  ].map((p) => changed(withdrawal, { psbt: p })));
+});

@@ -7,13 +7,15 @@
  * form whose witnesses are all empty (Bitcoin Core's "superfluous witness record"; CLN's
  * fromwire_bitcoin_tx fails on it too, since re-measuring it gives a different length), so
  * `serializeTx(parseTx(b))` equals `b` for every accepted `b`. A malformed transaction is a
- * WireError saying what is wrong and where.
+ * WireError saying what is wrong and where. Read as libwally reads the transactions inside a
+ * PSBT (`readTx` with the `any` rule), a CompactSize may take any form; `canonical` says
+ * whether they all took the shortest, as `serializeTx` writes them.
  *
  * Txids are 32 bytes in wire order (the order inside a serialized outpoint, i.e. the
  * reverse of the usual hex display): CLN's struct bitcoin_txid and the hsmd wire use it too.
  */
 import { sha256 } from '../crypto/hashes.js';
-import { WireReader } from '../wire/reader.js';
+import { type CompactRule, WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
 
 /** One transaction input. */
@@ -92,7 +94,7 @@ export function serializeTxNoWitness(tx: Tx): Uint8Array {
  * A 0x00 byte where the input count would be, followed by 0x01, is the BIP 144 marker and
  * flag (so a witness-less transaction with no inputs cannot be read, as in Bitcoin Core).
  */
-export function readTx(bytes: Uint8Array, offset = 0): { tx: Tx; end: number } {
+export function readTx(bytes: Uint8Array, offset = 0, rule: CompactRule = 'canonical'): { tx: Tx; end: number; canonical: boolean } {
   const r = new WireReader(bytes, offset);
   const version = r.u32le();
   let segwit = false;
@@ -101,29 +103,29 @@ export function readTx(bytes: Uint8Array, offset = 0): { tx: Tx; end: number } {
     r.bytes(2);
   }
   const inputs: TxInput[] = [];
-  const nIn = r.compactCount(41);
+  const nIn = r.compactCount(41, rule);
   for (let k = 0; k < nIn; k++) {
     const prevTxid = r.bytes(32);
     const prevVout = r.u32le();
-    const scriptSig = r.compactBytes();
+    const scriptSig = r.compactBytes(rule);
     const sequence = r.u32le();
     inputs.push({ prevTxid, prevVout, scriptSig, sequence, witness: [] });
   }
   const outputs: TxOutput[] = [];
-  const nOut = r.compactCount(9);
+  const nOut = r.compactCount(9, rule);
   for (let k = 0; k < nOut; k++) {
     const amountSat = r.u64le();
-    outputs.push({ amountSat, scriptPubKey: r.compactBytes() });
+    outputs.push({ amountSat, scriptPubKey: r.compactBytes(rule) });
   }
   if (segwit) {
     for (const input of inputs) {
-      const nItems = r.compactCount(1);
-      for (let k = 0; k < nItems; k++) input.witness.push(r.compactBytes());
+      const nItems = r.compactCount(1, rule);
+      for (let k = 0; k < nItems; k++) input.witness.push(r.compactBytes(rule));
     }
     if (!inputs.some((i) => i.witness.length > 0)) r.fail('superfluous witness record');
   }
   const locktime = r.u32le();
-  return { tx: { version, inputs, outputs, locktime }, end: r.offset };
+  return { tx: { version, inputs, outputs, locktime }, end: r.offset, canonical: !r.nonCanonical };
 }
 
 /** Parses exactly one transaction filling `bytes`. */

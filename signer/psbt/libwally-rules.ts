@@ -21,16 +21,18 @@
  *   data) whose depth is the length of its path;
  * - a preimage whose key is not its hash;
  * - a taproot script signature not keyed by 64 bytes or not of 64 or 65, a taproot leaf script
- *   whose control block is not 33 bytes and at most 128 hashes of 32.
+ *   whose control block is not 33 bytes and at most 128 hashes of 32;
+ * - a final script witness that is not a witness stack and nothing after it.
  *
  * Each check returns why it refuses, or undefined.
  */
 import { concat, equal, u32leAt } from '../bytes.js';
-import { readTx, type Tx } from '../bolt3/tx.js';
+import { hasWitness, readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
 import type { Curve } from '../crypto/curve.js';
 import { ripemd160, sha256 } from '../crypto/hashes.js';
 import { hash160, sha256d } from '../crypto/signatures.js';
 import { WireReader } from '../wire/reader.js';
+import { WireWriter } from '../wire/writer.js';
 import type { PsbtRecord } from './psbt.js';
 
 /** The one curve operation these checks need. */
@@ -187,6 +189,18 @@ function tapScriptSigRule(r: PsbtRecord): string | undefined {
   return sizes('the taproot script signature', 64, 65)(r);
 }
 
+/** PSBT_IN_FINAL_SCRIPTWITNESS: a witness stack (a count, then that many items), nothing after it. */
+function finalWitnessRule(r: PsbtRecord): string | undefined {
+  try {
+    const v = new WireReader(r.value);
+    for (let items = v.compactSize('any'); items > 0; items--) v.compactBytes('any');
+    if (v.remaining === 0) return undefined;
+  } catch {
+    // a count or an item longer than the value
+  }
+  return 'the final script witness is not a witness stack';
+}
+
 /** An amount above 21 million BTC among a transaction's outputs. */
 function txAmountRule(tx: Tx): string | undefined {
   return tx.outputs.some((o) => o.amountSat > MAX_SATOSHI) ? 'an output amount is above 21 million BTC' : undefined;
@@ -208,25 +222,79 @@ function witnessUtxoRule(value: Uint8Array): string | undefined {
 /** PSBT_IN_NON_WITNESS_UTXO: a transaction (bytes after it are ignored), its amounts at most 21 million BTC. */
 function nonWitnessUtxoRule(value: Uint8Array): string | undefined {
   try {
-    return txAmountRule(readTx(value).tx);
+    return txAmountRule(readTx(value, 0, 'any').tx);
   } catch {
     return 'the non-witness UTXO is not a transaction';
   }
 }
 
 /**
- * libwally keeps a non-witness UTXO as the transaction it read and writes that back, so bytes
- * after the transaction are dropped from the record (each value already passed nonWitnessUtxoRule).
+ * libwally keeps some records as what it parsed and writes that back: a non-witness UTXO as its
+ * transaction without witnesses or bytes after it, and every CompactSize inside a non-witness
+ * UTXO, a witness UTXO, a final script witness or a taproot derivation in its shortest form.
+ * Each record here passed the checks above; one that reads back the same is left as it is.
  */
-export function trimNonWitnessUtxos(inputs: PsbtRecord[][]): void {
-  for (const input of inputs) {
-    const at = input.findIndex((r) => r.key.length === 1 && r.key[0] === 0x00);
-    if (at < 0) continue;
-    const { key, value } = input[at]!;
-    const { end } = readTx(value);
-    if (end < value.length) input[at] = { key, value: value.slice(0, end) };
-  }
+export function writeAsLibwally(inputs: PsbtRecord[][], outputs: PsbtRecord[][]): void {
+  for (const map of inputs) rewrite(map, INPUT_REWRITES);
+  for (const map of outputs) rewrite(map, OUTPUT_REWRITES);
 }
+
+/** A record's value as libwally writes it back, or undefined if that is the value itself. */
+type Rewrite = (value: Uint8Array) => Uint8Array | undefined;
+
+function rewrite(map: PsbtRecord[], rewrites: ReadonlyMap<number, Rewrite>): void {
+  map.forEach((r, at) => {
+    const value = rewrites.get(r.key[0]!)?.(r.value);
+    if (value) map[at] = { key: r.key, value };
+  });
+}
+
+const nonWitnessUtxo: Rewrite = (value) => {
+  const { tx, end, canonical } = readTx(value, 0, 'any');
+  return end < value.length || !canonical || hasWitness(tx) ? serializeTxNoWitness(tx) : undefined;
+};
+
+/**
+ * Re-encodes what `copy` reads from a value with every CompactSize in its shortest form, if
+ * one was not: a first read only looks, a second writes.
+ */
+const shortest = (copy: (r: WireReader, w?: WireWriter) => void): Rewrite => (value) => {
+  const look = new WireReader(value);
+  copy(look);
+  if (!look.nonCanonical) return undefined;
+  const w = new WireWriter(value.length);
+  copy(new WireReader(value), w);
+  return w.finish();
+};
+
+const witnessUtxo = shortest((r, w) => {
+  const amount = r.u64le();
+  const script = r.compactBytes('any');
+  w?.u64le(amount);
+  w?.compactBytes(script);
+});
+const witnessStack = shortest((r, w) => {
+  const items = r.compactSize('any');
+  w?.compactSize(items);
+  for (let k = 0; k < items; k++) {
+    const item = r.compactBytes('any');
+    w?.compactBytes(item);
+  }
+});
+const tapDerivation = shortest((r, w) => {
+  const hashes = r.compactSize('any');
+  const rest = r.bytes(r.remaining);
+  w?.compactSize(hashes);
+  w?.bytes(rest);
+});
+
+const INPUT_REWRITES: ReadonlyMap<number, Rewrite> = new Map([
+  [0x00, nonWitnessUtxo],
+  [0x01, witnessUtxo],
+  [0x08, witnessStack],
+  [0x16, tapDerivation],
+]);
+const OUTPUT_REWRITES: ReadonlyMap<number, Rewrite> = new Map([[0x07, tapDerivation]]);
 
 const sizes = (what: string, ...lengths: number[]) => (r: PsbtRecord): string | undefined =>
   lengths.includes(r.value.length) ? undefined : `${what} is not of ${lengths.join(' or ')} bytes`;
@@ -244,6 +312,7 @@ const INPUT_VALUES: ReadonlyMap<number, ValueRule> = new Map([
   [0x02, partialSigRule],
   [0x03, sizes('the sighash type', 4)],
   [0x06, derivationRule],
+  [0x08, finalWitnessRule],
   [0x0a, preimageRule],
   [0x0b, preimageRule],
   [0x0c, preimageRule],

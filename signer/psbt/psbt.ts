@@ -24,7 +24,7 @@ import { readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
 import { WireError } from '../wire/errors.js';
 import { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
-import { dropZeroSighashes, libwallyRefuses, trimNonWitnessUtxos, type PointCheck } from './libwally-rules.js';
+import { dropZeroSighashes, libwallyRefuses, writeAsLibwally, type PointCheck } from './libwally-rules.js';
 
 /** One key-value record; `key` starts with the key type (a CompactSize, always one byte here). */
 export interface PsbtRecord {
@@ -147,10 +147,10 @@ function readPsbtFields(r: WireReader, curve: PointCheck): Psbt {
   if (!unsigned) throw new PsbtError('PSBT v0 without an unsigned transaction');
   let tx: Tx;
   try {
-    const read = readTx(unsigned.value);
+    const read = readTx(unsigned.value, 0, 'any');
     tx = asVersion2Psbt(read.tx);
     // libwally keeps the transaction it read and writes that back: bytes after it are dropped.
-    const written = writtenBack(read.tx, tx);
+    const written = writtenBack(read, tx);
     if (written) global[global.indexOf(unsigned)] = { key: unsigned.key, value: written };
     else if (read.end < unsigned.value.length) global[global.indexOf(unsigned)] = { key: unsigned.key, value: unsigned.value.slice(0, read.end) };
   } catch (e) {
@@ -164,7 +164,7 @@ function readPsbtFields(r: WireReader, curve: PointCheck): Psbt {
   // libwally stops after the last output map: bytes after it are ignored, not refused (docs/hsmd-protocol.md#field-encodings).
   const refused = libwallyRefuses(tx, global, inputs, outputs, curve);
   if (refused) throw new PsbtError(refused);
-  trimNonWitnessUtxos(inputs);
+  writeAsLibwally(inputs, outputs);
   dropZeroSighashes(inputs);
   return { tx, global, inputs, outputs };
 }
@@ -180,10 +180,13 @@ const INDEX_BITS = 0x3fffffff;
 /** `tx` as a version 2 PSBT holds it: its version at least 2. */
 export const asVersion2Psbt = (tx: Tx): Tx => (tx.version < 2 ? { ...tx, version: 2 } : tx);
 
-/** The unsigned transaction's bytes as CLN writes `tx` back, or undefined if they are those `read` from. */
-function writtenBack(read: Tx, tx: Tx): Uint8Array | undefined {
+/**
+ * The unsigned transaction's bytes as CLN writes `tx` back (every CompactSize in its shortest
+ * form), or undefined if they are those `read` from.
+ */
+function writtenBack(read: { tx: Tx; canonical: boolean }, tx: Tx): Uint8Array | undefined {
   const cut = tx.inputs.some((i) => i.prevVout > INDEX_BITS);
-  if (!cut && tx === read) return undefined;
+  if (!cut && tx === read.tx && read.canonical) return undefined;
   return serializeTxNoWitness(cut ? { ...tx, inputs: tx.inputs.map((i) => ({ ...i, prevVout: i.prevVout & INDEX_BITS })) } : tx);
 }
 

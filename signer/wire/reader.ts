@@ -12,6 +12,9 @@
 import { u32leAt } from '../bytes.js';
 import { WireError } from './errors.js';
 
+/** How a CompactSize may be written: Bitcoin Core's shortest form only, or libwally's any form. */
+export type CompactRule = 'canonical' | 'any';
+
 export class WireReader {
   /** CLN's message name, for error messages ('' outside a message). */
   msgName = '';
@@ -19,6 +22,8 @@ export class WireReader {
   fieldName = '';
   /** Where the `pubkey` fields decoded start in the frame, for the caller to parse as points (fields.ts). */
   pointsAt: number[] | undefined;
+  /** Set once a CompactSize read with the `any` rule was not in its shortest form. */
+  nonCanonical = false;
   private readonly buf: Uint8Array;
   private pos: number;
   private readonly end: number;
@@ -103,10 +108,10 @@ export class WireReader {
 
   /**
    * Bitcoin's CompactSize. `canonical` (Bitcoin Core's ReadCompactSize): the shortest form
-   * only, and no 8-byte form (no count or length reaches 2^32). `any` (libwally's PSBT
-   * parser): any form whose value is a safe integer.
+   * only, and no 8-byte form (no count or length reaches 2^32). `any` (libwally's parser): any
+   * form whose value is a safe integer; one not in its shortest form sets `nonCanonical`.
    */
-  compactSize(rule: 'canonical' | 'any' = 'canonical'): number {
+  compactSize(rule: CompactRule = 'canonical'): number {
     const start = this.pos;
     const first = this.u8();
     if (first < 0xfd) return first;
@@ -114,19 +119,20 @@ export class WireReader {
     if (rule === 'canonical' && v < min) this.fail('CompactSize is not minimally encoded', start);
     if (rule === 'canonical' && first === 0xff) this.fail('CompactSize too large', start);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail('CompactSize too large', start);
+    if (v < min) this.nonCanonical = true;
     return Number(v);
   }
 
   /** A CompactSize count of items each at least `minSize` bytes long, bounded by the bytes left. */
-  compactCount(minSize: number): number {
+  compactCount(minSize: number, rule: CompactRule = 'canonical'): number {
     const start = this.pos;
-    const n = this.compactSize();
+    const n = this.compactSize(rule);
     if (n * minSize > this.remaining) this.fail(`count ${n} of items of at least ${minSize} bytes exceeds the ${this.remaining} bytes left`, start);
     return n;
   }
 
   /** CompactSize length, then that many bytes. */
-  compactBytes(rule: 'canonical' | 'any' = 'canonical'): Uint8Array {
+  compactBytes(rule: CompactRule = 'canonical'): Uint8Array {
     return this.bytes(this.compactSize(rule));
   }
 
