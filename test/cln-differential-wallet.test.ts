@@ -195,6 +195,7 @@ const RECORDS_LIBWALLY_CHECKS: Record<string, (psbt: Psbt) => void> = {
   'an empty taproot tree': raw('output', '06', ''),
   'a taproot tree of 3 bytes': raw('output', '06', '00c001'),
   'an unknown input record with an empty value': raw('input', 'f0', ''),
+  'a redeem script that is not the P2SH of the spent script (libwally refuses to sign)': raw('input', '04', 'fe515abc063d6541'),
   'a global unknown record with an empty value': raw('global', 'f1', ''),
   'an unknown output record with an empty value': raw('output', 'f1', ''),
 };

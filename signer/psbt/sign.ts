@@ -10,6 +10,7 @@ import { hash160, sha256, signLowRLibwally, signSchnorrBip340 } from '../crypto/
 import { compactToDer } from '../bolt3/der.js';
 import { sighasher } from '../bolt3/sighash.js';
 import { readTx } from '../bolt3/tx.js';
+import { WireReader } from '../wire/reader.js';
 import {
   PSBT_IN_BIP32_DERIVATION,
   PSBT_IN_NON_WITNESS_UTXO,
@@ -38,11 +39,14 @@ const isP2wsh = (s: Uint8Array): boolean => s.length === 34 && s[0] === 0x00 && 
 
 /** A serialized txout (u64 amount ‖ CompactSize script), as in PSBT_IN_WITNESS_UTXO. */
 function decodeTxOut(bytes: Uint8Array): SpentOutput | undefined {
-  if (bytes.length < 9) return undefined;
-  const amountSat = new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true);
-  const len = bytes[8]!;
-  if (len >= 0xfd || bytes.length !== 9 + len) return undefined;
-  return { amountSat, scriptPubKey: bytes.slice(9) };
+  try {
+    const r = new WireReader(bytes);
+    const amountSat = r.u64le();
+    const scriptPubKey = r.compactBytes();
+    return r.atEnd ? { amountSat, scriptPubKey } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** OP_DUP OP_HASH160 <20> OP_EQUALVERIFY OP_CHECKSIG: BIP 143's scriptCode for P2WPKH. */
@@ -116,6 +120,10 @@ export function signPsbtWithKey(curve: Curve, psbt: Psbt, priv: Uint8Array): str
     if (!spent) return `input ${i} has no utxo to sign against`;
     const taproot = isP2tr(spent.scriptPubKey);
     if (taproot !== match.taproot) return `input ${i}: key type does not match its scriptPubKey`;
+    // get_signing_script, for every input signed: a redeem script must be the P2SH of the utxo's script.
+    const redeem = findRecord(input, Uint8Array.of(PSBT_IN_REDEEM_SCRIPT));
+    if (redeem && !equal(concat(Uint8Array.of(0xa9, 0x14), hash160(redeem.value), Uint8Array.of(0x87)), spent.scriptPubKey))
+      return `input ${i}: redeem script does not match`;
     const sighashRecord = findRecord(input, Uint8Array.of(PSBT_IN_SIGHASH_TYPE));
     const sighash = sighashRecord ? readLe32(sighashRecord.value) : taproot ? SIGHASH_DEFAULT : 0x01;
     if (sighash === undefined || sighash > 0xff) return `input ${i}: bad sighash type`;
@@ -138,14 +146,8 @@ function signEcdsa(
   const input = psbt.inputs[i]!;
   // wally_tx_get_input_signature_hash: a segwit v0 input takes ALL, NONE, SINGLE (and with ANYONECANPAY) only.
   if (sighash === SIGHASH_DEFAULT || !isTaprootSighash(sighash)) return `input ${i}: unsupported sighash ${sighash}`;
-  // get_signing_script: the redeem script if any (it must be the P2SH of the utxo script).
-  let script = spent.scriptPubKey;
-  const redeem = findRecord(input, Uint8Array.of(PSBT_IN_REDEEM_SCRIPT));
-  if (redeem) {
-    const p2sh = concat(Uint8Array.of(0xa9, 0x14), hash160(redeem.value), Uint8Array.of(0x87));
-    if (!equal(p2sh, spent.scriptPubKey)) return `input ${i}: redeem script does not match`;
-    script = redeem.value;
-  }
+  // get_signing_script: the redeem script if any (signPsbtWithKey checked it is the P2SH of the utxo script).
+  const script = findRecord(input, Uint8Array.of(PSBT_IN_REDEEM_SCRIPT))?.value ?? spent.scriptPubKey;
   // get_scriptcode: segwit v0 only (a legacy input would need the pre-segwit sighash).
   if (!findRecord(input, Uint8Array.of(PSBT_IN_WITNESS_UTXO))) return `input ${i}: legacy (non-segwit) inputs are not signed`;
   let scriptCode: Uint8Array;
