@@ -113,6 +113,16 @@ test('policy-revocation-order: a revocation that skips one', () => {
   assertRefused(s.send(s.at(103)), 'policy-revocation-order'); // revoke 2
 });
 
+test('policy-revocation-order and policy-revocation-secret-matches-point: a number no commitment has (2^48), a secret that is no key (0, the group order)', () => {
+  const s = l1Before(99);
+  const revocation = (change: (m: { revoke_num: bigint; per_commitment_secret: Uint8Array }) => object) =>
+    modified(s.at(99), 'hsmd_validate_revocation', (m) => ({ ...m, ...change(m) }));
+  assertRefused(s.send(s.at(99), revocation(() => ({ revoke_num: 1n << 48n }))), 'policy-revocation-order');
+  assertRefused(s.send(s.at(99), revocation(() => ({ per_commitment_secret: new Uint8Array(32) }))), 'policy-revocation-secret-matches-point');
+  const order = fromHex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141');
+  assertRefused(s.send(s.at(99), revocation(() => ({ per_commitment_secret: order }))), 'policy-revocation-secret-matches-point');
+});
+
 test('policy-commitment-holder-order: validating a holder commitment out of order', () => {
   const s = l1Before(96); // validated 1, revoked 0
   assertRefused(s.send(s.at(105)), 'policy-commitment-holder-order'); // n=3

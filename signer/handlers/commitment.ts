@@ -172,8 +172,16 @@ export const commitmentHandlers: HandlerTable = {
 
   // libhsmd.c handle_validate_revocation: CLN's stub accepts anything; we check the secret.
   hsmd_validate_revocation: (ctx, state, env, { revoke_num: n, per_commitment_secret: secret }) => {
-    if (n >= MAX_COMMITMENT) return badRequest(`bad revocation number ${n}`);
-    if (!ctx.curve.isPrivateKey(secret)) return badRequest(`per_commitment_secret ${n} is not a valid key`);
+    // A number no commitment has, or a secret that is no key, breaks the rules on its own (and
+    // is nothing to store): refused by their names, answered like CLN where they only warn.
+    const isKey = ctx.curve.isPrivateKey(secret);
+    if (n >= MAX_COMMITMENT || !isKey) {
+      const violations = [
+        ...check(n < MAX_COMMITMENT, 'policy-revocation-order', () => `revocation number ${n} is above 2^48 - 1: no commitment has it`),
+        ...check(isKey, 'policy-revocation-secret-matches-point', () => `the secret for ${n} is not a valid key`),
+      ];
+      return enforce(ctx.policy, violations, () => replyWith(encodeMessage('hsmd_validate_revocation_reply', {})));
+    }
     const ref = clientChannel(env);
     const c = channelOf(state, ref)?.commitments;
     const last = c?.secrets.last;
