@@ -21,12 +21,6 @@ const MASTER_PERMISSION = 0x400n;
 /** Every permission bit (docs/hsmd-protocol.md#permissions). */
 const ALL_PERMISSIONS = 0x7ffn;
 
-/**
- * A known difference, reported and not yet fixed: CLN's fromwire_pubkey refuses 33 bytes that are
- * no point on the curve, our codec leaves that check to whoever computes with the point, and
- * several handlers only hash or store it, so they answer where CLN refuses.
- */
-
 /** Requests valid on a client with `perms`, each turned into the malformed frames of the table. */
 const CLIENT_REQUESTS: Array<{ what: string; perms: bigint; req: Uint8Array }> = [
   { what: 'hsmd_ecdh_req', perms: 0x1n, req: encodeMessage('hsmd_ecdh_req', { point: sample(point, 1)[0]! }) },
