@@ -15,6 +15,7 @@ import { fdpass } from '../broker/fdpass.js';
 import { FrameReader } from '../broker/frames.js';
 import { towireClientHsmfd } from '../broker/hsmfd.js';
 import { type StatusMessage, fromwireStatus } from '../broker/status-wire.js';
+import { WireError } from '../signer/wire/errors.js';
 import { repoRoot } from '../test/fixtures.js';
 import { SyncConnection } from '../test/sync-wire.js';
 import { type ExchangeObserver, type ReplayResult, loadTranscript, replayExchanges } from '../test/transcript.js';
@@ -196,7 +197,7 @@ export class SimLightningd {
     const reader = new FrameReader(this.status);
     try {
       for (let body = await reader.read(); body !== null; body = await reader.read()) {
-        this.statusMessages.push(fromwireStatus(body.slice()));
+        this.statusMessages.push(statusOf(body.slice()));
         this.notify();
       }
     } catch {
@@ -224,5 +225,19 @@ export class SimLightningd {
       this.waiters.add(check);
       check();
     });
+  }
+}
+
+/**
+ * A status message as lightningd reads it; one we cannot decode (a text that is not UTF-8,
+ * which CLN's hsmd may log and lightningd takes) is kept as unknown, and reading goes on:
+ * stopping would leave the hsmd blocked on a full status socket.
+ */
+function statusOf(body: Uint8Array): StatusMessage {
+  try {
+    return fromwireStatus(body);
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    return { kind: 'unknown', type: body.length >= 2 ? (body[0]! << 8) | body[1]! : -1, body };
   }
 }

@@ -88,6 +88,13 @@ export class PairConnection {
   }
 
   private async outcome(ld: SimLightningd, conn: SyncConnection, sent: Uint8Array): Promise<Outcome> {
+    // Wait in short polls, letting the event loop drain the status sockets between them: an
+    // hsmd that logs much before it answers or stops (CLN's backtrace) blocks on a full one.
+    const deadline = Date.now() + REPLY_MS;
+    while (!conn.readable(10)) {
+      if (Date.now() > deadline) return { kind: 'timeout' };
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     try {
       return { kind: 'reply', hex: hex(conn.receive(REPLY_MS)) };
     } catch (err) {

@@ -67,6 +67,11 @@ export class SyncConnection {
     }
   }
 
+  /** True once there is something to read (data or EOF), waiting at most `timeoutMs`. */
+  readable(timeoutMs: number): boolean {
+    return fdpass.poll(this.fd, false, timeoutMs);
+  }
+
   /** True if the peer closes the connection (EOF) within the time, with no data first. */
   waitClosed(timeoutMs: number = this.timeoutMs): boolean {
     try {
