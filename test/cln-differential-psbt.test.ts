@@ -9,7 +9,7 @@ import test, { type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { Psbt, Transaction } from 'bitcoinjs-lib';
 import { type Answers, CLN_HSMD, type Known, L1, NO_CLN_HSMD, clnCrashes, compareEachOnItsClient, documentedRules, wallyRefusesToSign } from './cln-pair.js';
-import { bytes, changed, recorded, sample } from './cln-variants.js';
+import { bytes, changed, psbtRecord, putRecord, recorded, sample } from './cln-variants.js';
 import { decodeMessage, messageType } from '../signer/wire/messages.js';
 import type { BitcoinTx } from '../signer/wire/tx-fields.js';
 
@@ -158,24 +158,8 @@ test('hsmd_sign_withdrawal whose PSBT has CompactSizes not in their shortest for
   ].map((p) => changed(withdrawal, { psbt: p })));
 });
 
-/** A record of any type a version 0 PSBT map may hold (and a few above them), with key data and values of the lengths the types take and others. */
-const G = Buffer.from('0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798', 'hex');
-const keyData = fc.oneof(fc.constant(new Uint8Array(0)), fc.constant(G), fc.constant(G.subarray(1)), fc.constant(Uint8Array.of(0xc0, ...G.subarray(1))), bytes(80, 1));
-const value = fc.oneof(fc.constant(new Uint8Array(0)), fc.constant(Buffer.from('3006020101020101' + '01', 'hex')), fc.constant(Uint8Array.of(0x01, 0x01, 0xff)), bytes(100, 1));
-const TYPES = { global: [0x01, 0x02, 0x06, 0x07, 0xfb, 0xfc, 0xf0], input: [...Array(0x1a).keys()].slice(2).concat([0xfc, 0xf0]), output: [...Array(9).keys()].concat([0xfc]) };
-const addedRecord = fc.constantFrom('global', 'input', 'output').chain((where) =>
-  fc.record({ where: fc.constant(where), type: fc.constantFrom(...TYPES[where]), keyData, value }));
-
 test('hsmd_sign_withdrawal with a record of any type added to its PSBT (global, our input, an output): both answer alike', { skip, timeout: 180_000 }, async (t) => {
   const withdrawal = recorded(L1.exchanges, 'hsmd_sign_withdrawal', 192);
-  const requests = sample(addedRecord, 120).map(({ where, type, keyData: k, value: v }) =>
-    changed(withdrawal, {
-      psbt: edited(withdrawal.psbt!, (p) => {
-        const map = where === 'global' ? p.data.globalMap : where === 'input' ? p.data.inputs[0]! : p.data.outputs[0]!;
-        const key = Buffer.from([type, ...k]);
-        // Raw, as unknown records are (bitcoinjs-lib does not check them); one in place of any with its key.
-        map.unknownKeyVals = [...(map.unknownKeyVals ?? []).filter((kv) => !key.equals(kv.key)), { key, value: Buffer.from(v) }];
-      }),
-    }));
+  const requests = sample(psbtRecord, 120).map((r) => changed(withdrawal, { psbt: edited(withdrawal.psbt!, (p) => putRecord(p, r)) }));
   await assertAlike(t, requests);
 });

@@ -13,7 +13,7 @@ import { initEccLib, networks, payments, Psbt } from 'bitcoinjs-lib';
 import fc from 'fast-check';
 import * as ecc from 'tiny-secp256k1';
 import { type Answers, CLN_HSMD, type Known, L1, MNEMONIC, NO_CLN_HSMD, compareAll, clnCrashes, compareEachOnItsClient, pairAfter, upTo, wallyRefusesToSign } from './cln-pair.js';
-import { bytes, childPubkey, initKeys, point, sample } from './cln-variants.js';
+import { bytes, childPubkey, initKeys, point, psbtRecord, putRecord, sample } from './cln-variants.js';
 import type { Transcript } from './transcript.js';
 import type { HsmUtxo } from '../signer/wire/tx-fields.js';
 import { decodeAs, encodeMessage } from '../signer/wire/messages.js';
@@ -232,6 +232,17 @@ for (const transcript of [L1, MNEMONIC]) {
       const first = { ...w.spends[0]!, ours: true, taproot };
       return signWithdrawal(transcript, { ...w, spends: [first, ...w.spends.slice(1)] }, undefined, (psbt) => feature(psbt, walletKey(transcript, first.keyindex), taproot));
     }));
+    await compareEachOnItsClient(t, transcript, requests, cleanStop, WALLY_STOPS_TODO);
+  });
+}
+
+for (const transcript of [L1, MNEMONIC]) {
+  test(`hsmd_sign_withdrawal of wallet PSBTs with a record of any type added (global, our first input, an output), ${transcript === L1 ? 'legacy' : 'mnemonic'} secret`, { skip, timeout: 120_000 }, async (t) => {
+    const cases = sample(fc.tuple(withdrawal, fc.boolean(), psbtRecord), 60);
+    const requests = cases.map(([w, taproot, r]) => {
+      const first = { ...w.spends[0]!, ours: true, taproot };
+      return signWithdrawal(transcript, { ...w, spends: [first, ...w.spends.slice(1)] }, undefined, (psbt) => putRecord(psbt, r));
+    });
     await compareEachOnItsClient(t, transcript, requests, cleanStop, WALLY_STOPS_TODO);
   });
 }

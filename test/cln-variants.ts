@@ -7,6 +7,7 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
+import type { Psbt } from 'bitcoinjs-lib';
 import fc from 'fast-check';
 import { SEED } from '../property-tests/settings.js';
 import { type HsmdMessage, decodeAs, decodeMessage, encodeHsmdMessage, encodeMessage } from '../signer/wire/messages.js';
@@ -85,3 +86,27 @@ export const invoiceRequests = fc.record({
   u5bytes: fc.oneof(fc.uint8Array({ max: 31, maxLength: 400 }), fc.uint8Array({ maxLength: 60 })),
   hrp: fc.oneof(fc.constantFrom('lnbcrt', 'lnbc10u', 'lntb', 'lno').map((s) => Buffer.from(s)), bytes(12)),
 }).map((f) => encodeMessage('hsmd_sign_invoice', f));
+
+const G = Uint8Array.from(Point.BASE.toBytes(true));
+const TYPES = { global: [0x01, 0x02, 0x06, 0x07, 0xfb, 0xfc, 0xf0], input: [...Array(0x1a).keys()].slice(2).concat([0xfc, 0xf0]), output: [...Array(9).keys()].concat([0xfc]) };
+type MapName = keyof typeof TYPES;
+
+/**
+ * A record of any type a version 0 PSBT map may hold (and a few above them), for the first input
+ * or output or the global map: key data and values of the lengths the types take (a point, an
+ * x-only key, a control block, a DER signature, a witness stack) and of any other.
+ */
+export const psbtRecord = fc.constantFrom<MapName>('global', 'input', 'output').chain((where) =>
+  fc.record({
+    where: fc.constant(where),
+    type: fc.constantFrom(...TYPES[where]),
+    keyData: fc.oneof(fc.constant(new Uint8Array(0)), fc.constant(G), fc.constant(G.subarray(1)), fc.constant(Uint8Array.of(0xc0, ...G.subarray(1))), bytes(80, 1)),
+    value: fc.oneof(fc.constant(new Uint8Array(0)), fc.constant(Uint8Array.from(Buffer.from('3006020101020101' + '01', 'hex'))), fc.constant(Uint8Array.of(0x01, 0x01, 0xff)), bytes(100, 1)),
+  }));
+
+/** Puts `r` into a bitcoinjs-lib PSBT raw, as its unknown records go (unchecked), in place of any record with its key. */
+export function putRecord(p: Psbt, r: { where: MapName; type: number; keyData: Uint8Array; value: Uint8Array }): void {
+  const map = r.where === 'global' ? p.data.globalMap : r.where === 'input' ? p.data.inputs[0]! : p.data.outputs[0]!;
+  const key = Buffer.from([r.type, ...r.keyData]);
+  map.unknownKeyVals = [...(map.unknownKeyVals ?? []).filter((kv) => !key.equals(kv.key)), { key, value: Buffer.from(r.value) }];
+}
