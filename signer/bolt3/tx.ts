@@ -62,10 +62,7 @@ function writeTx(w: WireWriter, tx: Tx, withWitness: boolean): void {
     w.u32le(i.sequence);
   }
   w.compactSize(tx.outputs.length);
-  for (const o of tx.outputs) {
-    w.u64le(o.amountSat);
-    w.compactBytes(o.scriptPubKey);
-  }
+  for (const o of tx.outputs) writeOutput(w, o);
   if (withWitness) {
     for (const i of tx.inputs) {
       w.compactSize(i.witness.length);
@@ -113,10 +110,7 @@ export function readTx(bytes: Uint8Array, offset = 0, rule: CompactRule = 'canon
   }
   const outputs: TxOutput[] = [];
   const nOut = r.compactCount(9, rule);
-  for (let k = 0; k < nOut; k++) {
-    const amountSat = r.u64le();
-    outputs.push({ amountSat, scriptPubKey: r.compactBytes(rule) });
-  }
+  for (let k = 0; k < nOut; k++) outputs.push(readOutput(r, rule));
   if (segwit) {
     for (const input of inputs) {
       const nItems = r.compactCount(1, rule);
@@ -126,6 +120,31 @@ export function readTx(bytes: Uint8Array, offset = 0, rule: CompactRule = 'canon
   }
   const locktime = r.u32le();
   return { tx: { version, inputs, outputs, locktime }, end: r.offset, canonical: !r.nonCanonical };
+}
+
+/** One output as transactions serialize it: u64 amount ‖ CompactSize script. */
+function readOutput(r: WireReader, rule: CompactRule): TxOutput {
+  const amountSat = r.u64le();
+  return { amountSat, scriptPubKey: r.compactBytes(rule) };
+}
+
+function writeOutput(w: WireWriter, o: TxOutput): void {
+  w.u64le(o.amountSat);
+  w.compactBytes(o.scriptPubKey);
+}
+
+/** One serialized output filling `bytes` (a PSBT's witness UTXO); WireError otherwise. */
+export function parseTxOut(bytes: Uint8Array, rule: CompactRule = 'canonical'): TxOutput {
+  const r = new WireReader(bytes);
+  const out = readOutput(r, rule);
+  if (!r.atEnd) r.fail('trailing bytes after the output');
+  return out;
+}
+
+export function serializeTxOut(o: TxOutput): Uint8Array {
+  const w = new WireWriter(9 + o.scriptPubKey.length);
+  writeOutput(w, o);
+  return w.finish();
 }
 
 /** Parses exactly one transaction filling `bytes`. */

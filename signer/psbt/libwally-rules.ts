@@ -27,7 +27,7 @@
  * Each check returns why it refuses, or undefined.
  */
 import { concat, equal, u32leAt } from '../bytes.js';
-import { hasWitness, readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
+import { hasWitness, parseTxOut, readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
 import type { Curve } from '../crypto/curve.js';
 import { ripemd160, sha256 } from '../crypto/hashes.js';
 import { hash160, sha256d } from '../crypto/signatures.js';
@@ -209,11 +209,9 @@ function txAmountRule(tx: Tx): string | undefined {
 /** PSBT_IN_WITNESS_UTXO: u64 amount ‖ CompactSize script, nothing after, the script not empty. */
 function witnessUtxoRule(value: Uint8Array): string | undefined {
   try {
-    const v = new WireReader(value);
-    const amount = v.u64le();
-    const script = v.compactBytes('any');
-    if (v.remaining > 0 || script.length === 0) return 'the witness UTXO is not an amount and a script';
-    return amount > MAX_SATOSHI ? 'the witness UTXO amount is above 21 million BTC' : undefined;
+    const { amountSat, scriptPubKey } = parseTxOut(value, 'any');
+    if (scriptPubKey.length === 0) return 'the witness UTXO is not an amount and a script';
+    return amountSat > MAX_SATOSHI ? 'the witness UTXO amount is above 21 million BTC' : undefined;
   } catch {
     return 'the witness UTXO is not an amount and a script';
   }

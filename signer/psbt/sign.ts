@@ -9,8 +9,7 @@ import type { Curve } from '../crypto/curve.js';
 import { hash160, sha256, signLowRLibwally, signSchnorrBip340 } from '../crypto/signatures.js';
 import { compactToDer } from '../bolt3/der.js';
 import { sighasher } from '../bolt3/sighash.js';
-import { readTx } from '../bolt3/tx.js';
-import { WireReader } from '../wire/reader.js';
+import { parseTxOut, readTx, serializeTxOut } from '../bolt3/tx.js';
 import {
   PSBT_IN_BIP32_DERIVATION,
   PSBT_IN_NON_WITNESS_UTXO,
@@ -37,13 +36,10 @@ const isP2tr = (s: Uint8Array): boolean => s.length === 34 && s[0] === 0x51 && s
 const isP2wpkh = (s: Uint8Array): boolean => s.length === 22 && s[0] === 0x00 && s[1] === 0x14;
 const isP2wsh = (s: Uint8Array): boolean => s.length === 34 && s[0] === 0x00 && s[1] === 0x20;
 
-/** A serialized txout (u64 amount ‖ CompactSize script), as in PSBT_IN_WITNESS_UTXO. */
+/** PSBT_IN_WITNESS_UTXO's output, if it is one. */
 function decodeTxOut(bytes: Uint8Array): SpentOutput | undefined {
   try {
-    const r = new WireReader(bytes);
-    const amountSat = r.u64le();
-    const scriptPubKey = r.compactBytes();
-    return r.atEnd ? { amountSat, scriptPubKey } : undefined;
+    return parseTxOut(bytes);
   } catch {
     return undefined;
   }
@@ -72,13 +68,7 @@ export function spentOutput(psbt: Psbt, index: number): SpentOutput | undefined 
 }
 
 /** The txout bytes of PSBT_IN_WITNESS_UTXO. */
-export function encodeTxOut(amountSat: bigint, script: Uint8Array): Uint8Array {
-  const out = new Uint8Array(9 + script.length);
-  new DataView(out.buffer).setBigUint64(0, amountSat, true);
-  out[8] = script.length;
-  out.set(script, 9);
-  return out;
-}
+export const encodeTxOut = (amountSat: bigint, scriptPubKey: Uint8Array): Uint8Array => serializeTxOut({ amountSat, scriptPubKey });
 
 /**
  * bitcoin/psbt.c psbt_input_add_pubkey: a BIP 32 derivation of fingerprint
