@@ -29,6 +29,9 @@ const V1_HEX = 2 * (8 + 64);
 const V2_HEX = 2 * (1 + 8 + 8 + 64);
 /** Tokens older than this are refused. */
 export const TOKEN_MAX_AGE_MS = 5 * 60_000;
+/** secp256k1's group order n and ⌊n/2⌋: a signature's S above n/2 is its high-S spelling. */
+const ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const HALF_ORDER = ORDER >> 1n;
 /** Clock skew tolerated for a token from "the future". */
 export const TOKEN_MAX_SKEW_MS = 30_000;
 
@@ -83,15 +86,31 @@ export function checkCredentials(curve: Curve, username: string, password: strin
   if (issuedAt - nowMs > TOKEN_MAX_SKEW_MS)
     return { ok: false, reason: `token from the future: ${skew} (tolerance ${TOKEN_MAX_SKEW_MS / 1000} s): set the device clock right (NTP)` };
   const publicKey = fromHex(username);
-  let valid: boolean;
-  try {
-    valid = curve.verify(token.subarray(token.length - 64), signedHash(v2 ? DOMAIN_V2 : DOMAIN_V1, brokerId, fields), publicKey);
-  } catch {
-    valid = false;
+  const signature = token.subarray(token.length - 64);
+  const hash = signedHash(v2 ? DOMAIN_V2 : DOMAIN_V1, brokerId, fields);
+  const s = BigInt(`0x${toHex(signature.subarray(32))}`);
+  if (s > HALF_ORDER && s < ORDER) {
+    // Curve.verify refuses it; say why, since the canonical form tells a re-spelled replay from junk.
+    const canonical = concat(signature.subarray(0, 32), fromHex((ORDER - s).toString(16).padStart(64, '0')));
+    return {
+      ok: false,
+      reason: verifies(curve, canonical, hash, publicKey)
+        ? `high-S signature (non-canonical): a valid token re-spelled with S replaced by n − S, which no device makes (they sign low-S only): a captured token replayed in another spelling, not a wrong --broker-id; ${skew}`
+        : `high-S signature (non-canonical): no device makes one (they sign low-S only), and its low-S form does not verify either; ${skew}`,
+    };
   }
-  if (valid) return { ok: true, publicKey, issuedAt, lastId };
+  if (verifies(curve, signature, hash, publicKey)) return { ok: true, publicKey, issuedAt, lastId };
   // The key is the username, so a good key's signature fails over another message: another broker id.
   return { ok: false, reason: `bad signature: not signed over this broker's id ${brokerId}; most likely the device was started with another --broker-id (it must be ${brokerId}); ${skew}` };
+}
+
+/** Curve.verify, false where it throws (a point or signature it cannot parse). */
+function verifies(curve: Curve, signature: Uint8Array, hash: Uint8Array, publicKey: Uint8Array): boolean {
+  try {
+    return curve.verify(signature, hash, publicKey);
+  } catch {
+    return false;
+  }
 }
 
 /** "device clock 3.2 s ahead of this broker's" from issued-at minus now (ms). */

@@ -143,6 +143,27 @@ test('tokens: a fresh token verifies; expired, future, forged, other-broker and 
   assert.match(reason(checkCredentials(nobleCurve, c.username, 'secret', 'broker-a', NOW)), /password/);
 });
 
+test('tokens: a high-S signature is refused as what it is: a valid token re-spelled (a replay), or one no device made; not a wrong broker id', () => {
+  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const c = makeCredentials(nobleCurve, PRIV, 'broker-a', NOW, 0n);
+  const withS = (s: bigint) => c.password.slice(0, -64) + s.toString(16).padStart(64, '0');
+  const s = BigInt(`0x${c.password.slice(-64)}`);
+  assert.ok(s <= n >> 1n, 'devices sign low-S');
+  const reason = (password: string) => {
+    const r = checkCredentials(nobleCurve, c.username, password, 'broker-a', NOW);
+    return r.ok ? 'ok' : r.reason;
+  };
+  const respelled = reason(withS(n - s));
+  assert.match(respelled, /^high-S signature \(non-canonical\): a valid token re-spelled with S replaced by n − S, which no device makes .*: a captured token replayed in another spelling, not a wrong --broker-id; device clock 0\.0 s/);
+  assert.doesNotMatch(respelled, /most likely the device was started with another --broker-id/);
+  // High S whose low-S form does not verify either (S + 1 spelled high); S = n and above are no spelling at all.
+  assert.match(reason(withS(n - s - 1n)), /^high-S signature \(non-canonical\): no device makes one .*its low-S form does not verify either/);
+  assert.match(reason(withS(n)), /^bad signature/);
+  // The same high-S token over another broker id: still a high-S refusal, but not called a replay.
+  const elsewhere = checkCredentials(nobleCurve, c.username, withS(n - s), 'broker-b', NOW);
+  assert.ok(!elsewhere.ok && /its low-S form does not verify either/.test(elsewhere.reason));
+});
+
 /** A token as the format in auth-token.ts spells it, built here from node:crypto's SHA-256: the oracle for the version 1 and 2 layouts. */
 function tokenByHand(version: 1 | 2, brokerId: string, at: number, lastId: bigint): string {
   const u64 = (v: bigint) => Buffer.from(BigInt.asUintN(64, v).toString(16).padStart(16, '0'), 'hex');
