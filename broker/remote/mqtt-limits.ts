@@ -46,6 +46,11 @@ export class MqttGate {
   /** undefined: not authenticated; a number: the packet limit after authentication. */
   #limitAfterAuth: number | undefined;
 
+  /** True once the client authenticated: what it says about itself is then verified. */
+  get isAuthenticated(): boolean {
+    return this.#limitAfterAuth !== undefined;
+  }
+
   /** The client authenticated: its packets may be up to `maxPacket` (Infinity: no limit). */
   authenticated(maxPacket: number): void {
     this.#limitAfterAuth = maxPacket;

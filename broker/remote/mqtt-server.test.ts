@@ -253,6 +253,35 @@ test('memory before authentication: CONNECTs announcing 256 MiB are cut off, the
   });
 });
 
+test('memory after authentication: a device publishing a reply above its packet limit is closed and named in the log; the server keeps serving others', async () => {
+  await withServer([ID_A, ID_B], async (server, lines) => {
+    const loud = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
+    assert.equal(loud.error, undefined);
+    loud.client.on('error', () => {}); // the server cuts the socket mid-publish
+    const closed = new Promise<void>((r) => loud.client.once('close', () => r()));
+    const payload = Buffer.alloc(5 * 1024 * 1024, 0x42);
+    assert.ok(payload.length > DEVICE_MAX_PACKET);
+    const acknowledged = new Promise<string>((r) => loud.client.publish(topic(ID_A, 'res'), payload, { qos: 1 }, (e) => void (e || r('acknowledged'))));
+    assert.equal(await Promise.race([closed.then(() => 'closed'), acknowledged]), 'closed');
+    loud.client.end(true);
+    const refused = lines.filter((l) => l.startsWith('unusual: MQTT: refused connection') && l.includes(`of client ${ID_A}`));
+    assert.equal(refused.length, 1, lines.join('\n'));
+    const [, announced] = /: a packet of (\d+) bytes from a device \(limit (\d+)\)$/.exec(refused[0]!) ?? [];
+    assert.ok(Number(announced) > payload.length, refused[0]);
+    assert.ok(refused[0]!.endsWith(`(limit ${DEVICE_MAX_PACKET})`), refused[0]);
+
+    // Another device gets in and round-trips a reply of 1 MiB (within the limit) through the server.
+    const calm = await attempt(url(server), ID_B, makeCredentials(nobleCurve, KEY_B, BROKER_ID, now(), 0n));
+    assert.equal(calm.error, undefined, 'the server still accepts devices');
+    await calm.client.subscribeAsync(topic(ID_B, 'res'), { qos: 1 });
+    const received = new Promise<Buffer>((r) => calm.client.once('message', (_t, message) => r(message)));
+    const reply = Buffer.alloc(1024 * 1024, 0x43);
+    await calm.client.publishAsync(topic(ID_B, 'res'), reply, { qos: 1 });
+    assert.ok((await received).equals(reply), 'the reply came back whole');
+    await calm.client.endAsync();
+  });
+});
+
 test('the gate follows MQTT framing: lengths across chunks, the budget before authentication, the device limit after', () => {
   const gate = new MqttGate();
   const publish = (length: number): Uint8Array => {

@@ -213,7 +213,9 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
       waiting.delete(socket);
     });
     const gate = new MqttGate();
-    const stream = gatedStream(socket, gate, (reason) => refuse(`connection from ${socket.remoteAddress}`, reason));
+    // After authentication the client id is the device's (or the broker's own client's): name it.
+    const who = (): string => `connection from ${socket.remoteAddress}${gate.isAuthenticated ? ` of client ${client.id}` : ''}`;
+    const stream = gatedStream(socket, gate, (reason) => refuse(who(), reason));
     const client = aedes.handle(stream as unknown as net.Socket);
     gateOf.set(client, gate);
     socketOf.set(client, socket);
