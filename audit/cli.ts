@@ -226,7 +226,7 @@ function recoverJournal(path: string): { recovery: Recovery; path: string } {
 async function channel(io: AuditIo, v: Values, positionals: string[], progress: ProgressStream | undefined, withLog: WithLog): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('channel needs one <peer>/<dbid>: the peer node id (66 hex digits) and the channel dbid');
   const ref = parseChannel(positionals[0]!);
-  if (!ref) throw new UsageError(`bad channel ${JSON.stringify(positionals[0])}: write <peer>/<dbid>, the peer node id in 66 hex digits, e.g. 02ab…/1`);
+  if (ref instanceof Error) throw new UsageError(`bad channel ${JSON.stringify(positionals[0])}: ${ref.message}: write <peer>/<dbid>, the peer node id in 66 hex digits and the dbid a u64 in decimal, e.g. 02ab…/1`);
   if (!v.log && !v.journal) throw new UsageError('channel needs --log DIR (the broker log), --journal FILE|DIR, or both');
   const fromLog = v.log === undefined ? undefined
     : await withLog(v.log, (log) => replayBrokerLog(counted(log, new Progress(progress, 'channel', Number(log.end))), emptyBrokerViews()));

@@ -11,6 +11,7 @@ import { encodeState, stateDigest } from '../projections/signer-state.js';
 import { fromHex, toHex } from '../signer/bytes.js';
 import type { ChannelRef } from '../signer/events.js';
 import { permissionNames } from '../signer/permissions.js';
+import { parseDecimalU64 } from '../signer/remote/decimal-u64.js';
 import { micros } from './report-html.js';
 import { toJsonValue } from './views-json.js';
 import type { SignerState } from '../signer/state.js';
@@ -57,10 +58,12 @@ export function summaryOf(views: BrokerViews) {
 }
 export type Summary = ReturnType<typeof summaryOf>;
 
-/** "peerhex/dbid" → the channel, or undefined when malformed. */
-export function parseChannel(arg: string): ChannelRef | undefined {
-  const m = /^([0-9a-fA-F]{66})\/(\d+)$/.exec(arg);
-  return m ? { peer: fromHex(m[1]!.toLowerCase()), dbid: BigInt(m[2]!) } : undefined;
+/** "peerhex/dbid" → the channel, or an Error saying which part is malformed (a dbid is a u64). */
+export function parseChannel(arg: string): ChannelRef | Error {
+  const m = /^([0-9a-fA-F]{66})\/(.*)$/.exec(arg);
+  if (!m) return new Error('not <peer>/<dbid> with the peer node id in 66 hex digits');
+  const dbid = parseDecimalU64('dbid', m[2]);
+  return dbid instanceof Error ? dbid : { peer: fromHex(m[1]!.toLowerCase()), dbid };
 }
 
 const entryJson = (e: TimelineEntry) => ({

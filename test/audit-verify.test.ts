@@ -236,6 +236,8 @@ test('clear errors with the fix, --help for the tool and each command, the bin s
   assert.match(noLog.err, /no broker log at .*broker-log: pass the broker's SPHINX_DATA_DIR/);
   assert.match((await audit(['state'])).err, /state needs --journal/);
   assert.match((await audit(['channel', 'xyz', '--log', repoRoot])).err, /bad channel "xyz"/);
+  const peer = `02${'ab'.repeat(32)}`;
+  assert.match((await audit(['channel', `${peer}/18446744073709551616`, '--log', repoRoot])).err, /bad channel "02(ab){32}\/18446744073709551616": dbid 18446744073709551616 is above 2\^64-1: write <peer>\/<dbid>/);
   for (const cmd of ['summary', 'verify', 'channel', 'state']) {
     const h = await audit([cmd, '--help']);
     assert.equal(h.code, 0);

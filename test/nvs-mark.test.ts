@@ -11,6 +11,7 @@ import { bundleDevice, inertModule } from './device-bundle.js';
 
 const NVS_STANDIN = inertModule(`(() => {
   const kept = new Map();
+  globalThis.nvsKept = kept; // the test writes values the mark never would (damage)
   const check = (domain, key) => { if (domain.length > 15 || key.length > 15) throw new Error('NVS keys are at most 15 characters: ' + key); };
   return {
     get(domain, key) { check(domain, key); return kept.get(domain + '/' + key); },
@@ -40,4 +41,23 @@ test('the NVS mark is kept per device id within NVS key limits; ids above 2^32 s
   assert.equal(nvsMark(one).read(), 2n ** 40n + 7n, 'read back across opens, above 32 bits');
   assert.equal(nvsMark(other).read(), undefined, "another seed's device does not see it");
   assert.match(mark.where, /^NVS sphinx\/hw[0-9a-f]{13}$/);
+});
+
+test('an NVS value that is not a u64 in decimal is no mark (as a damaged slot file), and the next write replaces it', () => {
+  const context = vm.createContext({});
+  vm.runInContext(bundleDevice({ entry: 'firmware/moddable/nvs-mark.ts', platform: { preference: NVS_STANDIN } }), context);
+  const { nvsMark, nvsMarkKey } = vm.runInContext('globalThis.deviceEntry', context) as { nvsMark(id: string): Mark; nvsMarkKey(id: string): string };
+  const kept = vm.runInContext('globalThis.nvsKept', context) as Map<string, unknown>;
+  const id = `02${'2b'.repeat(32)}`;
+  const put = (value: unknown) => kept.set(`sphinx/${nvsMarkKey(id)}`, value);
+  for (const bad of ['18446744073709551616', '99999999999999999999', '340282366920938463463374607431768211456', '-1', '1e3', '007', '', 12]) {
+    put(bad);
+    assert.equal(nvsMark(id).read(), undefined, JSON.stringify(bad));
+  }
+  put('18446744073709551615');
+  assert.equal(nvsMark(id).read(), 2n ** 64n - 1n, 'the largest u64 is a mark');
+  put('18446744073709551616');
+  const mark = nvsMark(id);
+  mark.write(5n);
+  assert.equal(mark.read(), 5n);
 });

@@ -8,6 +8,7 @@
  * x coordinate, within NVS's 15-character keys (docs/journal.md "Rollback").
  */
 import Preference from 'preference';
+import { parseDecimalU64 } from '../../signer/remote/decimal-u64.js';
 import type { HighWaterMark } from '../app/ports.js';
 
 const DOMAIN = 'sphinx';
@@ -20,8 +21,9 @@ export function nvsMark(deviceId: string): HighWaterMark {
   return {
     where: `NVS ${DOMAIN}/${key}`,
     read() {
-      const value = Preference.get(DOMAIN, key);
-      return typeof value === 'string' && /^\d+$/.test(value) ? BigInt(value) : undefined;
+      // None, or anything but a u64 in decimal (not what write() stores): no mark, as a damaged slot file.
+      const id = parseDecimalU64('mark', Preference.get(DOMAIN, key));
+      return typeof id === 'bigint' ? id : undefined;
     },
     write(id) {
       Preference.set(DOMAIN, key, id.toString());
