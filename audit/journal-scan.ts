@@ -4,7 +4,7 @@
  * next good one, so one damaged record does not hide the rest from the cross-check. It also
  * names, where the damaged payload still decodes, the record id the frame held. The newest
  * good snapshot (and its recent replies) is read too; what the device itself would make of
- * the journal is `Journal.open` on the same in-memory copy (audit/state.ts).
+ * the journal is `Journal.open` on the same in-memory copy (audit/cli.ts, recoverJournal).
  */
 import { checkFrame, FRAME_HEADER } from '../log/journal/frame.js';
 import type { JournalFiles } from '../log/journal/journal.js';

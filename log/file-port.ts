@@ -6,11 +6,11 @@
  * Durability contract: bytes appended (or a truncation) are durable only once `sync()`
  * returns; a crash may lose anything after the last sync, or keep part of it.
  *
- * A port opened with `reserve` (FileDir.open) may keep reserved space after its content
- * (log/reserve.ts): appends then go at the content's end, not the file's. On opening, the
- * content's end is taken to be the file's (size() counts reserved space too), so the owner
- * finds where its content ends, as the journal's recovery does, and truncates there before
- * appending.
+ * A port opened with `reserve` (FileDir.open) may keep reserved space after its content (its
+ * fill is below: reserveFillAt): appends then go at the content's end, not the file's. On
+ * opening, the content's end is taken to be the file's (size() counts reserved space too), so
+ * the owner finds where its content ends, as the journal's recovery does, and truncates there
+ * before appending.
  */
 export interface FilePort {
   /** What the file is called, for error messages (a path on the host). */

@@ -2,11 +2,11 @@
  * Every document the code and docs cite is in this repository: no citation of the team's
  * shared notes (a clone does not have them), and every `docs/<file>.md`, `docs/<file>.md#anchor`
  * and `docs/<file>.md "Heading"` names a file and a heading (or bold label) that exist (docs/hsmd-protocol.md
- * explains the anchors).
+ * explains the anchors). Every `<dir>/<name>.ts` a .ts file's comment names exists too.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import test from 'node:test';
 import { repoFiles, repoRoot } from './fixtures.js';
 
@@ -62,6 +62,55 @@ function references(file: string, text: string): { doc: string; anchor?: string;
   return refs;
 }
 
+/** `.ts` paths comments name that are another project's files, each with its file and why. */
+const EXTERNAL_TS: ReadonlyArray<readonly [file: string, path: string, why: string]> = [
+  ['node/curve-wasm.ts', 'lib/index.d.ts', "tiny-secp256k1's own typings, in its package"],
+];
+
+/**
+ * The `<dir>/<name>.ts` paths (also ./ and ../ ones) named in the comments of a .ts file's text,
+ * with their line numbers: block comment lines (`/*`, `/**`, ` *`) and `//` comments (at a
+ * line's start or after a space, so `mqtt://` in a string is not one).
+ */
+function commentedTsPaths(text: string): { line: number; path: string }[] {
+  const found: { line: number; path: string }[] = [];
+  text.split('\n').forEach((line, i) => {
+    const comment = (/^\s*(?:\/\*\*?|\*(?!\/)|\/\/)(.*)$/.exec(line) ?? /(?:^|\s)\/\/\s(.*)$/.exec(line))?.[1];
+    for (const m of comment?.matchAll(/(?<![\w./-])((?:\.{1,2}\/)*(?:[\w-]+\/)+[\w.-]+\.ts)\b/g) ?? []) found.push({ line: i + 1, path: m[1]! });
+  });
+  return found;
+}
+
+/**
+ * Where a path named in `file` may be: from the citing file's directory when it starts with
+ * ./ or ../; else from the repository's root, or from the citing file's top directory (its
+ * package: signer/'s comments name policy/close-rules.ts for signer/policy/close-rules.ts).
+ */
+function candidates(file: string, path: string): string[] {
+  if (path.startsWith('.')) return [posix.join(posix.dirname(file), path)];
+  const top = file.split('/')[0]!;
+  return file.includes('/') && !path.startsWith(`${top}/`) ? [path, `${top}/${path}`] : [path];
+}
+
+test('every .ts file a comment names exists in the repository', () => {
+  const inRepo = new Set(repoFiles(/./));
+  const missing: string[] = [];
+  let checked = 0;
+  for (const file of repoFiles(/\.ts$/)) {
+    if (file === 'test/citations.test.ts') continue;
+    for (const { line, path } of commentedTsPaths(readFileSync(join(repoRoot, file), 'utf8'))) {
+      checked++;
+      if (EXTERNAL_TS.some(([f, p]) => f === file && p === path)) continue;
+      const looked = candidates(file, path);
+      if (!looked.some((c) => inRepo.has(c)))
+        missing.push(`${file}:${line} names ${path}, which is not in the repository (looked for ${looked.join(', ')}): ` +
+          "correct the path, or, if it is another project's file, add it to EXTERNAL_TS with why");
+    }
+  }
+  assert.ok(checked > 100, `only ${checked} .ts paths found in comments: the scan is broken`);
+  assert.deepEqual(missing, []);
+});
+
 test('no citation of a document outside the repository', () => {
   const found: string[] = [];
   for (const file of sources()) {
@@ -102,6 +151,11 @@ test('the checks catch what they are for', () => {
   assert.ok(OUTSIDE.some(([p]) => p.test('where docs/design.md#durability-rules/§4 is silent')));
   assert.ok(OUTSIDE.some(([p]) => p.test('after the must-show session')));
   assert.ok(OUTSIDE.some(([p]) => p.test('as issues #12 asks')));
+  assert.deepEqual(commentedTsPaths(sample(' * the (audit', '/state.ts) copy\n', "const u = 'mqtt://h/x.ts'; // see log/x.ts\n", "import { a } from './b.ts';")),
+    [{ line: 1, path: sample('audit', '/state.ts') }, { line: 2, path: 'log/x.ts' }]);
+  assert.deepEqual(candidates('signer/handlers/onchain.ts', 'psbt/psbt.ts'), ['psbt/psbt.ts', 'signer/psbt/psbt.ts']);
+  assert.deepEqual(candidates('broker/remote/a.ts', '../b.ts'), ['broker/b.ts']);
+  assert.deepEqual(candidates('log/file-port.ts', 'log/x.ts'), ['log/x.ts']);
   assert.deepEqual(references('x.ts', 'docs/design.md#nope and docs/remote-protocol.md "Connecting"'),
     [{ doc: 'docs/design.md', anchor: 'nope' }, { doc: 'docs/remote-protocol.md', heading: 'Connecting' }]);
 });
