@@ -13,6 +13,7 @@ import { KeyRing } from '../keys/node-keys.js';
 import { nobleCurve as curve } from './noble.js';
 import { hash160, sha256d, signLowR, signLowRLibwally } from './signatures.js';
 
+/** Deliberately independent of signer/wire and signer/psbt (the code under test): an oracle reading CLN's recorded bytes. */
 class Cursor {
   pos = 0;
   constructor(readonly b: Uint8Array) {}
@@ -22,6 +23,7 @@ class Cursor {
   compact(): number {
     const f = this.take(1)[0]!;
     if (f < 0xfd) return f;
+    if (f === 0xff) throw new Error('a 64-bit CompactSize: none in this recording');
     const dv = new DataView(this.b.buffer, this.b.byteOffset + this.pos);
     const v = f === 0xfd ? dv.getUint16(0, true) : dv.getUint32(0, true);
     this.pos += f === 0xfd ? 2 : 4;

@@ -24,7 +24,7 @@ interface Exchange {
   rep: string | null;
 }
 
-/** A big-endian cursor over one frame. */
+/** A big-endian cursor over one frame: deliberately independent of signer/wire's WireReader (the code under test), an oracle for CLN's recorded bytes. */
 class Reader {
   private pos = 0;
   constructor(private readonly b: Uint8Array) {}
@@ -39,6 +39,7 @@ class Reader {
   /** BOLT 1 bigsize. */
   bigsize(): number {
     const first = this.u8();
+    if (first === 0xff) throw new Error('a 64-bit bigsize: none in these recordings');
     return first < 0xfd ? first : first === 0xfd ? this.u16() : this.u32();
   }
   get done(): boolean {
