@@ -110,6 +110,38 @@ test('device SIGKILLed mid-session, its data directory deleted, restored from th
 
 type Tamper = (db: Level<string, Uint8Array>, keys: string[]) => Promise<void>;
 
+/** The broker dropped the mirror's last entries (a rollback, or entries it never stored). */
+const cutTail: Tamper = async (db, keys) => {
+  for (const key of keys.slice(-5)) await db.del(key);
+};
+
+/** A copy of the session's broker data directory, its mirror tampered with. */
+async function tamperedBrokerDir(tamper: Tamper): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-broker-'));
+  cpSync(session!.brokerDir, dataDir, { recursive: true });
+  rmSync(join(dataDir, 'sphinx.lock'), { force: true });
+  const db = new Level<string, Uint8Array>(mirrorDir(dataDir), { valueEncoding: 'view' });
+  const keys: string[] = [];
+  for await (const key of db.keys()) keys.push(key);
+  assert.ok(keys.length > 10, `the session mirrored its records (${keys.length} entries)`);
+  await tamper(db, keys);
+  await db.close();
+  return dataDir;
+}
+
+/** `sphinx-signer --restore` (and `extra`) on `deviceDir` against the broker on `port`, to its exit. */
+const restoreOnce = (port: number, brokerDir: string, deviceDir: string, extra: readonly string[] = []) =>
+  spawnSync(process.execPath, [SIGNER_BIN, '--mqtt', `mqtt://127.0.0.1:${port}`, '--data', deviceDir, '--broker-id-file', join(brokerDir, 'broker-id'), '--restore', ...extra], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+
+const assertNothingWritten = (deviceDir: string): void => {
+  for (const file of ['journal', 'snapshot-a', 'snapshot-b', 'mirror-a', 'mirror-b']) {
+    assert.ok(!existsSync(join(deviceDir, file)) || statSync(join(deviceDir, file)).size === 0, `${file} not written`);
+  }
+};
+
 const tampers: { name: string; problem: RegExp; audit: RegExp; tamper: Tamper }[] = [
   {
     name: 'one record changed',
@@ -133,24 +165,14 @@ const tampers: { name: string; problem: RegExp; audit: RegExp; tamper: Tamper }[
     name: 'its last records cut off (rolled back by the broker)',
     problem: /mirror refused \(rollback\): the mirror ends at request id \d+, but the broker's reply log shows the device answered id \d+/,
     audit: /mirror rollback: journal record \d+ is not mirrored: the mirror ends at id \d+/,
-    tamper: async (db, keys) => {
-      for (const key of keys.slice(-5)) await db.del(key);
-    },
+    tamper: cutTail,
   },
 ];
 
 for (const { name, problem, audit, tamper } of tampers) {
   test(`a mirror with ${name} is refused by --restore and named by sphinx-audit verify; nothing is written`, async (t) => {
     if (!session) return t.skip('needs the session of the test above');
-    const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-broker-'));
-    cpSync(session.brokerDir, dataDir, { recursive: true });
-    rmSync(join(dataDir, 'sphinx.lock'), { force: true });
-    const db = new Level<string, Uint8Array>(mirrorDir(dataDir), { valueEncoding: 'view' });
-    const keys: string[] = [];
-    for await (const key of db.keys()) keys.push(key);
-    assert.ok(keys.length > 10, `the session mirrored its records (${keys.length} entries)`);
-    await tamper(db, keys);
-    await db.close();
+    const dataDir = await tamperedBrokerDir(tamper);
     const audited = spawnSync(process.execPath, [AUDIT_BIN, 'verify', '--log', dataDir, '--journal', session.deviceDir, '--hsm-secret', join(session.deviceDir, 'hsm_secret')], { encoding: 'utf8' });
     assert.equal(audited.status, 1, audited.stdout + audited.stderr);
     assert.match(audited.stdout, audit);
@@ -160,15 +182,10 @@ for (const { name, problem, audit, tamper } of tampers) {
     const deviceDir = dataDirWith(secret);
     try {
       ld.master.send(transcript.exchanges[0]!.req); // lightningd's init opens the broker's signer side; no reply awaited
-      const device = spawnSync(process.execPath, [SIGNER_BIN, '--mqtt', `mqtt://127.0.0.1:${port}`, '--data', deviceDir, '--broker-id-file', join(dataDir, 'broker-id'), '--restore'], {
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
+      const device = restoreOnce(port, dataDir, deviceDir);
       assert.equal(device.status, 1, `${device.stdout}${device.stderr}`);
       assert.match(device.stderr, problem);
-      for (const file of ['journal', 'snapshot-a', 'snapshot-b', 'mirror-a', 'mirror-b']) {
-        assert.ok(!existsSync(join(deviceDir, file)) || statSync(join(deviceDir, file)).size === 0, `${file} not written`);
-      }
+      assertNothingWritten(deviceDir);
     } finally {
       ld.cleanup();
       rmSync(dataDir, { recursive: true, force: true });
@@ -176,6 +193,55 @@ for (const { name, problem, audit, tamper } of tampers) {
     }
   });
 }
+
+test('a mirror behind the reply log: refused naming --accept-mirror-behind and SPHINX_ACCEPT_DEVICE_ROLLBACK; refused with another id; restored with its own id, and accepted by a broker so told', async (t) => {
+  if (!session) return t.skip('needs the session of the test above');
+  const dataDir = await tamperedBrokerDir(cutTail);
+  const deviceDir = dataDirWith(secret);
+  const port = await freePort();
+  let ld = await SimLightningd.start({ hsmSecret: secret, args: transcript.header.hsmd_args, env: hsmdEnv(dataDir, port) });
+  let restored: ReturnType<typeof startDeviceProcess> | undefined;
+  try {
+    ld.master.send(transcript.exchanges[0]!.req);
+    const plain = restoreOnce(port, dataDir, deviceDir);
+    assert.equal(plain.status, 1, `${plain.stdout}${plain.stderr}`);
+    const wayOut = /mirror refused \(rollback\): the mirror ends at request id (\d+), but the broker's reply log shows the device answered id (\d+): .*requests answered after id \1 \(up to id \2\) are lost to the device and may be signed again.*run sphinx-signer --restore --accept-mirror-behind \1, and start the broker with SPHINX_ACCEPT_DEVICE_ROLLBACK=([0-9a-f]{66}):\1 /;
+    const named = wayOut.exec(plain.stderr);
+    assert.ok(named, plain.stderr);
+    const [, mirrorLastId, answered, deviceId] = named;
+    assert.ok(BigInt(mirrorLastId!) < BigInt(answered!));
+    assertNothingWritten(deviceDir);
+
+    // Another id (an older or other mirror than the owner accepted): refused, naming this one's.
+    const other = restoreOnce(port, dataDir, deviceDir, ['--accept-mirror-behind', String(BigInt(mirrorLastId!) - 1n)]);
+    assert.equal(other.status, 1, `${other.stdout}${other.stderr}`);
+    assert.match(other.stderr, new RegExp(`mirror refused \\(rollback\\): .*\\(--accept-mirror-behind ${BigInt(mirrorLastId!) - 1n} names another mirror: this one ends at id ${mirrorLastId}\\)`));
+    assertNothingWritten(deviceDir);
+    await ld.stop();
+    ld.cleanup();
+
+    // Its own id, and the broker told to accept the restored device's hello: it signs again.
+    const port2 = await freePort();
+    ld = await SimLightningd.start({
+      hsmSecret: secret,
+      args: transcript.header.hsmd_args,
+      env: { ...hsmdEnv(dataDir, port2), SPHINX_ACCEPT_DEVICE_ROLLBACK: `${deviceId}:${mirrorLastId}` },
+    });
+    restored = startDeviceProcess({ url: `mqtt://127.0.0.1:${port2}`, brokerIdFile: join(dataDir, 'broker-id'), hsmSecret: secret, dir: deviceDir, args: ['--restore', '--accept-mirror-behind', mirrorLastId!] });
+    ld.master.send(transcript.exchanges[0]!.req);
+    assert.equal(Buffer.from(ld.master.receive(30_000)).toString('hex'), transcript.exchanges[0]!.rep, `init answered by the restored device\n${restored.output()}\n${ld.describeStatus()}`);
+    assert.match(restored.output(), new RegExp(`BROKEN +restore: the mirror ends at request id ${mirrorLastId}, behind id ${answered} answered: ACCEPTED by the owner`));
+    assert.match(restored.output(), new RegExp(`restore: journal rebuilt up to request id ${mirrorLastId} `));
+    const accepted = new RegExp(`device ${deviceId} says its journal ends at id ${mirrorLastId} although the broker log shows id ${answered} answered: accepted because SPHINX_ACCEPT_DEVICE_ROLLBACK names it`);
+    await ld.waitForStatus((m) => m.kind === 'log' && accepted.test(m.entry));
+  } finally {
+    await ld.stop();
+    ld.cleanup();
+    await restored?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(deviceDir, { recursive: true, force: true });
+  }
+});
 
 test('--restore beside the running device is refused naming it (after waiting for an offline that does not come); the running device goes on, not retired', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-broker-'));

@@ -342,6 +342,8 @@ test('setup mistakes name the flag and what to give, exit 1 without a stack trac
     [['--mqtt', 'mqtt://127.0.0.1:1', '--broker-id-file', junk], /junk-id holds "not an id", not a broker id \(32 hex digits\)/],
     // Before waiting for a broker id file that sphinx-hsmd has not written yet.
     [['--mqtt', 'mqtt://127.0.0.1:1', '--broker-id-file', join(dir, 'none'), '--restore', '--spare'], /^sphinx-signer: give at most one of --restore and --spare/],
+    [['--mqtt', 'mqtt://127.0.0.1:1', '--broker-id-file', join(dir, 'none'), '--accept-mirror-behind', '7'], /^sphinx-signer: --accept-mirror-behind is for --restore or --spare/],
+    [['--mqtt', 'mqtt://127.0.0.1:1', '--broker-id-file', join(dir, 'none'), '--restore', '--accept-mirror-behind', 'x7'], /^sphinx-signer: --accept-mirror-behind x7: expected the request id the refusal names/],
     [['--mqtt', 'mqtt://10.0.0.1:1883', '--broker-id', BROKER_ID], /or allow plain MQTT explicitly \(sphinx-signer --allow-plain;/],
     [[...local, '--data', junk], /^sphinx-signer: --data .*junk-id: cannot use it as the data directory \(EEXIST\): give a directory/],
     [[...local, '--data', seedIsDir], /^sphinx-signer: cannot read .*hsm_secret \(EISDIR\): it must be the node's seed/m],
@@ -354,7 +356,7 @@ test('setup mistakes name the flag and what to give, exit 1 without a stack trac
     assert.doesNotMatch(r.stderr, /\n +at /, 'no stack trace');
   }
   const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout;
-  assert.match(help, /^usage: sphinx-signer [^\n]*\n[^\n]*\n +\[--accept-journal-rollback\]\n/);
+  assert.match(help, /^usage: sphinx-signer [^\n]*\n[^\n]*\n +\[--accept-journal-rollback\] \[--accept-mirror-behind ID\]\n/);
   // Both may be given (the file must then have the fingerprint): not alternatives.
   assert.match(help, /^usage: [^\n]* \[--ca FILE\] \[--ca-fingerprint SHA256\]\n/);
   assert.match(help, /--ca-fingerprint SHA256 .*\n.*with --ca, FILE must have it too/);

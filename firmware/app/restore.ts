@@ -18,11 +18,11 @@ import { encodeEntry, isSourced } from '../../log/journal/record.js';
 import { equal } from '../../signer/bytes.js';
 import type { MirrorEntry } from '../../log/mirror/entry.js';
 import { decodeDump, encodeFetch } from '../../log/mirror/messages.js';
-import { type CheckedMirror, checkMirror, MirrorRefusedError } from '../../log/mirror/verify.js';
+import { type CheckedMirror, checkMirror, MirrorBehindError, MirrorRefusedError } from '../../log/mirror/verify.js';
 import type { FileDir, FilePort } from '../../log/file-port.js';
 import { unlockSeed } from './device-boot.js';
 import { anchorProves, openAnchorFiles, readAnchors, writeAnchor } from './mirror.js';
-import { type Clock, DeviceSetupError, type Store, type Transport } from './ports.js';
+import { type Clock, DeviceSetupError, type StorageLock, type Store, type Transport } from './ports.js';
 import { refuseIfRetired } from './retired.js';
 
 /** The device's status says it is online: a restore beside it would push it off (docs/journal.md "Restore"). */
@@ -36,12 +36,23 @@ export interface RestoreOptions {
   readonly log: (level: 'info' | 'unusual' | 'broken', line: string) => void;
   /** Give up if the whole mirror has not arrived within this long. */
   readonly timeoutMs?: number;
+  /**
+   * The owner accepts a mirror that ends at exactly this request id although replies after it
+   * were sent (`--accept-mirror-behind`; docs/broker-log.md "The operator's way out").
+   */
+  readonly acceptMirrorBehind?: bigint;
+  /** How the owner started this restore (`sphinx-signer --restore`), for the way out a refusal names. */
+  readonly command?: string;
+  /** The storage lock, already taken (a spare's, standBy): used instead of taking it again. */
+  readonly lock?: StorageLock;
 }
 
 export interface Restored {
   readonly entries: number;
   readonly records: number;
   readonly lastId: bigint;
+  /** The storage lock, still held: the caller boots on it (no other process can slip in between) and releases it. */
+  readonly lock: StorageLock;
 }
 
 /**
@@ -52,7 +63,7 @@ export interface Restored {
 export async function restoreFromMirror(options: RestoreOptions): Promise<Restored> {
   const { store, curve, log } = options;
   refuseIfRetired(store, log);
-  const lock = store.lock();
+  const lock = options.lock ?? store.lock();
   try {
     const secretData = unlockSeed(store.hsmSecret(), store.passphrase());
     const nodeKey = nodePrivateKey(curve, secretData);
@@ -64,16 +75,50 @@ export async function restoreFromMirror(options: RestoreOptions): Promise<Restor
       const p = a && anchorProves(a);
       return p && (!best || p.counter > best.counter) ? p : best;
     }, undefined);
-    const { dump, mirror } = await fetchCurrentMirror(options, deviceId, nodeKey, (d) =>
-      checkMirror(mirrorKey(secretData), d.entries, { repliedUpTo: d.repliedUpTo, proven }),
-    );
-    if (dump.entries.length === 0) throw new DeviceSetupError(`the broker holds no mirror for device ${deviceId}: nothing to restore from`);
+    const acceptBehind = options.acceptMirrorBehind;
+    let fetched;
+    try {
+      fetched = await fetchCurrentMirror(options, deviceId, nodeKey, (d) =>
+        checkMirror(mirrorKey(secretData), d.entries, { repliedUpTo: d.repliedUpTo, proven, acceptBehind }),
+      );
+    } catch (e) {
+      if (e instanceof MirrorBehindError) throw behindWayOut(e, deviceId, options);
+      throw e;
+    }
+    const { dump, mirror } = fetched;
+    if (dump.entries.length === 0) {
+      throw new DeviceSetupError(`the broker holds no mirror for device ${deviceId}: nothing to restore from. Check that --mqtt and the broker id are those of ` +
+        'the broker this device used (each broker keeps its devices\' mirrors in its SPHINX_DATA_DIR/mirror); else put the old journal back (its card, a backup) ' +
+        'and start without --restore, or, for a device that never signed through this broker, start it without --restore on a new journal');
+    }
     rebuildJournal(journal, anchorFiles, mirror);
+    const answered = dump.repliedUpTo;
+    if (mirror.lastId < answered) {
+      log('broken', `restore: the mirror ends at request id ${mirror.lastId}, behind id ${answered} answered: ACCEPTED by the owner (--accept-mirror-behind ${mirror.lastId}); ` +
+        `requests answered after id ${mirror.lastId} are lost to this device and may be signed again`);
+    }
     log('info', `restore: journal rebuilt up to request id ${mirror.lastId} (${mirror.snapshot ? `snapshot of id ${mirror.snapshot.lastId} and ` : ''}${mirror.records.length} records), mirror entry ${mirror.end.counter}`);
-    return { entries: dump.entries.length, records: mirror.records.length, lastId: mirror.lastId };
-  } finally {
+    return { entries: dump.entries.length, records: mirror.records.length, lastId: mirror.lastId, lock };
+  } catch (e) {
     lock.release();
+    throw e;
   }
+}
+
+/**
+ * A mirror behind what was answered, refused with the owner's way out (docs/broker-log.md "The
+ * operator's way out"): the flag that accepts exactly this mirror, and the broker's setting
+ * that accepts the restored device's hello, which is then below what the broker answered.
+ */
+function behindWayOut(e: MirrorBehindError, deviceId: string, options: RestoreOptions): MirrorRefusedError {
+  const id = e.mirrorLastId;
+  const named = options.acceptMirrorBehind;
+  const other = named === undefined ? '' : ` (--accept-mirror-behind ${named} names another mirror: this one ends at id ${id})`;
+  return new MirrorRefusedError('rollback', `${e.message.replace(/^mirror refused \(rollback\): /, '')}${other}. ` +
+    `Get the old journal back if you can (its card, a backup) and start on it without --restore. To restore from this mirror anyway, knowing that ` +
+    `the requests answered after id ${id} (up to id ${e.answeredUpTo}) are lost to the device and may be signed again (a revoked commitment among them), ` +
+    `run ${options.command ?? 'sphinx-signer --restore'} --accept-mirror-behind ${id}, and start the broker with ` +
+    `SPHINX_ACCEPT_DEVICE_ROLLBACK=${deviceId}:${id} (its hello is below what the broker answered; docs/broker-log.md "The operator's way out")`);
 }
 
 /**

@@ -17,16 +17,19 @@ import { DEVICE_STATUS, topic } from '../../signer/remote/topics.js';
 import { unlockSeed } from './device-boot.js';
 import { emptyJournal, type RestoreOptions } from './restore.js';
 import { refuseIfRetired } from './retired.js';
+import type { StorageLock } from './ports.js';
 
 /** Between attempts to reach the broker while standing by. */
 const RETRY_MS = 1000;
 
 /**
- * Resolves once the primary (same seed) is offline; the caller then restores and boots. Throws
+ * Resolves once the primary (same seed) is offline, with the storage lock still held: the
+ * caller restores (restore.ts, given the lock) and boots on it, so no other process can take
+ * the directory in between. Throws
  * DeviceRetiredError at once on storage holding the retired marker (retired.ts): a spare
  * starts on an empty directory (docs/journal.md "Retiring a device").
  */
-export async function standBy(options: Omit<RestoreOptions, 'timeoutMs'>): Promise<void> {
+export async function standBy(options: Pick<RestoreOptions, 'transport' | 'store' | 'clock' | 'curve' | 'log'>): Promise<StorageLock> {
   const { transport, store, clock, curve, log } = options;
   refuseIfRetired(store, log);
   const nodeKey = nodePrivateKey(curve, unlockSeed(store.hsmSecret(), store.passphrase()));
@@ -66,9 +69,12 @@ export async function standBy(options: Omit<RestoreOptions, 'timeoutMs'>): Promi
       };
       attempt();
     });
+  } catch (e) {
+    lock.release();
+    throw e;
   } finally {
     await transport.end().catch(() => undefined);
-    lock.release(); // restore takes it again
   }
   log('unusual', `spare: taking over device ${deviceId}: catching up from the broker's mirror first`);
+  return lock;
 }

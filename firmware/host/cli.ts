@@ -20,7 +20,7 @@ import { DeviceOnlineError, restoreFromMirror } from '../app/restore.js';
 import { standBy } from '../app/spare.js';
 import { DeviceRetiredError } from '../app/retired.js';
 import { brokerTrust, type BrokerTrust } from '../app/broker-trust.js';
-import { DeviceSetupError, type Clock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
+import { DeviceSetupError, type Clock, type StorageLock, type Store, type TimerHandle, type Transport } from '../app/ports.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../../node/journal-advice.js';
 import { privateStateDir } from '../../node/private-dir.js';
 import { MqttTransport } from './mqtt-transport.js';
@@ -29,7 +29,7 @@ import { TerminalLeds } from './terminal-leds.js';
 
 const USAGE = `usage: sphinx-signer --mqtt URL --data DIR (--broker-id ID | --broker-id-file FILE) [--ca FILE] [--ca-fingerprint SHA256]
                      [--allow-plain] [--passphrase-file FILE] [--mqtt-password-file FILE] [--log-level LEVEL] [--developer] [--restore | --spare]
-                     [--accept-journal-rollback]
+                     [--accept-journal-rollback] [--accept-mirror-behind ID]
        sphinx-signer --help | --version
 
 The signing device on Node: it connects to the broker (bin/sphinx-hsmd) over MQTT and
@@ -68,6 +68,15 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
                          older than the broker's reply log, rebuild the journal from it, then
                          run as usual. Refused, naming the problem, if the mirror was changed,
                          has a gap or was rolled back (docs/journal.md "Restore").
+  --accept-mirror-behind ID
+                         with --restore or --spare: restore from a mirror that ends at request
+                         id ID although the broker's reply log shows later requests answered
+                         (the refusal names ID).
+                         Only that mirror is accepted (one ending at another id is refused).
+                         The requests answered after ID are lost to the device and may be
+                         signed again: only when the old journal is gone for good. The broker
+                         must then accept the device's hello: SPHINX_ACCEPT_DEVICE_ROLLBACK=
+                         <device id>:ID (docs/broker-log.md "The operator's way out")
   --spare                a second device with the same seed and an empty DIR: stands by
                          (connected, but no request comes to it) until the primary goes
                          offline, then catches up from the mirror as --restore does and takes
@@ -103,6 +112,8 @@ export interface HostDeviceSettings {
   readonly acceptRollback?: boolean;
   /** An external server's password for this device, instead of the signed token. */
   readonly mqttPassword?: string;
+  /** The storage lock a restore still holds: the device boots on it rather than taking it again. */
+  readonly heldLock?: StorageLock;
   readonly leds: TerminalLeds;
   readonly log: (level: DeviceLogLevel, line: string) => void;
   readonly onFatal: (reason: string) => void;
@@ -116,13 +127,13 @@ export function bootHostDevice(settings: HostDeviceSettings, wrap: HostPortWrapp
   // A retired device stops in Device.boot (retired.ts) at once: no warm-up for it.
   if (nodeStore.retiredMarker() === undefined) warmStart({ curve: fastCurve(), developer: settings.developer }, (line) => settings.log('info', line));
   const transport = new MqttTransport(settings.trust, settings.mqttPassword);
-  const store: Store = wrap.journalDir
+  const store: Store = wrap.journalDir || settings.heldLock
     ? {
-        lock: () => nodeStore.lock(),
+        lock: () => settings.heldLock ?? nodeStore.lock(),
         hsmSecret: () => nodeStore.hsmSecret(),
         passphrase: () => nodeStore.passphrase(),
         config: () => nodeStore.config(),
-        journalDir: () => wrap.journalDir!(nodeStore.journalDir()),
+        journalDir: () => (wrap.journalDir ? wrap.journalDir(nodeStore.journalDir()) : nodeStore.journalDir()),
         highWaterMark: () => nodeStore.highWaterMark(),
         retiredMarker: () => nodeStore.retiredMarker(),
         ownerKey: () => nodeStore.ownerKey(),
@@ -162,6 +173,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
         'log-level': { type: 'string' },
         developer: { type: 'boolean' },
         'accept-journal-rollback': { type: 'boolean' },
+        'accept-mirror-behind': { type: 'string' },
         restore: { type: 'boolean' },
         spare: { type: 'boolean' },
         version: { type: 'boolean' },
@@ -191,6 +203,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   if (brokerIdArg !== undefined && !BROKER_ID.test(brokerIdArg)) return fail(`${fromFlags ? '--broker-id ' : 'SPHINX_SIGNER_BROKER_ID='}${brokerIdArg} is not a broker id (32 hex digits): copy the one sphinx-hsmd prints at start (its SPHINX_DATA_DIR/broker-id)`);
   // Before waiting for --broker-id-file, which may take until sphinx-hsmd first starts.
   if (values.restore && values.spare) return fail(`give at most one of --restore and --spare\n\n${USAGE}`);
+  const behindArg = values['accept-mirror-behind'];
+  if (behindArg !== undefined && !(values.restore || values.spare)) return fail(`--accept-mirror-behind is for --restore or --spare (a mirror behind what was answered)\n\n${USAGE}`);
+  if (behindArg !== undefined && !/^\d{1,20}$/.test(behindArg)) return fail(`--accept-mirror-behind ${behindArg}: expected the request id the refusal names (a decimal number)`);
+  const acceptMirrorBehind = behindArg === undefined ? undefined : BigInt(behindArg);
   const missing = [!mqttUrl && '--mqtt URL', !dataDir && '--data DIR', !brokerIdArg && !brokerIdFile && '--broker-id ID (or --broker-id-file FILE)'].filter(Boolean);
   if (missing.length) return fail(`missing ${missing.join(', ')}\n\n${USAGE}`);
   const caFile = values.ca ?? env.SPHINX_SIGNER_CA;
@@ -260,14 +276,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
   const brokerId = brokerIdArg ?? (await readBrokerIdFile(resolve(brokerIdFile!), log));
   if (stopping) return;
   if (!BROKER_ID.test(brokerId)) return fail(`${brokerIdFile} holds ${JSON.stringify(brokerId)}, not a broker id (32 hex digits): give sphinx-hsmd's SPHINX_DATA_DIR/broker-id`);
+  let heldLock: StorageLock | undefined;
   if (values.restore || values.spare) {
+    const command = `sphinx-signer ${values.spare ? '--spare' : '--restore'}`;
     try {
       const store = new NodeStore(data, { mqttUrl: mqttUrl!, brokerId, passphrase, copyOf: values.spare ? '--spare' : '--restore' });
       for (;;) {
-        if (values.spare) await standBy({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log });
-        if (stopping) return;
+        const lock = values.spare ? await standBy({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log }) : undefined;
+        if (stopping) return lock?.release();
         try {
-          await restoreFromMirror({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log });
+          ({ lock: heldLock } = await restoreFromMirror({ transport: new MqttTransport(trust, mqttPassword), store, clock: nodeClock, curve: fastCurve(), log, acceptMirrorBehind, command, lock }));
           break;
         } catch (e) {
           // The primary came back (a short outage) before the spare caught up: it stays the primary.
@@ -283,7 +301,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     }
   }
   try {
-    device = bootHostDevice({ mqttUrl: mqttUrl!, trust, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, mqttPassword, leds, log, onFatal: (reason) => void stop(2, reason), onRefused }, wrap);
+    device = bootHostDevice({ mqttUrl: mqttUrl!, trust, dataDir: data, brokerId, passphrase, developer: values.developer ?? false, acceptRollback: values['accept-journal-rollback'] ?? false, mqttPassword, heldLock, leds, log, onFatal: (reason) => void stop(2, reason), onRefused }, wrap);
   } catch (e) {
     // Retired (its data directory remembers the broker's refusal): exit 3 before connecting.
     if (e instanceof DeviceRetiredError) return fail(e.message, 3);

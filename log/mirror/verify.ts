@@ -7,7 +7,8 @@
  * - `gap`: entries missing between two kept ones (one dropped);
  * - `reordered`: a counter or a request id not after the previous one;
  * - `rollback`: the mirror ends before what is known to have been journaled (the broker's
- *   own reply log, or the device's surviving chain position): it was cut back or is stale;
+ *   own reply log, or the device's surviving chain position): it was cut
+ *   back or is stale (MirrorBehindError when an answered id says so: the owner may accept it);
  * - `malformed`: an entry or record that does not decode.
  */
 import { decodeEntry, isSourced, type JournalEntry } from '../journal/record.js';
@@ -27,10 +28,29 @@ export class MirrorRefusedError extends Error {
   }
 }
 
+/**
+ * The mirror ends before a request id known to have been answered (the broker's reply log):
+ * replies sent after `mirrorLastId` are not in it.
+ */
+export class MirrorBehindError extends MirrorRefusedError {
+  constructor(
+    readonly mirrorLastId: bigint,
+    readonly answeredUpTo: bigint,
+    detail: string,
+  ) {
+    super('rollback', detail);
+  }
+}
+
 /** What the mirror must at least reach. */
 export interface Freshness {
   /** The largest request id the broker's reply log shows the device answered (it was journaled). */
   readonly repliedUpTo?: bigint;
+  /**
+   * The owner accepted a mirror ending at exactly this request id although replies after it
+   * were sent (docs/broker-log.md "The operator's way out"): no MirrorBehindError for it.
+   */
+  readonly acceptBehind?: bigint;
   /** A chain position the device itself still holds (its mirror anchor): the mirror must reach it, with the same MAC. */
   readonly proven?: ChainPosition;
 }
@@ -88,8 +108,11 @@ export function checkMirror(key: Uint8Array, entries: readonly MirrorEntry[], fr
   }
   const end = previous ? positionAfter(previous) : { counter: 0n, mac: ZERO_MAC };
   const { repliedUpTo, proven } = freshness;
-  if (repliedUpTo !== undefined && lastId < repliedUpTo) {
-    throw new MirrorRefusedError('rollback', `the mirror ends at request id ${lastId}, but the broker's reply log shows the device answered id ${repliedUpTo}: ` +
+  const behind: { id: bigint; says: string }[] = [];
+  if (repliedUpTo !== undefined && lastId < repliedUpTo) behind.push({ id: repliedUpTo, says: `the broker's reply log shows the device answered id ${repliedUpTo}` });
+  if (behind.length > 0 && freshness.acceptBehind !== lastId) {
+    const answeredUpTo = behind.reduce((a, b) => (a > b.id ? a : b.id), 0n);
+    throw new MirrorBehindError(lastId, answeredUpTo, `the mirror ends at request id ${lastId}, but ${behind.map((b) => b.says).join(', and ')}: ` +
       'records the device journaled are missing (rolled back, or not yet mirrored when the device died)');
   }
   if (proven !== undefined && proven.counter > 0n) {
