@@ -19,6 +19,7 @@ import { equal } from '../../signer/bytes.js';
 import type { MirrorEntry } from '../../log/mirror/entry.js';
 import { decodeDump, encodeFetch } from '../../log/mirror/messages.js';
 import { type CheckedMirror, checkMirror, MirrorBehindError, MirrorRefusedError } from '../../log/mirror/verify.js';
+import { checkJournalAgainstMark } from '../../log/journal/high-water.js';
 import type { FileDir, FilePort } from '../../log/file-port.js';
 import { unlockSeed } from './device-boot.js';
 import { anchorProves, openAnchorFiles, readAnchors, writeAnchor } from './mirror.js';
@@ -58,7 +59,9 @@ export interface Restored {
 /**
  * Restores; throws MirrorRefusedError (forged, gap, reordered, rollback, malformed) or
  * DeviceSetupError; DeviceRetiredError, before connecting, if the storage holds the retired
- * marker (retired.ts): restored, it would sign beside the device that replaced it.
+ * marker (retired.ts): restored, it would sign beside the device that replaced it. The
+ * freshness bound is the larger of what the broker's reply log shows answered and the
+ * device's own high-water mark (which outlives the journal where it is kept apart: NVS).
  */
 export async function restoreFromMirror(options: RestoreOptions): Promise<Restored> {
   const { store, curve, log } = options;
@@ -75,11 +78,14 @@ export async function restoreFromMirror(options: RestoreOptions): Promise<Restor
       const p = a && anchorProves(a);
       return p && (!best || p.counter > best.counter) ? p : best;
     }, undefined);
+    const mark = store.highWaterMark(deviceId);
+    const marked = mark.read();
+    const highWater = marked === undefined ? undefined : { id: marked, where: mark.where };
     const acceptBehind = options.acceptMirrorBehind;
     let fetched;
     try {
       fetched = await fetchCurrentMirror(options, deviceId, nodeKey, (d) =>
-        checkMirror(mirrorKey(secretData), d.entries, { repliedUpTo: d.repliedUpTo, proven, acceptBehind }),
+        checkMirror(mirrorKey(secretData), d.entries, { repliedUpTo: d.repliedUpTo, highWater, proven, acceptBehind }),
       );
     } catch (e) {
       if (e instanceof MirrorBehindError) throw behindWayOut(e, deviceId, options);
@@ -92,10 +98,12 @@ export async function restoreFromMirror(options: RestoreOptions): Promise<Restor
         'and start without --restore, or, for a device that never signed through this broker, start it without --restore on a new journal');
     }
     rebuildJournal(journal, anchorFiles, mirror);
-    const answered = dump.repliedUpTo;
+    const answered = dump.repliedUpTo > (marked ?? 0n) ? dump.repliedUpTo : (marked ?? 0n);
     if (mirror.lastId < answered) {
       log('broken', `restore: the mirror ends at request id ${mirror.lastId}, behind id ${answered} answered: ACCEPTED by the owner (--accept-mirror-behind ${mirror.lastId}); ` +
         `requests answered after id ${mirror.lastId} are lost to this device and may be signed again`);
+      // The owner's acceptance covers the device's own mark too: it comes down to the mirror, loudly.
+      checkJournalAgainstMark(mark, mirror.lastId, { acceptRollback: true, log: (line) => log('broken', line) });
     }
     log('info', `restore: journal rebuilt up to request id ${mirror.lastId} (${mirror.snapshot ? `snapshot of id ${mirror.snapshot.lastId} and ` : ''}${mirror.records.length} records), mirror entry ${mirror.end.counter}`);
     return { entries: dump.entries.length, records: mirror.records.length, lastId: mirror.lastId, lock };
@@ -134,7 +142,7 @@ export function emptyJournal(dir: FileDir, flag: string): Journal {
     return journal;
   } catch (e) {
     if (!(e instanceof JournalCorruptError)) throw e;
-    throw new DeviceSetupError(`the journal cannot be read (${e.message}): move the files journal, snapshot-a and snapshot-b aside (keep hsm_secret and mirror-a/-b: they prove how far the mirror must reach) and run ${flag} again`);
+    throw new DeviceSetupError(`the journal cannot be read (${e.message}): move the files journal, snapshot-a and snapshot-b aside (keep hsm_secret, mirror-a/-b and high-water-a/-b: they prove how far the mirror must reach) and run ${flag} again`);
   }
 }
 

@@ -65,13 +65,14 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
                          (e.g. a revoked commitment) is forgotten
   --restore              DIR lost its journal (a dead card, a new disk): fetch this device's
                          journal mirror from the broker, check its MAC chain and that it is not
-                         older than the broker's reply log, rebuild the journal from it, then
+                         older than the broker's reply log or DIR's high-water mark (keep
+                         high-water-a/-b and mirror-a/-b), rebuild the journal from it, then
                          run as usual. Refused, naming the problem, if the mirror was changed,
                          has a gap or was rolled back (docs/journal.md "Restore").
   --accept-mirror-behind ID
                          with --restore or --spare: restore from a mirror that ends at request
-                         id ID although the broker's reply log shows later requests answered
-                         (the refusal names ID).
+                         id ID although the broker's reply log (or this device's high-water
+                         mark) shows later requests answered (the refusal names ID).
                          Only that mirror is accepted (one ending at another id is refused).
                          The requests answered after ID are lost to the device and may be
                          signed again: only when the old journal is gone for good. The broker

@@ -7,7 +7,7 @@
  * - `gap`: entries missing between two kept ones (one dropped);
  * - `reordered`: a counter or a request id not after the previous one;
  * - `rollback`: the mirror ends before what is known to have been journaled (the broker's
- *   own reply log, or the device's surviving chain position): it was cut
+ *   own reply log, the device's high-water mark, or its surviving chain position): it was cut
  *   back or is stale (MirrorBehindError when an answered id says so: the owner may accept it);
  * - `malformed`: an entry or record that does not decode.
  */
@@ -29,8 +29,8 @@ export class MirrorRefusedError extends Error {
 }
 
 /**
- * The mirror ends before a request id known to have been answered (the broker's reply log):
- * replies sent after `mirrorLastId` are not in it.
+ * The mirror ends before a request id known to have been answered (the broker's reply log, the
+ * device's high-water mark): replies sent after `mirrorLastId` are not in it.
  */
 export class MirrorBehindError extends MirrorRefusedError {
   constructor(
@@ -46,6 +46,8 @@ export class MirrorBehindError extends MirrorRefusedError {
 export interface Freshness {
   /** The largest request id the broker's reply log shows the device answered (it was journaled). */
   readonly repliedUpTo?: bigint;
+  /** The device's own high-water mark (log/journal/high-water.ts): replies up to `id` left its journal. */
+  readonly highWater?: { readonly id: bigint; readonly where: string };
   /**
    * The owner accepted a mirror ending at exactly this request id although replies after it
    * were sent (docs/broker-log.md "The operator's way out"): no MirrorBehindError for it.
@@ -107,9 +109,10 @@ export function checkMirror(key: Uint8Array, entries: readonly MirrorEntry[], fr
     previous = e;
   }
   const end = previous ? positionAfter(previous) : { counter: 0n, mac: ZERO_MAC };
-  const { repliedUpTo, proven } = freshness;
+  const { repliedUpTo, highWater, proven } = freshness;
   const behind: { id: bigint; says: string }[] = [];
   if (repliedUpTo !== undefined && lastId < repliedUpTo) behind.push({ id: repliedUpTo, says: `the broker's reply log shows the device answered id ${repliedUpTo}` });
+  if (highWater !== undefined && lastId < highWater.id) behind.push({ id: highWater.id, says: `this device's high-water mark (${highWater.where}) shows replies up to id ${highWater.id} were sent` });
   if (behind.length > 0 && freshness.acceptBehind !== lastId) {
     const answeredUpTo = behind.reduce((a, b) => (a > b.id ? a : b.id), 0n);
     throw new MirrorBehindError(lastId, answeredUpTo, `the mirror ends at request id ${lastId}, but ${behind.map((b) => b.says).join(', and ')}: ` +
