@@ -49,7 +49,16 @@ against the keys the log establishes (node id from the init reply, funding keys 
 from get_channel_basepoints, per-commitment points) and reports per type what it checked and
 what needs the secret. With --journal: every logged reply must be the journal record of the
 same id (same request digest, same reply); damaged frames are named by byte offset.
-Exits 1 naming each mismatch: broker-log seq, request id, message type, journal offset.`,
+With --journal and a broker data directory holding the journal mirror (DIR/mirror), the
+device's mirror is checked against its journal (docs/journal.md "Mirror"): the chain (counters
+one apart, each previous MAC; with --hsm-secret every MAC too), then every journal record in it
+byte for byte. Each finding names the entry or request id and its kind: gap (entries or a
+journal record missing), forged (a MAC that does not verify, a spliced chain, bytes that differ
+from the journal), reordered (a counter or request id not after the one before), malformed
+(an entry that does not decode), rollback (the mirror ends before the journal, or the journal
+before the mirror); a consistent mirror prints its entry count.
+Exits 1 naming each mismatch: broker-log seq, request id, message type, journal offset, and
+each mirror finding.`,
   channel: `sphinx-audit channel <peer>/<dbid> [--log DIR] [--journal FILE|DIR] [--json]
 
 The channel's timeline: created, set up, each commitment validated/signed/revoked with its

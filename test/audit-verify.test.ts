@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'node:test';
 import { runAudit } from '../audit/cli.js';
+import type { MirrorFinding } from '../audit/mirror-check.js';
 import { concat } from '../signer/bytes.js';
 import { decodeRecord as decodeJournalRecord, encodeRecord as encodeJournalRecord, encodeSourced } from '../log/journal/record.js';
 import { repoRoot } from './fixtures.js';
@@ -243,6 +244,10 @@ test('clear errors with the fix, --help for the tool and each command, the bin s
     assert.equal(h.code, 0);
     assert.match(h.out, new RegExp(`^sphinx-audit ${cmd} `));
   }
+  // verify's text says what it checks of the journal mirror and names every kind of finding it prints.
+  const verifyHelp = (await audit(['verify', '--help'])).out;
+  assert.match(verifyHelp, /journal mirror \(DIR\/mirror\)/);
+  for (const problem of ['gap', 'forged', 'reordered', 'malformed', 'rollback'] satisfies MirrorFinding['problem'][]) assert.match(verifyHelp, new RegExp(`\\b${problem}\\s\\(`));
   const bin = spawnSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-audit'), '--help'], { encoding: 'utf8' });
   assert.equal(bin.status, 0, bin.stderr);
   assert.match(bin.stdout, /Commands:\n  summary/);
