@@ -27,6 +27,8 @@
  *      in ascending channelKey order]
  *   ‖ [HTLCs and authorized payments (policy-htlc-payment-approved), only when there are some:
  *      section 4, laid out in projections/htlc-section.ts]
+ *   ‖ [holder commitment txids (policy-commitment-holder-validated), only when a channel has
+ *      them recorded: section 5, laid out in projections/holder-txid-section.ts]
  *   (the optional sections come in this order; a state without them encodes as before)
  * Equal states give equal bytes whatever order their maps and sets were filled in.
  *
@@ -66,6 +68,7 @@ import type { ChainView, OutpointStatus } from '../signer/chain/view.js';
 import type { WireReader } from '../signer/wire/reader.js';
 import { WireWriter } from '../signer/wire/writer.js';
 import { HTLC_SECTION, readHtlcSection, writeHtlcSection } from './htlc-section.js';
+import { HOLDER_TXID_SECTION, readHolderTxidSection, writeHolderTxidSection } from './holder-txid-section.js';
 
 export const STATE_CODEC_VERSION = 1;
 export const SNAPSHOT_BODY_VERSION = 2;
@@ -118,8 +121,11 @@ function readCommitments(r: WireReader): CommitmentState {
   for (let i = 0; i < slots; i++) known.push(readOption(r, () => ({ index: r.u64(), secret: readVarBytes(r) })));
   const last = readOption(r, () => r.u64());
   const secrets = { known, last };
-  // Balances: section 3.
-  return { holderValidated, holderFirst, holderRevokedThrough, counterpartySigned, counterpartyPrevious, counterpartyFirst, secrets, holderBalance: undefined, counterpartyBalance: undefined };
+  // Balances: section 3; holder txids: section 5.
+  return {
+    holderValidated, holderFirst, holderRevokedThrough, holderTxids: undefined, counterpartySigned, counterpartyPrevious, counterpartyFirst, secrets,
+    holderBalance: undefined, counterpartyBalance: undefined,
+  };
 }
 
 function writeChannel(w: WireWriter, c: ChannelState): void {
@@ -161,6 +167,7 @@ export function writeState(w: WireWriter, s: SignerState): void {
   const channels = keys.map((k) => s.channels.get(k)!);
   writeBalanceSection(w, channels);
   writeHtlcSection(w, s, channels);
+  writeHolderTxidSection(w, channels);
 }
 
 const BALANCE_SECTION = 3;
@@ -311,6 +318,7 @@ export function readState(r: WireReader): SignerState {
     else if (section === DEVICE_SECTION) state = { ...state, ...readDeviceSection(r) };
     else if (section === BALANCE_SECTION) state = { ...state, channels: readBalanceSection(r, state.channels) };
     else if (section === HTLC_SECTION) state = readHtlcSection(r, state);
+    else if (section === HOLDER_TXID_SECTION) state = { ...state, channels: readHolderTxidSection(r, state.channels) };
     else throw new CodecError(`signer state: unknown section ${section} at offset ${at}`);
   }
   return state;

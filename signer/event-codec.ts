@@ -68,6 +68,7 @@ export const EVENT_TAGS: Readonly<Record<SignerEvent['kind'], number>> = {
   PolicyRefused: 24,
   CommitmentBalanceRecorded: 25,
   CommitmentHtlcsRecorded: 26,
+  HolderCommitmentTxidRecorded: 27,
 };
 
 export const REPLY_TAGS: Readonly<Record<Reply['kind'], number>> = { frame: 1, none: 2, 'bad-request': 3, fatal: 4 };
@@ -95,6 +96,7 @@ const EVENT_FIELDS: { readonly [K in EventKind]: EventFields<K> } = {
     approved: bool,
   },
   HolderCommitmentValidated: { ...channelCommitment, digest: varBytes },
+  HolderCommitmentTxidRecorded: { ...channelCommitment, txid: varBytes },
   HolderCommitmentRevoked: channelCommitment,
   CounterpartyCommitmentSigned: { ...channelCommitment, point: varBytes, digest: varBytes },
   CounterpartySecretStored: { ...channelCommitment, secret: varBytes },

@@ -86,6 +86,18 @@ export interface HolderCommitmentValidated {
   readonly digest: Uint8Array;
 }
 
+/**
+ * validate_commitment_tx: the transaction of our commitment n that was validated, by its txid
+ * (wire order; witnesses left out), so that sign_commitment_tx signs only a commitment the
+ * signer validated (policy-commitment-holder-validated, docs/policies.md).
+ */
+export interface HolderCommitmentTxidRecorded {
+  readonly kind: 'HolderCommitmentTxidRecorded';
+  readonly channel: ChannelRef;
+  readonly commitNum: bigint;
+  readonly txid: Uint8Array;
+}
+
 /** revoke_commitment_tx: our commitment n's secret was released; never sign it again. */
 export interface HolderCommitmentRevoked {
   readonly kind: 'HolderCommitmentRevoked';
@@ -249,6 +261,7 @@ export type SignerEvent =
   | OutpointLocked
   | PaymentPreapproved
   | HolderCommitmentValidated
+  | HolderCommitmentTxidRecorded
   | HolderCommitmentRevoked
   | CounterpartyCommitmentSigned
   | CounterpartySecretStored

@@ -156,6 +156,7 @@ export function apply(state: SignerState, event: SignerEvent): SignerState {
         channelState(c.ref, c.setup, new Set(c.lockedOutpoints).add(`${toHex(event.txid)}:${event.vout}`), c.commitments, c.htlcs),
       );
     case 'HolderCommitmentValidated':
+    case 'HolderCommitmentTxidRecorded':
     case 'HolderCommitmentRevoked':
     case 'CounterpartyCommitmentSigned':
     case 'CounterpartySecretStored':

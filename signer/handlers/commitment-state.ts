@@ -1,7 +1,7 @@
 /**
  * Per-channel commitment state, folded from the commitment events (docs/design.md#the-signer-core):
- * HolderCommitmentValidated, HolderCommitmentRevoked, CounterpartyCommitmentSigned,
- * CounterpartySecretStored, CommitmentBalanceRecorded. `state.ts` delegates those events here.
+ * HolderCommitmentValidated, HolderCommitmentTxidRecorded, HolderCommitmentRevoked,
+ * CounterpartyCommitmentSigned, CounterpartySecretStored, CommitmentBalanceRecorded. `state.ts` delegates those events here.
  *
  * Everything is optional on purpose: a signer whose state begins after the channel did
  * (lightningd restarted on an old database, docs/hsmd-protocol.md#recorded-facts) has no history, and the rules
@@ -12,8 +12,10 @@ import type {
   CounterpartyCommitmentSigned,
   CounterpartySecretStored,
   HolderCommitmentRevoked,
+  HolderCommitmentTxidRecorded,
   HolderCommitmentValidated,
 } from '../events.js';
+import { equal } from '../bytes.js';
 import { emptySecretChain, storeSecret, type SecretChain } from '../keys/shachain.js';
 
 /** A commitment we took part in: its number and the digest of the request's data. */
@@ -35,6 +37,12 @@ export interface CommitmentState {
   readonly holderFirst: bigint | undefined;
   /** The highest holder commitment number we revoked (revoke_commitment_tx). */
   readonly holderRevokedThrough: bigint | undefined;
+  /**
+   * The txids of our validated commitments that are not revoked (the latest number and the
+   * one before it, one per funding transaction in flight; at most MAX_HOLDER_TXIDS, oldest
+   * dropped first); undefined while none was ever recorded for the channel.
+   */
+  readonly holderTxids: readonly HolderTxid[] | undefined;
   /** The latest counterparty commitment we signed, and the one before it. */
   readonly counterpartySigned: SignedCounterpartyCommitment | undefined;
   readonly counterpartyPrevious: SignedCounterpartyCommitment | undefined;
@@ -47,6 +55,19 @@ export interface CommitmentState {
   readonly counterpartyBalance: RecordedBalance | undefined;
 }
 
+/** A validated holder commitment: its number and txid (wire order). */
+export interface HolderTxid {
+  readonly n: bigint;
+  readonly txid: Uint8Array;
+}
+
+/**
+ * How many holder commitment txids a channel keeps: two numbers (the latest and the one not
+ * yet revoked before it), each once per funding transaction in flight during a splice. A bound,
+ * so that a node validating commitment n for many funding outpoints cannot grow the state.
+ */
+export const MAX_HOLDER_TXIDS = 8;
+
 /** Our balance (HTLCs in flight left out) in commitment n. */
 export interface RecordedBalance {
   readonly n: bigint;
@@ -57,6 +78,7 @@ export const emptyCommitmentState: CommitmentState = Object.freeze({
   holderValidated: undefined,
   holderFirst: undefined,
   holderRevokedThrough: undefined,
+  holderTxids: undefined,
   counterpartySigned: undefined,
   counterpartyPrevious: undefined,
   counterpartyFirst: undefined,
@@ -67,6 +89,7 @@ export const emptyCommitmentState: CommitmentState = Object.freeze({
 
 export type CommitmentEvent =
   | HolderCommitmentValidated
+  | HolderCommitmentTxidRecorded
   | HolderCommitmentRevoked
   | CounterpartyCommitmentSigned
   | CounterpartySecretStored
@@ -83,6 +106,7 @@ const copy = (c: CommitmentState): Draft => ({
   holderValidated: c.holderValidated,
   holderFirst: c.holderFirst,
   holderRevokedThrough: c.holderRevokedThrough,
+  holderTxids: c.holderTxids,
   counterpartySigned: c.counterpartySigned,
   counterpartyPrevious: c.counterpartyPrevious,
   counterpartyFirst: c.counterpartyFirst,
@@ -100,9 +124,16 @@ export function applyCommitmentEvent(s: CommitmentState | undefined, e: Commitme
       next.holderValidated = { n: e.commitNum, digest: e.digest };
       next.holderFirst = c.holderFirst ?? e.commitNum;
       return next;
+    case 'HolderCommitmentTxidRecorded': {
+      const kept = (c.holderTxids ?? []).filter((t) => t.n + 1n >= e.commitNum && !(t.n === e.commitNum && equal(t.txid, e.txid)));
+      next.holderTxids = [...kept, { n: e.commitNum, txid: e.txid }].slice(-MAX_HOLDER_TXIDS);
+      return next;
+    }
     case 'HolderCommitmentRevoked': {
       const through = c.holderRevokedThrough;
       next.holderRevokedThrough = through === undefined || e.commitNum > through ? e.commitNum : through;
+      // A revoked commitment is never signed again: its txid need not be kept.
+      if (c.holderTxids !== undefined) next.holderTxids = c.holderTxids.filter((t) => t.n > next.holderRevokedThrough!);
       return next;
     }
     case 'CounterpartyCommitmentSigned': {

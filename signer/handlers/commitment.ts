@@ -21,13 +21,17 @@ import {
   holderValidateRules,
   revocationRules,
 } from '../policy/commitment-rules.js';
-import { check, enforce } from '../policy/policy.js';
+import { check, enforce, type PolicyViolation } from '../policy/policy.js';
 import { commitmentChainRules } from '../policy/chain-rules.js';
 import { commitmentBalance, type CommitmentOutputs } from '../policy/close-rules.js';
 import { htlcEvents, htlcPaymentRules, seenHtlcs } from '../policy/htlc-payment-rules.js';
 import { channelKey, clientChannel, type ChannelState, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
+import { fundingScript } from '../bolt3/scripts.js';
+import { txid } from '../bolt3/tx.js';
+import { closeViolations } from './onchain.js';
+import { readBitcoinTx } from './onchain-tx.js';
 import { htlcFieldsBytes, requestDigest, signFundingInput, signInput0, spendingTx, verifyFundingInput } from './commitment-sign.js';
 import type { DecideContext, HandlerTable } from './context.js';
 import { emptySecretChain, insertSecret } from '../keys/shachain.js';
@@ -139,6 +143,7 @@ export const commitmentHandlers: HandlerTable = {
         ? []
         : [
             { kind: 'HolderCommitmentValidated', channel: ref, commitNum: n, digest },
+            { kind: 'HolderCommitmentTxidRecorded', channel: ref, commitNum: n, txid: txid(s.tx) },
             ...(channel?.setup
               ? balanceEvents(channel, ref, n, { side: 'holder', fundingSat: s.amountSat, outputs: s.tx.outputs, htlcs: m.htlcs, toRemoteKey: channel.setup.remoteBasepoints.payment })
               : []),
@@ -199,13 +204,20 @@ export const commitmentHandlers: HandlerTable = {
     });
   },
 
-  // libhsmd.c handle_sign_commitment_tx (master only): our own commitment, for broadcast.
+  // libhsmd.c handle_sign_commitment_tx (master only): the transaction lightningd keeps as the
+  // channel's last (our latest commitment, or the agreed mutual close), to broadcast it.
   hsmd_sign_commitment_tx: (ctx, state, _env, m) => {
     const s = spendingTx(m.tx, true, ctx.curve);
     if (!s.ok) return badRequest(s.why);
     const ref = { peer: m.peer_id, dbid: m.channel_dbid };
-    return enforce(ctx.policy, holderSignRules(channelOf(state, ref)?.commitments, m.commit_num), (): Decision => {
-      const sig = signFundingInput(ctx.curve, s, fundingKeys(ctx, ref).funding, m.remote_funding_key);
+    const { funding } = fundingKeys(ctx, ref);
+    const asClose = (): PolicyViolation[] | string => {
+      const parsed = readBitcoinTx(m.tx, ctx.curve);
+      return typeof parsed === 'string' ? parsed : closeViolations(ctx, state, ref, parsed, fundingScript(funding.pub, m.remote_funding_key));
+    };
+    const violations = holderSignRules(ctx.policy, channelOf(state, ref)?.commitments, m.commit_num, txid(s.tx), asClose);
+    return enforce(ctx.policy, violations, (): Decision => {
+      const sig = signFundingInput(ctx.curve, s, funding, m.remote_funding_key);
       return replyWith(encodeMessage('hsmd_sign_commitment_tx_reply', { sig }));
     });
   },

@@ -9,7 +9,7 @@ import { badRequest, replyWith, type Decision } from '../decision.js';
 import { SIGHASH_ALL } from '../bolt3/sighash.js';
 import { equal } from '../bytes.js';
 import { fundingScript, p2wsh } from '../bolt3/scripts.js';
-import { enforce } from '../policy/policy.js';
+import { enforce, type PolicyViolation } from '../policy/policy.js';
 import { mutualCloseRules } from '../policy/close-rules.js';
 import { feeRange, sighashAll, walletDestinations } from '../policy/onchain-rules.js';
 import { serializePsbt, type Psbt } from '../psbt/psbt.js';
@@ -19,7 +19,7 @@ import { channelKey, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
 import type { BitcoinTx, HsmUtxo, WallyPsbt } from '../wire/tx-fields.js';
 import type { DecideContext, HandlerTable } from './context.js';
-import { allSpent, readBitcoinTx, readPsbt, signInputReply, witnessUpperBound } from './onchain-tx.js';
+import { allSpent, readBitcoinTx, readPsbt, signInputReply, witnessUpperBound, type ParsedBitcoinTx } from './onchain-tx.js';
 import { sweepHandlers } from './onchain-sweeps.js';
 import { signOurInputs } from './wallet.js';
 
@@ -94,8 +94,7 @@ function walletPsbt(
 
 /**
  * handle_sign_mutual_close_tx: input 0 spends the 2-of-2 funding output, SIGHASH_ALL.
- * CLN has a FIXME to check outputs; we do (policy/close-rules.ts: where they pay, what they
- * pay us) and check the fee (policy-onchain-fee-range).
+ * CLN has a FIXME to check outputs; we do (closeViolations).
  */
 function mutualClose(
   ctx: DecideContext,
@@ -107,18 +106,35 @@ function mutualClose(
   const parsed = readBitcoinTx(tx, ctx.curve);
   if (typeof parsed === 'string') return badRequest(parsed);
   if (parsed.tx.inputs.length === 0) return badRequest('bad input 0 of 0');
-  const spent = allSpent(parsed.psbt);
-  if (typeof spent === 'string') return badRequest(spent);
   const ch = ctx.keys.channel(client.peer, client.dbid);
   const wscript = fundingScript(ch.fundingPublicKey, remoteFundingKey);
-  const channel = state.channels.get(channelKey(client));
-  const witness = 2 + witnessUpperBound([0, 73, 73, wscript.length]) + (parsed.tx.inputs.length - 1) * witnessUpperBound([73, 33]);
-  const violations = [
-    ...mutualCloseRules(ctx, parsed.psbt, channel, spent.reduce((a, s) => a + s.amountSat, 0n)),
-    ...feeRange(ctx.policy, parsed.psbt, spent, witness),
-  ];
+  const violations = closeViolations(ctx, state, client, parsed, wscript);
+  if (typeof violations === 'string') return badRequest(violations);
   return enforce(ctx.policy, violations, () => {
     const reply = signInputReply(ctx.curve, parsed, 0, wscript, ch.fundingPrivateKey, SIGHASH_ALL);
     return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
   });
+}
+
+/**
+ * What the close rules say of a transaction whose input 0 spends the channel's funding output
+ * (`wscript`): where its outputs pay, what they pay us (policy/close-rules.ts), its fee
+ * (policy-onchain-fee-range). A string: an input's amount is missing from the PSBT.
+ * sign_mutual_close_tx checks these; so does sign_commitment_tx for a close (commitment.ts).
+ */
+export function closeViolations(
+  ctx: DecideContext,
+  state: SignerState,
+  client: ChannelRef,
+  parsed: ParsedBitcoinTx,
+  wscript: Uint8Array,
+): PolicyViolation[] | string {
+  const spent = allSpent(parsed.psbt);
+  if (typeof spent === 'string') return spent;
+  const channel = state.channels.get(channelKey(client));
+  const witness = 2 + witnessUpperBound([0, 73, 73, wscript.length]) + (parsed.tx.inputs.length - 1) * witnessUpperBound([73, 33]);
+  return [
+    ...mutualCloseRules(ctx, parsed.psbt, channel, spent.reduce((a, s) => a + s.amountSat, 0n)),
+    ...feeRange(ctx.policy, parsed.psbt, spent, witness),
+  ];
 }

@@ -7,6 +7,7 @@
 export const POLICIES = {
   // Commitments (policy/commitment-rules.ts)
   'policy-commitment-revoked-holder': 'never sign a holder commitment that was revoked',
+  'policy-commitment-holder-validated': 'sign_commitment_tx signs only a holder commitment validated and not revoked, or a mutual close the close rules accept',
   'policy-commitment-counterparty-order': 'counterparty commitments only in order, after the one before the previous is revoked',
   'policy-commitment-holder-order': 'holder commitments validated in order, after the one before the previous is revoked',
   'policy-commitment-counterparty-signature': "the counterparty's signature on our commitment is valid",

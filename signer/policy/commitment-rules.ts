@@ -13,13 +13,14 @@
  * docs/hsmd-protocol.md#recorded-facts) never refuses what CLN's stateless hsmd would sign: each rule that needs
  * it is skipped, as noted on the rule.
  */
-import { equal } from '../bytes.js';
+import { equal, toHex } from '../bytes.js';
+import { reverseTxid } from '../bolt3/tx.js';
 import type { ChannelState } from '../state.js';
 import type { HsmHtlc } from '../wire/fields.js';
 import { DIGEST_FUNDING_BYTES } from '../handlers/commitment-sign.js';
 import type { CommitmentRecord, CommitmentState } from '../handlers/commitment-state.js';
 import { chainSecret } from '../keys/shachain.js';
-import { check, type PolicyConfig, type PolicyViolation } from './policy.js';
+import { check, isEnforced, type PolicyConfig, type PolicyViolation } from './policy.js';
 
 /** The numbers a commitment request carries that the limit rules look at. */
 export interface CommitmentFacts {
@@ -166,12 +167,38 @@ export function holderRevokeRules(c: CommitmentState | undefined, n: bigint): Po
     () => `revoking ${n} but the latest validated commitment is ${last?.n}`);
 }
 
+const HOLDER_VALIDATED = 'policy-commitment-holder-validated';
+
 /**
- * sign_commitment_tx n (lightningd signing our own commitment to broadcast it):
- * policy-commitment-revoked-holder: n was not revoked.
+ * sign_commitment_tx n (lightningd signing the transaction it keeps as the channel's last, to
+ * broadcast it; docs/policies.md "What sign_commitment_tx signs"):
+ * - policy-commitment-revoked-holder: n was not revoked.
+ * - policy-commitment-holder-validated: the transaction (by txid) is one we validated as our
+ *   commitment n and did not revoke, or else a mutual close that the close rules accept
+ *   (`asClose` gives their violations: lightningd keeps the agreed close as the channel's last
+ *   transaction and signs it here to broadcast it; a string: it cannot be read as one). Rules
+ *   of `asClose` that are only warned pass, as at sign_mutual_close_tx, and their violations
+ *   are returned to be warned. Skipped while no txid was ever recorded for the channel (a
+ *   state that began after it).
  */
-export function holderSignRules(c: CommitmentState | undefined, n: bigint): PolicyViolation[] {
+export function holderSignRules(
+  p: PolicyConfig,
+  c: CommitmentState | undefined,
+  n: bigint,
+  txid: Uint8Array,
+  asClose: () => readonly PolicyViolation[] | string,
+): PolicyViolation[] {
   const through = c?.holderRevokedThrough;
-  return check(through === undefined || n > through, 'policy-commitment-revoked-holder',
+  const revoked = check(through === undefined || n > through, 'policy-commitment-revoked-holder',
     () => `our commitment ${n} is revoked (through ${through})`);
+  const known = c?.holderTxids;
+  if (known === undefined || p.off.has(HOLDER_VALIDATED) || known.some((t) => t.n === n && equal(t.txid, txid))) return revoked;
+  const close = asClose();
+  const refused = typeof close === 'string' ? undefined : close.find((v) => isEnforced(p, v));
+  if (typeof close !== 'string' && refused === undefined) return [...revoked, ...close];
+  const why = refused === undefined ? close : `${refused.policy}: ${refused.detail}`;
+  const validated = known.map((t) => `${t.n} ${toHex(reverseTxid(t.txid))}`).join(', ') || 'none';
+  const detail = `tx ${toHex(reverseTxid(txid))} is not our commitment ${n} as validated (not revoked: ${validated}), ` +
+    `nor a mutual close the close rules accept (${why})`;
+  return [...revoked, { policy: HOLDER_VALIDATED, detail }];
 }

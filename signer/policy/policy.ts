@@ -88,6 +88,7 @@ export const DEVICE_ONLY_RULES: readonly PolicyName[] = [
   'policy-mutual-value-matches-commitment',
   'policy-payment-velocity',
   'policy-htlc-payment-approved',
+  'policy-commitment-holder-validated',
 ];
 
 export const LOCAL_POLICY: PolicyConfig = { ...DEFAULT_POLICY, off: new Set(DEVICE_ONLY_RULES) };
@@ -96,13 +97,16 @@ export const LOCAL_POLICY: PolicyConfig = { ...DEFAULT_POLICY, off: new Set(DEVI
 export const check = (ok: boolean, policy: PolicyName, detail: () => string): PolicyViolation[] =>
   ok ? [] : [{ policy, detail: detail() }];
 
+/** Whether a violation of this rule refuses (it is neither off nor demoted to a warning). */
+export const isEnforced = (config: PolicyConfig, v: PolicyViolation): boolean => !config.off.has(v.policy) && !config.warnOnly.has(v.policy);
+
 /**
  * The decision for a request with these violations: refused (naming the first enforced
  * rule) or `proceed()` with a PolicyWarned event per demoted rule prepended.
  */
 export function enforce(config: PolicyConfig, checked: readonly PolicyViolation[], proceed: () => Decision): Decision {
   const violations = checked.filter((v) => !config.off.has(v.policy));
-  const enforced = violations.filter((v) => !config.warnOnly.has(v.policy));
+  const enforced = violations.filter((v) => isEnforced(config, v));
   if (enforced.length > 0) return badRequest(enforced.map((v) => `${v.policy}: ${v.detail}`).join('; '));
   const decision = proceed();
   if (violations.length === 0 || decision.reply.kind !== 'frame') return decision;
