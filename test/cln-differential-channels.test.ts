@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import test from 'node:test';
 import fc from 'fast-check';
-import { CLN_HSMD, L1, NO_CLN_HSMD, compare, pairAfter, upTo } from './cln-pair.js';
+import assert from 'node:assert/strict';
+import { CLN_HSMD, L1, NO_CLN_HSMD, compare, describeOutcome, pairAfter, upTo } from './cln-pair.js';
 import { bytes, changed, dbid, point, recorded, sample, u64 } from './cln-variants.js';
 import { fixturePath } from './fixtures.js';
 import { decodeAs, encodeMessage } from '../signer/wire/messages.js';
@@ -81,9 +82,20 @@ test('on-chain requests from the session with fields changed: withdrawal, sweeps
         encodeMessage('hsmd_sign_any_penalty_to_us', { revocation_secret: secret, ...common }),
         encodeMessage('hsmd_sign_any_delayed_payment_to_us', { commit_num: n, ...common }),
         encodeMessage('hsmd_sign_any_remote_htlc_to_us', { remote_per_commitment_point: remotePoint, option_anchor_outputs: anchors, ...common }),
-        encodeMessage('hsmd_sign_any_local_htlc_tx', { commit_num: n, option_anchor_outputs: anchors, ...common }),
+        // On the session's channel (setup_channel known) ours refuses this one by design: below.
+        ...(i === 0 ? [] : [encodeMessage('hsmd_sign_any_local_htlc_tx', { commit_num: n, option_anchor_outputs: anchors, ...common })]),
       ];
     })));
+  // docs/policies.md policy-htlc-tx-holder-output (on in local mode): the penalty transaction pays
+  // our wallet, not the output BOLT 3 gives an HTLC transaction of our commitment. CLN signs; ours
+  // refuses, and a refusal on the master stops it, so this comes last.
+  await t.test('hsmd_sign_any_local_htlc_tx on the session\'s channel, its output not the HTLC transaction\'s: CLN signs, ours refuses', async (st) => {
+    const [n, , , anchors] = values[0]!;
+    const a = await master.ask(encodeMessage('hsmd_sign_any_local_htlc_tx', { commit_num: n, option_anchor_outputs: anchors, tx: penalty.tx, wscript: penalty.wscript, input: 0, peerid: channel1[0], channel_dbid: channel1[1] }));
+    st.diagnostic(`CLN: ${describeOutcome(a.cln)}; ours: ${describeOutcome(a.ours)}`);
+    assert.equal(a.cln.kind, 'reply');
+    assert.equal(a.ours.kind, 'fatal', 'a bad request on the master stops our hsmd');
+  });
 });
 
 test("channel requests for channels our signer has no history of (lightningd restarted on its database): the same signatures", { skip, timeout: 120_000 }, async (t) => {

@@ -14,6 +14,8 @@ export function editedTx(bt: BitcoinTx, edit: (tx: Tx) => void): BitcoinTx {
   edit(tx);
   const psbt = parsePsbt(bt.psbt, nobleCurve);
   edit(psbt.tx);
+  // An output added by `edit` gets an empty PSBT output map (one map per output).
+  while (psbt.outputs.length < psbt.tx.outputs.length) psbt.outputs.push([]);
   const at = psbt.global.findIndex((r) => r.key.length === 1 && r.key[0] === 0x00);
   psbt.global[at] = { key: psbt.global[at]!.key, value: serializeTxNoWitness(psbt.tx) };
   return { tx: serializeTx(tx), psbt: serializePsbt(psbt) };

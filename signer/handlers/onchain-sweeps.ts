@@ -10,6 +10,8 @@ import { derivePrivateKey, deriveRevocationPrivateKey } from '../keys/bolt3-keys
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
 import { enforce } from '../policy/policy.js';
 import { feeRange, sweepDestinations } from '../policy/onchain-rules.js';
+import { holderHtlcOutput } from '../policy/htlc-tx-rules.js';
+import { channelKey, type SignerState } from '../state.js';
 import type { BitcoinTx } from '../wire/tx-fields.js';
 import type { DecideContext, HandlerTable } from './context.js';
 import { allSpent, readBitcoinTx, signInputReply, witnessUpperBound } from './onchain-tx.js';
@@ -82,19 +84,29 @@ function penaltyToUs(ctx: DecideContext, peer: Uint8Array, dbid: bigint, input: 
 }
 
 interface LocalHtlc { commit_num: bigint; tx: BitcoinTx; wscript: Uint8Array; option_anchor_outputs: boolean }
-/** do_sign_local_htlc_tx: our own HTLC-success/timeout tx (its output is ours by construction). */
-function localHtlcTx(ctx: DecideContext, peer: Uint8Array, dbid: bigint, input: number, m: LocalHtlc): Decision {
+/**
+ * do_sign_local_htlc_tx: our own HTLC-success/timeout tx. Its output must be the one BOLT 3
+ * gives it (policy-htlc-tx-holder-output): CLN signs whatever output lightningd put there.
+ */
+function localHtlcTx(ctx: DecideContext, state: SignerState, peer: Uint8Array, dbid: bigint, input: number, m: LocalHtlc): Decision {
   const parsed = readBitcoinTx(m.tx, ctx.curve);
   if (typeof parsed === 'string') return badRequest(parsed);
   const count = parsed.tx.inputs.length;
   if (input >= count) return badRequest(`bad input ${input} of ${count}`);
   if (m.commit_num >= MAX_COMMITMENT) return badRequest(`bad per_commitment_point ${m.commit_num}`);
   const ch = ctx.keys.channel(peer, dbid);
-  const priv = derive(() => derivePrivateKey(ctx.curve, ch.secrets.htlc, ch.basepoints.htlc, ch.perCommitmentPoint(m.commit_num)));
+  const point = ch.perCommitmentPoint(m.commit_num);
+  const priv = derive(() => derivePrivateKey(ctx.curve, ch.secrets.htlc, ch.basepoints.htlc, point));
   if (!priv) return badRequest('Failed deriving htlc privkey');
   if (count !== 1) return badRequest('bad txinput count');
-  const reply = signInputReply(ctx.curve, parsed, input, m.wscript, priv, htlcSighash(m.option_anchor_outputs));
-  return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
+  const channel = state.channels.get(channelKey({ peer, dbid }));
+  const violations = holderHtlcOutput(ctx.curve, channel, {
+    tx: parsed.tx, input, anchors: m.option_anchor_outputs, perCommitmentPoint: point, delayedPaymentBasepoint: ch.basepoints.delayed_payment,
+  });
+  return enforce(ctx.policy, violations, () => {
+    const reply = signInputReply(ctx.curve, parsed, input, m.wscript, priv, htlcSighash(m.option_anchor_outputs));
+    return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
+  });
 }
 
 export const sweepHandlers: HandlerTable = {
@@ -104,6 +116,6 @@ export const sweepHandlers: HandlerTable = {
   hsmd_sign_any_remote_htlc_to_us: (ctx, _s, _e, m) => remoteHtlcToUs(ctx, m.peerid, m.channel_dbid, m.input, m),
   hsmd_sign_penalty_to_us: (ctx, _s, env, m) => penaltyToUs(ctx, env.client.peer, env.client.dbid, 0, m),
   hsmd_sign_any_penalty_to_us: (ctx, _s, _e, m) => penaltyToUs(ctx, m.peerid, m.channel_dbid, m.input, m),
-  hsmd_sign_local_htlc_tx: (ctx, _s, env, m) => localHtlcTx(ctx, env.client.peer, env.client.dbid, 0, m),
-  hsmd_sign_any_local_htlc_tx: (ctx, _s, _e, m) => localHtlcTx(ctx, m.peerid, m.channel_dbid, m.input, m),
+  hsmd_sign_local_htlc_tx: (ctx, state, env, m) => localHtlcTx(ctx, state, env.client.peer, env.client.dbid, 0, m),
+  hsmd_sign_any_local_htlc_tx: (ctx, state, _e, m) => localHtlcTx(ctx, state, m.peerid, m.channel_dbid, m.input, m),
 };

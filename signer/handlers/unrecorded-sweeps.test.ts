@@ -8,7 +8,8 @@
  *   the recorded 14 reply byte for byte (libhsmd.c: both go through do_sign_penalty_to_us);
  *   29 with the recorded 21's tx, funding key and input 0 must give the recorded 21 reply
  *   (both are sign_tx_input over the 2-of-2 with the funding key, SIGHASH_ALL).
- * - 12/142, 13/143, 16/146 reuse the recorded sweep tx (one input, amount in its PSBT); their
+ * - 12/142, 13/143, 16/146 reuse the recorded sweep tx (one input, amount in its PSBT; for
+ *   16/146 its output made the HTLC transaction's, policy-htlc-tx-holder-output); their
  *   signature must verify over the BIP 143 sighash under the key BOLT 3 gives from the
  *   basepoints CLN itself sent (recorded get_channel_basepoints reply) and the per-commitment
  *   point CLN sent (recorded get_per_commitment_point reply), with CLN's sighash byte and low R;
@@ -17,6 +18,8 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { sha256 } from '@noble/hashes/sha2.js';
+import * as bitcoin from 'bitcoinjs-lib';
+import { editedTx } from '../../test/forged-tx.js';
 import { fixturePath } from '../../test/fixtures.js';
 import { clientOf, loadTranscript, type Exchange } from '../../test/transcript.js';
 import { concat, fromHex, toHex } from '../bytes.js';
@@ -38,9 +41,10 @@ import { decodeAs, encodeMessage } from '../wire/messages.js';
 import type { BitcoinTx } from '../wire/tx-fields.js';
 
 const MASTER_PEER = new Uint8Array(33);
+const FOREIGN = Uint8Array.of(0x00, 0x14, ...new Array<number>(20).fill(0x77));
 const typeOf = (hex: string): number => parseInt(hex.slice(0, 4), 16);
 
-/** A recorded session replayed through a fresh Signer, and a way to send more requests. */
+/** A recorded session replayed through a fresh Signer (its channels not forgotten), and a way to send more requests. */
 function replayed(name: string): { exchanges: Exchange[]; send: (peer: Uint8Array, dbid: bigint, perms: bigint, frame: Uint8Array) => Decision } {
   const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
   const signer = new Signer({ curve, developer: header.hsmd_args.includes('--developer'), readHsmSecret: () => fromHex(header.hsm_secret), policy: LOCAL_POLICY });
@@ -48,7 +52,9 @@ function replayed(name: string): { exchanges: Exchange[]; send: (peer: Uint8Arra
   const send = (peer: Uint8Array, dbid: bigint, permissions: bigint, message: Uint8Array): Decision =>
     signer.handle({ id: ++id, client: { peer, dbid, permissions }, at: 0, message });
   for (const ex of exchanges) {
-    if (typeOf(ex.req) === 9) continue;
+    // Not hsmd_client_hsmfd (the broker's), nor forget_channel: onchaind signs while lightningd
+    // still has the channel (it forgets it 100 blocks after the close), setup_channel known.
+    if (typeOf(ex.req) === 9 || typeOf(ex.req) === 34) continue;
     const c = clientOf(ex);
     send(c.peer, c.dbid, c.permissions, fromHex(ex.req));
   }
@@ -125,6 +131,21 @@ for (const name of ['session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
   const template = decodeAs('hsmd_sign_penalty_to_us', fromHex(first.req));
   const wscript = template.wscript;
 
+  // BOLT 3: an HTLC transaction of our commitment n pays P2WSH of the to_local script
+  // (OP_IF <revocationpubkey> OP_ELSE <to_self_delay> OP_CSV OP_DROP <local_delayedpubkey>
+  // OP_ENDIF OP_CHECKSIG), the revocation key from the peer's revocation basepoint (recorded
+  // setup_channel) and our point n, the delay the peer chose (setup_channel's
+  // remote_to_self_delay), our delayed key for point n; compiled by bitcoinjs-lib.
+  const setup = decodeAs('hsmd_setup_channel', fromHex(session.exchanges.find((ex) => typeOf(ex.req) === 31 && ex.peer === first.peer && ex.dbid === first.dbid)!.req));
+  const toLocal = bitcoin.script.compile([
+    bitcoin.opcodes.OP_IF!, Buffer.from(revocationKey(setup.remote_basepoints.revocation, ourPoint)),
+    bitcoin.opcodes.OP_ELSE!, bitcoin.script.number.encode(setup.remote_to_self_delay), bitcoin.opcodes.OP_CHECKSEQUENCEVERIFY!, bitcoin.opcodes.OP_DROP!,
+    Buffer.from(simpleKey(basepoints.delayed_payment, ourPoint)), bitcoin.opcodes.OP_ENDIF!, bitcoin.opcodes.OP_CHECKSIG!,
+  ]);
+  const htlcOutput = new Uint8Array(bitcoin.payments.p2wsh({ redeem: { output: toLocal } }).output!);
+  // The sweep template with its one output paying that script: an HTLC transaction's shape.
+  const htlcTx = editedTx(template.tx, (t) => void (t.outputs[0]!.scriptPubKey = htlcOutput));
+
   test(`${name}: sign_any_delayed_payment_to_us (142) and plain (12): delayed key of our point n, SIGHASH_ALL`, () => {
     const fields = { commit_num: n, tx: template.tx, wscript };
     const any = session.send(MASTER_PEER, 0n, MASTER_PERMISSIONS, encodeMessage('hsmd_sign_any_delayed_payment_to_us', { ...fields, input: 0, peerid: peer, channel_dbid: dbid }));
@@ -147,14 +168,35 @@ for (const name of ['session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
     });
 
     test(`${name}: sign_any_local_htlc_tx (146) and plain (16), anchors=${anchors}: htlc key of our point n, sighash ${sighash}`, () => {
-      const fields = { commit_num: n, tx: template.tx, wscript, option_anchor_outputs: anchors };
+      const fields = { commit_num: n, tx: htlcTx, wscript, option_anchor_outputs: anchors };
       const any = session.send(MASTER_PEER, 0n, MASTER_PERMISSIONS, encodeMessage('hsmd_sign_any_local_htlc_tx', { ...fields, input: 0, peerid: peer, channel_dbid: dbid }));
-      assertSweepSignature(any, template.tx, wscript, simpleKey(basepoints.htlc, ourPoint), sighash);
+      assertSweepSignature(any, htlcTx, wscript, simpleKey(basepoints.htlc, ourPoint), sighash);
       const plain = session.send(peer, dbid, onchaind, encodeMessage('hsmd_sign_local_htlc_tx', fields));
       assert.deepEqual(frameOf(plain), frameOf(any));
       // do_sign_local_htlc_tx checks input_num against the inputs first.
       const bad = session.send(MASTER_PEER, 0n, MASTER_PERMISSIONS, encodeMessage('hsmd_sign_any_local_htlc_tx', { ...fields, input: 1, peerid: peer, channel_dbid: dbid }));
       assert.deepEqual(bad.reply, { kind: 'bad-request', description: 'bad input 1 of 1' });
+    });
+
+    test(`${name}: policy-htlc-tx-holder-output, anchors=${anchors}: an HTLC tx of our commitment whose output pays another script is refused`, () => {
+      // The sweep template as it is pays our wallet: not the HTLC transaction's output.
+      for (const tx of [template.tx, editedTx(htlcTx, (t) => void (t.outputs[0]!.scriptPubKey = FOREIGN))]) {
+        const fields = { commit_num: n, tx, wscript, option_anchor_outputs: anchors };
+        const d = session.send(MASTER_PEER, 0n, MASTER_PERMISSIONS, encodeMessage('hsmd_sign_any_local_htlc_tx', { ...fields, input: 0, peerid: peer, channel_dbid: dbid }));
+        assert.equal(d.reply.kind, 'bad-request');
+        assert.match((d.reply as { description: string }).description, new RegExp(`^policy-htlc-tx-holder-output: output 0 pays [0-9a-f]+: an HTLC transaction of our commitment pays ${toHex(htlcOutput)} `));
+        assert.equal(session.send(peer, dbid, onchaind, encodeMessage('hsmd_sign_local_htlc_tx', fields)).reply.kind, 'bad-request');
+      }
+      // Our point of another commitment gives other keys: the output of commitment n is not that of n + 1.
+      const other = session.send(peer, dbid, onchaind, encodeMessage('hsmd_sign_local_htlc_tx', { commit_num: n + 1n, tx: htlcTx, wscript, option_anchor_outputs: anchors }));
+      assert.match(JSON.stringify(other.reply), /"bad-request".*policy-htlc-tx-holder-output: output 0 pays /);
+      // A second output: signed by SIGHASH_ALL (refused), not by SINGLE|ANYONECANPAY (anchors: signed).
+      const twoOutputs = editedTx(htlcTx, (t) => void t.outputs.push({ amountSat: 1000n, scriptPubKey: FOREIGN }));
+      const d = session.send(peer, dbid, onchaind, encodeMessage('hsmd_sign_local_htlc_tx', { commit_num: n, tx: twoOutputs, wscript, option_anchor_outputs: anchors }));
+      assert.equal(d.reply.kind, anchors ? 'frame' : 'bad-request', JSON.stringify(d.reply));
+      // A channel without setup_channel (the peer's basepoint and delay unknown): skipped, signed as CLN's hsmd does.
+      const unknown = session.send(MASTER_PEER, 0n, MASTER_PERMISSIONS, encodeMessage('hsmd_sign_any_local_htlc_tx', { commit_num: n, tx: template.tx, wscript, option_anchor_outputs: anchors, input: 0, peerid: peer, channel_dbid: dbid + 1n }));
+      assert.equal(unknown.reply.kind, 'frame');
     });
   }
 
