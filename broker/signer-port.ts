@@ -12,6 +12,11 @@ import type { ChainRelayStatus } from './chain/relay.js';
 export interface DeviceHeard {
   readonly firmware?: string;
   readonly lastSeenAt: number;
+  /**
+   * The last id the device has journaled, as far as the broker knows: its hello's last id,
+   * then each id it replied to (a reply leaves the device only after its record is synced).
+   */
+  readonly journaledUpTo?: bigint;
 }
 
 /** Read-only facts about a signer, for the status page (broker/status-page.ts). */
@@ -22,6 +27,8 @@ export interface SignerInspection {
   readonly heard?: ReadonlyMap<string, DeviceHeard>;
   /** Requests published to a device and not answered yet (init checks included). */
   readonly outstanding: number;
+  /** The highest request id a device's reply was logged for (remote): no device may journal less. */
+  readonly answeredUpTo?: bigint;
   /** Chain tracking, when a chain source is configured (broker/chain/relay.ts). */
   readonly chain?: ChainRelayStatus;
 }

@@ -114,6 +114,10 @@ export function statusOf(live: LiveViews, signer: SignerPort, options: PanelOpti
     device: {
       id: deviceId ?? null,
       firmware: heard?.firmware ?? null,
+      /** The last id its journal holds (its hello, then its replies): compare with the broker log's last id. */
+      journaledUpTo: heard?.journaledUpTo === undefined ? null : String(heard.journaledUpTo),
+      /** The broker log's highest answered id: a device journaled below it has lost state (docs/remote-protocol.md "Rollback"). */
+      answeredUpTo: inspection?.answeredUpTo === undefined ? null : String(inspection.answeredUpTo),
       lastSeenAt: lastSeenAt ?? null,
       /** When it was last heard from (remote), else when the signer last answered. */
       lastSeen: lastSeenAt === undefined ? null : `${isoTime(lastSeenAt)} (${Math.max(0, now - lastSeenAt).toLocaleString('en-US')} ms ago)`,
@@ -173,6 +177,8 @@ const operatorFacts = (s: Status): string => '<dl class="facts live-facts">' + [
     fact('devices connected', 'devices.connected', s.devices.connected),
     fact('device', 'device.id', s.device.id, 'wide'),
     fact('firmware', 'device.firmware', s.device.firmware),
+    fact('device journal up to id', 'device.journaledUpTo', s.device.journaledUpTo),
+    fact('broker log answered up to id', 'device.answeredUpTo', s.device.answeredUpTo),
   ] : [fact('signer', 'mode', 'local (in this process)')]),
   fact(s.mode === 'remote' ? 'last seen' : 'last reply', 'device.lastSeen', s.device.lastSeen),
   fact('waiting requests', 'requests.outstanding', s.requests.outstanding),

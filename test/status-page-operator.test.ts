@@ -16,7 +16,7 @@ import { loadInChromium } from './chromium.js';
 import { deviceIdOf } from './device-driver.js';
 import { fixturePath, repoRoot } from './fixtures.js';
 import { countColour, readPng } from './png.js';
-import { freePort, startDeviceProcess } from './remote-helpers.js';
+import { freePort, journalById, startDeviceProcess } from './remote-helpers.js';
 import { SimLightningd } from '../demo/sim-lightningd.js';
 import { loadTranscript } from './transcript.js';
 
@@ -95,12 +95,18 @@ test('status page, live: a green banner, the device id, its firmware and when it
     assert.ok(status.device.lastSeenAt >= started && status.device.lastSeenAt <= replayed, `last seen ${status.device.lastSeenAt} within the replay ${started}..${replayed}`);
     const firmware = `sphinx-signer/${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version} (node ${process.version})`;
     assert.equal(status.device.firmware, firmware, 'what its hello said');
+    // The device journals before it replies, and it answered every request: its position and
+    // the broker log's answered id are the last id in its journal on disk.
+    const lastId = String([...journalById(device.dir).keys()].at(-1));
+    assert.equal(status.device.answeredUpTo, lastId, 'the broker log answered every request');
+    assert.equal(status.device.journaledUpTo, lastId, 'the device journaled every one');
 
     const { dom, png } = screenshot(`http://127.0.0.1:${httpPort}/`, dir, 'status-live');
     assert.match(dom, /<div id="attention" class="banner" data-state="ok"/);
     assert.ok(dom.includes(`<dd data-live="device.id">${deviceId}</dd>`), 'the device id');
     assert.match(dom, /<dd data-live="device.lastSeen">\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ \([\d,]+ ms ago\)<\/dd>/, 'when it was last heard from');
     assert.ok(dom.includes(`<dd data-live="device.firmware">${firmware}</dd>`), 'its firmware');
+    assert.ok(dom.includes(`<dd data-live="device.journaledUpTo">${lastId}</dd>`), 'its journal position');
     assert.ok(countColour(png, GREEN, BANNER_ROWS) > BANNER_PIXELS, `a green banner on the screen (${countColour(png, GREEN, BANNER_ROWS)} green pixels)`);
     assert.equal(countColour(png, RED, BANNER_ROWS), 0, 'nothing red');
   } finally {

@@ -1,6 +1,7 @@
 /**
- * For the status page (broker/status-panel.ts): each device's firmware, from its hello, and
- * when it was last heard from. A view beside the session, not part of its protocol state.
+ * For the status page (broker/status-panel.ts): each device's firmware and journal position,
+ * from its hello and replies, and when it was last heard from. A view beside the session, not
+ * part of its protocol state.
  */
 import type { DeviceHeard } from '../signer-port.js';
 
@@ -17,8 +18,14 @@ export class HeardDevices {
     this.#heard.set(device, known === undefined ? { lastSeenAt: at } : { ...known, lastSeenAt: at });
   }
 
-  /** Its hello named its firmware. */
-  firmware(device: string, firmware: string): void {
-    this.#heard.set(device, { ...this.#heard.get(device)!, firmware });
+  /** Its hello named its firmware (if it did) and the last id its journal holds. */
+  hello(device: string, lastId: bigint, firmware: string | undefined): void {
+    this.#heard.set(device, { ...this.#heard.get(device)!, journaledUpTo: lastId, ...(firmware === undefined ? {} : { firmware }) });
+  }
+
+  /** It replied to `id`: its journal holds it (docs/journal.md "Write-ahead"). */
+  journaled(device: string, id: bigint): void {
+    const known = this.#heard.get(device)!;
+    if (known.journaledUpTo === undefined || id > known.journaledUpTo) this.#heard.set(device, { ...known, journaledUpTo: id });
   }
 }

@@ -225,17 +225,18 @@ test('a malformed reply is logged and dropped; the request stays outstanding', (
   assert.equal(d.session.inspect().outstanding, 1);
 });
 
-test('inspect: each device\'s firmware (from its hello) and when it was last heard from (hello or res, not its will)', () => {
+test('inspect: each device\'s firmware and journal position (from its hello, then its replies) and when it was last heard from (hello or res, not its will)', () => {
   const d = drive();
   d.hello('0');
   const helloAt = 1_700_000_000_000;
-  assert.deepEqual(d.session.inspect().heard.get(DEVICE), { firmware: 'test', lastSeenAt: helloAt });
+  assert.deepEqual(d.session.inspect().heard.get(DEVICE), { firmware: 'test', lastSeenAt: helloAt, journaledUpTo: 0n });
   d.durable(d.request(0));
   d.pump();
   d.res([{ id: 1n, reply: recordedReply(0) }]);
   const resAt = d.session.inspect().heard.get(DEVICE)!.lastSeenAt;
   assert.ok(resAt > helloAt, 'a reply is heard too');
   assert.equal(d.session.inspect().heard.get(DEVICE)!.firmware, 'test', 'the firmware stays');
+  assert.equal(d.session.inspect().heard.get(DEVICE)!.journaledUpTo, 1n, 'a reply leaves the device journaled');
   d.offline();
   assert.equal(d.session.inspect().heard.get(DEVICE)!.lastSeenAt, resAt, "its will, published by the server, is not the device");
 });

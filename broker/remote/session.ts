@@ -256,7 +256,7 @@ export class Session {
     }
     const { lastId, firmware } = hello;
     this.#log('info', `hello from ${device} (firmware ${String(firmware)}, last journaled id ${lastId})`);
-    if (typeof firmware === 'string') this.#heard.firmware(device, firmware);
+    this.#heard.hello(device, lastId, typeof firmware === 'string' ? firmware : undefined);
     this.#emit({ kind: 'append', record: { kind: 'signer-connected', deviceId: device, at: now.wall } });
     if (this.#ids.continueAfter(lastId)) {
       this.#log('unusual', `device ${device} journaled id ${lastId}, beyond this broker's log; ids continue at ${lastId + 1n}`);
@@ -342,7 +342,10 @@ export class Session {
     // The device answered that message: another one may go. What it held back (not in its
     // reply) stays outstanding and is resent after the bounded wait.
     this.#dispatch.answered(device, envs.map((env) => env.id));
-    for (const env of envs) this.#oneReply(device, env.id, env.reply, now);
+    for (const env of envs) {
+      this.#heard.journaled(device, env.id);
+      this.#oneReply(device, env.id, env.reply, now);
+    }
     if (!this.#closed) this.#dispatch.pump(now);
   }
 
