@@ -131,5 +131,6 @@ export const MODDABLE_STANDINS: Readonly<Record<string, string>> = {
   'embedded:io/socket/tcp/tls': inertModule('class TLSSocket {}'),
   sntp: inertModule('class SNTP {}'),
   'hardware-random': inertModule('function fillRandom() { throw new Error("no RNG at load"); }'),
+  'sd-mount': inertModule('function mountSd() { throw new Error("no SD card at load"); }'),
   time: inertModule('{ set() {} }'),
 };

@@ -12,13 +12,14 @@ import boardConfig from 'mc/config';
 import Decoder from 'text/decoder';
 import Encoder from 'text/encoder';
 import fillRandom from 'hardware-random';
+import mountSd from 'sd-mount';
 import { createNobleCurve } from '../../signer/crypto/noble.js';
 import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES } from '../app/device-memory.js';
 import { randomBytesFrom } from '../app/hardware-random.js';
 import { syncClock, type SntpAnswer } from '../app/clock-sync.js';
 import { Device } from '../app/device.js';
 import { DeviceRetiredError } from '../app/retired.js';
-import type { Clock, TimerHandle } from '../app/ports.js';
+import type { Clock, Leds, TimerHandle } from '../app/ports.js';
 import { GpioLeds, NeoPixelLeds } from './leds.js';
 import { ModdableMqttTransport } from './mqtt-transport.js';
 import { SdStore } from './sd-store.js';
@@ -43,6 +44,17 @@ function sntpQuery(host: string, done: (answer: SntpAnswer) => void): void {
   });
 }
 
+/** Mounts the card at `root`, or shows the error light and throws what to check. */
+function mountCard(root: string, pins: typeof boardConfig.sdPins, leds: Leds): void {
+  try {
+    if (pins === undefined) throw new Error('no SD card pins: manifest.json config.sdPins names none');
+    mountSd(root, pins.cs, pins.sck, pins.mosi, pins.miso);
+  } catch (e) {
+    leds.show('error');
+    throw new Error(`${(e as Error).message}: check the card's wiring against manifest.json config.sdPins and that it is FAT32 (firmware/README.md "SD card")`);
+  }
+}
+
 /** Moddable calls the main module's default export at start. */
 export default function main(config = boardConfig): void {
   // The shared code (signer/) uses these as globals when it runs, as on Node; nothing uses them
@@ -53,7 +65,9 @@ export default function main(config = boardConfig): void {
   const leds = config.neopixelPin !== undefined ? new NeoPixelLeds(config.neopixelPin) : new GpioLeds(config.ledPin ?? 2);
   const log = (level: string, line: string) => trace(`${level}: ${line}\n`);
   try {
-    const store = new SdStore(config.sdRoot ?? '/sd');
+    const root = config.sdRoot ?? '/sd';
+    mountCard(root, config.sdPins, leds);
+    const store = new SdStore(root);
     const device_ = Device.boot({
       transport: new ModdableMqttTransport(device.network.mqtt, store.brokerTrust()),
       leds,
