@@ -19,7 +19,7 @@ export const CONFIG_FILE = 'sphinx.conf';
 export const SETTINGS = {
   SPHINX_SIGNER: 'where signing happens: remote (default: a device over MQTT) or local (in this process)',
   SPHINX_DATA_DIR: "the state directory (default ./sphinx, in lightningd's network directory): broker log, broker-id, pinned-devices; the local signer's journal",
-  SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server\'s plain listener. Default 1883, or a free port when 1883 is taken (a second node on the machine; logged UNUSUAL); the device URLs are written to SPHINX_DATA_DIR/mqtt-url. A port set here that is taken stops the broker',
+  SPHINX_MQTT_PORT: 'remote: port of the embedded MQTT server\'s plain listener. Default 1883, or a free port when 1883 is taken (a second node on the machine; logged UNUSUAL), and then that port again at the next start while it is free; the device URLs are written to SPHINX_DATA_DIR/mqtt-url. A port set here that is taken stops the broker',
   SPHINX_MQTT_HOST: 'remote: address of the plain listener (default 127.0.0.1). Plain MQTT carries device tokens and every request in the clear: an address beyond loopback needs SPHINX_MQTT_PLAIN_REMOTE=1; devices on the network should use TLS',
   SPHINX_MQTT_PLAIN_REMOTE: 'remote: 1 to allow SPHINX_MQTT_HOST beyond loopback (plain MQTT on the network)',
   SPHINX_MQTT_URL: 'remote: mqtt://host:port or mqtts://host:port of an external MQTT server to use instead of the embedded one (it then does device auth and ACLs)',
@@ -33,7 +33,7 @@ export const SETTINGS = {
   SPHINX_MQTT_TLS_HOST: 'remote: address of the TLS listener (default 0.0.0.0: every interface, for devices on Wi-Fi)',
   SPHINX_TLS_GENERATE: 'remote: 1 to make a private CA and a server certificate in SPHINX_DATA_DIR/tls on first start (kept; the server certificate is made again by the same CA when a name is missing) and open the TLS listener; the CA fingerprint is logged (sphinx-signer --ca or --ca-fingerprint)',
   SPHINX_TLS_NAMES: 'remote: extra host names and IP addresses, comma-separated, that devices use to reach this machine (the generated certificate always covers localhost, this host name and its addresses)',
-  SPHINX_HTTP_PORT: 'port of the status page and JSON API (/, /api/status, /api/views); 0 turns it off. Default 8735, or a free port when 8735 is taken (a second node on the machine); the URL is written to SPHINX_DATA_DIR/status-url',
+  SPHINX_HTTP_PORT: 'port of the status page and JSON API (/, /api/status, /api/views); 0 turns it off. Default 8735, or a free port when 8735 is taken (a second node on the machine), and then that port again at the next start while it is free; the URL is written to SPHINX_DATA_DIR/status-url',
   SPHINX_HTTP_HOST: 'address the status page listens on (default 127.0.0.1; it is read-only but shows what was signed: keep it local)',
   SPHINX_CLN_VERSION: "the version to report; default: ask the parent lightningd ($(readlink /proc/$PPID/exe) --version)",
   SPHINX_LOG_STDERR: '1: also write every log line to stderr',

@@ -26,6 +26,13 @@ export const EXIT_MASTER_GONE = 2;
 export const EXIT_FATAL = 0x80 | (STATUS_FAIL & 0xff);
 /** common/status.c flush_and_exit: alarm(10). lightningd also waits 10 s (subd_shutdown). */
 const EXIT_DEADLINE_MS = 10_000;
+/**
+ * How long a request still waiting for the signer (a device offline) may keep this process
+ * after lightningd closed the master: CLN's hsmd, which never waits, exits at once on that EOF
+ * (master_gone). An hsmd left behind would hold the data directory and the listeners that the
+ * next lightningd's hsmd needs; the request stays in the broker log and is asked again then.
+ */
+const MASTER_GONE_GRACE_MS = 1000;
 
 export interface HsmdOptions {
   /** lightningd's version(); throws if unknown (then we fail with its message). */
@@ -157,6 +164,13 @@ export async function runHsmd(options: HsmdOptions): Promise<void> {
     },
   });
 
+  masterSocket.once('end', () => {
+    setTimeout(() => {
+      if (exiting) return;
+      log.log('info', 'master (lightningd) closed while a request waited for the signer: exiting as CLN\'s hsmd does (lightningd asks again after its restart)');
+      void exit(EXIT_MASTER_GONE);
+    }, MASTER_GONE_GRACE_MS).unref();
+  });
   const end = await master.serve((msg) => router.handle(masterClient, master, msg));
   if (exiting) return;
   logEnd(log, 'master (lightningd)', end);

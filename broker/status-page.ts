@@ -15,7 +15,7 @@
 import { RelayError } from './remote/control-relay.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostPort, listenOrGiveWay, writeAddressFile } from '../node/listen.js';
+import { hostPort, listenOrGiveWay, recordedPort, writeAddressFile } from '../node/listen.js';
 import { renderReport } from '../audit/report.js';
 import { toJsonValue } from '../audit/views-json.js';
 import type { SignerPort } from './signer-port.js';
@@ -40,19 +40,21 @@ const isLoopback = (host: string): boolean => host === '127.0.0.1' || host === '
 export const STATUS_URL_FILE = 'status-url';
 
 /**
- * Listens on the configured port. The default one (8735) gives way to a free port when taken
- * (node/listen.ts); a port the operator set does not, and then the page is off, said at
+ * Listens on the configured port. The default one (8735) keeps this broker's port of last time
+ * and gives way to a free port when taken (node/listen.ts); a port the operator set does not, and then the page is off, said at
  * UNUSUAL: CLN treats BROKEN as a bug, and a busy port is the operator's to settle. The URL
  * goes to the log and to SPHINX_DATA_DIR/status-url.
  */
 function listen(server: http.Server, options: StatusPageOptions): void {
   const wanted = hostPort(options.host, options.port);
-  listenOrGiveWay(server, options.port, options.host, !options.fixed).then(({ gaveWay }) => {
+  const recorded = recordedPort(options.dataDir, STATUS_URL_FILE, 'http');
+  listenOrGiveWay(server, options.port, options.host, !options.fixed, recorded).then(({ took }) => {
     const address = server.address() as AddressInfo;
     const url = `http://${hostPort(address.address, address.port)}/`;
     writeAddressFile(options.dataDir, STATUS_URL_FILE, [url], (level, text) => options.log(level, `status page: ${text}`));
-    options.log('info', `status page on ${url} (JSON: /api/status, /api/views)` + (gaveWay
-      ? `: ${wanted} is in use (another node's broker?), so a free port was taken; set SPHINX_HTTP_PORT for a fixed one` : ''));
+    options.log('info', `status page on ${url} (JSON: /api/status, /api/views)` + (took === 'asked' ? ''
+      : took === 'previous' ? `: this broker's port last time, not the default ${wanted}; set SPHINX_HTTP_PORT for a fixed one`
+      : `: ${wanted} is in use (another node's broker?), so a free port was taken; set SPHINX_HTTP_PORT for a fixed one`));
     server.on('error', (e) => options.log('unusual', `status page: ${e.message}`));
   }, (e: NodeJS.ErrnoException) => {
     options.log('unusual', `status page: cannot listen on ${wanted} (${e.code ?? e.message}): running without it; ` +

@@ -10,6 +10,8 @@
  *   exit 242 as CLN's status_failed; a misspelled one names the setting meant (in the
  *   environment, shared with other programs, it is an UNUSUAL line in that log instead);
  * - the MQTT port taken: a status_fail that names SPHINX_MQTT_PORT and SPHINX_MQTT_URL;
+ * - two nodes restarted in the other order: each keeps its MQTT and status page ports; and
+ *   lightningd gone while init waits for a device: hsmd exits 2 (master_gone), not left behind;
  * - a device started with another broker id: the broker's refusal names its own id and the
  *   likely mistake, the device's line names the id it signed over.
  */
@@ -91,6 +93,50 @@ test('two brokers with default settings on one machine: both listen (MQTT, statu
   } finally {
     for (const ld of nodes) ld.cleanup();
     await device?.stop();
+  }
+});
+
+test('two brokers with default settings restarted in the other order keep their MQTT and status page ports, so each node\'s devices still find it', async () => {
+  const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'sphinx-ports-')));
+  const env = (i: number) => ({ SPHINX_DATA_DIR: dirs[i], SPHINX_HTTP_PORT: undefined, SPHINX_SIGNER: undefined, SPHINX_MQTT_PORT: undefined, SPHINX_MQTT_TLS_PORT: undefined });
+  /** Starts node `i` (init sent: its listeners open) and reads the addresses it wrote. */
+  const startNode = async (i: number) => {
+    const ld = await start(env(i));
+    ld.master.send(exchanges[0]!.req);
+    await ld.waitForStatus((m) => m.kind === 'log' && m.entry.startsWith('MQTT: embedded server on '), 20_000);
+    await ld.waitForStatus((m) => m.kind === 'log' && m.entry.startsWith('status page on '));
+    return { ld, mqtt: readFileSync(join(dirs[i]!, MQTT_URL_FILE), 'utf8'), page: readFileSync(join(dirs[i]!, 'status-url'), 'utf8') };
+  };
+  const running: SimLightningd[] = [];
+  try {
+    const first = [];
+    for (const i of [0, 1]) {
+      const node = await startNode(i);
+      running.push(node.ld);
+      first.push(node);
+    }
+    assert.notEqual(first[0]!.mqtt, first[1]!.mqtt);
+    // lightningd gone while its init still waits for a device: hsmd exits as CLN's does on the
+    // master's EOF, leaving no process behind on the ports and the data directory.
+    for (const ld of running.splice(0)) assert.deepEqual(await ld.stop(), { code: 2, signal: null }, ld.describeStatus());
+    const again: typeof first = [];
+    for (const i of [1, 0]) {
+      const node = await startNode(i);
+      running.push(node.ld);
+      again[i] = node;
+    }
+    for (const i of [0, 1]) {
+      assert.equal(again[i]!.mqtt, first[i]!.mqtt, `node ${i}'s MQTT address`);
+      assert.equal(again[i]!.page, first[i]!.page, `node ${i}'s status page`);
+      assert.deepEqual(brokenLines(again[i]!.ld), [], again[i]!.ld.describeStatus());
+    }
+    // The one whose port was not the default says which it kept and why.
+    const kept = again.find((n) => !n!.mqtt.includes(':1883\n'))!;
+    assert.ok(kept.ld.statusMessages.some((m) => m.kind === 'log' && m.level === LOG_LEVELS.unusual &&
+      m.entry.startsWith(`MQTT: listening on ${kept.mqtt.trim().replace('mqtt://', '')}, this broker's port last time, not the default 1883`)), kept.ld.describeStatus());
+  } finally {
+    for (const ld of running) ld.cleanup();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 });
 

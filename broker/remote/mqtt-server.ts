@@ -22,7 +22,7 @@ import { Aedes, type Client } from 'aedes';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { checkCredentials, claimedLastId, TOKEN_MAX_AGE_MS, TOKEN_MAX_SKEW_MS } from '../../signer/remote/auth-token.js';
 import { parseTopic, topic, withinDevice } from '../../signer/remote/topics.js';
-import { hostPort, listenOrGiveWay } from '../../node/listen.js';
+import { hostPort, listenOrGiveWay, recordedPort } from '../../node/listen.js';
 import { type KnownDevices, UsedTokens } from './identity.js';
 import { type BrokerMqtt, localClient } from './local-client.js';
 import { CONNECT_TIMEOUT_MS, DEVICE_MAX_PACKET, gatedStream, MAX_CLIENT_ID_LENGTH, MAX_CONNECTIONS, MAX_WAITING, MqttGate } from './mqtt-limits.js';
@@ -222,7 +222,8 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
   };
   const plain = net.createServer(accept);
   const host = options.host ?? '127.0.0.1';
-  const port = await listen(plain, { port: options.port, host, givesWay: options.givesWay ?? false, setting: 'SPHINX_MQTT_PORT', log });
+  const previous = (scheme: string) => recordedPort(options.dataDir, MQTT_URL_FILE, scheme);
+  const port = await listen(plain, { port: options.port, host, givesWay: options.givesWay ?? false, previous: previous('mqtt'), setting: 'SPHINX_MQTT_PORT', log });
   let secure: tls.Server | undefined;
   let tlsPort: number | undefined;
   if (options.tls) {
@@ -230,7 +231,7 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
     secure.on('secureConnection', accept);
     secure.on('tlsClientError', (err) => log('unusual', `MQTT TLS: handshake failed: ${err.message}`));
     try {
-      tlsPort = await listen(secure, { port: options.tls.port, host: options.tls.host ?? '0.0.0.0', givesWay: options.tls.givesWay ?? false, setting: 'SPHINX_MQTT_TLS_PORT', log });
+      tlsPort = await listen(secure, { port: options.tls.port, host: options.tls.host ?? '0.0.0.0', givesWay: options.tls.givesWay ?? false, previous: previous('mqtts'), setting: 'SPHINX_MQTT_TLS_PORT', log });
     } catch (e) {
       plain.close(); // the broker stops: nothing of this server stays open
       aedes.close();
@@ -261,17 +262,20 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
 }
 
 /**
- * Listens and resolves with the port. A default port in use gives way to a free one
- * (node/listen.ts), said at UNUSUAL: a device started with the default port would reach the
+ * Listens and resolves with the port. A default port keeps this broker's port of last time,
+ * or gives way to a free one when in use (node/listen.ts), said at UNUSUAL: a device started with the default port would reach the
  * other server. A port the operator set that is in use is an error that says what to set.
  */
-async function listen(server: net.Server, o: { port: number; host: string; givesWay: boolean; setting: string; log: ServerLog }): Promise<number> {
+async function listen(server: net.Server, o: { port: number; host: string; givesWay: boolean; previous: number | undefined; setting: string; log: ServerLog }): Promise<number> {
   try {
-    const { port, gaveWay } = await listenOrGiveWay(server, o.port, o.host, o.givesWay);
-    if (gaveWay) {
+    const { port, took } = await listenOrGiveWay(server, o.port, o.host, o.givesWay, o.previous);
+    const where = `${o.setting} to a free port for a fixed one; the URLs to give the device are in SPHINX_DATA_DIR/${MQTT_URL_FILE}`;
+    if (took === 'free') {
       o.log('unusual', `MQTT: ${hostPort(o.host, o.port)} is in use (another node's sphinx-hsmd, or Mosquitto?), so this broker ` +
-        `listens on ${hostPort(o.host, port)} instead: a device started with port ${o.port} would reach that other server. ` +
-        `Set ${o.setting} to a free port for a fixed one; the URLs to give the device are in SPHINX_DATA_DIR/${MQTT_URL_FILE}`);
+        `listens on ${hostPort(o.host, port)} instead: a device started with port ${o.port} would reach that other server. Set ${where}`);
+    } else if (took === 'previous') {
+      o.log('unusual', `MQTT: listening on ${hostPort(o.host, port)}, this broker's port last time, not the default ${o.port}: ` +
+        `its devices find it there whichever node on this machine starts first. Set ${where}`);
     }
     return port;
   } catch (e) {
