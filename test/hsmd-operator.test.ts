@@ -118,7 +118,13 @@ test('two brokers with default settings restarted in the other order keep their 
     assert.notEqual(first[0]!.mqtt, first[1]!.mqtt);
     // lightningd gone while its init still waits for a device: hsmd exits as CLN's does on the
     // master's EOF, leaving no process behind on the ports and the data directory.
-    for (const ld of running.splice(0)) assert.deepEqual(await ld.stop(), { code: 2, signal: null }, ld.describeStatus());
+    for (const ld of running.splice(0)) {
+      try {
+        assert.deepEqual(await ld.stop(), { code: 2, signal: null }, ld.describeStatus());
+      } finally {
+        ld.cleanup();
+      }
+    }
     const again: typeof first = [];
     for (const i of [1, 0]) {
       const node = await startNode(i);

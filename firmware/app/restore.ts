@@ -114,8 +114,8 @@ export async function restoreFromMirror(options: RestoreOptions): Promise<Restor
 }
 
 /**
- * A mirror behind what was answered, refused with the owner's way out (docs/broker-log.md "The
- * operator's way out"): the flag that accepts exactly this mirror, and the broker's setting
+ * A mirror behind what was answered, refused with the owner's way out
+ * (docs/broker-log.md "The operator's way out"): the flag that accepts exactly this mirror, and the broker's setting
  * that accepts the restored device's hello, which is then below what the broker answered.
  */
 function behindWayOut(e: MirrorBehindError, deviceId: string, options: RestoreOptions): MirrorRefusedError {
