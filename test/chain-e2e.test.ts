@@ -3,16 +3,18 @@
  * (test/fixtures/chain/) to bin/sphinx-hsmd (SPHINX_SIGNER=remote, embedded MQTT), whose
  * chain relay follows a JSON-RPC server serving the recorded regtest blocks as bitcoind
  * (test/fake-bitcoind.ts); a device process (bin/sphinx-signer) checks and journals what it
- * is shown. bitcoind mines each block when the run did; before the next request the test
- * waits until the status page reports the device's tip at that block. Every reply must be
- * the recorded one, and the device's journal must hold both funding outpoints confirmed
- * and spent at the heights bitcoinjs-lib finds them.
+ * is shown. bitcoind mines each block when the run did. In the first test, before the next
+ * request the test waits until the status page reports the device's tip at that block; the
+ * device's journal must then hold both funding outpoints confirmed and spent at the heights
+ * bitcoinjs-lib finds them. In the second, the relay does not poll and the request goes at
+ * once, as lightningd's would: the relay must catch the device up before a commitment
+ * request (broker/chain/catch-up.ts). Every reply must be the recorded one.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 import { SignerCore } from '../core/signer-core.js';
 import { SimLightningd } from '../demo/sim-lightningd.js';
 import { openJournalFiles } from '../log/journal/journal.js';
@@ -22,16 +24,17 @@ import { decodeReply } from '../signer/event-codec.js';
 import { Signer } from '../signer/signer.js';
 import { tipOf } from '../signer/chain/view.js';
 import type { SyncConnection } from './sync-wire.js';
-import { FakeBitcoind } from './fake-bitcoind.js';
-import { display, recordedChain, recordedSession } from './recorded-chain.js';
+import { FakeBitcoindThread } from './fake-bitcoind-thread.js';
+import { display, recordedChain, recordedSession, type RecordedExchange as Exchange } from './recorded-chain.js';
 import { freePort, startDeviceProcess } from './remote-helpers.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-test('l1 through sphinx-hsmd and a device process, with the chain relay following bitcoind block by block', { timeout: 240_000 }, async (t) => {
+/** bin/sphinx-hsmd (remote, embedded MQTT) following a fake bitcoind (on its own thread) at `tip` every `pollMs`, a device process, and l1's recorded session. */
+async function startChainRun(t: TestContext, pollMs: number, tip = 0) {
   const chain = recordedChain();
   const { exchanges, hsmSecret } = recordedSession('l1');
-  const bitcoind = await FakeBitcoind.start({ tip: 0 });
+  const bitcoind = await FakeBitcoindThread.start({ tip });
   const dataDir = mkdtempSync(join(tmpdir(), 'sphinx-chain-'));
   t.after(() => rmSync(dataDir, { recursive: true, force: true }));
   const [mqttPort, httpPort] = [await freePort(), await freePort()];
@@ -47,9 +50,50 @@ test('l1 through sphinx-hsmd and a device process, with the chain relay followin
       SPHINX_BITCOIND_URL: bitcoind.url,
       SPHINX_BITCOIND_USER: bitcoind.user,
       SPHINX_BITCOIND_PASSWORD: bitcoind.password,
-      SPHINX_BITCOIND_POLL_MS: '50',
+      SPHINX_BITCOIND_POLL_MS: String(pollMs),
     },
   });
+  const master = exchanges[0]!.client;
+  const connections = new Map<string, SyncConnection>();
+  const connectionOf = (c: typeof master): SyncConnection => {
+    if (c === master || (hex(c.peer) === hex(master.peer) && c.dbid === master.dbid && c.permissions === master.permissions)) return ld.master;
+    const key = `${hex(c.peer)}/${c.dbid}/${c.permissions}`;
+    let conn = connections.get(key);
+    if (!conn) connections.set(key, (conn = ld.hsmfd(c.peer, c.dbid, c.permissions)));
+    return conn;
+  };
+  /** Sends each recorded request, bitcoind mining each block when the run did (`beforeRequest` is told whether it did), and asserts every reply is the recorded one. */
+  const replay = async (beforeRequest: (ex: Exchange, mined: boolean) => Promise<void>) => {
+    let initialized = false;
+    for (const ex of exchanges) {
+      let tip = bitcoind.tip;
+      while (initialized && tip + 1 < chain.length && (chain[tip + 1]!.block.timestamp + 1) * 1000 <= ex.at) tip++;
+      const mined = tip !== bitcoind.tip;
+      if (mined) await bitcoind.setTip(tip);
+      await beforeRequest(ex, mined);
+      let reply: Uint8Array;
+      try {
+        reply = connectionOf(ex.client).request(ex.message);
+      } catch (e) {
+        assert.fail(`request ${ex.id}: ${(e as Error).message}\n${ld.describeStatus()}\n${ld.output}\ndevice:\n${device.output().split('\n').filter((l) => !l.includes('LED')).join('\n')}`);
+      }
+      const recorded = decodeReply(ex.reply);
+      assert.equal(recorded.kind, 'frame');
+      assert.equal(hex(reply), hex((recorded as { frame: Uint8Array }).frame), `request ${ex.id}`);
+      initialized = true;
+    }
+  };
+  const stop = async () => {
+    await ld.stop().catch(() => undefined);
+    ld.cleanup();
+    await device.stop();
+    await bitcoind.stop();
+  };
+  return { chain, exchanges, hsmSecret, bitcoind, device, ld, httpPort, connectionOf, replay, stop };
+}
+
+test('l1 through sphinx-hsmd and a device process, with the chain relay following bitcoind block by block', { timeout: 240_000 }, async (t) => {
+  const { chain, exchanges, hsmSecret, bitcoind, device, ld, httpPort, connectionOf, replay, stop } = await startChainRun(t, 50);
   type Watched = { outpoint: string; confirmed: number | null; spent: number | null };
   const status = async () => (await (await fetch(`http://127.0.0.1:${httpPort}/api/status`)).json()) as {
     chain: { deviceTip: number | null; devices: { status: { watched: Watched[] } }[] };
@@ -80,39 +124,15 @@ test('l1 through sphinx-hsmd and a device process, with the chain relay followin
     assert.fail(`the device did not reach bitcoind's tip ${bitcoind.tip}: ${JSON.stringify(last?.chain)}\n${device.output()}`);
   };
   try {
-    const master = exchanges[0]!.client;
-    const connections = new Map<string, SyncConnection>();
-    const connectionOf = (c: typeof master): SyncConnection => {
-      if (c === master || (hex(c.peer) === hex(master.peer) && c.dbid === master.dbid && c.permissions === master.permissions)) return ld.master;
-      const key = `${hex(c.peer)}/${c.dbid}/${c.permissions}`;
-      let conn = connections.get(key);
-      if (!conn) connections.set(key, (conn = ld.hsmfd(c.peer, c.dbid, c.permissions)));
-      return conn;
-    };
-    let initialized = false;
-    for (const ex of exchanges) {
-      let mined = false;
-      while (initialized && bitcoind.tip + 1 < chain.length && (chain[bitcoind.tip + 1]!.block.timestamp + 1) * 1000 <= ex.at) {
-        bitcoind.tip++;
-        mined = true;
-      }
+    // Before each request after a block, until the device has it: the relay's poll alone keeps it up to date.
+    await replay(async (_, mined) => {
       if (mined) await deviceCaughtUp();
-      let reply: Uint8Array;
-      try {
-        reply = connectionOf(ex.client).request(ex.message);
-      } catch (e) {
-        assert.fail(`request ${ex.id}: ${(e as Error).message}\n${ld.describeStatus()}\n${ld.output}\ndevice:\n${device.output().split('\n').filter((l) => !l.includes('LED')).join('\n')}`);
-      }
-      const recorded = decodeReply(ex.reply);
-      assert.equal(recorded.kind, 'frame');
-      assert.equal(hex(reply), hex((recorded as { frame: Uint8Array }).frame), `request ${ex.id}`);
-      initialized = true;
-    }
+    });
     // bitcoind goes away: the broker says so loudly and goes on answering lightningd (a
     // request sent again gets its recorded reply); back, with blocks mined meanwhile, the
     // device is caught up.
     await bitcoind.down();
-    bitcoind.tip = chain.length - 1;
+    await bitcoind.setTip(chain.length - 1);
     for (let i = 0; i < 100 && !/chain: bitcoind at .* does not answer/.test(ld.describeStatus()); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(ld.describeStatus(), /chain: bitcoind at http:\/\/127\.0\.0\.1:\d+\/ does not answer .*the broker goes on serving lightningd/);
     const again = exchanges.find((ex) => connectionOf(ex.client) === ld.master && ex.message[1] !== 11)!;
@@ -121,10 +141,7 @@ test('l1 through sphinx-hsmd and a device process, with the chain relay followin
     await deviceCaughtUp();
     assert.match(ld.describeStatus(), /chain: bitcoind at .* answers again/);
   } finally {
-    await ld.stop().catch(() => undefined);
-    ld.cleanup();
-    await device.stop();
-    await bitcoind.stop();
+    await stop();
   }
   // The device's journal, folded: its tip is the chain's, and each funding confirmed and spent where bitcoinjs-lib finds it.
   const { core } = SignerCore.open(openJournalFiles(new NodeDir(device.dir)), (state) => new Signer({ curve: nobleCurve, developer: false, readHsmSecret: () => hsmSecret }, state));
@@ -138,4 +155,35 @@ test('l1 through sphinx-hsmd and a device process, with the chain relay followin
     return [s.confirmed?.height === mined, s.spent?.height === spent];
   });
   assert.deepEqual(heights, [[true, true], [true, true]]);
+});
+
+test('a commitment request sent right after a block is mined is signed: the relay shows the device the block first', { timeout: 240_000 }, async (t) => {
+  // The relay does not poll in the test's time; only the device's own chain-states make it
+  // look. bitcoind starts at block 1 (mined before the session's first block in the run),
+  // which the device is shown after hsmd_init, so it has a chain view and the chain rules
+  // apply; the blocks mined later, the funding's among them, it has not been shown when a
+  // commitment request comes (a device one poll behind, made as far behind as the run
+  // goes: more than one message of headers). Without the catch-up, policy-funding-confirmed
+  // refuses the first commitment with an HTLC.
+  const { bitcoind, ld, httpPort, replay, stop } = await startChainRun(t, 600_000, 1);
+  const deviceTip = async () => ((await (await fetch(`http://127.0.0.1:${httpPort}/api/status`)).json()) as { chain: { deviceTip: number | null } }).chain.deviceTip;
+  const behind: bigint[] = [];
+  let sent = 0;
+  try {
+    await replay(async (ex) => {
+      if (sent++ === 1) {
+        for (let i = 0; i < 600 && (await deviceTip()) !== 1; i++) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(await deviceTip(), 1, 'the device was not shown block 1 after hsmd_init');
+      }
+      const type = (ex.message[0]! << 8) | ex.message[1]!;
+      if (type !== 19 && type !== 35) return; // sign_remote_commitment_tx, validate_commitment_tx
+      const tip = await deviceTip();
+      if (tip !== null && tip < bitcoind.tip) behind.push(ex.id);
+    });
+    // Every reply was the recorded one (replay): signed, though the device was behind at these.
+    assert.ok(behind.length > 0, 'no commitment request came while the device was behind bitcoind');
+    assert.doesNotMatch(ld.describeStatus(), /policy-funding-confirmed/);
+  } finally {
+    await stop();
+  }
 });

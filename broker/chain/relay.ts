@@ -3,14 +3,16 @@
  * each device's `chain-state`, asks bitcoind (follower.ts) what the device has not seen,
  * and publishes that on the device's `chain` topic, one message in flight per device (the
  * device's next chain-state answers it; without an answer in `resendMs` it goes again).
- * bitcoind unreachable is logged loudly once per outage and retried every poll; requests
- * from lightningd never wait on any of this.
+ * bitcoind unreachable is logged loudly once per outage and retried every poll. A request
+ * from lightningd waits on chain tracking only when its decision reads the chain view, and
+ * then at most CATCH_UP_WAIT_MS (catchUp, catch-up.ts).
  */
 import type { MqttClient } from 'mqtt';
 import { decodeChainStatus, type DeviceChainStatus } from '../../signer/chain/status.js';
 import { encodeChainUpdates } from '../../signer/chain/updates.js';
 import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import { BitcoindUnreachable, RpcError } from './bitcoind-rpc.js';
+import { CATCH_UP_WAIT_MS, waitsForDevice } from './catch-up.js';
 import { nextChainMessage, type ChainRpc } from './follower.js';
 
 export type RelayLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
@@ -47,6 +49,8 @@ export class ChainRelay {
   #reachable = true;
   #bitcoindHeight: number | null = null;
   #closed = false;
+  /** Called on every chain-state: catchUp's waits. */
+  readonly #onStatus = new Set<() => void>();
 
   constructor(private readonly options: ChainRelayOptions) {}
 
@@ -71,6 +75,7 @@ export class ChainRelay {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    for (const wake of this.#onStatus) wake();
     await this.#running;
     await this.options.mqtt.endAsync();
   }
@@ -91,6 +96,48 @@ export class ChainRelay {
     const entry = this.#devices.get(parsed.deviceId);
     this.#devices.set(parsed.deviceId, { status, inFlightSince: undefined, problem: entry?.problem });
     this.#tick();
+    for (const wake of this.#onStatus) wake();
+  }
+
+  /**
+   * Before a request that reads the chain view: asks bitcoind its height and, if `deviceIds`
+   * (default: every device) lag behind it, shows them what they miss now rather than at the
+   * next poll and waits for their answer. Bounded by `maxWaitMs` in all; bitcoind not
+   * answering, or a device not answering, lets the request go on as it would have.
+   */
+  async catchUp(deviceIds?: readonly string[], maxWaitMs = CATCH_UP_WAIT_MS): Promise<void> {
+    if (this.#closed || !this.#reachable) return; // the poll finds out when bitcoind is back
+    const deadline = Date.now() + maxWaitMs;
+    const height = await this.#within(this.options.rpc.getBlockCount(), maxWaitMs).catch(() => undefined);
+    if (height === undefined) return;
+    this.#bitcoindHeight = height;
+    const ids = deviceIds ?? [...this.#devices.keys()];
+    const behind = () => ids.filter((id) => waitsForDevice(this.#devices.get(id), height));
+    if (behind().length === 0) return;
+    this.#tick(); // a message already in flight is answered first; the answer asks for the rest
+    while (behind().length > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.#closed) {
+        this.options.log('debug', `chain: device ${behind().join(', ')} not caught up to bitcoind's height ${height} within ${maxWaitMs} ms; the request goes on`);
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.#onStatus.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.#onStatus.add(wake);
+      });
+    }
+  }
+
+  /** `promise`, or a rejection after `ms` (the RPC's own timeout is much longer). */
+  #within<T>(promise: Promise<T>, ms: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('late')), ms)));
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
   }
 
   /** One pass over the devices; a pass asked for while one runs runs after it. */
