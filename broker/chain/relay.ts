@@ -3,7 +3,8 @@
  * each device's `chain-state`, asks bitcoind (follower.ts) what the device has not seen,
  * and publishes that on the device's `chain` topic, one message in flight per device (the
  * device's next chain-state answers it; without an answer in `resendMs` it goes again).
- * bitcoind unreachable is logged loudly once per outage and retried every poll. A request
+ * bitcoind unreachable is logged UNUSUAL at once and BROKEN if it lasts (outage.ts), and
+ * retried every poll. A request
  * from lightningd waits on chain tracking only when its decision reads the chain view, and
  * then at most CATCH_UP_WAIT_MS (catchUp, catch-up.ts).
  */
@@ -14,6 +15,7 @@ import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
 import { BitcoindUnreachable, RpcError } from './bitcoind-rpc.js';
 import { CATCH_UP_WAIT_MS, waitsForDevice } from './catch-up.js';
 import { nextChainMessage, type ChainRpc } from './follower.js';
+import { outageAfterFailure, type Outage } from './outage.js';
 
 export type RelayLog = (level: 'debug' | 'info' | 'unusual' | 'broken', text: string) => void;
 
@@ -22,6 +24,8 @@ export interface ChainRelayOptions {
   readonly rpc: ChainRpc;
   /** For the log: where bitcoind is. */
   readonly describe: string;
+  /** For the log, when bitcoind does not answer: what to check (outage.ts unreachableFix). */
+  readonly fix?: string;
   readonly pollMs: number;
   readonly resendMs?: number;
   readonly log: RelayLog;
@@ -46,7 +50,7 @@ export class ChainRelay {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
-  #reachable = true;
+  #outage: Outage | undefined;
   #bitcoindHeight: number | null = null;
   #closed = false;
   /** Called on every chain-state: catchUp's waits. */
@@ -67,7 +71,7 @@ export class ChainRelay {
     return {
       source: this.options.describe,
       bitcoindHeight: this.#bitcoindHeight,
-      reachable: this.#reachable,
+      reachable: this.#outage === undefined,
       devices: [...this.#devices].map(([id, d]) => ({ id, status: d.status })),
     };
   }
@@ -106,7 +110,7 @@ export class ChainRelay {
    * answering, or a device not answering, lets the request go on as it would have.
    */
   async catchUp(deviceIds?: readonly string[], maxWaitMs = CATCH_UP_WAIT_MS): Promise<void> {
-    if (this.#closed || !this.#reachable) return; // the poll finds out when bitcoind is back
+    if (this.#closed || this.#outage) return; // the poll finds out when bitcoind is back
     const deadline = Date.now() + maxWaitMs;
     const height = await this.#within(this.options.rpc.getBlockCount(), maxWaitMs).catch(() => undefined);
     if (height === undefined) return;
@@ -164,8 +168,8 @@ export class ChainRelay {
       try {
         const next = await nextChainMessage(rpc, d.status);
         this.#bitcoindHeight = next.bitcoindHeight;
-        if (!this.#reachable) {
-          this.#reachable = true;
+        if (this.#outage) {
+          this.#outage = undefined;
           log('info', `chain: bitcoind at ${this.options.describe} answers again (height ${next.bitcoindHeight}); catching device ${id} up from ${d.status.tip?.height}`);
         }
         if (next.problem !== d.problem) {
@@ -181,10 +185,12 @@ export class ChainRelay {
           log('unusual', `chain: device ${id}: ${(e as Error).message}; trying again at the next poll`);
           continue;
         }
-        if (this.#reachable) {
-          this.#reachable = false;
-          log('broken', `chain: ${e.message}; the broker goes on serving lightningd without chain updates and retries every ${this.options.pollMs} ms`);
-        }
+        const since = this.#outage?.since ?? Date.now();
+        const { outage, level } = outageAfterFailure(this.#outage, Date.now());
+        this.#outage = outage;
+        const fix = this.options.fix ? `; ${this.options.fix}` : '';
+        if (level === 'unusual') log(level, `chain: ${e.message}; the broker goes on serving lightningd without chain updates and retries every ${this.options.pollMs} ms${fix}`);
+        if (level === 'broken') log(level, `chain: bitcoind at ${this.options.describe} has not answered for ${Math.round((Date.now() - since) / 1000)} s (${e.message}): the device's chain view falls behind${fix}`);
         return;
       }
     }

@@ -9,6 +9,7 @@ import type { MqttClient } from 'mqtt';
 import type { SignerPort } from '../signer-port.js';
 import { BitcoindRpc } from './bitcoind-rpc.js';
 import { readsChain } from './catch-up.js';
+import { unreachableFix } from './outage.js';
 import { ChainRelay, type RelayLog } from './relay.js';
 import type { ChainSourceChoice } from './source.js';
 
@@ -18,7 +19,7 @@ export async function withChainRelay(signer: SignerPort, choice: ChainSourceChoi
     return signer;
   }
   const { endpoint, pollMs, origin } = choice.source;
-  const relay = new ChainRelay({ mqtt: connect(), rpc: new BitcoindRpc(endpoint), describe: `${endpoint.url} (from ${origin})`, pollMs, log });
+  const relay = new ChainRelay({ mqtt: connect(), rpc: new BitcoindRpc(endpoint), describe: `${endpoint.url} (from ${origin})`, fix: unreachableFix(origin), pollMs, log });
   await relay.start();
   return {
     request: async (envelope) => {
