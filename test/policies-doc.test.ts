@@ -5,11 +5,13 @@
  * the rules it feeds. The document is checked against the code, so neither drifts.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { isPolicyName, POLICIES } from '../signer/policy/catalog.js';
 import { DEFAULT_POLICY, DEVICE_ONLY_RULES } from '../signer/policy/policy.js';
+import { policyFromJson } from '../signer/policy/policy-codec.js';
 import { MESSAGES, messageNameOf } from '../signer/wire/messages.js';
 import { SETTINGS } from '../broker/config.js';
 import { repoRoot } from './fixtures.js';
@@ -91,4 +93,22 @@ test("the defaults docs/policies.md gives beside SPHINX_POLICY_ settings are the
     checked += 2;
   }
   assert.ok(checked >= 8, `${checked} defaults checked`);
+});
+
+test('the zero-conf fix docs/policies.md gives is a sphinx-ctl command and a policy.json the device applies', () => {
+  const section = doc.slice(doc.indexOf('### Zero-conf channels'));
+  assert.match(section, /policy-funding-confirmed/);
+  const command = /^sphinx-ctl policy set (\S+)=(\S+)$/m.exec(section);
+  assert.ok(command, 'a sphinx-ctl policy set KEY=VALUE line');
+  const json = /`(\{"maxUnconfirmedHtlcSat": \d+\})` in the device's `policy.json`/.exec(section);
+  assert.ok(json, "a policy.json object");
+  // sphinx-ctl sends KEY=VALUE with VALUE parsed as JSON (ctl/cli.ts); the device applies
+  // policy set and policy.json alike with policyFromJson (signer/control/commands.ts, firmware/app/control.ts).
+  const fromCommand = policyFromJson({ [command[1]!]: JSON.parse(command[2]!) }, DEFAULT_POLICY, undefined);
+  const fromFile = policyFromJson(JSON.parse(json[1]!), DEFAULT_POLICY, undefined);
+  assert.equal(DEFAULT_POLICY.maxUnconfirmedHtlcSat, 0n);
+  assert.equal(fromCommand.maxUnconfirmedHtlcSat, 1_000_000n);
+  assert.equal(fromFile.maxUnconfirmedHtlcSat, 1_000_000n);
+  const help = execFileSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-ctl'), '--help'], { encoding: 'utf8' });
+  assert.match(help, /policy set KEY=VALUE/, 'sphinx-ctl --help has the command');
 });
