@@ -63,7 +63,7 @@ test('two brokers with default settings on one machine: both listen (MQTT, statu
       const gaveWay = ld.statusMessages.find((m) => m.kind === 'log' && m.entry.startsWith('MQTT: 127.0.0.1:1883 is in use'));
       assert.ok(gaveWay?.kind === 'log', ld.describeStatus());
       assert.equal(gaveWay.level, LOG_LEVELS.unusual);
-      assert.match(gaveWay.entry, new RegExp(`listens on ${mqtt[i]!.replace('mqtt://', '').replace(/[.]/g, '\\.')} instead: .*Set SPHINX_MQTT_PORT to a free port`));
+      assert.match(gaveWay.entry, new RegExp(`listens on ${mqtt[i]!.replace('mqtt://', '').replace(/[.]/g, '\\.')} instead: .*Set SPHINX_MQTT_PORT to a free port for a fixed one, or SPHINX_MQTT_URL=mqtt://127\\.0\\.0\\.1:1883 to use the server already there`));
     }
 
     // The status page of each: on a port of its own, naming its MQTT address in the command it suggests.

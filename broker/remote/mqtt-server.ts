@@ -263,26 +263,30 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
 
 /**
  * Listens and resolves with the port. A default port keeps this broker's port of last time,
- * or gives way to a free one when in use (node/listen.ts), said at UNUSUAL: a device started with the default port would reach the
- * other server. A port the operator set that is in use is an error that says what to set.
+ * or gives way to a free one when in use (node/listen.ts), said at UNUSUAL: a device started
+ * with the default port would reach the other server. A port the operator set that is in use
+ * is an error that says what to set.
  */
 async function listen(server: net.Server, o: { port: number; host: string; givesWay: boolean; previous: number | undefined; setting: string; log: ServerLog }): Promise<number> {
   try {
     const { port, took } = await listenOrGiveWay(server, o.port, o.host, o.givesWay, o.previous);
-    const where = `${o.setting} to a free port for a fixed one; the URLs to give the device are in SPHINX_DATA_DIR/${MQTT_URL_FILE}`;
+    const urls = `the URLs to give the device are in SPHINX_DATA_DIR/${MQTT_URL_FILE}`;
     if (took === 'free') {
       o.log('unusual', `MQTT: ${hostPort(o.host, o.port)} is in use (another node's sphinx-hsmd, or Mosquitto?), so this broker ` +
-        `listens on ${hostPort(o.host, port)} instead: a device started with port ${o.port} would reach that other server. Set ${where}`);
+        `listens on ${hostPort(o.host, port)} instead: a device started with port ${o.port} would reach that other server. ` +
+        `Set ${o.setting} to a free port for a fixed one, or ${useServerThere(o.port)}; ${urls}`);
     } else if (took === 'previous') {
       o.log('unusual', `MQTT: listening on ${hostPort(o.host, port)}, this broker's port last time, not the default ${o.port}: ` +
-        `its devices find it there whichever node on this machine starts first. Set ${where}`);
+        `its devices find it there whichever node on this machine starts first. Set ${o.setting} to a free port for a fixed one; ${urls}`);
     }
     return port;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
     throw new Error(`MQTT: cannot listen on ${o.host}:${o.port}: the port is in use (another MQTT server such as ` +
       `Mosquitto, or another node's sphinx-hsmd). Set ${o.setting} to a free port (and the device's --mqtt to match), ` +
-      `or SPHINX_MQTT_URL=mqtt://127.0.0.1:${o.port} to use the server already there (it must then do device ` +
-      'authentication and the topic ACL: see examples/mosquitto.conf)');
+      `or ${useServerThere(o.port)}`);
   }
 }
+
+const useServerThere = (port: number): string =>
+  `SPHINX_MQTT_URL=mqtt://127.0.0.1:${port} to use the server already there (it must then do device authentication and the topic ACL: see examples/mosquitto.conf)`;
