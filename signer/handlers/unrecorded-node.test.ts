@@ -166,6 +166,21 @@ for (const [label, r, type] of [['legacy (BIP 32 m/0/0/i)', legacy, 28], ['mnemo
   });
 }
 
+test("check_pubkey (28) with another node's wallet key: hsmd's fatal text, then what to do about another node's seed", () => {
+  // lightningd's own check_pubkey of the legacy node (secret 0x01×32), sent to the mnemonic one.
+  const ex = legacy.exchanges.find((e) => typeOf(e.req) === 28)!;
+  const { index, pubkey } = decodeAs('hsmd_check_pubkey', fromHex(ex.req));
+  const d = mnemonic.send(fromHex(ex.req));
+  assert.equal(d.reply.kind, 'fatal');
+  const { failure, description } = d.reply as { failure: string; description: string };
+  assert.equal(failure, 'internal');
+  assert.match(description, new RegExp(`^BIP32 derivation index ${index} differed: they got ${toHex(pubkey)}, we got [0-9a-f]{66}: `));
+  assert.ok(description.endsWith(": the signer's hsm_secret is not this node's (a device set up with another node's seed?): " +
+    "give the signer this node's hsm_secret, or run lightningd on the node that seed belongs to"), description);
+  // The node whose key it is agrees.
+  assert.equal(legacy.send(fromHex(ex.req)).reply.kind, 'frame');
+});
+
 test('preapprove_invoice (38), preapprove_keysend (39) and keysend_check (52) approve with replies 138/139', () => {
   const dest = legacy.nodeId;
   const hash = new Uint8Array(32).fill(5);
