@@ -6,8 +6,11 @@
  * device's budget. Without an engine these tests do not apply and say so.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'node:test';
 import { DEVICE_HEAP_BUDGET } from '../firmware/app/device-memory.js';
+import { repoRoot } from './fixtures.js';
 import { deviceReplay, ESP32_SETTINGS, heapBytes, NO_XST, replayUnderXs, xsEngine, xstPath } from './xs-engine.js';
 
 const path = xstPath();
@@ -24,5 +27,10 @@ for (const name of ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl', 'ses
     // The budget is in the device's units: with 32-byte slots (a 64-bit engine) the figure is not the ESP32's.
     assert.equal(engine.slotBytes, DEVICE_SLOT_BYTES, `${engine.path} has ${engine.slotBytes}-byte slots; the budget is for a 32-bit engine as on the ESP32 (docs/device-memory.md)`);
     assert.ok(bytes <= DEVICE_HEAP_BUDGET, `the signer's live heap after init and one channel is ${bytes} bytes, over the device's ${DEVICE_HEAP_BUDGET}`);
+    // The figure docs/device-memory.md gives is this one (XS's are the same on every run).
+    const kib = (n: number) => (n / 1024).toFixed(1);
+    const doc = readFileSync(join(repoRoot, 'docs', 'device-memory.md'), 'utf8');
+    assert.ok(doc.includes(`| ESP32 | **${kib(bytes)} KiB** (chunks ${kib(xs.signer.chunks)}, slots ${kib(xs.signer.slots)}) |`), `docs/device-memory.md gives ${kib(bytes)} KiB (chunks ${kib(xs.signer.chunks)}, slots ${kib(xs.signer.slots)})`);
+    assert.ok(doc.includes(`**${kib(bytes)} KiB of 160 KiB**`));
   });
 }
