@@ -318,7 +318,10 @@ test('--log-level unusual leaves out the info lines; --version; a bad level is r
   const bin = join(repoRoot, 'bin', 'sphinx-signer');
   const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
   assert.equal(version.status, 0);
-  assert.equal(version.stdout, `sphinx-signer/${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version} (node ${process.version})\n`);
+  // As sphinx-audit and sphinx-ctl print theirs: "<bin> <version>".
+  assert.equal(version.stdout, `sphinx-signer ${JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version}\n`);
+  const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' }).stdout;
+  assert.match(help, /--data DIR .*\n.*policy\.json .*\n.*owner\.pub/);
   const bad = spawnSync(process.execPath, [bin, '--log-level', 'chatty'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--log-level chatty: expected one of info, unusual, broken/);

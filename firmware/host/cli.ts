@@ -44,6 +44,8 @@ answers lightningd's hsmd requests with the seed in DIR/hsm_secret.
                                                                  (SPHINX_SIGNER_CA_FINGERPRINT)
   --allow-plain          allow mqtt:// to another machine (token and requests in the clear)
   --data DIR             holds hsm_secret and the signer's journal             (SPHINX_SIGNER_DATA)
+                         and, if the owner put them there, policy.json (docs/policies.md)
+                         and owner.pub (sphinx-ctl keygen's public key)
   --broker-id ID         the id sphinx-hsmd prints at start (SPHINX_DATA_DIR/broker-id)
                                                                                (SPHINX_SIGNER_BROKER_ID)
   --broker-id-file FILE  read the broker id from FILE (e.g. SPHINX_DATA_DIR/broker-id on the
@@ -189,7 +191,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     return;
   }
   if (values.version) {
-    process.stdout.write(`${firmwareVersion()}\n`);
+    process.stdout.write(`sphinx-signer ${packageVersion()}\n`); // as every bin prints it
     return;
   }
   const logLevel = values['log-level'] ?? env.SPHINX_SIGNER_LOG_LEVEL ?? 'info';
@@ -340,7 +342,7 @@ const LOG_LEVELS = ['info', 'unusual', 'broken'] as const satisfies readonly Dev
 type LogLevel = (typeof LOG_LEVELS)[number];
 const isLogLevel = (level: string): level is LogLevel => (LOG_LEVELS as readonly string[]).includes(level);
 
-/** What the device reports as its firmware (hello, the broker's status page) and --version prints. */
+/** What the device reports as its firmware (hello, the broker's status page). */
 const firmwareVersion = (): string => `sphinx-signer/${packageVersion()} (node ${process.version})`;
 
 /** The broker id's form: 16 random bytes in hex (docs/remote-protocol.md "Broker id"). */
