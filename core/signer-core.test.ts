@@ -133,21 +133,25 @@ test('a retry with a new id and the same content gets the identical reply, for e
   }
 });
 
+/** Answers the first `k` requests, then journals request `k` with the power going before its sync (never acknowledged). */
+function powerLossAtSync(core: SignerCore, dir: MemoryDir, k: number): MemoryFile {
+  for (const { envelope } of requests.slice(0, k)) core.handle(envelope);
+  const journal = dir.open(JOURNAL_FILE) as MemoryFile;
+  const sync = journal.sync;
+  journal.sync = () => {
+    throw new Error('power lost');
+  };
+  assert.throws(() => core.handle(requests[k]!.envelope), /power lost/);
+  journal.sync = sync;
+  return journal;
+}
+
 test('a crash at any request (record lost or torn) recovers the acknowledged prefix; the session then goes on identically', () => {
   // Every 23rd request (crossing snapshots every 40), the torn and the lost form alternating.
   for (let k = 0; k < requests.length; k += 23) {
     for (const keep of [k % 2 === 0 ? 0 : 13]) {
       const dir = new MemoryDir();
-      const { core } = open(dir, { snapshotEvery: 40 });
-      for (const { envelope } of requests.slice(0, k)) core.handle(envelope);
-      // Request k is journaled but the crash comes before its sync: never acknowledged.
-      const journal = dir.open(JOURNAL_FILE) as MemoryFile;
-      const sync = journal.sync;
-      journal.sync = () => {
-        throw new Error('power lost');
-      };
-      assert.throws(() => core.handle(requests[k]!.envelope), /power lost/);
-      journal.sync = sync;
+      powerLossAtSync(open(dir, { snapshotEvery: 40 }).core, dir, k);
       dir.crash(keep);
       const logged: string[] = [];
       const { core: recovered } = open(dir, { snapshotEvery: 40, log: (l) => logged.push(l) });
@@ -250,11 +254,41 @@ test('markAtFlush: the high-water mark is raised at flush(), to the last synced 
   const core = open(dir, { syncReadOnly: false, markAtFlush: true, mark }).core;
   const first = live.decisions.findIndex((d) => d.decision.events.length > 0);
   for (const r of requests.slice(0, first + 1)) core.handle(r.envelope);
-  assert.equal(mark.read(), undefined, 'a state-changing reply left without a mark write');
+  assert.equal(mark.read(), 0n, 'a state-changing reply left without a mark raise (0: the first open of the empty journal)');
   assert.equal(core.flushPending, true);
   core.flush();
   assert.equal(mark.read(), requests[first]!.envelope.id);
   assert.equal(core.flushPending, false);
   // Reopened at the same journal, the mark is not above it.
   assert.equal(open(dir, { mark }).core.lastId, requests[first]!.envelope.id);
+});
+
+test('a power cut that leaves the unsynced record as zeros (FAT): cut against the mark kept apart, refused without one', () => {
+  for (const k of [0, 1, 57, 140]) {
+    const dir = new MemoryDir();
+    const nvs = new MemoryDir(); // the mark apart from the card, committed on every write (NVS: docs/journal.md "Rollback")
+    const mark = slotMark(nvs, 'NVS');
+    const journal = powerLossAtSync(open(dir, { snapshotEvery: 40, mark }).core, dir, k);
+    const zeros = journal.unsynced;
+    journal.crashZeroFilled();
+    const damaged = journal.read(0, journal.size());
+    assert.ok(zeros > 8 && damaged.subarray(-zeros).every((b) => b === 0), `crash at ${k}: ${zeros} zero bytes at the end`);
+    // Without a mark the zeros could stand for answered records: refused, the file kept.
+    assert.throws(() => open(dir, { snapshotEvery: 40 }), (e) => e instanceof JournalCorruptError && e.offset === damaged.length - zeros);
+    assert.throws(() => open(dir, { snapshotEvery: 40, mark: slotMark(new MemoryDir(), 'nowhere') }), /no high-water mark in nowhere/);
+    assert.deepEqual(journal.read(0, journal.size()), damaged);
+    // The mark is at the last acknowledged id (0: the new device's first open): nothing answered was in the zeros.
+    assert.equal(mark.read(), k === 0 ? 0n : requests[k - 1]!.envelope.id);
+    const logged: string[] = [];
+    const { core: recovered } = open(dir, { snapshotEvery: 40, mark, log: (l) => logged.push(l) });
+    assert.equal(toHex(stateDigest(recovered.state)), liveDigests[k], `crash at ${k}`);
+    assert.ok(logged.some((l) => new RegExp(`torn last write of ${zeros} zero bytes .*high-water mark in NVS is id ${mark.read()}`).test(l)), `crash at ${k}: ${logged}`);
+    assert.equal(journal.size(), damaged.length - zeros);
+    // As lightningd after a restart: hsmd_init first, then the rest, identically.
+    const init = requests.find((r) => r.envelope.message[1] === 11)!;
+    [...(k > 0 ? [init] : []), ...requests.slice(k)].forEach(({ exchange, envelope }, i) => {
+      assert.equal(recorded(recovered.handle({ ...envelope, id: 1000n + BigInt(i) }).reply), exchange.rep, `crash at ${k}: seq ${exchange.seq}`);
+    });
+    assert.equal(toHex(stateDigest(recovered.state)), liveDigests.at(-1));
+  }
 });

@@ -26,7 +26,7 @@ import { type JournalFiles, Journal, type RecoveryReport } from '../log/journal/
 import { assertSourceName, decodeEntryToFold, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import { equal } from '../signer/bytes.js';
-import { type AcceptRollback, checkJournalAgainstMark, type HighWaterMark } from '../log/journal/high-water.js';
+import { type AcceptRollback, checkJournalAgainstMark, type HighWaterMark, zeroTailAgainstMark } from '../log/journal/high-water.js';
 import { badRequest, type Decision } from '../signer/decision.js';
 import { ID_REFUSAL } from './id-refusals.js';
 import type { Envelope } from '../signer/envelope.js';
@@ -128,12 +128,13 @@ export class SignerCore {
   /**
    * Recovers the journal, folding each record as it is decoded (recovery-fold.ts), and builds
    * the signer on the recovered state (`makeSigner(state)`: the host's keys and options); the
-   * observer is then told what was recovered. Throws JournalCorruptError, or
-   * JournalRollbackError when the journal ends below the mark.
+   * observer is then told what was recovered. Throws JournalCorruptError (zeros after the last
+   * good frame too, unless the mark clears them), or JournalRollbackError (it ends below the mark).
    */
   static open(files: JournalFiles, makeSigner: (state: SignerState) => Signer, options: SignerCoreOptions = {}): { core: SignerCore; recovery: RecoveryReport } {
     let fold: RecoveryFold | undefined;
-    const { journal, recovery } = Journal.recover(files, (snapshot) => (fold = new RecoveryFold(snapshot, options.observer !== undefined)).visit, decodeEntryToFold);
+    const visitor = (snapshot: Snapshot | undefined) => (fold = new RecoveryFold(snapshot, options.observer !== undefined)).visit;
+    const { journal, recovery } = Journal.recover(files, visitor, decodeEntryToFold, { zeroTail: options.mark && zeroTailAgainstMark(options.mark) });
     for (const note of recovery.notes) options.log?.(note);
     const marked = options.mark && checkJournalAgainstMark(options.mark, journal.lastId, options);
     const { state, replies, sources, entries, payloads } = fold!;

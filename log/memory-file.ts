@@ -3,6 +3,8 @@
  * or a failing SD card produces:
  * - `crash(keepUnsynced)`: everything after the last sync is lost, except (if the unsynced
  *   writes only appended) its first `keepUnsynced` bytes, i.e. a torn write at any byte;
+ * - `crashZeroFilled()`: the unsynced appends' data is lost but the size they gave the file
+ *   reached the disk, so they read as zeros (FAT on an SD card, docs/journal.md "Recovery");
  * - `tearLastWrite(keep)`: the last append keeps only its first `keep` bytes;
  * - `flipBit(offset, bit)`: one bit of the content flips (media corruption);
  * - `overwrite(offset, bytes)`: a region is zero-filled or overwritten (media corruption).
@@ -100,6 +102,15 @@ export class MemoryFile implements FilePort {
     const after = new Uint8Array(Math.max(this.#durable.length, from + keep));
     after.set(this.#durable);
     after.set(this.#content.subarray(from, from + keep), from);
+    this.#reopenAs(after);
+  }
+
+  /** A crash that keeps the size the unsynced appends gave the file, their bytes zeros (a file without reserved space). */
+  crashZeroFilled(): void {
+    if (this.reserve > 0) throw new Error(`${this.name}: crashZeroFilled models files without reserved space`);
+    if (!this.#extendsDurable()) return this.crash();
+    const after = new Uint8Array(this.#end);
+    after.set(this.#durable);
     this.#reopenAs(after);
   }
 

@@ -59,7 +59,7 @@ class PowerCut {
 
   beforeSync(journal: MemoryFile | undefined): void {
     if (journal !== undefined && !this.recordSynced) {
-      if (this.plan?.at !== 'before-sync') return;
+      if (this.plan?.at !== 'before-sync' && this.plan?.at !== 'zero-filled') return;
       this.unsyncedAtCut = journal.unsynced;
       throw new PowerLoss();
     }
@@ -172,6 +172,8 @@ export interface Trace {
 export interface RunOptions {
   /** Wraps the journal file (a test's deliberately broken variant). */
   readonly wrapJournal?: (file: FilePort) => FilePort;
+  /** The mark kept apart, committed on every write (the ESP32's NVS), instead of slot files that crash with the journal. */
+  readonly markApart?: boolean;
 }
 
 /** The crash-free reference: the recording's spine is shared, a detour runs live. */
@@ -213,7 +215,7 @@ export function run(scenario: Scenario, options: RunOptions = {}): Trace {
   const [wrapped, slotA, slotB] = faulty as [FaultyFile, FaultyFile, FaultyFile];
   const files: JournalFiles = { journal: options.wrapJournal ? options.wrapJournal(wrapped) : wrapped, slots: [slotA, slotB] };
   // Kept apart from the journal (its own files, not hit by the faults): high-water.ts.
-  const mark = slotMark(dir, 'memory');
+  const mark = options.markApart ? slotMark(new MemoryDir(), 'NVS') : slotMark(dir, 'memory');
   const coreOptions = { snapshotEvery: scenario.snapshotEvery, recentReplies: scenario.recentReplies };
   let notes: string[] = [];
   const open = () => {
@@ -255,10 +257,13 @@ export function run(scenario: Scenario, options: RunOptions = {}): Trace {
             if (crash.at === 'before-sync') durable ||= crash.keep >= cut.unsyncedAtCut;
           }
           cut.plan = undefined;
-          const keep = crash.at === 'before-append' ? 0 : crash.keep;
+          const keep = crash.at === 'before-append' || crash.at === 'zero-filled' ? 0 : crash.keep;
+          if (crash.at === 'zero-filled' && !durable) journal.crashZeroFilled();
           dir.crash(keep);
           for (const f of faulty) f.lastAppend = 0;
-          const torn = crash.at === 'before-sync' && !durable ? keep > 0 && keep < cut.unsyncedAtCut : undefined;
+          // Zeros after the last good frame, the mark at the last acknowledged id: cut and reported as torn.
+          const torn = crash.at === 'zero-filled' && !durable ? cut.unsyncedAtCut > 0
+            : crash.at === 'before-sync' && !durable ? keep > 0 && keep < cut.unsyncedAtCut : undefined;
           recover(i, `after ${crash.at}`, durable ? after : before, torn);
         }
         answer(i, env, step.request, false, durable);

@@ -102,6 +102,8 @@ export type Crash =
   | { readonly at: 'before-append' }
   /** The record appended, not synced: `keep` of its bytes survive (clamped to the record). */
   | { readonly at: 'before-sync'; readonly keep: number }
+  /** The record appended, not synced: the size it gave the file reached the disk, its bytes did not (zeros: FAT). */
+  | { readonly at: 'zero-filled' }
   /** The record synced; the crash comes before the `write`-th file write after it (0: at once), or before the reply. */
   | { readonly at: 'after-sync'; readonly write: number; readonly keep: number };
 
@@ -127,6 +129,8 @@ export function crashText(c: Crash): string {
       return 'CRASH before append';
     case 'before-sync':
       return `CRASH after append, before sync (${c.keep === 0 ? 'unsynced record lost' : `torn at byte ${c.keep}`})`;
+    case 'zero-filled':
+      return 'CRASH after append, before sync (the file keeps the record\'s length, zero-filled)';
     case 'after-sync':
       return c.write === 0
         ? 'CRASH after sync, before reply'
@@ -206,6 +210,8 @@ export interface ModelOptions {
   readonly smallReplyWindow?: boolean;
   /** A media fault after the last step. */
   readonly media?: boolean;
+  /** Crashes may also zero-fill the unsynced record (the SD card's append-only journal: no reserved space). */
+  readonly zeroFilled?: boolean;
 }
 
 type Insert = { readonly kind: 'redeliver' | 'node' | 'probe'; readonly pick: number } | { readonly kind: 'restart' };
@@ -215,6 +221,8 @@ const crashArb: fc.Arbitrary<Crash> = fc.oneof(
   fc.record({ at: fc.constant('before-sync' as const), keep: fc.oneof(fc.constant(0), fc.nat(400)) }),
   fc.record({ at: fc.constant('after-sync' as const), write: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 7 })), keep: fc.oneof(fc.constant(0), fc.nat(200)) }),
 );
+
+const zeroFilledArb: fc.Arbitrary<Crash> = fc.constant({ at: 'zero-filled' as const });
 
 const mediaArb: fc.Arbitrary<MediaFault> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), bit: fc.nat(7) }),
@@ -242,10 +250,10 @@ export function scenarios(o: ModelOptions = {}): fc.Arbitrary<Scenario> {
       prefix: fc.integer({ min: o.minPrefix ?? 1, max: o.maxPrefix ?? RECORDED.length }),
       snapshotEvery: fc.constantFrom(1000, 3, 8, 25),
       // docs/journal.md "Reserved space": stretches smaller than a record, and larger.
-      reserve: fc.constantFrom(0, 0, 64, 700, 4096),
+      reserve: o.zeroFilled ? fc.constant(0) : fc.constantFrom(0, 0, 64, 700, 4096),
       recentReplies: o.smallReplyWindow ? fc.constantFrom(1000, 2, 8) : fc.constant(1000),
       inserts: inserts.length ? fc.array(fc.record({ after: fc.nat(), insert: fc.oneof(...inserts) }), { maxLength: 10 }) : none,
-      crashes: o.crashes ? fc.array(fc.record({ at: fc.nat(), crash: crashArb }), { maxLength: 6 }) : none,
+      crashes: o.crashes ? fc.array(fc.record({ at: fc.nat(), crash: o.zeroFilled ? fc.oneof(crashArb, zeroFilledArb) : crashArb }), { maxLength: 6 }) : none,
       media: o.media ? mediaArb.map((m) => [m]) : none,
     })
     .map(({ prefix, snapshotEvery, recentReplies, reserve, inserts, crashes, media }) => {

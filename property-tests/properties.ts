@@ -10,14 +10,14 @@ import { JOURNAL_FILE, SNAPSHOT_FILES } from '../log/journal/journal.js';
 import { stateDigest } from '../projections/signer-state.js';
 import { toHex } from '../signer/bytes.js';
 import { replyText, run, type RunOptions, type Trace } from './harness.js';
-import { FIRST_REVOKED, RECORDED, revokedProbe, REVOKED_THROUGH, scenarios, type Scenario } from './node-model.js';
+import { FIRST_REVOKED, type ModelOptions, RECORDED, revokedProbe, REVOKED_THROUGH, scenarios, type Scenario } from './node-model.js';
 
 const digestOf = (t: Trace) => toHex(stateDigest(t.core.state));
 const recordedText = (rep: string | null) => (rep === null ? 'none' : rep);
 
 /** (a) After a crash anywhere, recovery gives the crash-free state of what was durable. */
-export function recoveryRestoresState(options: RunOptions = {}): fc.IProperty<[Scenario]> {
-  return fc.property(scenarios({ crashes: true, restarts: true, nodeRequests: true }), (scenario) => {
+export function recoveryRestoresState(options: RunOptions = {}, model: ModelOptions = {}): fc.IProperty<[Scenario]> {
+  return fc.property(scenarios({ crashes: true, restarts: true, nodeRequests: true, ...model }), (scenario) => {
     const t = run(scenario, options);
     for (const r of t.recoveries) {
       assert.equal(r.got, r.expected, `step ${r.step + 1}: the state recovered ${r.why} is not the crash-free state of the acknowledged records`);

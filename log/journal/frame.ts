@@ -12,6 +12,12 @@
  * header whose length is out of range with a header's worth of bytes or more (a zero-filled
  * or overwritten region, e.g. a zeroed last 4 KiB that cuts acknowledged records).
  *
+ * One exception needs what the scan cannot see: a tail of zeros after the last good frame, no
+ * longer than one frame, is what a filesystem that wrote a growing append's new size but not
+ * its data leaves (FAT on the device's SD card). A scan asked for them reports such a tail
+ * (`zeroTail`) instead of refusing it, and the caller cuts it only if the high-water mark shows
+ * that no answered record lay in it; otherwise it is damage (docs/journal.md "Recovery").
+ *
  * A file may keep reserved space after its frames (log/file-port.ts): fill where the next frame
  * would start ends the content, and a torn write over reserved space is measured up to the
  * fill that ends the file (docs/journal.md "Reserved space").
@@ -98,6 +104,23 @@ export interface TornTail {
   readonly reason: string;
 }
 
+/** An all-zero tail after the last good frame: torn or damage, as the high-water mark tells. */
+export interface ZeroTail {
+  /** Where the zeros begin, after the last good frame: the file would be cut back to this length. */
+  readonly offset: number;
+  /** How many bytes they are (up to any reserved space that ends the file). */
+  readonly length: number;
+}
+
+/**
+ * Judges a zero tail once the journal's last id is known: returns why it is a torn write, for
+ * the recovery note, or throws JournalCorruptError (damage).
+ */
+export type ZeroTailJudge = (file: string, tail: ZeroTail, lastId: bigint | undefined) => string;
+
+/** The longest zero tail a scan reports rather than refuses: one maximal frame, header and payload. */
+export const ZERO_TAIL_LIMIT = FRAME_HEADER + MAX_FRAME_PAYLOAD;
+
 export interface FrameScan {
   readonly frames: Frame[];
   /** The good length of the file: where the next frame goes. */
@@ -123,7 +146,20 @@ export interface FrameOffsets {
   /** The good length of the file: where the next frame goes. */
   readonly end: number;
   readonly torn: TornTail | undefined;
+  /** Only where the scan was asked for them: a zero tail after `end`, neither cut nor judged yet. */
+  readonly zeroTail?: ZeroTail;
 }
+
+/** What a scan reports rather than refuses. */
+export interface ScanOptions {
+  /** An all-zero tail of at most ZERO_TAIL_LIMIT bytes after the last good frame (refused without). */
+  readonly zeroTail?: boolean;
+}
+
+const allZero = (bytes: Uint8Array, from: number, to: number): boolean => {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
+};
 
 /** The payload of the frame at `offset` of `bytes`, one `scanFrameOffsets` found good: a view. */
 export const payloadAt = (bytes: Uint8Array, offset: number): Uint8Array =>
@@ -131,9 +167,9 @@ export const payloadAt = (bytes: Uint8Array, offset: number): Uint8Array =>
 
 /**
  * Scans every frame of `bytes` (a whole journal file named `file`). Pure: the caller reads
- * the file and truncates a torn tail.
+ * the file, truncates a torn tail, and judges a zero tail it asked for.
  */
-export function scanFrameOffsets(file: string, bytes: Uint8Array): FrameOffsets {
+export function scanFrameOffsets(file: string, bytes: Uint8Array, options: ScanOptions = {}): FrameOffsets {
   const offsets: number[] = [];
   let offset = 0;
   while (offset < bytes.length) {
@@ -159,6 +195,9 @@ export function scanFrameOffsets(file: string, bytes: Uint8Array): FrameOffsets 
     const announced = announcedLength(bytes, offset);
     if (tail < FRAME_HEADER || (announced !== undefined && tail < announced)) {
       return { offsets, end: offset, torn: { offset, length: tail, reason } };
+    }
+    if (options.zeroTail && tail <= ZERO_TAIL_LIMIT && allZero(bytes, offset, written)) {
+      return { offsets, end: offset, torn: undefined, zeroTail: { offset, length: tail } };
     }
     throw new JournalCorruptError(file, offset, `${reason}; the ${tail} bytes from here to ${written < bytes.length ? 'the reserved space' : 'the end'} are not a torn last write ` +
       `(a crash leaves part of one frame${announced === undefined ? '' : `, here shorter than ${announced} bytes`}): damaged, e.g. zero-filled or overwritten`);

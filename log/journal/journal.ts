@@ -3,7 +3,8 @@
  * (frame.ts), and two snapshot slots (snapshot-slots.ts), all through the FilePort.
  *
  * Opening recovers: the newest good snapshot; the journal scanned (a torn last frame cut
- * off and reported; damage refused, naming the byte offset, with nothing cut: frame.ts); the records the snapshot
+ * off and reported; damage refused, naming the byte offset, with nothing cut: frame.ts; zeros
+ * after the last good frame cut only as the caller's judge says, after the records are read); the records the snapshot
  * does not cover, for the caller to replay, handed on one at a time as they are decoded
  * (follow.ts) or all held (`open`). Record ids strictly increase.
  *
@@ -22,7 +23,7 @@
 import { concat } from '../../signer/bytes.js';
 import type { FileDir, FilePort } from '../file-port.js';
 import { type EntryDecoder, type EntryVisitor, followJournal } from './follow.js';
-import { encodeFrame, JournalCorruptError, readFrame, scanFrameOffsets, type TornTail } from './frame.js';
+import { encodeFrame, JournalCorruptError, readFrame, scanFrameOffsets, type TornTail, type ZeroTailJudge } from './frame.js';
 import { type EntryToFold, type JournalEntry, type JournalRecord, type SourcedRecord, decodeEntry, encodeRecord, encodeSourced, encodeStart, isSourced } from './record.js';
 import { type Snapshot, SnapshotSlots } from './snapshot-slots.js';
 
@@ -69,6 +70,11 @@ export interface Recovery extends RecoveryReport {
   readonly entries: readonly ScannedEntry[];
 }
 
+export interface RecoverOptions {
+  /** Without it a zero tail is damage, refused as any other. */
+  readonly zeroTail?: ZeroTailJudge;
+}
+
 export class Journal {
   #lastId: bigint | undefined;
   /** Where the content ends: the next frame's offset (the file may go on with reserved space). */
@@ -91,33 +97,36 @@ export class Journal {
    * core folds them as they come: `recover`). Throws JournalCorruptError if the journal must
    * not be used.
    */
-  static open(files: JournalFiles): { journal: Journal; recovery: Recovery } {
+  static open(files: JournalFiles, options: RecoverOptions = {}): { journal: Journal; recovery: Recovery } {
     const entries: ScannedEntry[] = [];
     const records: ScannedRecord[] = [];
     const { journal, recovery } = Journal.recover(files, () => (entry, offset) => {
       entries.push({ offset, entry });
       if (!isSourced(entry)) records.push({ offset, record: entry });
-    }, decodeEntry);
+    }, decodeEntry, options);
     return { journal, recovery: { ...recovery, records, entries } };
   }
 
   /**
    * Opens and recovers: `begin` is told the snapshot found, then the visitor it returns each
    * record after it as `decode` makes it (follow.ts), in journal order. Throws JournalCorruptError
-   * if the journal must not be used; what the visitor was told by then must be dropped.
+   * if the journal must not be used; what the visitor was told by then must be dropped. A zero
+   * tail after the last good frame is cut only if `options.zeroTail` judges it a torn write.
    */
   static recover<E extends EntryToFold>(
     files: JournalFiles,
     begin: (snapshot: Snapshot | undefined) => EntryVisitor<E>,
     decode: EntryDecoder<E>,
+    options: RecoverOptions = {},
   ): { journal: Journal; recovery: RecoveryReport } {
     const slots = new SnapshotSlots(files.slots);
     const { newest: snapshot, problems } = slots.read();
     const notes = [...problems];
     const file = files.journal;
     const bytes = file.read(0, file.size());
-    const scan = scanFrameOffsets(file.name, bytes);
-    if (scan.end < bytes.length) {
+    const scan = scanFrameOffsets(file.name, bytes, { zeroTail: options.zeroTail !== undefined });
+    // A zero tail is cut only once judged, which needs the last id: the file stays as it is till then.
+    if (scan.end < bytes.length && scan.zeroTail === undefined) {
       // A torn last write (never acknowledged: frame.ts tells it from damage), or reserved
       // space: cut, so appends go where the content ends.
       file.truncate(scan.end);
@@ -127,12 +136,20 @@ export class Journal {
       notes.push(`journal ${file.name}: torn last write of ${scan.torn.length} bytes at offset ${scan.torn.offset} (${scan.torn.reason}); truncated`);
     }
     const { lastId, finishCompaction } = followJournal(file.name, bytes, scan.offsets, scan.end, snapshot, begin(snapshot), decode);
+    let torn = scan.torn;
+    if (scan.zeroTail) {
+      const why = options.zeroTail!(file.name, scan.zeroTail, lastId);
+      file.truncate(scan.end);
+      file.sync();
+      torn = { ...scan.zeroTail, reason: `all zeros after the last good frame; ${why}` };
+      notes.push(`journal ${file.name}: torn last write of ${torn.length} zero bytes at offset ${torn.offset} (${torn.reason}); truncated`);
+    }
     const journal = new Journal(files, slots, lastId, scan.end);
     if (finishCompaction !== undefined) {
       journal.#compact(snapshot!);
       notes.push(finishCompaction);
     }
-    return { journal, recovery: { snapshot, torn: scan.torn, notes } };
+    return { journal, recovery: { snapshot, torn, notes } };
   }
 
   /** The id of the last record journaled (or covered by the snapshot). */
