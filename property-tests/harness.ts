@@ -9,8 +9,8 @@
  * reboots mid-session gets no second hsmd_init from lightningd. The state is the journal's.
  */
 import { JournalCorruptError } from '../log/journal/frame.js';
-import { JOURNAL_FILE, SNAPSHOT_FILES, type JournalFiles } from '../log/journal/journal.js';
-import type { FilePort } from '../log/file-port.js';
+import { JOURNAL_FILE, openJournalFiles, type JournalFiles } from '../log/journal/journal.js';
+import type { FileDir, FilePort, OpenOptions } from '../log/file-port.js';
 import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
 import { SignerCore } from '../core/signer-core.js';
 import { JournalRollbackError, slotMark } from '../log/journal/high-water.js';
@@ -38,10 +38,10 @@ export const replyText = (r: Reply): string =>
 const digestOf = (s: SignerState): string => toHex(stateDigest(s));
 
 /** Thrown by a FaultyFile where the power goes. */
-class PowerLoss extends Error {}
+export class PowerLoss extends Error {}
 
 /** Where the power goes during the current handle(), and what became durable. */
-class PowerCut {
+export class PowerCut {
   plan: Crash | undefined;
   recordSynced = false;
   writesAfterSync = 0;
@@ -83,7 +83,7 @@ class PowerCut {
 }
 
 /** A FilePort over a MemoryFile that consults the PowerCut before each write and sync. */
-class FaultyFile implements FilePort {
+export class FaultyFile implements FilePort {
   constructor(
     readonly inner: MemoryFile,
     private readonly cut: PowerCut,
@@ -115,6 +115,49 @@ class FaultyFile implements FilePort {
     this.inner.truncate(length);
     this.lastAppend = 0;
   }
+}
+
+/**
+ * A FileDir whose every file consults one PowerCut (the journal as the journal, the rest,
+ * snapshot slots and the mirror's anchors, as writes after the record's sync): the power can
+ * go at any write of the device.
+ */
+export class FaultyDir implements FileDir {
+  readonly #files = new Map<string, FaultyFile>();
+  readonly cut = new PowerCut();
+  constructor(readonly inner: MemoryDir) {}
+  open(name: string, options?: OpenOptions): FaultyFile {
+    let file = this.#files.get(name);
+    if (file === undefined) this.#files.set(name, (file = new FaultyFile(this.inner.open(name, options), this.cut, name === JOURNAL_FILE)));
+    return file;
+  }
+  /** Every file loses its unsynced writes but the first `keep` bytes (a torn write). */
+  crash(keep: number): void {
+    this.inner.crash(keep);
+    for (const f of this.#files.values()) f.lastAppend = 0;
+  }
+}
+
+/**
+ * Runs `handle` (one delivery) with the power going as `crash` says, then loses what that
+ * power loss loses; returns whether the delivery's record survived (durable).
+ */
+export function crashDuring(dir: FaultyDir, crash: Crash, handle: () => void): boolean {
+  const { cut } = dir;
+  let durable = false;
+  cut.arm(crash);
+  try {
+    handle(); // returned: the power goes before the reply leaves
+    durable = true;
+  } catch (e) {
+    if (!(e instanceof PowerLoss)) throw e;
+    if (crash.at === 'after-sync') durable = true;
+    if (crash.at === 'before-sync') durable ||= crash.keep >= cut.unsyncedAtCut;
+  }
+  cut.plan = undefined;
+  if (crash.at === 'zero-filled' && !durable) dir.inner.open(JOURNAL_FILE).crashZeroFilled();
+  dir.crash(crash.at === 'before-append' || crash.at === 'zero-filled' ? 0 : crash.keep);
+  return durable;
 }
 
 /** One answer the core gave: to a fresh delivery or a redelivery. */
@@ -209,11 +252,9 @@ export class Reference {
 
 export function run(scenario: Scenario, options: RunOptions = {}): Trace {
   const dir = new MemoryDir({ reserve: scenario.reserve });
-  const cut = new PowerCut();
-  const journal = dir.open(JOURNAL_FILE, { reserve: true });
-  const faulty = [journal, dir.open(SNAPSHOT_FILES[0]), dir.open(SNAPSHOT_FILES[1])].map((f) => new FaultyFile(f, cut, f === journal));
-  const [wrapped, slotA, slotB] = faulty as [FaultyFile, FaultyFile, FaultyFile];
-  const files: JournalFiles = { journal: options.wrapJournal ? options.wrapJournal(wrapped) : wrapped, slots: [slotA, slotB] };
+  const faulty = new FaultyDir(dir);
+  const { journal, slots } = openJournalFiles(faulty);
+  const files: JournalFiles = { journal: options.wrapJournal ? options.wrapJournal(journal) : journal, slots };
   // Kept apart from the journal (its own files, not hit by the faults): high-water.ts.
   const mark = options.markApart ? slotMark(new MemoryDir(), 'NVS') : slotMark(dir, 'memory');
   const coreOptions = { snapshotEvery: scenario.snapshotEvery, recentReplies: scenario.recentReplies };
@@ -247,23 +288,10 @@ export function run(scenario: Scenario, options: RunOptions = {}): Trace {
         const after = reference.digest;
         let durable = false;
         for (const crash of step.crashes) {
-          cut.arm(crash);
-          try {
-            trace.core.handle(env); // returned: the power goes before the reply leaves
-            durable = true;
-          } catch (e) {
-            if (!(e instanceof PowerLoss)) throw e;
-            if (crash.at === 'after-sync') durable = true;
-            if (crash.at === 'before-sync') durable ||= crash.keep >= cut.unsyncedAtCut;
-          }
-          cut.plan = undefined;
-          const keep = crash.at === 'before-append' || crash.at === 'zero-filled' ? 0 : crash.keep;
-          if (crash.at === 'zero-filled' && !durable) journal.crashZeroFilled();
-          dir.crash(keep);
-          for (const f of faulty) f.lastAppend = 0;
+          durable = crashDuring(faulty, crash, () => trace.core.handle(env)) || durable;
           // Zeros after the last good frame, the mark at the last acknowledged id: cut and reported as torn.
-          const torn = crash.at === 'zero-filled' && !durable ? cut.unsyncedAtCut > 0
-            : crash.at === 'before-sync' && !durable ? keep > 0 && keep < cut.unsyncedAtCut : undefined;
+          const torn = crash.at === 'zero-filled' && !durable ? faulty.cut.unsyncedAtCut > 0
+            : crash.at === 'before-sync' && !durable ? crash.keep > 0 && crash.keep < faulty.cut.unsyncedAtCut : undefined;
           recover(i, `after ${crash.at}`, durable ? after : before, torn);
         }
         answer(i, env, step.request, false, durable);
@@ -280,7 +308,7 @@ export function run(scenario: Scenario, options: RunOptions = {}): Trace {
         recover(i, 'clean restart', trace.digests.at(-1)!);
         break;
       case 'media':
-        trace.media = applyMedia(step.fault, dir, faulty.find((f) => f.name === step.fault.file)!, open);
+        trace.media = applyMedia(step.fault, dir, faulty.open(step.fault.file), open);
         break;
     }
   });

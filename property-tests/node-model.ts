@@ -212,6 +212,8 @@ export interface ModelOptions {
   readonly media?: boolean;
   /** Crashes may also zero-fill the unsynced record (the SD card's append-only journal: no reserved space). */
   readonly zeroFilled?: boolean;
+  /** The snapshot intervals to pick from (default 1000, 3, 8, 25). */
+  readonly snapshotEvery?: readonly number[];
 }
 
 type Insert = { readonly kind: 'redeliver' | 'node' | 'probe'; readonly pick: number } | { readonly kind: 'restart' };
@@ -248,7 +250,7 @@ export function scenarios(o: ModelOptions = {}): fc.Arbitrary<Scenario> {
   return fc
     .record({
       prefix: fc.integer({ min: o.minPrefix ?? 1, max: o.maxPrefix ?? RECORDED.length }),
-      snapshotEvery: fc.constantFrom(1000, 3, 8, 25),
+      snapshotEvery: fc.constantFrom(...(o.snapshotEvery ?? [1000, 3, 8, 25])),
       // docs/journal.md "Reserved space": stretches smaller than a record, and larger.
       reserve: o.zeroFilled ? fc.constant(0) : fc.constantFrom(0, 0, 64, 700, 4096),
       recentReplies: o.smallReplyWindow ? fc.constantFrom(1000, 2, 8) : fc.constant(1000),
