@@ -95,6 +95,8 @@ export class SignerCore {
   readonly #sources: Map<string, bigint>;
   #sinceSnapshot: number;
   #inBatch = false;
+  /** A snapshot was asked for while a batch or a sync was under way: made after the next sync. */
+  #snapshotWanted = false;
   /** The mark as last written (or read). */
   #marked: bigint | undefined;
   /** Records appended but not yet synced (answered already only if read-only with syncReadOnly false). */
@@ -377,7 +379,22 @@ export class SignerCore {
     if (!this.options.markAtFlush) this.#raiseMark(lastId);
     this.#sinceSnapshot += records;
     // A snapshot names the last request id: sourced records alone wait for the first request.
-    if (this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY) && this.journal.lastId !== undefined) this.snapshot();
+    const due = this.#snapshotWanted || this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY);
+    if (due && this.journal.lastId !== undefined) this.snapshot();
+  }
+
+  /**
+   * A snapshot now if no batch or sync is under way (and a request is journaled), else after
+   * the next sync: the mirror asks for one when the broker lacks entries this device no
+   * longer holds (docs/journal.md "Mirror").
+   */
+  snapshotSoon(): void {
+    if (this.#syncs.broken) return;
+    if (this.#inBatch || !this.#syncs.idle || this.journal.lastId === undefined) {
+      this.#snapshotWanted = true;
+      return;
+    }
+    this.snapshot();
   }
 
   /** Snapshots the state with the latest replies, then compacts the journal. */
@@ -396,5 +413,6 @@ export class SignerCore {
     this.#io(() => this.journal.snapshot(body));
     this.#replies.restart(recent);
     this.#sinceSnapshot = 0;
+    this.#snapshotWanted = false;
   }
 }

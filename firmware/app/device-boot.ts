@@ -46,12 +46,14 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
     const secretData = unlockSeed(file, store.passphrase());
     const nodeKey = nodePrivateKey(curve, secretData);
     const deviceId = toHex(curve.publicKey(nodeKey));
+    let opened: SignerCore | undefined; // the mirror's snapshots are the core's, which needs the mirror to open
     const mirror = new JournalMirror({
       key: mirrorKey(secretData),
       dir: store.journalDir(),
       clock: options.clock,
       publish: (payload) => options.transport.publish(topic(deviceId, 'journal'), payload, { qos: 0 }),
       log: options.log,
+      snapshotNeeded: () => opened?.snapshotSoon(),
     });
     const makeSigner = (state: SignerState) =>
       new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file, keyCacheLimits: options.keyCacheLimits }, state);
@@ -62,6 +64,7 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
       log: (line) => options.log('unusual', line),
       observer: mirror, // told what recovery found (JournalMirror.recovered) before open returns
     });
+    opened = core;
     const policyFile = store.policyFile();
     const applied = policyFile && applyPolicyFile(core, policyFile, options.policy ?? DEFAULT_POLICY, options.clock);
     if (applied) options.log('info', applied);

@@ -60,6 +60,16 @@ export interface MirrorOptions {
   /** Publishes one `journal` message (QoS 0: the mirror's own acknowledgements and resends make it reliable). */
   readonly publish: (payload: Uint8Array) => Promise<void>;
   readonly log: (level: 'info' | 'unusual' | 'broken', line: string) => void;
+  /**
+   * Asks the core for a snapshot soon (SignerCore.snapshotSoon): the broker lacks entries this
+   * device no longer holds, and only a snapshot entry makes its mirror whole again.
+   */
+  readonly snapshotNeeded?: () => void;
+}
+
+function newestSnapshot(entries: readonly MirrorEntry[]): MirrorEntry | undefined {
+  for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.kind === 'snapshot') return entries[i];
+  return undefined;
 }
 
 export class JournalMirror implements JournalObserver {
@@ -69,6 +79,8 @@ export class JournalMirror implements JournalObserver {
   /** Durable journal records whose mirror entries are not made yet: their payloads as journaled. */
   #pending: Uint8Array[] = [];
   #acked = 0n;
+  /** The last entry the broker acknowledged: sent again on connect, so a broker that lost its mirror says so at once. */
+  #lastAcked: MirrorEntry | undefined;
   #sentUpTo = 0n;
   #online = false;
   #waiters: (() => void)[] = [];
@@ -136,6 +148,10 @@ export class JournalMirror implements JournalObserver {
   connected(): void {
     this.#online = true;
     this.#sentUpTo = this.#acked;
+    // The broker skips an entry it holds; one that lost its mirror answers `gap` to it. Not a
+    // new chain's first snapshot: the broker would take that as the chain starting over.
+    const probe = this.#lastAcked;
+    if (probe && !(probe.kind === 'snapshot' && probe.counter === 1n)) this.#publish([probe]);
     this.flush();
   }
 
@@ -162,16 +178,11 @@ export class JournalMirror implements JournalObserver {
     if (ack.counter > this.#acked) {
       this.#acked = ack.counter;
       const keep = this.#outbox.findIndex((e) => e.counter > ack.counter);
+      const done = keep === -1 ? this.#outbox : this.#outbox.slice(0, keep);
+      this.#lastAcked = done.at(-1) ?? this.#lastAcked;
       this.#outbox = keep === -1 ? [] : this.#outbox.slice(keep);
     }
-    if (ack.gap) {
-      const first = this.#outbox[0];
-      if (first && first.counter > ack.counter + 1n && first.kind !== 'snapshot') {
-        log('broken', `mirror: the broker lacks entries ${ack.counter + 1n}..${first.counter - 1n}, which this device no longer holds; the next snapshot covers them`);
-      }
-      this.#sentUpTo = ack.counter;
-      this.flush();
-    }
+    if (ack.gap) this.#gap(ack.counter);
     if (this.#outbox.length === 0) {
       if (this.#resendTimer) this.options.clock.cancel(this.#resendTimer);
       this.#resendTimer = undefined;
@@ -194,18 +205,46 @@ export class JournalMirror implements JournalObserver {
     });
   }
 
+  /**
+   * The broker's chain ends at `counter` and what it got next did not continue it. If this
+   * device still holds the entries after `counter`, they go again; if not (the broker lost its
+   * mirror, or entries it never stored were acknowledged), only a snapshot entry can follow
+   * the gap: the newest one held goes, or the core is asked for one now.
+   */
+  #gap(counter: bigint): void {
+    const held = this.#outbox[0]?.counter ?? this.#position.counter + 1n;
+    let from = counter;
+    if (held > counter + 1n && this.#outbox[0]?.kind !== 'snapshot') {
+      let snapshot = newestSnapshot(this.#outbox);
+      if (snapshot === undefined) {
+        this.options.log('broken', `mirror: the broker lacks entries ${counter + 1n}..${held - 1n}, which this device no longer holds (its mirror was lost?); making a snapshot now to make it whole again`);
+        this.options.snapshotNeeded?.();
+        this.#materialize();
+        snapshot = newestSnapshot(this.#outbox);
+      }
+      // Nothing before the snapshot can follow the gap; the snapshot supersedes it.
+      from = snapshot ? snapshot.counter - 1n : this.#position.counter;
+    }
+    this.#sentUpTo = from;
+    this.flush();
+  }
+
   /** Sends what was not sent on this connection. */
   flush(): void {
     this.#materialize();
     if (!this.#online) return;
     const unsent = this.#outbox.filter((e) => e.counter > this.#sentUpTo);
     if (unsent.length === 0) return;
-    for (const chunk of chunkEntries(unsent)) {
+    this.#publish(unsent);
+    this.#sentUpTo = unsent.at(-1)!.counter;
+    this.#armResend();
+  }
+
+  #publish(entries: readonly MirrorEntry[]): void {
+    for (const chunk of chunkEntries(entries)) {
       this.options.publish(encodeJournal(chunk)).catch((e: Error) =>
         this.options.log('unusual', `mirror: entries ${chunk[0]!.counter}..${chunk.at(-1)!.counter} not sent (${e.message}); sent again on reconnect`));
     }
-    this.#sentUpTo = unsent.at(-1)!.counter;
-    this.#armResend();
   }
 
   #armResend(): void {
