@@ -18,7 +18,7 @@ import { MIRROR_ANCHOR_FILES } from '../firmware/app/mirror.js';
 import { RETIRED_FILE } from '../firmware/app/retired.js';
 import { brokerLogDir } from '../log/broker-log/broker-log.js';
 import { BROKER_LOG_MARKER } from '../log/broker-log/log-dir.js';
-import { mirrorDir } from '../log/broker-log/mirror-db.js';
+import { MIRROR_MARKER, mirrorDir } from '../log/broker-log/mirror-db.js';
 import { JOURNAL_FILE, SNAPSHOT_FILES } from '../log/journal/journal.js';
 import { LOCK_FILE } from '../node/dir-lock.js';
 import { repoRoot } from './fixtures.js';
@@ -54,7 +54,7 @@ test('docs/journal.md "Files" lists every file of a device\'s data directory, an
 
 test('docs/broker-log.md "Files" lists every file of the broker\'s SPHINX_DATA_DIR, and no other', () => {
   const expected = [
-    dir(brokerLogDir('/d')), BROKER_LOG_MARKER, dir(mirrorDir('/d')), BROKER_ID_FILE, PINNED_DEVICES_FILE,
+    dir(brokerLogDir('/d')), BROKER_LOG_MARKER, dir(mirrorDir('/d')), MIRROR_MARKER, BROKER_ID_FILE, PINNED_DEVICES_FILE,
     USED_TOKENS_FILE, dir(tlsDir('/d')), MQTT_URL_FILE, STATUS_URL_FILE, LOCK_FILE,
   ];
   assert.deepEqual([...filesTable('broker-log.md').keys()].sort(), expected.sort());

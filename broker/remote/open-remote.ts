@@ -15,8 +15,9 @@ import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.
 import { connectMqtt } from './mqtt-connect.js';
 import { MQTT_URL_FILE, type MqttServer, type ServerLog, startMqttServer } from './mqtt-server.js';
 import { hostPort, writeAddressFile } from '../../node/listen.js';
-import { mirrorDir } from '../../log/broker-log/mirror-db.js';
-import { attachMirror } from './mirror-store.js';
+import { checkMirrorPresent, markMirrorCreated, mirrorDir } from '../../log/broker-log/mirror-db.js';
+import { attachMirror, type MirrorAttachment } from './mirror-store.js';
+import type { BrokerMqtt } from './local-client.js';
 import { certificateNames, ensureTlsFiles } from './tls-files.js';
 import { createControlRelay } from './control-relay.js';
 import { createRemoteSigner } from './remote-signer.js';
@@ -75,6 +76,15 @@ function deviceUrlsOf(settings: RemoteSettings, tls: TlsListener | undefined, se
   return urls;
 }
 
+/** The journal mirror store, a lost one said loudly (mirror-db.ts checkMirrorPresent), attached to the broker's client. */
+async function openMirror(dataDir: string, mqtt: BrokerMqtt, brokerLog: BrokerLog, log: ServerLog): Promise<MirrorAttachment> {
+  const lost = checkMirrorPresent(dataDir);
+  if (lost) log('broken', lost);
+  const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(dataDir), log });
+  markMirrorCreated(dataDir, new Date());
+  return mirror;
+}
+
 export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog): Promise<RemoteSigner> {
   const brokerId = loadOrCreateBrokerId(settings.dataDir);
   log('info', `broker id ${brokerId.id} (${brokerId.created ? 'created' : 'from'} ${join(settings.dataDir, 'broker-id')}): ` +
@@ -93,7 +103,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
         'per-device topic ACL are that server\'s job (the embedded server does them itself; examples/mosquitto.conf configures Mosquitto to)');
       const ca = settings.mqttCaFile === undefined ? undefined : readFileSync(settings.mqttCaFile);
       const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000, ca });
-      const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
+      const mirror = await openMirror(settings.dataDir, mqtt, brokerLog, log);
       const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => mirror.close() })), control: createControlRelay(mqtt, log) };
       const deviceUrls = [redactedUrl(settings.mqttUrl)];
       writeAddressFile(settings.dataDir, MQTT_URL_FILE, deviceUrls, log);
@@ -114,7 +124,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     const deviceUrls = deviceUrlsOf(settings, tls, server, log);
     // In this process: aedes' own publish and subscribe, not a connection to itself.
     const mqtt = server.localClient();
-    const mirror = await attachMirror({ mqtt, brokerLog, dir: mirrorDir(settings.dataDir), log });
+    const mirror = await openMirror(settings.dataDir, mqtt, brokerLog, log);
     const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, keepStaleApart: (rule, kept) => server.keepStaleApart(rule, kept), onClose: async () => {
       await mirror.close();
       await server.close();

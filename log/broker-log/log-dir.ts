@@ -72,8 +72,11 @@ export function checkBrokerLogPresent(dataDir: string, dir: string, acceptNew: b
 }
 
 /** Writes the marker (synced) if it is not there yet: from now on a missing log is noticed. */
-export function markBrokerLogCreated(dataDir: string, now: Date): void {
-  const marker = join(dataDir, BROKER_LOG_MARKER);
+export const markBrokerLogCreated = (dataDir: string, now: Date): void => writeMarkerOnce(dataDir, BROKER_LOG_MARKER, now);
+
+/** Writes `dataDir/name` holding the time (synced, the directory entry too) unless it is there. */
+export function writeMarkerOnce(dataDir: string, name: string, now: Date): void {
+  const marker = join(dataDir, name);
   if (existsSync(marker)) return;
   const fd = openSync(marker, 'w', 0o600);
   try {

@@ -3,12 +3,36 @@
  * "Mirror"), in SPHINX_DATA_DIR/mirror: key `<device id>/<counter, 16 hex digits>`, value the
  * encoded entry (entry.ts). What to store is decided by broker/remote/mirror-store.ts.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { type ChainPosition, decodeMirrorEntry, encodeMirrorEntry, type MirrorEntry, positionAfter } from '../mirror/entry.js';
+import { writeMarkerOnce } from './log-dir.js';
 
 /** Where a broker whose SPHINX_DATA_DIR is `dataDir` keeps the mirrors. */
 export const mirrorDir = (dataDir: string): string => join(dataDir, 'mirror');
+/** Written once the mirror store exists, as the broker log's marker: a lost store is then noticed. */
+export const MIRROR_MARKER = 'mirror-created';
+
+/**
+ * Before opening the store: a line for the broker's log (loud) when `dataDir` had a mirror
+ * store and it is gone. The broker goes on with an empty one (the devices fill it again: each
+ * sends a snapshot once it learns the broker lacks its entries), but until then a restore or
+ * a spare has nothing to start from.
+ */
+export function checkMirrorPresent(dataDir: string): string | undefined {
+  const dir = mirrorDir(dataDir);
+  const marker = join(dataDir, MIRROR_MARKER);
+  if (existsSync(join(dir, 'CURRENT')) || !existsSync(marker)) return undefined;
+  const created = readFileSync(marker, 'utf8').trim();
+  return `the journal mirror ${dir} is missing, but ${marker} says it was created (${created}): the devices' mirrored journals are lost. ` +
+    'A new, empty one is started; each device sends a snapshot once it reconnects and learns of the gap, which makes its mirror whole again. ' +
+    `If the directory was lost by accident (a disk not mounted), stop the broker and put it back. Until a device's snapshot is stored ("mirror of <device>" in this log), ` +
+    'do not restore that device (sphinx-signer --restore) or fail over to a spare: there is nothing to restore from (docs/journal.md "Mirror")';
+}
+
+/** Writes the mirror's marker (synced) if it is not there yet. */
+export const markMirrorCreated = (dataDir: string, now: Date): void => writeMarkerOnce(dataDir, MIRROR_MARKER, now);
 
 type Db = Level<string, Uint8Array>;
 
