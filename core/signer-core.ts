@@ -25,6 +25,7 @@ import { sha256 } from '../signer/crypto/hashes.js';
 import { type JournalFiles, Journal, type RecoveryReport } from '../log/journal/journal.js';
 import { assertSourceName, decodeEntryToFold, type JournalRecord, type SourcedRecord } from '../log/journal/record.js';
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
+import type { JournalObserver } from './journal-observer.js';
 import { equal } from '../signer/bytes.js';
 import { type AcceptRollback, checkJournalAgainstMark, type HighWaterMark, zeroTailAgainstMark } from '../log/journal/high-water.js';
 import { badRequest, type Decision } from '../signer/decision.js';
@@ -37,6 +38,7 @@ import { encodeSnapshotBody } from '../projections/signer-state.js';
 import type { KeptReplies } from './kept-replies.js';
 import { RecoveryFold } from './recovery-fold.js';
 import { OffLoopSyncs } from './off-loop-syncs.js';
+import { MarkKeeper } from './mark-keeper.js';
 
 export interface SignerCoreOptions {
   /** Records between snapshots (each followed by compaction). */
@@ -67,19 +69,6 @@ export interface SignerCoreOptions {
   readonly markAtFlush?: boolean;
 }
 
-/** Sees the journal's durable records and snapshots, in journal order. */
-export interface JournalObserver {
-  /** Once, when open has recovered: the snapshot found and the payloads of the records after it, in journal order. */
-  recovered(snapshot: Snapshot | undefined, payloads: readonly Uint8Array[]): void;
-  /**
-   * After the sync that made them durable, before any reply leaves: the records (request and
-   * sourced) as the journal holds them, each a frame's payload (log/journal/record.ts).
-   */
-  durable(payloads: readonly Uint8Array[]): void;
-  /** Before the snapshot of every record so far is written (its body, covering up to lastId). */
-  snapshotting(lastId: bigint, body: Uint8Array): void;
-}
-
 export const DEFAULT_SNAPSHOT_EVERY = 1000;
 export const DEFAULT_RECENT_REPLIES = 64;
 
@@ -97,8 +86,7 @@ export class SignerCore {
   #inBatch = false;
   /** A snapshot was asked for while a batch or a sync was under way: made after the next sync. */
   #snapshotWanted = false;
-  /** The mark as last written (or read). */
-  #marked: bigint | undefined;
+  readonly #mark: MarkKeeper;
   /** Records appended but not yet synced (answered already only if read-only with syncReadOnly false). */
   #unsynced: Uint8Array[] = [];
   /** commitLater's syncs off the event loop; counts what of #unsynced became durable. */
@@ -124,7 +112,7 @@ export class SignerCore {
     this.#replies = replies;
     this.#sources = sources;
     this.#sinceSnapshot = sinceSnapshot;
-    this.#marked = marked;
+    this.#mark = new MarkKeeper(options.mark, marked);
   }
 
   /**
@@ -207,7 +195,7 @@ export class SignerCore {
 
   /** True when flush() has work: records not synced, or (markAtFlush) a mark below the journal. */
   get flushPending(): boolean {
-    return this.#unsynced.length > 0 || (this.options.markAtFlush === true && this.#markBehind());
+    return this.#unsynced.length > 0 || (this.options.markAtFlush === true && this.#mark.behind(this.journal.lastId));
   }
 
   /**
@@ -221,7 +209,7 @@ export class SignerCore {
       this.#io(() => this.journal.sync());
       this.#synced();
     }
-    if (this.options.markAtFlush) this.#raiseMark();
+    if (this.options.markAtFlush) this.#mark.raise(this.journal.lastId);
   }
 
   /**
@@ -234,20 +222,7 @@ export class SignerCore {
     const upTo = this.journal.lastId; // what is appended by now: the mark goes no higher
     const durable = this.#syncs.whenDurable();
     if (durable) await durable;
-    if (this.options.markAtFlush && upTo !== undefined) this.#raiseMark(upTo);
-  }
-
-  #markBehind(): boolean {
-    const last = this.journal.lastId;
-    return this.options.mark !== undefined && last !== undefined && (this.#marked === undefined || last > this.#marked);
-  }
-
-  /** The mark up to `upTo` (the journal's last id): called only when that much is synced. */
-  #raiseMark(upTo = this.journal.lastId): void {
-    const { mark } = this.options;
-    if (mark === undefined || upTo === undefined || (this.#marked !== undefined && upTo <= this.#marked)) return;
-    mark.write(upTo);
-    this.#marked = upTo;
+    if (this.options.markAtFlush) this.#mark.raise(upTo);
   }
 
   #mustSync(hasEvents: boolean): boolean {
@@ -376,7 +351,7 @@ export class SignerCore {
 
   #afterSync(records: number, lastId: bigint | undefined): void {
     // Before the replies leave, every answered id goes under the mark (unless markAtFlush).
-    if (!this.options.markAtFlush) this.#raiseMark(lastId);
+    if (!this.options.markAtFlush) this.#mark.raise(lastId);
     this.#sinceSnapshot += records;
     // A snapshot names the last request id: sourced records alone wait for the first request.
     const due = this.#snapshotWanted || this.#sinceSnapshot >= (this.options.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY);
@@ -403,7 +378,7 @@ export class SignerCore {
       // The observer (the mirror) sees every record before the snapshot that covers it.
       this.#io(() => this.journal.sync());
       this.options.observer?.durable(this.#unsynced.splice(0));
-      if (!this.options.markAtFlush) this.#raiseMark();
+      if (!this.options.markAtFlush) this.#mark.raise(this.journal.lastId);
       this.#syncs.syncedAll();
     }
     const keep = this.options.recentReplies ?? DEFAULT_RECENT_REPLIES;

@@ -19,7 +19,7 @@ import { readWhole, replaceWhole } from '../../log/file-port.js';
 import { decodeSlot, encodeSlot, type Snapshot } from '../../log/journal/snapshot-slots.js';
 import { type ChainPosition, GENESIS, makeEntry, type MirrorEntry, positionAfter, snapshotPayload } from '../../log/mirror/entry.js';
 import { chunkEntries, decodeAck, encodeJournal } from '../../log/mirror/messages.js';
-import type { JournalObserver } from '../../core/signer-core.js';
+import type { JournalObserver } from '../../core/journal-observer.js';
 import type { Clock, TimerHandle } from './ports.js';
 
 export const MIRROR_ANCHOR_FILES = ['mirror-a', 'mirror-b'] as const;
