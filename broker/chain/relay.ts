@@ -4,9 +4,8 @@
  * and publishes that on the device's `chain` topic, one message in flight per device (the
  * device's next chain-state answers it; without an answer in `resendMs` it goes again).
  * bitcoind unreachable is logged UNUSUAL at once and BROKEN if it lasts (outage.ts), and
- * retried every poll. A request
- * from lightningd waits on chain tracking only when its decision reads the chain view, and
- * then at most CATCH_UP_WAIT_MS (catchUp, catch-up.ts).
+ * retried every poll. A request from lightningd waits on chain tracking only when its
+ * decision reads the chain view, and then at most CATCH_UP_WAIT_MS (catchUp, catch-up.ts).
  */
 import type { MqttClient } from 'mqtt';
 import { decodeChainStatus, type DeviceChainStatus } from '../../signer/chain/status.js';
