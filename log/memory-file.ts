@@ -3,8 +3,9 @@
  * or a failing SD card produces:
  * - `crash(keepUnsynced)`: everything after the last sync is lost, except (if the unsynced
  *   writes only appended) its first `keepUnsynced` bytes, i.e. a torn write at any byte;
- * - `crashZeroFilled()`: the unsynced appends' data is lost but the size they gave the file
- *   reached the disk, so they read as zeros (FAT on an SD card, docs/journal.md "Recovery");
+ * - `crashKeepingSize(keep, blank)`: the size the unsynced appends gave the file reached the
+ *   disk, their data only up to `keep` bytes, so the rest reads blank: zeros, or 0xff on erased
+ *   sectors (FAT on an SD card, docs/journal.md "Recovery");
  * - `tearLastWrite(keep)`: the last append keeps only its first `keep` bytes;
  * - `flipBit(offset, bit)`: one bit of the content flips (media corruption);
  * - `overwrite(offset, bytes)`: a region is zero-filled or overwritten (media corruption).
@@ -105,12 +106,16 @@ export class MemoryFile implements FilePort {
     this.#reopenAs(after);
   }
 
-  /** A crash that keeps the size the unsynced appends gave the file, their bytes zeros (a file without reserved space). */
-  crashZeroFilled(): void {
-    if (this.reserve > 0) throw new Error(`${this.name}: crashZeroFilled models files without reserved space`);
+  /**
+   * A crash that keeps the size the unsynced appends gave the file and only the first `keep` of
+   * their bytes; the rest reads `blank` (a file without reserved space).
+   */
+  crashKeepingSize(keep = 0, blank: 0x00 | 0xff = 0x00): void {
+    if (this.reserve > 0) throw new Error(`${this.name}: crashKeepingSize models files without reserved space`);
     if (!this.#extendsDurable()) return this.crash();
-    const after = new Uint8Array(this.#end);
+    const after = new Uint8Array(this.#end).fill(blank);
     after.set(this.#durable);
+    after.set(this.#content.subarray(this.#durableEnd, Math.min(this.#end, this.#durableEnd + keep)), this.#durableEnd);
     this.#reopenAs(after);
   }
 

@@ -4,8 +4,9 @@
  * reply), the rebooted signer's state is the crash-free run's state of the acknowledged
  * records (plus the pending one exactly when its record survived whole), and a torn record
  * is reported. On the SD card's journal (no reserved space, the mark apart in NVS) a crash may
- * also leave the unsynced record's length of zeros (FAT wrote the size, not the data): cut as
- * torn against the mark, and the same holds.
+ * also leave the unsynced record's length with only its first bytes written and the rest blank,
+ * zeros or 0xff (FAT wrote the size, not all the data): cut as torn against the mark, and the
+ * same holds.
  */
 import test from 'node:test';
 import { recoveryRestoresState } from './properties.js';
@@ -15,6 +16,6 @@ test('property: state after recovery equals the crash-free state of the acknowle
   assertProperty(recoveryRestoresState(), 8);
 });
 
-test('property: the same with zero-filled crashes on the SD card, the mark kept apart', () => {
-  assertProperty(recoveryRestoresState({ markApart: true }, { zeroFilled: true }), 8);
+test('property: the same with blank-filled crashes on the SD card (zeros or 0xff after a torn record\'s first bytes), the mark kept apart', () => {
+  assertProperty(recoveryRestoresState({ markApart: true }, { blankFilled: true }), 8);
 });

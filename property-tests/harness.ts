@@ -59,7 +59,7 @@ export class PowerCut {
 
   beforeSync(journal: MemoryFile | undefined): void {
     if (journal !== undefined && !this.recordSynced) {
-      if (this.plan?.at !== 'before-sync' && this.plan?.at !== 'zero-filled') return;
+      if (this.plan?.at !== 'before-sync' && this.plan?.at !== 'blank-filled') return;
       this.unsyncedAtCut = journal.unsynced;
       throw new PowerLoss();
     }
@@ -155,8 +155,8 @@ export function crashDuring(dir: FaultyDir, crash: Crash, handle: () => void): b
     if (crash.at === 'before-sync') durable ||= crash.keep >= cut.unsyncedAtCut;
   }
   cut.plan = undefined;
-  if (crash.at === 'zero-filled' && !durable) dir.inner.open(JOURNAL_FILE).crashZeroFilled();
-  dir.crash(crash.at === 'before-append' || crash.at === 'zero-filled' ? 0 : crash.keep);
+  if (crash.at === 'blank-filled' && !durable) dir.inner.open(JOURNAL_FILE).crashKeepingSize(crash.keep % Math.max(1, cut.unsyncedAtCut), crash.blank);
+  dir.crash(crash.at === 'before-append' || crash.at === 'blank-filled' ? 0 : crash.keep);
   return durable;
 }
 
@@ -289,8 +289,8 @@ export function run(scenario: Scenario, options: RunOptions = {}): Trace {
         let durable = false;
         for (const crash of step.crashes) {
           durable = crashDuring(faulty, crash, () => trace.core.handle(env)) || durable;
-          // Zeros after the last good frame, the mark at the last acknowledged id: cut and reported as torn.
-          const torn = crash.at === 'zero-filled' && !durable ? faulty.cut.unsyncedAtCut > 0
+          // A blank tail after the last good frame, the mark at the last acknowledged id: cut and reported as torn.
+          const torn = crash.at === 'blank-filled' && !durable ? faulty.cut.unsyncedAtCut > 0
             : crash.at === 'before-sync' && !durable ? crash.keep > 0 && crash.keep < faulty.cut.unsyncedAtCut : undefined;
           recover(i, `after ${crash.at}`, durable ? after : before, torn);
         }
@@ -322,7 +322,7 @@ function applyMedia(fault: MediaFault, dir: MemoryDir, faulty: FaultyFile, open:
     file.flipBit(fault.offset % file.size(), fault.bit);
     applied = 'flipped';
   }
-  if ((fault.kind === 'zero' || fault.kind === 'garbage') && file.size() > 0) {
+  if ((fault.kind === 'zero' || fault.kind === 'erase' || fault.kind === 'garbage') && file.size() > 0) {
     // At the end of the content, not of any reserved space after it.
     file.overwrite(fault.atEnd ? Math.max(0, file.contentEnd - fault.bytes.length) : fault.offset % file.size(), fault.bytes);
     applied = 'overwritten';

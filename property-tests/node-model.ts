@@ -14,7 +14,8 @@
  *   recorded request with commit_num changed), what a compromised or buggy node would send;
  * - redeliveries of already answered ids, in any order (MQTT QoS 1, broker resends);
  * - crashes while handling a delivery (before append, after append before sync with the
- *   unsynced record torn at any byte, after sync at any later write of a snapshot or
+ *   unsynced record torn at any byte, or on the SD card its length kept but only its first
+ *   bytes written, the rest zeros or 0xff, after sync at any later write of a snapshot or
  *   compaction, or before the reply leaves), each followed by reboot and redelivery;
  * - clean restarts; and (for the journal-fault property) a final media fault.
  * Fresh deliveries get ids 1, 2, 3, ... in order, so a scenario is fully resolved when it is
@@ -102,8 +103,12 @@ export type Crash =
   | { readonly at: 'before-append' }
   /** The record appended, not synced: `keep` of its bytes survive (clamped to the record). */
   | { readonly at: 'before-sync'; readonly keep: number }
-  /** The record appended, not synced: the size it gave the file reached the disk, its bytes did not (zeros: FAT). */
-  | { readonly at: 'zero-filled' }
+  /**
+   * The record appended, not synced: the size it gave the file reached the disk, only its first
+   * `keep` bytes did (modulo its length: torn); the rest reads `blank`: zeros (FAT), or 0xff
+   * where the card reads erased sectors so.
+   */
+  | { readonly at: 'blank-filled'; readonly keep: number; readonly blank: 0x00 | 0xff }
   /** The record synced; the crash comes before the `write`-th file write after it (0: at once), or before the reply. */
   | { readonly at: 'after-sync'; readonly write: number; readonly keep: number };
 
@@ -112,10 +117,10 @@ export type MediaFault =
   /** The last write to `file` keeps `keep` (modulo its length) of its bytes. */
   | { readonly kind: 'tear'; readonly file: string; readonly keep: number }
   /**
-   * `bytes` (zeros, or any bytes) over a region of `file`: at `offset` (modulo its size), or,
-   * `atEnd`, its last `bytes.length` bytes (a zeroed last page).
+   * `bytes` (zeros, 0xff as erased sectors read, or any bytes) over a region of `file`: at
+   * `offset` (modulo its size), or, `atEnd`, its last `bytes.length` bytes (a zeroed last page).
    */
-  | { readonly kind: 'zero' | 'garbage'; readonly file: string; readonly offset: number; readonly atEnd: boolean; readonly bytes: Uint8Array };
+  | { readonly kind: 'zero' | 'erase' | 'garbage'; readonly file: string; readonly offset: number; readonly atEnd: boolean; readonly bytes: Uint8Array };
 
 export type Step =
   | { readonly kind: 'deliver'; readonly id: bigint; readonly request: Request; readonly crashes: readonly Crash[] }
@@ -129,8 +134,10 @@ export function crashText(c: Crash): string {
       return 'CRASH before append';
     case 'before-sync':
       return `CRASH after append, before sync (${c.keep === 0 ? 'unsynced record lost' : `torn at byte ${c.keep}`})`;
-    case 'zero-filled':
-      return 'CRASH after append, before sync (the file keeps the record\'s length, zero-filled)';
+    case 'blank-filled': {
+      const blank = c.blank === 0 ? 'zeros' : '0xff (erased)';
+      return `CRASH after append, before sync (the file keeps the record's length, ${c.keep === 0 ? blank : `its first ${c.keep} bytes (modulo its length) then ${blank}`})`;
+    }
     case 'after-sync':
       return c.write === 0
         ? 'CRASH after sync, before reply'
@@ -153,9 +160,11 @@ function stepText(s: Step): string {
         case 'tear':
           return `TEAR the last write to ${s.fault.file} after byte ${s.fault.keep}; reboot`;
         case 'zero':
+        case 'erase':
         case 'garbage': {
           const where = s.fault.atEnd ? 'the last' : `from byte ${s.fault.offset}, up to`;
-          return `${s.fault.kind === 'zero' ? 'ZERO' : 'OVERWRITE'} ${where} ${s.fault.bytes.length} bytes of ${s.fault.file}; reboot`;
+          const what = { zero: 'ZERO', erase: 'ERASE (0xff)', garbage: 'OVERWRITE' }[s.fault.kind];
+          return `${what} ${where} ${s.fault.bytes.length} bytes of ${s.fault.file}; reboot`;
         }
       }
   }
@@ -210,8 +219,8 @@ export interface ModelOptions {
   readonly smallReplyWindow?: boolean;
   /** A media fault after the last step. */
   readonly media?: boolean;
-  /** Crashes may also zero-fill the unsynced record (the SD card's append-only journal: no reserved space). */
-  readonly zeroFilled?: boolean;
+  /** Crashes may also leave the unsynced record's length blank after its first bytes (the SD card's append-only journal: no reserved space). */
+  readonly blankFilled?: boolean;
   /** The snapshot intervals to pick from (default 1000, 3, 8, 25). */
   readonly snapshotEvery?: readonly number[];
 }
@@ -224,15 +233,17 @@ const crashArb: fc.Arbitrary<Crash> = fc.oneof(
   fc.record({ at: fc.constant('after-sync' as const), write: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 7 })), keep: fc.oneof(fc.constant(0), fc.nat(200)) }),
 );
 
-const zeroFilledArb: fc.Arbitrary<Crash> = fc.constant({ at: 'zero-filled' as const });
+const blankFilledArb: fc.Arbitrary<Crash> = fc.record({
+  at: fc.constant('blank-filled' as const), keep: fc.oneof(fc.constant(0), fc.nat(400)), blank: fc.constantFrom(0x00 as const, 0xff as const),
+});
 
 const mediaArb: fc.Arbitrary<MediaFault> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant('tear' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), keep: fc.nat(400) }),
   fc.record({
-    kind: fc.constant('zero' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), atEnd: fc.boolean(),
-    bytes: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(4096)).map((n) => new Uint8Array(n)),
-  }),
+    kind: fc.constantFrom('zero' as const, 'erase' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), atEnd: fc.boolean(),
+    length: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(4096)),
+  }).map(({ length, ...f }) => ({ ...f, bytes: new Uint8Array(length).fill(f.kind === 'zero' ? 0x00 : 0xff) })),
   fc.record({
     kind: fc.constant('garbage' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), atEnd: fc.boolean(),
     bytes: fc.uint8Array({ minLength: 1, maxLength: 4096 }),
@@ -252,10 +263,10 @@ export function scenarios(o: ModelOptions = {}): fc.Arbitrary<Scenario> {
       prefix: fc.integer({ min: o.minPrefix ?? 1, max: o.maxPrefix ?? RECORDED.length }),
       snapshotEvery: fc.constantFrom(...(o.snapshotEvery ?? [1000, 3, 8, 25])),
       // docs/journal.md "Reserved space": stretches smaller than a record, and larger.
-      reserve: o.zeroFilled ? fc.constant(0) : fc.constantFrom(0, 0, 64, 700, 4096),
+      reserve: o.blankFilled ? fc.constant(0) : fc.constantFrom(0, 0, 64, 700, 4096),
       recentReplies: o.smallReplyWindow ? fc.constantFrom(1000, 2, 8) : fc.constant(1000),
       inserts: inserts.length ? fc.array(fc.record({ after: fc.nat(), insert: fc.oneof(...inserts) }), { maxLength: 10 }) : none,
-      crashes: o.crashes ? fc.array(fc.record({ at: fc.nat(), crash: o.zeroFilled ? fc.oneof(crashArb, zeroFilledArb) : crashArb }), { maxLength: 6 }) : none,
+      crashes: o.crashes ? fc.array(fc.record({ at: fc.nat(), crash: o.blankFilled ? fc.oneof(crashArb, blankFilledArb) : crashArb }), { maxLength: 6 }) : none,
       media: o.media ? mediaArb.map((m) => [m]) : none,
     })
     .map(({ prefix, snapshotEvery, recentReplies, reserve, inserts, crashes, media }) => {

@@ -52,10 +52,10 @@ export function repliesSurviveCrashes(): fc.IProperty<[Scenario]> {
 }
 
 /**
- * (c) A torn, flipped, zero-filled or overwritten file recovers to exactly the acknowledged
- * state, or is refused by name: JournalCorruptError with an offset (damage, never a torn
- * write), or JournalRollbackError when what looked torn cut answered records (the high-water
- * mark, kept apart from the journal, says they were there).
+ * (c) A torn, flipped, zero-filled, erased (0xff) or overwritten file recovers to exactly the
+ * acknowledged state, or is refused by name: JournalCorruptError with an offset (damage, never
+ * a torn write), or JournalRollbackError when what looked torn cut answered records (the
+ * high-water mark, kept apart from the journal, says they were there).
  */
 export function damagedJournalNeverSilentlyWrong(): fc.IProperty<[Scenario]> {
   return fc.property(scenarios({ crashes: true, restarts: true, media: true }), (scenario) => {

@@ -12,11 +12,13 @@
  * header whose length is out of range with a header's worth of bytes or more (a zero-filled
  * or overwritten region, e.g. a zeroed last 4 KiB that cuts acknowledged records).
  *
- * One exception needs what the scan cannot see: a tail of zeros after the last good frame, no
+ * One exception needs what the scan cannot see: a blank tail after the last good frame (one
+ * blank byte value, 0x00 or 0xff, to the end, after at most the first bytes of one frame), no
  * longer than one frame, is what a filesystem that wrote a growing append's new size but not
- * its data leaves (FAT on the device's SD card). A scan asked for them reports such a tail
- * (`zeroTail`) instead of refusing it, and the caller cuts it only if the high-water mark shows
- * that no answered record lay in it; otherwise it is damage (docs/journal.md "Recovery").
+ * all of its data leaves (FAT on the device's SD card: zeros, or 0xff where the card reads
+ * erased sectors so). A scan asked for them reports such a tail (`blankTail`) instead of
+ * refusing it, and the caller cuts it only if the high-water mark shows that no answered record
+ * lay in it; otherwise it is damage (docs/journal.md "Recovery").
  *
  * A file may keep reserved space after its frames (log/file-port.ts): fill where the next frame
  * would start ends the content, and a torn write over reserved space is measured up to the
@@ -104,22 +106,34 @@ export interface TornTail {
   readonly reason: string;
 }
 
-/** An all-zero tail after the last good frame: torn or damage, as the high-water mark tells. */
-export interface ZeroTail {
-  /** Where the zeros begin, after the last good frame: the file would be cut back to this length. */
+/** What a medium reads back where a file's size was written but not its data: zeros, or 0xff (erased sectors). */
+export type Blank = 0x00 | 0xff;
+
+/** A blank tail after the last good frame: torn or damage, as the high-water mark tells. */
+export interface BlankTail {
+  /** Where it begins, after the last good frame: the file would be cut back to this length. */
   readonly offset: number;
-  /** How many bytes they are (up to any reserved space that ends the file). */
+  /** How many bytes it is (up to any reserved space that ends the file). */
   readonly length: number;
+  /** How many of them are a torn frame's first bytes, before the blank (0: blank from `offset`). */
+  readonly partial: number;
+  readonly blank: Blank;
 }
 
 /**
- * Judges a zero tail once the journal's last id is known: returns why it is a torn write, for
+ * Judges a blank tail once the journal's last id is known: returns why it is a torn write, for
  * the recovery note, or throws JournalCorruptError (damage).
  */
-export type ZeroTailJudge = (file: string, tail: ZeroTail, lastId: bigint | undefined) => string;
+export type BlankTailJudge = (file: string, tail: BlankTail, lastId: bigint | undefined) => string;
 
-/** The longest zero tail a scan reports rather than refuses: one maximal frame, header and payload. */
-export const ZERO_TAIL_LIMIT = FRAME_HEADER + MAX_FRAME_PAYLOAD;
+/** The longest blank tail a scan reports rather than refuses: one maximal frame, header and payload. */
+export const BLANK_TAIL_LIMIT = FRAME_HEADER + MAX_FRAME_PAYLOAD;
+
+/** "4096 zero bytes", "600 bytes (a frame's first 120, then 0xff bytes)": for notes and refusals. */
+export function describeBlankTail(tail: BlankTail): string {
+  const blank = tail.blank === 0 ? 'zero' : '0xff';
+  return tail.partial === 0 ? `${tail.length} ${blank} bytes` : `${tail.length} bytes (a frame's first ${tail.partial}, then ${blank} bytes)`;
+}
 
 export interface FrameScan {
   readonly frames: Frame[];
@@ -146,20 +160,30 @@ export interface FrameOffsets {
   /** The good length of the file: where the next frame goes. */
   readonly end: number;
   readonly torn: TornTail | undefined;
-  /** Only where the scan was asked for them: a zero tail after `end`, neither cut nor judged yet. */
-  readonly zeroTail?: ZeroTail;
+  /** Only where the scan was asked for them: a blank tail after `end`, neither cut nor judged yet. */
+  readonly blankTail?: BlankTail;
 }
 
 /** What a scan reports rather than refuses. */
 export interface ScanOptions {
-  /** An all-zero tail of at most ZERO_TAIL_LIMIT bytes after the last good frame (refused without). */
-  readonly zeroTail?: boolean;
+  /** A blank tail of at most BLANK_TAIL_LIMIT bytes after the last good frame (refused without). */
+  readonly blankTail?: boolean;
 }
 
-const allZero = (bytes: Uint8Array, from: number, to: number): boolean => {
-  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
-  return true;
-};
+/**
+ * `bytes[offset, end)` as a blank tail, if it is one: one blank byte value up to `end`, after
+ * at most a torn frame's first bytes, fewer than `frameLength` (the whole length its header
+ * announces, read with the blank in it; a tail without one in range can only be all blank).
+ * Whatever else is before the blank is not part of one torn frame: undefined, damage.
+ */
+function blankTailAt(bytes: Uint8Array, offset: number, end: number, frameLength: number | undefined): BlankTail | undefined {
+  const blank = bytes[end - 1];
+  if (blank !== 0x00 && blank !== 0xff) return undefined;
+  let partial = end - offset;
+  while (partial > 0 && bytes[offset + partial - 1] === blank) partial--;
+  if (partial > 0 && (frameLength === undefined || partial >= frameLength)) return undefined;
+  return { offset, length: end - offset, partial, blank };
+}
 
 /** The payload of the frame at `offset` of `bytes`, one `scanFrameOffsets` found good: a view. */
 export const payloadAt = (bytes: Uint8Array, offset: number): Uint8Array =>
@@ -167,7 +191,7 @@ export const payloadAt = (bytes: Uint8Array, offset: number): Uint8Array =>
 
 /**
  * Scans every frame of `bytes` (a whole journal file named `file`). Pure: the caller reads
- * the file, truncates a torn tail, and judges a zero tail it asked for.
+ * the file, truncates a torn tail, and judges a blank tail it asked for.
  */
 export function scanFrameOffsets(file: string, bytes: Uint8Array, options: ScanOptions = {}): FrameOffsets {
   const offsets: number[] = [];
@@ -196,9 +220,8 @@ export function scanFrameOffsets(file: string, bytes: Uint8Array, options: ScanO
     if (tail < FRAME_HEADER || (announced !== undefined && tail < announced)) {
       return { offsets, end: offset, torn: { offset, length: tail, reason } };
     }
-    if (options.zeroTail && tail <= ZERO_TAIL_LIMIT && allZero(bytes, offset, written)) {
-      return { offsets, end: offset, torn: undefined, zeroTail: { offset, length: tail } };
-    }
+    const blankTail = options.blankTail && tail <= BLANK_TAIL_LIMIT ? blankTailAt(bytes, offset, written, announced) : undefined;
+    if (blankTail) return { offsets, end: offset, torn: undefined, blankTail };
     throw new JournalCorruptError(file, offset, `${reason}; the ${tail} bytes from here to ${written < bytes.length ? 'the reserved space' : 'the end'} are not a torn last write ` +
       `(a crash leaves part of one frame${announced === undefined ? '' : `, here shorter than ${announced} bytes`}): damaged, e.g. zero-filled or overwritten`);
   }

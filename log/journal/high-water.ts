@@ -11,7 +11,7 @@
  */
 import { type FileDir, readWhole } from '../file-port.js';
 import { crc32c } from './crc32c.js';
-import { JournalCorruptError, type ZeroTailJudge } from './frame.js';
+import { type BlankTailJudge, describeBlankTail, JournalCorruptError } from './frame.js';
 
 /**
  * The port (the device's Store provides it: firmware/app/ports.ts): the last request id the
@@ -103,8 +103,8 @@ export type AcceptRollback = boolean | { readonly lastId: bigint; readonly answe
  * (or, accepted by the operator, the mark comes down to it, loudly). Otherwise the mark rises
  * to the journal's last id: every journaled record may be answered (a redelivered id gets its
  * journaled reply without a new sync), so all of them go under the mark. An empty journal
- * without a mark gets mark 0: a new device has one from its first open, so a zero tail after
- * its first append is judged (zeroTailAgainstMark) rather than taken for a lost mark.
+ * without a mark gets mark 0: a new device has one from its first open, so a blank tail after
+ * its first append is judged (blankTailAgainstMark) rather than taken for a lost mark.
  */
 export function checkJournalAgainstMark(
   mark: HighWaterMark,
@@ -126,23 +126,24 @@ export function checkJournalAgainstMark(
 }
 
 /**
- * Judges a zero tail after the journal's last good frame against the mark (docs/journal.md
- * "Recovery"): a torn write only if the mark shows no reply left for an id beyond the last
- * good one, i.e. the journal cut there is what checkJournalAgainstMark accepts anyway. With no
- * mark nothing tells a torn append from zeros over answered records: refused as damage.
+ * Judges a blank tail after the journal's last good frame (zeros or 0xff, after at most part of
+ * a frame) against the mark: a torn write only if the mark shows no reply left for an id beyond
+ * the last good one, i.e. the journal cut there is what checkJournalAgainstMark accepts anyway.
+ * With no mark nothing tells a torn append from answered records blanked: refused as damage
+ * (docs/journal.md "Recovery").
  */
-export function zeroTailAgainstMark(mark: HighWaterMark): ZeroTailJudge {
+export function blankTailAgainstMark(mark: HighWaterMark): BlankTailJudge {
   return (file, tail, lastId) => {
     const marked = mark.read();
     const have = lastId ?? 0n;
-    const zeros = `${tail.length} zero bytes after the last good frame (last id ${lastId ?? 'none'})`;
+    const blank = `${describeBlankTail(tail)} after the last good frame (last id ${lastId ?? 'none'})`;
     if (marked === undefined) {
-      throw new JournalCorruptError(file, tail.offset, `${zeros}, and no high-water mark in ${mark.where} to tell a torn append ` +
-        'from zeros over answered records: damaged, not a torn last write');
+      throw new JournalCorruptError(file, tail.offset, `${blank}, and no high-water mark in ${mark.where} to tell a torn append ` +
+        'from answered records blanked: damaged, not a torn last write');
     }
     if (marked > have) {
-      throw new JournalCorruptError(file, tail.offset, `${zeros}, but the high-water mark in ${mark.where} is id ${marked}: ` +
-        `replies up to id ${marked} were sent, so the zeros replaced answered records: damaged, not a torn last write ` +
+      throw new JournalCorruptError(file, tail.offset, `${blank}, but the high-water mark in ${mark.where} is id ${marked}: ` +
+        `replies up to id ${marked} were sent, so the tail replaced answered records: damaged, not a torn last write ` +
         `(to sign from the records before them: cut the file at this offset, then accept the rollback the mark reports)`);
     }
     return `the high-water mark in ${mark.where} is id ${marked}, so no reply was sent for anything in them`;
