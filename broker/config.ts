@@ -38,7 +38,7 @@ export const SETTINGS = {
   SPHINX_CLN_VERSION: "the version to report; default: ask the parent lightningd ($(readlink /proc/$PPID/exe) --version)",
   SPHINX_LOG_STDERR: '1: also write every log line to stderr',
   SPHINX_POLICY_WARN_ONLY: 'local signer only: comma-separated policy names to demote to logged warnings (default: none; all enforced)',
-  SPHINX_POLICY_MIN_FEERATE: `local signer only: lowest commitment feerate, sat/kw (default ${DEFAULT_POLICY.minFeeratePerKw})`,
+  SPHINX_POLICY_MIN_FEERATE: `local signer only: lowest feerate of commitments and of HTLC transactions without anchors, sat/kw (default ${DEFAULT_POLICY.minFeeratePerKw})`,
   SPHINX_POLICY_MAX_FEERATE: `local signer only: highest feerate, sat/kw (default ${DEFAULT_POLICY.maxFeeratePerKw})`,
   SPHINX_POLICY_MIN_TO_SELF_DELAY: `local signer only: shortest to_self_delay, blocks (default ${DEFAULT_POLICY.minToSelfDelay})`,
   SPHINX_POLICY_MAX_TO_SELF_DELAY: `local signer only: longest to_self_delay, blocks (default ${DEFAULT_POLICY.maxToSelfDelay})`,

@@ -25,6 +25,7 @@ import { check, enforce, type PolicyViolation } from '../policy/policy.js';
 import { commitmentChainRules } from '../policy/chain-rules.js';
 import { commitmentBalance, type CommitmentOutputs } from '../policy/close-rules.js';
 import { htlcEvents, htlcPaymentRules, seenHtlcs } from '../policy/htlc-payment-rules.js';
+import { htlcTxFeeRange } from '../policy/htlc-tx-rules.js';
 import { channelKey, clientChannel, type ChannelState, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
@@ -86,7 +87,9 @@ export const commitmentHandlers: HandlerTable = {
   },
 
   // libhsmd.c handle_sign_remote_htlc_tx: the HTLC key for their point; BOLT 3: with
-  // option_anchors SIGHASH_SINGLE|SIGHASH_ANYONECANPAY, else SIGHASH_ALL.
+  // option_anchors SIGHASH_SINGLE|SIGHASH_ANYONECANPAY, else SIGHASH_ALL. It must take
+  // BOLT 3's fee from the HTLC (policy-htlc-tx-fee-range): its output is the peer's, or
+  // ours if we punish that commitment once revoked.
   hsmd_sign_remote_htlc_tx: (ctx, state, env, m) => {
     const s = spendingTx(m.tx, false, ctx.curve);
     if (!s.ok) return badRequest(s.why);
@@ -103,7 +106,11 @@ export const commitmentHandlers: HandlerTable = {
     } catch {
       return badRequest('Failed deriving htlc pubkey');
     }
-    const violations = counterpartyHtlcRules(channelOf(state, ref)?.commitments, m.remote_per_commit_point);
+    const channel = channelOf(state, ref);
+    const violations = [
+      ...counterpartyHtlcRules(channel?.commitments, m.remote_per_commit_point),
+      ...htlcTxFeeRange(ctx.policy, channel?.setup, { tx: s.tx, input: 0, inputSat: s.amountSat, anchors: m.option_anchor_outputs }),
+    ];
     return enforce(ctx.policy, violations, () => {
       const sighash = m.option_anchor_outputs ? SIGHASH_SINGLE | SIGHASH_ANYONECANPAY : SIGHASH_ALL;
       return replyWith(encodeMessage('hsmd_sign_tx_reply', { sig: signInput0(ctx.curve, s, m.wscript, priv, sighash) }));

@@ -10,7 +10,8 @@ import { derivePrivateKey, deriveRevocationPrivateKey } from '../keys/bolt3-keys
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
 import { enforce } from '../policy/policy.js';
 import { feeRange, sweepDestinations } from '../policy/onchain-rules.js';
-import { holderHtlcOutput } from '../policy/htlc-tx-rules.js';
+import { holderHtlcOutput, htlcTxFeeRange } from '../policy/htlc-tx-rules.js';
+import { spentOutput } from '../psbt/sign.js';
 import { channelKey, type SignerState } from '../state.js';
 import type { BitcoinTx } from '../wire/tx-fields.js';
 import type { DecideContext, HandlerTable } from './context.js';
@@ -86,7 +87,8 @@ function penaltyToUs(ctx: DecideContext, peer: Uint8Array, dbid: bigint, input: 
 interface LocalHtlc { commit_num: bigint; tx: BitcoinTx; wscript: Uint8Array; option_anchor_outputs: boolean }
 /**
  * do_sign_local_htlc_tx: our own HTLC-success/timeout tx. Its output must be the one BOLT 3
- * gives it (policy-htlc-tx-holder-output): CLN signs whatever output lightningd put there.
+ * gives it (policy-htlc-tx-holder-output) and carry the HTLC less BOLT 3's fee
+ * (policy-htlc-tx-fee-range): CLN signs whatever output lightningd put there.
  */
 function localHtlcTx(ctx: DecideContext, state: SignerState, peer: Uint8Array, dbid: bigint, input: number, m: LocalHtlc): Decision {
   const parsed = readBitcoinTx(m.tx, ctx.curve);
@@ -100,11 +102,15 @@ function localHtlcTx(ctx: DecideContext, state: SignerState, peer: Uint8Array, d
   if (!priv) return badRequest('Failed deriving htlc privkey');
   if (count !== 1) return badRequest('bad txinput count');
   const channel = state.channels.get(channelKey({ peer, dbid }));
-  const violations = holderHtlcOutput(ctx.curve, channel, {
-    tx: parsed.tx, input, anchors: m.option_anchor_outputs, perCommitmentPoint: point, delayedPaymentBasepoint: ch.basepoints.delayed_payment,
-  });
+  const anchors = m.option_anchor_outputs;
+  const violations = [
+    ...holderHtlcOutput(ctx.curve, channel, {
+      tx: parsed.tx, input, anchors, perCommitmentPoint: point, delayedPaymentBasepoint: ch.basepoints.delayed_payment,
+    }),
+    ...htlcTxFeeRange(ctx.policy, channel?.setup, { tx: parsed.tx, input, inputSat: spentOutput(parsed.psbt, input)?.amountSat, anchors }),
+  ];
   return enforce(ctx.policy, violations, () => {
-    const reply = signInputReply(ctx.curve, parsed, input, m.wscript, priv, htlcSighash(m.option_anchor_outputs));
+    const reply = signInputReply(ctx.curve, parsed, input, m.wscript, priv, htlcSighash(anchors));
     return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
   });
 }

@@ -9,7 +9,8 @@
  *   29 with the recorded 21's tx, funding key and input 0 must give the recorded 21 reply
  *   (both are sign_tx_input over the 2-of-2 with the funding key, SIGHASH_ALL).
  * - 12/142, 13/143, 16/146 reuse the recorded sweep tx (one input, amount in its PSBT; for
- *   16/146 its output made the HTLC transaction's, policy-htlc-tx-holder-output); their
+ *   16/146 its output made the HTLC transaction's, policy-htlc-tx-holder-output, carrying the
+ *   whole amount spent as on this zero-fee anchors channel, policy-htlc-tx-fee-range); their
  *   signature must verify over the BIP 143 sighash under the key BOLT 3 gives from the
  *   basepoints CLN itself sent (recorded get_channel_basepoints reply) and the per-commitment
  *   point CLN sent (recorded get_per_commitment_point reply), with CLN's sighash byte and low R;
@@ -143,8 +144,12 @@ for (const name of ['session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
     Buffer.from(simpleKey(basepoints.delayed_payment, ourPoint)), bitcoin.opcodes.OP_ENDIF!, bitcoin.opcodes.OP_CHECKSIG!,
   ]);
   const htlcOutput = new Uint8Array(bitcoin.payments.p2wsh({ redeem: { output: toLocal } }).output!);
-  // The sweep template with its one output paying that script: an HTLC transaction's shape.
-  const htlcTx = editedTx(template.tx, (t) => void (t.outputs[0]!.scriptPubKey = htlcOutput));
+  // The sweep template with its one output paying that script and the whole amount it spends:
+  // an HTLC transaction's shape on this channel, whose channel_type (bits 12 static_remotekey
+  // and 22 option_anchors_zero_fee_htlc_tx, BOLT 9) makes BOLT 3's HTLC transaction fee 0.
+  assert.equal(toHex(setup.channel_type), '401000');
+  const spentSat = spentOutput(parsePsbt(template.tx.psbt, curve), 0)!.amountSat;
+  const htlcTx = editedTx(template.tx, (t) => void (t.outputs[0] = { amountSat: spentSat, scriptPubKey: htlcOutput }));
 
   test(`${name}: sign_any_delayed_payment_to_us (142) and plain (12): delayed key of our point n, SIGHASH_ALL`, () => {
     const fields = { commit_num: n, tx: template.tx, wscript };
@@ -196,6 +201,19 @@ for (const name of ['session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
       assert.equal(d.reply.kind, anchors ? 'frame' : 'bad-request', JSON.stringify(d.reply));
       // A channel without setup_channel (the peer's basepoint and delay unknown): skipped, signed as CLN's hsmd does.
       const unknown = session.send(MASTER_PEER, 0n, MASTER_PERMISSIONS, encodeMessage('hsmd_sign_any_local_htlc_tx', { commit_num: n, tx: template.tx, wscript, option_anchor_outputs: anchors, input: 0, peerid: peer, channel_dbid: dbid + 1n }));
+      assert.equal(unknown.reply.kind, 'frame');
+    });
+
+    test(`${name}: policy-htlc-tx-fee-range, anchors=${anchors}: our HTLC tx paying 1 sat less than the HTLC (a fee on a zero-fee channel) is refused`, () => {
+      const short = editedTx(htlcTx, (t) => void (t.outputs[0]!.amountSat = spentSat - 1n));
+      const fields = { commit_num: n, tx: short, wscript, option_anchor_outputs: anchors };
+      const any = session.send(MASTER_PEER, 0n, MASTER_PERMISSIONS, encodeMessage('hsmd_sign_any_local_htlc_tx', { ...fields, input: 0, peerid: peer, channel_dbid: dbid }));
+      assert.equal(any.reply.kind, 'bad-request');
+      assert.match((any.reply as { description: string }).description,
+        new RegExp(`^policy-htlc-tx-fee-range: .* takes 1 sat of fee from the ${spentSat} sat HTLC .*: an option_anchors HTLC transaction pays no fee$`));
+      assert.deepEqual(session.send(peer, dbid, onchaind, encodeMessage('hsmd_sign_local_htlc_tx', fields)).reply, any.reply);
+      // Without setup_channel the channel_type is unknown: skipped, signed as CLN's hsmd does.
+      const unknown = session.send(MASTER_PEER, 0n, MASTER_PERMISSIONS, encodeMessage('hsmd_sign_any_local_htlc_tx', { ...fields, input: 0, peerid: peer, channel_dbid: dbid + 1n }));
       assert.equal(unknown.reply.kind, 'frame');
     });
   }

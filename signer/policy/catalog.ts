@@ -29,6 +29,7 @@ export const POLICIES = {
   // On chain (policy/onchain-rules.ts, policy/htlc-tx-rules.ts)
   'policy-sweep-destination': 'sweeps to us pay only our wallet or the allowlist',
   'policy-htlc-tx-holder-output': "an HTLC transaction of our commitment pays its BOLT 3 output (our delayed key after the peer's to_self_delay, or the peer's revocation key)",
+  'policy-htlc-tx-fee-range': "an HTLC transaction we sign (ours or the peer's) takes BOLT 3's fee from the HTLC for a feerate within [minFeeratePerKw, maxFeeratePerKw], none with option_anchors",
   'policy-onchain-fee-range': 'on-chain transactions: inputs cover outputs, feerate at most maxFeeratePerKw',
   // Chain (policy/chain-rules.ts): skipped while the device has no chain view
   'policy-htlc-cltv-range': 'HTLC expiries within [tip − htlcExpiredGraceBlocks, tip + maxHtlcCltvDelta] of the chain tip',

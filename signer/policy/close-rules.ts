@@ -19,6 +19,7 @@
  *   the channel's latest commitments (no history).
  */
 import { equal } from '../bytes.js';
+import { hasFeaturePair, STATIC_REMOTEKEY } from '../bolt3/channel-type.js';
 import { p2wpkh, p2wsh, toRemoteAnchorsScript } from '../bolt3/scripts.js';
 import type { TxOutput } from '../bolt3/tx.js';
 import type { ChannelSetUp } from '../events.js';
@@ -101,18 +102,6 @@ function closeValue(c: CommitmentState | undefined, toUsSat: bigint, feeSat: big
     `in the latest commitments (holder ${c?.holderValidated?.n ?? '-'}, counterparty ${c?.counterpartySigned?.n ?? '-'})`,
   );
 }
-
-/** BOLT 9 feature bit `bit` (or its pair) in a big-endian feature field such as channel_type. */
-function hasFeaturePair(features: Uint8Array, bit: number): boolean {
-  const at = (b: number): boolean => {
-    const byte = features[features.length - 1 - (b >> 3)];
-    return byte !== undefined && (byte & (1 << (b & 7))) !== 0;
-  };
-  return at(bit) || at(bit + 1);
-}
-
-/** option_static_remotekey (BOLT 9 bits 12/13): to_remote pays the payment basepoint itself. */
-const STATIC_REMOTEKEY = 12;
 
 export interface CommitmentOutputs {
   readonly side: 'holder' | 'counterparty';
