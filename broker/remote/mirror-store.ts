@@ -7,8 +7,9 @@
  * each entry continues the stored chain (counter + 1, previous MAC equal); restore checks
  * the MACs.
  *
- * `acceptEntries` is the pure decision per message; `MirrorDb` (log/broker-log/mirror-db.ts) its
- * LevelDB; `attachMirror` the MQTT glue on the broker's client.
+ * `acceptEntries` is the pure decision per message; `RefusalLog` what of it is logged;
+ * `MirrorDb` (log/broker-log/mirror-db.ts) its LevelDB; `attachMirror` the MQTT glue on the
+ * broker's client.
  */
 import { equal } from '../../signer/bytes.js';
 import { parseTopic, topic, TOPIC_ROOT } from '../../signer/remote/topics.js';
@@ -86,6 +87,39 @@ export function acceptMessages(tip: ChainPosition | undefined, messages: readonl
   return { store, pruneBelow, reset, ack: { counter: at?.counter ?? 0n, gap }, notes };
 }
 
+/** After a device's refused message is logged, its next refusals are counted, not logged, for this long. */
+export const REFUSAL_LOG_MS = 10 * 60_000;
+
+/**
+ * What the broker logs of the mirror's decisions (docs/journal.md "Mirror"). A device whose
+ * entries keep being refused (another device with its seed wrote another chain) sends them
+ * again and again: per device the first refusal is logged, then at most one per
+ * REFUSAL_LOG_MS with how many were not, and a count of the unlogged ones once its chain
+ * continues. A refusal beside a new chain's start is logged in full. Pure: the caller gives the time.
+ */
+export class RefusalLog {
+  readonly #devices = new Map<string, { loggedAt: number; unlogged: number }>();
+
+  /** The lines to log for one stored batch of `device`'s messages, decided at `now`. */
+  lines(device: string, a: Acceptance, now: number): string[] {
+    if (!a.ack.gap) {
+      const seen = a.store.length > 0 ? this.#devices.get(device) : undefined;
+      if (seen) this.#devices.delete(device);
+      const unlogged = seen?.unlogged ? [`${seen.unlogged} more refused messages were not logged before the chain continued`] : [];
+      return [...a.notes, ...unlogged];
+    }
+    const refusal = [...a.notes, `entries after ${a.ack.counter} do not follow the stored chain; asking for them again`].join('; ');
+    const seen = this.#devices.get(device);
+    if (!a.reset && seen && now - seen.loggedAt < REFUSAL_LOG_MS) {
+      seen.unlogged++;
+      return [];
+    }
+    this.#devices.set(device, { loggedAt: now, unlogged: 0 });
+    const since = seen?.unlogged ? ` (and ${seen.unlogged} more in the last ${Math.round((now - seen.loggedAt) / 1000)} s, not logged)` : '';
+    return [refusal + since];
+  }
+}
+
 /** How long the broker gathers `journal` messages before storing them (off the reply path). */
 export const GATHER_MS = 50;
 /** After the gather, the longest the store waits for the broker log's next batch to be durable. */
@@ -106,8 +140,9 @@ export interface MirrorAttachment {
  * meet on the disk (docs/journal.md "Mirror"). The largest answered request id is followed live from the
  * broker log (a reply is logged only after the device journaled it).
  */
-export async function attachMirror(options: { mqtt: BrokerMqtt; brokerLog: BrokerLog; dir: string; log: ServerLog }): Promise<MirrorAttachment> {
-  const { mqtt, brokerLog, log } = options;
+export async function attachMirror(options: { mqtt: BrokerMqtt; brokerLog: BrokerLog; dir: string; log: ServerLog; now?: () => number }): Promise<MirrorAttachment> {
+  const { mqtt, brokerLog, log, now = Date.now } = options;
+  const refusals = new RefusalLog();
   const store = await MirrorDb.open(options.dir);
   let repliedUpTo = 0n;
   /** Drains waiting for the broker log's next durable batch (its records reach the subscription below). */
@@ -149,9 +184,8 @@ export async function attachMirror(options: { mqtt: BrokerMqtt; brokerLog: Broke
       }
     });
     const accepted = acceptMessages(await store.tip(device), messages);
-    for (const note of accepted.notes) log('unusual', `mirror of ${device}: ${note}`);
     await store.apply(device, accepted, brokerLogBatchDone);
-    if (accepted.ack.gap) log('unusual', `mirror of ${device}: entries after ${accepted.ack.counter} do not follow the stored chain; asking for them again`);
+    for (const line of refusals.lines(device, accepted, now())) log('unusual', `mirror of ${device}: ${line}`);
     // Not awaited: the next write need not wait for this PUBACK (acks are cumulative, in order).
     send(device, 'journal-ack', encodeAck(accepted.ack)).catch((e: Error) => log('unusual', `mirror of ${device}: acknowledgement not sent (${e.message}); the device sends again`));
   };

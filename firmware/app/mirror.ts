@@ -2,7 +2,8 @@
  * The device's journal mirror (docs/journal.md "Mirror"): every record the journal makes
  * durable, and every snapshot, becomes a MAC-chained entry (log/mirror/entry.ts) sent to the
  * broker on `journal`, kept until the broker acknowledges it on `journal-ack` and sent again
- * on every (re)connect, after a `gap` answer, and when no acknowledgement came for a while.
+ * on every (re)connect, after a `gap` answer (later and later while the broker keeps refusing
+ * them: mirror-backoff.ts), and when no acknowledgement came for a while.
  * The core tells it about records after their sync; their entries are made and published
  * at once, before the replies leave on the same connection, so the broker never holds a reply
  * whose record a restore cannot get (only an HMAC per record is added to the reply path).
@@ -21,9 +22,10 @@ import { type ChainPosition, GENESIS, makeEntry, type MirrorEntry, positionAfter
 import { chunkEntries, decodeAck, encodeJournal } from '../../log/mirror/messages.js';
 import type { JournalObserver } from '../../core/journal-observer.js';
 import type { Clock, TimerHandle } from './ports.js';
+import { gapStep, type GapStreak, stuckLine } from './mirror-backoff.js';
 
 export const MIRROR_ANCHOR_FILES = ['mirror-a', 'mirror-b'] as const;
-/** Unacknowledged entries are sent again after this long without an acknowledgement. */
+/** Unacknowledged entries are sent again after this long without an acknowledgement (not while a gap wait stands in for it). */
 export const MIRROR_RESEND_MS = 5000;
 
 /** Where a snapshot's entry stands in the chain: its counter and the MAC before it. */
@@ -85,6 +87,9 @@ export class JournalMirror implements JournalObserver {
   #online = false;
   #waiters: (() => void)[] = [];
   #resendTimer: TimerHandle | undefined;
+  /** The gap answers since the last acknowledgement that advanced, and the wait before resending after them. */
+  #gapStreak: GapStreak | undefined;
+  #gapTimer: TimerHandle | undefined;
   /** The anchor file holding the current snapshot's anchor (the next one goes to the other). */
   #anchorFile = 1;
   readonly #anchorFiles: [FilePort, FilePort];
@@ -157,8 +162,8 @@ export class JournalMirror implements JournalObserver {
 
   disconnected(): void {
     this.#online = false;
-    if (this.#resendTimer) this.options.clock.cancel(this.#resendTimer);
-    this.#resendTimer = undefined;
+    this.#cancelResend();
+    this.#cancelGapWait();
   }
 
   /** A `journal-ack` payload. */
@@ -175,17 +180,23 @@ export class JournalMirror implements JournalObserver {
     if (ack.counter > this.#position.counter) {
       log('unusual', `mirror: the broker holds entries up to ${ack.counter}, this device only made ${this.#position.counter} (another device with this seed?)`);
     }
-    if (ack.counter > this.#acked) {
+    const advanced = ack.counter > this.#acked;
+    if (advanced) {
       this.#acked = ack.counter;
       const keep = this.#outbox.findIndex((e) => e.counter > ack.counter);
       const done = keep === -1 ? this.#outbox : this.#outbox.slice(0, keep);
       this.#lastAcked = done.at(-1) ?? this.#lastAcked;
       this.#outbox = keep === -1 ? [] : this.#outbox.slice(keep);
+      this.#gapStreak = undefined;
+      if (this.#gapTimer) {
+        this.#cancelGapWait();
+        if (!this.#resendTimer) this.#armResend(); // the wait stood in for it; what is in flight may still be lost
+      }
     }
-    if (ack.gap) this.#gap(ack.counter);
+    if (ack.gap) this.#gap(ack.counter, advanced);
     if (this.#outbox.length === 0) {
-      if (this.#resendTimer) this.options.clock.cancel(this.#resendTimer);
-      this.#resendTimer = undefined;
+      this.#cancelResend();
+      this.#cancelGapWait();
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const w of waiters) w();
@@ -206,12 +217,30 @@ export class JournalMirror implements JournalObserver {
   }
 
   /**
-   * The broker's chain ends at `counter` and what it got next did not continue it. If this
-   * device still holds the entries after `counter`, they go again; if not (the broker lost its
-   * mirror, or entries it never stored were acknowledged), only a snapshot entry can follow
-   * the gap: the newest one held goes, or the core is asked for one now.
+   * The broker's chain ends at `counter` and what it got next did not continue it: send again,
+   * at once or, if the broker refused the same again with nothing acknowledged, after a wait
+   * (mirror-backoff.ts; docs/journal.md "Mirror"). Entries made meanwhile still go at once.
    */
-  #gap(counter: bigint): void {
+  #gap(counter: bigint, advanced: boolean): void {
+    const { clock, log } = this.options;
+    const step = gapStep(this.#gapStreak, counter, advanced, this.#gapTimer !== undefined, clock.now());
+    if (step === undefined) return;
+    this.#gapStreak = step.streak;
+    if (step.waitMs === 0) return this.#resendAfterGap(counter);
+    if (step.report) log('broken', stuckLine(step, clock.now()));
+    this.#cancelResend(); // the wait's resend stands in for it
+    this.#gapTimer = clock.after(step.waitMs, () => {
+      this.#gapTimer = undefined;
+      if (this.#online) this.#resendAfterGap(counter);
+    });
+  }
+
+  /**
+   * If this device still holds the entries after `counter`, they go again; if not (the broker
+   * lost its mirror, or entries it never stored were acknowledged), only a snapshot entry can
+   * follow the gap: the newest one held goes, or the core is asked for one now.
+   */
+  #resendAfterGap(counter: bigint): void {
     const held = this.#outbox[0]?.counter ?? this.#position.counter + 1n;
     let from = counter;
     if (held > counter + 1n && this.#outbox[0]?.kind !== 'snapshot') {
@@ -249,7 +278,8 @@ export class JournalMirror implements JournalObserver {
 
   #armResend(): void {
     const { clock } = this.options;
-    if (this.#resendTimer) clock.cancel(this.#resendTimer);
+    this.#cancelResend();
+    if (this.#gapTimer) return; // the wait after a refused resend ends in a resend of its own
     this.#resendTimer = clock.after(MIRROR_RESEND_MS, () => {
       this.#resendTimer = undefined;
       if (this.#outbox.length === 0 || !this.#online) return;
@@ -257,6 +287,16 @@ export class JournalMirror implements JournalObserver {
       this.#sentUpTo = this.#acked;
       this.flush();
     });
+  }
+
+  #cancelResend(): void {
+    if (this.#resendTimer) this.options.clock.cancel(this.#resendTimer);
+    this.#resendTimer = undefined;
+  }
+
+  #cancelGapWait(): void {
+    if (this.#gapTimer) this.options.clock.cancel(this.#gapTimer);
+    this.#gapTimer = undefined;
   }
 
   #materialize(): void {
