@@ -1,6 +1,7 @@
 /**
  * BOLT 3 witness scripts (funding, to_local, to_remote, anchors, offered/received HTLCs,
- * second-stage HTLC outputs) and the segwit v0 scriptPubKeys that commit to them.
+ * second-stage HTLC outputs) and the segwit v0 scriptPubKeys that commit to them; an HTLC
+ * output script read back (readHtlcScript: its kind, payment hash and expiry, keys aside).
  *
  * Numbers are pushed as CLN's bitcoin/script.c add_number does: OP_0, OP_1..OP_16, else the
  * minimal little-endian signed encoding (so 144 is `02 9000`, 500 is `02 f401`).
@@ -117,39 +118,130 @@ export interface HtlcScriptKeys {
   remoteHtlcPubkey: Uint8Array;
 }
 
-/** BOLT 3 Offered HTLC Outputs (the `1 OP_CHECKSEQUENCEVERIFY OP_DROP` only with option_anchors). */
-export function offeredHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, anchors: boolean): Uint8Array {
-  return script([
-    OP_DUP, OP_HASH160, hash160(keys.revocationPubkey), OP_EQUAL,
-    OP_IF,
-      OP_CHECKSIG,
+/**
+ * The two HTLC output scripts of BOLT 3 ("Offered HTLC Outputs", "Received HTLC Outputs"), as
+ * templates: the builders below fill the named slots, `readHtlcScript` reads them back. Both
+ * share the revocation branch and the test of the witness item's size (32 bytes: a preimage).
+ */
+type Slot = Item | 'revocationHash' | 'remoteKey' | 'localKey' | 'paymentHash160' | 'cltv';
+
+const HTLC_HEAD: readonly Slot[] = [
+  OP_DUP, OP_HASH160, 'revocationHash', OP_EQUAL,
+  OP_IF,
+    OP_CHECKSIG,
+  OP_ELSE,
+    'remoteKey', OP_SWAP, OP_SIZE, num(32), OP_EQUAL,
+];
+/** Offered: the remote key with the preimage, else the 2-of-2 (the HTLC-timeout transaction, no CLTV here). */
+const OFFERED_BODY: readonly Slot[] = [
+    OP_NOTIF,
+      OP_DROP, num(2), OP_SWAP, 'localKey', num(2), OP_CHECKMULTISIG,
     OP_ELSE,
-      keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, num(32), OP_EQUAL,
-      OP_NOTIF,
-        OP_DROP, num(2), OP_SWAP, keys.localHtlcPubkey, num(2), OP_CHECKMULTISIG,
-      OP_ELSE,
-        OP_HASH160, ripemd160(paymentHash), OP_EQUALVERIFY, OP_CHECKSIG,
-      OP_ENDIF,
-      ...(anchors ? [num(1), OP_CHECKSEQUENCEVERIFY, OP_DROP] : []),
+      OP_HASH160, 'paymentHash160', OP_EQUALVERIFY, OP_CHECKSIG,
     OP_ENDIF,
-  ]);
+];
+/** Received: the 2-of-2 with the preimage (the HTLC-success transaction), else the remote key after cltv_expiry. */
+const RECEIVED_BODY: readonly Slot[] = [
+    OP_IF,
+      OP_HASH160, 'paymentHash160', OP_EQUALVERIFY,
+      num(2), OP_SWAP, 'localKey', num(2), OP_CHECKMULTISIG,
+    OP_ELSE,
+      OP_DROP, 'cltv', OP_CHECKLOCKTIMEVERIFY, OP_DROP, OP_CHECKSIG,
+    OP_ENDIF,
+];
+/** option_anchors: `1 OP_CHECKSEQUENCEVERIFY OP_DROP` before the last OP_ENDIF. */
+const ANCHORS_DELAY: readonly Slot[] = [num(1), OP_CHECKSEQUENCEVERIFY, OP_DROP];
+
+const htlcTemplate = (offered: boolean, anchors: boolean): Slot[] =>
+  [...HTLC_HEAD, ...(offered ? OFFERED_BODY : RECEIVED_BODY), ...(anchors ? ANCHORS_DELAY : []), OP_ENDIF];
+
+function htlcScript(offered: boolean, keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean): Uint8Array {
+  const values = {
+    revocationHash: hash160(keys.revocationPubkey),
+    remoteKey: keys.remoteHtlcPubkey,
+    localKey: keys.localHtlcPubkey,
+    paymentHash160: ripemd160(paymentHash),
+  };
+  return script(htlcTemplate(offered, anchors).map((slot) => (slot === 'cltv' ? num(cltvExpiry) : typeof slot === 'string' ? values[slot] : slot)));
 }
 
+/** BOLT 3 Offered HTLC Outputs (the `1 OP_CHECKSEQUENCEVERIFY OP_DROP` only with option_anchors). */
+export const offeredHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, anchors: boolean): Uint8Array =>
+  htlcScript(true, keys, paymentHash, 0, anchors);
+
 /** BOLT 3 Received HTLC Outputs (the `1 OP_CHECKSEQUENCEVERIFY OP_DROP` only with option_anchors). */
-export function receivedHtlcScript(keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean): Uint8Array {
-  return script([
-    OP_DUP, OP_HASH160, hash160(keys.revocationPubkey), OP_EQUAL,
-    OP_IF,
-      OP_CHECKSIG,
-    OP_ELSE,
-      keys.remoteHtlcPubkey, OP_SWAP, OP_SIZE, num(32), OP_EQUAL,
-      OP_IF,
-        OP_HASH160, ripemd160(paymentHash), OP_EQUALVERIFY,
-        num(2), OP_SWAP, keys.localHtlcPubkey, num(2), OP_CHECKMULTISIG,
-      OP_ELSE,
-        OP_DROP, num(cltvExpiry), OP_CHECKLOCKTIMEVERIFY, OP_DROP, OP_CHECKSIG,
-      OP_ENDIF,
-      ...(anchors ? [num(1), OP_CHECKSEQUENCEVERIFY, OP_DROP] : []),
-    OP_ENDIF,
-  ]);
+export const receivedHtlcScript = (keys: HtlcScriptKeys, paymentHash: Uint8Array, cltvExpiry: number, anchors: boolean): Uint8Array =>
+  htlcScript(false, keys, paymentHash, cltvExpiry, anchors);
+
+/** What an HTLC output's witness script fixes, its keys aside. */
+export interface HtlcScriptTerms {
+  /** Offered by the commitment's owner (its second stage is HTLC-timeout), else received (HTLC-success). */
+  readonly offered: boolean;
+  /** RIPEMD160 of the payment hash. */
+  readonly paymentHash160: Uint8Array;
+  /** A received HTLC's cltv_expiry; an offered HTLC's script has none (it is the HTLC-timeout's locktime). */
+  readonly cltvExpiry: number | undefined;
+  readonly anchors: boolean;
+}
+
+/** The script's items (opcodes and direct pushes), or undefined if it is cut short or uses OP_PUSHDATA (no BOLT 3 script does). */
+function scriptItems(s: Uint8Array): Item[] | undefined {
+  const out: Item[] = [];
+  for (let p = 0; p < s.length; ) {
+    const op = s[p++]!;
+    if (op >= 1 && op <= 75) {
+      if (p + op > s.length) return undefined;
+      out.push(s.subarray(p, p + op));
+      p += op;
+    } else if (op >= 0x4c && op <= 0x4e) {
+      return undefined;
+    } else {
+      out.push(op);
+    }
+  }
+  return out;
+}
+
+const sameItem = (a: Item, b: Item): boolean =>
+  typeof a === 'number' || typeof b === 'number' ? a === b : a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The number `add_number` pushes as `item`, or undefined if it pushes none that way (cltv_expiry is a u32). */
+function numberOf(item: Item): number | undefined {
+  let n: number;
+  if (typeof item === 'number') n = item === OP_0 ? 0 : item >= 0x51 && item <= 0x60 ? item - 0x50 : -1;
+  else n = item.length > 5 ? -1 : item.reduceRight((v, b) => v * 256 + b, 0);
+  return n >= 0 && n <= 0xffffffff && sameItem(num(n), item) ? n : undefined;
+}
+
+/** The terms of `items` if they follow `template` (keys: any 33-byte push, the revocation hash any 20 bytes), else undefined. */
+function readTemplate(items: readonly Item[], template: readonly Slot[]): { paymentHash160: Uint8Array; cltvExpiry: number | undefined } | undefined {
+  if (items.length !== template.length) return undefined;
+  let paymentHash160: Uint8Array | undefined;
+  let cltvExpiry: number | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const [got, want] = [items[i]!, template[i]!];
+    const push = typeof got === 'number' ? undefined : got;
+    if (want === 'cltv') cltvExpiry = numberOf(got);
+    else if (want === 'paymentHash160') paymentHash160 = push?.length === 20 ? push : undefined;
+    const ok = want === 'cltv' ? cltvExpiry !== undefined
+      : want === 'paymentHash160' ? paymentHash160 !== undefined
+        : want === 'revocationHash' ? push?.length === 20
+          : want === 'remoteKey' || want === 'localKey' ? push?.length === 33
+            : sameItem(got, want);
+    if (!ok) return undefined;
+  }
+  return paymentHash160 && { paymentHash160: Uint8Array.from(paymentHash160), cltvExpiry };
+}
+
+/** The terms of a BOLT 3 HTLC output script (offered or received, with or without anchors), or undefined if `witnessScript` is none. */
+export function readHtlcScript(witnessScript: Uint8Array): HtlcScriptTerms | undefined {
+  const items = scriptItems(witnessScript);
+  if (items === undefined) return undefined;
+  for (const offered of [true, false]) {
+    for (const anchors of [true, false]) {
+      const terms = readTemplate(items, htlcTemplate(offered, anchors));
+      if (terms) return { offered, anchors, ...terms };
+    }
+  }
+  return undefined;
 }
