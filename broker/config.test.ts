@@ -71,7 +71,7 @@ test('unknown keys: refused in sphinx.conf (naming the line), a warning in the e
 
 test('no settings: the local default policy, everything enforced but the device-only rules (off: CLN checks neither)', () => {
   withConf(undefined, (dir) => assert.deepEqual(policyOf(loadSettings({}, dir)), LOCAL_POLICY));
-  assert.deepEqual([...LOCAL_POLICY.off], ['policy-onchain-destination', 'policy-onchain-sighash-all', 'policy-holder-shutdown-script', 'policy-mutual-value-matches-commitment', 'policy-payment-velocity', 'policy-htlc-payment-approved', 'policy-commitment-holder-validated']);
+  assert.deepEqual([...LOCAL_POLICY.off], ['policy-onchain-destination', 'policy-onchain-sighash-all', 'policy-holder-shutdown-script', 'policy-mutual-value-matches-commitment', 'policy-payment-velocity', 'policy-htlc-payment-approved', 'policy-commitment-holder-validated', 'policy-htlc-tx-locktime']);
   assert.deepEqual(LOCAL_POLICY, { ...DEFAULT_POLICY, off: LOCAL_POLICY.off });
 });
 

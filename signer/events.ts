@@ -147,9 +147,11 @@ export interface SeenHtlc {
 
 /**
  * The HTLCs of a commitment we validated (`holder`) or signed (`counterparty`), journaled
- * while policy-htlc-payment-approved is on (policy/htlc-payment-rules.ts): the next
- * commitment's new HTLCs are those not in the latest ones, and forwards are matched against
- * HTLCs offered to us on other channels (htlc-ledger.ts).
+ * while policy-htlc-payment-approved or policy-htlc-tx-locktime is on
+ * (policy/htlc-payment-rules.ts; an empty list when neither is, dropping a list kept): the
+ * next commitment's new HTLCs are those not in the latest ones, forwards are matched against
+ * HTLCs offered to us on other channels (htlc-ledger.ts), and HTLC transactions against their
+ * commitment's HTLCs (policy/htlc-locktime-rules.ts).
  */
 export interface CommitmentHtlcsRecorded {
   readonly kind: 'CommitmentHtlcsRecorded';

@@ -26,6 +26,7 @@ import { commitmentChainRules } from '../policy/chain-rules.js';
 import { commitmentBalance, type CommitmentOutputs } from '../policy/close-rules.js';
 import { htlcEvents, htlcPaymentRules, seenHtlcs } from '../policy/htlc-payment-rules.js';
 import { htlcTxFeeRange } from '../policy/htlc-tx-rules.js';
+import { htlcTxLocktime } from '../policy/htlc-locktime-rules.js';
 import { channelKey, clientChannel, type ChannelState, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
@@ -89,7 +90,8 @@ export const commitmentHandlers: HandlerTable = {
   // libhsmd.c handle_sign_remote_htlc_tx: the HTLC key for their point; BOLT 3: with
   // option_anchors SIGHASH_SINGLE|SIGHASH_ANYONECANPAY, else SIGHASH_ALL. It must take
   // BOLT 3's fee from the HTLC (policy-htlc-tx-fee-range): its output is the peer's, or
-  // ours if we punish that commitment once revoked.
+  // ours if we punish that commitment once revoked. Its locktime is that of an HTLC of the
+  // peer's latest commitment (policy-htlc-tx-locktime): the peer's HTLC-timeout is ours to hold back.
   hsmd_sign_remote_htlc_tx: (ctx, state, env, m) => {
     const s = spendingTx(m.tx, false, ctx.curve);
     if (!s.ok) return badRequest(s.why);
@@ -110,6 +112,7 @@ export const commitmentHandlers: HandlerTable = {
     const violations = [
       ...counterpartyHtlcRules(channel?.commitments, m.remote_per_commit_point),
       ...htlcTxFeeRange(ctx.policy, channel?.setup, { tx: s.tx, input: 0, inputSat: s.amountSat, anchors: m.option_anchor_outputs }),
+      ...htlcTxLocktime(ctx.policy, channel, { owner: 'counterparty', point: m.remote_per_commit_point }, { tx: s.tx, inputSat: s.amountSat, witnessScript: m.wscript }),
     ];
     return enforce(ctx.policy, violations, () => {
       const sighash = m.option_anchor_outputs ? SIGHASH_SINGLE | SIGHASH_ANYONECANPAY : SIGHASH_ALL;

@@ -11,6 +11,7 @@ import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sigh
 import { enforce } from '../policy/policy.js';
 import { feeRange, sweepDestinations } from '../policy/onchain-rules.js';
 import { holderHtlcOutput, htlcTxFeeRange } from '../policy/htlc-tx-rules.js';
+import { htlcTxLocktime } from '../policy/htlc-locktime-rules.js';
 import { spentOutput } from '../psbt/sign.js';
 import { channelKey, type SignerState } from '../state.js';
 import type { BitcoinTx } from '../wire/tx-fields.js';
@@ -88,7 +89,8 @@ interface LocalHtlc { commit_num: bigint; tx: BitcoinTx; wscript: Uint8Array; op
 /**
  * do_sign_local_htlc_tx: our own HTLC-success/timeout tx. Its output must be the one BOLT 3
  * gives it (policy-htlc-tx-holder-output) and carry the HTLC less BOLT 3's fee
- * (policy-htlc-tx-fee-range): CLN signs whatever output lightningd put there.
+ * (policy-htlc-tx-fee-range), its locktime that of an HTLC of our latest commitment
+ * (policy-htlc-tx-locktime): CLN signs whatever lightningd put there.
  */
 function localHtlcTx(ctx: DecideContext, state: SignerState, peer: Uint8Array, dbid: bigint, input: number, m: LocalHtlc): Decision {
   const parsed = readBitcoinTx(m.tx, ctx.curve);
@@ -103,11 +105,13 @@ function localHtlcTx(ctx: DecideContext, state: SignerState, peer: Uint8Array, d
   if (count !== 1) return badRequest('bad txinput count');
   const channel = state.channels.get(channelKey({ peer, dbid }));
   const anchors = m.option_anchor_outputs;
+  const inputSat = spentOutput(parsed.psbt, input)?.amountSat;
   const violations = [
     ...holderHtlcOutput(ctx.curve, channel, {
       tx: parsed.tx, input, anchors, perCommitmentPoint: point, delayedPaymentBasepoint: ch.basepoints.delayed_payment,
     }),
-    ...htlcTxFeeRange(ctx.policy, channel?.setup, { tx: parsed.tx, input, inputSat: spentOutput(parsed.psbt, input)?.amountSat, anchors }),
+    ...htlcTxFeeRange(ctx.policy, channel?.setup, { tx: parsed.tx, input, inputSat, anchors }),
+    ...htlcTxLocktime(ctx.policy, channel, { owner: 'holder', commitNum: m.commit_num }, { tx: parsed.tx, inputSat, witnessScript: m.wscript }),
   ];
   return enforce(ctx.policy, violations, () => {
     const reply = signInputReply(ctx.curve, parsed, input, m.wscript, priv, htlcSighash(anchors));

@@ -26,10 +26,11 @@ export const POLICIES = {
   'policy-holder-shutdown-script': "our upfront shutdown script is our wallet's (its wallet index re-derived) or allowlisted",
   'policy-mutual-destination-allowlisted': 'mutual closes pay only our wallet, the allowlist and the counterparty',
   'policy-mutual-value-matches-commitment': 'a mutual close pays us at least our balance in the latest commitments, less its fee',
-  // On chain (policy/onchain-rules.ts, policy/htlc-tx-rules.ts)
+  // On chain (policy/onchain-rules.ts, policy/htlc-tx-rules.ts, policy/htlc-locktime-rules.ts)
   'policy-sweep-destination': 'sweeps to us pay only our wallet or the allowlist',
   'policy-htlc-tx-holder-output': "an HTLC transaction of our commitment pays its BOLT 3 output (our delayed key after the peer's to_self_delay, or the peer's revocation key)",
   'policy-htlc-tx-fee-range': "an HTLC transaction we sign (ours or the peer's) takes BOLT 3's fee from the HTLC for a feerate within [minFeeratePerKw, maxFeeratePerKw], none with option_anchors",
+  'policy-htlc-tx-locktime': "an HTLC transaction we sign (ours or the peer's) has BOLT 3's locktime (HTLC-success 0, HTLC-timeout the cltv_expiry) for an HTLC of the latest commitment of that side, with the input's amount and payment hash",
   'policy-onchain-fee-range': 'on-chain transactions: inputs cover outputs, feerate at most maxFeeratePerKw',
   // Chain (policy/chain-rules.ts): skipped while the device has no chain view
   'policy-htlc-cltv-range': 'HTLC expiries within [tip − htlcExpiredGraceBlocks, tip + maxHtlcCltvDelta] of the chain tip',

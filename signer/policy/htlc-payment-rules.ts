@@ -12,6 +12,11 @@
  * New: not in the channel's latest holder or counterparty commitment (CommitmentHtlcsRecorded).
  * With policy-payment-velocity off every preapproval passes and nothing is authorized, so
  * there is no limit to bind: this rule is skipped too.
+ *
+ * The commitments' HTLCs are recorded while this rule is checked or policy-htlc-tx-locktime
+ * (htlc-locktime-rules.ts) is on. While neither is, a side's list would go stale: the first
+ * commitment then drops it (an empty list), so a list is always that of the side's latest
+ * commitment, or empty.
  */
 import { toHex } from '../bytes.js';
 import type { ChannelRef, SeenHtlc, SignerEvent } from '../events.js';
@@ -66,9 +71,12 @@ export function htlcPaymentRules(policy: PolicyConfig, state: SignerState, ref: 
   });
 }
 
-/** CommitmentHtlcsRecorded for this commitment, while the rule is checked and the side has or had HTLCs. */
+/** Whether commitments' HTLCs are recorded: this rule is checked, or policy-htlc-tx-locktime is on. */
+const recordsHtlcs = (p: PolicyConfig): boolean => !skipped(p) || !p.off.has('policy-htlc-tx-locktime');
+
+/** CommitmentHtlcsRecorded for this commitment when the side has or had HTLCs: its HTLCs while recorded, else none (the list kept is dropped). */
 export function htlcEvents(policy: PolicyConfig, state: SignerState, ref: ChannelRef, side: 'holder' | 'counterparty', commitNum: bigint, htlcs: readonly SeenHtlc[]): SignerEvent[] {
-  if (skipped(policy)) return [];
   const before = state.channels.get(channelKey(ref))?.htlcs?.[side] ?? [];
-  return htlcs.length === 0 && before.length === 0 ? [] : [{ kind: 'CommitmentHtlcsRecorded', channel: ref, side, commitNum, htlcs }];
+  const recorded = recordsHtlcs(policy) ? htlcs : [];
+  return recorded.length === 0 && before.length === 0 ? [] : [{ kind: 'CommitmentHtlcsRecorded', channel: ref, side, commitNum, htlcs: recorded }];
 }

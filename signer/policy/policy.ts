@@ -89,6 +89,7 @@ export const DEVICE_ONLY_RULES: readonly PolicyName[] = [
   'policy-payment-velocity',
   'policy-htlc-payment-approved',
   'policy-commitment-holder-validated',
+  'policy-htlc-tx-locktime',
 ];
 
 export const LOCAL_POLICY: PolicyConfig = { ...DEFAULT_POLICY, off: new Set(DEVICE_ONLY_RULES) };
