@@ -6,7 +6,9 @@
  * sync, snapshot, compaction, the mirror's anchor files; harness.ts FaultyDir) with its JournalMirror sending every entry over a lossy link
  * to the broker's acceptance (broker/remote/mirror-store.ts acceptEntries): any `journal`
  * message or acknowledgement may be lost, and the link may drop and come back between steps;
- * the broker may lose its whole mirror and reconnect (the device then makes a snapshot).
+ * the broker may lose its whole mirror and reconnect (the device then makes a snapshot); the
+ * device may be offline for a run of steps, reboots included, with a small outbox bound
+ * (mirror-outbox.ts: past it a snapshot stands in for the entries not acknowledged).
  * A crashed primary's messages already sent reach the broker, their acknowledgements are lost;
  * it reboots through SignerCore.open and the mirror's recovery (JournalMirror.recovered) and
  * gets the delivery again.
@@ -115,14 +117,20 @@ interface Device {
   readonly decided: Set<bigint>;
 }
 
-function boot(dir: FileDir, scenario: Scenario, link: Link, decided = new Set<bigint>()): Device {
+/** How a device boots: its outbox bound (undefined: the default), and whether the link is down. */
+interface Boot {
+  readonly outboxBytes: number | undefined;
+  offline: boolean;
+}
+
+function boot(dir: FileDir, scenario: Scenario, link: Link, how: Boot, decided = new Set<bigint>()): Device {
   const clock = new StepClock();
   let opened: SignerCore | undefined;
-  const mirror = new JournalMirror({ key: KEY, dir, clock, publish: link.send, log: () => {}, snapshotNeeded: () => opened?.snapshotSoon() });
+  const mirror = new JournalMirror({ key: KEY, dir, clock, publish: link.send, log: () => {}, snapshotNeeded: () => opened?.snapshotSoon(), outboxBytes: how.outboxBytes });
   const observer: JournalObserver = mirror;
   const { core } = SignerCore.open(openJournalFiles(dir), bootSigner, { snapshotEvery: scenario.snapshotEvery, recentReplies: scenario.recentReplies, observer });
   opened = core;
-  mirror.connected();
+  if (!how.offline) mirror.connected();
   const device = { core, mirror, clock, dir, decided };
   link.pump(mirror, clock);
   return device;
@@ -140,14 +148,24 @@ const plansOf = (scenario: fc.Arbitrary<Scenario>) => fc.record({
   reconnects: fc.array(fc.nat(), { maxLength: 4 }),
   /** After this step the broker loses its mirror (its directory deleted) and restarts. */
   mirrorLost: fc.option(fc.nat(), { nil: undefined }),
+  /** In one run of four, the device is offline from this step for this many steps. */
+  offline: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.record({ from: fc.nat(), steps: fc.integer({ min: 1, max: 60 }) }) },
+  ),
+  /** Small enough for a few entries (about 600 bytes each), or the default. */
+  outboxBytes: fc.constantFrom(undefined, 3000, 12_000),
 });
 
 type Plan = ReturnType<typeof plansOf> extends fc.Arbitrary<infer T> ? T : never;
 
 function mirrorRestoreFailover(scenario: fc.Arbitrary<Scenario>): fc.IProperty<[Plan]> {
-  return fc.property(plansOf(scenario), ({ scenario, dieAfter, lost, acksLost, reconnects, mirrorLost }) => {
+  return fc.property(plansOf(scenario), ({ scenario, dieAfter, lost, acksLost, reconnects, mirrorLost, offline, outboxBytes }) => {
     const steps = scenario.steps;
     const death = dieAfter % steps.length;
+    const offlineFrom = offline ? offline.from % steps.length : -1;
+    const offlineEnd = offline ? offlineFrom + offline.steps : -1;
+    const how: Boot = { outboxBytes, offline: false };
     const reconnectAfter = new Set(reconnects.map((r) => r % steps.length));
     const broker = new BrokerMirror();
     const link = new Link(broker, new Set(lost), new Set(acksLost));
@@ -155,7 +173,7 @@ function mirrorRestoreFailover(scenario: fc.Arbitrary<Scenario>): fc.IProperty<[
     const expected = new Map<bigint, string>();
     const answered: Envelope[] = [];
     const primaryDir = new FaultyDir(new MemoryDir({ reserve: scenario.reserve }));
-    let device = boot(primaryDir, scenario, link);
+    let device = boot(primaryDir, scenario, link, how);
     let isPrimary = true;
     let primary: Device | undefined;
     let repliedUpTo = 0n;
@@ -164,8 +182,12 @@ function mirrorRestoreFailover(scenario: fc.Arbitrary<Scenario>): fc.IProperty<[
 
     for (const [i, step] of steps.entries()) {
       if (step.kind === 'media') continue;
+      if (i === offlineFrom) {
+        how.offline = true;
+        device.mirror.disconnected();
+      }
       if (step.kind === 'restart') {
-        device = boot(device.dir, scenario, link, device.decided);
+        device = boot(device.dir, scenario, link, how, device.decided);
       } else {
         const env: Envelope = step.kind === 'deliver'
           ? { id: step.id, client: step.request.client, at: 0, message: step.request.message }
@@ -176,7 +198,7 @@ function mirrorRestoreFailover(scenario: fc.Arbitrary<Scenario>): fc.IProperty<[
           crashDuring(primaryDir, crash, () => device.core.handle(env));
           device.decided.add(env.id);
           link.pump(undefined);
-          device = boot(primaryDir, scenario, link, device.decided);
+          device = boot(primaryDir, scenario, link, how, device.decided);
         }
         const h = device.core.handle(env);
         assert.equal(replyText(h.reply), expected.get(env.id), `step ${i + 1}: id ${env.id} (${isPrimary ? 'primary' : 'spare'})`);
@@ -191,7 +213,8 @@ function mirrorRestoreFailover(scenario: fc.Arbitrary<Scenario>): fc.IProperty<[
         broker.entries = [];
         link.holds = true;
       }
-      if (reconnectAfter.has(i) || link.holds) {
+      if (i + 1 === offlineEnd) how.offline = false;
+      if (!how.offline && (reconnectAfter.has(i) || link.holds || i + 1 === offlineEnd)) {
         device.mirror.disconnected();
         device.mirror.connected();
         link.pump(device.mirror, device.clock);
@@ -206,8 +229,9 @@ function mirrorRestoreFailover(scenario: fc.Arbitrary<Scenario>): fc.IProperty<[
         assert.ok(e instanceof MirrorRefusedError && e.problem === 'rollback', String(e));
         const stored = new Set(broker.entries.flatMap((m) => (m.kind === 'record' ? [m.counter] : [])));
         assert.ok(device.mirror.position.counter > (broker.tip?.counter ?? 0n) || stored.size === 0, 'refused only when the broker lacks entries the primary made');
-        // What the broker acknowledged it holds: after losing its mirror it is made whole again.
-        assert.ok(device.mirror.unacknowledged > 0, 'refused only while the primary has entries the broker did not acknowledge');
+        // What the broker acknowledged it holds: after losing its mirror it is made whole again,
+        // once the primary reconnects (link.holds until then: it was offline).
+        assert.ok(device.mirror.unacknowledged > 0 || link.holds, 'refused only while the primary has entries the broker did not acknowledge');
         refused = true;
         break;
       }
@@ -215,7 +239,8 @@ function mirrorRestoreFailover(scenario: fc.Arbitrary<Scenario>): fc.IProperty<[
       const { journal } = Journal.open(openJournalFiles(spareDir));
       rebuildJournal(journal, openAnchorFiles(spareDir), checked);
       primary = device;
-      device = boot(spareDir, scenario, link);
+      how.offline = false; // the spare's own link
+      device = boot(spareDir, scenario, link, how);
       isPrimary = false;
       restoredUpTo = checked.lastId;
       assert.equal(toHex(stateDigest(device.core.state)), reference.digest, 'the spare starts from the crash-free state');

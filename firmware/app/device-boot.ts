@@ -54,6 +54,7 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
       publish: (payload) => options.transport.publish(topic(deviceId, 'journal'), payload, { qos: 0 }),
       log: options.log,
       snapshotNeeded: () => opened?.snapshotSoon(),
+      outboxBytes: options.mirrorOutboxBytes,
     });
     const makeSigner = (state: SignerState) =>
       new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file, keyCacheLimits: options.keyCacheLimits }, state);

@@ -13,6 +13,12 @@ export const DEVICE_CURVE_WINDOW = 1;
 export const DEVICE_KEY_CACHES = { walletKeys: 4, bip86Keys: 4, channels: 2 } as const;
 
 /**
+ * The bound on the journal mirror's outbox (mirror-outbox.ts): the entries the broker has not
+ * acknowledged, weighed as under XS. Past it a snapshot stands in for them.
+ */
+export const DEVICE_MIRROR_OUTBOX_BYTES = 32 * 1024;
+
+/**
  * The budget for the signer's live heap after init and a channel under XS (ESP32-C3 class),
  * checked by test/device-xs.test.ts and printed by the memory bench.
  */

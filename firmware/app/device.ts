@@ -40,6 +40,8 @@ export interface DeviceOptions {
   readonly curve: Curve;
   /** The signer's key caches (SignerOptions.keyCacheLimits); the ESP32 keeps them small. */
   readonly keyCacheLimits?: SignerOptions['keyCacheLimits'];
+  /** The journal mirror's outbox bound (MirrorOptions.outboxBytes); the ESP32 keeps it small. */
+  readonly mirrorOutboxBytes?: number;
   /** Reported in hello. */
   readonly firmware: string;
   readonly developer?: boolean;

@@ -9,79 +9,18 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { acceptEntries } from '../../broker/remote/mirror-store.js';
 import { MemoryDir } from '../../log/memory-file.js';
 import { type ChainPosition, GENESIS, makeEntry, positionAfter } from '../../log/mirror/entry.js';
-import { decodeJournal, encodeAck } from '../../log/mirror/messages.js';
 import { GAP_FIRST_WAIT_MS, GAP_MAX_WAIT_MS } from './mirror-backoff.js';
 import { JournalMirror } from './mirror.js';
-import type { Clock, TimerHandle } from './ports.js';
+import { ManualClock, MirrorBroker } from '../../test/mirror-kit.js';
 
 const KEY = new Uint8Array(32).fill(0x3c);
 const payload = (n: number, device = 1): Uint8Array => Uint8Array.of(device, n, n + 1, n + 2);
 
-/** Timers run when the test advances the time, in the order they are due. */
-class ManualClock implements Clock {
-  #now = 1_800_000_000_000;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 0;
-  now = (): number => this.#now;
-  after(ms: number, fn: () => void): TimerHandle {
-    this.#timers.set(this.#next, { at: this.#now + ms, fn });
-    return { __timer: this.#next++ };
-  }
-  cancel(timer: TimerHandle): void {
-    this.#timers.delete(timer.__timer as number);
-  }
-  /** How long until the next timer is due (undefined: none pending). */
-  get nextIn(): number | undefined {
-    const ats = [...this.#timers.values()].map((t) => t.at);
-    return ats.length ? Math.min(...ats) - this.#now : undefined;
-  }
-  advance(ms: number): void {
-    const end = this.#now + ms;
-    for (;;) {
-      const due = [...this.#timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.#now = due[1].at;
-      due[1].fn();
-    }
-    this.#now = end;
-  }
-}
-
-/** The broker: a stored chain and acceptEntries on it; what the device published, with the time. */
-class Broker {
-  tip: ChainPosition | undefined;
-  readonly sent: { at: number; counters: bigint[] }[] = [];
-  #queue: Uint8Array[] = [];
-  constructor(private readonly clock: ManualClock) {}
-  publish = async (bytes: Uint8Array): Promise<void> => {
-    this.sent.push({ at: this.clock.now(), counters: decodeJournal(bytes).map((e) => e.counter) });
-    this.#queue.push(bytes);
-  };
-  /** Restarted without its store (the owner moved it aside). */
-  forget(): void {
-    this.tip = undefined;
-  }
-  /** Drops what was published and not yet delivered (a lost message). */
-  lose(): void {
-    this.#queue = [];
-  }
-  /** Delivers what was published, and each acknowledgement to `mirror`, until nothing is left. */
-  deliver(mirror: JournalMirror): void {
-    while (this.#queue.length) {
-      const a = acceptEntries(this.tip, decodeJournal(this.#queue.shift()!));
-      if (a.store.length) this.tip = positionAfter(a.store.at(-1)!);
-      mirror.acked(encodeAck(a.ack));
-    }
-  }
-}
-
 function setUp() {
   const clock = new ManualClock();
-  const broker = new Broker(clock);
+  const broker = new MirrorBroker(clock);
   const lines: string[] = [];
   // As SignerCore.snapshotSoon does with no sync under way: the snapshot at once.
   const snapshotNeeded = () => mirror.snapshotting(mirror.position.counter, Uint8Array.of(9, 9));

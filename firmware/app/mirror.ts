@@ -14,6 +14,9 @@
  * snapshot are made again from the anchor and the journal, and sent; the broker keeps what it
  * already has once. A snapshot without its anchor (a data directory from before the mirror)
  * starts a new chain at that snapshot, which the broker adopts.
+ *
+ * The outbox is bounded (mirror-outbox.ts): past its bound a snapshot stands in for the
+ * entries the broker has not acknowledged.
  */
 import type { FileDir, FilePort } from '../../log/file-port.js';
 import { readWhole, replaceWhole } from '../../log/file-port.js';
@@ -22,7 +25,8 @@ import { type ChainPosition, GENESIS, makeEntry, type MirrorEntry, positionAfter
 import { chunkEntries, decodeAck, encodeJournal } from '../../log/mirror/messages.js';
 import type { JournalObserver } from '../../core/journal-observer.js';
 import type { Clock, TimerHandle } from './ports.js';
-import { gapStep, type GapStreak, stuckLine } from './mirror-backoff.js';
+import { gapStep, type GapStreak, ReportLimit, stuckLine } from './mirror-backoff.js';
+import { MirrorOutbox, type Trimmed } from './mirror-outbox.js';
 
 export const MIRROR_ANCHOR_FILES = ['mirror-a', 'mirror-b'] as const;
 /** Unacknowledged entries are sent again after this long without an acknowledgement (not while a gap wait stands in for it). */
@@ -64,20 +68,20 @@ export interface MirrorOptions {
   readonly log: (level: 'info' | 'unusual' | 'broken', line: string) => void;
   /**
    * Asks the core for a snapshot soon (SignerCore.snapshotSoon): the broker lacks entries this
-   * device no longer holds, and only a snapshot entry makes its mirror whole again.
+   * device no longer holds, and only a snapshot entry makes its mirror whole again; or the
+   * entries it has not acknowledged passed the outbox's bound, and one stands in for them.
    */
   readonly snapshotNeeded?: () => void;
+  /** The outbox's bound in heap bytes (mirror-outbox.ts; default MIRROR_OUTBOX_BYTES). */
+  readonly outboxBytes?: number;
 }
 
-function newestSnapshot(entries: readonly MirrorEntry[]): MirrorEntry | undefined {
-  for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.kind === 'snapshot') return entries[i];
-  return undefined;
-}
+const moreTimes = (unsaid: number): string => (unsaid > 0 ? ` (${unsaid} more time${unsaid === 1 ? '' : 's'} since this was last logged)` : '');
 
 export class JournalMirror implements JournalObserver {
   #position: ChainPosition = GENESIS;
   /** Made and not yet acknowledged, in counter order. */
-  #outbox: MirrorEntry[] = [];
+  readonly #outbox: MirrorOutbox;
   /** Durable journal records whose mirror entries are not made yet: their payloads as journaled. */
   #pending: Uint8Array[] = [];
   #acked = 0n;
@@ -90,12 +94,19 @@ export class JournalMirror implements JournalObserver {
   /** The gap answers since the last acknowledgement that advanced, and the wait before resending after them. */
   #gapStreak: GapStreak | undefined;
   #gapTimer: TimerHandle | undefined;
+  /** A snapshot was asked for to bring the outbox under its bound, and has not come yet. */
+  #boundSnapshotAsked = false;
+  #oversizeSaid = false;
+  readonly #dropReports = new ReportLimit();
+  readonly #aheadReports = new ReportLimit();
+  readonly #resendReports = new ReportLimit();
   /** The anchor file holding the current snapshot's anchor (the next one goes to the other). */
   #anchorFile = 1;
   readonly #anchorFiles: [FilePort, FilePort];
 
   constructor(private readonly options: MirrorOptions) {
     this.#anchorFiles = openAnchorFiles(options.dir);
+    this.#outbox = new MirrorOutbox(options.outboxBytes);
   }
 
   /** Where the chain stands (with the records not yet made into entries counted in). */
@@ -108,6 +119,12 @@ export class JournalMirror implements JournalObserver {
   get unacknowledged(): number {
     this.#materialize();
     return this.#outbox.length;
+  }
+
+  /** The heap they take (mirror-outbox.ts entryHeapBytes). */
+  get unacknowledgedBytes(): number {
+    this.#materialize();
+    return this.#outbox.bytes;
   }
 
   /** Rebuilds the chain from what journal recovery found: the snapshot's entry, then one per record. */
@@ -130,6 +147,7 @@ export class JournalMirror implements JournalObserver {
     }
     for (const payload of payloads) this.#pending.push(payload);
     this.#materialize();
+    this.#bound();
   }
 
   durable(payloads: readonly Uint8Array[]): void {
@@ -147,6 +165,8 @@ export class JournalMirror implements JournalObserver {
     const entry = makeEntry(this.options.key, this.#position, 'snapshot', snapshotPayload(lastId, body));
     this.#outbox.push(entry);
     this.#position = positionAfter(entry);
+    this.#boundSnapshotAsked = false;
+    this.#bound();
   }
 
   /** The connection is up (after hello): everything unacknowledged goes again. */
@@ -178,15 +198,15 @@ export class JournalMirror implements JournalObserver {
     }
     this.#materialize();
     if (ack.counter > this.#position.counter) {
-      log('unusual', `mirror: the broker holds entries up to ${ack.counter}, this device only made ${this.#position.counter} (another device with this seed?)`);
+      const unsaid = this.#aheadReports.occurred(this.options.clock.now());
+      if (unsaid !== undefined) {
+        log('unusual', `mirror: the broker holds entries up to ${ack.counter}, this device only made ${this.#position.counter} (another device with this seed?)${moreTimes(unsaid)}`);
+      }
     }
     const advanced = ack.counter > this.#acked;
     if (advanced) {
       this.#acked = ack.counter;
-      const keep = this.#outbox.findIndex((e) => e.counter > ack.counter);
-      const done = keep === -1 ? this.#outbox : this.#outbox.slice(0, keep);
-      this.#lastAcked = done.at(-1) ?? this.#lastAcked;
-      this.#outbox = keep === -1 ? [] : this.#outbox.slice(keep);
+      this.#lastAcked = this.#outbox.acknowledge(ack.counter) ?? this.#lastAcked;
       this.#gapStreak = undefined;
       if (this.#gapTimer) {
         this.#cancelGapWait();
@@ -241,15 +261,15 @@ export class JournalMirror implements JournalObserver {
    * follow the gap: the newest one held goes, or the core is asked for one now.
    */
   #resendAfterGap(counter: bigint): void {
-    const held = this.#outbox[0]?.counter ?? this.#position.counter + 1n;
+    const held = this.#outbox.first?.counter ?? this.#position.counter + 1n;
     let from = counter;
-    if (held > counter + 1n && this.#outbox[0]?.kind !== 'snapshot') {
-      let snapshot = newestSnapshot(this.#outbox);
+    if (held > counter + 1n && this.#outbox.first?.kind !== 'snapshot') {
+      let snapshot = this.#outbox.newestSnapshot();
       if (snapshot === undefined) {
         this.options.log('broken', `mirror: the broker lacks entries ${counter + 1n}..${held - 1n}, which this device no longer holds (its mirror was lost?); making a snapshot now to make it whole again`);
         this.options.snapshotNeeded?.();
         this.#materialize();
-        snapshot = newestSnapshot(this.#outbox);
+        snapshot = this.#outbox.newestSnapshot();
       }
       // Nothing before the snapshot can follow the gap; the snapshot supersedes it.
       from = snapshot ? snapshot.counter - 1n : this.#position.counter;
@@ -261,8 +281,9 @@ export class JournalMirror implements JournalObserver {
   /** Sends what was not sent on this connection. */
   flush(): void {
     this.#materialize();
+    this.#bound();
     if (!this.#online) return;
-    const unsent = this.#outbox.filter((e) => e.counter > this.#sentUpTo);
+    const unsent = this.#outbox.after(this.#sentUpTo);
     if (unsent.length === 0) return;
     this.#publish(unsent);
     this.#sentUpTo = unsent.at(-1)!.counter;
@@ -283,7 +304,8 @@ export class JournalMirror implements JournalObserver {
     this.#resendTimer = clock.after(MIRROR_RESEND_MS, () => {
       this.#resendTimer = undefined;
       if (this.#outbox.length === 0 || !this.#online) return;
-      this.options.log('unusual', `mirror: entries after ${this.#acked} unacknowledged for ${MIRROR_RESEND_MS / 1000} s; sending them again`);
+      const unsaid = this.#resendReports.occurred(clock.now());
+      if (unsaid !== undefined) this.options.log('unusual', `mirror: entries after ${this.#acked} unacknowledged for ${MIRROR_RESEND_MS / 1000} s; sending them again${moreTimes(unsaid)}`);
       this.#sentUpTo = this.#acked;
       this.flush();
     });
@@ -306,6 +328,45 @@ export class JournalMirror implements JournalObserver {
       this.#position = positionAfter(entry);
     }
     this.#pending = [];
+  }
+
+  /**
+   * Keeps the outbox within its bound (mirror-outbox.ts): drops what the newest snapshot
+   * supersedes, and asks the core for a fresh snapshot when only that helps. Asked on the next
+   * turn: the core tells the mirror about records in the middle of its sync, where a snapshot
+   * would be made inside it.
+   */
+  #bound(): void {
+    const trimmed = this.#outbox.trim();
+    if (trimmed === undefined) return;
+    if (trimmed.dropped) this.#reportDrop(trimmed.dropped);
+    if (trimmed.oversized && !this.#oversizeSaid) {
+      this.#oversizeSaid = true;
+      const { counter, bytes } = trimmed.oversized;
+      this.options.log('broken', `mirror: the snapshot entry ${counter} is ${bytes} bytes, more than half the outbox bound of ${this.#outbox.limit} bytes: ` +
+        'the entries the broker has not acknowledged are kept past the bound, up to the snapshot and half the bound more. A configuration problem: ' +
+        'this device\'s state has outgrown the bound; raise it (on the ESP32 DEVICE_MIRROR_OUTBOX_BYTES, docs/device-memory.md "Memory") if the heap allows. Said once');
+    }
+    if (!trimmed.wantSnapshot || this.#boundSnapshotAsked || !this.options.snapshotNeeded) return;
+    this.#boundSnapshotAsked = true;
+    this.options.clock.after(0, () => {
+      if (!this.#boundSnapshotAsked) return; // one came meanwhile
+      try {
+        this.options.snapshotNeeded?.();
+      } catch (e) {
+        // The core stopped for good (its journal write failed) and says so at the next request.
+        return this.options.log('broken', `mirror: the snapshot asked for to bound the outbox failed: ${(e as Error).message}`);
+      }
+      this.flush();
+    });
+  }
+
+  #reportDrop(dropped: NonNullable<Trimmed['dropped']>): void {
+    const unsaid = this.#dropReports.occurred(this.options.clock.now());
+    if (unsaid === undefined) return;
+    this.options.log('unusual', `mirror: dropped entries ${dropped.from}..${dropped.to} (${dropped.count}, ${dropped.bytes} bytes), which the broker has not acknowledged ` +
+      `(it acknowledged up to ${this.#acked}; unreachable, or refusing this chain): the entries waiting passed the outbox bound of ${this.#outbox.limit} bytes, ` +
+      `and the snapshot entry ${dropped.by} supersedes them, which the broker accepts after the gap${moreTimes(unsaid)}`);
   }
 
   #writeAnchor(anchor: MirrorAnchor): void {
