@@ -14,7 +14,7 @@ import Encoder from 'text/encoder';
 import fillRandom from 'hardware-random';
 import mountSd from 'sd-mount';
 import { createNobleCurve } from '../../signer/crypto/noble.js';
-import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES, DEVICE_MIRROR_OUTBOX_BYTES } from '../app/device-memory.js';
+import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES, DEVICE_MIRROR_OUTBOX_BYTES, DEVICE_SNAPSHOT_EVERY } from '../app/device-memory.js';
 import { randomBytesFrom } from '../app/hardware-random.js';
 import { syncClock, type SntpAnswer } from '../app/clock-sync.js';
 import { Device } from '../app/device.js';
@@ -76,6 +76,7 @@ export default function main(config = boardConfig): void {
       curve,
       keyCacheLimits: DEVICE_KEY_CACHES,
       mirrorOutboxBytes: DEVICE_MIRROR_OUTBOX_BYTES,
+      core: { snapshotEvery: DEVICE_SNAPSHOT_EVERY },
       firmware: config.firmware ?? 'sphinx-signer-esp32/0.1.0',
       log,
       onFatal: (reason) => log('broken', `${reason}: fix the SD card and restart`),
