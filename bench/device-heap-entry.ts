@@ -9,7 +9,10 @@ import { createNobleCurve } from '../signer/crypto/noble.js';
 import { sha256 } from '../signer/crypto/signatures.js';
 import type { KeyRingOptions } from '../signer/keys/node-keys.js';
 import { DEFAULT_POLICY } from '../signer/policy/policy.js';
+import type { Decision } from '../signer/decision.js';
+import type { Envelope } from '../signer/envelope.js';
 import { Signer } from '../signer/signer.js';
+import type { SignerState } from '../signer/state.js';
 
 export interface HeapExchange {
   readonly seq: number;
@@ -49,28 +52,42 @@ function counterRandom(): (length: number) => Uint8Array {
   };
 }
 
-/** Replays the session through a new signer, kept; returns each reply that differs from the recording. */
-export function replay(run: DeviceReplay): string[] {
+/** A new signer with the run's settings (on `state` when given: the one a journal recovered). */
+export function makeSigner(run: DeviceReplay, state?: SignerState): Signer {
   const curve = createNobleCurve({ randomBytes: counterRandom(), windowSize: run.windowSize });
-  const signer = new Signer({
+  const options = {
     curve,
     developer: run.developer,
     readHsmSecret: () => fromHex(run.hsmSecret),
     policy: { ...DEFAULT_POLICY, allowlist: run.allowlist.map(fromHex) },
     ...(run.keyCaches ? { keyCacheLimits: run.keyCaches } : {}),
-  });
+  };
+  return new Signer(options, state);
+}
+
+/** The exchange's request as the broker hands it over, with request id `id`. */
+export const envelopeOf = (ex: HeapExchange, id: bigint): Envelope => ({
+  id,
+  client: { peer: fromHex(ex.peer), dbid: BigInt(ex.dbid), permissions: BigInt(ex.permissions) },
+  at: 0,
+  message: fromHex(ex.req),
+});
+
+/** What differs between `reply` and the recording (undefined: nothing). */
+export function mismatch(ex: HeapExchange, reply: Decision['reply']): string | undefined {
+  const got = reply.kind === 'frame' ? toHex(reply.frame) : reply.kind === 'none' ? null : `${reply.kind}: ${reply.description}`;
+  return got === ex.rep ? undefined : `seq ${ex.seq} (type ${parseInt(ex.req.slice(0, 4), 16)}): expected ${ex.rep}, got ${got}`;
+}
+
+/** Replays the session through a new signer, kept; returns each reply that differs from the recording. */
+export function replay(run: DeviceReplay): string[] {
+  const signer = makeSigner(run);
   kept.push(signer);
   const mismatches: string[] = [];
   let id = 0n;
   for (const ex of run.exchanges) {
-    const { reply } = signer.handle({
-      id: ++id,
-      client: { peer: fromHex(ex.peer), dbid: BigInt(ex.dbid), permissions: BigInt(ex.permissions) },
-      at: 0,
-      message: fromHex(ex.req),
-    });
-    const got = reply.kind === 'frame' ? toHex(reply.frame) : reply.kind === 'none' ? null : `${reply.kind}: ${reply.description}`;
-    if (got !== ex.rep) mismatches.push(`seq ${ex.seq} (type ${parseInt(ex.req.slice(0, 4), 16)}): expected ${ex.rep}, got ${got}`);
+    const differs = mismatch(ex, signer.handle(envelopeOf(ex, ++id)).reply);
+    if (differs) mismatches.push(differs);
   }
   return mismatches;
 }

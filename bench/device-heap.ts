@@ -32,7 +32,7 @@ export interface HeapFigure {
 }
 
 /** V8's live heap plus ArrayBuffer contents (kept outside it), after full collections. */
-function liveBytes(gc: () => void): number {
+export function liveBytes(gc: () => void): number {
   gc();
   gc();
   const { heapUsed, arrayBuffers } = process.memoryUsage();

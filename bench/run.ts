@@ -10,6 +10,7 @@ import { auditBench } from './audit.js';
 import { chainBench } from './chain.js';
 import { brokerLogBench } from './broker-log.js';
 import { curveOpsBench } from './curve-ops.js';
+import { deviceBootHeapBench } from './device-boot-heap.js';
 import { deviceHeapBench } from './device-heap.js';
 import { fmtMs, measureFloors } from './floors.js';
 import { type Baseline, type Bench, fmtOps, type Measurement, measure, printTable } from './harness.js';
@@ -20,7 +21,7 @@ import { remotePathBench } from './remote-path.js';
 import { sessionReplayBench } from './session-replay.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
-const ALL_BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench, deviceHeapBench];
+const ALL_BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench, deviceHeapBench, deviceBootHeapBench];
 /** BENCH_ONLY=session,remote runs the benches whose name contains one of the words (the floors always run). */
 const only = process.env['BENCH_ONLY']?.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
 const BENCHES = only ? ALL_BENCHES.filter((b) => only.some((w) => b.name.toLowerCase().includes(w))) : ALL_BENCHES;

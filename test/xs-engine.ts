@@ -87,44 +87,59 @@ export const heapBytes = (h: XsHeap): number => h.chunks + h.slots;
 
 const MARK = '@@sphinx ';
 
-/** Replays `replay` in a fresh `xst`; every reply is checked against the recording. */
-export async function replayUnderXs(engine: XsEngine, replay: DeviceReplay): Promise<XsReplay> {
+/** A script line that prints mark `name` and collects: the heap after it is read at `name`. */
+export const xsMark = (name: string): string => `print(${JSON.stringify(MARK + name)}); $262.gc();\n`;
+/** A script line that prints `expression` as JSON, read back by XsRun.printed(name). */
+export const xsPrint = (name: string, expression: string): string => `print(${JSON.stringify(MARK + name + ' ')} + JSON.stringify(${expression}));\n`;
+
+export interface XsRun {
+  /** The heap after mark `name` (xsMark). */
+  at(name: string): XsHeap;
+  /** What xsPrint(name, …) printed, parsed. */
+  printed<T>(name: string): T;
+}
+
+/**
+ * Runs in a fresh `xst`: a mark "start", `entry` bundled (test/device-bundle.ts, its exports
+ * `deviceEntry`), a mark "loaded", then `scripts` in order.
+ */
+export async function runUnderXs(engine: XsEngine, entry: string, scripts: Readonly<Record<string, string>>): Promise<XsRun> {
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-xs-'));
   try {
-    const mark = (name: string) => `print(${JSON.stringify(MARK + name)}); $262.gc();\n`;
-    const files = {
-      'start.js': mark('start'),
-      'bundle.js': bundleDevice({ entry: 'bench/device-heap-entry.ts' }),
-      'loaded.js': mark('loaded'),
-      'replay.js': `globalThis.replay = ${JSON.stringify(replay)};\n`,
-      'measure.js':
-        mark('before') +
-        `const mismatches = deviceEntry.replay(globalThis.replay);\n` +
-        mark('after') +
-        `print(${JSON.stringify(MARK + 'mismatches ')} + JSON.stringify(mismatches));\n`,
-    };
+    const files = { 'start.js': xsMark('start'), 'bundle.js': bundleDevice({ entry }), 'loaded.js': xsMark('loaded'), ...scripts };
     for (const [name, source] of Object.entries(files)) writeFileSync(join(dir, name), source);
     const { stdout } = await run(engine.path, ['-s', ...Object.keys(files).map((f) => join(dir, f))], { maxBuffer: 64 * 2 ** 20 }).catch((e: Error & { stdout?: string; stderr?: string }) => {
       throw new Error(`${engine.path} failed: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' | ')}`);
     });
     const heaps = collectionReports(stdout);
-    const at = (name: string): XsHeap => {
-      const heap = heaps.get(name);
-      if (!heap) throw new Error(`${engine.path} printed no collection report after mark "${name}": build it with mxReport on and mxNoConsole off (docs/device-memory.md)`);
-      return heap;
-    };
-    const before = at('before');
-    const after = at('after');
-    const mismatches = new RegExp(`^${MARK}mismatches (.*)$`, 'm').exec(stdout)?.[1];
-    if (mismatches === undefined) throw new Error(`${engine.path} did not finish the replay: ${stdout.slice(-300)}`);
     return {
-      loaded: { chunks: at('loaded').chunks - at('start').chunks, slots: at('loaded').slots - at('start').slots },
-      signer: { chunks: after.chunks - before.chunks, slots: after.slots - before.slots },
-      mismatches: JSON.parse(mismatches) as string[],
+      at: (name) => {
+        const heap = heaps.get(name);
+        if (!heap) throw new Error(`${engine.path} printed no collection report after mark "${name}": build it with mxReport on and mxNoConsole off (docs/device-memory.md)`);
+        return heap;
+      },
+      printed: <T>(name: string): T => {
+        const text = new RegExp(`^${MARK}${name} (.*)$`, 'm').exec(stdout)?.[1];
+        if (text === undefined) throw new Error(`${engine.path} did not finish: ${stdout.slice(-300)}`);
+        return JSON.parse(text) as T;
+      },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Growth of the heap from mark `from` to mark `to`. */
+export const xsGrowth = (xs: XsRun, from: string, to: string): XsHeap => ({ chunks: xs.at(to).chunks - xs.at(from).chunks, slots: xs.at(to).slots - xs.at(from).slots });
+
+/** Replays `replay` in a fresh `xst`; every reply is checked against the recording. */
+export async function replayUnderXs(engine: XsEngine, replay: DeviceReplay): Promise<XsReplay> {
+  const xs = await runUnderXs(engine, 'bench/device-heap-entry.ts', {
+    'replay.js': `globalThis.replay = ${JSON.stringify(replay)};\n`,
+    'measure.js': xsMark('before') + `const mismatches = deviceEntry.replay(globalThis.replay);\n` + xsMark('after') + xsPrint('mismatches', 'mismatches'),
+  });
+  const mismatches = xs.printed<string[]>('mismatches'); // first: a run that stopped early says so
+  return { loaded: xsGrowth(xs, 'start', 'loaded'), signer: xsGrowth(xs, 'before', 'after'), mismatches };
 }
 
 /** For each mark, the first "# Chunk collection … used N" and "# Slot collection … used N" after it. */
