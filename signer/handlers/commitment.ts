@@ -25,7 +25,7 @@ import { check, enforce, type PolicyViolation } from '../policy/policy.js';
 import { commitmentChainRules } from '../policy/chain-rules.js';
 import { commitmentBalance, type CommitmentOutputs } from '../policy/close-rules.js';
 import { htlcEvents, htlcPaymentRules, seenHtlcs } from '../policy/htlc-payment-rules.js';
-import { htlcTxFeeRange } from '../policy/htlc-tx-rules.js';
+import { htlcTxFeeRange, type SignedHtlcTx } from '../policy/htlc-tx-rules.js';
 import { htlcTxLocktime } from '../policy/htlc-locktime-rules.js';
 import { channelKey, clientChannel, type ChannelState, type SignerState } from '../state.js';
 import { encodeMessage } from '../wire/messages.js';
@@ -109,10 +109,11 @@ export const commitmentHandlers: HandlerTable = {
       return badRequest('Failed deriving htlc pubkey');
     }
     const channel = channelOf(state, ref);
+    const spend: SignedHtlcTx = { tx: s.tx, input: 0, inputSat: s.amountSat, anchors: m.option_anchor_outputs, witnessScript: m.wscript };
     const violations = [
       ...counterpartyHtlcRules(channel?.commitments, m.remote_per_commit_point),
-      ...htlcTxFeeRange(ctx.policy, channel?.setup, { tx: s.tx, input: 0, inputSat: s.amountSat, anchors: m.option_anchor_outputs }),
-      ...htlcTxLocktime(ctx.policy, channel, { owner: 'counterparty', point: m.remote_per_commit_point }, { tx: s.tx, inputSat: s.amountSat, witnessScript: m.wscript }),
+      ...htlcTxFeeRange(ctx.policy, channel?.setup, spend),
+      ...htlcTxLocktime(ctx.policy, channel, { owner: 'counterparty', point: m.remote_per_commit_point }, spend),
     ];
     return enforce(ctx.policy, violations, () => {
       const sighash = m.option_anchor_outputs ? SIGHASH_SINGLE | SIGHASH_ANYONECANPAY : SIGHASH_ALL;

@@ -10,7 +10,7 @@ import { derivePrivateKey, deriveRevocationPrivateKey } from '../keys/bolt3-keys
 import { SIGHASH_ALL, SIGHASH_ANYONECANPAY, SIGHASH_SINGLE } from '../bolt3/sighash.js';
 import { enforce } from '../policy/policy.js';
 import { feeRange, sweepDestinations } from '../policy/onchain-rules.js';
-import { holderHtlcOutput, htlcTxFeeRange } from '../policy/htlc-tx-rules.js';
+import { holderHtlcOutput, htlcTxFeeRange, type SignedHtlcTx } from '../policy/htlc-tx-rules.js';
 import { htlcTxLocktime } from '../policy/htlc-locktime-rules.js';
 import { spentOutput } from '../psbt/sign.js';
 import { channelKey, type SignerState } from '../state.js';
@@ -104,17 +104,16 @@ function localHtlcTx(ctx: DecideContext, state: SignerState, peer: Uint8Array, d
   if (!priv) return badRequest('Failed deriving htlc privkey');
   if (count !== 1) return badRequest('bad txinput count');
   const channel = state.channels.get(channelKey({ peer, dbid }));
-  const anchors = m.option_anchor_outputs;
-  const inputSat = spentOutput(parsed.psbt, input)?.amountSat;
+  const spend: SignedHtlcTx = {
+    tx: parsed.tx, input, inputSat: spentOutput(parsed.psbt, input)?.amountSat, anchors: m.option_anchor_outputs, witnessScript: m.wscript,
+  };
   const violations = [
-    ...holderHtlcOutput(ctx.curve, channel, {
-      tx: parsed.tx, input, anchors, perCommitmentPoint: point, delayedPaymentBasepoint: ch.basepoints.delayed_payment,
-    }),
-    ...htlcTxFeeRange(ctx.policy, channel?.setup, { tx: parsed.tx, input, inputSat, anchors }),
-    ...htlcTxLocktime(ctx.policy, channel, { owner: 'holder', commitNum: m.commit_num }, { tx: parsed.tx, inputSat, witnessScript: m.wscript }),
+    ...holderHtlcOutput(ctx.curve, channel, { ...spend, perCommitmentPoint: point, delayedPaymentBasepoint: ch.basepoints.delayed_payment }),
+    ...htlcTxFeeRange(ctx.policy, channel?.setup, spend),
+    ...htlcTxLocktime(ctx.policy, channel, { owner: 'holder', commitNum: m.commit_num }, spend),
   ];
   return enforce(ctx.policy, violations, () => {
-    const reply = signInputReply(ctx.curve, parsed, input, m.wscript, priv, htlcSighash(anchors));
+    const reply = signInputReply(ctx.curve, parsed, input, m.wscript, priv, htlcSighash(spend.anchors));
     return typeof reply === 'string' ? badRequest(reply) : replyWith(reply);
   });
 }

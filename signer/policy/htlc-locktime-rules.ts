@@ -28,9 +28,9 @@
 import { equal, toHex } from '../bytes.js';
 import { ripemd160 } from '../crypto/hashes.js';
 import { readHtlcScript, type HtlcScriptTerms } from '../bolt3/scripts.js';
-import type { Tx } from '../bolt3/tx.js';
 import type { SeenHtlc } from '../events.js';
 import type { ChannelState } from '../state.js';
+import type { SignedHtlcTx } from './htlc-tx-rules.js';
 import { check, type PolicyConfig, type PolicyViolation } from './policy.js';
 
 export const HTLC_TX_LOCKTIME = 'policy-htlc-tx-locktime';
@@ -39,14 +39,6 @@ export const HTLC_TX_LOCKTIME = 'policy-htlc-tx-locktime';
 export type HtlcTxCommitment =
   | { readonly owner: 'counterparty'; readonly point: Uint8Array }
   | { readonly owner: 'holder'; readonly commitNum: bigint };
-
-/** The HTLC transaction as our signature commits to it. */
-export interface HtlcTxSpend {
-  readonly tx: Tx;
-  /** The HTLC output's amount (from the PSBT); undefined if absent. */
-  readonly inputSat: bigint | undefined;
-  readonly witnessScript: Uint8Array;
-}
 
 /** The commitment's HTLCs and its number; `htlcs` undefined: not matched (see the module comment); a string: refused. */
 type Known = { readonly n: bigint; readonly htlcs: readonly SeenHtlc[] | undefined } | string | undefined;
@@ -65,7 +57,7 @@ function knownHtlcs(channel: ChannelState | undefined, c: HtlcTxCommitment): Kno
 const sat = (h: SeenHtlc): bigint => h.amountMsat / 1000n;
 
 /** policy-htlc-tx-locktime (see the module comment). */
-export function htlcTxLocktime(policy: PolicyConfig, channel: ChannelState | undefined, c: HtlcTxCommitment, spend: HtlcTxSpend): PolicyViolation[] {
+export function htlcTxLocktime(policy: PolicyConfig, channel: ChannelState | undefined, c: HtlcTxCommitment, spend: Pick<SignedHtlcTx, 'tx' | 'inputSat' | 'witnessScript'>): PolicyViolation[] {
   if (policy.off.has(HTLC_TX_LOCKTIME)) return [];
   const terms = readHtlcScript(spend.witnessScript);
   const { locktime } = spend.tx;

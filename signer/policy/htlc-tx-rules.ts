@@ -71,7 +71,7 @@ export function holderHtlcOutput(curve: Curve, channel: ChannelState | undefined
   });
 }
 
-/** An HTLC transaction as our signature commits to it. */
+/** An HTLC transaction as our signature commits to it: what the rules on every HTLC transaction we sign read (this one and htlc-locktime-rules.ts). */
 export interface SignedHtlcTx {
   readonly tx: Tx;
   readonly input: number;
@@ -79,6 +79,8 @@ export interface SignedHtlcTx {
   readonly inputSat: bigint | undefined;
   /** SIGHASH_SINGLE|ANYONECANPAY: only the output at the input's index is signed. */
   readonly anchors: boolean;
+  /** The HTLC output's script, which the signature commits to. */
+  readonly witnessScript: Uint8Array;
 }
 
 /**
@@ -91,7 +93,7 @@ export interface SignedHtlcTx {
  * Skipped without setup_channel (no channel_type) or without the input's amount (the signing
  * step refuses that request).
  */
-export function htlcTxFeeRange(policy: PolicyConfig, setup: Pick<NonNullable<ChannelState['setup']>, 'channelType'> | undefined, h: SignedHtlcTx): PolicyViolation[] {
+export function htlcTxFeeRange(policy: PolicyConfig, setup: Pick<NonNullable<ChannelState['setup']>, 'channelType'> | undefined, h: Omit<SignedHtlcTx, 'witnessScript'>): PolicyViolation[] {
   if (setup === undefined || h.inputSat === undefined) return [];
   const format = commitmentFormat(setup.channelType);
   const success = h.tx.locktime === 0;
