@@ -19,11 +19,19 @@ async function occupied(): Promise<{ port: number; close: () => Promise<void> }>
   return { port, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-/** A port that was free a moment ago. */
+/**
+ * `n` distinct ports that were free a moment ago: held together while they are picked, so the
+ * system cannot hand one out twice (nor one a server of the test still holds).
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = [];
+  for (let i = 0; i < n; i++) servers.push(await occupied());
+  await Promise.all(servers.map((s) => s.close()));
+  return servers.map((s) => s.port);
+}
+
 async function freePort(): Promise<number> {
-  const { port, close } = await occupied();
-  await close();
-  return port;
+  return (await freePorts(1))[0]!;
 }
 
 async function listenOnce(port: number, givesWay: boolean, previous?: number) {
@@ -49,13 +57,15 @@ test('a default port: asked for when free; when in use, a free one', async () =>
 });
 
 test("a default port keeps this broker's port of last time while it is free, whether the default is free or not", async () => {
-  const [port, previous] = [await freePort(), await freePort()];
+  const [port, previous] = await freePorts(2);
   assert.deepEqual(await listenOnce(port, true, previous), { port: previous, took: 'previous' });
   const taken = await occupied();
   try {
     assert.deepEqual(await listenOnce(taken.port, true, previous), { port: previous, took: 'previous' });
-    // Its old port now held by someone else: the default, and then any free port.
-    assert.deepEqual(await listenOnce(port, true, taken.port), { port, took: 'asked' });
+    // Its old port now held by someone else: the default, and then any free port. The default
+    // is picked while `taken` is held (a port freed earlier may since have become `taken`'s).
+    const defaultPort = await freePort();
+    assert.deepEqual(await listenOnce(defaultPort, true, taken.port), { port: defaultPort, took: 'asked' });
     const defaultTaken = await occupied();
     try {
       const result = await listenOnce(defaultTaken.port, true, taken.port);
@@ -70,8 +80,7 @@ test("a default port keeps this broker's port of last time while it is free, whe
 });
 
 test('a port the operator set: never another one, the previous one ignored, EADDRINUSE when taken', async () => {
-  const previous = await freePort();
-  const port = await freePort();
+  const [previous, port] = await freePorts(2);
   assert.deepEqual(await listenOnce(port, false, previous), { port, took: 'asked' });
   const taken = await occupied();
   try {
