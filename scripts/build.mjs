@@ -3,7 +3,8 @@
 // last build and every source has its output, tsc is not run at all (a fraction of a second);
 // otherwise tsc reuses dist/.tsbuildinfo (a few seconds when little changed). Then every output in
 // dist/ whose source is gone is removed, so a moved or deleted test never runs from a stale dist/
-// file (the reason the old build wiped dist/).
+// file (the reason the old build wiped dist/). `--check` changes nothing: it says whether tsc
+// would run and why, exit 0 when it would not (test/build-incremental.test.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -27,11 +28,20 @@ const outputOf = (source) => join(dist, relative(root, source)).replace(/\.ts$/,
 /** Sources (not .d.ts) without their output in dist/. */
 const missingOutputs = () => inputs().filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts') && !existsSync(outputOf(file)));
 
-/** True if the last build is current: nothing newer than it, no source without its output (a moved file keeps its mtime). */
-function upToDate() {
-  if (!existsSync(buildInfo)) return false;
+/** Why the last build is not current (something newer than it, a source without its output: a moved file keeps its mtime), or undefined. */
+function staleBecause() {
+  if (!existsSync(buildInfo)) return 'no build yet (dist/.tsbuildinfo)';
   const built = statSync(buildInfo).mtimeMs;
-  return inputs().every((file) => statSync(file).mtimeMs <= built) && missingOutputs().length === 0;
+  const newer = inputs().find((file) => statSync(file).mtimeMs > built);
+  if (newer) return `${relative(root, newer)} is newer than the last build`;
+  const missing = missingOutputs()[0];
+  return missing && `${relative(root, missing)} has no output in dist/`;
+}
+
+if (process.argv.includes('--check')) {
+  const why = staleBecause();
+  console.log(why ? `build: tsc would run: ${why}` : 'build: up to date, tsc would not run');
+  process.exit(why ? 1 : 0);
 }
 
 /** The source of a dist file: dist/a/b.js(.map) or .d.ts → a/b.ts. */
@@ -61,7 +71,7 @@ const tscBuild = () => {
 };
 
 // A removed source may break what imported it: that needs tsc too.
-if (removed > 0 || !upToDate()) {
+if (removed > 0 || staleBecause() !== undefined) {
   const started = new Date();
   tscBuild();
   // tsc emits by what .tsbuildinfo says it emitted: an output deleted behind its back (its
