@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { Block, Transaction } from 'bitcoinjs-lib';
 import { sha256d } from '../signer/crypto/signatures.js';
+import { outpointKey } from '../signer/chain/view.js';
+import { decodeMessage } from '../signer/wire/messages.js';
 import { fixturePath } from './fixtures.js';
 
 export interface RecordedBlock {
@@ -146,4 +148,31 @@ export function recordedSession(node: 'l1' | 'l2'): { exchanges: RecordedExchang
       };
     });
   return { exchanges, hsmSecret: new Uint8Array(readFileSync(fixturePath(`chain/hsm_secret-${node}`))) };
+}
+
+/** A funding outpoint of a recorded session, and where (found by bitcoinjs-lib) it is mined and spent. */
+export interface SessionFunding {
+  /** signer/chain/view.ts outpointKey. */
+  readonly key: string;
+  /** Display order. */
+  readonly txid: string;
+  readonly vout: number;
+  readonly mined: number;
+  readonly spent: number;
+}
+
+/** The funding outpoints of node `node`'s setup_channel requests, with their heights in the recorded chain. */
+export function sessionFundings(node: 'l1' | 'l2'): SessionFunding[] {
+  const chain = recordedChain();
+  const funded = new Map<string, SessionFunding>();
+  for (const ex of recordedSession(node).exchanges) {
+    const m = decodeMessage(ex.message);
+    if (m.name !== 'hsmd_setup_channel') continue;
+    const txid = display(m.funding_txid);
+    const vout = m.funding_txout;
+    const mined = chain.find((b) => b.block.transactions!.some((t) => t.getId() === txid))!.height;
+    const spent = chain.find((b) => b.block.transactions!.some((t) => t.ins.some((i) => display(new Uint8Array(i.hash)) === txid && i.index === vout)))!.height;
+    funded.set(outpointKey(m.funding_txid, vout), { key: outpointKey(m.funding_txid, vout), txid, vout, mined, spent });
+  }
+  return [...funded.values()];
 }

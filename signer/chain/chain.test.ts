@@ -6,19 +6,16 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Block } from 'bitcoinjs-lib';
-import { blockUpdates, replayChainSession } from '../../test/chain-session.js';
-import { branchBlock, display, forged, headerBytes, internal, recordedChain, recordedSession, txoutProof } from '../../test/recorded-chain.js';
-import { decodeMessage } from '../wire/messages.js';
+import { badChainInputs, blockUpdates, headersUpdate, proofUpdate, REORG_UNTIL_ID, reorgScenario, replayChainSession } from '../../test/chain-session.js';
+import { display, headerBytes, internal, recordedChain, sessionFundings, txoutProof } from '../../test/recorded-chain.js';
 import { decodeEvents, encodeEvents } from '../event-codec.js';
 import { decodeState, encodeState } from '../../projections/signer-state.js';
 import { bitsToTarget, hashToBigInt, parseHeader, targetToBits } from './header.js';
 import { MerkleProofError, parseMerkleProof } from './merkle-proof.js';
-import { CHAIN_REFUSALS, decideChain, watchedOutpoints, type ChainRefusalName } from './track.js';
-import type { ChainUpdate } from './updates.js';
+import { CHAIN_REFUSALS, decideChain, watchedOutpoints } from './track.js';
 import { decodeChainUpdates, encodeChainUpdates } from './updates.js';
 import { outpointKey, tipOf } from './view.js';
 import { apply as applyEvent } from '../state.js';
-import { reorgScenario } from '../../test/chain-session.js';
 
 const chain = recordedChain();
 
@@ -59,13 +56,6 @@ test('a proof with a flipped hash, a dropped byte or an extra byte is refused', 
 
 // ---- following the chain with the recorded sessions ----
 
-/** Heights (found by bitcoinjs-lib) where a txid is mined and where outpoint txid:vout is spent. */
-function minedAndSpent(txidDisplay: string, vout: number): { mined: number; spent: number } {
-  const mined = chain.find((b) => b.block.transactions!.some((t) => t.getId() === txidDisplay))!.height;
-  const spent = chain.find((b) => b.block.transactions!.some((t) => t.ins.some((i) => display(new Uint8Array(i.hash)) === txidDisplay && i.index === vout)))!.height;
-  return { mined, spent };
-}
-
 for (const node of ['l1', 'l2'] as const) {
   test(`${node}: following the recorded chain block by block, the tip is the chain's and every funding outpoint confirms and is spent at its heights`, () => {
     const { signer, chainEvents, refusals, mismatches } = replayChainSession(node, { chain: true });
@@ -76,14 +66,9 @@ for (const node of ['l1', 'l2'] as const) {
     assert.equal(display(tip.hash), chain.at(-1)!.hash);
     assert.equal(chainEvents.filter((e) => e.kind === 'ChainTipAdvanced').length, chain.length - 1);
     // The funding outpoints are those of the session's setup_channel requests.
-    const funded = new Map<string, { txid: string; vout: number }>();
-    for (const ex of recordedSession(node).exchanges) {
-      const m = decodeMessage(ex.message);
-      if (m.name === 'hsmd_setup_channel') funded.set(outpointKey(m.funding_txid, m.funding_txout), { txid: display(m.funding_txid), vout: m.funding_txout });
-    }
-    assert.equal(funded.size, 2);
-    for (const [key, { txid, vout }] of funded) {
-      const { mined, spent } = minedAndSpent(txid, vout);
+    const funded = sessionFundings(node);
+    assert.equal(funded.length, 2);
+    for (const { key, txid, vout, mined, spent } of funded) {
       const status = signer.state.chain!.outpoints.get(key)!;
       assert.equal(status.confirmed?.height, mined, `${txid}:${vout} confirmed`);
       assert.equal(status.spent?.height, spent, `${txid}:${vout} spent`);
@@ -94,50 +79,24 @@ for (const node of ['l1', 'l2'] as const) {
 // ---- bad input, each refused by name with nothing applied ----
 
 /** l1 through lock_outpoint (request 80), the chain followed to 104: funding confirmed at 103. */
-const base = replayChainSession('l1', { chain: true, throughHeight: 104, untilId: 80n }).signer.state;
-
-const headers = (firstHeight: number, ...hs: Uint8Array[]): ChainUpdate => ({ kind: 'headers', firstHeight, headers: hs });
-const proofOf = (height: number, txIndex: number, txBytes?: Uint8Array): ChainUpdate => {
-  const t = chain[height]!.block.transactions![txIndex]!;
-  return { kind: 'transaction', height, proof: txoutProof(chain[height]!.block, [t.getId()]), tx: txBytes ?? new Uint8Array(t.toBuffer()) };
-};
-
-const BAD: Record<ChainRefusalName, () => { state?: typeof base; updates: ChainUpdate[] }> = {
-  'chain-not-initialized': () => ({ state: replayChainSession('l1', { chain: false, untilId: 0n }).signer.state, updates: [headers(1, headerBytes(chain[1]!))] }),
-  'chain-header-out-of-order': () => ({ updates: [headers(106, headerBytes(chain[106]!))] }),
-  'chain-header-not-linking': () => ({ updates: [headers(105, headerBytes(chain[106]!))] }),
-  'chain-header-bad-pow': () => ({ updates: [headers(105, forged(chain[105]!.block, () => {}, false))] }),
-  'chain-header-bad-difficulty': () => ({ updates: [headers(105, forged(chain[105]!.block, (x) => (x.bits = 0x207ffffe), true))] }),
-  'chain-header-bad-time': () => ({ updates: [headers(105, forged(chain[105]!.block, (x) => (x.timestamp = chain[98]!.block.timestamp), true))] }),
-  'chain-reorg-too-deep': () => ({ updates: [headers(2, headerBytes(branchBlock(chain[2]!.block, chain[1]!.hash, 9)))] }),
-  'chain-reorg-less-work': () => ({ updates: [headers(104, headerBytes(branchBlock(chain[104]!.block, chain[103]!.hash, 9)))] }),
-  'chain-proof-invalid': () => {
-    const u = proofOf(103, 1) as Extract<ChainUpdate, { kind: 'transaction' }>;
-    const proof = u.proof.slice();
-    proof[80 + 4 + 1 + 5] ^= 1; // a hash of the partial tree
-    return { updates: [{ ...u, proof }] };
-  },
-  'chain-proof-unknown-block': () => ({ updates: [proofOf(110, 1)] }),
-  'chain-tx-txid-mismatch': () => ({ updates: [proofOf(103, 1, new Uint8Array(chain[109]!.block.transactions![1]!.toBuffer()))] }),
-  'chain-tx-not-watched': () => ({ updates: [proofOf(103, 0)] }),
-  'chain-update-malformed': () => ({ updates: [headers(105, headerBytes(chain[105]!).subarray(0, 79))] }),
-};
+const base = replayChainSession('l1', { chain: true, throughHeight: 104, untilId: REORG_UNTIL_ID }).signer.state;
 
 test('every kind of bad chain input is refused with its name, and nothing of the update is applied', () => {
-  assert.deepEqual(Object.keys(BAD).sort(), [...CHAIN_REFUSALS].sort());
-  for (const [name, make] of Object.entries(BAD)) {
-    const { state = base, updates } = make();
-    const decision = decideChain(state, updates);
+  const bad = badChainInputs();
+  assert.deepEqual(Object.keys(bad).sort(), [...CHAIN_REFUSALS].sort());
+  const uninitialized = replayChainSession('l1', { chain: false, untilId: 0n }).signer.state;
+  for (const [name, { beforeInit, updates }] of Object.entries(bad)) {
+    const decision = decideChain(beforeInit ? uninitialized : base, updates);
     assert.equal(decision.ok, false, name);
     if (!decision.ok) assert.equal(decision.refusal.name, name, `${name}: ${decision.refusal.detail}`);
   }
   // A good block first, then a bad header: the whole message is refused (no events at all).
-  const mixed = decideChain(base, [...blockUpdates(chain[105]!, watchedOutpoints(base)), headers(107, headerBytes(chain[107]!))]);
+  const mixed = decideChain(base, [...blockUpdates(chain[105]!, watchedOutpoints(base)), headersUpdate(107, headerBytes(chain[107]!))]);
   assert.deepEqual(mixed.ok ? mixed.events : mixed.refusal.name, 'chain-header-out-of-order');
 });
 
 test('a resent header or proof is accepted with no new event', () => {
-  const again = decideChain(base, [headers(103, headerBytes(chain[103]!), headerBytes(chain[104]!)), proofOf(103, 1)]);
+  const again = decideChain(base, [headersUpdate(103, headerBytes(chain[103]!), headerBytes(chain[104]!)), proofUpdate(103, 1)]);
   assert.deepEqual(again, { ok: true, events: [] });
 });
 
