@@ -9,7 +9,7 @@
 import { checkFrame, FRAME_HEADER } from '../log/journal/frame.js';
 import type { JournalFiles } from '../log/journal/journal.js';
 import { reserveBeginsAt, reserveSuffixStart } from '../log/file-port.js';
-import { decodeEntry, decodeStart, isSourced, isStart, type JournalRecord, type JournalStart, type SourcedRecord } from '../log/journal/record.js';
+import { decodeEntry, decodeStart, isSourced, isStart, type JournalRecord, type JournalStart, requestIdOf, type SourcedRecord } from '../log/journal/record.js';
 import { type Snapshot, SnapshotSlots } from '../log/journal/snapshot-slots.js';
 import { decodeSnapshotBody, type RecentReply } from '../projections/signer-state.js';
 
@@ -39,12 +39,6 @@ export interface JournalScan {
   readonly slotProblems: readonly string[];
 }
 
-/** The id a damaged frame's payload names, read past its CRC (version byte, then u64 id). */
-function idOfDamaged(bytes: Uint8Array, offset: number): bigint | undefined {
-  if (bytes.length < offset + FRAME_HEADER + 9 || bytes[offset + FRAME_HEADER] !== 1) return undefined;
-  return new DataView(bytes.buffer, bytes.byteOffset + offset + FRAME_HEADER + 1, 8).getBigUint64(0);
-}
-
 /** Scans the whole journal, `onProgress(bytes done)` now and then. */
 export function scanJournal(files: JournalFiles, onProgress?: (done: number) => void): JournalScan {
   const file = files.journal;
@@ -66,7 +60,7 @@ export function scanJournal(files: JournalFiles, onProgress?: (done: number) => 
       while (next + FRAME_HEADER < written && !checkFrame(bytes, next).ok) next++;
       const tail = next + FRAME_HEADER >= written;
       const end = tail ? written : next;
-      bad.push({ offset, length: end - offset, reason: check.reason, id: idOfDamaged(bytes, offset), tail });
+      bad.push({ offset, length: end - offset, reason: check.reason, id: requestIdOf(bytes.subarray(offset + FRAME_HEADER)), tail });
       offset = end;
       continue;
     }

@@ -14,7 +14,7 @@ import { sessionJournalRecords, writeJournal } from '../../test/journal-records.
 import { MemoryDir, type MemoryFile } from '../memory-file.js';
 import { FRAME_HEADER, JournalCorruptError, MAX_FRAME_PAYLOAD, encodeFrame, scanFrames } from './frame.js';
 import { JOURNAL_FILE, Journal, SNAPSHOT_FILES, openJournalFiles } from './journal.js';
-import { type SourcedRecord, decodeEntry, decodeRecord, encodeRecord, encodeSourced } from './record.js';
+import { type SourcedRecord, decodeEntry, decodeRecord, encodeRecord, encodeSourced, requestIdOf } from './record.js';
 
 const records = sessionJournalRecords();
 
@@ -40,6 +40,18 @@ const sourced = (source: string, seq: bigint): SourcedRecord => ({
   seq,
   at: 1_700_000_000_000 + Number(seq),
   events: [{ kind: 'PolicyWarned', policy: 'policy-htlc-count', detail: `${source} ${seq}` }],
+});
+
+test("a request record's id is read from its head alone, as for a damaged frame; other payloads name none", () => {
+  for (const r of records) {
+    const payload = encodeRecord(r);
+    assert.equal(requestIdOf(payload), r.id);
+    payload.fill(0xa5, 9); // the rest damaged: the head still names the request
+    assert.equal(requestIdOf(payload), r.id);
+    assert.equal(requestIdOf(payload.subarray(0, 8)), undefined);
+  }
+  assert.equal(requestIdOf(encodeSourced(sourced('control', 1n))), undefined);
+  assert.equal(requestIdOf(new Uint8Array(64)), undefined, 'zeros are no record');
 });
 
 test('sourced records round-trip, interleave with request records in order, and must be numbered increasingly per source', () => {

@@ -15,7 +15,7 @@ import type { Reply } from '../../signer/decision.js';
 import { readEvents, readReply, skipReply, writeEvents, writeReply } from '../../signer/event-codec.js';
 import { CodecError, decodeWith, readString, readVersion, writeString } from '../../signer/record-fields.js';
 import type { SignerEvent } from '../../signer/events.js';
-import type { WireReader } from '../../signer/wire/reader.js';
+import { WireReader } from '../../signer/wire/reader.js';
 import { WireWriter } from '../../signer/wire/writer.js';
 
 export const JOURNAL_RECORD_VERSION = 1;
@@ -128,6 +128,16 @@ function readRecord(r: WireReader): JournalRecord {
 }
 
 export const decodeRecord = (payload: Uint8Array): JournalRecord => decodeWith('journal record', payload, readRecord);
+
+/**
+ * The id a request record names, read from its head alone (version, id): for a damaged frame,
+ * whose rest cannot be trusted, so sphinx-audit can say which request it held. Undefined if the
+ * bytes do not start as a request record.
+ */
+export function requestIdOf(payload: Uint8Array): bigint | undefined {
+  if (payload.length < 9 || payload[0] !== JOURNAL_RECORD_VERSION) return undefined;
+  return new WireReader(payload, 1, 9).u64();
+}
 
 function readRecordToFold(r: WireReader): RecordToFold {
   readVersion(r, 'journal record', JOURNAL_RECORD_VERSION);
