@@ -99,8 +99,24 @@ export class KnownDevices {
       this.pinned.add(id);
       return { known: true, pinned: true };
     }
-    const allowed = this.configured.size > 0 ? 'SPHINX_DEVICE_KEYS' : `the device pinned in ${this.pinnedPath}`;
-    return { known: false, reason: `unknown key ${id} (allowed: ${allowed}${this.initNodeId ? ', the node id from init' : ''})` };
+    return { known: false, reason: this.unknownReason(id) };
+  }
+
+  /**
+   * Why `id` is refused, with the likely mistake: its token verified over this broker's id, so
+   * the device was pointed here; its key is the node id of its hsm_secret, so it holds another
+   * seed than the devices this broker knows (docs/remote-protocol.md "Identities").
+   */
+  private unknownReason(id: string): string {
+    const configured = this.configured.size > 0;
+    const known = configured ? `SPHINX_DEVICE_KEYS (${[...this.configured].join(', ')})` : `the device pinned in ${this.pinnedPath} (${[...this.pinned].join(', ')})`;
+    const node = this.initNodeId === undefined ? '' : `, and lightningd's node id ${this.initNodeId} (its init)`;
+    const ifRight = configured
+      ? `if it is this node's device after all, add ${id} to SPHINX_DEVICE_KEYS`
+      : `if it is this node's device and the pinned one is not (another seed's device connected first), stop sphinx-hsmd, delete ${this.pinnedPath} (or set SPHINX_DEVICE_KEYS=${id}) and start it again`;
+    return `unknown key ${id}: this broker lets in ${known}${node}. A device's key is the node id of its hsm_secret, ` +
+      "so this device holds another seed: most likely it was set up with another node's seed (give it this node's hsm_secret); " +
+      ifRight;
   }
 
   get pinnedFile(): string {

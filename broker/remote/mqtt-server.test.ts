@@ -191,8 +191,20 @@ test('no key configured: the first device is pinned (durably, loudly); another i
     await a.client.endAsync();
     const b = await attempt(url(server), ID_B, makeCredentials(nobleCurve, KEY_B, BROKER_ID, now(), 0n));
     assert.ok(b.error);
-    assert.ok(lines.some((l) => l.includes(`unknown key ${ID_B} (allowed: the device pinned in`)));
-    assert.deepEqual(new KnownDevices(dir, []).admit(ID_B), { known: false, reason: `unknown key ${ID_B} (allowed: the device pinned in ${join(dir, 'pinned-devices')})` });
+    assert.ok(lines.some((l) => l.includes(`unknown key ${ID_B}: this broker lets in the device pinned in`)));
+    const pinned = join(dir, 'pinned-devices');
+    assert.deepEqual(new KnownDevices(dir, []).admit(ID_B), {
+      known: false,
+      reason: `unknown key ${ID_B}: this broker lets in the device pinned in ${pinned} (${ID_A}). A device's key is the node id of its hsm_secret, ` +
+        "so this device holds another seed: most likely it was set up with another node's seed (give it this node's hsm_secret); " +
+        `if it is this node's device and the pinned one is not (another seed's device connected first), stop sphinx-hsmd, delete ${pinned} (or set SPHINX_DEVICE_KEYS=${ID_B}) and start it again`,
+    });
+    // Configured keys, and lightningd's node id once init revealed it, are named instead.
+    const configured = new KnownDevices(dir, [ID_A]);
+    configured.learnInitNodeId(ID_A);
+    const verdict = configured.admit(ID_B);
+    assert.ok(!verdict.known);
+    assert.match(verdict.reason, new RegExp(`^unknown key ${ID_B}: this broker lets in SPHINX_DEVICE_KEYS \\(${ID_A}\\), and lightningd's node id ${ID_A} \\(its init\\)\\. .*another node's seed.*; if it is this node's device after all, add ${ID_B} to SPHINX_DEVICE_KEYS$`));
   });
 });
 

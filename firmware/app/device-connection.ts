@@ -22,6 +22,8 @@ const MIRROR_STOP_WAIT_MS = 2000;
 
 /** A refused login, CONNACK code 4 or 5, as mqtt.js words it. */
 const REFUSED_LOGIN = /bad user ?name or password|not authori[sz]ed/i;
+/** CONNACK code 5: sphinx-hsmd's server answers it only for a device key it does not know (4 for a bad token). */
+const UNKNOWN_KEY = /not authori[sz]ed/i;
 
 /** What the connection says and hands on for the device. */
 export interface ConnectionParts {
@@ -158,12 +160,23 @@ export class DeviceConnection {
     this.options.log(
       'unusual',
       `${wasConnected ? 'lost the connection to' : 'cannot reach'} the MQTT server ${this.parts.config.mqttUrl} (${reason})` +
-        `${REFUSED_LOGIN.test(reason) ? this.#refusedLogin() : ''}; retrying in ${(delay / 1000).toFixed(1)} s`,
+        `${UNKNOWN_KEY.test(reason) ? this.#unknownKey() : REFUSED_LOGIN.test(reason) ? this.#refusedLogin() : ''}; retrying in ${(delay / 1000).toFixed(1)} s`,
     );
     this.#retry = this.options.clock.after(delay, () => {
       this.#retry = undefined;
       this.#connect();
     });
+  }
+
+  /**
+   * The server does not know this device's key, which is the node id of its hsm_secret
+   * (docs/remote-protocol.md "Identities"): the broker's log names the keys it knows.
+   */
+  #unknownKey(): string {
+    return `: it does not let this device's key in (device ${this.parts.deviceId}, the node id of its hsm_secret). ` +
+      "sphinx-hsmd's server says this only for a key it does not know: most likely this device was set up with another " +
+      "node's seed (give it this node's hsm_secret; sphinx-hsmd's log names the key it knows), or the broker pinned another " +
+      'device first (its SPHINX_DATA_DIR/pinned-devices, or SPHINX_DEVICE_KEYS). An external MQTT server says it for a wrong device password too';
   }
 
   /** What to check when the server refuses this device's login (the broker's log says which it was). */

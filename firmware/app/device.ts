@@ -11,7 +11,6 @@
  */
 import type { Reply } from '../../signer/decision.js';
 import type { Envelope } from '../../signer/envelope.js';
-import type { SignerEvent } from '../../signer/events.js';
 import type { PolicyConfig } from '../../signer/policy/policy.js';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { decodeRequestPayload, encodeReplyBatch, encodeReplyEnvelope, type ReplyEnvelope } from '../../signer/remote/envelope-codec.js';
@@ -24,6 +23,7 @@ import { DeviceChain } from './chain-sync.js';
 import { DeviceControl } from './control.js';
 import { openDevice, type OpenedDevice } from './device-boot.js';
 import { DeviceConnection } from './device-connection.js';
+import { logRefusals } from './decision-log.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import type { JournalMirror } from './mirror.js';
 import type { Clock, DeviceConfig, Leds, StorageLock, Store, Transport } from './ports.js';
@@ -378,7 +378,7 @@ export class Device {
     // Within a batch, the journal's last id moves with each append: a held-back id it passed is done.
     for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
     if (handled.replayed) log('info', `request ${env.id} seen before: sent its journaled reply again`);
-    else logRefusals(env.id, handled, log);
+    else logRefusals(env, handled, log);
     return handled;
   }
 }
@@ -387,9 +387,3 @@ const WIRE_HSMD_INIT = messageType('hsmd_init');
 /** Early batches kept (a few messages are in flight at once); beyond that the oldest is dropped and resent by the broker. */
 const MAX_EARLY_BATCHES = 8;
 type DecodedRequests = ReturnType<typeof decodeRequestPayload>;
-
-/** A policy refusal is the device's to report: a preapproval's answer carries no reason. */
-function logRefusals(id: bigint, handled: { reply: Reply; events?: readonly SignerEvent[] }, log: DeviceOptions['log']): void {
-  for (const e of handled.events ?? []) if (e.kind === 'PolicyRefused') log('unusual', `request ${id} refused: ${e.policy}: ${e.detail}`);
-  if (handled.reply.kind === 'bad-request' && handled.reply.description.startsWith('policy-')) log('unusual', `request ${id} refused: ${handled.reply.description}`);
-}
