@@ -36,7 +36,9 @@ export const HELP: Readonly<Record<string, string>> = {
 
 Reads the broker log once: requests by hsmd message type (with errors and policy refusals),
 by client connection (peer/dbid/permissions) and by channel; the time range; the latency
-distribution (p50/p90/p99/max) and its histogram rows; holes in the sequence.`,
+distribution (p50/p90/p99/max) and its histogram rows; holes in the sequence; each policy
+refusal: when the broker received the request, who asked (lightningd or a client connection),
+the request, and the rule with why.`,
   verify: `sphinx-audit verify --log DIR [--journal FILE|DIR] [--hsm-secret FILE [--policy FILE]] [--developer] [--json]
 
 With --hsm-secret: replays every answered request through a fresh signer (in the order the

@@ -49,6 +49,9 @@ export function printSummary(out: Out, s: Summary): void {
   out('by channel (peer/dbid):');
   if (s.byChannel.length === 0) out('  (none)');
   for (const c of s.byChannel) out(`  ${c.peer}/${c.dbid} ${String(c.requests).padStart(8)} requests  errors ${c.errors}  timeline entries ${c.timelineEntries}`);
+  out('policy refusals (received, request id, who asked, request, rule: why):');
+  if (s.policyRefusals.length === 0) out('  (none)');
+  for (const r of s.policyRefusals) out(`  ${r.at ?? '-'}  id ${r.id}  ${r.askedBy ?? '-'}  ${r.request ?? '-'}  ${r.description}`);
 }
 
 export function printVerify(out: Out, r: VerifyReport): void {

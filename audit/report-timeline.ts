@@ -7,6 +7,7 @@
  */
 import { toArray } from '../projections/chain.js';
 import type { ChannelTimeline, TimelineDetail, TimelineEntry, TimelineView } from '../projections/channel-timeline.js';
+import { askedBy } from '../projections/records.js';
 import { toHex } from '../signer/bytes.js';
 import { esc, facts, isoTime, micros, num, table } from './report-html.js';
 
@@ -127,7 +128,8 @@ export function refusalsTable(view: TimelineView): string {
   const rows = refusalEntries(view).map(({ channel, entry }) => {
     const d = entry.what;
     const request = 'request' in d && d.request ? d.request : '–';
-    return [esc(entry.id), esc(isoTime(entry.at)), channel === undefined ? 'node' : `<code>${esc(channel)}</code>`, esc(d.kind), esc(request), esc(describeDetail(d))];
+    const who = entry.client === undefined ? '–' : esc(askedBy(entry.client));
+    return [esc(entry.id), esc(isoTime(entry.at)), who, channel === undefined ? 'node' : `<code>${esc(channel)}</code>`, esc(d.kind), esc(request), esc(describeDetail(d))];
   });
-  return table('refusals', ['id', 'received', 'channel', 'kind', 'request', 'what'], rows);
+  return table('refusals', ['id', 'received', 'asked by', 'channel', 'kind', 'request', 'what'], rows);
 }

@@ -12,7 +12,9 @@ import { fromHex, toHex } from '../signer/bytes.js';
 import type { ChannelRef } from '../signer/events.js';
 import { permissionNames } from '../signer/permissions.js';
 import { parseDecimalU64 } from '../signer/remote/decimal-u64.js';
+import { askedBy } from '../projections/records.js';
 import { micros } from './report-html.js';
+import { refusalEntries } from './report-timeline.js';
 import { toJsonValue } from './views-json.js';
 import type { SignerState } from '../signer/state.js';
 import { hashHex as displayHex } from '../signer/chain/track.js';
@@ -54,9 +56,19 @@ export function summaryOf(views: BrokerViews) {
     byClient,
     byChannel: [...channels.values()].sort((a, b) => b.requests - a.requests),
     gaps: toArray(views.gaps).map((g) => ({ from: g.from.toString(), to: g.to.toString() })),
+    policyRefusals: policyRefusalsOf(views),
   };
 }
 export type Summary = ReturnType<typeof summaryOf>;
+
+/** Each policy refusal in the log: when the broker received the request, who asked, the request, the rule and why. */
+function policyRefusalsOf(views: BrokerViews) {
+  return refusalEntries(views.timeline).flatMap(({ entry: e }) => {
+    if (e.what.kind !== 'policy-refused') return [];
+    const { request, description } = e.what;
+    return [{ id: e.id.toString(), at: iso(e.at), askedBy: e.client && askedBy(e.client), request, rule: description.split(':')[0]!, description }];
+  });
+}
 
 /** "peerhex/dbid" → the channel, or an Error saying which part is malformed (a dbid is a u64). */
 export function parseChannel(arg: string): ChannelRef | Error {

@@ -16,6 +16,7 @@
  */
 import type { Reply } from '../signer/decision.js';
 import type { ChannelRef, SignerEvent } from '../signer/events.js';
+import type { ClientContext } from '../signer/envelope.js';
 import { hashHex } from '../signer/chain/track.js';
 import { channelKey } from '../signer/state.js';
 import { decodeMessage, type HsmdMessage } from '../signer/wire/messages.js';
@@ -65,6 +66,8 @@ export type TimelineDetail =
 export interface TimelineEntry {
   /** The request id (broker envelope id = journal record id). */
   readonly id: bigint;
+  /** Who asked: the client connection the broker logged the request on; undefined from a journal (it names no client). */
+  readonly client: ClientContext | undefined;
   /** Unix ms the broker received the request; undefined from a journal (it has no times). */
   readonly at: number | undefined;
   /** Broker-log sequence numbers of the request and the reply (or error); undefined from a journal. */
@@ -83,6 +86,7 @@ export interface ChannelTimeline {
 export interface PendingRequest {
   readonly seq: bigint;
   readonly at: number;
+  readonly client: ClientContext;
   readonly channel: ChannelRef | undefined;
   readonly name: string;
   readonly message: HsmdMessage | undefined;
@@ -204,7 +208,7 @@ export function timelineFromLog(view: TimelineView, { seq, record: r }: StoredLo
   switch (r.kind) {
     case 'request-received': {
       const message = decodeOrUndefined(r.message);
-      const pending: PendingRequest = { seq, at: r.at, channel: channelOf(r.client, message), name: messageName(r.type), message };
+      const pending: PendingRequest = { seq, at: r.at, client: r.client, channel: channelOf(r.client, message), name: messageName(r.type), message };
       return { ...view, pending: withEntry(view.pending, r.id, pending) };
     }
     case 'reply-received': {
@@ -212,7 +216,7 @@ export function timelineFromLog(view: TimelineView, { seq, record: r }: StoredLo
       if (p === undefined) return view; // a reply to a request before this log's start
       const rest = { ...view, pending: withoutEntry(view.pending, r.id) };
       const entry = (what: TimelineDetail): TimelineEntry =>
-        ({ id: r.id, at: p.at, requestSeq: p.seq, replySeq: seq, latencyMicros: r.latencyMicros, what });
+        ({ id: r.id, client: p.client, at: p.at, requestSeq: p.seq, replySeq: seq, latencyMicros: r.latencyMicros, what });
       const description = policyRefusalOf(r.reply);
       if (description !== undefined) return addEntry(rest, p.channel, entry({ kind: 'policy-refused', request: p.name, description }));
       if (p.channel === undefined) return rest;
@@ -224,7 +228,7 @@ export function timelineFromLog(view: TimelineView, { seq, record: r }: StoredLo
       const p = r.id === undefined ? undefined : view.pending.get(r.id);
       if (p?.channel === undefined) return view;
       const what: TimelineDetail = { kind: 'error', request: p.name, text: r.text };
-      return addEntry(view, p.channel, { id: r.id!, at: r.at, requestSeq: p.seq, replySeq: seq, latencyMicros: undefined, what });
+      return addEntry(view, p.channel, { id: r.id!, client: p.client, at: r.at, requestSeq: p.seq, replySeq: seq, latencyMicros: undefined, what });
     }
     case 'signer-connected':
     case 'signer-disconnected':
@@ -275,7 +279,7 @@ function eventDetail(e: SignerEvent): TimelineDetail | undefined {
 /** Folds one journal record into the timelines (see the module comment for what it lacks). */
 export function timelineFromJournal(view: TimelineView, record: JournalRecord): TimelineView {
   const entry = (what: TimelineDetail): TimelineEntry =>
-    ({ id: record.id, at: undefined, requestSeq: undefined, replySeq: undefined, latencyMicros: undefined, what });
+    ({ id: record.id, client: undefined, at: undefined, requestSeq: undefined, replySeq: undefined, latencyMicros: undefined, what });
   // A warning belongs to the channel the same request changed, if any.
   const channel = record.events.map((e) => ('channel' in e ? e.channel : undefined)).find((c) => c !== undefined);
   let next = view;

@@ -8,6 +8,7 @@ import { toHex } from '../signer/bytes.js';
 import type { Reply } from '../signer/decision.js';
 import type { ClientContext } from '../signer/envelope.js';
 import { messageNameOf, messageType, peekType } from '../signer/wire/messages.js';
+import { permissionNames } from '../signer/permissions.js';
 
 /** A broker-log record and its place in the log (log/broker-log StoredRecord). */
 export interface StoredLogRecord {
@@ -20,6 +21,12 @@ export const messageName = (type: number): string => messageNameOf(type) ?? `typ
 
 /** The map key of a client connection: peer hex / dbid / permissions. */
 export const clientKey = (c: ClientContext): string => `${toHex(c.peer)}/${c.dbid}/${c.permissions}`;
+
+/** Who asked, in words: lightningd on its own connection (hsmd's master), or a client connection by peer/dbid with its permissions. */
+export function askedBy(c: ClientContext): string {
+  const master = c.dbid === 0n && c.peer.every((b) => b === 0);
+  return master ? 'lightningd (master connection)' : `${toHex(c.peer)}/${c.dbid} (${permissionNames(c.permissions)})`;
+}
 
 /** A refusal by a validation policy (signer/policy: descriptions start with the rule's name). */
 export const isPolicyRefusal = (reply: Reply): boolean => reply.kind === 'bad-request' && reply.description.startsWith('policy-');

@@ -10,7 +10,10 @@
  * - a payment over the velocity limit is refused by name, and passes after `sphinx-ctl approve`;
  * - the policy survives a SIGKILL and restart of the device (sphinx-ctl status, sphinx-audit state);
  *   while the device is down the broker refuses to relay (503) instead of waiting;
- * - replayed, stale, forged and wrong-key commands are each refused and logged;
+ * - replayed, stale, forged, wrong-key and malformed commands are each refused and logged, a
+ *   malformed one (signed by the owner or not) changing nothing;
+ * - each velocity refusal is on the status page (JSON and the page itself) and in
+ *   `sphinx-audit summary` with when, who asked and the rule;
  * - sphinx-ctl rejects an answer with a bad device signature, and an answer to another command.
  */
 import assert from 'node:assert/strict';
@@ -22,9 +25,11 @@ import { join } from 'node:path';
 import test from 'node:test';
 import * as bitcoin from 'bitcoinjs-lib';
 import { SimLightningd } from '../demo/sim-lightningd.js';
+import { esc, isoTime } from '../audit/report-html.js';
 import { fromHex } from '../signer/bytes.js';
 import { summarizeBolt11 } from '../signer/address/bolt11.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
+import { openMessage, signMessage } from '../signer/control/wire.js';
 import { decodeAs, messageType } from '../signer/wire/messages.js';
 import { deviceIdOf } from './device-driver.js';
 import { fixturePath, repoRoot } from './fixtures.js';
@@ -141,7 +146,9 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     await rig.start(null); // the device's defaults: no allowlist
     // Run 1: payments limited to 5,000 sat per day from right after init.
     let limits: unknown;
+    const run1Started = Date.now();
     const run1 = rig.replay(exchanges, () => (limits ??= ok(rig.ctl(['limits', 'set', '--sat', '5000', '--window', '86400']), 'limits set')));
+    const run1Ended = Date.now();
     assert.deepEqual((limits as { policy: { velocityLimitSat: string } }).policy.velocityLimitSat, '5000');
     const withdrawals = exchanges.filter((ex) => typeOf(ex) === WITHDRAWAL);
     assert.equal(withdrawals.length, 2, 'the session funds its channel, then withdraws');
@@ -162,6 +169,20 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     const refusedCount = amounts.filter((a) => a > 5_000_000n).length;
     const summary = JSON.parse(spawnSync(process.execPath, [AUDIT, 'summary', '--log', rig.dataDir, '--json'], { encoding: 'utf8' }).stdout);
     assert.equal(summary.byType.find((t: { type: string }) => t.type === 'hsmd_preapprove_invoice_check').policyRefusals, refusedCount);
+    // ... and lists each: when the broker received it, who asked (the recording's connection), which rule.
+    assert.ok(preapprovals.every((ex) => ex.conn === 'master'), "the preapprovals are lightningd's own requests");
+    type Listed = { id: string; at: string; askedBy: string; request: string; rule: string };
+    const velocity = (summary.policyRefusals as Listed[]).filter((r) => r.rule === 'policy-payment-velocity');
+    assert.equal(velocity.length, refusedCount);
+    for (const r of velocity) {
+      assert.equal(r.askedBy, 'lightningd (master connection)');
+      assert.equal(r.request, 'hsmd_preapprove_invoice_check');
+      assert.ok(Date.parse(r.at) >= run1Started && Date.parse(r.at) <= run1Ended, `${r.at} within run 1`);
+    }
+    const printed = spawnSync(process.execPath, [AUDIT, 'summary', '--log', rig.dataDir], { encoding: 'utf8' }).stdout;
+    const lines = printed.slice(printed.indexOf('policy refusals (')).split('\n').filter((l) => l.includes('policy-payment-velocity'));
+    assert.deepEqual(lines.map((l) => l.replace(/: not approved by the device.*$/, '')),
+      velocity.map((r) => `  ${r.at}  id ${r.id}  lightningd (master connection)  hsmd_preapprove_invoice_check  policy-payment-velocity`), printed);
     const html = join(rig.root, 'report.html');
     const report = spawnSync(process.execPath, [AUDIT, 'report', '--log', rig.dataDir, '--journal', rig.device.dir, '--out', html], { encoding: 'utf8' });
     assert.equal(report.status, 0, report.stderr);
@@ -188,11 +209,17 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     const retry = rig.replay([refused]);
     assert.equal(retry.failed, 1, 'the approval was for one payment');
     // The refusal on the status page: when, which request, the rule (its reply has no reason).
-    const views = await (await fetch(`http://127.0.0.1:${rig.httpPort}/api/views`)).json() as { timeline: { node: { at: number | null; what: { kind: string; request: string; description: string } }[] } };
+    const views = await (await fetch(`http://127.0.0.1:${rig.httpPort}/api/views`)).json() as { timeline: { node: { id: string; at: number | null; what: { kind: string; request: string; description: string } }[] } };
     const onPage = views.timeline.node.filter((e) => e.what.kind === 'policy-refused' && e.what.request === 'hsmd_preapprove_invoice_check');
     assert.equal(onPage.length, amounts.filter((a) => a > 5_000_000n).length + 1, 'run 1\'s refusals (the same broker log) and the retry');
     assert.match(onPage.at(-1)!.what.description, /^policy-payment-velocity: not approved by the device/);
     assert.ok(onPage.at(-1)!.at! > Date.now() - 600_000 && onPage.at(-1)!.at! <= Date.now(), 'with the time the broker received it');
+    // The page itself (not only its JSON) lists it: id, when, who asked, the request, the rule.
+    const page = await (await fetch(`http://127.0.0.1:${rig.httpPort}/`)).text();
+    const refusalsTable = /<table class="refusals">.*?<\/table>/s.exec(page)?.[0] ?? '';
+    const last = onPage.at(-1)!;
+    assert.ok(refusalsTable.includes(`<tr><td>${last.id}</td><td>${isoTime(last.at!)}</td><td>lightningd (master connection)</td><td>node</td><td>policy-refused</td>` +
+      `<td>hsmd_preapprove_invoice_check</td><td>${esc(`refused by policy (hsmd_preapprove_invoice_check): ${last.what.description}`)}</td></tr>`), refusalsTable);
 
     // Refused commands, each logged by the device and answered (signed) with why.
     const signed = join(rig.root, 'cmd.json');
@@ -210,7 +237,28 @@ test('on-chain destinations, payment velocity, the policy across SIGKILL, refuse
     const otherKey = join(rig.root, 'other.key');
     spawnSync(process.execPath, [CTL, 'keygen', '--key', otherKey]);
     assert.match(rig.ctl(['status'], otherKey).err, /refused by the device \(wrong-key\): signed by 0[23][0-9a-f]{64}, not by 0[23][0-9a-f]{64}: --key is not the owner key this device was provisioned with; .*owner\.pub/);
-    for (const refusal of ['replayed', 'stale', 'forged', 'wrong-key']) assert.match(rig.device.output(), new RegExp(`control: .*refused \\(${refusal}\\)`));
+    // Malformed: one signed by the owner but naming no command the device knows, one whose signature is not one.
+    const journalState = () => JSON.parse(spawnSync(process.execPath, [AUDIT, 'state', '--journal', rig.device.dir, '--json'], { encoding: 'utf8' }).stdout) as { digest: string; sourced: unknown[] };
+    const policyBefore = (ok(rig.ctl(['status']), 'status') as { policy: unknown }).policy;
+    const stateBefore = journalState();
+    const ownerKey = fromHex(readFileSync(rig.keyFile, 'utf8').trim());
+    const unknownCommand = signMessage(nobleCurve, ownerKey, 'command', JSON.stringify({ device: DEVICE, nonce: String(Date.now() * 3000), command: 'erase-everything', args: {} }));
+    const badSignature = JSON.stringify({ ...JSON.parse(rig.ctl(['sign', 'status']).out), sig: 'not a signature' });
+    for (const [payload, why] of [[unknownCommand, /^command: expected one of /], [badSignature, /^sig: expected a 64-byte compact signature in hex$/]] as const) {
+      const answer = await fetch(`http://127.0.0.1:${rig.httpPort}/control`, { method: 'POST', body: payload });
+      assert.equal(answer.status, 200, 'relayed, and answered by the device');
+      const opened = openMessage(nobleCurve, new Uint8Array(await answer.arrayBuffer()), 'response', DEVICE);
+      const body = JSON.parse(opened.body) as { ok: boolean; refusal: string; error: string };
+      assert.deepEqual([body.ok, body.refusal], [false, 'malformed']);
+      assert.match(body.error, why);
+    }
+    assert.match(rig.device.output(), /control: a command refused \(malformed\): command: expected one of /);
+    assert.match(rig.device.output(), /control: a command refused \(malformed\): sig: expected a 64-byte compact signature in hex/);
+    const stateAfter = journalState();
+    assert.deepEqual([stateAfter.digest, stateAfter.sourced.length], [stateBefore.digest, stateBefore.sourced.length], 'nothing journaled, nothing changed');
+    assert.deepEqual((ok(rig.ctl(['status']), 'status after') as { policy: unknown }).policy, policyBefore, 'the next command goes through, the policy as it was');
+    await rig.ld.waitForStatus((m) => /device 0[23][0-9a-f]{64} refused a command \(malformed\)/.test(JSON.stringify(m)));
+    for (const refusal of ['replayed', 'stale', 'forged', 'wrong-key', 'malformed']) assert.match(rig.device.output(), new RegExp(`control: .*refused \\(${refusal}\\)`));
     await rig.ld.waitForStatus((m) => /device 0[23][0-9a-f]{64} refused a command \(wrong-key\)/.test(JSON.stringify(m)));
 
     // sphinx-ctl checks the device's signature and that the answer is to its command.
