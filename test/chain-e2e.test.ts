@@ -6,9 +6,10 @@
  * is shown. bitcoind mines each block when the run did. In the first test, before the next
  * request the test waits until the status page reports the device's tip at that block; the
  * device's journal must then hold both funding outpoints confirmed and spent at the heights
- * bitcoinjs-lib finds them. In the second, the relay does not poll and the request goes at
- * once, as lightningd's would: the relay must catch the device up before a commitment
- * request (broker/chain/catch-up.ts). Every reply must be the recorded one.
+ * bitcoinjs-lib finds them, and the status page (the HTML, not only its JSON) shows the device's
+ * tip and the outpoint it still watches in that state. In the second, the relay does not poll
+ * and the request goes at once, as lightningd's would: the relay must catch the device up
+ * before a commitment request (broker/chain/catch-up.ts). Every reply must be the recorded one.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { openJournalFiles } from '../log/journal/journal.js';
 import { NodeDir } from '../node/node-file.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import { decodeReply } from '../signer/event-codec.js';
+import { decodeAs, messageType } from '../signer/wire/messages.js';
 import { Signer } from '../signer/signer.js';
 import { tipOf } from '../signer/chain/view.js';
 import type { SyncConnection } from './sync-wire.js';
@@ -142,6 +144,27 @@ test('l1 through sphinx-hsmd and a device process, with the chain relay followin
     await bitcoind.up();
     await deviceCaughtUp();
     assert.match(ld.describeStatus(), /chain: bitcoind at .* answers again/);
+    // The page itself (not only /api/status) shows the device's tip, and each outpoint it still
+    // watches: the funding outpoint of each channel the session set up (setup_channel, on the
+    // channel's connection) and did not forget (forget_channel), in the state bitcoinjs-lib finds.
+    const page = await (await fetch(`http://127.0.0.1:${httpPort}/`)).text();
+    const shown = (path: string): string | undefined => new RegExp(`<dd data-live="${path}">([^<]*)</dd>`).exec(page)?.[1];
+    assert.equal(shown('chain.deviceTip'), String(chain.length - 1));
+    const typeOf = (ex: Exchange): number => (ex.message[0]! << 8) | ex.message[1]!;
+    const forgotten = new Set(exchanges.filter((ex) => typeOf(ex) === messageType('hsmd_forget_channel')).map((ex) => {
+      const m = decodeAs('hsmd_forget_channel', ex.message);
+      return `${hex(m.id)}/${m.dbid}`;
+    }));
+    const setUp = exchanges.filter((ex) => typeOf(ex) === messageType('hsmd_setup_channel'));
+    const live = setUp.filter((ex) => !forgotten.has(`${hex(ex.client.peer)}/${ex.client.dbid}`)).map((ex) => {
+      const m = decodeAs('hsmd_setup_channel', ex.message);
+      return `${display(m.funding_txid)}:${m.funding_txout}`;
+    });
+    assert.deepEqual([setUp.length, live.length], [2, 1], 'the session sets up two channels and forgets one of them');
+    const stateOf = (w: Watched): string => (w.spent !== null ? `spent@${w.spent}` : w.confirmed !== null ? `confirmed@${w.confirmed}` : 'unconfirmed');
+    const onPage = live.map((o) => `${o.slice(0, 8)}…:${o.split(':')[1]} ${stateOf(expected({ outpoint: o, confirmed: null, spent: null }))}`);
+    assert.match(onPage[0]!, / spent@\d+$/, 'closed in the recorded chain');
+    assert.deepEqual(shown('chain.watched')?.split(', '), onPage, page.slice(page.indexOf('class="facts live-facts chain"'), page.indexOf('<details id="live-details"')));
   } finally {
     await stop();
   }
