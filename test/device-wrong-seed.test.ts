@@ -94,6 +94,8 @@ test("a device with another node's seed, the node's own device pinned: refused a
     const refused = await ld.waitForStatus((m) => m.kind === 'log' && m.entry.includes('MQTT: refused connection'), 20_000);
     assert.ok(refused.kind === 'log');
     assert.equal(refused.level, LOG_LEVELS.unusual);
+    // Named by its own id, not the client id it was kept apart under (its token claims no history).
+    assert.match(refused.entry, new RegExp(`MQTT: refused connection from ${otherId} \\(kept apart as stale before its token was checked\\)`));
     const pinned = join(dataDir, 'pinned-devices');
     assert.ok(refused.entry.endsWith(`: unknown key ${otherId}: this broker lets in the device pinned in ${pinned} (${nodeId}). ` +
       "A device's key is the node id of its hsm_secret, so this device holds another seed: most likely it was set up with another node's seed " +

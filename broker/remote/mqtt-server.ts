@@ -136,7 +136,9 @@ export async function startMqttServer(options: MqttServerOptions): Promise<MqttS
 
   aedes.authenticate = (client, username, password, done) => {
     const fail = (reason: string, code: 2 | 4 | 5): void => {
-      refuse(`connection from ${client.id ?? '?'} (username ${username ?? 'none'})`, reason);
+      // A client kept apart as stale has the client id preConnect gave it: say whose it was.
+      const who = apart.has(client) ? `${username} (kept apart as stale before its token was checked)` : `${client.id ?? '?'} (username ${username ?? 'none'})`;
+      refuse(`connection from ${who}`, reason);
       done(Object.assign(new Error(reason), { returnCode: code }), false);
     };
     if ((client.id ?? '').length > MAX_CLIENT_ID_LENGTH) return fail(`a client id of ${client.id.length} characters (at most ${MAX_CLIENT_ID_LENGTH})`, 2);
