@@ -123,7 +123,9 @@ export function startDeviceProcess(opts: {
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer); // else it keeps the test's process alive
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };

@@ -15,16 +15,14 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { fromHex, toHex } from '../../signer/bytes.js';
 import { nobleCurve } from '../../signer/crypto/noble.js';
 import { type Credentials, makeCredentials } from '../../signer/remote/auth-token.js';
 import { topic } from '../../signer/remote/topics.js';
-import { fromScalar, N, toScalar } from '../../node/curve-scalars.js';
 import { fastCurve } from '../../node/curve-native.js';
 import { KnownDevices } from './identity.js';
 import { DEVICE_MAX_PACKET, type GateVerdict, MAX_CLIENT_ID_LENGTH, MAX_CONNECTIONS, MAX_WAITING, MqttGate, PRE_AUTH_BUDGET, PRE_AUTH_MAX_PACKET } from './mqtt-limits.js';
 import { hasNoDelay } from './mqtt-connect.js';
-import { attempt, BROKER_ID, ID_A, ID_B, KEY_A, KEY_B, now, serverIn, url, withServer } from '../../test/embedded-mqtt.js';
+import { attempt, BROKER_ID, floodBeforeAuth, ID_A, ID_B, KEY_A, KEY_B, now, otherSpelling, REFUSED_256_MIB, REPLAYED_RESPELLED, serverIn, url, withServer } from '../../test/embedded-mqtt.js';
 
 test('a fresh token from a known key gets in; TCP_NODELAY on both sockets', async () => {
   await withServer([ID_A], async (server, lines) => {
@@ -95,16 +93,6 @@ test('refused, each with its reason logged: forged signature, expired token, reu
     assert.match(lines.slice(before).join('\n'), /refused connection .*: token already used/);
   });
 });
-
-/** The same token with S replaced by n − S: the same signature, spelled differently. */
-function otherSpelling(creds: Credentials): Credentials {
-  const token = fromHex(creds.password);
-  const s = toScalar(token.subarray(token.length - 32));
-  return { username: creds.username, password: toHex(token.subarray(0, token.length - 32)) + toHex(fromScalar(N - s)) };
-}
-
-/** The refusal of a used token in its high-S spelling: a replay, not a misconfigured device. */
-const REPLAYED_RESPELLED = /: high-S signature \(non-canonical\): a valid token re-spelled with S replaced by n − S, .*: a captured token replayed in another spelling, not a wrong --broker-id; /;
 
 for (const [name, curve] of [['noble', nobleCurve], ['native', fastCurve()]] as const) {
   test(`a used token is refused in its other (high-S) spelling and after a server restart (${name} curve)`, async () => {
@@ -233,30 +221,13 @@ test('the TLS listener authenticates devices the same way', { skip: !openssl && 
 
 test('memory before authentication: CONNECTs announcing 256 MiB are cut off, the server\'s RSS stays bounded', async () => {
   await withServer([ID_A], async (server, lines) => {
-    const announce256MiB = Uint8Array.of(0x10, 0xff, 0xff, 0xff, 0x7f); // CONNECT, remaining length 268,435,455
-    const chunk = new Uint8Array(1024 * 1024).fill(0x41);
     global.gc?.();
     const before = process.memoryUsage().rss;
-    const closed = await Promise.all([0, 1, 2, 3].map(() => new Promise<number>((resolve) => {
-      const socket = net.connect(server.port, '127.0.0.1');
-      let sent = 0;
-      socket.on('error', () => {});
-      socket.on('close', () => resolve(sent));
-      socket.on('connect', () => {
-        socket.write(announce256MiB);
-        const pump = (): void => {
-          while (sent < 32 * chunk.length && !socket.destroyed) {
-            sent += chunk.length;
-            if (!socket.write(chunk)) return void socket.once('drain', pump);
-          }
-          socket.end();
-        };
-        pump();
-      });
-    })));
+    const flooded = await floodBeforeAuth(server.port);
     const grown = (process.memoryUsage().rss - before) / 2 ** 20;
-    assert.ok(grown < 48, `RSS grew by ${grown.toFixed(1)} MiB while 4 clients sent ${closed.reduce((a, b) => a + b, 0) / 2 ** 20} MiB`);
-    assert.ok(lines.filter((l) => /refused connection .*: a packet of 268435455 bytes before authenticating \(limit \d+\)/.test(l)).length === 4, lines.join('\n'));
+    assert.ok(grown < 48, `RSS grew by ${grown.toFixed(1)} MiB while 4 clients sent ${flooded.reduce((a, f) => a + f.sent, 0) / 2 ** 20} MiB`);
+    assert.ok(flooded.every((f) => f.cutOff), 'each socket was closed by the server before it had sent its 32 MiB');
+    assert.ok(lines.filter((l) => REFUSED_256_MIB.test(l)).length === 4, lines.join('\n'));
     // A device still gets in, and its packets may be larger than before authentication.
     const { client, error } = await attempt(url(server), ID_A, makeCredentials(nobleCurve, KEY_A, BROKER_ID, now(), 0n));
     assert.equal(error, undefined);
