@@ -27,7 +27,7 @@ import { assertSourceName, decodeEntryToFold, type JournalRecord, type SourcedRe
 import type { Snapshot } from '../log/journal/snapshot-slots.js';
 import type { JournalObserver } from './journal-observer.js';
 import { equal } from '../signer/bytes.js';
-import { type AcceptRollback, checkJournalAgainstMark, type HighWaterMark, blankTailAgainstMark } from '../log/journal/high-water.js';
+import { type AcceptRollback, checkJournalAgainstMark, type HighWaterMark, tailAgainstMark } from '../log/journal/high-water.js';
 import { badRequest, type Decision } from '../signer/decision.js';
 import { ID_REFUSAL } from './id-refusals.js';
 import type { Envelope } from '../signer/envelope.js';
@@ -118,13 +118,14 @@ export class SignerCore {
   /**
    * Recovers the journal, folding each record as it is decoded (recovery-fold.ts), and builds
    * the signer on the recovered state (`makeSigner(state)`: the host's keys and options); the
-   * observer is then told what was recovered. Throws JournalCorruptError (a blank tail after the
-   * last good frame too, unless the mark clears it), or JournalRollbackError (it ends below the mark).
+   * observer is then told what was recovered. Throws JournalCorruptError (a torn frame or blank
+   * tail after the last good frame too, unless the mark clears it), or JournalRollbackError (it
+   * ends below the mark).
    */
   static open(files: JournalFiles, makeSigner: (state: SignerState) => Signer, options: SignerCoreOptions = {}): { core: SignerCore; recovery: RecoveryReport } {
     let fold: RecoveryFold | undefined;
     const visitor = (snapshot: Snapshot | undefined) => (fold = new RecoveryFold(snapshot, options.observer !== undefined)).visit;
-    const { journal, recovery } = Journal.recover(files, visitor, decodeEntryToFold, { blankTail: options.mark && blankTailAgainstMark(options.mark) });
+    const { journal, recovery } = Journal.recover(files, visitor, decodeEntryToFold, { tail: options.mark && tailAgainstMark(options.mark) });
     for (const note of recovery.notes) options.log?.(note);
     const marked = options.mark && checkJournalAgainstMark(options.mark, journal.lastId, options);
     const { state, replies, sources, entries, payloads } = fold!;

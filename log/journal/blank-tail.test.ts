@@ -5,7 +5,9 @@
  * opening against the high-water mark cuts it as a torn write when the mark is at or below the
  * last good id, and refuses it by name, the file kept, when the mark is above (answered records
  * were there), when there is no mark, when it is longer than a frame, or when anything else is in
- * it. The journals are written by the journal itself, then their bytes are damaged.
+ * it. A torn last frame is judged by the mark alike, but cut when there is none (a crash leaves
+ * one): so a whole file of garbage whose first bytes announce a frame longer than the file is
+ * refused, not cut. The journals are written by the journal itself, then their bytes are damaged.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -13,7 +15,7 @@ import { sessionJournalRecords, writeJournal } from '../../test/journal-records.
 import { MemoryDir, type MemoryFile } from '../memory-file.js';
 import { writeReserveFill } from '../file-port.js';
 import { BLANK_TAIL_LIMIT, type Blank, JournalCorruptError, scanFrameOffsets, scanFrames } from './frame.js';
-import { blankTailAgainstMark, slotMark } from './high-water.js';
+import { tailAgainstMark, slotMark } from './high-water.js';
 import { JOURNAL_FILE, Journal, openJournalFiles } from './journal.js';
 
 const records = sessionJournalRecords();
@@ -156,7 +158,7 @@ function damaged(from: number, bytes: Uint8Array, mark: bigint | undefined) {
   file.sync();
   const highWater = slotMark(dir, 'memory');
   if (mark !== undefined) highWater.write(mark);
-  const open = () => Journal.open(openJournalFiles(dir), { blankTail: blankTailAgainstMark(highWater) });
+  const open = () => Journal.open(openJournalFiles(dir), { tail: tailAgainstMark(highWater) });
   return { dir, file, open, bytes: () => file.read(0, file.size()) };
 }
 /** damaged() of whole file contents. */
@@ -241,13 +243,13 @@ test('journal: a blank tail after a snapshot is judged against the snapshot\'s l
   dir.open(JOURNAL_FILE).sync();
   const mark = slotMark(dir, 'memory');
   mark.write(10n);
-  const { recovery } = Journal.open(openJournalFiles(dir), { blankTail: blankTailAgainstMark(mark) });
+  const { recovery } = Journal.open(openJournalFiles(dir), { tail: tailAgainstMark(mark) });
   assert.equal(recovery.snapshot?.lastId, 10n);
   assert.deepEqual(recovery.torn && [recovery.torn.offset, recovery.torn.length], [marker, 300]);
   mark.write(11n);
   dir.open(JOURNAL_FILE).append(blankBytes(300, 0xff));
   dir.open(JOURNAL_FILE).sync();
-  assert.throws(() => Journal.open(openJournalFiles(dir), { blankTail: blankTailAgainstMark(mark) }), /300 0xff bytes .* the high-water mark in memory is id 11/);
+  assert.throws(() => Journal.open(openJournalFiles(dir), { tail: tailAgainstMark(mark) }), /300 0xff bytes .* the high-water mark in memory is id 11/);
 });
 
 test('journal: zeros over answered records (the mark above the last good id) are refused naming the offset and the mark', () => {
@@ -277,4 +279,22 @@ test('journal: a blank tail longer than a frame is refused whatever the mark; wi
     assert.throws(() => Journal.open(openJournalFiles(d.dir)), (e) => e instanceof JournalCorruptError && e.offset === offset);
     assert.deepEqual(d.bytes(), before);
   }
+});
+
+test('journal: a torn last frame is cut with the mark at or below the last good id, or no mark; refused by name, the file kept, with its reply sent', () => {
+  const bytes = good.subarray(last, last + 40);
+  const torn = `40 bytes at offset ${last} (short frame (40 of ${lastLength} bytes); `;
+  for (const [mark, why] of [[lastId - 1n, `the high-water mark in memory is id ${lastId - 1n}, so no reply was sent for anything in them`],
+    [undefined, 'no high-water mark in memory to judge it by, and a crash leaves a torn frame']] as const) {
+    const d = damaged(last, bytes, mark);
+    const { journal, recovery } = d.open();
+    assert.equal(journal.lastId, lastId - 1n);
+    assert.equal(recovery.notes.at(-1), `journal journal: torn last write of ${torn}${why}); truncated`);
+    assert.deepEqual(d.bytes(), good.subarray(0, last), 'cut back to the last good frame');
+  }
+  refused(damaged(last, bytes, lastId), last, new RegExp(`^journal journal is corrupt at byte offset ${last}: 40 bytes of a torn frame \\(short frame \\(40 of ${lastLength} bytes\\)\\) ` +
+    `after the last good frame \\(last id ${lastId - 1n}\\), but the high-water mark in memory is id ${lastId}: replies up to id ${lastId} were sent`));
+  // A whole file overwritten with bytes that announce a longer first frame: torn in shape, refused by the mark.
+  const garbage = good.map((b, i) => (i < 4 ? [0, 0xff, 0xff, 0xff][i]! : (b * 31 + i) & 0xff));
+  refused(damagedTo(garbage, lastId), 0, new RegExp(`^journal journal is corrupt at byte offset 0: ${good.length} bytes of a torn frame .* but the high-water mark in memory is id ${lastId}`));
 });

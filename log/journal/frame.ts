@@ -121,16 +121,29 @@ export interface BlankTail {
 }
 
 /**
- * Judges a blank tail once the journal's last id is known: returns why it is a torn write, for
- * the recovery note, or throws JournalCorruptError (damage).
+ * What follows the last good frame and may be a torn write: a torn frame, or a blank tail. Its
+ * shape alone cannot tell it from damage of the same shape (a file overwritten with bytes that
+ * announce a longer frame, answered records zeroed), the high-water mark can.
  */
-export type BlankTailJudge = (file: string, tail: BlankTail, lastId: bigint | undefined) => string;
+export type JudgedTail = TornTail | BlankTail;
+
+export const isBlankTail = (tail: JudgedTail): tail is BlankTail => 'blank' in tail;
+
+/**
+ * Judges a torn or blank tail once the journal's last id is known: returns why it is a torn
+ * write, for the recovery note, or throws JournalCorruptError (damage).
+ */
+export type TailJudge = (file: string, tail: JudgedTail, lastId: bigint | undefined) => string;
 
 /** The longest blank tail a scan reports rather than refuses: one maximal frame, header and payload. */
 export const BLANK_TAIL_LIMIT = FRAME_HEADER + MAX_FRAME_PAYLOAD;
 
-/** "4096 zero bytes", "600 bytes (a frame's first 120, then 0xff bytes)": for notes and refusals. */
-export function describeBlankTail(tail: BlankTail): string {
+/**
+ * "4096 zero bytes", "600 bytes (a frame's first 120, then 0xff bytes)", "300 bytes of a torn
+ * frame (short frame (300 of 5008 bytes))": for notes and refusals.
+ */
+export function describeTail(tail: JudgedTail): string {
+  if (!isBlankTail(tail)) return `${tail.length} bytes of a torn frame (${tail.reason})`;
   const blank = tail.blank === 0 ? 'zero' : '0xff';
   return tail.partial === 0 ? `${tail.length} ${blank} bytes` : `${tail.length} bytes (a frame's first ${tail.partial}, then ${blank} bytes)`;
 }

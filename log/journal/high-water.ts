@@ -1,9 +1,10 @@
 /**
  * The journal's high-water mark (docs/journal.md "Rollback"), checked when the signer core
  * opens: a journal that ends below the mark lost records that were answered (deleted, cut at
- * a record boundary, restored from an older copy, or damaged where it looked torn). Signing
- * from it could sign what the lost records forbid (our own revoked commitment), so it is
- * refused unless the operator accepts the rollback explicitly.
+ * a record boundary, or restored from an older copy; damage with a torn write's shape is
+ * refused before that, by tailAgainstMark, nothing cut). Signing from it could sign what the
+ * lost records forbid (our own revoked commitment), so it is refused unless the operator
+ * accepts the rollback explicitly.
  *
  * `slotMark` keeps the mark in two alternating slot files of a FileDir (Node: next to the
  * journal): `u64 id ‖ u32 CRC-32C`, the larger good one wins, so a crash mid-write leaves the
@@ -11,7 +12,7 @@
  */
 import { type FileDir, readWhole } from '../file-port.js';
 import { crc32c } from './crc32c.js';
-import { type BlankTailJudge, describeBlankTail, JournalCorruptError } from './frame.js';
+import { describeTail, isBlankTail, JournalCorruptError, type TailJudge } from './frame.js';
 
 /**
  * The port (the device's Store provides it: firmware/app/ports.ts): the last request id the
@@ -104,7 +105,7 @@ export type AcceptRollback = boolean | { readonly lastId: bigint; readonly answe
  * to the journal's last id: every journaled record may be answered (a redelivered id gets its
  * journaled reply without a new sync), so all of them go under the mark. An empty journal
  * without a mark gets mark 0: a new device has one from its first open, so a blank tail after
- * its first append is judged (blankTailAgainstMark) rather than taken for a lost mark.
+ * its first append is judged (tailAgainstMark) rather than taken for a lost mark.
  */
 export function checkJournalAgainstMark(
   mark: HighWaterMark,
@@ -126,23 +127,26 @@ export function checkJournalAgainstMark(
 }
 
 /**
- * Judges a blank tail after the journal's last good frame (zeros or 0xff, after at most part of
- * a frame) against the mark: a torn write only if the mark shows no reply left for an id beyond
- * the last good one, i.e. the journal cut there is what checkJournalAgainstMark accepts anyway.
- * With no mark nothing tells a torn append from answered records blanked: refused as damage
- * (docs/journal.md "Recovery").
+ * Judges a torn or blank tail after the journal's last good frame (a torn frame; zeros or 0xff,
+ * after at most part of a frame) against the mark: a torn write only if the mark shows no reply
+ * left for an id beyond the last good one, i.e. the journal cut there is what
+ * checkJournalAgainstMark accepts anyway. Otherwise the tail replaced answered records (a file
+ * overwritten with bytes that happen to announce a longer frame, a zeroed last page): refused,
+ * nothing cut. With no mark, a torn frame is what any crash leaves and is cut, but nothing tells
+ * a blank tail from answered records blanked: refused as damage (docs/journal.md "Recovery").
  */
-export function blankTailAgainstMark(mark: HighWaterMark): BlankTailJudge {
+export function tailAgainstMark(mark: HighWaterMark): TailJudge {
   return (file, tail, lastId) => {
     const marked = mark.read();
     const have = lastId ?? 0n;
-    const blank = `${describeBlankTail(tail)} after the last good frame (last id ${lastId ?? 'none'})`;
+    const what = `${describeTail(tail)} after the last good frame (last id ${lastId ?? 'none'})`;
     if (marked === undefined) {
-      throw new JournalCorruptError(file, tail.offset, `${blank}, and no high-water mark in ${mark.where} to tell a torn append ` +
+      if (!isBlankTail(tail)) return `no high-water mark in ${mark.where} to judge it by, and a crash leaves a torn frame`;
+      throw new JournalCorruptError(file, tail.offset, `${what}, and no high-water mark in ${mark.where} to tell a torn append ` +
         'from answered records blanked: damaged, not a torn last write');
     }
     if (marked > have) {
-      throw new JournalCorruptError(file, tail.offset, `${blank}, but the high-water mark in ${mark.where} is id ${marked}: ` +
+      throw new JournalCorruptError(file, tail.offset, `${what}, but the high-water mark in ${mark.where} is id ${marked}: ` +
         `replies up to id ${marked} were sent, so the tail replaced answered records: damaged, not a torn last write ` +
         `(to sign from the records before them: cut the file at this offset, then accept the rollback the mark reports)`);
     }

@@ -3,8 +3,9 @@
  * (frame.ts), and two snapshot slots (snapshot-slots.ts), all through the FilePort.
  *
  * Opening recovers: the newest good snapshot; the journal scanned (a torn last frame cut
- * off and reported; damage refused, naming the byte offset, with nothing cut: frame.ts; a blank
- * tail after the last good frame cut only as the caller's judge says, after the records are read); the records the snapshot
+ * off and reported; damage refused, naming the byte offset, with nothing cut: frame.ts; given a
+ * judge, a torn frame or blank tail after the last good frame is cut only as it says, after the
+ * records are read); the records the snapshot
  * does not cover, for the caller to replay, handed on one at a time as they are decoded
  * (follow.ts) or all held (`open`). Record ids strictly increase.
  *
@@ -23,7 +24,7 @@
 import { concat } from '../../signer/bytes.js';
 import type { FileDir, FilePort } from '../file-port.js';
 import { type EntryDecoder, type EntryVisitor, followJournal } from './follow.js';
-import { type BlankTailJudge, describeBlankTail, encodeFrame, JournalCorruptError, readFrame, scanFrameOffsets, type TornTail } from './frame.js';
+import { describeTail, encodeFrame, JournalCorruptError, readFrame, scanFrameOffsets, type TailJudge, type TornTail } from './frame.js';
 import { type EntryToFold, type JournalEntry, type JournalRecord, type SourcedRecord, decodeEntry, encodeRecord, encodeSourced, encodeStart, isSourced } from './record.js';
 import { type Snapshot, SnapshotSlots } from './snapshot-slots.js';
 
@@ -71,8 +72,11 @@ export interface Recovery extends RecoveryReport {
 }
 
 export interface RecoverOptions {
-  /** Without it a blank tail is damage, refused as any other. */
-  readonly blankTail?: BlankTailJudge;
+  /**
+   * Judges a torn frame or blank tail after the last good frame (high-water.ts tailAgainstMark).
+   * Without it a torn frame is cut as the scan finds it, and a blank tail is damage, refused as any other.
+   */
+  readonly tail?: TailJudge;
 }
 
 export class Journal {
@@ -110,8 +114,9 @@ export class Journal {
   /**
    * Opens and recovers: `begin` is told the snapshot found, then the visitor it returns each
    * record after it as `decode` makes it (follow.ts), in journal order. Throws JournalCorruptError
-   * if the journal must not be used; what the visitor was told by then must be dropped. A blank
-   * tail after the last good frame is cut only if `options.blankTail` judges it a torn write.
+   * if the journal must not be used; what the visitor was told by then must be dropped. A torn
+   * frame or blank tail after the last good frame is cut only if `options.tail`, if given, judges
+   * it a torn write.
    */
   static recover<E extends EntryToFold>(
     files: JournalFiles,
@@ -124,26 +129,25 @@ export class Journal {
     const notes = [...problems];
     const file = files.journal;
     const bytes = file.read(0, file.size());
-    const scan = scanFrameOffsets(file.name, bytes, { blankTail: options.blankTail !== undefined });
-    // A blank tail is cut only once judged, which needs the last id: the file stays as it is till then.
-    if (scan.end < bytes.length && scan.blankTail === undefined) {
-      // A torn last write (never acknowledged: frame.ts tells it from damage), or reserved
-      // space: cut, so appends go where the content ends.
+    const scan = scanFrameOffsets(file.name, bytes, { blankTail: options.tail !== undefined });
+    // A tail to judge is cut only once judged, which needs the last id: the file stays as it is till then.
+    const tail = options.tail && (scan.blankTail ?? scan.torn);
+    if (scan.end < bytes.length && tail === undefined) {
+      // Reserved space, or (no judge) a torn last write: cut, so appends go where the content ends.
       file.truncate(scan.end);
       file.sync();
-    }
-    if (scan.torn) {
-      notes.push(`journal ${file.name}: torn last write of ${scan.torn.length} bytes at offset ${scan.torn.offset} (${scan.torn.reason}); truncated`);
     }
     const { lastId, finishCompaction } = followJournal(file.name, bytes, scan.offsets, scan.end, snapshot, begin(snapshot), decode);
     let torn = scan.torn;
-    if (scan.blankTail) {
-      const tail = scan.blankTail;
-      const why = options.blankTail!(file.name, tail, lastId);
+    if (tail !== undefined) {
+      const why = options.tail!(file.name, tail, lastId);
       file.truncate(scan.end);
       file.sync();
-      torn = { offset: tail.offset, length: tail.length, reason: `blank after the last good frame; ${why}` };
-      notes.push(`journal ${file.name}: torn last write of ${describeBlankTail(tail)} at offset ${torn.offset} (${torn.reason}); truncated`);
+      torn = { offset: tail.offset, length: tail.length, reason: scan.torn ? `${scan.torn.reason}; ${why}` : `blank after the last good frame; ${why}` };
+    }
+    if (torn) {
+      const what = scan.blankTail ? describeTail(scan.blankTail) : `${torn.length} bytes`;
+      notes.push(`journal ${file.name}: torn last write of ${what} at offset ${torn.offset} (${torn.reason}); truncated`);
     }
     const journal = new Journal(files, slots, lastId, scan.end);
     if (finishCompaction !== undefined) {
