@@ -8,9 +8,9 @@
  * recorded hsmd_init unlocks them; its decision is discarded), because a device that
  * reboots mid-session gets no second hsmd_init from lightningd. The state is the journal's.
  */
-import { JournalCorruptError } from '../log/journal/frame.js';
+import { JournalCorruptError, MAX_FRAME_PAYLOAD } from '../log/journal/frame.js';
 import { JOURNAL_FILE, openJournalFiles, type JournalFiles } from '../log/journal/journal.js';
-import type { FileDir, FilePort, OpenOptions } from '../log/file-port.js';
+import { type FileDir, type FilePort, type OpenOptions, reserveFillAt } from '../log/file-port.js';
 import { MemoryDir, type MemoryFile } from '../log/memory-file.js';
 import { SignerCore } from '../core/signer-core.js';
 import { JournalRollbackError, slotMark } from '../log/journal/high-water.js';
@@ -193,6 +193,8 @@ export interface MediaOutcome {
   /** What the fault did ('nothing' if there was nothing to damage). */
   readonly applied: 'flipped' | 'torn' | 'overwritten' | 'nothing';
   readonly refused?: JournalCorruptError | JournalRollbackError;
+  /** When refused: whether the journal was left as the fault left it (but for reserved space cut after its content). */
+  readonly journalKept?: boolean;
   readonly core?: SignerCore;
   readonly journalSize: number;
 }
@@ -327,16 +329,42 @@ function applyMedia(fault: MediaFault, dir: MemoryDir, faulty: FaultyFile, open:
     file.overwrite(fault.atEnd ? Math.max(0, file.contentEnd - fault.bytes.length) : fault.offset % file.size(), fault.bytes);
     applied = 'overwritten';
   }
+  if ((fault.kind === 'zero-file' || fault.kind === 'garbage-file') && file.size() > 0) {
+    const bytes = fault.kind === 'zero-file' ? new Uint8Array(file.size()) : garbageOf(fault.seed, file.size());
+    if (fault.kind === 'garbage-file' && fault.looksTorn) new DataView(bytes.buffer).setUint32(0, MAX_FRAME_PAYLOAD);
+    file.overwrite(0, bytes);
+    applied = 'overwritten';
+  }
   // Nothing to tear if the file was not appended to since its last truncation or crash.
   if (fault.kind === 'tear' && faulty.lastAppend > 0) {
     file.tearLastWrite(fault.keep % faulty.lastAppend);
     applied = 'torn';
   }
-  const journalSize = dir.open(JOURNAL_FILE).size();
+  const journal = dir.open(JOURNAL_FILE);
+  const damaged = journal.read(0, journal.size());
   try {
-    return { fault, applied, core: open(), journalSize };
+    return { fault, applied, core: open(), journalSize: damaged.length };
   } catch (e) {
-    if (e instanceof JournalCorruptError || e instanceof JournalRollbackError) return { fault, applied, refused: e, journalSize };
-    throw e;
+    if (!(e instanceof JournalCorruptError || e instanceof JournalRollbackError)) throw e;
+    return { fault, applied, refused: e, journalSize: damaged.length, journalKept: onlyReserveCut(damaged, journal.read(0, journal.size())) };
   }
+}
+
+/** Whether `after` is `before` but for reserved space (its fill) cut from the end. */
+function onlyReserveCut(before: Uint8Array, after: Uint8Array): boolean {
+  if (after.length > before.length || !before.subarray(0, after.length).every((b, i) => b === after[i])) return false;
+  return before.subarray(after.length).every((b, i) => b === reserveFillAt(after.length + i));
+}
+
+/** `length` bytes that `seed` expands to (xorshift32): garbage that a failing run prints as its seed. */
+function garbageOf(seed: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let x = seed | 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  return bytes;
 }

@@ -17,7 +17,8 @@
  *   unsynced record torn at any byte, or on the SD card its length kept but only its first
  *   bytes written, the rest zeros or 0xff, after sync at any later write of a snapshot or
  *   compaction, or before the reply leaves), each followed by reboot and redelivery;
- * - clean restarts; and (for the journal-fault property) a final media fault.
+ * - clean restarts; and (for the journal-fault property) a final media fault: a bit flipped, the
+ *   last write torn, a region zeroed, erased or overwritten, or a whole file zeroed or overwritten.
  * Fresh deliveries get ids 1, 2, 3, ... in order, so a scenario is fully resolved when it is
  * generated and prints as the numbered list of its steps.
  */
@@ -120,7 +121,15 @@ export type MediaFault =
    * `bytes` (zeros, 0xff as erased sectors read, or any bytes) over a region of `file`: at
    * `offset` (modulo its size), or, `atEnd`, its last `bytes.length` bytes (a zeroed last page).
    */
-  | { readonly kind: 'zero' | 'erase' | 'garbage'; readonly file: string; readonly offset: number; readonly atEnd: boolean; readonly bytes: Uint8Array };
+  | { readonly kind: 'zero' | 'erase' | 'garbage'; readonly file: string; readonly offset: number; readonly atEnd: boolean; readonly bytes: Uint8Array }
+  /** The whole of `file`, reserved space and all, zero-filled (a file whose every block was lost). */
+  | { readonly kind: 'zero-file'; readonly file: string }
+  /**
+   * The whole of `file`, reserved space and all, overwritten with bytes `seed` expands to; with
+   * `looksTorn`, their first four announce the longest frame (longer than the file): the shape of
+   * a torn first write, which one random file in 256 has.
+   */
+  | { readonly kind: 'garbage-file'; readonly file: string; readonly seed: number; readonly looksTorn: boolean };
 
 export type Step =
   | { readonly kind: 'deliver'; readonly id: bigint; readonly request: Request; readonly crashes: readonly Crash[] }
@@ -159,6 +168,10 @@ function stepText(s: Step): string {
           return `FLIP bit ${s.fault.bit} of byte ${s.fault.offset} of ${s.fault.file}; reboot`;
         case 'tear':
           return `TEAR the last write to ${s.fault.file} after byte ${s.fault.keep}; reboot`;
+        case 'zero-file':
+          return `ZERO the whole of ${s.fault.file}; reboot`;
+        case 'garbage-file':
+          return `OVERWRITE the whole of ${s.fault.file} (seed ${s.fault.seed}${s.fault.looksTorn ? ', announcing a frame longer than the file' : ''}); reboot`;
         case 'zero':
         case 'erase':
         case 'garbage': {
@@ -217,8 +230,8 @@ export interface ModelOptions {
   readonly restarts?: boolean;
   /** Also keep few replies across snapshots (2 or 8), so old ids fall out of reach. */
   readonly smallReplyWindow?: boolean;
-  /** A media fault after the last step. */
-  readonly media?: boolean;
+  /** A media fault after the last step: any, or only a whole file overwritten (`whole-file`). */
+  readonly media?: boolean | 'whole-file';
   /** Crashes may also leave the unsynced record's length blank after its first bytes (the SD card's append-only journal: no reserved space). */
   readonly blankFilled?: boolean;
   /** The snapshot intervals to pick from (default 1000, 3, 8, 25). */
@@ -237,15 +250,23 @@ const blankFilledArb: fc.Arbitrary<Crash> = fc.record({
   at: fc.constant('blank-filled' as const), keep: fc.oneof(fc.constant(0), fc.nat(400)), blank: fc.constantFrom(0x00 as const, 0xff as const),
 });
 
+const mediaFile = fc.constantFrom('journal', 'snapshot-a', 'snapshot-b');
+
+const wholeFileArb: fc.Arbitrary<MediaFault> = fc.oneof(
+  fc.record({ kind: fc.constant('zero-file' as const), file: mediaFile }),
+  fc.record({ kind: fc.constant('garbage-file' as const), file: mediaFile, seed: fc.integer(), looksTorn: fc.boolean() }),
+);
+
 const mediaArb: fc.Arbitrary<MediaFault> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), bit: fc.nat(7) }),
-  fc.record({ kind: fc.constant('tear' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), keep: fc.nat(400) }),
+  wholeFileArb,
+  fc.record({ kind: fc.constant('flip' as const), file: mediaFile, offset: fc.nat(), bit: fc.nat(7) }),
+  fc.record({ kind: fc.constant('tear' as const), file: mediaFile, keep: fc.nat(400) }),
   fc.record({
-    kind: fc.constantFrom('zero' as const, 'erase' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), atEnd: fc.boolean(),
+    kind: fc.constantFrom('zero' as const, 'erase' as const), file: mediaFile, offset: fc.nat(), atEnd: fc.boolean(),
     length: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.constant(4096)),
   }).map(({ length, ...f }) => ({ ...f, bytes: new Uint8Array(length).fill(f.kind === 'zero' ? 0x00 : 0xff) })),
   fc.record({
-    kind: fc.constant('garbage' as const), file: fc.constantFrom('journal', 'snapshot-a', 'snapshot-b'), offset: fc.nat(), atEnd: fc.boolean(),
+    kind: fc.constant('garbage' as const), file: mediaFile, offset: fc.nat(), atEnd: fc.boolean(),
     bytes: fc.uint8Array({ minLength: 1, maxLength: 4096 }),
   }),
 );
@@ -267,7 +288,7 @@ export function scenarios(o: ModelOptions = {}): fc.Arbitrary<Scenario> {
       recentReplies: o.smallReplyWindow ? fc.constantFrom(1000, 2, 8) : fc.constant(1000),
       inserts: inserts.length ? fc.array(fc.record({ after: fc.nat(), insert: fc.oneof(...inserts) }), { maxLength: 10 }) : none,
       crashes: o.crashes ? fc.array(fc.record({ at: fc.nat(), crash: o.blankFilled ? fc.oneof(crashArb, blankFilledArb) : crashArb }), { maxLength: 6 }) : none,
-      media: o.media ? mediaArb.map((m) => [m]) : none,
+      media: o.media ? (o.media === 'whole-file' ? wholeFileArb : mediaArb).map((m) => [m]) : none,
     })
     .map(({ prefix, snapshotEvery, recentReplies, reserve, inserts, crashes, media }) => {
       // Inserts go after recorded request 1..prefix (after init); equal positions keep their order.
