@@ -13,9 +13,10 @@ import { sha256, signLowR } from '../crypto/signatures.js';
 import type { Curve } from '../crypto/curve.js';
 import { fundingScript } from '../bolt3/scripts.js';
 import { SIGHASH_ALL, witnessV0Sighash } from '../bolt3/sighash.js';
-import { parseTx, type Tx } from '../bolt3/tx.js';
+import type { Tx } from '../bolt3/tx.js';
 import type { BitcoinSignature } from '../wire/fields.js';
 import type { BitcoinTx } from '../wire/tx-fields.js';
+import { parseWallyTx } from '../psbt/libwally-rules.js';
 import { parsePsbt, PsbtError } from '../psbt/psbt.js';
 import { spentOutput } from '../psbt/sign.js';
 
@@ -29,7 +30,7 @@ export type SpendingTx = { readonly ok: true; readonly tx: Tx; readonly amountSa
 export function spendingTx(btx: BitcoinTx, commitment: boolean, curve: Curve): SpendingTx {
   let tx: Tx;
   try {
-    tx = parseTx(btx.tx);
+    tx = parseWallyTx(btx.tx);
   } catch (e) {
     return { ok: false, why: `malformed tx: ${(e as Error).message}` };
   }

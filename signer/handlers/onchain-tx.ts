@@ -8,7 +8,8 @@ import { equal } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import { signLowR } from '../crypto/signatures.js';
 import { witnessV0Sighash } from '../bolt3/sighash.js';
-import { parseTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
+import { serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
+import { parseWallyTx } from '../psbt/libwally-rules.js';
 import { asVersion2Psbt, parsePsbt, PsbtError, type Psbt } from '../psbt/psbt.js';
 import { spentOutput } from '../psbt/sign.js';
 import type { SpentOutput } from '../psbt/taproot.js';
@@ -41,7 +42,7 @@ export function readPsbt(bytes: Uint8Array | undefined, curve: Curve): Psbt | st
 export function readBitcoinTx(wire: BitcoinTx, curve: Curve): ParsedBitcoinTx | string {
   let tx: Tx;
   try {
-    tx = parseTx(wire.tx);
+    tx = parseWallyTx(wire.tx);
   } catch (e) {
     if (e instanceof WireError) return `malformed transaction: ${e.message}`;
     throw e;

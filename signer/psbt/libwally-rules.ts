@@ -24,13 +24,15 @@
  *   whose control block is not 33 bytes and at most 128 hashes of 32;
  * - a final script witness that is not a witness stack and nothing after it.
  *
- * Each check returns why it refuses, or undefined.
+ * Each check returns why it refuses, or undefined. `parseWallyTx` reads a `bitcoin_tx`'s own
+ * transaction as libwally's wally_tx_from_bytes does (its amounts too).
  */
 import { concat, equal, u32leAt } from '../bytes.js';
-import { hasWitness, parseTxOut, readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
+import { hasWitness, parseTx, parseTxOut, readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
 import type { Curve } from '../crypto/curve.js';
 import { ripemd160, sha256 } from '../crypto/hashes.js';
 import { hash160, sha256d } from '../crypto/signatures.js';
+import { WireError } from '../wire/errors.js';
 import { WireReader } from '../wire/reader.js';
 import { WireWriter } from '../wire/writer.js';
 import type { PsbtRecord } from './psbt.js';
@@ -204,6 +206,19 @@ function finalWitnessRule(r: PsbtRecord): string | undefined {
 /** An amount above 21 million BTC among a transaction's outputs. */
 function txAmountRule(tx: Tx): string | undefined {
   return tx.outputs.some((o) => o.amountSat > MAX_SATOSHI) ? 'an output amount is above 21 million BTC' : undefined;
+}
+
+/**
+ * The transaction of a `bitcoin_tx` as CLN reads it (bitcoin/tx.c pull_wtx, libwally's
+ * wally_tx_from_bytes): in Bitcoin Core's form (parseTx), and no output amount above 21 million
+ * BTC, which libwally refuses as it reads each output, so CLN cannot parse the request
+ * (docs/hsmd-protocol.md "PSBT records libwally refuses"). WireError otherwise.
+ */
+export function parseWallyTx(bytes: Uint8Array): Tx {
+  const tx = parseTx(bytes);
+  const refused = txAmountRule(tx);
+  if (refused !== undefined) throw new WireError(refused);
+  return tx;
 }
 
 /** PSBT_IN_WITNESS_UTXO: u64 amount ‖ CompactSize script, nothing after, the script not empty. */
