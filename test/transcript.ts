@@ -84,13 +84,18 @@ const typeOf = (hex: string): number => parseInt(hex.slice(0, 4), 16);
 /** Told after each exchange: whether it matched and how long the round trip took. */
 export type ExchangeObserver = (ex: Exchange, matched: boolean, microseconds: number) => void;
 
-/** Replays every exchange; a broken connection fails the exchanges that follow on it. */
+/**
+ * Replays every exchange; a broken connection fails the exchanges that follow on it.
+ * `conns` holds the recorded connections by name: pass the same map again to replay a
+ * session in parts (the clients an earlier part created are in it).
+ */
 export function replayExchanges(
   target: ReplayTarget,
   exchanges: readonly Exchange[],
   observe?: ExchangeObserver,
+  conns = new Map<string, SyncConnection>(),
 ): ReplayResult {
-  const conns = new Map<string, SyncConnection>([['master', target.master]]);
+  conns.set('master', target.master);
   const broken = new Map<string, string>();
   const result: ReplayResult = { passed: 0, failed: 0, mismatches: [] };
   const fail = (ex: Exchange, got: string): void => {
