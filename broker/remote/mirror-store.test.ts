@@ -3,7 +3,7 @@
  * real aedes, the broker's own client, a real broker log and a real LevelDB: a device whose
  * entries do not continue the stored chain (another device with its seed wrote that one) and
  * that sends them again and again gets `gap` every time, while the broker's log says so once,
- * then once per REFUSAL_LOG_MS with how many it left out, then once more when the chain continues.
+ * then once per MIRROR_REPORT_MS with how many it left out, then once more when the chain continues.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { GENESIS, makeEntry, type MirrorEntry, positionAfter } from '../../log/m
 import { decodeAck, encodeJournal, type JournalAck } from '../../log/mirror/messages.js';
 import { topic } from '../../signer/remote/topics.js';
 import { ID_A, withServer } from '../../test/embedded-mqtt.js';
-import { attachMirror, REFUSAL_LOG_MS } from './mirror-store.js';
+import { attachMirror } from './mirror-store.js';
+import { MIRROR_REPORT_MS } from '../../log/mirror/report-limit.js';
 
 const KEY = new Uint8Array(32).fill(0x41);
 
@@ -59,7 +60,7 @@ test('a chain the broker does not hold, sent again and again: `gap` every time, 
       assert.equal(refusalLines().length, 1, lines.join('\n'));
       assert.match(refusalLines()[0]!, /^unusual: mirror of [0-9a-f]+: entry 4 does not continue the stored chain \(its previous MAC differs\): another device with this seed, or a forgery; not stored; entries after 3 do not follow the stored chain; asking for them again$/);
 
-      now += REFUSAL_LOG_MS;
+      now += MIRROR_REPORT_MS;
       for (let i = 0; i < 3; i++) assert.deepEqual(await send(ours.slice(3)), { counter: 3n, gap: true });
       assert.equal(refusalLines().length, 2, lines.join('\n'));
       assert.match(refusalLines()[1]!, /asking for them again \(and 11 more in the last 612 s, not logged\)$/);

@@ -17,6 +17,7 @@ import type { BrokerLog } from '../../log/broker-log/broker-log.js';
 import { type ChainPosition, type MirrorEntry, positionAfter, ZERO_MAC } from '../../log/mirror/entry.js';
 import { MirrorDb } from '../../log/broker-log/mirror-db.js';
 import { chunkEntries, decodeFetch, decodeJournal, encodeAck, encodeDump, type JournalAck } from '../../log/mirror/messages.js';
+import { ReportLimit } from '../../log/mirror/report-limit.js';
 import type { ServerLog } from './mqtt-server.js';
 import type { BrokerMqtt } from './local-client.js';
 
@@ -87,36 +88,31 @@ export function acceptMessages(tip: ChainPosition | undefined, messages: readonl
   return { store, pruneBelow, reset, ack: { counter: at?.counter ?? 0n, gap }, notes };
 }
 
-/** After a device's refused message is logged, its next refusals are counted, not logged, for this long. */
-export const REFUSAL_LOG_MS = 10 * 60_000;
-
 /**
  * What the broker logs of the mirror's decisions (docs/journal.md "Mirror"). A device whose
  * entries keep being refused (another device with its seed wrote another chain) sends them
  * again and again: per device the first refusal is logged, then at most one per
- * REFUSAL_LOG_MS with how many were not, and a count of the unlogged ones once its chain
+ * MIRROR_REPORT_MS with how many were not, and a count of the unlogged ones once its chain
  * continues. A refusal beside a new chain's start is logged in full. Pure: the caller gives the time.
  */
 export class RefusalLog {
-  readonly #devices = new Map<string, { loggedAt: number; unlogged: number }>();
+  readonly #devices = new Map<string, ReportLimit>();
 
   /** The lines to log for one stored batch of `device`'s messages, decided at `now`. */
   lines(device: string, a: Acceptance, now: number): string[] {
     if (!a.ack.gap) {
-      const seen = a.store.length > 0 ? this.#devices.get(device) : undefined;
-      if (seen) this.#devices.delete(device);
-      const unlogged = seen?.unlogged ? [`${seen.unlogged} more refused messages were not logged before the chain continued`] : [];
+      const limit = a.store.length > 0 ? this.#devices.get(device) : undefined;
+      if (limit) this.#devices.delete(device);
+      const unlogged = limit?.unsaid ? [`${limit.unsaid} more refused messages were not logged before the chain continued`] : [];
       return [...a.notes, ...unlogged];
     }
-    const refusal = [...a.notes, `entries after ${a.ack.counter} do not follow the stored chain; asking for them again`].join('; ');
-    const seen = this.#devices.get(device);
-    if (!a.reset && seen && now - seen.loggedAt < REFUSAL_LOG_MS) {
-      seen.unlogged++;
-      return [];
-    }
-    this.#devices.set(device, { loggedAt: now, unlogged: 0 });
-    const since = seen?.unlogged ? ` (and ${seen.unlogged} more in the last ${Math.round((now - seen.loggedAt) / 1000)} s, not logged)` : '';
-    return [refusal + since];
+    let limit = this.#devices.get(device);
+    if (!limit) this.#devices.set(device, (limit = new ReportLimit()));
+    const lastLogged = limit.saidAt ?? now;
+    const unlogged = limit.occurred(now, a.reset);
+    if (unlogged === undefined) return [];
+    const since = unlogged ? ` (and ${unlogged} more in the last ${Math.round((now - lastLogged) / 1000)} s, not logged)` : '';
+    return [[...a.notes, `entries after ${a.ack.counter} do not follow the stored chain; asking for them again`].join('; ') + since];
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * When the device's mirror sends again after a `gap` answer, and how often it says what it
- * keeps seeing (docs/journal.md "Mirror"). Pure.
+ * When the device's mirror sends again after a `gap` answer, and what it says of a chain
+ * the broker keeps refusing (docs/journal.md "Mirror"). Pure.
  * A gap answer that makes no progress (the broker's chain ends at the same counter as at the
  * last gap, and nothing new was acknowledged) is a refusal of what was sent again: waits
  * double from GAP_FIRST_WAIT_MS up to GAP_MAX_WAIT_MS, and the streak ends at the first
@@ -60,31 +60,4 @@ export function stuckLine(step: GapStep, now: number): string {
     'or the broker holds a mirror that is not this device\'s. Two devices must never sign with one seed: retire one ' +
     '(docs/journal.md "Retiring a device"); if no other device runs, move the broker\'s SPHINX_DATA_DIR/mirror aside ' +
     `and restart it, and this device sends a snapshot at once. Sending again in ${step.waitMs / 1000} s`;
-}
-
-/** After a mirror line is said, the same condition is said again at most once per this long (with how often it was not). */
-export const MIRROR_REPORT_MS = 10 * 60_000;
-
-/**
- * A condition the mirror logs that may recur at every acknowledgement or every record (the
- * broker ahead of this device, entries dropped over the outbox bound): said the first time,
- * then at most once per MIRROR_REPORT_MS with how many times it was not. By time only, not
- * per episode: two devices with one seed writing in turn end and start the condition every
- * few records. Pure: the caller gives the time.
- */
-export class ReportLimit {
-  #saidAt: number | undefined;
-  #unsaid = 0;
-
-  /** It happened at `now`: undefined (not said), or how many times it happened unsaid since the last line. */
-  occurred(now: number): number | undefined {
-    if (this.#saidAt !== undefined && now - this.#saidAt < MIRROR_REPORT_MS) {
-      this.#unsaid++;
-      return undefined;
-    }
-    const unsaid = this.#unsaid;
-    this.#saidAt = now;
-    this.#unsaid = 0;
-    return unsaid;
-  }
 }

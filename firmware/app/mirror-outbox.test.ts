@@ -24,7 +24,7 @@ import { Signer } from '../../signer/signer.js';
 import type { SignerState } from '../../signer/state.js';
 import { ManualClock, MirrorBroker } from '../../test/mirror-kit.js';
 import { sessionRequests, sessionSignerOptions } from '../../test/session-records.js';
-import { MIRROR_REPORT_MS } from './mirror-backoff.js';
+import { MIRROR_REPORT_MS } from '../../log/mirror/report-limit.js';
 import { DEVICE_MIRROR_OUTBOX_BYTES } from './device-memory.js';
 import { entryHeapBytes, MIRROR_ENTRY_OVERHEAD, MirrorOutbox } from './mirror-outbox.js';
 import { JournalMirror, MIRROR_RESEND_MS, openAnchorFiles } from './mirror.js';

@@ -23,9 +23,10 @@ import { readWhole, replaceWhole } from '../../log/file-port.js';
 import { decodeSlot, encodeSlot, type Snapshot } from '../../log/journal/snapshot-slots.js';
 import { type ChainPosition, GENESIS, makeEntry, type MirrorEntry, positionAfter, snapshotPayload } from '../../log/mirror/entry.js';
 import { chunkEntries, decodeAck, encodeJournal } from '../../log/mirror/messages.js';
+import { ReportLimit } from '../../log/mirror/report-limit.js';
 import type { JournalObserver } from '../../core/journal-observer.js';
 import type { Clock, TimerHandle } from './ports.js';
-import { gapStep, type GapStreak, ReportLimit, stuckLine } from './mirror-backoff.js';
+import { gapStep, type GapStreak, stuckLine } from './mirror-backoff.js';
 import { MirrorOutbox, type Trimmed } from './mirror-outbox.js';
 
 export const MIRROR_ANCHOR_FILES = ['mirror-a', 'mirror-b'] as const;
