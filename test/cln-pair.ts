@@ -13,6 +13,8 @@ import type { StatusMessage } from '../broker/status-wire.js';
 import { Closed, type SyncConnection, Timeout } from './sync-wire.js';
 import { fixturePath, repoRoot } from './fixtures.js';
 import { type Exchange, type Transcript, type TranscriptHeader, loadTranscript } from './transcript.js';
+import { WireError } from '../signer/wire/errors.js';
+import { decodeMessage, messageType } from '../signer/wire/messages.js';
 
 export const CLN_HSMD = process.env['SPHINX_CLN_HSMD'] || undefined;
 export const NO_CLN_HSMD =
@@ -256,6 +258,94 @@ export function wallyRefusesToSign(a: Answers): Known | undefined {
   const refused = a.cln.kind === 'fatal' && a.cln.why.startsWith('Received wally_err attempting to sign input ') && a.ours.kind === 'closed';
   return refused ? { label: 'libwally refuses to sign: CLN stops, we refuse the request', todo: false } : undefined;
 }
+
+const RULES = documentedRules();
+
+/**
+ * Why CLN and ours may answer a changed request differently (the lane's kept differences,
+ * docs/hsmd-protocol.md#the-differential-lane), or undefined: a rule of docs/policies.md our
+ * signer enforces for that request type, CLN crashing, libwally refusing to sign, our check
+ * that a `bitcoin_tx`'s PSBT describes its transaction, a `wirestring` that is not UTF-8.
+ */
+export function keptDifference(a: Answers): string | undefined {
+  const type = parseInt(a.req.slice(0, 4), 16);
+  if (a.cln.kind === 'fatal') return clnCrashes(a)?.label ?? wallyRefusesToSign(a)?.label;
+  if (a.ours.kind !== 'closed') return undefined;
+  const rule = /(policy-[a-z-]+)/.exec(a.ours.why)?.[1];
+  if (rule && RULES.get(rule)?.includes(type)) return rule;
+  if (a.ours.why.endsWith(' PSBT does not describe the transaction')) return 'the PSBT does not describe the transaction';
+  try {
+    decodeMessage(Buffer.from(a.req, 'hex'));
+  } catch (e) {
+    if (e instanceof WireError && e.message.includes('not valid UTF-8')) return 'a wirestring that is not UTF-8';
+  }
+  return undefined;
+}
+
+/** A request changed from a recorded one (`from`): it goes to a client of `from`'s channel. */
+export interface Variant {
+  readonly req: Uint8Array;
+  readonly from: Exchange;
+}
+
+/**
+ * After both hsmds replayed `transcript` (every exchange with a reply), each variant is sent on
+ * a new client of its recorded request's channel with every permission; a node request on a
+ * client of its own (not dbid 0: CLN keeps three clients of dbid 0, lightningd's and its two
+ * daemons'). Both must answer alike but for `keptDifference`; a pair an hsmd left (stopped,
+ * crashed or silent) is replaced, the session replayed again.
+ */
+export async function compareVariants(t: TestContext, transcript: Transcript, variants: readonly Variant[]): Promise<void> {
+  const start = async (): Promise<HsmdPair> => {
+    const started = await HsmdPair.start(transcript.header);
+    await started.replay(transcript.exchanges.filter((e) => e.rep !== null));
+    return started;
+  };
+  const someone = Buffer.from((transcript.exchanges.find((e) => e.peer) ?? L1.exchanges.find((e) => e.peer))!.peer!, 'hex');
+  let pair = await start();
+  let nodeDbid = 100_000n;
+  const outcomes: Record<string, number> = {};
+  const unexplained: Array<{ req: string; cln: string; ours: string }> = [];
+  try {
+    for (let i = 0, retried = false; i < variants.length; ) {
+      const { req, from } = variants[i]!;
+      const channel = from.peer !== null && BigInt(from.dbid) !== 0n;
+      const [peer, dbid] = channel ? [Buffer.from(from.peer!, 'hex'), BigInt(from.dbid)] : [someone, nodeDbid++];
+      const client = await pair.client(peer, dbid, 0x7ffn).catch(() => undefined);
+      if (!client) {
+        // An hsmd ended after it answered an earlier request: CLN's heap checks abort it some
+        // requests after its use after free (docs/hsmd-protocol.md). Ours must never.
+        const [cln, ours] = await Promise.all([pair.cln, pair.ours].map((ld) => ld.exited(2000).then((e) => `${e.code ?? e.signal}`, () => undefined)));
+        if (ours !== undefined || retried) unexplained.push({ req: hex(req), cln: `before it: ${cln ?? 'running'}`, ours: `before it: ${ours ?? 'running'}` });
+        const why = `CLN ended (${cln}) after answering an earlier request`;
+        outcomes[why] = (outcomes[why] ?? 0) + 1;
+        pair.cleanup();
+        pair = await start();
+        if (retried) i++;
+        retried = !retried;
+        continue;
+      }
+      i++;
+      retried = false;
+      const a = await client.ask(req);
+      const why = sameOutcome(a.cln, a.ours) ? `alike, CLN ${a.cln.kind}` : keptDifference(a);
+      if (!why) unexplained.push({ req: a.req, cln: describeOutcome(a.cln), ours: describeOutcome(a.ours) });
+      outcomes[why ?? 'unexplained'] = (outcomes[why ?? 'unexplained'] ?? 0) + 1;
+      if (a.cln.kind === 'fatal' || a.ours.kind === 'fatal' || a.cln.kind === 'timeout' || a.ours.kind === 'timeout') {
+        pair.cleanup();
+        pair = await start();
+      }
+    }
+  } finally {
+    pair.cleanup();
+  }
+  t.diagnostic(`${variants.length} requests: ${JSON.stringify(outcomes)}`);
+  assert.deepEqual(unexplained, [], 'requests CLN and our hsmd answer differently');
+}
+
+/** The recorded requests after init that a variant may start from (not hsmd_client_hsmfd, which the broker answers itself). */
+export const variantBases = (transcript: Transcript): Exchange[] =>
+  transcript.exchanges.filter((e) => e.seq > 1 && parseInt(e.req.slice(0, 4), 16) !== messageType('hsmd_client_hsmfd'));
 
 type Difference = { req: string; cln: string; ours: string; known: string | undefined };
 /** The node id of compareEachOnItsClient's clients (the session's peer). */

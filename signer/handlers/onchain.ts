@@ -77,9 +77,13 @@ function walletPsbt(
   state: SignerState,
   inputs: readonly HsmUtxo[],
   wire: WallyPsbt,
-  reply: (psbt: Uint8Array) => Uint8Array,
+  reply: (psbt: Uint8Array | undefined) => Uint8Array,
   options: { readonly more?: (psbt: Psbt) => string | undefined; readonly exempt?: (psbt: Psbt) => (index: number) => boolean } = {},
 ): Decision {
+  // A NULL psbt (length 0) naming no utxo: sign_our_inputs loops over the utxos first, so CLN
+  // signs nothing and answers the NULL psbt back (with a utxo it dereferences NULL); with
+  // `more` (anchorspend) wally_psbt_sign then refuses it (docs/hsmd-protocol.md).
+  if (wire === undefined && inputs.length === 0 && !options.more) return replyWith(reply(undefined));
   const psbt = readPsbt(wire, ctx.curve);
   if (typeof psbt === 'string') return badRequest(psbt);
   const violations = [
