@@ -41,6 +41,7 @@ const docsText = docs.map((f) => readFileSync(join(repoRoot, f), 'utf8')).join('
 const NOT_TOOL_SETTINGS: Record<string, string> = {
   SPHINX_XST: 'the XS engine for the tests and the bench (docs/device-memory.md "Under XS")',
   SPHINX_CLN_HSMD: 'CLN\'s own lightning_hsmd for the differential tests and the bench (docs/hsmd-protocol.md "The differential lane")',
+  SPHINX_DIFFERENTIAL_FRAMES: 'how many malformed frames the differential lane sends (docs/hsmd-protocol.md "The differential lane")',
   SPHINX_ACCEPT_ROLLBACK: "SPHINX_ACCEPT_DEVICE_ROLLBACK's former name (docs/broker-log.md says so)",
 };
 

@@ -109,7 +109,9 @@ export async function runUnderXs(engine: XsEngine, entry: string, scripts: Reado
     const files = { 'start.js': xsMark('start'), 'bundle.js': bundleDevice({ entry }), 'loaded.js': xsMark('loaded'), ...scripts };
     for (const [name, source] of Object.entries(files)) writeFileSync(join(dir, name), source);
     const { stdout } = await run(engine.path, ['-s', ...Object.keys(files).map((f) => join(dir, f))], { maxBuffer: 64 * 2 ** 20 }).catch((e: Error & { stdout?: string; stderr?: string }) => {
-      throw new Error(`${engine.path} failed: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' | ')}`);
+      const ended = e as { code?: number | string; signal?: string };
+      const said = (e.stderr || e.stdout || '').trim().split('\n').slice(-3).join(' | ');
+      throw new Error(`${engine.path} failed (${ended.signal ?? `exit ${ended.code}`}): ${said || e.message}`);
     });
     const heaps = collectionReports(stdout);
     return {
