@@ -21,19 +21,23 @@ export const HSM_PERM_SIGN_SPLICE_TX = 128n;
 export const HSM_PERM_LOCK_OUTPOINT = 256n;
 export const HSM_PERM_MASTER = 1024n;
 
-/** The bits' names as in CLN's permissions.h (without HSM_PERM_), for people. */
-const PERMISSION_NAMES: readonly (readonly [bigint, string])[] = [
-  [HSM_PERM_MASTER, 'MASTER'], [HSM_PERM_ECDH, 'ECDH'], [HSM_PERM_SIGN_GOSSIP, 'SIGN_GOSSIP'],
-  [HSM_PERM_SIGN_ONCHAIN_TX, 'SIGN_ONCHAIN_TX'], [HSM_PERM_COMMITMENT_POINT, 'COMMITMENT_POINT'],
-  [HSM_PERM_SIGN_REMOTE_TX, 'SIGN_REMOTE_TX'], [HSM_PERM_SIGN_CLOSING_TX, 'SIGN_CLOSING_TX'],
-  [HSM_PERM_SIGN_WILL_FUND_OFFER, 'SIGN_WILL_FUND_OFFER'], [HSM_PERM_SIGN_SPLICE_TX, 'SIGN_SPLICE_TX'],
-  [HSM_PERM_LOCK_OUTPOINT, 'LOCK_OUTPOINT'],
+/**
+ * The bits' names as in CLN's permissions.h (without HSM_PERM_), for people. Objects, not
+ * [bit, name] pairs: a BigInt in an array at load breaks the SDK 8.2.3 linker's preload
+ * (docs/device-memory.md "Preloaded modules").
+ */
+const PERMISSION_NAMES: readonly { readonly bit: bigint; readonly name: string }[] = [
+  { bit: HSM_PERM_MASTER, name: 'MASTER' }, { bit: HSM_PERM_ECDH, name: 'ECDH' },
+  { bit: HSM_PERM_SIGN_GOSSIP, name: 'SIGN_GOSSIP' }, { bit: HSM_PERM_SIGN_ONCHAIN_TX, name: 'SIGN_ONCHAIN_TX' },
+  { bit: HSM_PERM_COMMITMENT_POINT, name: 'COMMITMENT_POINT' }, { bit: HSM_PERM_SIGN_REMOTE_TX, name: 'SIGN_REMOTE_TX' },
+  { bit: HSM_PERM_SIGN_CLOSING_TX, name: 'SIGN_CLOSING_TX' }, { bit: HSM_PERM_SIGN_WILL_FUND_OFFER, name: 'SIGN_WILL_FUND_OFFER' },
+  { bit: HSM_PERM_SIGN_SPLICE_TX, name: 'SIGN_SPLICE_TX' }, { bit: HSM_PERM_LOCK_OUTPOINT, name: 'LOCK_OUTPOINT' },
 ];
 
 /** e.g. `ECDH|SIGN_GOSSIP`; bits CLN does not define are shown in hex; `none` for 0. */
 export function permissionNames(permissions: bigint): string {
-  const names = PERMISSION_NAMES.filter(([bit]) => (permissions & bit) !== 0n).map(([, name]) => name);
-  const unknown = PERMISSION_NAMES.reduce((rest, [bit]) => rest & ~bit, permissions);
+  const names = PERMISSION_NAMES.filter(({ bit }) => (permissions & bit) !== 0n).map(({ name }) => name);
+  const unknown = PERMISSION_NAMES.reduce((rest, { bit }) => rest & ~bit, permissions);
   if (unknown !== 0n) names.push(`0x${unknown.toString(16)}`);
   return names.length === 0 ? 'none' : names.join('|');
 }

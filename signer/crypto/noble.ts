@@ -41,12 +41,14 @@ const SECP256K1 = {
   Gx: 0x79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798n,
   Gy: 0x483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8n,
 };
+// The basis is kept as properties and put in arrays only when the curve is built: a BigInt in
+// an array at load breaks the SDK 8.2.3 linker's preload (docs/device-memory.md "Preloaded modules").
 const ENDOMORPHISM = {
   beta: 0x7ae96a2b657c07106e64479eac3434e99cf0497512f58995c1396c28719501een,
-  basises: [
-    [0x3086d221a7d46bcde86c90e49284eb15n, -0xe4437ed6010e88286f547fa90abfe4c3n],
-    [0x114ca50f7a8e2f3f657c1108d9d44cfd8n, 0x3086d221a7d46bcde86c90e49284eb15n],
-  ] as [[bigint, bigint], [bigint, bigint]],
+  a1: 0x3086d221a7d46bcde86c90e49284eb15n,
+  b1: -0xe4437ed6010e88286f547fa90abfe4c3n,
+  a2: 0x114ca50f7a8e2f3f657c1108d9d44cfd8n,
+  b2: 0x3086d221a7d46bcde86c90e49284eb15n,
 };
 
 export interface NobleCurveOptions {
@@ -116,7 +118,10 @@ function checkHash(hash: Uint8Array): void {
 function build(options: NobleCurveOptions) {
   const port = checkedRandomBytes(options.randomBytes);
   const randomBytes = (length = 32) => port(length) as Uint8Array<ArrayBuffer>;
-  const Point: WeierstrassPointCons<bigint> = weierstrass(SECP256K1, { Fp: Field(P), endo: ENDOMORPHISM, randomBytes });
+  const Point: WeierstrassPointCons<bigint> = weierstrass(SECP256K1, { Fp: Field(P), endo: {
+    beta: ENDOMORPHISM.beta,
+    basises: [[ENDOMORPHISM.a1, ENDOMORPHISM.b1], [ENDOMORPHISM.a2, ENDOMORPHISM.b2]],
+  }, randomBytes });
   Point.BASE.precompute(options.windowSize ?? 6);
   return { Point, ecdsa: ecdsa(Point, sha256, { randomBytes }), schnorr: bip340(Point) };
 }
