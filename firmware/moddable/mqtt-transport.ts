@@ -70,9 +70,13 @@ export class ModdableMqttTransport implements Transport {
       clean: false,
       keepAlive: 30_000,
       ...(options.will ? { will: { topic: options.will.topic, message: options.will.payload.slice().buffer, QoS: 1, retain: true } } : {}),
-      onControl(opcode: number, message: { id: number }) {
+      // The SDK 8.2.3 client calls onControl(message), the opcode in message.operation; its
+      // typings say onControl(opcode, message): both are taken (docs/device-memory.md "Built by mcconfig").
+      onControl(first: unknown, second?: { id: number }) {
+        const message = (typeof first === 'object' && first !== null ? first : second) as { operation?: number; id: number } | undefined;
+        const opcode = typeof first === 'number' ? first : message?.operation;
         if (opcode === MQTTClient.CONNACK) handlers.connected();
-        else if (opcode === MQTTClient.PUBACK || opcode === MQTTClient.SUBACK) transport.#settle(message.id);
+        else if ((opcode === MQTTClient.PUBACK || opcode === MQTTClient.SUBACK) && message) transport.#settle(message.id);
       },
       onReadable(this: MQTTClient, count: number, info: { more: boolean; topic?: string }) {
         if (info.topic !== undefined) transport.#message = { topic: info.topic, chunks: [] };
