@@ -39,7 +39,7 @@
  *   source of sourced records (log/journal/record.ts) goes on numbering. Version 1 (no
  *   sources) is still read.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../signer/crypto/hashes.js';
 import type { Reply } from '../signer/decision.js';
 import { readReply, writeReply } from '../signer/event-codec.js';
 import {

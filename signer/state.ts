@@ -94,11 +94,16 @@ export const initialState: SignerState = Object.freeze({
   htlcIndex: PersistentMap.empty<readonly ChannelShare[]>(),
 });
 
-/** Each reference's key, made once: a rebuild's events share reference objects (event codec). */
-const keys = new WeakMap<ChannelRef, string>();
+/**
+ * Each reference's key, made once: a rebuild's events share reference objects (event codec).
+ * Made on first use, not at load: a preloaded WeakMap takes no entries on the device
+ * (docs/device-memory.md "Built by mcconfig"); so is clientRefs.
+ */
+let keys: WeakMap<ChannelRef, string> | undefined;
 
 /** The map key of a channel: peer id hex and dbid. */
 export function channelKey(ref: ChannelRef): string {
+  keys ??= new WeakMap();
   let key = keys.get(ref);
   if (key === undefined) {
     key = `${toHex(ref.peer)}/${ref.dbid}`;
@@ -108,10 +113,11 @@ export function channelKey(ref: ChannelRef): string {
 }
 
 /** One ChannelRef per connection's context, so that its map key (channelKey) is made once, not per request. */
-const clientRefs = new WeakMap<ClientContext, ChannelRef>();
+let clientRefs: WeakMap<ClientContext, ChannelRef> | undefined;
 
 /** Per-channel requests from a channel daemon act on that connection's channel. */
 export function clientChannel(env: Envelope): ChannelRef {
+  clientRefs ??= new WeakMap();
   let ref = clientRefs.get(env.client);
   if (ref === undefined) {
     ref = { peer: env.client.peer, dbid: env.client.dbid };

@@ -124,6 +124,7 @@ export const MODDABLE_STANDINS: Readonly<Record<string, string>> = {
   'text/encoder': inertModule('class Encoder {}'),
   'pins/digital': inertModule('class Digital {}'),
   neopixel: inertModule('class NeoPixel {}'),
+  crypt: inertModule('undefined', { Digest: 'class Digest {}' }),
   file: inertModule('undefined', { File: 'class File {}', Iterator: 'class Iterator {}' }),
   preference: inertModule('{ get() {}, set() {}, delete() {}, keys() { return []; } }'),
   'embedded:network/mqtt/client': inertModule('class MQTTClient {}'),

@@ -13,6 +13,7 @@ import Decoder from 'text/decoder';
 import Encoder from 'text/encoder';
 import fillRandom from 'hardware-random';
 import mountSd from 'sd-mount';
+import { useHashes } from '../../signer/crypto/hashes.js';
 import { createNobleCurve } from '../../signer/crypto/noble.js';
 import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES, DEVICE_MIRROR_OUTBOX_BYTES, DEVICE_SNAPSHOT_EVERY } from '../app/device-memory.js';
 import { randomBytesFrom } from '../app/hardware-random.js';
@@ -21,6 +22,7 @@ import { Device } from '../app/device.js';
 import { DeviceRetiredError } from '../app/retired.js';
 import type { Clock, Leds, TimerHandle } from '../app/ports.js';
 import { GpioLeds, NeoPixelLeds } from './leds.js';
+import { checkHashes, moddableHashes } from './moddable-hashes.js';
 import { ModdableMqttTransport } from './mqtt-transport.js';
 import { SdStore } from './sd-store.js';
 
@@ -60,6 +62,9 @@ export default function main(config = boardConfig): void {
   // The shared code (signer/) uses these as globals when it runs, as on Node; nothing uses them
   // while loading (test/device-boot-order.test.ts).
   Object.assign(globalThis, { TextEncoder: Encoder, TextDecoder: Decoder });
+  // The native digests, not noble's (read-only scratch buffers once preloaded: docs/device-memory.md "Built by mcconfig").
+  checkHashes(moddableHashes);
+  useHashes(moddableHashes);
   // Blinding from the hardware RNG; no precomputed table: memory before speed (docs/device-memory.md).
   const curve = createNobleCurve({ randomBytes: randomBytesFrom(fillRandom), windowSize: DEVICE_CURVE_WINDOW });
   const leds = config.neopixelPin !== undefined ? new NeoPixelLeds(config.neopixelPin) : new GpioLeds(config.ledPin ?? 2);

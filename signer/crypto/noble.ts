@@ -21,16 +21,15 @@
  * uses 1: no table, a small fixed window per multiplication). Secret scalars go through the
  * constant-time, blinded `multiply`; public ones through `multiplyUnsafe`.
  */
-import { Field } from '@noble/curves/abstract/modular.js';
 import { ecdsa, weierstrass, type WeierstrassPointCons } from '@noble/curves/abstract/weierstrass.js';
 import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { hmacSha256, sha256 } from './hashes.js';
 import { bip340 } from './bip340.js';
 import type { Curve } from './curve.js';
 import { checkedRandomBytes, webCryptoRandomBytes, type RandomBytes } from './random.js';
+import { FP, P } from './secp256k1-field.js';
 
 // SEC 2 §2.4.1 secp256k1, and its GLV endomorphism (β, and the lattice basis noble uses).
-const P = 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2fn;
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const SECP256K1 = {
   p: P,
@@ -50,6 +49,18 @@ const ENDOMORPHISM = {
   a2: 0x114ca50f7a8e2f3f657c1108d9d44cfd8n,
   b2: 0x3086d221a7d46bcde86c90e49284eb15n,
 };
+
+/**
+ * SHA-256 as noble's ecdsa wants it (a hasher's shape), through the hashes port: signing and
+ * verifying take 32-byte hashes (prehash false), and the nonce's HMAC is given as `hmac`.
+ */
+const SHA256_FOR_NOBLE = Object.assign((data: Uint8Array) => sha256(data), {
+  outputLen: 32,
+  blockLen: 64,
+  create: (): never => {
+    throw new Error('incremental SHA-256 is not used');
+  },
+});
 
 export interface NobleCurveOptions {
   /** The platform's true RNG: blinding only (signatures stay deterministic). */
@@ -118,12 +129,13 @@ function checkHash(hash: Uint8Array): void {
 function build(options: NobleCurveOptions) {
   const port = checkedRandomBytes(options.randomBytes);
   const randomBytes = (length = 32) => port(length) as Uint8Array<ArrayBuffer>;
-  const Point: WeierstrassPointCons<bigint> = weierstrass(SECP256K1, { Fp: Field(P), endo: {
+  const Point: WeierstrassPointCons<bigint> = weierstrass(SECP256K1, { Fp: FP, endo: {
     beta: ENDOMORPHISM.beta,
     basises: [[ENDOMORPHISM.a1, ENDOMORPHISM.b1], [ENDOMORPHISM.a2, ENDOMORPHISM.b2]],
   }, randomBytes });
   Point.BASE.precompute(options.windowSize ?? 6);
-  return { Point, ecdsa: ecdsa(Point, sha256, { randomBytes }), schnorr: bip340(Point) };
+  const hmac = (key: Uint8Array, message: Uint8Array) => hmacSha256(key, message) as Uint8Array<ArrayBuffer>;
+  return { Point, ecdsa: ecdsa(Point, SHA256_FOR_NOBLE as unknown as Parameters<typeof ecdsa>[1], { randomBytes, hmac }), schnorr: bip340(Point) };
 }
 
 /** The curve on the platform's RNG port; nothing is built (or probed) until the first call. */

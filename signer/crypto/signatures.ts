@@ -22,7 +22,10 @@ export const sha256d = (data: Uint8Array): Uint8Array => sha256(sha256(data));
 /** RIPEMD160(SHA256(data)): P2WPKH programs, BIP 32 fingerprints. */
 export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(sha256(data));
 
-const tagHashes = new Map<string, Uint8Array>();
+// A plain object, not a Map: a preloaded Map cannot take entries on the device, an object can
+// (docs/device-memory.md "Built by mcconfig").
+const tagHashes: Record<string, Uint8Array> = Object.create(null) as Record<string, Uint8Array>;
+let tagHashCount = 0;
 
 /**
  * BIP 340 tagged hash: SHA256(SHA256(tag) ‖ SHA256(tag) ‖ msg…). The tag is text (UTF-8) or
@@ -31,10 +34,13 @@ const tagHashes = new Map<string, Uint8Array>();
 export function taggedHash(tag: string | Uint8Array, ...messages: Uint8Array[]): Uint8Array {
   const tagBytes = typeof tag === 'string' ? utf8(tag) : tag;
   const cacheKey = typeof tag === 'string' ? 's' + tag : 'b' + toHex(tag);
-  let th = tagHashes.get(cacheKey);
+  let th = tagHashes[cacheKey];
   if (th === undefined) {
     th = sha256(tagBytes);
-    if (tagHashes.size < 64) tagHashes.set(cacheKey, th); // a handful of tags recur; bound anyway
+    if (tagHashCount < 64) { // a handful of tags recur; bound anyway
+      tagHashes[cacheKey] = th;
+      tagHashCount++;
+    }
   }
   return sha256(concat(th, th, ...messages));
 }

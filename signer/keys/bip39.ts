@@ -7,8 +7,7 @@
  *   step, so a non-ASCII passphrase is used as given (UTF-8 for strings).
  * - creation (bip39_mnemonic_from_bytes): entropy ‖ checksum, 11 bits per word, joined by ' '.
  */
-import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
-import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { hmacSha512, sha256 } from '../crypto/hashes.js';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { concat, utf8 } from '../bytes.js';
 
@@ -110,5 +109,20 @@ const MNEMONIC_SALT = utf8('mnemonic');
  */
 export function mnemonicToSeed(mnemonic: string | Uint8Array, passphrase?: string | Uint8Array): Uint8Array {
   const salt = passphrase === undefined ? MNEMONIC_SALT : concat(MNEMONIC_SALT, textBytes(passphrase));
-  return pbkdf2(sha512, textBytes(mnemonic), salt, { c: 2048, dkLen: 64 });
+  return pbkdf2HmacSha512(textBytes(mnemonic), salt, 2048);
+}
+
+/**
+ * PBKDF2 (RFC 8018) with HMAC-SHA512, one 64-byte block: U1 = HMAC(P, S ‖ 1), Ui = HMAC(P,
+ * Ui-1), T = U1 ^ … ^ Uc. Through the hashes port, not noble's pbkdf2, whose SHA-512 keeps
+ * its schedule in a module-level buffer, read-only on the device (docs/device-memory.md "Built by mcconfig").
+ */
+function pbkdf2HmacSha512(password: Uint8Array, salt: Uint8Array, iterations: number): Uint8Array {
+  let u = hmacSha512(password, concat(salt, Uint8Array.of(0, 0, 0, 1)));
+  const t = u.slice();
+  for (let i = 1; i < iterations; i++) {
+    u = hmacSha512(password, u);
+    for (let j = 0; j < t.length; j++) t[j]! ^= u[j]!;
+  }
+  return t;
 }
