@@ -1,7 +1,7 @@
 /*
  * Moddable's Linux host (`mcconfig -p lin`): the same host function as ../hardware-random.c,
  * filled from the kernel's CSPRNG by getrandom(2) instead of the ESP32's esp_fill_random.
- * For building and running the firmware on a PC only (firmware/README.md "On Linux").
+ * For building and running the firmware on a PC only (docs/device-memory.md "Built by mcconfig").
  */
 #include "xsmc.h"
 #include <errno.h>

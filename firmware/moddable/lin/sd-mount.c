@@ -1,7 +1,8 @@
 /*
  * Moddable's Linux host (`mcconfig -p lin`): the same host function as ../sd-mount.c, mounting
  * nothing. The "card" is the directory `root` (manifest.json platforms.lin config.sdRoot), which
- * must exist; the pins are ignored. For building and running the firmware on a PC only.
+ * must exist; the pins are ignored. For building and running the firmware on a PC only
+ * (docs/device-memory.md "Built by mcconfig").
  */
 #include "xsmc.h"
 #include <sys/stat.h>
