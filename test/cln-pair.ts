@@ -317,7 +317,7 @@ export async function compareVariants(t: TestContext, transcript: Transcript, va
         // requests after its use after free (docs/hsmd-protocol.md). Ours must never.
         const [cln, ours] = await Promise.all([pair.cln, pair.ours].map((ld) => ld.exited(2000).then((e) => `${e.code ?? e.signal}`, () => undefined)));
         if (ours !== undefined || retried) unexplained.push({ req: hex(req), cln: `before it: ${cln ?? 'running'}`, ours: `before it: ${ours ?? 'running'}` });
-        const why = `CLN ended (${cln}) after answering an earlier request`;
+        const why = `an hsmd ended after answering an earlier request (CLN: ${cln ?? 'running'}, ours: ${ours ?? 'running'})`;
         outcomes[why] = (outcomes[why] ?? 0) + 1;
         pair.cleanup();
         pair = await start();
