@@ -6,6 +6,7 @@
  */
 import { fromHex, toHex } from '../signer/bytes.js';
 import { createNobleCurve } from '../signer/crypto/noble.js';
+import { createSecp256k1Curve } from '../signer/crypto/secp256k1/curve.js';
 import { sha256 } from '../signer/crypto/signatures.js';
 import type { KeyRingOptions } from '../signer/keys/node-keys.js';
 import { DEFAULT_POLICY } from '../signer/policy/policy.js';
@@ -27,8 +28,8 @@ export interface HeapExchange {
 export interface DeviceReplay {
   readonly hsmSecret: string;
   readonly developer: boolean;
-  /** noble's generator table window (1 = none, the ESP32's). */
-  readonly windowSize: number;
+  /** undefined: our curve, the ESP32's (no table); a number: noble's curve with that generator table window. */
+  readonly nobleWindow: number | undefined;
   /** Key ring caches; undefined = the signer's defaults (Node). */
   readonly keyCaches: NonNullable<KeyRingOptions['cacheLimits']> | undefined;
   /** Scripts (hex) the session pays outside its wallet, allowlisted as the device's owner would. */
@@ -54,7 +55,8 @@ function counterRandom(): (length: number) => Uint8Array {
 
 /** A new signer with the run's settings (on `state` when given: the one a journal recovered). */
 export function makeSigner(run: DeviceReplay, state?: SignerState): Signer {
-  const curve = createNobleCurve({ randomBytes: counterRandom(), windowSize: run.windowSize });
+  const randomBytes = counterRandom();
+  const curve = run.nobleWindow === undefined ? createSecp256k1Curve({ randomBytes }) : createNobleCurve({ randomBytes, windowSize: run.nobleWindow });
   const options = {
     curve,
     developer: run.developer,

@@ -1,8 +1,9 @@
 /**
- * The libsecp256k1 backends (curve-native.ts, curve-wasm.ts) against nobleCurve: every
- * `Curve` method byte for byte on deterministic pseudo-random inputs, the same failures on
- * invalid inputs, the published vectors noble.test.ts and signatures.test.ts use, and the
- * recorded CLN sessions replayed through the signer on fastCurve().
+ * The libsecp256k1 backends (curve-native.ts, curve-wasm.ts) and our own curve (the device's,
+ * signer/crypto/secp256k1/curve.ts) against nobleCurve: every `Curve` method byte for byte on
+ * deterministic pseudo-random inputs, the same failures on invalid inputs, the published
+ * vectors noble.test.ts and signatures.test.ts use, and the recorded CLN sessions replayed
+ * through the signer on fastCurve() and on ours.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,22 +11,27 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, fromHex, toHex, utf8 } from '../signer/bytes.js';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
+import { webCryptoRandomBytes } from '../signer/crypto/random.js';
+import { createSecp256k1Curve } from '../signer/crypto/secp256k1/curve.js';
 import { signLowR, signRecoverableRfc6979, signSchnorrBip340, taggedHash } from '../signer/crypto/signatures.js';
 import { Signer } from '../signer/signer.js';
 import { assertAgreesOnCompressedPoints } from '../test/compressed-points.js';
 import { fixturePath, readJsonFixture } from '../test/fixtures.js';
+import { sessionSignerOptions } from '../test/session-records.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
 import { fastCurve, loadNativeCurve } from './curve-native.js';
-import { fromScalar, N, toScalar } from './curve-scalars.js';
+import { fromScalar, N, toScalar } from '../signer/crypto/secp256k1/scalars.js';
 import { loadWasmCurve } from './curve-wasm.js';
 
 const native = loadNativeCurve();
 const wasm = loadWasmCurve();
 assert.ok(native, 'secp256k1 N-API addon loads (dependency of this package)');
 assert.ok(wasm, 'tiny-secp256k1 loads (dependency of this package)');
+const ours = createSecp256k1Curve({ randomBytes: webCryptoRandomBytes });
 const backends: [string, Curve][] = [
   ['native', native],
   ['wasm', wasm],
+  ['ours', ours],
 ];
 
 /** Deterministic byte stream: SHA256(seed ‖ counter). */
@@ -246,14 +252,16 @@ const CLIENT_HSMFD = 9;
 /** signer-transcripts.test.ts: node-level requests of the session recordings. */
 const NODE_LEVEL = new Set([1, 2, 3, 4, 6, 8, 10, 11, 18, 22, 23, 24, 25, 26, 27, 28, 30, 31, 32, 33, 34, 37, 38, 39, 41, 45, 51, 52, 56, 99]);
 
-for (const [name, onlyNodeLevel] of [['hsmd-basic-legacy.jsonl', false], ['hsmd-basic-mnemonic.jsonl', false], ['session-basic-l1.jsonl', true]] as const) {
-  test(`${name}: replies through the signer on fastCurve() equal CLN's`, () => {
-    const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
-    const signer = new Signer({
-      curve: fastCurve(),
-      developer: header.hsmd_args.includes('--developer'),
-      readHsmSecret: () => fromHex(header.hsm_secret),
-    });
+const replays = [
+  ['hsmd-basic-legacy.jsonl', false, 'fastCurve()', fastCurve()],
+  ['hsmd-basic-mnemonic.jsonl', false, 'fastCurve()', fastCurve()],
+  ['session-basic-l1.jsonl', true, 'fastCurve()', fastCurve()],
+  ['session-basic-l1.jsonl', false, 'our curve', ours],
+] as const;
+for (const [name, onlyNodeLevel, curveName, curve] of replays) {
+  test(`${name}: replies through the signer on ${curveName} equal CLN's`, () => {
+    const { exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
+    const signer = new Signer({ ...sessionSignerOptions(name), curve });
     let id = 0n;
     let compared = 0;
     for (const ex of exchanges) {

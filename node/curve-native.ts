@@ -23,7 +23,7 @@
 import { createRequire } from 'node:module';
 import type { Curve } from '../signer/crypto/curve.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
-import { belowN, checkPoint, fromScalar, isCompressedEncoding, isSecretKey, N, toScalar } from './curve-scalars.js';
+import { belowN, checkPoint, fromScalar, isCompressedEncoding, isSecretKey, N, toScalar } from '../signer/crypto/secp256k1/scalars.js';
 import { loadWasmCurve } from './curve-wasm.js';
 import { useNativeHashes } from './hashes-native.js';
 

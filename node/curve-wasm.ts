@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Curve } from '../signer/crypto/curve.js';
-import { checkPoint, fromScalar, isCompressedEncoding, N, secretScalar } from './curve-scalars.js';
+import { checkPoint, fromScalar, isCompressedEncoding, N, secretScalar } from '../signer/crypto/secp256k1/scalars.js';
 
 /** The part of tiny-secp256k1 v2's API used here (lib/index.d.ts). */
 interface TinySecp256k1 {

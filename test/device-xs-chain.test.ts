@@ -50,9 +50,9 @@ function sessionSteps(node: SessionNode, shown: readonly ShownBlock[], untilId?:
 
 /** The device's settings on the ESP32, with the node's secret and allowlist (as the Node replay's policy). */
 function deviceFollow(node: SessionNode, steps: ChainFollowStep[]): ChainFollow {
-  const { windowSize, keyCaches } = ESP32_SETTINGS;
+  const { nobleWindow, keyCaches } = ESP32_SETTINGS;
   const allowlist = SESSION_ALLOWLIST[`session-basic-${node}.jsonl`] ?? [];
-  return { hsmSecret: toHex(recordedSession(node).hsmSecret), developer: false, windowSize, keyCaches, allowlist, steps };
+  return { hsmSecret: toHex(recordedSession(node).hsmSecret), developer: false, nobleWindow, keyCaches, allowlist, steps };
 }
 
 /** The run under XS and on Node, which must be equal; the engine's version for diagnostics. */

@@ -13,7 +13,7 @@ import type { MqttClient } from 'mqtt';
 import { fromHex, toHex } from '../signer/bytes.js';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Credentials } from '../signer/remote/auth-token.js';
-import { fromScalar, N, toScalar } from '../node/curve-scalars.js';
+import { fromScalar, N, toScalar } from '../signer/crypto/secp256k1/scalars.js';
 import { KnownDevices } from '../broker/remote/identity.js';
 import { connectMqtt } from '../broker/remote/mqtt-connect.js';
 import { type MqttServer, startMqttServer } from '../broker/remote/mqtt-server.js';

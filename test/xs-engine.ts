@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES } from '../firmware/app/device-memory.js';
+import { DEVICE_KEY_CACHES } from '../firmware/app/device-memory.js';
 import { toHex } from '../signer/bytes.js';
 import type { DeviceReplay } from '../bench/device-heap-entry.js';
 import { bundleDevice } from './device-bundle.js';
@@ -28,12 +28,12 @@ export const NO_XST = 'no XS engine: set SPHINX_XST to an xst binary built with 
 
 export interface MemorySettings {
   readonly label: string;
-  readonly windowSize: number;
+  readonly nobleWindow: DeviceReplay['nobleWindow'];
   readonly keyCaches: DeviceReplay['keyCaches'];
 }
 
-export const ESP32_SETTINGS: MemorySettings = { label: 'ESP32 (no table, small key caches)', windowSize: DEVICE_CURVE_WINDOW, keyCaches: DEVICE_KEY_CACHES };
-export const NODE_SETTINGS: MemorySettings = { label: 'Node defaults (window 6, caches 1024/1024/256)', windowSize: 6, keyCaches: undefined };
+export const ESP32_SETTINGS: MemorySettings = { label: 'ESP32 (our curve: no table; small key caches)', nobleWindow: undefined, keyCaches: DEVICE_KEY_CACHES };
+export const NODE_SETTINGS: MemorySettings = { label: "Node defaults (noble's curve, window 6; caches 1024/1024/256)", nobleWindow: 6, keyCaches: undefined };
 
 /** A recorded session (the broker's hsmd_client_hsmfd left out) to replay with `settings`. */
 export function deviceReplay(name: string, settings: MemorySettings): DeviceReplay {
@@ -41,7 +41,7 @@ export function deviceReplay(name: string, settings: MemorySettings): DeviceRepl
   return {
     hsmSecret: header.hsm_secret,
     developer: header.hsmd_args.includes('--developer'),
-    windowSize: settings.windowSize,
+    nobleWindow: settings.nobleWindow,
     keyCaches: settings.keyCaches,
     allowlist: SESSION_ALLOWLIST[name] ?? [],
     exchanges: exchanges

@@ -3,9 +3,6 @@
  * firmware/moddable/main.ts and the memory bench that weighs them.
  */
 
-/** noble's generator table: 1 = none (a 16-point window per multiplication instead). */
-export const DEVICE_CURVE_WINDOW = 1;
-
 /**
  * The key ring's caches (signer/keys/node-keys.ts): a few entries, so a burst of requests for
  * the same channel or wallet key does not derive it again each time; the rest is recomputed.

@@ -36,7 +36,7 @@ export interface DeviceOptions {
   readonly leds: Leds;
   readonly store: Store;
   readonly clock: Clock;
-  /** createNobleCurve on the device; a byte-identical faster one may be used on Node. */
+  /** createSecp256k1Curve on the device (it can be preloaded); a byte-identical faster one may be used on Node. */
   readonly curve: Curve;
   /** The signer's key caches (SignerOptions.keyCacheLimits); the ESP32 keeps them small. */
   readonly keyCacheLimits?: SignerOptions['keyCacheLimits'];

@@ -14,8 +14,8 @@ import Encoder from 'text/encoder';
 import fillRandom from 'hardware-random';
 import mountSd from 'sd-mount';
 import { useHashes } from '../../signer/crypto/hashes.js';
-import { createNobleCurve } from '../../signer/crypto/noble.js';
-import { DEVICE_CURVE_WINDOW, DEVICE_KEY_CACHES, DEVICE_MIRROR_OUTBOX_BYTES, DEVICE_SNAPSHOT_EVERY } from '../app/device-memory.js';
+import { createSecp256k1Curve } from '../../signer/crypto/secp256k1/curve.js';
+import { DEVICE_KEY_CACHES, DEVICE_MIRROR_OUTBOX_BYTES, DEVICE_SNAPSHOT_EVERY } from '../app/device-memory.js';
 import { randomBytesFrom } from '../app/hardware-random.js';
 import { syncClock, type SntpAnswer } from '../app/clock-sync.js';
 import { Device } from '../app/device.js';
@@ -65,8 +65,9 @@ export default function main(config = boardConfig): void {
   // The native digests, not noble's (read-only scratch buffers once preloaded: docs/device-memory.md "Built by mcconfig").
   checkHashes(moddableHashes);
   useHashes(moddableHashes);
-  // Blinding from the hardware RNG; no precomputed table: memory before speed (docs/device-memory.md).
-  const curve = createNobleCurve({ randomBytes: randomBytesFrom(fillRandom), windowSize: DEVICE_CURVE_WINDOW });
+  // Our curve, not noble's (which cannot run preloaded: docs/device-memory.md "BigInts in flash"):
+  // no precomputed table, memory before speed; blinding from the hardware RNG.
+  const curve = createSecp256k1Curve({ randomBytes: randomBytesFrom(fillRandom) });
   const leds = config.neopixelPin !== undefined ? new NeoPixelLeds(config.neopixelPin) : new GpioLeds(config.ledPin ?? 2);
   const log = (level: string, line: string) => trace(`${level}: ${line}\n`);
   try {

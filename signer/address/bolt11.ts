@@ -4,9 +4,10 @@
  * over hash_u5(hrp, data) (BOLT 11 "Requirements"), with the signer's Curve (no curve module
  * of its own: the device builds its curve after boot). Pure; throws Bolt11Error.
  */
-import { invert } from '@noble/curves/abstract/modular.js';
 import { utf8 } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
+import { invert } from '../crypto/secp256k1/field.js';
+import { bytesToBigInt as toBig, fromScalar as toBytes32, N } from '../crypto/secp256k1/scalars.js';
 import { hashU5 } from '../handlers/hash-u5.js';
 import { bech32Decode, wordsToBytes } from './bech32.js';
 
@@ -91,10 +92,6 @@ export function summarizeBolt11(curve: Curve, invoice: string): Bolt11Summary {
   const f = readBolt11(invoice);
   return { amountMsat: f.amountMsat, paymentHash: f.paymentHash, payee: f.payee ?? recoverKey(curve, f.signature, f.recovery, f.signingHash) };
 }
-
-const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-const toBig = (b: Uint8Array): bigint => b.reduce((a, x) => (a << 8n) | BigInt(x), 0n);
-const toBytes32 = (n: bigint): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * (31 - i))) & 0xffn));
 
 /**
  * ECDSA public key recovery (SEC 1 §4.1.6): R from r and the recovery id's parity, then

@@ -1,5 +1,7 @@
 /**
- * `Curve` on @noble/curves (pure JS: runs on Node and under XS on the device).
+ * `Curve` on @noble/curves (pure JS): Node's when libsecp256k1's addon is missing, and a second
+ * oracle in the tests of our own curve (secp256k1/curve.ts), which is the device's: noble's
+ * cannot run preloaded in flash (docs/device-memory.md "BigInts in flash").
  *
  * Byte-compatibility with libsecp256k1, checked against vectors in noble.test.ts:
  * - ECDSA nonces: noble's HMAC-DRBG seed is int2octets(d) ‖ bits2octets(h) ‖ extraEntropy,
@@ -17,20 +19,20 @@
  * the precompute window, and builds on first use.
  *
  * Speed and memory: G multiplications use a precomputed wNAF table of `Point.BASE` with
- * window W (noble's default 6: ~3,500 points with the blinded and the public table; the device
- * uses 1: no table, a small fixed window per multiplication). Secret scalars go through the
+ * window W (noble's default 6: ~3,500 points with the blinded and the public table; 1: no
+ * table, a small fixed window per multiplication). Secret scalars go through the
  * constant-time, blinded `multiply`; public ones through `multiplyUnsafe`.
  */
-import { ecdsa, weierstrass, type WeierstrassPointCons } from '@noble/curves/abstract/weierstrass.js';
-import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
+import { Field } from '@noble/curves/abstract/modular.js';
+import { ecdsa, weierstrass, type WeierstrassPoint, type WeierstrassPointCons } from '@noble/curves/abstract/weierstrass.js';
 import { hmacSha256, sha256 } from './hashes.js';
 import { bip340 } from './bip340.js';
 import type { Curve } from './curve.js';
 import { checkedRandomBytes, webCryptoRandomBytes, type RandomBytes } from './random.js';
-import { FP, P } from './secp256k1-field.js';
+import { isCompressedPoint, P, yOf } from './secp256k1/field.js';
+import { checkHash, fromScalar, isSecretKey, N, secretScalar, tweakScalar } from './secp256k1/scalars.js';
 
 // SEC 2 §2.4.1 secp256k1, and its GLV endomorphism (β, and the lattice basis noble uses).
-const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const SECP256K1 = {
   p: P,
   n: N,
@@ -40,14 +42,12 @@ const SECP256K1 = {
   Gx: 0x79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798n,
   Gy: 0x483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8n,
 };
-// The basis is kept as properties and put in arrays only when the curve is built: a BigInt in
-// an array at load breaks the SDK 8.2.3 linker's preload (docs/device-memory.md "Preloaded modules").
 const ENDOMORPHISM = {
   beta: 0x7ae96a2b657c07106e64479eac3434e99cf0497512f58995c1396c28719501een,
-  a1: 0x3086d221a7d46bcde86c90e49284eb15n,
-  b1: -0xe4437ed6010e88286f547fa90abfe4c3n,
-  a2: 0x114ca50f7a8e2f3f657c1108d9d44cfd8n,
-  b2: 0x3086d221a7d46bcde86c90e49284eb15n,
+  basises: [
+    [0x3086d221a7d46bcde86c90e49284eb15n, -0xe4437ed6010e88286f547fa90abfe4c3n],
+    [0x114ca50f7a8e2f3f657c1108d9d44cfd8n, 0x3086d221a7d46bcde86c90e49284eb15n],
+  ] as [[bigint, bigint], [bigint, bigint]],
 };
 
 /**
@@ -69,73 +69,25 @@ export interface NobleCurveOptions {
   readonly windowSize?: number;
 }
 
-/** Big-endian 32 bytes → bigint (no range check). */
-function toScalar(b: Uint8Array): bigint {
-  if (b.length !== 32) throw new RangeError('expected a 32-byte scalar, got ' + b.length);
-  return bytesToNumberBE(b);
-}
-
-const fromScalar = (n: bigint): Uint8Array => numberToBytesBE(n, 32);
-
-/** A private key as a scalar in [1, n-1] (libsecp256k1 secp256k1_ec_seckey_verify). */
-function secretScalar(priv: Uint8Array): bigint {
-  const d = toScalar(priv);
-  if (d === 0n || d >= N) throw new RangeError('invalid private key');
-  return d;
-}
-
-/** A tweak in [0, n-1] (libsecp256k1 rejects tweaks ≥ n, accepts 0). */
-function tweakScalar(tweak: Uint8Array): bigint {
-  const t = toScalar(tweak);
-  if (t >= N) throw new RangeError('tweak out of range');
-  return t;
-}
-
-/**
- * The Jacobi symbol (a/n) for odd n > 0 (binary algorithm with quadratic reciprocity); for the
- * prime p it is the Legendre symbol, ~8× faster in BigInt than Euler's criterion a^((p-1)/2),
- * which cost ~0.2 ms a key: 19 ms of a recorded session's 59 PSBTs. noble's parse takes the
- * square root instead (a 256-bit power too, ~120 µs on Node against ~26 µs here) to build the
- * point, which a check does not need.
- */
-function jacobi(a: bigint, n: bigint): number {
-  let t = 1;
-  a %= n;
-  while (a !== 0n) {
-    while ((a & 1n) === 0n) {
-      a >>= 1n;
-      const r = n & 7n;
-      if (r === 3n || r === 5n) t = -t;
-    }
-    [a, n] = [n, a];
-    if ((a & 3n) === 3n && (n & 3n) === 3n) t = -t;
-    a %= n;
-  }
-  return n === 1n ? t : 0;
-}
-
-/** secp256k1_ec_pubkey_parse of 02/03 ‖ x: x below p and x³ + 7 a square mod p (it is never 0). */
-function isCompressedPoint(p: Uint8Array): boolean {
-  if (p.length !== 33 || (p[0] !== 2 && p[0] !== 3)) return false;
-  const x = bytesToNumberBE(p.subarray(1));
-  return x < P && jacobi((((x * x) % P) * x + 7n) % P, P) === 1;
-}
-
-/** secp256k1_ecdsa_sign/verify take exactly 32 bytes; noble would truncate or pad others. */
-function checkHash(hash: Uint8Array): void {
-  if (hash.length !== 32) throw new RangeError('ECDSA hash must be 32 bytes, got ' + hash.length);
-}
-
 function build(options: NobleCurveOptions) {
   const port = checkedRandomBytes(options.randomBytes);
   const randomBytes = (length = 32) => port(length) as Uint8Array<ArrayBuffer>;
-  const Point: WeierstrassPointCons<bigint> = weierstrass(SECP256K1, { Fp: FP, endo: {
-    beta: ENDOMORPHISM.beta,
-    basises: [[ENDOMORPHISM.a1, ENDOMORPHISM.b1], [ENDOMORPHISM.a2, ENDOMORPHISM.b2]],
-  }, randomBytes });
+  const Point: WeierstrassPointCons<bigint> = weierstrass(SECP256K1, { Fp: Field(P), endo: ENDOMORPHISM, randomBytes });
   Point.BASE.precompute(options.windowSize ?? 6);
   const hmac = (key: Uint8Array, message: Uint8Array) => hmacSha256(key, message) as Uint8Array<ArrayBuffer>;
-  return { Point, ecdsa: ecdsa(Point, SHA256_FOR_NOBLE as unknown as Parameters<typeof ecdsa>[1], { randomBytes, hmac }), schnorr: bip340(Point) };
+  return { Point, ecdsa: ecdsa(Point, SHA256_FOR_NOBLE as unknown as Parameters<typeof ecdsa>[1], { randomBytes, hmac }), schnorr: bip340<WeierstrassPoint<bigint>>({
+    n: N,
+    mulG: (k) => Point.BASE.multiply(k),
+    mulAddPublic(a, q, b) {
+      const sum = Point.BASE.mulAddUnsafe(a, q, b);
+      return sum.is0() ? undefined : sum;
+    },
+    affine: (point) => point.toAffine(),
+    liftX(x) {
+      const y = yOf(x, false);
+      return y === undefined ? undefined : Point.fromAffine({ x, y });
+    },
+  }) };
 }
 
 /** The curve on the platform's RNG port; nothing is built (or probed) until the first call. */
@@ -152,11 +104,7 @@ export function createNobleCurve(options: NobleCurveOptions): Curve {
       return compressed(lib().Point.BASE.multiply(secretScalar(priv)));
     },
 
-    isPrivateKey(priv) {
-      if (priv.length !== 32) return false;
-      const d = toScalar(priv);
-      return d !== 0n && d < N;
-    },
+    isPrivateKey: isSecretKey,
 
     // secp256k1_ec_seckey_tweak_add: a valid, b < n, result ≠ 0.
     privateAdd(a, b) {

@@ -1,6 +1,6 @@
 /**
- * The RNG port (signer/crypto/random.ts): noble's blinding asks the port, never a global, and
- * the outputs do not depend on it — every signature stays RFC 6979 / BIP 340 deterministic and
+ * The RNG port (signer/crypto/random.ts): the blinding of noble's curve and of ours (the
+ * device's) asks the port, never a global, and the outputs do not depend on it — every signature stays RFC 6979 / BIP 340 deterministic and
  * equal to libsecp256k1's (the native backend as the independent oracle), whatever the RNG
  * gives and whatever the precompute window.
  */
@@ -13,6 +13,7 @@ import { randomBytesFrom } from '../../firmware/app/hardware-random.js';
 import { toHex } from '../bytes.js';
 import type { Curve } from './curve.js';
 import { createNobleCurve } from './noble.js';
+import { createSecp256k1Curve } from './secp256k1/curve.js';
 import { checkedRandomBytes, type RandomBytes } from './random.js';
 
 const native = loadNativeCurve();
@@ -34,9 +35,15 @@ function countingPort(seed: number): RandomBytes & { asked: number[] } {
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => native.isPrivateKey(k));
 const hash = fc.uint8Array({ minLength: 32, maxLength: 32 });
 
-test('blinding randomness is requested from the port for every secret multiplication and signature', () => {
+/** Both pure-JS curves, made on a given port. */
+const CURVES: [string, (randomBytes: RandomBytes) => Curve][] = [
+  ['noble', (randomBytes) => createNobleCurve({ randomBytes, windowSize: 1 })],
+  ['ours', (randomBytes) => createSecp256k1Curve({ randomBytes })],
+];
+
+for (const [name, make] of CURVES) test(`${name}: blinding randomness is requested from the port for every secret multiplication and signature`, () => {
   const port = countingPort(1);
-  const curve = createNobleCurve({ randomBytes: port, windowSize: 1 });
+  const curve = make(port);
   assert.deepEqual(port.asked, [], 'nothing is built or probed before the first use');
   const priv = sha256(Uint8Array.of(1));
   const uses: [string, () => unknown][] = [
@@ -56,6 +63,7 @@ test('signatures and keys are byte-identical to libsecp256k1 whatever the RNG an
   const curves: [string, Curve][] = [
     ['window 1, RNG a', createNobleCurve({ randomBytes: countingPort(7), windowSize: 1 })],
     ['window 6, RNG b', createNobleCurve({ randomBytes: countingPort(8), windowSize: 6 })],
+    ['ours, RNG c', createSecp256k1Curve({ randomBytes: countingPort(9) })],
   ];
   fc.assert(
     fc.property(key, hash, key, (priv, h, other) => {
@@ -76,11 +84,12 @@ test('signatures and keys are byte-identical to libsecp256k1 whatever the RNG an
   );
 });
 
-test('a broken RNG port is an error at first use, not silently unblinded', () => {
-  const zeros = createNobleCurve({ randomBytes: (n) => new Uint8Array(n) });
-  assert.throws(() => zeros.publicKey(sha256(Uint8Array.of(1))), /32 equal bytes: not a working RNG/);
-  const short = createNobleCurve({ randomBytes: () => new Uint8Array(3) });
-  assert.throws(() => short.publicKey(sha256(Uint8Array.of(1))), /did not return 32 bytes/);
+for (const [name, make] of CURVES) test(`${name}: a broken RNG port is an error at first use, not silently unblinded`, () => {
+  assert.throws(() => make((n) => new Uint8Array(n)).publicKey(sha256(Uint8Array.of(1))), /32 equal bytes: not a working RNG/);
+  assert.throws(() => make(() => new Uint8Array(3)).publicKey(sha256(Uint8Array.of(1))), /did not return 32 bytes/);
+});
+
+test('a port that throws is an error when checked', () => {
   assert.throws(() => checkedRandomBytes(() => { throw new Error('no entropy'); }), /no entropy/);
 });
 

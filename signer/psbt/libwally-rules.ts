@@ -31,6 +31,8 @@ import { concat, equal, u32leAt } from '../bytes.js';
 import { hasWitness, parseTx, parseTxOut, readTx, serializeTxNoWitness, type Tx } from '../bolt3/tx.js';
 import type { Curve } from '../crypto/curve.js';
 import { ripemd160, sha256 } from '../crypto/hashes.js';
+import { curveY2, P } from '../crypto/secp256k1/field.js';
+import { bytesToBigInt } from '../crypto/secp256k1/scalars.js';
 import { hash160, sha256d } from '../crypto/signatures.js';
 import { WireError } from '../wire/errors.js';
 import { WireReader } from '../wire/reader.js';
@@ -72,10 +74,6 @@ function mapRule(map: readonly PsbtRecord[], rules: MapRules, what: string): str
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
-const P = 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2fn;
-
-const fieldElement = (b: Uint8Array): bigint => b.reduce((n, byte) => (n << 8n) | BigInt(byte), 0n);
-
 /**
  * libsecp256k1's ec_pubkey_parse: compressed (02/03) through the curve; uncompressed (04) or
  * hybrid (06/07, y's parity in the prefix) by y² = x³ + 7 directly (a product, no power or symbol).
@@ -83,9 +81,9 @@ const fieldElement = (b: Uint8Array): bigint => b.reduce((n, byte) => (n << 8n) 
 export function isPublicKey(key: Uint8Array, curve: PointCheck): boolean {
   if (key.length === 33) return curve.isCompressedPoint(key);
   if (key.length !== 65 || ![0x04, 0x06, 0x07].includes(key[0]!)) return false;
-  const x = fieldElement(key.subarray(1, 33));
-  const y = fieldElement(key.subarray(33));
-  if (x >= P || y >= P || (y * y) % P !== (((x * x) % P) * x + 7n) % P) return false;
+  const x = bytesToBigInt(key.subarray(1, 33));
+  const y = bytesToBigInt(key.subarray(33));
+  if (x >= P || y >= P || (y * y) % P !== curveY2(x)) return false;
   return key[0] === 0x04 || (key[0]! & 1) === Number(y & 1n);
 }
 

@@ -19,6 +19,7 @@
  */
 import { concat, fromHex, toHex, u64be, utf8 } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
+import { bytesToBigInt, fromScalar, HALF_N, N } from '../crypto/secp256k1/scalars.js';
 import { sha256 } from '../crypto/signatures.js';
 
 const DOMAIN_V1 = 'sphinx-key/mqtt-auth/v1';
@@ -29,9 +30,6 @@ const V1_HEX = 2 * (8 + 64);
 const V2_HEX = 2 * (1 + 8 + 8 + 64);
 /** Tokens older than this are refused. */
 export const TOKEN_MAX_AGE_MS = 5 * 60_000;
-/** secp256k1's group order n and ⌊n/2⌋: a signature's S above n/2 is its high-S spelling. */
-const ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-const HALF_ORDER = ORDER >> 1n;
 /** Clock skew tolerated for a token from "the future". */
 export const TOKEN_MAX_SKEW_MS = 30_000;
 
@@ -88,10 +86,11 @@ export function checkCredentials(curve: Curve, username: string, password: strin
   const publicKey = fromHex(username);
   const signature = token.subarray(token.length - 64);
   const hash = signedHash(v2 ? DOMAIN_V2 : DOMAIN_V1, brokerId, fields);
-  const s = BigInt(`0x${toHex(signature.subarray(32))}`);
-  if (s > HALF_ORDER && s < ORDER) {
+  // S above ⌊n/2⌋ is the high-S spelling.
+  const s = bytesToBigInt(signature.subarray(32));
+  if (s > HALF_N && s < N) {
     // Curve.verify refuses it; say why, since the canonical form tells a re-spelled replay from junk.
-    const canonical = concat(signature.subarray(0, 32), fromHex((ORDER - s).toString(16).padStart(64, '0')));
+    const canonical = concat(signature.subarray(0, 32), fromScalar(N - s));
     return {
       ok: false,
       reason: verifies(curve, canonical, hash, publicKey)
