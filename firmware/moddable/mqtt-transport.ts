@@ -3,12 +3,15 @@
  * which, unlike the older `mqtt` module (QoS 0 only, clean session only), does QoS 1 and
  * clean session false. TCP_NODELAY through the socket's `noDelay`. The client sends the
  * PUBACK of a received message after onReadable returns, i.e. after the device journaled it.
+ * Every packet we send goes through MqttWriteQueue, written in fragments as the socket drains:
+ * the client throws "overflow" for a PUBLISH larger than the socket takes at once.
  */
 import TCP from 'embedded:io/socket/tcp';
 import TLSSocket from 'embedded:io/socket/tcp/tls';
 import MQTTClient from 'embedded:network/mqtt/client';
 import { parseBrokerUrl, type BrokerTrust } from '../app/broker-trust.js';
 import { tokenRefusalAdvice } from '../app/clock-sync.js';
+import { MqttWriteQueue, type OutgoingPacket, type PacketWriter } from '../app/mqtt-write-queue.js';
 import type { ConnectOptions, PublishOptions, Transport, TransportHandlers } from '../app/ports.js';
 
 /** What manifest_mqttclient.json's config puts on globalThis.device.network.mqtt. */
@@ -26,8 +29,11 @@ interface Pending {
 export class ModdableMqttTransport implements Transport {
   #client: MQTTClient | undefined;
   #handlers: TransportHandlers | undefined;
+  #queue: MqttWriteQueue | undefined;
   #nextId = 1;
+  /** Keyed by packet id; a QoS 0 PUBLISH (no id on the wire, done once written) by a negative key. */
   readonly #pending = new Map<number, Pending>();
+  #nextLocalKey = -1;
   #message: { topic: string; chunks: Uint8Array[] } | undefined;
 
   /**
@@ -78,6 +84,9 @@ export class ModdableMqttTransport implements Transport {
         if (opcode === MQTTClient.CONNACK) handlers.connected();
         else if ((opcode === MQTTClient.PUBACK || opcode === MQTTClient.SUBACK) && message) transport.#settle(message.id);
       },
+      onWritable(count: number) {
+        transport.#queue?.writable(count);
+      },
       onReadable(this: MQTTClient, count: number, info: { more: boolean; topic?: string }) {
         if (info.topic !== undefined) transport.#message = { topic: info.topic, chunks: [] };
         const chunk = this.read(count);
@@ -96,26 +105,28 @@ export class ModdableMqttTransport implements Transport {
         transport.#closed(trust.secure ? 'connection closed (if at once: the broker\'s certificate is not from ca.pem)' : 'connection closed');
       },
     } as ConstructorParameters<typeof MQTTClient>[0]);
+    const client = this.#client;
+    const writer: PacketWriter = {
+      startPublish: (p, first) =>
+        client.write(first.slice().buffer, { topic: p.topic, QoS: p.qos, retain: p.retain, byteLength: p.payload.length, ...(p.qos === 1 ? { id: p.id } : {}) }),
+      // A PUBLISH's later fragments go without options (mqttclient.js "publishing"); the typings want some.
+      continuePublish: (fragment) => client.write(fragment.slice().buffer, undefined as unknown as Parameters<MQTTClient['write']>[1]),
+      subscribe: (p) =>
+        client.write(null as unknown as ArrayBuffer, { operation: MQTTClient.SUBSCRIBE, id: p.id, topic: '', items: p.topics.map((topic) => ({ topic, QoS: 1 })) }),
+    };
+    this.#queue = new MqttWriteQueue(writer, (error) => transport.#closed(`write failed: ${error.message}`));
   }
 
   subscribe(topics: readonly string[]): Promise<void> {
-    return this.#send((client, id) =>
-      client.write(null as unknown as ArrayBuffer, { operation: MQTTClient.SUBSCRIBE, id, topic: '', items: topics.map((topic) => ({ topic, QoS: 1 })) }),
-    );
+    return this.#send((id) => ({ kind: 'subscribe', topics, id }), true);
   }
 
   publish(topic: string, payload: Uint8Array, options: PublishOptions = {}): Promise<void> {
     const retain = options.retain ?? false;
-    if (options.qos !== 0) return this.#send((client, id) => client.write(payload.slice().buffer, { topic, QoS: 1, id, retain }));
-    // QoS 0: no packet id and no PUBACK; done once written.
-    const client = this.#client;
-    if (!client) return Promise.reject(new Error('not connected'));
-    try {
-      client.write(payload.slice().buffer, { topic, QoS: 0, retain });
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
-    return Promise.resolve();
+    // QoS 1 is done at its PUBACK; QoS 0 (no packet id, no PUBACK) once written.
+    return options.qos === 0
+      ? this.#send(() => ({ kind: 'publish', topic, payload, qos: 0, retain, id: 0 }), false)
+      : this.#send((id) => ({ kind: 'publish', topic, payload, qos: 1, retain, id }), true);
   }
 
   async end(): Promise<void> {
@@ -131,22 +142,26 @@ export class ModdableMqttTransport implements Transport {
     } finally {
       client.close();
       this.#client = undefined;
+      this.#queue = undefined;
     }
   }
 
-  #send(write: (client: MQTTClient, id: number) => void): Promise<void> {
-    const client = this.#client;
-    if (!client) return Promise.reject(new Error('not connected'));
-    const id = this.#nextId;
-    this.#nextId = (this.#nextId % 0xffff) + 1;
+  /** Queues the packet `make` builds; settled by its acknowledgement (`acknowledged`) or once written. */
+  #send(make: (id: number) => OutgoingPacket, acknowledged: boolean): Promise<void> {
+    const queue = this.#queue;
+    if (!this.#client || !queue) return Promise.reject(new Error('not connected'));
+    let key: number;
+    if (acknowledged) {
+      key = this.#nextId;
+      this.#nextId = (this.#nextId % 0xffff) + 1;
+    } else {
+      key = this.#nextLocalKey--;
+    }
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      try {
-        write(client, id);
-      } catch (e) {
-        this.#pending.delete(id);
-        reject(e as Error);
-      }
+      this.#pending.set(key, { resolve, reject });
+      queue.push(make(key), () => {
+        if (!acknowledged) this.#settle(key);
+      });
     });
   }
 
@@ -161,6 +176,8 @@ export class ModdableMqttTransport implements Transport {
     this.#handlers = undefined;
     this.#client?.close();
     this.#client = undefined;
+    this.#queue?.clear();
+    this.#queue = undefined;
     for (const p of this.#pending.values()) p.reject(new Error(reason));
     this.#pending.clear();
     handlers?.disconnected(reason);
