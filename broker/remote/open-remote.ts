@@ -5,7 +5,7 @@
  * devices connect to go to SPHINX_DATA_DIR/mqtt-url and to the status page.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BrokerLog, brokerLogDir } from '../../log/broker-log/broker-log.js';
 import { checkBrokerLogPresent, markBrokerLogCreated } from '../../log/broker-log/log-dir.js';
 import { fastCurve } from '../../node/curve-native.js';
@@ -59,6 +59,9 @@ function tlsListenerOf(settings: RemoteSettings, log: ServerLog): RemoteSettings
     `start the device with --ca ${files.caFile} (or --ca-fingerprint ${files.caFingerprint}), or copy it to the SD card as ca.pem`);
   log('info', `TLS: server certificate ${files.certFile}${files.serverCreated ? ' (new)' : ''} for ${files.names.join(', ')}; ` +
     'more names with SPHINX_TLS_NAMES');
+  if (files.caLacksAuthorityKeyId)
+    log('unusual', `TLS: the CA ${files.caFile} has no authorityKeyIdentifier, and the ESP32 firmware's TLS (Moddable's) refuses such a chain; ` +
+      `sphinx-signer on a computer is not affected. For an ESP32, move ${dirname(files.caFile)} aside and restart to make a new CA, then copy its ca.pem to the card (docs/device-tls.md)`);
   return { certFile: files.certFile, keyFile: files.keyFile, port: generate.port, ...(generate.host ? { host: generate.host } : {}), givesWay: generate.givesWay ?? false };
 }
 

@@ -27,6 +27,14 @@ test('openssl verifies the generated chain for its names; the CA is kept, the se
     const ca = new X509Certificate(readFileSync(first.caFile));
     assert.equal(ca.ca, true);
     assert.equal(first.caFingerprint, ca.fingerprint256);
+    // Both name their issuer's key (Moddable's TLS needs it on the CA the server presents); openssl reads the same key id.
+    const keyIds = (file: string) => execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectKeyIdentifier,authorityKeyIdentifier', '-in', file], { encoding: 'utf8' });
+    const caIds = keyIds(first.caFile);
+    const subjectKeyId = /Subject Key Identifier:\s*\n\s*([0-9A-F:]+)/.exec(caIds)?.[1];
+    assert.ok(subjectKeyId, caIds);
+    assert.match(caIds, new RegExp(`Authority Key Identifier:\\s*\\n\\s*(keyid:)?${subjectKeyId}`));
+    assert.match(keyIds(first.certFile), new RegExp(`Authority Key Identifier:\\s*\\n\\s*(keyid:)?${subjectKeyId}`));
+    assert.equal(first.caLacksAuthorityKeyId, false);
 
     const again = ensureTlsFiles(dir, ['localhost', '127.0.0.2']);
     assert.ok(!again.caCreated && !again.serverCreated, 'nothing is made when every name is covered');

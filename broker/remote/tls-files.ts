@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { certificate, certificatePem } from './x509.js';
+import { certificate, certificatePem, hasAuthorityKeyIdentifier } from './x509.js';
 
 export interface TlsFiles {
   /** The server certificate followed by the CA's (the chain the listener presents). */
@@ -20,6 +20,8 @@ export interface TlsFiles {
   /** SHA-256 of the CA certificate, AA:BB:… (`sphinx-signer --ca-fingerprint`). */
   readonly caFingerprint: string;
   readonly caCreated: boolean;
+  /** The CA (made before 2026-12-05) has no authorityKeyIdentifier: Moddable's TLS refuses it. */
+  readonly caLacksAuthorityKeyId: boolean;
   readonly serverCreated: boolean;
   readonly names: readonly string[];
 }
@@ -81,15 +83,15 @@ export function ensureTlsFiles(dataDir: string, names: readonly string[], now = 
   }
   return {
     certFile: paths.cert, keyFile: paths.key, caFile: paths.caCert, caFingerprint: ca.fingerprint256,
-    caCreated, serverCreated, names,
+    caCreated, caLacksAuthorityKeyId: !hasAuthorityKeyIdentifier(ca.raw), serverCreated, names,
   };
 }
 
-/** The existing server certificate is the CA's, covers every name and has time left. */
+/** The existing server certificate is the CA's, names it by key, covers every name and has time left. */
 function serverCovers(file: string, ca: X509Certificate, names: readonly string[], now: Date): boolean {
   if (!existsSync(file)) return false;
   const cert = new X509Certificate(readFileSync(file));
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return false;
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || !hasAuthorityKeyIdentifier(cert.raw)) return false;
   if (new Date(cert.validTo).getTime() - now.getTime() < RENEW_DAYS * DAY_MS) return false;
   return names.every((name) => (isIP(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name) !== undefined));
 }

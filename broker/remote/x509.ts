@@ -5,7 +5,7 @@
  * an openssl binary the user's machine may lack (docs/device-tls.md). RSA 2048 with SHA-256:
  * what every embedded TLS stack verifies (Moddable's, mbedTLS).
  */
-import { createHash, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 
 // DER (X.690): tag, length, content.
@@ -85,21 +85,37 @@ export interface CertificateRequest {
   readonly serial: Uint8Array;
 }
 
+/** RFC 5280 §4.2.1.2 method (1): SHA-1 of the key as it stands in the SPKI (here: of the SPKI's DER). */
+const keyIdentifier = (key: KeyObject): Uint8Array => createHash('sha1').update(key.export({ type: 'spki', format: 'der' })).digest();
+
+/** The authorityKeyIdentifier extension's OID (2.5.29.35) as DER: its bytes are in a certificate that has one. */
+const AUTHORITY_KEY_ID_OID = Uint8Array.of(0x06, 0x03, 0x55, 0x1d, 0x23);
+
+/**
+ * True if the DER certificate has an authorityKeyIdentifier. Moddable's TLS (the ESP32
+ * firmware) needs one on the CA the server presents: it compares it with the trusted CA's
+ * subjectKeyIdentifier and throws when there is none (docs/device-tls.md).
+ */
+export const hasAuthorityKeyIdentifier = (der: Uint8Array): boolean => Buffer.from(der).includes(Buffer.from(AUTHORITY_KEY_ID_OID));
+
 /** A signed certificate, DER. */
 export function certificate(request: CertificateRequest): Uint8Array {
   const spki = request.publicKey.export({ type: 'spki', format: 'der' });
-  const keyId = createHash('sha1').update(spki).digest();
+  // keyIdentifier [0] of the issuer's key: the CA's own for the self-signed CA (RFC 5280 §4.2.1.1).
+  const authorityKeyId = extension('2.5.29.35', false, seq(tlv(0x80, keyIdentifier(createPublicKey(request.signingKey)))));
   const extensions = request.ca
     ? [
         extension('2.5.29.19', true, seq(bool(true))), // basicConstraints: cA
         extension('2.5.29.15', true, bits(Uint8Array.of(0x06), 1)), // keyUsage: keyCertSign, cRLSign
-        extension('2.5.29.14', false, octets(keyId)), // subjectKeyIdentifier
+        extension('2.5.29.14', false, octets(keyIdentifier(request.publicKey))), // subjectKeyIdentifier
+        authorityKeyId,
       ]
     : [
         extension('2.5.29.19', true, seq()), // basicConstraints: not a CA
         extension('2.5.29.15', true, bits(Uint8Array.of(0xa0), 5)), // digitalSignature, keyEncipherment
         extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))), // extKeyUsage: serverAuth
         extension('2.5.29.17', false, seq(...(request.names ?? []).map(altName))), // subjectAltName
+        authorityKeyId,
       ];
   const tbs = seq(
     explicit(0, tlv(0x02, Uint8Array.of(2))), // v3
