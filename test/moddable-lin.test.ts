@@ -1,28 +1,30 @@
 /**
  * The Moddable lane (docs/device-memory.md, "Built by mcconfig"): when MODDABLE names a
  * Moddable SDK whose Linux tools are built ($MODDABLE/build/bin/lin/release), mcconfig builds
- * firmware/moddable/manifest.json for its Linux host (`-p lin`, the firmware's own modules with
- * the lin stand-ins of firmware/moddable/lin), and the built firmware, run by the SDK's
- * simulator under Xvfb, boots from a directory standing in for the SD card, sets its clock from
- * an SNTP server on loopback, connects to an MQTT server on loopback and answers
- * session-basic-l1 byte for byte. The manifest as it is (every module preloaded) does not get
- * that far yet (a todo: docs/device-memory.md); the same modules built without preloading do.
- * Without the SDK these tests do not apply and say so.
+ * firmware/moddable/manifest.json as it is, every module preloaded, for its Linux host (`-p lin`,
+ * the firmware's own modules with the lin stand-ins of firmware/moddable/lin). The built
+ * firmware, run by the SDK's simulator under Xvfb, boots from a directory standing in for the
+ * SD card, sets its clock from an SNTP server on loopback, and answers session-basic-l1 byte
+ * for byte: to a broker stand-in on an MQTT server on loopback, then behind the real
+ * bin/sphinx-hsmd driven as lightningd drives it, its journal mirrored to the broker (audited
+ * afterwards with bin/sphinx-audit). Without the SDK these tests do not apply and say so.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
+import { ensureTlsFiles } from '../broker/remote/tls-files.js';
 import { toHex } from '../signer/bytes.js';
 import { decodeReplyEnvelope } from '../signer/remote/envelope-codec.js';
+import { SimLightningd } from '../demo/sim-lightningd.js';
 import { BROKER_ID, BrokerStandIn, MqttServer, dataDirWith, deviceIdOf } from './device-driver.js';
 import { fixturePath, repoRoot } from './fixtures.js';
 import { freePort } from './remote-helpers.js';
 import { sessionRequests } from './session-records.js';
-import { loadTranscript } from './transcript.js';
+import { loadTranscript, replayExchanges } from './transcript.js';
 
 const MODDABLE = process.env.MODDABLE;
 const TOOLS = MODDABLE === undefined ? undefined : join(MODDABLE, 'build', 'bin', 'lin', 'release');
@@ -38,8 +40,8 @@ const work = NO_SDK === undefined ? mkdtempSync(join(tmpdir(), 'sphinx-moddable-
 const sdRoot = join(work, 'sd');
 test.after(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 
-/** The simulator's shared library of the last build of each manifest, if it built. */
-const built = new Map<string, string>();
+/** The simulator's shared library, once built. */
+let built: string | undefined;
 
 /** mcconfig -d -m -p lin on the manifest in `directory` (named `moddable`, as mcconfig names the build by it). */
 function mcconfig(directory: string, out: string): { so: string; log: string } {
@@ -53,32 +55,11 @@ function mcconfig(directory: string, out: string): { so: string; log: string } {
   return { so, log };
 }
 
-/** The firmware's manifest with nothing of ours preloaded, its paths made absolute, in `directory`. */
-function unpreloadedManifest(directory: string): void {
-  const manifest = JSON.parse(readFileSync(join(FIRMWARE, 'manifest.json'), 'utf8'));
-  const absolute = (source: string) => (source.startsWith('.') ? join(FIRMWARE, source) : source);
-  const modules = (m: Record<string, string | string[]>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'string' ? absolute(v) : v.map(absolute)]));
-  manifest.modules = modules(manifest.modules);
-  for (const platform of Object.values(manifest.platforms) as { modules?: Record<string, string | string[]>; preload?: string[] }[]) {
-    if (platform.modules) platform.modules = modules(platform.modules);
-  }
-  manifest.typescript.tsconfig.compilerOptions.types = manifest.typescript.tsconfig.compilerOptions.types.map(absolute);
-  manifest.preload = [];
-  mkdirSync(directory, { recursive: true });
-  writeFileSync(join(directory, 'manifest.json'), JSON.stringify(manifest, null, '\t'));
-}
-
 test('mcconfig builds the firmware manifest for the Linux host, every module preloaded', { skip: NO_SDK ?? false, timeout: 1_200_000 }, () => {
   const { so, log } = mcconfig(FIRMWARE, join(work, 'preloaded'));
   // The linker ran every preload entry's module body without an exception.
   assert.doesNotMatch(log, /# Exception/);
-  built.set('preloaded', so);
-});
-
-test('mcconfig builds the same modules without preloading them', { skip: NO_SDK ?? false, timeout: 1_200_000 }, () => {
-  const directory = join(work, 'unpreloaded', 'moddable');
-  unpreloadedManifest(directory);
-  built.set('unpreloaded', mcconfig(directory, join(work, 'unpreloaded-build')).so);
+  built = so;
 });
 
 /** Why the built firmware cannot be run here, or undefined. */
@@ -105,34 +86,49 @@ async function sntpServer(): Promise<dgram.Socket | string> {
   });
 }
 
-/** Runs the built firmware against session-basic-l1: every reply as recorded. */
-async function replay(t: TestContext, which: string): Promise<void> {
-  const so = built.get(which);
-  if (so === undefined) return t.skip('the build failed');
-  const sntp = await sntpServer();
-  if (typeof sntp === 'string') return t.skip(sntp);
-  const hex = loadTranscript(fixturePath(`transcripts/${NAME}`)).header.hsm_secret;
-  const secret = Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
-  const deviceId = deviceIdOf(secret);
+/** The card: the session's hsm_secret and policy, an empty journal, config.json as given; no high-water mark. */
+function prepareCard(secret: Uint8Array, config: Record<string, unknown>, t: TestContext): void {
   const data = dataDirWith(secret, t);
   rmSync(sdRoot, { recursive: true, force: true });
   // The high-water mark's "NVS": on lin, Moddable's Preference keeps a file named by config file.root (manifest.json).
   rmSync(NVS_FILE, { force: true });
   mkdirSync(join(sdRoot, 'journal'), { recursive: true });
   for (const file of ['hsm_secret', 'policy.json']) writeFileSync(join(sdRoot, file), readFileSync(join(data, file)));
-  const server = await MqttServer.start();
-  writeFileSync(join(sdRoot, 'config.json'), JSON.stringify({ mqttUrl: server.url, brokerId: BROKER_ID, sntp: ['127.0.0.1'] }));
-  const broker = await BrokerStandIn.connect(server.url, deviceId);
-  // The debug build's console goes to a debugger on XSBUG_PORT; the SDK's xsbug-log prints it.
+  writeFileSync(join(sdRoot, 'config.json'), JSON.stringify({ ...config, sntp: ['127.0.0.1'] }));
+}
+
+/**
+ * The built firmware in the SDK's simulator under Xvfb, its console (through the SDK's
+ * xsbug-log) in a file: a pipe would stall the device while a synchronous replay holds this
+ * process's event loop.
+ */
+async function startSimulator(so: string): Promise<{ console: () => string; stop: () => void }> {
+  const file = join(work, `console-${Date.now()}.txt`);
   const port = String(await freePort());
+  const out = openSync(file, 'w');
   const env = { ...process.env, XSBUG_PORT: port, XSBUG_LOG_PORT: port, XSBUG_HOST: 'localhost', XSBUG_PROJECT: FIRMWARE };
-  const sim = spawn('xvfb-run', ['-a', 'node', 'xsbug-log', join(TOOLS!, 'mcsim'), so], { cwd: XSBUG_LOG, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  sim.stdout!.setEncoding('utf8').on('data', (s: string) => (output += s));
-  sim.stderr!.setEncoding('utf8').on('data', (s: string) => (output += s));
+  const sim = spawn('xvfb-run', ['-a', 'node', 'xsbug-log', join(TOOLS!, 'mcsim'), so], { cwd: XSBUG_LOG, env, detached: true, stdio: ['ignore', out, out] });
+  closeSync(out);
+  return {
+    console: () => readFileSync(file, 'utf8').replace(/\x1b\[[0-9]*[KG]/g, '').slice(-3000),
+    stop: () => process.kill(-sim.pid!, 'SIGTERM'),
+  };
+}
+
+const sessionSecret = (): Uint8Array => Uint8Array.from(loadTranscript(fixturePath(`transcripts/${NAME}`)).header.hsm_secret.match(/../g)!.map((b) => parseInt(b, 16)));
+
+test(`the preloaded firmware built by mcconfig boots, connects and answers ${NAME} byte for byte`, { skip: noRun() ?? false, timeout: 600_000 }, async (t) => {
+  if (built === undefined) return t.skip('the build failed');
+  const sntp = await sntpServer();
+  if (typeof sntp === 'string') return t.skip(sntp);
+  const secret = sessionSecret();
+  const server = await MqttServer.start();
+  prepareCard(secret, { mqttUrl: server.url, brokerId: BROKER_ID }, t);
+  const broker = await BrokerStandIn.connect(server.url, deviceIdOf(secret));
+  const sim = await startSimulator(built);
   const requests = sessionRequests(NAME);
   try {
-    await broker.until(() => broker.hellos.length > 0, 'hello', 120_000).catch((e: Error) => assert.fail(`${e.message}; the device's console:\n${output.replace(/\x1b\[[0-9]*[KG]/g, '').slice(-3000)}`));
+    await broker.until(() => broker.hellos.length > 0, 'hello', 120_000).catch((e: Error) => assert.fail(`${e.message}; the device's console:\n${sim.console()}`));
     assert.equal(broker.hellos[0]!.lastId, '0');
     assert.equal(broker.statuses.at(-1), 'online');
     const started = Date.now();
@@ -145,15 +141,90 @@ async function replay(t: TestContext, which: string): Promise<void> {
     });
     assert.deepEqual(different.map((r) => r.exchange.seq), [], 'replies that differ from the recording');
   } finally {
-    process.kill(-sim.pid!, 'SIGTERM');
+    sim.stop();
     await broker.close();
     await server.close();
     sntp.close();
   }
+});
+
+/** The device on another loopback address than the broker's plain listener, as on Wi-Fi (test/remote-tls.test.ts). */
+const WIFI = '127.0.0.2';
+
+/**
+ * bin/sphinx-hsmd in remote mode, driven as lightningd drives it, its embedded MQTT server up
+ * (lightningd's init sent) and the card written for it: plain on loopback, or TLS on WIFI with
+ * `ca` (the generated CA's file, or another) as the card's ca.pem.
+ */
+async function brokerForDevice(t: TestContext, tls: { ca: (dataDir: string) => string } | undefined) {
+  const { header, exchanges } = loadTranscript(fixturePath(`transcripts/${NAME}`));
+  const secret = sessionSecret();
+  const dataDir = join(work, 'broker');
+  rmSync(dataDir, { recursive: true, force: true });
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  const tlsEnv = { SPHINX_TLS_GENERATE: '1', SPHINX_MQTT_TLS_HOST: WIFI, SPHINX_MQTT_TLS_PORT: String(tlsPort) };
+  const ld = await SimLightningd.start({
+    hsmSecret: Buffer.from(secret),
+    args: header.hsmd_args,
+    env: { SPHINX_SIGNER: 'remote', SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port), SPHINX_CLN_VERSION: header.cln_version, ...(tls ? tlsEnv : {}) },
+  });
+  t.after(async () => {
+    await ld.stop().catch(() => undefined);
+    ld.cleanup();
+  });
+  const [init, ...rest] = exchanges;
+  ld.master.send(init!.req); // lightningd's init starts the broker's signer side and its MQTT server
+  await ld.waitForStatus((m) => m.kind === 'log' && m.entry.includes('MQTT: embedded server on'));
+  const brokerId = readFileSync(join(dataDir, 'broker-id'), 'utf8').trim();
+  const mqttUrl = tls ? `mqtts://${WIFI}:${tlsPort}` : `mqtt://127.0.0.1:${port}`;
+  prepareCard(secret, { mqttUrl, brokerId }, t);
+  if (tls) writeFileSync(join(sdRoot, 'ca.pem'), readFileSync(tls.ca(dataDir)));
+  return { ld, secret, dataDir, init: init!, rest, mqttUrl };
 }
 
-const PRELOAD_TODO = 'the preloaded firmware stops at boot: noble sets the generator\'s window size in a preloaded, hence read-only, WeakMap (docs/device-memory.md "Built by mcconfig")';
+const generatedCa = { ca: (dataDir: string) => join(dataDir, 'tls', 'ca.pem') };
 
-test(`the preloaded firmware built by mcconfig boots, connects and answers ${NAME} byte for byte`, { skip: noRun() ?? false, todo: PRELOAD_TODO, timeout: 600_000 }, (t) => replay(t, 'preloaded'));
+for (const tls of [undefined, generatedCa]) test(`the preloaded firmware behind the real sphinx-hsmd${tls ? ` over TLS from ${WIFI} (the generated CA on the card)` : ''} answers ${NAME} byte for byte, its journal mirrored`, { skip: noRun() ?? false, timeout: 600_000 }, async (t) => {
+  if (built === undefined) return t.skip('the build failed');
+  const sntp = await sntpServer();
+  if (typeof sntp === 'string') return t.skip(sntp);
+  t.after(() => sntp.close());
+  const { ld, secret, dataDir, init, rest } = await brokerForDevice(t, tls);
+  const device = await startSimulator(built);
+  t.after(() => device.stop());
+  await ld.waitForStatus((m) => m.kind === 'log' && m.entry.includes('hello from'), 120_000).catch((e: Error) => assert.fail(`${e.message}; the device's console:\n${device.console()}`));
+  assert.equal(toHex(ld.master.receive(60_000)), init.rep, 'the init reply, from the device');
+  const started = Date.now();
+  const result = replayExchanges(ld, rest);
+  t.diagnostic(`${rest.length} exchanges in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.equal(result.failed, 0, `${JSON.stringify(result.mismatches.slice(0, 3))}\n${ld.describeStatus()}\nthe device's console:\n${device.console()}`);
+  // The broker's log and its mirror of the device's journal, audited against the card's journal.
+  await ld.stop();
+  device.stop();
+  const secretFile = join(work, 'hsm_secret');
+  writeFileSync(secretFile, secret);
+  const audit = spawnSync(process.execPath, [join(repoRoot, 'bin', 'sphinx-audit'), 'verify', '--log', dataDir, '--journal', join(sdRoot, 'journal'), '--hsm-secret', secretFile, '--policy', join(sdRoot, 'policy.json'), '--json'], { encoding: 'utf8' });
+  assert.equal(audit.status, 0, audit.stdout + audit.stderr);
+  const report = JSON.parse(audit.stdout) as { mirror?: { entries: number; macs: boolean; findings: unknown[] } };
+  // Its entries are snapshots and the records after them (docs/journal.md "Mirror"); exit 0: they match the card's journal.
+  assert.ok(report.mirror && report.mirror.macs && report.mirror.entries > 0 && report.mirror.findings.length === 0, `the mirror holds the journal: ${audit.stdout.slice(0, 2000)}`);
+});
 
-test(`the firmware built by mcconfig without preloading boots, connects and answers ${NAME} byte for byte`, { skip: noRun() ?? false, timeout: 600_000 }, (t) => replay(t, 'unpreloaded'));
+test(`the preloaded firmware with another CA on its card does not connect to the broker over TLS, and says why`, { skip: noRun() ?? false, timeout: 600_000 }, async (t) => {
+  if (built === undefined) return t.skip('the build failed');
+  const sntp = await sntpServer();
+  if (typeof sntp === 'string') return t.skip(sntp);
+  t.after(() => sntp.close());
+  const foreign = join(work, 'foreign');
+  const { ld, mqttUrl } = await brokerForDevice(t, { ca: () => ensureTlsFiles(foreign, ['localhost']).caFile });
+  const device = await startSimulator(built);
+  t.after(() => device.stop());
+  const refused = `cannot reach the MQTT server ${mqttUrl} (`;
+  const deadline = Date.now() + 120_000;
+  while (!device.console().includes(refused) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 500));
+  const line = device.console().split('\n').find((l) => l.includes(refused));
+  assert.ok(line, `the device says it cannot reach the broker; its console:\n${device.console()}`);
+  t.diagnostic(line.replace(/^.*\] /, ''));
+  assert.match(line, /certificate is not from ca\.pem/);
+  assert.ok(!ld.describeStatus().includes('hello from'), 'the broker heard no hello');
+});

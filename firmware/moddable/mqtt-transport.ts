@@ -21,6 +21,38 @@ interface MqttProvider {
   readonly socket: Record<string, unknown>;
 }
 
+/**
+ * The TCP socket under the SDK's TLS socket, its callbacks guarded. The TLS socket (SDK 8.2.3
+ * examples/io/tcp/tlssocket) runs the handshake inside them and lets a refusal escape (a
+ * certificate not from ca.pem throws "certificate: auth err"), which aborts the firmware as an
+ * unhandled exception. Caught here, it is told to `failed` and becomes the socket's error,
+ * which the MQTT client reports (docs/device-tls.md "Moddable's TLS").
+ */
+function guardedTcp(failed: (error: Error) => void): typeof TCP {
+  return class GuardedTcp extends TCP {
+    constructor(options: ConstructorParameters<typeof TCP>[0]) {
+      const guard = (callback: ((this: TCP, bytes: number) => void) | undefined) =>
+        callback &&
+        function (this: TCP, bytes: number) {
+          try {
+            callback.call(this, bytes);
+          } catch (e) {
+            failed(e instanceof Error ? e : new Error(String(e)));
+            options.onError?.call(this);
+          }
+        };
+      super({ ...options, onReadable: guard(options.onReadable), onWritable: guard(options.onWritable) });
+    }
+  };
+}
+
+/** What the device logs when the TLS socket failed with `error`. */
+const tlsFailure = (error: Error): string =>
+  `TLS failed (${error.message})` +
+  (/certificate/.test(error.message)
+    ? ": the broker's certificate is not from ca.pem (copy sphinx-hsmd's SPHINX_DATA_DIR/tls/ca.pem to the card) or does not name mqttUrl's host (SPHINX_TLS_NAMES)"
+    : '');
+
 interface Pending {
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
@@ -61,8 +93,9 @@ export class ModdableMqttTransport implements Transport {
     this.#handlers = handlers;
     const transport = this;
     const Client = this.provider.io;
+    let tlsError: Error | undefined;
     const socket = trust.secure
-      ? { io: TLSSocket, TCP: { io: TCP }, noDelay: true, secure: { certificate: trust.ca!.slice().buffer } }
+      ? { io: TLSSocket, TCP: { io: guardedTcp((e) => (tlsError = e)) }, noDelay: true, secure: { certificate: trust.ca!.slice().buffer } }
       : { ...this.provider.socket, noDelay: true };
     this.#client = new Client({
       ...this.provider,
@@ -98,6 +131,7 @@ export class ModdableMqttTransport implements Transport {
         }
       },
       onError(error?: unknown) {
+        if (tlsError !== undefined) return transport.#closed(tlsFailure(tlsError));
         // A refused CONNECT (bad token) arrives as an error; say what the clock read.
         transport.#closed(tokenRefusalAdvice(`connection error${error ? `: ${String(error)}` : ''}`, Date.now()));
       },

@@ -1,9 +1,10 @@
 /**
  * The secp256k1 operations the signer needs, behind one small interface.
  *
- * The signer never calls a curve library directly: it receives a `Curve`. `nobleCurve`
- * (pure JS, runs under XS on the device) is the default everywhere; a faster backend
- * may be plugged in on Node as long as every output is byte-identical.
+ * The signer never calls a curve library directly: it receives a `Curve`. On Node it is
+ * libsecp256k1 (node/curve-native.ts), or `nobleCurve` where the addon is missing; the device
+ * has our own (secp256k1/curve.ts), which can be preloaded into flash. Every backend's outputs
+ * are byte-identical (node/curve-native.test.ts).
  *
  * All keys are 32-byte scalars, all points 33-byte compressed, all hashes 32 bytes.
  */
