@@ -66,6 +66,8 @@ export class MqttWriteQueue {
   #room = 0;
   /** Payload bytes of the head PUBLISH already written; undefined while it has not started. */
   #sent: number | undefined;
+  /** True while writing: room reported meanwhile is taken by that loop, not by a second one. */
+  #pumping = false;
 
   /** `failed` ends the connection: a throw mid-packet leaves the stream unusable. */
   constructor(
@@ -97,6 +99,8 @@ export class MqttWriteQueue {
   }
 
   #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
     try {
       while (this.#queue.length > 0) {
         const head = this.#queue[0]!;
@@ -108,6 +112,8 @@ export class MqttWriteQueue {
     } catch (e) {
       this.clear();
       this.failed(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.#pumping = false;
     }
   }
 

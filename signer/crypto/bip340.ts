@@ -1,8 +1,9 @@
 /**
  * BIP 340 Schnorr signing and verification over any secp256k1 implementation's group
- * operations, following the BIP's algorithms step by step: our own curve (signer/crypto/secp256k1/curve.ts)
- * and noble's (noble.ts, whose own `schnorr` is bound to the instance its module creates at
- * load, with the RNG probed then) both sign here (checked against libsecp256k1 in the curve tests).
+ * operations, following the BIP's algorithms step by step. Our own curve
+ * (signer/crypto/secp256k1/curve.ts) and noble's (noble.ts; noble's own `schnorr` is bound to
+ * the instance its module creates at load, with the RNG probed then) both sign here, checked
+ * against libsecp256k1 in node/curve-native.test.ts.
  */
 import { concat } from '../bytes.js';
 import { P } from './secp256k1/field.js';

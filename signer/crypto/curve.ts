@@ -3,8 +3,8 @@
  *
  * The signer never calls a curve library directly: it receives a `Curve`. On Node it is
  * libsecp256k1 (node/curve-native.ts), or `nobleCurve` where the addon is missing; the device
- * has our own (signer/crypto/secp256k1/curve.ts), which can be preloaded into flash. Every backend's outputs
- * are byte-identical (node/curve-native.test.ts).
+ * has our own (signer/crypto/secp256k1/curve.ts), which can be preloaded into flash. Every
+ * backend's outputs are byte-identical (node/curve-native.test.ts).
  *
  * All keys are 32-byte scalars, all points 33-byte compressed, all hashes 32 bytes.
  */

@@ -1,6 +1,6 @@
 /**
  * `Curve` on @noble/curves (pure JS): Node's when libsecp256k1's addon is missing, and a second
- * oracle in the tests of our own curve (signer/crypto/secp256k1/curve.ts), which is the device's: noble's
+ * oracle in the tests of our own curve (signer/crypto/secp256k1/curve.ts), the device's: noble's
  * cannot run preloaded in flash (docs/device-memory.md "BigInts in flash").
  *
  * Byte-compatibility with libsecp256k1, checked against vectors in noble.test.ts:
