@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -42,6 +42,25 @@ test('openssl verifies the generated chain for its names; the CA is kept, the se
     assert.ok(!renamed.caCreated && renamed.serverCreated);
     assert.equal(renamed.caFingerprint, first.caFingerprint, 'the devices keep their pin');
     execFileSync('openssl', ['verify', '-verify_ip', '10.9.9.9', '-CAfile', renamed.caFile, renamed.certFile]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a CA without an authorityKeyIdentifier (as made before 2026-12-05) is kept, its pin with it, and flagged as one Moddable refuses', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sphinx-tlsfiles-'));
+  try {
+    // openssl with a config that asks for no extensions: a CA certificate with no key identifiers.
+    const tls = join(dir, 'tls');
+    mkdirSync(tls, { mode: 0o700 });
+    writeFileSync(join(dir, 'req.cnf'), '[req]\ndistinguished_name=dn\nprompt=no\n[dn]\nCN=sphinx-hsmd CA old\n');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-config', join(dir, 'req.cnf'), '-days', '30', '-keyout', join(tls, 'ca.key'), '-out', join(tls, 'ca.pem')], { stdio: 'pipe' });
+    const old = new X509Certificate(readFileSync(join(tls, 'ca.pem')));
+    const files = ensureTlsFiles(dir, ['localhost']);
+    assert.ok(!files.caCreated && files.serverCreated);
+    assert.equal(files.caFingerprint, old.fingerprint256, 'the devices keep their pin');
+    assert.equal(files.caLacksAuthorityKeyId, true);
+    assert.match(execFileSync('openssl', ['x509', '-noout', '-ext', 'authorityKeyIdentifier', '-in', files.certFile], { encoding: 'utf8' }), /Authority Key Identifier/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
