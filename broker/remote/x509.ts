@@ -88,8 +88,8 @@ export interface CertificateRequest {
 /** RFC 5280 §4.2.1.2 method (1): SHA-1 of the key as it stands in the SPKI (here: of the SPKI's DER). */
 const keyIdentifier = (key: KeyObject): Uint8Array => createHash('sha1').update(key.export({ type: 'spki', format: 'der' })).digest();
 
-/** The authorityKeyIdentifier extension's OID (2.5.29.35) as DER: its bytes are in a certificate that has one. */
-const AUTHORITY_KEY_ID_OID = Uint8Array.of(0x06, 0x03, 0x55, 0x1d, 0x23);
+/** The authorityKeyIdentifier extension's OID as DER: its bytes are in a certificate that has one. */
+const AUTHORITY_KEY_ID_OID = oid('2.5.29.35');
 
 /**
  * True if the DER certificate has an authorityKeyIdentifier. Moddable's TLS (the ESP32

@@ -5,7 +5,7 @@
  * "BigInts in flash"). Formulas for a = 0 from the Explicit-Formulas Database
  * (dbl-2009-l, add-1998-cmo-2); checked against libsecp256k1 and noble in curve.test.ts.
  */
-import { mod, P, invert, yOf } from './field.js';
+import { curveY2, invert, mod, P, yOf } from './field.js';
 import { bytesToBigInt, fromScalar } from './scalars.js';
 
 export interface Point {
@@ -77,14 +77,15 @@ export const fromAffine = (x: bigint, y: bigint): Point => ({ x, y, z: 1n });
 /** secp256k1_ec_pubkey_parse of 02/03 ‖ x or 04 ‖ x ‖ y (hybrid 06/07 refused, as noble refuses them). */
 export function parsePoint(bytes: Uint8Array): Point {
   if (bytes.length === 33 && (bytes[0] === 2 || bytes[0] === 3)) {
-    const y = yOf(bytesToBigInt(bytes.subarray(1)), bytes[0] === 3);
+    const x = bytesToBigInt(bytes.subarray(1));
+    const y = yOf(x, bytes[0] === 3);
     if (y === undefined) throw new RangeError('not a point of the curve');
-    return fromAffine(bytesToBigInt(bytes.subarray(1)), y);
+    return fromAffine(x, y);
   }
   if (bytes.length === 65 && bytes[0] === 4) {
     const x = bytesToBigInt(bytes.subarray(1, 33));
     const y = bytesToBigInt(bytes.subarray(33));
-    if (x >= P || y >= P || (y * y) % P !== (((x * x) % P) * x + 7n) % P) throw new RangeError('not a point of the curve');
+    if (x >= P || y >= P || (y * y) % P !== curveY2(x)) throw new RangeError('not a point of the curve');
     return fromAffine(x, y);
   }
   throw new RangeError('invalid point encoding');
