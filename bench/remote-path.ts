@@ -15,6 +15,7 @@ import { fmtMs, median, percentile } from './floors.js';
 import { CLN_HSMD, type SignerMode, withHsmd } from './hsmd-process.js';
 import { type Bench, fmtOps, fmtRatio, printTable } from './harness.js';
 import { verdict } from './session-replay.js';
+import { localSeries, remoteSeries, type SeriesPasses } from './series-floor.js';
 
 const TRANSCRIPT = 'hsmd-basic-legacy.jsonl';
 const WIRE_HSMD_ECDH = 1;
@@ -28,6 +29,8 @@ interface Figures {
 }
 
 const WARM_UP_MS = 1000;
+/** Requests timed for each one-connection floor in series. */
+const SERIES_REQUESTS = 1000;
 
 /**
  * Keeps one request in flight on every connection: each one's next request goes out as soon
@@ -127,11 +130,15 @@ export const remotePathBench: Bench = {
     const row = (path: string, n: 1 | 64, f: Figures, floor?: number) =>
       rows.push([`${path}, ${n} connection${n > 1 ? 's' : ''}`, `${f.p50.toFixed(3)} ms`, `${f.p99.toFixed(3)} ms`, fmtOps(f.perSec), String(f.requests), against(n, f, floor)]);
     if (cln) for (const n of [1, 64] as const) row("CLN's hsmd", n, cln[n], floors.unixRoundTripMs + compute);
-    const floorOf = { local: hsmd + floors.fsyncMs, remote: hsmd + floors.fsyncMs + floors.levelSyncMs + floors.mqttRoundTripMs };
+    // The parts in series (bench/series-floor.ts), each request as the hsmd's p50 followed by its durable steps.
+    const steps = Array.from({ length: SERIES_REQUESTS }, () => ({ computeMs: hsmd, stateChanging: true, toDevice: true }));
+    const p50Of = (passes: SeriesPasses) => percentile(passes.flat().sort((a, b) => a - b), 0.5);
+    const floorOf = { local: p50Of(localSeries(steps, 1)), remote: p50Of(await remoteSeries(steps, 1)) };
+    const partsOf = { local: hsmd + floors.fsyncMs, remote: hsmd + floors.fsyncMs + floors.levelSyncMs + floors.mqttRoundTripMs };
     for (const mode of ['local', 'remote'] as const) {
       const figures = await measurePath(mode, budget);
       for (const n of [1, 64] as const) row(mode, n, figures[n], n === 1 ? floorOf[mode] : undefined);
-      notes.push(`${mode}, 1 connection: ${verdict(figures[1].p50, floorOf[mode])}`);
+      notes.push(`${mode}, 1 connection: ${verdict(figures[1].p50, floorOf[mode])} (${fmtRatio(figures[1].p50 / partsOf[mode])}× the parts alone, ${fmtMs(partsOf[mode])})`);
       if (mode === 'remote') {
         const ratio = figures[64].perSec / TARGET_64_PER_SEC;
         notes.push(`remote, 64 connections: ${fmtOps(figures[64].perSec)} req/s, ${ratio >= 1 ? 'met' : `missed by ${Math.round((1 - ratio) * 100)}%`} (target ${fmtOps(TARGET_64_PER_SEC)} req/s)`);
@@ -140,7 +147,7 @@ export const remotePathBench: Bench = {
     printTable(['path', 'p50', 'p99', 'requests/s', 'timed', 'floor (p50 ÷ floor; 64: req/s ÷ ceiling)'], rows);
     console.log(`latency = from writing the request to reading its reply on the client fd, timed after ${WARM_UP_MS / 1000} s of warm-up; with 64 connections all are in flight at once, ` +
       `and their ceiling is ${cln ? "CLN's hsmd's rate on 64 connections in this run" : 'one core doing only UNIX round trips and ECDHs'} (no journal, no MQTT). ` +
-      `Floors include the hsmd: ${cln ? `CLN's, its p50 ${fmtMs(hsmd)} (its own lower bound: a UNIX round trip + one libsecp256k1 ECDH, ${fmtMs(compute)} median)` : `a UNIX round trip + one libsecp256k1 ECDH, ${fmtMs(compute)} (median; SPHINX_CLN_HSMD names no CLN hsmd to time)`}.`);
+      `One-connection floors are the parts in series (p50 of ${SERIES_REQUESTS}: the hsmd's p50, then local an fsync, remote an MQTT round trip whose far end fsyncs and a LevelDB sync; bench/series-floor.ts) and include the hsmd: ${cln ? `CLN's, its p50 ${fmtMs(hsmd)} (its own lower bound: a UNIX round trip + one libsecp256k1 ECDH, ${fmtMs(compute)} median)` : `a UNIX round trip + one libsecp256k1 ECDH, ${fmtMs(compute)} (median; SPHINX_CLN_HSMD names no CLN hsmd to time)`}.`);
     console.log(`targets (≤ 1.5× floor; 64 connections remote ≥ ${fmtOps(TARGET_64_PER_SEC)} req/s): ${notes.join('; ')}`);
   },
 };
