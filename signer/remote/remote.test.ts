@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import test from 'node:test';
+import fc from 'fast-check';
 import { fromHex, toHex } from '../bytes.js';
 import { nobleCurve } from '../crypto/noble.js';
 import { CodecError } from '../record-fields.js';
@@ -23,7 +24,7 @@ import {
   encodeRequestBatch,
   MAX_BATCH_REQUESTS,
 } from './envelope-codec.js';
-import { parseTopic, topic, withinDevice } from './topics.js';
+import { parseTopic, topic, TOPIC_ROOT, TOPIC_SUFFIXES, withinDevice } from './topics.js';
 
 const PRIV = new Uint8Array(32).fill(1);
 const NOW = 1_790_000_000_000;
@@ -38,6 +39,23 @@ test('topics: build, parse, and the per-device ACL rule', () => {
   assert.ok(!withinDevice(id, 'sphinx/v1/#'));
   assert.ok(!withinDevice(id, `sphinx/v1/+/req`));
   assert.ok(!withinDevice(id, `sphinx/v1/${id.replace(/.$/, '0')}/req`));
+});
+
+test('property: parseTopic reads a topic as docs/remote-protocol.md writes it: root, one device id, one known suffix', () => {
+  // The definition, spelled the plain way: four '/'-separated levels, the first two the root.
+  const byDefinition = (name: string) => {
+    const levels = name.split('/');
+    if (levels.length !== 4 || `${levels[0]}/${levels[1]}` !== TOPIC_ROOT) return undefined;
+    return (Object.values(TOPIC_SUFFIXES) as string[]).includes(levels[3]!) ? { deviceId: levels[2]!, suffix: levels[3] } : undefined;
+  };
+  const piece = fc.oneof(fc.constantFrom('sphinx', 'v1', 'sphinx/v1', '/', '', '02ab', '#', '+', ...Object.values(TOPIC_SUFFIXES)), fc.string({ maxLength: 4 }));
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 7 }), (pieces) => {
+      const name = pieces.join('/');
+      assert.deepEqual(parseTopic(name), byDefinition(name));
+    }),
+    { numRuns: 3000 },
+  );
 });
 
 test('request and reply envelopes round-trip; bad versions and truncation are clear errors', () => {

@@ -45,13 +45,18 @@ export type TopicSuffix = (typeof TOPIC_SUFFIXES)[keyof typeof TOPIC_SUFFIXES];
 
 export const topic = (deviceId: string, suffix: TopicSuffix): string => `${TOPIC_ROOT}/${deviceId}/${suffix}`;
 
+const SUFFIXES: ReadonlySet<string> = new Set(Object.values(TOPIC_SUFFIXES));
+const ROOT_PREFIX = `${TOPIC_ROOT}/`;
+
 /** The device id and suffix of a topic under the root, or undefined for anything else. */
 export function parseTopic(name: string): { deviceId: string; suffix: TopicSuffix } | undefined {
-  const parts = name.split('/');
-  if (parts.length !== 4 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return undefined;
-  const suffix = parts[3] as TopicSuffix;
-  if (!(Object.values(TOPIC_SUFFIXES) as string[]).includes(suffix)) return undefined;
-  return { deviceId: parts[2]!, suffix };
+  // Every MQTT message in either direction is parsed here, in the broker and the device: no array or string is built for it but the two results.
+  if (!name.startsWith(ROOT_PREFIX)) return undefined;
+  const idEnd = name.indexOf('/', ROOT_PREFIX.length);
+  if (idEnd < 0 || name.indexOf('/', idEnd + 1) >= 0) return undefined;
+  const suffix = name.slice(idEnd + 1);
+  if (!SUFFIXES.has(suffix)) return undefined;
+  return { deviceId: name.slice(ROOT_PREFIX.length, idEnd), suffix: suffix as TopicSuffix };
 }
 
 /** True if `filter` (a topic or a subscription filter) stays inside the device's subtree. */
