@@ -16,6 +16,7 @@ import type { PolicyConfig } from '../signer/policy/policy.js';
 import { Signer } from '../signer/signer.js';
 import type { SignerState } from '../signer/state.js';
 import { SignerCore } from '../core/signer-core.js';
+import { FlushSoon } from '../core/flush-soon.js';
 import { JournalRollbackError, slotMark } from '../log/journal/high-water.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../node/journal-advice.js';
 import { NodeDir, syncDir } from '../node/node-file.js';
@@ -89,14 +90,10 @@ export const READ_ONLY_FLUSH_MS = 20;
 export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSignerOptions['log'], flushMs = READ_ONLY_FLUSH_MS): SignerPort {
   type Waiting = { readonly request: Parameters<SignerPort['request']>[0]; readonly id: bigint; resolve(reply: Reply): void; reject(e: unknown): void };
   let waiting: Waiting[] = [];
-  let flushTimer: NodeJS.Timeout | undefined;
   const flushFailed = (e: unknown): void =>
     log('broken', `signer journal: syncing read-only records or raising the high-water mark failed: ${(e as Error).message}`);
-  /** The timer's flush syncs off the event loop, so the requests that come meanwhile are not held up. */
-  const flushSoon = (): void => {
-    flushTimer = undefined;
-    core.flushLater().catch(flushFailed);
-  };
+  // The timer's flush syncs off the event loop, so the requests that come meanwhile are not held up.
+  const flushSoon = new FlushSoon(core, { after: (ms, fn) => setTimeout(fn, ms), cancel: clearTimeout }, flushMs, flushFailed);
   const handleWaiting = (): void => {
     const turn = waiting;
     waiting = [];
@@ -116,7 +113,7 @@ export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSig
       logPolicyWarnings(decisions[i]!, log);
       w.resolve(decisions[i]!.reply);
     });
-    if (core.flushPending && !flushTimer) flushTimer = setTimeout(flushSoon, flushMs);
+    flushSoon.arm();
   };
   return {
     request: (request) =>
@@ -125,7 +122,7 @@ export function groupCommitting(core: SignerCore, ids: RequestIds, log: LocalSig
         if (waiting.length === 1) setImmediate(handleWaiting);
       }),
     close: async () => {
-      clearTimeout(flushTimer);
+      flushSoon.cancel();
       try {
         core.flush();
       } catch (e) {

@@ -47,7 +47,7 @@ export interface SignerCoreOptions {
   readonly recentReplies?: number;
   /** Recovery's findings (torn tail, unusable slots), one line each. */
   readonly log?: (line: string) => void;
-  /** The high-water mark, raised after each journal sync, before any reply leaves. */
+  /** The high-water mark, raised after each journal sync before any reply leaves, or with markAtFlush at flush(). */
   readonly mark?: HighWaterMark;
   /** The operator's way out of a JournalRollbackError: lower the mark to the journal and go on. */
   readonly acceptRollback?: AcceptRollback;

@@ -59,6 +59,8 @@ export function openDevice(options: DeviceOptions): OpenedDevice {
     const makeSigner = (state: SignerState) =>
       new Signer({ curve, developer: options.developer ?? false, policy: options.policy, readHsmSecret: () => file, keyCacheLimits: options.keyCacheLimits }, state);
     const { core } = SignerCore.open(openJournalFiles(store.journalDir()), makeSigner, {
+      // The mark rises on the device's timer, not with every sync (device.ts MARK_RAISE_MS).
+      markAtFlush: true,
       ...options.core,
       acceptRollback: options.core?.acceptRollback ?? acceptedRollback(config),
       mark: store.highWaterMark(deviceId),

@@ -18,7 +18,7 @@ import { topic } from '../../signer/remote/topics.js';
 import { fixturePath } from '../../test/fixtures.js';
 import { sessionPolicy, sessionRequests } from '../../test/session-records.js';
 import { loadTranscript } from '../../test/transcript.js';
-import { Device, type DeviceOptions } from './device.js';
+import { Device, type DeviceOptions, MARK_RAISE_MS } from './device.js';
 import { DeviceRetiredError, RETIRED_FILE, decodeRetiredMarker } from './retired.js';
 import { JournalRollbackError, slotMark } from '../../log/journal/high-water.js';
 import { DeviceSetupError, type TimerHandle, type TransportHandlers } from './ports.js';
@@ -42,6 +42,11 @@ function portsOn(dir: MemoryDir, onRefused?: (reason: string) => void, atEnd?: (
   const messages: { ids: bigint[]; syncs: number }[] = [];
   const journal = dir.open(JOURNAL_FILE) as MemoryFile;
   const connection: { handlers?: TransportHandlers } = {};
+  const timers = new Set<{ ms: number; fn: () => void }>();
+  /** Runs the timers armed for `ms` (they fire in the order armed). */
+  const fire = (ms: number) => {
+    for (const timer of [...timers]) if (timer.ms === ms) (timers.delete(timer), timer.fn());
+  };
   const options: DeviceOptions = {
     transport: {
       connect: (_options, h) => void (ends.connects++, (connection.handlers = h)),
@@ -58,14 +63,23 @@ function portsOn(dir: MemoryDir, onRefused?: (reason: string) => void, atEnd?: (
     },
     leds: { show: (state) => void lights.push(state), blink: (state) => void lights.push(`blink ${state}`) },
     store: { lock: () => ({ release() {} }), hsmSecret: () => secret, passphrase: () => undefined, config: () => ({ mqttUrl: 'mqtt://test', brokerId: '00'.repeat(16) }), journalDir: () => dir, highWaterMark: () => slotMark(dir, 'memory'), retiredMarker: () => dir.files.get(RETIRED_FILE), ownerKey: () => undefined, policyFile: () => undefined },
-    clock: { now: () => Date.now(), after: () => (ends.timers++, {}) as TimerHandle, cancel: () => {} },
+    clock: {
+      now: () => Date.now(),
+      after: (ms, fn) => {
+        const timer = { ms, fn };
+        ends.timers++;
+        timers.add(timer);
+        return timer as unknown as TimerHandle;
+      },
+      cancel: (timer) => void timers.delete(timer as unknown as { ms: number; fn: () => void }),
+    },
     curve: nobleCurve,
     policy: sessionPolicy(NAME),
     firmware: 'test',
     log: (level, line) => void lines.push(`${level}: ${line}`),
     onRefused,
   };
-  return { options, connection, replies, messages, journal, topics, lines, lights, ends };
+  return { options, connection, replies, messages, journal, topics, lines, lights, ends, fire };
 }
 
 /** A Device booted on `dir` (portsOn), started and connected. */
@@ -295,10 +309,29 @@ function failingFile(name: string): FilePort {
   return { name, size: () => 0, read: () => new Uint8Array(0), append: fail, sync: fail, truncate: fail };
 }
 
-test('a journal cut back below its high-water mark is refused at boot, and booted when the configuration accepts exactly that rollback; the mark is the seed device\'s', () => {
+test('the high-water mark rises on the device\'s timer after the replies, to what is journaled, and at a clean stop', async () => {
+  const dir = new MemoryDir();
+  const mark = () => slotMark(dir, 'memory').read(); // a fresh reader each time: a slotMark keeps what it read
+  const d = bootOn(dir);
+  d.deliver(...Array.from({ length: 5 }, (_, i) => i));
+  assert.equal(d.replies.length, 5);
+  assert.equal(mark(), 0n, 'raised at open (an empty journal) only: no mark write rides on a reply');
+  d.fire(MARK_RAISE_MS);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(mark(), 5n);
+  d.deliver(5, 6, 7);
+  assert.equal(mark(), 5n);
+  d.connection.handlers!.disconnected('test'); // no mirror to wait for at stop
+  await d.device.stop();
+  assert.equal(mark(), 8n, 'raised at stop');
+});
+
+test('a journal cut back below its high-water mark is refused at boot, and booted when the configuration accepts exactly that rollback; the mark is the seed device\'s', async () => {
   const dir = new MemoryDir();
   const first = bootOn(dir);
   first.deliver(...Array.from({ length: 10 }, (_, i) => i));
+  first.connection.handlers!.disconnected('test');
+  await first.device.stop(); // the mark up to 10
   // The card's journal swapped for an older copy: one that holds ids 1..4 only.
   const older = new MemoryDir();
   bootOn(older).deliver(0, 1, 2, 3);

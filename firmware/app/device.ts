@@ -19,6 +19,7 @@ import { parseTopic, topic } from '../../signer/remote/topics.js';
 import { messageType, requestType } from '../../signer/wire/messages.js';
 import type { SignerOptions } from '../../signer/signer.js';
 import type { SignerCore, SignerCoreOptions } from '../../core/signer-core.js';
+import { FlushSoon } from '../../core/flush-soon.js';
 import { DeviceChain } from './chain-sync.js';
 import { DeviceControl } from './control.js';
 import { openDevice, type OpenedDevice } from './device-boot.js';
@@ -26,7 +27,7 @@ import { DeviceConnection } from './device-connection.js';
 import { logRefusals } from './decision-log.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import type { JournalMirror } from './mirror.js';
-import type { Clock, DeviceConfig, Leds, StorageLock, Store, Transport } from './ports.js';
+import type { Clock, DeviceConfig, Leds, StorageLock, Store, TimerHandle, Transport } from './ports.js';
 import { DeviceRetiredError, refuseIfRetired, retiredAdvice, writeRetiredMarker } from './retired.js';
 
 export type DeviceLogLevel = 'info' | 'unusual' | 'broken';
@@ -73,6 +74,8 @@ export class Device {
 
   readonly #control: DeviceControl;
   readonly #connection: DeviceConnection;
+  /** Raises the high-water mark MARK_RAISE_MS after the journal moves (docs/journal.md "Rollback"). */
+  readonly #markSoon: FlushSoon<TimerHandle>;
   private readonly core: SignerCore;
   private readonly mirror: JournalMirror;
   private readonly storageLock: StorageLock;
@@ -90,6 +93,7 @@ export class Device {
     this.deviceId = deviceId;
     this.config = opened.config;
     this.#chain = new DeviceChain(core);
+    this.#markSoon = new FlushSoon(core, options.clock, MARK_RAISE_MS, (e) => options.log('broken', `the high-water mark could not be raised: ${e.message}`));
     this.#control = new DeviceControl({
       core,
       curve: options.curve,
@@ -155,6 +159,8 @@ export class Device {
    */
   async stop(): Promise<void> {
     await this.#connection.close();
+    this.#markSoon.cancel();
+    if (!this.#failed) await this.core.flushLater().catch((e: Error) => this.options.log('broken', `the high-water mark could not be raised at stop: ${e.message}`));
     this.storageLock.release();
   }
 
@@ -194,6 +200,7 @@ export class Device {
     else if (parsed.suffix === 'journal-ack') this.mirror.acked(payload);
     else if (parsed.suffix === 'control') this.#controlMessage(payload);
     else if (parsed.suffix === 'refused') this.#refusedMessage(payload);
+    if (!this.#failed) this.#markSoon.arm();
   }
 
   /**
@@ -384,6 +391,11 @@ export class Device {
 }
 
 const WIRE_HSMD_INIT = messageType('hsmd_init');
+/**
+ * How long the high-water mark may lag the journal: the ESP32 keeps it in NVS, and a commit to
+ * flash for every request would cost more than the request (docs/journal.md "Rollback").
+ */
+export const MARK_RAISE_MS = 100;
 /** Early batches kept (a few messages are in flight at once); beyond that the oldest is dropped and resent by the broker. */
 const MAX_EARLY_BATCHES = 8;
 type DecodedRequests = ReturnType<typeof decodeRequestPayload>;
