@@ -240,6 +240,7 @@ export const sessionReplayBench: Bench = {
 /** "met (1.2×)" or "missed by 40% (2.1×)". */
 export function verdict(ms: number, floor: number, target = TARGET): string {
   const ratio = ms / floor;
-  return ratio <= target ? `met (${fmtRatio(ratio)}×)` : `missed by ${Math.round((ratio / target - 1) * 100)}% (${fmtRatio(ratio)}×)`;
+  const by = (ratio / target - 1) * 100;
+  return ratio <= target ? `met (${fmtRatio(ratio)}×)` : `missed by ${by < 1 ? by.toFixed(1) : Math.round(by)}% (${fmtRatio(ratio)}×)`;
 }
 
