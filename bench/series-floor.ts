@@ -78,19 +78,23 @@ export async function remoteSeries(steps: readonly SeriesStep[], passes: number)
     (c.stream as net.Socket).setNoDelay?.(true);
     return c;
   };
-  const broker = await connect('series-broker');
-  const device = await connect('series-device');
+  let broker: mqtt.MqttClient | undefined;
+  let device: mqtt.MqttClient | undefined;
   try {
+    broker = await connect('series-broker');
+    device = await connect('series-device');
     await db.open();
     await device.subscribeAsync('series/req', { qos: 1 });
-    device.on('message', (_topic, payload) => {
+    const echo = device;
+    echo.on('message', (_topic, payload) => {
       writeSync(fd, RECORD);
       fsyncSync(fd);
-      void device.publish('series/res', payload, { qos: 1 });
+      void echo.publish('series/res', payload, { qos: 1 });
     });
-    await broker.subscribeAsync('series/res', { qos: 1 });
+    const requester = broker;
+    await requester.subscribeAsync('series/res', { qos: 1 });
     let answered: (() => void) | undefined;
-    broker.on('message', () => answered?.());
+    requester.on('message', () => answered?.());
     let key = 0;
     const runs: number[][] = [];
     for (let pass = 0; pass < passes; pass++) {
@@ -101,7 +105,7 @@ export async function remoteSeries(steps: readonly SeriesStep[], passes: number)
         if (step.toDevice) {
           await new Promise<void>((resolve) => {
             answered = resolve;
-            broker.publish('series/req', Buffer.from(RECORD), { qos: 1 });
+            requester.publish('series/req', Buffer.from(RECORD), { qos: 1 });
           });
           await db.put(String(key++).padStart(12, '0'), RECORD, { sync: true });
         }
@@ -111,7 +115,7 @@ export async function remoteSeries(steps: readonly SeriesStep[], passes: number)
     }
     return runs;
   } finally {
-    await Promise.all([broker.endAsync(), device.endAsync()]);
+    await Promise.all([broker?.endAsync(), device?.endAsync()]);
     await new Promise<void>((r) => server.close(() => r()));
     await new Promise<void>((r) => aedes.close(() => r()));
     await db.close();

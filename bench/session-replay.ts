@@ -9,11 +9,12 @@
  *   (embedded MQTT → a bin/sphinx-signer process), one process pair replaying the session
  *   PASSES times: pass 1 is cold (JIT), the best later pass is warm.
  * - through CLN's own hsmd, when SPHINX_CLN_HSMD names one, spawned and replayed the same way.
- * Each path is given against its floor (docs/performance.md), built from the floors measured
- * at the start of this run: local = CLN's hsmd + one fsync per state-changing request; remote =
- * CLN's hsmd + for every journaled request a device fsync, a broker LevelDB sync and an MQTT
- * round trip. Without CLN's hsmd, its lower bound stands in: the CLN-like compute + a UNIX round
- * trip per exchange.
+ * Each path is given against its floor (docs/performance.md), run in series in this run
+ * (bench/series-floor.ts): local = CLN's hsmd on each exchange + one fsync per state-changing
+ * request; remote = CLN's hsmd + for every journaled request an MQTT round trip, a device fsync
+ * and a broker LevelDB sync. The same summed from the parts alone (bench/floors.ts) is printed
+ * beside it. Without CLN's hsmd, its lower bound stands in: the exchange's curve calls + a UNIX
+ * round trip.
  */
 import { fastCurve } from '../node/curve-native.js';
 import { equal, fromHex } from '../signer/bytes.js';
