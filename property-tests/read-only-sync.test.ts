@@ -9,7 +9,9 @@
  * - after hsmd_init (as lightningd restarts), a lost read-only request asked again gets the
  *   reply it got before, and the session goes on with CLN's recorded replies.
  * With the host's flush off the event loop (SignerCore.flushLater, syncs completing at any
- * later step), the high-water mark raised by each flush never exceeds what a crash keeps.
+ * later step), the high-water mark raised by each flush never exceeds what a crash keeps: for
+ * the in-process signer, and for the device, which syncs every record but raises its mark on a
+ * timer (firmware/app/device.ts MARK_RAISE_MS).
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -140,6 +142,56 @@ test('property: with the flush off the event loop (flushLater), the high-water m
       while (lastWithEvents >= 0 && !reference[lastWithEvents]!.hasEvents) lastWithEvents--;
       assert.ok(Number(recovered.lastId ?? 0n) >= lastWithEvents + 1, `request ${lastWithEvents + 1} had events and was lost`);
       assert.equal(toHex(stateDigest(recovered.state)), answered === 0 ? toHex(stateDigest(new Signer(options).state)) : reference[answered - 1]!.digest, 'recovered state');
+    }),
+    150,
+  );
+});
+
+/** The device's host: a `req` message committed off the loop, a flush on its mark timer, or the oldest sync under way completing. */
+const deviceStep = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('message' as const), size: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'flushLater' as const }) },
+  { weight: 3, arbitrary: fc.constant({ kind: 'complete' as const }) },
+);
+
+test('property: the device\'s mark on its timer (markAtFlush, every record synced, messages committed off the loop) never exceeds what a crash keeps; every released reply survives', async () => {
+  await assertAsyncProperty(
+    fc.asyncProperty(fc.record({ steps: fc.array(deviceStep, { minLength: 1, maxLength: 60 }), keep: fc.nat({ max: 400 }) }), async ({ steps, keep }) => {
+      const dir = new MemoryDir();
+      const journal = dir.open(JOURNAL_FILE) as MemoryFile & { syncAsync?: () => Promise<void> };
+      const running: (() => void)[] = [];
+      journal.syncAsync = () => new Promise<void>((resolve) => {
+        const began = journal.read(0, journal.size());
+        running.push(() => (journal.syncBegun(began), resolve()));
+      });
+      // As firmware/app/device-boot.ts opens it: syncReadOnly at its default (true), the mark at flush.
+      const open = () => SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), {
+        markAtFlush: true, mark: slotMark(dir, 'memory'), snapshotEvery: 30,
+      }).core;
+      const core = open();
+      let handled = 0;
+      let released = 0; // requests whose reply the device may send: their message's sync is done
+      for (const s of steps) {
+        if (s.kind === 'flushLater') void core.flushLater();
+        else if (s.kind === 'complete') {
+          running.shift()?.();
+          await new Promise((r) => setImmediate(r));
+        } else if (handled < requests.length) {
+          const batch = core.begin();
+          const n = Math.min(s.size, requests.length - handled);
+          requests.slice(handled, handled + n).forEach((r, i) => assert.equal(text(batch.handle(r.envelope).reply), reference[handled + i]!.reply));
+          handled += n;
+          const upTo = handled;
+          const durable = batch.commitLater();
+          if (durable === undefined) released = Math.max(released, upTo);
+          else durable.then(() => void (released = Math.max(released, upTo)), () => {});
+        }
+      }
+      journal.crash(keep);
+      const recovered = open(); // throws JournalRollbackError if the mark went above the journal
+      const kept = Number(recovered.lastId ?? 0n);
+      assert.ok(kept >= released, `reply ${released} was released but the journal kept ${kept}`);
+      assert.equal(toHex(stateDigest(recovered.state)), kept === 0 ? toHex(stateDigest(new Signer(options).state)) : reference[kept - 1]!.digest, 'recovered state');
     }),
     150,
   );

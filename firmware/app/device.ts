@@ -155,7 +155,8 @@ export class Device {
   /**
    * Clean stop: requests are decided and appended synchronously, so none is half done (a
    * message whose sync is still running sends its replies if the connection is still up);
-   * says "offline" and disconnects (device-connection.ts), then releases the storage lock.
+   * says "offline" and disconnects (device-connection.ts), raises the high-water mark to what
+   * is journaled (between stops it follows on a timer, MARK_RAISE_MS), then releases the storage lock.
    */
   async stop(): Promise<void> {
     await this.#connection.close();
