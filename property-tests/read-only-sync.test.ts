@@ -103,6 +103,26 @@ test('property: read-only replies that ride along lose nothing that matters in a
   );
 });
 
+/**
+ * A journal file whose syncs off the event loop complete only when the test says: each makes
+ * durable what the file held when it began (MemoryFile.syncBegun).
+ */
+function offLoopJournal() {
+  const dir = new MemoryDir();
+  const journal = dir.open(JOURNAL_FILE) as MemoryFile & { syncAsync?: () => Promise<void> };
+  const running: (() => void)[] = [];
+  journal.syncAsync = () => new Promise<void>((resolve) => {
+    const began = journal.read(0, journal.size());
+    running.push(() => (journal.syncBegun(began), resolve()));
+  });
+  /** The oldest sync under way completes, and what waits on it runs. */
+  const completeOldest = async () => {
+    running.shift()?.();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { dir, journal, completeOldest };
+}
+
 /** The in-process signer's timer: start a flush off the event loop, or let the oldest sync under way complete. */
 const laterStep = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ kind: 'one' as const }) },
@@ -114,14 +134,7 @@ const laterStep = fc.oneof(
 test('property: with the flush off the event loop (flushLater), the high-water mark never exceeds what a crash keeps', async () => {
   await assertAsyncProperty(
     fc.asyncProperty(fc.record({ steps: fc.array(laterStep, { minLength: 1, maxLength: 60 }), keep: fc.nat({ max: 400 }) }), async ({ steps, keep }) => {
-      const dir = new MemoryDir();
-      const journal = dir.open(JOURNAL_FILE) as MemoryFile & { syncAsync?: () => Promise<void> };
-      // Each sync off the loop makes durable what the file held when it began, once the step says it completes.
-      const running: (() => void)[] = [];
-      journal.syncAsync = () => new Promise<void>((resolve) => {
-        const began = journal.read(0, journal.size());
-        running.push(() => (journal.syncBegun(began), resolve()));
-      });
+      const { dir, journal, completeOldest } = offLoopJournal();
       const open = () => SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), {
         syncReadOnly: false, markAtFlush: true, mark: slotMark(dir, 'memory'), snapshotEvery: 30,
       }).core;
@@ -130,10 +143,8 @@ test('property: with the flush off the event loop (flushLater), the high-water m
       for (const s of steps) {
         if (answered >= requests.length) break;
         if (s.kind === 'flushLater') void core.flushLater();
-        else if (s.kind === 'complete') {
-          running.shift()?.();
-          await new Promise((r) => setImmediate(r));
-        } else answered += answerNext(core, answered, s.kind === 'batch' ? s.size : 1);
+        else if (s.kind === 'complete') await completeOldest();
+        else answered += answerNext(core, answered, s.kind === 'batch' ? s.size : 1);
       }
       // The worst case for the mark: its last write reached the disk, the journal's unsynced tail did not.
       journal.crash(keep);
@@ -157,13 +168,7 @@ const deviceStep = fc.oneof(
 test('property: the device\'s mark on its timer (markAtFlush, every record synced, messages committed off the loop) never exceeds what a crash keeps; every released reply survives', async () => {
   await assertAsyncProperty(
     fc.asyncProperty(fc.record({ steps: fc.array(deviceStep, { minLength: 1, maxLength: 60 }), keep: fc.nat({ max: 400 }) }), async ({ steps, keep }) => {
-      const dir = new MemoryDir();
-      const journal = dir.open(JOURNAL_FILE) as MemoryFile & { syncAsync?: () => Promise<void> };
-      const running: (() => void)[] = [];
-      journal.syncAsync = () => new Promise<void>((resolve) => {
-        const began = journal.read(0, journal.size());
-        running.push(() => (journal.syncBegun(began), resolve()));
-      });
+      const { dir, journal, completeOldest } = offLoopJournal();
       // As firmware/app/device-boot.ts opens it: syncReadOnly at its default (true), the mark at flush.
       const open = () => SignerCore.open(openJournalFiles(dir), (state) => new Signer(options, state), {
         markAtFlush: true, mark: slotMark(dir, 'memory'), snapshotEvery: 30,
@@ -173,10 +178,8 @@ test('property: the device\'s mark on its timer (markAtFlush, every record synce
       let released = 0; // requests whose reply the device may send: their message's sync is done
       for (const s of steps) {
         if (s.kind === 'flushLater') void core.flushLater();
-        else if (s.kind === 'complete') {
-          running.shift()?.();
-          await new Promise((r) => setImmediate(r));
-        } else if (handled < requests.length) {
+        else if (s.kind === 'complete') await completeOldest();
+        else if (handled < requests.length) {
           const batch = core.begin();
           const n = Math.min(s.size, requests.length - handled);
           requests.slice(handled, handled + n).forEach((r, i) => assert.equal(text(batch.handle(r.envelope).reply), reference[handled + i]!.reply));
