@@ -28,7 +28,7 @@ import { logRefusals } from './decision-log.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import type { JournalMirror } from './mirror.js';
 import type { Clock, DeviceConfig, Leds, StorageLock, Store, TimerHandle, Transport } from './ports.js';
-import { DeviceRetiredError, refuseIfRetired, retiredAdvice, writeRetiredMarker } from './retired.js';
+import { DeviceRetiredError, refuseIfRetired, retire } from './retired.js';
 
 export type DeviceLogLevel = 'info' | 'unusual' | 'broken';
 
@@ -220,13 +220,7 @@ export class Device {
     if (mismatch !== undefined) return log('unusual', `the broker's refusal of a journal ending at id ${refusal.lastId} ignored: ${mismatch}`);
     if (this.#failed) return;
     const refused = { deviceId: this.deviceId, lastId: own, answeredUpTo: refusal.answeredUpTo };
-    let marker: string | { notWritten: string };
-    try {
-      marker = writeRetiredMarker(this.options.store.journalDir(), { ...refused, at: this.options.clock.now() });
-    } catch (e) {
-      marker = { notWritten: (e as Error).message };
-    }
-    this.#failed = retiredAdvice(refused, marker);
+    this.#failed = retire(this.options.store.journalDir(), refused, this.options.clock.now());
     log('broken', this.#failed);
     this.#event('refused');
     this.#connection.retire().then(

@@ -64,6 +64,20 @@ export function writeRetiredMarker(dir: FileDir, marker: RetiredMarker): string 
 }
 
 /**
+ * Retires the device the broker refused: the marker written into `dir` (synced) so a restart
+ * stops at boot too, and the advice it stops with, which says if the marker could not be written.
+ */
+export function retire(dir: FileDir, refused: Omit<RetiredMarker, 'at'>, at: number): string {
+  let marker: string | { notWritten: string };
+  try {
+    marker = writeRetiredMarker(dir, { ...refused, at });
+  } catch (e) {
+    marker = { notWritten: (e as Error).message };
+  }
+  return retiredAdvice(refused, marker);
+}
+
+/**
  * Throws DeviceRetiredError, its message the advice (also logged `broken`), if `store` holds
  * the marker: called first, before anything reads the seed or connects.
  */
@@ -87,7 +101,7 @@ const WAY_OUT = 'If another device with this seed took over (a failover), this o
  * What a device refused for its stale journal says: both ids and what its owner does.
  * `marker`: where the refusal is recorded, or why it could not be (then a restart connects again).
  */
-export function retiredAdvice(refused: Omit<RetiredMarker, 'at'>, marker: string | { readonly notWritten: string }): string {
+function retiredAdvice(refused: Omit<RetiredMarker, 'at'>, marker: string | { readonly notWritten: string }): string {
   const { deviceId, lastId, answeredUpTo } = refused;
   const remembered = typeof marker === 'string'
     ? `Restarted, it stops again without connecting: ${marker} records this. `
