@@ -89,16 +89,24 @@ async function levelSyncFloor(dir: string): Promise<number> {
 
 async function mqttRoundTrip(dir: string, sessions: 'memory' | 'level'): Promise<number> {
   const db = sessions === 'level' ? new Level<string, unknown>(join(dir, 'sessions')) : undefined;
-  const aedes = new Aedes(db ? { persistence: aedesPersistenceLevel(db) } : {});
+  try {
+    return await withAedes(db ? aedesPersistenceLevel(db) : undefined, (url) => mqttEchoRoundTrip(url));
+  } finally {
+    await db?.close();
+  }
+}
+
+/** aedes listening on a loopback port (TCP_NODELAY), with `persistence` or in memory, for `use` of its URL. */
+export async function withAedes<T>(persistence: unknown, use: (url: string) => Promise<T>): Promise<T> {
+  const aedes = new Aedes(persistence === undefined ? {} : { persistence });
   await aedes.listen();
   const server = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    return await mqttEchoRoundTrip(`mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return await use(`mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`);
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
     await new Promise<void>((r) => aedes.close(() => r()));
-    await db?.close();
   }
 }
 
@@ -128,28 +136,38 @@ async function mosquittoRoundTrip(dir: string): Promise<number | undefined> {
 }
 
 /** QoS 1 publish → a second client echoes it at QoS 1 → received back, through the server at `url`. */
-async function mqttEchoRoundTrip(url: string): Promise<number> {
+const mqttEchoRoundTrip = (url: string): Promise<number> => withEchoPair(url, () => {}, (roundTrip) => samples(SAMPLES, roundTrip));
+
+/**
+ * Two clients on the server at `url` (TCP_NODELAY): `roundTrip` publishes a record at QoS 1, the
+ * second client runs `atEcho` and publishes it back at QoS 1, and it resolves when that arrives.
+ */
+export async function withEchoPair<T>(url: string, atEcho: () => void, use: (roundTrip: () => Promise<void>) => Promise<T>): Promise<T> {
   const connect = async (clientId: string) => {
     const c = await mqtt.connectAsync(url, { clientId, clean: false, reconnectPeriod: 0 });
     (c.stream as net.Socket).setNoDelay?.(true);
     return c;
   };
-  const broker = await connect('floor-broker');
-  const device = await connect('floor-device');
+  const clients: mqtt.MqttClient[] = [];
   try {
+    for (const id of ['floor-broker', 'floor-device']) clients.push(await connect(id));
+    const [broker, device] = clients as [mqtt.MqttClient, mqtt.MqttClient];
     await device.subscribeAsync('floor/req', { qos: 1 });
-    device.on('message', (_t, payload) => void device.publish('floor/res', payload, { qos: 1 }));
+    device.on('message', (_t, payload) => {
+      atEcho();
+      void device.publish('floor/res', payload, { qos: 1 });
+    });
     await broker.subscribeAsync('floor/res', { qos: 1 });
     let pending: (() => void) | undefined;
     broker.on('message', () => pending?.());
-    return await samples(SAMPLES, () =>
+    return await use(() =>
       new Promise<void>((resolve) => {
         pending = resolve;
         broker.publish('floor/req', Buffer.from(RECORD), { qos: 1 });
       }),
     );
   } finally {
-    await Promise.all([broker.endAsync(), device.endAsync()]);
+    await Promise.all(clients.map((c) => c.endAsync()));
   }
 }
 

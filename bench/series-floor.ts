@@ -10,16 +10,14 @@
  * - remote: the same wait, then for each request the device gets, a QoS 1 publish through
  *   aedes to a subscriber that appends 150 B + fsync and echoes it at QoS 1, then a LevelDB put
  *   with { sync: true }: one MQTT round trip, one device sync and one broker sync, in order.
- * Everything runs in this process (aedes, both MQTT clients, the file, LevelDB), as the parts
- * alone are measured: no process is woken that the parts' floors do not wake.
+ * Everything runs in this process, through the same aedes and client pair as the MQTT floor
+ * (bench/floors.ts), the file and LevelDB: no process is woken that the parts' floors do not wake.
  */
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Aedes } from 'aedes';
 import { Level } from 'level';
-import mqtt from 'mqtt';
+import { withAedes, withEchoPair } from './floors.js';
 
 /** One request of a path: how long the hsmd computes on it, and which durable steps follow. */
 export interface SeriesStep {
@@ -68,56 +66,31 @@ export async function remoteSeries(steps: readonly SeriesStep[], passes: number)
   const dir = mkdtempSync(join(tmpdir(), 'sphinx-bench-series-'));
   const fd = openSync(join(dir, 'journal'), 'a');
   const db = new Level<string, Uint8Array>(join(dir, 'log'), { valueEncoding: 'view' });
-  const aedes = new Aedes({});
-  await aedes.listen();
-  const server = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const connect = async (clientId: string) => {
-    const c = await mqtt.connectAsync(url, { clientId, clean: false, reconnectPeriod: 0 });
-    (c.stream as net.Socket).setNoDelay?.(true);
-    return c;
+  const deviceSync = () => {
+    writeSync(fd, RECORD);
+    fsyncSync(fd);
   };
-  let broker: mqtt.MqttClient | undefined;
-  let device: mqtt.MqttClient | undefined;
   try {
-    broker = await connect('series-broker');
-    device = await connect('series-device');
     await db.open();
-    await device.subscribeAsync('series/req', { qos: 1 });
-    const echo = device;
-    echo.on('message', (_topic, payload) => {
-      writeSync(fd, RECORD);
-      fsyncSync(fd);
-      void echo.publish('series/res', payload, { qos: 1 });
-    });
-    const requester = broker;
-    await requester.subscribeAsync('series/res', { qos: 1 });
-    let answered: (() => void) | undefined;
-    requester.on('message', () => answered?.());
     let key = 0;
-    const runs: number[][] = [];
-    for (let pass = 0; pass < passes; pass++) {
-      const times: number[] = [];
-      for (const step of steps) {
-        const started = performance.now();
-        busy(step.computeMs);
-        if (step.toDevice) {
-          await new Promise<void>((resolve) => {
-            answered = resolve;
-            requester.publish('series/req', Buffer.from(RECORD), { qos: 1 });
-          });
-          await db.put(String(key++).padStart(12, '0'), RECORD, { sync: true });
+    return await withAedes(undefined, (url) => withEchoPair(url, deviceSync, async (roundTrip) => {
+      const runs: number[][] = [];
+      for (let pass = 0; pass < passes; pass++) {
+        const times: number[] = [];
+        for (const step of steps) {
+          const started = performance.now();
+          busy(step.computeMs);
+          if (step.toDevice) {
+            await roundTrip();
+            await db.put(String(key++).padStart(12, '0'), RECORD, { sync: true });
+          }
+          times.push(performance.now() - started);
         }
-        times.push(performance.now() - started);
+        runs.push(times);
       }
-      runs.push(times);
-    }
-    return runs;
+      return runs;
+    }));
   } finally {
-    await Promise.all([broker?.endAsync(), device?.endAsync()]);
-    await new Promise<void>((r) => server.close(() => r()));
-    await new Promise<void>((r) => aedes.close(() => r()));
     await db.close();
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
