@@ -107,6 +107,12 @@ test('SPHINX_ACCEPT_DEVICE_ROLLBACK names one device and one last id (u64); anyt
     assert.throws(() => remoteOf({ SPHINX_ACCEPT_DEVICE_ROLLBACK: bad }), /SPHINX_ACCEPT_DEVICE_ROLLBACK=.*: expected DEVICE_ID:LAST_ID/);
 });
 
+test('SPHINX_WARM_UP_MS: 1000 by default, 0 turns the warm start off, anything but a whole number is refused', () => {
+  assert.equal(remoteOf({}).warmUpMs, 1000);
+  assert.equal(remoteOf({ SPHINX_WARM_UP_MS: '0' }).warmUpMs, 0);
+  for (const bad of ['-1', '1.5', 'soon']) assert.throws(() => remoteOf({ SPHINX_WARM_UP_MS: bad }), new RegExp(`SPHINX_WARM_UP_MS=${bad}: expected a whole number \\(default 1000\\)`));
+});
+
 test('sphinx-hsmd in remote mode with SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT=1000 in sphinx.conf does not start, saying the policy belongs to the device', () => {
   withConf('SPHINX_POLICY_MAX_CHANNEL_VALUE_SAT=1000\n', (dir) => {
     const r = spawnSync(HSMD_BIN, [], { cwd: dir, env: { ...process.env, SPHINX_CLN_VERSION: 'v25.12.1' }, encoding: 'utf8' });

@@ -15,6 +15,9 @@ import { LOCAL_POLICY as DEFAULT_POLICY, type PolicyConfig } from '../signer/pol
 
 export const CONFIG_FILE = 'sphinx.conf';
 
+/** SPHINX_WARM_UP_MS's default: about 5,000 echoes on a machine where broker and device share it (docs/performance.md "Warm start"). */
+export const DEFAULT_WARM_UP_MS = 1000;
+
 /** Settings keys, with what each means (for --help and for typo detection). */
 export const SETTINGS = {
   SPHINX_SIGNER: 'where signing happens: remote (default: a device over MQTT) or local (in this process)',
@@ -51,6 +54,7 @@ export const SETTINGS = {
   SPHINX_POLICY_HTLC_EXPIRED_GRACE: `local signer only: policy-htlc-cltv-range: blocks an HTLC may have expired below the chain tip (default ${DEFAULT_POLICY.htlcExpiredGraceBlocks})`,
   SPHINX_POLICY_MIN_FORGET_DEPTH: `local signer only: policy-forget-channel-closed: depth the funding spend needs before forget_channel (default ${DEFAULT_POLICY.minForgetDepth})`,
   SPHINX_POLICY_MAX_UNCONFIRMED_HTLC_SAT: `local signer only: policy-funding-confirmed: HTLC value allowed before the funding is seen confirmed, sat (default ${DEFAULT_POLICY.maxUnconfirmedHtlcSat})`,
+  SPHINX_WARM_UP_MS: 'remote: at most this many milliseconds the first hello of each device waits while the broker warms the MQTT path to it with echoes, so the first requests run at full speed (default 1000; 0 turns it off): docs/remote-protocol.md "Warm start"',
   SPHINX_CHAIN: 'remote: on (default: follow bitcoind when its RPC can be found, docs/chain.md) or off',
   SPHINX_BITCOIND_URL: "remote: bitcoind's RPC address, http://host:port (default: from lightningd's bitcoin-rpcconnect/bitcoin-rpcport options)",
   SPHINX_BITCOIND_USER: 'remote: bitcoind RPC user (default: lightningd\'s bitcoin-rpcuser)',
@@ -250,6 +254,7 @@ export function remoteOf(s: Settings) {
     dataDir: dataDirOf(s),
     acceptRollback: acceptRollbackOf(s.SPHINX_ACCEPT_DEVICE_ROLLBACK),
     acceptNewLog: flag(s, 'SPHINX_ACCEPT_NEW_BROKER_LOG'),
+    warmUpMs: int(s, 'SPHINX_WARM_UP_MS', DEFAULT_WARM_UP_MS),
     mqttPort: port('SPHINX_MQTT_PORT', 1883),
     mqttPortGivesWay: !s.SPHINX_MQTT_PORT,
     mqttHost,

@@ -50,16 +50,22 @@ export function warmStart(options: Omit<SignerOptions, 'readHsmSecret'>, log: (l
   }
 }
 
-/** The requests handled. */
-function runSession(options: Omit<SignerOptions, 'readHsmSecret'>): number {
-  const session = JSON.parse(readFileSync(new URL('../../node/warm-up-session.json', import.meta.url), 'utf8')) as WarmUpSession;
-  const secret = fromHex(session.hsm_secret);
-  const envelopes: Envelope[] = session.requests.map((r, i) => ({
+const readSession = (): WarmUpSession => JSON.parse(readFileSync(new URL('../../node/warm-up-session.json', import.meta.url), 'utf8')) as WarmUpSession;
+
+/** The recorded session's requests, as lightningd sent them (ids from 1). */
+export function recordedEnvelopes(): Envelope[] {
+  return readSession().requests.map((r, i) => ({
     id: BigInt(i + 1),
     client: r.peer === undefined ? MASTER : { peer: fromHex(r.peer), dbid: BigInt(r.dbid!), permissions: BigInt(r.perms!) },
     at: 0,
     message: fromHex(r.req),
   }));
+}
+
+/** The requests handled. */
+function runSession(options: Omit<SignerOptions, 'readHsmSecret'>): number {
+  const secret = fromHex(readSession().hsm_secret);
+  const envelopes = recordedEnvelopes();
   for (let pass = 0; pass < WARM_UP_PASSES; pass++) {
     const { core } = SignerCore.open(openJournalFiles(nowhere), (state) => new Signer({ ...options, readHsmSecret: () => secret }, state), { syncReadOnly: false });
     // One batch per request, as the hosts serve them (the local signer's group commit, the device's req messages).

@@ -107,8 +107,12 @@ function assertLogOrder(records: readonly StoredRecord[], transcript: string): v
   assert.ok(answered.includes(WIRE_HSMD_INIT), 'init is logged and answered');
 }
 
+/** The broker's warm start (docs/remote-protocol.md "Warm start") ran with the device before its hello reached the session. */
+const assertWarmed = (status: string, deviceId: string): void =>
+  assert.match(status, new RegExp(`log\\(4\\) remote signer: warm start with ${deviceId}: [1-9]\\d* echoes in \\d+ ms before its hello reaches the session`));
+
 for (const name of ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl', 'session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
-  test(`remote via the embedded MQTT server: ${name} byte-identical, broker log in order, first device pinned loudly`, async () => {
+  test(`remote via the embedded MQTT server: ${name} byte-identical, broker log in order, first device pinned loudly, the path warmed first`, async () => {
     const run = await replayRemote(name);
     try {
       assertReplayed(run);
@@ -117,6 +121,7 @@ for (const name of ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl', 'ses
       assert.match(run.result.status, new RegExp(`log\\(5\\) MQTT: PINNED DEVICE ${deviceId}`));
       assert.equal(readFileSync(join(run.dataDir, 'pinned-devices'), 'utf8'), `${deviceId}\n`);
       assert.ok(run.records.some((r) => r.record.kind === 'signer-connected' && r.record.deviceId === deviceId));
+      assertWarmed(run.result.status, deviceId);
     } finally {
       rmSync(run.dataDir, { recursive: true, force: true });
     }
@@ -124,7 +129,7 @@ for (const name of ['hsmd-basic-legacy.jsonl', 'hsmd-basic-mnemonic.jsonl', 'ses
 }
 
 const mosquitto = spawnSync('sh', ['-c', 'command -v mosquitto']).status === 0;
-test('remote via an external Mosquitto configured as examples/mosquitto.conf: session-basic-l1 byte-identical; a device is refused on another device\'s topics', { skip: !mosquitto && 'mosquitto is not installed (.ci/run installs it)' }, async () => {
+test('remote via an external Mosquitto configured as examples/mosquitto.conf: session-basic-l1 byte-identical, the path warmed first; a device is refused on another device\'s topics', { skip: !mosquitto && 'mosquitto is not installed (.ci/run installs it)' }, async () => {
   const deviceA = deviceIdOf(Buffer.from(loadTranscript(fixturePath('transcripts/session-basic-l1.jsonl')).header.hsm_secret, 'hex'));
   const deviceB = deviceIdOf(new Uint8Array(32).fill(7));
   const server = await startMosquitto([deviceA, deviceB]);
@@ -140,6 +145,7 @@ test('remote via an external Mosquitto configured as examples/mosquitto.conf: se
       assertLogOrder(run.records, 'session-basic-l1.jsonl');
       assert.match(run.result.status, /MQTT: using the external server mqtts:\/\/sphinx-broker:\*\*\*@127\.0\.0\.1:\d+/, 'its password is not logged');
       assert.ok(!existsSync(join(run.dataDir, 'mqtt')), 'no embedded server was started');
+      assertWarmed(run.result.status, deviceA);
     } finally {
       rmSync(run.dataDir, { recursive: true, force: true });
     }

@@ -9,13 +9,15 @@ import { dirname, join } from 'node:path';
 import { BrokerLog, brokerLogDir } from '../../log/broker-log/broker-log.js';
 import { checkBrokerLogPresent, markBrokerLogCreated } from '../../log/broker-log/log-dir.js';
 import { fastCurve } from '../../node/curve-native.js';
-import { redactedUrl } from '../config.js';
+import { DEFAULT_WARM_UP_MS, redactedUrl } from '../config.js';
 import type { SignerPort } from '../signer-port.js';
 import { KnownDevices, loadOrCreateBrokerId, parseDeviceKeys } from './identity.js';
 import { connectMqtt } from './mqtt-connect.js';
 import { MQTT_URL_FILE, type MqttServer, type ServerLog, startMqttServer } from './mqtt-server.js';
 import { hostPort, writeAddressFile } from '../../node/listen.js';
 import { checkMirrorPresent, markMirrorCreated, mirrorDir } from '../../log/broker-log/mirror-db.js';
+import { recordedEnvelopes } from '../../node/warm-up.js';
+import { ECHO_WAIT_MS, WARM_UP_ROUNDS, type WarmPathOptions } from './warm-path.js';
 import { attachMirror, type MirrorAttachment } from './mirror-store.js';
 import type { BrokerMqtt } from './local-client.js';
 import { certificateNames, ensureTlsFiles } from './tls-files.js';
@@ -48,6 +50,8 @@ export interface RemoteSettings {
   readonly tls?: TlsListener;
   /** SPHINX_TLS_GENERATE: the TLS listener on certificates made in SPHINX_DATA_DIR/tls. */
   readonly generateTls?: { readonly port: number; readonly host?: string; readonly givesWay?: boolean; readonly names: readonly string[] };
+  /** SPHINX_WARM_UP_MS (warm-path.ts); default DEFAULT_WARM_UP_MS. */
+  readonly warmUpMs?: number;
 }
 
 /** The TLS listener's files: given, or generated (and the CA fingerprint logged for the devices). */
@@ -79,6 +83,12 @@ function deviceUrlsOf(settings: RemoteSettings, tls: TlsListener | undefined, se
   return urls;
 }
 
+/** The warm start (warm-path.ts) SPHINX_WARM_UP_MS asks for, echoing the requests of the recording the signer's warm start replays. */
+function warmPathOf(budgetMs: number): WarmPathOptions {
+  if (budgetMs === 0) return { rounds: 0, budgetMs, echoWaitMs: ECHO_WAIT_MS, payloads: [] };
+  return { rounds: WARM_UP_ROUNDS, budgetMs, echoWaitMs: ECHO_WAIT_MS, payloads: recordedEnvelopes().map((e) => e.message) };
+}
+
 /** The journal mirror store, a lost one said loudly (mirror-db.ts checkMirrorPresent), attached to the broker's client. */
 async function openMirror(dataDir: string, mqtt: BrokerMqtt, brokerLog: BrokerLog, log: ServerLog): Promise<MirrorAttachment> {
   const lost = checkMirrorPresent(dataDir);
@@ -107,7 +117,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
       const ca = settings.mqttCaFile === undefined ? undefined : readFileSync(settings.mqttCaFile);
       const mqtt = connectMqtt(settings.mqttUrl, { clientId, clean: false, reconnectPeriod: 1000, ca });
       const mirror = await openMirror(settings.dataDir, mqtt, brokerLog, log);
-      const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, onClose: () => mirror.close() })), control: createControlRelay(mqtt, log) };
+      const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, warmUp: warmPathOf(settings.warmUpMs ?? DEFAULT_WARM_UP_MS), onClose: () => mirror.close() })), control: createControlRelay(mqtt, log) };
       const deviceUrls = [redactedUrl(settings.mqttUrl)];
       writeAddressFile(settings.dataDir, MQTT_URL_FILE, deviceUrls, log);
       return { signer: await withChainRelay(signer, settings.chain, () => connectMqtt(settings.mqttUrl!, { clientId: `${clientId}-chain`, reconnectPeriod: 1000, ca }), log), deviceUrls };
@@ -128,7 +138,7 @@ export async function openRemoteSigner(settings: RemoteSettings, log: ServerLog)
     // In this process: aedes' own publish and subscribe, not a connection to itself.
     const mqtt = server.localClient();
     const mirror = await openMirror(settings.dataDir, mqtt, brokerLog, log);
-    const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, keepStaleApart: (rule, kept) => server.keepStaleApart(rule, kept), onClose: async () => {
+    const signer = { ...(await createRemoteSigner({ mqtt, brokerLog, log, devices, acceptRollback: settings.acceptRollback, warmUp: warmPathOf(settings.warmUpMs ?? DEFAULT_WARM_UP_MS), keepStaleApart: (rule, kept) => server.keepStaleApart(rule, kept), onClose: async () => {
       await mirror.close();
       await server.close();
     } })), control: createControlRelay(mqtt, log) };

@@ -14,6 +14,7 @@ import type { ServerLog, StaleKept, StaleRule } from './mqtt-server.js';
 import { rollbackVerdict } from './hello.js';
 import { type Now, Session, type SessionCommand, type SessionEvent, type SessionOptions } from './session.js';
 import type { BrokerMqtt } from './local-client.js';
+import { type WarmCommand, WarmPath, type WarmPathOptions } from './warm-path.js';
 
 export interface RemoteSignerOptions {
   /** The broker's own MQTT client (connected or connecting). */
@@ -31,6 +32,8 @@ export interface RemoteSignerOptions {
    * where a device kept apart is reported, as a refused hello is.
    */
   readonly keepStaleApart?: (rule: StaleRule, kept: StaleKept) => void;
+  /** The remote path's warm start (warm-path.ts); without it, none. */
+  readonly warmUp?: WarmPathOptions;
   /** Also run on close (the embedded server, after the client). */
   readonly onClose?: () => Promise<void>;
 }
@@ -78,6 +81,40 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
 
   const feed = (event: SessionEvent): void => {
     for (const command of session.handle(event)) run(command);
+  };
+  /** A device's message to the session: what it throws is logged, as the broker never exits on signer trouble. */
+  const fromDevice = (device: string, event: SessionEvent): void => {
+    try {
+      feed(event);
+    } catch (e) {
+      log('broken', `remote signer: handling ${event.kind} from ${device}: ${(e as Error).stack ?? String(e)}`);
+    }
+  };
+  // A device's messages reach the session through its warm start (warm-path.ts), which holds them while it runs.
+  const warmPath = new WarmPath<SessionEvent>(options.warmUp ?? { rounds: 0, budgetMs: 0, echoWaitMs: 0, payloads: [] });
+  const echoTimers = new Map<string, NodeJS.Timeout>();
+  const warm = (commands: WarmCommand<SessionEvent>[]): void => {
+    for (const c of commands) {
+      switch (c.kind) {
+        case 'warm':
+          mqtt.publish(topic(c.device, 'warm'), Buffer.from(c.payload.buffer, c.payload.byteOffset, c.payload.byteLength), { qos: 0 });
+          break;
+        case 'wait': {
+          clearTimeout(echoTimers.get(c.device));
+          const { device } = c;
+          echoTimers.set(device, setTimeout(() => warm(warmPath.timedOut(device, performance.now())), c.ms).unref());
+          break;
+        }
+        case 'release':
+          clearTimeout(echoTimers.get(c.device));
+          echoTimers.delete(c.device);
+          for (const event of c.events) fromDevice(c.device, event);
+          break;
+        case 'log':
+          log(c.level, `remote signer: ${c.text}`);
+          break;
+      }
+    }
   };
   const run = (c: SessionCommand): void => {
     switch (c.kind) {
@@ -149,6 +186,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
   mqtt.on('message', (name, payload, packet) => {
     const where = parseTopic(name);
     if (!where) return log('debug', `remote signer: message on ${name} ignored`);
+    if (where.suffix === 'warmed') return warm(warmPath.echoed(where.deviceId, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength), performance.now()));
     if (where.suffix !== 'hello' && where.suffix !== 'res' && where.suffix !== 'status') return;
     // A retained "online" reaches us when we subscribe: the device connected before this broker
     // listened (a broker restart under an external MQTT server, or a device quicker than our
@@ -159,16 +197,13 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
         if (err) log('unusual', `remote signer: asking ${where.deviceId} for hello: ${err.message}`);
       });
     }
-    try {
-      feed({ kind: where.suffix, device: where.deviceId, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength), now: now() });
-    } catch (e) {
-      log('broken', `remote signer: handling ${name}: ${(e as Error).stack ?? String(e)}`);
-    }
+    const event = { kind: where.suffix, device: where.deviceId, payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength), now: now() };
+    warm(warmPath.arrived(where.deviceId, where.suffix === 'hello', event, event.now.mono));
   });
   mqtt.on('connect', () => log('info', 'remote signer: connected to the MQTT server'));
   mqtt.on('offline', () => log('unusual', 'remote signer: MQTT server unreachable; reconnecting'));
   mqtt.on('error', (e) => log('unusual', `remote signer: MQTT: ${e.message}`));
-  mqtt.subscribe(['hello', 'res', 'status'].map((s) => `${TOPIC_ROOT}/+/${s}`), { qos: 1 }, (err) => {
+  mqtt.subscribe(['hello', 'res', 'status', 'warmed'].map((s) => `${TOPIC_ROOT}/+/${s}`), { qos: 1 }, (err) => {
     if (err) log('broken', `remote signer: subscribing: ${err.message}`);
   });
 
@@ -188,7 +223,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
       }),
     async close() {
       feed({ kind: 'close' });
-      for (const timer of timers.values()) clearTimeout(timer);
+      for (const timer of [...timers.values(), ...echoTimers.values()]) clearTimeout(timer);
       await mqtt.endAsync().catch(() => undefined);
       await options.onClose?.();
       await brokerLog.close();

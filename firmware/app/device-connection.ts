@@ -1,9 +1,9 @@
 /**
  * The device's MQTT connection (docs/remote-protocol.md "Connecting"): credentials signed by
  * the node key (with the journal's last id) and a last will → subscribe req, control, chain,
- * journal-ack, hello-request and refused → status "online" (retained) → hello {lastId,
- * firmware} → the chain status; hello again when
- * a broker that started after this connection asks (hello-request). A lost connection is
+ * journal-ack, hello-request, warm and refused → status "online" (retained) → hello {lastId,
+ * firmware} → the chain status; hello again when a broker that started after this connection
+ * asks (hello-request); each `warm` message echoed on `warmed` ("Warm start"). A lost connection is
  * retried with backoff and fresh credentials, state kept in memory (no reboot:
  * docs/decisions.md#lessons-from-earlier-remote-signers). A clean close says "offline"; a
  * retired device (refused by the broker) leaves without it, and for good.
@@ -106,7 +106,7 @@ export class DeviceConnection {
       { url: config.mqttUrl, clientId: deviceId, username, password, will: { topic: this.#topic('status'), payload: utf8(DEVICE_STATUS.offline) } },
       {
         connected: () => void this.#announce(),
-        message: (name, payload) => (parseTopic(name)?.suffix === 'hello-request' ? this.#helloRequested() : this.parts.message(name, payload)),
+        message: (name, payload) => this.#message(name, payload),
         disconnected: (reason) => this.#disconnected(reason),
       },
     );
@@ -119,7 +119,7 @@ export class DeviceConnection {
     const { config, lastId } = this.parts;
     try {
       // Subscribed before "online": the broker relays control commands only to a device that said it.
-      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack'), this.#topic('hello-request'), this.#topic('refused')]);
+      await transport.subscribe([this.#topic('req'), this.#topic('control'), this.#topic('chain'), this.#topic('journal-ack'), this.#topic('hello-request'), this.#topic('warm'), this.#topic('refused')]);
       await transport.publish(this.#topic('status'), utf8(DEVICE_STATUS.online), { retain: true });
       await this.#hello();
       this.parts.event('connected');
@@ -141,6 +141,14 @@ export class DeviceConnection {
     await transport.publish(this.#topic('hello'), utf8(hello));
     await transport.publish(this.#topic('chain-state'), this.parts.chainStatus());
     this.parts.mirror.connected();
+  }
+
+  #message(name: string, payload: Uint8Array): void {
+    const suffix = parseTopic(name)?.suffix;
+    if (suffix === 'hello-request') return this.#helloRequested();
+    // The broker's warm start (docs/remote-protocol.md "Warm start"): echoed unread, nothing kept.
+    if (suffix === 'warm') return void this.options.transport.publish(this.#topic('warmed'), payload, { qos: 0 }).catch(() => {});
+    this.parts.message(name, payload);
   }
 
   #helloRequested(): void {

@@ -35,6 +35,9 @@ const secret = Uint8Array.from(loadTranscript(fixturePath(`transcripts/${NAME}`)
 function portsOn(dir: MemoryDir, onRefused?: (reason: string) => void, atEnd?: () => void) {
   const replies: { id: bigint; reply: string }[] = [];
   const topics: string[] = [];
+  const subscribed: string[] = [];
+  /** Each warmed message's payload. */
+  const echoes: Uint8Array[] = [];
   const lines: string[] = [];
   const lights: string[] = [];
   const ends = { connects: 0, count: 0, timers: 0 };
@@ -50,10 +53,11 @@ function portsOn(dir: MemoryDir, onRefused?: (reason: string) => void, atEnd?: (
   const options: DeviceOptions = {
     transport: {
       connect: (_options, h) => void (ends.connects++, (connection.handlers = h)),
-      subscribe: async () => {},
+      subscribe: async (names) => void subscribed.push(...names),
       publish: async (name, payload) => {
         const suffix = name.split('/').at(-1)!;
         topics.push(suffix === 'status' ? `status ${new TextDecoder().decode(payload)}` : suffix);
+        if (suffix === 'warmed') echoes.push(payload);
         if (!name.endsWith('/res')) return;
         const envs = decodeReplyPayload(payload);
         messages.push({ ids: envs.map((e) => e.id), syncs: journal.syncs });
@@ -79,7 +83,7 @@ function portsOn(dir: MemoryDir, onRefused?: (reason: string) => void, atEnd?: (
     log: (level, line) => void lines.push(`${level}: ${line}`),
     onRefused,
   };
-  return { options, connection, replies, messages, journal, topics, lines, lights, ends, fire };
+  return { options, connection, replies, messages, journal, topics, subscribed, echoes, lines, lights, ends, fire };
 }
 
 /** A Device booted on `dir` (portsOn), started and connected. */
@@ -166,6 +170,19 @@ test('several messages in flight: a batch delivered before the one it follows wa
 });
 
 /** A directory whose device was refused (journal ending at id 10, the broker having answered 42), and when. */
+test("the broker's warm start: a warm message is echoed at once on warmed, byte for byte, nothing journaled or answered", async () => {
+  const d = bootOn(new MemoryDir());
+  await new Promise((resolve) => setImmediate(resolve)); // the connection's subscribe, status and hello
+  assert.ok(d.subscribed.includes(topic(d.device.deviceId, 'warm')));
+  d.deliver(0);
+  const [size, syncs, replies] = [d.journal.size(), d.journal.syncs, d.replies.length];
+  // Any bytes: the device does not read them (a request's, here, so it could not be mistaken for one).
+  const payload = encodeRequest(requests[1]!.envelope);
+  d.connection.handlers!.message(topic(d.device.deviceId, 'warm'), payload);
+  assert.deepEqual(d.echoes, [payload]);
+  assert.deepEqual([d.journal.size(), d.journal.syncs, d.replies.length, d.device.lastId], [size, syncs, replies, requests[0]!.envelope.id]);
+});
+
 async function retiredDir() {
   const dir = new MemoryDir();
   bootOn(dir).deliver(...Array.from({ length: 10 }, (_, i) => i));

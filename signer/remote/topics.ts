@@ -37,6 +37,10 @@ export const TOPIC_SUFFIXES = {
   journalFetch: 'journal-fetch',
   /** broker → device: the mirror, in chunks, the last one marked final. */
   journalDump: 'journal-dump',
+  /** broker → device: bytes to echo at once on `warmed`, read by neither side: the remote path's warm start (broker/remote/warm-path.ts). */
+  warm: 'warm',
+  /** device → broker: the echo of a `warm` message. */
+  warmed: 'warmed',
   /** broker → device: its hello was refused, its journal being behind what was answered (refusal.ts); devices may not publish it. */
   refused: 'refused',
 } as const;
