@@ -193,6 +193,10 @@ for (const tls of [undefined, generatedCa]) test(`the preloaded firmware behind 
   const device = await startSimulator(built);
   t.after(() => device.stop());
   await ld.waitForStatus((m) => m.kind === 'log' && m.entry.includes('hello from'), 120_000).catch((e: Error) => assert.fail(`${e.message}; the device's console:\n${device.console()}`));
+  // The XS firmware echoes the broker's warm start (docs/remote-protocol.md "Warm start") before its hello is used.
+  const warmed = /warm start with [0-9a-f]{66}: [1-9]\d* echoes in \d+ ms/.exec(ld.describeStatus());
+  assert.ok(warmed, `the broker warmed the path with the device:\n${ld.describeStatus()}`);
+  t.diagnostic(warmed[0]);
   assert.equal(toHex(ld.master.receive(60_000)), init.rep, 'the init reply, from the device');
   const started = Date.now();
   const result = replayExchanges(ld, rest);
