@@ -78,19 +78,26 @@ function sharesOf(h: ChannelHtlcs): Map<string, Sums> {
 
 const byChannel = (a: ChannelShare, b: ChannelShare): number => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0);
 
-/** The index with channel `channel`'s shares replaced: from those of `before` to those of `after`. */
+/**
+ * The index with channel `channel`'s shares replaced: from those of `before` to those of
+ * `after`. Only the hashes whose share changed are written: a commitment mostly carries the
+ * HTLCs of the one before it, and each write copies a path of the persistent map, which a
+ * rebuild pays for every commitment it folds.
+ */
 export function reindex(index: PersistentMap<readonly ChannelShare[]>, channel: string, before: ChannelHtlcs, after: ChannelHtlcs): PersistentMap<readonly ChannelShare[]> {
+  const was = sharesOf(before);
   const now = sharesOf(after);
-  const touched = new Set(now.keys());
-  for (const x of before.holder) touched.add(toHex(x.paymentHash));
-  for (const x of before.counterparty) touched.add(toHex(x.paymentHash));
   let out = index;
-  for (const hash of touched) {
-    const share = now.get(hash);
+  const write = (hash: string, share: Sums | undefined): void => {
     const others = (out.get(hash) ?? []).filter((s) => s.channel !== channel);
     const shares = share === undefined ? others : [...others, { channel, offeredMsat: share.offeredMsat, receivedMsat: share.receivedMsat }].sort(byChannel);
     out = shares.length === 0 ? out.delete(hash) : out.set(hash, shares);
+  };
+  for (const [hash, share] of now) {
+    const old = was.get(hash);
+    if (old === undefined || old.offeredMsat !== share.offeredMsat || old.receivedMsat !== share.receivedMsat) write(hash, share);
   }
+  for (const hash of was.keys()) if (!now.has(hash)) write(hash, undefined);
   return out;
 }
 
