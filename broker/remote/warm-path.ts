@@ -14,7 +14,7 @@
  */
 import { equal } from '../../signer/bytes.js';
 
-/** Echoes at most: about where a fresh pair's one-connection latency stops falling (docs/performance.md "Warm start"). */
+/** Echoes at most: a fresh pair's one-connection p50 falls for its first ~4,000 requests (bench/remote-path.ts warms 5,000 for that). */
 export const WARM_UP_ROUNDS = 5000;
 /** One echo takes well under a millisecond on a LAN; a device that has not echoed in this time does not. */
 export const ECHO_WAIT_MS = 250;
