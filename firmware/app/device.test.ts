@@ -169,7 +169,6 @@ test('several messages in flight: a batch delivered before the one it follows wa
   assert.deepEqual(d.messages.at(-1)!.ids, [4n, 5n]);
 });
 
-/** A directory whose device was refused (journal ending at id 10, the broker having answered 42), and when. */
 test("the broker's warm start: a warm message is echoed at once on warmed, byte for byte, nothing journaled or answered", async () => {
   const d = bootOn(new MemoryDir());
   await new Promise((resolve) => setImmediate(resolve)); // the connection's subscribe, status and hello
@@ -183,6 +182,7 @@ test("the broker's warm start: a warm message is echoed at once on warmed, byte 
   assert.deepEqual([d.journal.size(), d.journal.syncs, d.replies.length, d.device.lastId], [size, syncs, replies, requests[0]!.envelope.id]);
 });
 
+/** A directory whose device was refused (journal ending at id 10, the broker having answered 42), and when. */
 async function retiredDir() {
   const dir = new MemoryDir();
   bootOn(dir).deliver(...Array.from({ length: 10 }, (_, i) => i));
