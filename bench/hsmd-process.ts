@@ -20,6 +20,8 @@ export async function withHsmd<T>(
   mode: SignerMode | 'cln',
   header: { hsm_secret: string; cln_version: string; hsmd_args: string[] },
   use: (ld: SimLightningd) => Promise<T> | T,
+  /** More settings for sphinx-hsmd (broker/config.ts). */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<T> {
   if (mode === 'cln' && CLN_HSMD === undefined) throw new Error('SPHINX_CLN_HSMD names no hsmd');
   const secret = Buffer.from(header.hsm_secret, 'hex');
@@ -32,7 +34,7 @@ export async function withHsmd<T>(
     const ld = await SimLightningd.start({
       hsmSecret: secret,
       ...(mode === 'cln' ? { hsmd: CLN_HSMD, args: header.hsmd_args } : {}),
-      env: { SPHINX_SIGNER: mode, SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port), SPHINX_CLN_VERSION: header.cln_version },
+      env: { SPHINX_SIGNER: mode, SPHINX_DATA_DIR: dataDir, SPHINX_MQTT_PORT: String(port), SPHINX_CLN_VERSION: header.cln_version, ...env },
       timeoutMs: 30_000,
     });
     try {

@@ -7,7 +7,8 @@
  *   CLN-like compute a C hsmd cannot go below;
  * - through bin/sphinx-hsmd spawned as lightningd spawns it, local signer and remote path
  *   (embedded MQTT → a bin/sphinx-signer process), one process pair replaying the session
- *   PASSES times: pass 1 is cold (JIT), the best later pass is warm.
+ *   PASSES times: pass 1 is cold (JIT), the best later pass is warm. The remote path once more
+ *   without its warm start (SPHINX_WARM_UP_MS=0), to show what that buys in this run.
  * - through CLN's own hsmd, when SPHINX_CLN_HSMD names one, spawned and replayed the same way.
  * Each path is given against its floor (docs/performance.md), run in series in this run
  * (bench/series-floor.ts): local = CLN's hsmd on each exchange + one fsync per state-changing
@@ -153,10 +154,10 @@ const bestTotal = (passes: SeriesPasses): number => Math.min(...passes.map((p) =
  * (lightningd's daemons) for its lifetime in a fixed array, which a second pass overflows; C
  * has no JIT to warm.
  */
-async function replayThroughProcess(mode: SignerMode | 'cln', passes = PASSES): Promise<ProcessPass[]> {
+async function replayThroughProcess(mode: SignerMode | 'cln', passes = PASSES, env: Readonly<Record<string, string>> = {}): Promise<ProcessPass[]> {
   const path = fixturePath(`transcripts/${SESSION}`);
   const { header } = loadTranscript(path);
-  if (mode !== 'cln') return withHsmd(mode, header, (ld) => Array.from({ length: passes }, (_, pass) => replayPass(ld, path, pass)));
+  if (mode !== 'cln') return withHsmd(mode, header, (ld) => Array.from({ length: passes }, (_, pass) => replayPass(ld, path, pass)), env);
   const runs: ProcessPass[] = [];
   for (let pass = 0; pass < passes; pass++) runs.push(await withHsmd(mode, header, (ld) => replayPass(ld, path, pass)));
   return runs;
@@ -205,6 +206,8 @@ export const sessionReplayBench: Bench = {
     const remoteAll = await replayThroughProcess('remote', PASSES + LATER_PASSES);
     const remote = remoteAll.slice(0, PASSES);
     const remoteLater = best(remoteAll.slice(PASSES).map((r) => r.ms));
+    // The same without the path's warm start (docs/remote-protocol.md "Warm start"): what it buys, in this run.
+    const remoteCold = await replayThroughProcess('remote', PASSES, { SPHINX_WARM_UP_MS: '0' });
     const localWarm = best(local.slice(1).map((r) => r.ms));
     const remoteWarm = best(remote.slice(1).map((r) => r.ms));
 
@@ -218,6 +221,7 @@ export const sessionReplayBench: Bench = {
     if (cln) row(`CLN's hsmd (${CLN_HSMD})`, cln.map((r) => r.ms), lowerBound);
     row('bin/sphinx-hsmd, local signer', local.map((r) => r.ms), localFloor);
     row('bin/sphinx-hsmd, remote (embedded MQTT → sphinx-signer)', remote.map((r) => r.ms), remoteFloor);
+    row('  the same without its warm start (SPHINX_WARM_UP_MS=0)', remoteCold.map((r) => r.ms), remoteFloor);
     printTable(['path', 'cold (pass 1)', `warm (best of ${PASSES - 1})`, 'floor (in series)', 'cold / warm ÷ floor'], rows);
     const hsmdTerm = cln
       ? `CLN's hsmd's time on each exchange in its best warm pass (${fmtMs(hsmd)}; its own floor, the CLN-like compute + ${exchanges} UNIX round trips, is ${fmtMs(lowerBound)})`

@@ -107,7 +107,8 @@ async function startSimulator(so: string): Promise<{ console: () => string; stop
   const port = String(await freePort());
   const out = openSync(file, 'w');
   const env = { ...process.env, XSBUG_PORT: port, XSBUG_LOG_PORT: port, XSBUG_HOST: 'localhost', XSBUG_PROJECT: FIRMWARE };
-  const sim = spawn('xvfb-run', ['-a', 'node', 'xsbug-log', join(TOOLS!, 'mcsim'), so], { cwd: XSBUG_LOG, env, detached: true, stdio: ['ignore', out, out] });
+  // Its X authority file in `work`: left to itself, xvfb-run makes a directory under TMPDIR that its stop (SIGTERM) leaves behind.
+  const sim = spawn('xvfb-run', ['-a', '-f', join(work, `Xauthority-${port}`), 'node', 'xsbug-log', join(TOOLS!, 'mcsim'), so], { cwd: XSBUG_LOG, env, detached: true, stdio: ['ignore', out, out] });
   closeSync(out);
   return {
     console: () => readFileSync(file, 'utf8').replace(/\x1b\[[0-9]*[KG]/g, '').slice(-3000),
