@@ -10,7 +10,7 @@
  */
 import { utf8 } from '../../signer/bytes.js';
 import { makeCredentials } from '../../signer/remote/auth-token.js';
-import { DEVICE_STATUS, parseTopic, topic } from '../../signer/remote/topics.js';
+import { DEVICE_STATUS, parseTopic, topic, type TopicSuffix } from '../../signer/remote/topics.js';
 import type { DeviceOptions } from './device.js';
 import type { LedEvent } from './leds.js';
 import type { JournalMirror } from './mirror.js';
@@ -36,8 +36,8 @@ export interface ConnectionParts {
   /** The chain status, published after hello. */
   readonly chainStatus: () => Uint8Array;
   readonly event: (event: LedEvent) => void;
-  /** A message on a subscribed topic. */
-  readonly message: (topic: string, payload: Uint8Array) => void;
+  /** A message on one of this device's topics (its suffix: the connection parsed the topic once). */
+  readonly message: (suffix: TopicSuffix, payload: Uint8Array) => void;
 }
 
 export class DeviceConnection {
@@ -144,11 +144,12 @@ export class DeviceConnection {
   }
 
   #message(name: string, payload: Uint8Array): void {
-    const suffix = parseTopic(name)?.suffix;
-    if (suffix === 'hello-request') return this.#helloRequested();
+    const parsed = parseTopic(name);
+    if (!parsed || parsed.deviceId !== this.parts.deviceId) return;
+    if (parsed.suffix === 'hello-request') return this.#helloRequested();
     // The broker's warm start (docs/remote-protocol.md "Warm start"): echoed unread, nothing kept.
-    if (suffix === 'warm') return void this.options.transport.publish(this.#topic('warmed'), payload, { qos: 0 }).catch(() => {});
-    this.parts.message(name, payload);
+    if (parsed.suffix === 'warm') return void this.options.transport.publish(this.#topic('warmed'), payload, { qos: 0 }).catch(() => {});
+    this.parts.message(parsed.suffix, payload);
   }
 
   #helloRequested(): void {

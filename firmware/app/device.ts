@@ -15,7 +15,7 @@ import type { PolicyConfig } from '../../signer/policy/policy.js';
 import type { Curve } from '../../signer/crypto/curve.js';
 import { decodeRequestPayload, encodeReplyBatch, encodeReplyEnvelope, type ReplyEnvelope } from '../../signer/remote/envelope-codec.js';
 import { decodeRefusal, refusalMismatch } from '../../signer/remote/refusal.js';
-import { parseTopic, topic } from '../../signer/remote/topics.js';
+import { topic, type TopicSuffix } from '../../signer/remote/topics.js';
 import { messageType, requestType } from '../../signer/wire/messages.js';
 import type { SignerOptions } from '../../signer/signer.js';
 import type { SignerCore, SignerCoreOptions } from '../../core/signer-core.js';
@@ -112,7 +112,7 @@ export class Device {
       lastId: () => core.lastId,
       chainStatus: () => this.#chain.status(),
       event: (event) => this.#event(event),
-      message: (name, payload) => this.#message(name, payload),
+      message: (suffix, payload) => this.#message(suffix, payload),
     });
   }
 
@@ -193,14 +193,12 @@ export class Device {
     return handled.replayed ? handled : { reply: decision.reply, replayed: true };
   }
 
-  #message(name: string, payload: Uint8Array): void {
-    const parsed = parseTopic(name);
-    if (!parsed || parsed.deviceId !== this.deviceId) return;
-    if (parsed.suffix === 'req') this.#request(payload);
-    else if (parsed.suffix === 'chain') this.#chainMessage(payload);
-    else if (parsed.suffix === 'journal-ack') this.mirror.acked(payload);
-    else if (parsed.suffix === 'control') this.#controlMessage(payload);
-    else if (parsed.suffix === 'refused') this.#refusedMessage(payload);
+  #message(suffix: TopicSuffix, payload: Uint8Array): void {
+    if (suffix === 'req') this.#request(payload);
+    else if (suffix === 'chain') this.#chainMessage(payload);
+    else if (suffix === 'journal-ack') this.mirror.acked(payload);
+    else if (suffix === 'control') this.#controlMessage(payload);
+    else if (suffix === 'refused') this.#refusedMessage(payload);
     if (!this.#failed) this.#markSoon.arm();
   }
 
