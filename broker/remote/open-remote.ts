@@ -17,7 +17,7 @@ import { MQTT_URL_FILE, type MqttServer, type ServerLog, startMqttServer } from 
 import { hostPort, writeAddressFile } from '../../node/listen.js';
 import { checkMirrorPresent, markMirrorCreated, mirrorDir } from '../../log/broker-log/mirror-db.js';
 import { recordedEnvelopes } from '../../node/warm-up.js';
-import { ECHO_WAIT_MS, WARM_UP_ROUNDS, type WarmPathOptions } from './warm-path.js';
+import { ECHO_WAIT_MS, NO_WARM_START, WARM_UP_ROUNDS, type WarmPathOptions } from './warm-path.js';
 import { attachMirror, type MirrorAttachment } from './mirror-store.js';
 import type { BrokerMqtt } from './local-client.js';
 import { certificateNames, ensureTlsFiles } from './tls-files.js';
@@ -85,7 +85,7 @@ function deviceUrlsOf(settings: RemoteSettings, tls: TlsListener | undefined, se
 
 /** The warm start (warm-path.ts) SPHINX_WARM_UP_MS asks for, echoing the requests of the recording the signer's warm start replays. */
 function warmPathOf(budgetMs: number): WarmPathOptions {
-  if (budgetMs === 0) return { rounds: 0, budgetMs, echoWaitMs: ECHO_WAIT_MS, payloads: [] };
+  if (budgetMs === 0) return NO_WARM_START;
   return { rounds: WARM_UP_ROUNDS, budgetMs, echoWaitMs: ECHO_WAIT_MS, payloads: recordedEnvelopes().map((e) => e.message) };
 }
 

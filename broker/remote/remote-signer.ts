@@ -14,7 +14,7 @@ import type { ServerLog, StaleKept, StaleRule } from './mqtt-server.js';
 import { rollbackVerdict } from './hello.js';
 import { type Now, Session, type SessionCommand, type SessionEvent, type SessionOptions } from './session.js';
 import type { BrokerMqtt } from './local-client.js';
-import { type WarmCommand, WarmPath, type WarmPathOptions } from './warm-path.js';
+import { NO_WARM_START, type WarmCommand, WarmPath, type WarmPathOptions } from './warm-path.js';
 
 export interface RemoteSignerOptions {
   /** The broker's own MQTT client (connected or connecting). */
@@ -91,7 +91,7 @@ export async function createRemoteSigner(options: RemoteSignerOptions): Promise<
     }
   };
   // A device's messages reach the session through its warm start (warm-path.ts), which holds them while it runs.
-  const warmPath = new WarmPath<SessionEvent>(options.warmUp ?? { rounds: 0, budgetMs: 0, echoWaitMs: 0, payloads: [] });
+  const warmPath = new WarmPath<SessionEvent>(options.warmUp ?? NO_WARM_START);
   const echoTimers = new Map<string, NodeJS.Timeout>();
   const warm = (commands: WarmCommand<SessionEvent>[]): void => {
     for (const c of commands) {

@@ -30,6 +30,9 @@ export interface WarmPathOptions {
   readonly payloads: readonly Uint8Array[];
 }
 
+/** The warm start turned off (SPHINX_WARM_UP_MS=0): every message goes straight to the session. */
+export const NO_WARM_START: WarmPathOptions = { rounds: 0, budgetMs: 0, echoWaitMs: 0, payloads: [] };
+
 export type WarmCommand<T> =
   /** Publish `payload` on the device's `warm` topic. */
   | { readonly kind: 'warm'; readonly device: string; readonly payload: Uint8Array }
