@@ -13,6 +13,7 @@ import { VersionUnknown, lightningdVersion } from './version.js';
 import { writeStdio } from './stdio.js';
 import { packageVersion } from '../node/package-version.js';
 import { privateStateDir } from '../node/private-dir.js';
+import { compileBaselineAtFirstCall } from '../node/baseline-code.js';
 
 const usage = (): string => `sphinx-hsmd ${packageVersion()}
 usage: sphinx-hsmd [--version | --help]
@@ -61,6 +62,7 @@ export async function main(args: readonly string[], env: NodeJS.ProcessEnv): Pro
     return;
   }
 
+  compileBaselineAtFirstCall();
   // A wrong setting is reported through lightningd (runHsmd's startupError), not just stderr.
   let settings: Settings = {};
   let policy: PolicyConfig | undefined;

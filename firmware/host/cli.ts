@@ -12,6 +12,7 @@ import { JournalCorruptError } from '../../log/journal/frame.js';
 import type { FileDir } from '../../log/file-port.js';
 import { fastCurve } from '../../node/curve-native.js';
 import { warmStart } from '../../node/warm-up.js';
+import { compileBaselineAtFirstCall } from '../../node/baseline-code.js';
 import { MirrorRefusedError } from '../../log/mirror/verify.js';
 import { packageVersion } from '../../node/package-version.js';
 import { Device, type DeviceLogLevel } from '../app/device.js';
@@ -194,6 +195,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, wrap
     process.stdout.write(`sphinx-signer ${packageVersion()}\n`); // as every bin prints it
     return;
   }
+  compileBaselineAtFirstCall();
   const logLevel = values['log-level'] ?? env.SPHINX_SIGNER_LOG_LEVEL ?? 'info';
   if (!isLogLevel(logLevel)) return fail(`--log-level ${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
   const mqttUrl = values.mqtt ?? env.SPHINX_SIGNER_MQTT;
