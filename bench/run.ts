@@ -19,9 +19,10 @@ import { nodeRequestsBench } from './node-requests.js';
 import { commitmentsBench } from './commitments.js';
 import { remotePathBench } from './remote-path.js';
 import { sessionReplayBench } from './session-replay.js';
+import { sessionGrowthBench } from './session-growth.js';
 
 const BUDGET_MS = Number(process.env['BENCH_BUDGET_MS'] ?? 200);
-const ALL_BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench, deviceHeapBench, deviceBootHeapBench];
+const ALL_BENCHES: Bench[] = [curveOpsBench, nodeRequestsBench, commitmentsBench, sessionReplayBench, sessionGrowthBench, brokerLogBench, journalBench, remotePathBench, auditBench, chainBench, deviceHeapBench, deviceBootHeapBench];
 /** BENCH_ONLY=session,remote runs the benches whose name contains one of the words (the floors always run). */
 const only = process.env['BENCH_ONLY']?.split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
 const BENCHES = only ? ALL_BENCHES.filter((b) => only.some((w) => b.name.toLowerCase().includes(w))) : ALL_BENCHES;
