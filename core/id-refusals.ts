@@ -10,11 +10,13 @@ export const ID_REFUSAL = {
   otherRequest: (id: bigint): string => `request id ${id} was already answered for a different request`,
   notKept: (id: bigint, last: bigint): string => `request id ${id} is not after the last handled id ${last} and its reply is no longer kept: not deciding it again`,
 };
-const ID_REFUSALS = [/^request id \d+ was already answered for a different request$/, /^request id \d+ is not after the last handled id \d+ and its reply is no longer kept: not deciding it again$/];
 
 /**
  * True for the core's refusal of an id (answered for another request, or passed and its reply
  * no longer kept): the broker's reconciliation tells it from a journaled reply
  * (docs/broker-log.md "Reconciliation after a broker crash").
  */
-export const isIdRefusal = (reply: Reply): boolean => reply.kind === 'bad-request' && ID_REFUSALS.some((r) => r.test(reply.description));
+export const isIdRefusal = (reply: Reply): boolean =>
+  reply.kind === 'bad-request' &&
+  // The patterns are written inside the function: docs/device-memory.md "Regular expressions in flash".
+  [/^request id \d+ was already answered for a different request$/, /^request id \d+ is not after the last handled id \d+ and its reply is no longer kept: not deciding it again$/].some((r) => r.test(reply.description));

@@ -20,10 +20,11 @@ export const DEFAULT_BACKOFF = { firstMs: 500, maxMs: 30_000 };
 /** How long a clean stop waits for the broker to acknowledge the mirror. */
 const MIRROR_STOP_WAIT_MS = 2000;
 
+// Patterns inside functions, not module-level constants: docs/device-memory.md "Regular expressions in flash".
 /** A refused login, CONNACK code 4 or 5, as mqtt.js words it. */
-const REFUSED_LOGIN = /bad user ?name or password|not authori[sz]ed/i;
+const isRefusedLogin = (reason: string): boolean => /bad user ?name or password|not authori[sz]ed/i.test(reason);
 /** CONNACK code 5: sphinx-hsmd's server answers it only for a device key it does not know (4 for a bad token). */
-const UNKNOWN_KEY = /not authori[sz]ed/i;
+const isUnknownKey = (reason: string): boolean => /not authori[sz]ed/i.test(reason);
 
 /** What the connection says and hands on for the device. */
 export interface ConnectionParts {
@@ -169,7 +170,7 @@ export class DeviceConnection {
     this.options.log(
       'unusual',
       `${wasConnected ? 'lost the connection to' : 'cannot reach'} the MQTT server ${this.parts.config.mqttUrl} (${reason})` +
-        `${UNKNOWN_KEY.test(reason) ? this.#unknownKey() : REFUSED_LOGIN.test(reason) ? this.#refusedLogin() : ''}; retrying in ${(delay / 1000).toFixed(1)} s`,
+        `${isUnknownKey(reason) ? this.#unknownKey() : isRefusedLogin(reason) ? this.#refusedLogin() : ''}; retrying in ${(delay / 1000).toFixed(1)} s`,
     );
     this.#retry = this.options.clock.after(delay, () => {
       this.#retry = undefined;

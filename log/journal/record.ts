@@ -86,11 +86,12 @@ export type EntryToFold = RecordToFold | SourcedRecord;
 export const isSourced = (entry: EntryToFold): entry is SourcedRecord => 'source' in entry;
 
 export const SOURCED_RECORD_TAG = 0x02;
-const SOURCE_NAME = /^[a-z0-9-]{1,32}$/;
+/** 1 to 32 characters of a-z, 0-9 and -; the pattern inside the function: docs/device-memory.md "Regular expressions in flash". */
+const isSourceName = (source: string): boolean => /^[a-z0-9-]{1,32}$/.test(source);
 
 /** Throws unless `source` is a valid source name (it is part of the journal format). */
 export function assertSourceName(source: string): void {
-  if (!SOURCE_NAME.test(source)) throw new RangeError(`journal: source name ${JSON.stringify(source)} must be 1 to 32 characters of a-z, 0-9 and -`);
+  if (!isSourceName(source)) throw new RangeError(`journal: source name ${JSON.stringify(source)} must be 1 to 32 characters of a-z, 0-9 and -`);
 }
 
 export function encodeSourced(record: SourcedRecord): Uint8Array {
@@ -109,7 +110,7 @@ export const decodeSourced = (payload: Uint8Array): SourcedRecord =>
   decodeWith('journal sourced record', payload, (r) => {
     readVersion(r, 'journal sourced record', SOURCED_RECORD_TAG);
     const source = readString(r);
-    if (!SOURCE_NAME.test(source)) throw new CodecError(`journal sourced record: bad source name ${JSON.stringify(source)}`);
+    if (!isSourceName(source)) throw new CodecError(`journal sourced record: bad source name ${JSON.stringify(source)}`);
     const seq = r.u64();
     const at = r.u64();
     if (at > BigInt(Number.MAX_SAFE_INTEGER)) throw new CodecError(`journal sourced record: time ${at} is not a unix time in ms`);

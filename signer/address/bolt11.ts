@@ -23,7 +23,6 @@ export interface Bolt11Summary {
   readonly payee: Uint8Array;
 }
 
-const HRP = /^ln(bcrt|bc|tbs|tb)(\d+)?([munp])?$/;
 /** msat per unit of each multiplier (1 BTC = 10^11 msat), p in tenths of a msat. */
 const MSAT_PER: Record<string, bigint> = { m: 100_000_000n, u: 100_000n, n: 100n };
 const SIGNATURE_WORDS = 104; // 65 bytes
@@ -64,7 +63,8 @@ export function readBolt11(invoice: string): Bolt11Fields {
     throw new Bolt11Error(`not a bech32 invoice: ${(e as Error).message}`);
   }
   const { hrp, words } = decoded;
-  const m = HRP.exec(hrp);
+  // The pattern is written here, not kept in a module-level constant: docs/device-memory.md "Regular expressions in flash".
+  const m = /^ln(bcrt|bc|tbs|tb)(\d+)?([munp])?$/.exec(hrp);
   if (!m) throw new Bolt11Error(`human-readable part ${JSON.stringify(hrp)} is not ln<currency>[amount]`);
   const amountMsat = amountOf(m[2], m[3]);
   if (words.length < TIMESTAMP_WORDS + SIGNATURE_WORDS) throw new Bolt11Error('too short for a timestamp and a signature');
