@@ -5,12 +5,16 @@
  *   sign_anchorspend (147): the one funding the channel the signer set up is signed (CLN's
  *   recorded PSBT); the one paying the other node's wallet is refused by name, and signed as
  *   recorded once that script is allowlisted;
+ * - the funding withdrawal with its locktime changed (bitcoinjs-lib): no longer the outpoint
+ *   setup_channel named, yet still paying that channel's funding script, which the rule
+ *   accepts wherever it is paid;
  * - sign_splice_tx (29) over the recorded mutual close (one output to the peer's wallet):
  *   refused by name, and equal to the recorded close signature with the peer's script
  *   allowlisted.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
+import { Psbt } from 'bitcoinjs-lib';
 import { fixturePath } from '../../test/fixtures.js';
 import { SESSION_ALLOWLIST } from '../../test/session-records.js';
 import { clientOf, loadTranscript, type Exchange } from '../../test/transcript.js';
@@ -93,6 +97,25 @@ for (const name of ['session-basic-l1.jsonl', 'session-basic-l2.jsonl']) {
       for (const [reply, d] of allowlisted.get(ex.seq)!) assert.equal(psbtOf(d, reply), recorded, `${reply} allowlisted`);
     }
   });
+
+  if (name === 'session-basic-l1.jsonl') {
+    test(`${name}: the channel's funding script is accepted at another outpoint than setup_channel named`, () => {
+      const { exchanges } = loadTranscript(fixturePath(`transcripts/${name}`));
+      const fundingSeq = exchanges.find((ex) => typeOf(ex.req) === 7 && !ex.rep!.includes(SESSION_ALLOWLIST[name]![0]!))!.seq;
+      const decisions: Decision[] = [];
+      device(name, [], (ex, send) => {
+        if (ex.seq !== fundingSeq) return;
+        const m = decodeAs('hsmd_sign_withdrawal', fromHex(ex.req));
+        const moved = Psbt.fromBuffer(Buffer.from(m.psbt!));
+        moved.setLocktime(moved.locktime + 1); // another txid: setup_channel's funding outpoint is not this one
+        const request = encodeMessage('hsmd_sign_withdrawal', { ...m, psbt: new Uint8Array(moved.toBuffer()) });
+        decisions.push(send(MASTER_PEER, 0n, MASTER_PERMISSIONS, request));
+      });
+      assert.equal(decisions.length, 1);
+      const signed = Psbt.fromHex(psbtOf(decisions[0]!, 'hsmd_sign_withdrawal_reply'));
+      assert.ok(signed.data.inputs.every((i) => i.partialSig?.length || i.tapKeySig), 'every input signed');
+    });
+  }
 
   test(`${name}: a splice paying the peer's wallet is refused until that script is allowlisted`, () => {
     const { exchanges, send } = device(name, []);

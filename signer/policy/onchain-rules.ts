@@ -21,7 +21,7 @@
 import { equal, u32leAt } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import type { KeyRing } from '../keys/node-keys.js';
-import { serializeTxNoWitness } from '../bolt3/tx.js';
+import { serializeTxNoWitness, txid } from '../bolt3/tx.js';
 import { findRecord, PSBT_IN_BIP32_DERIVATION, PSBT_IN_SIGHASH_TYPE, PSBT_IN_TAP_BIP32_DERIVATION, recordsOf, type Psbt } from '../psbt/psbt.js';
 import type { SpentOutput } from '../psbt/taproot.js';
 import { isWalletScript, paysToWallet } from '../handlers/wallet.js';
@@ -64,13 +64,29 @@ export function sweepDestinations(ctx: OwnershipContext, psbt: Psbt): PolicyViol
   );
 }
 
-/** The funding outputs (P2WSH scripts) of every channel this signer set up, computed lazily. */
-function fundingOutputs(ctx: OwnershipContext, state: SignerState): () => Uint8Array[] {
-  let scripts: Uint8Array[] | undefined;
-  return () =>
-    (scripts ??= [...state.channels.values()].flatMap((c) =>
-      c.setup ? [p2wsh(fundingScript(ctx.keys.channel(c.ref.peer, c.ref.dbid).fundingPublicKey, c.setup.remoteFundingPubkey))] : [],
-    ));
+const fundingOutputOf = (keys: KeyRing, c: ChannelState, setup: NonNullable<ChannelState['setup']>): Uint8Array =>
+  p2wsh(fundingScript(keys.channel(c.ref.peer, c.ref.dbid).fundingPublicKey, setup.remoteFundingPubkey));
+
+/**
+ * Whether output `index` of `psbt` pays the funding output (P2WSH script) of a channel this
+ * signer set up. A channel whose setup names this very outpoint (the transaction being signed
+ * is its funding transaction: the usual case) is tried first, so that only an output that is
+ * not such a channel's makes every channel's script: making one is a key derivation and a
+ * point multiplication, 140 ms a transaction at 1,000 channels on Node when every one was
+ * made (docs/performance-history.md, 2026-12-05 21:30). Both computed lazily, once.
+ */
+function fundingMatcher(ctx: OwnershipContext, state: SignerState, psbt: Psbt): (index: number, script: Uint8Array) => boolean {
+  let id: Uint8Array | undefined;
+  let all: Uint8Array[] | undefined;
+  return (index, script) => {
+    id ??= txid(psbt.tx);
+    for (const c of state.channels.values()) {
+      const s = c.setup;
+      if (s && s.fundingTxout === index && equal(s.fundingTxid, id) && equal(fundingOutputOf(ctx.keys, c, s), script)) return true;
+    }
+    all ??= [...state.channels.values()].flatMap((c) => (c.setup ? [fundingOutputOf(ctx.keys, c, c.setup)] : []));
+    return all.some((f) => equal(f, script));
+  };
 }
 
 /**
@@ -84,13 +100,13 @@ export function walletDestinations(
   options: { readonly exempt?: (index: number) => boolean; readonly ownFunding?: Uint8Array } = {},
 ): PolicyViolation[] {
   if (ctx.policy.off.has(ONCHAIN_DESTINATION)) return [];
-  const funding = fundingOutputs(ctx, state);
+  const paysFunding = fundingMatcher(ctx, state, psbt);
   const unknown = psbt.tx.outputs
     .map((o, k) => ({ o, k }))
     .filter(({ o, k }) => {
       if (options.exempt?.(k) || isOurs(ctx, psbt, k)) return false;
       if (options.ownFunding && equal(options.ownFunding, o.scriptPubKey)) return false;
-      return !funding().some((f) => equal(f, o.scriptPubKey));
+      return !paysFunding(k, o.scriptPubKey);
     });
   return check(unknown.length === 0, ONCHAIN_DESTINATION, () =>
     unknown.map(({ o, k }) => `output ${k} pays ${o.amountSat} sat to ${hex(o.scriptPubKey)}`).join(', ') +
