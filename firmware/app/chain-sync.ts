@@ -7,7 +7,7 @@
  */
 import { CodecError } from '../../signer/record-fields.js';
 import { chainStatusOf, encodeChainStatus } from '../../signer/chain/status.js';
-import { chainRules, decideChain, watchedOutpoints, type ChainRefusal } from '../../signer/chain/track.js';
+import { decideChain, followedKey, type ChainRefusal } from '../../signer/chain/track.js';
 import { decodeChainUpdates, type ChainUpdate } from '../../signer/chain/updates.js';
 import type { SignerCore } from '../../core/signer-core.js';
 
@@ -54,7 +54,7 @@ export class DeviceChain {
     return this.#watchedKey() !== this.#lastWatched;
   }
 
-  #watchedKey = (): string => `${chainRules(this.core.state)?.name}|${[...watchedOutpoints(this.core.state).keys()].sort().join(',')}`;
+  #watchedKey = (): string => followedKey(this.core.state);
 
   #answer(refused: ChainRefusal | null, events: number): ChainMessageResult {
     this.#lastWatched = this.#watchedKey();

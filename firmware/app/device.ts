@@ -10,6 +10,8 @@
  * A payload that does not decode is logged and blinked, never thrown.
  */
 import type { Reply } from '../../signer/decision.js';
+import type { SignerEvent } from '../../signer/events.js';
+import { changesFollowing } from '../../signer/chain/track.js';
 import type { Envelope } from '../../signer/envelope.js';
 import type { PolicyConfig } from '../../signer/policy/policy.js';
 import type { Curve } from '../../signer/crypto/curve.js';
@@ -184,13 +186,13 @@ export class Device {
    * again, as init's reply depends on the seed only) but the keys are unlocked only by
    * deciding it, which decide does without changing the state.
    */
-  #init(env: Envelope, handle: (env: Envelope) => { reply: Reply; replayed: boolean }): { reply: Reply; replayed: boolean } {
+  #init(env: Envelope, handle: (env: Envelope) => Handled): Handled {
     const known = this.core.lastId !== undefined && env.id <= this.core.lastId;
     if (!known) return handle(env);
     const decision = this.core.signer.decide(env);
     const handled = handle(env);
     this.options.log('info', `request ${env.id}: hsmd_init again after a restart; keys unlocked`);
-    return handled.replayed ? handled : { reply: decision.reply, replayed: true };
+    return handled.replayed ? handled : { reply: decision.reply, events: [], replayed: true };
   }
 
   #message(suffix: TopicSuffix, payload: Uint8Array): void {
@@ -282,15 +284,17 @@ export class Device {
     // The device's own clock stamps each request (policy-payment-velocity's window): the
     // time is journaled with the decision it affects, so replay never asks the clock.
     const at = Math.floor(this.options.clock.now() / 1000);
+    let followMayChange = false;
     for (const received of decoded.envelopes) {
       const env = { ...received, at };
-      let handled: { reply: Reply; replayed: boolean } | undefined;
+      let handled: Handled | undefined;
       try {
         handled = this.#one(env, batch.handle);
       } catch (e) {
         return this.#fatal(env.id, e as Error);
       }
       if (handled) replies.push({ id: env.id, reply: handled.reply });
+      followMayChange ||= handled?.events.some(changesFollowing) ?? false;
     }
     let durable;
     try {
@@ -299,15 +303,18 @@ export class Device {
       return this.#fatal(decoded.envelopes[0]!.id, e as Error);
     }
     for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
-    if (durable === undefined) return this.#reply(decoded, replies);
+    if (durable === undefined) return this.#reply(decoded, replies, followMayChange);
     durable.then(
-      () => this.#reply(decoded, replies),
+      () => this.#reply(decoded, replies, followMayChange),
       (e: Error) => this.#fatal(decoded.envelopes[0]!.id, e),
     );
   }
 
-  /** Write-ahead: called once every record of `replies` (and every one before) is durable. */
-  #reply(decoded: DecodedRequests, replies: readonly ReplyEnvelope[]): void {
+  /**
+   * Write-ahead: called once every record of `replies` (and every one before) is durable.
+   * `followMayChange`: their events may have changed what the broker follows (changesFollowing).
+   */
+  #reply(decoded: DecodedRequests, replies: readonly ReplyEnvelope[], followMayChange: boolean): void {
     const { log, transport } = this.options;
     if (replies.length === 0 || this.#failed) return;
     const ids = replies.map((r) => r.id);
@@ -321,8 +328,9 @@ export class Device {
       return notSent(e as Error); // the connection went while the journal synced
     }
     for (let i = 0; i < replies.length; i++) this.#event('replied');
-    // hsmd_init, setup_channel, forget_channel change what the broker follows for this device.
-    if (this.#chain.followChanged()) this.#publishChainState(this.#chain.status());
+    // hsmd_init, new_channel, setup_channel, forget_channel change what the broker follows for
+    // this device; comparing it after every request would cost a pass over every channel.
+    if (followMayChange && this.#chain.followChanged()) this.#publishChainState(this.#chain.status());
   }
 
   /** A chain message: checked, journaled (write-ahead), then answered with the chain status. */
@@ -354,7 +362,7 @@ export class Device {
   }
 
   /** One request of a message: held back (undefined), or handled with `handle` (not yet synced). */
-  #one(env: Envelope, handle: (env: Envelope) => { reply: Reply; replayed: boolean }): { reply: Reply; replayed: boolean } | undefined {
+  #one(env: Envelope, handle: (env: Envelope) => Handled): Handled | undefined {
     const { log } = this.options;
     const isInit = requestType(env.message) === WIRE_HSMD_INIT;
     const isNew = this.core.lastId !== undefined && env.id > this.core.lastId;
@@ -392,3 +400,5 @@ export const MARK_RAISE_MS = 100;
 /** Early batches kept (a few messages are in flight at once); beyond that the oldest is dropped and resent by the broker. */
 const MAX_EARLY_BATCHES = 8;
 type DecodedRequests = ReturnType<typeof decodeRequestPayload>;
+/** A request handled by the core: its reply, its events (none when replayed), and whether the journal had it. */
+type Handled = { readonly reply: Reply; readonly events: readonly SignerEvent[]; readonly replayed: boolean };

@@ -18,7 +18,7 @@
  */
 import { equal, toHex } from '../bytes.js';
 import { parseTx, txid as txidOf, type Tx } from '../bolt3/tx.js';
-import type { ChainEvent } from '../events.js';
+import type { ChainEvent, SignerEvent } from '../events.js';
 import type { SignerState } from '../state.js';
 import { headerFault } from './difficulty.js';
 import { bitsToTarget, parseHeader, workOf, type BlockHeader } from './header.js';
@@ -65,6 +65,47 @@ export function watchedOutpoints(state: SignerState): ReadonlyMap<string, Watche
   }
   return watched;
 }
+
+/** What the broker follows for a device, as one comparable string: its network and watched outpoints. */
+export const followedKey = (state: SignerState): string => `${chainRules(state)?.name}|${[...watchedOutpoints(state).keys()].sort().join(',')}`;
+
+/**
+ * Which events can change what the broker follows for a device (followedKey: chainRules and
+ * watchedOutpoints): the node's chain hash, the chain view, a channel's setup (set by
+ * ChannelSetUp, cleared when lightningd starts a dbid afresh with ChannelCreated) or the
+ * channel itself (ChannelForgotten). Every kind says, so a new one does not compile until it
+ * does; the device compares what it follows only after a request with one of these
+ * (firmware/app/device.ts), instead of after every request.
+ */
+const CHANGES_FOLLOWING: Readonly<Record<SignerEvent['kind'], boolean>> = {
+  DevPreinitialized: false,
+  NodeInitialized: true,
+  ChannelCreated: true,
+  ChannelSetUp: true,
+  ChannelForgotten: true,
+  OutpointLocked: false,
+  PaymentPreapproved: false,
+  HolderCommitmentValidated: false,
+  HolderCommitmentTxidRecorded: false,
+  HolderCommitmentRevoked: false,
+  CounterpartyCommitmentSigned: false,
+  CounterpartySecretStored: false,
+  CommitmentBalanceRecorded: false,
+  CommitmentHtlcsRecorded: false,
+  PolicyWarned: false,
+  ChainTipAdvanced: true,
+  ChainReorganized: true,
+  OutpointConfirmed: true,
+  OutpointSpent: true,
+  PolicyChanged: false,
+  ControlAccepted: false,
+  PaymentApprovalGranted: false,
+  PaymentAuthorized: false,
+  PolicyRefused: false,
+};
+
+/** Whether `event` can change chainRules or watchedOutpoints (CHANGES_FOLLOWING). */
+export const changesFollowing = (event: SignerEvent): boolean => CHANGES_FOLLOWING[event.kind];
 
 class Refused extends Error {
   constructor(readonly refusal: ChainRefusal) {
