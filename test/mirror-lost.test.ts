@@ -36,6 +36,10 @@ test('a broker restarted without its mirror says so; the connected device sends 
     ld = await startBroker();
     // Well past init, few enough records that the device's default snapshot interval is not reached.
     assert.deepEqual(replayExchanges(ld, exchanges.slice(0, 40)).mismatches, []);
+    // The device must hold acknowledged entries when this broker stops: then, and only then, the
+    // new broker's empty mirror cannot be filled from what the device still holds (with nothing
+    // acknowledged, it sends every entry again and the mirror is whole without a snapshot).
+    await ld.waitForStatus((m) => m.kind === 'log' && /mirror of \w+: entries \d+\.\.\d+ stored/.test(m.entry));
     await ld.stop();
     ld.cleanup();
     assert.ok(existsSync(join(dataDir, MIRROR_MARKER)), 'the marker is written once the mirror exists');

@@ -181,6 +181,7 @@ export async function attachMirror(options: { mqtt: BrokerMqtt; brokerLog: Broke
     });
     const accepted = acceptMessages(await store.tip(device), messages);
     await store.apply(device, accepted, brokerLogBatchDone);
+    if (accepted.store.length > 0) log('debug', `mirror of ${device}: entries ${accepted.store[0]!.counter}..${accepted.store.at(-1)!.counter} stored`);
     for (const line of refusals.lines(device, accepted, now())) log('unusual', `mirror of ${device}: ${line}`);
     // Not awaited: the next write need not wait for this PUBACK (acks are cumulative, in order).
     send(device, 'journal-ack', encodeAck(accepted.ack)).catch((e: Error) => log('unusual', `mirror of ${device}: acknowledgement not sent (${e.message}); the device sends again`));
