@@ -1,6 +1,6 @@
 /**
- * Regular expressions in flash (docs/device-memory.md): under the XS of SDK 8.2.3 and of the
- * newest SDK source we hold, a RegExp that a preloaded module made at build time (a pattern
+ * Regular expressions in flash (docs/device-memory.md): under the XS of SDK 8.2.3 (the newest
+ * SDK source we hold), a RegExp that a preloaded module made at build time (a pattern
  * evaluated while the module body runs: a module-level constant, a static field) is kept in
  * flash without its match buffer, and every `exec` on it (`test`, `match`, `replace`, `split`
  * go through `exec`) gets a buffer from the C heap that the garbage collector then treats as
