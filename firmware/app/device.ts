@@ -27,6 +27,7 @@ import { DeviceControl } from './control.js';
 import { openDevice, type OpenedDevice } from './device-boot.js';
 import { DeviceConnection } from './device-connection.js';
 import { logRefusals } from './decision-log.js';
+import { type DecodedRequests, RequestOrder } from './request-order.js';
 import { nextLed, type LedEvent, type LedName } from './leds.js';
 import type { JournalMirror } from './mirror.js';
 import type { Clock, DeviceConfig, Leds, StorageLock, Store, TimerHandle, Transport } from './ports.js';
@@ -67,10 +68,8 @@ export interface DeviceOptions {
 export class Device {
   #led: LedName = 'booting';
   #failed: string | undefined;
-  /** New ids held back since this start, until journaled or passed by the journal. */
-  readonly #heldBack = new Set<bigint>();
-  /** Batches that came before the batch they follow (`after` not journaled yet), oldest first. */
-  #early: DecodedRequests[] = [];
+  /** Which requests wait, so ids reach the journal in order (request-order.ts). */
+  readonly #order = new RequestOrder();
   /** Chain tracking (chain-sync.ts): what the broker shows, checked and journaled. */
   readonly #chain: DeviceChain;
 
@@ -258,18 +257,15 @@ export class Device {
       this.#event('malformed');
       return;
     }
-    if (decoded.after > (this.core.lastId ?? 0n)) {
+    if (this.#order.waits(decoded, this.core.lastId)) {
       // Sent after a batch this device has not handled yet (several in flight): handled once
       // that one is, so ids stay in order; if that never comes, the broker resends both.
-      if (this.#early.length >= MAX_EARLY_BATCHES) this.#early.shift();
-      this.#early.push(decoded);
       log('unusual', `request batch ${decoded.envelopes[0]!.id}.. waits for request ${decoded.after}, not handled yet (it was sent before)`);
       return;
     }
     this.#handleRequests(decoded);
     // Then the batches that waited for what was just journaled.
-    const ready = () => this.#early.findIndex((d) => d.after <= (this.core.lastId ?? 0n));
-    for (let i = ready(); i !== -1 && !this.#failed; i = ready()) this.#handleRequests(this.#early.splice(i, 1)[0]!);
+    for (let ready = this.#order.ready(this.core.lastId); ready && !this.#failed; ready = this.#order.ready(this.core.lastId)) this.#handleRequests(ready);
   }
 
   /**
@@ -302,7 +298,7 @@ export class Device {
     } catch (e) {
       return this.#fatal(decoded.envelopes[0]!.id, e as Error);
     }
-    for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
+    this.#order.passed(this.core.lastId);
     if (durable === undefined) return this.#reply(decoded, replies, followMayChange);
     durable.then(
       () => this.#reply(decoded, replies, followMayChange),
@@ -365,26 +361,15 @@ export class Device {
   #one(env: Envelope, handle: (env: Envelope) => Handled): Handled | undefined {
     const { log } = this.options;
     const isInit = requestType(env.message) === WIRE_HSMD_INIT;
-    const isNew = this.core.lastId !== undefined && env.id > this.core.lastId;
-    const waitingFor = isNew ? [...this.#heldBack].find((id) => id < env.id) : undefined;
-    if (!isInit && isNew && (!this.core.signer.initialized || waitingFor !== undefined)) {
-      // Restarted: the keys come from hsmd_init, which the broker sends first after hello.
-      // Deciding now would journal "not initialized" for good; leave it for the resend.
-      // (A journaled id needs no keys: its reply is in the journal.) And after init, while
-      // an id held back is not journaled, later ids wait too: the server may go on
-      // delivering its queued copies between the broker's resends (aedes interleaves them),
-      // and deciding a later id first would leave the held-back one below the journal's
-      // last id, refused for good (bad-request) when its resend comes. The broker resends
-      // them all in order; one that renumbers instead moves the journal past them.
-      this.#heldBack.add(env.id);
-      const why = waitingFor === undefined ? 'hsmd_init not seen since this device started (the broker resends it first after hello, then this request)' : `request ${waitingFor}, held back before it, is not journaled yet (the broker resends both, in order)`;
+    const why = this.#order.holdBack(env, isInit, this.core.signer.initialized, this.core.lastId);
+    if (why !== undefined) {
       log('unusual', `request ${env.id} held back: ${why}`);
       return undefined;
     }
     this.#event('request');
     const handled = isInit && !this.core.signer.initialized ? this.#init(env, handle) : handle(env);
     // Within a batch, the journal's last id moves with each append: a held-back id it passed is done.
-    for (const id of this.#heldBack) if (id <= (this.core.lastId ?? -1n)) this.#heldBack.delete(id);
+    this.#order.passed(this.core.lastId);
     if (handled.replayed) log('info', `request ${env.id} seen before: sent its journaled reply again`);
     else logRefusals(env, handled, log);
     return handled;
@@ -397,8 +382,5 @@ const WIRE_HSMD_INIT = messageType('hsmd_init');
  * flash for every request would cost more than the request (docs/journal.md "Rollback").
  */
 export const MARK_RAISE_MS = 100;
-/** Early batches kept (a few messages are in flight at once); beyond that the oldest is dropped and resent by the broker. */
-const MAX_EARLY_BATCHES = 8;
-type DecodedRequests = ReturnType<typeof decodeRequestPayload>;
 /** A request handled by the core: its reply, its events (none when replayed), and whether the journal had it. */
 type Handled = { readonly reply: Reply; readonly events: readonly SignerEvent[]; readonly replayed: boolean };
