@@ -135,3 +135,7 @@ export const MODDABLE_STANDINS: Readonly<Record<string, string>> = {
   'sd-mount': inertModule('function mountSd() { throw new Error("no SD card at load"); }'),
   time: inertModule('{ set() {} }'),
 };
+
+/** The source files (repo-relative) of the firmware's module graph, from firmware/moddable/main.ts, entry first; Moddable's modules have none. */
+export const firmwareGraphFiles = (): string[] =>
+  deviceModuleGraph({ entry: 'firmware/moddable/main.ts', platform: MODDABLE_STANDINS }).flatMap((m) => (m.file === undefined ? [] : [m.file]));
