@@ -187,6 +187,7 @@ test('flushLater: read-only records synced off the event loop; the mark rises on
   assert.equal(mark.read(), requests[2]!.envelope.id, 'the mark: the last record appended before the call, not the one during the sync');
   assert.equal(core.unsynced, 1);
   assert.equal(core.flushPending, true);
+  assert.equal(syncs.started(), 0, 'no sync chained behind it for a record nothing waits on: it waits for the next flush');
 
   const again = core.flushLater();
   await syncs.complete();

@@ -81,7 +81,9 @@ export class OffLoopSyncs {
           this.host.madeDurable(count, lastId);
         }
         this.#release();
-        this.#syncOffLoop();
+        // Another sync only for batches still waiting: records that rode along unsynced (read-only
+        // replies) wait for the host's flush timer, not a chain of syncs behind every request.
+        if (this.#waiting.length > 0) this.#syncOffLoop();
       } catch (e) {
         fail(e);
       }
