@@ -49,9 +49,7 @@ export function utf8(s: string): Uint8Array {
 
 /** u32 little-endian (CLN's HKDF salts, docs/hsmd-protocol.md#byte-order). */
 export function u32le(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, true);
-  return out;
+  return Uint8Array.of(n, n >>> 8, n >>> 16, n >>> 24);
 }
 
 /** The u32 little-endian at `at` of `b` (a PSBT's sighash type, a transaction's fields). */
@@ -59,14 +57,12 @@ export const u32leAt = (b: Uint8Array, at = 0): number => (b[at]! | (b[at + 1]! 
 
 /** u64 big-endian (BOLT and wire order). */
 export function u64be(n: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, n);
-  return out;
+  const hi = Number((n >> 32n) & 0xffffffffn);
+  const lo = Number(n & 0xffffffffn);
+  return Uint8Array.of(hi >>> 24, hi >>> 16, hi >>> 8, hi, lo >>> 24, lo >>> 16, lo >>> 8, lo);
 }
 
 /** u64 little-endian (CLN's channel-seed salt carries the dbid this way, docs/hsmd-protocol.md#byte-order). */
 export function u64le(n: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, n, true);
-  return out;
+  return u64be(n).reverse();
 }

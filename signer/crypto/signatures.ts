@@ -10,7 +10,7 @@
  * - `signRecoverableRfc6979`: sign_invoice and sign_message (plain RFC 6979, recoverable).
  * - `signSchnorrBip340`: sign_bolt12 / sign_bolt12_2 (aux_rand32 = NULL ≡ 32 zero bytes).
  */
-import { concat, toHex, utf8 } from '../bytes.js';
+import { concat, toHex, u32le, utf8 } from '../bytes.js';
 import type { Curve } from './curve.js';
 import { ripemd160, sha256 } from './hashes.js';
 
@@ -72,9 +72,8 @@ export function signLowRLibwally(curve: Curve, hash: Uint8Array, priv: Uint8Arra
 /** Both grinds: 32 bytes of extra entropy whose first u32 little-endian counts from `from` until r < 2^255. */
 function grindLowR(curve: Curve, hash: Uint8Array, priv: Uint8Array, from: number): Uint8Array {
   const extra = new Uint8Array(32);
-  const counter = new DataView(extra.buffer);
   for (let i = from; ; i++) {
-    counter.setUint32(0, i, true);
+    extra.set(u32le(i));
     const sig = curve.sign(hash, priv, extra);
     if (hasLowR(sig)) return sig;
   }

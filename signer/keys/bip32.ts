@@ -63,9 +63,7 @@ export function masterKeyFromSeed(curve: Curve, seed: Uint8Array, privateVersion
 }
 
 function u32be(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n >>> 0, false);
-  return out;
+  return Uint8Array.of(n >>> 24, n >>> 16, n >>> 8, n);
 }
 
 /**
