@@ -59,7 +59,7 @@ export class WireWriter {
   u32(v: number): void {
     checkUint(v, 0xffffffff, 'u32');
     const at = this.reserve(4);
-    this.#be32(at, v);
+    be32(this.buf, at, v);
   }
 
   u64(v: bigint): void {
@@ -67,8 +67,8 @@ export class WireWriter {
       throw new WireError(`u64 out of range: ${String(v)}`);
     }
     const at = this.reserve(8);
-    this.#be32(at, Number(v >> 32n));
-    this.#be32(at + 4, Number(v & 0xffffffffn));
+    be32(this.buf, at, Number(v >> 32n));
+    be32(this.buf, at + 4, Number(v & 0xffffffffn));
   }
 
   /** Little-endian, as Bitcoin serializes integers. */
@@ -82,7 +82,7 @@ export class WireWriter {
   u32le(v: number): void {
     checkUint(v, 0xffffffff, 'u32');
     const at = this.reserve(4);
-    this.#le32(at, v);
+    le32(this.buf, at, v);
   }
 
   u64le(v: bigint): void {
@@ -90,8 +90,8 @@ export class WireWriter {
       throw new WireError(`u64 out of range: ${String(v)}`);
     }
     const at = this.reserve(8);
-    this.#le32(at, Number(v & 0xffffffffn));
-    this.#le32(at + 4, Number(v >> 32n));
+    le32(this.buf, at, Number(v & 0xffffffffn));
+    le32(this.buf, at + 4, Number(v >> 32n));
   }
 
   /** Bitcoin's CompactSize, shortest form (Bitcoin Core's WriteCompactSize). */
@@ -146,27 +146,25 @@ export class WireWriter {
     }
   }
 
-  // A Uint8Array element keeps the low 8 bits of the number stored.
-  #be32(at: number, v: number): void {
-    const b = this.buf;
-    b[at] = v >>> 24;
-    b[at + 1] = v >>> 16;
-    b[at + 2] = v >>> 8;
-    b[at + 3] = v;
-  }
-
-  #le32(at: number, v: number): void {
-    const b = this.buf;
-    b[at] = v;
-    b[at + 1] = v >>> 8;
-    b[at + 2] = v >>> 16;
-    b[at + 3] = v >>> 24;
-  }
-
   /** The bytes written, as a view of the internal buffer (no copy; later writes leave it as is). */
   finish(): Uint8Array {
     return this.buf.subarray(0, this.len);
   }
+}
+
+// A Uint8Array element keeps the low 8 bits of the number stored.
+function be32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
+
+function le32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
 }
 
 function checkUint(v: number, max: number, what: string): void {
