@@ -96,6 +96,28 @@ for (const [name, curve] of backends) {
     same(curve, (c) => c.pointAddTweak(P, fromScalar(3n)), 'uncompressed pointAddTweak');
   });
 
+  test(`${name}: points checked by isCompressedPoint first (as the signer checks a request's) give the same results, also once their bytes change`, () => {
+    const next = prng(`checked points ${name}`);
+    for (let i = 0; i < 12; i++) {
+      const [a, b, hash] = [next(), next(), next()];
+      const A = nobleCurve.publicKey(a);
+      const B = nobleCurve.publicKey(b);
+      const sig = nobleCurve.sign(hash, a);
+      const at = `case ${i}`;
+      assert.ok(curve.isCompressedPoint(A) && curve.isCompressedPoint(B), at);
+      same(curve, (c) => c.ecdh(b, A), `ecdh ${at}`);
+      same(curve, (c) => c.pointMul(A, b), `pointMul ${at}`);
+      same(curve, (c) => c.pointAddTweak(A, hash), `pointAddTweak ${at}`);
+      same(curve, (c) => c.pointAdd(A, B), `pointAdd ${at}`);
+      same(curve, (c) => c.verify(sig, hash, A), `verify ${at}`);
+      same(curve, (c) => c.verify(sig, hash, B), `verify wrong key ${at}`);
+      // The checked array now holds another point (a reused buffer): it is that point that counts.
+      A.set(B);
+      same(curve, (c) => c.ecdh(a, A), `ecdh after the bytes changed ${at}`);
+      same(curve, (c) => c.verify(sig, hash, A), `verify after the bytes changed ${at}`);
+    }
+  });
+
   test(`${name}: hashes ≥ n sign as current libsecp256k1 (nonce from msg32 mod n)`, () => {
     const next = prng(`high hash ${name}`);
     for (const h of [N, N + 1n, 2n ** 256n - 1n, N + 0x1234n]) {

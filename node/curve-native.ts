@@ -36,7 +36,7 @@ interface Secp256k1Addon {
   publicKeyTweakAdd(pubkey: Uint8Array, tweak: Uint8Array, compressed?: boolean): Uint8Array;
   ecdsaSign(msg32: Uint8Array, seckey: Uint8Array, options?: { data?: Uint8Array }): { signature: Uint8Array; recid: number };
   ecdsaVerify(signature: Uint8Array, msg32: Uint8Array, pubkey: Uint8Array): boolean;
-  publicKeyVerify(pubkey: Uint8Array): boolean;
+  publicKeyConvert(pubkey: Uint8Array, compressed?: boolean): Uint8Array;
   ecdh(
     pubkey: Uint8Array,
     seckey: Uint8Array,
@@ -53,7 +53,53 @@ function checkSecret(priv: Uint8Array): void {
 const reducedMessage = (hash: Uint8Array): Uint8Array =>
   hash.length === 32 && !belowN(hash) ? fromScalar(toScalar(hash) - N) : hash;
 
+/** How many checked points are kept uncompressed (a request has a few; one is used right after its check). */
+const CHECKED_POINTS = 8;
+
+/**
+ * The points isCompressedPoint accepted last, kept uncompressed. The signer checks a request's
+ * points before its handler uses them, and libsecp256k1 parses a compressed point with a square
+ * root on every call (~8–10 µs of a ~90 µs ECDH here); handed the 65-byte form it only checks
+ * the curve equation. A point not among them, or whose bytes changed since, is passed as it is.
+ * Public data only: the lookup's timing tells nothing secret.
+ */
+class CheckedPoints {
+  readonly #compressed: Uint8Array[] = [];
+  readonly #uncompressed: Uint8Array[] = [];
+  #next = 0;
+
+  constructor(private readonly addon: Secp256k1Addon) {}
+
+  /** secp256k1_ec_pubkey_parse of the 33 bytes `p` (prefix checked by the caller); remembers `p` if it is a point. */
+  check(p: Uint8Array): boolean {
+    let uncompressed: Uint8Array;
+    try {
+      uncompressed = this.addon.publicKeyConvert(p, false);
+    } catch {
+      return false;
+    }
+    this.#compressed[this.#next] = p.slice();
+    this.#uncompressed[this.#next] = uncompressed;
+    this.#next = (this.#next + 1) % CHECKED_POINTS;
+    return true;
+  }
+
+  /** What to hand libsecp256k1 for `p`: its uncompressed form if it was checked lately, else `p`. */
+  parsed(p: Uint8Array): Uint8Array {
+    if (p.length !== 33) return p;
+    for (let i = 0; i < this.#compressed.length; i++) if (sameBytes(this.#compressed[i]!, p)) return this.#uncompressed[i]!;
+    return p;
+  }
+}
+
+/** Byte equality of two 33-byte points, stopping at the first difference (public data). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 33; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function nativeCurveOn(addon: Secp256k1Addon, bip340: Pick<Curve, 'signSchnorr' | 'verifySchnorr'>): Curve {
+  const checked = new CheckedPoints(addon);
   const xbuf = new Uint8Array(32);
   const ybuf = new Uint8Array(32);
   // secp256k1_ecdh's hash function receives the affine point: return it compressed.
@@ -86,19 +132,19 @@ function nativeCurveOn(addon: Secp256k1Addon, bip340: Pick<Curve, 'signSchnorr' 
     pointAdd(p, q) {
       checkPoint(p);
       checkPoint(q);
-      return addon.publicKeyCombine([p, q], true);
+      return addon.publicKeyCombine([checked.parsed(p), checked.parsed(q)], true);
     },
 
     // Constant time: secp256k1_ecdh (ecmult_const) rejects 0 and ≥ n as tweak_mul does.
     pointMul(p, scalar) {
       checkPoint(p);
-      return addon.ecdh(p, scalar, { hashfn: compressedPoint, xbuf, ybuf }, new Uint8Array(33));
+      return addon.ecdh(checked.parsed(p), scalar, { hashfn: compressedPoint, xbuf, ybuf }, new Uint8Array(33));
     },
 
     // secp256k1_ec_pubkey_tweak_add: tweak in [0, n-1].
     pointAddTweak(p, tweak) {
       checkPoint(p);
-      return addon.publicKeyTweakAdd(p, tweak, true);
+      return addon.publicKeyTweakAdd(checked.parsed(p), tweak, true);
     },
 
     // secp256k1_ecdsa_sign with nonce_function_rfc6979 and ndata = extraEntropy (or NULL).
@@ -115,7 +161,7 @@ function nativeCurveOn(addon: Secp256k1Addon, bip340: Pick<Curve, 'signSchnorr' 
     verify(signature, hash, pub) {
       try {
         checkPoint(pub);
-        return addon.ecdsaVerify(signature, hash, pub); // refuses high-S, as Curve.verify promises
+        return addon.ecdsaVerify(signature, hash, checked.parsed(pub)); // refuses high-S, as Curve.verify promises
       } catch {
         return false;
       }
@@ -127,12 +173,12 @@ function nativeCurveOn(addon: Secp256k1Addon, bip340: Pick<Curve, 'signSchnorr' 
     // secp256k1_ecdh with its default hash: SHA256(compressed(priv * P)).
     ecdh(priv, point) {
       checkPoint(point);
-      return addon.ecdh(point, priv);
+      return addon.ecdh(checked.parsed(point), priv);
     },
 
     // secp256k1_ec_pubkey_parse (~6 µs): for 33 bytes it takes 02/03 ‖ x with x < p on the
     // curve, nothing else; the package's wrapper throws on lengths other than 33 and 65.
-    isCompressedPoint: (p) => isCompressedEncoding(p) && addon.publicKeyVerify(p),
+    isCompressedPoint: (p) => isCompressedEncoding(p) && checked.check(p),
   };
 }
 
