@@ -115,6 +115,11 @@ for (const [name, curve] of backends) {
       A.set(B);
       same(curve, (c) => c.ecdh(a, A), `ecdh after the bytes changed ${at}`);
       same(curve, (c) => c.verify(sig, hash, A), `verify after the bytes changed ${at}`);
+      // The same with a Buffer, whose slice() is a view: what was checked must be a copy.
+      const held = Buffer.from(nobleCurve.publicKey(b));
+      assert.ok(curve.isCompressedPoint(held), at);
+      held.set(nobleCurve.publicKey(hash));
+      same(curve, (c) => c.ecdh(a, held), `ecdh after a Buffer's bytes changed ${at}`);
     }
   });
 

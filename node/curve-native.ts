@@ -78,7 +78,7 @@ class CheckedPoints {
     } catch {
       return false;
     }
-    this.#compressed[this.#next] = p.slice();
+    this.#compressed[this.#next] = new Uint8Array(p); // a copy even of a Buffer, whose slice() is a view
     this.#uncompressed[this.#next] = uncompressed;
     this.#next = (this.#next + 1) % CHECKED_POINTS;
     return true;
