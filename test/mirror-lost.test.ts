@@ -44,7 +44,7 @@ test('a broker restarted without its mirror says so; the connected device sends 
     await ld.waitForStatus((m) => m.kind === 'log' && /mirror of \w+: entries \d+\.\.\d+ stored/.test(m.entry));
     // The acknowledgement is published after that line (broker/remote/mirror-store.ts, not
     // awaited) and nothing tells when the device has read it: stopped at once, the broker was
-    // seen (once, on a loaded machine) to leave every entry unacknowledged. Give it time.
+    // seen (once, in a clean-clone CI run) to leave every entry unacknowledged. Give it time.
     await new Promise((resolve) => setTimeout(resolve, ACK_SETTLE_MS));
     await ld.stop();
     ld.cleanup();
