@@ -47,9 +47,34 @@ export function utf8(s: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
+// The writers below store bytes one by one, not through a DataView: a DataView over a small
+// typed array moves it out of V8's heap (~1–2 µs; docs/performance-history.md, 2026-12-06
+// 03:10–04:45). A Uint8Array element keeps the low 8 bits of the number stored.
+
+/** Writes the u32 `v` big-endian at `at` of `b`. */
+export function putU32be(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
+
+/** Writes the u32 `v` little-endian at `at` of `b`. */
+export function putU32le(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
 /** u32 little-endian (CLN's HKDF salts, docs/hsmd-protocol.md#byte-order). */
 export function u32le(n: number): Uint8Array {
   return Uint8Array.of(n, n >>> 8, n >>> 16, n >>> 24);
+}
+
+/** u32 big-endian (BIP32's child index). */
+export function u32be(n: number): Uint8Array {
+  return Uint8Array.of(n >>> 24, n >>> 16, n >>> 8, n);
 }
 
 /** The u32 little-endian at `at` of `b` (a PSBT's sighash type, a transaction's fields). */

@@ -25,6 +25,7 @@
  * fill that ends the file (docs/journal.md "Reserved space").
  */
 import { type FilePort, reserveBeginsAt, reserveSuffixStart } from '../file-port.js';
+import { putU32be } from '../../signer/bytes.js';
 import { crc32cUpdate } from './crc32c.js';
 
 export const FRAME_HEADER = 8;
@@ -43,16 +44,8 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
  */
 export function sealFrame(bytes: Uint8Array, offset: number, length: number): void {
   if (length < 1 || length > MAX_FRAME_PAYLOAD) throw new RangeError(`frame payload of ${length} bytes`);
-  putU32(bytes, offset, length);
-  putU32(bytes, offset + 4, frameCrc(bytes, offset, offset + FRAME_HEADER + length));
-}
-
-/** Writes the big-endian u32 `v` at `offset` (no DataView per frame, as u32At reads). */
-function putU32(bytes: Uint8Array, offset: number, v: number): void {
-  bytes[offset] = v >>> 24;
-  bytes[offset + 1] = v >>> 16;
-  bytes[offset + 2] = v >>> 8;
-  bytes[offset + 3] = v;
+  putU32be(bytes, offset, length);
+  putU32be(bytes, offset + 4, frameCrc(bytes, offset, offset + FRAME_HEADER + length));
 }
 
 /** The CRC of what the frame at `offset` of `bytes` covers, its length field and its payload, read in place. */

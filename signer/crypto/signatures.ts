@@ -10,7 +10,7 @@
  * - `signRecoverableRfc6979`: sign_invoice and sign_message (plain RFC 6979, recoverable).
  * - `signSchnorrBip340`: sign_bolt12 / sign_bolt12_2 (aux_rand32 = NULL ≡ 32 zero bytes).
  */
-import { concat, toHex, u32le, utf8 } from '../bytes.js';
+import { concat, putU32le, toHex, utf8 } from '../bytes.js';
 import type { Curve } from './curve.js';
 import { ripemd160, sha256 } from './hashes.js';
 
@@ -73,7 +73,7 @@ export function signLowRLibwally(curve: Curve, hash: Uint8Array, priv: Uint8Arra
 function grindLowR(curve: Curve, hash: Uint8Array, priv: Uint8Array, from: number): Uint8Array {
   const extra = new Uint8Array(32);
   for (let i = from; ; i++) {
-    extra.set(u32le(i));
+    putU32le(extra, 0, i);
     const sig = curve.sign(hash, priv, extra);
     if (hasLowR(sig)) return sig;
   }

@@ -4,7 +4,7 @@
  * serialization (towire_ext_key sends the public form) and parsing with BIP 32's validity
  * rules (test vector 5).
  */
-import { concat, toHex, utf8 } from '../bytes.js';
+import { concat, toHex, u32be, utf8 } from '../bytes.js';
 import type { Curve } from '../crypto/curve.js';
 import { hmacSha512 } from '../crypto/hashes.js';
 import { hash160 } from '../crypto/signatures.js';
@@ -60,10 +60,6 @@ export function masterKeyFromSeed(curve: Curve, seed: Uint8Array, privateVersion
     publicKey: curve.publicKey(privateKey),
     privateKey,
   };
-}
-
-function u32be(n: number): Uint8Array {
-  return Uint8Array.of(n >>> 24, n >>> 16, n >>> 8, n);
 }
 
 /**
