@@ -23,8 +23,9 @@ import { NodeDir, syncDir } from '../node/node-file.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { openJournalFiles } from '../log/journal/journal.js';
 import { fastCurve } from '../node/curve-native.js';
-import { warmStart } from '../node/warm-up.js';
+import { warmStartThrough } from '../node/warm-up.js';
 import { RequestIds } from './request-ids.js';
+import { servingPass } from './warm-serving.js';
 import type { SignerPort } from './signer-port.js';
 
 export interface LocalSignerOptions {
@@ -74,7 +75,9 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
   }
   const ids = new RequestIds(core.lastId ?? 0n);
   options.log('info', `signer journal in ${options.dataDir}: resuming after id ${core.lastId ?? 0n}`);
-  warmStart({ curve, developer: options.developer, policy: options.policy }, (line) => options.log('debug', line));
+  // Through the hsmd's own serving code, into a throwaway core: broker/warm-serving.ts.
+  const warmPort = (throwaway: SignerCore) => groupCommitting(throwaway, new RequestIds(0n), () => {});
+  await warmStartThrough({ curve, developer: options.developer, policy: options.policy }, (line) => options.log('debug', line), servingPass(warmPort));
   return groupCommitting(core, ids, options.log);
 }
 

@@ -35,7 +35,8 @@ const HANDLED_BY_HSMD_C: ReadonlySet<number> = new Set(
 export interface RouterDeps {
   /** Where requests go; only request() is used here. */
   port: Pick<SignerPort, 'request'>;
-  status: StatusChannel;
+  /** Where a client's bad request is reported (hsmstatus_client_bad_request). */
+  status: Pick<StatusChannel, 'clientBadRequest'>;
   log: Logger;
   /** The master's raw descriptor, for SCM_RIGHTS (REQ_FD = 3). */
   masterFd: number;
