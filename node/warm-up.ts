@@ -2,7 +2,9 @@
  * Warm start: before a Node process serves its first request, it runs the requests of a
  * recorded CLN session (node/warm-up-session.json: node l2's, made by scripts/make-warm-up.mjs)
  * through a throwaway signer core, so the JIT has compiled the hot paths (decoding, policies,
- * transaction building, sighash, the journal's encoding) before lightningd waits on them.
+ * transaction building, sighash, the journal's encoding) before lightningd waits on them: in
+ * process on the device (warmStart), through its own serving code in the local hsmd
+ * (warmStartThrough, broker/warm-serving.ts).
  * Without it the first session after a start runs about twice as slow as later ones
  * (docs/performance-history-local.md).
  *
@@ -133,7 +135,7 @@ async function runThrough(options: WarmUpOptions, pass: WarmUpPass): Promise<num
   return handled;
 }
 
-/** One batch per request, as the hosts serve them (the local signer's group commit, the device's req messages). */
+/** One batch per request, as the device gets them in `req` messages one at a time. */
 function inProcess(core: SignerCore, envelopes: readonly Envelope[]): number {
   for (const env of envelopes) {
     const batch = core.begin();
