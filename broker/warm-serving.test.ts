@@ -17,7 +17,7 @@ import { MemoryDir } from '../log/memory-file.js';
 import { openJournalFiles } from '../log/journal/journal.js';
 import { fastCurve } from '../node/curve-native.js';
 import { recordedEnvelopes, SERVING_WARM_UP_PASSES, warmStartThrough } from '../node/warm-up.js';
-import { DEFAULT_POLICY } from '../signer/policy/policy.js';
+import { DEFAULT_POLICY, type PolicyConfig } from '../signer/policy/policy.js';
 import { fromHex } from '../signer/bytes.js';
 import { Signer } from '../signer/signer.js';
 import { fixturePath, repoRoot } from '../test/fixtures.js';
@@ -28,9 +28,9 @@ import { RequestIds } from './request-ids.js';
 import { servingPass } from './warm-serving.js';
 
 const secret = fromHex((JSON.parse(readFileSync(`${repoRoot}/node/warm-up-session.json`, 'utf8')) as { hsm_secret: string }).hsm_secret);
-// The local hsmd's default policy, which the recording meets (node/warm-up.test.ts).
-const freshCore = (): SignerCore =>
-  SignerCore.open(openJournalFiles(new MemoryDir()), (state) => new Signer({ curve: fastCurve(), developer: false, policy: policyOf({}), readHsmSecret: () => secret }, state), { syncReadOnly: false }).core;
+// By default the local hsmd's policy, which the recording meets (node/warm-up.test.ts).
+const freshCore = (policy: PolicyConfig = policyOf({})): SignerCore =>
+  SignerCore.open(openJournalFiles(new MemoryDir()), (state) => new Signer({ curve: fastCurve(), developer: false, policy, readHsmSecret: () => secret }, state), { syncReadOnly: false }).core;
 const pass = servingPass((core) => groupCommitting(core, new RequestIds(0n), () => {}));
 const sockets = (): number => process.getActiveResourcesInfo().filter((r) => r === 'PipeWrap').length;
 /** The open sockets once those destroyed have closed (libuv closes a handle a loop turn or so later). */
@@ -72,7 +72,7 @@ test("warmStartThrough runs every pass whole under a policy that refuses the rec
   const withdrawal = envelopes.findIndex((e) => e.message[1] === 7 && e.message[0] === 0); // hsmd_sign_withdrawal
   // The device's default policy refuses it on its own (its destination is on no allowlist)...
   await assert.rejects(
-    pass(SignerCore.open(openJournalFiles(new MemoryDir()), (state) => new Signer({ curve: fastCurve(), developer: false, policy: DEFAULT_POLICY, readHsmSecret: () => secret }, state), { syncReadOnly: false }).core, envelopes),
+    pass(freshCore(DEFAULT_POLICY), envelopes),
     /^Error: Error parsing 7: /,
   );
   assert.ok(withdrawal > 0);
