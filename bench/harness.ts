@@ -56,6 +56,19 @@ export interface Bench {
   run(ctx: BenchContext): void | Promise<void>;
 }
 
+/**
+ * How many rounds the process benches (session replay, remote path) make, each in fresh
+ * processes with its floors measured again, the figures being the rounds' medians
+ * (BENCH_ROUNDS, default 3): one run of a path moved by 2× between runs of the same build on
+ * these machines (docs/performance.md "The targets").
+ */
+export function benchRounds(): number {
+  const text = process.env['BENCH_ROUNDS'] ?? '3';
+  const rounds = Number(text);
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new RangeError(`BENCH_ROUNDS must be a whole number ≥ 1, not ${JSON.stringify(text)}`);
+  return rounds;
+}
+
 export const fmtOps = (ops: number): string =>
   ops >= 100 ? Math.round(ops).toLocaleString('en-US') : ops.toFixed(1);
 

@@ -10,6 +10,8 @@
  *   PASSES times: pass 1 is cold (JIT), the best later pass is warm. The remote path once more
  *   without its warm start (SPHINX_WARM_UP_MS=0), to show what that buys in this run.
  * - through CLN's own hsmd, when SPHINX_CLN_HSMD names one, spawned and replayed the same way.
+ * The process paths and their floors run in rounds (benchRounds), in turn; the figures are the
+ * rounds' medians.
  * Each path is given against its floor (docs/performance.md), run in series in this run
  * (bench/series-floor.ts): local = CLN's hsmd on each exchange + one fsync per state-changing
  * request; remote = CLN's hsmd + for every journaled request an MQTT round trip, a device fsync
@@ -28,10 +30,10 @@ import { fixturePath } from '../test/fixtures.js';
 import { sessionSignerOptions } from '../test/session-records.js';
 import { messageType } from '../signer/wire/messages.js';
 import { clientOf, loadTranscript } from '../test/transcript.js';
-import { fmtMs, percentile } from './floors.js';
+import { fmtMs, median, percentile } from './floors.js';
 import { CLN_HSMD, type SignerMode, withHsmd } from './hsmd-process.js';
 import type { SimLightningd } from '../demo/sim-lightningd.js';
-import { type Bench, fmtRatio, printTable } from './harness.js';
+import { type Bench, benchRounds, fmtRatio, printTable } from './harness.js';
 import { localSeries, remoteSeries, type SeriesPasses, type SeriesStep } from './series-floor.js';
 
 const SESSION = 'session-basic-l1.jsonl';
@@ -169,7 +171,7 @@ async function replayThroughProcess(mode: SignerMode | 'cln', passes = PASSES, e
  * (docs/performance-history.md); the slow exchanges' share says how much of the total the tail is.
  */
 function perExchange(runs: readonly ProcessPass[]): string {
-  const warm = runs.slice(1).reduce((a, b) => (b.ms < a.ms ? b : a));
+  const warm = runs.slice(1, PASSES).reduce((a, b) => (b.ms < a.ms ? b : a));
   const { exchangeMs } = warm;
   const p50 = percentile(exchangeMs, 0.5);
   const slow = exchangeMs.filter((ms) => ms > 2 * p50);
@@ -178,73 +180,119 @@ function perExchange(runs: readonly ProcessPass[]): string {
     `${slow.length} over 2× p50, ${Math.round(slowShare * 100)}% of the pass`;
 }
 
+/** One round's passes through each process path, and its floors. */
+interface Round {
+  /** CLN's hsmd, PASSES + LATER_PASSES, if SPHINX_CLN_HSMD names one. */
+  readonly cln: readonly ProcessPass[] | undefined;
+  /** The hsmd term: CLN's hsmd's best warm pass, or its lower bound. */
+  readonly hsmdMs: number;
+  readonly localFloor: number;
+  readonly remoteFloor: number;
+  /** PASSES + LATER_PASSES each. */
+  readonly local: readonly ProcessPass[];
+  readonly remote: readonly ProcessPass[];
+  /** PASSES, SPHINX_WARM_UP_MS=0. */
+  readonly remoteCold: readonly ProcessPass[];
+}
+
+const best = (runs: readonly number[]): number => Math.min(...runs);
+/** Pass 1, the best of passes 2–PASSES, and the best of the later passes (if any) of one path. */
+const cold = (passes: readonly ProcessPass[]): number => passes[0]!.ms;
+const warm = (passes: readonly ProcessPass[]): number => best(passes.slice(1, PASSES).map((r) => r.ms));
+const later = (passes: readonly ProcessPass[]): number => best(passes.slice(PASSES).map((r) => r.ms));
+
+async function round(signer: InProcess, lowerBound: number, unixRoundTripMs: number): Promise<Round> {
+  const cln = CLN_HSMD === undefined ? undefined : await replayThroughProcess('cln', PASSES + LATER_PASSES);
+  // CLN's hsmd as it answers this session warm: compute, round trips and its own C around them.
+  const hsmdPass = cln?.slice(1, PASSES).reduce((a, b) => (b.ms < a.ms ? b : a));
+  const steps = seriesSteps(hsmdPass, signer, unixRoundTripMs);
+  return {
+    cln,
+    hsmdMs: hsmdPass?.ms ?? lowerBound,
+    localFloor: bestTotal(localSeries(steps, SERIES_PASSES)),
+    remoteFloor: bestTotal(await remoteSeries(steps, SERIES_PASSES)),
+    local: await replayThroughProcess('local', PASSES + LATER_PASSES),
+    remote: await replayThroughProcess('remote', PASSES + LATER_PASSES),
+    // The same without the path's warm start (docs/remote-protocol.md "Warm start"): what it buys, in this run.
+    remoteCold: await replayThroughProcess('remote', PASSES, { SPHINX_WARM_UP_MS: '0' }),
+  };
+}
+
+/** The round whose `ratio` is the rounds' median: its passes describe the median run. */
+const medianRound = (rounds: readonly Round[], ratio: (r: Round) => number): Round => {
+  const sorted = [...rounds].sort((a, b) => ratio(a) - ratio(b));
+  return sorted[sorted.length >> 1]!;
+};
+
 export const sessionReplayBench: Bench = {
   name: `replay ${SESSION} after init (199 exchanges), cold and warm, against its floors`,
   async run({ floors }) {
+    const count = benchRounds();
     const noble = Array.from({ length: PASSES }, () => replayInProcess(nobleCurve, nobleHashes));
     const native = Array.from({ length: PASSES }, () => replayInProcess(fastCurve(), nativeHashes));
-    const best = (runs: readonly number[]) => Math.min(...runs);
     const { requests, stateChanging } = native[0]!;
     const compute = best(native.map((r) => r.curveMs));
     const exchanges = requests + 1; // + hsmd_client_hsmfd, answered by the broker itself
     // CLN's hsmd's lower bound: the curve work it cannot avoid and a UNIX round trip per exchange.
     const lowerBound = compute + exchanges * floors.unixRoundTripMs;
-    const clnAll = CLN_HSMD === undefined ? undefined : await replayThroughProcess('cln', PASSES + LATER_PASSES);
-    const cln = clnAll?.slice(0, PASSES);
-    // CLN's hsmd as it answers this session warm: compute, round trips and its own C around them.
-    const hsmd = cln ? best(cln.slice(1).map((r) => r.ms)) : lowerBound;
-    // The parts alone (bench/floors.ts, each timed back to back) and in series (bench/series-floor.ts).
+    const signer = native.reduce((a, b) => (b.curveMs < a.curveMs ? b : a));
+    // Rounds in turn, each path in fresh processes and the floors again (benchRounds): the table gives their medians.
+    const rounds: Round[] = [];
+    for (let r = 0; r < count; r++) {
+      rounds.push(await round(signer, lowerBound, floors.unixRoundTripMs));
+      if (count > 1) console.log(`round ${r + 1} of ${count} done`);
+    }
+    const of = (f: (r: Round) => number): number => median(rounds.map(f));
+    const hsmd = of((r) => r.hsmdMs);
+    // The parts alone (bench/floors.ts, each timed back to back), beside the series floors (bench/series-floor.ts).
     const localPartsWith = (hsmdMs: number) => hsmdMs + stateChanging * floors.fsyncMs;
     const remotePartsWith = (hsmdMs: number) => hsmdMs + requests * (floors.fsyncMs + floors.levelSyncMs + floors.mqttRoundTripMs);
-    const hsmdPass = cln?.slice(1).reduce((a, b) => (b.ms < a.ms ? b : a));
-    const steps = seriesSteps(hsmdPass, native.reduce((a, b) => (b.curveMs < a.curveMs ? b : a)), floors.unixRoundTripMs);
-    const localFloor = bestTotal(localSeries(steps, SERIES_PASSES));
-    const remoteFloor = bestTotal(await remoteSeries(steps, SERIES_PASSES));
-    const localAll = await replayThroughProcess('local', PASSES + LATER_PASSES);
-    const local = localAll.slice(0, PASSES);
-    const localLater = best(localAll.slice(PASSES).map((r) => r.ms));
-    const remoteAll = await replayThroughProcess('remote', PASSES + LATER_PASSES);
-    const remote = remoteAll.slice(0, PASSES);
-    const remoteLater = best(remoteAll.slice(PASSES).map((r) => r.ms));
-    // The same without the path's warm start (docs/remote-protocol.md "Warm start"): what it buys, in this run.
-    const remoteCold = await replayThroughProcess('remote', PASSES, { SPHINX_WARM_UP_MS: '0' });
-    const localWarm = best(local.slice(1).map((r) => r.ms));
-    const remoteWarm = best(remote.slice(1).map((r) => r.ms));
+    const localRatio = (r: Round) => warm(r.local) / r.localFloor;
+    const remoteRatio = (r: Round) => warm(r.remote) / r.remoteFloor;
+    const localWarm = of((r) => warm(r.local));
+    const remoteWarm = of((r) => warm(r.remote));
 
     const rows: string[][] = [];
-    const row = (label: string, runs: readonly number[], floor?: number) => {
-      const warm = best(runs.slice(1));
-      rows.push([label, fmtMs(runs[0]!), fmtMs(warm), floor === undefined ? '' : fmtMs(floor), floor === undefined ? '' : `${fmtRatio(runs[0]! / floor)} / ${fmtRatio(warm / floor)}`]);
+    const row = (label: string, passes: (r: Round) => readonly ProcessPass[], floor?: (r: Round) => number) => {
+      const ratio = floor && `${fmtRatio(of((r) => cold(passes(r)) / floor(r)))} / ${fmtRatio(of((r) => warm(passes(r)) / floor(r)))}`;
+      rows.push([label, fmtMs(of((r) => cold(passes(r)))), fmtMs(of((r) => warm(passes(r)))), floor ? fmtMs(of(floor)) : '', ratio ?? '']);
     };
-    row('signer in-process, noble curve and hashes (pure JS)', noble.map((r) => r.ms));
-    row('signer in-process, native curve and hashes', native.map((r) => r.ms));
-    if (cln) row(`CLN's hsmd (${CLN_HSMD})`, cln.map((r) => r.ms), lowerBound);
-    row('bin/sphinx-hsmd, local signer', local.map((r) => r.ms), localFloor);
-    row('bin/sphinx-hsmd, remote (embedded MQTT → sphinx-signer)', remote.map((r) => r.ms), remoteFloor);
-    row('  the same without its warm start (SPHINX_WARM_UP_MS=0)', remoteCold.map((r) => r.ms), remoteFloor);
+    const inProcess = (label: string, runs: readonly InProcess[]) =>
+      rows.push([label, fmtMs(runs[0]!.ms), fmtMs(best(runs.slice(1).map((r) => r.ms))), '', '']);
+    inProcess('signer in-process, noble curve and hashes (pure JS)', noble);
+    inProcess('signer in-process, native curve and hashes', native);
+    if (CLN_HSMD !== undefined) row(`CLN's hsmd (${CLN_HSMD})`, (r) => r.cln!, () => lowerBound);
+    row('bin/sphinx-hsmd, local signer', (r) => r.local, (r) => r.localFloor);
+    row('bin/sphinx-hsmd, remote (embedded MQTT → sphinx-signer)', (r) => r.remote, (r) => r.remoteFloor);
+    row('  the same without its warm start (SPHINX_WARM_UP_MS=0)', (r) => r.remoteCold, (r) => r.remoteFloor);
     printTable(['path', 'cold (pass 1)', `warm (best of ${PASSES - 1})`, 'floor (in series)', 'cold / warm ÷ floor'], rows);
-    const hsmdTerm = cln
+    const hsmdTerm = CLN_HSMD !== undefined
       ? `CLN's hsmd's time on each exchange in its best warm pass (${fmtMs(hsmd)}; its own floor, the CLN-like compute + ${exchanges} UNIX round trips, is ${fmtMs(lowerBound)})`
       : `CLN's hsmd's lower bound for each exchange, its curve calls + a UNIX round trip (${fmtMs(lowerBound)}; SPHINX_CLN_HSMD names no CLN hsmd to time)`;
+    const eachRound = (ratio: (r: Round) => number) => rounds.map((r) => `${fmtRatio(ratio(r))}×`).join(', ');
+    const localMedian = medianRound(rounds, localRatio);
+    const remoteMedian = medianRound(rounds, remoteRatio);
     console.log(
       `CLN-like compute: the session's libsecp256k1 calls ${fmtMs(compute)} (best pass); ${requests} requests after init, ` +
         `${stateChanging} state-changing. Floors, in series (best of ${SERIES_PASSES} passes): local = ${hsmdTerm}, each followed by ` +
         `write + fsync where state-changing; remote = the same with each of the ${requests} requests followed by an MQTT round trip ` +
-        `whose far end appends + fsyncs, then a LevelDB sync. Target ≤ ${TARGET}× warm: local ${verdict(localWarm, localFloor)}, ` +
-        `remote ${verdict(remoteWarm, remoteFloor)}. Against the parts alone (summed from the floors above: local ${fmtMs(localPartsWith(hsmd))}, ` +
+        `whose far end appends + fsyncs, then a LevelDB sync. Figures are medians of ${count} round${count === 1 ? '' : 's'}, each path in fresh processes and its floors measured again in each ` +
+        `(warm ÷ floor by round: local ${eachRound(localRatio)}; remote ${eachRound(remoteRatio)}). ` +
+        `Target ≤ ${TARGET}× warm: local ${verdict(of(localRatio))}, remote ${verdict(of(remoteRatio))}. ` +
+        `Against the parts alone (summed from the floors above: local ${fmtMs(localPartsWith(hsmd))}, ` +
         `remote ${fmtMs(remotePartsWith(hsmd))}) local is ${fmtRatio(localWarm / localPartsWith(hsmd))}× and remote ${fmtRatio(remoteWarm / remotePartsWith(hsmd))}×` +
-        (cln ? `; against them with CLN's own floor as the hsmd, ${fmtRatio(localWarm / localPartsWith(lowerBound))}× and ${fmtRatio(remoteWarm / remotePartsWith(lowerBound))}×. ` : '. ') +
-        `In passes ${PASSES + 1}–${PASSES + LATER_PASSES} (more of the JIT warm): local best ${fmtMs(localLater)}, ${fmtRatio(localLater / localFloor)}×; ` +
-        `remote best ${fmtMs(remoteLater)}, ${fmtRatio(remoteLater / remoteFloor)}×` +
-        (clnAll ? `; CLN's hsmd best ${fmtMs(best(clnAll.slice(PASSES).map((r) => r.ms)))}. ` : '. ') +
-        `Warm pass, local: ${perExchange(local)}; remote: ${perExchange(remote)}` + (cln ? `; CLN's hsmd: ${perExchange(cln)}.` : '.'),
+        (CLN_HSMD !== undefined ? `; against them with CLN's own floor as the hsmd, ${fmtRatio(localWarm / localPartsWith(lowerBound))}× and ${fmtRatio(remoteWarm / remotePartsWith(lowerBound))}×. ` : '. ') +
+        `In passes ${PASSES + 1}–${PASSES + LATER_PASSES} (more of the JIT warm): local best ${fmtMs(of((r) => later(r.local)))}, ${fmtRatio(of((r) => later(r.local) / r.localFloor))}×; ` +
+        `remote best ${fmtMs(of((r) => later(r.remote)))}, ${fmtRatio(of((r) => later(r.remote) / r.remoteFloor))}×` +
+        (CLN_HSMD !== undefined ? `; CLN's hsmd best ${fmtMs(of((r) => later(r.cln!)))}. ` : '. ') +
+        `Warm pass of the median round, local: ${perExchange(localMedian.local)}; remote: ${perExchange(remoteMedian.remote)}` +
+        (CLN_HSMD !== undefined ? `; CLN's hsmd: ${perExchange(medianRound(rounds, (r) => warm(r.cln!)).cln!)}.` : '.'),
     );
   },
 };
 
-/** "met (1.2×)" or "missed by 40% (2.1×)". */
-export function verdict(ms: number, floor: number, target = TARGET): string {
-  const ratio = ms / floor;
+/** "met (1.2×)" or "missed by 40% (2.1×)" for a ratio to the floor. */
+export function verdict(ratio: number, target = TARGET): string {
   const by = (ratio / target - 1) * 100;
   return ratio <= target ? `met (${fmtRatio(ratio)}×)` : `missed by ${by < 1 ? by.toFixed(1) : Math.round(by)}% (${fmtRatio(ratio)}×)`;
 }
