@@ -7,7 +7,8 @@
  * state and refuses one that went back. Request ids continue after the last one journaled.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { nobleCurve } from '../signer/crypto/noble.js';
 import type { Decision, Reply } from '../signer/decision.js';
@@ -19,11 +20,12 @@ import { SignerCore } from '../core/signer-core.js';
 import { FlushSoon } from '../core/flush-soon.js';
 import { JournalRollbackError, slotMark } from '../log/journal/high-water.js';
 import { corruptJournalAdvice, rollbackAdvice } from '../node/journal-advice.js';
-import { NodeDir, syncDir } from '../node/node-file.js';
+import { NodeDir, type NodeFile, syncDir } from '../node/node-file.js';
+import type { FileDir } from '../log/file-port.js';
 import { JournalCorruptError } from '../log/journal/frame.js';
 import { openJournalFiles } from '../log/journal/journal.js';
 import { fastCurve } from '../node/curve-native.js';
-import { warmStartThrough } from '../node/warm-up.js';
+import { type WarmUpCoreOpener, warmStartThrough } from '../node/warm-up.js';
 import { RequestIds } from './request-ids.js';
 import { servingPass } from './warm-serving.js';
 import type { SignerPort } from './signer-port.js';
@@ -51,16 +53,18 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
       policy: options.policy,
       readHsmSecret: (passphrase) => readOrCreateHsmSecret(options, passphrase),
     }, state);
-  let core: SignerCore;
-  try {
-    const dir = new NodeDir(options.dataDir);
-    core = SignerCore.open(openJournalFiles(dir), makeSigner, {
-      log: (line) => options.log('unusual', line),
-      mark: slotMark(dir, join(options.dataDir, 'high-water-{a,b}')),
+  // The warm start's throwaway cores are opened by this too (inTemporaryDirs): the same classes and shapes, so the code V8 optimizes during it is the code that serves.
+  const openCore = (files: FileDir, dataDir: string, signerOf: (state: SignerState) => Signer, log: (line: string) => void): SignerCore =>
+    SignerCore.open(openJournalFiles(files), signerOf, {
+      log,
+      mark: slotMark(files, join(dataDir, 'high-water-{a,b}')),
       acceptRollback: options.acceptRollback ?? false,
       syncReadOnly: false,
       markAtFlush: true,
     }).core;
+  let core: SignerCore;
+  try {
+    core = openCore(new NodeDir(options.dataDir), options.dataDir, makeSigner, (line) => options.log('unusual', line));
   } catch (e) {
     if (!(e instanceof JournalCorruptError || e instanceof JournalRollbackError)) throw e;
     // Refuse to sign (status_fail at the first request), saying what is wrong and the way out.
@@ -76,9 +80,47 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
   const ids = new RequestIds(core.lastId ?? 0n);
   options.log('info', `signer journal in ${options.dataDir}: resuming after id ${core.lastId ?? 0n}`);
   // Through the hsmd's own serving code, into a throwaway core: broker/warm-serving.ts.
-  const warmPort = (throwaway: SignerCore) => groupCommitting(throwaway, new RequestIds(0n), () => {});
-  await warmStartThrough({ curve, developer: options.developer, policy: options.policy }, (line) => options.log('debug', line), servingPass(warmPort));
+  const warmPort = (passCore: SignerCore) => groupCommitting(passCore, new RequestIds(0n), () => {});
+  const warmCores = inTemporaryDirs((files, dataDir, signerOf) => openCore(files, dataDir, signerOf, () => {}));
+  try {
+    await warmStartThrough({ curve, developer: options.developer, policy: options.policy }, (line) => options.log('debug', line), servingPass(warmPort), warmCores.open);
+  } finally {
+    warmCores.remove((e) => options.log('unusual', `warm start: could not remove its temporary files: ${e.message}`));
+  }
   return groupCommitting(core, ids, options.log);
+}
+
+/**
+ * Opens each of the warm start's throwaway cores with `openCore` in a new temporary directory,
+ * its files real ones as the journal's are; `remove` closes them and removes the directories,
+ * telling `failed` what it could not (which costs a few KiB in the system's temporary directory).
+ */
+function inTemporaryDirs(openCore: (files: FileDir, dataDir: string, signerOf: (state: SignerState) => Signer) => SignerCore): { open: WarmUpCoreOpener; remove(failed: (e: Error) => void): void } {
+  const dirs: string[] = [];
+  const opened: NodeFile[] = [];
+  return {
+    open(signerOf) {
+      const path = mkdtempSync(join(tmpdir(), 'sphinx-warm-start-'));
+      dirs.push(path);
+      const dir = new NodeDir(path);
+      const files: FileDir = {
+        open: (name, openOptions) => {
+          const file = dir.open(name, openOptions);
+          opened.push(file);
+          return file;
+        },
+      };
+      return openCore(files, path, signerOf);
+    },
+    remove(failed) {
+      try {
+        for (const file of opened.splice(0)) file.close();
+        for (const path of dirs.splice(0)) rmSync(path, { recursive: true, force: true });
+      } catch (e) {
+        failed(e as Error);
+      }
+    },
+  };
 }
 
 /** How long a read-only reply's record may wait for a sync, and the high-water mark for its raise (docs/journal.md "Read-only replies"). */

@@ -9,7 +9,9 @@
  *   session's requests SERVING_WARM_UP_PASSES times before answering init.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'node:test';
 import { SignerCore } from '../core/signer-core.js';
 import { SimLightningd } from '../demo/sim-lightningd.js';
@@ -82,16 +84,20 @@ test("warmStartThrough runs every pass whole under a policy that refuses the rec
   assert.match(lines.join('\n'), new RegExp(`^warm start: ran ${envelopes.length * SERVING_WARM_UP_PASSES} recorded requests`));
 });
 
-test('bin/sphinx-hsmd, local signer: its warm start went through the serving path before init was answered', async () => {
+test('bin/sphinx-hsmd, local signer: its warm start went through the serving path before init was answered, and left no file behind', async () => {
   const { header, exchanges } = loadTranscript(fixturePath('transcripts/hsmd-basic-legacy.jsonl'));
-  const ld = await SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_SIGNER: 'local', SPHINX_CLN_VERSION: header.cln_version } });
+  // The throwaway cores journal in the system's temporary directory: this test's own.
+  const tmp = mkdtempSync(join(tmpdir(), 'warm-serving-test-'));
+  const ld = await SimLightningd.start({ hsmSecret: Buffer.from(header.hsm_secret, 'hex'), args: header.hsmd_args, env: { SPHINX_SIGNER: 'local', SPHINX_CLN_VERSION: header.cln_version, TMPDIR: tmp } });
   try {
     assert.equal(Buffer.from(ld.master.request(exchanges[0]!.req)).toString('hex'), exchanges[0]!.rep);
     const line = await ld.waitForStatus((m) => m.kind === 'log' && m.entry.startsWith('warm start: '));
     const count = recordedEnvelopes().length * SERVING_WARM_UP_PASSES;
     assert.ok(line.kind === 'log' && new RegExp(`^warm start: ran ${count} recorded requests with a test seed \\(not this node's; nothing kept\\) in \\d+ ms`).test(line.entry), JSON.stringify(line));
+    assert.deepEqual(readdirSync(tmp), [], 'the warm start removed its temporary directories once done');
     await ld.stop();
   } finally {
     ld.cleanup();
+    rmSync(tmp, { recursive: true, force: true });
   }
 });

@@ -9,8 +9,9 @@
  * (docs/performance-history-local.md).
  *
  * Nothing real is touched: the throwaway Signer gets the recording's own hsm_secret, its
- * journal is a file that keeps nothing, and its state is dropped afterwards. The host's curve
- * and options are used, so the paths warmed are the ones that will run.
+ * journal keeps nothing (files that drop what is appended, or the host's own files in a
+ * temporary directory it removes afterwards), and its state is dropped afterwards. The host's
+ * curve and options are used, so the paths warmed are the ones that will run.
  */
 import { readFileSync } from 'node:fs';
 import { SignerCore } from '../core/signer-core.js';
@@ -22,6 +23,7 @@ import { MASTER_PERMISSIONS } from '../signer/permissions.js';
 import { POLICIES, type PolicyName } from '../signer/policy/catalog.js';
 import { DEFAULT_POLICY } from '../signer/policy/policy.js';
 import { Signer, type SignerOptions } from '../signer/signer.js';
+import type { SignerState } from '../signer/state.js';
 import { optimizingEagerly } from './eager-optimization.js';
 
 interface WarmUpSession {
@@ -73,14 +75,17 @@ export function warmStart(options: WarmUpOptions, log: (line: string) => void): 
  * warmStart for a host that serves requests itself (the local hsmd): SERVING_WARM_UP_PASSES
  * passes, each pass's requests sent through `pass`, with V8 optimizing eagerly meanwhile
  * (node/eager-optimization.ts), so that code too is compiled before the first real request;
- * the policy's rules only warn (warningOnly).
+ * the policy's rules only warn (warningOnly). `open` opens each pass's core as the host opens
+ * its real one, so V8 compiles the code for the objects it will serve with: a core journaling
+ * to nowhere had other classes and shapes, and the code compiled for them was thrown away
+ * ("wrong map") at the first real requests (docs/performance.md "The local hsmd's warm start").
  */
-export async function warmStartThrough(options: WarmUpOptions, log: (line: string) => void, pass: WarmUpPass): Promise<void> {
+export async function warmStartThrough(options: WarmUpOptions, log: (line: string) => void, pass: WarmUpPass, open?: WarmUpCoreOpener): Promise<void> {
   if (warmed) return;
   warmed = true;
   const started = performance.now();
   try {
-    reportWarmed(log, await optimizingEagerly(() => runThrough(options, pass)), started);
+    reportWarmed(log, await optimizingEagerly(() => runThrough(options, pass, open)), started);
   } catch (e) {
     log(`warm start skipped: ${(e as Error).message}`);
   }
@@ -103,12 +108,16 @@ export function recordedEnvelopes(): Envelope[] {
   }));
 }
 
+/** Opens one pass's throwaway core over `makeSigner` (the recording's secret). */
+export type WarmUpCoreOpener = (makeSigner: (state: SignerState) => Signer) => SignerCore;
+
+/** A core journaling to nowhere. */
+const openNowhere: WarmUpCoreOpener = (makeSigner) => SignerCore.open(openJournalFiles(nowhere), makeSigner, { syncReadOnly: false }).core;
+
 /** `passes` fresh throwaway cores, one a pass: the recording's secret, a journal that keeps nothing. */
-function* throwawayCores(options: WarmUpOptions, passes: number): Generator<SignerCore> {
+function* throwawayCores(options: WarmUpOptions, passes: number, open: WarmUpCoreOpener = openNowhere): Generator<SignerCore> {
   const secret = fromHex(readSession().hsm_secret);
-  for (let pass = 0; pass < passes; pass++) {
-    yield SignerCore.open(openJournalFiles(nowhere), (state) => new Signer({ ...options, readHsmSecret: () => secret }, state), { syncReadOnly: false }).core;
-  }
+  for (let pass = 0; pass < passes; pass++) yield open((state) => new Signer({ ...options, readHsmSecret: () => secret }, state));
 }
 
 function runInProcess(options: WarmUpOptions): number {
@@ -128,10 +137,10 @@ const warningOnly = (options: WarmUpOptions): WarmUpOptions => ({
   policy: { ...(options.policy ?? DEFAULT_POLICY), warnOnly: new Set(Object.keys(POLICIES) as PolicyName[]) },
 });
 
-async function runThrough(options: WarmUpOptions, pass: WarmUpPass): Promise<number> {
+async function runThrough(options: WarmUpOptions, pass: WarmUpPass, open?: WarmUpCoreOpener): Promise<number> {
   const envelopes = recordedEnvelopes();
   let handled = 0;
-  for (const core of throwawayCores(warningOnly(options), SERVING_WARM_UP_PASSES)) handled += await pass(core, envelopes);
+  for (const core of throwawayCores(warningOnly(options), SERVING_WARM_UP_PASSES, open)) handled += await pass(core, envelopes);
   return handled;
 }
 

@@ -21,6 +21,14 @@ function collidingPair(): [string, string] {
 }
 const [c1, c2] = collidingPair();
 
+test('hashOf is 32-bit FNV-1a (the FNV authors\' vectors), given as a signed 32-bit integer', () => {
+  // FNV-1a 32 of "", "a" and "foobar": 0x811c9dc5, 0xe40c292c, 0xbf9cf968 (all over 2^31).
+  for (const [text, fnv] of [['', 0x811c9dc5], ['a', 0xe40c292c], ['foobar', 0xbf9cf968]] as const) {
+    assert.equal(hashOf(text) >>> 0, fnv, text);
+    assert.equal(hashOf(text), fnv | 0, text);
+  }
+});
+
 // Small key space (plus a full-hash collision) so sets hit existing keys and deletes hit present ones.
 const key = fc.oneof(fc.constantFrom(c1, c2), fc.integer({ min: 0, max: 60 }).map((i) => `ch${i}`));
 const op = fc.oneof(

@@ -12,11 +12,16 @@ const WIDTH = 1 << BITS; // 32 children per node
 const MASK = WIDTH - 1;
 const MAX_SHIFT = 30; // 32-bit hashes: levels at shifts 0, 5, ..., 30
 
-/** FNV-1a over the UTF-16 code units: cheap, and collisions are handled anyway. Exported for tests. */
+/**
+ * FNV-1a over the UTF-16 code units: cheap, and collisions are handled anyway. Exported for
+ * tests. Its 32 bits as a signed integer: the trie reads them with `>>>`, and V8 keeps a signed
+ * 32-bit number unboxed, where an unsigned one over 2^31 made the code compiled on smaller hashes
+ * deoptimize (docs/performance.md "The local hsmd's warm start").
+ */
 export function hashOf(key: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  return h | 0;
 }
 
 const popcount = (x: number): number => {
