@@ -53,7 +53,8 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
       policy: options.policy,
       readHsmSecret: (passphrase) => readOrCreateHsmSecret(options, passphrase),
     }, state);
-  // The warm start's throwaway cores are opened by this too (inTemporaryDirs): the same classes and shapes, so the code V8 optimizes during it is the code that serves.
+  // The warm start's throwaway cores are opened by this too (inTemporaryDirs): the same classes
+  // and shapes, so the code V8 optimizes during the warm start is the code that serves.
   const openCore = (files: FileDir, dataDir: string, signerOf: (state: SignerState) => Signer, log: (line: string) => void): SignerCore =>
     SignerCore.open(openJournalFiles(files), signerOf, {
       log,
@@ -113,12 +114,15 @@ function inTemporaryDirs(openCore: (files: FileDir, dataDir: string, signerOf: (
       return openCore(files, path, signerOf);
     },
     remove(failed) {
-      try {
-        for (const file of opened.splice(0)) file.close();
-        for (const path of dirs.splice(0)) rmSync(path, { recursive: true, force: true });
-      } catch (e) {
-        failed(e as Error);
-      }
+      const attempt = (step: () => void) => {
+        try {
+          step();
+        } catch (e) {
+          failed(e as Error);
+        }
+      };
+      for (const file of opened.splice(0)) attempt(() => file.close());
+      for (const path of dirs.splice(0)) attempt(() => rmSync(path, { recursive: true, force: true }));
     },
   };
 }
