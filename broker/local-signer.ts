@@ -93,8 +93,9 @@ export async function createLocalSigner(options: LocalSignerOptions): Promise<Si
 
 /**
  * Opens each of the warm start's throwaway cores with `openCore` in a new temporary directory,
- * its files real ones as the journal's are; `remove` closes them and removes the directories,
- * telling `failed` what it could not (which costs a few KiB in the system's temporary directory).
+ * its files real ones as the journal's are, with syncs that do nothing; `remove` closes them
+ * and removes the directories, telling `failed` what it could not (which costs a few KiB in
+ * the system's temporary directory).
  */
 function inTemporaryDirs(openCore: (files: FileDir, dataDir: string, signerOf: (state: SignerState) => Signer) => SignerCore): { open: WarmUpCoreOpener; remove(failed: (e: Error) => void): void } {
   const dirs: string[] = [];
@@ -103,7 +104,8 @@ function inTemporaryDirs(openCore: (files: FileDir, dataDir: string, signerOf: (
     open(signerOf) {
       const path = mkdtempSync(join(tmpdir(), 'sphinx-warm-start-'));
       dirs.push(path);
-      const dir = new NodeDir(path);
+      // The same classes as the real journal's, but nothing of a test seed's is worth an fsync.
+      const dir = new NodeDir(path, 'none');
       const files: FileDir = {
         open: (name, openOptions) => {
           const file = dir.open(name, openOptions);

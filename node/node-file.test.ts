@@ -6,7 +6,8 @@
  * is cut and reported, the records before it kept.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import fs, { mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -84,4 +85,35 @@ test('a torn write left on disk over the fill is cut and reported; the records b
     journal.sync();
     assert.deepEqual(Journal.open(openJournalFiles(new NodeDir(path))).recovery.records.map((s) => s.record), records.slice(0, 9));
   });
+});
+
+test("a directory opened with syncs 'none': its files read back what was written, and none of their syncs reaches the disk", async () => {
+  const counted = { fdatasyncSync: fs.fdatasyncSync, fsyncSync: fs.fsyncSync, fdatasync: fs.fdatasync };
+  let syncs = 0;
+  // Count every sync node:fs is asked for (the named imports follow once the builtin's exports are synced).
+  fs.fdatasyncSync = (...a: Parameters<typeof fs.fdatasyncSync>) => (syncs++, counted.fdatasyncSync(...a));
+  fs.fsyncSync = (...a: Parameters<typeof fs.fsyncSync>) => (syncs++, counted.fsyncSync(...a));
+  fs.fdatasync = ((...a: Parameters<typeof fs.fdatasync>) => (syncs++, counted.fdatasync(...a))) as typeof fs.fdatasync;
+  syncBuiltinESMExports();
+  const root = mkdtempSync(join(tmpdir(), 'node-file-nosync-'));
+  try {
+    const dir = new NodeDir(join(root, 'made'), 'none');
+    const file = dir.open('journal', { reserve: true });
+    file.append(Uint8Array.of(1, 2, 3));
+    file.sync();
+    await file.syncAsync();
+    assert.deepEqual([...file.read(0, 3)], [1, 2, 3]);
+    file.close();
+    assert.equal(syncs, 0, 'no sync of the file, nor of the directories it made');
+    // The same through a directory that syncs: the contract every journal relies on.
+    const durable = new NodeDir(join(root, 'durable')).open('journal', { reserve: true });
+    durable.append(Uint8Array.of(1));
+    durable.sync();
+    durable.close();
+    assert.ok(syncs >= 2, `a synced directory's file and its entry are synced (${syncs})`);
+  } finally {
+    Object.assign(fs, counted);
+    syncBuiltinESMExports();
+    rmSync(root, { recursive: true, force: true });
+  }
 });

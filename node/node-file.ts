@@ -25,8 +25,16 @@ export function syncDir(path: string): void {
   }
 }
 
+/**
+ * What a sync does: `fdatasync` (the durability contract every journal relies on), or `none`
+ * for throwaway files no crash needs (the local hsmd's warm start journals a test seed's
+ * records hundreds of times at every start: an fsync each was seconds on a slow card).
+ */
+export type SyncMode = 'fdatasync' | 'none';
+
 export class NodeFile implements FilePort {
   readonly #fd: number;
+  readonly #syncs: boolean;
   /**
    * With reserved space, where the content ends and the file's size: this process is the
    * journal's only writer (its directory's lock). Undefined for a file that only appends.
@@ -34,12 +42,13 @@ export class NodeFile implements FilePort {
   readonly #reserved: { end: number; size: number } | undefined;
 
   /** Opens (creating it if absent) the file at `name` for reading and appending. */
-  constructor(readonly name: string, options: OpenOptions = {}) {
+  constructor(readonly name: string, options: OpenOptions = {}, syncs: SyncMode = 'fdatasync') {
     const created = !existsSync(name);
+    this.#syncs = syncs === 'fdatasync';
     // A file that only appends is opened O_APPEND: every write goes to the end, whatever the
     // position and whoever else has it open. Reserved space is written over in place.
     this.#fd = openSync(name, options.reserve ? constants.O_RDWR | constants.O_CREAT : 'a+', 0o600);
-    if (created) syncDir(dirname(name));
+    if (created && this.#syncs) syncDir(dirname(name));
     if (options.reserve) {
       const size = fstatSync(this.#fd).size;
       this.#reserved = { end: size, size };
@@ -84,10 +93,11 @@ export class NodeFile implements FilePort {
 
   /** fdatasync: the data and whatever reading it back needs (the size, where it changed), not the times. */
   sync(): void {
-    fdatasyncSync(this.#fd);
+    if (this.#syncs) fdatasyncSync(this.#fd);
   }
 
   syncAsync(): Promise<void> {
+    if (!this.#syncs) return Promise.resolve();
     return new Promise((resolve, reject) => fdatasync(this.#fd, (e) => (e ? reject(e) : resolve())));
   }
 
@@ -102,15 +112,15 @@ export class NodeFile implements FilePort {
 }
 
 export class NodeDir implements FileDir {
-  /** The directory, created (with its parents, and durably) if absent. */
-  constructor(readonly path: string) {
+  /** The directory, created (with its parents, and durably unless `syncs` is `none`) if absent; its files sync as `syncs` says. */
+  constructor(readonly path: string, private readonly syncs: SyncMode = 'fdatasync') {
     if (!existsSync(path)) {
       mkdirSync(path, { recursive: true, mode: 0o700 });
-      syncDir(dirname(path));
+      if (syncs === 'fdatasync') syncDir(dirname(path));
     }
   }
 
   open(name: string, options?: OpenOptions): NodeFile {
-    return new NodeFile(join(this.path, name), options);
+    return new NodeFile(join(this.path, name), options, this.syncs);
   }
 }
